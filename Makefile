@@ -1,0 +1,45 @@
+# Two commands set up a fresh Debian/Ubuntu machine: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: run test test-py test-js lint install node vectors bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Node (for the JS half of the protocol tests) comes from Debian when the machine has none.
+node:
+	@command -v node >/dev/null || { apt-get update -q && apt-get install -y -q nodejs; }
+
+run: install
+	$(VENV)/bin/secure-msg run
+
+test: install node lint test-py test-js
+
+test-py: install
+	$(PY) -m pytest -q
+
+test-js: node
+	node --test tests/js/
+
+lint: install
+	$(VENV)/bin/ruff check src tests bench tools
+	$(VENV)/bin/mypy
+
+vectors: install
+	$(PY) tools/gen_vectors.py
+
+bench: install
+	$(PY) bench/crypto.py
+	node bench/crypto.mjs
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
