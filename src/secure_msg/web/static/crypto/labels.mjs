@@ -1,0 +1,48 @@
+/** Object prefix constants and domain-separation labels (docs/protocol.md §2). */
+export const VERSION = 0x01;
+export const SUITE = 0x0001;
+
+export const TYPE = Object.freeze({
+  KEY_STATEMENT: 0x01,
+  KEY_BUNDLE: 0x02,
+  SEALED_BUNDLE: 0x03,
+  ENTRY: 0x10,
+  GRANT: 0x20,
+  QR: 0x30,
+});
+
+export const LABEL = Object.freeze({
+  KEY_STATEMENT: 'secure-msg/v1/key-statement',
+  AUTH_KEY: 'secure-msg/v1/auth-key',
+  BUNDLE_KEK: 'secure-msg/v1/bundle-kek',
+  RECOVERY_AUTH: 'secure-msg/v1/recovery-auth',
+  RECOVERY_KEK: 'secure-msg/v1/recovery-kek',
+  RECOVERY_CHECK: 'secure-msg/v1/recovery-check',
+  ENTRY_HEADER: 'secure-msg/v1/entry-header',
+  ENTRY_KEY: 'secure-msg/v1/entry-key',
+  ENTRY_SIGNATURE: 'secure-msg/v1/entry-signature',
+  ENTRY_HASH: 'secure-msg/v1/entry-hash',
+  GRANT_KEY: 'secure-msg/v1/grant-key',
+  GRANT_SIGNATURE: 'secure-msg/v1/grant-signature',
+  FINGERPRINT: 'secure-msg/v1/fingerprint',
+  SAFETY_NUMBER: 'secure-msg/v1/safety-number',
+});
+
+/**
+ * The domain-separated input `label || 0x00 || parts…` for a hash, signature or KDF.
+ * @param {string} label
+ * @param {...Uint8Array} parts
+ * @returns {Uint8Array}
+ */
+export function labelled(label, ...parts) {
+  // Kept free of imports so that encoding.mjs can import the prefix constants from here.
+  const head = new TextEncoder().encode(`${label}\0`);
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, head.length));
+  out.set(head);
+  let at = head.length;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
