@@ -1,0 +1,52 @@
+"""The protocol library's one error type; its stable codes are listed in docs/protocol.md §7."""
+
+from __future__ import annotations
+
+CODES = frozenset(
+    {
+        "truncated",
+        "trailing-data",
+        "unsupported-version",
+        "unsupported-suite",
+        "wrong-type",
+        "malformed",
+        "unknown-kind",
+        "bad-recipient-count",
+        "recipients-not-canonical",
+        "bad-signature",
+        "wrong-author",
+        "wrong-booklet",
+        "recipient-set-mismatch",
+        "not-a-recipient",
+        "unwrap-failed",
+        "decrypt-failed",
+        "bad-payload",
+        "bad-item-count",
+        "items-not-canonical",
+        "wrong-grantee",
+        "grantee-key-mismatch",
+        "unknown-entry",
+        "entry-hash-mismatch",
+        "wrong-purpose",
+        "bundle-decrypt-failed",
+        "account-mismatch",
+        "bundle-key-mismatch",
+        "identity-key-changed",
+        "weak-kdf-params",
+        "recovery-key-malformed",
+        "recovery-key-checksum",
+        "invalid-key",
+        "qr-mismatch",
+    }
+)
+
+
+class ProtocolError(Exception):
+    """A failed protocol check. Carries no secret material, only a stable code and a short text."""
+
+    def __init__(self, code: str, detail: str = "") -> None:
+        if code not in CODES:  # a typo here would silently create an undocumented error
+            raise ValueError(f"unknown protocol error code {code!r}")
+        super().__init__(f"{code}: {detail}" if detail else code)
+        self.code = code
+        self.detail = detail

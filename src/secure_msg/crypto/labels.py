@@ -1,0 +1,33 @@
+"""Domain-separation labels (docs/protocol.md §2). Every input is `label || 0x00 || data`."""
+
+from __future__ import annotations
+
+VERSION = 0x01
+SUITE = 0x0001
+
+TYPE_KEY_STATEMENT = 0x01
+TYPE_KEY_BUNDLE = 0x02
+TYPE_SEALED_BUNDLE = 0x03
+TYPE_ENTRY = 0x10
+TYPE_GRANT = 0x20
+TYPE_QR = 0x30
+
+KEY_STATEMENT = b"secure-msg/v1/key-statement"
+AUTH_KEY = b"secure-msg/v1/auth-key"
+BUNDLE_KEK = b"secure-msg/v1/bundle-kek"
+RECOVERY_AUTH = b"secure-msg/v1/recovery-auth"
+RECOVERY_KEK = b"secure-msg/v1/recovery-kek"
+RECOVERY_CHECK = b"secure-msg/v1/recovery-check"
+ENTRY_HEADER = b"secure-msg/v1/entry-header"
+ENTRY_KEY = b"secure-msg/v1/entry-key"
+ENTRY_SIGNATURE = b"secure-msg/v1/entry-signature"
+ENTRY_HASH = b"secure-msg/v1/entry-hash"
+GRANT_KEY = b"secure-msg/v1/grant-key"
+GRANT_SIGNATURE = b"secure-msg/v1/grant-signature"
+FINGERPRINT = b"secure-msg/v1/fingerprint"
+SAFETY_NUMBER = b"secure-msg/v1/safety-number"
+
+
+def labelled(label: bytes, *parts: bytes) -> bytes:
+    """The domain-separated input for a hash, signature or KDF."""
+    return b"".join((label, b"\x00", *parts))

@@ -1,0 +1,54 @@
+"""Thin, typed wrappers over `cryptography` so every failure becomes a ProtocolError."""
+
+from __future__ import annotations
+
+import hashlib
+
+from cryptography.exceptions import InvalidSignature, InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from .errors import ProtocolError
+from .labels import labelled
+
+
+def hkdf32(ikm: bytes, label: bytes) -> bytes:
+    """HKDF-SHA256, empty salt, info = label || 0x00, 32 bytes (docs/protocol.md §2)."""
+    return HKDF(hashes.SHA256(), 32, salt=None, info=labelled(label)).derive(ikm)
+
+
+def sha256(label: bytes, *parts: bytes) -> bytes:
+    return hashlib.sha256(labelled(label, *parts)).digest()
+
+
+def ed25519_public(key: bytes) -> Ed25519PublicKey:
+    if len(key) != 32:
+        raise ProtocolError("invalid-key", "Ed25519 public key must be 32 bytes")
+    try:
+        return Ed25519PublicKey.from_public_bytes(key)
+    except ValueError as exc:
+        raise ProtocolError("invalid-key", "not an Ed25519 public key") from exc
+
+
+def sign(key: Ed25519PrivateKey, label: bytes, message: bytes) -> bytes:
+    return key.sign(labelled(label, message))
+
+
+def verify(public: bytes, signature: bytes, label: bytes, message: bytes) -> None:
+    try:
+        ed25519_public(public).verify(signature, labelled(label, message))
+    except InvalidSignature as exc:
+        raise ProtocolError("bad-signature") from exc
+
+
+def aes_gcm_encrypt(key: bytes, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
+    return AESGCM(key).encrypt(nonce, plaintext, aad)
+
+
+def aes_gcm_decrypt(key: bytes, nonce: bytes, ciphertext: bytes, aad: bytes, code: str) -> bytes:
+    try:
+        return AESGCM(key).decrypt(nonce, ciphertext, aad)
+    except InvalidTag as exc:
+        raise ProtocolError(code) from exc

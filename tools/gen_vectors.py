@@ -1,0 +1,454 @@
+"""Generate tests/vectors/protocol-v1.json from fixed seeds (docs/protocol.md §8).
+
+Running it twice gives the same bytes; tests/crypto/test_vectors.py checks the committed file is
+exactly what this script makes.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from secure_msg.crypto import envelope, grant, keys, recovery, safety
+from secure_msg.crypto.envelope import KIND_IDS, ZERO_HASH
+from secure_msg.crypto.errors import ProtocolError
+from secure_msg.crypto.payloads import encode_payload
+from secure_msg.crypto.rng import SeededRng
+
+OUT = Path(__file__).resolve().parent.parent / "tests" / "vectors" / "protocol-v1.json"
+BOOKLET = bytes.fromhex("b0" * 16)
+CREATED = 1_795_000_000_000  # 2026-11-18, fixed
+PASSWORDS = {
+    "therapist": "correct horse battery staple",
+    "guardian1": "A\u0308iti-salasana 2026",  # decomposed Ä: NFC must fold it
+    "guardian2": "hemligt lösenord",
+    "caregiver": "päiväkoti!",
+    "newcomer": "uusi jäsen 7",
+}
+
+
+def h(b: bytes) -> str:
+    return b.hex()
+
+
+def make_account(name: str, index: int) -> tuple[keys.AccountKeys, dict[str, Any]]:
+    rng = SeededRng(b"secure-msg/v1/vectors/account/" + name.encode())
+    account_id = bytes([index]) * 16
+    acct = keys.AccountKeys.generate(account_id, rng)
+    salt = rng(16)
+    pw = keys.derive_password_keys(PASSWORDS[name], salt)
+    secret = recovery.generate_recovery_secret(rng)
+    rk = recovery.derive_recovery_keys(secret)
+    statement = acct.statement(CREATED)
+    return acct, {
+        "name": name,
+        "account_id": h(account_id),
+        "identity_seed": h(acct.identity_seed),
+        "encryption_secret": h(acct.encryption_secret),
+        "identity_key": h(acct.identity_public),
+        "encryption_key": h(acct.encryption_public),
+        "created_at": CREATED,
+        "key_statement": h(statement.encode()),
+        "password": PASSWORDS[name],
+        "salt": h(salt),
+        "iterations": keys.PBKDF2_ITERATIONS,
+        "auth_key": h(pw.auth_key),
+        "kek": h(pw.kek),
+        "bundle": h(acct.encode()),
+        "sealed_bundle_password": h(keys.seal_bundle(acct, pw.kek, keys.PURPOSE_PASSWORD, rng)),
+        "recovery_secret": h(secret),
+        "recovery_key": recovery.format_recovery_key(secret),
+        "recovery_auth_key": h(rk.auth_key),
+        "recovery_kek": h(rk.kek),
+        "sealed_bundle_recovery": h(keys.seal_bundle(acct, rk.kek, keys.PURPOSE_RECOVERY, rng)),
+        "fingerprint": safety.fingerprint(acct.identity_public),
+    }
+
+
+class _Recorder:
+    """Wraps the seeded source and remembers what it handed out, so vectors list every input."""
+
+    def __init__(self, seed: bytes) -> None:
+        self._rng = SeededRng(seed)
+        self.drawn: list[bytes] = []
+
+    def __call__(self, n: int) -> bytes:
+        out = self._rng(n)
+        self.drawn.append(out)
+        return out
+
+
+def make_entry(
+    name: str, author: keys.AccountKeys, members: list[keys.AccountKeys], kind: str,
+    sequence: int, prev_hash: bytes, plaintext: bytes,
+) -> tuple[bytes, dict[str, Any]]:
+    rng = _Recorder(b"secure-msg/v1/vectors/entry/" + name.encode())
+    entry_id = bytes([0xE0 + sequence]) * 16
+    recipients = [(m.account_id, m.encryption_public) for m in members]
+    sealed = envelope.seal_entry(
+        author, booklet_id=BOOKLET, entry_id=entry_id, kind=KIND_IDS[kind], sequence=sequence,
+        prev_hash=prev_hash, created_at=CREATED + sequence, plaintext=plaintext,
+        recipients=recipients, rng=rng,
+    )
+    parsed = envelope.parse_envelope(sealed)
+    return sealed, {
+        "name": name,
+        "author": h(author.account_id),
+        "booklet_id": h(BOOKLET),
+        "entry_id": h(entry_id),
+        "kind": kind,
+        "kind_id": KIND_IDS[kind],
+        "sequence": sequence,
+        "prev_hash": h(prev_hash),
+        "created_at": CREATED + sequence,
+        "content_key": h(rng.drawn[0]),
+        "nonce": h(rng.drawn[1]),
+        "ephemeral_secrets": [h(x) for x in rng.drawn[2:]],
+        "plaintext": plaintext.decode("utf-8"),
+        "recipients": [h(rid) for rid, _ in sorted(recipients)],
+        "header": h(parsed.header_bytes),
+        "header_hash": h(parsed.header_hash),
+        "envelope": h(sealed),
+        "unsigned_length": len(parsed.signed_part),
+        "entry_hash": h(parsed.entry_hash),
+    }
+
+
+def flip(data: bytes, offset: int) -> bytes:
+    return data[:offset] + bytes([data[offset] ^ 0x01]) + data[offset + 1 :]
+
+
+def expect_error(fn: Any) -> str:
+    try:
+        fn()
+    except ProtocolError as exc:
+        return exc.code
+    raise AssertionError("negative vector did not fail")
+
+
+def resign(author: keys.AccountKeys, unsigned: bytes) -> bytes:
+    """A malicious but validly signing author: re-sign a modified envelope."""
+    from secure_msg.crypto import labels
+    from secure_msg.crypto.primitives import sign
+
+    return unsigned + sign(author.identity, labels.ENTRY_SIGNATURE, unsigned)
+
+
+def entry_negatives(
+    sealed: bytes, author: keys.AccountKeys, accts: dict[str, keys.AccountKeys],
+    members: list[keys.AccountKeys],
+) -> list[dict[str, Any]]:
+    env = envelope.parse_envelope(sealed)
+    body_end = 117 + len(env.body)
+    w0 = body_end + 2  # first wrap
+    sig = len(sealed) - 64
+    recips = {h(m.account_id): h(m.encryption_public) for m in members}
+    verify_ctx = {
+        "author_identity_key": h(author.identity_public),
+        "booklet_id": h(BOOKLET),
+        "author_id": h(author.account_id),
+        "recipients": recips,
+    }
+
+    def ctx(**changes: Any) -> dict[str, Any]:
+        return {**verify_ctx, **changes}
+
+    def with_bytes(offset: int, value: bytes) -> bytes:
+        return sealed[:offset] + value + sealed[offset + len(value) :]
+
+    wraps = [sealed[w0 + 128 * i : w0 + 128 * (i + 1)] for i in range(len(env.wraps))]
+    swapped = sealed[:w0] + wraps[1] + wraps[0] + b"".join(wraps[2:]) + sealed[sig:]
+    dup = sealed[:w0] + wraps[0] + wraps[0] + b"".join(wraps[2:]) + sealed[sig:]
+    # Swap the keys inside the first two wraps, keep ids, re-sign: only opening can notice.
+    cross = (
+        sealed[:w0] + wraps[0][:48] + wraps[1][48:] + wraps[1][:48] + wraps[0][48:]
+        + b"".join(wraps[2:])
+    )
+    stranger = keys.AccountKeys.from_secrets(
+        accts["guardian1"].account_id, accts["newcomer"].identity_seed,
+        accts["newcomer"].encryption_secret,
+    )
+    impostor = keys.AccountKeys.from_secrets(
+        author.account_id, accts["guardian1"].identity_seed, accts["guardian1"].encryption_secret
+    )
+    forged = envelope.seal_entry(
+        impostor, booklet_id=BOOKLET, entry_id=b"\xee" * 16, kind=2, sequence=9,
+        prev_hash=ZERO_HASH, created_at=CREATED, plaintext=b'{"kind":"note","text":"x"}',
+        recipients=[(m.account_id, m.encryption_public) for m in members],
+        rng=SeededRng(b"forged"),
+    )
+    g1 = accts["guardian1"]
+    v = "verify"
+    cases: list[tuple[str, str, bytes, dict[str, Any], str]] = [
+        ("version", v, with_bytes(0, b"\x02"), ctx(), "unsupported-version"),
+        ("suite", v, with_bytes(1, b"\x00\x02"), ctx(), "unsupported-suite"),
+        ("type", v, with_bytes(3, b"\x11"), ctx(), "wrong-type"),
+        ("booklet-id", v, flip(sealed, 4), ctx(), "bad-signature"),
+        ("entry-id", v, flip(sealed, 20), ctx(), "bad-signature"),
+        ("author-id", v, flip(sealed, 36), ctx(), "bad-signature"),
+        ("kind-unknown", v, with_bytes(52, b"\x07"), ctx(), "unknown-kind"),
+        ("kind-other", v, with_bytes(52, b"\x03"), ctx(), "bad-signature"),
+        ("sequence", v, flip(sealed, 60), ctx(), "bad-signature"),
+        ("prev-hash", v, flip(sealed, 61), ctx(), "bad-signature"),
+        ("created-at", v, flip(sealed, 100), ctx(), "bad-signature"),
+        ("nonce", v, flip(sealed, 101), ctx(), "bad-signature"),
+        ("body-len-huge", v, flip(sealed, 113), ctx(), "malformed"),
+        ("body-len-tiny", v, with_bytes(113, b"\x00\x00\x00\x0f"), ctx(), "malformed"),
+        ("body", v, flip(sealed, 117), ctx(), "bad-signature"),
+        ("body-tag", v, flip(sealed, body_end - 1), ctx(), "bad-signature"),
+        ("wrap-count-zero", v, with_bytes(body_end, b"\x00\x00"), ctx(), "bad-recipient-count"),
+        ("wrap-count-plus-one", v, flip(sealed, body_end + 1), ctx(), "truncated"),
+        ("wrap-recipient-id", v, flip(sealed, w0 + 15), ctx(), "bad-signature"),
+        ("wrap-recipient-ek", v, flip(sealed, w0 + 16), ctx(), "bad-signature"),
+        ("wrap-enc", v, flip(sealed, w0 + 48), ctx(), "bad-signature"),
+        ("wrap-key", v, flip(sealed, w0 + 80), ctx(), "bad-signature"),
+        ("signature", v, flip(sealed, sig), ctx(), "bad-signature"),
+        ("signature-last", v, flip(sealed, len(sealed) - 1), ctx(), "bad-signature"),
+        ("reordered-recipients", v, swapped, ctx(), "recipients-not-canonical"),
+        ("duplicate-recipient", v, dup, ctx(), "recipients-not-canonical"),
+        ("truncated-1", v, sealed[:-1], ctx(), "truncated"),
+        ("truncated-header", v, sealed[:50], ctx(), "truncated"),
+        ("truncated-prefix", v, sealed[:3], ctx(), "truncated"),
+        ("empty", v, b"", ctx(), "truncated"),
+        ("trailing", v, sealed + b"\x00", ctx(), "trailing-data"),
+        ("wrong-signer", v, sealed, ctx(author_identity_key=h(g1.identity_public)),
+         "bad-signature"),
+        ("wrong-author", v, forged,
+         ctx(author_identity_key=h(impostor.identity_public), author_id=h(g1.account_id)),
+         "wrong-author"),
+        ("wrong-booklet", v, sealed, ctx(booklet_id="b1" * 16), "wrong-booklet"),
+        ("recipient-missing-member", v, sealed,
+         ctx(recipients={**recips, h(accts["newcomer"].account_id):
+                         h(accts["newcomer"].encryption_public)}),
+         "recipient-set-mismatch"),
+        ("recipient-non-member", v, sealed,
+         ctx(recipients={k: x for k, x in recips.items() if k != h(g1.account_id)}),
+         "recipient-set-mismatch"),
+        ("recipient-stale-key", v, sealed,
+         ctx(recipients={**recips, h(g1.account_id): h(accts["newcomer"].encryption_public)}),
+         "recipient-set-mismatch"),
+        ("open-not-a-recipient", "open", sealed,
+         {"author_identity_key": h(author.identity_public), "as": "newcomer"}, "not-a-recipient"),
+        ("open-wrong-key", "open", sealed,
+         {"author_identity_key": h(author.identity_public), "as": "guardian1",
+          "as_keys": {"account_id": h(stranger.account_id),
+                      "identity_seed": h(stranger.identity_seed),
+                      "encryption_secret": h(stranger.encryption_secret)}},
+         "not-a-recipient"),
+        ("open-wrong-author-key", "open", sealed,
+         {"author_identity_key": h(g1.identity_public), "as": "guardian1"}, "bad-signature"),
+        ("open-crossed-wraps", "open", resign(author, cross),
+         {"author_identity_key": h(author.identity_public), "as": "therapist"}, "unwrap-failed"),
+        ("open-body-resigned", "open", resign(author, flip(sealed, 117)[:sig]),
+         {"author_identity_key": h(author.identity_public), "as": "guardian1"}, "decrypt-failed"),
+    ]
+    return [
+        {"name": f"entry/{name}", "object": "entry", "check": check, "data": h(data),
+         "context": context, "error": error}
+        for name, check, data, context, error in cases
+    ]
+
+
+def account_negatives(
+    accts: dict[str, keys.AccountKeys], records: dict[str, dict[str, Any]]
+) -> list[dict[str, Any]]:
+    t, g1 = records["therapist"], records["guardian1"]
+    st = bytes.fromhex(t["key_statement"])
+    sealed = bytes.fromhex(t["sealed_bundle_password"])
+    pinned = {"account_id": t["account_id"], "identity_key": t["identity_key"]}
+    pw = {"kek": t["kek"], "purpose": keys.PURPOSE_PASSWORD}
+    text = t["recovery_key"]
+    typo = text[:5] + ("X" if text[5] != "X" else "Y") + text[6:]
+    cases: list[tuple[str, str, str, Any, dict[str, Any], str]] = [
+        ("statement/signature", "key-statement", "verify", h(flip(st, 100)), pinned,
+         "bad-signature"),
+        ("statement/encryption-key", "key-statement", "verify", h(flip(st, 60)), pinned,
+         "bad-signature"),
+        ("statement/created-at", "key-statement", "verify", h(flip(st, 91)), pinned,
+         "bad-signature"),
+        ("statement/version", "key-statement", "verify", h(b"\x02" + st[1:]), pinned,
+         "unsupported-version"),
+        ("statement/truncated", "key-statement", "verify", h(st[:-1]), pinned, "truncated"),
+        ("statement/trailing", "key-statement", "verify", h(st + b"\x00"), pinned,
+         "trailing-data"),
+        ("statement/changed-identity", "key-statement", "verify", g1["key_statement"],
+         {"account_id": g1["account_id"], "identity_key": t["identity_key"]},
+         "identity-key-changed"),
+        ("statement/other-account", "key-statement", "verify", g1["key_statement"], pinned,
+         "account-mismatch"),
+        ("bundle/wrong-password", "sealed-bundle", "open", h(sealed),
+         {"kek": g1["kek"], "purpose": keys.PURPOSE_PASSWORD}, "bundle-decrypt-failed"),
+        ("bundle/wrong-purpose", "sealed-bundle", "open", h(sealed),
+         {"kek": t["kek"], "purpose": keys.PURPOSE_RECOVERY}, "wrong-purpose"),
+        ("bundle/nonce", "sealed-bundle", "open", h(flip(sealed, 25)), pw,
+         "bundle-decrypt-failed"),
+        ("bundle/account-id", "sealed-bundle", "open", h(flip(sealed, 4)), pw,
+         "bundle-decrypt-failed"),
+        ("bundle/ciphertext", "sealed-bundle", "open", h(flip(sealed, 60)), pw,
+         "bundle-decrypt-failed"),
+        ("bundle/ct-len", "sealed-bundle", "open", h(flip(sealed, 36)), pw, "malformed"),
+        ("bundle/truncated", "sealed-bundle", "open", h(sealed[:-1]), pw, "truncated"),
+        ("bundle/trailing", "sealed-bundle", "open", h(sealed + b"\x00"), pw, "trailing-data"),
+        ("bundle/type", "sealed-bundle", "open", h(sealed[:3] + b"\x02" + sealed[4:]), pw,
+         "wrong-type"),
+        ("bundle/keys-of-another-account", "sealed-bundle", "open", t["sealed_bundle_password"],
+         {**pw, "statement": g1["key_statement"]}, "bundle-key-mismatch"),
+        ("recovery/typo", "recovery-key", "parse", typo, {}, "recovery-key-checksum"),
+        ("recovery/short", "recovery-key", "parse", text[:-1], {}, "recovery-key-malformed"),
+        ("recovery/bad-char", "recovery-key", "parse", "U" + text[1:], {},
+         "recovery-key-malformed"),
+        ("kdf/few-iterations", "kdf", "derive", {"password": "x", "salt": t["salt"],
+         "iterations": 100_000}, {}, "weak-kdf-params"),
+        ("kdf/short-salt", "kdf", "derive", {"password": "x", "salt": t["salt"][:16],
+         "iterations": keys.PBKDF2_ITERATIONS}, {}, "weak-kdf-params"),
+    ]
+    del accts
+    return [
+        {"name": name, "object": obj, "check": check, "data": data, "context": context,
+         "error": error}
+        for name, obj, check, data, context, error in cases
+    ]
+
+
+def grant_vectors(
+    accts: dict[str, keys.AccountKeys], entries: list[tuple[bytes, dict[str, Any]]]
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    granter, newcomer = accts["guardian1"], accts["newcomer"]
+    rng = _Recorder(b"secure-msg/v1/vectors/grant")
+    items = []
+    for sealed, rec in entries:
+        opened = envelope.open_entry(
+            sealed, author_identity_key=accts[rec["author_name"]].identity_public, me=granter
+        )
+        items.append((opened.header.entry_id, opened.entry_hash, opened.content_key))
+    blob = grant.seal_grant(
+        granter, booklet_id=BOOKLET, grantee_id=newcomer.account_id,
+        grantee_ek=newcomer.encryption_public, created_at=CREATED + 100, keys=items, rng=rng,
+    )
+    hashes = {h(eid): h(ehash) for eid, ehash, _ in items}
+    ctx = {
+        "granter_identity_key": h(granter.identity_public), "booklet_id": h(BOOKLET),
+        "granter_id": h(granter.account_id), "grantee_id": h(newcomer.account_id),
+        "grantee_ek": h(newcomer.encryption_public), "entry_hashes": hashes,
+    }
+    record = {
+        "granter": h(granter.account_id), "grantee": h(newcomer.account_id),
+        "created_at": CREATED + 100, "ephemeral_secrets": [h(x) for x in rng.drawn],
+        "items": [{"entry_id": h(e), "entry_hash": h(x), "content_key": h(k)}
+                  for e, x, k in sorted(items)],
+        "grant": h(blob), "context": ctx,
+    }
+    first_item = 96
+    swapped = blob[:first_item] + blob[first_item + 128 : first_item + 256] + \
+        blob[first_item : first_item + 128] + blob[first_item + 256 :]
+    other = next(iter(hashes))
+    cases = [
+        ("signature", blob[:-1] + bytes([blob[-1] ^ 1]), ctx, "bad-signature"),
+        ("item-key", flip(blob, first_item + 100), ctx, "bad-signature"),
+        ("grantee-id", blob, {**ctx, "grantee_id": h(accts["caregiver"].account_id)},
+         "wrong-grantee"),
+        ("grantee-key", blob, {**ctx, "grantee_ek": h(accts["caregiver"].encryption_public)},
+         "grantee-key-mismatch"),
+        ("unknown-entry", blob, {**ctx, "entry_hashes": {k: x for k, x in hashes.items()
+                                                           if k != other}}, "unknown-entry"),
+        ("entry-hash", blob, {**ctx, "entry_hashes": {**hashes, other: "00" * 32}},
+         "entry-hash-mismatch"),
+        ("reordered-items", swapped, ctx, "items-not-canonical"),
+        ("zero-items", blob[:92] + b"\x00\x00\x00\x00" + blob[-64:], ctx, "bad-item-count"),
+        ("truncated", blob[:-1], ctx, "truncated"),
+        ("trailing", blob + b"\x00", ctx, "trailing-data"),
+        ("wrong-booklet", blob, {**ctx, "booklet_id": "b1" * 16}, "wrong-booklet"),
+    ]
+    negatives = [
+        {"name": f"grant/{name}", "object": "grant", "check": "verify", "data": h(data),
+         "context": context, "error": error}
+        for name, data, context, error in cases
+    ]
+    return record, negatives
+
+
+def safety_vectors(records: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    t, g1 = records["therapist"], records["guardian1"]
+    pa = (bytes.fromhex(t["account_id"]), bytes.fromhex(t["identity_key"]))
+    pb = (bytes.fromhex(g1["account_id"]), bytes.fromhex(g1["identity_key"]))
+    qr = safety.QrPayload(pa[0], pa[1], pb[0], pb[1]).encode()
+    return {
+        "safety_numbers": [
+            {"a": t["name"], "b": g1["name"], "number": safety.safety_number(pa, pb)},
+            {"a": t["name"], "b": records["caregiver"]["name"],
+             "number": safety.safety_number(pa, (bytes.fromhex(records["caregiver"]["account_id"]),
+                                                 bytes.fromhex(records["caregiver"]["identity_key"])))},
+        ],
+        "qr_payloads": [{"shower": t["name"], "scanner": g1["name"], "payload": h(qr)}],
+    }
+
+
+def build() -> dict[str, Any]:
+    names = ["therapist", "guardian1", "guardian2", "caregiver", "newcomer"]
+    accts: dict[str, keys.AccountKeys] = {}
+    records: dict[str, dict[str, Any]] = {}
+    for i, name in enumerate(names, start=1):
+        accts[name], records[name] = make_account(name, i)
+    members = [accts[n] for n in names[:4]]
+    plan = [
+        ("title", "therapist", "title", {"title": "Aino \u2014 toimintaterapia 2026"}),
+        ("note", "therapist", "note", {"text": "Tänään harjoittelimme saksilla leikkaamista."}),
+        ("homework", "therapist", "homework",
+         {"task": "Pyöräily pihalla", "frequency": "3 times a week", "text": "10 min"}),
+        ("homework-log", "guardian1", "homework-log",
+         {"homework": "e3" * 16, "done": True, "how": "Meni hyvin! 🚲", "date": "2026-11-20"}),
+        ("note-from-caregiver", "caregiver", "note", {"text": "Päiväkodissa sujui hyvin."}),
+    ]
+    entries: list[tuple[bytes, dict[str, Any]]] = []
+    prev = ZERO_HASH
+    for seq, (name, author, kind, fields) in enumerate(plan, start=1):
+        sealed, rec = make_entry(name, accts[author], members, kind, seq, prev,
+                                 encode_payload(kind, **fields))
+        rec["author_name"] = author
+        entries.append((sealed, rec))
+        prev = bytes.fromhex(rec["entry_hash"])
+    grant_record, grant_negs = grant_vectors(accts, entries[:3])
+    recovery_texts = [
+        {"text": records["therapist"]["recovery_key"].lower().replace("-", " "),
+         "secret": records["therapist"]["recovery_secret"]},
+        {"text": records["therapist"]["recovery_key"].replace("1", "l").replace("0", "O"),
+         "secret": records["therapist"]["recovery_secret"]},
+    ]
+    return {
+        "protocol": "secure-msg",
+        "version": 1,
+        "suite": 1,
+        "generator": "tools/gen_vectors.py",
+        "booklet_id": h(BOOKLET),
+        "accounts": list(records.values()),
+        "members": [h(m.account_id) for m in members],
+        "entries": [rec for _, rec in entries],
+        "grant": grant_record,
+        **safety_vectors(records),
+        "recovery_keys": recovery_texts,
+        "negative": (
+            entry_negatives(entries[1][0], accts["therapist"], accts, members)
+            + account_negatives(accts, records)
+            + grant_negs
+        ),
+    }
+
+
+def render() -> str:
+    return json.dumps(build(), indent=1, ensure_ascii=False) + "\n"
+
+
+def main() -> int:
+    text = render()
+    if "--check" in sys.argv:
+        return 0 if OUT.read_text(encoding="utf-8") == text else 1
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(text, encoding="utf-8")
+    print(f"wrote {OUT}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
