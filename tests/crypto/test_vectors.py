@@ -146,7 +146,8 @@ def test_safety_numbers_and_qr(vectors: dict[str, Any]) -> None:
         pa = (h(a["account_id"]), h(a["identity_key"]))
         pb = (h(b["account_id"]), h(b["identity_key"]))
         assert safety.safety_number(pa, pb) == safety.safety_number(pb, pa) == s["number"]
-        assert len(s["number"]) == 60 and s["number"].isdigit()
+        assert len(s["number"]) == 60
+        assert s["number"].isdigit()
     for q in vectors["qr_payloads"]:
         shower, scanner = by_name[q["shower"]], by_name[q["scanner"]]
         payload = safety.QrPayload.parse(h(q["payload"]))
