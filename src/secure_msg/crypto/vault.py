@@ -125,7 +125,7 @@ def normalise_phone(raw: str, default_country_code: str = "358") -> str:
 
 
 def normalise_email(raw: str) -> str:
-    """Trimmed, lower-cased address (case-folding the local part too: no provider we meet uses it)."""
+    """Trimmed, lower-cased address (the local part too: no provider we meet is case-sensitive)."""
     address = raw.strip().lower()
     if len(address) > 254 or not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s.]+", address):
         raise InvalidEmailAddress("Give an address like name@example.fi.")

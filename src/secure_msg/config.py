@@ -1,0 +1,264 @@
+"""Typed, validated configuration: a TOML file, then `SECURE_MSG_<SECTION>_<KEY>` env overrides.
+
+Every key lives in one section dataclass below; `config/secure-msg.example.toml` documents each
+one (tests/test_config.py fails when the two disagree). Validation runs once at start-up and the
+error names the bad key and where its value came from. Relative paths resolve against the working
+directory at load time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_type_hints
+
+from secure_msg.errors import ConfigError
+
+ENV_PREFIX = "SECURE_MSG_"
+DEFAULT_CONFIG_PATH = Path("config/secure-msg.toml")
+EXAMPLE_CONFIG_PATH = Path("config/secure-msg.example.toml")
+
+
+class Secret:
+    """A string that never shows itself in repr/str (logs, tracebacks, debug dumps)."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __repr__(self) -> str:
+        return "Secret('********')" if self._value else "Secret('')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+Check = Callable[[Any], str | None]  # returns a problem description, or None when fine
+
+
+def _check(fn: Check) -> dict[str, Check]:
+    return {"check": fn}
+
+
+def _between(lo: int, hi: int) -> Check:
+    return lambda v: None if lo <= v <= hi else f"must be between {lo} and {hi}"
+
+
+def _http_url(v: str) -> str | None:
+    ok = re.fullmatch(r"https?://[^/\s?#]+(/[^\s?#]*)?", v) and not v.endswith("/")
+    return None if ok else "must be an http(s) URL without a trailing slash, query or fragment"
+
+
+def _hhmm(v: str) -> str | None:
+    return None if re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", v) else "must be HH:MM (24-hour)"
+
+
+def _e164_or_empty(v: str) -> str | None:
+    return None if v == "" or re.fullmatch(r"\+[1-9]\d{6,14}", v) else "must be E.164 (+358…)"
+
+
+def _short_text(v: str) -> str | None:
+    return None if len(v) <= 11 and "\n" not in v else "must be at most 11 characters"
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = field(default=8080, metadata=_check(_between(0, 65535)))
+    public_base_url: str = field(default="http://127.0.0.1:8080", metadata=_check(_http_url))
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    database_path: Path = Path("var/secure-msg.db")
+    keys_dir: Path = Path("keys")
+
+
+@dataclass(frozen=True)
+class LimitsConfig:
+    max_entry_bytes: int = field(default=1_048_576, metadata=_check(_between(1024, 1 << 30)))
+    max_request_bytes: int = field(default=2_097_152, metadata=_check(_between(1024, 1 << 30)))
+
+
+@dataclass(frozen=True)
+class AccountsConfig:
+    session_lifetime_hours: int = field(default=12, metadata=_check(_between(1, 24 * 90)))
+    invitation_lifetime_days: int = field(default=7, metadata=_check(_between(1, 90)))
+    login_max_failures: int = field(default=5, metadata=_check(_between(1, 1000)))
+    login_window_seconds: int = field(default=900, metadata=_check(_between(1, 86_400)))
+
+
+@dataclass(frozen=True)
+class Argon2Config:
+    # libsodium argon2id bounds: opslimit ≥ 1, memlimit ≥ 8 KiB.
+    opslimit: int = field(default=3, metadata=_check(_between(1, 64)))
+    memlimit_bytes: int = field(default=67_108_864, metadata=_check(_between(8192, 1 << 32)))
+
+
+@dataclass(frozen=True)
+class TwilioConfig:
+    account_sid: str = ""
+    auth_token: Secret = field(default_factory=lambda: Secret(""))
+    from_number: str = field(default="", metadata=_check(_e164_or_empty))
+    api_base_url: str = field(default="https://api.twilio.com", metadata=_check(_http_url))
+
+
+@dataclass(frozen=True)
+class NoticesConfig:
+    timezone: str = "Europe/Helsinki"
+    quiet_hours_start: str = field(default="21:00", metadata=_check(_hhmm))
+    quiet_hours_end: str = field(default="08:00", metadata=_check(_hhmm))
+    reminder_lead_hours: int = field(default=24, metadata=_check(_between(1, 24 * 14)))
+    # Empty = no sender name in notices (DESIGN §1.3); a practice opts in by setting one.
+    sender_name: str = field(default="", metadata=_check(_short_text))
+
+
+@dataclass(frozen=True)
+class WhatsappConfig:
+    enabled: bool = False
+
+
+@dataclass(frozen=True)
+class LoggingConfig:
+    level: str = field(
+        default="INFO",
+        metadata=_check(lambda v: None if v in {"DEBUG", "INFO", "WARNING", "ERROR"} else
+                        "must be DEBUG, INFO, WARNING or ERROR"),
+    )
+
+
+@dataclass(frozen=True)
+class Config:
+    server: ServerConfig = ServerConfig()
+    storage: StorageConfig = StorageConfig()
+    limits: LimitsConfig = LimitsConfig()
+    accounts: AccountsConfig = AccountsConfig()
+    argon2: Argon2Config = Argon2Config()
+    twilio: TwilioConfig = TwilioConfig()
+    notices: NoticesConfig = NoticesConfig()
+    whatsapp: WhatsappConfig = WhatsappConfig()
+    logging: LoggingConfig = LoggingConfig()
+
+    def __post_init__(self) -> None:
+        if self.limits.max_entry_bytes > self.limits.max_request_bytes:
+            raise ConfigError("limits.max_entry_bytes", "must not exceed limits.max_request_bytes")
+
+    @property
+    def is_https(self) -> bool:
+        return self.server.public_base_url.startswith("https://")
+
+
+def all_keys() -> list[str]:
+    """Every `section.key` the service understands, in declaration order."""
+    out = []
+    for section in dataclasses.fields(Config):
+        cls = get_type_hints(Config)[section.name]
+        out += [f"{section.name}.{f.name}" for f in dataclasses.fields(cls)]
+    return out
+
+
+def load_config(path: Path | None, env: Mapping[str, str] | None = None) -> Config:
+    """Read `path` (None = defaults only), apply environment overrides, validate every key."""
+    env = os.environ if env is None else env
+    raw: dict[str, Any] = {}
+    if path is not None:
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError("(file)", f"{path} does not exist; run `secure-msg init`") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError("(file)", f"{path} is not valid TOML: {exc}") from None
+    hints = get_type_hints(Config)
+    unknown = set(raw) - set(hints)
+    if unknown:
+        raise ConfigError(sorted(unknown)[0], "unknown section")
+    sections = {
+        name: _load_section(name, hints[name], raw.get(name, {}), env) for name in hints
+    }
+    return Config(**sections)
+
+
+def _load_section(name: str, cls: type[Any], raw: Any, env: Mapping[str, str]) -> Any:
+    if not isinstance(raw, dict):
+        raise ConfigError(name, "must be a table ([section])")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = set(raw) - set(fields)
+    if unknown:
+        raise ConfigError(f"{name}.{sorted(unknown)[0]}", "unknown key")
+    hints = get_type_hints(cls)
+    values: dict[str, Any] = {}
+    for key, f in fields.items():
+        dotted = f"{name}.{key}"
+        env_name = f"{ENV_PREFIX}{name}_{key}".upper()
+        if env_name in env:
+            value = _from_env(dotted, hints[key], env[env_name], env_name)
+        elif key in raw:
+            value = _coerce(dotted, hints[key], raw[key], "config file")
+        else:
+            continue
+        problem = f.metadata["check"](value) if "check" in f.metadata else None
+        if problem:
+            source = env_name if env_name in env else "config file"
+            raise ConfigError(dotted, f"{problem} (got {_shown(value)} from {source})")
+        values[key] = value
+    return cls(**values)
+
+
+def _shown(value: Any) -> str:
+    return repr(value) if not isinstance(value, Secret) else "a secret"
+
+
+def _from_env(dotted: str, typ: Any, text: str, env_name: str) -> Any:
+    if typ is bool:
+        if text.lower() in {"1", "true", "yes", "on"}:
+            return True
+        if text.lower() in {"0", "false", "no", "off"}:
+            return False
+        raise ConfigError(dotted, f"must be true or false (from {env_name})")
+    if typ is int:
+        try:
+            return int(text)
+        except ValueError:
+            raise ConfigError(dotted, f"must be an integer (from {env_name})") from None
+    return _coerce(dotted, typ, text, env_name)
+
+
+def _coerce(dotted: str, typ: Any, value: Any, source: str) -> Any:
+    expected: dict[Any, tuple[type, ...]] = {
+        bool: (bool,), int: (int,), str: (str,), Path: (str,), Secret: (str,),
+    }
+    ok = isinstance(value, expected[typ]) and not (typ is int and isinstance(value, bool))
+    if not ok:
+        kind = {bool: "true or false", int: "an integer"}.get(typ, "a string")
+        raise ConfigError(dotted, f"must be {kind} (from {source})")
+    if typ is Path:
+        return Path(value).expanduser()
+    if typ is Secret:
+        return Secret(value)
+    return value
+
+
+def with_overrides(config: Config, **sections: Mapping[str, Any]) -> Config:
+    """A copy of `config` with some keys replaced, e.g. with_overrides(c, server={"port": 0})."""
+    replaced = {
+        name: dataclasses.replace(getattr(config, name), **values)
+        for name, values in sections.items()
+    }
+    return dataclasses.replace(config, **replaced)

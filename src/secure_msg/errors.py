@@ -1,0 +1,177 @@
+"""The service's one error tree; web/problems.py renders it as RFC 9457 problem+json.
+
+    SecureMsgError                      500 internal               (never user-caused)
+    ├── ConfigError                     -   (start-up only, names the bad key)
+    ├── DataIntegrityError              500 internal               (tampered blob, broken row)
+    ├── BadRequest                      400 bad-request
+    │   ├── InvalidJson                 400 invalid-json
+    │   └── ValidationFailed            422 validation-failed
+    ├── Unauthorized                    401 unauthorized
+    ├── Forbidden                       403 forbidden
+    ├── NotFound                        404 not-found
+    ├── MethodNotAllowed                405 method-not-allowed
+    ├── Conflict                        409 conflict
+    ├── Gone                            410 gone
+    │   ├── InvitationExpired           410 invitation-expired
+    │   └── InvitationUsed              410 invitation-used
+    ├── PayloadTooLarge                 413 payload-too-large
+    ├── UnsupportedMediaType            415 unsupported-media-type
+    └── RateLimited                     429 rate-limited           (carries Retry-After)
+
+`code` is the stable problem `type` (a relative URI reference, e.g. "not-found"): clients and
+tests branch on it, so never rename one. `title` is user-facing and the same for every instance
+of a class; `detail` is optional per-instance user-facing text and must never carry internal state.
+Domain modules add their own subclasses (e.g. `clinical-content-refused` under Forbidden) next to
+the code that raises them; the middleware needs no change for that.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+
+class SecureMsgError(Exception):
+    """Base of every error the service raises on purpose."""
+
+    code: ClassVar[str] = "internal"
+    status: ClassVar[int] = 500
+    title: ClassVar[str] = "Internal server error"
+
+    def __init__(self, detail: str | None = None, **extensions: Any) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail
+        # Extra problem members (RFC 9457 §3.2), e.g. `errors` or `retry_after`; user-facing only.
+        self.extensions: Mapping[str, Any] = extensions
+
+    def headers(self) -> dict[str, str]:
+        """HTTP headers the response must carry (e.g. Retry-After)."""
+        return {}
+
+
+class ConfigError(SecureMsgError):
+    """Configuration is invalid; the message names the key. Raised at start-up, never over HTTP."""
+
+    code = "config-invalid"
+
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(f"config key {key!r}: {problem}")
+        self.key = key
+
+
+class DataIntegrityError(SecureMsgError):
+    """Stored data failed an integrity check (tampered ciphertext, wrong key). Bare 500 to users."""
+
+
+class BadRequest(SecureMsgError):
+    code = "bad-request"
+    status = 400
+    title = "The request is malformed"
+
+
+class InvalidJson(BadRequest):
+    code = "invalid-json"
+    title = "The request body is not valid JSON"
+
+
+class ValidationFailed(BadRequest):
+    code = "validation-failed"
+    status = 422
+    title = "The request has invalid fields"
+
+
+class Unauthorized(SecureMsgError):
+    code = "unauthorized"
+    status = 401
+    title = "Authentication is required"
+
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": 'Bearer realm="secure-msg"'}
+
+
+class Forbidden(SecureMsgError):
+    code = "forbidden"
+    status = 403
+    title = "You do not have access to this"
+
+
+class NotFound(SecureMsgError):
+    code = "not-found"
+    status = 404
+    title = "Not found"
+
+
+class MethodNotAllowed(SecureMsgError):
+    code = "method-not-allowed"
+    status = 405
+    title = "Method not allowed"
+
+    def __init__(self, allowed: frozenset[str] | set[str] = frozenset()) -> None:
+        super().__init__()
+        self.allowed = sorted(allowed)
+
+    def headers(self) -> dict[str, str]:
+        return {"Allow": ", ".join(self.allowed)} if self.allowed else {}
+
+
+class Conflict(SecureMsgError):
+    code = "conflict"
+    status = 409
+    title = "The request conflicts with the current state"
+
+
+class Gone(SecureMsgError):
+    code = "gone"
+    status = 410
+    title = "This is no longer available"
+
+
+class InvitationExpired(Gone):
+    code = "invitation-expired"
+    title = "This invitation has expired"
+
+
+class InvitationUsed(Gone):
+    code = "invitation-used"
+    title = "This invitation has already been used"
+
+
+class PayloadTooLarge(SecureMsgError):
+    code = "payload-too-large"
+    status = 413
+    title = "The request body is too large"
+
+
+class UnsupportedMediaType(SecureMsgError):
+    code = "unsupported-media-type"
+    status = 415
+    title = "Unsupported content type"
+
+
+class RateLimited(SecureMsgError):
+    code = "rate-limited"
+    status = 429
+    title = "Too many attempts; try again later"
+
+    def __init__(self, retry_after_seconds: int, detail: str | None = None) -> None:
+        super().__init__(detail, retry_after=retry_after_seconds)
+        self.retry_after_seconds = retry_after_seconds
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after_seconds)}
+
+
+# Every HTTP status aiohttp itself may raise that we map, to the class rendered for it.
+HTTP_STATUS_ERRORS: Mapping[int, type[SecureMsgError]] = {
+    400: BadRequest,
+    401: Unauthorized,
+    403: Forbidden,
+    404: NotFound,
+    405: MethodNotAllowed,
+    409: Conflict,
+    410: Gone,
+    413: PayloadTooLarge,
+    415: UnsupportedMediaType,
+    422: ValidationFailed,
+    429: RateLimited,
+}

@@ -1,0 +1,108 @@
+"""JSON log lines, every one through `redact` first (DESIGN §1.8: no tokens, phones, bodies).
+
+Use `get_logger(__name__)` and pass structured context as keyword fields:
+
+    log_event(log, logging.INFO, "invitation.created", role="therapist", invitation_id=7)
+
+Both the message and every field value pass the redaction step, as does an exception's
+traceback. Fields whose *name* suggests a secret or content (token, password, auth, body,
+ciphertext, …) are masked whatever their value.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+import time
+from collections.abc import Mapping
+from typing import IO, Any
+
+MASK = "[redacted]"
+
+# Field names whose values are never logged, matched as substrings of the lower-cased name.
+SENSITIVE_KEY_PARTS = (
+    "token", "password", "passwd", "secret", "auth", "body", "ciphertext", "key", "cookie",
+    "phone", "email", "name", "title", "text", "note", "content", "salt", "signature",
+)
+# Structural names that contain a sensitive part but are safe and useful to log.
+SAFE_KEYS = frozenset({"logger", "route", "method", "status", "event", "duration_ms", "level"})
+
+_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"), r"\1 [redacted-token]"),
+    (re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"), "[redacted-email]"),
+    # Phone numbers: +358 40 123 4567, 040-1234567, 00358401234567 (7+ digits with separators).
+    (re.compile(r"(?<![\w])(\+|00)?\d[\d \-().]{5,}\d(?![\w])"), "[redacted-phone]"),
+    # Long base64url/hex runs: invitation and session tokens, keys, hashes.
+    (re.compile(r"[A-Za-z0-9_-]{24,}={0,2}"), "[redacted-token]"),
+)
+
+
+def redact_text(text: str) -> str:
+    """Mask tokens, e-mail addresses and phone numbers inside free text."""
+    for pattern, replacement in _PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def _is_sensitive_key(key: str) -> bool:
+    lowered = key.lower()
+    return lowered not in SAFE_KEYS and any(part in lowered for part in SENSITIVE_KEY_PARTS)
+
+
+def redact(value: Any, key: str = "") -> Any:
+    """Return a copy of `value` that is safe to log."""
+    if key and _is_sensitive_key(key):
+        return MASK
+    if isinstance(value, Mapping):
+        return {str(k): redact(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [redact(v) for v in value]
+    if isinstance(value, bool | int | float) or value is None:
+        return value
+    if isinstance(value, bytes | bytearray | memoryview):
+        return f"[{len(value)} bytes]"
+    return redact_text(str(value))
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, event, redacted fields, redacted traceback."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname,
+            "logger": record.name,
+            "event": redact_text(record.getMessage()),
+        }
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, Mapping):
+            for key, value in redact(fields).items():
+                out.setdefault(key, value)
+        if record.exc_info:
+            out["exception"] = redact_text(self.formatException(record.exc_info))
+        return json.dumps(out, ensure_ascii=False, default=str)
+
+
+def configure_logging(level: str = "INFO", stream: IO[str] | None = None) -> None:
+    """Route every logger (ours, aiohttp's, asyncio's) through the JSON formatter."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+    # aiohttp's access log would print raw paths and query strings; web/app.py logs requests itself.
+    logging.getLogger("aiohttp.access").disabled = True
+
+
+def get_logger(name: str) -> logging.Logger:
+    return logging.getLogger(name)
+
+
+def log_event(logger: logging.Logger, level: int, event: str, **fields: Any) -> None:
+    """Log `event` with structured `fields` (redacted by the formatter)."""
+    logger.log(level, event, extra={"fields": fields})

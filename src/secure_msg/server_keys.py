@@ -1,0 +1,64 @@
+"""The server's own key files in keys/: generated once by `secure-msg init`, read at start-up."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from secure_msg.clock import RandomSource
+from secure_msg.crypto.vault import KEY_BYTES, Vault
+from secure_msg.errors import ConfigError
+
+AT_REST_KEY = "at-rest.key"
+BLIND_INDEX_KEY = "blind-index.key"
+KEY_FILES = (AT_REST_KEY, BLIND_INDEX_KEY)
+
+
+class KeysExist(ConfigError):
+    """Refusal to overwrite: replacing a key makes existing data unreadable or unfindable."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(
+            "storage.keys_dir",
+            f"{path} already exists; refusing to overwrite it (existing data depends on it)",
+        )
+
+
+def generate_key_files(keys_dir: Path, rng: RandomSource) -> list[Path]:
+    """Write 32 random bytes to each key file (mode 0600). Refuses if any already exists."""
+    existing = [keys_dir / name for name in KEY_FILES if (keys_dir / name).exists()]
+    if existing:
+        raise KeysExist(existing[0])
+    keys_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in KEY_FILES:
+        path = keys_dir / name
+        # O_EXCL: never clobber a file that appeared since the check above.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(rng(KEY_BYTES))
+            f.flush()
+            os.fsync(f.fileno())
+        written.append(path)
+    return written
+
+
+def key_files_present(keys_dir: Path) -> bool:
+    return all((keys_dir / name).exists() for name in KEY_FILES)
+
+
+def _read_key(path: Path) -> bytes:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError("storage.keys_dir", f"{path} is missing; run `secure-msg init`") from None
+    if len(data) != KEY_BYTES:
+        raise ConfigError("storage.keys_dir", f"{path} must hold exactly {KEY_BYTES} bytes")
+    if stat.S_IMODE(path.stat().st_mode) & 0o077:
+        raise ConfigError("storage.keys_dir", f"{path} is readable by others; chmod 600 it")
+    return data
+
+
+def load_vault(keys_dir: Path, rng: RandomSource) -> Vault:
+    return Vault(_read_key(keys_dir / AT_REST_KEY), _read_key(keys_dir / BLIND_INDEX_KEY), rng)
