@@ -1,0 +1,1 @@
+"""Everything that speaks SQL: the database handle, migrations and one store per aggregate."""

@@ -1,0 +1,88 @@
+"""Versioned schema files `schema/NNNN_name.sql`, applied in order, each in its own transaction.
+
+To change the schema, add the next file (e.g. `0002_accounts.sql`) — never edit an applied one.
+Comment every column (tests/storage/test_schema.py checks), and keep it upgrade-safe:
+tests/storage/test_migrations.py upgrades a database stepwise from every earlier version and
+requires the result to equal a fresh create (same sqlite_master).
+
+The applied versions are recorded in `schema_version` (created by 0001).
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import time
+from dataclasses import dataclass
+from importlib import resources
+from importlib.abc import Traversable
+from pathlib import Path
+
+SchemaDir = Traversable | Path
+_FILE = re.compile(r"(\d{4})_([a-z0-9_]+)\.sql")
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+
+def default_schema_dir() -> Traversable:
+    return resources.files("secure_msg.storage") / "schema"
+
+
+def load_migrations(schema_dir: SchemaDir | None = None) -> list[Migration]:
+    """All schema files, sorted; versions must run 1, 2, 3… without gaps."""
+    directory = schema_dir if schema_dir is not None else default_schema_dir()
+    found = []
+    for entry in directory.iterdir():
+        match = _FILE.fullmatch(entry.name)
+        if match:
+            found.append(Migration(int(match[1]), match[2], entry.read_text(encoding="utf-8")))
+    found.sort(key=lambda m: m.version)
+    if [m.version for m in found] != list(range(1, len(found) + 1)):
+        raise RuntimeError(f"schema files must be numbered 0001, 0002, … without gaps: {found}")
+    return found
+
+
+def current_version(conn: sqlite3.Connection) -> int:
+    exists = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
+    ).fetchone()
+    if not exists:
+        return 0
+    row = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()
+    return int(row[0])
+
+
+def migrate(
+    conn: sqlite3.Connection, *, schema_dir: SchemaDir | None = None, target: int | None = None
+) -> list[int]:
+    """Apply every pending migration up to `target` (default: latest); return those applied.
+
+    `conn` must have isolation_level=None. Each file runs as one script inside BEGIN IMMEDIATE …
+    COMMIT (executescript would otherwise commit a transaction we opened around it).
+    """
+    applied = []
+    for migration in load_migrations(schema_dir):
+        if migration.version <= current_version(conn):
+            continue
+        if target is not None and migration.version > target:
+            break
+        script = (
+            "BEGIN IMMEDIATE;\n"
+            f"{migration.sql}\n;\n"
+            "INSERT INTO schema_version (version, name, applied_at_ms) VALUES "
+            f"({migration.version}, '{migration.name}', {time.time_ns() // 1_000_000});\n"
+            "COMMIT;"
+        )
+        try:
+            conn.executescript(script)
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        applied.append(migration.version)
+    return applied
