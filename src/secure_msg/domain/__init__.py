@@ -1,0 +1,1 @@
+"""Domain rules: models, services, channel policy, notice templates."""
