@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
 from . import hpke, labels
-from .encoding import Reader, fixed, prefix, u8, u16, u32, u64
+from .encoding import PREFIX_LEN, Reader, fixed, prefix, u8, u16, u32, u64
 from .errors import ProtocolError
 from .keys import AccountKeys
 from .primitives import aes_gcm_decrypt, aes_gcm_encrypt, sha256, sign, verify
@@ -107,31 +108,53 @@ def wrap_info(header_hash: bytes, recipient_id: bytes, recipient_ek: bytes) -> b
     return labels.labelled(labels.ENTRY_KEY, header_hash, recipient_id, recipient_ek)
 
 
+_HEADER = struct.Struct(">16s16s16sBQ32sQ12s")
+
+
 def parse_envelope(data: bytes) -> Envelope:
-    """Checks 1-4 of §4.3: prefix, layout, kind, canonical recipient order."""
-    r = Reader(data)
+    """Checks 1-4 of §4.3: prefix, layout, kind, canonical recipient order.
+
+    Unpacks with struct rather than field by field: this runs on every post, and the server's
+    whole check should cost little more than the one signature verification in it.
+    """
+    data = bytes(data)
+    r = Reader(data[:PREFIX_LEN])
     r.prefix(labels.TYPE_ENTRY)
-    header = EntryHeader(
-        r.take(16), r.take(16), r.take(16), r.u8(), r.u64(), r.take(32), r.u64(), r.take(12)
-    )
-    body_len = r.u32()
+    if len(data) < HEADER_LEN + 4:
+        raise ProtocolError("truncated")
+    header = EntryHeader(*_HEADER.unpack_from(data, PREFIX_LEN))
+    (body_len,) = struct.unpack_from(">I", data, HEADER_LEN)
     if body_len < TAG_LEN or body_len > MAX_BODY:
         raise ProtocolError("malformed", "body length out of bounds")
-    body = r.take(body_len)
-    count = r.u16()
+    body_end = HEADER_LEN + 4 + body_len
+    if len(data) < body_end + 2:
+        raise ProtocolError("truncated")
+    (count,) = struct.unpack_from(">H", data, body_end)
     if not 1 <= count <= MAX_RECIPIENTS:
         raise ProtocolError("bad-recipient-count")
-    wraps = tuple(Wrap(r.take(16), r.take(32), r.take(32), r.take(48)) for _ in range(count))
-    signed_len = r.position
-    signature = r.take(SIGNATURE_LEN)
-    r.end()
+    signed_len = body_end + 2 + WRAP_LEN * count
+    if len(data) < signed_len + SIGNATURE_LEN:
+        raise ProtocolError("truncated")
+    if len(data) > signed_len + SIGNATURE_LEN:
+        raise ProtocolError("trailing-data")
+    wraps = tuple(
+        Wrap(data[o : o + 16], data[o + 16 : o + 48], data[o + 48 : o + 80], data[o + 80 : o + 128])
+        for o in range(body_end + 2, signed_len, WRAP_LEN)
+    )
     if header.kind not in KINDS:
         raise ProtocolError("unknown-kind")
     ids = [w.recipient_id for w in wraps]
     if any(a >= b for a, b in pairwise(ids)):
         raise ProtocolError("recipients-not-canonical")
-    data = bytes(data)
-    return Envelope(header, data[:HEADER_LEN], body, wraps, data[:signed_len], signature, data)
+    return Envelope(
+        header,
+        data[:HEADER_LEN],
+        data[HEADER_LEN + 4 : body_end],
+        wraps,
+        data[:signed_len],
+        data[signed_len:],
+        data,
+    )
 
 
 def _parse_and_check_signature(data: bytes, author_identity_key: bytes) -> Envelope:
