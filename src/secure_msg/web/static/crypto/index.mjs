@@ -1,0 +1,12 @@
+/** secure-msg protocol v1 in the browser: WebCrypto only, plain ES modules (docs/protocol.md). */
+export { CODES, ProtocolError } from './errors.mjs';
+export { fromBase64url, fromHex, toBase64url, toHex } from './encoding.mjs';
+export { randomBytes } from './primitives.mjs';
+export { AccountKeys, KeyBundle, parseKeyStatement, verifyKeyStatement } from './keys.mjs';
+export { PBKDF2_ITERATIONS, PURPOSE, SALT_LENGTH, derivePasswordKeys, openBundle, sealBundle } from './bundle.mjs';
+export { deriveRecoveryKeys, formatRecoveryKey, generateRecoverySecret, parseRecoveryKey } from './recovery.mjs';
+export { KIND, KIND_NAMES, decodePayload, encodePayload } from './payload.mjs';
+export { entryHash, headerHash, openEntry, openEntryWithKey, parseEntry, sealEntry, verifyEntry } from './envelope.mjs';
+export { openGrant, parseGrant, sealGrant, verifyGrant } from './grant.mjs';
+export { checkQrPayload, encodeQrPayload, fingerprint, groupDigits, parseQrPayload, safetyNumber } from './safety.mjs';
+export { KeyStore, indexedDbBackend, memoryBackend } from './keystore.mjs';
