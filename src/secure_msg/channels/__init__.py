@@ -1,0 +1,1 @@
+"""Sending and receiving over plain channels: SMS (Twilio), inbound parsing, segments."""

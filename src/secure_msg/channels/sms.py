@@ -1,0 +1,300 @@
+"""Sending SMS: the gateway interface, a recording fake and the Twilio gateway.
+
+The Twilio gateway drives the official SDK through a custom async HTTP
+client (base URL rewritten, so dev and tests hit the local Twilio-compatible
+server) with the SDK's own retries off; the retry policy is ours
+(`sms_retry`). Callers get a typed outcome, never provider text, and nothing
+here logs a phone number or a message body (DESIGN §1.8).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import random
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import aiohttp
+from twilio.base.exceptions import TwilioException
+from twilio.http.async_http_client import AsyncTwilioHttpClient
+from twilio.http.response import Response
+from twilio.rest import Client
+
+from secure_msg.channels.sms_retry import (
+    AttemptFailure,
+    FailureKind,
+    GiveUp,
+    RetryPolicy,
+    classify_http_error,
+    decide,
+    parse_retry_after,
+)
+from secure_msg.domain.channel_policy import is_whatsapp_address
+
+log = logging.getLogger(__name__)
+
+TWILIO_API_BASE = "https://api.twilio.com"
+
+
+@dataclass(frozen=True)
+class Sent:
+    """The provider accepted the message."""
+
+    provider_sid: str
+    attempts: int
+    possible_duplicate: bool = False  # an earlier attempt failed ambiguously
+
+
+@dataclass(frozen=True)
+class RetryLater:
+    """Not sent yet; the caller (the durable outbox) should try again later."""
+
+    after_seconds: float
+    reason: FailureKind
+    attempts: int
+    possible_duplicate: bool = False
+
+
+@dataclass(frozen=True)
+class Failed:
+    """Permanently not sent; `reason` is a stable code, `error_code` Twilio's number if any."""
+
+    reason: FailureKind
+    attempts: int
+    error_code: int | None = None
+    possible_duplicate: bool = False
+
+
+SendResult = Sent | RetryLater | Failed
+
+
+class SmsGateway(Protocol):
+    """Sends one SMS and reports a typed outcome; never raises for provider trouble."""
+
+    async def send(self, to: str, body: str, status_callback: str | None = None) -> SendResult:
+        ...
+
+
+# --- Recording fake --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RecordedSms:
+    to: str
+    body: str
+    status_callback: str | None
+
+
+class RecordingSmsGateway:
+    """A gateway for unit tests: records every send and returns scripted outcomes.
+
+    Without a script every send succeeds with a fake sid. Like the real one, it
+    refuses `whatsapp:` addresses without recording them as sent.
+    """
+
+    def __init__(self, outcomes: Iterable[SendResult] = ()) -> None:
+        self.sent: list[RecordedSms] = []
+        self._script: list[SendResult] = list(outcomes)
+        self._counter = 0
+
+    def script(self, *outcomes: SendResult) -> None:
+        """Queue outcomes returned by the next sends, in order."""
+        self._script.extend(outcomes)
+
+    async def send(self, to: str, body: str, status_callback: str | None = None) -> SendResult:
+        if is_whatsapp_address(to):
+            return Failed(FailureKind.NOT_AN_SMS_ADDRESS, attempts=0)
+        self.sent.append(RecordedSms(to, body, status_callback))
+        if self._script:
+            return self._script.pop(0)
+        self._counter += 1
+        return Sent(provider_sid=f"SM{self._counter:032x}", attempts=1)
+
+
+# --- Twilio ----------------------------------------------------------------
+
+
+@dataclass
+class _ResponseMeta:
+    retry_after: str | None = None
+
+
+# The SDK's exceptions drop response headers, so the HTTP client parks the
+# Retry-After header here; a ContextVar keeps concurrent sends (tasks) apart.
+_RESPONSE_META: contextvars.ContextVar[_ResponseMeta | None] = contextvars.ContextVar(
+    "secure_msg_twilio_response_meta", default=None
+)
+
+# The SDK logs request URLs and query parameters at INFO; keep that out of our logs.
+_sdk_http_log = logging.getLogger("secure_msg.channels.sms.twilio_http")
+_sdk_http_log.setLevel(logging.WARNING)
+
+
+class BaseUrlTwilioHttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]
+    """The SDK's async client with https://api.twilio.com swapped for `base_url`.
+
+    Must be created inside a running event loop (it opens an aiohttp session).
+    """
+
+    def __init__(self, base_url: str) -> None:
+        super().__init__(pool_connections=True, logger=_sdk_http_log, max_retries=None)
+        self.base_url = base_url.rstrip("/")
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        params: dict[str, object] | None = None,
+        data: dict[str, object] | None = None,
+        headers: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - the SDK's signature
+        allow_redirects: bool = False,
+    ) -> Response:
+        if url.startswith(TWILIO_API_BASE):
+            url = self.base_url + url[len(TWILIO_API_BASE) :]
+        if auth is not None:  # aiohttp 3.14 deprecates the SDK's BasicAuth; send the header
+            headers = {**(headers or {}), "Authorization": aiohttp.encode_basic_auth(*auth)}
+        response = await super().request(
+            method, url, params, data, headers, None, timeout, allow_redirects
+        )
+        meta = _RESPONSE_META.get()
+        if meta is not None:
+            meta.retry_after = (response.headers or {}).get("Retry-After")
+        return response
+
+
+@dataclass(frozen=True)
+class TwilioSettings:
+    """Twilio account and sending limits; the auth token is kept out of repr."""
+
+    account_sid: str
+    auth_token: str = field(repr=False)
+    from_number: str | None = None
+    messaging_service_sid: str | None = None
+    api_base_url: str = TWILIO_API_BASE
+    request_timeout: float = 10.0  # enforced with asyncio.timeout: the SDK ignores its own
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    max_inline_wait: float = 5.0  # longer waits are handed back as RetryLater
+    max_attempts_per_send: int = 10
+
+    def __post_init__(self) -> None:
+        if (self.from_number is None) == (self.messaging_service_sid is None):
+            raise ValueError("set exactly one of from_number and messaging_service_sid")
+        if self.request_timeout <= 0 or self.max_attempts_per_send < 1:
+            raise ValueError("request_timeout and max_attempts_per_send must be positive")
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class TwilioSmsGateway:
+    """SmsGateway on the official `twilio` SDK, with the project's retry policy."""
+
+    def __init__(
+        self,
+        settings: TwilioSettings,
+        *,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        rand: Callable[[], float] = random.random,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self._settings = settings
+        self._sleep = sleep
+        self._rand = rand
+        self._clock = clock
+        self._http: BaseUrlTwilioHttpClient | None = None
+        self._client: Any = None
+
+    def _twilio(self) -> Any:
+        # Created lazily: the SDK's HTTP client needs the running loop.
+        if self._client is None:
+            self._http = BaseUrlTwilioHttpClient(self._settings.api_base_url)
+            self._client = Client(
+                self._settings.account_sid, self._settings.auth_token, http_client=self._http
+            )
+        return self._client
+
+    async def aclose(self) -> None:
+        """Close the HTTP session (safe to call twice or before any send)."""
+        if self._http is not None:
+            await self._http.close()
+        self._http = None
+        self._client = None
+
+    async def __aenter__(self) -> TwilioSmsGateway:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def _attempt(
+        self, to: str, body: str, status_callback: str | None
+    ) -> str | AttemptFailure:
+        kwargs: dict[str, str] = {"to": to, "body": body}
+        if self._settings.from_number is not None:
+            kwargs["from_"] = self._settings.from_number
+        if self._settings.messaging_service_sid is not None:
+            kwargs["messaging_service_sid"] = self._settings.messaging_service_sid
+        if status_callback is not None:
+            kwargs["status_callback"] = status_callback
+        meta = _ResponseMeta()
+        _RESPONSE_META.set(meta)
+        try:
+            async with asyncio.timeout(self._settings.request_timeout):
+                message = await self._twilio().messages.create_async(**kwargs)
+        except TimeoutError:
+            return AttemptFailure(FailureKind.TIMEOUT)
+        except TwilioException as exc:
+            status = getattr(exc, "status", None)
+            if not isinstance(status, int):
+                return AttemptFailure(FailureKind.PROVIDER_ERROR)
+            code = getattr(exc, "code", None)
+            code = code if isinstance(code, int) and code != status else None
+            retry_after = parse_retry_after(meta.retry_after, self._clock())
+            return AttemptFailure(classify_http_error(status, code), status, code, retry_after)
+        except (aiohttp.ClientError, OSError):
+            return AttemptFailure(FailureKind.CONNECTION)
+        except ValueError:  # a 2xx whose body is not the JSON we expect
+            return AttemptFailure(FailureKind.PROVIDER_ERROR)
+        sid = getattr(message, "sid", None)
+        if not isinstance(sid, str) or not sid:
+            return AttemptFailure(FailureKind.PROVIDER_ERROR)
+        return sid
+
+    async def send(self, to: str, body: str, status_callback: str | None = None) -> SendResult:
+        """Send one SMS, retrying per policy; see the module docstring for the outcomes."""
+        if is_whatsapp_address(to):
+            log.warning("sms refused: whatsapp address on the sms path")
+            return Failed(FailureKind.NOT_AN_SMS_ADDRESS, attempts=0)
+        policy = self._settings.retry
+        attempts = ambiguous = 0
+        while True:
+            attempts += 1
+            result = await self._attempt(to, body, status_callback)
+            if isinstance(result, str):
+                log.info("sms sent sid=%s attempts=%d", result, attempts)
+                return Sent(result, attempts, possible_duplicate=ambiguous > 0)
+            if result.kind.ambiguous:
+                ambiguous += 1
+            decision = decide(policy, result, ambiguous_failures=ambiguous, rand=self._rand())
+            if isinstance(decision, GiveUp):
+                log.warning(
+                    "sms failed reason=%s code=%s attempts=%d",
+                    decision.reason,
+                    result.error_code,
+                    attempts,
+                )
+                return Failed(decision.reason, attempts, result.error_code, ambiguous > 0)
+            if (
+                decision.delay > self._settings.max_inline_wait
+                or attempts >= self._settings.max_attempts_per_send
+            ):
+                log.info("sms deferred reason=%s after=%.1fs", result.kind, decision.delay)
+                return RetryLater(decision.delay, result.kind, attempts, ambiguous > 0)
+            await self._sleep(decision.delay)

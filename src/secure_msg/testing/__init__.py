@@ -1,0 +1,1 @@
+"""Test and dev helpers shipped in the package (the local Twilio-compatible server)."""

@@ -1,0 +1,84 @@
+"""Fixtures for the dev-server tests: the local Twilio-compatible server and a webhook sink."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import pytest
+from aiohttp import web
+
+from secure_msg.channels.sms import TwilioSettings
+from secure_msg.channels.sms_retry import RetryPolicy
+from secure_msg.testing.twilio_server import RunningTwilioServer, serve_twilio
+
+ACCOUNT_SID = "AC" + "a" * 32
+AUTH_TOKEN = "test-auth-token"
+FROM_NUMBER = "+358451234000"
+
+
+@pytest.fixture
+async def twilio_server() -> AsyncIterator[RunningTwilioServer]:
+    server = await serve_twilio(
+        "127.0.0.1", 0, account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN, callback_delay=0.01
+    )
+    yield server
+    await server.close()
+
+
+@pytest.fixture
+def settings(twilio_server: RunningTwilioServer) -> TwilioSettings:
+    """Fast limits so fault tests finish quickly; the same code paths as production."""
+    return TwilioSettings(
+        account_sid=ACCOUNT_SID,
+        auth_token=AUTH_TOKEN,
+        from_number=FROM_NUMBER,
+        api_base_url=twilio_server.url,
+        request_timeout=0.5,
+        retry=RetryPolicy(max_ambiguous_attempts=3, base_delay=0.01, max_delay=0.05),
+        max_inline_wait=2.0,
+    )
+
+
+@dataclass
+class Received:
+    path_qs: str
+    form: dict[str, str]
+    headers: dict[str, str]
+
+
+@dataclass
+class WebhookSink:
+    """A real HTTP server that records every POST it gets."""
+
+    url: str
+    received: list[Received] = field(default_factory=list)
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def wait_for(self, count: int, timeout: float = 5.0) -> list[Received]:
+        async with asyncio.timeout(timeout):
+            while len(self.received) < count:
+                self.arrived.clear()
+                await self.arrived.wait()
+        return self.received
+
+
+@pytest.fixture
+async def webhook_sink() -> AsyncIterator[WebhookSink]:
+    sink = WebhookSink(url="")
+
+    async def record(request: web.Request) -> web.Response:
+        form = {k: str(v) for k, v in (await request.post()).items()}
+        sink.received.append(Received(request.path_qs, form, dict(request.headers)))
+        sink.arrived.set()
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_post("/{tail:.*}", record)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    sink.url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    yield sink
+    await runner.cleanup()
