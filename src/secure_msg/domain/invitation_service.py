@@ -1,0 +1,115 @@
+"""Issuing invitations and checking them: the rules, with clock and randomness as parameters.
+
+Enrollment (spending an invitation and creating the account) belongs to the accounts work: run
+`find_usable_txn` and `storage.invitations.mark_used_txn` in the same write transaction that
+creates the account, so a token can never be spent twice.
+"""
+
+from __future__ import annotations
+
+import functools
+import sqlite3
+
+from secure_msg.clock import Clock, RandomSource
+from secure_msg.crypto.vault import Vault, normalise_email, normalise_phone
+from secure_msg.domain.invitations import (
+    Invitation,
+    InvitationRequest,
+    IssuedInvitation,
+    hash_token,
+    new_token,
+)
+from secure_msg.domain.roles import Role
+from secure_msg.errors import InvitationExpired, InvitationUsed, NotFound
+from secure_msg.storage import audit as audit_store
+from secure_msg.storage import invitations as store
+from secure_msg.storage.db import Database
+
+DAY_MS = 86_400_000
+
+
+def _normalised(request: InvitationRequest) -> InvitationRequest:
+    return InvitationRequest(
+        request.role,
+        request.name.strip() if request.name else None,
+        normalise_phone(request.phone) if request.phone else None,
+        normalise_email(request.email) if request.email else None,
+    )
+
+
+def issue_txn(
+    conn: sqlite3.Connection, *, vault: Vault, request: InvitationRequest, token: str,
+    now_ms: int, lifetime_days: int, actor: str,
+) -> Invitation:
+    """Insert the invitation and its audit event (one transaction: both or neither)."""
+    invitation = store.insert_invitation_txn(
+        conn, vault, request=request, token_hash=hash_token(token), created_at_ms=now_ms,
+        expires_at_ms=now_ms + lifetime_days * DAY_MS,
+    )
+    audit_store.append_audit_txn(
+        conn, at_ms=now_ms, actor=actor, action="invitation.created",
+        target=f"invitation:{invitation.id}", detail={"role": request.role.value},
+    )
+    return invitation
+
+
+async def issue(
+    db: Database, vault: Vault, clock: Clock, rng: RandomSource, *,
+    request: InvitationRequest, lifetime_days: int, actor: str,
+) -> IssuedInvitation:
+    """Create an invitation and return it with its token (shown once, never stored)."""
+    token = new_token(rng)
+    txn = functools.partial(
+        issue_txn, vault=vault, request=_normalised(request), token=token,
+        now_ms=clock.now_ms(), lifetime_days=lifetime_days, actor=actor,
+    )
+    return IssuedInvitation(await db.write(txn), token)
+
+
+def find_usable_txn(
+    conn: sqlite3.Connection, vault: Vault, token: str, now_ms: int
+) -> Invitation:
+    """The invitation behind `token`, or a typed error saying why it cannot be used."""
+    invitation = store.find_by_token_hash_txn(conn, vault, hash_token(token))
+    if invitation is None:
+        raise NotFound("This invitation link is not valid.")
+    if invitation.used_at_ms is not None:
+        raise InvitationUsed()
+    if now_ms >= invitation.expires_at_ms:
+        raise InvitationExpired("Ask the person who invited you for a new link.")
+    return invitation
+
+
+def _bootstrap_admin_txn(
+    conn: sqlite3.Connection, *, vault: Vault, token: str, now_ms: int, lifetime_days: int
+) -> Invitation | None:
+    if store.admin_invitation_used_txn(conn):
+        return None
+    revoked = store.revoke_unused_txn(conn, role=Role.ADMIN, now_ms=now_ms)
+    if revoked:
+        audit_store.append_audit_txn(
+            conn, at_ms=now_ms, actor="operator", action="invitation.revoked",
+            detail={"role": Role.ADMIN.value, "count": revoked},
+        )
+    return issue_txn(
+        conn, vault=vault, request=InvitationRequest(Role.ADMIN), token=token, now_ms=now_ms,
+        lifetime_days=lifetime_days, actor="operator",
+    )
+
+
+async def ensure_bootstrap_admin(
+    db: Database, vault: Vault, clock: Clock, rng: RandomSource, *, lifetime_days: int
+) -> IssuedInvitation | None:
+    """A fresh admin link while no admin has enrolled yet; None once one has.
+
+    Tokens are stored hashed, so an earlier link cannot be shown again: each call revokes the
+    unused admin invitations and issues a new one, so only the latest printed link works.
+    Until an accounts table exists, "an admin has enrolled" means an admin invitation was used.
+    """
+    token = new_token(rng)
+    txn = functools.partial(
+        _bootstrap_admin_txn, vault=vault, token=token, now_ms=clock.now_ms(),
+        lifetime_days=lifetime_days,
+    )
+    invitation = await db.write(txn)
+    return IssuedInvitation(invitation, token) if invitation else None
