@@ -16,7 +16,8 @@
     │   └── InvitationUsed              410 invitation-used
     ├── PayloadTooLarge                 413 payload-too-large
     ├── UnsupportedMediaType            415 unsupported-media-type
-    └── RateLimited                     429 rate-limited           (carries Retry-After)
+    ├── RateLimited                     429 rate-limited           (carries Retry-After)
+    └── ServiceUnavailable              503 service-unavailable    (e.g. database not ready)
 
 `code` is the stable problem `type` (a relative URI reference, e.g. "not-found"): clients and
 tests branch on it, so never rename one. `title` is user-facing and the same for every instance
@@ -161,6 +162,12 @@ class RateLimited(SecureMsgError):
         return {"Retry-After": str(self.retry_after_seconds)}
 
 
+class ServiceUnavailable(SecureMsgError):
+    code = "service-unavailable"
+    status = 503
+    title = "The service is temporarily unavailable"
+
+
 # Every HTTP status aiohttp itself may raise that we map, to the class rendered for it.
 HTTP_STATUS_ERRORS: Mapping[int, type[SecureMsgError]] = {
     400: BadRequest,
@@ -175,3 +182,46 @@ HTTP_STATUS_ERRORS: Mapping[int, type[SecureMsgError]] = {
     422: ValidationFailed,
     429: RateLimited,
 }
+
+
+# Errors of the accounts, booklets and entries services. Kept here so the tree stays in one file.
+
+
+class InvalidCredentials(Unauthorized):
+    """Wrong login or password: one answer for both, so neither is revealed."""
+
+    code = "invalid-credentials"
+    title = "The login name or password is not correct"
+
+
+class LoginTaken(Conflict):
+    code = "login-taken"
+    title = "That login name is already in use"
+
+
+class SequenceConflict(Conflict):
+    """Someone posted first: fetch the new head, re-seal and post again."""
+
+    code = "sequence-conflict"
+    title = "The booklet has moved on; refresh and try again"
+
+
+class MembershipChanged(Conflict):
+    code = "membership-changed"
+    title = "The booklet's members changed; refresh and try again"
+
+
+class DuplicateEntry(Conflict):
+    code = "duplicate-entry"
+    title = "An entry with this id already exists"
+
+
+class ProtocolRejected(SecureMsgError):
+    """A sealed object failed a protocol check (docs/protocol.md §7): `protocol_error` says which."""
+
+    code = "protocol-rejected"
+    status = 422
+    title = "The encrypted object failed verification"
+
+    def __init__(self, protocol_error: str) -> None:
+        super().__init__(f"Protocol check failed: {protocol_error}", protocol_error=protocol_error)

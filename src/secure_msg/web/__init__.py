@@ -1,0 +1,1 @@
+"""HTTP layer: app factory, middleware, thin handlers. Handlers call services, never SQL."""

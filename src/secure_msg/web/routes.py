@@ -1,0 +1,19 @@
+"""Every route module of the app, in one list: add yours here.
+
+A route module exposes `setup_routes(app)` that registers each route with
+`secure_msg.web.openapi.add_route` (so it is documented in /api/openapi.json).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from aiohttp import web
+
+from secure_msg.web import ops
+
+RouteSetup = Callable[[web.Application], None]
+
+ROUTE_SETUPS: tuple[RouteSetup, ...] = (
+    ops.setup_routes,
+)
