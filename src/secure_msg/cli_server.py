@@ -1,0 +1,125 @@
+"""`secure-msg init | serve | run`: set up config and keys, run the server."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+from secure_msg.clock import SystemClock, system_random
+from secure_msg.config import DEFAULT_CONFIG_PATH, EXAMPLE_CONFIG_PATH, Config, load_config
+from secure_msg.domain.invitation_service import ensure_bootstrap_admin
+from secure_msg.domain.invitations import IssuedInvitation
+from secure_msg.errors import ConfigError
+from secure_msg.logging import configure_logging, get_logger, log_event
+from secure_msg.server_keys import generate_key_files, key_files_present, load_vault
+from secure_msg.storage.db import Database
+from secure_msg.web.app import create_app
+from secure_msg.web.server import serve
+
+log = get_logger(__name__)
+
+
+def register(subparsers: Any) -> None:
+    for name, handler, help_text in (
+        ("init", cmd_init, "write config/secure-msg.toml and generate keys/ (never overwrites)"),
+        ("serve", cmd_serve, "run the server with the existing config and keys"),
+        ("run", cmd_run, "init when needed, print the admin enrollment link, serve"),
+    ):
+        parser = subparsers.add_parser(name, help=help_text, description=help_text)
+        add_config_argument(parser)
+        if name == "init":
+            parser.add_argument("--example", type=Path, default=EXAMPLE_CONFIG_PATH,
+                                help="example file to copy (default: %(default)s)")
+        parser.set_defaults(handler=handler)
+
+
+def add_config_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config", type=Path,
+        default=Path(os.environ.get("SECURE_MSG_CONFIG", DEFAULT_CONFIG_PATH)),
+        help="config file (default: $SECURE_MSG_CONFIG or %(default)s)",
+    )
+
+
+def write_config(config_path: Path, example: Path) -> bool:
+    """Copy the example to `config_path` unless it exists; True if written."""
+    if config_path.exists():
+        return False
+    if not example.exists():
+        raise ConfigError("(file)", f"{example} not found; run from the project directory")
+    config_path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(example, config_path)
+    return True
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    """Strict: refuses clearly if the config or any key already exists."""
+    if args.config.exists():
+        print(f"secure-msg init: {args.config} already exists; not overwriting it.",
+              file=sys.stderr)
+        return 1
+    write_config(args.config, args.example)
+    config = load_config(args.config)
+    for path in generate_key_files(config.storage.keys_dir, system_random):
+        print(f"wrote {path} (mode 0600)")
+    print(f"wrote {args.config}; back up {config.storage.keys_dir}/ separately from the database")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    configure_logging(config.logging.level)
+    asyncio.run(_serve(config, bootstrap=False))
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """`make run`: whatever of config and keys is missing is created, nothing is overwritten."""
+    write_config(args.config, EXAMPLE_CONFIG_PATH)
+    config = load_config(args.config)
+    if not key_files_present(config.storage.keys_dir):
+        generate_key_files(config.storage.keys_dir, system_random)
+    configure_logging(config.logging.level)
+    asyncio.run(_serve(config, bootstrap=True))
+    return 0
+
+
+async def _admin_invitation(config: Config) -> IssuedInvitation | None:
+    """Issue the bootstrap admin invitation (a short-lived database handle before serving)."""
+    vault = load_vault(config.storage.keys_dir, system_random)
+    database = await Database.open(config.storage.database_path, readers=1)
+    try:
+        issued = await ensure_bootstrap_admin(
+            database, vault, SystemClock(), system_random,
+            lifetime_days=config.accounts.invitation_lifetime_days,
+        )
+    finally:
+        await database.close()
+    return issued
+
+
+async def _serve(config: Config, *, bootstrap: bool) -> None:
+    def on_listening(port: int) -> None:
+        url = base_url(config, port)
+        # stdout, not the log: the operator (and the test fixture) reads this line.
+        print(f"secure-msg: listening on {url}", flush=True)
+        log_event(log, logging.INFO, "listening", port=port)
+        if issued:
+            link = issued.link(url)
+            print(f"secure-msg: one-time admin enrollment link: {link}", flush=True)
+
+    issued = await _admin_invitation(config) if bootstrap else None
+    await serve(create_app(config), config.server.host, config.server.port, on_listening)
+
+
+def base_url(config: Config, port: int) -> str:
+    """The public URL; with port 0 (tests) the configured one cannot be right, so use the bound."""
+    if config.server.port == 0:
+        return f"http://{config.server.host}:{port}"
+    return config.server.public_base_url
