@@ -43,7 +43,8 @@ def load_migrations(schema_dir: SchemaDir | None = None) -> list[Migration]:
             found.append(Migration(int(match[1]), match[2], entry.read_text(encoding="utf-8")))
     found.sort(key=lambda m: m.version)
     if [m.version for m in found] != list(range(1, len(found) + 1)):
-        raise RuntimeError(f"schema files must be numbered 0001, 0002, … without gaps: {found}")
+        names = [f"{m.version:04d}_{m.name}" for m in found]
+        raise RuntimeError(f"schema files must be numbered 0001, 0002, … without gaps: {names}")
     return found
 
 

@@ -1,0 +1,84 @@
+"""Fixtures shared by every test folder: a real database file, keys, the app, the real server."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+from pytest_aiohttp import AiohttpClient
+
+from secure_msg.clock import FixedClock, system_random
+from secure_msg.config import Config, load_config, with_overrides
+from secure_msg.crypto.vault import Vault
+from secure_msg.server_keys import generate_key_files, load_vault
+from secure_msg.storage.db import Database
+from secure_msg.testing.server_process import ServerProcess, start_server
+from secure_msg.web.app import create_app
+
+
+
+@pytest.fixture
+def keys_dir(tmp_path: Path) -> Path:
+    path = tmp_path / "keys"
+    generate_key_files(path, system_random)
+    return path
+
+
+@pytest.fixture
+def vault(keys_dir: Path) -> Vault:
+    return load_vault(keys_dir, system_random)
+
+
+@pytest.fixture
+def config(tmp_path: Path, keys_dir: Path) -> Config:
+    """Defaults, with the database and keys in this test's temporary directory."""
+    return with_overrides(
+        load_config(None, env={}),
+        storage={"database_path": tmp_path / "var" / "secure-msg.db", "keys_dir": keys_dir},
+        argon2={"opslimit": 1, "memlimit_bytes": 8192},
+    )
+
+
+@pytest.fixture
+async def db(config: Config) -> AsyncIterator[Database]:
+    database = await Database.open(config.storage.database_path)
+    yield database
+    await database.close()
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock()
+
+
+Client = TestClient[web.Request, web.Application]
+
+
+@pytest.fixture
+async def client(config: Config, clock: FixedClock, aiohttp_client: AiohttpClient) -> Client:
+    """The whole app in-process (real database file, real keys) on a loopback test server."""
+    return await aiohttp_client(create_app(config, clock=clock))
+
+
+@pytest.fixture
+def server_factory(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
+    """Start real servers (subprocesses) on free ports; all are killed at teardown."""
+    started: list[ServerProcess] = []
+
+    def factory(name: str = "server", **kwargs: object) -> ServerProcess:
+        server = start_server(tmp_path / name, **kwargs)  # type: ignore[arg-type]
+        started.append(server)
+        return server
+
+    yield factory
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def secure_msg_server(server_factory: Callable[..., ServerProcess]) -> ServerProcess:
+    """One real server on an ephemeral port, ready (/readyz answered)."""
+    return server_factory()

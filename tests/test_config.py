@@ -1,0 +1,98 @@
+"""Config: every key documented, validation names the bad key, env overrides, secrets masked."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from secure_msg.config import EXAMPLE_CONFIG_PATH, Secret, all_keys, load_config
+from secure_msg.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / EXAMPLE_CONFIG_PATH
+
+
+def _example_keys() -> list[str]:
+    data = tomllib.loads(EXAMPLE.read_text(encoding="utf-8"))
+    return [f"{section}.{key}" for section, table in data.items() for key in table]
+
+
+def test_every_config_key_is_in_the_example_and_vice_versa() -> None:
+    """The example file documents exactly the keys the code understands."""
+    assert sorted(_example_keys()) == sorted(all_keys())
+
+
+def test_every_example_key_has_a_comment_above_it() -> None:
+    """Each key in the example is explained by a comment line right before it."""
+    lines = EXAMPLE.read_text(encoding="utf-8").splitlines()
+    for number, line in enumerate(lines):
+        if re.match(r"^[a-z_]+\s*=", line):
+            assert lines[number - 1].startswith("#"), f"undocumented key: {line}"
+
+
+def test_example_loads_to_the_defaults() -> None:
+    """The example's values are the built-in defaults, so copying it changes nothing."""
+    assert load_config(EXAMPLE, env={}) == load_config(None, env={})
+
+
+def test_invitation_lifetime_defaults_to_seven_days_and_whatsapp_off() -> None:
+    """Defaults that privacy depends on: 7-day invitations, no sender name, no WhatsApp."""
+    config = load_config(None, env={})
+    assert config.accounts.invitation_lifetime_days == 7
+    assert config.notices.sender_name == ""
+    assert config.whatsapp.enabled is False
+    assert config.storage.database_path == Path("var/secure-msg.db")
+
+
+def test_environment_overrides_the_file(tmp_path: Path) -> None:
+    """SECURE_MSG_<SECTION>_<KEY> wins over the file and is parsed to the key's type."""
+    path = tmp_path / "c.toml"
+    path.write_text("[server]\nport = 9000\n")
+    config = load_config(path, env={"SECURE_MSG_SERVER_PORT": "9100",
+                                    "SECURE_MSG_WHATSAPP_ENABLED": "true"})
+    assert config.server.port == 9100
+    assert config.whatsapp.enabled is True
+
+
+@pytest.mark.parametrize(
+    ("toml", "env", "key"),
+    [
+        ("[server]\nport = 70000\n", {}, "server.port"),
+        ("[server]\nport = \"80\"\n", {}, "server.port"),
+        ("[server]\nprot = 80\n", {}, "server.prot"),
+        ("[sever]\nport = 80\n", {}, "sever"),
+        ("[server]\npublic_base_url = \"ftp://x/\"\n", {}, "server.public_base_url"),
+        ("[notices]\nquiet_hours_start = \"25:00\"\n", {}, "notices.quiet_hours_start"),
+        ("[whatsapp]\nenabled = \"yes\"\n", {}, "whatsapp.enabled"),
+        ("", {"SECURE_MSG_LIMITS_MAX_REQUEST_BYTES": "lots"}, "limits.max_request_bytes"),
+        ("[limits]\nmax_entry_bytes = 5000\nmax_request_bytes = 4000\n", {},
+         "limits.max_entry_bytes"),
+    ],
+)
+def test_invalid_values_name_the_key(tmp_path: Path, toml: str, env: dict[str, str],
+                                     key: str) -> None:
+    """A bad value fails at load time with an error naming the offending key."""
+    path = tmp_path / "c.toml"
+    path.write_text(toml)
+    with pytest.raises(ConfigError) as info:
+        load_config(path, env=env)
+    assert info.value.key == key
+    assert key in str(info.value)
+
+
+def test_missing_file_says_to_run_init(tmp_path: Path) -> None:
+    """A missing config file is a clear error pointing at `secure-msg init`."""
+    with pytest.raises(ConfigError, match="secure-msg init"):
+        load_config(tmp_path / "absent.toml", env={})
+
+
+def test_secrets_are_masked_in_repr(tmp_path: Path) -> None:
+    """The Twilio auth token from the environment never shows in repr/str of the config."""
+    config = load_config(None, env={"SECURE_MSG_TWILIO_AUTH_TOKEN": "s3cret-token-value"})
+    assert config.twilio.auth_token.reveal() == "s3cret-token-value"
+    assert "s3cret" not in repr(config)
+    assert "s3cret" not in str(config.twilio)
+    assert repr(Secret("x")) == "Secret('********')"
