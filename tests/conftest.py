@@ -19,7 +19,6 @@ from secure_msg.testing.server_process import ServerProcess, start_server
 from secure_msg.web.app import create_app
 
 
-
 @pytest.fixture
 def keys_dir(tmp_path: Path) -> Path:
     path = tmp_path / "keys"

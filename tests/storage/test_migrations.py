@@ -1,4 +1,4 @@
-"""Schema files: upgrade from every earlier version equals a fresh create; every column commented."""
+"""Schema files: upgrading from any earlier version equals a fresh create; columns commented."""
 
 from __future__ import annotations
 
