@@ -8,6 +8,7 @@ Each event's hash is SHA-256 over a fixed binary encoding (never JSON canonicali
 with prev_hash = 32 zero bytes for seq 1. Changing, removing, inserting or reordering any event
 breaks the link at that event or the next one, which `verify_chain` reports.
 Events hold no clinical content and no PII: ids ("account:12"), verbs and small counts only.
+Malformed events raise ValueError: they are programming errors, never the user's input.
 """
 
 from __future__ import annotations
@@ -18,8 +19,6 @@ import re
 import struct
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-
-from secure_msg.errors import ValidationFailed
 
 GENESIS_HASH = bytes(32)
 _LABEL = b"secure-msg/audit/v1\x00"
@@ -53,10 +52,10 @@ def encode_detail(detail: Mapping[str, DetailValue]) -> str:
     """The stored form of `detail`: sorted-key compact JSON of a small flat object of scalars."""
     for key, value in detail.items():
         if not isinstance(key, str) or not isinstance(value, str | int | bool | type(None)):
-            raise ValidationFailed("audit detail must be a flat object of scalars")
+            raise ValueError("audit detail must be a flat object of scalars")
     text = json.dumps(dict(detail), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     if len(text.encode("utf-8")) > MAX_DETAIL_BYTES:
-        raise ValidationFailed("audit detail is too large")
+        raise ValueError("audit detail is too large")
     return text
 
 

@@ -1,0 +1,79 @@
+"""Audit log on disk: appends chain, the table refuses edits, verify names the first bad event."""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import sqlite3
+
+import pytest
+
+from secure_msg.domain.audit import GENESIS_HASH
+from secure_msg.storage import audit as audit_store
+from secure_msg.storage.db import Database
+
+
+async def _append(db: Database, n: int) -> None:
+    for i in range(n):
+        await db.write(functools.partial(
+            audit_store.append_audit_txn, at_ms=1000 + i, actor=f"account:{i}",
+            action="session.created", target=f"session:{i}", detail={"n": i},
+        ))
+
+
+async def test_appends_form_a_chain_that_verifies(db: Database) -> None:
+    """Each event links to the previous one's hash; verify reports all intact."""
+    await _append(db, 5)
+    events = await db.read(audit_store.list_events_txn)
+    assert [e.seq for e in events] == [1, 2, 3, 4, 5]
+    assert events[0].prev_hash == GENESIS_HASH
+    assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(events))
+    report = await audit_store.verify(db)
+    assert report.ok
+    assert report.checked == 5
+
+
+async def test_the_table_refuses_update_and_delete(db: Database) -> None:
+    """Triggers make audit_events append-only even for code holding the writer."""
+    await _append(db, 1)
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        await db.write(lambda c: c.execute("UPDATE audit_events SET actor = 'system'"))
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        await db.write(lambda c: c.execute("DELETE FROM audit_events"))
+    assert (await audit_store.verify(db)).ok
+
+
+async def test_tampering_behind_the_triggers_is_found(db: Database) -> None:
+    """Someone with the file drops the trigger and edits event 3: verify names event 3."""
+    await _append(db, 5)
+    conn = sqlite3.connect(db.path)
+    conn.execute("DROP TRIGGER audit_events_no_update")
+    conn.execute("UPDATE audit_events SET target = 'session:99' WHERE seq = 3")
+    conn.commit()
+    conn.close()
+    report = await audit_store.verify(db)
+    assert not report.ok
+    assert report.first_broken_seq == 3
+    assert report.checked == 2
+
+
+async def test_a_deleted_event_is_found(db: Database) -> None:
+    """Removing an event from the middle breaks the chain at that position."""
+    await _append(db, 4)
+    conn = sqlite3.connect(db.path)
+    conn.execute("DROP TRIGGER audit_events_no_delete")
+    conn.execute("DELETE FROM audit_events WHERE seq = 2")
+    conn.commit()
+    conn.close()
+    report = await audit_store.verify(db)
+    assert report.first_broken_seq == 2
+
+
+async def test_bad_fields_are_refused_and_nothing_is_written(db: Database) -> None:
+    """Free-text actors, non-verb actions and nested details never enter the log."""
+    for kwargs in ({"actor": "Maija Meikäläinen", "action": "login.failed"},
+                   {"actor": "system", "action": "Logged in!"},
+                   {"actor": "system", "action": "login.failed", "detail": {"x": {"y": 1}}}):
+        with pytest.raises(ValueError, match="audit"):
+            await db.write(functools.partial(audit_store.append_audit_txn, at_ms=1, **kwargs))
+    assert await db.read(audit_store.list_events_txn) == []
