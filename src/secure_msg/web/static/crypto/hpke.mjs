@@ -4,7 +4,7 @@
  */
 import { bytes, concat } from './encoding.mjs';
 import { ProtocolError } from './errors.mjs';
-import { aesGcmDecrypt, aesGcmEncrypt, draw, hkdfExpand, hkdfExtract, importPrivate, randomBytes, x25519 } from './primitives.mjs';
+import { aesGcmDecrypt, aesGcmEncrypt, draw, hkdfExpand, hkdfExtract, hmacKey, importPrivate, randomBytes, x25519 } from './primitives.mjs';
 
 const MODE_BASE = 0x00;
 const N_K = 32;
@@ -23,7 +23,7 @@ function labeledExtract(suiteId, salt, label, ikm) {
   return hkdfExtract(salt, concat(HPKE_V1, suiteId, ascii(label), ikm));
 }
 
-/** @param {Uint8Array} suiteId @param {Uint8Array} prk @param {string} label @param {Uint8Array} info @param {number} length */
+/** @param {Uint8Array} suiteId @param {Uint8Array | CryptoKey} prk @param {string} label @param {Uint8Array} info @param {number} length */
 function labeledExpand(suiteId, prk, label, info, length) {
   const l = Uint8Array.of(length >> 8, length & 0xff);
   return hkdfExpand(prk, concat(l, HPKE_V1, suiteId, ascii(label), info), length);
@@ -72,13 +72,17 @@ export class Context {
   }
 }
 
+/** @type {Promise<Uint8Array> | undefined} the same for every base-mode context (no PSK id) */
+let pskIdHash;
+
 /** KeySchedule for mode_base. @param {Uint8Array} shared @param {Uint8Array} info */
 async function keySchedule(shared, info) {
   const empty = new Uint8Array(0);
-  const pskIdHash = await labeledExtract(HPKE_SUITE_ID, empty, 'psk_id_hash', empty);
+  pskIdHash ??= labeledExtract(HPKE_SUITE_ID, empty, 'psk_id_hash', empty);
   const infoHash = await labeledExtract(HPKE_SUITE_ID, empty, 'info_hash', info);
-  const context = concat(Uint8Array.of(MODE_BASE), pskIdHash, infoHash);
-  const secret = await labeledExtract(HPKE_SUITE_ID, shared, 'secret', empty);
+  const context = concat(Uint8Array.of(MODE_BASE), await pskIdHash, infoHash);
+  // One HMAC key for the three expansions: each WebCrypto call costs a thread hop.
+  const secret = await hmacKey(await labeledExtract(HPKE_SUITE_ID, shared, 'secret', empty));
   return new Context(
     await labeledExpand(HPKE_SUITE_ID, secret, 'key', context, N_K),
     await labeledExpand(HPKE_SUITE_ID, secret, 'base_nonce', context, N_N),
@@ -96,7 +100,7 @@ async function keySchedule(shared, info) {
  */
 export async function setupBaseS(pkR, info, rng = randomBytes) {
   const recipient = bytes(pkR, 32, 'invalid-key');
-  const ephemeral = await importPrivate('X25519', draw(rng, 32));
+  const ephemeral = await importPrivate('X25519', draw(rng, 32), true);
   const dh = await x25519(ephemeral.privateKey, recipient);
   const enc = ephemeral.publicKey;
   return { enc, context: await keySchedule(await sharedSecret(dh, enc, recipient), info) };

@@ -30,8 +30,9 @@ export async function sha512(data) {
   return new Uint8Array(await subtle.digest('SHA-512', data));
 }
 
-/** @param {Uint8Array} key */
-function hmacKey(key) {
+/** An HMAC-SHA256 key, for reuse across several HKDF-Expand calls. @param {Uint8Array | CryptoKey} key */
+export async function hmacKey(key) {
+  if (key instanceof CryptoKey) return key;
   // WebCrypto refuses an empty HMAC key; HMAC zero-pads keys, so 32 zero bytes is the same key.
   const raw = key.length ? key : new Uint8Array(32);
   return subtle.importKey('raw', raw, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
@@ -42,7 +43,7 @@ export async function hkdfExtract(salt, ikm) {
   return new Uint8Array(await subtle.sign('HMAC', await hmacKey(salt), ikm));
 }
 
-/** HKDF-Expand (RFC 5869). @param {Uint8Array} prk @param {Uint8Array} info @param {number} length */
+/** HKDF-Expand (RFC 5869). @param {Uint8Array | CryptoKey} prk @param {Uint8Array} info @param {number} length */
 export async function hkdfExpand(prk, info, length) {
   const key = await hmacKey(prk);
   const out = new Uint8Array(length);
@@ -96,19 +97,21 @@ const PKCS8_PREFIX = {
 };
 
 /**
- * Import a 32-byte Ed25519 seed or X25519 scalar as a non-extractable private key, and derive its
- * public key (through a short-lived extractable copy: the seed is in memory at this point anyway).
+ * Import a 32-byte Ed25519 seed or X25519 scalar as a private key, and derive its public key
+ * (through a short-lived extractable copy: the seed is in memory at this point anyway).
+ * Non-extractable unless `extractable`, which single-use HPKE ephemerals take to save an import.
  * @param {'Ed25519' | 'X25519'} curve
  * @param {Uint8Array} secret
+ * @param {boolean} [extractable]
  * @returns {Promise<{privateKey: CryptoKey, publicKey: Uint8Array}>}
  */
-export async function importPrivate(curve, secret) {
+export async function importPrivate(curve, secret, extractable = false) {
   const pkcs8 = concat(PKCS8_PREFIX[curve], bytes(secret, 32, 'invalid-key'));
   const usages = curve === 'Ed25519' ? ['sign'] : ['deriveBits'];
   try {
     const temp = await subtle.importKey('pkcs8', pkcs8, { name: curve }, true, usages);
     const { x } = await subtle.exportKey('jwk', temp);
-    const privateKey = await subtle.importKey('pkcs8', pkcs8, { name: curve }, false, usages);
+    const privateKey = extractable ? temp : await subtle.importKey('pkcs8', pkcs8, { name: curve }, false, usages);
     return { privateKey, publicKey: fromBase64url(/** @type {string} */ (x)) };
   } catch (e) {
     if (e instanceof ProtocolError) throw e;
