@@ -2,7 +2,7 @@
 
     SecureMsgError                      500 internal               (never user-caused)
     ├── ConfigError                     -   (start-up only, names the bad key)
-    ├── DataIntegrityError              500 internal               (tampered blob, broken row)
+    ├── DataIntegrityError              500 data-integrity         (tampered blob; shown as 500)
     ├── BadRequest                      400 bad-request
     │   ├── InvalidJson                 400 invalid-json
     │   └── ValidationFailed            422 validation-failed
@@ -62,6 +62,8 @@ class ConfigError(SecureMsgError):
 
 class DataIntegrityError(SecureMsgError):
     """Stored data failed an integrity check (tampered ciphertext, wrong key). Bare 500 to users."""
+
+    code = "data-integrity"
 
 
 class BadRequest(SecureMsgError):

@@ -33,7 +33,12 @@ RUNTIME = web.AppKey("runtime", Runtime)
 
 
 def db(request: web.Request) -> Database:
-    database = request.app[RUNTIME].database
+    return db_of(request.app)
+
+
+def db_of(app: web.Application) -> Database:
+    """The app's database (for tests and background tasks that hold the app, not a request)."""
+    database = app[RUNTIME].database
     if database is None:
         raise RuntimeError("database used before start-up")
     return database
