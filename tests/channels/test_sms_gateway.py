@@ -50,7 +50,8 @@ async def test_send_creates_message(
     """A plain send is one request and returns the sid the server stored, with the body."""
     result = await send(settings)
     assert isinstance(result, Sent)
-    assert result.attempts == 1 and not result.possible_duplicate
+    assert result.attempts == 1
+    assert not result.possible_duplicate
     stored = twilio_server.state.messages[result.provider_sid]
     assert (stored.to, stored.body, stored.from_) == (TO, BODY, settings.from_number)
 
@@ -74,7 +75,8 @@ async def test_429_is_retried_after_retry_after(
     started = time.monotonic()
     result = await send(settings)
     elapsed = time.monotonic() - started
-    assert isinstance(result, Sent) and result.attempts == 2
+    assert isinstance(result, Sent)
+    assert result.attempts == 2
     assert not result.possible_duplicate  # nothing was created by the 429
     assert elapsed >= 1.0
     assert attempts(twilio_server) == ["429", None]
@@ -89,7 +91,8 @@ async def test_long_retry_after_is_handed_back(
     result = await send(settings)
     assert isinstance(result, RetryLater)
     assert result.reason is FailureKind.RATE_LIMITED
-    assert result.after_seconds >= 30 and result.attempts == 1
+    assert result.after_seconds >= 30
+    assert result.attempts == 1
     assert twilio_server.state.messages == {}
 
 
@@ -99,7 +102,9 @@ async def test_500s_then_success_is_flagged_possible_duplicate(
     """Two 500s are retried with backoff; the success is marked as a possible duplicate."""
     await add_faults(twilio_server, kind="500", count=2)
     result = await send(settings)
-    assert isinstance(result, Sent) and result.attempts == 3 and result.possible_duplicate
+    assert isinstance(result, Sent)
+    assert result.attempts == 3
+    assert result.possible_duplicate
     assert attempts(twilio_server) == ["500", "500", None]
 
 
@@ -121,7 +126,8 @@ async def test_accepted_500_really_duplicates(
     """A 500 after the message was created leads to two messages: why 5xx is ambiguous."""
     await add_faults(twilio_server, kind="500", accepted=True)
     result = await send(settings)
-    assert isinstance(result, Sent) and result.possible_duplicate
+    assert isinstance(result, Sent)
+    assert result.possible_duplicate
     assert [m.to for m in twilio_server.state.messages.values()] == [TO, TO]
 
 
@@ -132,7 +138,9 @@ async def test_timeout_is_enforced_and_retried(
     await add_faults(twilio_server, kind="timeout", hang_seconds=10)
     started = time.monotonic()
     result = await send(settings)
-    assert isinstance(result, Sent) and result.attempts == 2 and result.possible_duplicate
+    assert isinstance(result, Sent)
+    assert result.attempts == 2
+    assert result.possible_duplicate
     assert time.monotonic() - started < 3
 
 
@@ -142,7 +150,8 @@ async def test_timeouts_until_the_limit_fail(
     """Repeated timeouts end as a visible timeout failure."""
     await add_faults(twilio_server, kind="timeout", hang_seconds=10, count=3)
     result = await send(settings)
-    assert isinstance(result, Failed) and result.reason is FailureKind.TIMEOUT
+    assert isinstance(result, Failed)
+    assert result.reason is FailureKind.TIMEOUT
     assert result.attempts == 3
 
 
@@ -152,7 +161,9 @@ async def test_connection_reset_is_retried(
     """A TCP reset counts as an ambiguous connection error and is retried."""
     await add_faults(twilio_server, kind="reset")
     result = await send(settings)
-    assert isinstance(result, Sent) and result.attempts == 2 and result.possible_duplicate
+    assert isinstance(result, Sent)
+    assert result.attempts == 2
+    assert result.possible_duplicate
 
 
 async def test_connection_resets_until_the_limit_fail(
@@ -161,7 +172,8 @@ async def test_connection_resets_until_the_limit_fail(
     """Repeated resets end as a visible connection-error failure."""
     await add_faults(twilio_server, kind="reset", count=5)
     result = await send(settings)
-    assert isinstance(result, Failed) and result.reason is FailureKind.CONNECTION
+    assert isinstance(result, Failed)
+    assert result.reason is FailureKind.CONNECTION
     assert result.attempts == 3
 
 
@@ -169,7 +181,8 @@ async def test_refused_connection_fails(settings: TwilioSettings) -> None:
     """Nothing listening on the configured URL ends as a connection-error failure."""
     settings = dataclasses.replace(settings, api_base_url="http://127.0.0.1:9")
     result = await send(settings)
-    assert isinstance(result, Failed) and result.reason is FailureKind.CONNECTION
+    assert isinstance(result, Failed)
+    assert result.reason is FailureKind.CONNECTION
 
 
 async def test_invalid_number_is_permanent(
@@ -197,7 +210,8 @@ async def test_opted_out_number_is_permanent(
     await add_faults(twilio_server, kind="21610", number=TO)
     first, second = await send(settings), await send(settings)
     expected = Failed(FailureKind.OPTED_OUT, attempts=1, error_code=21610)
-    assert first == expected and second == expected
+    assert first == expected
+    assert second == expected
     assert isinstance(await send(settings, to="+358409999999"), Sent)  # others unaffected
 
 
@@ -256,7 +270,8 @@ async def test_concurrent_sends_keep_retry_after_apart(
         limited, ok = await asyncio.gather(
             gateway.send("+358400000001", BODY), gateway.send("+358400000002", BODY)
         )
-    assert isinstance(limited, RetryLater) and limited.after_seconds >= 30
+    assert isinstance(limited, RetryLater)
+    assert limited.after_seconds >= 30
     assert isinstance(ok, Sent)
 
 
@@ -280,9 +295,12 @@ async def test_recording_gateway_records_and_scripts() -> None:
     first = await gateway.send(TO, "a", "https://x.example/cb")
     second = await gateway.send(TO, "b")
     refused = await gateway.send("whatsapp:" + TO, "c")
-    assert isinstance(first, Failed) and isinstance(second, Sent)
-    assert second.provider_sid.startswith("SM") and len(second.provider_sid) == 34
-    assert isinstance(refused, Failed) and refused.reason is FailureKind.NOT_AN_SMS_ADDRESS
+    assert isinstance(first, Failed)
+    assert isinstance(second, Sent)
+    assert second.provider_sid.startswith("SM")
+    assert len(second.provider_sid) == 34
+    assert isinstance(refused, Failed)
+    assert refused.reason is FailureKind.NOT_AN_SMS_ADDRESS
     assert [(s.body, s.status_callback) for s in gateway.sent] == [
         ("a", "https://x.example/cb"),
         ("b", None),

@@ -56,8 +56,8 @@ class WebhookSink:
     received: list[Received] = field(default_factory=list)
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
-    async def wait_for(self, count: int, timeout: float = 5.0) -> list[Received]:
-        async with asyncio.timeout(timeout):
+    async def wait_for(self, count: int, within: float = 5.0) -> list[Received]:
+        async with asyncio.timeout(within):
             while len(self.received) < count:
                 self.arrived.clear()
                 await self.arrived.wait()

@@ -75,8 +75,7 @@ SendResult = Sent | RetryLater | Failed
 class SmsGateway(Protocol):
     """Sends one SMS and reports a typed outcome; never raises for provider trouble."""
 
-    async def send(self, to: str, body: str, status_callback: str | None = None) -> SendResult:
-        ...
+    async def send(self, to: str, body: str, status_callback: str | None = None) -> SendResult: ...
 
 
 # --- Recording fake --------------------------------------------------------

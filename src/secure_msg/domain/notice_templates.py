@@ -229,9 +229,7 @@ class NoticeRenderer:
                 raise TemplateError(f"{lang}.toml declares language {template_set.language}")
         return cls(templates=sets, sender_name=sender_name, link_origin=link_origin)
 
-    def render(
-        self, kind: NoticeKind, language: Language, slots: Mapping[str, object]
-    ) -> str:
+    def render(self, kind: NoticeKind, language: Language, slots: Mapping[str, object]) -> str:
         """The text of `kind` in `language`; refuses unknown, missing or ill-typed slots."""
         expected = SLOTS[kind]
         unknown = sorted(set(slots) - {s.value for s in expected})

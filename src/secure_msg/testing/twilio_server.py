@@ -25,6 +25,7 @@ import socket
 import struct
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
 import aiohttp
 from aiohttp import web
@@ -191,8 +192,10 @@ async def list_messages(request: web.Request) -> web.Response:
     chunk = found[page * page_size : (page + 1) * page_size]
     base = f"/{API_VERSION}/Accounts/{state.account_sid}/Messages.json"
 
+    filters = {k: query[k] for k in ("To", "From") if k in query}
+
     def page_uri(n: int) -> str:
-        return f"{base}?PageSize={page_size}&Page={n}"
+        return f"{base}?{urlencode({**filters, 'PageSize': page_size, 'Page': n})}"
 
     has_next = (page + 1) * page_size < len(found)
     return web.json_response(

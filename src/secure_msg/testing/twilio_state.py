@@ -93,7 +93,6 @@ class TwilioDevState:
         self.faults.clear()
 
 
-
 def start_delivery(state: TwilioDevState, message: StoredMessage, outcome: str | None) -> None:
     task = asyncio.get_running_loop().create_task(_deliver(state, message, outcome))
     state.tasks.add(task)
