@@ -219,7 +219,7 @@ class DuplicateEntry(Conflict):
 
 
 class ProtocolRejected(SecureMsgError):
-    """A sealed object failed a protocol check (docs/protocol.md §7): `protocol_error` says which."""
+    """A sealed object failed a protocol check (protocol.md §7); `protocol_error` says which."""
 
     code = "protocol-rejected"
     status = 422

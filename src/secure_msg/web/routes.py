@@ -10,10 +10,13 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from secure_msg.web import ops
+from secure_msg.web import api_accounts, api_booklets, live, ops
 
 RouteSetup = Callable[[web.Application], None]
 
 ROUTE_SETUPS: tuple[RouteSetup, ...] = (
     ops.setup_routes,
+    api_accounts.setup_routes,
+    api_booklets.setup_routes,
+    live.setup_routes,
 )

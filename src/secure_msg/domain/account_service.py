@@ -1,0 +1,382 @@
+"""Enrollment, login, sessions, password change and recovery (DESIGN §4 "Accounts").
+
+The server never sees a password: it gets the HKDF-derived auth key and stores only its Argon2id
+hash; the key bundle it stores is sealed under a key only the password (or recovery key) opens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import functools
+import sqlite3
+from dataclasses import dataclass
+
+from secure_msg.clock import Clock, RandomSource
+from secure_msg.crypto import keys as protocol_keys
+from secure_msg.crypto import verifier
+from secure_msg.crypto.errors import ProtocolError
+from secure_msg.crypto.vault import Vault
+from secure_msg.domain import invitation_service
+from secure_msg.domain.accounts import (
+    Account,
+    NewAccount,
+    Session,
+    hash_token,
+    normalise_login,
+)
+from secure_msg.domain.booklets import MemberRole
+from secure_msg.domain.rate_limit import FailureLimiter
+from secure_msg.domain.roles import Role
+from secure_msg.errors import (
+    Forbidden,
+    InvalidCredentials,
+    InvitationUsed,
+    LoginTaken,
+    ProtocolRejected,
+    RateLimited,
+    Unauthorized,
+    ValidationFailed,
+)
+from secure_msg.storage import accounts as store
+from secure_msg.storage import audit as audit_store
+from secure_msg.storage import booklets as booklet_store
+from secure_msg.storage import enrollment as enrollment_store
+from secure_msg.storage import invitations as invitation_store
+from secure_msg.storage.db import Database
+
+HOUR_MS = 3_600_000
+SESSION_TOKEN_BYTES = 32
+PRELOGIN_SALT = "prelogin.salt"
+
+
+@dataclass
+class AccountDeps:
+    db: Database
+    vault: Vault
+    clock: Clock
+    rng: RandomSource
+    argon: verifier.Argon2Params
+    session_hours: int
+    limiter: FailureLimiter
+
+
+@dataclass(frozen=True)
+class PasswordMaterial:
+    """What a client sends when it sets a password: never the password itself."""
+
+    kdf_salt: bytes
+    kdf_iterations: int
+    auth_key: bytes
+    password_bundle: bytes
+
+
+@dataclass(frozen=True)
+class EnrollRequest:
+    login: str
+    key_statement: bytes
+    password: PasswordMaterial
+    recovery_auth_key: bytes
+    recovery_bundle: bytes
+    language: str = "fi"
+
+
+@dataclass(frozen=True)
+class EnrollmentInfo:
+    role: Role
+    account_id: bytes
+    name: str | None
+    booklet_id: bytes | None
+    expires_at_ms: int
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    token: str
+    session: Session
+    account: Account
+    password_bundle: bytes
+
+
+def _check_secret_len(value: bytes, field: str) -> None:
+    if len(value) != 32:
+        raise ValidationFailed(f"{field} must be 32 bytes", errors=[{"field": field}])
+
+
+def _check_password_material(m: PasswordMaterial, account_id: bytes) -> None:
+    try:
+        protocol_keys.check_kdf_params(m.kdf_iterations, m.kdf_salt)
+        _check_sealed_bundle(m.password_bundle, account_id, protocol_keys.PURPOSE_PASSWORD)
+    except ProtocolError as exc:
+        raise ProtocolRejected(exc.code) from exc
+    _check_secret_len(m.auth_key, "auth_key")
+
+
+def _check_sealed_bundle(blob: bytes, account_id: bytes, purpose: int) -> None:
+    """The server cannot open a bundle, but it can refuse one that is not even well-formed."""
+    if len(blob) != 137 or blob[:4] != b"\x01\x00\x01\x03":
+        raise ProtocolError("malformed", "sealed bundle")
+    if blob[4:20] != account_id:
+        raise ProtocolError("account-mismatch")
+    if blob[20] != purpose:
+        raise ProtocolError("wrong-purpose")
+
+
+async def _hash(deps: AccountDeps, secret: bytes) -> bytes:
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(None, verifier.hash_secret, secret, deps.argon)
+
+
+async def _check(stored: bytes, secret: bytes) -> bool:
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(None, verifier.check_secret, stored, secret)
+
+
+def new_session_txn(
+    conn: sqlite3.Connection, deps: AccountDeps, account_id: bytes, now_ms: int
+) -> str:
+    token = base64.urlsafe_b64encode(deps.rng(SESSION_TOKEN_BYTES)).rstrip(b"=").decode()
+    store.insert_session_txn(
+        conn, hash_token(token), account_id, now_ms, now_ms + deps.session_hours * HOUR_MS
+    )
+    return token
+
+
+async def enrollment_info(deps: AccountDeps, token: str) -> EnrollmentInfo:
+    def txn(conn: sqlite3.Connection) -> EnrollmentInfo:
+        inv = invitation_service.find_usable_txn(conn, deps.vault, token, deps.clock.now_ms())
+        target = enrollment_store.target_txn(conn, inv.id)
+        account_id = target.account_id
+        if account_id is None:  # bootstrap admin links are made before any account id exists
+            account_id = deps.rng(16)
+            enrollment_store.set_target_txn(
+                conn, inv.id, account_id=account_id, booklet_id=None, invited_by=None
+            )
+        return EnrollmentInfo(inv.role, account_id, inv.name, target.booklet_id, inv.expires_at_ms)
+
+    return await deps.db.write(txn)
+
+
+async def enroll(deps: AccountDeps, token: str, req: EnrollRequest) -> LoginResult:
+    info = await enrollment_info(deps, token)
+    login = normalise_login(req.login)
+    try:
+        statement = protocol_keys.KeyStatement.parse(req.key_statement)
+        statement.verify()
+        if statement.account_id != info.account_id:
+            raise ProtocolError("account-mismatch")
+        _check_sealed_bundle(req.recovery_bundle, info.account_id, protocol_keys.PURPOSE_RECOVERY)
+    except ProtocolError as exc:
+        raise ProtocolRejected(exc.code) from exc
+    _check_password_material(req.password, info.account_id)
+    _check_secret_len(req.recovery_auth_key, "recovery_auth_key")
+    if req.language not in ("fi", "sv", "en"):
+        raise ValidationFailed("language must be fi, sv or en", errors=[{"field": "language"}])
+    auth_verifier = await _hash(deps, req.password.auth_key)
+    recovery_verifier = await _hash(deps, req.recovery_auth_key)
+
+    def txn(conn: sqlite3.Connection) -> LoginResult:
+        now = deps.clock.now_ms()
+        inv = invitation_service.find_usable_txn(conn, deps.vault, token, now)
+        if store.login_taken_txn(conn, deps.vault, login):
+            raise LoginTaken()
+        if not invitation_store.mark_used_txn(conn, inv.id, now):
+            raise InvitationUsed()
+        new = NewAccount(
+            info.account_id, inv.role, login, inv.name, inv.phone, inv.email, req.language,
+            req.password.kdf_salt, req.password.kdf_iterations, auth_verifier, recovery_verifier,
+            req.password.password_bundle, req.recovery_bundle, req.key_statement,
+            statement.identity_key, statement.encryption_key,
+        )
+        store.insert_account_txn(conn, deps.vault, new, now)
+        actor = f"account:{info.account_id.hex()}"
+        audit_store.append_audit_txn(
+            conn, at_ms=now, actor=actor, action="account.enrolled", target=actor,
+            detail={"role": inv.role.value, "invitation": inv.id},
+        )
+        if info.booklet_id is not None:
+            booklet_store.add_member_txn(
+                conn, info.booklet_id, info.account_id, MemberRole(inv.role.value), now
+            )
+            audit_store.append_audit_txn(
+                conn, at_ms=now, actor=actor, action="member.joined",
+                target=f"booklet:{info.booklet_id.hex()}", detail={"role": inv.role.value},
+            )
+        session_token = new_session_txn(conn, deps, info.account_id, now)
+        account = store.get_account_txn(conn, deps.vault, info.account_id)
+        assert account is not None
+        session = Session(account.id, account.role, now + deps.session_hours * HOUR_MS)
+        return LoginResult(session_token, session, account, req.password.password_bundle)
+
+    return await deps.db.write(txn)
+
+
+async def prelogin(deps: AccountDeps, raw_login: str) -> tuple[bytes, int]:
+    """(salt, iterations). An unknown login gets a stable fake salt: same shape, no enumeration."""
+    try:
+        login = normalise_login(raw_login)
+    except ValidationFailed:
+        login = raw_login.strip().lower()
+    account = await deps.db.read(
+        functools.partial(store.find_by_login_txn, vault=deps.vault, login=login)
+    )
+    if account is not None:
+        return account.kdf_salt, account.kdf_iterations
+    fake = deps.vault.blind_index(PRELOGIN_SALT, login)[:16]
+    return fake, protocol_keys.PBKDF2_ITERATIONS
+
+
+def _limit_key(kind: str, login: str) -> bytes:
+    return f"{kind}\x00{login}".encode()
+
+
+async def _verify_login(
+    deps: AccountDeps, raw_login: str, secret: bytes, *, recovery: bool
+) -> Account:
+    """The shared part of login and recovery: rate limit, constant-shape failure, audit."""
+    _check_secret_len(secret, "auth_key")
+    login = raw_login.strip().lower()
+    key = _limit_key("recovery" if recovery else "login", login)
+    wait = deps.limiter.retry_after(key)
+    if wait is not None:
+        raise RateLimited(wait, "Too many failed attempts. Wait a moment and try again.")
+
+    def read(conn: sqlite3.Connection) -> tuple[Account | None, bytes | None, bool]:
+        account = store.find_by_login_txn(conn, deps.vault, login)
+        creds = store.credentials_txn(conn, account.id) if account else None
+        if creds is None:
+            return None, None, False
+        return account, creds.recovery_verifier if recovery else creds.auth_verifier, creds.disabled
+
+    account, stored, disabled = await deps.db.read(read)
+    # An unknown login costs the same Argon2id work, so timing does not reveal which part failed.
+    ok = await _check(stored or _DUMMY_VERIFIER.get(deps), secret)
+    if account is None or not ok or disabled:
+        deps.limiter.fail(key)
+        await deps.db.write(functools.partial(
+            audit_store.append_audit_txn, at_ms=deps.clock.now_ms(),
+            actor=f"account:{account.id.hex()}" if account else "anonymous",
+            action="recovery.failed" if recovery else "login.failed",
+        ))
+        raise InvalidCredentials()
+    deps.limiter.reset(key)
+    return account
+
+
+class _Dummy:
+    """One Argon2id string made at first use, checked against for unknown logins."""
+
+    def __init__(self) -> None:
+        self._value: bytes | None = None
+
+    def get(self, deps: AccountDeps) -> bytes:
+        if self._value is None:
+            self._value = verifier.hash_secret(b"\x00" * 32, deps.argon)
+        return self._value
+
+
+_DUMMY_VERIFIER = _Dummy()
+
+
+async def login(deps: AccountDeps, raw_login: str, auth_key: bytes) -> LoginResult:
+    account = await _verify_login(deps, raw_login, auth_key, recovery=False)
+
+    def txn(conn: sqlite3.Connection) -> LoginResult:
+        now = deps.clock.now_ms()
+        token = new_session_txn(conn, deps, account.id, now)
+        actor = f"account:{account.id.hex()}"
+        audit_store.append_audit_txn(
+            conn, at_ms=now, actor=actor, action="login.succeeded", target=actor
+        )
+        creds = store.credentials_txn(conn, account.id)
+        assert creds is not None
+        session = Session(account.id, account.role, now + deps.session_hours * HOUR_MS)
+        return LoginResult(token, session, account, creds.password_bundle)
+
+    return await deps.db.write(txn)
+
+
+async def authenticate(deps: AccountDeps, token: str | None) -> Session:
+    if not token:
+        raise Unauthorized("Log in first.")
+    session = await deps.db.read(functools.partial(
+        store.session_txn, token_hash=hash_token(token), now_ms=deps.clock.now_ms()
+    ))
+    if session is None:
+        raise Unauthorized("Your session has ended. Log in again.")
+    return session
+
+
+async def logout(deps: AccountDeps, session: Session, token: str) -> None:
+    def txn(conn: sqlite3.Connection) -> None:
+        now = deps.clock.now_ms()
+        store.revoke_session_txn(conn, hash_token(token), now)
+        actor = f"account:{session.account_id.hex()}"
+        audit_store.append_audit_txn(conn, at_ms=now, actor=actor, action="logout", target=actor)
+
+    await deps.db.write(txn)
+
+
+async def get_account(deps: AccountDeps, account_id: bytes) -> Account:
+    account = await deps.db.read(
+        functools.partial(store.get_account_txn, vault=deps.vault, account_id=account_id)
+    )
+    if account is None:
+        raise Unauthorized()
+    return account
+
+
+async def change_password(
+    deps: AccountDeps, session: Session, token: str, current_auth_key: bytes,
+    new: PasswordMaterial,
+) -> None:
+    """Re-wrap: the client sealed its bundle under the new password; other sessions end."""
+    account = await get_account(deps, session.account_id)
+    await _verify_login(deps, account.login, current_auth_key, recovery=False)
+    await _set_password(deps, account, new, keep_token=token, action="password.changed")
+
+
+async def _set_password(
+    deps: AccountDeps, account: Account, new: PasswordMaterial, *, keep_token: str | None,
+    action: str,
+) -> str | None:
+    _check_password_material(new, account.id)
+    auth_verifier = await _hash(deps, new.auth_key)
+
+    def txn(conn: sqlite3.Connection) -> str | None:
+        now = deps.clock.now_ms()
+        store.set_password_txn(
+            conn, account.id, kdf_salt=new.kdf_salt, kdf_iterations=new.kdf_iterations,
+            auth_verifier=auth_verifier, password_bundle=new.password_bundle,
+        )
+        keep = hash_token(keep_token) if keep_token else None
+        store.revoke_all_sessions_txn(conn, account.id, now, keep=keep)
+        actor = f"account:{account.id.hex()}"
+        audit_store.append_audit_txn(conn, at_ms=now, actor=actor, action=action, target=actor)
+        return None if keep_token else new_session_txn(conn, deps, account.id, now)
+
+    return await deps.db.write(txn)
+
+
+async def recovery_bundle(deps: AccountDeps, raw_login: str, recovery_auth_key: bytes) -> bytes:
+    """Step 1 of recovery: prove the recovery key, get the bundle sealed under it."""
+    account = await _verify_login(deps, raw_login, recovery_auth_key, recovery=True)
+    creds = await deps.db.read(functools.partial(store.credentials_txn, account_id=account.id))
+    assert creds is not None
+    return creds.recovery_bundle
+
+
+async def recover(
+    deps: AccountDeps, raw_login: str, recovery_auth_key: bytes, new: PasswordMaterial
+) -> LoginResult:
+    """Step 2: set a new password with the recovery key; every old session ends."""
+    account = await _verify_login(deps, raw_login, recovery_auth_key, recovery=True)
+    token = await _set_password(deps, account, new, keep_token=None, action="account.recovered")
+    assert token is not None
+    session = Session(account.id, account.role, deps.clock.now_ms() + deps.session_hours * HOUR_MS)
+    return LoginResult(token, session, account, new.password_bundle)
+
+
+def require_role(session: Session, *roles: Role) -> None:
+    if session.role not in roles:
+        raise Forbidden("Your role cannot do this.")

@@ -1,0 +1,207 @@
+"""Booklets and membership: create, list, invite, remove, leave, grant history (DESIGN §3, §4).
+
+Every function checks that the session's account is a current member before anything else, and
+answers "not found" to non-members so booklet ids cannot be probed (invariant 6).
+"""
+
+from __future__ import annotations
+
+import functools
+import sqlite3
+from dataclasses import dataclass
+
+from secure_msg.clock import Clock, RandomSource
+from secure_msg.crypto import grant as protocol_grant
+from secure_msg.crypto.errors import ProtocolError
+from secure_msg.crypto.vault import Vault
+from secure_msg.domain import invitation_service
+from secure_msg.domain.accounts import Session
+from secure_msg.domain.booklets import BookletSummary, Member, MemberRole, Receipt
+from secure_msg.domain.invitations import InvitationRequest, IssuedInvitation, new_token
+from secure_msg.domain.roles import Role
+from secure_msg.errors import Forbidden, NotFound, ProtocolRejected, ValidationFailed
+from secure_msg.storage import audit as audit_store
+from secure_msg.storage import booklets as store
+from secure_msg.storage import enrollment as enrollment_store
+from secure_msg.storage.db import Database
+
+
+@dataclass
+class BookletDeps:
+    db: Database
+    vault: Vault
+    clock: Clock
+    rng: RandomSource
+    invitation_days: int
+
+
+def _actor(session: Session) -> str:
+    return f"account:{session.account_id.hex()}"
+
+
+def require_member_txn(
+    conn: sqlite3.Connection, booklet_id: bytes, session: Session
+) -> MemberRole:
+    role = store.membership_txn(conn, booklet_id, session.account_id)
+    if role is None:
+        raise NotFound("No such booklet.")
+    return role
+
+
+async def create(deps: BookletDeps, session: Session) -> bytes:
+    """A therapist opens a booklet; its title comes as the first entry, encrypted."""
+    if session.role is not Role.THERAPIST:
+        raise Forbidden("Only a therapist can open a booklet.")
+    booklet_id = deps.rng(16)
+
+    def txn(conn: sqlite3.Connection) -> None:
+        now = deps.clock.now_ms()
+        store.insert_booklet_txn(conn, booklet_id, session.account_id, now)
+        store.add_member_txn(conn, booklet_id, session.account_id, MemberRole.THERAPIST, now)
+        audit_store.append_audit_txn(
+            conn, at_ms=now, actor=_actor(session), action="booklet.created",
+            target=f"booklet:{booklet_id.hex()}",
+        )
+
+    await deps.db.write(txn)
+    return booklet_id
+
+
+async def list_mine(deps: BookletDeps, session: Session) -> list[BookletSummary]:
+    return await deps.db.read(
+        functools.partial(store.my_booklets_txn, account_id=session.account_id)
+    )
+
+
+async def members(deps: BookletDeps, session: Session, booklet_id: bytes) -> list[Member]:
+    def txn(conn: sqlite3.Connection) -> list[Member]:
+        require_member_txn(conn, booklet_id, session)
+        return store.members_txn(conn, deps.vault, booklet_id)
+
+    return await deps.db.read(txn)
+
+
+async def invite(
+    deps: BookletDeps, session: Session, booklet_id: bytes, request: InvitationRequest
+) -> IssuedInvitation:
+    """A therapist member invites a guardian or caregiver into this booklet."""
+    if request.role not in (Role.GUARDIAN, Role.CAREGIVER):
+        raise ValidationFailed("Invite a guardian or a caregiver.", errors=[{"field": "role"}])
+    token = new_token(deps.rng)
+    account_id = deps.rng(16)
+    normalised = invitation_service._normalised(request)
+
+    def txn(conn: sqlite3.Connection) -> IssuedInvitation:
+        if require_member_txn(conn, booklet_id, session) is not MemberRole.THERAPIST:
+            raise Forbidden("Only the booklet's therapist can invite members.")
+        invitation = invitation_service.issue_txn(
+            conn, vault=deps.vault, request=normalised, token=token, now_ms=deps.clock.now_ms(),
+            lifetime_days=deps.invitation_days, actor=_actor(session),
+        )
+        enrollment_store.set_target_txn(
+            conn, invitation.id, account_id=account_id, booklet_id=booklet_id,
+            invited_by=session.account_id,
+        )
+        return IssuedInvitation(invitation, token)
+
+    return await deps.db.write(txn)
+
+
+async def remove(
+    deps: BookletDeps, session: Session, booklet_id: bytes, member_id: bytes
+) -> None:
+    """A therapist removes a member, or anyone leaves (member_id = self)."""
+
+    def txn(conn: sqlite3.Connection) -> None:
+        role = require_member_txn(conn, booklet_id, session)
+        leaving = member_id == session.account_id
+        if not leaving and role is not MemberRole.THERAPIST:
+            raise Forbidden("Only the booklet's therapist can remove members.")
+        now = deps.clock.now_ms()
+        if not store.remove_member_txn(conn, booklet_id, member_id, now):
+            raise NotFound("No such member.")
+        audit_store.append_audit_txn(
+            conn, at_ms=now, actor=_actor(session),
+            action="member.left" if leaving else "member.removed",
+            target=f"booklet:{booklet_id.hex()}", detail={"member": member_id.hex()},
+        )
+
+    await deps.db.write(txn)
+
+
+async def grant_history(
+    deps: BookletDeps, session: Session, booklet_id: bytes, blob: bytes
+) -> int:
+    """Store a signed history grant after the checks of protocol §5; returns entries granted."""
+    try:
+        parsed = protocol_grant.parse_grant(blob)
+    except ProtocolError as exc:
+        raise ProtocolRejected(exc.code) from exc
+
+    def txn(conn: sqlite3.Connection) -> int:
+        require_member_txn(conn, booklet_id, session)
+        current = {m.account_id: m for m in store.members_txn(conn, deps.vault, booklet_id)}
+        grantee = current.get(parsed.grantee_id)
+        if grantee is None:
+            raise NotFound("The grantee is not a member of this booklet.")
+        known = store.entry_hashes_txn(conn, booklet_id, [i.entry_id for i in parsed.items])
+        readable = set(store.readable_seqs_txn(conn, booklet_id, session.account_id))
+        if any(seq not in readable for seq, _ in known.values()):
+            raise Forbidden("You can only share entries you can read yourself.")
+        try:
+            protocol_grant.verify_grant(
+                blob, granter_identity_key=current[session.account_id].identity_key,
+                booklet_id=booklet_id, granter_id=session.account_id,
+                grantee_id=grantee.account_id, grantee_ek=grantee.encryption_key,
+                entry_hashes={eid: ehash for eid, (_, ehash) in known.items()},
+            )
+        except ProtocolError as exc:
+            raise ProtocolRejected(exc.code) from exc
+        now = deps.clock.now_ms()
+        seqs = [seq for seq, _ in known.values()]
+        store.insert_grant_txn(
+            conn, booklet_id=booklet_id, granter_id=session.account_id,
+            grantee_id=grantee.account_id, blob=blob, seqs=seqs, now_ms=now,
+        )
+        audit_store.append_audit_txn(
+            conn, at_ms=now, actor=_actor(session), action="history.granted",
+            target=f"booklet:{booklet_id.hex()}",
+            detail={"grantee": grantee.account_id.hex(), "entries": len(seqs)},
+        )
+        return len(seqs)
+
+    return await deps.db.write(txn)
+
+
+async def my_grants(
+    deps: BookletDeps, session: Session, booklet_id: bytes
+) -> list[tuple[bytes, bytes]]:
+    def txn(conn: sqlite3.Connection) -> list[tuple[bytes, bytes]]:
+        require_member_txn(conn, booklet_id, session)
+        return store.grants_for_txn(conn, booklet_id, session.account_id)
+
+    return await deps.db.read(txn)
+
+
+async def mark_read(deps: BookletDeps, session: Session, booklet_id: bytes, seq: int) -> int:
+    if seq < 0:
+        raise ValidationFailed("sequence must be ≥ 0", errors=[{"field": "sequence"}])
+
+    def txn(conn: sqlite3.Connection) -> int:
+        require_member_txn(conn, booklet_id, session)
+        booklet = store.get_booklet_txn(conn, booklet_id)
+        assert booklet is not None
+        return store.set_receipt_txn(
+            conn, booklet_id, session.account_id, min(seq, booklet.last_seq),
+            deps.clock.now_ms(),
+        )
+
+    return await deps.db.write(txn)
+
+
+async def receipts(deps: BookletDeps, session: Session, booklet_id: bytes) -> list[Receipt]:
+    def txn(conn: sqlite3.Connection) -> list[Receipt]:
+        require_member_txn(conn, booklet_id, session)
+        return store.receipts_txn(conn, booklet_id)
+
+    return await deps.db.read(txn)

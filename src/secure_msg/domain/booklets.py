@@ -1,0 +1,75 @@
+"""Booklets, members and entries as values (DESIGN §3). Services: booklet_service, entry_service."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+ZERO_HASH = b"\x00" * 32
+
+
+class MemberRole(enum.StrEnum):
+    THERAPIST = "therapist"
+    GUARDIAN = "guardian"
+    CAREGIVER = "caregiver"
+
+
+@dataclass(frozen=True)
+class Booklet:
+    id: bytes
+    created_by: bytes
+    created_at_ms: int
+    last_seq: int
+    last_hash: bytes
+    members_version: int
+
+
+@dataclass(frozen=True)
+class Member:
+    booklet_id: bytes
+    account_id: bytes
+    role: MemberRole
+    joined_at_ms: int
+    joined_seq: int
+    removed_at_ms: int | None
+    identity_key: bytes
+    encryption_key: bytes
+    key_statement: bytes
+    name: str | None
+
+    @property
+    def current(self) -> bool:
+        return self.removed_at_ms is None
+
+
+@dataclass(frozen=True)
+class BookletSummary:
+    """One row of "my booklets": what the inbox lists before decrypting titles."""
+
+    id: bytes
+    role: MemberRole
+    last_seq: int
+    read_seq: int
+    unread: int
+    member_count: int
+    title_envelope: bytes | None  # newest title entry I can open, if any
+
+
+@dataclass(frozen=True)
+class StoredEntry:
+    booklet_id: bytes
+    seq: int
+    entry_id: bytes
+    author_id: bytes
+    kind: int
+    created_at_ms: int
+    received_at_ms: int
+    entry_hash: bytes
+    envelope: bytes
+
+
+@dataclass(frozen=True)
+class Receipt:
+    account_id: bytes
+    read_seq: int
+    read_at_ms: int

@@ -1,0 +1,173 @@
+"""Posting and reading encrypted entries (protocol §4.3, DESIGN §4 "Server verifies").
+
+The signature check runs before the write transaction (it is the expensive part); the
+transaction then re-checks that nothing it depended on moved: membership (members_version),
+the chain head (sequence and prev_hash) and the entry id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import sqlite3
+from dataclasses import dataclass
+
+from secure_msg.crypto import envelope as protocol_envelope
+from secure_msg.crypto.errors import ProtocolError
+from secure_msg.domain.accounts import Session
+from secure_msg.domain.booklet_service import BookletDeps, require_member_txn
+from secure_msg.domain.booklets import MemberRole, StoredEntry
+from secure_msg.domain.live import EntryEvent, Hub
+from secure_msg.errors import (
+    DuplicateEntry,
+    Forbidden,
+    MembershipChanged,
+    PayloadTooLarge,
+    ProtocolRejected,
+    SequenceConflict,
+    ValidationFailed,
+)
+from secure_msg.storage import accounts as account_store
+from secure_msg.storage import audit as audit_store
+from secure_msg.storage import booklets as store
+
+# Kinds only the booklet's therapist may post; the server sees the kind byte, nothing else.
+THERAPIST_KINDS = frozenset({1, 3, 6})  # title, homework, system
+MAX_PAGE = 200
+
+
+@dataclass
+class EntryDeps:
+    booklets: BookletDeps
+    hub: Hub
+    max_entry_bytes: int
+    background: set[asyncio.Task[object]]
+
+
+@dataclass(frozen=True)
+class Posted:
+    seq: int
+    entry_id: bytes
+    entry_hash: bytes
+
+
+@dataclass(frozen=True)
+class _Context:
+    role: MemberRole
+    identity_key: bytes
+    members_version: int
+    recipients: dict[bytes, bytes]
+
+
+def _context_txn(conn: sqlite3.Connection, booklet_id: bytes, session: Session) -> _Context:
+    role = require_member_txn(conn, booklet_id, session)
+    identity = account_store.identity_key_txn(conn, session.account_id)
+    version, recipients = store.recipients_txn(conn, booklet_id)
+    return _Context(role, identity, version, recipients)
+
+
+async def post(deps: EntryDeps, session: Session, booklet_id: bytes, envelope: bytes) -> Posted:
+    if len(envelope) > deps.max_entry_bytes:
+        raise PayloadTooLarge(f"An entry may be at most {deps.max_entry_bytes} bytes.")
+    db, clock = deps.booklets.db, deps.booklets.clock
+    ctx = await db.read(
+        functools.partial(_context_txn, booklet_id=booklet_id, session=session)
+    )
+    try:
+        verified = protocol_envelope.verify_entry(
+            envelope, author_identity_key=ctx.identity_key, booklet_id=booklet_id,
+            author_id=session.account_id, recipients=ctx.recipients,
+        )
+    except ProtocolError as exc:
+        await _audit_refusal(deps, session, booklet_id, exc.code)
+        raise ProtocolRejected(exc.code) from exc
+    header = verified.header
+    if header.kind in THERAPIST_KINDS and ctx.role is not MemberRole.THERAPIST:
+        raise Forbidden("Only the booklet's therapist can post this kind of entry.")
+    readers = sorted(ctx.recipients)
+
+    def txn(conn: sqlite3.Connection) -> Posted:
+        booklet = store.get_booklet_txn(conn, booklet_id)
+        if booklet is None or store.membership_txn(conn, booklet_id, session.account_id) is None:
+            raise Forbidden("You are no longer a member of this booklet.")
+        if booklet.members_version != ctx.members_version:
+            raise MembershipChanged()
+        if header.sequence != booklet.last_seq + 1 or header.prev_hash != booklet.last_hash:
+            raise SequenceConflict(
+                f"The next sequence is {booklet.last_seq + 1}.", head=booklet.last_seq
+            )
+        if store.entry_id_exists_txn(conn, header.entry_id):
+            raise DuplicateEntry()
+        now = clock.now_ms()
+        store.insert_entry_txn(conn, StoredEntry(
+            booklet_id, header.sequence, header.entry_id, session.account_id, header.kind,
+            header.created_at, now, verified.entry_hash, envelope,
+        ), readers)
+        audit_store.append_audit_txn(
+            conn, at_ms=now, actor=f"account:{session.account_id.hex()}", action="entry.posted",
+            target=f"booklet:{booklet_id.hex()}",
+            detail={"seq": header.sequence, "kind": header.kind, "bytes": len(envelope)},
+        )
+        return Posted(header.sequence, header.entry_id, verified.entry_hash)
+
+    posted = await db.write(txn)
+    deps.hub.publish(EntryEvent(booklet_id, posted.seq, header.kind, session.account_id), readers)
+    return posted
+
+
+async def _audit_refusal(deps: EntryDeps, session: Session, booklet_id: bytes, code: str) -> None:
+    await deps.booklets.db.write(functools.partial(
+        audit_store.append_audit_txn, at_ms=deps.booklets.clock.now_ms(),
+        actor=f"account:{session.account_id.hex()}", action="entry.refused",
+        target=f"booklet:{booklet_id.hex()}", detail={"protocol_error": code},
+    ))
+
+
+async def read(
+    deps: EntryDeps, session: Session, booklet_id: bytes, *, after: int = 0,
+    before: int | None = None, limit: int = 50,
+) -> tuple[list[StoredEntry], int]:
+    """Entries this member holds keys for, and the booklet's head sequence."""
+    if after < 0 or (before is not None and before < 1) or not 1 <= limit <= MAX_PAGE:
+        raise ValidationFailed(f"since ≥ 0, before ≥ 1 and 1 ≤ limit ≤ {MAX_PAGE}.")
+
+    def txn(conn: sqlite3.Connection) -> tuple[list[StoredEntry], int]:
+        require_member_txn(conn, booklet_id, session)
+        entries = store.entries_for_txn(
+            conn, booklet_id, session.account_id, after=after, before=before, limit=limit
+        )
+        booklet = store.get_booklet_txn(conn, booklet_id)
+        return entries, booklet.last_seq if booklet else 0
+
+    entries, head = await deps.booklets.db.read(txn)
+    if entries:
+        _audit_in_background(deps, session, booklet_id, entries)
+    return entries, head
+
+
+def _audit_in_background(
+    deps: EntryDeps, session: Session, booklet_id: bytes, entries: list[StoredEntry]
+) -> None:
+    """Fetches are audited without holding the response for a commit: group commit batches
+    them with other writes, and a crash loses at most the fetch records still queued."""
+    write = deps.booklets.db.write(functools.partial(
+        audit_store.append_audit_txn, at_ms=deps.booklets.clock.now_ms(),
+        actor=f"account:{session.account_id.hex()}", action="entries.fetched",
+        target=f"booklet:{booklet_id.hex()}",
+        detail={"from": entries[0].seq, "to": entries[-1].seq, "count": len(entries)},
+    ))
+    task: asyncio.Task[object] = asyncio.ensure_future(write)
+    deps.background.add(task)
+    task.add_done_callback(deps.background.discard)
+
+
+async def head(deps: EntryDeps, session: Session, booklet_id: bytes) -> tuple[int, bytes, int]:
+    """(last sequence, last entry hash, members version): what a client needs to seal the next."""
+
+    def txn(conn: sqlite3.Connection) -> tuple[int, bytes, int]:
+        require_member_txn(conn, booklet_id, session)
+        booklet = store.get_booklet_txn(conn, booklet_id)
+        assert booklet is not None
+        return booklet.last_seq, booklet.last_hash, booklet.members_version
+
+    return await deps.booklets.db.read(txn)

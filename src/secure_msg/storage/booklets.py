@@ -1,0 +1,276 @@
+"""Booklets, members, entries, grants and read receipts: the only SQL for these tables."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from secure_msg.crypto.vault import Vault
+from secure_msg.domain.booklets import (
+    ZERO_HASH,
+    Booklet,
+    BookletSummary,
+    Member,
+    MemberRole,
+    Receipt,
+    StoredEntry,
+)
+from secure_msg.storage.accounts import NAME
+
+_ENTRY_COLUMNS = (
+    "booklet_id, seq, entry_id, author_id, kind, created_at_ms, received_at_ms, entry_hash,"
+    " envelope"
+)
+
+
+def insert_booklet_txn(
+    conn: sqlite3.Connection, booklet_id: bytes, created_by: bytes, now_ms: int
+) -> None:
+    conn.execute(
+        "INSERT INTO booklets (id, created_by, created_at_ms, last_hash) VALUES (?, ?, ?, ?)",
+        (booklet_id, created_by, now_ms, ZERO_HASH),
+    )
+
+
+def get_booklet_txn(conn: sqlite3.Connection, booklet_id: bytes) -> Booklet | None:
+    row = conn.execute(
+        "SELECT id, created_by, created_at_ms, last_seq, last_hash, members_version"
+        " FROM booklets WHERE id = ?",
+        (booklet_id,),
+    ).fetchone()
+    return Booklet(*row) if row else None
+
+
+def add_member_txn(
+    conn: sqlite3.Connection, booklet_id: bytes, account_id: bytes, role: MemberRole,
+    now_ms: int,
+) -> None:
+    """Add or re-add a member; a re-added member starts again from the current sequence."""
+    conn.execute(
+        "INSERT INTO members (booklet_id, account_id, role, joined_at_ms, joined_seq)"
+        " SELECT ?, ?, ?, ?, last_seq FROM booklets WHERE id = ?"
+        " ON CONFLICT (booklet_id, account_id) DO UPDATE SET role = excluded.role,"
+        " joined_at_ms = excluded.joined_at_ms, joined_seq = excluded.joined_seq,"
+        " removed_at_ms = NULL",
+        (booklet_id, account_id, role.value, now_ms, booklet_id),
+    )
+    _bump_members_version(conn, booklet_id)
+
+
+def remove_member_txn(
+    conn: sqlite3.Connection, booklet_id: bytes, account_id: bytes, now_ms: int
+) -> bool:
+    cursor = conn.execute(
+        "UPDATE members SET removed_at_ms = ?"
+        " WHERE booklet_id = ? AND account_id = ? AND removed_at_ms IS NULL",
+        (now_ms, booklet_id, account_id),
+    )
+    if cursor.rowcount:
+        _bump_members_version(conn, booklet_id)
+    return cursor.rowcount == 1
+
+
+def _bump_members_version(conn: sqlite3.Connection, booklet_id: bytes) -> None:
+    conn.execute(
+        "UPDATE booklets SET members_version = members_version + 1 WHERE id = ?", (booklet_id,)
+    )
+
+
+def _member(vault: Vault, row: tuple[Any, ...]) -> Member:
+    booklet_id, account_id, role, joined_at, joined_seq, removed, ik, ek, st, name = row
+    return Member(
+        booklet_id, account_id, MemberRole(role), joined_at, joined_seq, removed, ik, ek, st,
+        vault.open_text(NAME, name) if name is not None else None,
+    )
+
+
+def members_txn(
+    conn: sqlite3.Connection, vault: Vault, booklet_id: bytes, *, current_only: bool = True
+) -> list[Member]:
+    current = " AND m.removed_at_ms IS NULL" if current_only else ""
+    sql = (
+        "SELECT m.booklet_id, m.account_id, m.role, m.joined_at_ms, m.joined_seq,"  # noqa: S608
+        " m.removed_at_ms, a.identity_key, a.encryption_key, a.key_statement, a.name_enc"
+        f" FROM members m JOIN accounts a ON a.id = m.account_id WHERE m.booklet_id = ?{current}"
+        " ORDER BY m.account_id"
+    )
+    rows = conn.execute(sql, (booklet_id,)).fetchall()
+    return [_member(vault, r) for r in rows]
+
+
+def membership_txn(
+    conn: sqlite3.Connection, booklet_id: bytes, account_id: bytes
+) -> MemberRole | None:
+    """The account's role if it is a current member of the booklet, else None."""
+    row = conn.execute(
+        "SELECT role FROM members WHERE booklet_id = ? AND account_id = ?"
+        " AND removed_at_ms IS NULL",
+        (booklet_id, account_id),
+    ).fetchone()
+    return MemberRole(row[0]) if row else None
+
+
+def recipients_txn(conn: sqlite3.Connection, booklet_id: bytes) -> tuple[int, dict[bytes, bytes]]:
+    """(members_version, {account id: active EK}) of the current members, in one snapshot."""
+    version = conn.execute(
+        "SELECT members_version FROM booklets WHERE id = ?", (booklet_id,)
+    ).fetchone()
+    rows = conn.execute(
+        "SELECT m.account_id, a.encryption_key FROM members m JOIN accounts a"
+        " ON a.id = m.account_id WHERE m.booklet_id = ? AND m.removed_at_ms IS NULL",
+        (booklet_id,),
+    ).fetchall()
+    return (version[0] if version else 0), {r[0]: r[1] for r in rows}
+
+
+def insert_entry_txn(conn: sqlite3.Connection, entry: StoredEntry, readers: list[bytes]) -> None:
+    conn.execute(
+        f"INSERT INTO entries ({_ENTRY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
+        (
+            entry.booklet_id, entry.seq, entry.entry_id, entry.author_id, entry.kind,
+            entry.created_at_ms, entry.received_at_ms, entry.entry_hash, entry.envelope,
+        ),
+    )
+    conn.executemany(
+        "INSERT INTO entry_access (booklet_id, account_id, seq) VALUES (?, ?, ?)",
+        [(entry.booklet_id, reader, entry.seq) for reader in readers],
+    )
+    conn.execute(
+        "UPDATE booklets SET last_seq = ?, last_hash = ? WHERE id = ?",
+        (entry.seq, entry.entry_hash, entry.booklet_id),
+    )
+
+
+def entry_id_exists_txn(conn: sqlite3.Connection, entry_id: bytes) -> bool:
+    return conn.execute(
+        "SELECT 1 FROM entries WHERE entry_id = ?", (entry_id,)
+    ).fetchone() is not None
+
+
+def entries_for_txn(
+    conn: sqlite3.Connection, booklet_id: bytes, account_id: bytes, *, after: int = 0,
+    before: int | None = None, limit: int = 50,
+) -> list[StoredEntry]:
+    """Entries the account holds a key for: ascending after `after`, or the newest before
+    `before` (returned ascending too)."""
+    cols = ", ".join(f"e.{c.strip()}" for c in _ENTRY_COLUMNS.split(","))
+    if before is None:
+        sql = (
+            f"SELECT {cols} FROM entry_access x JOIN entries e"  # noqa: S608
+            " ON e.booklet_id = x.booklet_id AND e.seq = x.seq"
+            " WHERE x.booklet_id = ? AND x.account_id = ? AND x.seq > ? ORDER BY x.seq LIMIT ?"
+        )
+        params: tuple[Any, ...] = (booklet_id, account_id, after, limit)
+    else:
+        sql = (
+            f"SELECT {cols} FROM entry_access x JOIN entries e"  # noqa: S608
+            " ON e.booklet_id = x.booklet_id AND e.seq = x.seq"
+            " WHERE x.booklet_id = ? AND x.account_id = ? AND x.seq < ?"
+            " ORDER BY x.seq DESC LIMIT ?"
+        )
+        params = (booklet_id, account_id, before, limit)
+    rows = conn.execute(sql, params).fetchall()
+    entries = [StoredEntry(*r) for r in rows]
+    return entries if before is None else entries[::-1]
+
+
+def entry_hashes_txn(
+    conn: sqlite3.Connection, booklet_id: bytes, entry_ids: list[bytes]
+) -> dict[bytes, tuple[int, bytes]]:
+    """entry id → (seq, entry hash) for the given ids that exist in the booklet."""
+    out: dict[bytes, tuple[int, bytes]] = {}
+    for start in range(0, len(entry_ids), 500):
+        chunk = entry_ids[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        rows = conn.execute(
+            f"SELECT entry_id, seq, entry_hash FROM entries"  # noqa: S608
+            f" WHERE booklet_id = ? AND entry_id IN ({marks})",
+            (booklet_id, *chunk),
+        ).fetchall()
+        out.update({r[0]: (r[1], r[2]) for r in rows})
+    return out
+
+
+def insert_grant_txn(
+    conn: sqlite3.Connection, *, booklet_id: bytes, granter_id: bytes, grantee_id: bytes,
+    blob: bytes, seqs: list[int], now_ms: int,
+) -> int:
+    cursor = conn.execute(
+        "INSERT INTO grants (booklet_id, granter_id, grantee_id, created_at_ms, blob)"
+        " VALUES (?, ?, ?, ?, ?)",
+        (booklet_id, granter_id, grantee_id, now_ms, blob),
+    )
+    conn.executemany(
+        "INSERT INTO entry_access (booklet_id, account_id, seq, via_grant) VALUES (?, ?, ?, 1)"
+        " ON CONFLICT DO NOTHING",
+        [(booklet_id, grantee_id, seq) for seq in seqs],
+    )
+    assert cursor.lastrowid is not None
+    return cursor.lastrowid
+
+
+def grants_for_txn(
+    conn: sqlite3.Connection, booklet_id: bytes, grantee_id: bytes
+) -> list[tuple[bytes, bytes]]:
+    """(granter id, grant blob) of every grant to this member, oldest first."""
+    rows = conn.execute(
+        "SELECT granter_id, blob FROM grants WHERE booklet_id = ? AND grantee_id = ? ORDER BY id",
+        (booklet_id, grantee_id),
+    ).fetchall()
+    return [(r[0], r[1]) for r in rows]
+
+
+def set_receipt_txn(
+    conn: sqlite3.Connection, booklet_id: bytes, account_id: bytes, read_seq: int, now_ms: int
+) -> int:
+    """Move the read mark forward (never back); returns the stored mark."""
+    conn.execute(
+        "INSERT INTO receipts (booklet_id, account_id, read_seq, read_at_ms) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (booklet_id, account_id) DO UPDATE SET"
+        " read_seq = MAX(read_seq, excluded.read_seq), read_at_ms = excluded.read_at_ms",
+        (booklet_id, account_id, read_seq, now_ms),
+    )
+    row = conn.execute(
+        "SELECT read_seq FROM receipts WHERE booklet_id = ? AND account_id = ?",
+        (booklet_id, account_id),
+    ).fetchone()
+    return int(row[0])
+
+
+def receipts_txn(conn: sqlite3.Connection, booklet_id: bytes) -> list[Receipt]:
+    rows = conn.execute(
+        "SELECT r.account_id, r.read_seq, r.read_at_ms FROM receipts r JOIN members m"
+        " ON m.booklet_id = r.booklet_id AND m.account_id = r.account_id"
+        " WHERE r.booklet_id = ? AND m.removed_at_ms IS NULL ORDER BY r.account_id",
+        (booklet_id,),
+    ).fetchall()
+    return [Receipt(*r) for r in rows]
+
+
+def my_booklets_txn(conn: sqlite3.Connection, account_id: bytes) -> list[BookletSummary]:
+    rows = conn.execute(
+        "SELECT b.id, m.role, b.last_seq, COALESCE(r.read_seq, 0),"
+        " (SELECT COUNT(*) FROM entry_access x WHERE x.booklet_id = b.id AND x.account_id = ?"
+        "   AND x.seq > COALESCE(r.read_seq, 0)),"
+        " (SELECT COUNT(*) FROM members mm WHERE mm.booklet_id = b.id"
+        "   AND mm.removed_at_ms IS NULL),"
+        " (SELECT e.envelope FROM entry_access x JOIN entries e"
+        "   ON e.booklet_id = x.booklet_id AND e.seq = x.seq"
+        "   WHERE x.booklet_id = b.id AND x.account_id = ? AND e.kind = 1"
+        "   ORDER BY x.seq DESC LIMIT 1)"
+        " FROM members m JOIN booklets b ON b.id = m.booklet_id"
+        " LEFT JOIN receipts r ON r.booklet_id = b.id AND r.account_id = m.account_id"
+        " WHERE m.account_id = ? AND m.removed_at_ms IS NULL ORDER BY b.created_at_ms",
+        (account_id, account_id, account_id),
+    ).fetchall()
+    return [
+        BookletSummary(r[0], MemberRole(r[1]), r[2], r[3], r[4], r[5], r[6]) for r in rows
+    ]
+
+
+def readable_seqs_txn(conn: sqlite3.Connection, booklet_id: bytes, account_id: bytes) -> list[int]:
+    rows = conn.execute(
+        "SELECT seq FROM entry_access WHERE booklet_id = ? AND account_id = ?",
+        (booklet_id, account_id),
+    ).fetchall()
+    return [int(r[0]) for r in rows]
