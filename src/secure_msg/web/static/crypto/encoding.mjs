@@ -45,7 +45,7 @@ export function concat(...parts) {
   return out;
 }
 
-/** Length-independent-time equality for equal-length inputs. @param {Uint8Array} a @param {Uint8Array} b */
+/** Equality in time independent of where the inputs differ. @param {Uint8Array} a @param {Uint8Array} b */
 export function equal(a, b) {
   if (a.length !== b.length) return false;
   let diff = 0;
@@ -156,9 +156,13 @@ export class Reader {
     if (this.u8() !== type) throw new ProtocolError('wrong-type');
   }
 
+  remaining() {
+    return this.data.length - this.pos;
+  }
+
   /** @param {number} n @returns {Uint8Array} a copy, so callers never alias the input */
   take(n) {
-    if (this.data.length - this.pos < n) throw new ProtocolError('truncated');
+    if (this.remaining() < n) throw new ProtocolError('truncated');
     this.pos += n;
     return this.data.slice(this.pos - n, this.pos);
   }
@@ -184,6 +188,6 @@ export class Reader {
   }
 
   end() {
-    if (this.pos !== this.data.length) throw new ProtocolError('trailing-data');
+    if (this.remaining()) throw new ProtocolError('trailing-data');
   }
 }

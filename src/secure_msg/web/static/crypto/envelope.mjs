@@ -3,7 +3,7 @@ import { Reader, Writer, bytes, compare, concat, equal, toHex } from './encoding
 import { ProtocolError } from './errors.mjs';
 import { openBase, sealBase } from './hpke.mjs';
 import { LABEL, TYPE, labelled } from './labels.mjs';
-import { decodePayload, KIND_NAMES } from './payload.mjs';
+import { decodePayload, isKind } from './payload.mjs';
 import { aesGcmDecrypt, aesGcmEncrypt, draw, randomBytes, sha256, sign, verify } from './primitives.mjs';
 
 /** @typedef {import('./primitives.mjs').Rng} Rng */
@@ -82,7 +82,7 @@ export function parseEntry(data) {
   const signedPart = r.consumed();
   const signature = r.take(64);
   r.end();
-  if (!(header.kind in KIND_NAMES)) throw new ProtocolError('unknown-kind');
+  if (!isKind(header.kind)) throw new ProtocolError('unknown-kind');
   for (let i = 1; i < wraps.length; i++) {
     if (compare(wraps[i - 1].recipientId, wraps[i].recipientId) >= 0) throw new ProtocolError('recipients-not-canonical');
   }
@@ -113,7 +113,7 @@ async function parseAndVerify(data, authorIdentityKey) {
  * @returns {Promise<Uint8Array>} the envelope
  */
 export async function sealEntry(author, { bookletId, entryId, kind, sequence, prevHash, createdAt, plaintext, recipients, rng = randomBytes }) {
-  if (!(kind in KIND_NAMES)) throw new ProtocolError('unknown-kind');
+  if (!isKind(kind)) throw new ProtocolError('unknown-kind');
   if (!Array.isArray(recipients) || recipients.length < 1 || recipients.length > MAX_RECIPIENTS) {
     throw new ProtocolError('bad-recipient-count');
   }

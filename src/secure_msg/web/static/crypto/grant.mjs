@@ -34,7 +34,7 @@ export function parseGrant(data) {
   const head = { bookletId: r.take(16), granterId: r.take(16), granteeId: r.take(16), granteeEk: r.take(32), createdAt: r.u64() };
   const count = r.u32();
   if (count < 1 || count > MAX_ITEMS) throw new ProtocolError('bad-item-count');
-  if (r.data.length - r.pos < count * ITEM_LENGTH) throw new ProtocolError('truncated');
+  if (r.remaining() < count * ITEM_LENGTH) throw new ProtocolError('truncated');
   const items = [];
   for (let i = 0; i < count; i++) {
     items.push({ entryId: r.take(16), entryHash: r.take(32), enc: r.take(32), wrappedKey: r.take(48) });

@@ -10,6 +10,9 @@ export const KIND_NAMES = Object.freeze({
 /** Payload kind name → header kind byte. @type {Readonly<Record<string, number>>} */
 export const KIND = Object.freeze(Object.fromEntries(Object.entries(KIND_NAMES).map(([k, v]) => [v, Number(k)])));
 
+/** Whether `kind` is one of the six header kinds. @param {unknown} kind */
+export const isKind = (kind) => Number.isInteger(kind) && Object.hasOwn(KIND_NAMES, /** @type {number} */ (kind));
+
 /** Required fields and their JSON types; `optional` may be absent but must then have the type. */
 const FIELDS = {
   title: { required: { title: 'string' } },
@@ -22,8 +25,8 @@ const FIELDS = {
 
 /** @param {unknown} payload @param {number} kind @returns {Record<string, unknown>} */
 function check(payload, kind) {
+  if (!isKind(kind)) throw new ProtocolError('unknown-kind');
   const name = KIND_NAMES[kind];
-  if (!name) throw new ProtocolError('unknown-kind');
   if (typeof payload !== 'object' || payload === null || Array.isArray(payload) || payload.kind !== name) {
     throw new ProtocolError('bad-payload', 'kind does not match the header');
   }
@@ -42,6 +45,7 @@ function check(payload, kind) {
  * @param {number} kind @param {Record<string, unknown>} fields @returns {Uint8Array}
  */
 export function encodePayload(kind, fields) {
+  if (!isKind(kind)) throw new ProtocolError('unknown-kind');
   const payload = { kind: KIND_NAMES[kind], ...fields };
   return utf8.encode(JSON.stringify(check(payload, kind)));
 }
