@@ -319,8 +319,11 @@ async def serve_twilio(
     state = TwilioDevState(account_sid, auth_token, callback_delay=callback_delay)
     runner = web.AppRunner(create_app(state), handle_signals=False, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except BaseException:
+        await runner.cleanup()  # closes the callback session opened by setup()
+        raise
     bound = runner.addresses[0][1] if runner.addresses else port
     return RunningTwilioServer(runner, state, host, int(bound))
 
