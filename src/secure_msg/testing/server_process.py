@@ -4,7 +4,8 @@
         response = httpx_or_aiohttp.get(secure_msg_server.url("/healthz"))
 
 `start_server(workdir)` writes a config, keys and a database under `workdir`, starts
-`python -m secure_msg serve` with port 0, and returns once /readyz answers. Its stderr (the JSON
+`python -m secure_msg serve` (or `module_args`, e.g. WRITE_PROBE) with port 0, and returns once
+/readyz answers. Its stderr (the JSON
 log) goes to `log_path`, so a test can scan logs for canaries; `db_files()` lists the database
 and its -wal/-shm files for the same purpose. `kill()` is kill -9; `restart()` starts a new
 process on the same files (a new port).
@@ -56,6 +57,8 @@ class ServerProcess:
     base_url: str = ""
     starts: int = 0
     stdout_lines: list[str] = field(default_factory=list)
+    # The module run with `python -m`; write_probe adds the test-only POST /test/write.
+    module_args: tuple[str, ...] = ("secure_msg", "serve")
 
     @property
     def db_path(self) -> Path:
@@ -85,7 +88,7 @@ class ServerProcess:
         self.starts += 1
         with self.stdout_path.open("wb") as out, self.log_path.open("ab") as log:
             self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-                [sys.executable, "-m", "secure_msg", "serve", "--config", str(self.config_path)],
+                [sys.executable, "-m", *self.module_args, "--config", str(self.config_path)],
                 stdout=out, stderr=log, stdin=subprocess.DEVNULL, cwd=self.workdir,
                 env={**os.environ, **self.env},
             )
@@ -149,9 +152,12 @@ class ServerProcess:
         self.start(timeout)
 
 
+WRITE_PROBE = ("secure_msg.testing.write_probe",)
+
+
 def start_server(
     workdir: Path, *, extra_toml: str = "", env: Mapping[str, str] | None = None,
-    timeout: float = 20.0,
+    timeout: float = 20.0, module_args: tuple[str, ...] = ("secure_msg", "serve"),
 ) -> ServerProcess:
     """Prepare config, keys and database directory under `workdir`, then start and wait."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -159,6 +165,6 @@ def start_server(
     keys = workdir / "keys"
     if not key_files_present(keys):
         generate_key_files(keys, system_random)
-    server = ServerProcess(workdir, config, dict(env or {}))
+    server = ServerProcess(workdir, config, dict(env or {}), module_args=module_args)
     server.start(timeout)
     return server

@@ -1,0 +1,93 @@
+"""The `secure-msg` command: init writes config and 0600 keys once; run prints a working link."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from secure_msg.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A directory laid out like a checkout: config/secure-msg.example.toml and nothing else."""
+    (tmp_path / "config").mkdir()
+    shutil.copy(ROOT / "config" / "secure-msg.example.toml", tmp_path / "config")
+    monkeypatch.chdir(tmp_path)
+    for name in list(os.environ):
+        if name.startswith("SECURE_MSG_"):
+            monkeypatch.delenv(name)
+    return tmp_path
+
+
+def test_init_writes_config_and_private_keys(project: Path) -> None:
+    """init copies the example and writes two distinct 32-byte keys with mode 0600."""
+    assert main(["init"]) == 0
+    config = project / "config" / "secure-msg.toml"
+    assert config.read_text() == (project / "config" / "secure-msg.example.toml").read_text()
+    keys = [project / "keys" / "at-rest.key", project / "keys" / "blind-index.key"]
+    assert [len(k.read_bytes()) for k in keys] == [32, 32]
+    assert keys[0].read_bytes() != keys[1].read_bytes()
+    assert all(k.stat().st_mode & 0o777 == 0o600 for k in keys)
+
+
+def test_init_never_overwrites(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A second init refuses with a clear message and leaves config and keys untouched."""
+    assert main(["init"]) == 0
+    key = (project / "keys" / "at-rest.key").read_bytes()
+    assert main(["init"]) == 1
+    assert "already exists" in capsys.readouterr().err
+    (project / "config" / "secure-msg.toml").unlink()
+    assert main(["init"]) == 2  # config gone but keys present: refuses to replace keys
+    assert "refusing to overwrite" in capsys.readouterr().err
+    assert (project / "keys" / "at-rest.key").read_bytes() == key
+
+
+def test_bad_config_names_the_key(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """serve with an invalid value exits 2 naming the key, before opening anything."""
+    main(["init"])
+    config = project / "config" / "secure-msg.toml"
+    config.write_text(config.read_text().replace("port = 8080", "port = 99999"))
+    assert main(["serve"]) == 2
+    assert "server.port" in capsys.readouterr().err
+    assert not (project / "var").exists()
+
+
+@pytest.mark.slow
+def test_run_serves_and_prints_an_admin_link(project: Path) -> None:
+    """`secure-msg run` on a fresh checkout: init, serve, print URL and /enroll/ link; audit ok."""
+    env = {**os.environ, "SECURE_MSG_SERVER_PORT": "0"}
+    out = project / "out.txt"
+    with out.open("wb") as stdout:
+        process = subprocess.Popen([sys.executable, "-m", "secure_msg", "run"], cwd=project,
+                                   env=env, stdout=stdout, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while "enrollment link" not in out.read_text() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        lines = out.read_text().splitlines()
+        url = lines[0].split("listening on ")[1]
+        link = lines[1].split("link: ")[1]
+        assert link.startswith(f"{url}/enroll/")
+        assert len(link.rsplit("/", 1)[1]) == 43
+        with urllib.request.urlopen(f"{url}/healthz") as response:  # noqa: S310
+            assert response.status == 200
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+    assert (project / "keys" / "at-rest.key").exists()
+    assert (project / "var" / "secure-msg.db").exists()
+    verify = subprocess.run([sys.executable, "-m", "secure_msg", "admin", "audit", "verify"],
+                            cwd=project, capture_output=True, text=True, check=False)
+    assert verify.returncode == 0, verify.stderr
+    assert "1 events" in verify.stdout
