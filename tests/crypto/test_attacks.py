@@ -1,0 +1,970 @@
+"""Attacks on protocol v1 (docs/protocol.md, docs/threat-model.md): each one must be rejected.
+
+Every test names one attack in its docstring. Tests marked `xfail(strict=True)` are attacks the
+current code does NOT reject: each is a finding in docs/threat-model.md §7 with the proposed fix.
+They are strict, so fixing the code turns them into an XPASS failure: then delete the marker.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import json
+import struct
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+from secure_msg.crypto import envelope, grant, hpke, keys, labels, safety
+from secure_msg.crypto.envelope import EntryHeader, wrap_info
+from secure_msg.crypto.errors import ProtocolError
+from secure_msg.crypto.payloads import decode_payload, encode_payload
+from secure_msg.crypto.primitives import sha256, sign
+from secure_msg.crypto.rng import SeededRng
+
+VECTORS = Path(__file__).resolve().parents[1] / "vectors" / "protocol-v1.json"
+h = bytes.fromhex
+L = 2**252 + 27742317777372353535851937790883648493  # order of the Ed25519 base point
+
+
+def _account(n: int) -> keys.AccountKeys:
+    return keys.AccountKeys.generate(bytes([n]) * 16, SeededRng(b"attacks/%d" % n))
+
+
+THERAPIST, PARENT1, PARENT2, MALLORY, NEWCOMER = (_account(n) for n in (1, 2, 3, 4, 5))
+BOOKLET_X = b"\xb1" * 16  # Mallory and the therapist are members of both booklets
+BOOKLET_Y = b"\xb2" * 16
+MEMBERS_X = [THERAPIST, PARENT1, PARENT2, MALLORY]
+MEMBERS_Y = [THERAPIST, MALLORY]
+
+
+def _recips(members: list[keys.AccountKeys]) -> dict[bytes, bytes]:
+    return {m.account_id: m.encryption_public for m in members}
+
+
+def _seal(
+    author: keys.AccountKeys,
+    members: list[keys.AccountKeys],
+    *,
+    booklet: bytes = BOOKLET_X,
+    plaintext: bytes = b'{"kind":"note","text":"Harjoitellaan saksilla."}',
+    entry_id: bytes = b"\xe1" * 16,
+    author_id: bytes | None = None,
+    seq: int = 1,
+) -> bytes:
+    """seal_entry, or a hand-built envelope when the author lies about `author_id`."""
+    if author_id is None:
+        return envelope.seal_entry(
+            author,
+            booklet_id=booklet,
+            entry_id=entry_id,
+            kind=2,
+            sequence=seq,
+            prev_hash=envelope.ZERO_HASH,
+            created_at=1_800_000_000_000,
+            plaintext=plaintext,
+            recipients=list(_recips(members).items()),
+            rng=SeededRng(entry_id + booklet),
+        )
+    liar = keys.AccountKeys(author_id, author.identity_seed, author.encryption_secret)
+    forged = envelope.seal_entry(
+        liar,
+        booklet_id=booklet,
+        entry_id=entry_id,
+        kind=2,
+        sequence=seq,
+        prev_hash=envelope.ZERO_HASH,
+        created_at=1_800_000_000_000,
+        plaintext=plaintext,
+        recipients=list(_recips(members).items()),
+    )
+    return forged
+
+
+def _server_verify(
+    data: bytes,
+    author: keys.AccountKeys,
+    *,
+    booklet: bytes = BOOKLET_X,
+    members: list[keys.AccountKeys] = MEMBERS_X,
+    identity_key: bytes | None = None,
+) -> envelope.VerifiedEntry:
+    return envelope.verify_entry(
+        data,
+        author_identity_key=identity_key or author.identity_public,
+        booklet_id=booklet,
+        author_id=author.account_id,
+        recipients=_recips(members),
+    )
+
+
+def _resign(unsigned: bytes, signer: keys.AccountKeys, label: bytes) -> bytes:
+    return unsigned + sign(signer.identity, label, unsigned)
+
+
+def _rebuild(
+    env: envelope.Envelope,
+    wraps: list[tuple[bytes, bytes, bytes, bytes]] | None = None,
+    header: bytes | None = None,
+) -> bytes:
+    """The unsigned part of an envelope with its header and/or wraps replaced."""
+    ws = (
+        wraps
+        if wraps is not None
+        else [(w.recipient_id, w.recipient_ek, w.enc, w.wrapped_key) for w in env.wraps]
+    )
+    return b"".join(
+        [
+            header or env.header_bytes,
+            struct.pack(">I", len(env.body)),
+            env.body,
+            struct.pack(">H", len(ws)),
+        ]
+        + [b"".join(w) for w in ws]
+    )
+
+
+def _code(exc: pytest.ExceptionInfo[ProtocolError]) -> str:
+    return exc.value.code
+
+
+def _open_strict(
+    data: bytes, *, author: keys.AccountKeys, me: keys.AccountKeys, booklet: bytes, author_id: bytes
+) -> envelope.OpenedEntry:
+    """A recipient's open that tells the library which booklet and author it expects.
+
+    The current `open_entry` has no such parameters (finding F3); once it grows them, these
+    tests pass them and the attack is rejected.
+    """
+    params = inspect.signature(envelope.open_entry).parameters
+    extra: dict[str, Any] = {}
+    if "booklet_id" in params:
+        extra["booklet_id"] = booklet
+    if "author_id" in params:
+        extra["author_id"] = author_id
+    return envelope.open_entry(data, author_identity_key=author.identity_public, me=me, **extra)
+
+
+# --- low-order X25519 points (RFC 7748 §7 / Wycheproof "low order public key") --------------
+
+X25519_LOW_ORDER = [
+    bytes(32),
+    (1).to_bytes(32, "little"),
+    h("e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800"),
+    h("5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157"),
+    h("ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f"),  # p - 1
+    h("edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f"),  # p (= 0)
+    h("eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f"),  # p + 1 (= 1)
+    h("e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b880"),  # high bit set
+]
+
+# Ed25519 encodings of points of small order (the 8 torsion points, canonical and not).
+ED25519_SMALL_ORDER = [
+    h("0100000000000000000000000000000000000000000000000000000000000000"),  # identity
+    h("ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f"),  # order 2
+    h("0000000000000000000000000000000000000000000000000000000000000080"),  # order 4
+    h("0000000000000000000000000000000000000000000000000000000000000000"),  # order 4
+    h("c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a"),  # order 8
+    h("c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa"),  # order 8
+    h("26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05"),  # order 8
+    h("26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85"),  # order 8
+    h("0100000000000000000000000000000000000000000000000000000000000080"),  # identity, x=-0
+    h("edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f"),  # y = p, non-canonical
+]
+
+
+# ============================================================================================
+# Entries
+# ============================================================================================
+
+
+def test_envelope_replayed_into_another_booklet_is_refused_by_the_server() -> None:
+    """Replay: a valid envelope of booklet X posted to booklet Y."""
+    sealed = _seal(THERAPIST, MEMBERS_Y, booklet=BOOKLET_X)
+    with pytest.raises(ProtocolError) as err:
+        _server_verify(sealed, THERAPIST, booklet=BOOKLET_Y, members=MEMBERS_Y)
+    assert _code(err) == "wrong-booklet"
+
+
+@pytest.mark.xfail(strict=True, reason="F3: open_entry does not check the expected booklet")
+def test_envelope_replayed_into_another_booklet_is_refused_by_the_recipient() -> None:
+    """Replay by a malicious server: an entry of booklet Y served to a member inside booklet X."""
+    sealed = _seal(THERAPIST, MEMBERS_Y, booklet=BOOKLET_Y)
+    with pytest.raises(ProtocolError) as err:
+        _open_strict(
+            sealed, author=THERAPIST, me=MALLORY, booklet=BOOKLET_X, author_id=THERAPIST.account_id
+        )
+    assert _code(err) == "wrong-booklet"
+
+
+def test_author_claiming_another_authors_id_is_refused_by_the_server() -> None:
+    """Impersonation: Mallory signs a header whose author_id is the therapist's."""
+    forged = _seal(MALLORY, MEMBERS_X, author_id=THERAPIST.account_id)
+    with pytest.raises(ProtocolError) as err:  # the server checks against the session user
+        _server_verify(forged, MALLORY)
+    assert _code(err) == "wrong-author"
+    with pytest.raises(ProtocolError) as err:  # or under the claimed author's key
+        _server_verify(forged, THERAPIST)
+    assert _code(err) == "bad-signature"
+
+
+def test_author_claiming_another_authors_id_is_refused_under_the_claimed_key() -> None:
+    """Impersonation: checked under the claimed author's pinned IK, the signature is bad."""
+    forged = _seal(MALLORY, MEMBERS_X, author_id=THERAPIST.account_id)
+    with pytest.raises(ProtocolError) as err:
+        envelope.open_entry(forged, author_identity_key=THERAPIST.identity_public, me=PARENT1)
+    assert _code(err) == "bad-signature"
+
+
+@pytest.mark.xfail(strict=True, reason="F3: open_entry does not bind header.author_id to the key")
+def test_author_id_not_matching_the_signing_key_is_refused_by_the_recipient() -> None:
+    """Impersonation via a malicious server: header says 'therapist', signature is Mallory's."""
+    forged = _seal(MALLORY, MEMBERS_X, author_id=THERAPIST.account_id)
+    # The server (colluding) labels the entry as Mallory's so the client picks Mallory's key.
+    with pytest.raises(ProtocolError) as err:
+        _open_strict(
+            forged, author=MALLORY, me=PARENT1, booklet=BOOKLET_X, author_id=MALLORY.account_id
+        )
+    assert _code(err) == "wrong-author"
+
+
+def test_wrap_spliced_from_another_entry_breaks_the_signature() -> None:
+    """Splicing: a wrap copied from entry A into entry B (not re-signed)."""
+    a = envelope.parse_envelope(_seal(THERAPIST, MEMBERS_X, entry_id=b"\xa1" * 16))
+    b = envelope.parse_envelope(_seal(THERAPIST, MEMBERS_X, entry_id=b"\xa2" * 16))
+    wraps = [(w.recipient_id, w.recipient_ek, w.enc, w.wrapped_key) for w in b.wraps]
+    wa = a.wraps[1]
+    wraps[1] = (wa.recipient_id, wa.recipient_ek, wa.enc, wa.wrapped_key)
+    spliced = _rebuild(b, wraps) + b.signature
+    with pytest.raises(ProtocolError) as err:
+        _server_verify(spliced, THERAPIST)
+    assert _code(err) == "bad-signature"
+    with pytest.raises(ProtocolError) as err:
+        envelope.open_entry(spliced, author_identity_key=THERAPIST.identity_public, me=PARENT1)
+    assert _code(err) == "bad-signature"
+
+
+def test_wrap_spliced_from_another_entry_and_resigned_does_not_unwrap() -> None:
+    """Splicing by the author: a wrap from entry A re-signed into entry B fails the HPKE info."""
+    a = envelope.parse_envelope(_seal(THERAPIST, MEMBERS_X, entry_id=b"\xa1" * 16))
+    b = envelope.parse_envelope(_seal(THERAPIST, MEMBERS_X, entry_id=b"\xa2" * 16))
+    wraps = [(w.recipient_id, w.recipient_ek, w.enc, w.wrapped_key) for w in b.wraps]
+    idx = [w.recipient_id for w in b.wraps].index(PARENT1.account_id)
+    wa = a.wraps[idx]
+    wraps[idx] = (wa.recipient_id, wa.recipient_ek, wa.enc, wa.wrapped_key)
+    spliced = _resign(_rebuild(b, wraps), THERAPIST, labels.ENTRY_SIGNATURE)
+    _server_verify(spliced, THERAPIST)  # the server cannot tell (protocol.md §4.3)
+    with pytest.raises(ProtocolError) as err:
+        envelope.open_entry(spliced, author_identity_key=THERAPIST.identity_public, me=PARENT1)
+    assert _code(err) == "unwrap-failed"
+
+
+def test_wrap_redirected_to_another_recipient_id_does_not_unwrap() -> None:
+    """Splicing: Parent1's wrap relabelled as Parent2's (same EK slot swapped) fails to unwrap."""
+    b = envelope.parse_envelope(_seal(THERAPIST, MEMBERS_X))
+    wraps = [(w.recipient_id, w.recipient_ek, w.enc, w.wrapped_key) for w in b.wraps]
+    i1 = [w.recipient_id for w in b.wraps].index(PARENT1.account_id)
+    i2 = [w.recipient_id for w in b.wraps].index(PARENT2.account_id)
+    w1, w2 = wraps[i1], wraps[i2]
+    wraps[i1] = (w1[0], w1[1], w2[2], w2[3])  # Parent2's enc/ct under Parent1's id and EK
+    swapped = _resign(_rebuild(b, wraps), THERAPIST, labels.ENTRY_SIGNATURE)
+    with pytest.raises(ProtocolError) as err:
+        envelope.open_entry(swapped, author_identity_key=THERAPIST.identity_public, me=PARENT1)
+    assert _code(err) == "unwrap-failed"
+
+
+def test_server_refuses_an_extra_recipient_or_a_substituted_ek() -> None:
+    """Recipient-set tampering: an outsider added, a member dropped or a member's EK swapped."""
+    with pytest.raises(ProtocolError) as err:
+        _server_verify(_seal(THERAPIST, [*MEMBERS_X, NEWCOMER]), THERAPIST)
+    assert _code(err) == "recipient-set-mismatch"
+    with pytest.raises(ProtocolError) as err:
+        _server_verify(_seal(THERAPIST, MEMBERS_X[:-1]), THERAPIST)
+    assert _code(err) == "recipient-set-mismatch"
+    swapped = keys.AccountKeys(
+        PARENT1.account_id, NEWCOMER.identity_seed, NEWCOMER.encryption_secret
+    )
+    with pytest.raises(ProtocolError) as err:
+        _server_verify(_seal(THERAPIST, [THERAPIST, swapped, PARENT2, MALLORY]), THERAPIST)
+    assert _code(err) == "recipient-set-mismatch"
+
+
+def test_removed_member_gets_no_wrap_for_new_entries() -> None:
+    """Removed member: an entry sealed after removal cannot be opened with the old keys."""
+    after = _seal(THERAPIST, [THERAPIST, PARENT1, PARENT2])
+    with pytest.raises(ProtocolError) as err:
+        envelope.open_entry(after, author_identity_key=THERAPIST.identity_public, me=MALLORY)
+    assert _code(err) == "not-a-recipient"
+
+
+def test_duplicate_or_unsorted_recipients_are_refused() -> None:
+    """Non-canonical wraps: a recipient listed twice or out of order, even if re-signed."""
+    b = envelope.parse_envelope(_seal(THERAPIST, MEMBERS_X))
+    ws = [(w.recipient_id, w.recipient_ek, w.enc, w.wrapped_key) for w in b.wraps]
+    for bad in (ws[::-1], [ws[0], ws[0], *ws[1:]]):
+        data = _resign(_rebuild(b, bad), THERAPIST, labels.ENTRY_SIGNATURE)
+        with pytest.raises(ProtocolError) as err:
+            _server_verify(data, THERAPIST)
+        assert _code(err) == "recipients-not-canonical"
+
+
+def test_recipient_count_and_body_length_bounds() -> None:
+    """Resource abuse: a zero/huge wrap count or a 4 GiB body_len is refused before any work."""
+    sealed = _seal(THERAPIST, MEMBERS_X)
+    env = envelope.parse_envelope(sealed)
+    body_end = envelope.HEADER_LEN + 4 + len(env.body)
+    for count in (0, 65, 0xFFFF):
+        data = sealed[:body_end] + struct.pack(">H", count) + sealed[body_end + 2 :]
+        with pytest.raises(ProtocolError) as err:
+            envelope.parse_envelope(data)
+        assert _code(err) == "bad-recipient-count"
+    for body_len in (0, 15, envelope.MAX_BODY + 1, 0xFFFFFFFF):
+        data = (
+            sealed[: envelope.HEADER_LEN]
+            + struct.pack(">I", body_len)
+            + sealed[envelope.HEADER_LEN + 4 :]
+        )
+        with pytest.raises(ProtocolError) as err:
+            envelope.parse_envelope(data)
+        assert _code(err) == "malformed"
+
+
+@pytest.mark.parametrize("bad", X25519_LOW_ORDER, ids=lambda b: b.hex()[:8])
+def test_low_order_recipient_ek_is_invalid_key(bad: bytes) -> None:
+    """Low-order EK: sealing to a low-order X25519 key is invalid-key, never a crash or zero key."""
+    with pytest.raises(ProtocolError) as err:
+        envelope.seal_entry(
+            THERAPIST,
+            booklet_id=BOOKLET_X,
+            entry_id=b"\x01" * 16,
+            kind=2,
+            sequence=1,
+            prev_hash=envelope.ZERO_HASH,
+            created_at=1,
+            plaintext=b"x",
+            recipients=[(THERAPIST.account_id, THERAPIST.encryption_public), (b"\x09" * 16, bad)],
+        )
+    assert _code(err) == "invalid-key"
+    with pytest.raises(ProtocolError) as err:  # the vectors' explicit-ephemeral path too
+        hpke.seal(bad, b"info", b"k" * 32, ephemeral=b"\x42" * 32)
+    assert _code(err) == "invalid-key"
+
+
+@pytest.mark.parametrize("bad", X25519_LOW_ORDER, ids=lambda b: b.hex()[:8])
+def test_low_order_hpke_enc_is_unwrap_failed(bad: bytes) -> None:
+    """Low-order HPKE enc: a wrap whose `enc` is a low-order point gives unwrap-failed."""
+    b = envelope.parse_envelope(_seal(THERAPIST, MEMBERS_X))
+    ws = [
+        (
+            w.recipient_id,
+            w.recipient_ek,
+            bad if w.recipient_id == PARENT1.account_id else w.enc,
+            w.wrapped_key,
+        )
+        for w in b.wraps
+    ]
+    data = _resign(_rebuild(b, ws), THERAPIST, labels.ENTRY_SIGNATURE)
+    with pytest.raises(ProtocolError) as err:
+        envelope.open_entry(data, author_identity_key=THERAPIST.identity_public, me=PARENT1)
+    assert _code(err) == "unwrap-failed"
+
+
+def test_wrapped_key_of_the_wrong_length_is_unwrap_failed() -> None:
+    """Short content key: an author HPKE-seals a 16-byte key and pads the 48-byte slot."""
+    b = envelope.parse_envelope(_seal(THERAPIST, MEMBERS_X))
+    info = wrap_info(b.header_hash, PARENT1.account_id, PARENT1.encryption_public)
+    # A 32-byte wrapped_key slot holds 16-byte plaintext + tag; pad the slot to 48 with junk so
+    # the layout stays valid: HPKE then fails the tag, never returns a short key.
+    short = hpke.seal(PARENT1.encryption_public, info, b"k" * 16)
+    ws = [
+        (w.recipient_id, w.recipient_ek, short[:32], short[32:] + b"\x00" * 16)
+        if w.recipient_id == PARENT1.account_id
+        else (w.recipient_id, w.recipient_ek, w.enc, w.wrapped_key)
+        for w in b.wraps
+    ]
+    data = _resign(_rebuild(b, ws), THERAPIST, labels.ENTRY_SIGNATURE)
+    with pytest.raises(ProtocolError) as err:
+        envelope.open_entry(data, author_identity_key=THERAPIST.identity_public, me=PARENT1)
+    assert _code(err) == "unwrap-failed"
+
+
+def test_every_prefix_of_an_envelope_is_truncated_and_every_extension_trailing() -> None:
+    """Truncation: every proper prefix of a valid envelope raises ProtocolError('truncated')."""
+    sealed = _seal(THERAPIST, MEMBERS_X)
+    for n in range(len(sealed)):
+        for check in (
+            lambda d: envelope.parse_envelope(d),
+            lambda d: _server_verify(d, THERAPIST),
+            lambda d: envelope.open_entry(
+                d, author_identity_key=THERAPIST.identity_public, me=PARENT1
+            ),
+        ):
+            with pytest.raises(ProtocolError) as err:
+                check(sealed[:n])
+            assert _code(err) == "truncated", n
+    for extra in (b"\x00", b"\x00" * 64, sealed):
+        with pytest.raises(ProtocolError) as err:
+            envelope.parse_envelope(sealed + extra)
+        assert _code(err) == "trailing-data"
+
+
+# --- AES-GCM is not key-committing ------------------------------------------------------------
+
+
+def _gf_mul(x: int, y: int) -> int:
+    """Multiplication in GCM's GF(2^128) (NIST SP 800-38D, Algorithm 1)."""
+    r, z, v = 0xE1 << 120, 0, y
+    for i in range(127, -1, -1):
+        if (x >> i) & 1:
+            z ^= v
+        v = (v >> 1) ^ r if v & 1 else v >> 1
+    return z
+
+
+def _gf_pow(x: int, e: int) -> int:
+    out = 1 << 127  # the field's 1 in GCM bit order
+    while e:
+        if e & 1:
+            out = _gf_mul(out, x)
+        x = _gf_mul(x, x)
+        e >>= 1
+    return out
+
+
+def _aes_block(key: bytes, block: bytes) -> bytes:
+    enc = Cipher(algorithms.AES(key), modes.ECB()).encryptor()  # noqa: S305 - one raw block
+    return enc.update(block) + enc.finalize()
+
+
+def _keystream(key: bytes, nonce: bytes, n_blocks: int) -> bytes:
+    return b"".join(_aes_block(key, nonce + struct.pack(">I", 2 + i)) for i in range(n_blocks))
+
+
+def _blocks(data: bytes) -> list[int]:
+    data += b"\x00" * (-len(data) % 16)
+    return [int.from_bytes(data[i : i + 16], "big") for i in range(0, len(data), 16)]
+
+
+def _two_key_gcm_ciphertext(
+    k1: bytes, k2: bytes, nonce: bytes, aad: bytes, plaintext1: bytes
+) -> bytes:
+    """A ciphertext+tag that AES-GCM accepts under both k1 and k2 (Grubbs et al. 2018).
+
+    Under k1 it decrypts to `plaintext1` followed by one block the attacker solves for.
+    """
+    assert len(plaintext1) % 16 == 0
+    n = len(plaintext1) // 16 + 1
+    ks1 = _keystream(k1, nonce, n)
+    c = bytearray(a ^ b for a, b in zip(plaintext1, ks1, strict=False)) + bytearray(16)
+    h1 = int.from_bytes(_aes_block(k1, bytes(16)), "big")
+    h2 = int.from_bytes(_aes_block(k2, bytes(16)), "big")
+    s1 = int.from_bytes(_aes_block(k1, nonce + b"\x00\x00\x00\x01"), "big")
+    s2 = int.from_bytes(_aes_block(k2, nonce + b"\x00\x00\x00\x01"), "big")
+    length = ((len(aad) * 8) << 64) | (len(c) * 8)
+    xs = [*_blocks(aad), *_blocks(bytes(c)), length]
+    free = len(_blocks(aad)) + n - 1  # index of the last ciphertext block in xs
+    m = len(xs)
+    acc = s1 ^ s2
+    for j, x in enumerate(xs):
+        if j != free:
+            acc ^= _gf_mul(x, _gf_pow(h1, m - j) ^ _gf_pow(h2, m - j))
+    coeff = _gf_pow(h1, m - free) ^ _gf_pow(h2, m - free)
+    xs[free] = _gf_mul(acc, _gf_pow(coeff, 2**128 - 2))
+    c[-16:] = xs[free].to_bytes(16, "big")
+    tag = s1
+    for j, x in enumerate(xs):
+        tag ^= _gf_mul(x, _gf_pow(h1, m - j))
+    return bytes(c) + tag.to_bytes(16, "big")
+
+
+@pytest.mark.xfail(strict=True, reason="F4: AES-GCM content keys are not committed to")
+def test_one_signed_entry_cannot_show_two_recipients_different_plaintexts() -> None:
+    """Equivocation: an author wraps different keys so two recipients read different texts."""
+    k1, k2, nonce = b"\x11" * 32, b"\x22" * 32, b"\x33" * 12
+    header = EntryHeader(
+        BOOKLET_X,
+        b"\xe9" * 16,
+        MALLORY.account_id,
+        2,
+        1,
+        envelope.ZERO_HASH,
+        1_800_000_000_000,
+        nonce,
+    ).encode()
+    body = _two_key_gcm_ciphertext(k1, k2, nonce, header, b"Session cancelled by family...!!")
+    hh = sha256(labels.ENTRY_HEADER, header)
+    wraps = []
+    for m in sorted(MEMBERS_X, key=lambda a: a.account_id):
+        key = k2 if m is PARENT2 else k1
+        sealed = hpke.seal(
+            m.encryption_public, wrap_info(hh, m.account_id, m.encryption_public), key
+        )
+        wraps.append(m.account_id + m.encryption_public + sealed)
+    unsigned = header + struct.pack(">I", len(body)) + body + struct.pack(">H", 4) + b"".join(wraps)
+    data = _resign(unsigned, MALLORY, labels.ENTRY_SIGNATURE)
+    _server_verify(data, MALLORY)
+    seen = set()
+    for me in (PARENT1, PARENT2):
+        with contextlib.suppress(ProtocolError):  # refusing is fine; another text is not
+            seen.add(
+                envelope.open_entry(
+                    data, author_identity_key=MALLORY.identity_public, me=me
+                ).plaintext
+            )
+    assert len(seen) <= 1, "two recipients of one signed entry read different plaintexts"
+
+
+# ============================================================================================
+# Key statements and identity keys
+# ============================================================================================
+
+
+def test_key_statement_claiming_another_identity_key_is_bad_signature() -> None:
+    """Key substitution: Mallory's statement carries the parent's IK but is signed by Mallory."""
+    real = PARENT1.statement(1)
+    unsigned = keys.KeyStatement(
+        PARENT1.account_id, PARENT1.identity_public, MALLORY.encryption_public, 1, b""
+    )
+    forged = keys.KeyStatement(
+        PARENT1.account_id,
+        PARENT1.identity_public,
+        MALLORY.encryption_public,
+        1,
+        sign(MALLORY.identity, labels.KEY_STATEMENT, unsigned.signed_part()),
+    )
+    with pytest.raises(ProtocolError) as err:
+        keys.KeyStatement.parse(forged.encode()).verify()
+    assert _code(err) == "bad-signature"
+    keys.KeyStatement.parse(real.encode()).verify()
+
+
+def test_key_statement_signed_by_another_identity_fails_the_pin() -> None:
+    """Key substitution: a self-consistent statement for the parent's account under Mallory's IK."""
+    liar = keys.AccountKeys(PARENT1.account_id, MALLORY.identity_seed, MALLORY.encryption_secret)
+    st = keys.KeyStatement.parse(liar.statement(1).encode())
+    st.verify()  # self-signed: verifies on its own, which is why pinning exists
+    with pytest.raises(ProtocolError) as err:
+        st.check_pinned(PARENT1.account_id, PARENT1.identity_public)
+    assert _code(err) == "identity-key-changed"
+    with pytest.raises(ProtocolError) as err:  # another account's real statement
+        keys.KeyStatement.parse(MALLORY.statement(1).encode()).check_pinned(
+            PARENT1.account_id, PARENT1.identity_public
+        )
+    assert _code(err) == "account-mismatch"
+
+
+def test_non_canonical_ed25519_signatures_are_refused() -> None:
+    """Malleability: S + L (S >= L) in an entry, statement or grant signature is bad-signature."""
+
+    def bump(blob: bytes) -> bytes:
+        s = int.from_bytes(blob[-32:], "little") + L
+        assert s < 2**256
+        return blob[:-32] + s.to_bytes(32, "little")
+
+    sealed = _seal(THERAPIST, MEMBERS_X)
+    with pytest.raises(ProtocolError) as err:
+        _server_verify(bump(sealed), THERAPIST)
+    assert _code(err) == "bad-signature"
+    with pytest.raises(ProtocolError) as err:
+        keys.KeyStatement.parse(bump(THERAPIST.statement(1).encode())).verify()
+    assert _code(err) == "bad-signature"
+    g, ctx = _grant()
+    with pytest.raises(ProtocolError) as err:
+        grant.verify_grant(bump(g), **ctx)
+    assert _code(err) == "bad-signature"
+    # R replaced by a non-canonical encoding (y = p + 1) also fails
+    with pytest.raises(ProtocolError) as err:
+        _server_verify(sealed[:-64] + h("ee" + "ff" * 30 + "7f") + sealed[-32:], THERAPIST)
+    assert _code(err) == "bad-signature"
+
+
+def _forge_with_small_order_key(ik: bytes, signed_part_for: Any) -> bytes | None:
+    """Find (message, signature) that OpenSSL accepts under a small-order key, if any."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    pub = Ed25519PublicKey.from_public_bytes(ik)
+    for created_at in range(64):
+        msg = signed_part_for(created_at)
+        for r in ED25519_SMALL_ORDER:
+            sig = r + bytes(32)
+            try:
+                pub.verify(sig, labels.labelled(labels.KEY_STATEMENT, msg))
+            except InvalidSignature:
+                continue
+            return bytes(msg + sig)
+    return None
+
+
+@pytest.mark.xfail(strict=True, reason="F1: small-order Ed25519 identity keys are accepted")
+@pytest.mark.parametrize("ik", ED25519_SMALL_ORDER, ids=lambda b: b.hex()[:8] + b.hex()[-2:])
+def test_small_order_identity_key_is_invalid_key(ik: bytes) -> None:
+    """Weak identity key: a small-order Ed25519 IK, under which anyone can forge signatures."""
+
+    def part(created_at: int) -> bytes:
+        return keys.KeyStatement(
+            MALLORY.account_id, ik, MALLORY.encryption_public, created_at, b""
+        ).signed_part()
+
+    blob = _forge_with_small_order_key(ik, part) or part(0) + bytes(64)
+    with pytest.raises(ProtocolError) as err:
+        keys.KeyStatement.parse(blob).verify()
+    assert _code(err) == "invalid-key"
+
+
+@pytest.mark.xfail(strict=True, reason="F1: small-order Ed25519 identity keys are accepted")
+def test_entry_under_identity_point_key_cannot_be_forged_by_the_server() -> None:
+    """Universal forgery: with IK = identity point, anyone (the server) can sign any entry."""
+    ik = ED25519_SMALL_ORDER[0]
+    unsigned = _rebuild(envelope.parse_envelope(_seal(MALLORY, MEMBERS_X)))
+    forged = unsigned + ik + bytes(32)  # R = identity, S = 0: [0]B == R + k*O for every k
+    with pytest.raises(ProtocolError):
+        _server_verify(forged, MALLORY, identity_key=ik)
+
+
+@pytest.mark.xfail(strict=True, reason="F2: key statements accept a low-order X25519 EK")
+@pytest.mark.parametrize("ek", X25519_LOW_ORDER[:4], ids=lambda b: b.hex()[:8])
+def test_key_statement_with_low_order_ek_is_invalid_key(ek: bytes) -> None:
+    """Booklet DoS: a member registers a low-order EK, so every later seal to the booklet fails."""
+    unsigned = keys.KeyStatement(MALLORY.account_id, MALLORY.identity_public, ek, 1, b"")
+    st = keys.KeyStatement(
+        MALLORY.account_id,
+        MALLORY.identity_public,
+        ek,
+        1,
+        sign(MALLORY.identity, labels.KEY_STATEMENT, unsigned.signed_part()),
+    )
+    with pytest.raises(ProtocolError) as err:
+        keys.KeyStatement.parse(st.encode()).verify()
+    assert _code(err) == "invalid-key"
+
+
+def test_every_prefix_of_fixed_objects_is_truncated() -> None:
+    """Truncation: every proper prefix of a statement, QR payload, grant or bundle is truncated."""
+    g, _ = _grant()
+    v = json.loads(VECTORS.read_text(encoding="utf-8"))["accounts"][0]
+    qr = safety.QrPayload(
+        PARENT1.account_id, PARENT1.identity_public, THERAPIST.account_id, THERAPIST.identity_public
+    ).encode()
+    cases = [
+        (THERAPIST.statement(1).encode(), keys.KeyStatement.parse),
+        (qr, safety.QrPayload.parse),
+        (g, grant.parse_grant),
+        (
+            h(v["sealed_bundle_password"]),
+            lambda d: keys.open_bundle(d, h(v["kek"]), keys.PURPOSE_PASSWORD),
+        ),
+    ]
+    for blob, parse in cases:
+        parse(blob)
+        for n in range(len(blob)):
+            with pytest.raises(ProtocolError) as err:
+                parse(blob[:n])
+            assert _code(err) == "truncated", (parse, n)
+        with pytest.raises(ProtocolError) as err:
+            parse(blob + b"\x00")
+        assert _code(err) == "trailing-data"
+
+
+# ============================================================================================
+# History grants
+# ============================================================================================
+
+
+def _grant(
+    booklet: bytes = BOOKLET_X,
+    items: list[tuple[bytes, bytes, bytes]] | None = None,
+    granter: keys.AccountKeys = THERAPIST,
+) -> tuple[bytes, dict[str, Any]]:
+    if items is None:
+        sealed = _seal(THERAPIST, MEMBERS_X, booklet=booklet)
+        opened = envelope.open_entry(
+            sealed, author_identity_key=THERAPIST.identity_public, me=granter
+        )
+        items = [(opened.header.entry_id, opened.entry_hash, opened.content_key)]
+    blob = grant.seal_grant(
+        granter,
+        booklet_id=booklet,
+        grantee_id=NEWCOMER.account_id,
+        grantee_ek=NEWCOMER.encryption_public,
+        created_at=1,
+        keys=items,
+    )
+    ctx = {
+        "granter_identity_key": granter.identity_public,
+        "booklet_id": booklet,
+        "granter_id": granter.account_id,
+        "grantee_id": NEWCOMER.account_id,
+        "grantee_ek": NEWCOMER.encryption_public,
+        "entry_hashes": {i[0]: i[1] for i in items},
+    }
+    return blob, ctx
+
+
+def test_grant_rewrapping_an_entry_of_another_booklet_is_refused_by_the_server() -> None:
+    """Cross-booklet grant: Mallory, in booklets X and Y, re-wraps a Y entry key in an X grant."""
+    y_entry = _seal(THERAPIST, MEMBERS_Y, booklet=BOOKLET_Y, entry_id=b"\xf1" * 16)
+    opened = envelope.open_entry(y_entry, author_identity_key=THERAPIST.identity_public, me=MALLORY)
+    blob, ctx = _grant(
+        BOOKLET_X, [(b"\xf1" * 16, opened.entry_hash, opened.content_key)], granter=MALLORY
+    )
+    x_hashes = {b"\xe1" * 16: b"\x00" * 32}  # booklet X's entries, which Y's entry is not
+    with pytest.raises(ProtocolError) as err:
+        grant.verify_grant(blob, **{**ctx, "entry_hashes": x_hashes})
+    assert _code(err) == "unknown-entry"
+    # same entry id in X but another hash: entry-hash-mismatch
+    with pytest.raises(ProtocolError) as err:
+        grant.verify_grant(blob, **{**ctx, "entry_hashes": {b"\xf1" * 16: b"\x00" * 32}})
+    assert _code(err) == "entry-hash-mismatch"
+
+
+@pytest.mark.xfail(strict=True, reason="F3: open_entry_with_key does not check the booklet/entry")
+def test_grant_rewrapping_an_entry_of_another_booklet_is_refused_by_the_grantee() -> None:
+    """Cross-booklet grant via a colluding server: the grantee must not file a Y entry under X."""
+    y_entry = _seal(THERAPIST, MEMBERS_Y, booklet=BOOKLET_Y, entry_id=b"\xf1" * 16)
+    opened = envelope.open_entry(y_entry, author_identity_key=THERAPIST.identity_public, me=MALLORY)
+    blob, _ = _grant(
+        BOOKLET_X, [(b"\xf1" * 16, opened.entry_hash, opened.content_key)], granter=MALLORY
+    )
+    granted = grant.open_grant(blob, granter_identity_key=MALLORY.identity_public, me=NEWCOMER)
+    ehash, key = granted[b"\xf1" * 16]
+    extra: dict[str, Any] = {}
+    params = inspect.signature(envelope.open_entry_with_key).parameters
+    if "booklet_id" in params:
+        extra["booklet_id"] = BOOKLET_X
+    if "entry_id" in params:
+        extra["entry_id"] = b"\xf1" * 16
+    with pytest.raises(ProtocolError) as err:
+        envelope.open_entry_with_key(
+            y_entry,
+            author_identity_key=THERAPIST.identity_public,
+            content_key=key,
+            expected_hash=ehash,
+            **extra,
+        )
+    assert _code(err) == "wrong-booklet"
+
+
+def test_grant_items_moved_to_another_booklets_grant_do_not_unwrap() -> None:
+    """Splicing: items of a grant for booklet X re-signed into a grant for booklet Y."""
+    blob, _ = _grant(BOOKLET_X)
+    g = grant.parse_grant(blob)
+    moved = bytearray(g.signed_part)
+    moved[4:20] = BOOKLET_Y
+    data = _resign(bytes(moved), THERAPIST, labels.GRANT_SIGNATURE)
+    with pytest.raises(ProtocolError) as err:
+        grant.open_grant(data, granter_identity_key=THERAPIST.identity_public, me=NEWCOMER)
+    assert _code(err) == "unwrap-failed"
+    with pytest.raises(ProtocolError) as err:  # not re-signed
+        grant.open_grant(
+            bytes(moved) + g.signature, granter_identity_key=THERAPIST.identity_public, me=NEWCOMER
+        )
+    assert _code(err) == "bad-signature"
+
+
+def test_grant_item_pointed_at_another_entry_does_not_unwrap() -> None:
+    """Splicing: an item's entry_id/entry_hash changed to another entry's (re-signed)."""
+    blob, _ = _grant(BOOKLET_X)
+    g = grant.parse_grant(blob)
+    moved = bytearray(g.signed_part)
+    moved[96:112] = b"\xe2" * 16
+    data = _resign(bytes(moved), THERAPIST, labels.GRANT_SIGNATURE)
+    with pytest.raises(ProtocolError) as err:
+        grant.open_grant(data, granter_identity_key=THERAPIST.identity_public, me=NEWCOMER)
+    assert _code(err) == "unwrap-failed"
+
+
+def test_grant_for_someone_else_or_another_ek_is_refused() -> None:
+    """Misdirected grant: the server or grantee sees a grant for another grantee or a stale EK."""
+    blob, ctx = _grant()
+    with pytest.raises(ProtocolError) as err:
+        grant.verify_grant(blob, **{**ctx, "grantee_id": PARENT1.account_id})
+    assert _code(err) == "wrong-grantee"
+    with pytest.raises(ProtocolError) as err:
+        grant.verify_grant(blob, **{**ctx, "grantee_ek": PARENT1.encryption_public})
+    assert _code(err) == "grantee-key-mismatch"
+    with pytest.raises(ProtocolError) as err:
+        grant.verify_grant(blob, **{**ctx, "granter_id": MALLORY.account_id})
+    assert _code(err) == "wrong-author"
+    with pytest.raises(ProtocolError) as err:
+        grant.open_grant(blob, granter_identity_key=THERAPIST.identity_public, me=PARENT1)
+    assert _code(err) == "wrong-grantee"
+    with pytest.raises(ProtocolError) as err:
+        grant.open_grant(blob, granter_identity_key=MALLORY.identity_public, me=NEWCOMER)
+    assert _code(err) == "bad-signature"
+
+
+def test_grant_with_low_order_enc_is_unwrap_failed() -> None:
+    """Low-order HPKE enc inside a grant item gives unwrap-failed, never a crash."""
+    blob, _ = _grant()
+    g = grant.parse_grant(blob)
+    for bad in X25519_LOW_ORDER:
+        tampered = bytearray(g.signed_part)
+        tampered[96 + 48 : 96 + 80] = bad
+        data = _resign(bytes(tampered), THERAPIST, labels.GRANT_SIGNATURE)
+        with pytest.raises(ProtocolError) as err:
+            grant.open_grant(data, granter_identity_key=THERAPIST.identity_public, me=NEWCOMER)
+        assert _code(err) == "unwrap-failed"
+
+
+def test_grant_item_count_bounds() -> None:
+    """Resource abuse: an item_count of 0 or 2^32-1 is refused before reading items."""
+    blob, _ = _grant()
+    for count in (0, grant.MAX_ITEMS + 1, 0xFFFFFFFF):
+        with pytest.raises(ProtocolError) as err:
+            grant.parse_grant(blob[:92] + struct.pack(">I", count) + blob[96:])
+        assert _code(err) == "bad-item-count"
+
+
+# ============================================================================================
+# Sealed key bundles, KDF parameters, QR
+# ============================================================================================
+
+
+@pytest.fixture(scope="module")
+def accts() -> list[dict[str, Any]]:
+    return list(json.loads(VECTORS.read_text(encoding="utf-8"))["accounts"])
+
+
+def test_sealed_bundle_moved_to_another_account_is_refused(accts: list[dict[str, Any]]) -> None:
+    """Bundle swap: A's sealed bundle relabelled as B's, or opened with B's key, does not open."""
+    a, b = accts[0], accts[1]
+    blob = h(a["sealed_bundle_password"])
+    relabelled = blob[:4] + h(b["account_id"]) + blob[20:]
+    with pytest.raises(ProtocolError) as err:
+        keys.open_bundle(relabelled, h(a["kek"]), keys.PURPOSE_PASSWORD)
+    assert _code(err) == "bundle-decrypt-failed"
+    with pytest.raises(ProtocolError) as err:
+        keys.open_bundle(blob, h(b["kek"]), keys.PURPOSE_PASSWORD)
+    assert _code(err) == "bundle-decrypt-failed"
+
+
+def test_bundle_whose_inner_account_differs_is_refused(accts: list[dict[str, Any]]) -> None:
+    """Bundle swap by someone holding the KEK: B's keys sealed under A's account id."""
+    a, b = accts[0], accts[1]
+    b_keys = keys.AccountKeys.from_secrets(
+        h(b["account_id"]), h(b["identity_seed"]), h(b["encryption_secret"])
+    )
+    a_keys = keys.AccountKeys.from_secrets(
+        h(a["account_id"]), h(a["identity_seed"]), h(a["encryption_secret"])
+    )
+    header = b"\x01\x00\x01\x03" + a_keys.account_id + bytes([keys.PURPOSE_PASSWORD]) + b"\x07" * 12
+    from secure_msg.crypto.primitives import aes_gcm_encrypt
+
+    ct = aes_gcm_encrypt(h(a["kek"]), header[21:33], b_keys.encode(), header)
+    with pytest.raises(ProtocolError) as err:
+        keys.open_bundle(
+            header + struct.pack(">I", len(ct)) + ct, h(a["kek"]), keys.PURPOSE_PASSWORD
+        )
+    assert _code(err) == "account-mismatch"
+    # keys that do not match the account's published statement
+    with pytest.raises(ProtocolError) as err:
+        b_keys.check_matches(keys.KeyStatement.parse(h(a["key_statement"])))
+    assert _code(err) == "bundle-key-mismatch"
+    a_keys.check_matches(keys.KeyStatement.parse(h(a["key_statement"])))
+
+
+def test_recovery_bundle_presented_as_password_bundle_is_refused(
+    accts: list[dict[str, Any]],
+) -> None:
+    """Purpose confusion: the recovery-sealed bundle offered where the password bundle belongs."""
+    a = accts[0]
+    rec = h(a["sealed_bundle_recovery"])
+    with pytest.raises(ProtocolError) as err:
+        keys.open_bundle(rec, h(a["kek"]), keys.PURPOSE_PASSWORD)
+    assert _code(err) == "wrong-purpose"
+    relabelled = rec[:20] + bytes([keys.PURPOSE_PASSWORD]) + rec[21:]
+    for kek in (h(a["recovery_kek"]), h(a["kek"])):
+        with pytest.raises(ProtocolError) as err:
+            keys.open_bundle(relabelled, kek, keys.PURPOSE_PASSWORD)
+        assert _code(err) == "bundle-decrypt-failed"
+    with pytest.raises(ProtocolError) as err:  # and the other way round
+        keys.open_bundle(
+            h(a["sealed_bundle_password"]), h(a["recovery_kek"]), keys.PURPOSE_RECOVERY
+        )
+    assert _code(err) == "wrong-purpose"
+
+
+def test_sealed_bundle_with_wrong_ct_len_is_malformed(accts: list[dict[str, Any]]) -> None:
+    """Layout abuse: a sealed bundle announcing a ct_len other than 100."""
+    blob = h(accts[0]["sealed_bundle_password"])
+    for n in (0, 99, 101, 0xFFFFFFFF):
+        with pytest.raises(ProtocolError) as err:
+            keys.open_bundle(
+                blob[:33] + struct.pack(">I", n) + blob[37:], b"k" * 32, keys.PURPOSE_PASSWORD
+            )
+        assert _code(err) == "malformed"
+
+
+def test_server_cannot_downgrade_the_password_kdf() -> None:
+    """KDF downgrade: the server offers fewer iterations or a short/long salt."""
+    for iterations, salt in (
+        (599_999, b"s" * 16),
+        (1, b"s" * 16),
+        (600_000, b"s" * 15),
+        (600_000, b""),
+        (600_000, b"s" * 17),
+    ):
+        with pytest.raises(ProtocolError) as err:
+            keys.derive_password_keys("pw", salt, iterations)
+        assert _code(err) == "weak-kdf-params"
+
+
+def test_qr_payload_with_swapped_or_substituted_keys_is_refused() -> None:
+    """MITM at verification: a QR code showing a substituted key, or roles swapped."""
+    peer = (PARENT1.account_id, PARENT1.identity_public)
+    me = (THERAPIST.account_id, THERAPIST.identity_public)
+    good = safety.QrPayload(*peer, *me)
+    good.check(peer, me)
+    for bad in (
+        safety.QrPayload(*me, *peer),
+        safety.QrPayload(PARENT1.account_id, MALLORY.identity_public, *me),
+        safety.QrPayload(*peer, THERAPIST.account_id, MALLORY.identity_public),
+    ):
+        with pytest.raises(ProtocolError) as err:
+            safety.QrPayload.parse(bad.encode()).check(peer, me)
+        assert _code(err) == "qr-mismatch"
+    substituted = (PARENT1.account_id, MALLORY.identity_public)
+    assert safety.safety_number(peer, me) != safety.safety_number(substituted, me)
+
+
+# ============================================================================================
+# Payloads: a malicious author controls the plaintext bytes completely
+# ============================================================================================
+
+
+@pytest.mark.xfail(strict=True, reason="F5: decode_payload lets RecursionError/ValueError escape")
+@pytest.mark.parametrize(
+    "plaintext",
+    [
+        b'{"kind":"note","text":"x","n":' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+        b'{"kind":"note","text":"x","n":' + b"1" * 5000 + b"}",
+    ],
+    ids=["deep-nesting", "huge-integer"],
+)
+def test_hostile_payload_is_bad_payload_not_a_crash(plaintext: bytes) -> None:
+    """Client crash: a member's payload with deep nesting or a 5000-digit number."""
+    with pytest.raises(ProtocolError) as err:
+        decode_payload(2, plaintext)
+    assert _code(err) == "bad-payload"
+
+
+@pytest.mark.xfail(strict=True, reason="F6: Python json accepts NaN/Infinity, JSON.parse does not")
+def test_non_json_constants_are_bad_payload() -> None:
+    """Cross-client split: NaN accepted by the Python client but refused by the browser."""
+    with pytest.raises(ProtocolError) as err:
+        decode_payload(2, b'{"kind":"note","text":"x","n":NaN}')
+    assert _code(err) == "bad-payload"
+
+
+def test_payload_kind_must_match_header_kind() -> None:
+    """Kind confusion: a 'title' payload inside a 'note' entry, or a note missing its text."""
+    with pytest.raises(ProtocolError) as err:
+        decode_payload(2, encode_payload("title", title="x"))
+    assert _code(err) == "bad-payload"
+    for bad in (b'{"kind":"note"}', b'{"kind":"note","text":1}', b"[]", b"\xff", b""):
+        with pytest.raises(ProtocolError) as err:
+            decode_payload(2, bad)
+        assert _code(err) == "bad-payload"
