@@ -100,7 +100,10 @@ class Vault:
     def blind_index(self, purpose: str, normalised_value: str) -> bytes:
         """32-byte keyed index of an already-normalised value; equal inputs give equal outputs."""
         message = (
-            _INDEX_LABEL + b"\x00" + _check_purpose(purpose) + b"\x00"
+            _INDEX_LABEL
+            + b"\x00"
+            + _check_purpose(purpose)
+            + b"\x00"
             + normalised_value.encode("utf-8")
         )
         return hmac.new(self._index_key, message, hashlib.sha256).digest()
