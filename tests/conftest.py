@@ -37,7 +37,7 @@ def config(tmp_path: Path, keys_dir: Path) -> Config:
     return with_overrides(
         load_config(None, env={}),
         storage={"database_path": tmp_path / "var" / "secure-msg.db", "keys_dir": keys_dir},
-        argon2={"opslimit": 1, "memlimit_bytes": 8192},
+        argon2={"opslimit": 2, "memlimit_bytes": 19 * 1024 * 1024},
     )
 
 

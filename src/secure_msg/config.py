@@ -107,9 +107,11 @@ class AccountsConfig:
 
 @dataclass(frozen=True)
 class Argon2Config:
-    # libsodium argon2id bounds: opslimit ≥ 1, memlimit ≥ 8 KiB.
-    opslimit: int = field(default=3, metadata=_check(_between(1, 64)))
-    memlimit_bytes: int = field(default=67_108_864, metadata=_check(_between(8192, 1 << 32)))
+    # Never below OWASP's Argon2id minimum (t=2, 19 MiB), not even in tests.
+    opslimit: int = field(default=3, metadata=_check(_between(2, 64)))
+    memlimit_bytes: int = field(
+        default=67_108_864, metadata=_check(_between(19 * 1024 * 1024, 1 << 32))
+    )
 
 
 @dataclass(frozen=True)

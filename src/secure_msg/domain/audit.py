@@ -23,7 +23,7 @@ from dataclasses import dataclass
 GENESIS_HASH = bytes(32)
 _LABEL = b"secure-msg/audit/v1\x00"
 _ACTION = re.compile(r"[a-z][a-z0-9_-]*(\.[a-z][a-z0-9_-]*)+")
-_ACTOR = re.compile(r"system|operator|account:\d+|anonymous")
+_ACTOR = re.compile(r"system|operator|account:[0-9a-f]{32}|anonymous")
 MAX_DETAIL_BYTES = 1024
 DetailValue = str | int | bool | None
 

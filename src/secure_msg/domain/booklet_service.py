@@ -73,10 +73,17 @@ async def list_mine(deps: BookletDeps, session: Session) -> list[BookletSummary]
     )
 
 
-async def members(deps: BookletDeps, session: Session, booklet_id: bytes) -> list[Member]:
+async def members(
+    deps: BookletDeps, session: Session, booklet_id: bytes, *, include_removed: bool = False
+) -> list[Member]:
+    """Current members; with `include_removed` also former ones, whose keys still verify the
+    entries they wrote."""
+
     def txn(conn: sqlite3.Connection) -> list[Member]:
         require_member_txn(conn, booklet_id, session)
-        return store.members_txn(conn, deps.vault, booklet_id)
+        return store.members_txn(
+            conn, deps.vault, booklet_id, current_only=not include_removed
+        )
 
     return await deps.db.read(txn)
 

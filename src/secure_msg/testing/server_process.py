@@ -41,7 +41,7 @@ def write_test_config(workdir: Path, extra_toml: str = "") -> Path:
         "[storage]\n"
         f"database_path = \"{workdir / 'var' / 'secure-msg.db'}\"\n"
         f"keys_dir = \"{workdir / 'keys'}\"\n"
-        "[argon2]\nopslimit = 1\nmemlimit_bytes = 8192\n"
+        "[argon2]\nopslimit = 2\nmemlimit_bytes = 19922944\n"
         "[logging]\nlevel = \"INFO\"\n" + extra_toml,
         encoding="utf-8",
     )

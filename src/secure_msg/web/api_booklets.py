@@ -41,6 +41,7 @@ def member_json(m: Member) -> dict[str, Any]:
         "account_id": m.account_id.hex(), "role": m.role.value, "name": m.name,
         "key_statement": b64(m.key_statement), "fingerprint": fingerprint(m.identity_key),
         "joined_at": ms_to_iso(m.joined_at_ms), "joined_seq": m.joined_seq,
+        "removed": not m.current,
     }
 
 
@@ -72,7 +73,8 @@ async def list_booklets(request: web.Request) -> web.Response:
 async def list_members(request: web.Request) -> web.Response:
     session = await require_session(request)
     rows = await booklet_service.members(
-        services(request).booklets, session, path_id(request, "booklet_id")
+        services(request).booklets, session, path_id(request, "booklet_id"),
+        include_removed=request.query.get("all") == "1",
     )
     return web.json_response({"members": [member_json(m) for m in rows]})
 
@@ -195,7 +197,7 @@ def setup_routes(app: web.Application) -> None:
               summary="My booklets with unread counts and the newest title envelope",
               response=obj, errors=(401,))
     add_route(app, "GET", f"{base}/members", list_members, tags=t, auth=True,
-              summary="Current members with roles, key statements and fingerprints",
+              summary="Members with roles, key statements, fingerprints (?all=1: former too)",
               response=obj, errors=(401, 404))
     add_route(app, "POST", f"{base}/invitations", invite_member, tags=t, status=201, auth=True,
               summary="Invite a guardian or caregiver (therapist); returns a one-time link",

@@ -1,0 +1,277 @@
+"""`secure-msg client …`: the Python reference client on the command line.
+
+The password comes from --password-file or SECURE_MSG_PASSWORD, never from an argument (it would
+show in `ps` and shell history). --profile DIR keeps the session token and pinned identity keys;
+private keys are never written: each run opens them from the password-sealed bundle.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from secure_msg.client import Client, ClientError, Profile
+from secure_msg.client.client import MemberInfo
+from secure_msg.crypto.safety import group_digits
+
+DEFAULT_PROFILE = Path(os.environ.get("SECURE_MSG_PROFILE", Path.home() / ".secure-msg"))
+Command = Callable[[Client, argparse.Namespace], Awaitable[dict[str, Any]]]
+
+
+def _read_secret(path: str) -> str:
+    """A small local file (password, recovery key): read synchronously, newline stripped."""
+    return Path(path).read_text(encoding="utf-8").rstrip("\r\n")
+
+
+def _password(args: argparse.Namespace, env: str = "SECURE_MSG_PASSWORD") -> str:
+    if args.password_file:
+        return _read_secret(args.password_file)
+    value = os.environ.get(env)
+    if not value:
+        raise ClientError(0, "no-password", "Give --password-file or set SECURE_MSG_PASSWORD")
+    return value
+
+
+async def _enroll(c: Client, a: argparse.Namespace) -> dict[str, Any]:
+    rk = await c.enroll(a.url, a.login, _password(a), a.language)
+    return {"id": c.profile.account_id, "login": c.profile.login, "recovery_key": rk,
+            "text": f"Enrolled as {c.profile.login}.\nRecovery key (write it down, it is shown "
+                    f"only now):\n  {rk}"}
+
+
+async def _login(c: Client, a: argparse.Namespace) -> dict[str, Any]:
+    await c.login(a.server, a.login, _password(a))
+    return {"id": c.profile.account_id, "text": f"Logged in as {c.profile.login}."}
+
+
+async def _logout(c: Client, a: argparse.Namespace) -> dict[str, Any]:
+    await c.logout()
+    return {"text": "Logged out."}
+
+
+async def _recover(c: Client, a: argparse.Namespace) -> dict[str, Any]:
+    key = _read_secret(a.recovery_key_file)
+    await c.recover(a.server, a.login, key, _password(a))
+    return {"id": c.profile.account_id, "text": "New password set; other sessions ended."}
+
+
+async def _change_password(c: Client, a: argparse.Namespace) -> dict[str, Any]:
+    await c.unlock(_password(a))
+    new = _read_secret(a.new_password_file)
+    await c.change_password(_password(a), new)
+    return {"text": "Password changed; other sessions ended."}
+
+
+async def _create(c: Client, a: argparse.Namespace) -> dict[str, Any]:
+    await c.unlock(_password(a))
+    booklet_id = await c.create_booklet(a.title)
+    return {"id": booklet_id, "text": f"Booklet {booklet_id} created."}
+
+
+async def _list(c: Client, a: argparse.Namespace) -> dict[str, Any]:
+    await c.unlock(_password(a))
+    rows = await c.booklets()
+    text = "\n".join(f"{r['id']}  {r['title'] or '(no title)'}  unread {r['unread']}"
+                     for r in rows) or "No booklets."
+    return {"booklets": rows, "text": text}
+
+
+async def _invite(c: Client, a: argparse.Namespace) -> dict[str, Any]:
+    result = await c.invite(a.booklet, a.role, a.name, a.phone, a.email)
+    return {**result, "text": f"Invitation link (valid until {result['expires_at']}):\n"
+                              f"  {result['link']}"}
+
+
+def _member_json(m: MemberInfo) -> dict[str, Any]:
+    return {"id": m.account_id, "role": m.role, "name": m.name, "fingerprint": m.fingerprint,
+            "verified": m.verified, "removed": m.removed}
+
+
+async def _members(c: Client, a: argparse.Namespace) -> dict[str, Any]:
+    rows = await c.members(a.booklet)
+    text = "\n".join(f"{m.account_id}  {m.role:<9}  {m.name or '':<20}  {m.fingerprint}"
+                     f"{'  verified' if m.verified else ''}" for m in rows)
+    return {"members": [_member_json(m) for m in rows], "text": text}
+
+
+async def _remove(c: Client, a: argparse.Namespace) -> dict[str, Any]:
+    await c.remove(a.booklet, a.member)
+    return {"id": a.member, "text": "Removed."}
+
+
+async def _grant(c: Client, a: argparse.Namespace) -> dict[str, Any]:
+    await c.unlock(_password(a))
+    count = await c.grant_history(a.booklet, a.member)
+    return {"entries": count, "text": f"Shared {count} earlier entries."}
+
+
+def _post_fields(a: argparse.Namespace) -> dict[str, Any]:
+    text = _read_secret(a.file) if a.file else a.text
+    if a.kind == "note":
+        return {"text": text}
+    if a.kind == "homework":
+        return {"task": text, "frequency": a.frequency}
+    if not a.homework:
+        raise ClientError(0, "bad-arguments", "homework-log needs --homework ENTRY_ID")
+    return {"homework": a.homework, "done": a.done == "yes", "how": text, "date": a.date}
+
+
+async def _post(c: Client, a: argparse.Namespace) -> dict[str, Any]:
+    await c.unlock(_password(a))
+    result = await c.post(a.booklet, a.kind, **_post_fields(a))
+    return {"id": result["entry_id"], "seq": result["seq"], "text": f"Posted #{result['seq']}."}
+
+
+async def _read(c: Client, a: argparse.Namespace) -> dict[str, Any]:
+    await c.unlock(_password(a))
+    entries = await c.read(a.booklet, a.since)
+    if entries:
+        await c.mark_read(a.booklet, entries[-1].seq)
+    rows = [{"seq": e.seq, "id": e.entry_id, "author": e.author_id, "kind": e.kind,
+             "created_at": e.created_at, "payload": e.payload} for e in entries]
+    text = "\n".join(f"#{e.seq} {e.created_at} {e.kind}: "
+                     f"{json.dumps(e.payload, ensure_ascii=False)}" for e in entries)
+    return {"entries": rows, "text": text or "No entries."}
+
+
+async def _find_member(c: Client, member_id: str) -> MemberInfo:
+    for booklet in (await c.api.call("GET", "/api/booklets"))["booklets"]:
+        for m in await c.members(booklet["id"]):
+            if m.account_id == member_id:
+                return m
+    raise ClientError(404, "not-found", "No member with that id in your booklets")
+
+
+async def _safety(c: Client, a: argparse.Namespace) -> dict[str, Any]:
+    await c.unlock(_password(a))
+    number = c.safety_number(await _find_member(c, a.member))
+    return {"id": a.member, "safety_number": number, "text": group_digits(number)}
+
+
+async def _verify(c: Client, a: argparse.Namespace) -> dict[str, Any]:
+    await c.unlock(_password(a))
+    ok = c.verify(await _find_member(c, a.member), a.number)
+    if not ok:
+        raise ClientError(0, "safety-number-mismatch",
+                          "The numbers differ: do not trust this key; ask in person again")
+    return {"id": a.member, "verified": True, "text": "Verified."}
+
+
+def _run(command: Command) -> Callable[[argparse.Namespace], int]:
+    def handler(args: argparse.Namespace) -> int:
+        folder = Path(args.profile)
+        profile = Profile.load(folder)
+
+        async def go() -> dict[str, Any]:
+            async with aiohttp.ClientSession() as http:
+                client = Client(profile, http)
+                try:
+                    return await command(client, args)
+                finally:
+                    profile.save(folder)
+
+        try:
+            result = asyncio.run(go())
+        except ClientError as exc:
+            if args.json:
+                print(json.dumps({"error": exc.code, "title": exc.title, "detail": exc.detail}))
+            print(f"secure-msg: {exc.detail or exc.title} ({exc.code})", file=sys.stderr)
+            return 1
+        except aiohttp.ClientError as exc:
+            print(f"secure-msg: cannot reach the server ({type(exc).__name__})", file=sys.stderr)
+            return 1
+        text = result.pop("text", "")
+        print(json.dumps(result, ensure_ascii=False) if args.json else text)
+        return 0
+
+    return handler
+
+
+def register(subparsers: Any) -> None:
+    client = subparsers.add_parser("client", help="the end-to-end encrypted client")
+    client.add_argument("--profile", default=str(DEFAULT_PROFILE),
+                        help="folder for the session and pinned keys (default ~/.secure-msg)")
+    client.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    client.add_argument("--password-file", help="file holding the password (else "
+                                                "SECURE_MSG_PASSWORD)")
+    sub = client.add_subparsers(dest="client_command", required=True, metavar="COMMAND")
+
+    def cmd(parser: argparse.ArgumentParser, fn: Command) -> None:
+        parser.set_defaults(handler=_run(fn))
+
+    p = sub.add_parser("enroll", help="enroll from an invitation link")
+    p.add_argument("url")
+    p.add_argument("--login", required=True)
+    p.add_argument("--language", choices=["fi", "sv", "en"], default="fi")
+    cmd(p, _enroll)
+    p = sub.add_parser("login", help="log in")
+    p.add_argument("--server", required=True)
+    p.add_argument("--login", required=True)
+    cmd(p, _login)
+    cmd(sub.add_parser("logout", help="end the session"), _logout)
+    p = sub.add_parser("recover", help="set a new password with the recovery key")
+    p.add_argument("--server", required=True)
+    p.add_argument("--login", required=True)
+    p.add_argument("--recovery-key-file", required=True)
+    cmd(p, _recover)
+    p = sub.add_parser("password", help="change the password")
+    p.add_argument("--new-password-file", required=True)
+    cmd(p, _change_password)
+    _register_booklet(sub, cmd)
+    p = sub.add_parser("post", help="post an entry")
+    p.add_argument("booklet")
+    p.add_argument("--kind", choices=["note", "homework", "homework-log"], default="note")
+    text = p.add_mutually_exclusive_group(required=True)
+    text.add_argument("--text")
+    text.add_argument("--file")
+    p.add_argument("--frequency", default="daily", help="homework: how often to practise")
+    p.add_argument("--homework", help="homework-log: the homework entry id")
+    p.add_argument("--done", choices=["yes", "no"], default="yes")
+    p.add_argument("--date", default="", help="homework-log: YYYY-MM-DD")
+    cmd(p, _post)
+    p = sub.add_parser("read", help="decrypt and show entries")
+    p.add_argument("booklet")
+    p.add_argument("--since", type=int, default=0)
+    cmd(p, _read)
+    p = sub.add_parser("safety-number", help="the 60 digits to compare in person")
+    p.add_argument("member")
+    cmd(p, _safety)
+    p = sub.add_parser("verify", help="mark a member verified after comparing the number")
+    p.add_argument("member")
+    p.add_argument("number")
+    cmd(p, _verify)
+
+
+def _register_booklet(sub: Any, cmd: Callable[[argparse.ArgumentParser, Command], None]) -> None:
+    booklet = sub.add_parser("booklet", help="booklets and members")
+    bsub = booklet.add_subparsers(dest="booklet_command", required=True, metavar="COMMAND")
+    p = bsub.add_parser("create", help="open a booklet (therapists)")
+    p.add_argument("--title", required=True)
+    cmd(p, _create)
+    cmd(bsub.add_parser("list", help="my booklets"), _list)
+    p = bsub.add_parser("invite", help="invite a guardian or caregiver")
+    p.add_argument("booklet")
+    p.add_argument("--role", choices=["guardian", "caregiver"], required=True)
+    p.add_argument("--name")
+    p.add_argument("--phone")
+    p.add_argument("--email")
+    cmd(p, _invite)
+    p = bsub.add_parser("members", help="members with fingerprints")
+    p.add_argument("booklet")
+    cmd(p, _members)
+    p = bsub.add_parser("remove", help="remove a member")
+    p.add_argument("booklet")
+    p.add_argument("member")
+    cmd(p, _remove)
+    p = bsub.add_parser("grant-history", help="share earlier entries with a member")
+    p.add_argument("booklet")
+    p.add_argument("member")
+    cmd(p, _grant)

@@ -1,0 +1,373 @@
+"""High-level client: enroll, log in, booklets, members, posting and reading entries.
+
+Every protocol check happens here, on the user's side: key statements are verified and identity
+keys pinned on first sight (a changed key is refused until verified again), entries are opened
+only with the pinned key of their author, and recipients come from verified statements.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlparse
+
+import aiohttp
+
+from secure_msg.client.http import Api, ClientError, b64d, b64e
+from secure_msg.client.profile import Pin, Profile
+from secure_msg.crypto import envelope, grant, keys, recovery, safety
+from secure_msg.crypto.envelope import KIND_IDS, KINDS
+from secure_msg.crypto.errors import ProtocolError
+from secure_msg.crypto.payloads import decode_payload, encode_payload
+
+MAX_POST_RETRIES = 5
+
+
+@dataclass(frozen=True)
+class DecryptedEntry:
+    seq: int
+    entry_id: str
+    author_id: str
+    kind: str
+    created_at: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class MemberInfo:
+    account_id: str
+    role: str
+    name: str | None
+    fingerprint: str
+    identity_key: bytes
+    encryption_key: bytes
+    removed: bool
+    verified: bool
+
+
+def _protocol(exc: ProtocolError) -> ClientError:
+    return ClientError(0, f"protocol/{exc.code}", "A protocol check failed", exc.detail)
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def token_from_link(link: str) -> tuple[str, str]:
+    """(server base URL, token) from an invitation link http://host/enroll/<token>."""
+    parsed = urlparse(link)
+    parts = parsed.path.rstrip("/").split("/")
+    if len(parts) < 2 or parts[-2] != "enroll" or not parts[-1]:
+        raise ClientError(0, "bad-link", "This is not an invitation link")
+    prefix = "/".join(parts[:-2])
+    return f"{parsed.scheme}://{parsed.netloc}{prefix}", parts[-1]
+
+
+class Client:
+    def __init__(self, profile: Profile, http: aiohttp.ClientSession) -> None:
+        self.profile = profile
+        self._http = http
+        self.api = Api(profile.server, http, profile.token or None)
+        self.keys: keys.AccountKeys | None = None
+
+    # -- accounts -----------------------------------------------------------------------------
+
+    async def enroll(self, link: str, login: str, password: str, language: str = "fi") -> str:
+        """Enroll from an invitation link; returns the recovery key (show it once)."""
+        server, token = token_from_link(link)
+        self.api = Api(server, self._http)
+        info = await self.api.call("GET", f"/api/enroll/{token}")
+        account_id = bytes.fromhex(info["account_id"])
+        acct = keys.AccountKeys.generate(account_id)
+        salt = os.urandom(keys.SALT_LEN)
+        pw = keys.derive_password_keys(password, salt)
+        secret = recovery.generate_recovery_secret()
+        rk = recovery.derive_recovery_keys(secret)
+        result = await self.api.call("POST", f"/api/enroll/{token}", {
+            "login": login, "key_statement": b64e(acct.statement(_now_ms()).encode()),
+            "kdf_salt": b64e(salt), "kdf_iterations": keys.PBKDF2_ITERATIONS,
+            "auth_key": b64e(pw.auth_key),
+            "password_bundle": b64e(keys.seal_bundle(acct, pw.kek, keys.PURPOSE_PASSWORD)),
+            "recovery_auth_key": b64e(rk.auth_key),
+            "recovery_bundle": b64e(keys.seal_bundle(acct, rk.kek, keys.PURPOSE_RECOVERY)),
+            "language": language,
+        })
+        self._logged_in(server, result, acct)
+        return recovery.format_recovery_key(secret)
+
+    def _logged_in(self, server: str, result: dict[str, Any], acct: keys.AccountKeys) -> None:
+        account = result["account"]
+        self.profile.server, self.profile.token = server, result["token"]
+        self.profile.login, self.profile.account_id = account["login"], account["id"]
+        self.api = Api(server, self._http, result["token"])
+        self.keys = acct
+        self.profile.pins[account["id"]] = Pin(acct.identity_public.hex(), verified=True)
+
+    async def _password_keys(self, login: str, password: str) -> keys.PasswordKeys:
+        pre = await self.api.call("POST", "/api/prelogin", {"login": login})
+        try:
+            return keys.derive_password_keys(password, b64d(pre["salt"]), pre["iterations"])
+        except ProtocolError as exc:
+            raise _protocol(exc) from exc
+
+    def _open_bundle(self, blob: bytes, kek: bytes, purpose: int,
+                     statement: bytes) -> keys.AccountKeys:
+        try:
+            acct = keys.open_bundle(blob, kek, purpose)
+            st = keys.KeyStatement.parse(statement)
+            st.verify()
+            acct.check_matches(st)
+        except ProtocolError as exc:
+            raise _protocol(exc) from exc
+        return acct
+
+    async def login(self, server: str, login: str, password: str) -> None:
+        self.api = Api(server, self._http)
+        pw = await self._password_keys(login, password)
+        result = await self.api.call(
+            "POST", "/api/login", {"login": login, "auth_key": b64e(pw.auth_key)}
+        )
+        acct = self._open_bundle(b64d(result["password_bundle"]), pw.kek,
+                                 keys.PURPOSE_PASSWORD, b64d(result["account"]["key_statement"]))
+        self._logged_in(server, result, acct)
+
+    async def unlock(self, password: str) -> None:
+        """Open my keys for this run with the saved session and the password."""
+        me = await self.api.call("GET", "/api/me")
+        try:
+            pw = keys.derive_password_keys(password, b64d(me["kdf_salt"]), me["kdf_iterations"])
+        except ProtocolError as exc:
+            raise _protocol(exc) from exc
+        self.keys = self._open_bundle(b64d(me["password_bundle"]), pw.kek,
+                                      keys.PURPOSE_PASSWORD, b64d(me["key_statement"]))
+
+    async def logout(self) -> None:
+        await self.api.call("POST", "/api/logout")
+        self.profile.token = ""
+
+    async def change_password(self, old: str, new: str) -> None:
+        me = self._me()
+        current = await self._password_keys(self.profile.login, old)
+        salt = os.urandom(keys.SALT_LEN)
+        pw = keys.derive_password_keys(new, salt)
+        await self.api.call("POST", "/api/me/password", {
+            "current_auth_key": b64e(current.auth_key), "kdf_salt": b64e(salt),
+            "kdf_iterations": keys.PBKDF2_ITERATIONS, "auth_key": b64e(pw.auth_key),
+            "password_bundle": b64e(keys.seal_bundle(me, pw.kek, keys.PURPOSE_PASSWORD)),
+        })
+
+    async def recover(self, server: str, login: str, recovery_key: str, new: str) -> None:
+        """Lost password: the recovery key opens the second bundle; a new password is set."""
+        self.api = Api(server, self._http)
+        try:
+            rk = recovery.derive_recovery_keys(recovery.parse_recovery_key(recovery_key))
+        except ProtocolError as exc:
+            raise _protocol(exc) from exc
+        body = {"login": login, "recovery_auth_key": b64e(rk.auth_key)}
+        blob = b64d((await self.api.call("POST", "/api/recovery/bundle", body))["recovery_bundle"])
+        try:
+            acct = keys.open_bundle(blob, rk.kek, keys.PURPOSE_RECOVERY)
+        except ProtocolError as exc:
+            raise _protocol(exc) from exc
+        salt = os.urandom(keys.SALT_LEN)
+        pw = keys.derive_password_keys(new, salt)
+        result = await self.api.call("POST", "/api/recovery/reset", {
+            **body, "kdf_salt": b64e(salt), "kdf_iterations": keys.PBKDF2_ITERATIONS,
+            "auth_key": b64e(pw.auth_key),
+            "password_bundle": b64e(keys.seal_bundle(acct, pw.kek, keys.PURPOSE_PASSWORD)),
+        })
+        acct = self._open_bundle(b64d(result["password_bundle"]), pw.kek,
+                                 keys.PURPOSE_PASSWORD, b64d(result["account"]["key_statement"]))
+        self._logged_in(server, result, acct)
+
+    def _me(self) -> keys.AccountKeys:
+        if self.keys is None:
+            raise ClientError(0, "locked", "Unlock with the password first")
+        return self.keys
+
+    # -- members and verification ------------------------------------------------------------
+
+    def _check_member(self, raw: dict[str, Any]) -> MemberInfo:
+        try:
+            st = keys.KeyStatement.parse(b64d(raw["key_statement"]))
+            st.verify()
+            if st.account_id.hex() != raw["account_id"]:
+                raise ProtocolError("account-mismatch")
+            pin = self.profile.pins.get(raw["account_id"])
+            if pin is None:  # trust on first use, until verified in person
+                pin = Pin(st.identity_key.hex())
+                self.profile.pins[raw["account_id"]] = pin
+            st.check_pinned(st.account_id, bytes.fromhex(pin.identity_key))
+        except ProtocolError as exc:
+            raise _protocol(exc) from exc
+        return MemberInfo(raw["account_id"], raw["role"], raw.get("name"),
+                          safety.fingerprint(st.identity_key), st.identity_key,
+                          st.encryption_key, bool(raw.get("removed")), pin.verified)
+
+    async def members(self, booklet_id: str, *, include_removed: bool = False
+                      ) -> list[MemberInfo]:
+        params = {"all": "1"} if include_removed else None
+        data = await self.api.call("GET", f"/api/booklets/{booklet_id}/members", params=params)
+        return [self._check_member(m) for m in data["members"]]
+
+    def safety_number(self, member: MemberInfo) -> str:
+        me = self._me()
+        return safety.safety_number(
+            (me.account_id, me.identity_public),
+            (bytes.fromhex(member.account_id), member.identity_key),
+        )
+
+    def verify(self, member: MemberInfo, number: str) -> bool:
+        ok = safety.normalize_number(number) == self.safety_number(member)
+        if ok:
+            self.profile.pins[member.account_id] = Pin(member.identity_key.hex(), verified=True)
+        return ok
+
+    # -- booklets ----------------------------------------------------------------------------
+
+    async def create_booklet(self, title: str) -> str:
+        booklet_id = (await self.api.call("POST", "/api/booklets"))["id"]
+        await self.post(booklet_id, "title", title=title)
+        return str(booklet_id)
+
+    async def booklets(self) -> list[dict[str, Any]]:
+        rows = (await self.api.call("GET", "/api/booklets"))["booklets"]
+        out = []
+        for row in rows:
+            title = None
+            if row["title_envelope"]:
+                entries = await self.read(row["id"], since=0, kinds={"title"})
+                title = entries[-1].payload["title"] if entries else None
+            out.append({**{k: v for k, v in row.items() if k != "title_envelope"},
+                        "title": title})
+        return out
+
+    async def invite(self, booklet_id: str, role: str, name: str | None = None,
+                     phone: str | None = None, email: str | None = None) -> dict[str, Any]:
+        body = {k: v for k, v in
+                {"role": role, "name": name, "phone": phone, "email": email}.items() if v}
+        result: dict[str, Any] = await self.api.call(
+            "POST", f"/api/booklets/{booklet_id}/invitations", body)
+        return result
+
+    async def remove(self, booklet_id: str, account_id: str) -> None:
+        await self.api.call("DELETE", f"/api/booklets/{booklet_id}/members/{account_id}")
+
+    # -- entries -----------------------------------------------------------------------------
+
+    async def post(self, booklet_id: str, kind: str, **fields: Any) -> dict[str, Any]:
+        """Seal to the current members and post; re-seal when someone else posted first."""
+        me = self._me()
+        plaintext = encode_payload(kind, **fields)
+        for _ in range(MAX_POST_RETRIES):
+            head = await self.api.call("GET", f"/api/booklets/{booklet_id}/head")
+            members = await self.members(booklet_id)
+            sealed = envelope.seal_entry(
+                me, booklet_id=bytes.fromhex(booklet_id), entry_id=os.urandom(16),
+                kind=KIND_IDS[kind], sequence=head["last_seq"] + 1,
+                prev_hash=b64d(head["last_hash"]), created_at=_now_ms(), plaintext=plaintext,
+                recipients=[(bytes.fromhex(m.account_id), m.encryption_key) for m in members],
+            )
+            try:
+                result: dict[str, Any] = await self.api.call(
+                    "POST", f"/api/booklets/{booklet_id}/entries", {"envelope": b64e(sealed)})
+                return result
+            except ClientError as exc:
+                if exc.code not in ("sequence-conflict", "membership-changed"):
+                    raise
+        raise ClientError(409, "sequence-conflict", "The booklet kept moving; try again")
+
+    async def _granted_keys(self, booklet_id: str, authors: dict[str, MemberInfo]
+                            ) -> dict[bytes, tuple[bytes, bytes]]:
+        me = self._me()
+        out: dict[bytes, tuple[bytes, bytes]] = {}
+        data = await self.api.call("GET", f"/api/booklets/{booklet_id}/grants")
+        for g in data["grants"]:
+            granter = authors.get(g["granter_id"])
+            if granter is None:
+                continue
+            try:
+                out.update(grant.open_grant(b64d(g["grant"]),
+                                            granter_identity_key=granter.identity_key, me=me))
+            except ProtocolError as exc:
+                raise _protocol(exc) from exc
+        return out
+
+    async def read_raw(self, booklet_id: str, since: int = 0
+                       ) -> list[tuple[dict[str, Any], envelope.OpenedEntry]]:
+        """Every entry after `since` that I can open, with its content key (for grants)."""
+        me = self._me()
+        authors = {m.account_id: m for m in await self.members(booklet_id, include_removed=True)}
+        granted: dict[bytes, tuple[bytes, bytes]] | None = None
+        out = []
+        while True:
+            page = await self.api.call("GET", f"/api/booklets/{booklet_id}/entries",
+                                       params={"since": str(since), "limit": "200"})
+            for raw in page["entries"]:
+                author = authors.get(raw["author_id"])
+                if author is None:
+                    raise ClientError(0, "protocol/unknown-author", "Entry by a non-member")
+                sealed = b64d(raw["envelope"])
+                try:
+                    opened = envelope.open_entry(
+                        sealed, author_identity_key=author.identity_key, me=me)
+                except ProtocolError as exc:
+                    if exc.code != "not-a-recipient":
+                        raise _protocol(exc) from exc
+                    if granted is None:
+                        granted = await self._granted_keys(booklet_id, authors)
+                    item = granted.get(bytes.fromhex(raw["entry_id"]))
+                    if item is None:
+                        raise _protocol(exc) from exc
+                    try:
+                        opened = envelope.open_entry_with_key(
+                            sealed, author_identity_key=author.identity_key,
+                            content_key=item[1], expected_hash=item[0])
+                    except ProtocolError as exc2:
+                        raise _protocol(exc2) from exc2
+                out.append((raw, opened))
+                since = raw["seq"]
+            if not page["entries"] or since >= page["last_seq"]:
+                return out
+
+    async def read(self, booklet_id: str, since: int = 0,
+                   kinds: set[str] | None = None) -> list[DecryptedEntry]:
+        out = []
+        for raw, opened in await self.read_raw(booklet_id, since):
+            kind = KINDS[opened.header.kind]
+            if kinds and kind not in kinds:
+                continue
+            try:
+                payload = decode_payload(opened.header.kind, opened.plaintext)
+            except ProtocolError as exc:
+                raise _protocol(exc) from exc
+            out.append(DecryptedEntry(raw["seq"], raw["entry_id"], raw["author_id"], kind,
+                                      raw["created_at"], payload))
+        return out
+
+    async def mark_read(self, booklet_id: str, seq: int) -> None:
+        await self.api.call("POST", f"/api/booklets/{booklet_id}/receipts", {"read_seq": seq})
+
+    async def grant_history(self, booklet_id: str, member_id: str,
+                            kinds: set[str] | None = None) -> int:
+        """Re-wrap the entries I can read (of `kinds`, default all) to a member who joined
+        later. A newcomer cannot even read the booklet's title until someone does this."""
+        member = next((m for m in await self.members(booklet_id) if m.account_id == member_id),
+                      None)
+        if member is None:
+            raise ClientError(404, "not-found", "No such member")
+        items = [(o.header.entry_id, o.entry_hash, o.content_key)
+                 for _, o in await self.read_raw(booklet_id)
+                 if kinds is None or KINDS[o.header.kind] in kinds]
+        if not items:
+            return 0
+        blob = grant.seal_grant(
+            self._me(), booklet_id=bytes.fromhex(booklet_id),
+            grantee_id=bytes.fromhex(member_id), grantee_ek=member.encryption_key,
+            created_at=_now_ms(), keys=items,
+        )
+        result = await self.api.call("POST", f"/api/booklets/{booklet_id}/grants",
+                                     {"grant": b64e(blob)})
+        return int(result["entries"])

@@ -1,0 +1,56 @@
+"""JSON over HTTP to the secure-msg API; problem+json answers become ClientError."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import aiohttp
+
+
+class ClientError(Exception):
+    """An error answer from the server (problem+json) or a protocol check failing locally."""
+
+    def __init__(self, status: int, code: str, title: str, detail: str | None = None,
+                 extra: dict[str, Any] | None = None) -> None:
+        super().__init__(f"{code}: {detail or title}")
+        self.status = status
+        self.code = code
+        self.title = title
+        self.detail = detail
+        self.extra = extra or {}
+
+
+def b64e(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64d(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class Api:
+    def __init__(self, base_url: str, session: aiohttp.ClientSession, token: str | None = None
+                 ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._http = session
+        self.token = token
+
+    async def call(self, method: str, path: str, body: dict[str, Any] | None = None,
+                   params: dict[str, str] | None = None) -> Any:
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        async with self._http.request(
+            method, self.base_url + path, json=body, params=params, headers=headers
+        ) as resp:
+            if resp.status == 204:
+                return None
+            data = await resp.json(content_type=None)
+            if resp.status >= 400:
+                data = data if isinstance(data, dict) else {}
+                known = {"type", "title", "detail", "status", "instance"}
+                raise ClientError(
+                    resp.status, str(data.get("type", "http-error")),
+                    str(data.get("title", resp.reason)), data.get("detail"),
+                    {k: v for k, v in data.items() if k not in known},
+                )
+            return data

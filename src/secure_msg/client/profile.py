@@ -1,0 +1,44 @@
+"""What a client keeps between runs in its profile folder: the server, the session token and
+the identity keys it has pinned. Private keys are never written here: they are opened from the
+password-sealed bundle each time (the server keeps that bundle; the password opens it)."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class Pin:
+    identity_key: str  # hex
+    verified: bool = False
+
+
+@dataclass
+class Profile:
+    server: str = ""
+    login: str = ""
+    account_id: str = ""
+    token: str = ""
+    pins: dict[str, Pin] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, folder: Path) -> Profile:
+        path = folder / "profile.json"
+        if not path.exists():
+            return cls()
+        data = json.loads(path.read_text(encoding="utf-8"))
+        pins = {k: Pin(**v) for k, v in data.pop("pins", {}).items()}
+        return cls(**data, pins=pins)
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path = folder / "profile.json"
+        tmp = path.with_suffix(".tmp")
+        # The session token is a secret: owner-only, written atomically.
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(asdict(self), fh, indent=1)
+        os.replace(tmp, path)
