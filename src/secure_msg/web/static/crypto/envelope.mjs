@@ -89,10 +89,17 @@ export function parseEntry(data) {
   return { header, headerBytes, body, wraps, signedPart, signature, raw: r.data };
 }
 
-/** Checks 1–5: structure, then the signature under the author's IK. @param {Uint8Array} data @param {Uint8Array} authorIdentityKey */
-async function parseAndVerify(data, authorIdentityKey) {
+/**
+ * Checks 1–5 (structure, the signature under the author's IK), then 6–7 for whichever of the
+ * expected author and booklet are given.
+ * @param {Uint8Array} data
+ * @param {{authorIdentityKey: Uint8Array, authorId?: Uint8Array, bookletId?: Uint8Array}} expect
+ */
+async function parseAndVerify(data, { authorIdentityKey, authorId, bookletId }) {
   const entry = parseEntry(data);
   await verify(authorIdentityKey, entry.signature, LABEL.ENTRY_SIGNATURE, entry.signedPart);
+  if (authorId && !equal(entry.header.authorId, bytes(authorId, 16))) throw new ProtocolError('wrong-author');
+  if (bookletId && !equal(entry.header.bookletId, bytes(bookletId, 16))) throw new ProtocolError('wrong-booklet');
   return entry;
 }
 
@@ -153,9 +160,7 @@ export async function sealEntry(author, { bookletId, entryId, kind, sequence, pr
  * @returns {Promise<{header: EntryHeader, entryHash: Uint8Array, bodyLength: number}>}
  */
 export async function verifyEntry(data, { authorIdentityKey, bookletId, authorId, recipients }) {
-  const entry = await parseAndVerify(data, authorIdentityKey);
-  if (!equal(entry.header.authorId, bytes(authorId, 16))) throw new ProtocolError('wrong-author');
-  if (!equal(entry.header.bookletId, bytes(bookletId, 16))) throw new ProtocolError('wrong-booklet');
+  const entry = await parseAndVerify(data, { authorIdentityKey, authorId: bytes(authorId, 16), bookletId: bytes(bookletId, 16) });
   const key = (/** @type {Uint8Array} */ id, /** @type {Uint8Array} */ ek) => `${toHex(id)}:${toHex(ek)}`;
   const expected = new Set(recipients.map((p) => key(bytes(p.accountId, 16), bytes(p.encryptionKey, 32, 'invalid-key'))));
   const actual = new Set(entry.wraps.map((w) => key(w.recipientId, w.recipientEk)));
@@ -182,13 +187,15 @@ async function decrypt(entry, contentKey) {
 }
 
 /**
- * A recipient's open (§4.4), checks 1–9, with the author's **pinned** IK.
+ * A recipient's open (§4.4), checks 1–9, with the author's **pinned** IK. Pass the booklet being
+ * shown and the account whose IK this is: §4.4 does not require them, but without them a server
+ * can replay an entry into another booklet, or label one author's entry as another's.
  * @param {Uint8Array} data
- * @param {{authorIdentityKey: Uint8Array, me: AccountKeys}} args
+ * @param {{authorIdentityKey: Uint8Array, me: AccountKeys, authorId?: Uint8Array, bookletId?: Uint8Array}} args
  * @returns {Promise<OpenedEntry>}
  */
-export async function openEntry(data, { authorIdentityKey, me }) {
-  const entry = await parseAndVerify(data, authorIdentityKey);
+export async function openEntry(data, { authorIdentityKey, me, authorId, bookletId }) {
+  const entry = await parseAndVerify(data, { authorIdentityKey, authorId, bookletId });
   const wrap = entry.wraps.find((w) => equal(w.recipientId, me.accountId) && equal(w.recipientEk, me.encryptionPublic));
   if (!wrap) throw new ProtocolError('not-a-recipient');
   const info = wrapInfo(await headerHash(entry.headerBytes), wrap.recipientId, wrap.recipientEk);
@@ -198,13 +205,14 @@ export async function openEntry(data, { authorIdentityKey, me }) {
 
 /**
  * Open an entry whose content key came from a history grant (§5): checks 1–5 under the entry
- * author's pinned IK, the grant's entry hash (`entry-hash-mismatch`), then decryption and payload.
+ * author's pinned IK (and, as for openEntry, the expected author and booklet when given), the
+ * grant's entry hash (`entry-hash-mismatch`), then decryption and payload.
  * @param {Uint8Array} data
- * @param {{authorIdentityKey: Uint8Array, contentKey: Uint8Array, entryHash: Uint8Array}} args
+ * @param {{authorIdentityKey: Uint8Array, contentKey: Uint8Array, entryHash: Uint8Array, authorId?: Uint8Array, bookletId?: Uint8Array}} args
  * @returns {Promise<OpenedEntry>}
  */
-export async function openEntryWithKey(data, { authorIdentityKey, contentKey, entryHash: expected }) {
-  const entry = await parseAndVerify(data, authorIdentityKey);
+export async function openEntryWithKey(data, { authorIdentityKey, contentKey, entryHash: expected, authorId, bookletId }) {
+  const entry = await parseAndVerify(data, { authorIdentityKey, authorId, bookletId });
   if (!equal(await entryHash(entry.raw), bytes(expected, 32))) throw new ProtocolError('entry-hash-mismatch');
   return decrypt(entry, bytes(contentKey, 32));
 }

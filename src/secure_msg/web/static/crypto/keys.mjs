@@ -2,7 +2,7 @@
 import { Reader, Writer, bytes, concat, equal } from './encoding.mjs';
 import { ProtocolError } from './errors.mjs';
 import { LABEL, TYPE } from './labels.mjs';
-import { draw, importPrivate, randomBytes, sign, verify } from './primitives.mjs';
+import { checkX25519Public, draw, importPrivate, randomBytes, sign, verify } from './primitives.mjs';
 
 /** @typedef {import('./primitives.mjs').Rng} Rng */
 /** @typedef {{privateKey: CryptoKey, publicKey: Uint8Array}} KeyPair */
@@ -110,8 +110,10 @@ export function parseKeyStatement(data) {
 }
 
 /**
- * The checks of §3.2: structure, the signature under the embedded identity key, then (when given)
- * the account asked for (`account-mismatch`) and the pinned identity key (`identity-key-changed`).
+ * The checks of §3.2: structure, the signature under the embedded identity key (a small-order IK is
+ * `invalid-key`), an EK one can encrypt to (a low-order EK is `invalid-key`: it would make every
+ * later seal to the booklet fail), then (when given) the account asked for (`account-mismatch`)
+ * and the pinned identity key (`identity-key-changed`).
  * Encrypt only to an EK from a statement that passed this with a pinned key.
  * @param {Uint8Array} data
  * @param {{accountId?: Uint8Array, pinnedIdentityKey?: Uint8Array}} [expect]
@@ -120,6 +122,7 @@ export function parseKeyStatement(data) {
 export async function verifyKeyStatement(data, expect = {}) {
   const st = parseKeyStatement(data);
   await verify(st.identityKey, st.signature, LABEL.KEY_STATEMENT, st.signedPart);
+  await checkX25519Public(st.encryptionKey);
   if (expect.accountId && !equal(st.accountId, bytes(expect.accountId, 16))) {
     throw new ProtocolError('account-mismatch');
   }

@@ -1,0 +1,81 @@
+// Checks beyond the letter of docs/protocol.md v1 that close attacks found against it (see
+// tests/crypto/test_attacks.py, F1-F3): small-order identity keys, low-order encryption keys in key
+// statements, and entries replayed into another booklet or relabelled with another author.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import {
+  AccountKeys, KIND, KeyBundle, encodePayload, fromHex, openEntry, randomBytes, sealEntry, verifyEntry, verifyKeyStatement,
+} from '../../src/secure_msg/web/static/crypto/index.mjs';
+import { Writer, concat } from '../../src/secure_msg/web/static/crypto/encoding.mjs';
+import { LABEL, TYPE } from '../../src/secure_msg/web/static/crypto/labels.mjs';
+import { sign } from '../../src/secure_msg/web/static/crypto/primitives.mjs';
+
+const ED25519_SMALL_ORDER = [
+  '0100000000000000000000000000000000000000000000000000000000000000',
+  'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+  '0000000000000000000000000000000000000000000000000000000000000080',
+  '0000000000000000000000000000000000000000000000000000000000000000',
+  'c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a',
+  'c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa',
+  '26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05',
+  '26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85',
+  '0100000000000000000000000000000000000000000000000000000000000080',
+  'edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+].map(fromHex);
+
+const X25519_LOW_ORDER = [
+  '0000000000000000000000000000000000000000000000000000000000000000',
+  '0100000000000000000000000000000000000000000000000000000000000000',
+  'e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800',
+  '5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157',
+  'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+  'edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+  'eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+  'e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b880',
+].map(fromHex);
+
+const newKeys = () => AccountKeys.fromBundle(KeyBundle.generate(randomBytes(16)));
+const [therapist, parent, mallory] = await Promise.all([newKeys(), newKeys(), newKeys()]);
+const BOOKLET_X = randomBytes(16);
+const BOOKLET_Y = randomBytes(16);
+const asRecipient = (k) => ({ accountId: k.accountId, encryptionKey: k.encryptionPublic });
+
+const seal = (author, bookletId) => sealEntry(author, {
+  bookletId, entryId: randomBytes(16), kind: KIND.note, sequence: 1, prevHash: new Uint8Array(32), createdAt: 1,
+  plaintext: encodePayload(KIND.note, { text: 'x' }), recipients: [therapist, parent].map(asRecipient),
+});
+
+test('a small-order identity key is `invalid-key`: WebCrypto would accept forgeries under it', async () => {
+  const env = await seal(therapist, BOOKLET_X);
+  for (const ik of ED25519_SMALL_ORDER) {
+    const unsigned = new Writer(TYPE.KEY_STATEMENT).raw(mallory.accountId).raw(ik).raw(mallory.encryptionPublic).u64(1).finish();
+    const forged = concat(unsigned, ED25519_SMALL_ORDER[0], new Uint8Array(32)); // R = identity, S = 0
+    await assert.rejects(verifyKeyStatement(forged), { code: 'invalid-key' });
+    const forgedEntry = concat(env.subarray(0, env.length - 64), ED25519_SMALL_ORDER[0], new Uint8Array(32));
+    const expect = { authorIdentityKey: ik, bookletId: BOOKLET_X, authorId: therapist.accountId, recipients: [therapist, parent].map(asRecipient) };
+    await assert.rejects(verifyEntry(forgedEntry, expect), { code: 'invalid-key' });
+  }
+});
+
+test('a validly signed key statement with a low-order encryption key is `invalid-key`', async () => {
+  for (const ek of X25519_LOW_ORDER) {
+    const unsigned = new Writer(TYPE.KEY_STATEMENT).raw(mallory.accountId).raw(mallory.identityPublic).raw(ek).u64(1).finish();
+    const statement = concat(unsigned, await sign(mallory.identity.privateKey, LABEL.KEY_STATEMENT, unsigned));
+    await assert.rejects(verifyKeyStatement(statement), { code: 'invalid-key' });
+  }
+});
+
+test('a recipient given the booklet and author refuses a replayed or relabelled entry', async () => {
+  const fromY = await seal(therapist, BOOKLET_Y);
+  const args = { authorIdentityKey: therapist.identityPublic, me: parent, authorId: therapist.accountId };
+  await assert.rejects(openEntry(fromY, { ...args, bookletId: BOOKLET_X }), { code: 'wrong-booklet' });
+  assert.equal((await openEntry(fromY, { ...args, bookletId: BOOKLET_Y })).payload.text, 'x');
+
+  // Mallory signs a header naming the therapist as author; a colluding server labels it as Mallory's.
+  const forged = await seal(new AccountKeys(therapist.accountId, mallory.identity, mallory.encryption), BOOKLET_X);
+  await assert.rejects(openEntry(forged, { authorIdentityKey: therapist.identityPublic, me: parent }), { code: 'bad-signature' });
+  await assert.rejects(
+    openEntry(forged, { authorIdentityKey: mallory.identityPublic, me: parent, authorId: mallory.accountId, bookletId: BOOKLET_X }),
+    { code: 'wrong-author' },
+  );
+});
