@@ -55,7 +55,9 @@ const rows = {
   'server verify': await perOp(() => verifyEntry(sealed, {
     authorIdentityKey: author.identityPublic, bookletId: BOOKLET, authorId: author.accountId, recipients,
   })),
-  'recipient open': await perOp(() => openEntry(sealed, { authorIdentityKey: author.identityPublic, me: members[3] })),
+  'recipient open': await perOp(() => openEntry(sealed, {
+    authorIdentityKey: author.identityPublic, authorId: author.accountId, bookletId: BOOKLET, me: members[3],
+  })),
   'PBKDF2-SHA256 600 000 (client, once per login)': await perOp(
     () => derivePasswordKeys('pw', { salt: new Uint8Array(16).fill(0x73), iterations: 600000 }), 3,
   ),

@@ -73,7 +73,7 @@ test('a recipient given the booklet and author refuses a replayed or relabelled 
 
   // Mallory signs a header naming the therapist as author; a colluding server labels it as Mallory's.
   const forged = await seal(new AccountKeys(therapist.accountId, mallory.identity, mallory.encryption), BOOKLET_X);
-  await assert.rejects(openEntry(forged, { authorIdentityKey: therapist.identityPublic, me: parent }), { code: 'bad-signature' });
+  await assert.rejects(openEntry(forged, { authorIdentityKey: therapist.identityPublic, authorId: therapist.accountId, bookletId: BOOKLET_X, me: parent }), { code: 'bad-signature' });
   await assert.rejects(
     openEntry(forged, { authorIdentityKey: mallory.identityPublic, me: parent, authorId: mallory.accountId, bookletId: BOOKLET_X }),
     { code: 'wrong-author' },

@@ -37,7 +37,7 @@ test('Python seals → JS verifies and opens; JS seals an entry and a grant → 
   const pyEnvelope = fromHex(fromPy.envelope);
   const verified = await verifyEntry(pyEnvelope, { authorIdentityKey: pyStatement.identityKey, bookletId: BOOKLET, authorId: pyStatement.accountId, recipients });
   assert.equal(toHex(verified.entryHash), fromPy.entry_hash);
-  const opened = await openEntry(pyEnvelope, { authorIdentityKey: pyStatement.identityKey, me });
+  const opened = await openEntry(pyEnvelope, { authorIdentityKey: pyStatement.identityKey, authorId: pyStatement.accountId, bookletId: BOOKLET, me });
   assert.equal(opened.payload.text, 'Python → JS: hyvää päivää 👋');
 
   const text = 'JS → Python: hej och välkommen 🌱';

@@ -11,6 +11,8 @@ import {
 const BOOKLET = randomBytes(16);
 const members = await Promise.all(Array.from({ length: 9 }, () => AccountKeys.fromBundle(KeyBundle.generate(randomBytes(16)))));
 const asRecipient = (k) => ({ accountId: k.accountId, encryptionKey: k.encryptionPublic });
+/** What a reader knows of an entry it is shown: its author's pinned IK and id, and the booklet. */
+const from = (author) => ({ authorIdentityKey: author.identityPublic, authorId: author.accountId, bookletId: BOOKLET });
 
 /** Assert `promise` rejects with a ProtocolError (any code unless one is given). */
 async function rejectsProtocol(promise, code, what = '') {
@@ -42,11 +44,11 @@ for (let n = 1; n <= 8; n++) {
       const verified = await verifyEntry(env, expectFor(author, recipients));
       assert.deepEqual(verified.entryHash, await entryHash(env));
       for (const me of recipients) {
-        const opened = await openEntry(env, { authorIdentityKey: author.identityPublic, me });
+        const opened = await openEntry(env, { ...from(author), me });
         assert.equal(opened.payload.text, text);
         assert.equal(opened.plaintext.length, size + 25); // + {"kind":"note","text":""}
       }
-      await rejectsProtocol(openEntry(env, { authorIdentityKey: author.identityPublic, me: members[8] }), 'not-a-recipient');
+      await rejectsProtocol(openEntry(env, { ...from(author), me: members[8] }), 'not-a-recipient');
     }
   });
 }
@@ -59,7 +61,7 @@ test('every single-bit flip of an envelope is rejected by both verify and open',
     const bad = env.slice();
     bad[bit >> 3] ^= 1 << (bit & 7);
     await rejectsProtocol(verifyEntry(bad, expect), undefined, `verify, bit ${bit}`);
-    await rejectsProtocol(openEntry(bad, { authorIdentityKey: author.identityPublic, me: other }), undefined, `open, bit ${bit}`);
+    await rejectsProtocol(openEntry(bad, { ...from(author), me: other }), undefined, `open, bit ${bit}`);
   }
 });
 
@@ -75,7 +77,7 @@ test('every truncation is `truncated`; trailing bytes are `trailing-data`', asyn
     long.set(env);
     long.set(extra, env.length);
     await rejectsProtocol(verifyEntry(long, expect), 'trailing-data');
-    await rejectsProtocol(openEntry(long, { authorIdentityKey: author.identityPublic, me: other }), 'trailing-data');
+    await rejectsProtocol(openEntry(long, { ...from(author), me: other }), 'trailing-data');
   }
 });
 
@@ -89,14 +91,17 @@ test('wrong signer, author, booklet, recipient set, key', async () => {
   await rejectsProtocol(verifyEntry(env, expectFor(author, [author, a, b])), 'recipient-set-mismatch');
   await rejectsProtocol(verifyEntry(env, expectFor(author, [author])), 'recipient-set-mismatch');
   await rejectsProtocol(verifyEntry(env, { ...expect, recipients: [asRecipient(author), { accountId: a.accountId, encryptionKey: b.encryptionPublic }] }), 'recipient-set-mismatch');
-  await rejectsProtocol(openEntry(env, { authorIdentityKey: author.identityPublic, me: stranger }), 'not-a-recipient');
+  await rejectsProtocol(openEntry(env, { ...from(author), me: stranger }), 'not-a-recipient');
   const impostor = new AccountKeys(a.accountId, a.identity, stranger.encryption); // right id, wrong EK
-  await rejectsProtocol(openEntry(env, { authorIdentityKey: author.identityPublic, me: impostor }), 'not-a-recipient');
-  const opened = await openEntry(env, { authorIdentityKey: author.identityPublic, me: a });
-  const args = { authorIdentityKey: author.identityPublic, contentKey: opened.contentKey, entryHash: opened.entryHash };
+  await rejectsProtocol(openEntry(env, { ...from(author), me: impostor }), 'not-a-recipient');
+  const opened = await openEntry(env, { ...from(author), me: a });
+  const args = { ...from(author), entryId: opened.header.entryId, contentKey: opened.contentKey, entryHash: opened.entryHash };
   assert.equal((await openEntryWithKey(env, args)).payload.text, 'hello');
   await rejectsProtocol(openEntryWithKey(env, { ...args, contentKey: randomBytes(32) }), 'decrypt-failed');
   await rejectsProtocol(openEntryWithKey(env, { ...args, entryHash: randomBytes(32) }), 'entry-hash-mismatch');
+  await rejectsProtocol(openEntryWithKey(env, { ...args, entryId: randomBytes(16) }), 'entry-hash-mismatch');
+  await rejectsProtocol(openEntryWithKey(env, { ...args, bookletId: randomBytes(16) }), 'wrong-booklet');
+  await rejectsProtocol(openEntryWithKey(env, { ...args, authorId: a.accountId }), 'wrong-author');
 });
 
 test('sealing refuses duplicate recipients, too many or none, unknown kinds and bad keys', async () => {
@@ -115,7 +120,7 @@ test('a payload that does not match the header kind is `bad-payload`', async () 
   const base = { bookletId: BOOKLET, entryId: randomBytes(16), kind: KIND.note, sequence: 1, prevHash: new Uint8Array(32), createdAt: 1, recipients: [asRecipient(author)] };
   for (const plaintext of [new Uint8Array(0), Uint8Array.of(0xff), new TextEncoder().encode('{"kind":"title","title":"x"}'), new TextEncoder().encode('{"kind":"note"}'), new TextEncoder().encode('[]')]) {
     const env = await sealEntry(author, { ...base, plaintext });
-    await rejectsProtocol(openEntry(env, { authorIdentityKey: author.identityPublic, me: author }), 'bad-payload');
+    await rejectsProtocol(openEntry(env, { ...from(author), me: author }), 'bad-payload');
   }
 });
 
@@ -123,7 +128,7 @@ test('grant round trip; every bit flip and truncation of a grant is rejected by 
   const [granter, author, newcomer] = members;
   const envs = await Promise.all([1, 2, 3].map(() => seal(author, [author, granter])));
   const keys = await Promise.all(envs.map(async (env) => {
-    const o = await openEntry(env, { authorIdentityKey: author.identityPublic, me: granter });
+    const o = await openEntry(env, { ...from(author), me: granter });
     return { entryId: o.header.entryId, entryHash: o.entryHash, contentKey: o.contentKey };
   }));
   const grant = await sealGrant(granter, { bookletId: BOOKLET, granteeId: newcomer.accountId, granteeEk: newcomer.encryptionPublic, createdAt: 5, keys });
@@ -135,7 +140,7 @@ test('grant round trip; every bit flip and truncation of a grant is rejected by 
   const opened = await openGrant(grant, { granterIdentityKey: granter.identityPublic, me: newcomer });
   for (const k of opened.keys) {
     const env = envs[keys.findIndex((x) => x.entryId.every((b, i) => b === k.entryId[i]))];
-    const entry = await openEntryWithKey(env, { authorIdentityKey: author.identityPublic, contentKey: k.contentKey, entryHash: k.entryHash });
+    const entry = await openEntryWithKey(env, { ...from(author), entryId: k.entryId, contentKey: k.contentKey, entryHash: k.entryHash });
     assert.equal(entry.payload.text, 'hello');
   }
   await rejectsProtocol(openGrant(grant, { granterIdentityKey: granter.identityPublic, me: author }), 'wrong-grantee');

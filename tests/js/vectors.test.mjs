@@ -98,7 +98,7 @@ for (const e of V.entries) {
     }
     for (const id of e.recipients) {
       const me = await keysOf(byId.get(id));
-      const opened = await openEntry(envelope, { authorIdentityKey: author.identityPublic, me });
+      const opened = await openEntry(envelope, { authorIdentityKey: author.identityPublic, authorId: author.accountId, bookletId: fromHex(e.booklet_id), me });
       assert.equal(new TextDecoder().decode(opened.plaintext), e.plaintext);
       assert.equal(opened.payload.kind, e.kind);
       assert.equal(toHex(opened.contentKey), e.content_key);
@@ -130,7 +130,10 @@ test('grant: seal reproduces the items, server verify passes, the grantee opens 
   for (const k of keys) {
     const e = entries.get(toHex(k.entryId));
     const author = accounts.get(e.author_name);
-    const opened = await openEntryWithKey(fromHex(e.envelope), { authorIdentityKey: fromHex(author.identity_key), contentKey: k.contentKey, entryHash: k.entryHash });
+    const opened = await openEntryWithKey(fromHex(e.envelope), {
+      authorIdentityKey: fromHex(author.identity_key), authorId: fromHex(author.account_id), bookletId: fromHex(V.booklet_id),
+      entryId: k.entryId, contentKey: k.contentKey, entryHash: k.entryHash,
+    });
     assert.equal(new TextDecoder().decode(opened.plaintext), e.plaintext);
   }
 });
@@ -175,7 +178,10 @@ async function runNegative(n) {
         recipients: Object.entries(c.recipients).map(([id, ek]) => ({ accountId: fromHex(id), encryptionKey: fromHex(ek) })),
       });
     case 'entry/open':
-      return openEntry(fromHex(n.data), { authorIdentityKey: fromHex(c.author_identity_key), me: await keysOf(c.as_keys ?? accounts.get(c.as)) });
+      return openEntry(fromHex(n.data), {
+        authorIdentityKey: fromHex(c.author_identity_key), authorId: fromHex(c.author_id), bookletId: fromHex(c.booklet_id),
+        me: await keysOf(c.as_keys ?? accounts.get(c.as)),
+      });
     case 'key-statement/verify':
       return verifyKeyStatement(fromHex(n.data), { accountId: fromHex(c.account_id), pinnedIdentityKey: fromHex(c.identity_key) });
     case 'sealed-bundle/open': {

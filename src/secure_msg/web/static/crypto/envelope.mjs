@@ -90,16 +90,17 @@ export function parseEntry(data) {
 }
 
 /**
- * Checks 1–5 (structure, the signature under the author's IK), then 6–7 for whichever of the
- * expected author and booklet are given.
+ * Checks 1–7 of §4.3: structure, the signature under the author's IK, and that the entry belongs
+ * where it is shown, so a server can neither move it to another booklet nor attribute it to an
+ * account other than the one whose key signed it.
  * @param {Uint8Array} data
- * @param {{authorIdentityKey: Uint8Array, authorId?: Uint8Array, bookletId?: Uint8Array}} expect
+ * @param {{authorIdentityKey: Uint8Array, authorId: Uint8Array, bookletId: Uint8Array}} expect
  */
 async function parseAndVerify(data, { authorIdentityKey, authorId, bookletId }) {
   const entry = parseEntry(data);
   await verify(authorIdentityKey, entry.signature, LABEL.ENTRY_SIGNATURE, entry.signedPart);
-  if (authorId && !equal(entry.header.authorId, bytes(authorId, 16))) throw new ProtocolError('wrong-author');
-  if (bookletId && !equal(entry.header.bookletId, bytes(bookletId, 16))) throw new ProtocolError('wrong-booklet');
+  if (!equal(entry.header.authorId, bytes(authorId, 16))) throw new ProtocolError('wrong-author');
+  if (!equal(entry.header.bookletId, bytes(bookletId, 16))) throw new ProtocolError('wrong-booklet');
   return entry;
 }
 
@@ -160,7 +161,7 @@ export async function sealEntry(author, { bookletId, entryId, kind, sequence, pr
  * @returns {Promise<{header: EntryHeader, entryHash: Uint8Array, bodyLength: number}>}
  */
 export async function verifyEntry(data, { authorIdentityKey, bookletId, authorId, recipients }) {
-  const entry = await parseAndVerify(data, { authorIdentityKey, authorId: bytes(authorId, 16), bookletId: bytes(bookletId, 16) });
+  const entry = await parseAndVerify(data, { authorIdentityKey, authorId, bookletId });
   const key = (/** @type {Uint8Array} */ id, /** @type {Uint8Array} */ ek) => `${toHex(id)}:${toHex(ek)}`;
   const expected = new Set(recipients.map((p) => key(bytes(p.accountId, 16), bytes(p.encryptionKey, 32, 'invalid-key'))));
   const actual = new Set(entry.wraps.map((w) => key(w.recipientId, w.recipientEk)));
@@ -187,11 +188,10 @@ async function decrypt(entry, contentKey) {
 }
 
 /**
- * A recipient's open (§4.4), checks 1–9, with the author's **pinned** IK. Pass the booklet being
- * shown and the account whose IK this is: §4.4 does not require them, but without them a server
- * can replay an entry into another booklet, or label one author's entry as another's.
+ * A recipient's open (§4.4), checks 1–9, with the **pinned** IK of the account `authorId`, for an
+ * entry shown in booklet `bookletId`.
  * @param {Uint8Array} data
- * @param {{authorIdentityKey: Uint8Array, me: AccountKeys, authorId?: Uint8Array, bookletId?: Uint8Array}} args
+ * @param {{authorIdentityKey: Uint8Array, authorId: Uint8Array, bookletId: Uint8Array, me: AccountKeys}} args
  * @returns {Promise<OpenedEntry>}
  */
 export async function openEntry(data, { authorIdentityKey, me, authorId, bookletId }) {
@@ -204,15 +204,22 @@ export async function openEntry(data, { authorIdentityKey, me, authorId, booklet
 }
 
 /**
- * Open an entry whose content key came from a history grant (§5): checks 1–5 under the entry
- * author's pinned IK (and, as for openEntry, the expected author and booklet when given), the
- * grant's entry hash (`entry-hash-mismatch`), then decryption and payload.
+ * Open an entry whose content key came from a history grant item (§5): the checks of openEntry up
+ * to the author and booklet, then that the envelope is the item's entry, by id and by entry hash
+ * (`entry-hash-mismatch`), then decryption and payload.
  * @param {Uint8Array} data
- * @param {{authorIdentityKey: Uint8Array, contentKey: Uint8Array, entryHash: Uint8Array, authorId?: Uint8Array, bookletId?: Uint8Array}} args
+ * @param {object} args
+ * @param {Uint8Array} args.authorIdentityKey the entry author's pinned IK
+ * @param {Uint8Array} args.authorId
+ * @param {Uint8Array} args.bookletId
+ * @param {Uint8Array} args.entryId the grant item's
+ * @param {Uint8Array} args.entryHash the grant item's
+ * @param {Uint8Array} args.contentKey from openGrant
  * @returns {Promise<OpenedEntry>}
  */
-export async function openEntryWithKey(data, { authorIdentityKey, contentKey, entryHash: expected, authorId, bookletId }) {
+export async function openEntryWithKey(data, { authorIdentityKey, authorId, bookletId, entryId, entryHash: expected, contentKey }) {
   const entry = await parseAndVerify(data, { authorIdentityKey, authorId, bookletId });
+  if (!equal(entry.header.entryId, bytes(entryId, 16))) throw new ProtocolError('entry-hash-mismatch', 'grant item names another entry');
   if (!equal(await entryHash(entry.raw), bytes(expected, 32))) throw new ProtocolError('entry-hash-mismatch');
   return decrypt(entry, bytes(contentKey, 32));
 }
