@@ -152,6 +152,8 @@ def entry_negatives(
         "recipients": recips,
     }
 
+    open_ctx = {k: verify_ctx[k] for k in ("author_identity_key", "booklet_id", "author_id")}
+
     def ctx(**changes: Any) -> dict[str, Any]:
         return {**verify_ctx, **changes}
 
@@ -191,6 +193,7 @@ def entry_negatives(
         ("kind-unknown", v, with_bytes(52, b"\x07"), ctx(), "unknown-kind"),
         ("kind-other", v, with_bytes(52, b"\x03"), ctx(), "bad-signature"),
         ("sequence", v, flip(sealed, 60), ctx(), "bad-signature"),
+        ("sequence-zero", v, resign(author, with_bytes(53, bytes(8))[:sig]), ctx(), "malformed"),
         ("prev-hash", v, flip(sealed, 61), ctx(), "bad-signature"),
         ("created-at", v, flip(sealed, 100), ctx(), "bad-signature"),
         ("nonce", v, flip(sealed, 101), ctx(), "bad-signature"),
@@ -230,19 +233,25 @@ def entry_negatives(
          ctx(recipients={**recips, h(g1.account_id): h(accts["newcomer"].encryption_public)}),
          "recipient-set-mismatch"),
         ("open-not-a-recipient", "open", sealed,
-         {"author_identity_key": h(author.identity_public), "as": "newcomer"}, "not-a-recipient"),
+         {**open_ctx, "as": "newcomer"}, "not-a-recipient"),
         ("open-wrong-key", "open", sealed,
-         {"author_identity_key": h(author.identity_public), "as": "guardian1",
+         {**open_ctx, "as": "guardian1",
           "as_keys": {"account_id": h(stranger.account_id),
                       "identity_seed": h(stranger.identity_seed),
                       "encryption_secret": h(stranger.encryption_secret)}},
          "not-a-recipient"),
         ("open-wrong-author-key", "open", sealed,
-         {"author_identity_key": h(g1.identity_public), "as": "guardian1"}, "bad-signature"),
+         {**open_ctx, "author_identity_key": h(g1.identity_public), "as": "guardian1"},
+         "bad-signature"),
+        ("open-wrong-booklet", "open", sealed,
+         {**open_ctx, "booklet_id": "b1" * 16, "as": "guardian1"}, "wrong-booklet"),
+        ("open-wrong-author", "open", forged,
+         {**open_ctx, "author_identity_key": h(impostor.identity_public),
+          "author_id": h(g1.account_id), "as": "guardian1"}, "wrong-author"),
         ("open-crossed-wraps", "open", resign(author, cross),
-         {"author_identity_key": h(author.identity_public), "as": "therapist"}, "unwrap-failed"),
+         {**open_ctx, "as": "therapist"}, "unwrap-failed"),
         ("open-body-resigned", "open", resign(author, flip(sealed, 117)[:sig]),
-         {"author_identity_key": h(author.identity_public), "as": "guardian1"}, "decrypt-failed"),
+         {**open_ctx, "as": "guardian1"}, "decrypt-failed"),
     ]
     return [
         {"name": f"entry/{name}", "object": "entry", "check": check, "data": h(data),
@@ -319,8 +328,10 @@ def grant_vectors(
     rng = _Recorder(b"secure-msg/v1/vectors/grant")
     items = []
     for sealed, rec in entries:
+        author = accts[rec["author_name"]]
         opened = envelope.open_entry(
-            sealed, author_identity_key=accts[rec["author_name"]].identity_public, me=granter
+            sealed, author_identity_key=author.identity_public, author_id=author.account_id,
+            booklet_id=BOOKLET, me=granter,
         )
         items.append((opened.header.entry_id, opened.entry_hash, opened.content_key))
     blob = grant.seal_grant(

@@ -8,7 +8,6 @@ They are strict, so fixing the code turns them into an XPASS failure: then delet
 from __future__ import annotations
 
 import contextlib
-import inspect
 import json
 import struct
 from pathlib import Path
@@ -135,16 +134,15 @@ def _open_strict(
 ) -> envelope.OpenedEntry:
     """A recipient's open that tells the library which booklet and author it expects.
 
-    The current `open_entry` has no such parameters (finding F3); once it grows them, these
-    tests pass them and the attack is rejected.
+    Before finding F3 was fixed, `open_entry` took neither and these attacks went through.
     """
-    params = inspect.signature(envelope.open_entry).parameters
-    extra: dict[str, Any] = {}
-    if "booklet_id" in params:
-        extra["booklet_id"] = booklet
-    if "author_id" in params:
-        extra["author_id"] = author_id
-    return envelope.open_entry(data, author_identity_key=author.identity_public, me=me, **extra)
+    return envelope.open_entry(
+        data,
+        author_identity_key=author.identity_public,
+        author_id=author_id,
+        booklet_id=booklet,
+        me=me,
+    )
 
 
 # --- low-order X25519 points (RFC 7748 §7 / Wycheproof "low order public key") --------------
@@ -188,7 +186,6 @@ def test_envelope_replayed_into_another_booklet_is_refused_by_the_server() -> No
     assert _code(err) == "wrong-booklet"
 
 
-@pytest.mark.xfail(strict=True, reason="F3: open_entry does not check the expected booklet")
 def test_envelope_replayed_into_another_booklet_is_refused_by_the_recipient() -> None:
     """Replay by a malicious server: an entry of booklet Y served to a member inside booklet X."""
     sealed = _seal(THERAPIST, MEMBERS_Y, booklet=BOOKLET_Y)
@@ -214,11 +211,16 @@ def test_author_claiming_another_authors_id_is_refused_under_the_claimed_key() -
     """Impersonation: checked under the claimed author's pinned IK, the signature is bad."""
     forged = _seal(MALLORY, MEMBERS_X, author_id=THERAPIST.account_id)
     with pytest.raises(ProtocolError) as err:
-        envelope.open_entry(forged, author_identity_key=THERAPIST.identity_public, me=PARENT1)
+        envelope.open_entry(
+            forged,
+            author_identity_key=THERAPIST.identity_public,
+            author_id=THERAPIST.account_id,
+            booklet_id=BOOKLET_X,
+            me=PARENT1,
+        )
     assert _code(err) == "bad-signature"
 
 
-@pytest.mark.xfail(strict=True, reason="F3: open_entry does not bind header.author_id to the key")
 def test_author_id_not_matching_the_signing_key_is_refused_by_the_recipient() -> None:
     """Impersonation via a malicious server: header says 'therapist', signature is Mallory's."""
     forged = _seal(MALLORY, MEMBERS_X, author_id=THERAPIST.account_id)
@@ -242,7 +244,13 @@ def test_wrap_spliced_from_another_entry_breaks_the_signature() -> None:
         _server_verify(spliced, THERAPIST)
     assert _code(err) == "bad-signature"
     with pytest.raises(ProtocolError) as err:
-        envelope.open_entry(spliced, author_identity_key=THERAPIST.identity_public, me=PARENT1)
+        envelope.open_entry(
+            spliced,
+            author_identity_key=THERAPIST.identity_public,
+            author_id=THERAPIST.account_id,
+            booklet_id=BOOKLET_X,
+            me=PARENT1,
+        )
     assert _code(err) == "bad-signature"
 
 
@@ -257,7 +265,13 @@ def test_wrap_spliced_from_another_entry_and_resigned_does_not_unwrap() -> None:
     spliced = _resign(_rebuild(b, wraps), THERAPIST, labels.ENTRY_SIGNATURE)
     _server_verify(spliced, THERAPIST)  # the server cannot tell (protocol.md §4.3)
     with pytest.raises(ProtocolError) as err:
-        envelope.open_entry(spliced, author_identity_key=THERAPIST.identity_public, me=PARENT1)
+        envelope.open_entry(
+            spliced,
+            author_identity_key=THERAPIST.identity_public,
+            author_id=THERAPIST.account_id,
+            booklet_id=BOOKLET_X,
+            me=PARENT1,
+        )
     assert _code(err) == "unwrap-failed"
 
 
@@ -271,7 +285,13 @@ def test_wrap_redirected_to_another_recipient_id_does_not_unwrap() -> None:
     wraps[i1] = (w1[0], w1[1], w2[2], w2[3])  # Parent2's enc/ct under Parent1's id and EK
     swapped = _resign(_rebuild(b, wraps), THERAPIST, labels.ENTRY_SIGNATURE)
     with pytest.raises(ProtocolError) as err:
-        envelope.open_entry(swapped, author_identity_key=THERAPIST.identity_public, me=PARENT1)
+        envelope.open_entry(
+            swapped,
+            author_identity_key=THERAPIST.identity_public,
+            author_id=THERAPIST.account_id,
+            booklet_id=BOOKLET_X,
+            me=PARENT1,
+        )
     assert _code(err) == "unwrap-failed"
 
 
@@ -295,7 +315,13 @@ def test_removed_member_gets_no_wrap_for_new_entries() -> None:
     """Removed member: an entry sealed after removal cannot be opened with the old keys."""
     after = _seal(THERAPIST, [THERAPIST, PARENT1, PARENT2])
     with pytest.raises(ProtocolError) as err:
-        envelope.open_entry(after, author_identity_key=THERAPIST.identity_public, me=MALLORY)
+        envelope.open_entry(
+            after,
+            author_identity_key=THERAPIST.identity_public,
+            author_id=THERAPIST.account_id,
+            booklet_id=BOOKLET_X,
+            me=MALLORY,
+        )
     assert _code(err) == "not-a-recipient"
 
 
@@ -367,7 +393,13 @@ def test_low_order_hpke_enc_is_unwrap_failed(bad: bytes) -> None:
     ]
     data = _resign(_rebuild(b, ws), THERAPIST, labels.ENTRY_SIGNATURE)
     with pytest.raises(ProtocolError) as err:
-        envelope.open_entry(data, author_identity_key=THERAPIST.identity_public, me=PARENT1)
+        envelope.open_entry(
+            data,
+            author_identity_key=THERAPIST.identity_public,
+            author_id=THERAPIST.account_id,
+            booklet_id=BOOKLET_X,
+            me=PARENT1,
+        )
     assert _code(err) == "unwrap-failed"
 
 
@@ -386,7 +418,13 @@ def test_wrapped_key_of_the_wrong_length_is_unwrap_failed() -> None:
     ]
     data = _resign(_rebuild(b, ws), THERAPIST, labels.ENTRY_SIGNATURE)
     with pytest.raises(ProtocolError) as err:
-        envelope.open_entry(data, author_identity_key=THERAPIST.identity_public, me=PARENT1)
+        envelope.open_entry(
+            data,
+            author_identity_key=THERAPIST.identity_public,
+            author_id=THERAPIST.account_id,
+            booklet_id=BOOKLET_X,
+            me=PARENT1,
+        )
     assert _code(err) == "unwrap-failed"
 
 
@@ -398,7 +436,11 @@ def test_every_prefix_of_an_envelope_is_truncated_and_every_extension_trailing()
             lambda d: envelope.parse_envelope(d),
             lambda d: _server_verify(d, THERAPIST),
             lambda d: envelope.open_entry(
-                d, author_identity_key=THERAPIST.identity_public, me=PARENT1
+                d,
+                author_identity_key=THERAPIST.identity_public,
+                author_id=THERAPIST.account_id,
+                booklet_id=BOOKLET_X,
+                me=PARENT1,
             ),
         ):
             with pytest.raises(ProtocolError) as err:
@@ -510,7 +552,11 @@ def test_one_signed_entry_cannot_show_two_recipients_different_plaintexts() -> N
         with contextlib.suppress(ProtocolError):  # refusing is fine; another text is not
             seen.add(
                 envelope.open_entry(
-                    data, author_identity_key=MALLORY.identity_public, me=me
+                    data,
+                    author_identity_key=MALLORY.identity_public,
+                    author_id=MALLORY.account_id,
+                    booklet_id=BOOKLET_X,
+                    me=me,
                 ).plaintext
             )
     assert len(seen) <= 1, "two recipients of one signed entry read different plaintexts"
@@ -598,7 +644,6 @@ def _forge_with_small_order_key(ik: bytes, signed_part_for: Any) -> bytes | None
     return None
 
 
-@pytest.mark.xfail(strict=True, reason="F1: small-order Ed25519 identity keys are accepted")
 @pytest.mark.parametrize("ik", ED25519_SMALL_ORDER, ids=lambda b: b.hex()[:8] + b.hex()[-2:])
 def test_small_order_identity_key_is_invalid_key(ik: bytes) -> None:
     """Weak identity key: a small-order Ed25519 IK, under which anyone can forge signatures."""
@@ -614,7 +659,6 @@ def test_small_order_identity_key_is_invalid_key(ik: bytes) -> None:
     assert _code(err) == "invalid-key"
 
 
-@pytest.mark.xfail(strict=True, reason="F1: small-order Ed25519 identity keys are accepted")
 def test_entry_under_identity_point_key_cannot_be_forged_by_the_server() -> None:
     """Universal forgery: with IK = identity point, anyone (the server) can sign any entry."""
     ik = ED25519_SMALL_ORDER[0]
@@ -624,7 +668,6 @@ def test_entry_under_identity_point_key_cannot_be_forged_by_the_server() -> None
         _server_verify(forged, MALLORY, identity_key=ik)
 
 
-@pytest.mark.xfail(strict=True, reason="F2: key statements accept a low-order X25519 EK")
 @pytest.mark.parametrize("ek", X25519_LOW_ORDER[:4], ids=lambda b: b.hex()[:8])
 def test_key_statement_with_low_order_ek_is_invalid_key(ek: bytes) -> None:
     """Booklet DoS: a member registers a low-order EK, so every later seal to the booklet fails."""
@@ -681,7 +724,11 @@ def _grant(
     if items is None:
         sealed = _seal(THERAPIST, MEMBERS_X, booklet=booklet)
         opened = envelope.open_entry(
-            sealed, author_identity_key=THERAPIST.identity_public, me=granter
+            sealed,
+            author_identity_key=THERAPIST.identity_public,
+            author_id=THERAPIST.account_id,
+            booklet_id=booklet,
+            me=granter,
         )
         items = [(opened.header.entry_id, opened.entry_hash, opened.content_key)]
     blob = grant.seal_grant(
@@ -706,7 +753,13 @@ def _grant(
 def test_grant_rewrapping_an_entry_of_another_booklet_is_refused_by_the_server() -> None:
     """Cross-booklet grant: Mallory, in booklets X and Y, re-wraps a Y entry key in an X grant."""
     y_entry = _seal(THERAPIST, MEMBERS_Y, booklet=BOOKLET_Y, entry_id=b"\xf1" * 16)
-    opened = envelope.open_entry(y_entry, author_identity_key=THERAPIST.identity_public, me=MALLORY)
+    opened = envelope.open_entry(
+        y_entry,
+        author_identity_key=THERAPIST.identity_public,
+        author_id=THERAPIST.account_id,
+        booklet_id=BOOKLET_Y,
+        me=MALLORY,
+    )
     blob, ctx = _grant(
         BOOKLET_X, [(b"\xf1" * 16, opened.entry_hash, opened.content_key)], granter=MALLORY
     )
@@ -720,29 +773,30 @@ def test_grant_rewrapping_an_entry_of_another_booklet_is_refused_by_the_server()
     assert _code(err) == "entry-hash-mismatch"
 
 
-@pytest.mark.xfail(strict=True, reason="F3: open_entry_with_key does not check the booklet/entry")
 def test_grant_rewrapping_an_entry_of_another_booklet_is_refused_by_the_grantee() -> None:
     """Cross-booklet grant via a colluding server: the grantee must not file a Y entry under X."""
     y_entry = _seal(THERAPIST, MEMBERS_Y, booklet=BOOKLET_Y, entry_id=b"\xf1" * 16)
-    opened = envelope.open_entry(y_entry, author_identity_key=THERAPIST.identity_public, me=MALLORY)
+    opened = envelope.open_entry(
+        y_entry,
+        author_identity_key=THERAPIST.identity_public,
+        author_id=THERAPIST.account_id,
+        booklet_id=BOOKLET_Y,
+        me=MALLORY,
+    )
     blob, _ = _grant(
         BOOKLET_X, [(b"\xf1" * 16, opened.entry_hash, opened.content_key)], granter=MALLORY
     )
     granted = grant.open_grant(blob, granter_identity_key=MALLORY.identity_public, me=NEWCOMER)
     ehash, key = granted[b"\xf1" * 16]
-    extra: dict[str, Any] = {}
-    params = inspect.signature(envelope.open_entry_with_key).parameters
-    if "booklet_id" in params:
-        extra["booklet_id"] = BOOKLET_X
-    if "entry_id" in params:
-        extra["entry_id"] = b"\xf1" * 16
     with pytest.raises(ProtocolError) as err:
         envelope.open_entry_with_key(
             y_entry,
             author_identity_key=THERAPIST.identity_public,
+            author_id=THERAPIST.account_id,
+            booklet_id=BOOKLET_X,
+            entry_id=b"\xf1" * 16,
             content_key=key,
             expected_hash=ehash,
-            **extra,
         )
     assert _code(err) == "wrong-booklet"
 
@@ -935,7 +989,6 @@ def test_qr_payload_with_swapped_or_substituted_keys_is_refused() -> None:
 # ============================================================================================
 
 
-@pytest.mark.xfail(strict=True, reason="F5: decode_payload lets RecursionError/ValueError escape")
 @pytest.mark.parametrize(
     "plaintext",
     [
@@ -951,7 +1004,6 @@ def test_hostile_payload_is_bad_payload_not_a_crash(plaintext: bytes) -> None:
     assert _code(err) == "bad-payload"
 
 
-@pytest.mark.xfail(strict=True, reason="F6: Python json accepts NaN/Infinity, JSON.parse does not")
 def test_non_json_constants_are_bad_payload() -> None:
     """Cross-client split: NaN accepted by the Python client but refused by the browser."""
     with pytest.raises(ProtocolError) as err:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import pytest
@@ -34,12 +35,15 @@ def _verify(sealed: bytes, author: keys.AccountKeys, members: list[keys.AccountK
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(plaintext=st.binary(max_size=64 * 1024), count=st.integers(1, 8))
 def test_open_of_seal_is_identity(plaintext: bytes, count: int) -> None:
-    """Every recipient of an entry of up to 64 KiB, with 1-8 recipients, reads exactly what was sealed."""
+    """Each of 1-8 recipients of an entry of up to 64 KiB reads exactly what was sealed."""
     members = ACCOUNTS[:count]
     sealed = _seal(members[0], members, plaintext)
     _verify(sealed, members[0], members)
     for m in members:
-        opened = envelope.open_entry(sealed, author_identity_key=members[0].identity_public, me=m)
+        opened = envelope.open_entry(
+            sealed, author_identity_key=members[0].identity_public,
+            author_id=members[0].account_id, booklet_id=BOOKLET, me=m,
+        )
         assert opened.plaintext == plaintext
 
 
@@ -56,8 +60,10 @@ def test_any_single_bit_flip_is_rejected(bit: int) -> None:
         _verify(bytes(tampered), ACCOUNTS[0], ACCOUNTS[:3])
     for m in ACCOUNTS[:3]:
         with pytest.raises(ProtocolError):
-            envelope.open_entry(bytes(tampered), author_identity_key=ACCOUNTS[0].identity_public,
-                                me=m)
+            envelope.open_entry(
+                bytes(tampered), author_identity_key=ACCOUNTS[0].identity_public,
+                author_id=ACCOUNTS[0].account_id, booklet_id=BOOKLET, me=m,
+            )
 
 
 def test_every_bit_flip_exhaustively() -> None:
@@ -86,7 +92,5 @@ def test_parsers_raise_only_protocol_errors(data: bytes, prefix: bytes, kind: in
     """Arbitrary bytes never escape a parser as anything but a typed ProtocolError."""
     blob = (prefix + bytes([kind]) + data) if prefix else data
     for parse in PARSERS:
-        try:
+        with contextlib.suppress(ProtocolError):
             parse(blob)
-        except ProtocolError:
-            pass

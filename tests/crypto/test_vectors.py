@@ -99,7 +99,10 @@ def test_entries_reseal_verify_and_open(vectors: dict[str, Any]) -> None:
         assert verified.entry_hash.hex() == e["entry_hash"]
         assert envelope.parse_envelope(sealed).header_hash.hex() == e["header_hash"]
         for m in members:
-            opened = envelope.open_entry(sealed, author_identity_key=author.identity_public, me=m)
+            opened = envelope.open_entry(
+                sealed, author_identity_key=author.identity_public, author_id=author.account_id,
+                booklet_id=h(e["booklet_id"]), me=m,
+            )
             assert opened.plaintext.decode() == e["plaintext"]
             assert decode_payload(opened.header.kind, opened.plaintext)["kind"] == e["kind"]
         prev = verified.entry_hash
@@ -128,13 +131,16 @@ def test_grant_lets_the_newcomer_read_history(vectors: dict[str, Any]) -> None:
         e = by_entry[entry_id.hex()]
         author = accts[ids[e["author"]]["name"]]
         opened = envelope.open_entry_with_key(
-            h(e["envelope"]), author_identity_key=author.identity_public, content_key=key,
-            expected_hash=ehash,
+            h(e["envelope"]), author_identity_key=author.identity_public,
+            author_id=author.account_id, booklet_id=h(e["booklet_id"]), entry_id=entry_id,
+            content_key=key, expected_hash=ehash,
         )
         assert opened.plaintext.decode() == e["plaintext"]
         with pytest.raises(ProtocolError) as err:
-            envelope.open_entry(h(e["envelope"]), author_identity_key=author.identity_public,
-                                me=newcomer)
+            envelope.open_entry(
+                h(e["envelope"]), author_identity_key=author.identity_public,
+                author_id=author.account_id, booklet_id=h(e["booklet_id"]), me=newcomer,
+            )
         assert err.value.code == "not-a-recipient"
 
 
@@ -181,7 +187,10 @@ def run_negative(case: dict[str, Any], accts: dict[str, keys.AccountKeys]) -> No
             me = keys.AccountKeys.from_secrets(
                 h(k["account_id"]), h(k["identity_seed"]), h(k["encryption_secret"])
             )
-        envelope.open_entry(h(data), author_identity_key=h(ctx["author_identity_key"]), me=me)
+        envelope.open_entry(
+            h(data), author_identity_key=h(ctx["author_identity_key"]),
+            author_id=h(ctx["author_id"]), booklet_id=h(ctx["booklet_id"]), me=me,
+        )
     elif obj == "key-statement":
         st = keys.KeyStatement.parse(h(data))
         st.verify()

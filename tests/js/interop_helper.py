@@ -51,15 +51,19 @@ def _open(req: dict[str, str]) -> dict[str, str]:
         author_id=js.account_id,
         recipients={js.account_id: js.encryption_key, me.account_id: me.encryption_public},
     )
-    opened = envelope.open_entry(sealed, author_identity_key=js.identity_key, me=me)
+    opened = envelope.open_entry(
+        sealed, author_identity_key=js.identity_key, author_id=js.account_id,
+        booklet_id=BOOKLET, me=me,
+    )
     granted = grant.open_grant(
         bytes.fromhex(req["grant"]), granter_identity_key=js.identity_key, me=me
     )
     py_sealed = bytes.fromhex(req["py_envelope"])
     ((entry_hash, content_key),) = granted.values()
     regained = envelope.open_entry_with_key(
-        py_sealed, author_identity_key=me.identity_public, content_key=content_key,
-        expected_hash=entry_hash,
+        py_sealed, author_identity_key=me.identity_public, author_id=me.account_id,
+        booklet_id=BOOKLET, entry_id=envelope.parse_envelope(py_sealed).header.entry_id,
+        content_key=content_key, expected_hash=entry_hash,
     )
     return {
         "plaintext": opened.plaintext.hex(),

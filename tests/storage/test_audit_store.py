@@ -16,7 +16,7 @@ from secure_msg.storage.db import Database
 async def _append(db: Database, n: int) -> None:
     for i in range(n):
         await db.write(functools.partial(
-            audit_store.append_audit_txn, at_ms=1000 + i, actor=f"account:{i}",
+            audit_store.append_audit_txn, at_ms=1000 + i, actor=f"account:{i:032x}",
             action="session.created", target=f"session:{i}", detail={"n": i},
         ))
 

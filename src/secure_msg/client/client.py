@@ -94,21 +94,26 @@ class Client:
             "recovery_bundle": b64e(keys.seal_bundle(acct, rk.kek, keys.PURPOSE_RECOVERY)),
             "language": language,
         })
-        self._logged_in(server, result, acct)
+        self._logged_in(server, result, acct, salt)
         return recovery.format_recovery_key(secret)
 
-    def _logged_in(self, server: str, result: dict[str, Any], acct: keys.AccountKeys) -> None:
+    def _logged_in(self, server: str, result: dict[str, Any], acct: keys.AccountKeys,
+                   salt: bytes) -> None:
         account = result["account"]
         self.profile.server, self.profile.token = server, result["token"]
+        self.profile.bundle = result["password_bundle"]
+        self.profile.kdf_salt, self.profile.kdf_iterations = b64e(salt), keys.PBKDF2_ITERATIONS
         self.profile.login, self.profile.account_id = account["login"], account["id"]
         self.api = Api(server, self._http, result["token"])
         self.keys = acct
         self.profile.pins[account["id"]] = Pin(acct.identity_public.hex(), verified=True)
 
-    async def _password_keys(self, login: str, password: str) -> keys.PasswordKeys:
+    async def _password_keys(self, login: str, password: str
+                             ) -> tuple[keys.PasswordKeys, bytes]:
         pre = await self.api.call("POST", "/api/prelogin", {"login": login})
         try:
-            return keys.derive_password_keys(password, b64d(pre["salt"]), pre["iterations"])
+            salt = b64d(pre["salt"])
+            return keys.derive_password_keys(password, salt, pre["iterations"]), salt
         except ProtocolError as exc:
             raise _protocol(exc) from exc
 
@@ -125,22 +130,25 @@ class Client:
 
     async def login(self, server: str, login: str, password: str) -> None:
         self.api = Api(server, self._http)
-        pw = await self._password_keys(login, password)
+        pw, salt = await self._password_keys(login, password)
         result = await self.api.call(
             "POST", "/api/login", {"login": login, "auth_key": b64e(pw.auth_key)}
         )
         acct = self._open_bundle(b64d(result["password_bundle"]), pw.kek,
                                  keys.PURPOSE_PASSWORD, b64d(result["account"]["key_statement"]))
-        self._logged_in(server, result, acct)
+        self._logged_in(server, result, acct, salt)
 
     async def unlock(self, password: str) -> None:
-        """Open my keys for this run with the saved session and the password."""
+        """Open my keys for this run from the profile's sealed bundle and the password."""
+        if not (self.profile.token and self.profile.bundle):
+            raise ClientError(401, "not-logged-in", "Log in first")
         me = await self.api.call("GET", "/api/me")
         try:
-            pw = keys.derive_password_keys(password, b64d(me["kdf_salt"]), me["kdf_iterations"])
+            pw = keys.derive_password_keys(
+                password, b64d(self.profile.kdf_salt), self.profile.kdf_iterations)
         except ProtocolError as exc:
             raise _protocol(exc) from exc
-        self.keys = self._open_bundle(b64d(me["password_bundle"]), pw.kek,
+        self.keys = self._open_bundle(b64d(self.profile.bundle), pw.kek,
                                       keys.PURPOSE_PASSWORD, b64d(me["key_statement"]))
 
     async def logout(self) -> None:
@@ -149,14 +157,16 @@ class Client:
 
     async def change_password(self, old: str, new: str) -> None:
         me = self._me()
-        current = await self._password_keys(self.profile.login, old)
+        current, _ = await self._password_keys(self.profile.login, old)
         salt = os.urandom(keys.SALT_LEN)
         pw = keys.derive_password_keys(new, salt)
+        bundle = keys.seal_bundle(me, pw.kek, keys.PURPOSE_PASSWORD)
         await self.api.call("POST", "/api/me/password", {
             "current_auth_key": b64e(current.auth_key), "kdf_salt": b64e(salt),
             "kdf_iterations": keys.PBKDF2_ITERATIONS, "auth_key": b64e(pw.auth_key),
-            "password_bundle": b64e(keys.seal_bundle(me, pw.kek, keys.PURPOSE_PASSWORD)),
+            "password_bundle": b64e(bundle),
         })
+        self.profile.bundle, self.profile.kdf_salt = b64e(bundle), b64e(salt)
 
     async def recover(self, server: str, login: str, recovery_key: str, new: str) -> None:
         """Lost password: the recovery key opens the second bundle; a new password is set."""
@@ -180,7 +190,7 @@ class Client:
         })
         acct = self._open_bundle(b64d(result["password_bundle"]), pw.kek,
                                  keys.PURPOSE_PASSWORD, b64d(result["account"]["key_statement"]))
-        self._logged_in(server, result, acct)
+        self._logged_in(server, result, acct, salt)
 
     def _me(self) -> keys.AccountKeys:
         if self.keys is None:
@@ -301,6 +311,7 @@ class Client:
         me = self._me()
         authors = {m.account_id: m for m in await self.members(booklet_id, include_removed=True)}
         granted: dict[bytes, tuple[bytes, bytes]] | None = None
+        booklet = bytes.fromhex(booklet_id)
         out = []
         while True:
             page = await self.api.call("GET", f"/api/booklets/{booklet_id}/entries",
@@ -312,7 +323,8 @@ class Client:
                 sealed = b64d(raw["envelope"])
                 try:
                     opened = envelope.open_entry(
-                        sealed, author_identity_key=author.identity_key, me=me)
+                        sealed, author_identity_key=author.identity_key,
+                        author_id=bytes.fromhex(author.account_id), booklet_id=booklet, me=me)
                 except ProtocolError as exc:
                     if exc.code != "not-a-recipient":
                         raise _protocol(exc) from exc
@@ -324,7 +336,9 @@ class Client:
                     try:
                         opened = envelope.open_entry_with_key(
                             sealed, author_identity_key=author.identity_key,
-                            content_key=item[1], expected_hash=item[0])
+                            author_id=bytes.fromhex(author.account_id), booklet_id=booklet,
+                            entry_id=bytes.fromhex(raw["entry_id"]), content_key=item[1],
+                            expected_hash=item[0])
                     except ProtocolError as exc2:
                         raise _protocol(exc2) from exc2
                 out.append((raw, opened))

@@ -22,6 +22,11 @@ class Profile:
     login: str = ""
     account_id: str = ""
     token: str = ""
+    # The password-sealed key bundle and its KDF parameters, from the last login: opening it
+    # needs the password, so private keys are never on disk in the clear.
+    bundle: str = ""  # base64url
+    kdf_salt: str = ""  # base64url
+    kdf_iterations: int = 0
     pins: dict[str, Pin] = field(default_factory=dict)
 
     @classmethod

@@ -126,6 +126,8 @@ def parse_envelope(data: bytes) -> Envelope:
     (body_len,) = struct.unpack_from(">I", data, HEADER_LEN)
     if body_len < TAG_LEN or body_len > MAX_BODY:
         raise ProtocolError("malformed", "body length out of bounds")
+    if header.sequence == 0:
+        raise ProtocolError("malformed", "sequences start at 1")
     body_end = HEADER_LEN + 4 + body_len
     if len(data) < body_end + 2:
         raise ProtocolError("truncated")
@@ -188,9 +190,22 @@ def _decrypt_body(env: Envelope, content_key: bytes) -> bytes:
     )
 
 
-def open_entry(data: bytes, *, author_identity_key: bytes, me: AccountKeys) -> OpenedEntry:
-    """A recipient's open (§4.4), with the author's pinned identity key."""
+def _check_place(env: Envelope, booklet_id: bytes, author_id: bytes) -> None:
+    """The entry is shown where it belongs: a server cannot move one between booklets, nor
+    attribute it to an author other than the one whose key signed it (§4.4 checks 6-7)."""
+    if env.header.author_id != author_id:
+        raise ProtocolError("wrong-author")
+    if env.header.booklet_id != booklet_id:
+        raise ProtocolError("wrong-booklet")
+
+
+def open_entry(
+    data: bytes, *, author_identity_key: bytes, author_id: bytes, booklet_id: bytes,
+    me: AccountKeys,
+) -> OpenedEntry:
+    """A recipient's open (§4.4), with the pinned identity key of the account `author_id`."""
     env = _parse_and_check_signature(data, author_identity_key)
+    _check_place(env, booklet_id, author_id)
     mine = [
         w
         for w in env.wraps
@@ -207,10 +222,14 @@ def open_entry(data: bytes, *, author_identity_key: bytes, me: AccountKeys) -> O
 
 
 def open_entry_with_key(
-    data: bytes, *, author_identity_key: bytes, content_key: bytes, expected_hash: bytes
+    data: bytes, *, author_identity_key: bytes, author_id: bytes, booklet_id: bytes,
+    entry_id: bytes, content_key: bytes, expected_hash: bytes,
 ) -> OpenedEntry:
-    """Open an entry whose key came from a history grant (§5)."""
+    """Open an entry whose key came from a history grant (§5) for `entry_id` in `booklet_id`."""
     env = _parse_and_check_signature(data, author_identity_key)
+    _check_place(env, booklet_id, author_id)
+    if env.header.entry_id != entry_id:
+        raise ProtocolError("entry-hash-mismatch", "grant item names another entry")
     if env.entry_hash != expected_hash:
         raise ProtocolError("entry-hash-mismatch")
     return OpenedEntry(env.header, _decrypt_body(env, content_key), content_key, env.entry_hash)

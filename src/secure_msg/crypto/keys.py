@@ -7,7 +7,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
 from . import labels
 from .encoding import Reader, fixed, prefix, u8, u32, u64
@@ -58,12 +58,25 @@ class KeyStatement:
     def verify(self) -> None:
         """Self-signature check; pinning the identity key is the caller's job (`check_pinned`)."""
         verify(self.identity_key, self.signature, labels.KEY_STATEMENT, self.signed_part())
+        check_encryption_key(self.encryption_key)
 
     def check_pinned(self, account_id: bytes, pinned_identity_key: bytes) -> None:
         if self.account_id != account_id:
             raise ProtocolError("account-mismatch")
         if self.identity_key != pinned_identity_key:
             raise ProtocolError("identity-key-changed")
+
+
+_PROBE = X25519PrivateKey.from_private_bytes(bytes(range(1, 33)))
+
+
+def check_encryption_key(key: bytes) -> None:
+    """A low-order X25519 key makes every seal to it fail, so one member publishing such a key
+    would block everyone from posting to the booklet: refuse it where it is announced."""
+    try:
+        _PROBE.exchange(X25519PublicKey.from_public_bytes(key))
+    except ValueError as exc:
+        raise ProtocolError("invalid-key", "X25519 key of low order") from exc
 
 
 @dataclass(frozen=True)

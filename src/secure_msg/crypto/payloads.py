@@ -33,9 +33,16 @@ def check_payload(payload: object, kind: str) -> dict[str, Any]:
     return payload
 
 
+def _refuse_constant(name: str) -> None:
+    """NaN and Infinity are not JSON (RFC 8259); the browser's JSON.parse refuses them too."""
+    raise ValueError(f"{name} is not JSON")
+
+
 def decode_payload(kind_id: int, plaintext: bytes) -> dict[str, Any]:
     try:
-        payload = json.loads(plaintext.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ProtocolError("bad-payload", "not UTF-8 JSON") from exc
+        payload = json.loads(plaintext.decode("utf-8"), parse_constant=_refuse_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        # ValueError covers JSONDecodeError and 4300+-digit integers; RecursionError deep
+        # nesting: a hostile entry must be a typed refusal, never a crash of the reader.
+        raise ProtocolError("bad-payload", "not RFC 8259 JSON") from exc
     return check_payload(payload, KINDS[kind_id])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
+import nacl.bindings
 from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -26,6 +27,10 @@ def sha256(label: bytes, *parts: bytes) -> bytes:
 def ed25519_public(key: bytes) -> Ed25519PublicKey:
     if len(key) != 32:
         raise ProtocolError("invalid-key", "Ed25519 public key must be 32 bytes")
+    # Small-order and non-canonical points verify forged signatures for every message (a key
+    # of order 8 admits "signatures" anyone can make), so they are never an identity key.
+    if not nacl.bindings.crypto_core_ed25519_is_valid_point(key):
+        raise ProtocolError("invalid-key", "Ed25519 public key of small order or not canonical")
     try:
         return Ed25519PublicKey.from_public_bytes(key)
     except ValueError as exc:

@@ -312,7 +312,9 @@ async def logout(deps: AccountDeps, session: Session, token: str) -> None:
         now = deps.clock.now_ms()
         store.revoke_session_txn(conn, hash_token(token), now)
         actor = f"account:{session.account_id.hex()}"
-        audit_store.append_audit_txn(conn, at_ms=now, actor=actor, action="session.ended", target=actor)
+        audit_store.append_audit_txn(
+            conn, at_ms=now, actor=actor, action="session.ended", target=actor
+        )
 
     await deps.db.write(txn)
 
@@ -324,14 +326,6 @@ async def get_account(deps: AccountDeps, account_id: bytes) -> Account:
     if account is None:
         raise Unauthorized()
     return account
-
-
-async def password_bundle(deps: AccountDeps, account_id: bytes) -> bytes:
-    """My own password-sealed bundle: useless without the password, so a session may fetch it."""
-    creds = await deps.db.read(functools.partial(store.credentials_txn, account_id=account_id))
-    if creds is None:
-        raise Unauthorized()
-    return creds.password_bundle
 
 
 async def change_password(

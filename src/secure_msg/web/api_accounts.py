@@ -105,13 +105,10 @@ async def logout(request: web.Request) -> web.Response:
 
 async def me(request: web.Request) -> web.Response:
     session = await require_session(request)
-    deps = services(request).accounts
-    account = await svc.get_account(deps, session.account_id)
-    bundle = await svc.password_bundle(deps, session.account_id)
-    return web.json_response({
-        **account_json(account), "kdf_salt": b64(account.kdf_salt),
-        "kdf_iterations": account.kdf_iterations, "password_bundle": b64(bundle),
-    })
+    # No sealed bundle here: a stolen bearer token alone must not yield material for offline
+    # password guessing (docs/threat-model.md); the bundle comes only with a login.
+    account = await svc.get_account(services(request).accounts, session.account_id)
+    return web.json_response(account_json(account))
 
 
 async def change_password(request: web.Request) -> web.Response:
