@@ -12,9 +12,11 @@ import pytest
 from secure_msg.clock import FixedClock, system_random
 from secure_msg.crypto.vault import Vault
 from secure_msg.domain import invitation_service as service
+from secure_msg.domain.accounts import NewAccount
 from secure_msg.domain.invitations import InvitationRequest, hash_token
 from secure_msg.domain.roles import Role
 from secure_msg.errors import InvitationExpired, InvitationUsed, NotFound
+from secure_msg.storage import accounts as account_store
 from secure_msg.storage import audit as audit_store
 from secure_msg.storage import invitations as store
 from secure_msg.storage.db import Database
@@ -90,7 +92,7 @@ async def test_expired_used_and_tampered_tokens_get_typed_errors(
 async def test_bootstrap_admin_link_replaces_the_previous_until_an_admin_enrolls(
     db: Database, vault: Vault, clock: FixedClock
 ) -> None:
-    """Each `run` issues a fresh admin link and revokes the older; none once one was used."""
+    """Each `run` issues a fresh admin link and revokes the older; none once an admin exists."""
     first = await service.ensure_bootstrap_admin(db, vault, clock, system_random,
                                                  lifetime_days=7)
     second = await service.ensure_bootstrap_admin(db, vault, clock, system_random,
@@ -101,8 +103,12 @@ async def test_bootstrap_admin_link_replaces_the_previous_until_an_admin_enrolls
     with pytest.raises(InvitationExpired):
         await db.read(functools.partial(service.find_usable_txn, vault=vault,
                                         token=first.token, now_ms=clock.now_ms()))
-    await db.write(functools.partial(store.mark_used_txn, invitation_id=second.invitation.id,
-                                     now_ms=clock.now_ms()))
+    admin = NewAccount(
+        b"\x01" * 16, Role.ADMIN, "admin", None, None, None, "fi", b"s" * 16, 600_000, b"v",
+        b"r", b"pb", b"rb", b"st", b"i" * 32, b"e" * 32,
+    )
+    await db.write(functools.partial(account_store.insert_account_txn, vault=vault,
+                                     account=admin, now_ms=clock.now_ms()))
     assert await service.ensure_bootstrap_admin(db, vault, clock, system_random,
                                                 lifetime_days=7) is None
     assert hash_token(second.token) != hash_token(first.token)

@@ -96,7 +96,7 @@ async def invite(
         raise ValidationFailed("Invite a guardian or a caregiver.", errors=[{"field": "role"}])
     token = new_token(deps.rng)
     account_id = deps.rng(16)
-    normalised = invitation_service._normalised(request)
+    normalised = invitation_service.normalise_request(request)
 
     def txn(conn: sqlite3.Connection) -> IssuedInvitation:
         if require_member_txn(conn, booklet_id, session) is not MemberRole.THERAPIST:

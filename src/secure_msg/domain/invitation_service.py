@@ -21,6 +21,7 @@ from secure_msg.domain.invitations import (
 )
 from secure_msg.domain.roles import Role
 from secure_msg.errors import InvitationExpired, InvitationUsed, NotFound
+from secure_msg.storage import accounts as account_store
 from secure_msg.storage import audit as audit_store
 from secure_msg.storage import invitations as store
 from secure_msg.storage.db import Database
@@ -28,7 +29,7 @@ from secure_msg.storage.db import Database
 DAY_MS = 86_400_000
 
 
-def _normalised(request: InvitationRequest) -> InvitationRequest:
+def normalise_request(request: InvitationRequest) -> InvitationRequest:
     return InvitationRequest(
         request.role,
         request.name.strip() if request.name else None,
@@ -60,7 +61,7 @@ async def issue(
     """Create an invitation and return it with its token (shown once, never stored)."""
     token = new_token(rng)
     txn = functools.partial(
-        issue_txn, vault=vault, request=_normalised(request), token=token,
+        issue_txn, vault=vault, request=normalise_request(request), token=token,
         now_ms=clock.now_ms(), lifetime_days=lifetime_days, actor=actor,
     )
     return IssuedInvitation(await db.write(txn), token)
@@ -83,7 +84,7 @@ def find_usable_txn(
 def _bootstrap_admin_txn(
     conn: sqlite3.Connection, *, vault: Vault, token: str, now_ms: int, lifetime_days: int
 ) -> Invitation | None:
-    if store.admin_invitation_used_txn(conn):
+    if account_store.admin_exists_txn(conn):
         return None
     revoked = store.revoke_unused_txn(conn, role=Role.ADMIN, now_ms=now_ms)
     if revoked:
@@ -104,7 +105,6 @@ async def ensure_bootstrap_admin(
 
     Tokens are stored hashed, so an earlier link cannot be shown again: each call revokes the
     unused admin invitations and issues a new one, so only the latest printed link works.
-    Until an accounts table exists, "an admin has enrolled" means an admin invitation was used.
     """
     token = new_token(rng)
     txn = functools.partial(

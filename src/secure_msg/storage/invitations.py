@@ -101,10 +101,3 @@ def revoke_unused_txn(conn: sqlite3.Connection, *, role: Role, now_ms: int) -> i
         (now_ms, role.value, now_ms),
     )
     return cursor.rowcount
-
-
-def admin_invitation_used_txn(conn: sqlite3.Connection) -> bool:
-    row = conn.execute(
-        "SELECT 1 FROM invitations WHERE role = 'admin' AND used_at_ms IS NOT NULL LIMIT 1"
-    ).fetchone()
-    return row is not None
