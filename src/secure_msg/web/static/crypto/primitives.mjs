@@ -1,5 +1,6 @@
 /** WebCrypto primitives as the protocol uses them: hashes, HKDF, AES-256-GCM, Ed25519, X25519. */
-import { bytes, concat, equal, fromBase64url, fromHex } from './encoding.mjs';
+import { bytes, concat, fromBase64url } from './encoding.mjs';
+import { isValidEd25519Key } from './ed25519.mjs';
 import { ProtocolError } from './errors.mjs';
 import { labelled } from './labels.mjs';
 
@@ -121,25 +122,10 @@ export async function importPrivate(curve, secret, extractable = false) {
   }
 }
 
-// y-coordinates (sign bit masked) of Ed25519's small-order points, canonical or not: 0, 1, the two
-// order-8 values, p-1, p, p+1 (libsodium's list). Under such a key anyone can forge signatures,
-// and WebCrypto's Ed25519 (OpenSSL, BoringSSL) accepts them.
-const ED25519_SMALL_ORDER = [
-  '0000000000000000000000000000000000000000000000000000000000000000',
-  '0100000000000000000000000000000000000000000000000000000000000000',
-  '26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05',
-  'c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a',
-  'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
-  'edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
-  'eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
-].map(fromHex);
-
-/** A 32-byte Ed25519 public key that is not of small order, else `invalid-key`. @param {Uint8Array} key */
+/** An Ed25519 public key libsodium accepts (see ed25519.mjs), else `invalid-key`. @param {Uint8Array} key */
 function ed25519Public(key) {
   const k = bytes(key, 32, 'invalid-key');
-  const y = k.slice();
-  y[31] &= 0x7f;
-  if (ED25519_SMALL_ORDER.some((bad) => equal(bad, y))) throw new ProtocolError('invalid-key', 'small-order Ed25519 key');
+  if (!isValidEd25519Key(k)) throw new ProtocolError('invalid-key', 'not a prime-order Ed25519 point');
   return subtle.importKey('raw', k, { name: 'Ed25519' }, false, ['verify']);
 }
 
@@ -150,7 +136,7 @@ export async function sign(key, label, ...parts) {
 
 /**
  * Verify `signature` over `label || 0x00 || parts…`: `bad-signature`, or `invalid-key` for a key
- * Ed25519 rejects outright or one of small order.
+ * that is not a canonical point of the prime-order subgroup.
  * @param {Uint8Array} publicKey @param {Uint8Array} signature @param {string} label @param {...Uint8Array} parts
  */
 export async function verify(publicKey, signature, label, ...parts) {
