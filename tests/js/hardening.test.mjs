@@ -1,6 +1,7 @@
-// Checks beyond the letter of docs/protocol.md v1 that close attacks found against it (see
-// tests/crypto/test_attacks.py, F1-F3): small-order identity keys, low-order encryption keys in key
-// statements, and entries replayed into another booklet or relabelled with another author.
+// The checks that close the v1 review findings (tests/crypto/test_attacks.py, docs/protocol.md
+// §3.2, §4.4, §4.5): identity keys exactly as libsodium accepts them, low-order encryption keys in
+// key statements, entries replayed into another booklet or relabelled with another author, and
+// payloads JSON.parse cannot take.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
@@ -9,6 +10,8 @@ import {
 import { Writer, concat } from '../../src/secure_msg/web/static/crypto/encoding.mjs';
 import { LABEL, TYPE } from '../../src/secure_msg/web/static/crypto/labels.mjs';
 import { sign } from '../../src/secure_msg/web/static/crypto/primitives.mjs';
+import { isValidEd25519Key } from '../../src/secure_msg/web/static/crypto/ed25519.mjs';
+import { readJson } from './helpers.mjs';
 
 const ED25519_SMALL_ORDER = [
   '0100000000000000000000000000000000000000000000000000000000000000',
@@ -55,6 +58,24 @@ test('a small-order identity key is `invalid-key`: WebCrypto would accept forger
     const expect = { authorIdentityKey: ik, bookletId: BOOKLET_X, authorId: therapist.accountId, recipients: [therapist, parent].map(asRecipient) };
     await assert.rejects(verifyEntry(forgedEntry, expect), { code: 'invalid-key' });
   }
+});
+
+test('payloads that are not RFC 8259 JSON, or nest too deeply to parse, are `bad-payload`', async () => {
+  const base = { bookletId: BOOKLET_X, entryId: randomBytes(16), kind: KIND.note, sequence: 1, prevHash: new Uint8Array(32), createdAt: 1, recipients: [asRecipient(therapist)] };
+  const texts = ['{"kind":"note","text":NaN}', '{"kind":"note","text":"x","n":Infinity}', `${'['.repeat(100000)}${']'.repeat(100000)}`];
+  for (const text of texts) {
+    const env = await sealEntry(therapist, { ...base, plaintext: new TextEncoder().encode(text) });
+    await assert.rejects(
+      openEntry(env, { authorIdentityKey: therapist.identityPublic, authorId: therapist.accountId, bookletId: BOOKLET_X, me: therapist }),
+      { code: 'bad-payload' },
+    );
+  }
+});
+
+test('Ed25519 identity keys are accepted exactly as libsodium accepts them (the Python side)', () => {
+  const { cases } = readJson('tests', 'js', 'ed25519-points.json');
+  assert.ok(cases.some((c) => c.valid) && cases.some((c) => !c.valid));
+  for (const c of cases) assert.equal(isValidEd25519Key(fromHex(c.key)), c.valid, `${c.what}: ${c.key}`);
 });
 
 test('a validly signed key statement with a low-order encryption key is `invalid-key`', async () => {

@@ -72,6 +72,7 @@ export function parseEntry(data) {
   const headerBytes = r.consumed();
   const bodyLength = r.u32();
   if (bodyLength < TAG_LENGTH || bodyLength > MAX_BODY) throw new ProtocolError('malformed', 'body length out of bounds');
+  if (header.sequence === 0) throw new ProtocolError('malformed', 'sequences start at 1');
   const body = r.take(bodyLength);
   const count = r.u16();
   if (count < 1 || count > MAX_RECIPIENTS) throw new ProtocolError('bad-recipient-count');
@@ -180,7 +181,7 @@ export async function verifyEntry(data, { authorIdentityKey, bookletId, authorId
  * @property {Uint8Array} entryHash
  */
 
-/** Checks 8–9 of §4.4. @param {ParsedEntry} entry @param {Uint8Array} contentKey @returns {Promise<OpenedEntry>} */
+/** Checks 10–11 of §4.4. @param {ParsedEntry} entry @param {Uint8Array} contentKey @returns {Promise<OpenedEntry>} */
 async function decrypt(entry, contentKey) {
   const plaintext = await aesGcmDecrypt(contentKey, entry.header.nonce, entry.body, entry.headerBytes, 'decrypt-failed');
   const payload = decodePayload(entry.header.kind, plaintext);
@@ -188,7 +189,7 @@ async function decrypt(entry, contentKey) {
 }
 
 /**
- * A recipient's open (§4.4), checks 1–9, with the **pinned** IK of the account `authorId`, for an
+ * A recipient's open (§4.4), checks 1–11, with the **pinned** IK of the account `authorId`, for an
  * entry shown in booklet `bookletId`.
  * @param {Uint8Array} data
  * @param {{authorIdentityKey: Uint8Array, authorId: Uint8Array, bookletId: Uint8Array, me: AccountKeys}} args

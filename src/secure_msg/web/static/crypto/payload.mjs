@@ -50,10 +50,11 @@ export function encodePayload(kind, fields) {
   return utf8.encode(JSON.stringify(check(payload, kind)));
 }
 
-/** Check 9 of §4.4. @param {number} kind @param {Uint8Array} plaintext @returns {Record<string, unknown>} */
+/** Check 11 of §4.4. @param {number} kind @param {Uint8Array} plaintext @returns {Record<string, unknown>} */
 export function decodePayload(kind, plaintext) {
   let payload;
   try {
+    // JSON.parse takes RFC 8259 only (no NaN or Infinity); any failure, deep nesting included, is bad-payload.
     payload = JSON.parse(utf8.decode(plaintext));
   } catch {
     throw new ProtocolError('bad-payload', 'not UTF-8 JSON');
