@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sqlite3
 
 from secure_msg.cli_admin import ADMIN_SUBCOMMANDS, with_database
 from secure_msg.clock import SystemClock, ms_to_iso, system_random
@@ -14,7 +13,6 @@ from secure_msg.domain.invitations import InvitationRequest, IssuedInvitation
 from secure_msg.domain.roles import Role
 from secure_msg.errors import SecureMsgError
 from secure_msg.server_keys import load_vault
-from secure_msg.storage import enrollment as enrollment_store
 from secure_msg.storage.db import Database
 
 
@@ -32,20 +30,10 @@ def cmd_invite(args: argparse.Namespace) -> int:
     request = InvitationRequest(Role(args.role), args.name, args.phone, args.email)
 
     async def work(db: Database) -> IssuedInvitation:
-        issued = await invitation_service.issue(
+        return await invitation_service.issue_staff(
             db, vault, SystemClock(), system_random, request=request,
-            lifetime_days=config.accounts.invitation_lifetime_days, actor="operator",
+            lifetime_days=config.accounts.invitation_lifetime_days,
         )
-        account_id = system_random(16)
-
-        def reserve(conn: sqlite3.Connection) -> None:
-            enrollment_store.set_target_txn(
-                conn, issued.invitation.id, account_id=account_id, booklet_id=None,
-                invited_by=None,
-            )
-
-        await db.write(reserve)
-        return issued
 
     try:
         issued = with_database(args, work)

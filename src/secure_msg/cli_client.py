@@ -47,6 +47,11 @@ async def _enroll(c: Client, a: argparse.Namespace) -> dict[str, Any]:
                     f"only now):\n  {rk}"}
 
 
+async def _accept(c: Client, a: argparse.Namespace) -> dict[str, Any]:
+    booklet_id = await c.accept(a.url)
+    return {"id": booklet_id, "text": f"Joined booklet {booklet_id}."}
+
+
 async def _login(c: Client, a: argparse.Namespace) -> dict[str, Any]:
     await c.login(a.server, a.login, _password(a))
     return {"id": c.profile.account_id, "text": f"Logged in as {c.profile.login}."}
@@ -212,6 +217,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--login", required=True)
     p.add_argument("--language", choices=["fi", "sv", "en"], default="fi")
     cmd(p, _enroll)
+    p = sub.add_parser("accept", help="join another booklet with an invitation link")
+    p.add_argument("url")
+    cmd(p, _accept)
     p = sub.add_parser("login", help="log in")
     p.add_argument("--server", required=True)
     p.add_argument("--login", required=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
@@ -71,6 +72,8 @@ class Client:
         self._http = http
         self.api = Api(profile.server, http, profile.token or None)
         self.keys: keys.AccountKeys | None = None
+        # PBKDF2 with 600 000 iterations, replaceable only so tests can memoise it.
+        self.derive: Callable[[str, bytes, int], keys.PasswordKeys] = keys.derive_password_keys
 
     # -- accounts -----------------------------------------------------------------------------
 
@@ -82,7 +85,7 @@ class Client:
         account_id = bytes.fromhex(info["account_id"])
         acct = keys.AccountKeys.generate(account_id)
         salt = os.urandom(keys.SALT_LEN)
-        pw = keys.derive_password_keys(password, salt)
+        pw = self.derive(password, salt, keys.PBKDF2_ITERATIONS)
         secret = recovery.generate_recovery_secret()
         rk = recovery.derive_recovery_keys(secret)
         result = await self.api.call("POST", f"/api/enroll/{token}", {
@@ -113,7 +116,7 @@ class Client:
         pre = await self.api.call("POST", "/api/prelogin", {"login": login})
         try:
             salt = b64d(pre["salt"])
-            return keys.derive_password_keys(password, salt, pre["iterations"]), salt
+            return self.derive(password, salt, pre["iterations"]), salt
         except ProtocolError as exc:
             raise _protocol(exc) from exc
 
@@ -144,12 +147,18 @@ class Client:
             raise ClientError(401, "not-logged-in", "Log in first")
         me = await self.api.call("GET", "/api/me")
         try:
-            pw = keys.derive_password_keys(
+            pw = self.derive(
                 password, b64d(self.profile.kdf_salt), self.profile.kdf_iterations)
         except ProtocolError as exc:
             raise _protocol(exc) from exc
         self.keys = self._open_bundle(b64d(self.profile.bundle), pw.kek,
                                       keys.PURPOSE_PASSWORD, b64d(me["key_statement"]))
+
+    async def accept(self, link: str) -> str:
+        """Join another booklet with an invitation link, keeping this account."""
+        _, token = token_from_link(link)
+        result = await self.api.call("POST", f"/api/invitations/{token}/accept")
+        return str(result["booklet_id"])
 
     async def logout(self) -> None:
         await self.api.call("POST", "/api/logout")
@@ -159,7 +168,7 @@ class Client:
         me = self._me()
         current, _ = await self._password_keys(self.profile.login, old)
         salt = os.urandom(keys.SALT_LEN)
-        pw = keys.derive_password_keys(new, salt)
+        pw = self.derive(new, salt, keys.PBKDF2_ITERATIONS)
         bundle = keys.seal_bundle(me, pw.kek, keys.PURPOSE_PASSWORD)
         await self.api.call("POST", "/api/me/password", {
             "current_auth_key": b64e(current.auth_key), "kdf_salt": b64e(salt),
@@ -182,7 +191,7 @@ class Client:
         except ProtocolError as exc:
             raise _protocol(exc) from exc
         salt = os.urandom(keys.SALT_LEN)
-        pw = keys.derive_password_keys(new, salt)
+        pw = self.derive(new, salt, keys.PBKDF2_ITERATIONS)
         result = await self.api.call("POST", "/api/recovery/reset", {
             **body, "kdf_salt": b64e(salt), "kdf_iterations": keys.PBKDF2_ITERATIONS,
             "auth_key": b64e(pw.auth_key),

@@ -29,6 +29,7 @@ from secure_msg.domain.booklets import MemberRole
 from secure_msg.domain.rate_limit import FailureLimiter
 from secure_msg.domain.roles import Role
 from secure_msg.errors import (
+    DataIntegrityError,
     Forbidden,
     InvalidCredentials,
     InvitationUsed,
@@ -146,15 +147,13 @@ async def enrollment_info(deps: AccountDeps, token: str) -> EnrollmentInfo:
     def txn(conn: sqlite3.Connection) -> EnrollmentInfo:
         inv = invitation_service.find_usable_txn(conn, deps.vault, token, deps.clock.now_ms())
         target = enrollment_store.target_txn(conn, inv.id)
-        account_id = target.account_id
-        if account_id is None:  # bootstrap admin links are made before any account id exists
-            account_id = deps.rng(16)
-            enrollment_store.set_target_txn(
-                conn, inv.id, account_id=account_id, booklet_id=None, invited_by=None
-            )
-        return EnrollmentInfo(inv.role, account_id, inv.name, target.booklet_id, inv.expires_at_ms)
+        if target.account_id is None:  # every issuing path reserves one
+            raise DataIntegrityError("invitation without a reserved account id")
+        return EnrollmentInfo(
+            inv.role, target.account_id, inv.name, target.booklet_id, inv.expires_at_ms
+        )
 
-    return await deps.db.write(txn)
+    return await deps.db.read(txn)
 
 
 async def enroll(deps: AccountDeps, token: str, req: EnrollRequest) -> LoginResult:
@@ -377,6 +376,34 @@ async def recover(
     assert token is not None
     session = Session(account.id, account.role, deps.clock.now_ms() + deps.session_hours * HOUR_MS)
     return LoginResult(token, session, account, new.password_bundle)
+
+
+async def accept_invitation(deps: AccountDeps, session: Session, token: str) -> bytes:
+    """An existing family account joins another booklet (a parent with two children in
+    therapy) with a booklet invitation, instead of enrolling a second account."""
+    if session.role not in (Role.GUARDIAN, Role.CAREGIVER):
+        raise Forbidden("Staff accounts join booklets by opening them.")
+
+    def txn(conn: sqlite3.Connection) -> bytes:
+        now = deps.clock.now_ms()
+        inv = invitation_service.find_usable_txn(conn, deps.vault, token, now)
+        target = enrollment_store.target_txn(conn, inv.id)
+        if target.booklet_id is None:
+            raise Forbidden("This link is for enrolling a new staff account.")
+        if not invitation_store.mark_used_txn(conn, inv.id, now):
+            raise InvitationUsed()
+        booklet_store.add_member_txn(
+            conn, target.booklet_id, session.account_id, MemberRole(inv.role.value), now
+        )
+        actor = f"account:{session.account_id.hex()}"
+        audit_store.append_audit_txn(
+            conn, at_ms=now, actor=actor, action="member.joined",
+            target=f"booklet:{target.booklet_id.hex()}",
+            detail={"role": inv.role.value, "invitation": inv.id},
+        )
+        return target.booklet_id
+
+    return await deps.db.write(txn)
 
 
 def require_role(session: Session, *roles: Role) -> None:

@@ -23,6 +23,7 @@ from secure_msg.domain.roles import Role
 from secure_msg.errors import InvitationExpired, InvitationUsed, NotFound
 from secure_msg.storage import accounts as account_store
 from secure_msg.storage import audit as audit_store
+from secure_msg.storage import enrollment as enrollment_store
 from secure_msg.storage import invitations as store
 from secure_msg.storage.db import Database
 
@@ -82,7 +83,8 @@ def find_usable_txn(
 
 
 def _bootstrap_admin_txn(
-    conn: sqlite3.Connection, *, vault: Vault, token: str, now_ms: int, lifetime_days: int
+    conn: sqlite3.Connection, *, vault: Vault, token: str, account_id: bytes, now_ms: int,
+    lifetime_days: int,
 ) -> Invitation | None:
     if account_store.admin_exists_txn(conn):
         return None
@@ -92,10 +94,14 @@ def _bootstrap_admin_txn(
             conn, at_ms=now_ms, actor="operator", action="invitation.revoked",
             detail={"role": Role.ADMIN.value, "count": revoked},
         )
-    return issue_txn(
+    invitation = issue_txn(
         conn, vault=vault, request=InvitationRequest(Role.ADMIN), token=token, now_ms=now_ms,
         lifetime_days=lifetime_days, actor="operator",
     )
+    enrollment_store.set_target_txn(
+        conn, invitation.id, account_id=account_id, booklet_id=None, invited_by=None
+    )
+    return invitation
 
 
 async def ensure_bootstrap_admin(
@@ -108,8 +114,32 @@ async def ensure_bootstrap_admin(
     """
     token = new_token(rng)
     txn = functools.partial(
-        _bootstrap_admin_txn, vault=vault, token=token, now_ms=clock.now_ms(),
-        lifetime_days=lifetime_days,
+        _bootstrap_admin_txn, vault=vault, token=token, account_id=rng(16),
+        now_ms=clock.now_ms(), lifetime_days=lifetime_days,
     )
     invitation = await db.write(txn)
     return IssuedInvitation(invitation, token) if invitation else None
+
+
+async def issue_staff(
+    db: Database, vault: Vault, clock: Clock, rng: RandomSource, *,
+    request: InvitationRequest, lifetime_days: int, actor: str = "operator",
+) -> IssuedInvitation:
+    """A therapist or admin invitation, with the new account's id reserved in the same
+    transaction (the enrollee's key statement must name it)."""
+    if request.role not in (Role.THERAPIST, Role.ADMIN):
+        raise ValueError("staff invitations are for therapists and admins")
+    token = new_token(rng)
+    account_id = rng(16)
+
+    def txn(conn: sqlite3.Connection) -> Invitation:
+        invitation = issue_txn(
+            conn, vault=vault, request=normalise_request(request), token=token,
+            now_ms=clock.now_ms(), lifetime_days=lifetime_days, actor=actor,
+        )
+        enrollment_store.set_target_txn(
+            conn, invitation.id, account_id=account_id, booklet_id=None, invited_by=None
+        )
+        return invitation
+
+    return IssuedInvitation(await db.write(txn), token)

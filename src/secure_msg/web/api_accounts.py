@@ -79,6 +79,14 @@ async def enroll(request: web.Request) -> web.Response:
     return web.json_response(login_json(result), status=201)
 
 
+async def accept_invitation(request: web.Request) -> web.Response:
+    session = await require_session(request)
+    booklet_id = await svc.accept_invitation(
+        services(request).accounts, session, request.match_info["token"]
+    )
+    return web.json_response({"booklet_id": booklet_id.hex()})
+
+
 async def prelogin(request: web.Request) -> web.Response:
     body = await json_body(request)
     salt, iterations = await svc.prelogin(services(request).accounts, req_str(body, "login"))
@@ -155,6 +163,9 @@ def setup_routes(app: web.Application) -> None:
     add_route(app, "POST", "/api/enroll/{token}", enroll, tags=tags, status=201,
               summary="Enroll with an invitation: public keys, sealed bundles, auth key",
               request=enroll_body, response=LOGIN_RESULT, errors=(400, 404, 409, 410, 415, 422))
+    add_route(app, "POST", "/api/invitations/{token}/accept", accept_invitation, tags=tags,
+              auth=True, summary="Join another booklet with an invitation, as an existing "
+              "family account", response={"type": "object"}, errors=(401, 403, 404, 410))
     login_body = {"type": "object", "required": ["login"],
                   "properties": {"login": {"type": "string"}}}
     add_route(app, "POST", "/api/prelogin", prelogin, tags=tags,
