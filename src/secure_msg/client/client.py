@@ -74,6 +74,7 @@ class Client:
         self.keys: keys.AccountKeys | None = None
         # PBKDF2 with 600 000 iterations, replaceable only so tests can memoise it.
         self.derive: Callable[[str, bytes, int], keys.PasswordKeys] = keys.derive_password_keys
+        self.salt: Callable[[int], bytes] = os.urandom
 
     # -- accounts -----------------------------------------------------------------------------
 
@@ -84,7 +85,7 @@ class Client:
         info = await self.api.call("GET", f"/api/enroll/{token}")
         account_id = bytes.fromhex(info["account_id"])
         acct = keys.AccountKeys.generate(account_id)
-        salt = os.urandom(keys.SALT_LEN)
+        salt = self.salt(keys.SALT_LEN)
         pw = self.derive(password, salt, keys.PBKDF2_ITERATIONS)
         secret = recovery.generate_recovery_secret()
         rk = recovery.derive_recovery_keys(secret)
@@ -167,7 +168,7 @@ class Client:
     async def change_password(self, old: str, new: str) -> None:
         me = self._me()
         current, _ = await self._password_keys(self.profile.login, old)
-        salt = os.urandom(keys.SALT_LEN)
+        salt = self.salt(keys.SALT_LEN)
         pw = self.derive(new, salt, keys.PBKDF2_ITERATIONS)
         bundle = keys.seal_bundle(me, pw.kek, keys.PURPOSE_PASSWORD)
         await self.api.call("POST", "/api/me/password", {
@@ -190,7 +191,7 @@ class Client:
             acct = keys.open_bundle(blob, rk.kek, keys.PURPOSE_RECOVERY)
         except ProtocolError as exc:
             raise _protocol(exc) from exc
-        salt = os.urandom(keys.SALT_LEN)
+        salt = self.salt(keys.SALT_LEN)
         pw = self.derive(new, salt, keys.PBKDF2_ITERATIONS)
         result = await self.api.call("POST", "/api/recovery/reset", {
             **body, "kdf_salt": b64e(salt), "kdf_iterations": keys.PBKDF2_ITERATIONS,

@@ -140,13 +140,13 @@ async def grant_history(
     deps: BookletDeps, session: Session, booklet_id: bytes, blob: bytes
 ) -> int:
     """Store a signed history grant after the checks of protocol §5; returns entries granted."""
-    try:
-        parsed = protocol_grant.parse_grant(blob)
-    except ProtocolError as exc:
-        raise ProtocolRejected(exc.code) from exc
 
     def txn(conn: sqlite3.Connection) -> int:
-        require_member_txn(conn, booklet_id, session)
+        require_member_txn(conn, booklet_id, session)  # before parsing: non-members learn nothing
+        try:
+            parsed = protocol_grant.parse_grant(blob)
+        except ProtocolError as exc:
+            raise ProtocolRejected(exc.code) from exc
         current = {m.account_id: m for m in store.members_txn(conn, deps.vault, booklet_id)}
         grantee = current.get(parsed.grantee_id)
         if grantee is None:

@@ -17,6 +17,7 @@ from aiohttp import web
 from secure_msg.errors import InvalidJson, NotFound, UnsupportedMediaType, ValidationFailed
 
 _HEX_ID = re.compile(r"[0-9a-f]{32}")
+_B64URL = re.compile(r"[A-Za-z0-9_-]*")
 
 
 def b64(data: bytes) -> str:
@@ -70,6 +71,8 @@ def get_bytes(body: dict[str, Any], field: str, *, length: int | None = None,
     value = body.get(field)
     if not isinstance(value, str) or len(value) > max_len * 4 // 3 + 4:
         raise _invalid(field, "base64url text required")
+    if not _B64URL.fullmatch(value):  # the stdlib decoder would silently skip stray bytes
+        raise _invalid(field, "not valid base64url")
     try:
         data = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
     except (binascii.Error, ValueError):

@@ -1,0 +1,75 @@
+"""An in-process server (real SQLite file, real keys) and people who use it through the Python
+client. PBKDF2 is memoised per (password, salt) so a test pays it once per person."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from secure_msg.client import Client, Profile
+from secure_msg.clock import FixedClock, system_random
+from secure_msg.crypto import keys
+from secure_msg.domain import invitation_service
+from secure_msg.domain.invitations import InvitationRequest
+from secure_msg.domain.roles import Role
+from secure_msg.web.context import RUNTIME
+
+PASSWORD = "kaksi kissaa ja koira"
+derive = functools.lru_cache(maxsize=256)(keys.derive_password_keys)
+
+
+@dataclass
+class World:
+    http: TestClient[web.Request, web.Application]
+    clock: FixedClock
+
+    @property
+    def base(self) -> str:
+        return str(self.http.make_url("")).rstrip("/")
+
+    def new_client(self) -> Client:
+        client = Client(Profile(server=self.base), self.http.session)
+        client.derive = derive
+        return client
+
+    async def staff_link(self, role: Role = Role.THERAPIST, name: str = "T") -> str:
+        runtime = self.http.app[RUNTIME]
+        assert runtime.database is not None
+        assert runtime.vault is not None
+        issued = await invitation_service.issue_staff(
+            runtime.database, runtime.vault, self.clock, system_random,
+            request=InvitationRequest(role, name), lifetime_days=7,
+        )
+        return issued.link(self.base)
+
+    async def therapist(self, login: str = "terapeutti") -> Client:
+        client = self.new_client()
+        await client.enroll(await self.staff_link(), login, PASSWORD)
+        return client
+
+    async def family(self, therapist: Client, booklet: str, login: str,
+                     role: str = "guardian") -> Client:
+        link = (await therapist.invite(booklet, role, name=login))["link"]
+        client = self.new_client()
+        await client.enroll(self.base + link[link.index("/enroll/"):], login, PASSWORD)
+        await therapist.grant_history(booklet, client.profile.account_id, {"title"})
+        return client
+
+    async def raw(self, method: str, path: str, token: str | None = None,
+                  **kwargs: Any) -> tuple[int, Any]:
+        headers = {**kwargs.pop("headers", {}),
+                   **({"Authorization": f"Bearer {token}"} if token else {})}
+        async with self.http.request(method, path, headers=headers, **kwargs) as resp:
+            ctype = resp.headers.get("Content-Type", "")
+            body = await resp.json(content_type=None) if "json" in ctype else await resp.text()
+            return resp.status, body
+
+
+@pytest.fixture
+async def world(client: TestClient[web.Request, web.Application], clock: FixedClock) -> World:
+    return World(client, clock)

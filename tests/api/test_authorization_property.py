@@ -1,0 +1,144 @@
+"""Least access (invariant 6) as a property: in random worlds of therapists, families and
+booklets, nobody reads, writes, lists or manages a booklet they are not a current member of."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+from aiohttp.test_utils import TestServer
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from secure_msg.client import Client, ClientError, Profile
+from secure_msg.clock import FixedClock, system_random
+from secure_msg.config import Config, load_config, with_overrides
+from secure_msg.crypto import keys
+from secure_msg.domain import invitation_service
+from secure_msg.domain.invitations import InvitationRequest
+from secure_msg.domain.roles import Role
+from secure_msg.server_keys import generate_key_files
+from secure_msg.web.app import create_app
+from secure_msg.web.context import RUNTIME
+
+PASSWORD = "salasana"
+derive = functools.lru_cache(maxsize=64)(keys.derive_password_keys)
+FAMILIES = 4
+
+
+@dataclass(frozen=True)
+class Plan:
+    owners: list[int]  # booklet b is opened by therapist owners[b] (0 or 1)
+    members: list[list[int]]  # families in booklet b
+    removed: list[int | None]  # a family removed from booklet b afterwards, if any
+
+
+@st.composite
+def plans(draw: st.DrawFn) -> Plan:
+    count = draw(st.integers(1, 3))
+    owners = draw(st.lists(st.integers(0, 1), min_size=count, max_size=count))
+    members = [sorted(draw(st.sets(st.integers(0, FAMILIES - 1), max_size=3)))
+               for _ in range(count)]
+    removed = [draw(st.sampled_from([None, *m])) if m else None for m in members]
+    return Plan(owners, members, removed)
+
+
+def _config(workdir: Path) -> Config:
+    keys_dir = workdir / "keys"
+    generate_key_files(keys_dir, system_random)
+    return with_overrides(
+        load_config(None, env={}),
+        storage={"database_path": workdir / "db.sqlite", "keys_dir": keys_dir},
+        argon2={"opslimit": 2, "memlimit_bytes": 19 * 1024 * 1024},
+    )
+
+
+def _client(base: str, http: aiohttp.ClientSession) -> Client:
+    client = Client(Profile(server=base), http)
+    client.derive = derive
+    client.salt = lambda n: b"\x00" * n  # one salt, so PBKDF2 is paid once for the whole test
+    return client
+
+
+async def _world(workdir: Path, plan: Plan) -> None:
+    server = TestServer(create_app(_config(workdir), clock=FixedClock()))
+    await server.start_server()
+    base = str(server.make_url("")).rstrip("/")
+    try:
+        async with aiohttp.ClientSession() as http:
+            await _check(server, base, http, plan)
+    finally:
+        await server.close()
+
+
+async def _check(server: TestServer, base: str, http: aiohttp.ClientSession, plan: Plan) -> None:
+    runtime = server.app[RUNTIME]
+    assert runtime.database is not None
+    assert runtime.vault is not None
+    therapists = []
+    for i in range(2):
+        issued = await invitation_service.issue_staff(
+            runtime.database, runtime.vault, FixedClock(), system_random,
+            request=InvitationRequest(Role.THERAPIST, f"t{i}"), lifetime_days=7)
+        t = _client(base, http)
+        await t.enroll(issued.link(base), f"terapeutti{i}", PASSWORD)
+        therapists.append(t)
+    booklets = [await therapists[o].create_booklet(f"b{b}") for b, o in enumerate(plan.owners)]
+    families: dict[int, Client] = {}
+    for b, members in enumerate(plan.members):
+        owner = therapists[plan.owners[b]]
+        for f in members:
+            link = (await owner.invite(booklets[b], "guardian"))["link"]
+            link = base + link[link.index("/enroll/"):]
+            if f in families:
+                await families[f].accept(link)
+            else:
+                families[f] = _client(base, http)
+                await families[f].enroll(link, f"perhe{f}", PASSWORD)
+    for b, gone in enumerate(plan.removed):
+        if gone is not None:
+            await therapists[plan.owners[b]].remove(booklets[b], families[gone].profile.account_id)
+
+    def is_member(who: str, b: int) -> bool:
+        if who.startswith("t"):
+            return plan.owners[b] == int(who[1:])
+        f = int(who[1:])
+        return f in plan.members[b] and plan.removed[b] != f
+
+    people = {f"t{i}": c for i, c in enumerate(therapists)}
+    people.update({f"f{f}": c for f, c in families.items()})
+    for who, c in people.items():
+        mine = {r["id"] for r in (await c.api.call("GET", "/api/booklets"))["booklets"]}
+        assert mine == {b for i, b in enumerate(booklets) if is_member(who, i)}, who
+        for i, b in enumerate(booklets):
+            if is_member(who, i):
+                await c.api.call("GET", f"/api/booklets/{b}/entries")
+                continue
+            for method, suffix, body in [
+                ("GET", "/entries", None), ("GET", "/members", None), ("GET", "/head", None),
+                ("GET", "/receipts", None), ("GET", "/grants", None),
+                ("POST", "/entries", {"envelope": "AQABEA"}),
+                ("POST", "/receipts", {"read_seq": 1}),
+                ("POST", "/invitations", {"role": "guardian"}),
+                ("POST", "/grants", {"grant": "AQABIA"}),
+                ("DELETE", f"/members/{c.profile.account_id}", None),
+            ]:
+                try:
+                    await c.api.call(method, f"/api/booklets/{b}{suffix}", body)
+                except ClientError as exc:
+                    assert (who, suffix, exc.status) == (who, suffix, 404)
+                else:
+                    raise AssertionError(f"{who} reached {method} {suffix} of booklet {i}")
+
+
+@settings(max_examples=12, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(plan=plans())
+def test_no_cross_booklet_access(tmp_path: Path, plan: Plan) -> None:
+    """Every read, write, list and management call on a booklet by a non-member is 404."""
+    workdir = Path(tempfile.mkdtemp(dir=tmp_path))
+    asyncio.run(_world(workdir, plan))

@@ -1,0 +1,197 @@
+"""Posting entries: every bad envelope or request is a clear problem+json and changes nothing."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from typing import Any
+
+import pytest
+
+from secure_msg.client import Client
+from secure_msg.client.http import b64d, b64e
+from secure_msg.crypto import envelope, keys
+from secure_msg.crypto.envelope import KIND_IDS
+from secure_msg.storage import audit as audit_store
+from secure_msg.web.context import CONFIG, RUNTIME
+
+from .conftest import World
+
+PROBLEM_KEYS = {"type", "title", "status"}
+
+
+async def _state(world: World, c: Client, booklet: str) -> tuple[int, Any, int]:
+    status, head = await world.raw("GET", f"/api/booklets/{booklet}/head", c.profile.token)
+    assert status == 200
+    _, entries = await world.raw("GET", f"/api/booklets/{booklet}/entries", c.profile.token)
+    return head["last_seq"], head["last_hash"], len(entries["entries"])
+
+
+def _seal(author: keys.AccountKeys, booklet: str, members: list[Client], *, seq: int,
+          prev: bytes, author_id: bytes | None = None, kind: str = "note",
+          entry_id: bytes | None = None, plaintext: bytes = b'{"kind":"note","text":"x"}'
+          ) -> bytes:
+    signer = author if author_id is None else keys.AccountKeys.from_secrets(
+        author_id, author.identity_seed, author.encryption_secret)
+    assert all(m.keys for m in members)
+    return envelope.seal_entry(
+        signer, booklet_id=bytes.fromhex(booklet), entry_id=entry_id or os.urandom(16),
+        kind=KIND_IDS[kind], sequence=seq, prev_hash=prev, created_at=1, plaintext=plaintext,
+        recipients=[(m.keys.account_id, m.keys.encryption_public) for m in members if m.keys],
+    )
+
+
+@pytest.fixture
+async def family(world: World) -> tuple[Client, Client, Client, str]:
+    therapist = await world.therapist()
+    booklet = await therapist.create_booklet("Aino")
+    mum = await world.family(therapist, booklet, "aiti")
+    dad = await world.family(therapist, booklet, "isa")
+    return therapist, mum, dad, booklet
+
+
+async def _post(world: World, c: Client, booklet: str, sealed: bytes) -> tuple[int, Any]:
+    return await world.raw("POST", f"/api/booklets/{booklet}/entries", c.profile.token,
+                           json={"envelope": b64e(sealed)})
+
+
+async def test_bad_envelopes_are_refused_and_change_nothing(
+    world: World, family: tuple[Client, Client, Client, str]
+) -> None:
+    """Forged signature, wrong author, wrong recipients, unknown version/suite, stale sequence,
+    wrong previous hash and a duplicate entry id: each a problem+json, none stored."""
+    therapist, mum, dad, booklet = family
+    assert therapist.keys and mum.keys and dad.keys
+    before = await _state(world, mum, booklet)
+    seq, prev = before[0] + 1, b64d(before[1])
+    everyone = [therapist, mum, dad]
+    good = _seal(mum.keys, booklet, everyone, seq=seq, prev=prev)
+    forged = good[:-1] + bytes([good[-1] ^ 1])
+    bad_version = b"\x02" + good[1:]
+    bad_suite = good[:1] + b"\x00\x02" + good[3:]
+    posted = _seal(mum.keys, booklet, everyone, seq=seq, prev=prev)
+    cases: list[tuple[str, bytes, int, str, str | None]] = [
+        ("forged signature", forged, 422, "protocol-rejected", "bad-signature"),
+        ("someone else's key", _seal(dad.keys, booklet, everyone, seq=seq, prev=prev,
+                                     author_id=mum.keys.account_id),
+         422, "protocol-rejected", "bad-signature"),
+        ("author is not me", _seal(mum.keys, booklet, everyone, seq=seq, prev=prev,
+                                   author_id=therapist.keys.account_id),
+         422, "protocol-rejected", "wrong-author"),
+        ("missing a member", _seal(mum.keys, booklet, [therapist, mum], seq=seq, prev=prev),
+         422, "protocol-rejected", "recipient-set-mismatch"),
+        ("unknown version", bad_version, 422, "protocol-rejected", "unsupported-version"),
+        ("unknown suite", bad_suite, 422, "protocol-rejected", "unsupported-suite"),
+        ("stale sequence", _seal(mum.keys, booklet, everyone, seq=seq - 1, prev=prev),
+         409, "sequence-conflict", None),
+        ("wrong previous hash", _seal(mum.keys, booklet, everyone, seq=seq, prev=bytes(32)),
+         409, "sequence-conflict", None),
+        ("therapist-only kind", _seal(mum.keys, booklet, everyone, seq=seq, prev=prev,
+                                      kind="homework", plaintext=b"{}"),
+         403, "forbidden", None),
+    ]
+    for name, sealed, status, code, protocol_error in cases:
+        got_status, body = await _post(world, mum, booklet, sealed)
+        assert (name, got_status, body["type"]) == (name, status, code)
+        assert PROBLEM_KEYS <= body.keys()
+        assert body.get("protocol_error") == protocol_error, name
+        assert await _state(world, mum, booklet) == before, name
+    # A duplicate entry id: the first post lands, the same id again is refused.
+    status, _ = await _post(world, mum, booklet, posted)
+    assert status == 201
+    after_first = await _state(world, mum, booklet)
+    dup = _seal(mum.keys, booklet, everyone, seq=seq + 1, prev=b64d(after_first[1]),
+                entry_id=envelope.parse_envelope(posted).header.entry_id)
+    status, body = await _post(world, mum, booklet, dup)
+    assert (status, body["type"]) == (409, "duplicate-entry")
+    assert await _state(world, mum, booklet) == after_first
+
+
+async def test_recipient_set_including_a_non_member_is_refused(
+    world: World, family: tuple[Client, Client, Client, str]
+) -> None:
+    """Wrapping to someone outside the booklet is refused: the server checks the exact set."""
+    therapist, mum, dad, booklet = family
+    outsider = await world.therapist("toinen")
+    assert mum.keys
+    before = await _state(world, mum, booklet)
+    sealed = _seal(mum.keys, booklet, [therapist, mum, dad, outsider], seq=before[0] + 1,
+                   prev=b64d(before[1]))
+    status, body = await _post(world, mum, booklet, sealed)
+    assert (status, body["protocol_error"]) == (422, "recipient-set-mismatch")
+    assert await _state(world, mum, booklet) == before
+
+
+async def test_malformed_requests_are_problems_not_500s(
+    world: World, family: tuple[Client, Client, Client, str]
+) -> None:
+    """Malformed JSON, bad base64, wrong content type, unknown booklet, malformed id,
+    an oversized entry and an oversized body each get their own 4xx problem."""
+    _, mum, _, booklet = family
+    token = mum.profile.token
+    path = f"/api/booklets/{booklet}/entries"
+    before = await _state(world, mum, booklet)
+    cfg_max = world.http.app[CONFIG].limits.max_entry_bytes
+    cases: list[tuple[str, dict[str, Any], int, str]] = [
+        ("malformed json", {"data": b"{not json", "headers": {"Content-Type":
+                                                                "application/json"}},
+         400, "invalid-json"),
+        ("not an object", {"json": ["envelope"]}, 400, "invalid-json"),
+        ("bad base64", {"json": {"envelope": "***"}}, 422, "validation-failed"),
+        ("missing field", {"json": {}}, 422, "validation-failed"),
+        ("wrong type", {"data": b"x", "headers": {"Content-Type": "text/plain"}}, 415,
+         "unsupported-media-type"),
+        ("oversized entry", {"json": {"envelope": b64e(b"\x01" * (cfg_max + 1))}}, 413,
+         "payload-too-large"),
+        ("oversized body", {"json": {"envelope": "A" * (3 * cfg_max)}}, 413,
+         "payload-too-large"),
+    ]
+    for name, kwargs, status, code in cases:
+        got, body = await world.raw("POST", path, token, **kwargs)
+        assert (name, got, body["type"]) == (name, status, code)
+    for url, status in [(f"/api/booklets/{'0' * 32}/entries", 404),
+                        ("/api/booklets/not-hex/entries", 404)]:
+        got, body = await world.raw("POST", url, token, json={"envelope": "AAAA"})
+        assert (got, body["type"]) == (status, "not-found")
+    got, body = await world.raw("GET", f"{path}?limit=100000", token)
+    assert (got, body["type"]) == (422, "validation-failed")
+    assert await _state(world, mum, booklet) == before
+
+
+async def test_non_member_session_and_stolen_token(
+    world: World, family: tuple[Client, Client, Client, str]
+) -> None:
+    """A valid session of a non-member sees nothing (404 everywhere); a stolen bearer token
+    without the keys cannot post (its signature does not verify under the victim's key)."""
+    therapist, mum, dad, booklet = family
+    outsider = await world.therapist("ulkopuolinen")
+    for method, suffix in [("GET", "/entries"), ("GET", "/members"), ("GET", "/head"),
+                           ("GET", "/receipts"), ("GET", "/grants"), ("POST", "/entries")]:
+        status, body = await world.raw(method, f"/api/booklets/{booklet}{suffix}",
+                                       outsider.profile.token, json={"envelope": "AAAA"})
+        assert (suffix, status, body["type"]) == (suffix, 404, "not-found")
+    assert await outsider.booklets() == []
+    # The thief has mum's token but only their own keys.
+    thief = keys.AccountKeys.generate(bytes.fromhex(mum.profile.account_id))
+    before = await _state(world, mum, booklet)
+    sealed = _seal(thief, booklet, [therapist, mum, dad], seq=before[0] + 1,
+                   prev=b64d(before[1]))
+    status, body = await _post(world, mum, booklet, sealed)
+    assert (status, body["protocol_error"]) == (422, "bad-signature")
+    assert await _state(world, mum, booklet) == before
+
+
+async def test_refusals_are_audited(
+    world: World, family: tuple[Client, Client, Client, str]
+) -> None:
+    """A refused envelope leaves an audit event naming the protocol error, and the chain holds."""
+    _, mum, _, booklet = family
+    status, _ = await _post(world, mum, booklet, b"\x01\x00\x01\x10" + b"\x00" * 10)
+    assert status == 422
+    db = world.http.app[RUNTIME].database
+    assert db is not None
+    events = await db.read(functools.partial(audit_store.latest_events_txn, limit=5))
+    refused = [e for e in events if e.action == "entry.refused"]
+    assert [e.detail["protocol_error"] for e in refused] == ["truncated"]
+    assert (await audit_store.verify(db)).ok
