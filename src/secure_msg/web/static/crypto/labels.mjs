@@ -17,7 +17,6 @@ export const LABEL = Object.freeze({
   BUNDLE_KEK: 'secure-msg/v1/bundle-kek',
   RECOVERY_AUTH: 'secure-msg/v1/recovery-auth',
   RECOVERY_KEK: 'secure-msg/v1/recovery-kek',
-  RECOVERY_CHECK: 'secure-msg/v1/recovery-check',
   ENTRY_HEADER: 'secure-msg/v1/entry-header',
   ENTRY_KEY: 'secure-msg/v1/entry-key',
   ENTRY_SIGNATURE: 'secure-msg/v1/entry-signature',
