@@ -1,0 +1,84 @@
+"""`secure-msg client …` end to end: every command prints one JSON object with --json."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from secure_msg.testing.server_process import ServerProcess
+
+from .conftest import admin_invite
+
+pytestmark = pytest.mark.slow
+
+
+class Cli:
+    def __init__(self, home: Path, password: str) -> None:
+        home.mkdir(parents=True)
+        self.profile = home / "profile"
+        self.password_file = home / "password"
+        self.password_file.write_text(password + "\n")
+
+    def run(self, *args: str, ok: bool = True) -> dict[str, Any]:
+        out = subprocess.run(
+            [sys.executable, "-m", "secure_msg", "client", "--profile", str(self.profile),
+             "--password-file", str(self.password_file), "--json", *args],
+            capture_output=True, text=True, timeout=120,
+            env={k: v for k, v in os.environ.items() if k != "SECURE_MSG_PASSWORD"},
+        )
+        assert (out.returncode == 0) == ok, out.stderr
+        result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+        return result
+
+
+def test_cli_family_flow(secure_msg_server: ServerProcess, tmp_path: Path) -> None:
+    """Enroll, open a booklet, invite, share the title, post, read, compare safety numbers;
+    the private keys never reach the profile folder in the clear."""
+    server = secure_msg_server
+    therapist = Cli(tmp_path / "t", "terapeutin salasana")
+    parent = Cli(tmp_path / "p", "vanhemman salasana")
+    enrolled = therapist.run("enroll", admin_invite(server, "T"), "--login", "terapeutti")
+    assert len(enrolled["recovery_key"]) == 44
+    booklet = therapist.run("booklet", "create", "--title", "Aino")["id"]
+    link = therapist.run("booklet", "invite", booklet, "--role", "guardian", "--name", "Äiti")
+    link_url = server.base_url + link["link"][link["link"].index("/enroll/"):]
+    parent_id = parent.run("enroll", link_url, "--login", "aiti")["id"]
+    assert therapist.run("booklet", "grant-history", booklet, parent_id)["entries"] == 1
+    posted = therapist.run("post", booklet, "--kind", "homework", "--text", "Pyöräily",
+                           "--frequency", "daily")
+    parent.run("post", booklet, "--kind", "homework-log", "--homework", posted["id"],
+               "--text", "Meni hyvin", "--date", "2026-11-27")
+    entries = parent.run("read", booklet)["entries"]
+    assert [e["kind"] for e in entries] == ["title", "homework", "homework-log"]
+    assert entries[0]["payload"]["title"] == "Aino"
+    assert entries[2]["payload"]["homework"] == posted["id"]
+    members = therapist.run("booklet", "members", booklet)["members"]
+    assert {m["role"] for m in members} == {"therapist", "guardian"}
+    therapist_id = enrolled["id"]
+    ours = therapist.run("safety-number", parent_id)["safety_number"]
+    theirs = parent.run("safety-number", therapist_id)["safety_number"]
+    assert ours == theirs
+    assert len(ours) == 60
+    wrong = ours[:-1] + ("0" if ours[-1] != "0" else "1")
+    assert parent.run("verify", therapist_id, wrong, ok=False)["error"] == \
+        "safety-number-mismatch"
+    assert parent.run("verify", therapist_id, ours)["verified"] is True
+    profile_text = (parent.profile / "profile.json").read_text()
+    assert "Meni hyvin" not in profile_text
+    assert json.loads(profile_text)["pins"][therapist_id]["verified"] is True
+    token = json.loads(profile_text)["token"]
+    parent.run("logout")
+    assert parent.run("read", booklet, ok=False)["error"] == "not-logged-in"
+    request = urllib.request.Request(server.url("/api/me"),
+                                     headers={"Authorization": f"Bearer {token}"})
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(request, timeout=30)  # noqa: S310 - our own loopback server
+    assert err.value.code == 401
