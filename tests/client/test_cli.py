@@ -77,8 +77,8 @@ def test_cli_family_flow(secure_msg_server: ServerProcess, tmp_path: Path) -> No
     token = json.loads(profile_text)["token"]
     parent.run("logout")
     assert parent.run("read", booklet, ok=False)["error"] == "not-logged-in"
-    request = urllib.request.Request(server.url("/api/me"),
-                                     headers={"Authorization": f"Bearer {token}"})
+    request = urllib.request.Request(  # noqa: S310 - our own loopback server
+        server.url("/api/me"), headers={"Authorization": f"Bearer {token}"})
     with pytest.raises(urllib.error.HTTPError) as err:
         urllib.request.urlopen(request, timeout=30)  # noqa: S310 - our own loopback server
     assert err.value.code == 401
