@@ -62,7 +62,8 @@ def main() -> None:
             sealed, author_identity_key=author.identity_public, booklet_id=BOOKLET,
             author_id=author.account_id, recipients=expected)),
         "recipient open": per_op(lambda: envelope.open_entry(
-            sealed, author_identity_key=author.identity_public, me=members[3])),
+            sealed, author_identity_key=author.identity_public, author_id=author.account_id,
+            booklet_id=BOOKLET, me=members[3])),
     }
     stored = verifier.hash_secret(b"a" * 32)
     slow = {

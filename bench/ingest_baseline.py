@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
@@ -31,7 +32,7 @@ from secure_msg.storage.db import Database
 BODY = os.urandom(2048)
 
 
-def _insert_txn(body: bytes) -> object:
+def _insert_txn(body: bytes) -> Callable[[sqlite3.Connection], int]:
     def txn(conn: sqlite3.Connection) -> int:
         cursor = conn.execute("INSERT INTO bench (body) VALUES (?)", (body,))
         return cursor.lastrowid or 0

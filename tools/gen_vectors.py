@@ -403,7 +403,7 @@ def build() -> dict[str, Any]:
     for i, name in enumerate(names, start=1):
         accts[name], records[name] = make_account(name, i)
     members = [accts[n] for n in names[:4]]
-    plan = [
+    plan: list[tuple[str, str, str, dict[str, Any]]] = [
         ("title", "therapist", "title", {"title": "Aino \u2014 toimintaterapia 2026"}),
         ("note", "therapist", "note", {"text": "Tänään harjoittelimme saksilla leikkaamista."}),
         ("homework", "therapist", "homework",
