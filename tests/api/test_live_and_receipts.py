@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import aiohttp
@@ -17,8 +16,8 @@ async def _listen(world: World, token: str) -> aiohttp.ClientWebSocketResponse:
     return ws
 
 
-async def _next_event(ws: aiohttp.ClientWebSocketResponse, timeout: float = 5) -> Any:
-    return await ws.receive_json(timeout=timeout)
+async def _next_event(ws: aiohttp.ClientWebSocketResponse, wait: float = 5) -> Any:
+    return await ws.receive_json(timeout=wait)
 
 
 async def test_members_get_live_events_and_a_removed_member_stops(world: World) -> None:
@@ -28,7 +27,8 @@ async def test_members_get_live_events_and_a_removed_member_stops(world: World) 
     booklet = await therapist.create_booklet("B")
     mum = await world.family(therapist, booklet, "aiti")
     dad = await world.family(therapist, booklet, "isa")
-    mum_ws, dad_ws = await _listen(world, mum.profile.token), await _listen(world, dad.profile.token)
+    mum_ws = await _listen(world, mum.profile.token)
+    dad_ws = await _listen(world, dad.profile.token)
     posted = await therapist.post(booklet, "note", text="hei")
     for ws in (mum_ws, dad_ws):
         event = await _next_event(ws)
@@ -38,8 +38,8 @@ async def test_members_get_live_events_and_a_removed_member_stops(world: World) 
     later = await therapist.post(booklet, "note", text="vain äidille")
     assert (await _next_event(mum_ws))["seq"] == later["seq"]
     try:
-        leaked = await _next_event(dad_ws, timeout=0.5)
-    except asyncio.TimeoutError:
+        leaked = await _next_event(dad_ws, wait=0.5)
+    except TimeoutError:
         leaked = None
     assert leaked is None
     await mum_ws.close()
