@@ -55,6 +55,14 @@ async def test_family_booklet_end_to_end(people: People) -> None:
         await dad.read(booklet)
     assert err.value.status == 404
     assert await dad.booklets() == []
+    # Whatever a non-member asks for, no answer carries anything of the booklet.
+    answers = []
+    for path in ("entries", "members?all=1", "head", "receipts", "grants"):
+        async with people.http.get(f"{people.server.base_url}/api/booklets/{booklet}/{path}",
+                                   headers={"Authorization": f"Bearer {dad.profile.token}"}) as r:
+            answers.append((r.status, await r.text()))
+    assert {status for status, _ in answers} == {404}
+    assert not [c for c in [*expected, "Äiti"] for _, body in answers if c in body]
 
     # A newcomer (grandmother as caregiver) sees only what is granted.
     granny = await people.enroll("mummo", people.link(
