@@ -253,13 +253,16 @@ class Client:
         return str(booklet_id)
 
     async def booklets(self) -> list[dict[str, Any]]:
+        """My booklets with decrypted titles (the list carries the newest title I can read)."""
         rows = (await self.api.call("GET", "/api/booklets"))["booklets"]
         out = []
         for row in rows:
             title = None
             if row["title_envelope"]:
-                entries = await self.read(row["id"], since=0, kinds={"title"})
-                title = entries[-1].payload["title"] if entries else None
+                opener = _Opener(self, row["id"],
+                                 await self.members(row["id"], include_removed=True))
+                opened = await opener.open(b64d(row["title_envelope"]))
+                title = decode_payload(opened.header.kind, opened.plaintext).get("title")
             out.append({**{k: v for k, v in row.items() if k != "title_envelope"},
                         "title": title})
         return out
@@ -318,40 +321,14 @@ class Client:
     async def read_raw(self, booklet_id: str, since: int = 0
                        ) -> list[tuple[dict[str, Any], envelope.OpenedEntry]]:
         """Every entry after `since` that I can open, with its content key (for grants)."""
-        me = self._me()
-        authors = {m.account_id: m for m in await self.members(booklet_id, include_removed=True)}
-        granted: dict[bytes, tuple[bytes, bytes]] | None = None
-        booklet = bytes.fromhex(booklet_id)
+        opener = _Opener(self, booklet_id,
+                         await self.members(booklet_id, include_removed=True))
         out = []
         while True:
             page = await self.api.call("GET", f"/api/booklets/{booklet_id}/entries",
                                        params={"since": str(since), "limit": "200"})
             for raw in page["entries"]:
-                author = authors.get(raw["author_id"])
-                if author is None:
-                    raise ClientError(0, "protocol/unknown-author", "Entry by a non-member")
-                sealed = b64d(raw["envelope"])
-                try:
-                    opened = envelope.open_entry(
-                        sealed, author_identity_key=author.identity_key,
-                        author_id=bytes.fromhex(author.account_id), booklet_id=booklet, me=me)
-                except ProtocolError as exc:
-                    if exc.code != "not-a-recipient":
-                        raise _protocol(exc) from exc
-                    if granted is None:
-                        granted = await self._granted_keys(booklet_id, authors)
-                    item = granted.get(bytes.fromhex(raw["entry_id"]))
-                    if item is None:
-                        raise _protocol(exc) from exc
-                    try:
-                        opened = envelope.open_entry_with_key(
-                            sealed, author_identity_key=author.identity_key,
-                            author_id=bytes.fromhex(author.account_id), booklet_id=booklet,
-                            entry_id=bytes.fromhex(raw["entry_id"]), content_key=item[1],
-                            expected_hash=item[0])
-                    except ProtocolError as exc2:
-                        raise _protocol(exc2) from exc2
-                out.append((raw, opened))
+                out.append((raw, await opener.open(b64d(raw["envelope"]))))
                 since = raw["seq"]
             if not page["entries"] or since >= page["last_seq"]:
                 return out
@@ -395,3 +372,40 @@ class Client:
         result = await self.api.call("POST", f"/api/booklets/{booklet_id}/grants",
                                      {"grant": b64e(blob)})
         return int(result["entries"])
+
+
+class _Opener:
+    """Opens a booklet's entries: with my own wrap, else with a key from a history grant
+    (fetched once, when first needed), always under the author's pinned identity key."""
+
+    def __init__(self, client: Client, booklet_id: str, members: list[MemberInfo]) -> None:
+        self._client = client
+        self._booklet_id = booklet_id
+        self._booklet = bytes.fromhex(booklet_id)
+        self._authors = {m.account_id: m for m in members}
+        self._granted: dict[bytes, tuple[bytes, bytes]] | None = None
+
+    async def open(self, sealed: bytes) -> envelope.OpenedEntry:
+        try:
+            header = envelope.parse_envelope(sealed).header
+            author = self._authors.get(header.author_id.hex())
+            if author is None:
+                raise ProtocolError("wrong-author", "not a member of this booklet")
+            place = {"author_identity_key": author.identity_key,
+                     "author_id": header.author_id, "booklet_id": self._booklet}
+            try:
+                return envelope.open_entry(sealed, me=self._client._me(), **place)
+            except ProtocolError as exc:
+                if exc.code != "not-a-recipient":
+                    raise
+            if self._granted is None:
+                self._granted = await self._client._granted_keys(self._booklet_id,
+                                                                 self._authors)
+            item = self._granted.get(header.entry_id)
+            if item is None:
+                raise ProtocolError("not-a-recipient")
+            return envelope.open_entry_with_key(
+                sealed, entry_id=header.entry_id, content_key=item[1], expected_hash=item[0],
+                **place)
+        except ProtocolError as exc:
+            raise _protocol(exc) from exc
