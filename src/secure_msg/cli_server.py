@@ -12,13 +12,27 @@ from pathlib import Path
 from typing import Any
 
 from secure_msg.clock import SystemClock, system_random
-from secure_msg.config import DEFAULT_CONFIG_PATH, EXAMPLE_CONFIG_PATH, Config, load_config
+from secure_msg.config import (
+    DEFAULT_CONFIG_PATH,
+    EXAMPLE_CONFIG_PATH,
+    Config,
+    Secret,
+    load_config,
+    with_overrides,
+)
 from secure_msg.domain.invitation_service import ensure_bootstrap_admin
 from secure_msg.domain.invitations import IssuedInvitation
 from secure_msg.errors import ConfigError
 from secure_msg.logging import configure_logging, get_logger, log_event
 from secure_msg.server_keys import generate_key_files, key_files_present, load_vault
 from secure_msg.storage.db import Database
+from secure_msg.testing import clock as test_clock
+from secure_msg.testing.twilio_server import (
+    DEV_ACCOUNT_SID,
+    DEV_AUTH_TOKEN,
+    RunningTwilioServer,
+    serve_twilio,
+)
 from secure_msg.web.app import create_app
 from secure_msg.web.server import serve
 
@@ -115,7 +129,38 @@ async def _serve(config: Config, *, bootstrap: bool) -> None:
             print(f"secure-msg: one-time admin enrollment link: {link}", flush=True)
 
     issued = await _admin_invitation(config) if bootstrap else None
-    await serve(create_app(config), config.server.host, config.server.port, on_listening)
+    dev_twilio = await _dev_twilio(config) if bootstrap and not config.twilio.account_sid else None
+    if dev_twilio is not None:
+        config = with_overrides(config, twilio={
+            "account_sid": DEV_ACCOUNT_SID, "auth_token": Secret(DEV_AUTH_TOKEN),
+            "from_number": DEV_FROM_NUMBER, "api_base_url": dev_twilio.url})
+        print("secure-msg: no Twilio credentials configured: SMS goes to the local "
+              f"Twilio-compatible server at {dev_twilio.url} "
+              f"(see {dev_twilio.url}/_dev/messages); nothing leaves this machine", flush=True)
+    clock = test_clock.from_environment()
+    if clock is not None:
+        print("secure-msg: TEST CLOCK in use (SECURE_MSG_TEST_CLOCK_FILE); not for production",
+              flush=True)
+    try:
+        await serve(create_app(config, clock=clock), config.server.host, config.server.port,
+                    on_listening)
+    finally:
+        if dev_twilio is not None:
+            await dev_twilio.close()
+
+
+DEV_FROM_NUMBER = "+358000000001"
+DEV_TWILIO_PORT = 8099
+
+
+async def _dev_twilio(config: Config) -> RunningTwilioServer:
+    """The local Twilio-compatible server for `make run` without credentials."""
+    try:
+        return await serve_twilio("127.0.0.1", DEV_TWILIO_PORT, account_sid=DEV_ACCOUNT_SID,
+                                  auth_token=DEV_AUTH_TOKEN, callback_delay=0.5)
+    except OSError:  # the port is taken: any free one
+        return await serve_twilio("127.0.0.1", 0, account_sid=DEV_ACCOUNT_SID,
+                                  auth_token=DEV_AUTH_TOKEN, callback_delay=0.5)
 
 
 def base_url(config: Config, port: int) -> str:

@@ -130,6 +130,30 @@ class NoticesConfig:
     reminder_lead_hours: int = field(default=24, metadata=_check(_between(1, 24 * 14)))
     # Empty = no sender name in notices (DESIGN §1.3); a practice opts in by setting one.
     sender_name: str = field(default="", metadata=_check(_short_text))
+    send_rate_per_second: int = field(default=1, metadata=_check(_between(1, 10_000)))
+    scheduler_interval_ms: int = field(default=30_000, metadata=_check(_between(20, 3_600_000)))
+    max_attempts: int = field(default=8, metadata=_check(_between(1, 100)))
+    claim_lease_seconds: int = field(default=60, metadata=_check(_between(1, 3600)))
+    new_entry_ping: bool = False
+    new_entry_ping_minutes: int = field(default=60, metadata=_check(_between(1, 7 * 24 * 60)))
+
+
+@dataclass(frozen=True)
+class AppointmentsConfig:
+    late_cancellation_hours: int = field(default=24, metadata=_check(_between(0, 24 * 14)))
+    count_late_cancellations: bool = False
+    period_few_sessions: int = field(default=5, metadata=_check(_between(0, 100)))
+
+
+@dataclass(frozen=True)
+class EmailConfig:
+    enabled: bool = False
+    smtp_host: str = "localhost"
+    smtp_port: int = field(default=25, metadata=_check(_between(1, 65535)))
+    starttls: bool = False
+    username: str = ""
+    password: Secret = field(default_factory=lambda: Secret(""))
+    from_address: str = "noreply@localhost"
 
 
 @dataclass(frozen=True)
@@ -155,6 +179,8 @@ class Config:
     argon2: Argon2Config = Argon2Config()
     twilio: TwilioConfig = TwilioConfig()
     notices: NoticesConfig = NoticesConfig()
+    appointments: AppointmentsConfig = AppointmentsConfig()
+    email: EmailConfig = EmailConfig()
     whatsapp: WhatsappConfig = WhatsappConfig()
     logging: LoggingConfig = LoggingConfig()
 

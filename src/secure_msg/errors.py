@@ -8,15 +8,19 @@
     │   └── ValidationFailed            422 validation-failed
     ├── Unauthorized                    401 unauthorized
     ├── Forbidden                       403 forbidden
+    │   └── WebhookSignatureInvalid     403 webhook-signature-invalid
     ├── NotFound                        404 not-found
     ├── MethodNotAllowed                405 method-not-allowed
     ├── Conflict                        409 conflict
+    │   └── InvalidTransition           409 invalid-transition     (appointment lifecycle)
     ├── Gone                            410 gone
     │   ├── InvitationExpired           410 invitation-expired
     │   └── InvitationUsed              410 invitation-used
     ├── PayloadTooLarge                 413 payload-too-large
     ├── UnsupportedMediaType            415 unsupported-media-type
     ├── RateLimited                     429 rate-limited           (carries Retry-After)
+    ├── ClinicalContentRefused          422 clinical-content-refused (plain channel, DESIGN §1.2)
+    ├── ChannelDisabled                 422 channel-disabled       (e.g. WhatsApp while off)
     └── ServiceUnavailable              503 service-unavailable    (e.g. database not ready)
 
 `code` is the stable problem `type` (a relative URI reference, e.g. "not-found"): clients and
@@ -227,3 +231,34 @@ class ProtocolRejected(SecureMsgError):
 
     def __init__(self, protocol_error: str) -> None:
         super().__init__(f"Protocol check failed: {protocol_error}", protocol_error=protocol_error)
+
+
+# Errors of appointments and notices (issue 4).
+
+
+class ClinicalContentRefused(SecureMsgError):
+    """Clinical or user-written text asked to travel over SMS, e-mail or WhatsApp (DESIGN §1.2)."""
+
+    code = "clinical-content-refused"
+    status = 422
+    title = "Clinical content and written text go only through the encrypted inbox"
+
+
+class ChannelDisabled(SecureMsgError):
+    """A notice channel that is switched off in config (WhatsApp by default)."""
+
+    code = "channel-disabled"
+    status = 422
+    title = "This channel is not enabled"
+
+
+class InvalidTransition(Conflict):
+    code = "invalid-transition"
+    title = "The appointment is no longer in a state that allows this"
+
+
+class WebhookSignatureInvalid(Forbidden):
+    """A Twilio webhook without a valid X-Twilio-Signature over the public URL."""
+
+    code = "webhook-signature-invalid"
+    title = "The webhook signature is missing or wrong"

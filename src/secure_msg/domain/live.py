@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 QUEUE_LIMIT = 256
@@ -24,6 +25,8 @@ class EntryEvent:
 class Hub:
     def __init__(self) -> None:
         self._subscribers: dict[bytes, set[asyncio.Queue[EntryEvent]]] = defaultdict(set)
+        # Server-side listeners (e.g. new-entry pings); they get ids only, like subscribers.
+        self.observers: list[Callable[[EntryEvent, list[bytes]], None]] = []
 
     def subscribe(self, account_id: bytes) -> asyncio.Queue[EntryEvent]:
         queue: asyncio.Queue[EntryEvent] = asyncio.Queue(QUEUE_LIMIT)
@@ -39,6 +42,8 @@ class Hub:
 
     def publish(self, event: EntryEvent, readers: list[bytes]) -> None:
         """Deliver to the entry's readers only; a slow client drops events and re-syncs by seq."""
+        for observer in self.observers:
+            observer(event, readers)
         for reader in readers:
             for queue in self._subscribers.get(reader, ()):
                 if not queue.full():

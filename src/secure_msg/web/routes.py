@@ -10,7 +10,14 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from secure_msg.web import api_accounts, api_booklets, live, ops
+from secure_msg.web import (
+    api_accounts,
+    api_appointments,
+    api_booklets,
+    live,
+    ops,
+    webhooks_twilio,
+)
 
 RouteSetup = Callable[[web.Application], None]
 
@@ -19,4 +26,6 @@ ROUTE_SETUPS: tuple[RouteSetup, ...] = (
     api_accounts.setup_routes,
     api_booklets.setup_routes,
     live.setup_routes,
+    api_appointments.setup_routes,
+    webhooks_twilio.setup_routes,
 )

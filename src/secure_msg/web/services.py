@@ -62,3 +62,7 @@ def install(app: web.Application) -> None:
 
 def services(request: web.Request) -> Services:
     return request.app[SERVICES]
+
+
+def services_of(app: web.Application) -> Services:
+    return app[SERVICES]

@@ -1,0 +1,228 @@
+"""Notices: who gets which template over which channel, and the rules around sending.
+
+Every notice is queued inside the same transaction as the change it announces (a cancellation
+and its SMS commit together), with a dedupe key that makes it exactly-once to queue. The outbox
+worker (channels/outbox.py) sends them. Nothing here takes user-written text: slots are times,
+codes and links only (DESIGN §1.2).
+"""
+
+from __future__ import annotations
+
+import functools
+import sqlite3
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from secure_msg.clock import Clock, RandomSource
+from secure_msg.crypto.vault import Vault
+from secure_msg.domain import channel_policy
+from secure_msg.domain.accounts import Session
+from secure_msg.domain.appointments import QuietHours
+from secure_msg.domain.booklet_service import require_member_txn
+from secure_msg.domain.booklets import MemberRole
+from secure_msg.domain.channel_policy import Channel, ContentClass
+from secure_msg.domain.notice_templates import NoticeKind, NoticeRenderer
+from secure_msg.domain.notices import QUIET_KINDS, Contact, NewNotice, NoticeView, SlotValue
+from secure_msg.domain.roles import Role
+from secure_msg.errors import (
+    ChannelDisabled,
+    ClinicalContentRefused,
+    Forbidden,
+    NotFound,
+    ValidationFailed,
+)
+from secure_msg.storage import audit as audit_store
+from secure_msg.storage import notices as store
+from secure_msg.storage.db import Database
+
+
+@dataclass
+class NoticeDeps:
+    db: Database
+    vault: Vault
+    clock: Clock
+    rng: RandomSource
+    renderer: NoticeRenderer
+    quiet: QuietHours
+    public_base_url: str
+    whatsapp_enabled: bool = False
+    email_enabled: bool = False
+    ping_enabled: bool = False
+    ping_interval_ms: int = 3_600_000
+
+
+def not_before(deps: NoticeDeps, kind: NoticeKind, due_ms: int) -> int:
+    return deps.quiet.next_allowed(due_ms) if kind in QUIET_KINDS else due_ms
+
+
+def sms_notices(
+    deps: NoticeDeps, contacts: Iterable[Contact], kind: NoticeKind,
+    slots: Mapping[str, SlotValue], key: str, due_ms: int, booklet_id: bytes | None,
+) -> list[NewNotice]:
+    """One SMS per contact that has a phone number; `key` + account id is the dedupe key."""
+    when = not_before(deps, kind, due_ms)
+    return [
+        NewNotice(f"{key}:{c.account_id.hex()}", Channel.SMS, c.phone, kind, c.language,
+                  dict(slots), when, c.account_id, booklet_id)
+        for c in contacts if c.phone
+    ]
+
+
+def enqueue_all_txn(conn: sqlite3.Connection, deps: NoticeDeps, notices: Iterable[NewNotice],
+                    now_ms: int) -> int:
+    return sum(store.enqueue_txn(conn, deps.vault, n, now_ms) for n in notices)
+
+
+def family_txn(conn: sqlite3.Connection, deps: NoticeDeps, booklet_id: bytes) -> list[Contact]:
+    """Guardians of the booklet: the people appointment notices go to."""
+    return store.booklet_contacts_txn(conn, deps.vault, booklet_id, ("guardian",))
+
+
+# -- the channel policy as an API -------------------------------------------------------------
+
+SENDABLE_KINDS = frozenset({NoticeKind.NEW_ENTRY_PING, NoticeKind.INVITATION})
+
+
+@dataclass(frozen=True)
+class SendRequest:
+    member_id: bytes
+    channel: Channel
+    content: ContentClass
+    kind: NoticeKind | None
+    address: str | None = None  # an explicit address (e.g. whatsapp:+358…); default: the member's
+
+
+async def send_to_member(
+    deps: NoticeDeps, session: Session, booklet_id: bytes, req: SendRequest
+) -> int:
+    """A therapist sends a notice to a member over a chosen channel; returns the notice id.
+
+    Anything but a server-rendered notice on a plain channel is refused (422), audited, and
+    nothing is queued.
+    """
+    decision = channel_policy.decide(
+        req.content, req.channel, whatsapp_notices_enabled=deps.whatsapp_enabled,
+        address=req.address,
+    )
+    now = deps.clock.now_ms()
+    actor = f"account:{session.account_id.hex()}"
+
+    def refuse_txn(conn: sqlite3.Connection) -> None:
+        require_member_txn(conn, booklet_id, session)
+        audit_store.append_audit_txn(
+            conn, at_ms=now, actor=actor, action="notice.refused",
+            target=f"booklet:{booklet_id.hex()}",
+            detail={"channel": req.channel.value, "content": req.content.value,
+                    "reason": str(decision.reason)},
+        )
+
+    if not decision.allowed:
+        await deps.db.write(refuse_txn)
+        if decision.problem_type == channel_policy.CHANNEL_DISABLED_PROBLEM:
+            raise ChannelDisabled(decision.detail)
+        raise ClinicalContentRefused(decision.detail, reason=str(decision.reason))
+    if req.channel is Channel.INBOX:
+        raise ValidationFailed("Inbox messages are posted as encrypted entries.",
+                               errors=[{"field": "channel"}])
+    if req.kind not in SENDABLE_KINDS:
+        raise ValidationFailed("kind must be new_entry_ping or invitation",
+                               errors=[{"field": "kind"}])
+    if req.channel is Channel.EMAIL and not deps.email_enabled:
+        raise ChannelDisabled("E-mail notices are not enabled.")
+    link = f"{deps.public_base_url}/"
+
+    def txn(conn: sqlite3.Connection) -> int:
+        if require_member_txn(conn, booklet_id, session) is not MemberRole.THERAPIST:
+            raise Forbidden("Only the booklet's therapist can send notices.")
+        member = next((c for c in store.booklet_contacts_txn(
+            conn, deps.vault, booklet_id, ("guardian", "caregiver", "therapist"))
+            if c.account_id == req.member_id), None)
+        if member is None:
+            raise NotFound("No such member.")
+        address = req.address or (member.email if req.channel is Channel.EMAIL else member.phone)
+        if not address:
+            raise ValidationFailed("The member has no address for this channel.",
+                                   errors=[{"field": "channel"}])
+        assert req.kind is not None
+        key = f"manual:{deps.rng(8).hex()}"
+        notice = NewNotice(key, req.channel, address, req.kind, member.language, {"link": link},
+                           now, member.account_id, booklet_id)
+        store.enqueue_txn(conn, deps.vault, notice, now)
+        audit_store.append_audit_txn(
+            conn, at_ms=now, actor=actor, action="notice.queued",
+            target=f"booklet:{booklet_id.hex()}",
+            detail={"channel": req.channel.value, "kind": req.kind.value,
+                    "member": member.account_id.hex()},
+        )
+        row = conn.execute("SELECT id FROM notices WHERE dedupe_key = ?", (key,)).fetchone()
+        return int(row[0])
+
+    return await deps.db.write(txn)
+
+
+async def problems(deps: NoticeDeps, session: Session, limit: int = 100) -> list[NoticeView]:
+    """Failed and undelivered notices of the therapist's booklets (DESIGN: therapists are told)."""
+    if session.role is not Role.THERAPIST:
+        raise Forbidden("Only therapists see delivery problems.")
+    return await deps.db.read(functools.partial(
+        store.problems_for_therapist_txn, account_id=session.account_id, limit=limit))
+
+
+async def booklet_notices(deps: NoticeDeps, session: Session, booklet_id: bytes
+                          ) -> list[NoticeView]:
+    def txn(conn: sqlite3.Connection) -> list[NoticeView]:
+        if require_member_txn(conn, booklet_id, session) is not MemberRole.THERAPIST:
+            raise Forbidden("Only the booklet's therapist sees its notices.")
+        return store.notices_for_booklet_txn(conn, booklet_id)
+
+    return await deps.db.read(txn)
+
+
+async def status_callback(deps: NoticeDeps, sid: str, status: str, error_code: int | None
+                          ) -> None:
+    """A provider status callback moves the notice forward (never backward)."""
+    now = deps.clock.now_ms()
+
+    def txn(conn: sqlite3.Connection) -> None:
+        result = store.apply_callback_txn(conn, sid, status, error_code, now)
+        if result is not None and result[1] in ("undelivered", "failed"):
+            audit_store.append_audit_txn(
+                conn, at_ms=now, actor="system", action="notice.undelivered",
+                target=f"notice:{result[0]}", detail={"error_code": error_code or 0},
+            )
+
+    await deps.db.write(txn)
+
+
+async def on_entry_posted(deps: NoticeDeps, booklet_id: bytes, author_id: bytes,
+                          readers: list[bytes]) -> int:
+    """Queue "you have a new message" pings: at most one per person per interval."""
+    if not deps.ping_enabled:
+        return 0
+    now = deps.clock.now_ms()
+    bucket = now // deps.ping_interval_ms
+
+    def txn(conn: sqlite3.Connection) -> int:
+        contacts = store.booklet_contacts_txn(
+            conn, deps.vault, booklet_id, ("guardian", "caregiver", "therapist"))
+        queued = 0
+        link = f"{deps.public_base_url}/"
+        for c in contacts:
+            if c.account_id == author_id or c.account_id not in readers:
+                continue
+            last = store.last_notice_ms_txn(conn, c.account_id, NoticeKind.NEW_ENTRY_PING)
+            if last and now - last < deps.ping_interval_ms:
+                continue
+            channel, address = ((Channel.SMS, c.phone) if c.phone else
+                                (Channel.EMAIL, c.email) if c.email and deps.email_enabled
+                                else (None, None))
+            if channel is None or address is None:
+                continue
+            key = f"ping:{c.account_id.hex()}:{bucket}"
+            queued += store.enqueue_txn(conn, deps.vault, NewNotice(
+                key, channel, address, NoticeKind.NEW_ENTRY_PING, c.language, {"link": link},
+                not_before(deps, NoticeKind.NEW_ENTRY_PING, now), c.account_id, booklet_id,
+            ), now)
+        return queued
+
+    return await deps.db.write(txn)

@@ -1,0 +1,250 @@
+"""The notice outbox, inbound webhook dedupe and SMS consent: the only SQL for them.
+
+Addresses are sealed with the vault (purpose notices.address); slots hold only typed values
+(times, short codes, links), never user-written text.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+from secure_msg.crypto.vault import Vault
+from secure_msg.domain.channel_policy import Channel
+from secure_msg.domain.notice_templates import NoticeKind
+from secure_msg.domain.notices import (
+    CALLBACK_RANK,
+    ClaimedNotice,
+    Contact,
+    NewNotice,
+    NoticeView,
+    language_of,
+)
+from secure_msg.storage.accounts import EMAIL, PHONE
+
+ADDRESS = "notices.address"
+
+
+def enqueue_txn(conn: sqlite3.Connection, vault: Vault, n: NewNotice, now_ms: int) -> bool:
+    """Queue `n` unless a notice with its dedupe key exists; True when queued."""
+    cursor = conn.execute(
+        "INSERT OR IGNORE INTO notices (dedupe_key, recipient_id, booklet_id, channel,"
+        " address_enc, kind, language, slots, status, not_before_ms, next_attempt_ms,"
+        " created_at_ms, updated_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)",
+        (n.dedupe_key, n.recipient_id, n.booklet_id, n.channel.value,
+         vault.seal_text(ADDRESS, n.address), n.kind.value, n.language.value,
+         json.dumps(dict(n.slots), sort_keys=True), n.not_before_ms, n.not_before_ms, now_ms,
+         now_ms),
+    )
+    return cursor.rowcount == 1
+
+
+def claim_due_txn(
+    conn: sqlite3.Connection, vault: Vault, now_ms: int, limit: int, lease_ms: int,
+    channels: Sequence[str],
+) -> list[ClaimedNotice]:
+    """Take up to `limit` due notices: queued ones, and sending ones whose claim expired."""
+    marks = ",".join("?" * len(channels))
+    sql = (
+        "SELECT id, channel, address_enc, kind, language, slots, attempts, ambiguous,"  # noqa: S608
+        f" dedupe_key, status FROM notices WHERE channel IN ({marks}) AND ("
+        " (status = 'queued' AND next_attempt_ms <= ?)"
+        " OR (status = 'sending' AND claimed_until_ms <= ?)) ORDER BY next_attempt_ms, id LIMIT ?"
+    )
+    rows = conn.execute(sql, (*channels, now_ms, now_ms, limit)
+    ).fetchall()
+    claimed = []
+    for (id_, channel, address, kind, lang, slots, attempts, ambiguous, key, status) in rows:
+        reclaimed = status == "sending"
+        ambiguous += int(reclaimed)
+        conn.execute(
+            "UPDATE notices SET status = 'sending', claimed_until_ms = ?, attempts = attempts + 1,"
+            " ambiguous = ?, updated_at_ms = ? WHERE id = ?",
+            (now_ms + lease_ms, ambiguous, now_ms, id_),
+        )
+        claimed.append(ClaimedNotice(
+            id_, Channel(channel), vault.open_text(ADDRESS, address), NoticeKind(kind),
+            language_of(lang), json.loads(slots), attempts + 1, ambiguous, key, reclaimed,
+        ))
+    return claimed
+
+
+def mark_sent_txn(
+    conn: sqlite3.Connection, notice_id: int, sid: str | None, ambiguous: int, now_ms: int
+) -> None:
+    conn.execute(
+        "UPDATE notices SET status = 'sent', provider_sid = ?, ambiguous = ?,"
+        " claimed_until_ms = NULL, updated_at_ms = ? WHERE id = ? AND status = 'sending'",
+        (sid, ambiguous, now_ms, notice_id),
+    )
+
+
+def mark_retry_txn(
+    conn: sqlite3.Connection, notice_id: int, next_ms: int, ambiguous: int, reason: str,
+    now_ms: int,
+) -> None:
+    conn.execute(
+        "UPDATE notices SET status = 'queued', next_attempt_ms = ?, ambiguous = ?, reason = ?,"
+        " claimed_until_ms = NULL, updated_at_ms = ? WHERE id = ? AND status = 'sending'",
+        (next_ms, ambiguous, reason, now_ms, notice_id),
+    )
+
+
+def mark_final_txn(
+    conn: sqlite3.Connection, notice_id: int, status: str, reason: str,
+    error_code: int | None, now_ms: int,
+) -> None:
+    """`failed` or `skipped`, with a stable reason code."""
+    conn.execute(
+        "UPDATE notices SET status = ?, reason = ?, error_code = ?, claimed_until_ms = NULL,"
+        " updated_at_ms = ? WHERE id = ? AND status IN ('sending', 'queued')",
+        (status, reason, error_code, now_ms, notice_id),
+    )
+
+
+def apply_callback_txn(
+    conn: sqlite3.Connection, sid: str, status: str, error_code: int | None, now_ms: int
+) -> tuple[int, str] | None:
+    """Move the notice sent as `sid` forward to `status`; (id, new status) or None if unknown."""
+    row = conn.execute(
+        "SELECT id, status FROM notices WHERE provider_sid = ?", (sid,)
+    ).fetchone()
+    if row is None or status not in CALLBACK_RANK:
+        return None
+    current = row[1]
+    if CALLBACK_RANK.get(current, 3) >= CALLBACK_RANK[status] or current not in CALLBACK_RANK:
+        return int(row[0]), current
+    reason = "undelivered" if status in ("undelivered", "failed") else None
+    conn.execute(
+        "UPDATE notices SET status = ?, error_code = COALESCE(?, error_code),"
+        " reason = COALESCE(?, reason), updated_at_ms = ? WHERE id = ?",
+        ("undelivered" if status == "failed" else status, error_code, reason, now_ms, row[0]),
+    )
+    return int(row[0]), status
+
+
+def problems_for_therapist_txn(
+    conn: sqlite3.Connection, account_id: bytes, limit: int
+) -> list[NoticeView]:
+    """Failed or undelivered notices of the booklets this account is the therapist of."""
+    rows = conn.execute(
+        "SELECT n.id, n.booklet_id, n.recipient_id, n.channel, n.kind, n.status, n.reason,"
+        " n.error_code, n.attempts, n.updated_at_ms FROM notices n"
+        " JOIN members m ON m.booklet_id = n.booklet_id AND m.account_id = ?"
+        " AND m.role = 'therapist' AND m.removed_at_ms IS NULL"
+        " WHERE n.status IN ('failed', 'undelivered') ORDER BY n.updated_at_ms DESC LIMIT ?",
+        (account_id, limit),
+    ).fetchall()
+    return [NoticeView(*r) for r in rows]
+
+
+def notices_for_booklet_txn(conn: sqlite3.Connection, booklet_id: bytes) -> list[NoticeView]:
+    rows = conn.execute(
+        "SELECT id, booklet_id, recipient_id, channel, kind, status, reason, error_code, attempts,"
+        " updated_at_ms FROM notices WHERE booklet_id = ? ORDER BY id", (booklet_id,),
+    ).fetchall()
+    return [NoticeView(*r) for r in rows]
+
+
+def last_notice_ms_txn(conn: sqlite3.Connection, recipient_id: bytes, kind: NoticeKind) -> int:
+    row = conn.execute(
+        "SELECT MAX(created_at_ms) FROM notices WHERE recipient_id = ? AND kind = ?",
+        (recipient_id, kind.value),
+    ).fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def count_by_status_txn(conn: sqlite3.Connection) -> dict[str, int]:
+    rows = conn.execute("SELECT status, COUNT(*) FROM notices GROUP BY status").fetchall()
+    return {str(s): int(c) for s, c in rows}
+
+
+# -- contacts ----------------------------------------------------------------------------------
+
+
+def _contact(vault: Vault, row: tuple[Any, ...]) -> Contact:
+    account_id, role, phone, email, lang = row
+    return Contact(
+        account_id, role, vault.open_text(PHONE, phone) if phone is not None else None,
+        vault.open_text(EMAIL, email) if email is not None else None, language_of(lang),
+    )
+
+
+def booklet_contacts_txn(
+    conn: sqlite3.Connection, vault: Vault, booklet_id: bytes, roles: Sequence[str]
+) -> list[Contact]:
+    """Current members in `roles` with their (opened) phone, e-mail and language."""
+    marks = ",".join("?" * len(roles))
+    sql = (
+        "SELECT a.id, m.role, a.phone_enc, a.email_enc, a.language FROM members m"  # noqa: S608
+        " JOIN accounts a ON a.id = m.account_id WHERE m.booklet_id = ?"
+        f" AND m.removed_at_ms IS NULL AND m.role IN ({marks}) AND a.disabled_at_ms IS NULL"
+        " ORDER BY a.id"
+    )
+    rows = conn.execute(sql, (booklet_id, *roles)
+    ).fetchall()
+    return [_contact(vault, r) for r in rows]
+
+
+def account_contact_txn(conn: sqlite3.Connection, vault: Vault, account_id: bytes
+                        ) -> Contact | None:
+    row = conn.execute(
+        "SELECT id, role, phone_enc, email_enc, language FROM accounts WHERE id = ?",
+        (account_id,),
+    ).fetchone()
+    return _contact(vault, row) if row else None
+
+
+def booklets_of_phone_txn(
+    conn: sqlite3.Connection, vault: Vault, e164: str
+) -> list[tuple[bytes, bytes, str]]:
+    """(account id, booklet id, language) for each current family membership of this number."""
+    rows = conn.execute(
+        "SELECT a.id, m.booklet_id, a.language FROM accounts a"
+        " JOIN members m ON m.account_id = a.id AND m.removed_at_ms IS NULL"
+        " WHERE a.phone_index = ? AND a.disabled_at_ms IS NULL"
+        " AND m.role IN ('guardian', 'caregiver') ORDER BY a.id, m.booklet_id",
+        (vault.blind_index(PHONE, e164),),
+    ).fetchall()
+    return [(r[0], r[1], str(r[2])) for r in rows]
+
+
+# -- consent and inbound dedupe ------------------------------------------------------------------
+
+
+def set_consent_txn(
+    conn: sqlite3.Connection, vault: Vault, e164: str, *, opted_out: bool, keyword: str,
+    now_ms: int,
+) -> None:
+    conn.execute(
+        "INSERT INTO sms_consent (phone_index, opted_out, keyword, changed_at_ms)"
+        " VALUES (?, ?, ?, ?) ON CONFLICT (phone_index) DO UPDATE SET"
+        " opted_out = excluded.opted_out, keyword = excluded.keyword,"
+        " changed_at_ms = excluded.changed_at_ms",
+        (vault.blind_index(PHONE, e164), int(opted_out), keyword, now_ms),
+    )
+
+
+def opted_out_txn(conn: sqlite3.Connection, vault: Vault, e164: str) -> bool:
+    row = conn.execute(
+        "SELECT opted_out FROM sms_consent WHERE phone_index = ?",
+        (vault.blind_index(PHONE, e164),),
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def webhook_reply_txn(conn: sqlite3.Connection, sid: str) -> str | None:
+    row = conn.execute("SELECT reply FROM inbound_webhooks WHERE sid = ?", (sid,)).fetchone()
+    return str(row[0]) if row else None
+
+
+def record_webhook_txn(
+    conn: sqlite3.Connection, sid: str, kind: str, reply: str, now_ms: int
+) -> bool:
+    cursor = conn.execute(
+        "INSERT OR IGNORE INTO inbound_webhooks (sid, kind, reply, received_at_ms)"
+        " VALUES (?, ?, ?, ?)", (sid, kind, reply, now_ms),
+    )
+    return cursor.rowcount == 1

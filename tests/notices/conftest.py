@@ -1,0 +1,171 @@
+"""A practice on the real server (a subprocess) wired to the local Twilio-compatible server.
+
+Every SMS the Twilio server captured is scanned for canaries and child names at teardown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import aiohttp
+import pytest
+
+from secure_msg.client import Client, Profile
+from secure_msg.testing.clock import ENV_VAR, set_offset
+from secure_msg.testing.server_process import ServerProcess
+from secure_msg.testing.twilio_server import RunningTwilioServer, serve_twilio
+
+ACCOUNT_SID = "AC" + "b" * 32
+AUTH_TOKEN = "practice-auth-token"
+FROM = "+358451230000"
+THERAPIST_PHONE = "+358401110000"
+MUM_PHONE = "+358401112222"
+DAD_PHONE = "+358401113333"
+PASSWORD = "correct horse battery staple"
+HELSINKI = ZoneInfo("Europe/Helsinki")
+# Never allowed in any SMS or e-mail: booklet content, the child's name, "therapy", the practice.
+CANARIES = ("CANARY-TITLE-Aino-7f3a", "Aino", "terapia", "therapy", "Toimintaterapia Oy")
+CAPTURED: list[str] = []  # every outbound body of the session
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def local_ms(year: int, month: int, day: int, hour: int, minute: int = 0) -> int:
+    return int(datetime(year, month, day, hour, minute, tzinfo=HELSINKI).timestamp() * 1000)
+
+
+def iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=HELSINKI).isoformat()
+
+
+@dataclass
+class Practice:
+    server: ServerProcess
+    twilio: RunningTwilioServer
+    http: aiohttp.ClientSession
+    clock_file: Path
+    therapist: Client = field(init=False)
+    mum: Client = field(init=False)
+    dad: Client = field(init=False)
+    booklet: str = ""
+
+    @property
+    def public(self) -> str:
+        return self.server.base_url
+
+    def set_now(self, ms: int) -> None:
+        """Move the server's clock so that its now is `ms` (it keeps running from there)."""
+        set_offset(self.clock_file, ms - time.time_ns() // 1_000_000)
+
+    async def call(self, who: Client, method: str, path: str, body: Any = None) -> Any:
+        return await who.api.call(method, path, body)
+
+    async def schedule(self, start_ms: int) -> dict[str, Any]:
+        result: dict[str, Any] = await self.call(
+            self.therapist, "POST", f"/api/booklets/{self.booklet}/appointments",
+            {"start": iso(start_ms), "duration_minutes": 45})
+        return result
+
+    async def appointments(self) -> dict[str, dict[str, Any]]:
+        rows = await self.call(self.therapist, "GET", f"/api/booklets/{self.booklet}/appointments")
+        return {a["id"]: a for a in rows["appointments"]}
+
+    async def notices(self) -> list[dict[str, Any]]:
+        rows = await self.call(self.therapist, "GET", f"/api/booklets/{self.booklet}/notices")
+        result: list[dict[str, Any]] = rows["notices"]
+        return result
+
+    def messages(self, to: str | None = None) -> list[Any]:
+        return [m for m in self.twilio.state.messages.values() if to in (None, m.to)]
+
+    async def wait_for(self, predicate: Callable[[], Any], within: float = 15.0) -> None:
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            result = predicate()
+            if asyncio.iscoroutine(result):
+                result = await result
+            if result:
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError("condition not met in time")
+
+    async def faults(self, **fault: Any) -> None:
+        async with self.http.post(f"{self.twilio.url}/_dev/faults", json=fault) as response:
+            assert response.status == 200, await response.text()
+
+
+def admin_invite(server: ServerProcess, phone: str) -> str:
+    out = subprocess.run(
+        [sys.executable, "-m", "secure_msg", "admin", "invite", "--config",
+         str(server.config_path), "--role", "therapist", "--name", "Tiina", "--phone", phone,
+         "--json"], check=True, capture_output=True, text=True, timeout=60,
+    )
+    link: str = json.loads(out.stdout)["link"]
+    return server.base_url + link[link.index("/enroll/"):]
+
+
+def scan_outbound(bodies: list[str]) -> list[tuple[str, str]]:
+    return [(b, c) for b in bodies for c in CANARIES if c.lower() in b.lower()]
+
+
+@pytest.fixture
+async def practice_factory(
+    server_factory: Callable[..., ServerProcess], tmp_path: Path,
+) -> AsyncIterator[Callable[..., Any]]:
+    twilio = await serve_twilio("127.0.0.1", 0, account_sid=ACCOUNT_SID, auth_token=AUTH_TOKEN,
+                                callback_delay=0.02)
+    http = aiohttp.ClientSession()
+    made: list[Practice] = []
+
+    async def make(extra_toml: str = "", rate: int = 50) -> Practice:
+        port = free_port()
+        clock_file = tmp_path / "clock-offset"
+        set_offset(clock_file, 0)
+        server = server_factory(
+            "practice",
+            extra_toml=(
+                f"[twilio]\naccount_sid = \"{ACCOUNT_SID}\"\nfrom_number = \"{FROM}\"\n"
+                f"api_base_url = \"{twilio.url}\"\n"
+                f"[notices]\nsend_rate_per_second = {rate}\nscheduler_interval_ms = 100\n"
+                "claim_lease_seconds = 2\n" + extra_toml),
+            env={"SECURE_MSG_SERVER_PORT": str(port),
+                 "SECURE_MSG_SERVER_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+                 "SECURE_MSG_TWILIO_AUTH_TOKEN": AUTH_TOKEN, ENV_VAR: str(clock_file)},
+        )
+        p = Practice(server, twilio, http, clock_file)
+        p.therapist = await _enroll(http, admin_invite(server, THERAPIST_PHONE), "tiina")
+        p.booklet = await p.therapist.create_booklet(CANARIES[0])
+        for name, phone in (("mum", MUM_PHONE), ("dad", DAD_PHONE)):
+            invite = await p.therapist.invite(p.booklet, "guardian", name=name, phone=phone)
+            link = server.base_url + invite["link"][invite["link"].index("/enroll/"):]
+            setattr(p, name, await _enroll(http, link, f"{name}-login"))
+        made.append(p)
+        return p
+
+    yield make
+    bodies = [m.body for m in twilio.state.messages.values()]
+    CAPTURED.extend(bodies)
+    await http.close()
+    await twilio.close()
+    assert scan_outbound(bodies) == []
+
+
+async def _enroll(http: aiohttp.ClientSession, link: str, login: str) -> Client:
+    client = Client(Profile(), http)
+    await client.enroll(link, login, PASSWORD)
+    return client
