@@ -151,7 +151,8 @@ async def practice_factory(
         p.therapist = await _enroll(http, admin_invite(server, THERAPIST_PHONE), "tiina")
         p.booklet = await p.therapist.create_booklet(CANARIES[0])
         for name, phone in (("mum", MUM_PHONE), ("dad", DAD_PHONE)):
-            invite = await p.therapist.invite(p.booklet, "guardian", name=name, phone=phone)
+            invite = await p.therapist.invite(p.booklet, "guardian", name=name, phone=phone,
+                                              email=f"{name}@example.fi")
             link = server.base_url + invite["link"][invite["link"].index("/enroll/"):]
             setattr(p, name, await _enroll(http, link, f"{name}-login"))
         made.append(p)

@@ -1,0 +1,94 @@
+"""The channel policy as an API on the real server: clinical or written text never leaves by
+SMS, e-mail or WhatsApp (422, audited, nothing reaches Twilio or SMTP); neutral pings may."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from email import message_from_bytes
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from secure_msg.client import ClientError
+
+from .conftest import CAPTURED, free_port, scan_outbound
+
+pytestmark = pytest.mark.slow
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.messages: list[bytes] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        self.messages.append(bytes(envelope.content))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Inbox, int]]:
+    inbox, port = Inbox(), free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield inbox, port
+    controller.stop()
+    bodies = [message_from_bytes(m).get_payload(decode=True).decode() for m in inbox.messages]
+    CAPTURED.extend(bodies)
+    assert scan_outbound(bodies) == []
+
+
+def _audit(p: Any) -> list[dict[str, Any]]:
+    out = subprocess.run(
+        [sys.executable, "-m", "secure_msg", "admin", "audit", "show", "--config",
+         str(p.server.config_path), "--limit", "200", "--json"],
+        check=True, capture_output=True, text=True, timeout=60)
+    return [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
+
+
+async def test_clinical_and_written_text_refused_on_every_plain_channel(
+    practice_factory: Any, smtp: tuple[Inbox, int],
+) -> None:
+    """Every clinical/free-text × sms/email/whatsapp request is 422 clinical-content-refused
+    with an audit event, WhatsApp notices are refused while disabled, a whatsapp: address on
+    the SMS path is refused, and zero requests reach Twilio or the SMTP server."""
+    inbox, port = smtp
+    p = await practice_factory(
+        f"[email]\nenabled = true\nsmtp_host = \"127.0.0.1\"\nsmtp_port = {port}\n")
+    path = f"/api/booklets/{p.booklet}/notices"
+    member = p.mum.profile.account_id
+    cases: list[tuple[dict[str, Any], str]] = []
+    for channel in ("sms", "email", "whatsapp"):
+        cases.append(({"content": "clinical", "channel": channel}, "clinical-content-refused"))
+        cases.append(({"content": "free_text", "channel": channel}, "clinical-content-refused"))
+        cases.append(({"channel": channel, "kind": "new_entry_ping",
+                       "text": "CANARY-TITLE-Aino-7f3a harjoitteli"}, "clinical-content-refused"))
+    cases.append(({"channel": "whatsapp", "kind": "new_entry_ping"}, "channel-disabled"))
+    cases.append(({"channel": "sms", "kind": "new_entry_ping", "address": "whatsapp:+358401112222"},
+                  "clinical-content-refused"))
+    for body, problem in cases:
+        with pytest.raises(ClientError) as err:
+            await p.call(p.therapist, "POST", path, {"member_id": member, **body})
+        assert (err.value.status, err.value.code) == (422, problem), body
+    await asyncio.sleep(0.5)
+    assert p.twilio.state.attempts == []
+    assert inbox.messages == []
+    refused = [e for e in _audit(p) if e["action"] == "notice.refused"]
+    assert len(refused) == len(cases)
+    assert "CANARY" not in json.dumps(refused)
+
+    ok = await p.call(p.therapist, "POST", path,
+                      {"member_id": member, "channel": "email", "kind": "new_entry_ping"})
+    assert ok["status"] == "queued"
+    for _ in range(100):
+        if inbox.messages:
+            break
+        await asyncio.sleep(0.05)
+    assert len(inbox.messages) == 1
+    mail = message_from_bytes(inbox.messages[0])
+    assert mail["To"] == "mum@example.fi"
+    assert p.public in mail.get_payload(decode=True).decode()
