@@ -7,6 +7,7 @@ they do not use up the queue).
 
 from __future__ import annotations
 
+import random
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
@@ -60,9 +61,17 @@ class Fault:
 class FaultBook:
     """Queued and per-number sticky faults."""
 
-    def __init__(self) -> None:
+    def __init__(self, seed: int | None = None) -> None:
         self._queue: deque[Fault] = deque()
         self._sticky: dict[str, Fault] = {}
+        # Random faults: each hits a create request with its probability (benchmarks).
+        self._random: list[tuple[float, Fault]] = []
+        self._rng = random.Random(seed)
+
+    def add_random(self, fault: Fault, probability: float) -> None:
+        if not 0.0 < probability <= 1.0:
+            raise ValueError("probability must be in (0, 1]")
+        self._random.append((probability, fault))
 
     def queue(self, fault: Fault, count: int = 1) -> None:
         if count < 1:
@@ -80,28 +89,40 @@ class FaultBook:
         sticky = self._sticky.get(to)
         if sticky is not None:
             return sticky
-        return self._queue.popleft() if self._queue else None
+        if self._queue:
+            return self._queue.popleft()
+        draw = self._rng.random()
+        for probability, fault in self._random:
+            if draw < probability:
+                return fault
+            draw -= probability
+        return None
 
     def clear(self) -> None:
         self._queue.clear()
         self._sticky.clear()
+        self._random.clear()
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "queued": [f.to_json() for f in self._queue],
             "sticky": {n: f.to_json() for n, f in self._sticky.items()},
         }
+        if self._random:
+            out["random"] = [{"probability": p, **f.to_json()} for p, f in self._random]
+        return out
 
     def apply_json(self, data: Mapping[str, Any]) -> None:
         """Apply one control request: `{"kind": …, "count": N}` or `{"kind": …, "number": …}`.
 
-        `{"faults": [...]}` applies several; `{"number": …, "clear": true}` drops a sticky rule.
+        `{"faults": [...]}` applies several; `{"number": …, "clear": true}` drops a sticky rule;
+        `{"kind": …, "probability": p}` hits each later request with chance p (benchmarks).
         Validates everything before changing anything.
         """
         items = data.get("faults", [data])
         if not isinstance(items, list) or not items:
             raise ValueError("faults must be a non-empty list")
-        plan: list[tuple[str | None, Fault | None, int]] = []
+        plan: list[tuple[str | None, Fault | None, int, float | None]] = []
         for item in items:
             if not isinstance(item, Mapping):
                 raise ValueError("each fault must be an object")
@@ -111,15 +132,24 @@ class FaultBook:
             if item.get("clear") is True:
                 if number is None:
                     raise ValueError("clear needs a number")
-                plan.append((number, None, 0))
+                plan.append((number, None, 0, None))
                 continue
+            probability = item.get("probability")
+            if probability is not None and (
+                not isinstance(probability, int | float) or isinstance(probability, bool)
+                or not 0.0 < probability <= 1.0
+            ):
+                raise ValueError("probability must be a number in (0, 1]")
             count = item.get("count", 1)
             if not isinstance(count, int) or isinstance(count, bool) or count < 1:
                 raise ValueError("count must be a positive integer")
-            plan.append((number, Fault.from_json(item), count))
-        for number, fault, count in plan:
+            plan.append((number, Fault.from_json(item), count,
+                         float(probability) if probability is not None else None))
+        for number, fault, count, chance in plan:
             if fault is None:
                 self.unstick(str(number))
+            elif chance is not None:
+                self.add_random(fault, chance)
             elif number is not None:
                 self.stick(number, fault)
             else:
