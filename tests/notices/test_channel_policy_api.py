@@ -25,7 +25,7 @@ class Inbox:
     def __init__(self) -> None:
         self.messages: list[bytes] = []
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.messages.append(bytes(envelope.content))
         return "250 OK"
 
@@ -53,7 +53,7 @@ def _audit(p: Any) -> list[dict[str, Any]]:
 async def test_clinical_and_written_text_refused_on_every_plain_channel(
     practice_factory: Any, smtp: tuple[Inbox, int],
 ) -> None:
-    """Every clinical/free-text × sms/email/whatsapp request is 422 clinical-content-refused
+    """Every clinical/free-text by sms/email/whatsapp request is 422 clinical-content-refused
     with an audit event, WhatsApp notices are refused while disabled, a whatsapp: address on
     the SMS path is refused, and zero requests reach Twilio or the SMTP server."""
     inbox, port = smtp

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections import Counter
 from datetime import date, datetime, timedelta
@@ -137,7 +138,7 @@ async def test_500s_retry_with_backoff_then_fail_visibly_and_21610_opts_out(
     to_mum = [x for x in p.twilio.state.attempts if x["to"] == MUM_PHONE]
     assert len(to_mum) == 4  # max_ambiguous_attempts, with backoff between them
     gaps = [datetime.fromisoformat(b["at"]) - datetime.fromisoformat(a["at"])
-            for a, b in zip(to_mum, to_mum[1:], strict=False)]
+            for a, b in itertools.pairwise(to_mum)]
     assert all(g >= timedelta(seconds=0.2) for g in gaps)
     dad_attempts = len([x for x in p.twilio.state.attempts if x["to"] == DAD_PHONE])
     await p.faults(number=DAD_PHONE, clear=True)
