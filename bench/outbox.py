@@ -152,7 +152,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "notices": args.notices, "rate_limit_per_s": args.rate,
         "delivered": delivered, "failed_visibly": failed,
-        "lost": args.notices - delivered - failed,
+        "without_any_message": args.notices - delivered,
+        # Lost: no message at the provider and not visibly failed (failed ones may still have
+        # gone out through an accepted 500).
+        "lost": max(0, args.notices - delivered - failed),
         "duplicates": sum(c - 1 for c in per_number.values() if c > 1),
         "requests": len(attempts), "injected_500": faults.get("500", 0),
         "injected_429": faults.get("429", 0), "elapsed_s": round(elapsed, 1),
