@@ -127,20 +127,23 @@ async def _serve(config: Config, *, bootstrap: bool) -> None:
         if issued:
             link = issued.link(url)
             print(f"secure-msg: one-time admin enrollment link: {link}", flush=True)
+        for line in notes:
+            print(line, flush=True)
 
     issued = await _admin_invitation(config) if bootstrap else None
+    notes: list[str] = []
     dev_twilio = await _dev_twilio(config) if bootstrap and not config.twilio.account_sid else None
     if dev_twilio is not None:
         config = with_overrides(config, twilio={
             "account_sid": DEV_ACCOUNT_SID, "auth_token": Secret(DEV_AUTH_TOKEN),
             "from_number": DEV_FROM_NUMBER, "api_base_url": dev_twilio.url})
-        print("secure-msg: no Twilio credentials configured: SMS goes to the local "
-              f"Twilio-compatible server at {dev_twilio.url} "
-              f"(see {dev_twilio.url}/_dev/messages); nothing leaves this machine", flush=True)
+        notes.append("secure-msg: no Twilio credentials configured: SMS goes to the local "
+                     f"Twilio-compatible server at {dev_twilio.url} "
+                     f"(see {dev_twilio.url}/_dev/messages); nothing leaves this machine")
     clock = test_clock.from_environment()
     if clock is not None:
-        print("secure-msg: TEST CLOCK in use (SECURE_MSG_TEST_CLOCK_FILE); not for production",
-              flush=True)
+        notes.append("secure-msg: TEST CLOCK in use (SECURE_MSG_TEST_CLOCK_FILE); "
+                     "not for production")
     try:
         await serve(create_app(config, clock=clock), config.server.host, config.server.port,
                     on_listening)
