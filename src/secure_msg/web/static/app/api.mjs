@@ -1,0 +1,59 @@
+/** JSON over HTTP to the secure-msg API; problem+json answers become ApiError. */
+import { ProtocolError } from '../crypto/index.mjs';
+import { t } from './i18n.mjs';
+
+export class ApiError extends Error {
+  /** @param {number} status @param {string} type @param {string} title @param {Record<string, any>} [extra] */
+  constructor(status, type, title, extra = {}) {
+    super(`${type}: ${title}`);
+    this.status = status;
+    this.type = type;
+    this.title = title;
+    this.extra = extra;
+  }
+}
+
+/** @type {{token: string | null, onUnauthorized: () => void}} */
+export const auth = { token: null, onUnauthorized: () => {} };
+
+/**
+ * @param {string} method @param {string} path
+ * @param {Record<string, any>} [body] @returns {Promise<any>}
+ */
+export async function api(method, path, body) {
+  const headers = { Accept: 'application/json' };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (auth.token) headers.Authorization = `Bearer ${auth.token}`;
+  let resp;
+  try {
+    resp = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), cache: 'no-store' });
+  } catch {
+    throw new ApiError(0, 'network', 'network');
+  }
+  if (resp.status === 204) return null;
+  const data = await resp.json().catch(() => ({}));
+  if (!resp.ok) {
+    const err = new ApiError(resp.status, String(data.type ?? 'http-error'), String(data.title ?? resp.statusText), data);
+    if (resp.status === 401 && auth.token && !path.startsWith('/api/log')) auth.onUnauthorized();
+    throw err;
+  }
+  return data;
+}
+
+/** Plain-language text for any error a screen can show. @param {unknown} err @param {Record<string,string>} [overrides] type → i18n key */
+export function describeError(err, overrides = {}) {
+  if (err instanceof ProtocolError) return overrides[err.code] ? t(overrides[err.code]) : t('err_protocol', { code: err.code });
+  if (err instanceof ApiError) {
+    if (overrides[err.type]) return t(overrides[err.type]);
+    if (err.status === 0) return t('err_network');
+    if (err.type === 'invalid-credentials') return t('err_credentials');
+    if (err.type === 'login-taken') return t('err_login_taken');
+    if (err.status === 429) return t('err_rate');
+    if (err.status === 401) return t('err_session');
+    if (err.status === 404 || err.status === 403) return t('err_not_found');
+    if (err.type === 'protocol-rejected') return t('err_protocol', { code: err.extra.protocol_error ?? '' });
+    if (err.status === 400 || err.status === 422) return `${t('err_generic')} (${err.title})`;
+  }
+  console.error(err);
+  return t('err_generic');
+}

@@ -1,0 +1,86 @@
+/** The web inbox: boot, header (languages, logout) and a small hash router. */
+import { auth } from './api.mjs';
+import { h, replace } from './dom.mjs';
+import { LANGUAGES, hasChosenLanguage, lang, setLang, t } from './i18n.mjs';
+import * as live from './live.mjs';
+import * as session from './session.mjs';
+import { enrollView, loginView, recoverView } from './views/auth.mjs';
+import { bookletView } from './views/booklet.mjs';
+import { inboxView } from './views/inbox.mjs';
+import { safetyView } from './views/safety.mjs';
+
+const main = /** @type {HTMLElement} */ (document.getElementById('main'));
+let cleanup = () => {};
+let loginMessage = '';
+
+function header() {
+  const langs = h('ul', { class: 'langs' }, LANGUAGES.map(([code, label]) => h('li', null,
+    h('button', { type: 'button', lang: code, 'aria-pressed': String(code === lang()), class: 'lang',
+      onclick: () => { setLang(code); route(); } }, label))));
+  replace(document.getElementById('top'),
+    h('p', { class: 'brand' }, h('a', { href: '#/' }, t('app_name'))),
+    h('nav', { 'aria-label': t('language') }, langs),
+    session.state.account
+      ? h('button', { type: 'button', class: 'secondary logout', onclick: async () => {
+        live.disconnect();
+        await session.logout();
+        history.replaceState(null, '', '/#/login');
+        route();
+      } }, t('logout'))
+      : null);
+  document.getElementById('skip').textContent = t('skip');
+}
+
+function loggedIn() {
+  if (!hasChosenLanguage() && session.state.account?.language) setLang(session.state.account.language, { remember: false });
+  live.connect();
+  history.replaceState(null, '', '/#/');
+  route();
+}
+
+/** Show the screen for the current address. */
+export async function route() {
+  cleanup();
+  cleanup = () => {};
+  delete main.dataset.ready;
+  document.title = t('app_name');
+  header();
+  const enroll = location.pathname.match(/^\/enroll\/([^/]+)$/);
+  if (enroll && !session.state.account) return enrollView(main, decodeURIComponent(enroll[1]), loggedIn);
+  const hash = location.hash.startsWith('#/') ? location.hash.slice(1) : '/';
+  if (!session.state.account) {
+    if (hash === '/recover') return recoverView(main, loggedIn);
+    const message = loginMessage;
+    loginMessage = '';
+    return loginView(main, loggedIn, message);
+  }
+  let m;
+  if ((m = hash.match(/^\/b\/([0-9a-f]{32})\/safety\/([0-9a-f]{32})$/))) return safetyView(main, m[1], m[2]);
+  if ((m = hash.match(/^\/b\/([0-9a-f]{32})$/))) {
+    cleanup = bookletView(main, m[1]);
+    return undefined;
+  }
+  cleanup = inboxView(main);
+  return undefined;
+}
+
+auth.onUnauthorized = () => {
+  live.disconnect();
+  session.forget();
+  loginMessage = t('err_session');
+  location.hash = '#/login';
+};
+
+window.addEventListener('hashchange', () => {
+  if (location.hash === '#main') return; // the skip link
+  route().then(() => {
+    const heading = main.querySelector('h1');
+    heading?.setAttribute('tabindex', '-1');
+    heading?.focus();
+  });
+});
+
+setLang(lang(), { remember: false });
+if (await session.restore()) live.connect();
+await route();
+document.documentElement.dataset.booted = 'true';

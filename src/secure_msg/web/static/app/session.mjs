@@ -1,0 +1,199 @@
+/**
+ * The signed-in account on this device: enrollment, login, recovery, restore and logout.
+ *
+ * Private keys exist only as non-extractable CryptoKeys; on a personal device their bundle is kept
+ * in IndexedDB under a non-extractable device key (crypto/keystore.mjs, WebKit-safe). On a shared
+ * computer nothing is stored: keys, token and pins live in this page's memory only.
+ * Pinned identity keys (trust on first use, until verified in person) are kept per account.
+ */
+import {
+  AccountKeys, KeyBundle, KeyStore, PBKDF2_ITERATIONS, PURPOSE, ProtocolError, SALT_LENGTH,
+  derivePasswordKeys, deriveRecoveryKeys, formatRecoveryKey, fromBase64url, fromHex,
+  generateRecoverySecret, openBundle, parseRecoveryKey, randomBytes, sealBundle, toBase64url, toHex,
+  verifyKeyStatement,
+} from '../crypto/index.mjs';
+import { Reader } from '../crypto/encoding.mjs';
+import { TYPE } from '../crypto/labels.mjs';
+import { aesGcmDecrypt } from '../crypto/primitives.mjs';
+import { api, auth } from './api.mjs';
+
+const SESSION_KEY = 'secure-msg:session';
+const pinsKey = (id) => `secure-msg:pins:${id}`;
+
+/**
+ * @typedef {object} Account
+ * @property {string} id @property {string} login @property {string} role
+ * @property {string | null} name @property {string} language @property {string} key_statement
+ */
+
+export const state = {
+  /** @type {Account | null} */ account: null,
+  /** @type {AccountKeys | null} */ keys: null,
+  memoryOnly: false,
+  /** @type {Record<string, {ik: string, verified: boolean}>} */ pins: {},
+};
+
+const storage = {
+  get(key) { try { return JSON.parse(localStorage.getItem(key) ?? 'null'); } catch { return null; } },
+  set(key, value) { try { localStorage.setItem(key, JSON.stringify(value)); } catch { /* private mode */ } },
+  remove(key) { try { localStorage.removeItem(key); } catch { /* private mode */ } },
+};
+
+const now = () => Date.now();
+
+/** Derive, seal and post everything an enrollment needs. @returns {Promise<string>} the recovery key text (show once) */
+export async function enroll(token, accountId, { login, password, language, memoryOnly }) {
+  const bundle = KeyBundle.generate(fromHex(accountId));
+  try {
+    const keys = await AccountKeys.fromBundle(bundle);
+    const salt = randomBytes(SALT_LENGTH);
+    const pw = await derivePasswordKeys(password, { iterations: PBKDF2_ITERATIONS, salt });
+    const secret = generateRecoverySecret();
+    const rk = await deriveRecoveryKeys(secret);
+    const result = await api('POST', `/api/enroll/${encodeURIComponent(token)}`, {
+      login, language,
+      key_statement: toBase64url(await keys.statement(now())),
+      kdf_salt: toBase64url(salt), kdf_iterations: PBKDF2_ITERATIONS, auth_key: toBase64url(pw.authKey),
+      password_bundle: toBase64url(await sealBundle(bundle, pw.kek, PURPOSE.PASSWORD)),
+      recovery_auth_key: toBase64url(rk.authKey),
+      recovery_bundle: toBase64url(await sealBundle(bundle, rk.kek, PURPOSE.RECOVERY)),
+    });
+    await signedIn(result, bundle, keys, memoryOnly);
+    const text = await formatRecoveryKey(secret);
+    secret.fill(0);
+    return text;
+  } finally {
+    bundle.wipe();
+  }
+}
+
+/** KDF parameters from the server (refused if weaker than v1) and the password keys. */
+async function passwordKeys(login, password) {
+  const pre = await api('POST', '/api/prelogin', { login });
+  return derivePasswordKeys(password, { kdf: pre.kdf, iterations: pre.iterations, salt: fromBase64url(pre.salt) });
+}
+
+/** Open the password-sealed bundle of a login answer against the account's verified statement. */
+async function openLoginResult(result, kek) {
+  const statement = await verifyKeyStatement(fromBase64url(result.account.key_statement), { accountId: fromHex(result.account.id) });
+  return openBundle(fromBase64url(result.password_bundle), kek, { purpose: PURPOSE.PASSWORD, statement });
+}
+
+export async function login(loginName, password, { memoryOnly }) {
+  const pw = await passwordKeys(loginName, password);
+  const result = await api('POST', '/api/login', { login: loginName, auth_key: toBase64url(pw.authKey) });
+  const { bundle, keys } = await openLoginResult(result, pw.kek);
+  try {
+    await signedIn(result, bundle, keys, memoryOnly);
+  } finally {
+    bundle.wipe();
+  }
+}
+
+/**
+ * The recovery-sealed bundle, opened (§3.5 checks up to the inner account id). Its public keys are
+ * compared with the account's statement after the reset, when the server hands that over.
+ */
+async function openRecoveryBundle(data, kek) {
+  const r = new Reader(data, TYPE.SEALED_BUNDLE);
+  const accountId = r.take(16);
+  const purpose = r.u8();
+  const nonce = r.take(12);
+  const aad = r.consumed();
+  const ct = r.take(r.u32());
+  r.end();
+  if (purpose !== PURPOSE.RECOVERY) throw new ProtocolError('wrong-purpose');
+  const plain = await aesGcmDecrypt(kek, nonce, ct, aad, 'bundle-decrypt-failed');
+  const bundle = KeyBundle.parse(plain);
+  plain.fill(0);
+  if (toHex(bundle.accountId) !== toHex(accountId)) throw new ProtocolError('account-mismatch');
+  return bundle;
+}
+
+/** Lost password: the recovery key opens the second bundle and a new password is set. */
+export async function recover(loginName, recoveryText, newPassword, { memoryOnly }) {
+  const rk = await deriveRecoveryKeys(await parseRecoveryKey(recoveryText));
+  const body = { login: loginName, recovery_auth_key: toBase64url(rk.authKey) };
+  const { recovery_bundle: sealed } = await api('POST', '/api/recovery/bundle', body);
+  const old = await openRecoveryBundle(fromBase64url(sealed), rk.kek);
+  try {
+    const salt = randomBytes(SALT_LENGTH);
+    const pw = await derivePasswordKeys(newPassword, { iterations: PBKDF2_ITERATIONS, salt });
+    const result = await api('POST', '/api/recovery/reset', {
+      ...body, kdf_salt: toBase64url(salt), kdf_iterations: PBKDF2_ITERATIONS, auth_key: toBase64url(pw.authKey),
+      password_bundle: toBase64url(await sealBundle(old, pw.kek, PURPOSE.PASSWORD)),
+    });
+    const { bundle, keys } = await openLoginResult(result, pw.kek);
+    try {
+      await signedIn(result, bundle, keys, memoryOnly);
+    } finally {
+      bundle.wipe();
+    }
+  } finally {
+    old.wipe();
+  }
+}
+
+async function signedIn(result, bundle, keys, memoryOnly) {
+  state.memoryOnly = memoryOnly;
+  state.account = result.account;
+  state.keys = keys;
+  auth.token = result.token;
+  if (!memoryOnly) {
+    const store = await KeyStore.open();
+    await store.save(bundle);
+    storage.set(SESSION_KEY, { token: result.token, account: result.account });
+  }
+  state.pins = (memoryOnly ? null : storage.get(pinsKey(result.account.id))) ?? {};
+  setPin(result.account.id, toHex(keys.identityPublic), true);
+}
+
+/** Back from a reload on a personal device: the token and the keys stored under the device key. */
+export async function restore() {
+  const saved = storage.get(SESSION_KEY);
+  if (!saved?.token || !saved.account?.id) return false;
+  try {
+    const store = await KeyStore.open();
+    const keys = await store.load(fromHex(saved.account.id));
+    if (!keys) return false;
+    auth.token = saved.token;
+    const account = await api('GET', '/api/me');
+    const st = await verifyKeyStatement(fromBase64url(account.key_statement), { accountId: fromHex(account.id), pinnedIdentityKey: keys.identityPublic });
+    if (toHex(st.encryptionKey) !== toHex(keys.encryptionPublic)) throw new ProtocolError('bundle-key-mismatch');
+    Object.assign(state, { account, keys, memoryOnly: false, pins: storage.get(pinsKey(account.id)) ?? {} });
+    return true;
+  } catch {
+    auth.token = null;
+    return false;
+  }
+}
+
+/** End the session on the server and forget the keys and token on this device. */
+export async function logout() {
+  const token = auth.token;
+  forget();
+  if (token) {
+    auth.token = token;
+    try { await api('POST', '/api/logout'); } catch { /* the local part is what matters */ }
+    auth.token = null;
+  }
+}
+
+/** Forget everything secret in this page and on this device (pins of verified people stay). */
+export function forget() {
+  storage.remove(SESSION_KEY);
+  auth.token = null;
+  state.account = null;
+  state.keys = null;
+  state.pins = {};
+  if (!state.memoryOnly) KeyStore.open().then((s) => s.clear()).catch(() => {});
+}
+
+/** @param {string} accountId */
+export const getPin = (accountId) => state.pins[accountId];
+
+/** @param {string} accountId @param {string} ikHex @param {boolean} verified */
+export function setPin(accountId, ikHex, verified) {
+  state.pins[accountId] = { ik: ikHex, verified };
+  if (!state.memoryOnly && state.account) storage.set(pinsKey(state.account.id), state.pins);
+}

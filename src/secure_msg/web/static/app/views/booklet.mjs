@@ -1,0 +1,138 @@
+/** One booklet: entries oldest to newest, compose a note, members, and the therapist's tools. */
+import { ApiError, api, describeError } from '../api.mjs';
+import { announce, field, h, replace } from '../dom.mjs';
+import { t } from '../i18n.mjs';
+import { Opener, members, nameOf, post, readEntries } from '../data.mjs';
+import { onEntry } from '../live.mjs';
+import { state } from '../session.mjs';
+import { busy, errorBox } from './common.mjs';
+import { isoDay, renderEntry, weeklyCounts } from './entries.mjs';
+import { membersPanel, therapistTools } from './tools.mjs';
+
+/** @param {HTMLElement} main @param {string} bookletId @returns {() => void} cleanup */
+export function bookletView(main, bookletId) {
+  /** @type {import('../data.mjs').Entry[]} */
+  let entries = [];
+  let lastSeq = 0;
+  /** @type {import('../data.mjs').Member[]} */
+  let all = [];
+  let opener = null;
+  let receipts = [];
+  let gone = false;
+  const timeline = h('ol', { class: 'timeline', 'aria-labelledby': 'booklet-h' });
+  const heading = h('h1', { id: 'booklet-h', tabindex: '-1' }, t('loading'));
+  const error = errorBox();
+  const side = h('div', { class: 'side' });
+  const body = h('div', null);
+
+  async function refreshMembers() {
+    all = await members(bookletId, { all: true });
+    opener = new Opener(bookletId, all);
+  }
+
+  const me = () => all.find((m) => m.id === state.account?.id);
+  const canWrite = () => Boolean(me() && !me().removed && !gone);
+
+  function render() {
+    const byId = new Map(entries.map((e) => [e.id, e]));
+    const ctx = {
+      members: new Map(all.map((m) => [m.id, m])), byId, counts: weeklyCounts(entries), receipts, canWrite: canWrite(),
+      logHomework: async (entry, how) => {
+        try {
+          await post(bookletId, 'homework-log', { homework: entry.id, done: true, how, date: isoDay(new Date()) });
+          await update();
+          announce(t('saved'));
+        } catch (e) {
+          error.show(describeError(e));
+          render();
+        }
+      },
+    };
+    const title = [...entries].reverse().find((e) => e.kind === 'title' && e.payload)?.payload.title;
+    heading.textContent = title ?? t('untitled');
+    document.title = `${heading.textContent} – ${t('app_name')}`;
+    replace(timeline, entries.length ? entries.map((e) => renderEntry(e, ctx)) : h('li', { class: 'quiet' }, t('empty_booklet')));
+    const mine = me();
+    replace(side, membersPanel(bookletId, all, entries, { therapist: mine?.role === 'therapist' && canWrite(), onChange: update }),
+      mine?.role === 'therapist' && canWrite() ? therapistTools(bookletId, { onPosted: update }) : null);
+  }
+
+  async function markRead() {
+    if (gone || document.visibilityState !== 'visible' || !lastSeq) return;
+    try {
+      await api('POST', `/api/booklets/${bookletId}/receipts`, { read_seq: lastSeq });
+    } catch { /* a receipt is a courtesy */ }
+  }
+
+  /** Fetch what is new (members, entries, receipts) and show it; one update at a time. */
+  let queue = Promise.resolve();
+  const update = () => (queue = queue.then(fetchNew));
+
+  async function fetchNew() {
+    try {
+      await refreshMembers();
+      const changed = all.filter((m) => m.changed && !m.removed);
+      if (changed.length) return blocked(changed);
+      const fresh = await readEntries(opener, lastSeq);
+      entries = entries.concat(fresh.entries.filter((e) => e.seq > lastSeq));
+      lastSeq = Math.max(lastSeq, fresh.lastSeq);
+      receipts = (await api('GET', `/api/booklets/${bookletId}/receipts`)).receipts;
+      render();
+      await markRead();
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 404) {
+        gone = true;
+        replace(body, h('p', { class: 'notice', role: 'alert' }, t('no_longer_member')));
+        return;
+      }
+      error.show(describeError(e));
+    }
+  }
+
+  /** A changed identity key blocks the booklet until the person is verified again. */
+  function blocked(changed) {
+    replace(body, h('section', { class: 'warning', role: 'alert', 'aria-labelledby': 'changed-h' },
+      h('h2', { id: 'changed-h' }, t('key_changed_title')),
+      changed.map((m) => [
+        h('p', null, t('key_changed', { name: nameOf(m, t) })),
+        h('p', null, h('a', { class: 'button primary', href: `#/b/${bookletId}/safety/${m.id}` }, t('key_changed_verify'))),
+      ])));
+  }
+
+  const compose = h('form', { class: 'card compose' },
+    field(t('write_note'), { name: 'text', required: true, maxlength: 20000, rows: 3 }, { tag: 'textarea' }),
+    h('button', { type: 'submit', class: 'primary' }, t('send')));
+  const composeError = errorBox();
+  compose.insertBefore(composeError, compose.lastChild);
+  compose.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const area = compose.elements.namedItem('text');
+    const text = area.value.trim();
+    if (!text) return;
+    await busy(compose, composeError, async () => {
+      await post(bookletId, 'note', { text });
+      area.value = '';
+      await update();
+      announce(t('sent'));
+    });
+  });
+
+  replace(body, h('section', { class: 'entries' }, timeline), compose, side);
+  replace(main, h('p', null, h('a', { href: '#/', class: 'back' }, `← ${t('back')}`)), heading, error, body,
+    h('section', { id: 'appointments-hook', class: 'hook', hidden: true, 'data-booklet': bookletId }));
+
+  const stop = onEntry((event) => {
+    if (event.booklet_id === bookletId && !gone) update();
+  });
+  const visible = () => markRead();
+  document.addEventListener('visibilitychange', visible);
+  const started = performance.now();
+  update().then(() => {
+    document.documentElement.dataset.bookletRenderMs = String(Math.round(performance.now() - started));
+    main.dataset.ready = 'true';
+  });
+  return () => {
+    stop();
+    document.removeEventListener('visibilitychange', visible);
+  };
+}

@@ -1,0 +1,124 @@
+/** How each kind of entry looks: notes, homework task cards (with logging), logs, titles, documents. */
+import { fromBase64url } from '../../crypto/index.mjs';
+import { h } from '../dom.mjs';
+import { formatTime, t } from '../i18n.mjs';
+import { nameOf } from '../data.mjs';
+import { state } from '../session.mjs';
+
+const DAY_MS = 86400000;
+
+/** YYYY-MM-DD in local time. @param {Date} d */
+export const isoDay = (d) => `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
+
+/**
+ * Logs per homework entry: how many "done" days fall in the last 7 days (today included).
+ * @param {import('../data.mjs').Entry[]} entries @returns {Map<string, number>}
+ */
+export function weeklyCounts(entries, today = new Date()) {
+  const from = isoDay(new Date(today.getTime() - 6 * DAY_MS));
+  const to = isoDay(today);
+  const out = new Map();
+  for (const e of entries) {
+    if (e.kind !== 'homework-log' || !e.payload?.done) continue;
+    const date = String(e.payload.date);
+    if (date < from || date > to) continue;
+    out.set(e.payload.homework, (out.get(e.payload.homework) ?? 0) + 1);
+  }
+  return out;
+}
+
+/** "Done N times in the last 7 days". @param {number} n */
+export const weekSummary = (n) => (n === 0 ? t('done_none_week') : n === 1 ? t('done_once_week') : t('done_times_week', { n }));
+
+/**
+ * @typedef {object} RenderContext
+ * @property {Map<string, import('../data.mjs').Member>} members
+ * @property {Map<string, import('../data.mjs').Entry>} byId
+ * @property {Map<string, number>} counts
+ * @property {{account_id: string, read_seq: number}[]} receipts
+ * @property {(entry: import('../data.mjs').Entry, how: string) => Promise<void>} logHomework
+ */
+
+/** @param {import('../data.mjs').Entry} e @param {RenderContext} ctx */
+export function renderEntry(e, ctx) {
+  const who = nameOf(ctx.members.get(e.authorId), t);
+  const time = h('time', { datetime: e.createdAt }, formatTime(e.createdAt));
+  const meta = (label) => h('p', { class: 'meta' }, h('span', { class: 'kind' }, label), ' · ', h('span', { class: 'author' }, who), ' · ', time);
+  const attrs = (kind) => ({ class: `entry entry-${kind}`, 'data-seq': e.seq, 'data-kind': e.kind });
+  if (!e.payload) {
+    return h('li', attrs('error'), meta('!'), h('p', { class: 'text' }, t('cannot_open', { code: e.error ?? '' })));
+  }
+  const p = e.payload;
+  switch (e.kind) {
+    case 'title':
+      return h('li', attrs('title'), h('p', { class: 'quiet' }, `${t('kind_title')}: `, h('q', null, p.title), ' · ', time));
+    case 'homework':
+      return h('li', attrs('homework'), taskCard(e, ctx, meta(t('kind_homework'))));
+    case 'homework-log': {
+      const task = ctx.byId.get(p.homework)?.payload?.task ?? '…';
+      return h('li', attrs('log'),
+        h('p', { class: 'log' }, h('span', { class: 'tick', 'aria-hidden': 'true' }, p.done ? '✓ ' : '– '),
+          h('span', { class: 'visually-hidden' }, `${t('kind_log')}: `),
+          t('log_line', { who, task, how: p.how }), ' · ', time));
+    }
+    case 'document':
+      return h('li', attrs('note'), h('article', null, meta(t('kind_document')), documentLink(p)));
+    case 'system':
+      return h('li', attrs('system'), h('p', { class: 'quiet' }, p.text, ' · ', time));
+    default:
+      return h('li', attrs('note'), h('article', null, meta(t('kind_note')), h('p', { class: 'text' }, p.text), readBy(e, ctx)));
+  }
+}
+
+/** "Read by …" under my own entries: the other current members whose receipt covers it. */
+function readBy(e, ctx) {
+  if (e.authorId !== state.account?.id) return null;
+  const names = ctx.receipts
+    .filter((r) => r.account_id !== state.account.id && r.read_seq >= e.seq && ctx.members.get(r.account_id) && !ctx.members.get(r.account_id).removed)
+    .map((r) => nameOf(ctx.members.get(r.account_id), t));
+  return names.length ? h('p', { class: 'receipt' }, t('read_by', { names: names.join(', ') })) : null;
+}
+
+/** A decrypted document: a download link to a blob made on this device. */
+function documentLink(p) {
+  let href = null;
+  try {
+    href = URL.createObjectURL(new Blob([fromBase64url(String(p.data).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, ''))], { type: 'application/octet-stream' }));
+  } catch { /* shown without a link */ }
+  return h('p', { class: 'text' }, href ? h('a', { href, download: p.name }, p.name) : p.name);
+}
+
+/** The homework card: task, how often, weekly summary, and "done today – how did it go?". */
+function taskCard(e, ctx, meta) {
+  const p = e.payload;
+  const headingId = `task-${e.id}`;
+  const n = ctx.counts.get(e.id) ?? 0;
+  const form = h('form', { class: 'log-form', hidden: true },
+    h('fieldset', null,
+      h('legend', null, t('how_legend')),
+      ['how_well', 'how_ok', 'how_hard'].map((key, i) => {
+        const id = `${headingId}-${key}`;
+        return h('div', { class: 'check' }, h('input', { type: 'radio', name: 'how', id, value: t(key), checked: i === 0 }), h('label', { for: id }, t(key)));
+      })),
+    h('div', { class: 'field' }, h('label', { for: `${headingId}-more` }, t('how_more')), h('input', { id: `${headingId}-more`, name: 'more', maxlength: 500 })),
+    h('div', { class: 'row' },
+      h('button', { type: 'submit', class: 'primary' }, t('save')),
+      h('button', { type: 'button', class: 'secondary', onclick: () => { form.hidden = true; open.hidden = false; open.focus(); } }, t('cancel'))));
+  const open = h('button', { type: 'button', class: 'primary done-today', 'aria-describedby': headingId,
+    onclick: () => { form.hidden = false; open.hidden = true; form.querySelector('input').focus(); } }, t('done_today'));
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const choice = form.querySelector('input[name=how]:checked')?.value ?? '';
+    const more = form.elements.namedItem('more').value.trim();
+    form.querySelectorAll('button').forEach((b) => { b.disabled = true; });
+    await ctx.logHomework(e, more ? `${choice} – ${more}` : choice);
+  });
+  return h('article', { class: 'task', 'aria-labelledby': headingId },
+    meta,
+    h('h3', { id: headingId }, p.task),
+    h('p', { class: 'frequency' }, t('frequency', { f: p.frequency })),
+    p.text ? h('p', { class: 'text' }, p.text) : null,
+    h('p', { class: 'summary', 'data-count': n }, weekSummary(n)),
+    ctx.canWrite ? [open, form] : null,
+    readBy(e, ctx));
+}

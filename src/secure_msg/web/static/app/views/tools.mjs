@@ -1,0 +1,123 @@
+/** The members panel (verification state, safety numbers) and the therapist's tools. */
+import { api, describeError } from '../api.mjs';
+import { announce, field, h, replace } from '../dom.mjs';
+import { t } from '../i18n.mjs';
+import { grantHistory, nameOf, post } from '../data.mjs';
+import { state } from '../session.mjs';
+import { busy, errorBox } from './common.mjs';
+
+/**
+ * @param {string} bookletId @param {import('../data.mjs').Member[]} all
+ * @param {import('../data.mjs').Entry[]} entries
+ * @param {{therapist: boolean, onChange: () => Promise<void>}} opts
+ */
+export function membersPanel(bookletId, all, entries, { therapist, onChange }) {
+  const error = errorBox();
+  const status = h('p', { class: 'muted', role: 'status' });
+  const current = all.filter((m) => !m.removed);
+  const row = (m) => {
+    const self = m.id === state.account?.id;
+    const name = nameOf(m, t);
+    const actions = h('div', { class: 'row' });
+    if (!self) {
+      actions.append(h('a', { href: `#/b/${bookletId}/safety/${m.id}`, class: 'button secondary' }, t('compare'),
+        h('span', { class: 'visually-hidden' }, `: ${name}`)));
+    }
+    if (therapist && !self) {
+      if (m.joinedSeq > 0) {
+        actions.append(h('button', { type: 'button', class: 'secondary', 'data-action': 'share',
+          onclick: (ev) => act(ev.currentTarget, async () => {
+            const n = await grantHistory(bookletId, m, entries);
+            status.textContent = n ? t('shared_n', { n, name }) : t('nothing_to_share');
+          }) }, t('share_history', { name })));
+      }
+      const remove = h('button', { type: 'button', class: 'danger', 'data-action': 'remove',
+        onclick: () => {
+          remove.hidden = true;
+          const confirm = h('button', { type: 'button', class: 'danger', 'data-action': 'confirm-remove',
+            onclick: (ev) => act(ev.currentTarget, async () => {
+              await api('DELETE', `/api/booklets/${bookletId}/members/${m.id}`);
+              announce(t('removed_ok', { name }));
+              await onChange();
+            }) }, t('confirm_remove', { name }));
+          const cancel = h('button', { type: 'button', class: 'secondary', onclick: () => { confirm.remove(); cancel.remove(); remove.hidden = false; remove.focus(); } }, t('cancel'));
+          actions.append(confirm, cancel);
+          confirm.focus();
+        } }, t('remove', { name }));
+      actions.append(remove);
+    }
+    return h('li', { class: 'member', 'data-member': m.id },
+      h('p', null, h('span', { class: 'member-name' }, name), ' · ', t(`role_${m.role}`), ' · ',
+        h('span', { class: m.verified ? 'ok' : 'muted' }, m.verified ? `✓ ${t('verified')}` : t('not_verified'))),
+      actions);
+  };
+  async function act(button, work) {
+    button.disabled = true;
+    error.clear();
+    try {
+      await work();
+    } catch (e) {
+      error.show(describeError(e));
+    } finally {
+      button.disabled = false;
+    }
+  }
+  return h('details', { class: 'panel members', open: therapist || undefined },
+    h('summary', null, `${t('members')} (${current.length})`),
+    h('ul', { class: 'member-list' }, current.map(row)), status, error);
+}
+
+/** Post homework; invite a guardian or caregiver and show the one-time link. */
+export function therapistTools(bookletId, { onPosted }) {
+  const hwError = errorBox();
+  const homework = h('form', { class: 'card', 'data-form': 'homework' },
+    h('h3', null, t('post_homework')),
+    field(t('task'), { name: 'task', required: true, maxlength: 500 }),
+    field(t('how_often'), { name: 'frequency', required: true, maxlength: 100 }),
+    field(t('details'), { name: 'text', maxlength: 5000, rows: 2 }, { tag: 'textarea' }),
+    hwError,
+    h('button', { type: 'submit', class: 'primary' }, t('send')));
+  homework.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const get = (n) => homework.elements.namedItem(n).value.trim();
+    if (!get('task') || !get('frequency')) return;
+    await busy(homework, hwError, async () => {
+      const fields = { task: get('task'), frequency: get('frequency') };
+      if (get('text')) fields.text = get('text');
+      await post(bookletId, 'homework', fields);
+      homework.reset();
+      await onPosted();
+      announce(t('sent'));
+    });
+  });
+
+  const inviteError = errorBox();
+  const result = h('div', { class: 'invite-result', 'aria-live': 'polite' });
+  const invite = h('form', { class: 'card', 'data-form': 'invite' },
+    h('h3', null, t('invite')),
+    field(t('invite_role'), { name: 'role' }, { tag: 'select', options: [['guardian', t('role_guardian')], ['caregiver', t('role_caregiver')]] }),
+    field(t('invite_name'), { name: 'name', maxlength: 100 }),
+    inviteError,
+    h('button', { type: 'submit', class: 'primary' }, t('make_link')),
+    result);
+  invite.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    await busy(invite, inviteError, async () => {
+      const body = { role: invite.elements.namedItem('role').value };
+      const name = invite.elements.namedItem('name').value.trim();
+      if (name) body.name = name;
+      const issued = await api('POST', `/api/booklets/${bookletId}/invitations`, body);
+      const link = h('input', { id: 'invite-link', readonly: true, value: issued.link, class: 'link' });
+      const copied = h('span', { class: 'muted', role: 'status' });
+      replace(result,
+        h('label', { for: 'invite-link' }, t('invite_link')), link,
+        h('button', { type: 'button', class: 'secondary', onclick: async () => {
+          link.select();
+          try { await navigator.clipboard.writeText(issued.link); copied.textContent = t('copied'); } catch { /* selected; copy by hand */ }
+        } }, t('copy')), copied);
+      invite.reset();
+      link.focus();
+    });
+  });
+  return h('details', { class: 'panel tools', open: true }, h('summary', null, t('tools')), homework, invite);
+}
