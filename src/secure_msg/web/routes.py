@@ -14,6 +14,7 @@ from secure_msg.web import (
     api_accounts,
     api_appointments,
     api_booklets,
+    inbox,
     live,
     ops,
     webhooks_twilio,
@@ -28,4 +29,5 @@ ROUTE_SETUPS: tuple[RouteSetup, ...] = (
     live.setup_routes,
     api_appointments.setup_routes,
     webhooks_twilio.setup_routes,
+    inbox.setup_routes,
 )
