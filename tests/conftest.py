@@ -18,6 +18,9 @@ from secure_msg.storage.db import Database
 from secure_msg.testing.server_process import ServerProcess, start_server
 from secure_msg.web.app import create_app
 
+# The local Twilio server, SDK settings for it and a webhook sink, for any test folder.
+pytest_plugins = ["secure_msg.testing.pytest_twilio"]
+
 
 @pytest.fixture
 def keys_dir(tmp_path: Path) -> Path:

@@ -1,4 +1,7 @@
-"""Fixtures for the dev-server tests: the local Twilio-compatible server and a webhook sink."""
+"""Pytest fixtures for code that talks to Twilio: the local Twilio-compatible server, settings
+for the SDK gateway pointed at it, and a webhook sink that records what the server calls back.
+
+Registered for the whole test suite by `pytest_plugins` in tests/conftest.py."""
 
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ from secure_msg.channels.sms_retry import RetryPolicy
 from secure_msg.testing.twilio_server import RunningTwilioServer, serve_twilio
 
 ACCOUNT_SID = "AC" + "a" * 32
-AUTH_TOKEN = "test-auth-token"
+AUTH_TOKEN = "test-auth-token"  # noqa: S105 - the local test server's, not a secret
 FROM_NUMBER = "+358451234000"
 
 
