@@ -83,6 +83,33 @@ async def _load(port: int, clients: int, seconds: float) -> list[float]:
     return latencies
 
 
+def run(clients: int = 64, seconds: float = 10.0, warmup: float = 1.0) -> dict[str, object]:
+    """Start the bare server, warm up, load it for `seconds`, stop it; the figures as a dict.
+
+    bench/ingest.py calls this to take the ceiling in the same run as the full stack."""
+    with tempfile.TemporaryDirectory() as tmp:
+        server = subprocess.Popen(
+            [sys.executable, __file__, "--serve", str(Path(tmp) / "bench.db")],
+            stdout=subprocess.PIPE, text=True,
+        )
+        assert server.stdout is not None
+        port = json.loads(server.stdout.readline())["port"]
+        asyncio.run(_load(port, clients, warmup))
+        started = time.perf_counter()
+        latencies = asyncio.run(_load(port, clients, seconds))
+        elapsed = time.perf_counter() - started
+        server.send_signal(signal.SIGTERM)
+        stats = json.loads(server.stdout.readline())
+        server.wait(timeout=10)
+    quantiles = statistics.quantiles(latencies, n=100)
+    return {
+        "benchmark": "ingest_baseline", "clients": clients, "body_bytes": len(BODY),
+        "requests": len(latencies), "req_per_s": round(len(latencies) / elapsed),
+        "p50_ms": round(quantiles[49] * 1000, 2), "p99_ms": round(quantiles[98] * 1000, 2),
+        "writes_per_commit": round(stats["jobs"] / max(stats["commits"], 1), 1),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=10.0)
@@ -92,28 +119,7 @@ def main() -> None:
     if args.serve:
         asyncio.run(_serve(args.serve))
         return
-    with tempfile.TemporaryDirectory() as tmp:
-        server = subprocess.Popen(
-            [sys.executable, __file__, "--serve", str(Path(tmp) / "bench.db")],
-            stdout=subprocess.PIPE, text=True,
-        )
-        assert server.stdout is not None
-        port = json.loads(server.stdout.readline())["port"]
-        asyncio.run(_load(port, args.clients, 1.0))  # warm-up
-        started = time.perf_counter()
-        latencies = asyncio.run(_load(port, args.clients, args.seconds))
-        elapsed = time.perf_counter() - started
-        server.send_signal(signal.SIGTERM)
-        stats = json.loads(server.stdout.readline())
-        server.wait(timeout=10)
-    quantiles = statistics.quantiles(latencies, n=100)
-    print(json.dumps({
-        "benchmark": "ingest_baseline", "clients": args.clients, "body_bytes": len(BODY),
-        "requests": len(latencies), "req_per_s": round(len(latencies) / elapsed),
-        "p50_ms": round(quantiles[49] * 1000, 2), "p99_ms": round(quantiles[98] * 1000, 2),
-        "writes_per_commit": round(stats["jobs"] / max(stats["commits"], 1), 1),
-    }))
-
+    print(json.dumps(run(args.clients, args.seconds)))
 
 if __name__ == "__main__":
     main()
