@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from secure_msg.crypto import envelope as protocol_envelope
@@ -51,28 +52,41 @@ class Posted:
     entry_hash: bytes
 
 
+# Authenticates the bearer token inside the caller's read transaction, raising Unauthorized
+# (account_service.SessionCheck): the check and the request's reads share one round trip.
+Authenticate = Callable[[sqlite3.Connection], Session]
+
+
 @dataclass(frozen=True)
 class _Context:
+    session: Session
     role: MemberRole
     identity_key: bytes
     members_version: int
     recipients: dict[bytes, bytes]
 
 
-def _context_txn(conn: sqlite3.Connection, booklet_id: bytes, session: Session) -> _Context:
+def _context_txn(
+    conn: sqlite3.Connection, booklet_id: bytes, auth: Authenticate, size: int, max_size: int
+) -> _Context:
+    session = auth(conn)
+    if size > max_size:
+        raise PayloadTooLarge(f"An entry may be at most {max_size} bytes.")
     role = require_member_txn(conn, booklet_id, session)
     identity = account_store.identity_key_txn(conn, session.account_id)
     version, recipients = store.recipients_txn(conn, booklet_id)
-    return _Context(role, identity, version, recipients)
+    return _Context(session, role, identity, version, recipients)
 
 
-async def post(deps: EntryDeps, session: Session, booklet_id: bytes, envelope: bytes) -> Posted:
-    if len(envelope) > deps.max_entry_bytes:
-        raise PayloadTooLarge(f"An entry may be at most {deps.max_entry_bytes} bytes.")
+async def post(deps: EntryDeps, auth: Authenticate, booklet_id: bytes, envelope: bytes) -> Posted:
+    """Authenticate, check membership and read the chain's context in one read round trip,
+    verify outside any transaction, then re-check and insert in the write transaction."""
     db, clock = deps.booklets.db, deps.booklets.clock
-    ctx = await db.read(
-        functools.partial(_context_txn, booklet_id=booklet_id, session=session)
-    )
+    ctx = await db.read(functools.partial(
+        _context_txn, booklet_id=booklet_id, auth=auth, size=len(envelope),
+        max_size=deps.max_entry_bytes,
+    ))
+    session = ctx.session
     try:
         verified = protocol_envelope.verify_entry(
             envelope, author_identity_key=ctx.identity_key, booklet_id=booklet_id,
@@ -124,22 +138,24 @@ async def _audit_refusal(deps: EntryDeps, session: Session, booklet_id: bytes, c
 
 
 async def read(
-    deps: EntryDeps, session: Session, booklet_id: bytes, *, after: int = 0,
+    deps: EntryDeps, auth: Authenticate, booklet_id: bytes, *, after: int = 0,
     before: int | None = None, limit: int = 50,
 ) -> tuple[list[StoredEntry], int]:
-    """Entries this member holds keys for, and the booklet's head sequence."""
-    if after < 0 or (before is not None and before < 1) or not 1 <= limit <= MAX_PAGE:
-        raise ValidationFailed(f"since ≥ 0, before ≥ 1 and 1 ≤ limit ≤ {MAX_PAGE}.")
+    """Entries this member holds keys for, and the booklet's head sequence: authentication,
+    membership and the page in one read round trip."""
 
-    def txn(conn: sqlite3.Connection) -> tuple[list[StoredEntry], int]:
+    def txn(conn: sqlite3.Connection) -> tuple[Session, list[StoredEntry], int]:
+        session = auth(conn)
+        if after < 0 or (before is not None and before < 1) or not 1 <= limit <= MAX_PAGE:
+            raise ValidationFailed(f"since ≥ 0, before ≥ 1 and 1 ≤ limit ≤ {MAX_PAGE}.")
         require_member_txn(conn, booklet_id, session)
         entries = store.entries_for_txn(
             conn, booklet_id, session.account_id, after=after, before=before, limit=limit
         )
         booklet = store.get_booklet_txn(conn, booklet_id)
-        return entries, booklet.last_seq if booklet else 0
+        return session, entries, booklet.last_seq if booklet else 0
 
-    entries, head = await deps.booklets.db.read(txn)
+    session, entries, head = await deps.booklets.db.read(txn)
     if entries:
         _audit_in_background(deps, session, booklet_id, entries)
     return entries, head

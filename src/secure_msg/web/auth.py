@@ -6,6 +6,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from secure_msg.domain import account_service
+from secure_msg.domain.account_service import SessionCheck
 from secure_msg.domain.accounts import Session
 from secure_msg.web.services import services
 
@@ -20,3 +21,9 @@ def bearer_token(request: web.Request) -> str | None:
 
 async def require_session(request: web.Request) -> Session:
     return await account_service.authenticate(services(request).accounts, bearer_token(request))
+
+
+def session_check(request: web.Request) -> SessionCheck:
+    """The same check as `require_session`, to run inside the handler's own read transaction.
+    A missing token fails here, before any database work."""
+    return account_service.session_check(services(request).accounts, bearer_token(request))
