@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test test-py test-js lint install node vectors bench clean
+.PHONY: run test test-py test-js lint install node chromium vectors bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,12 +19,17 @@ install: $(STAMP)
 node:
 	@command -v node >/dev/null || { apt-get update -q && apt-get install -y -q nodejs; }
 
+# Debian's Chromium for the browser tests (Playwright's own browser download does not work here);
+# the tests fail, never skip, without it.
+chromium:
+	@test -x /usr/bin/chromium || { apt-get update -q && apt-get install -y -q chromium; }
+
 run: install
 	$(VENV)/bin/secure-msg run
 
-test: install node lint test-py test-js
+test: install node chromium lint test-py test-js
 
-test-py: install
+test-py: install chromium
 	$(PY) -m pytest -q
 
 test-js: node

@@ -107,6 +107,7 @@ export function therapistTools(bookletId, { onPosted }) {
       const name = invite.elements.namedItem('name').value.trim();
       if (name) body.name = name;
       const issued = await api('POST', `/api/booklets/${bookletId}/invitations`, body);
+      invite.reset();
       const link = h('input', { id: 'invite-link', readonly: true, value: issued.link, class: 'link' });
       const copied = h('span', { class: 'muted', role: 'status' });
       replace(result,
@@ -115,7 +116,6 @@ export function therapistTools(bookletId, { onPosted }) {
           link.select();
           try { await navigator.clipboard.writeText(issued.link); copied.textContent = t('copied'); } catch { /* selected; copy by hand */ }
         } }, t('copy')), copied);
-      invite.reset();
       link.focus();
     });
   });
