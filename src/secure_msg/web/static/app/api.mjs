@@ -1,5 +1,5 @@
 /** JSON over HTTP to the secure-msg API; problem+json answers become ApiError. */
-import { ProtocolError } from '../crypto/index.mjs';
+import { ProtocolError } from '../crypto/errors.mjs';
 import { t } from './i18n.mjs';
 
 export class ApiError extends Error {

@@ -1,17 +1,16 @@
 /** Finnish, Swedish and English. The choice is remembered on this device. */
-import { en } from './lang-en.mjs';
-import { fi } from './lang-fi.mjs';
-import { sv } from './lang-sv.mjs';
 
 export const LANGUAGES = /** @type {const} */ ([['fi', 'Suomi'], ['sv', 'Svenska'], ['en', 'English']]);
-const TABLES = { fi, sv, en };
+/** Loaded on demand: only the language in use is fetched. @type {Record<string, Record<string, string>>} */
+const TABLES = {};
+const CODES = ['fi', 'sv', 'en'];
 const KEY = 'secure-msg:lang';
 
 let current = pick(safeGet(KEY) ?? navigator.language?.slice(0, 2));
 
 /** @param {string | null | undefined} lang */
 function pick(lang) {
-  return lang && Object.hasOwn(TABLES, lang) ? lang : 'fi';
+  return lang && CODES.includes(lang) ? lang : 'fi';
 }
 
 function safeGet(key) {
@@ -22,8 +21,10 @@ export const lang = () => current;
 export const hasChosenLanguage = () => safeGet(KEY) !== null;
 
 /** @param {string} value @param {{remember?: boolean}} [opts] */
-export function setLang(value, { remember = true } = {}) {
-  current = pick(value);
+export async function setLang(value, { remember = true } = {}) {
+  const code = pick(value);
+  TABLES[code] ??= (await import(`./lang-${code}.mjs`))[code];
+  current = code;
   document.documentElement.lang = current;
   if (remember) {
     try { localStorage.setItem(KEY, current); } catch { /* private mode: this page only */ }
@@ -35,7 +36,7 @@ export function setLang(value, { remember = true } = {}) {
  * @param {string} key @param {Record<string, string | number>} [vars]
  */
 export function t(key, vars = {}) {
-  const text = TABLES[current][key] ?? en[key] ?? key;
+  const text = TABLES[current]?.[key] ?? key;
   return text.replace(/\{(\w+)\}/g, (_, name) => String(vars[name] ?? ''));
 }
 

@@ -5,9 +5,6 @@ import { LANGUAGES, hasChosenLanguage, lang, setLang, t } from './i18n.mjs';
 import * as live from './live.mjs';
 import * as session from './session.mjs';
 import { enrollView, loginView, recoverView } from './views/auth.mjs';
-import { bookletView } from './views/booklet.mjs';
-import { inboxView } from './views/inbox.mjs';
-import { safetyView } from './views/safety.mjs';
 
 const main = /** @type {HTMLElement} */ (document.getElementById('main'));
 let cleanup = () => {};
@@ -16,7 +13,7 @@ let loginMessage = '';
 function header() {
   const langs = h('ul', { class: 'langs' }, LANGUAGES.map(([code, label]) => h('li', null,
     h('button', { type: 'button', lang: code, 'aria-pressed': String(code === lang()), class: 'lang',
-      onclick: () => { setLang(code); route(); } }, label))));
+      onclick: async () => { await setLang(code); route(); } }, label))));
   replace(document.getElementById('top'),
     h('p', { class: 'brand' }, h('a', { href: '#/' }, t('app_name'))),
     h('nav', { 'aria-label': t('language') }, langs),
@@ -31,8 +28,8 @@ function header() {
   document.getElementById('skip').textContent = t('skip');
 }
 
-function loggedIn() {
-  if (!hasChosenLanguage() && session.state.account?.language) setLang(session.state.account.language, { remember: false });
+async function loggedIn() {
+  if (!hasChosenLanguage() && session.state.account?.language) await setLang(session.state.account.language, { remember: false });
   live.connect();
   history.replaceState(null, '', '/#/');
   route();
@@ -54,12 +51,17 @@ export async function route() {
     loginMessage = '';
     return loginView(main, loggedIn, message);
   }
+  // Screens after login load on first use, so the first load stays small.
   let m;
-  if ((m = hash.match(/^\/b\/([0-9a-f]{32})\/safety\/([0-9a-f]{32})$/))) return safetyView(main, m[1], m[2]);
+  if ((m = hash.match(/^\/b\/([0-9a-f]{32})\/safety\/([0-9a-f]{32})$/))) {
+    return (await import('./views/safety.mjs')).safetyView(main, m[1], m[2]);
+  }
   if ((m = hash.match(/^\/b\/([0-9a-f]{32})$/))) {
+    const { bookletView } = await import('./views/booklet.mjs');
     cleanup = bookletView(main, m[1]);
     return undefined;
   }
+  const { inboxView } = await import('./views/inbox.mjs');
   cleanup = inboxView(main);
   return undefined;
 }
@@ -80,7 +82,7 @@ window.addEventListener('hashchange', () => {
   });
 });
 
-setLang(lang(), { remember: false });
+await setLang(lang(), { remember: false });
 if (await session.restore()) live.connect();
 await route();
 document.documentElement.dataset.booted = 'true';

@@ -6,15 +6,15 @@
  * computer nothing is stored: keys, token and pins live in this page's memory only.
  * Pinned identity keys (trust on first use, until verified in person) are kept per account.
  */
-import {
-  AccountKeys, KeyBundle, KeyStore, PBKDF2_ITERATIONS, PURPOSE, ProtocolError, SALT_LENGTH,
-  derivePasswordKeys, deriveRecoveryKeys, formatRecoveryKey, fromBase64url, fromHex,
-  generateRecoverySecret, openBundle, parseRecoveryKey, randomBytes, sealBundle, toBase64url, toHex,
-  verifyKeyStatement,
-} from '../crypto/index.mjs';
-import { Reader } from '../crypto/encoding.mjs';
+// Only what login needs (not ../crypto/index.mjs): entries, grants and HPKE load with the inbox.
+import { PBKDF2_ITERATIONS, PURPOSE, SALT_LENGTH, derivePasswordKeys, openBundle, sealBundle } from '../crypto/bundle.mjs';
+import { Reader, fromBase64url, fromHex, toBase64url, toHex } from '../crypto/encoding.mjs';
+import { ProtocolError } from '../crypto/errors.mjs';
+import { AccountKeys, KeyBundle, verifyKeyStatement } from '../crypto/keys.mjs';
+import { KeyStore } from '../crypto/keystore.mjs';
 import { TYPE } from '../crypto/labels.mjs';
-import { aesGcmDecrypt } from '../crypto/primitives.mjs';
+import { aesGcmDecrypt, randomBytes } from '../crypto/primitives.mjs';
+import { deriveRecoveryKeys, formatRecoveryKey, generateRecoverySecret, parseRecoveryKey } from '../crypto/recovery.mjs';
 import { api, auth } from './api.mjs';
 
 const SESSION_KEY = 'secure-msg:session';

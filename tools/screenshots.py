@@ -1,0 +1,109 @@
+"""Phone-size screenshots of the web inbox's main screens, into docs/screenshots/.
+
+    .venv/bin/python tools/screenshots.py
+
+Starts a throw-away server, enrolls a therapist with the Python client, and a parent in Debian's
+Chromium (headless, driven by Playwright), then photographs: enrollment, the recovery key,
+the inbox, a booklet, a homework card with its "how did it go" form, and the safety number.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import aiohttp
+from playwright.async_api import Page, ViewportSize, async_playwright
+
+from secure_msg.client import Client, Profile
+from secure_msg.testing.server_process import ServerProcess, start_server
+
+OUT = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+PHONE: ViewportSize = {"width": 390, "height": 844}
+
+
+def local(server: ServerProcess, link: str) -> str:
+    return server.base_url + link[link.index("/enroll/"):]
+
+
+def therapist_link(server: ServerProcess) -> str:
+    out = subprocess.run(
+        [sys.executable, "-m", "secure_msg", "admin", "invite", "--config",
+         str(server.config_path), "--role", "therapist", "--name", "Tiina Terapeutti", "--json"],
+        check=True, capture_output=True, text=True, timeout=60)
+    return local(server, json.loads(out.stdout)["link"])
+
+
+async def shoot(page: Page, name: str, *, full: bool = False) -> None:
+    await page.wait_for_timeout(200)
+    await page.screenshot(path=str(OUT / f"{name}.png"), full_page=full)
+    print("wrote", OUT / f"{name}.png")
+
+
+async def main() -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    server = start_server(Path(tempfile.mkdtemp(prefix="screens-")))
+    try:
+        async with aiohttp.ClientSession() as http, async_playwright() as pw:
+            tiina = Client(Profile(), http)
+            await tiina.enroll(therapist_link(server), "tiina", "correct horse battery staple")
+            booklet = await tiina.create_booklet("Aino")
+            issued = await tiina.invite(booklet, "guardian", name="Äiti")
+            browser = await pw.chromium.launch(executable_path="/usr/bin/chromium",
+                                               headless=True, args=ARGS)
+            page = await (await browser.new_context(viewport=PHONE, locale="fi-FI")).new_page()
+            await page.goto(local(server, issued["link"]))
+            await page.get_by_label("Käyttäjätunnus").fill("aiti")
+            await page.get_by_label("Salasana", exact=True).fill("kissa koira kana lehmä")
+            await page.get_by_label("Salasana", exact=True).dispatch_event("input")
+            await shoot(page, "enrollment")
+            await page.get_by_label("Salasana uudelleen").fill("kissa koira kana lehmä")
+            await page.get_by_role("button", name="Luo tunnus").click()
+            await page.locator("#recovery-key").wait_for(timeout=30_000)
+            await shoot(page, "recovery-key")
+            await page.get_by_label("Olen tallentanut palautusavaimen").check()
+            await page.get_by_role("button", name="Jatka").click()
+
+            parent = next(m for m in await tiina.members(booklet) if m.role == "guardian")
+            await tiina.grant_history(booklet, parent.account_id)
+            await tiina.post(booklet, "note", text=(
+                "Kiitos tästä päivästä! Aino leikkasi saksilla suoraa viivaa pitkin ja jaksoi "
+                "keskittyä koko tunnin."))
+            await tiina.post(booklet, "homework", task="Leikkaa viivaa pitkin",
+                                  frequency="5 kertaa viikossa",
+                                  text="Paksu tussiviiva paperiin, noin 15 cm. Kehu onnistumisia.")
+            await page.reload()
+            await page.get_by_role("heading", name="Vihkot").wait_for()
+            await page.locator(f"[data-booklet='{booklet}']").wait_for()
+            await shoot(page, "inbox")
+            await page.locator(f"[data-booklet='{booklet}'] a").click()
+            await page.locator("main[data-ready='true']").wait_for()
+            card = page.locator(".task")
+            await card.get_by_role("button", name="Tehty tänään – miten meni?").click()
+            await card.get_by_label("Meni hyvin").check()
+            await card.get_by_role("button", name="Tallenna").click()
+            await page.locator(".entry-log").wait_for()
+            await page.get_by_label("Kirjoita viesti").fill("Kotona harjoiteltiin, meni hyvin!")
+            await page.get_by_role("button", name="Lähetä", exact=True).click()
+            await page.locator(".entry-note .text", has_text="Kotona").wait_for()
+            await shoot(page, "booklet", full=True)
+            await card.get_by_role("button", name="Tehty tänään – miten meni?").click()
+            await card.scroll_into_view_if_needed()
+            await shoot(page, "homework")
+            await page.locator(".members summary").click()
+            await page.locator(".members a.button").first.click()
+            await page.locator(".digits").wait_for()
+            await shoot(page, "safety-number")
+            await browser.close()
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
