@@ -15,7 +15,9 @@ from .harness import CHROMIUM, LoopThread, World, launch
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps an event loop running in the main
+# thread while it is open, and every asyncio test collected after the browser tests would fail.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if not (CHROMIUM.exists() and os.access(CHROMIUM, os.X_OK)):
         pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package (make test does)")
