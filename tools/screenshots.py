@@ -4,7 +4,8 @@
 
 Starts a throw-away server, enrolls a therapist with the Python client, and a parent in Debian's
 Chromium (headless, driven by Playwright), then photographs: enrollment, the recovery key,
-the inbox, a booklet, a homework card with its "how did it go" form, and the safety number.
+the inbox, appointments with the period bar, a booklet, a homework card with its "how did it go"
+form, and the safety number.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ import json
 import subprocess
 import sys
 import tempfile
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import aiohttp
 from playwright.async_api import Page, ViewportSize, async_playwright
@@ -44,6 +47,26 @@ async def shoot(page: Page, name: str, *, full: bool = False) -> None:
     await page.wait_for_timeout(200)
     await page.screenshot(path=str(OUT / f"{name}.png"), full_page=full)
     print("wrote", OUT / f"{name}.png")
+
+
+async def schedule_sessions(tiina: Client, booklet: str) -> None:
+    """A Kela period with 27 of 40 used and two upcoming sessions (Helsinki time)."""
+    zone = ZoneInfo("Europe/Helsinki")
+    now = datetime.now(zone).replace(minute=0, second=0, microsecond=0)
+    base = f"/api/booklets/{booklet}"
+    await tiina.api.call("POST", f"{base}/period", {
+        "start": (now - timedelta(days=300)).date().isoformat(),
+        "end": (now + timedelta(days=60)).date().isoformat(), "sessions_granted": 40,
+        "payer": "kela"})
+    for week in range(27):
+        a = await tiina.api.call("POST", f"{base}/appointments", {
+            "start": (now - timedelta(days=7 * week + 2)).isoformat(), "duration_minutes": 45})
+        await tiina.api.call("POST", f"{base}/appointments/{a['id']}/status",
+                             {"status": "attended"})
+    for days in (3, 10):
+        start = (now + timedelta(days=days)).replace(hour=14)
+        await tiina.api.call("POST", f"{base}/appointments",
+                             {"start": start.isoformat(), "duration_minutes": 45})
 
 
 async def main() -> None:
@@ -78,12 +101,15 @@ async def main() -> None:
             await tiina.post(booklet, "homework", task="Leikkaa viivaa pitkin",
                                   frequency="5 kertaa viikossa",
                                   text="Paksu tussiviiva paperiin, noin 15 cm. Kehu onnistumisia.")
+            await schedule_sessions(tiina, booklet)
             await page.reload()
             await page.get_by_role("heading", name="Vihkot").wait_for()
             await page.locator(f"[data-booklet='{booklet}']").wait_for()
             await shoot(page, "inbox")
             await page.locator(f"[data-booklet='{booklet}'] a").click()
             await page.locator("main[data-ready='true']").wait_for()
+            await page.locator("#appointments-hook[data-ready='true']").wait_for()
+            await shoot(page, "appointments")
             card = page.locator(".task")
             await card.get_by_role("button", name="Tehty tänään – miten meni?").click()
             await card.get_by_label("Meni hyvin").check()

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from playwright.sync_api import expect
 
 from .audit import audit
 from .harness import PASSWORD, World, login_in_browser, open_booklet
+from .test_appointments import schedule, set_up_period
 
 pytestmark = pytest.mark.slow
 
 
 def test_every_screen_has_labels_names_and_alt_text(world: World) -> None:
-    """Login, recovery, enrollment, recovery key, inbox, booklet, homework form, therapist
+    """Login, recovery, enrollment, recovery key, inbox, booklet (with appointments and the
+    period bar), cancel confirmation, homework form, therapist
     tools, invitation link, removal confirmation and the safety number: no accessibility gaps."""
     problems: list[str] = []
     context, page = world.page()
@@ -39,11 +42,17 @@ def test_every_screen_has_labels_names_and_alt_text(world: World) -> None:
                   if m.role == "guardian")
     world.call(world.t.grant_history(world.booklet, dad_id))
     world.call(world.t.post(world.booklet, "homework", task="Pujottelu", frequency="3/vko"))
+    set_up_period(world, attended=1, granted=30)
+    schedule(world, int(time.time() * 1000) + 2 * 3_600_000)
     context, page = world.page()
     login_in_browser(page, world.server.base_url, "isa")
     problems += audit(page, "inbox")
     open_booklet(page, world.booklet)
+    page.locator("#appointments-hook[data-ready='true']").wait_for()
     problems += audit(page, "booklet")
+    page.get_by_role("button", name=re.compile("^Peru käynti")).click()
+    page.locator(".late-warning").wait_for()
+    problems += audit(page, "cancel confirmation")
     page.get_by_role("button", name="Tehty tänään – miten meni?").click()
     problems += audit(page, "homework form")
     page.locator(".members summary").click()
@@ -56,6 +65,8 @@ def test_every_screen_has_labels_names_and_alt_text(world: World) -> None:
     login_in_browser(page, world.server.base_url, "tiina", PASSWORD)
     problems += audit(page, "therapist inbox")
     open_booklet(page, world.booklet)
+    page.locator("#appointments-hook[data-ready='true']").wait_for()
+    page.locator(".appts-earlier summary").click()
     problems += audit(page, "therapist booklet")
     page.get_by_role("button", name="Luo kutsulinkki").click()
     link = page.get_by_label("Kutsulinkki (anna se henkilölle; toimii kerran)")

@@ -14,7 +14,7 @@ from secure_msg.domain.channel_policy import Channel, ContentClass
 from secure_msg.domain.notice_service import SendRequest
 from secure_msg.domain.notice_templates import NoticeKind
 from secure_msg.domain.notices import NoticeView
-from secure_msg.errors import ValidationFailed
+from secure_msg.errors import NotFound, ValidationFailed
 from secure_msg.web import notices_runtime
 from secure_msg.web.auth import require_session
 from secure_msg.web.json_io import body_id, get_int, get_str, json_body, path_id, req_str
@@ -91,9 +91,19 @@ async def schedule(request: web.Request) -> web.Response:
 
 async def list_appointments(request: web.Request) -> web.Response:
     session = await require_session(request)
-    rows = await appointment_service.list_for_booklet(
-        runtime(request).appointments, session, path_id(request, "booklet_id"))
-    return web.json_response({"appointments": [appointment_json(a) for a in rows]})
+    deps = runtime(request).appointments
+    booklet_id = path_id(request, "booklet_id")
+    rows = await appointment_service.list_for_booklet(deps, session, booklet_id)
+    try:
+        period: dict[str, Any] | None = summary_json(
+            await appointment_service.period_summary(deps, session, booklet_id))
+    except NotFound:
+        period = None
+    # The practice's window: a family cancellation closer than this to the start is late. The
+    # current period (or null) comes along so the web inbox needs one request, never a 404.
+    return web.json_response({"appointments": [appointment_json(a) for a in rows],
+                              "late_cancellation_hours": deps.late_window_hours,
+                              "period": period})
 
 
 async def cancel(request: web.Request) -> web.Response:
@@ -172,7 +182,9 @@ def setup_routes(app: web.Application) -> None:
                                       "duration_minutes": {"type": "integer"}}},
               response=OBJ, errors=(400, 401, 403, 404, 415, 422))
     add_route(app, "GET", f"{b}/appointments", list_appointments, tags=t, auth=True,
-              summary="The booklet's appointments", response=OBJ, errors=(401, 404))
+              summary="The booklet's appointments, the late-cancellation window (hours) and the "
+                      "current period (null when none)",
+              response=OBJ, errors=(401, 404))
     add_route(app, "POST", f"{a}/cancel", cancel, tags=t, auth=True,
               summary="Cancel (therapist: guardians get an SMS; guardian: therapist alerted)",
               response=OBJ, errors=(401, 403, 404, 409))

@@ -8,6 +8,7 @@ import { state } from '../session.mjs';
 import { busy, errorBox } from './common.mjs';
 import { isoDay, renderEntry, weeklyCounts } from './entries.mjs';
 import { membersPanel, therapistTools } from './tools.mjs';
+import { appointmentsPanel } from './appointments.mjs';
 
 /** @param {HTMLElement} main @param {string} bookletId @returns {() => void} cleanup */
 export function bookletView(main, bookletId) {
@@ -24,6 +25,8 @@ export function bookletView(main, bookletId) {
   const error = errorBox();
   const side = h('div', { class: 'side' });
   const body = h('div', null);
+  const appointments = h('section', { id: 'appointments-hook', class: 'hook appointments', hidden: true, 'data-booklet': bookletId, 'aria-labelledby': 'appts-h' });
+  let appointmentsShown = false;
 
   async function refreshMembers() {
     all = await members(bookletId, { all: true });
@@ -78,6 +81,10 @@ export function bookletView(main, bookletId) {
       lastSeq = Math.max(lastSeq, fresh.lastSeq);
       receipts = (await api('GET', `/api/booklets/${bookletId}/receipts`)).receipts;
       render();
+      if (!appointmentsShown && me() && !me().removed) {
+        appointmentsShown = true;
+        appointmentsPanel(appointments, bookletId, me().role);
+      }
       await markRead();
     } catch (e) {
       if (e instanceof ApiError && e.status === 404) {
@@ -118,8 +125,7 @@ export function bookletView(main, bookletId) {
   });
 
   replace(body, h('section', { class: 'entries' }, timeline), compose, side);
-  replace(main, h('p', null, h('a', { href: '#/', class: 'back' }, `← ${t('back')}`)), heading, error, body,
-    h('section', { id: 'appointments-hook', class: 'hook', hidden: true, 'data-booklet': bookletId }));
+  replace(main, h('p', null, h('a', { href: '#/', class: 'back' }, `← ${t('back')}`)), heading, error, appointments, body);
 
   const stop = onEntry((event) => {
     if (event.booklet_id === bookletId && !gone) update();
