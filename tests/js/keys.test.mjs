@@ -41,6 +41,30 @@ test('sealed bundle: seal/open under password and recovery KEKs, with every fail
   await assert.rejects(openBundle(sealed, kek, { purpose: PURPOSE.PASSWORD, statement: stranger }), { code: 'bundle-key-mismatch' });
 });
 
+test('sealed bundle without a statement: every other check runs; the caller compares later', async () => {
+  const bundle = KeyBundle.generate(randomBytes(16));
+  const keys = await AccountKeys.fromBundle(bundle);
+  const kek = randomBytes(32);
+  const sealed = await sealBundle(bundle, kek, PURPOSE.RECOVERY);
+  const { bundle: back, keys: opened } = await openBundle(sealed, kek, { purpose: PURPOSE.RECOVERY });
+  assert.deepEqual(back.encode(), bundle.encode());
+  assert.deepEqual(opened.identityPublic, keys.identityPublic);
+  assert.deepEqual(opened.encryptionPublic, keys.encryptionPublic);
+  await assert.rejects(openBundle(sealed, randomBytes(32), { purpose: PURPOSE.RECOVERY }), { code: 'bundle-decrypt-failed' });
+  await assert.rejects(openBundle(sealed, kek, { purpose: PURPOSE.PASSWORD }), { code: 'wrong-purpose' });
+  const flipped = sealed.slice();
+  flipped[10] ^= 1; // inside the account id, which the AAD binds
+  await assert.rejects(openBundle(flipped, kek, { purpose: PURPOSE.RECOVERY }), { code: 'bundle-decrypt-failed' });
+  await assert.rejects(openBundle(sealed.subarray(0, 136), kek, { purpose: PURPOSE.RECOVERY }), (e) => e.name === 'ProtocolError');
+  // The later comparison (as recovery does it: the re-sealed bundle opened with the statement)
+  // still catches a bundle whose keys are not the account's.
+  const stranger = KeyBundle.generate(bundle.accountId);
+  const { bundle: wrong } = await openBundle(await sealBundle(stranger, kek, PURPOSE.RECOVERY), kek, { purpose: PURPOSE.RECOVERY });
+  const statement = parseKeyStatement(await keys.statement(1));
+  const resealed = await sealBundle(wrong, kek, PURPOSE.PASSWORD);
+  await assert.rejects(openBundle(resealed, kek, { purpose: PURPOSE.PASSWORD, statement }), { code: 'bundle-key-mismatch' });
+});
+
 test('password keys: NFC normalisation, and no downgrade of the KDF parameters', async () => {
   const salt = randomBytes(16);
   const composed = await derivePasswordKeys('k\u00e4ytt\u00e4j\u00e4', { salt, iterations: 600000 });

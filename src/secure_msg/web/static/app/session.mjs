@@ -8,12 +8,11 @@
  */
 // Only what login needs (not ../crypto/index.mjs): entries, grants and HPKE load with the inbox.
 import { PBKDF2_ITERATIONS, PURPOSE, SALT_LENGTH, derivePasswordKeys, openBundle, sealBundle } from '../crypto/bundle.mjs';
-import { Reader, fromBase64url, fromHex, toBase64url, toHex } from '../crypto/encoding.mjs';
+import { fromBase64url, fromHex, toBase64url, toHex } from '../crypto/encoding.mjs';
 import { ProtocolError } from '../crypto/errors.mjs';
 import { AccountKeys, KeyBundle, verifyKeyStatement } from '../crypto/keys.mjs';
 import { KeyStore } from '../crypto/keystore.mjs';
-import { TYPE } from '../crypto/labels.mjs';
-import { aesGcmDecrypt, randomBytes } from '../crypto/primitives.mjs';
+import { randomBytes } from '../crypto/primitives.mjs';
 import { deriveRecoveryKeys, formatRecoveryKey, generateRecoverySecret, parseRecoveryKey } from '../crypto/recovery.mjs';
 import { api, auth } from './api.mjs';
 
@@ -90,32 +89,14 @@ export async function login(loginName, password, { memoryOnly }) {
   }
 }
 
-/**
- * The recovery-sealed bundle, opened (§3.5 checks up to the inner account id). Its public keys are
- * compared with the account's statement after the reset, when the server hands that over.
- */
-async function openRecoveryBundle(data, kek) {
-  const r = new Reader(data, TYPE.SEALED_BUNDLE);
-  const accountId = r.take(16);
-  const purpose = r.u8();
-  const nonce = r.take(12);
-  const aad = r.consumed();
-  const ct = r.take(r.u32());
-  r.end();
-  if (purpose !== PURPOSE.RECOVERY) throw new ProtocolError('wrong-purpose');
-  const plain = await aesGcmDecrypt(kek, nonce, ct, aad, 'bundle-decrypt-failed');
-  const bundle = KeyBundle.parse(plain);
-  plain.fill(0);
-  if (toHex(bundle.accountId) !== toHex(accountId)) throw new ProtocolError('account-mismatch');
-  return bundle;
-}
-
 /** Lost password: the recovery key opens the second bundle and a new password is set. */
 export async function recover(loginName, recoveryText, newPassword, { memoryOnly }) {
   const rk = await deriveRecoveryKeys(await parseRecoveryKey(recoveryText));
   const body = { login: loginName, recovery_auth_key: toBase64url(rk.authKey) };
   const { recovery_bundle: sealed } = await api('POST', '/api/recovery/bundle', body);
-  const old = await openRecoveryBundle(fromBase64url(sealed), rk.kek);
+  // No statement yet: the keys are compared with it below, when the new password bundle (sealed
+  // from this one) is opened with the statement the reset answers with.
+  const { bundle: old } = await openBundle(fromBase64url(sealed), rk.kek, { purpose: PURPOSE.RECOVERY });
   try {
     const salt = randomBytes(SALT_LENGTH);
     const pw = await derivePasswordKeys(newPassword, { iterations: PBKDF2_ITERATIONS, salt });

@@ -62,9 +62,15 @@ export async function sealBundle(bundle, kek, purpose, rng = randomBytes) {
 /**
  * Open a sealed bundle with every check of §3.5, in order, ending with the comparison of both
  * derived public keys with the account's verified key statement (`bundle-key-mismatch`).
+ *
+ * `statement` may be left out only when the caller cannot have it yet (account recovery: the
+ * server hands over the statement with the reset's answer). Then every check runs except that
+ * final comparison, and the caller MUST compare the keys with the verified statement before the
+ * keys are trusted or used — e.g. by opening the new password bundle sealed from this one with
+ * the statement, as the web inbox does (app/session.mjs `recover`).
  * @param {Uint8Array} data
  * @param {Uint8Array} kek
- * @param {{purpose: number, statement: {identityKey: Uint8Array, encryptionKey: Uint8Array}}} expect
+ * @param {{purpose: number, statement?: {identityKey: Uint8Array, encryptionKey: Uint8Array}}} expect
  * @returns {Promise<{bundle: KeyBundle, keys: AccountKeys}>} wipe the bundle once it is stored
  */
 export async function openBundle(data, kek, { purpose, statement }) {
@@ -85,6 +91,7 @@ export async function openBundle(data, kek, { purpose, statement }) {
     throw new ProtocolError('account-mismatch');
   }
   const keys = await AccountKeys.fromBundle(bundle);
+  if (statement === undefined) return { bundle, keys }; // the caller compares later (see above)
   if (!equal(keys.identityPublic, statement.identityKey) || !equal(keys.encryptionPublic, statement.encryptionKey)) {
     bundle.wipe();
     throw new ProtocolError('bundle-key-mismatch');
