@@ -1,14 +1,18 @@
 """The notice outbox, inbound webhook dedupe and SMS consent: the only SQL for them.
 
 Addresses are sealed with the vault (purpose notices.address); slots hold only typed values
-(times, short codes, links), never user-written text.
+(times, short codes, links), never user-written text. Slots that carry a secret (the one-time
+invitation link) are sealed too (purpose notices.slots) and, once the notice is sent, failed or
+skipped, overwritten with a redacted marker, so a later copy of the database holds no usable
+token.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from secure_msg.crypto.vault import Vault
@@ -20,11 +24,57 @@ from secure_msg.domain.notices import (
     Contact,
     NewNotice,
     NoticeView,
+    SlotValue,
     language_of,
 )
 from secure_msg.storage.accounts import EMAIL, PHONE
 
 ADDRESS = "notices.address"
+SLOTS = "notices.slots"
+SEALED_PREFIX = "sealed:v1:"
+REDACTED = "[redacted]"
+# Slot values that must never be stored in the clear: the invitation link carries its token.
+SECRET_SLOTS: dict[NoticeKind, frozenset[str]] = {NoticeKind.INVITATION: frozenset({"link"})}
+
+
+def _seal_slots(vault: Vault, kind: NoticeKind, slots: Mapping[str, SlotValue]) -> str:
+    secret = SECRET_SLOTS.get(kind, frozenset())
+    out: dict[str, SlotValue] = {}
+    for name, value in slots.items():
+        if name in secret:
+            blob = vault.seal_text(SLOTS, json.dumps(value))
+            value = SEALED_PREFIX + base64.b64encode(blob).decode("ascii")
+        out[name] = value
+    return json.dumps(out, sort_keys=True)
+
+
+def _open_slots(vault: Vault, stored: str) -> dict[str, SlotValue]:
+    slots: dict[str, SlotValue] = json.loads(stored)
+    for name, value in slots.items():
+        if isinstance(value, str) and value.startswith(SEALED_PREFIX):
+            blob = base64.b64decode(value[len(SEALED_PREFIX):])
+            slots[name] = json.loads(vault.open_text(SLOTS, blob))
+    return slots
+
+
+def _redact_slots_txn(conn: sqlite3.Connection, notice_id: int) -> None:
+    """Overwrite secret slots of a notice that will not be sent again (sent, failed, skipped)."""
+    row = conn.execute(
+        "SELECT kind, slots FROM notices WHERE id = ? AND status NOT IN ('queued', 'sending')",
+        (notice_id,),
+    ).fetchone()
+    if row is None:
+        return
+    try:
+        secret = SECRET_SLOTS.get(NoticeKind(row[0]), frozenset())
+    except ValueError:
+        return
+    if not secret:
+        return
+    slots = json.loads(row[1])
+    redacted = {k: (REDACTED if k in secret else v) for k, v in slots.items()}
+    conn.execute("UPDATE notices SET slots = ? WHERE id = ?",
+                 (json.dumps(redacted, sort_keys=True), notice_id))
 
 
 def enqueue_txn(conn: sqlite3.Connection, vault: Vault, n: NewNotice, now_ms: int) -> bool:
@@ -35,7 +85,7 @@ def enqueue_txn(conn: sqlite3.Connection, vault: Vault, n: NewNotice, now_ms: in
         " created_at_ms, updated_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)",
         (n.dedupe_key, n.recipient_id, n.booklet_id, n.channel.value,
          vault.seal_text(ADDRESS, n.address), n.kind.value, n.language.value,
-         json.dumps(dict(n.slots), sort_keys=True), n.not_before_ms, n.not_before_ms, now_ms,
+         _seal_slots(vault, n.kind, n.slots), n.not_before_ms, n.not_before_ms, now_ms,
          now_ms),
     )
     return cursor.rowcount == 1
@@ -66,7 +116,7 @@ def claim_due_txn(
         )
         claimed.append(ClaimedNotice(
             id_, Channel(channel), vault.open_text(ADDRESS, address), NoticeKind(kind),
-            language_of(lang), json.loads(slots), attempts + 1, ambiguous, key, reclaimed,
+            language_of(lang), _open_slots(vault, slots), attempts + 1, ambiguous, key, reclaimed,
         ))
     return claimed
 
@@ -79,6 +129,7 @@ def mark_sent_txn(
         " claimed_until_ms = NULL, updated_at_ms = ? WHERE id = ? AND status = 'sending'",
         (sid, ambiguous, now_ms, notice_id),
     )
+    _redact_slots_txn(conn, notice_id)
 
 
 def mark_retry_txn(
@@ -102,6 +153,7 @@ def mark_final_txn(
         " updated_at_ms = ? WHERE id = ? AND status IN ('sending', 'queued')",
         (status, reason, error_code, now_ms, notice_id),
     )
+    _redact_slots_txn(conn, notice_id)
 
 
 def apply_callback_txn(
