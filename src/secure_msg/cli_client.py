@@ -91,9 +91,12 @@ async def _list(c: Client, a: argparse.Namespace) -> dict[str, Any]:
 
 
 async def _invite(c: Client, a: argparse.Namespace) -> dict[str, Any]:
-    result = await c.invite(a.booklet, a.role, a.name, a.phone, a.email)
+    result = await c.invite(a.booklet, a.role, a.name, a.phone, a.email, send=a.send or (),
+                            language=a.language)
+    sent = result.get("queued") or []
+    via = f"\nQueued to the invitee by {' and '.join(sent)}." if sent else ""
     return {**result, "text": f"Invitation link (valid until {result['expires_at']}):\n"
-                              f"  {result['link']}"}
+                              f"  {result['link']}{via}"}
 
 
 def _member_json(m: MemberInfo) -> dict[str, Any]:
@@ -273,6 +276,10 @@ def _register_booklet(sub: Any, cmd: Callable[[argparse.ArgumentParser, Command]
     p.add_argument("--name")
     p.add_argument("--phone")
     p.add_argument("--email")
+    p.add_argument("--send", action="append", choices=["sms", "email"],
+                   help="also send the link to the invitee (repeatable)")
+    p.add_argument("--language", choices=["fi", "sv", "en"],
+                   help="language of the sent link's text (default fi)")
     cmd(p, _invite)
     p = bsub.add_parser("members", help="members with fingerprints")
     p.add_argument("booklet")

@@ -11,15 +11,17 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from email import message_from_bytes
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
+from aiosmtpd.controller import Controller
 
 from secure_msg.client import Client, Profile
 from secure_msg.testing.clock import ENV_VAR, set_offset
@@ -121,6 +123,27 @@ def admin_invite(server: ServerProcess, phone: str) -> str:
 
 def scan_outbound(bodies: list[str]) -> list[tuple[str, str]]:
     return [(b, c) for b in bodies for c in CANARIES if c.lower() in b.lower()]
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.messages: list[bytes] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append(bytes(envelope.content))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Inbox, int]]:
+    inbox, port = Inbox(), free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield inbox, port
+    controller.stop()
+    bodies = [message_from_bytes(m).get_payload(decode=True).decode() for m in inbox.messages]
+    CAPTURED.extend(bodies)
+    assert scan_outbound(bodies) == []
 
 
 @pytest.fixture

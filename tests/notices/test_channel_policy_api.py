@@ -7,39 +7,16 @@ import asyncio
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from email import message_from_bytes
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from secure_msg.client import ClientError
 
-from .conftest import CAPTURED, free_port, scan_outbound
+from .conftest import Inbox
 
 pytestmark = pytest.mark.slow
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[bytes] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(bytes(envelope.content))
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[Inbox, int]]:
-    inbox, port = Inbox(), free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield inbox, port
-    controller.stop()
-    bodies = [message_from_bytes(m).get_payload(decode=True).decode() for m in inbox.messages]
-    CAPTURED.extend(bodies)
-    assert scan_outbound(bodies) == []
 
 
 def _audit(p: Any) -> list[dict[str, Any]]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
@@ -268,9 +268,14 @@ class Client:
         return out
 
     async def invite(self, booklet_id: str, role: str, name: str | None = None,
-                     phone: str | None = None, email: str | None = None) -> dict[str, Any]:
-        body = {k: v for k, v in
-                {"role": role, "name": name, "phone": phone, "email": email}.items() if v}
+                     phone: str | None = None, email: str | None = None,
+                     send: Sequence[str] = (), language: str | None = None) -> dict[str, Any]:
+        """Invite into a booklet; `send` ("sms", "email") also sends the link to the invitee."""
+        body: dict[str, Any] = {k: v for k, v in {
+            "role": role, "name": name, "phone": phone, "email": email, "language": language,
+        }.items() if v}
+        if send:
+            body["send"] = list(send)
         result: dict[str, Any] = await self.api.call(
             "POST", f"/api/booklets/{booklet_id}/invitations", body)
         return result

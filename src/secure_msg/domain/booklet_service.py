@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from secure_msg.clock import Clock, RandomSource
@@ -88,10 +89,18 @@ async def members(
     return await deps.db.read(txn)
 
 
+# Runs inside the invitation's transaction with the new invitation (e.g. to queue its link).
+InvitationHook = Callable[[sqlite3.Connection, IssuedInvitation], object]
+
+
 async def invite(
-    deps: BookletDeps, session: Session, booklet_id: bytes, request: InvitationRequest
+    deps: BookletDeps, session: Session, booklet_id: bytes, request: InvitationRequest,
+    *, also_txn: InvitationHook | None = None,
 ) -> IssuedInvitation:
-    """A therapist member invites a guardian or caregiver into this booklet."""
+    """A therapist member invites a guardian or caregiver into this booklet.
+
+    `also_txn` runs in the same transaction (both or neither), e.g. to queue the link as a
+    notice."""
     if request.role not in (Role.GUARDIAN, Role.CAREGIVER):
         raise ValidationFailed("Invite a guardian or a caregiver.", errors=[{"field": "role"}])
     token = new_token(deps.rng)
@@ -109,7 +118,10 @@ async def invite(
             conn, invitation.id, account_id=account_id, booklet_id=booklet_id,
             invited_by=session.account_id,
         )
-        return IssuedInvitation(invitation, token)
+        issued = IssuedInvitation(invitation, token)
+        if also_txn is not None:
+            also_txn(conn, issued)
+        return issued
 
     return await deps.db.write(txn)
 

@@ -21,7 +21,8 @@ from secure_msg.domain.appointments import QuietHours
 from secure_msg.domain.booklet_service import require_member_txn
 from secure_msg.domain.booklets import MemberRole
 from secure_msg.domain.channel_policy import Channel, ContentClass
-from secure_msg.domain.notice_templates import NoticeKind, NoticeRenderer
+from secure_msg.domain.invitations import InvitationRequest, IssuedInvitation
+from secure_msg.domain.notice_templates import Language, NoticeKind, NoticeRenderer
 from secure_msg.domain.notices import QUIET_KINDS, Contact, NewNotice, NoticeView, SlotValue
 from secure_msg.domain.roles import Role
 from secure_msg.errors import (
@@ -76,6 +77,85 @@ def enqueue_all_txn(conn: sqlite3.Connection, deps: NoticeDeps, notices: Iterabl
 def family_txn(conn: sqlite3.Connection, deps: NoticeDeps, booklet_id: bytes) -> list[Contact]:
     """Guardians of the booklet: the people appointment notices go to."""
     return store.booklet_contacts_txn(conn, deps.vault, booklet_id, ("guardian",))
+
+
+# -- invitation links through the outbox ---------------------------------------------------------
+
+INVITATION_CHANNELS = (Channel.SMS, Channel.EMAIL)
+
+
+def parse_send(values: Iterable[str]) -> tuple[Channel, ...]:
+    """The `send` field of an invitation: a subset of sms and email, in a stable order."""
+    wanted = set()
+    for v in values:
+        try:
+            channel = Channel(v)
+        except ValueError:
+            channel = None
+        if channel not in INVITATION_CHANNELS:
+            raise ValidationFailed("send may list sms and email",
+                                   errors=[{"field": "send", "value": str(v)[:20]}])
+        wanted.add(channel)
+    return tuple(c for c in INVITATION_CHANNELS if c in wanted)
+
+
+async def check_invitation_send(deps: NoticeDeps, session: Session, booklet_id: bytes,
+                                request: InvitationRequest, send: Iterable[Channel]) -> None:
+    """Refuse, before anything is created, an invitation that cannot be sent as asked.
+
+    A `whatsapp:` address on the SMS path is refused by the channel policy (422
+    clinical-content-refused, audited) exactly as for any other notice.
+    """
+    send = tuple(send)
+    if Channel.SMS in send:
+        if not request.phone:
+            raise ValidationFailed("Sending by SMS needs a phone number.",
+                                   errors=[{"field": "phone"}])
+        decision = channel_policy.decide(ContentClass.NOTICE, Channel.SMS,
+                                         whatsapp_notices_enabled=deps.whatsapp_enabled,
+                                         address=request.phone)
+        if not decision.allowed:
+            now = deps.clock.now_ms()
+
+            def refuse_txn(conn: sqlite3.Connection) -> None:
+                require_member_txn(conn, booklet_id, session)
+                audit_store.append_audit_txn(
+                    conn, at_ms=now, actor=f"account:{session.account_id.hex()}",
+                    action="notice.refused", target=f"booklet:{booklet_id.hex()}",
+                    detail={"channel": Channel.SMS.value, "content": "invitation",
+                            "reason": str(decision.reason)},
+                )
+
+            await deps.db.write(refuse_txn)
+            raise ClinicalContentRefused(decision.detail, reason=str(decision.reason))
+    if Channel.EMAIL in send:
+        if not request.email:
+            raise ValidationFailed("Sending by e-mail needs an e-mail address.",
+                                   errors=[{"field": "email"}])
+        if not deps.email_enabled:
+            raise ChannelDisabled("E-mail notices are not enabled.")
+
+
+def invitation_notices_txn(
+    conn: sqlite3.Connection, deps: NoticeDeps, issued: IssuedInvitation, booklet_id: bytes,
+    send: Iterable[Channel], language: Language, now_ms: int,
+) -> list[str]:
+    """Queue the invitation link to the invitee, inside the transaction that creates the
+    invitation (both or neither). The link slot is sealed in the outbox (storage/notices.py)."""
+    invitation = issued.invitation
+    link = issued.link(deps.public_base_url)
+    queued = []
+    for channel in send:
+        address = invitation.phone if channel is Channel.SMS else invitation.email
+        if not address:
+            continue
+        notice = NewNotice(
+            f"invitation:{invitation.id}:{channel.value}", channel, address,
+            NoticeKind.INVITATION, language, {"link": link},
+            not_before(deps, NoticeKind.INVITATION, now_ms), None, booklet_id)
+        if store.enqueue_txn(conn, deps.vault, notice, now_ms):
+            queued.append(channel.value)
+    return queued
 
 
 # -- the channel policy as an API -------------------------------------------------------------

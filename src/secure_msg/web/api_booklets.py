@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
 from aiohttp import web
 
 from secure_msg.clock import ms_to_iso
 from secure_msg.crypto.safety import fingerprint
-from secure_msg.domain import booklet_service, entry_service
+from secure_msg.domain import booklet_service, entry_service, notice_service
 from secure_msg.domain.booklets import Member, StoredEntry
-from secure_msg.domain.invitations import InvitationRequest
+from secure_msg.domain.invitations import InvitationRequest, IssuedInvitation
+from secure_msg.domain.notice_templates import Language
 from secure_msg.domain.roles import Role
 from secure_msg.errors import ValidationFailed
-from secure_msg.web import context
+from secure_msg.web import context, notices_runtime
 from secure_msg.web import services as services_mod
 from secure_msg.web.api_accounts import B64, HEX_ID
 from secure_msg.web.auth import require_session, session_check
@@ -90,13 +92,32 @@ async def invite_member(request: web.Request) -> web.Response:
         get_str(body, "phone", max_len=32, optional=True),
         get_str(body, "email", max_len=254, optional=True),
     )
+    send_raw = body.get("send", [])
+    if not isinstance(send_raw, list) or not all(isinstance(v, str) for v in send_raw):
+        raise ValidationFailed("send must be a list of channels", errors=[{"field": "send"}])
+    send = notice_service.parse_send(send_raw)
+    language_raw = get_str(body, "language", max_len=2, optional=True) or Language.FI.value
+    if language_raw not in {lang.value for lang in Language}:
+        raise ValidationFailed("language must be fi, sv or en", errors=[{"field": "language"}])
+    booklet_id = path_id(request, "booklet_id")
+    queued: list[str] = []
+    also_txn = None
+    if send:
+        deps = notices_runtime.runtime(request).notices
+        await notice_service.check_invitation_send(deps, session, booklet_id, request_, send)
+        now = deps.clock.now_ms()
+
+        def also_txn(conn: sqlite3.Connection, issued: IssuedInvitation) -> None:
+            queued.extend(notice_service.invitation_notices_txn(
+                conn, deps, issued, booklet_id, send, Language(language_raw), now))
+
     issued = await booklet_service.invite(
-        services(request).booklets, session, path_id(request, "booklet_id"), request_
+        services(request).booklets, session, booklet_id, request_, also_txn=also_txn,
     )
     base = context.config(request).server.public_base_url
     return web.json_response({
         "id": issued.invitation.id, "link": issued.link(base),
-        "expires_at": ms_to_iso(issued.invitation.expires_at_ms),
+        "expires_at": ms_to_iso(issued.invitation.expires_at_ms), "queued": queued,
     }, status=201)
 
 
@@ -212,10 +233,13 @@ def setup_routes(app: web.Application) -> None:
               summary="Members with roles, key statements, fingerprints (?all=1: former too)",
               response=obj, errors=(401, 404))
     add_route(app, "POST", f"{base}/invitations", invite_member, tags=t, status=201, auth=True,
-              summary="Invite a guardian or caregiver (therapist); returns a one-time link",
+              summary="Invite a guardian or caregiver (therapist); returns a one-time link, "
+                      "optionally sent to them by SMS and/or e-mail (send)",
               request={"type": "object", "required": ["role"], "properties": {
                   "role": {"enum": ["guardian", "caregiver"]}, "name": {"type": "string"},
-                  "phone": {"type": "string"}, "email": {"type": "string"}}},
+                  "phone": {"type": "string"}, "email": {"type": "string"},
+                  "language": {"enum": ["fi", "sv", "en"]},
+                  "send": {"type": "array", "items": {"enum": ["sms", "email"]}}}},
               response=obj, errors=(400, 401, 403, 404, 415, 422))
     add_route(app, "DELETE", f"{base}/members/{{account_id}}", remove_member, tags=t,
               status=204, auth=True, summary="Remove a member (therapist) or leave (yourself)",
