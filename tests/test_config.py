@@ -52,7 +52,8 @@ def test_environment_overrides_the_file(tmp_path: Path) -> None:
     path = tmp_path / "c.toml"
     path.write_text("[server]\nport = 9000\n")
     config = load_config(path, env={"SECURE_MSG_SERVER_PORT": "9100",
-                                    "SECURE_MSG_WHATSAPP_ENABLED": "true"})
+                                    "SECURE_MSG_WHATSAPP_ENABLED": "true",
+                                    "SECURE_MSG_WHATSAPP_SENDER": "whatsapp:+358451230000"})
     assert config.server.port == 9100
     assert config.whatsapp.enabled is True
 
@@ -67,6 +68,16 @@ def test_environment_overrides_the_file(tmp_path: Path) -> None:
         ("[server]\npublic_base_url = \"ftp://x/\"\n", {}, "server.public_base_url"),
         ("[notices]\nquiet_hours_start = \"25:00\"\n", {}, "notices.quiet_hours_start"),
         ("[whatsapp]\nenabled = \"yes\"\n", {}, "whatsapp.enabled"),
+        ("[whatsapp]\nenabled = true\n", {}, "whatsapp.sender"),
+        ("[whatsapp]\nsender = \"+358451230000\"\n", {}, "whatsapp.sender"),
+        ("[whatsapp.templates]\nreminder.xx = \"HX" + "a" * 32 + "\"\n", {},
+         "whatsapp.templates.reminder.xx"),
+        ("[whatsapp.templates]\nchat.fi = \"HX" + "a" * 32 + "\"\n", {},
+         "whatsapp.templates.chat.fi"),
+        ("[whatsapp.templates]\nreminder.fi = \"Hei {date}\"\n", {},
+         "whatsapp.templates.reminder.fi"),
+        ("[whatsapp.templates]\nreminder.fi = 3\n", {}, "whatsapp.templates.reminder.fi"),
+        ("", {"SECURE_MSG_WHATSAPP_TEMPLATES": "x"}, "whatsapp.templates"),
         ("", {"SECURE_MSG_LIMITS_MAX_REQUEST_BYTES": "lots"}, "limits.max_request_bytes"),
         ("[limits]\nmax_entry_bytes = 5000\nmax_request_bytes = 4000\n", {},
          "limits.max_entry_bytes"),
@@ -96,3 +107,14 @@ def test_secrets_are_masked_in_repr(tmp_path: Path) -> None:
     assert "s3cret" not in repr(config)
     assert "s3cret" not in str(config.twilio)
     assert repr(Secret("x")) == "Secret('********')"
+
+
+def test_whatsapp_templates_read_as_kind_dot_language(tmp_path: Path) -> None:
+    """`[whatsapp.templates]` dotted keys become "kind.language" → ContentSid."""
+    path = tmp_path / "c.toml"
+    sid = "HX" + "0123456789abcdef" * 2
+    path.write_text("[whatsapp]\nenabled = true\nsender = \"whatsapp:+358451230000\"\n"
+                    f"[whatsapp.templates]\nreminder.fi = \"{sid}\"\n"
+                    f"\"period_ending.sv\" = \"{sid}\"\n")
+    config = load_config(path, env={})
+    assert config.whatsapp.templates == {"reminder.fi": sid, "period_ending.sv": sid}

@@ -56,6 +56,8 @@ async def _notice_send(c: Client, a: argparse.Namespace) -> dict[str, Any]:
     body = {"member_id": a.member, "channel": a.channel, "kind": a.kind, "content": a.content}
     if a.text is not None:
         body["text"] = a.text
+    if a.appointment is not None:
+        body["appointment_id"] = a.appointment
     r: dict[str, Any] = await c.api.call("POST", f"/api/booklets/{a.booklet}/notices", body)
     return {**r, "text": f"Notice {r['id']} queued."}
 
@@ -100,13 +102,16 @@ def register(sub: Any, cmd: Callable[[argparse.ArgumentParser, Command], None]) 
     p = psub.add_parser("show", help='"used N of M, period ends D"')
     p.add_argument("booklet")
     cmd(p, _period_show)
-    np = sub.add_parser("notice", help="notices over SMS / e-mail (channel policy applies)")
+    np = sub.add_parser("notice", help="notices over SMS / e-mail / WhatsApp (channel policy "
+                                       "applies)")
     nsub = np.add_subparsers(dest="notice_command", required=True, metavar="COMMAND")
     p = nsub.add_parser("send", help="send a neutral notice to a member over a channel")
     p.add_argument("booklet")
     p.add_argument("--member", required=True)
     p.add_argument("--channel", choices=["sms", "email", "whatsapp", "inbox"], required=True)
-    p.add_argument("--kind", choices=["new_entry_ping", "invitation"], default="new_entry_ping")
+    p.add_argument("--kind", choices=["new_entry_ping", "invitation", "reminder",
+                                      "cancelled_by_therapist"], default="new_entry_ping")
+    p.add_argument("--appointment", help="the appointment id (reminder, cancelled_by_therapist)")
     p.add_argument("--content", choices=["notice", "clinical", "free_text"], default="notice")
     p.add_argument("--text", help="refused on plain channels: written text goes to the inbox")
     cmd(p, _notice_send)

@@ -156,9 +156,40 @@ class EmailConfig:
     from_address: str = "noreply@localhost"
 
 
+def _whatsapp_or_empty(v: str) -> str | None:
+    ok = v == "" or re.fullmatch(r"whatsapp:\+[1-9]\d{6,14}", v)
+    return None if ok else "must be a WhatsApp sender address (whatsapp:+358…)"
+
+
+_TEMPLATE_KINDS = frozenset({
+    "invitation", "reminder", "cancelled_by_therapist", "cancellation_confirmed",
+    "family_cancelled_alert", "new_entry_ping", "period_ending",
+})  # the notice kinds (domain/notice_templates.py) that may go by WhatsApp
+
+
+def _template_problem(key: str, sid: str) -> str | None:
+    """Why `key = sid` is not a valid [whatsapp.templates] entry, or None."""
+    kind, _, language = key.partition(".")
+    if kind not in _TEMPLATE_KINDS or language not in {"fi", "sv", "en"}:
+        return "must be <kind>.<language>, e.g. reminder.fi (language fi, sv or en)"
+    if re.fullmatch(r"HX[0-9a-fA-F]{32}", sid) is None:
+        return "must be a Content template SID (HX followed by 32 hex digits)"
+    return None
+
+
 @dataclass(frozen=True)
 class WhatsappConfig:
     enabled: bool = False
+    sender: str = field(default="", metadata=_check(_whatsapp_or_empty))
+    templates: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.enabled and not self.sender:
+            raise ConfigError("whatsapp.sender", "must be set when whatsapp.enabled is true")
+        for key, sid in self.templates.items():
+            problem = _template_problem(key, sid)
+            if problem:
+                raise ConfigError(f"whatsapp.templates.{key}", problem)
 
 
 @dataclass(frozen=True)
@@ -265,10 +296,30 @@ def _from_env(dotted: str, typ: Any, text: str, env_name: str) -> Any:
             return int(text)
         except ValueError:
             raise ConfigError(dotted, f"must be an integer (from {env_name})") from None
+    if typ == dict[str, str]:
+        raise ConfigError(dotted, f"is a table: set it in the config file, not {env_name}")
     return _coerce(dotted, typ, text, env_name)
 
 
+def _flat_table(dotted: str, value: Any, source: str) -> dict[str, str]:
+    """A table of strings; dotted TOML keys (`reminder.fi = …`) flatten to "reminder.fi"."""
+    if not isinstance(value, dict):
+        raise ConfigError(dotted, f"must be a table (from {source})")
+    out: dict[str, str] = {}
+    for key, item in value.items():
+        if isinstance(item, dict):
+            out.update({f"{key}.{k}": v for k, v in _flat_table(f"{dotted}.{key}", item,
+                                                                   source).items()})
+        elif isinstance(item, str):
+            out[str(key)] = item
+        else:
+            raise ConfigError(f"{dotted}.{key}", f"must be a string (from {source})")
+    return out
+
+
 def _coerce(dotted: str, typ: Any, value: Any, source: str) -> Any:
+    if typ == dict[str, str]:
+        return _flat_table(dotted, value, source)
     expected: dict[Any, tuple[type, ...]] = {
         bool: (bool,), int: (int,), str: (str,), Path: (str,), Secret: (str,),
     }

@@ -21,6 +21,7 @@
     ├── RateLimited                     429 rate-limited           (carries Retry-After)
     ├── ClinicalContentRefused          422 clinical-content-refused (plain channel, DESIGN §1.2)
     ├── ChannelDisabled                 422 channel-disabled       (e.g. WhatsApp while off)
+    ├── WhatsAppTemplateMissing         422 whatsapp-template-missing (no approved template)
     └── ServiceUnavailable              503 service-unavailable    (e.g. database not ready)
 
 `code` is the stable problem `type` (a relative URI reference, e.g. "not-found"): clients and
@@ -250,6 +251,14 @@ class ChannelDisabled(SecureMsgError):
     code = "channel-disabled"
     status = 422
     title = "This channel is not enabled"
+
+
+class WhatsAppTemplateMissing(SecureMsgError):
+    """A WhatsApp notice whose kind has no approved template configured for the language."""
+
+    code = "whatsapp-template-missing"
+    status = 422
+    title = "No approved WhatsApp template for this notice"
 
 
 class InvalidTransition(Conflict):

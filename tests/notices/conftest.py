@@ -1,6 +1,7 @@
 """A practice on the real server (a subprocess) wired to the local Twilio-compatible server.
 
-Every SMS the Twilio server captured is scanned for canaries and child names at teardown.
+Every SMS and WhatsApp message (its ContentVariables) the Twilio server captured is scanned for
+canaries and child names at teardown.
 """
 
 from __future__ import annotations
@@ -182,7 +183,9 @@ async def practice_factory(
         return p
 
     yield make
-    bodies = [m.body for m in twilio.state.messages.values()]
+    # WhatsApp messages carry no body: their ContentVariables are what leaves, so scan those too.
+    bodies = [m.body for m in twilio.state.messages.values()] + [
+        m.content_variables or "" for m in twilio.state.messages.values()]
     CAPTURED.extend(bodies)
     await http.close()
     await twilio.close()

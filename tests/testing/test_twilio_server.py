@@ -341,3 +341,40 @@ def test_main_reports_a_taken_port() -> None:
         s.bind(("127.0.0.1", 0))
         s.listen()
         assert main(["--port", str(s.getsockname()[1])]) == 1
+
+
+async def test_whatsapp_content_template_is_recorded(
+    client: Any, twilio_server: RunningTwilioServer
+) -> None:
+    """whatsapp: To/From with ContentSid + ContentVariables (no Body) is accepted and recorded,
+    and the control API shows the template fields."""
+    sid = "HX" + "a" * 32
+    message = await client.messages.create_async(
+        to=f"whatsapp:{TO}", from_=f"whatsapp:{FROM}", content_sid=sid,
+        content_variables='{"1":"12.5.2026","2":"14.30"}')
+    stored = twilio_server.state.messages[message.sid]
+    assert (stored.to, stored.from_, stored.content_sid, stored.content_variables) == (
+        f"whatsapp:{TO}", f"whatsapp:{FROM}", sid, '{"1":"12.5.2026","2":"14.30"}')
+    assert twilio_server.state.attempts[-1]["content_sid"] == sid
+    status, body = await control(twilio_server, "GET", "/_dev/messages")
+    assert status == 200
+    assert body["messages"][-1]["content_sid"] == sid
+
+
+@pytest.mark.parametrize(
+    ("fields", "code"),
+    [
+        ({"to": f"whatsapp:{TO}", "from_": FROM, "content_sid": "HX" + "a" * 32}, 21910),
+        ({"to": f"whatsapp:{TO}", "from_": f"whatsapp:{FROM}", "content_sid": "HX12"}, 21655),
+        ({"to": f"whatsapp:{TO}", "from_": f"whatsapp:{FROM}", "content_sid": "HX" + "a" * 32,
+          "content_variables": "not json"}, 21656),
+        ({"to": TO, "from_": FROM, "body": "x", "content_variables": '{"1":"a"}'}, 21656),
+    ],
+)
+async def test_bad_whatsapp_fields_get_twilio_errors(
+    client: Any, fields: dict[str, str], code: int
+) -> None:
+    """Mixed channels, a malformed ContentSid or ContentVariables: Twilio's 400 errors."""
+    with pytest.raises(TwilioRestException) as err:
+        await client.messages.create_async(**fields)
+    assert (err.value.status, err.value.code) == (400, code)

@@ -27,6 +27,7 @@ from secure_msg.channels.sms_retry import (
     RetryPolicy,
     decide,
 )
+from secure_msg.channels.whatsapp import WhatsAppSender
 from secure_msg.clock import Clock
 from secure_msg.crypto.vault import Vault
 from secure_msg.domain.channel_policy import Channel
@@ -90,15 +91,16 @@ class OutboxWorker:
     def __init__(
         self, db: Database, vault: Vault, clock: Clock, renderer: NoticeRenderer,
         settings: OutboxSettings, *, sms: SmsGateway | None = None, email: EmailSend | None = None,
-        rand: Callable[[], float] = random.random,
+        whatsapp: WhatsAppSender | None = None, rand: Callable[[], float] = random.random,
     ) -> None:
         self.db, self.vault, self.clock, self.renderer = db, vault, clock, renderer
         self.settings = settings
-        self.sms, self.email = sms, email
+        self.sms, self.email, self.whatsapp = sms, email, whatsapp
         self.rand = rand
         self.stats = OutboxStats()
         self._bucket: TokenBucket | None = None
-        self.channels = [c.value for c, on in ((Channel.SMS, sms), (Channel.EMAIL, email)) if on]
+        self.channels = [c.value for c, on in ((Channel.SMS, sms), (Channel.EMAIL, email),
+                                               (Channel.WHATSAPP, whatsapp)) if on]
 
     async def run(self, stop: asyncio.Event,
                   tick: Callable[[], Awaitable[object]] | None = None,
@@ -173,13 +175,19 @@ class OutboxWorker:
             await self._final(notice, status, reason, None)
             return
         try:
+            # WhatsApp sends only the typed slot values into Twilio's approved template.
+            values = self.renderer.slot_values(notice.kind, notice.language,
+                                               render_slots(notice.slots))
             text = self.renderer.render(notice.kind, notice.language, render_slots(notice.slots))
         except TemplateError:
             await self._final(notice, "failed", "template-error", None)
             return
         assert self._bucket is not None
         await self._bucket.acquire()
-        if notice.channel is Channel.SMS and self.sms is not None:
+        if notice.channel is Channel.WHATSAPP and self.whatsapp is not None:
+            result = await self.whatsapp.send(notice.address, notice.kind, notice.language,
+                                              values, self.settings.status_callback_url)
+        elif notice.channel is Channel.SMS and self.sms is not None:
             result = await self.sms.send(notice.address, text, self.settings.status_callback_url)
         elif notice.channel is Channel.EMAIL and self.email is not None:
             result = await self.email(notice.address, notice.kind, notice.language.value, text)

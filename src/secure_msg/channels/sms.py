@@ -13,10 +13,10 @@ import asyncio
 import contextvars
 import logging
 import random
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, Self
 
 import aiohttp
 from twilio.base.exceptions import TwilioException
@@ -192,8 +192,14 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class TwilioSmsGateway:
-    """SmsGateway on the official `twilio` SDK, with the project's retry policy."""
+class TwilioMessagesClient:
+    """The SDK client and the retry loop shared by the SMS and WhatsApp gateways.
+
+    Subclasses build the Messages-create fields; this class owns the HTTP client, one attempt
+    (classified into an AttemptFailure) and the project's retry policy (`sms_retry`).
+    """
+
+    _what = "message"  # for the log lines: "sms", "whatsapp"
 
     def __init__(
         self,
@@ -226,22 +232,13 @@ class TwilioSmsGateway:
         self._http = None
         self._client = None
 
-    async def __aenter__(self) -> TwilioSmsGateway:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
-    async def _attempt(
-        self, to: str, body: str, status_callback: str | None
-    ) -> str | AttemptFailure:
-        kwargs: dict[str, str] = {"to": to, "body": body}
-        if self._settings.from_number is not None:
-            kwargs["from_"] = self._settings.from_number
-        if self._settings.messaging_service_sid is not None:
-            kwargs["messaging_service_sid"] = self._settings.messaging_service_sid
-        if status_callback is not None:
-            kwargs["status_callback"] = status_callback
+    async def _attempt_create(self, kwargs: Mapping[str, str]) -> str | AttemptFailure:
         meta = _ResponseMeta()
         _RESPONSE_META.set(meta)
         try:
@@ -266,25 +263,24 @@ class TwilioSmsGateway:
             return AttemptFailure(FailureKind.PROVIDER_ERROR)
         return sid
 
-    async def send(self, to: str, body: str, status_callback: str | None = None) -> SendResult:
-        """Send one SMS, retrying per policy; see the module docstring for the outcomes."""
-        if is_whatsapp_address(to):
-            log.warning("sms refused: whatsapp address on the sms path")
-            return Failed(FailureKind.NOT_AN_SMS_ADDRESS, attempts=0)
+    async def _send_with_retries(self, kwargs: Mapping[str, str]) -> SendResult:
+        """Create one message, retrying per policy; a typed outcome, never provider text."""
+        what = self._what
         policy = self._settings.retry
         attempts = ambiguous = 0
         while True:
             attempts += 1
-            result = await self._attempt(to, body, status_callback)
+            result = await self._attempt_create(kwargs)
             if isinstance(result, str):
-                log.info("sms sent sid=%s attempts=%d", result, attempts)
+                log.info("%s sent sid=%s attempts=%d", what, result, attempts)
                 return Sent(result, attempts, possible_duplicate=ambiguous > 0)
             if result.kind.ambiguous:
                 ambiguous += 1
             decision = decide(policy, result, ambiguous_failures=ambiguous, rand=self._rand())
             if isinstance(decision, GiveUp):
                 log.warning(
-                    "sms failed reason=%s code=%s attempts=%d",
+                    "%s failed reason=%s code=%s attempts=%d",
+                    what,
                     decision.reason,
                     result.error_code,
                     attempts,
@@ -294,6 +290,26 @@ class TwilioSmsGateway:
                 decision.delay > self._settings.max_inline_wait
                 or attempts >= self._settings.max_attempts_per_send
             ):
-                log.info("sms deferred reason=%s after=%.1fs", result.kind, decision.delay)
+                log.info("%s deferred reason=%s after=%.1fs", what, result.kind, decision.delay)
                 return RetryLater(decision.delay, result.kind, attempts, ambiguous > 0)
             await self._sleep(decision.delay)
+
+
+class TwilioSmsGateway(TwilioMessagesClient):
+    """SmsGateway on the official `twilio` SDK, with the project's retry policy."""
+
+    _what = "sms"
+
+    async def send(self, to: str, body: str, status_callback: str | None = None) -> SendResult:
+        """Send one SMS, retrying per policy; see the module docstring for the outcomes."""
+        if is_whatsapp_address(to):
+            log.warning("sms refused: whatsapp address on the sms path")
+            return Failed(FailureKind.NOT_AN_SMS_ADDRESS, attempts=0)
+        kwargs: dict[str, str] = {"to": to, "body": body}
+        if self._settings.from_number is not None:
+            kwargs["from_"] = self._settings.from_number
+        if self._settings.messaging_service_sid is not None:
+            kwargs["messaging_service_sid"] = self._settings.messaging_service_sid
+        if status_callback is not None:
+            kwargs["status_callback"] = status_callback
+        return await self._send_with_retries(kwargs)

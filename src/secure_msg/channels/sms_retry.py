@@ -34,6 +34,7 @@ class FailureKind(StrEnum):
     AUTH = "auth-failed"
     REJECTED = "rejected"  # any other 4xx
     NOT_AN_SMS_ADDRESS = "not-an-sms-address"  # refused locally, nothing sent
+    NO_TEMPLATE = "no-template"  # WhatsApp: no approved template for the kind; nothing sent
 
     @property
     def ambiguous(self) -> bool:

@@ -31,7 +31,9 @@ from secure_msg.errors import (
     Forbidden,
     NotFound,
     ValidationFailed,
+    WhatsAppTemplateMissing,
 )
+from secure_msg.storage import appointments as appointment_store
 from secure_msg.storage import audit as audit_store
 from secure_msg.storage import notices as store
 from secure_msg.storage.db import Database
@@ -50,6 +52,8 @@ class NoticeDeps:
     email_enabled: bool = False
     ping_enabled: bool = False
     ping_interval_ms: int = 3_600_000
+    # (kind, language) pairs with an approved WhatsApp template ([whatsapp.templates]).
+    whatsapp_templates: frozenset[tuple[NoticeKind, Language]] = frozenset()
 
 
 def not_before(deps: NoticeDeps, kind: NoticeKind, due_ms: int) -> int:
@@ -160,7 +164,9 @@ def invitation_notices_txn(
 
 # -- the channel policy as an API -------------------------------------------------------------
 
-SENDABLE_KINDS = frozenset({NoticeKind.NEW_ENTRY_PING, NoticeKind.INVITATION})
+SENDABLE_KINDS = frozenset({NoticeKind.NEW_ENTRY_PING, NoticeKind.INVITATION,
+                            NoticeKind.REMINDER, NoticeKind.CANCELLED_BY_THERAPIST})
+APPOINTMENT_KINDS = frozenset({NoticeKind.REMINDER, NoticeKind.CANCELLED_BY_THERAPIST})
 
 
 @dataclass(frozen=True)
@@ -170,6 +176,7 @@ class SendRequest:
     content: ContentClass
     kind: NoticeKind | None
     address: str | None = None  # an explicit address (e.g. whatsapp:+358…); default: the member's
+    appointment_id: bytes | None = None  # reminder / cancelled_by_therapist: which appointment
 
 
 async def send_to_member(
@@ -205,8 +212,11 @@ async def send_to_member(
         raise ValidationFailed("Inbox messages are posted as encrypted entries.",
                                errors=[{"field": "channel"}])
     if req.kind not in SENDABLE_KINDS:
-        raise ValidationFailed("kind must be new_entry_ping or invitation",
-                               errors=[{"field": "kind"}])
+        raise ValidationFailed("kind must be new_entry_ping, invitation, reminder or "
+                               "cancelled_by_therapist", errors=[{"field": "kind"}])
+    if (req.kind in APPOINTMENT_KINDS) != (req.appointment_id is not None):
+        raise ValidationFailed("appointment_id goes with reminder and cancelled_by_therapist",
+                               errors=[{"field": "appointment_id"}])
     if req.channel is Channel.EMAIL and not deps.email_enabled:
         raise ChannelDisabled("E-mail notices are not enabled.")
     link = f"{deps.public_base_url}/"
@@ -224,8 +234,19 @@ async def send_to_member(
             raise ValidationFailed("The member has no address for this channel.",
                                    errors=[{"field": "channel"}])
         assert req.kind is not None
-        key = f"manual:{deps.rng(8).hex()}"
-        notice = NewNotice(key, req.channel, address, req.kind, member.language, {"link": link},
+        if req.channel is Channel.WHATSAPP:
+            if (req.kind, member.language) not in deps.whatsapp_templates:
+                raise WhatsAppTemplateMissing(
+                    "No approved WhatsApp template is configured for this notice.",
+                    kind=req.kind.value, language=member.language.value)
+            address = whatsapp_address(address)
+        slots = _appointment_slots_txn(conn, booklet_id, req) if req.appointment_id else {
+            "link": link}
+        # An appointment notice's key names the appointment second, like the scheduler's, so the
+        # outbox skips a reminder whose appointment is no longer scheduled.
+        key = (f"manual:{req.appointment_id.hex()}:{deps.rng(8).hex()}" if req.appointment_id
+               else f"manual:{deps.rng(8).hex()}")
+        notice = NewNotice(key, req.channel, address, req.kind, member.language, slots,
                            now, member.account_id, booklet_id)
         store.enqueue_txn(conn, deps.vault, notice, now)
         audit_store.append_audit_txn(
@@ -238,6 +259,25 @@ async def send_to_member(
         return int(row[0])
 
     return await deps.db.write(txn)
+
+
+def _appointment_slots_txn(conn: sqlite3.Connection, booklet_id: bytes, req: SendRequest
+                           ) -> dict[str, SlotValue]:
+    """The typed slots of an appointment notice: its start (date, time) and, for a reminder,
+    its cancel code. Nothing else of the appointment travels."""
+    assert req.appointment_id is not None
+    appointment = appointment_store.get_appointment_txn(conn, req.appointment_id)
+    if appointment is None or appointment.booklet_id != booklet_id:
+        raise NotFound("No such appointment.")
+    slots: dict[str, SlotValue] = {"date": appointment.start_ms, "time": appointment.start_ms}
+    if req.kind is NoticeKind.REMINDER:
+        slots["code"] = appointment.cancel_code
+    return slots
+
+
+def whatsapp_address(address: str) -> str:
+    """`whatsapp:+358…` for a member's E.164 number (an address already prefixed is kept)."""
+    return address if channel_policy.is_whatsapp_address(address) else f"whatsapp:{address}"
 
 
 async def problems(deps: NoticeDeps, session: Session, limit: int = 100) -> list[NoticeView]:

@@ -231,6 +231,18 @@ class NoticeRenderer:
 
     def render(self, kind: NoticeKind, language: Language, slots: Mapping[str, object]) -> str:
         """The text of `kind` in `language`; refuses unknown, missing or ill-typed slots."""
+        values = self.slot_values(kind, language, slots)
+        text = self.templates[language].texts[kind].format_map(values)
+        is_voice = kind.value.startswith("voice_")
+        if self.sender_name and not is_voice:
+            return f"{self.sender_name}: {text}"
+        return text
+
+    def slot_values(
+        self, kind: NoticeKind, language: Language, slots: Mapping[str, object]
+    ) -> dict[str, str]:
+        """Each typed slot of `kind` formatted for `language` (what a template shows, e.g. for
+        WhatsApp's approved templates); refuses unknown, missing or ill-typed slots."""
         expected = SLOTS[kind]
         unknown = sorted(set(slots) - {s.value for s in expected})
         if unknown:
@@ -238,11 +250,6 @@ class NoticeRenderer:
         missing = sorted(s.value for s in expected if s.value not in slots)
         if missing:
             raise TemplateError(f"{kind}: missing slots {missing}")
-        values = {
+        return {
             s.value: _format_slot(s, slots[s.value], language, self.link_origin) for s in expected
         }
-        text = self.templates[language].texts[kind].format_map(values)
-        is_voice = kind.value.startswith("voice_")
-        if self.sender_name and not is_voice:
-            return f"{self.sender_name}: {text}"
-        return text

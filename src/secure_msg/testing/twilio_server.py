@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import contextlib
 import hmac
+import json
 import os
 import re
 import signal
@@ -38,6 +39,7 @@ DEV_ACCOUNT_SID = "AC" + "0" * 32
 DEV_AUTH_TOKEN = "dev-auth-token"  # noqa: S105 - the local server's default, not a secret
 _E164 = re.compile(r"(whatsapp:)?\+[1-9][0-9]{6,14}")
 _MAX_BODY = 1600
+_CONTENT_SID = re.compile(r"HX[0-9a-fA-F]{32}")
 
 STATE: web.AppKey[TwilioDevState] = web.AppKey("twilio_dev_state", TwilioDevState)
 
@@ -90,6 +92,28 @@ def _validate_create(form: Mapping[str, str]) -> web.Response | None:
         return _error(400, 21602, "Message body is required.")
     if _E164.fullmatch(to) is None:
         return _error(400, 21211, f"Invalid 'To' Phone Number: {to}")
+    sender = form.get("From", "")
+    if sender and to.startswith("whatsapp:") != sender.startswith("whatsapp:"):
+        return _error(400, 21910, "Invalid From and To pair. From and To should be of the same "
+                                  "channel")
+    return _validate_content(form)
+
+
+def _validate_content(form: Mapping[str, str]) -> web.Response | None:
+    """ContentSid / ContentVariables as the 2010-04-01 spec describes them."""
+    sid, variables = form.get("ContentSid"), form.get("ContentVariables")
+    if sid is not None and _CONTENT_SID.fullmatch(sid) is None:
+        return _error(400, 21655, "The ContentSid is Invalid.")
+    if variables is not None:
+        if sid is None:
+            return _error(400, 21656, "ContentVariables needs a ContentSid.")
+        try:
+            parsed = json.loads(variables)
+        except ValueError:
+            parsed = None
+        if not isinstance(parsed, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in parsed.items()):
+            return _error(400, 21656, "The ContentVariables Parameter is invalid.")
     if len(form.get("Body", "")) > _MAX_BODY:
         return _error(400, 21617, "The concatenated message body exceeds the 1600 character limit.")
     return None
@@ -105,6 +129,8 @@ def _store(state: TwilioDevState, form: Mapping[str, str]) -> StoredMessage:
         body=form.get("Body", ""),
         status_callback=form.get("StatusCallback") or None,
         date_created=now(),
+        content_sid=form.get("ContentSid") or None,
+        content_variables=form.get("ContentVariables") or None,
     )
     if message.messaging_service_sid and not message.from_:
         message.status = "accepted"
@@ -154,6 +180,8 @@ async def create_message(request: web.Request) -> web.Response:
         {
             "to": form.get("To"),
             "body": form.get("Body"),
+            "content_sid": form.get("ContentSid"),
+            "content_variables": form.get("ContentVariables"),
             "fault": fault.kind.value if fault else None,
             "status": invalid.status if invalid else None,
             "at": now().isoformat(),
@@ -221,7 +249,9 @@ async def list_messages(request: web.Request) -> web.Response:
 
 async def dev_messages(request: web.Request) -> web.Response:
     state = request.app[STATE]
-    return web.json_response({"messages": [m.resource() for m in state.messages.values()]})
+    return web.json_response({"messages": [
+        {**m.resource(), "content_sid": m.content_sid, "content_variables": m.content_variables}
+        for m in state.messages.values()]})
 
 
 async def dev_attempts(request: web.Request) -> web.Response:

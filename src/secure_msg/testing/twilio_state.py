@@ -40,6 +40,9 @@ class StoredMessage:
     date_sent: datetime | None = None
     date_updated: datetime | None = None
     error_code: int | None = None
+    # Content templates (WhatsApp): the ContentSid and ContentVariables (JSON) as received.
+    content_sid: str | None = None
+    content_variables: str | None = None
 
     def resource(self) -> dict[str, Any]:
         """The Message resource as the 2010-04-01 API renders it."""

@@ -151,7 +151,8 @@ async def send_notice(request: web.Request) -> web.Response:
             ContentClass.FREE_TEXT
     req = SendRequest(body_id(body, "member_id"), _enum(body, "channel", Channel), content,
                       _enum(body, "kind", NoticeKind, optional=True),
-                      get_str(body, "address", max_len=64, optional=True))
+                      get_str(body, "address", max_len=64, optional=True),
+                      body_id(body, "appointment_id") if "appointment_id" in body else None)
     notice_id = await notice_service.send_to_member(
         runtime(request).notices, session, path_id(request, "booklet_id"), req)
     return web.json_response({"id": notice_id, "status": "queued"}, status=202)
@@ -204,12 +205,16 @@ def setup_routes(app: web.Application) -> None:
     add_route(app, "POST", f"{b}/notices", send_notice, tags=["notices"], status=202, auth=True,
               summary="Send a notice to a member over a channel (channel policy applies)",
               description="Clinical or written text on sms/email/whatsapp is refused with 422 "
-                          "clinical-content-refused; WhatsApp while disabled: channel-disabled.",
+                          "clinical-content-refused; WhatsApp while disabled: channel-disabled; "
+                          "WhatsApp for a kind without an approved template: "
+                          "whatsapp-template-missing.",
               request={"type": "object", "required": ["member_id", "channel"], "properties": {
                   "member_id": {"type": "string"},
                   "channel": {"enum": [c.value for c in Channel]},
                   "content": {"enum": [c.value for c in ContentClass]},
-                  "kind": {"enum": ["new_entry_ping", "invitation"]},
+                  "kind": {"enum": ["new_entry_ping", "invitation", "reminder",
+                                    "cancelled_by_therapist"]},
+                  "appointment_id": {"type": "string"},
                   "text": {"type": "string"}, "address": {"type": "string"}}},
               response=OBJ, errors=(400, 401, 403, 404, 415, 422))
     add_route(app, "GET", f"{b}/notices", booklet_notices, tags=["notices"], auth=True,

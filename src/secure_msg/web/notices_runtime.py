@@ -13,13 +13,19 @@ from aiohttp import web
 from secure_msg.channels.email import SmtpEmailSender, SmtpSettings
 from secure_msg.channels.outbox import OutboxSettings, OutboxWorker
 from secure_msg.channels.sms import TwilioSettings, TwilioSmsGateway
+from secure_msg.channels.whatsapp import TemplateKey, WhatsAppGateway
 from secure_msg.config import Config
 from secure_msg.domain import notice_service, scheduler
 from secure_msg.domain.appointment_service import AppointmentDeps
 from secure_msg.domain.appointments import QuietHours
 from secure_msg.domain.live import EntryEvent
 from secure_msg.domain.notice_service import NoticeDeps
-from secure_msg.domain.notice_templates import NoticeRenderer, default_templates_dir
+from secure_msg.domain.notice_templates import (
+    Language,
+    NoticeKind,
+    NoticeRenderer,
+    default_templates_dir,
+)
 from secure_msg.logging import get_logger
 from secure_msg.web import services as services_mod
 from secure_msg.web.context import CLOCK, CONFIG, RNG, RUNTIME
@@ -49,6 +55,23 @@ def twilio_settings(cfg: Config) -> TwilioSettings | None:
                           max_inline_wait=0.0, max_attempts_per_send=1)
 
 
+def whatsapp_templates(cfg: Config) -> dict[TemplateKey, str]:
+    """[whatsapp.templates] as (kind, language) → ContentSid (keys validated by config.py)."""
+    out = {}
+    for key, sid in cfg.whatsapp.templates.items():
+        kind, _, language = key.partition(".")
+        out[(NoticeKind(kind), Language(language))] = sid
+    return out
+
+
+def whatsapp_gateway(cfg: Config, settings: TwilioSettings | None) -> WhatsAppGateway | None:
+    """The WhatsApp gateway when enabled and Twilio is configured; None otherwise (a queued
+    WhatsApp notice then fails visibly as channel-unavailable)."""
+    if not cfg.whatsapp.enabled or settings is None:
+        return None
+    return WhatsAppGateway(settings, cfg.whatsapp.sender, whatsapp_templates(cfg))
+
+
 def renderer_for(cfg: Config) -> NoticeRenderer:
     return NoticeRenderer.load(default_templates_dir(),
                                sender_name=cfg.notices.sender_name or None,
@@ -66,11 +89,14 @@ async def _notices_ctx(app: web.Application) -> AsyncIterator[None]:
         cfg.server.public_base_url, whatsapp_enabled=cfg.whatsapp.enabled,
         email_enabled=cfg.email.enabled, ping_enabled=n.new_entry_ping,
         ping_interval_ms=n.new_entry_ping_minutes * 60_000,
+        whatsapp_templates=frozenset(whatsapp_templates(cfg)) if cfg.whatsapp.enabled
+        else frozenset(),
     )
     appointments = AppointmentDeps(deps, cfg.appointments.late_cancellation_hours,
                                    cfg.appointments.count_late_cancellations)
     settings = twilio_settings(cfg)
     gateway = TwilioSmsGateway(settings) if settings else None
+    whatsapp = whatsapp_gateway(cfg, settings)
     e = cfg.email
     email = SmtpEmailSender(SmtpSettings(e.smtp_host, e.smtp_port, e.from_address, e.starttls,
                                          e.username, e.password.reveal())) if e.enabled else None
@@ -80,7 +106,7 @@ async def _notices_ctx(app: web.Application) -> AsyncIterator[None]:
                        lease_ms=n.claim_lease_seconds * 1000,
                        concurrency=min(64, max(4, n.send_rate_per_second * 2)),
                        status_callback_url=cfg.server.public_base_url + STATUS_PATH),
-        sms=gateway, email=email,
+        sms=gateway, email=email, whatsapp=whatsapp,
     )
     app[NOTICES] = NoticesRuntime(deps, appointments, worker, cfg.twilio.auth_token.reveal())
     _observe_entries(app, deps)
@@ -101,6 +127,8 @@ async def _notices_ctx(app: web.Application) -> AsyncIterator[None]:
             await asyncio.wait_for(task, 15)
         if gateway is not None:
             await gateway.aclose()
+        if whatsapp is not None:
+            await whatsapp.aclose()
 
 
 def _observe_entries(app: web.Application, deps: NoticeDeps) -> None:
