@@ -40,6 +40,19 @@ def _insert_txn(body: bytes) -> Callable[[sqlite3.Connection], int]:
     return txn
 
 
+async def serve_until_sigterm(app: web.Application) -> None:
+    """Serve a bare bench app on a free loopback port, print {"port": …}, stop on SIGTERM."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0, backlog=1024)
+    await site.start()
+    print(json.dumps({"port": runner.addresses[0][1]}), flush=True)
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    await stop.wait()
+    await runner.cleanup()
+
+
 async def _serve(db_path: Path) -> None:
     db = await Database.open(db_path)
     await db.write(lambda c: c.execute(
@@ -51,15 +64,7 @@ async def _serve(db_path: Path) -> None:
 
     app = web.Application()
     app.router.add_post("/ingest", ingest)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0, backlog=1024)
-    await site.start()
-    print(json.dumps({"port": runner.addresses[0][1]}), flush=True)
-    stop = asyncio.Event()
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-    await stop.wait()
-    await runner.cleanup()
+    await serve_until_sigterm(app)
     print(json.dumps({"commits": db.stats.commits, "jobs": db.stats.jobs}), flush=True)
     await db.close()
 

@@ -47,6 +47,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+from ingest_baseline import serve_until_sigterm
 
 from secure_msg.clock import system_random
 from secure_msg.crypto.keys import PBKDF2_ITERATIONS, AccountKeys
@@ -177,15 +178,7 @@ async def _serve_bare(db_path: Path) -> None:
 
     app = web.Application()
     app.router.add_get("/bare/{booklet_id}", entries)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0, backlog=1024)
-    await site.start()
-    print(json.dumps({"port": runner.addresses[0][1]}), flush=True)
-    stop = asyncio.Event()
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-    await stop.wait()
-    await runner.cleanup()
+    await serve_until_sigterm(app)
     await db.close()
 
 
