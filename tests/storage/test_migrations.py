@@ -82,3 +82,35 @@ def test_every_column_in_every_schema_file_has_a_comment() -> None:
                                                         "FOREIGN")):
                     continue
                 assert "--" in stripped, f"{migration.name}: {table}: uncommented: {stripped}"
+
+
+def test_entries_survive_the_rowid_rebuild(tmp_path: Path) -> None:
+    """0004 rebuilds `entries` as a rowid table: every row written at v3 reads back the same."""
+    conn = sqlite3.connect(tmp_path / "db.sqlite", isolation_level=None)
+    migrations.migrate(conn, target=3)
+    conn.execute("PRAGMA foreign_keys=ON")
+    account, booklet = b"a" * 16, b"b" * 16
+    conn.execute(
+        "INSERT INTO accounts (id, role, login_index, login_enc, kdf_salt, kdf_iterations,"
+        " auth_verifier, recovery_verifier, password_bundle, recovery_bundle, key_statement,"
+        " identity_key, encryption_key, created_at_ms)"
+        " VALUES (?, 'therapist', x'01', x'01', x'01', 600000, x'01', x'01', x'01', x'01',"
+        " x'01', x'01', x'01', 0)", (account,))
+    conn.execute("INSERT INTO booklets (id, created_by, created_at_ms, last_hash)"
+                 " VALUES (?, ?, 0, ?)", (booklet, account, b"\0" * 32))
+    rows = [(booklet, seq, bytes([seq]) * 16, account, 2, seq, seq + 1, bytes([seq]) * 32,
+             bytes([seq]) * (2000 + seq)) for seq in range(1, 40)]
+    conn.executemany("INSERT INTO entries (booklet_id, seq, entry_id, author_id, kind,"
+                     " created_at_ms, received_at_ms, entry_hash, envelope)"
+                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    migrations.migrate(conn)
+    after = conn.execute("SELECT booklet_id, seq, entry_id, author_id, kind, created_at_ms,"
+                         " received_at_ms, entry_hash, envelope FROM entries ORDER BY seq"
+                         ).fetchall()
+    assert after == rows
+    sql = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'entries'").fetchone()[0]
+    assert "WITHOUT ROWID" not in sql
+    with pytest.raises(sqlite3.IntegrityError):  # (booklet, seq) is still unique
+        conn.execute("INSERT INTO entries (booklet_id, seq, entry_id, author_id, kind,"
+                     " created_at_ms, received_at_ms, entry_hash, envelope)"
+                     " VALUES (?, 1, ?, ?, 2, 0, 0, x'00', x'00')", (booklet, b"z" * 16, account))
