@@ -98,3 +98,34 @@ async def test_close_finishes_queued_writes(tmp_path: Path) -> None:
 async def test_ping_answers(db: Database) -> None:
     """ping() is what /readyz uses."""
     assert await db.ping() is True
+
+
+async def test_read_now_sees_acknowledged_writes_in_one_snapshot(db: Database) -> None:
+    """read_now runs on the loop's own connection: it sees every acknowledged write, and its
+    statements share one snapshot even while the writer commits in between."""
+    await db.write(_insert_txn("a"))
+    assert db.read_now(_count) == 1
+    seen: list[int] = []
+
+    def two_counts(conn: sqlite3.Connection) -> None:
+        seen.append(_count(conn))
+        other = sqlite3.connect(db.path, isolation_level=None)  # a concurrent committer
+        other.execute("INSERT INTO t (v) VALUES ('b')")
+        other.close()
+        seen.append(_count(conn))
+
+    db.read_now(two_counts)
+    assert seen == [1, 1]
+    assert db.read_now(_count) == 2
+
+
+async def test_read_now_cannot_write_and_refuses_after_close(tmp_path: Path) -> None:
+    """The inline connection is query-only, and closed with the database."""
+    database = await Database.open(tmp_path / "x.db")
+    await database.write(_insert_txn("a"))
+    with pytest.raises(sqlite3.OperationalError):
+        database.read_now(lambda c: c.execute("INSERT INTO t (v) VALUES ('b')"))
+    assert database.read_now(_count) == 1
+    await database.close()
+    with pytest.raises(RuntimeError):
+        database.read_now(_count)
