@@ -82,7 +82,7 @@ async def post(deps: EntryDeps, auth: Authenticate, booklet_id: bytes, envelope:
     """Authenticate, check membership and read the chain's context in one read round trip,
     verify outside any transaction, then re-check and insert in the write transaction."""
     db, clock = deps.booklets.db, deps.booklets.clock
-    ctx = await db.read(functools.partial(
+    ctx = db.read_now(functools.partial(
         _context_txn, booklet_id=booklet_id, auth=auth, size=len(envelope),
         max_size=deps.max_entry_bytes,
     ))
@@ -101,8 +101,8 @@ async def post(deps: EntryDeps, auth: Authenticate, booklet_id: bytes, envelope:
     readers = sorted(ctx.recipients)
 
     def txn(conn: sqlite3.Connection) -> Posted:
-        booklet = store.get_booklet_txn(conn, booklet_id)
-        if booklet is None or store.membership_txn(conn, booklet_id, session.account_id) is None:
+        booklet = store.member_booklet_txn(conn, booklet_id, session.account_id)
+        if booklet is None:
             raise Forbidden("You are no longer a member of this booklet.")
         if booklet.members_version != ctx.members_version:
             raise MembershipChanged()
@@ -110,13 +110,12 @@ async def post(deps: EntryDeps, auth: Authenticate, booklet_id: bytes, envelope:
             raise SequenceConflict(
                 f"The next sequence is {booklet.last_seq + 1}.", head=booklet.last_seq
             )
-        if store.entry_id_exists_txn(conn, header.entry_id):
-            raise DuplicateEntry()
         now = clock.now_ms()
-        store.insert_entry_txn(conn, StoredEntry(
+        if not store.insert_entry_txn(conn, StoredEntry(
             booklet_id, header.sequence, header.entry_id, session.account_id, header.kind,
             header.created_at, now, verified.entry_hash, envelope,
-        ), readers)
+        ), readers):
+            raise DuplicateEntry()
         audit_store.append_audit_txn(
             conn, at_ms=now, actor=f"account:{session.account_id.hex()}", action="entry.posted",
             target=f"booklet:{booklet_id.hex()}",

@@ -123,14 +123,35 @@ def recipients_txn(conn: sqlite3.Connection, booklet_id: bytes) -> tuple[int, di
     return (version[0] if version else 0), {r[0]: r[1] for r in rows}
 
 
-def insert_entry_txn(conn: sqlite3.Connection, entry: StoredEntry, readers: list[bytes]) -> None:
-    conn.execute(
-        f"INSERT INTO entries ({_ENTRY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
-        (
-            entry.booklet_id, entry.seq, entry.entry_id, entry.author_id, entry.kind,
-            entry.created_at_ms, entry.received_at_ms, entry.entry_hash, entry.envelope,
-        ),
-    )
+def member_booklet_txn(
+    conn: sqlite3.Connection, booklet_id: bytes, account_id: bytes
+) -> Booklet | None:
+    """The booklet if the account is a current member of it, else None (one statement: it is
+    on the ingest path inside the write transaction)."""
+    row = conn.execute(
+        "SELECT b.id, b.created_by, b.created_at_ms, b.last_seq, b.last_hash, b.members_version"
+        " FROM booklets b JOIN members m ON m.booklet_id = b.id"
+        " WHERE b.id = ? AND m.account_id = ? AND m.removed_at_ms IS NULL",
+        (booklet_id, account_id),
+    ).fetchone()
+    return Booklet(*row) if row else None
+
+
+def insert_entry_txn(conn: sqlite3.Connection, entry: StoredEntry, readers: list[bytes]) -> bool:
+    """Insert the entry, its readers' access rows and the new chain head. False, with nothing
+    written, when the entry id is taken: the UNIQUE index answers, no look-up first."""
+    try:
+        conn.execute(
+            f"INSERT INTO entries ({_ENTRY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
+            (
+                entry.booklet_id, entry.seq, entry.entry_id, entry.author_id, entry.kind,
+                entry.created_at_ms, entry.received_at_ms, entry.entry_hash, entry.envelope,
+            ),
+        )
+    except sqlite3.IntegrityError as exc:
+        if "entries.entry_id" in str(exc):
+            return False
+        raise
     conn.executemany(
         "INSERT INTO entry_access (booklet_id, account_id, seq) VALUES (?, ?, ?)",
         [(entry.booklet_id, reader, entry.seq) for reader in readers],
@@ -139,12 +160,7 @@ def insert_entry_txn(conn: sqlite3.Connection, entry: StoredEntry, readers: list
         "UPDATE booklets SET last_seq = ?, last_hash = ? WHERE id = ?",
         (entry.seq, entry.entry_hash, entry.booklet_id),
     )
-
-
-def entry_id_exists_txn(conn: sqlite3.Connection, entry_id: bytes) -> bool:
-    return conn.execute(
-        "SELECT 1 FROM entries WHERE entry_id = ?", (entry_id,)
-    ).fetchone() is not None
+    return True
 
 
 def entries_for_txn(
