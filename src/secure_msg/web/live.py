@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 
 from aiohttp import WSMsgType, web
@@ -55,15 +56,20 @@ async def live(request: web.Request) -> web.WebSocketResponse:
     reader = asyncio.ensure_future(_drain(ws))
     try:
         while not ws.closed and not reader.done():
-            getter = asyncio.ensure_future(queue.get())
-            done, _ = await asyncio.wait({getter, reader}, timeout=RECHECK_SECONDS,
-                                         return_when=asyncio.FIRST_COMPLETED)
-            if getter not in done:
-                getter.cancel()
-                if not await _still_valid(request, token):
-                    break
-                continue
-            await ws.send_json(_event_json(getter.result()))
+            if queue.empty():
+                # Only an idle connection waits with a task; under load events are queued and
+                # go out below without one (a task and a wait per event cost more than the send).
+                getter = asyncio.ensure_future(queue.get())
+                done, _ = await asyncio.wait({getter, reader}, timeout=RECHECK_SECONDS,
+                                             return_when=asyncio.FIRST_COMPLETED)
+                if getter not in done:
+                    getter.cancel()
+                    if not reader.done() and not await _still_valid(request, token):
+                        break
+                    continue
+                await ws.send_str(event_text(getter.result()))
+            while not queue.empty() and not ws.closed:
+                await ws.send_str(event_text(queue.get_nowait()))
     finally:
         deps.hub.unsubscribe(session.account_id, queue)
         reader.cancel()
@@ -87,9 +93,10 @@ async def _drain(ws: web.WebSocketResponse) -> None:
         pass
 
 
-def _event_json(event: EntryEvent) -> dict[str, object]:
-    return {"type": "entry", "booklet_id": event.booklet_id.hex(), "seq": event.seq,
-            "kind": event.kind, "author_id": event.author_id.hex()}
+@functools.lru_cache(maxsize=64)  # one event goes to every reader's socket: encode it once
+def event_text(event: EntryEvent) -> str:
+    return json.dumps({"type": "entry", "booklet_id": event.booklet_id.hex(), "seq": event.seq,
+                       "kind": event.kind, "author_id": event.author_id.hex()})
 
 
 def setup_routes(app: web.Application) -> None:
