@@ -200,8 +200,23 @@ async def _post_chains(http: aiohttp.ClientSession, server: ServerProcess, chain
     return latencies, exhausted
 
 
+def start_profiler(server: ServerProcess, seconds: float, out: Path | None, gil: bool = False,
+                   ) -> subprocess.Popen[bytes] | None:
+    """py-spy over the server for the timed run, raw format: every thread with idle time, or
+    (`gil`) only the thread holding the GIL, which shows where the one core goes."""
+    if out is None or server.process is None:
+        return None
+    py_spy = Path(sys.executable).parent / "py-spy"
+    return subprocess.Popen(
+        [str(py_spy), "record", "-p", str(server.process.pid), "-d", str(max(1, int(seconds))),
+         "--threads", "--gil" if gil else "--idle", "-f", "raw", "-o", str(out)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+
+
 async def full_stack(workdir: Path, clients: int, seconds: float, warmup: float,
-                     per_booklet: int) -> dict[str, Any]:
+                     per_booklet: int, profile: Path | None = None, gil: bool = False
+                     ) -> dict[str, Any]:
     server = start_server(workdir)
     try:
         connector = aiohttp.TCPConnector(limit=clients + 8)
@@ -220,9 +235,12 @@ async def full_stack(workdir: Path, clients: int, seconds: float, warmup: float,
             commits0 = await _metric(http, server, "secure_msg_db_commits_total")
             jobs0 = await _metric(http, server, "secure_msg_db_write_jobs_total")
             events0 = [listener.events for listener in listeners]
+            profiler = start_profiler(server, seconds - 1, profile, gil)
             started = time.perf_counter()
             latencies, exhausted = await _post_chains(http, server, fixture.chains, seconds)
             elapsed = time.perf_counter() - started
+            if profiler is not None:
+                profiler.wait(timeout=30)
             await asyncio.sleep(0.5)  # events still in flight to the listeners
             commits = await _metric(http, server, "secure_msg_db_commits_total") - commits0
             jobs = await _metric(http, server, "secure_msg_db_write_jobs_total") - jobs0
@@ -252,18 +270,28 @@ def main() -> None:
     parser.add_argument("--per-booklet", type=int, default=0,
                         help="entries sealed per booklet (default: enough for ~1 200 req/s)")
     parser.add_argument("--workdir", type=Path, help="keep the server's files here")
+    parser.add_argument("--py-spy", type=Path, dest="profile",
+                        help="record a py-spy profile of the server's timed run to this file")
+    parser.add_argument("--py-spy-gil", action="store_true",
+                        help="profile only the thread holding the GIL")
+    parser.add_argument("--no-baseline", action="store_true",
+                        help="skip the ceiling (for profiling only: no ratio is printed)")
     args = parser.parse_args()
     per_booklet = args.per_booklet or int(1200 * (args.seconds + args.warmup) / args.clients) + 1
-    baseline = ingest_baseline.run(args.clients, args.seconds, args.warmup)
-    print(json.dumps(baseline), flush=True)
+    baseline = None
+    if not args.no_baseline:
+        baseline = ingest_baseline.run(args.clients, args.seconds, args.warmup)
+        print(json.dumps(baseline), flush=True)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="secure-msg-ingest-"))
     try:
         full = asyncio.run(full_stack(workdir, args.clients, args.seconds, args.warmup,
-                                      per_booklet))
+                                      per_booklet, args.profile, args.py_spy_gil))
     finally:
         if args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)
     print(json.dumps(full), flush=True)
+    if baseline is None:
+        return
     ratio = full["req_per_s"] / max(int(str(baseline["req_per_s"])), 1)
     print(json.dumps({
         "ratio_req_per_s": round(ratio, 3), "target_ratio": 0.5,
