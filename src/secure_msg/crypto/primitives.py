@@ -1,4 +1,5 @@
-"""Thin, typed wrappers over `cryptography` so every failure becomes a ProtocolError."""
+"""Thin, typed wrappers over `cryptography` and libsodium (PyNaCl) so every failure becomes a
+ProtocolError."""
 
 from __future__ import annotations
 
@@ -6,9 +7,10 @@ import functools
 import hashlib
 
 import nacl.bindings
-from cryptography.exceptions import InvalidSignature, InvalidTag
+import nacl.exceptions
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
@@ -26,8 +28,8 @@ def sha256(label: bytes, *parts: bytes) -> bytes:
 
 
 @functools.lru_cache(maxsize=4096)
-def ed25519_public(key: bytes) -> Ed25519PublicKey:
-    """A checked public key object. Cached: the server verifies the same few authors' keys on
+def ed25519_public(key: bytes) -> bytes:
+    """A checked Ed25519 public key. Cached: the server verifies the same few authors' keys on
     every post, and the point check costs a fifth of a signature verification."""
     if len(key) != 32:
         raise ProtocolError("invalid-key", "Ed25519 public key must be 32 bytes")
@@ -35,10 +37,7 @@ def ed25519_public(key: bytes) -> Ed25519PublicKey:
     # of order 8 admits "signatures" anyone can make), so they are never an identity key.
     if not nacl.bindings.crypto_core_ed25519_is_valid_point(key):
         raise ProtocolError("invalid-key", "Ed25519 public key of small order or not canonical")
-    try:
-        return Ed25519PublicKey.from_public_bytes(key)
-    except ValueError as exc:
-        raise ProtocolError("invalid-key", "not an Ed25519 public key") from exc
+    return key
 
 
 def sign(key: Ed25519PrivateKey, label: bytes, message: bytes) -> bytes:
@@ -46,9 +45,19 @@ def sign(key: Ed25519PrivateKey, label: bytes, message: bytes) -> bytes:
 
 
 def verify(public: bytes, signature: bytes, label: bytes, message: bytes) -> None:
+    verify_unlabelled(public, signature, labelled(label, message))
+
+
+def verify_unlabelled(public: bytes, signature: bytes, data: bytes) -> None:
+    """Ed25519 by libsodium: about 1.8 times faster here than through `cryptography`
+    (bench/crypto.py), and strict (canonical S, no small-order R or A), so no signature it
+    accepts is malleable. Protocol code calls `verify`; this one serves the standard vectors."""
+    key = ed25519_public(public)
+    if len(signature) != 64:
+        raise ProtocolError("bad-signature")
     try:
-        ed25519_public(public).verify(signature, labelled(label, message))
-    except InvalidSignature as exc:
+        nacl.bindings.crypto_sign_open(signature + data, key)
+    except nacl.exceptions.BadSignatureError as exc:
         raise ProtocolError("bad-signature") from exc
 
 
