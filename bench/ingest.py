@@ -236,9 +236,12 @@ async def full_stack(workdir: Path, clients: int, seconds: float, warmup: float,
             jobs0 = await _metric(http, server, "secure_msg_db_write_jobs_total")
             events0 = [listener.events for listener in listeners]
             profiler = start_profiler(server, seconds - 1, profile, gil)
+            pid = server.process.pid if server.process else 0
+            cpu0 = ingest_baseline.cpu_seconds(pid)
             started = time.perf_counter()
             latencies, exhausted = await _post_chains(http, server, fixture.chains, seconds)
             elapsed = time.perf_counter() - started
+            cpu = ingest_baseline.cpu_seconds(pid) - cpu0
             if profiler is not None:
                 profiler.wait(timeout=30)
             await asyncio.sleep(0.5)  # events still in flight to the listeners
@@ -257,6 +260,8 @@ async def full_stack(workdir: Path, clients: int, seconds: float, warmup: float,
         "requests": len(latencies), "req_per_s": round(len(latencies) / elapsed),
         "p50_ms": round(quantiles[49] * 1000, 2), "p99_ms": round(quantiles[98] * 1000, 2),
         "writes_per_commit": round(jobs / max(commits, 1), 1),
+        "server_cpu_ms_per_request": round(1000 * cpu / max(len(latencies), 1), 3),
+        "server_cores_busy": round(cpu / elapsed, 2),
         "live_events_per_listener": events, "chains_exhausted": exhausted,
         "set_up_s": round(set_up_s, 1),
     }
@@ -293,8 +298,11 @@ def main() -> None:
     if baseline is None:
         return
     ratio = full["req_per_s"] / max(int(str(baseline["req_per_s"])), 1)
+    base_cpu = float(str(baseline["server_cpu_ms_per_request"]))
+    cpu_ratio = base_cpu / full["server_cpu_ms_per_request"]
     print(json.dumps({
         "ratio_req_per_s": round(ratio, 3), "target_ratio": 0.5,
+        "ratio_server_cpu_per_request": round(cpu_ratio, 3),
         "p99_ms": full["p99_ms"], "target_p99_ms": 50,
         "meets_targets": ratio >= 0.5 and full["p99_ms"] <= 50,
     }))

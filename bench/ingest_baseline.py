@@ -32,6 +32,12 @@ from secure_msg.storage.db import Database
 BODY = os.urandom(2048)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and all its threads so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _insert_txn(body: bytes) -> Callable[[sqlite3.Connection], int]:
     def txn(conn: sqlite3.Connection) -> int:
         cursor = conn.execute("INSERT INTO bench (body) VALUES (?)", (body,))
@@ -100,9 +106,11 @@ def run(clients: int = 64, seconds: float = 10.0, warmup: float = 1.0) -> dict[s
         assert server.stdout is not None
         port = json.loads(server.stdout.readline())["port"]
         asyncio.run(_load(port, clients, warmup))
+        cpu0 = cpu_seconds(server.pid)
         started = time.perf_counter()
         latencies = asyncio.run(_load(port, clients, seconds))
         elapsed = time.perf_counter() - started
+        cpu = cpu_seconds(server.pid) - cpu0
         server.send_signal(signal.SIGTERM)
         stats = json.loads(server.stdout.readline())
         server.wait(timeout=10)
@@ -112,6 +120,8 @@ def run(clients: int = 64, seconds: float = 10.0, warmup: float = 1.0) -> dict[s
         "requests": len(latencies), "req_per_s": round(len(latencies) / elapsed),
         "p50_ms": round(quantiles[49] * 1000, 2), "p99_ms": round(quantiles[98] * 1000, 2),
         "writes_per_commit": round(stats["jobs"] / max(stats["commits"], 1), 1),
+        "server_cpu_ms_per_request": round(1000 * cpu / max(len(latencies), 1), 3),
+        "server_cores_busy": round(cpu / elapsed, 2),
     }
 
 
