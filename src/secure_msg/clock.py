@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import date, timedelta
 from typing import Protocol
 
 # Same shape as crypto.rng.Rng: n -> n random bytes.
@@ -53,6 +54,23 @@ class FixedClock:
         self._mono += seconds
 
 
+_DAY_MS = 86_400_000
+_EPOCH_DAY = date(1970, 1, 1)
+
+
+@functools.lru_cache(maxsize=4096)
+def _iso_day(day: int) -> str:
+    return (_EPOCH_DAY + timedelta(days=day)).isoformat()
+
+
 def ms_to_iso(ms: int) -> str:
-    """Unix milliseconds to an ISO-8601 UTC string, for humans and JSON."""
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds")
+    """Unix milliseconds to an ISO-8601 UTC string, for humans and JSON, exactly as
+    `datetime.isoformat(timespec="milliseconds")` writes it: "2026-01-01T08:05:09.123+00:00".
+
+    Integer arithmetic and a cached date: a page of entries carries 100 of these, and through
+    `datetime` they were a quarter of the page's encoding time."""
+    day, rest = divmod(ms, _DAY_MS)
+    seconds, milli = divmod(rest, 1000)
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    return f"{_iso_day(day)}T{hours:02d}:{minutes:02d}:{seconds:02d}.{milli:03d}+00:00"

@@ -10,7 +10,7 @@ from aiohttp import web
 from secure_msg.clock import ms_to_iso
 from secure_msg.crypto.safety import fingerprint
 from secure_msg.domain import booklet_service, entry_service, notice_service
-from secure_msg.domain.booklets import Member, StoredEntry
+from secure_msg.domain.booklets import Member
 from secure_msg.domain.invitations import InvitationRequest, IssuedInvitation
 from secure_msg.domain.notice_templates import Language
 from secure_msg.domain.roles import Role
@@ -19,6 +19,7 @@ from secure_msg.web import context, notices_runtime
 from secure_msg.web import services as services_mod
 from secure_msg.web.api_accounts import B64, HEX_ID
 from secure_msg.web.auth import require_session, session_check
+from secure_msg.web.entry_json import entries_page_json
 from secure_msg.web.json_io import (
     b64,
     get_bytes,
@@ -44,15 +45,6 @@ def member_json(m: Member) -> dict[str, Any]:
         "key_statement": b64(m.key_statement), "fingerprint": fingerprint(m.identity_key),
         "joined_at": ms_to_iso(m.joined_at_ms), "joined_seq": m.joined_seq,
         "removed": not m.current,
-    }
-
-
-def entry_json(e: StoredEntry) -> dict[str, Any]:
-    return {
-        "seq": e.seq, "entry_id": e.entry_id.hex(), "author_id": e.author_id.hex(),
-        "kind": e.kind, "created_at": ms_to_iso(e.created_at_ms),
-        "received_at": ms_to_iso(e.received_at_ms), "entry_hash": b64(e.entry_hash),
-        "envelope": b64(e.envelope),
     }
 
 
@@ -193,9 +185,7 @@ async def list_entries(request: web.Request) -> web.Response:
     entries, head_seq = await entry_service.read(
         services(request).entries, check, booklet_id, after=after, before=before, limit=limit,
     )
-    return web.json_response(
-        {"entries": [entry_json(e) for e in entries], "last_seq": head_seq}
-    )
+    return web.json_response(text=entries_page_json(entries, head_seq))
 
 
 async def mark_read(request: web.Request) -> web.Response:
