@@ -14,6 +14,7 @@ from secure_msg.crypto import envelope, keys
 from secure_msg.crypto.envelope import KIND_IDS
 from secure_msg.storage import audit as audit_store
 from secure_msg.web.context import CONFIG, RUNTIME
+from secure_msg.web.services import services_of
 
 from .conftest import World
 
@@ -195,4 +196,23 @@ async def test_refusals_are_audited(
     events = await db.read(functools.partial(audit_store.latest_events_txn, limit=5))
     refused = [e for e in events if e.action == "entry.refused"]
     assert [e.detail["protocol_error"] for e in refused] == ["truncated"]
+    assert (await audit_store.verify(db)).ok
+
+
+async def test_reading_a_page_is_audited(
+    world: World, family: tuple[Client, Client, Client, str]
+) -> None:
+    """Every page read leaves an entries.fetched event (batched, on disk after a flush)."""
+    therapist, mum, _, booklet = family
+    await therapist.post(booklet, "note", text="x")
+    status, page = await world.raw("GET", f"/api/booklets/{booklet}/entries", mum.profile.token)
+    assert status == 200
+    await services_of(world.http.app).entries.fetch_audit.flush()
+    db = world.http.app[RUNTIME].database
+    assert db is not None
+    events = await db.read(functools.partial(audit_store.latest_events_txn, limit=20))
+    assert mum.keys is not None
+    mums = [e for e in events if e.actor == f"account:{mum.keys.account_id.hex()}"]
+    assert [(e.action, e.target, e.detail.get("count")) for e in mums][-1:] == [
+        ("entries.fetched", f"booklet:{booklet}", len(page["entries"]))]
     assert (await audit_store.verify(db)).ok

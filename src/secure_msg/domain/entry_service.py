@@ -7,7 +7,6 @@ the chain head (sequence and prev_hash) and the entry id.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import sqlite3
 from collections.abc import Callable
@@ -16,6 +15,7 @@ from dataclasses import dataclass
 from secure_msg.crypto import envelope as protocol_envelope
 from secure_msg.crypto.errors import ProtocolError
 from secure_msg.domain.accounts import Session
+from secure_msg.domain.audit_batcher import AuditBatcher, PendingEvent
 from secure_msg.domain.booklet_service import BookletDeps, require_member_txn
 from secure_msg.domain.booklets import MemberRole, StoredEntry
 from secure_msg.domain.live import EntryEvent, Hub
@@ -42,7 +42,7 @@ class EntryDeps:
     booklets: BookletDeps
     hub: Hub
     max_entry_bytes: int
-    background: set[asyncio.Task[object]]
+    fetch_audit: AuditBatcher
 
 
 @dataclass(frozen=True)
@@ -163,17 +163,13 @@ async def read(
 def _audit_in_background(
     deps: EntryDeps, session: Session, booklet_id: bytes, entries: list[StoredEntry]
 ) -> None:
-    """Fetches are audited without holding the response for a commit: group commit batches
-    them with other writes, and a crash loses at most the fetch records still queued."""
-    write = deps.booklets.db.write(functools.partial(
-        audit_store.append_audit_txn, at_ms=deps.booklets.clock.now_ms(),
-        actor=f"account:{session.account_id.hex()}", action="entries.fetched",
-        target=f"booklet:{booklet_id.hex()}",
+    """Fetches are audited without holding the response for a commit, and batched: see
+    domain/audit_batcher.py for why and what a crash can lose."""
+    deps.fetch_audit.add(PendingEvent(
+        at_ms=deps.booklets.clock.now_ms(), actor=f"account:{session.account_id.hex()}",
+        action="entries.fetched", target=f"booklet:{booklet_id.hex()}",
         detail={"from": entries[0].seq, "to": entries[-1].seq, "count": len(entries)},
     ))
-    task: asyncio.Task[object] = asyncio.ensure_future(write)
-    deps.background.add(task)
-    task.add_done_callback(deps.background.discard)
 
 
 async def head(deps: EntryDeps, session: Session, booklet_id: bytes) -> tuple[int, bytes, int]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -10,6 +9,7 @@ from aiohttp import web
 
 from secure_msg.crypto.verifier import Argon2Params
 from secure_msg.domain.account_service import AccountDeps
+from secure_msg.domain.audit_batcher import AuditBatcher
 from secure_msg.domain.booklet_service import BookletDeps
 from secure_msg.domain.entry_service import EntryDeps
 from secure_msg.domain.live import Hub
@@ -45,13 +45,13 @@ async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
         runtime.database, runtime.vault, clock, rng, cfg.accounts.invitation_lifetime_days
     )
     hub = Hub()
-    background: set[asyncio.Task[object]] = set()
+    fetch_audit = AuditBatcher(runtime.database)
     app[SERVICES] = Services(
-        accounts, booklets, EntryDeps(booklets, hub, cfg.limits.max_entry_bytes, background), hub
+        accounts, booklets, EntryDeps(booklets, hub, cfg.limits.max_entry_bytes, fetch_audit),
+        hub,
     )
     yield
-    if background:
-        await asyncio.gather(*background, return_exceptions=True)
+    await fetch_audit.close()
 
 
 def install(app: web.Application) -> None:
