@@ -18,7 +18,7 @@ touches 6 400 booklets.
 
 1. Closed loop, 64 concurrent readers, same process shape as bench/ingest_baseline.py:
    - bare: an aiohttp subprocess whose one handler runs `entries_for_txn` through `Database.read`
-     and answers the same JSON as the API (entry_json), no auth, no membership check, no audit;
+     and answers the same JSON as the API (entries_page_json); no auth, membership check or audit;
    - full: `secure-msg serve` (secure_msg.testing.server_process) on the same files:
      `GET /api/booklets/{id}/entries?before=101&limit=50` with `Authorization: Bearer …`.
 2. Open loop at a fixed rate (default 500 requests/s) against each: latency from the request's
@@ -47,7 +47,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-from ingest_baseline import serve_until_sigterm
+from ingest_baseline import cpu_seconds, serve_until_sigterm
 
 from secure_msg.clock import system_random
 from secure_msg.crypto.keys import PBKDF2_ITERATIONS, AccountKeys
@@ -60,7 +60,7 @@ from secure_msg.storage import accounts as account_store
 from secure_msg.storage import booklets as store
 from secure_msg.storage.db import Database
 from secure_msg.testing.server_process import start_server, write_test_config
-from secure_msg.web.api_booklets import entry_json
+from secure_msg.web.entry_json import entries_page_json
 
 WORKDIR = Path(tempfile.gettempdir()) / "secure-msg-bench-read"
 THERAPISTS = 100
@@ -173,8 +173,7 @@ async def _serve_bare(db_path: Path) -> None:
             account_id=bytes.fromhex(request.query["account"]),
             before=int(request.query["before"]), limit=int(request.query["limit"]),
         ))
-        return web.json_response({"entries": [entry_json(e) for e in rows],
-                                  "last_seq": rows[-1].seq if rows else 0})
+        return web.json_response(text=entries_page_json(rows, rows[-1].seq if rows else 0))
 
     app = web.Application()
     app.router.add_get("/bare/{booklet_id}", entries)
@@ -261,12 +260,16 @@ def _summary(name: str, latencies: list[float], elapsed: float | None = None) ->
 
 
 def _measure(base: str, layout: dict[str, Any], readers: list[tuple[str, str]], bare: bool,
-             args: argparse.Namespace) -> list[dict[str, Any]]:
+             args: argparse.Namespace, pid: int) -> list[dict[str, Any]]:
     name = "bare" if bare else "full"
     requests = _requests(base, layout, readers, bare)
     asyncio.run(closed_loop(requests, args.warmup))
+    cpu0 = cpu_seconds(pid)
     latencies, elapsed = asyncio.run(closed_loop(requests, args.seconds))
+    cpu = cpu_seconds(pid) - cpu0
     closed = _summary(f"{name}, {len(readers)} concurrent", latencies, elapsed)
+    closed["server_cpu_ms_per_request"] = round(1000 * cpu / max(len(latencies), 1), 3)
+    closed["server_cores_busy"] = round(cpu / elapsed, 2)
     print(json.dumps(closed), flush=True)
     fixed = _summary(f"{name}, {args.rate:g} req/s", asyncio.run(
         open_loop(requests, args.rate, args.seconds)))
@@ -305,14 +308,16 @@ def main() -> None:
         port = json.loads(bare.stdout.readline())["port"]
         try:
             bare_closed, bare_fixed = _measure(
-                f"http://127.0.0.1:{port}", layout, readers, True, args)
+                f"http://127.0.0.1:{port}", layout, readers, True, args, bare.pid)
         finally:
             bare.send_signal(signal.SIGTERM)
             bare.wait(timeout=10)
 
         server = start_server(args.workdir)
         try:
-            full_closed, full_fixed = _measure(server.base_url, layout, readers, False, args)
+            assert server.process is not None
+            full_closed, full_fixed = _measure(server.base_url, layout, readers, False, args,
+                                               server.process.pid)
         finally:
             server.stop()
         ratio = full_closed["req_per_s"] / max(bare_closed["req_per_s"], 1)
