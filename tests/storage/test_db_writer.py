@@ -129,3 +129,25 @@ async def test_read_now_cannot_write_and_refuses_after_close(tmp_path: Path) -> 
     await database.close()
     with pytest.raises(RuntimeError):
         database.read_now(_count)
+
+
+async def test_waiting_for_another_process_write_lock_does_not_block_the_loop(
+    db: Database,
+) -> None:
+    """BEGIN IMMEDIATE waits in the writer's thread: while another process holds the write
+    lock the event loop keeps serving, and the write lands once the lock is released."""
+    await db.write(_insert_txn("first"))
+    other = sqlite3.connect(db.path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    pending = asyncio.ensure_future(db.write(_insert_txn("second")))
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    for _ in range(20):  # 0.2 s of a responsive loop while the writer waits for the lock
+        await asyncio.sleep(0.01)
+    assert loop.time() - started < 2  # busy_timeout is 5 s: a blocked loop would show
+    assert not pending.done()
+    assert db.read_now(_count) == 1
+    other.execute("COMMIT")
+    other.close()
+    await asyncio.wait_for(pending, 5)
+    assert db.read_now(_count) == 2

@@ -14,6 +14,9 @@ Group commit: calls that arrive while a batch is committing queue up and run tog
 next single `BEGIN IMMEDIATE … COMMIT`, each inside its own SAVEPOINT. A function that raises
 is rolled back to its savepoint and its caller gets the exception; the rest of the batch commits.
 If the COMMIT itself fails, every caller in the batch gets the error and nothing is acknowledged.
+BEGIN and COMMIT run in the writer connection's thread (they may wait on a lock or fsync); the
+functions themselves run on the event loop between them, so a write function must be a few
+indexed statements, never a scan or a bulk job (those block every request while they run).
 
 Reads run a function the same way on a reader connection, inside one read transaction so that
 several SELECTs see one snapshot. A whole function runs in aiosqlite's thread per round trip;
@@ -80,29 +83,23 @@ class WriterStats:
 _Outcome = tuple[bool, Any]  # (ok, result or exception)
 
 
-def _run_batch(conn: sqlite3.Connection, fns: list[TxnFn[Any]]) -> list[_Outcome]:
-    """One transaction for the whole batch; a savepoint per function isolates its failure."""
+def _run_jobs(conn: sqlite3.Connection, fns: list[TxnFn[Any]]) -> list[_Outcome]:
+    """The batch's functions inside the open transaction; a savepoint per function isolates
+    its failure."""
     outcomes: list[_Outcome] = []
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        for fn in fns:
-            conn.execute("SAVEPOINT job")
-            try:
-                result = fn(conn)
-            except Exception as exc:
-                if not conn.in_transaction:  # SQLite aborted the whole transaction (e.g. disk full)
-                    raise
-                conn.execute("ROLLBACK TO job")
-                conn.execute("RELEASE job")
-                outcomes.append((False, exc))
-            else:
-                conn.execute("RELEASE job")
-                outcomes.append((True, result))
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
+    for fn in fns:
+        conn.execute("SAVEPOINT job")
+        try:
+            result = fn(conn)
+        except Exception as exc:
+            if not conn.in_transaction:  # SQLite aborted the whole transaction (e.g. disk full)
+                raise
+            conn.execute("ROLLBACK TO job")
+            conn.execute("RELEASE job")
+            outcomes.append((False, exc))
+        else:
+            conn.execute("RELEASE job")
+            outcomes.append((True, result))
     return outcomes
 
 
@@ -114,10 +111,11 @@ def _run_read(conn: sqlite3.Connection, fn: TxnFn[T]) -> T:
         conn.execute("COMMIT")
 
 
-async def _connect(path: Path, pragmas: tuple[str, ...]) -> aiosqlite.Connection:
+async def _connect(path: Path, pragmas: tuple[str, ...], check_same_thread: bool = True
+                   ) -> aiosqlite.Connection:
     # isolation_level=None: no implicit transactions; we issue BEGIN/COMMIT ourselves, so two
     # coroutines can never silently share one (DESIGN §6).
-    conn = await aiosqlite.connect(path, isolation_level=None)
+    conn = await aiosqlite.connect(path, isolation_level=None, check_same_thread=check_same_thread)
     for pragma in pragmas:
         await conn.execute(pragma)
     return conn
@@ -152,7 +150,9 @@ class Database:
     ) -> Database:
         """Open (creating if needed) and migrate the database at `path`."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        writer = await _connect(path, _WRITER_PRAGMAS)
+        # Not same-thread: the loop runs a batch's functions on it between BEGIN and COMMIT in
+        # its own thread; the writer task makes sure the two never use it at the same time.
+        writer = await _connect(path, _WRITER_PRAGMAS, check_same_thread=False)
         try:
             await _run_in_thread(
                 writer, lambda: migrations.migrate(writer._conn, schema_dir=schema_dir)
@@ -216,8 +216,21 @@ class Database:
     async def _commit_batch(self, batch: list[_Job]) -> None:
         conn = self._writer
         fns = [job.fn for job in batch]
+        raw = conn._conn
         try:
-            outcomes = await _run_in_thread(conn, lambda: _run_batch(conn._conn, fns))
+            # BEGIN IMMEDIATE can wait for another process's write lock and COMMIT for fsync:
+            # both in the connection's thread. The functions in between take microseconds each
+            # and run here on the loop: in the writer thread, every statement was a GIL
+            # hand-over with the busy event loop, which cost more than the statements
+            # (docs/performance.md, "Ingest").
+            await _run_in_thread(conn, lambda: raw.execute("BEGIN IMMEDIATE"))
+            try:
+                outcomes = _run_jobs(raw, fns)
+                await _run_in_thread(conn, lambda: raw.execute("COMMIT"))
+            except BaseException:
+                if raw.in_transaction:
+                    await _run_in_thread(conn, lambda: raw.execute("ROLLBACK"))
+                raise
         except BaseException as exc:
             for job in batch:
                 if not job.future.done():
