@@ -5,8 +5,18 @@ from __future__ import annotations
 import io
 import json
 import logging
+import time
+import urllib.request
+from pathlib import Path
 
-from secure_msg.logging import JsonFormatter, configure_logging, log_event, redact
+from secure_msg.logging import (
+    BlockWriteHandler,
+    JsonFormatter,
+    configure_logging,
+    log_event,
+    redact,
+)
+from secure_msg.testing.server_process import start_server
 
 PHONE = "+358 40 123 4567"
 TOKEN = "3n6Viqn4ybaA4Mz39t3O9BVF_FzlRZfT17bDB9g1rqE"
@@ -59,3 +69,60 @@ def test_configure_logging_writes_json_lines() -> None:
     assert line["level"] == "INFO"
     assert PHONE not in line["event"]
     logging.getLogger().handlers.clear()
+
+
+def test_block_writes_flush_warnings_at_once_and_info_within_the_interval(
+    tmp_path: Path,
+) -> None:
+    """INFO lines reach the file within the interval with nothing else logged; a WARNING
+    (and everything before it) is on disk as soon as it is logged; close writes the rest."""
+    path = tmp_path / "server.log"
+    stream = path.open("w", buffering=65536, encoding="utf-8")
+    handler = BlockWriteHandler(stream, interval=0.2)
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("test.blocks")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    try:
+        logger.info("first")
+        deadline = time.monotonic() + 3
+        while "first" not in path.read_text() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert "first" in path.read_text()
+        handler._stop.set()  # no more timed flushes: what follows must not depend on them
+        time.sleep(0.3)
+        logger.info("second")
+        assert "second" not in path.read_text()  # buffered
+        logger.warning("third")
+        assert [json.loads(x)["event"] for x in path.read_text().splitlines()] == [
+            "first", "second", "third"]
+        logger.info("fourth")
+        handler.close()
+        assert path.read_text().splitlines()[-1].find("fourth") > 0
+    finally:
+        logger.removeHandler(handler)
+        stream.close()
+
+
+def test_the_servers_request_lines_reach_its_log_file(tmp_path: Path) -> None:
+    """`secure-msg serve` (a subprocess): a request's line is in the file within a second, and
+    every line is there after a clean stop (SIGTERM)."""
+    server = start_server(tmp_path)
+
+    def request_lines() -> int:
+        return sum(1 for line in server.log_path.read_text().splitlines()
+                   if line.startswith("{") and json.loads(line).get("route") == "/healthz")
+
+    try:
+        before = request_lines()
+        urllib.request.urlopen(server.url("/healthz"), timeout=10).read()  # noqa: S310 - loopback
+        deadline = time.monotonic() + 2
+        while request_lines() == before and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert request_lines() == before + 1
+        for _ in range(3):
+            urllib.request.urlopen(server.url("/healthz"), timeout=10).read()  # noqa: S310
+    finally:
+        assert server.stop() == 0
+    assert request_lines() == before + 4

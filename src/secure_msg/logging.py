@@ -11,11 +11,14 @@ ciphertext, …) are masked whatever their value.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import io
 import json
 import logging
 import re
 import sys
+import threading
 import time
 from collections.abc import Mapping
 from typing import IO, Any
@@ -97,13 +100,70 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, ensure_ascii=False, default=str)
 
 
+class BlockWriteHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Log lines in blocks: WARNING and above are flushed at once, other lines at most
+    `interval` seconds later by a small daemon thread, and everything at exit.
+
+    One write system call per request line cost the event loop more than the line itself
+    (docs/performance.md, "Ingest"). kill -9 can lose the last `interval` of INFO lines; it never
+    delays a warning or an error, and the audit log (in the database) is not a log line.
+    """
+
+    def __init__(self, stream: IO[str], interval: float = 0.5) -> None:
+        super().__init__(stream)
+        self._dirty = False
+        self._stop = threading.Event()
+        self._interval = interval
+        threading.Thread(target=self._flush_every_interval, name="log-flush", daemon=True).start()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.stream.write(self.format(record) + self.terminator)
+            if record.levelno >= logging.WARNING:
+                self.stream.flush()
+            else:
+                self._dirty = True
+        except RecursionError:
+            raise
+        except Exception:
+            self.handleError(record)
+
+    def _flush_every_interval(self) -> None:
+        while not self._stop.wait(self._interval):
+            if self._dirty:
+                self.flush()
+
+    def flush(self) -> None:
+        with self.lock if self.lock else contextlib.nullcontext():
+            self._dirty = False
+            super().flush()
+
+    def close(self) -> None:
+        self._stop.set()
+        self.flush()
+        super().close()
+
+
+def _block_buffered_stderr() -> IO[str]:
+    """stderr with a 64 KiB buffer (sys.stderr itself writes every line)."""
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # no real file behind it (e.g. captured)
+        return sys.stderr
+    raw = open(fd, "wb", buffering=65536, closefd=False)  # noqa: SIM115 - lives as long as logging
+    return io.TextIOWrapper(raw, encoding="utf-8", errors="backslashreplace")
+
+
 def configure_logging(level: str = "INFO", stream: IO[str] | None = None) -> None:
-    """Route every logger (ours, aiohttp's, asyncio's) through the JSON formatter."""
-    handler = logging.StreamHandler(stream or sys.stderr)
+    """Route every logger (ours, aiohttp's, asyncio's) through the JSON formatter, to `stream`
+    (default: stderr, written in blocks by BlockWriteHandler)."""
+    handler = BlockWriteHandler(stream if stream is not None else _block_buffered_stderr())
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
+        if isinstance(old, BlockWriteHandler):
+            old.close()  # stops its flush thread
     root.addHandler(handler)
     root.setLevel(level)
     # The formatter never prints caller, thread or process: skip collecting them per record
