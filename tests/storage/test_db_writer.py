@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -104,7 +106,7 @@ async def test_read_now_sees_acknowledged_writes_in_one_snapshot(db: Database) -
     """read_now runs on the loop's own connection: it sees every acknowledged write, and its
     statements share one snapshot even while the writer commits in between."""
     await db.write(_insert_txn("a"))
-    assert db.read_now(_count) == 1
+    assert await db.read_now(_count) == 1
     seen: list[int] = []
 
     def two_counts(conn: sqlite3.Connection) -> None:
@@ -114,9 +116,9 @@ async def test_read_now_sees_acknowledged_writes_in_one_snapshot(db: Database) -
         other.close()
         seen.append(_count(conn))
 
-    db.read_now(two_counts)
+    await db.read_now(two_counts)
     assert seen == [1, 1]
-    assert db.read_now(_count) == 2
+    assert await db.read_now(_count) == 2
 
 
 async def test_read_now_cannot_write_and_refuses_after_close(tmp_path: Path) -> None:
@@ -124,11 +126,11 @@ async def test_read_now_cannot_write_and_refuses_after_close(tmp_path: Path) -> 
     database = await Database.open(tmp_path / "x.db")
     await database.write(_insert_txn("a"))
     with pytest.raises(sqlite3.OperationalError):
-        database.read_now(lambda c: c.execute("INSERT INTO t (v) VALUES ('b')"))
-    assert database.read_now(_count) == 1
+        await database.read_now(lambda c: c.execute("INSERT INTO t (v) VALUES ('b')"))
+    assert await database.read_now(_count) == 1
     await database.close()
     with pytest.raises(RuntimeError):
-        database.read_now(_count)
+        await database.read_now(_count)
 
 
 async def test_waiting_for_another_process_write_lock_does_not_block_the_loop(
@@ -146,8 +148,154 @@ async def test_waiting_for_another_process_write_lock_does_not_block_the_loop(
         await asyncio.sleep(0.01)
     assert loop.time() - started < 2  # busy_timeout is 5 s: a blocked loop would show
     assert not pending.done()
-    assert db.read_now(_count) == 1
+    assert await db.read_now(_count) == 1
     other.execute("COMMIT")
     other.close()
     await asyncio.wait_for(pending, 5)
-    assert db.read_now(_count) == 2
+    assert await db.read_now(_count) == 2
+
+
+def _slow_insert_txn(value: str, seconds: float, threads: list[int]) -> object:
+    def txn(conn: sqlite3.Connection) -> int:
+        threads.append(threading.get_ident())
+        time.sleep(seconds)  # stands for a bulk insert that takes a while
+        return _insert_txn(value)(conn)  # type: ignore[operator, no-any-return]
+
+    return txn
+
+
+async def test_a_non_inline_write_runs_in_the_writer_thread_and_the_loop_keeps_serving(
+    db: Database,
+) -> None:
+    """inline=False moves a slow function off the loop: the loop ticks while it runs, and it
+    shares the batch's transaction with inline functions around it."""
+    await db.write(_insert_txn("first"))
+    threads: list[int] = []
+    loop = asyncio.get_running_loop()
+    slow = asyncio.ensure_future(db.write(_slow_insert_txn("slow", 0.3, threads), inline=False))
+    fast = [asyncio.ensure_future(db.write(_insert_txn(f"f{i}"))) for i in range(3)]
+    ticks = 0
+    while not slow.done():
+        before = loop.time()
+        await asyncio.sleep(0.01)
+        assert loop.time() - before < 0.2  # an inline sleep would stall the loop 0.3 s
+        ticks += 1
+    assert ticks >= 10
+    assert threads
+    assert threads[0] != threading.get_ident()
+    await asyncio.gather(slow, *fast)
+    assert await db.read_now(_count) == 5
+
+
+async def test_a_failing_non_inline_function_fails_alone(db: Database) -> None:
+    """A non-inline function that raises is rolled back to its savepoint like an inline one."""
+    await db.write(_insert_txn("a"))
+    bad = asyncio.ensure_future(db.write(_insert_txn("a"), inline=False))  # UNIQUE clash
+    good = asyncio.ensure_future(db.write(_insert_txn("b"), inline=False))
+    fine = asyncio.ensure_future(db.write(_insert_txn("c")))
+    with pytest.raises(sqlite3.IntegrityError):
+        await bad
+    assert isinstance(await good, int)
+    assert isinstance(await fine, int)
+    assert await db.read_now(_count) == 3
+
+
+def _lock_is_free(path: Path) -> bool:
+    other = sqlite3.connect(path, isolation_level=None, timeout=0)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("ROLLBACK")
+        return True
+    except sqlite3.OperationalError:
+        return False
+    finally:
+        other.close()
+
+
+async def test_cancelling_the_writer_mid_batch_settles_every_caller_truthfully(
+    tmp_path: Path,
+) -> None:
+    """A shutdown that cancels the writer while a batch runs: the batch still commits and its
+    callers get their results, the write lock is released, and writes still queued fail
+    without being written."""
+    database = await Database.open(tmp_path / "x.db")
+    await database.write(_insert_txn("setup"))
+    threads: list[int] = []
+    running = asyncio.ensure_future(
+        database.write(_slow_insert_txn("running", 0.3, threads), inline=False))
+    await asyncio.sleep(0.1)  # the batch has begun and its function sleeps in the thread
+    queued = asyncio.ensure_future(database.write(_insert_txn("queued")))
+    await asyncio.sleep(0)
+    database._writer_task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await database._writer_task
+    assert isinstance(await running, int)
+    with pytest.raises(RuntimeError, match="closed"):
+        await queued
+    assert _lock_is_free(database.path)
+    conn = sqlite3.connect(database.path)
+    assert [v for (v,) in conn.execute("SELECT v FROM t ORDER BY id")] == ["setup", "running"]
+    conn.close()
+    with pytest.raises(RuntimeError):
+        await database.write(_insert_txn("late"))
+    await database.close()  # still closes the connections
+
+
+async def test_a_cancelled_close_does_not_cut_a_batch_short(tmp_path: Path) -> None:
+    """close() cancelled (a shutdown timeout) while a batch runs: the batch still commits."""
+    database = await Database.open(tmp_path / "x.db")
+    await database.write(_insert_txn("setup"))
+    running = asyncio.ensure_future(
+        database.write(_slow_insert_txn("running", 0.3, []), inline=False))
+    await asyncio.sleep(0.1)
+    closing = asyncio.ensure_future(database.close())
+    await asyncio.sleep(0.05)
+    closing.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await closing
+    assert isinstance(await running, int)
+    await asyncio.wait_for(asyncio.shield(database._writer_task), 5)
+    assert _lock_is_free(database.path)
+    await database.close()
+
+
+async def test_read_now_moves_to_a_reader_thread_when_the_database_is_busy(
+    db: Database, tmp_path: Path,
+) -> None:
+    """When a read on the loop's connection meets a locked database it does not wait on the
+    loop: the read runs again in a reader thread, which may wait, and answers once the lock is
+    gone. (A WAL reader is busy too rarely to provoke here; the lock is a real one on a side
+    file in rollback-journal mode that the function also reads.)"""
+    await db.write(_insert_txn("a"))
+    side = tmp_path / "side.db"
+    setup = sqlite3.connect(side, isolation_level=None)
+    setup.execute("CREATE TABLE s (x)")
+    setup.close()
+    holder = sqlite3.connect(side, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN EXCLUSIVE")  # nobody may read the side file until it ends
+    loop_thread = threading.get_ident()
+    calls: list[bool] = []
+
+    def count_both(conn: sqlite3.Connection) -> int:
+        on_loop = threading.get_ident() == loop_thread
+        calls.append(on_loop)
+        peek = sqlite3.connect(side, timeout=0.02 if on_loop else 5)
+        try:
+            peek.execute("SELECT COUNT(*) FROM s").fetchone()
+        finally:
+            peek.close()
+        return _count(conn)
+
+    loop = asyncio.get_running_loop()
+    loop.call_later(0.3, holder.execute, "ROLLBACK")
+    reading = asyncio.ensure_future(db.read_now(count_both))
+    ticks = 0
+    while not reading.done():
+        before = loop.time()
+        await asyncio.sleep(0.01)
+        assert loop.time() - before < 0.2
+        ticks += 1
+    assert await reading == 1
+    assert calls == [True, False]
+    assert ticks >= 10
+    holder.close()

@@ -82,7 +82,7 @@ async def post(deps: EntryDeps, auth: Authenticate, booklet_id: bytes, envelope:
     """Authenticate, check membership and read the chain's context in one read round trip,
     verify outside any transaction, then re-check and insert in the write transaction."""
     db, clock = deps.booklets.db, deps.booklets.clock
-    ctx = db.read_now(functools.partial(
+    ctx = await db.read_now(functools.partial(
         _context_txn, booklet_id=booklet_id, auth=auth, size=len(envelope),
         max_size=deps.max_entry_bytes,
     ))

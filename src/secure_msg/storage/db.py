@@ -16,7 +16,13 @@ is rolled back to its savepoint and its caller gets the exception; the rest of t
 If the COMMIT itself fails, every caller in the batch gets the error and nothing is acknowledged.
 BEGIN and COMMIT run in the writer connection's thread (they may wait on a lock or fsync); the
 functions themselves run on the event loop between them, so a write function must be a few
-indexed statements, never a scan or a bulk job (those block every request while they run).
+indexed statements. A function that may take milliseconds (a bulk insert, a batch of audit
+records) is written with `inline=False`: it runs in the writer's thread, in the same
+transaction, and the loop keeps serving meanwhile.
+
+Once a batch has begun it is finished even if the writer task is cancelled (shutdown): the
+thread's statement completes, the batch commits or rolls back, and every caller learns the
+truth before the cancellation goes on. Writes still queued then fail with "database is closed".
 
 Reads run a function the same way on a reader connection, inside one read transaction so that
 several SELECTs see one snapshot. A whole function runs in aiosqlite's thread per round trip;
@@ -26,6 +32,8 @@ one round trip costs ≈ 60 µs, so do a request's reads in one function, not on
 from __future__ import annotations
 
 import asyncio
+import functools
+import itertools
 import sqlite3
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -46,6 +54,10 @@ _WRITER_PRAGMAS = (
     "PRAGMA busy_timeout=5000",
 )
 _READER_PRAGMAS = ("PRAGMA foreign_keys=ON", "PRAGMA busy_timeout=5000", "PRAGMA query_only=ON")
+# The loop's own reader must never sit in a 5 s busy wait: a WAL reader is almost never busy
+# (a crashed writer's WAL being recovered, a checkpoint in exclusive mode), and when it is the
+# read moves to a reader thread, which may wait.
+_INLINE_PRAGMAS = ("PRAGMA foreign_keys=ON", "PRAGMA busy_timeout=20", "PRAGMA query_only=ON")
 
 
 def _run_in_thread(conn: aiosqlite.Connection, fn: Callable[[], T]) -> Awaitable[T]:
@@ -62,6 +74,7 @@ def _run_in_thread(conn: aiosqlite.Connection, fn: Callable[[], T]) -> Awaitable
 class _Job:
     fn: TxnFn[Any]
     future: asyncio.Future[Any]
+    inline: bool
 
 
 @dataclass
@@ -139,9 +152,10 @@ class Database:
         self.stats = WriterStats()
         self._closed = False
         self._writer_task = asyncio.create_task(self._writer_loop(), name="db-writer")
-        self._inline = sqlite3.connect(path, isolation_level=None)
-        for pragma in _READER_PRAGMAS:
-            self._inline.execute(pragma)
+        inline = sqlite3.connect(path, isolation_level=None)
+        for pragma in _INLINE_PRAGMAS:
+            inline.execute(pragma)
+        self._inline: sqlite3.Connection | None = inline
 
     @classmethod
     async def open(
@@ -163,12 +177,16 @@ class Database:
             raise
         return cls(path, writer, reader_conns, max_batch)
 
-    async def write(self, fn: TxnFn[T]) -> T:
-        """Run `fn` in a write transaction; return its result once it is durably committed."""
+    async def write(self, fn: TxnFn[T], *, inline: bool = True) -> T:
+        """Run `fn` in a write transaction; return its result once it is durably committed.
+
+        `inline=False` runs `fn` in the writer's thread instead of on the loop: for functions
+        that take more than a fraction of a millisecond.
+        """
         if self._closed:
             raise RuntimeError("database is closed")
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(_Job(fn, future))
+        self._queue.put_nowait(_Job(fn, future, inline))
         # shield: a cancelled caller must not cancel the batch that others are waiting on.
         return await asyncio.shield(future)
 
@@ -182,17 +200,26 @@ class Database:
         finally:
             self._idle_readers.put_nowait(conn)
 
-    def read_now(self, fn: TxnFn[T]) -> T:
+    async def read_now(self, fn: TxnFn[T]) -> T:
         """Run `fn` at once on the event loop's own reader connection, in one read transaction.
 
         Only for a few indexed point look-ups on small, hot tables (sessions, members,
         accounts, booklets), which take microseconds: a trip to a reader thread costs
         ≈ 120 µs of CPU and a GIL hand-over each way (docs/performance.md). Never for scans or
-        pages of entries: those would stall every other request.
+        pages of entries: those would stall every other request. If the database is busy
+        (rare in WAL), the read waits in a reader thread instead of on the loop.
         """
-        if self._closed:
+        inline = self._inline
+        if self._closed or inline is None:
             raise RuntimeError("database is closed")
-        return _run_read(self._inline, fn)
+        try:
+            return _run_read(inline, fn)
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                raise
+            if inline.in_transaction:
+                inline.execute("ROLLBACK")
+        return await self.read(fn)
 
     async def ping(self) -> bool:
         """True when a reader answers `SELECT 1` (for /readyz)."""
@@ -200,43 +227,80 @@ class Database:
         return bool(row == (1,))
 
     async def _writer_loop(self) -> None:
+        try:
+            while True:
+                job = await self._queue.get()
+                if job is None:
+                    return
+                batch = [job]
+                while len(batch) < self._max_batch and not self._queue.empty():
+                    nxt = self._queue.get_nowait()
+                    if nxt is None:  # close() requested: finish this batch, then stop
+                        self._queue.put_nowait(None)
+                        break
+                    batch.append(nxt)
+                await self._commit_batch(batch)
+        except asyncio.CancelledError:
+            # Shut down without close(): what never began fails; nothing is left hanging.
+            self._closed = True
+            while not self._queue.empty():
+                queued = self._queue.get_nowait()
+                if queued is not None and not queued.future.done():
+                    queued.future.set_exception(RuntimeError("database is closed"))
+            raise
+
+    async def _in_thread(self, fn: Callable[[], T]) -> tuple[T, bool]:
+        """Run `fn` in the writer's thread and wait for it to finish even if cancelled meanwhile
+        (the statement runs on regardless: abandoning it would leave a transaction open or a
+        COMMIT unreported). Returns the result and whether a cancellation arrived."""
+        task = asyncio.ensure_future(_run_in_thread(self._writer, fn))
+        cancelled = False
         while True:
-            job = await self._queue.get()
-            if job is None:
-                return
-            batch = [job]
-            while len(batch) < self._max_batch and not self._queue.empty():
-                nxt = self._queue.get_nowait()
-                if nxt is None:  # close() requested: finish this batch, then stop
-                    self._queue.put_nowait(None)
-                    break
-                batch.append(nxt)
-            await self._commit_batch(batch)
+            try:
+                return await asyncio.shield(task), cancelled
+            except asyncio.CancelledError:
+                if task.done():
+                    raise  # the statement itself was cancelled: cannot happen in aiosqlite
+                cancelled = True
 
     async def _commit_batch(self, batch: list[_Job]) -> None:
-        conn = self._writer
-        fns = [job.fn for job in batch]
-        raw = conn._conn
+        raw = self._writer._conn
+        outcomes: list[_Outcome] = []
+        cancelled = False
         try:
             # BEGIN IMMEDIATE can wait for another process's write lock and COMMIT for fsync:
-            # both in the connection's thread. The functions in between take microseconds each
-            # and run here on the loop: in the writer thread, every statement was a GIL
-            # hand-over with the busy event loop, which cost more than the statements
-            # (docs/performance.md, "Ingest").
-            await _run_in_thread(conn, lambda: raw.execute("BEGIN IMMEDIATE"))
+            # both in the connection's thread. Inline functions take microseconds each and run
+            # here on the loop: in the writer thread, every statement was a GIL hand-over with
+            # the busy event loop, which cost more than the statements (docs/performance.md,
+            # "Ingest").
+            _, cancelled = await self._in_thread(lambda: raw.execute("BEGIN IMMEDIATE"))
             try:
-                outcomes = _run_jobs(raw, fns)
-                await _run_in_thread(conn, lambda: raw.execute("COMMIT"))
+                for inline, group in itertools.groupby(batch, key=lambda job: job.inline):
+                    fns = [job.fn for job in group]
+                    if inline:
+                        outcomes += _run_jobs(raw, fns)
+                    else:
+                        done, stop = await self._in_thread(functools.partial(_run_jobs, raw, fns))
+                        outcomes += done
+                        cancelled |= stop
+                _, stop = await self._in_thread(lambda: raw.execute("COMMIT"))
+                cancelled |= stop
             except BaseException:
                 if raw.in_transaction:
-                    await _run_in_thread(conn, lambda: raw.execute("ROLLBACK"))
+                    _, stop = await self._in_thread(lambda: raw.execute("ROLLBACK"))
+                    cancelled |= stop
                 raise
         except BaseException as exc:
+            # Nothing of the batch committed: every caller hears so, then the error goes on
+            # (a KeyboardInterrupt raised inside a function is no caller's result).
+            error = exc if isinstance(exc, Exception) else RuntimeError("write aborted")
             for job in batch:
                 if not job.future.done():
-                    job.future.set_exception(exc)
+                    job.future.set_exception(error)
             if not isinstance(exc, Exception):
                 raise
+            if cancelled:
+                raise asyncio.CancelledError from None
             return
         failed = 0
         for job, (ok, value) in zip(batch, outcomes, strict=True):
@@ -248,15 +312,20 @@ class Database:
             else:
                 job.future.set_exception(value)
         self.stats.record(len(batch), failed)
+        if cancelled:  # the batch is settled truthfully; now let the cancellation go on
+            raise asyncio.CancelledError
 
     async def close(self) -> None:
         """Finish queued writes, then close every connection."""
-        if self._closed:
-            return
         self._closed = True
-        self._queue.put_nowait(None)
-        await self._writer_task
-        await self._writer.close()
+        if not self._writer_task.done():
+            self._queue.put_nowait(None)
+            # shield: a cancelled close() must not cut a batch short (see module docstring).
+            await asyncio.shield(self._writer_task)
+        if self._inline is None:
+            return
         self._inline.close()
+        self._inline = None
+        await self._writer.close()
         for reader in self._readers:
             await reader.close()
