@@ -20,7 +20,13 @@ from secure_msg.domain.accounts import Session
 from secure_msg.domain.booklets import BookletSummary, Member, MemberRole, Receipt
 from secure_msg.domain.invitations import InvitationRequest, IssuedInvitation, new_token
 from secure_msg.domain.roles import Role
-from secure_msg.errors import Forbidden, NotFound, ProtocolRejected, ValidationFailed
+from secure_msg.errors import (
+    Forbidden,
+    MembershipChanged,
+    NotFound,
+    ProtocolRejected,
+    ValidationFailed,
+)
 from secure_msg.storage import audit as audit_store
 from secure_msg.storage import booklets as store
 from secure_msg.storage import enrollment as enrollment_store
@@ -148,48 +154,87 @@ async def remove(
     await deps.db.write(txn)
 
 
+@dataclass(frozen=True)
+class _CheckedGrant:
+    """What a grant was verified against, so the write can tell whether it still holds."""
+
+    grantee_id: bytes
+    granter_ik: bytes
+    grantee_ek: bytes
+    seqs: list[int]
+
+
+def _check_grant_txn(
+    conn: sqlite3.Connection, *, vault: Vault, session: Session, booklet_id: bytes, blob: bytes
+) -> _CheckedGrant:
+    require_member_txn(conn, booklet_id, session)  # before parsing: non-members learn nothing
+    try:
+        parsed = protocol_grant.parse_grant(blob)
+    except ProtocolError as exc:
+        raise ProtocolRejected(exc.code) from exc
+    current = {m.account_id: m for m in store.members_txn(conn, vault, booklet_id)}
+    grantee = current.get(parsed.grantee_id)
+    if grantee is None:
+        raise NotFound("The grantee is not a member of this booklet.")
+    known = store.entry_hashes_txn(conn, booklet_id, [i.entry_id for i in parsed.items])
+    readable = set(store.readable_seqs_txn(conn, booklet_id, session.account_id))
+    if any(seq not in readable for seq, _ in known.values()):
+        raise Forbidden("You can only share entries you can read yourself.")
+    granter_ik = current[session.account_id].identity_key
+    try:
+        protocol_grant.verify_grant(
+            blob, granter_identity_key=granter_ik,
+            booklet_id=booklet_id, granter_id=session.account_id,
+            grantee_id=grantee.account_id, grantee_ek=grantee.encryption_key,
+            entry_hashes={eid: ehash for eid, (_, ehash) in known.items()},
+        )
+    except ProtocolError as exc:
+        raise ProtocolRejected(exc.code) from exc
+    return _CheckedGrant(grantee.account_id, granter_ik, grantee.encryption_key,
+                         [seq for seq, _ in known.values()])
+
+
+def _store_grant_txn(
+    conn: sqlite3.Connection, *, deps: BookletDeps, session: Session, booklet_id: bytes,
+    blob: bytes, checked: _CheckedGrant,
+) -> int:
+    # Entries never change, so their hashes still hold; memberships, keys and what the granter
+    # may read can have changed since the check.
+    require_member_txn(conn, booklet_id, session)
+    current = {m.account_id: m for m in store.members_txn(conn, deps.vault, booklet_id)}
+    grantee = current.get(checked.grantee_id)
+    if (grantee is None or grantee.encryption_key != checked.grantee_ek
+            or current[session.account_id].identity_key != checked.granter_ik):
+        raise MembershipChanged("The booklet's members or their keys changed; grant again.")
+    readable = set(store.readable_seqs_txn(conn, booklet_id, session.account_id))
+    if any(seq not in readable for seq in checked.seqs):
+        raise Forbidden("You can only share entries you can read yourself.")
+    now = deps.clock.now_ms()
+    store.insert_grant_txn(
+        conn, booklet_id=booklet_id, granter_id=session.account_id,
+        grantee_id=checked.grantee_id, blob=blob, seqs=checked.seqs, now_ms=now,
+    )
+    audit_store.append_audit_txn(
+        conn, at_ms=now, actor=_actor(session), action="history.granted",
+        target=f"booklet:{booklet_id.hex()}",
+        detail={"grantee": checked.grantee_id.hex(), "entries": len(checked.seqs)},
+    )
+    return len(checked.seqs)
+
+
 async def grant_history(
     deps: BookletDeps, session: Session, booklet_id: bytes, blob: bytes
 ) -> int:
-    """Store a signed history grant after the checks of protocol §5; returns entries granted."""
+    """Store a signed history grant after the checks of protocol §5; returns entries granted.
 
-    def txn(conn: sqlite3.Connection) -> int:
-        require_member_txn(conn, booklet_id, session)  # before parsing: non-members learn nothing
-        try:
-            parsed = protocol_grant.parse_grant(blob)
-        except ProtocolError as exc:
-            raise ProtocolRejected(exc.code) from exc
-        current = {m.account_id: m for m in store.members_txn(conn, deps.vault, booklet_id)}
-        grantee = current.get(parsed.grantee_id)
-        if grantee is None:
-            raise NotFound("The grantee is not a member of this booklet.")
-        known = store.entry_hashes_txn(conn, booklet_id, [i.entry_id for i in parsed.items])
-        readable = set(store.readable_seqs_txn(conn, booklet_id, session.account_id))
-        if any(seq not in readable for seq, _ in known.values()):
-            raise Forbidden("You can only share entries you can read yourself.")
-        try:
-            protocol_grant.verify_grant(
-                blob, granter_identity_key=current[session.account_id].identity_key,
-                booklet_id=booklet_id, granter_id=session.account_id,
-                grantee_id=grantee.account_id, grantee_ek=grantee.encryption_key,
-                entry_hashes={eid: ehash for eid, (_, ehash) in known.items()},
-            )
-        except ProtocolError as exc:
-            raise ProtocolRejected(exc.code) from exc
-        now = deps.clock.now_ms()
-        seqs = [seq for seq, _ in known.values()]
-        store.insert_grant_txn(
-            conn, booklet_id=booklet_id, granter_id=session.account_id,
-            grantee_id=grantee.account_id, blob=blob, seqs=seqs, now_ms=now,
-        )
-        audit_store.append_audit_txn(
-            conn, at_ms=now, actor=_actor(session), action="history.granted",
-            target=f"booklet:{booklet_id.hex()}",
-            detail={"grantee": grantee.account_id.hex(), "entries": len(seqs)},
-        )
-        return len(seqs)
-
-    return await deps.db.write(txn)
+    A grant may list thousands of entries: it is parsed and verified on a reader, and stored in
+    the writer's thread (inline=False), so neither step stalls the event loop.
+    """
+    checked = await deps.db.read(functools.partial(
+        _check_grant_txn, vault=deps.vault, session=session, booklet_id=booklet_id, blob=blob))
+    return await deps.db.write(functools.partial(
+        _store_grant_txn, deps=deps, session=session, booklet_id=booklet_id, blob=blob,
+        checked=checked), inline=False)
 
 
 async def my_grants(
