@@ -237,7 +237,7 @@ def setup_routes(app: web.Application) -> None:
     add_route(app, "POST", f"{base}/grants", post_grant, tags=t, status=201, auth=True,
               summary="Share earlier entries with a member by a signed history grant",
               request={"type": "object", "properties": {"grant": B64}}, response=obj,
-              errors=(400, 401, 403, 404, 415, 422))
+              errors=(400, 401, 403, 404, 409, 415, 422))
     add_route(app, "GET", f"{base}/grants", list_grants, tags=t, auth=True,
               summary="History grants made to me", response=obj, errors=(401, 404))
     add_route(app, "GET", f"{base}/head", head, tags=t, auth=True,
