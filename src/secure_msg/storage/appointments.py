@@ -89,8 +89,11 @@ def due_reminders_txn(conn: sqlite3.Connection, now_ms: int, lead_ms: int) -> li
 
 
 def mark_reminded_txn(conn: sqlite3.Connection, appointment_id: bytes) -> bool:
+    """Set the reminder flag; False when it was set already or the appointment is no longer
+    scheduled (the scheduler found it in an earlier snapshot: domain/scheduler.py)."""
     cursor = conn.execute(
-        "UPDATE appointments SET reminder_queued = 1 WHERE id = ? AND reminder_queued = 0",
+        "UPDATE appointments SET reminder_queued = 1"
+        " WHERE id = ? AND reminder_queued = 0 AND status = 'scheduled'",
         (appointment_id,),
     )
     return cursor.rowcount == 1
