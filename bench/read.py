@@ -17,8 +17,9 @@ the therapists; each request picks one of that therapist's 100 booklets at rando
 touches 6 400 booklets.
 
 1. Closed loop, 64 concurrent readers, same process shape as bench/ingest_baseline.py:
-   - bare: an aiohttp subprocess whose one handler runs `entries_for_txn` through `Database.read`
-     and answers the same JSON as the API (entries_page_json); no auth, membership check or audit;
+   - bare: an aiohttp subprocess whose one handler runs the API's page query
+     (`entry_texts_for_txn`) through `Database.read` and answers the same JSON (the stored entry
+     texts joined by `page_json`); no auth, membership check or audit;
    - full: `secure-msg serve` (secure_msg.testing.server_process) on the same files:
      `GET /api/booklets/{id}/entries?before=101&limit=50` with `Authorization: Bearer …`.
 2. Open loop at a fixed rate (default 500 requests/s) against each: latency from the request's
@@ -54,13 +55,13 @@ from secure_msg.crypto.keys import PBKDF2_ITERATIONS, AccountKeys
 from secure_msg.crypto.vault import Vault
 from secure_msg.domain.accounts import NewAccount, hash_token
 from secure_msg.domain.booklets import MemberRole, StoredEntry
+from secure_msg.domain.entry_json import entry_text, page_json
 from secure_msg.domain.roles import Role
 from secure_msg.server_keys import generate_key_files, key_files_present, load_vault
 from secure_msg.storage import accounts as account_store
 from secure_msg.storage import booklets as store
 from secure_msg.storage.db import Database
 from secure_msg.testing.server_process import start_server, write_test_config
-from secure_msg.web.entry_json import entries_page_json
 
 WORKDIR = Path(tempfile.gettempdir()) / "secure-msg-bench-read"
 THERAPISTS = 100
@@ -69,7 +70,7 @@ ENTRIES_PER_BOOKLET = 100
 ENVELOPE_BYTES = 600
 PAGE = 50
 BEFORE = ENTRIES_PER_BOOKLET + 1  # newest page
-DONE = "built.json"
+DONE = "built-v5.json"  # schema 0005: entries carry their JSON; older builds are rebuilt
 
 
 def _account(keys: AccountKeys, role: Role, login: str, now_ms: int) -> NewAccount:
@@ -124,10 +125,11 @@ async def build(workdir: Path) -> dict[str, Any]:
                 for guardian in members[1:]:
                     store.add_member_txn(conn, booklet_id, guardian, MemberRole.GUARDIAN, now)
                 for seq in range(1, ENTRIES_PER_BOOKLET + 1):
-                    store.insert_entry_txn(conn, StoredEntry(
+                    entry = StoredEntry(
                         booklet_id, seq, os.urandom(16), members[seq % 3], 1 if seq == 1 else 2,
                         now, now, os.urandom(32), os.urandom(ENVELOPE_BYTES),
-                    ), members)
+                    )
+                    store.insert_entry_txn(conn, entry, members, text=entry_text(entry))
 
         await db.write(txn)
         if t % 10 == 9:
@@ -169,11 +171,12 @@ async def _serve_bare(db_path: Path) -> None:
 
     async def entries(request: web.Request) -> web.Response:
         rows = await db.read(functools.partial(
-            store.entries_for_txn, booklet_id=bytes.fromhex(request.match_info["booklet_id"]),
+            store.entry_texts_for_txn, booklet_id=bytes.fromhex(request.match_info["booklet_id"]),
             account_id=bytes.fromhex(request.query["account"]),
             before=int(request.query["before"]), limit=int(request.query["limit"]),
         ))
-        return web.json_response(text=entries_page_json(rows, rows[-1].seq if rows else 0))
+        return web.json_response(text=page_json([t or "" for _, t in rows],
+                                                 rows[-1][0] if rows else 0))
 
     app = web.Application()
     app.router.add_get("/bare/{booklet_id}", entries)

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from secure_msg.clock import ms_to_iso
 from secure_msg.domain.booklets import StoredEntry
-from secure_msg.web.entry_json import entries_page_json, entry_json
+from secure_msg.domain.entry_json import entries_page_json, entry_json, entry_text
 from secure_msg.web.json_io import b64
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -45,3 +45,11 @@ def test_page_text_parses_to_the_plain_page(entries: list[StoredEntry], last_seq
     text = entries_page_json(entries, last_seq)
     assert json.loads(text) == {"entries": [entry_json(e) for e in entries], "last_seq": last_seq}
     assert text.isascii()
+
+
+@given(_ENTRY)
+def test_stored_entry_text_is_json_dumps_of_entry_json(entry: StoredEntry) -> None:
+    """The text stored with each entry at insert is the entry's API JSON, compact."""
+    text = entry_text(entry)
+    assert json.loads(text) == entry_json(entry)
+    assert text == json.dumps(entry_json(entry), separators=(",", ":"))

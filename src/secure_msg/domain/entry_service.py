@@ -18,6 +18,7 @@ from secure_msg.domain.accounts import Session
 from secure_msg.domain.audit_batcher import AuditBatcher, PendingEvent
 from secure_msg.domain.booklet_service import BookletDeps, require_member_txn
 from secure_msg.domain.booklets import MemberRole, StoredEntry
+from secure_msg.domain.entry_json import entry_text
 from secure_msg.domain.live import EntryEvent, Hub
 from secure_msg.errors import (
     DuplicateEntry,
@@ -35,6 +36,11 @@ from secure_msg.storage import booklets as store
 # Kinds only the booklet's therapist may post; the server sees the kind byte, nothing else.
 THERAPIST_KINDS = frozenset({1, 3, 6})  # title, homework, system
 MAX_PAGE = 200
+# An entry's created_at is its author's clock: signed, but the server cannot know it is true.
+# It is kept sane (protocol §4.3): not before the service existed, nor more than a day ahead of
+# the server (a device clock a little fast is fine; a far-future date misleads every reader).
+CREATED_AT_MIN_MS = 1_577_836_800_000  # 2020-01-01T00:00:00Z
+CREATED_AT_MAX_AHEAD_MS = 24 * 3_600_000
 
 
 @dataclass
@@ -98,6 +104,10 @@ async def post(deps: EntryDeps, auth: Authenticate, booklet_id: bytes, envelope:
     header = verified.header
     if header.kind in THERAPIST_KINDS and ctx.role is not MemberRole.THERAPIST:
         raise Forbidden("Only the booklet's therapist can post this kind of entry.")
+    if not CREATED_AT_MIN_MS <= header.created_at <= clock.now_ms() + CREATED_AT_MAX_AHEAD_MS:
+        raise ValidationFailed(
+            "created_at must be after 2020-01-01 and at most a day ahead of the server's clock.",
+            errors=[{"field": "created_at"}])
     readers = sorted(ctx.recipients)
 
     def txn(conn: sqlite3.Connection) -> Posted:
@@ -111,10 +121,12 @@ async def post(deps: EntryDeps, auth: Authenticate, booklet_id: bytes, envelope:
                 f"The next sequence is {booklet.last_seq + 1}.", head=booklet.last_seq
             )
         now = clock.now_ms()
-        if not store.insert_entry_txn(conn, StoredEntry(
+        entry = StoredEntry(
             booklet_id, header.sequence, header.entry_id, session.account_id, header.kind,
             header.created_at, now, verified.entry_hash, envelope,
-        ), readers):
+        )
+        # Written once here so that no page read writes it again (domain/entry_json.py).
+        if not store.insert_entry_txn(conn, entry, readers, text=entry_text(entry)):
             raise DuplicateEntry()
         audit_store.append_audit_txn(
             conn, at_ms=now, actor=f"account:{session.account_id.hex()}", action="entry.posted",
@@ -139,36 +151,40 @@ async def _audit_refusal(deps: EntryDeps, session: Session, booklet_id: bytes, c
 async def read(
     deps: EntryDeps, auth: Authenticate, booklet_id: bytes, *, after: int = 0,
     before: int | None = None, limit: int = 50,
-) -> tuple[list[StoredEntry], int]:
-    """Entries this member holds keys for, and the booklet's head sequence: authentication,
-    membership and the page in one read round trip."""
+) -> tuple[list[tuple[int, str]], int]:
+    """(seq, API JSON) of the entries this member holds keys for, and the booklet's head
+    sequence: authentication, membership and the page in one read round trip."""
 
-    def txn(conn: sqlite3.Connection) -> tuple[Session, list[StoredEntry], int]:
+    def txn(conn: sqlite3.Connection) -> tuple[Session, list[tuple[int, str]], int]:
         session = auth(conn)
         if after < 0 or (before is not None and before < 1) or not 1 <= limit <= MAX_PAGE:
             raise ValidationFailed(f"since ≥ 0, before ≥ 1 and 1 ≤ limit ≤ {MAX_PAGE}.")
         require_member_txn(conn, booklet_id, session)
-        entries = store.entries_for_txn(
+        rows = store.entry_texts_for_txn(
             conn, booklet_id, session.account_id, after=after, before=before, limit=limit
         )
+        unwritten = [seq for seq, text in rows if text is None]
+        written = store.entries_at_txn(conn, booklet_id, unwritten) if unwritten else {}
+        page = [(seq, text if text is not None else entry_text(written[seq]))
+                for seq, text in rows]
         booklet = store.get_booklet_txn(conn, booklet_id)
-        return session, entries, booklet.last_seq if booklet else 0
+        return session, page, booklet.last_seq if booklet else 0
 
-    session, entries, head = await deps.booklets.db.read(txn)
-    if entries:
-        _audit_in_background(deps, session, booklet_id, entries)
-    return entries, head
+    session, page, head = await deps.booklets.db.read(txn)
+    if page:
+        _audit_in_background(deps, session, booklet_id, [seq for seq, _ in page])
+    return page, head
 
 
 def _audit_in_background(
-    deps: EntryDeps, session: Session, booklet_id: bytes, entries: list[StoredEntry]
+    deps: EntryDeps, session: Session, booklet_id: bytes, seqs: list[int]
 ) -> None:
     """Fetches are audited without holding the response for a commit, and batched: see
     domain/audit_batcher.py for why and what a crash can lose."""
     deps.fetch_audit.add(PendingEvent(
         at_ms=deps.booklets.clock.now_ms(), actor=f"account:{session.account_id.hex()}",
         action="entries.fetched", target=f"booklet:{booklet_id.hex()}",
-        detail={"from": entries[0].seq, "to": entries[-1].seq, "count": len(entries)},
+        detail={"from": seqs[0], "to": seqs[-1], "count": len(seqs)},
     ))
 
 

@@ -137,15 +137,20 @@ def member_booklet_txn(
     return Booklet(*row) if row else None
 
 
-def insert_entry_txn(conn: sqlite3.Connection, entry: StoredEntry, readers: list[bytes]) -> bool:
-    """Insert the entry, its readers' access rows and the new chain head. False, with nothing
-    written, when the entry id is taken: the UNIQUE index answers, no look-up first."""
+def insert_entry_txn(
+    conn: sqlite3.Connection, entry: StoredEntry, readers: list[bytes], *, text: str
+) -> bool:
+    """Insert the entry with its API JSON `text`, its readers' access rows and the new chain
+    head. False, with nothing written, when the entry id is taken: the UNIQUE index answers, no
+    look-up first."""
     try:
         conn.execute(
-            f"INSERT INTO entries ({_ENTRY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
+            f"INSERT INTO entries ({_ENTRY_COLUMNS}, json)"  # noqa: S608
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 entry.booklet_id, entry.seq, entry.entry_id, entry.author_id, entry.kind,
                 entry.created_at_ms, entry.received_at_ms, entry.entry_hash, entry.envelope,
+                text,
             ),
         )
     except sqlite3.IntegrityError as exc:
@@ -163,31 +168,48 @@ def insert_entry_txn(conn: sqlite3.Connection, entry: StoredEntry, readers: list
     return True
 
 
-def entries_for_txn(
-    conn: sqlite3.Connection, booklet_id: bytes, account_id: bytes, *, after: int = 0,
-    before: int | None = None, limit: int = 50,
-) -> list[StoredEntry]:
-    """Entries the account holds a key for: ascending after `after`, or the newest before
-    `before` (returned ascending too)."""
-    cols = ", ".join(f"e.{c.strip()}" for c in _ENTRY_COLUMNS.split(","))
+def _page_sql(columns: str, before: int | None) -> str:
+    """Entries the account holds a key for: ascending after a sequence, or the newest before
+    one (descending; callers reverse)."""
     if before is None:
-        sql = (
-            f"SELECT {cols} FROM entry_access x JOIN entries e"  # noqa: S608
+        return (
+            f"SELECT {columns} FROM entry_access x JOIN entries e"  # noqa: S608
             " ON e.booklet_id = x.booklet_id AND e.seq = x.seq"
             " WHERE x.booklet_id = ? AND x.account_id = ? AND x.seq > ? ORDER BY x.seq LIMIT ?"
         )
-        params: tuple[Any, ...] = (booklet_id, account_id, after, limit)
-    else:
-        sql = (
-            f"SELECT {cols} FROM entry_access x JOIN entries e"  # noqa: S608
-            " ON e.booklet_id = x.booklet_id AND e.seq = x.seq"
-            " WHERE x.booklet_id = ? AND x.account_id = ? AND x.seq < ?"
-            " ORDER BY x.seq DESC LIMIT ?"
-        )
-        params = (booklet_id, account_id, before, limit)
-    rows = conn.execute(sql, params).fetchall()
-    entries = [StoredEntry(*r) for r in rows]
-    return entries if before is None else entries[::-1]
+    return (
+        f"SELECT {columns} FROM entry_access x JOIN entries e"  # noqa: S608
+        " ON e.booklet_id = x.booklet_id AND e.seq = x.seq"
+        " WHERE x.booklet_id = ? AND x.account_id = ? AND x.seq < ?"
+        " ORDER BY x.seq DESC LIMIT ?"
+    )
+
+
+def entry_texts_for_txn(
+    conn: sqlite3.Connection, booklet_id: bytes, account_id: bytes, *, after: int = 0,
+    before: int | None = None, limit: int = 50,
+) -> list[tuple[int, str | None]]:
+    """(seq, stored API JSON) of the entries the account holds a key for: ascending after
+    `after`, or the newest before `before` (returned ascending too). The JSON is None for rows
+    stored without it (before schema 0005): the caller writes those from `entries_at_txn`."""
+    bound = after if before is None else before
+    rows: list[tuple[int, str | None]] = conn.execute(
+        _page_sql("x.seq, e.json", before), (booklet_id, account_id, bound, limit)).fetchall()
+    return rows if before is None else rows[::-1]
+
+
+def entries_at_txn(conn: sqlite3.Connection, booklet_id: bytes, seqs: list[int]
+                   ) -> dict[int, StoredEntry]:
+    """seq → entry for the given sequences of one booklet."""
+    out: dict[int, StoredEntry] = {}
+    for start in range(0, len(seqs), 500):
+        chunk = seqs[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        rows = conn.execute(
+            f"SELECT {_ENTRY_COLUMNS} FROM entries"  # noqa: S608
+            f" WHERE booklet_id = ? AND seq IN ({marks})", (booklet_id, *chunk)).fetchall()
+        out.update({r[1]: StoredEntry(*r) for r in rows})
+    return out
 
 
 def entry_hashes_txn(

@@ -11,6 +11,7 @@ from secure_msg.clock import ms_to_iso
 from secure_msg.crypto.safety import fingerprint
 from secure_msg.domain import booklet_service, entry_service, notice_service
 from secure_msg.domain.booklets import Member
+from secure_msg.domain.entry_json import page_json
 from secure_msg.domain.invitations import InvitationRequest, IssuedInvitation
 from secure_msg.domain.notice_templates import Language
 from secure_msg.domain.roles import Role
@@ -19,7 +20,6 @@ from secure_msg.web import context, notices_runtime
 from secure_msg.web import services as services_mod
 from secure_msg.web.api_accounts import B64, HEX_ID
 from secure_msg.web.auth import require_session, session_check
-from secure_msg.web.entry_json import entries_page_json
 from secure_msg.web.json_io import (
     b64,
     get_bytes,
@@ -182,10 +182,10 @@ async def list_entries(request: web.Request) -> web.Response:
     except Exception:
         await require_session(request)  # a bad token is answered 401 before a bad query
         raise
-    entries, head_seq = await entry_service.read(
+    page, head_seq = await entry_service.read(
         services(request).entries, check, booklet_id, after=after, before=before, limit=limit,
     )
-    return web.json_response(text=entries_page_json(entries, head_seq))
+    return web.json_response(text=page_json([text for _, text in page], head_seq))
 
 
 async def mark_read(request: web.Request) -> web.Response:

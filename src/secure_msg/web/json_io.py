@@ -14,18 +14,14 @@ from typing import Any
 
 from aiohttp import web
 
+from secure_msg import base64url
 from secure_msg.errors import InvalidJson, NotFound, UnsupportedMediaType, ValidationFailed
 
 _HEX_ID = re.compile(r"[0-9a-f]{32}")
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
 
 
-_URLSAFE = bytes.maketrans(b"+/", b"-_")
-
-
-def b64(data: bytes) -> str:
-    """Unpadded base64url (binascii directly: a page of entries calls this 100 times)."""
-    return binascii.b2a_base64(data, newline=False).translate(_URLSAFE).rstrip(b"=").decode()
+b64 = base64url.encode  # unpadded base64url: every bytes value the API answers
 
 
 def _invalid(field: str, problem: str) -> ValidationFailed:
