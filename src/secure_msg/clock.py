@@ -56,6 +56,10 @@ class FixedClock:
 
 _DAY_MS = 86_400_000
 _EPOCH_DAY = date(1970, 1, 1)
+# What ms_to_iso can write (years 1-9999, as `date` allows). Stored times outside it (an old
+# entry's created_at is its author's claim, checked only since) are written clamped.
+MIN_ISO_MS = -62_135_596_800_000  # 0001-01-01T00:00:00.000Z
+MAX_ISO_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
 
 
 @functools.lru_cache(maxsize=4096)
@@ -68,8 +72,9 @@ def ms_to_iso(ms: int) -> str:
     `datetime.isoformat(timespec="milliseconds")` writes it: "2026-01-01T08:05:09.123+00:00".
 
     Integer arithmetic and a cached date: a page of entries carries 100 of these, and through
-    `datetime` they were a quarter of the page's encoding time."""
-    day, rest = divmod(ms, _DAY_MS)
+    `datetime` they were a quarter of the page's encoding time. Never raises: a time outside
+    years 1-9999 is written as the nearest end of that range."""
+    day, rest = divmod(min(max(ms, MIN_ISO_MS), MAX_ISO_MS), _DAY_MS)
     seconds, milli = divmod(rest, 1000)
     hours, rest = divmod(seconds, 3600)
     minutes, seconds = divmod(rest, 60)

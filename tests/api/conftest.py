@@ -35,6 +35,7 @@ class World:
     def new_client(self) -> Client:
         client = Client(Profile(server=self.base), self.http.session)
         client.derive = derive
+        client.now_ms = self.clock.now_ms
         return client
 
     async def staff_link(self, role: Role = Role.THERAPIST, name: str = "T") -> str:

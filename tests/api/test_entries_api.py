@@ -13,6 +13,7 @@ from secure_msg.client import Client
 from secure_msg.client.http import b64d, b64e
 from secure_msg.crypto import envelope, keys
 from secure_msg.crypto.envelope import KIND_IDS
+from secure_msg.domain.entry_service import CREATED_AT_MIN_MS
 from secure_msg.storage import audit as audit_store
 from secure_msg.web.context import CONFIG, RUNTIME
 from secure_msg.web.services import services_of
@@ -38,7 +39,8 @@ def _seal(author: keys.AccountKeys, booklet: str, members: list[Client], *, seq:
     assert all(m.keys for m in members)
     return envelope.seal_entry(
         signer, booklet_id=bytes.fromhex(booklet), entry_id=entry_id or os.urandom(16),
-        kind=KIND_IDS[kind], sequence=seq, prev_hash=prev, created_at=1, plaintext=plaintext,
+        kind=KIND_IDS[kind], sequence=seq, prev_hash=prev, created_at=CREATED_AT_MIN_MS,
+        plaintext=plaintext,
         recipients=[(m.keys.account_id, m.keys.encryption_public) for m in members if m.keys],
     )
 

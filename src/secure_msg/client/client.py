@@ -75,6 +75,9 @@ class Client:
         # PBKDF2 with 600 000 iterations, replaceable only so tests can memoise it.
         self.derive: Callable[[str, bytes, int], keys.PasswordKeys] = keys.derive_password_keys
         self.salt: Callable[[int], bytes] = os.urandom
+        # The device clock for created_at; replaceable so tests can follow a test server's
+        # clock (the server refuses an entry dated more than a day ahead of its own).
+        self.now_ms: Callable[[], int] = _now_ms
 
     # -- accounts -----------------------------------------------------------------------------
 
@@ -90,7 +93,7 @@ class Client:
         secret = recovery.generate_recovery_secret()
         rk = recovery.derive_recovery_keys(secret)
         result = await self.api.call("POST", f"/api/enroll/{token}", {
-            "login": login, "key_statement": b64e(acct.statement(_now_ms()).encode()),
+            "login": login, "key_statement": b64e(acct.statement(self.now_ms()).encode()),
             "kdf_salt": b64e(salt), "kdf_iterations": keys.PBKDF2_ITERATIONS,
             "auth_key": b64e(pw.auth_key),
             "password_bundle": b64e(keys.seal_bundle(acct, pw.kek, keys.PURPOSE_PASSWORD)),
@@ -295,7 +298,7 @@ class Client:
             sealed = envelope.seal_entry(
                 me, booklet_id=bytes.fromhex(booklet_id), entry_id=os.urandom(16),
                 kind=KIND_IDS[kind], sequence=head["last_seq"] + 1,
-                prev_hash=b64d(head["last_hash"]), created_at=_now_ms(), plaintext=plaintext,
+                prev_hash=b64d(head["last_hash"]), created_at=self.now_ms(), plaintext=plaintext,
                 recipients=[(bytes.fromhex(m.account_id), m.encryption_key) for m in members],
             )
             try:
@@ -372,7 +375,7 @@ class Client:
         blob = grant.seal_grant(
             self._me(), booklet_id=bytes.fromhex(booklet_id),
             grantee_id=bytes.fromhex(member_id), grantee_ek=member.encryption_key,
-            created_at=_now_ms(), keys=items,
+            created_at=self.now_ms(), keys=items,
         )
         result = await self.api.call("POST", f"/api/booklets/{booklet_id}/grants",
                                      {"grant": b64e(blob)})
