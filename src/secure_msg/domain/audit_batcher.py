@@ -4,8 +4,11 @@ A change's event commits in the change's own transaction. A read changes nothing
 has no transaction to join; writing one per page read made every read cost a commit (an fsync
 and writer time: ≈ 1 ms of CPU per page, a third of the read path; docs/performance.md). Events
 are queued here in order and appended to the chain by one write every `interval` seconds, or at
-once when `max_events` are waiting, and on shutdown. A crash loses at most the last interval's
-read records, never a change's; docs/threat-model.md says so.
+once when `max_events` are waiting, and on shutdown. A crash loses the read records not yet
+committed (normally the last interval's; more if the writer was slow to take them), and a batch
+whose write fails is lost (logged); never a change's record. A batch is chained when written, so
+its events can follow later ones in `seq` order with earlier `at_ms`. docs/threat-model.md §3.6
+says so.
 """
 
 from __future__ import annotations
