@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import itertools
 import sqlite3
+from pathlib import Path
 
 import pytest
 
@@ -77,3 +78,35 @@ async def test_bad_fields_are_refused_and_nothing_is_written(db: Database) -> No
         with pytest.raises(ValueError, match="audit"):
             await db.write(functools.partial(audit_store.append_audit_txn, at_ms=1, **kwargs))
     assert await db.read(audit_store.list_events_txn) == []
+
+
+async def test_a_batch_appends_the_same_chain_as_one_by_one(tmp_path: Path) -> None:
+    """append_audit_events_txn writes exactly the events, links and hashes that the same events
+    appended one at a time would; one bad event in a batch writes none of it."""
+    events = [(1000 + i, f"account:{i:032x}", "entries.fetched", f"booklet:{i}", {"n": i})
+              for i in range(7)]
+    single = await Database.open(tmp_path / "single.db")
+    batch = await Database.open(tmp_path / "batch.db")
+    try:
+        await single.write(functools.partial(
+            audit_store.append_audit_txn, at_ms=1, actor="system", action="service.started"))
+        await batch.write(functools.partial(
+            audit_store.append_audit_txn, at_ms=1, actor="system", action="service.started"))
+        for at_ms, actor, action, target, detail in events:
+            await single.write(functools.partial(
+                audit_store.append_audit_txn, at_ms=at_ms, actor=actor, action=action,
+                target=target, detail=detail))
+        returned = await batch.write(functools.partial(
+            audit_store.append_audit_events_txn, events=events))
+        one_by_one = await single.read(audit_store.list_events_txn)
+        batched = await batch.read(audit_store.list_events_txn)
+        assert batched == one_by_one
+        assert returned == batched[1:]
+        bad = [*events[:3], (2000, "Maija", "entries.fetched", "", {})]
+        with pytest.raises(ValueError, match="audit"):
+            await batch.write(functools.partial(audit_store.append_audit_events_txn, events=bad))
+        assert await batch.read(audit_store.list_events_txn) == batched
+        assert (await audit_store.verify(batch)).ok
+    finally:
+        await single.close()
+        await batch.close()

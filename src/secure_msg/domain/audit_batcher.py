@@ -38,11 +38,8 @@ class PendingEvent:
 
 
 def _append_all_txn(conn: sqlite3.Connection, events: list[PendingEvent]) -> None:
-    for event in events:
-        audit_store.append_audit_txn(
-            conn, at_ms=event.at_ms, actor=event.actor, action=event.action,
-            target=event.target, detail=event.detail,
-        )
+    audit_store.append_audit_events_txn(
+        conn, [(e.at_ms, e.actor, e.action, e.target, e.detail) for e in events])
 
 
 class AuditBatcher:
