@@ -299,3 +299,116 @@ async def test_read_now_moves_to_a_reader_thread_when_the_database_is_busy(
     assert calls == [True, False]
     assert ticks >= 10
     holder.close()
+
+
+async def test_a_cancel_while_begin_fails_on_a_lock_still_stops_the_writer(tmp_path: Path) -> None:
+    """Cancelled while BEGIN IMMEDIATE waits on another process's lock, and BEGIN then times
+    out: the caller gets the error, and the writer stops (it used to forget the cancel and keep
+    accepting writes, so a shutdown waited for it forever)."""
+    database = await Database.open(tmp_path / "x.db")
+    await database.write(_insert_txn("setup"))
+    await database._in_thread(lambda: database._writer.execute("PRAGMA busy_timeout=300"))
+    other = sqlite3.connect(database.path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    pending = asyncio.ensure_future(database.write(_insert_txn("blocked")))
+    await asyncio.sleep(0.05)
+    database._writer_task.cancel()
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        await pending
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(database._writer_task, 2)
+    other.execute("ROLLBACK")
+    other.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        await database.write(_insert_txn("late"))
+    await database.close()
+
+
+class _SlowCommit:
+    """The writer connection with a slow fsync: COMMIT takes 0.3 s in the writer's thread."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def execute(self, sql: str, *args: object) -> sqlite3.Cursor:
+        if sql == "COMMIT":
+            time.sleep(0.3)
+        return self._conn.execute(sql, *args)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._conn, name)
+
+
+def test_an_event_loop_ending_mid_commit_settles_the_commit_and_returns(tmp_path: Path) -> None:
+    """asyncio.run() ending with a COMMIT in flight cancels every task: the commit completes,
+    the batch is settled as committed (not as failed), and asyncio.run() returns (it used to
+    hang after queueing a ROLLBACK behind the COMMIT)."""
+    path = tmp_path / "x.db"
+    opened: list[Database] = []
+    in_flight: list[asyncio.Future[object]] = []
+
+    async def main() -> None:
+        database = await Database.open(path)
+        opened.append(database)
+        await database.write(_insert_txn("setup"))
+        database._writer = _SlowCommit(database._writer)  # type: ignore[assignment]
+        in_flight.append(asyncio.ensure_future(database.write(_insert_txn("in flight"))))
+        await asyncio.sleep(0.1)  # the COMMIT is running; return without close()
+
+    runner = threading.Thread(target=asyncio.run, args=(main(),), daemon=True)
+    runner.start()
+    runner.join(10)
+    assert not runner.is_alive()
+    stats = opened[0].stats
+    assert (stats.commits, stats.jobs, stats.failed_jobs) == (2, 2, 0)
+    conn = sqlite3.connect(path)
+    assert [v for (v,) in conn.execute("SELECT v FROM t ORDER BY id")] == ["setup", "in flight"]
+    conn.close()
+
+
+class _NotAnException(BaseException):
+    """Like pytest's Failed or Skipped: a BaseException that no caller owns."""
+
+
+async def test_a_job_raising_a_base_exception_closes_the_database_instead_of_hanging(
+    tmp_path: Path,
+) -> None:
+    """A write function raising a bare BaseException rolls its batch back, its caller hears
+    "write aborted", and later writes fail at once rather than wait for a dead writer."""
+    database = await Database.open(tmp_path / "x.db")
+    await database.write(_insert_txn("setup"))
+
+    def explode(conn: sqlite3.Connection) -> None:
+        conn.execute("INSERT INTO t (v) VALUES ('half')")
+        raise _NotAnException
+
+    with pytest.raises(RuntimeError, match="aborted"):
+        await database.write(explode)
+    with pytest.raises(_NotAnException):
+        await asyncio.wait_for(database._writer_task, 2)
+    with pytest.raises(RuntimeError, match="closed"):
+        await asyncio.wait_for(database.write(_insert_txn("late")), 2)
+    conn = sqlite3.connect(database.path)
+    assert _count(conn) == 1
+    conn.close()
+    await database.close()
+
+
+async def test_a_close_cancelled_halfway_still_closes_everything(tmp_path: Path) -> None:
+    """close() cancelled while it waits for a batch: closing goes on, and another close()
+    returns only when every connection and thread is closed."""
+    database = await Database.open(tmp_path / "x.db")
+    running = asyncio.ensure_future(
+        database.write(_slow_insert_txn("running", 0.3, []), inline=False))
+    await asyncio.sleep(0.05)
+    first = asyncio.ensure_future(database.close())
+    await asyncio.sleep(0.05)
+    first.cancel()
+    await database.close()
+    assert isinstance(await running, int)
+    assert database._inline is None
+    with pytest.raises(sqlite3.ProgrammingError):
+        database._writer.execute("SELECT 1")
+    for reader in database._readers:
+        with pytest.raises(ValueError, match="no active connection"):
+            await reader.execute("SELECT 1")

@@ -36,6 +36,7 @@ import functools
 import itertools
 import sqlite3
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -116,6 +117,14 @@ def _run_jobs(conn: sqlite3.Connection, fns: list[TxnFn[Any]]) -> list[_Outcome]
     return outcomes
 
 
+def _rollback_if_open(conn: sqlite3.Connection) -> Callable[[], None]:
+    def rollback() -> None:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+
+    return rollback
+
+
 def _run_read(conn: sqlite3.Connection, fn: TxnFn[T]) -> T:
     conn.execute("BEGIN")  # one snapshot for all of fn's SELECTs
     try:
@@ -124,11 +133,9 @@ def _run_read(conn: sqlite3.Connection, fn: TxnFn[T]) -> T:
         conn.execute("COMMIT")
 
 
-async def _connect(path: Path, pragmas: tuple[str, ...], check_same_thread: bool = True
-                   ) -> aiosqlite.Connection:
-    # isolation_level=None: no implicit transactions; we issue BEGIN/COMMIT ourselves, so two
-    # coroutines can never silently share one (DESIGN §6).
-    conn = await aiosqlite.connect(path, isolation_level=None, check_same_thread=check_same_thread)
+async def _connect(path: Path, pragmas: tuple[str, ...]) -> aiosqlite.Connection:
+    # isolation_level=None: no implicit transactions; we issue BEGIN ourselves (_run_read).
+    conn = await aiosqlite.connect(path, isolation_level=None)
     for pragma in pragmas:
         await conn.execute(pragma)
     return conn
@@ -138,11 +145,12 @@ class Database:
     """The process's only handle on the database. Open with `Database.open`, then `close`."""
 
     def __init__(
-        self, path: Path, writer: aiosqlite.Connection, readers: list[aiosqlite.Connection],
-        max_batch: int,
+        self, path: Path, writer: sqlite3.Connection, writer_thread: ThreadPoolExecutor,
+        readers: list[aiosqlite.Connection], max_batch: int,
     ) -> None:
         self.path = path
         self._writer = writer
+        self._writer_thread = writer_thread
         self._readers = readers
         self._idle_readers: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
         for reader in readers:
@@ -151,6 +159,8 @@ class Database:
         self._max_batch = max_batch
         self.stats = WriterStats()
         self._closed = False
+        self._cancel_seen = False  # a cancellation arrived during the current batch
+        self._closing: asyncio.Future[None] | None = None
         self._writer_task = asyncio.create_task(self._writer_loop(), name="db-writer")
         inline = sqlite3.connect(path, isolation_level=None)
         for pragma in _INLINE_PRAGMAS:
@@ -164,18 +174,39 @@ class Database:
     ) -> Database:
         """Open (creating if needed) and migrate the database at `path`."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        # Not same-thread: the loop runs a batch's functions on it between BEGIN and COMMIT in
-        # its own thread; the writer task makes sure the two never use it at the same time.
-        writer = await _connect(path, _WRITER_PRAGMAS, check_same_thread=False)
+        # The writer is a plain connection with a thread of its own: statements that may wait
+        # (BEGIN IMMEDIATE on a lock, COMMIT on fsync) run there and are awaited through plain
+        # futures, which a shutdown's "cancel every task" cannot cut short. Not same-thread: the
+        # loop runs a batch's inline functions on it between BEGIN and COMMIT; the writer task
+        # makes sure the two never use it at the same time.
+        thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="db-writer")
+        loop = asyncio.get_running_loop()
+
+        def connect() -> sqlite3.Connection:
+            # isolation_level=None: no implicit transactions; we issue BEGIN/COMMIT ourselves,
+            # so two coroutines can never silently share one (DESIGN §6).
+            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            try:
+                for pragma in _WRITER_PRAGMAS:
+                    conn.execute(pragma)
+                migrations.migrate(conn, schema_dir=schema_dir)
+            except BaseException:
+                conn.close()
+                raise
+            return conn
+
         try:
-            await _run_in_thread(
-                writer, lambda: migrations.migrate(writer._conn, schema_dir=schema_dir)
-            )
+            writer = await loop.run_in_executor(thread, connect)
+        except BaseException:
+            thread.shutdown(wait=False)
+            raise
+        try:
             reader_conns = [await _connect(path, _READER_PRAGMAS) for _ in range(readers)]
         except BaseException:
-            await writer.close()
+            await loop.run_in_executor(thread, writer.close)
+            thread.shutdown(wait=False)
             raise
-        return cls(path, writer, reader_conns, max_batch)
+        return cls(path, writer, thread, reader_conns, max_batch)
 
     async def write(self, fn: TxnFn[T], *, inline: bool = True) -> T:
         """Run `fn` in a write transaction; return its result once it is durably committed.
@@ -215,7 +246,8 @@ class Database:
         try:
             return _run_read(inline, fn)
         except sqlite3.OperationalError as exc:
-            if exc.sqlite_errorcode not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+            # the primary code: extended ones (BUSY_RECOVERY, BUSY_SNAPSHOT…) count too
+            if exc.sqlite_errorcode & 0xFF not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
                 raise
             if inline.in_transaction:
                 inline.execute("ROLLBACK")
@@ -240,8 +272,9 @@ class Database:
                         break
                     batch.append(nxt)
                 await self._commit_batch(batch)
-        except asyncio.CancelledError:
-            # Shut down without close(): what never began fails; nothing is left hanging.
+        except BaseException:
+            # Cancelled at shutdown without close(), or a job raised something no caller owns:
+            # what never began fails; nothing is left hanging and no later write is accepted.
             self._closed = True
             while not self._queue.empty():
                 queued = self._queue.get_nowait()
@@ -249,46 +282,42 @@ class Database:
                     queued.future.set_exception(RuntimeError("database is closed"))
             raise
 
-    async def _in_thread(self, fn: Callable[[], T]) -> tuple[T, bool]:
-        """Run `fn` in the writer's thread and wait for it to finish even if cancelled meanwhile
-        (the statement runs on regardless: abandoning it would leave a transaction open or a
-        COMMIT unreported). Returns the result and whether a cancellation arrived."""
-        task = asyncio.ensure_future(_run_in_thread(self._writer, fn))
-        cancelled = False
+    async def _in_thread(self, fn: Callable[[], T]) -> T:
+        """Run `fn` in the writer's thread and wait for it to finish even if cancelled meanwhile:
+        the statement runs on regardless, and abandoning it would leave a transaction open or a
+        COMMIT unreported. A cancellation that arrives is remembered in `_cancel_seen` and acted
+        on once the batch is settled."""
+        future = asyncio.get_running_loop().run_in_executor(self._writer_thread, fn)
         while True:
             try:
-                return await asyncio.shield(task), cancelled
+                return await asyncio.shield(future)
             except asyncio.CancelledError:
-                if task.done():
-                    raise  # the statement itself was cancelled: cannot happen in aiosqlite
-                cancelled = True
+                if future.cancelled():  # only a dead executor cancels its own future
+                    raise
+                self._cancel_seen = True
 
     async def _commit_batch(self, batch: list[_Job]) -> None:
-        raw = self._writer._conn
+        raw = self._writer
         outcomes: list[_Outcome] = []
-        cancelled = False
+        self._cancel_seen = False
         try:
             # BEGIN IMMEDIATE can wait for another process's write lock and COMMIT for fsync:
-            # both in the connection's thread. Inline functions take microseconds each and run
-            # here on the loop: in the writer thread, every statement was a GIL hand-over with
-            # the busy event loop, which cost more than the statements (docs/performance.md,
+            # both in the writer's thread. Inline functions take microseconds each and run here
+            # on the loop: in the writer thread, every statement was a GIL hand-over with the
+            # busy event loop, which cost more than the statements (docs/performance.md,
             # "Ingest").
-            _, cancelled = await self._in_thread(lambda: raw.execute("BEGIN IMMEDIATE"))
+            await self._in_thread(lambda: raw.execute("BEGIN IMMEDIATE"))
             try:
                 for inline, group in itertools.groupby(batch, key=lambda job: job.inline):
                     fns = [job.fn for job in group]
                     if inline:
                         outcomes += _run_jobs(raw, fns)
                     else:
-                        done, stop = await self._in_thread(functools.partial(_run_jobs, raw, fns))
-                        outcomes += done
-                        cancelled |= stop
-                _, stop = await self._in_thread(lambda: raw.execute("COMMIT"))
-                cancelled |= stop
+                        outcomes += await self._in_thread(functools.partial(_run_jobs, raw, fns))
+                await self._in_thread(lambda: raw.execute("COMMIT"))
             except BaseException:
-                if raw.in_transaction:
-                    _, stop = await self._in_thread(lambda: raw.execute("ROLLBACK"))
-                    cancelled |= stop
+                # in_transaction is read in the writer's thread, after whatever ran there.
+                await self._in_thread(_rollback_if_open(raw))
                 raise
         except BaseException as exc:
             # Nothing of the batch committed: every caller hears so, then the error goes on
@@ -299,8 +328,8 @@ class Database:
                     job.future.set_exception(error)
             if not isinstance(exc, Exception):
                 raise
-            if cancelled:
-                raise asyncio.CancelledError from None
+            if self._cancel_seen:
+                raise asyncio.CancelledError from exc
             return
         failed = 0
         for job, (ok, value) in zip(batch, outcomes, strict=True):
@@ -312,20 +341,27 @@ class Database:
             else:
                 job.future.set_exception(value)
         self.stats.record(len(batch), failed)
-        if cancelled:  # the batch is settled truthfully; now let the cancellation go on
+        if self._cancel_seen:  # the batch is settled truthfully; now let the cancellation go on
             raise asyncio.CancelledError
 
     async def close(self) -> None:
-        """Finish queued writes, then close every connection."""
+        """Finish queued writes, then close every connection. Safe to call again, or from
+        several tasks; a cancelled close() goes on closing in the background."""
         self._closed = True
+        if self._closing is None:
+            self._closing = asyncio.ensure_future(self._close())
+        await asyncio.shield(self._closing)
+
+    async def _close(self) -> None:
         if not self._writer_task.done():
             self._queue.put_nowait(None)
-            # shield: a cancelled close() must not cut a batch short (see module docstring).
-            await asyncio.shield(self._writer_task)
-        if self._inline is None:
-            return
-        self._inline.close()
-        self._inline = None
-        await self._writer.close()
+            # A batch halfway through is finished first (see module docstring).
+            await asyncio.wait([self._writer_task])
+        if self._inline is not None:
+            self._inline.close()
+            self._inline = None
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._writer_thread, self._writer.close)
+        self._writer_thread.shutdown(wait=False)
         for reader in self._readers:
             await reader.close()
