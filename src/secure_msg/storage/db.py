@@ -1,4 +1,5 @@
-"""SQLite through aiosqlite: one group-commit writer, a small pool of readers (DESIGN §6).
+"""SQLite: one group-commit writer with a thread of its own, a small pool of aiosqlite readers,
+and a query-only connection on the event loop for point look-ups (DESIGN §6).
 
 Writes are plain synchronous functions named `*_txn` that take a `sqlite3.Connection`:
 
@@ -14,7 +15,7 @@ Group commit: calls that arrive while a batch is committing queue up and run tog
 next single `BEGIN IMMEDIATE … COMMIT`, each inside its own SAVEPOINT. A function that raises
 is rolled back to its savepoint and its caller gets the exception; the rest of the batch commits.
 If the COMMIT itself fails, every caller in the batch gets the error and nothing is acknowledged.
-BEGIN and COMMIT run in the writer connection's thread (they may wait on a lock or fsync); the
+BEGIN and COMMIT run in the writer's thread (they may wait on a lock or fsync); the
 functions themselves run on the event loop between them, so a write function must be a few
 indexed statements. A function that may take milliseconds (a bulk insert, a batch of audit
 records) is written with `inline=False`: it runs in the writer's thread, in the same
