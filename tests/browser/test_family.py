@@ -66,3 +66,30 @@ def test_parent_enrolls_reads_logs_homework_replies_and_logs_in_elsewhere(world:
     expect(page2.locator(".entry-note").last.locator(".receipt")).to_contain_text("Tiina")
     other.close()
     context.close()
+
+
+def test_a_phone_with_its_clock_days_ahead_is_told_to_fix_it_and_nothing_is_posted(
+    world: World,
+) -> None:
+    """The server refuses an entry dated more than a day ahead; the parent reads why in plain
+    words (not a generic error), and the booklet gains nothing."""
+    context, page = world.page()
+    enroll_in_browser(page, world.invite("Isä"), "isa")
+    parent_id = next(m.account_id for m in world.call(world.t.members(world.booklet))
+                     if m.role == "guardian")
+    world.call(world.t.grant_history(world.booklet, parent_id))
+    page.reload()
+    open_booklet(page, world.booklet)
+    before = len(world.call(world.t.read(world.booklet)))
+    page.evaluate("""() => {  // this document's clock runs three days fast from now on
+        const real = Date.now.bind(Date);
+        Date.now = () => real() + 3 * 86400000;
+    }""")
+    page.get_by_label("Kirjoita viesti").fill("Kello edellä")
+    page.get_by_role("button", name="Lähetä", exact=True).click()
+    expect(page.get_by_role("alert")).to_contain_text("päivämäärä tai kellonaika on väärin")
+    assert len(world.call(world.t.read(world.booklet))) == before
+    context.close()
+    expected = "console: Failed to load resource: the server responded with a status of 422"
+    assert sum(e.startswith(expected) for e in world.errors) == 1, world.errors  # that refusal
+    world.errors[:] = [e for e in world.errors if not e.startswith(expected)]

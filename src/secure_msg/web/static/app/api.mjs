@@ -52,6 +52,8 @@ export function describeError(err, overrides = {}) {
     if (err.status === 401) return t('err_session');
     if (err.status === 404 || err.status === 403) return t('err_not_found');
     if (err.type === 'protocol-rejected') return t('err_protocol', { code: err.extra.protocol_error ?? '' });
+    // An entry's time comes from this device: a clock days off is refused (protocol §4.3).
+    if (err.type === 'validation-failed' && (err.extra.errors ?? []).some((e) => e?.field === 'created_at')) return t('err_clock');
     if (err.status === 400 || err.status === 422) return `${t('err_generic')} (${err.title})`;
   }
   console.error(err);

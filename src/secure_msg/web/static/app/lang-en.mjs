@@ -139,6 +139,7 @@ export const en = {
   period_used: 'Used {used} of {granted} sessions · period ends {end}',
   // errors
   err_generic: 'Something went wrong. Please try again.',
+  err_clock: 'This device\'s date or time is wrong, so the message was not sent. Set the date and time to automatic in your phone\'s settings and try again.',
   err_network: 'No connection to the service. Check your internet connection and try again.',
   err_credentials: 'The login name or password is not correct.',
   err_login_taken: 'That login name is already in use. Choose another one.',

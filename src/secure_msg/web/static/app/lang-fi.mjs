@@ -132,6 +132,7 @@ export const fi = {
   appt_late: 'myöhäinen peruutus',
   period_used: 'Käytetty {used}/{granted} käyntiä · jakso päättyy {end}',
   err_generic: 'Jokin meni vikaan. Yritä uudelleen.',
+  err_clock: 'Laitteen päivämäärä tai kellonaika on väärin, joten viestiä ei lähetetty. Valitse puhelimen asetuksista automaattinen päivämäärä ja aika ja yritä uudelleen.',
   err_network: 'Palveluun ei saada yhteyttä. Tarkista nettiyhteys ja yritä uudelleen.',
   err_credentials: 'Käyttäjätunnus tai salasana ei ole oikein.',
   err_login_taken: 'Käyttäjätunnus on jo käytössä. Valitse toinen.',

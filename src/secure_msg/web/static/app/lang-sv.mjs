@@ -132,6 +132,7 @@ export const sv = {
   appt_late: 'sen avbokning',
   period_used: 'Använt {used} av {granted} besök · perioden slutar {end}',
   err_generic: 'Något gick fel. Försök igen.',
+  err_clock: 'Enhetens datum eller tid är fel, så meddelandet skickades inte. Välj automatiskt datum och tid i telefonens inställningar och försök igen.',
   err_network: 'Ingen förbindelse till tjänsten. Kontrollera internetanslutningen och försök igen.',
   err_credentials: 'Användarnamnet eller lösenordet är fel.',
   err_login_taken: 'Användarnamnet är redan taget. Välj ett annat.',
