@@ -10,8 +10,9 @@ from __future__ import annotations
 import contextlib
 import json
 import struct
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec
 
 import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -26,6 +27,8 @@ from secure_msg.crypto.rng import SeededRng
 VECTORS = Path(__file__).resolve().parents[1] / "vectors" / "protocol-v1.json"
 h = bytes.fromhex
 L = 2**252 + 27742317777372353535851937790883648493  # order of the Ed25519 base point
+P = ParamSpec("P")
+Wrap = tuple[bytes, bytes, bytes, bytes]  # (recipient_id, recipient_ek, enc, wrapped_key)
 
 
 def _account(n: int) -> keys.AccountKeys:
@@ -37,6 +40,14 @@ BOOKLET_X = b"\xb1" * 16  # Mallory and the therapist are members of both bookle
 BOOKLET_Y = b"\xb2" * 16
 MEMBERS_X = [THERAPIST, PARENT1, PARENT2, MALLORY]
 MEMBERS_Y = [THERAPIST, MALLORY]
+Y_ENTRY = b"\xf1" * 16  # the booklet-Y entry Mallory re-grants in booklet X
+
+
+def _refused(call: Callable[P, object], *args: P.args, **kwargs: P.kwargs) -> str:
+    """The code of the ProtocolError that `call(*args, **kwargs)` must raise."""
+    with pytest.raises(ProtocolError) as err:
+        call(*args, **kwargs)
+    return err.value.code
 
 
 def _recips(members: list[keys.AccountKeys]) -> dict[bytes, bytes]:
@@ -54,22 +65,13 @@ def _seal(
     seq: int = 1,
 ) -> bytes:
     """seal_entry, or a hand-built envelope when the author lies about `author_id`."""
-    if author_id is None:
-        return envelope.seal_entry(
-            author,
-            booklet_id=booklet,
-            entry_id=entry_id,
-            kind=2,
-            sequence=seq,
-            prev_hash=envelope.ZERO_HASH,
-            created_at=1_800_000_000_000,
-            plaintext=plaintext,
-            recipients=list(_recips(members).items()),
-            rng=SeededRng(entry_id + booklet),
-        )
-    liar = keys.AccountKeys(author_id, author.identity_seed, author.encryption_secret)
-    forged = envelope.seal_entry(
-        liar,
+    signer = (
+        author
+        if author_id is None
+        else keys.AccountKeys(author_id, author.identity_seed, author.encryption_secret)
+    )
+    return envelope.seal_entry(
+        signer,
         booklet_id=booklet,
         entry_id=entry_id,
         kind=2,
@@ -78,8 +80,8 @@ def _seal(
         created_at=1_800_000_000_000,
         plaintext=plaintext,
         recipients=list(_recips(members).items()),
+        rng=SeededRng(entry_id + booklet) if author_id is None else None,
     )
-    return forged
 
 
 def _server_verify(
@@ -99,21 +101,41 @@ def _server_verify(
     )
 
 
+def _open(
+    data: bytes,
+    *,
+    me: keys.AccountKeys = PARENT1,
+    author: keys.AccountKeys = THERAPIST,
+    booklet: bytes = BOOKLET_X,
+) -> envelope.OpenedEntry:
+    """A recipient's open that tells the library which booklet and author it expects.
+
+    Before finding F3 was fixed, `open_entry` took neither and the replay attacks went through.
+    """
+    return envelope.open_entry(
+        data,
+        author_identity_key=author.identity_public,
+        author_id=author.account_id,
+        booklet_id=booklet,
+        me=me,
+    )
+
+
 def _resign(unsigned: bytes, signer: keys.AccountKeys, label: bytes) -> bytes:
     return unsigned + sign(signer.identity, label, unsigned)
 
 
+def _wraps(env: envelope.Envelope) -> list[Wrap]:
+    return [(w.recipient_id, w.recipient_ek, w.enc, w.wrapped_key) for w in env.wraps]
+
+
 def _rebuild(
     env: envelope.Envelope,
-    wraps: list[tuple[bytes, bytes, bytes, bytes]] | None = None,
+    wraps: list[Wrap] | None = None,
     header: bytes | None = None,
 ) -> bytes:
     """The unsigned part of an envelope with its header and/or wraps replaced."""
-    ws = (
-        wraps
-        if wraps is not None
-        else [(w.recipient_id, w.recipient_ek, w.enc, w.wrapped_key) for w in env.wraps]
-    )
+    ws = wraps if wraps is not None else _wraps(env)
     return b"".join(
         [
             header or env.header_bytes,
@@ -125,24 +147,25 @@ def _rebuild(
     )
 
 
-def _code(exc: pytest.ExceptionInfo[ProtocolError]) -> str:
-    return exc.value.code
+def _resigned_with_wrap(
+    env: envelope.Envelope,
+    who: keys.AccountKeys,
+    *,
+    enc: bytes | None = None,
+    wrapped_key: bytes | None = None,
+) -> bytes:
+    """`env` with `who`'s wrap given another enc and/or wrapped_key, re-signed by the therapist."""
+    ws = [
+        (rid, ek, e if enc is None else enc, wk if wrapped_key is None else wrapped_key)
+        if rid == who.account_id
+        else (rid, ek, e, wk)
+        for rid, ek, e, wk in _wraps(env)
+    ]
+    return _resign(_rebuild(env, ws), THERAPIST, labels.ENTRY_SIGNATURE)
 
 
-def _open_strict(
-    data: bytes, *, author: keys.AccountKeys, me: keys.AccountKeys, booklet: bytes, author_id: bytes
-) -> envelope.OpenedEntry:
-    """A recipient's open that tells the library which booklet and author it expects.
-
-    Before finding F3 was fixed, `open_entry` took neither and these attacks went through.
-    """
-    return envelope.open_entry(
-        data,
-        author_identity_key=author.identity_public,
-        author_id=author_id,
-        booklet_id=booklet,
-        me=me,
-    )
+def _wrap_of(env: envelope.Envelope, who: keys.AccountKeys) -> envelope.Wrap:
+    return next(w for w in env.wraps if w.recipient_id == who.account_id)
 
 
 # --- low-order X25519 points (RFC 7748 §7 / Wycheproof "low order public key") --------------
@@ -181,159 +204,93 @@ ED25519_SMALL_ORDER = [
 def test_envelope_replayed_into_another_booklet_is_refused_by_the_server() -> None:
     """Replay: a valid envelope of booklet X posted to booklet Y."""
     sealed = _seal(THERAPIST, MEMBERS_Y, booklet=BOOKLET_X)
-    with pytest.raises(ProtocolError) as err:
-        _server_verify(sealed, THERAPIST, booklet=BOOKLET_Y, members=MEMBERS_Y)
-    assert _code(err) == "wrong-booklet"
+    code = _refused(_server_verify, sealed, THERAPIST, booklet=BOOKLET_Y, members=MEMBERS_Y)
+    assert code == "wrong-booklet"
 
 
 def test_envelope_replayed_into_another_booklet_is_refused_by_the_recipient() -> None:
     """Replay by a malicious server: an entry of booklet Y served to a member inside booklet X."""
     sealed = _seal(THERAPIST, MEMBERS_Y, booklet=BOOKLET_Y)
-    with pytest.raises(ProtocolError) as err:
-        _open_strict(
-            sealed, author=THERAPIST, me=MALLORY, booklet=BOOKLET_X, author_id=THERAPIST.account_id
-        )
-    assert _code(err) == "wrong-booklet"
+    assert _refused(_open, sealed, me=MALLORY, booklet=BOOKLET_X) == "wrong-booklet"
 
 
 def test_author_claiming_another_authors_id_is_refused_by_the_server() -> None:
     """Impersonation: Mallory signs a header whose author_id is the therapist's."""
     forged = _seal(MALLORY, MEMBERS_X, author_id=THERAPIST.account_id)
-    with pytest.raises(ProtocolError) as err:  # the server checks against the session user
-        _server_verify(forged, MALLORY)
-    assert _code(err) == "wrong-author"
-    with pytest.raises(ProtocolError) as err:  # or under the claimed author's key
-        _server_verify(forged, THERAPIST)
-    assert _code(err) == "bad-signature"
+    # the server checks against the session user, or under the claimed author's key
+    assert _refused(_server_verify, forged, MALLORY) == "wrong-author"
+    assert _refused(_server_verify, forged, THERAPIST) == "bad-signature"
 
 
 def test_author_claiming_another_authors_id_is_refused_under_the_claimed_key() -> None:
     """Impersonation: checked under the claimed author's pinned IK, the signature is bad."""
     forged = _seal(MALLORY, MEMBERS_X, author_id=THERAPIST.account_id)
-    with pytest.raises(ProtocolError) as err:
-        envelope.open_entry(
-            forged,
-            author_identity_key=THERAPIST.identity_public,
-            author_id=THERAPIST.account_id,
-            booklet_id=BOOKLET_X,
-            me=PARENT1,
-        )
-    assert _code(err) == "bad-signature"
+    assert _refused(_open, forged) == "bad-signature"
 
 
 def test_author_id_not_matching_the_signing_key_is_refused_by_the_recipient() -> None:
     """Impersonation via a malicious server: header says 'therapist', signature is Mallory's."""
     forged = _seal(MALLORY, MEMBERS_X, author_id=THERAPIST.account_id)
     # The server (colluding) labels the entry as Mallory's so the client picks Mallory's key.
-    with pytest.raises(ProtocolError) as err:
-        _open_strict(
-            forged, author=MALLORY, me=PARENT1, booklet=BOOKLET_X, author_id=MALLORY.account_id
-        )
-    assert _code(err) == "wrong-author"
+    assert _refused(_open, forged, author=MALLORY) == "wrong-author"
 
 
 def test_wrap_spliced_from_another_entry_breaks_the_signature() -> None:
     """Splicing: a wrap copied from entry A into entry B (not re-signed)."""
     a = envelope.parse_envelope(_seal(THERAPIST, MEMBERS_X, entry_id=b"\xa1" * 16))
     b = envelope.parse_envelope(_seal(THERAPIST, MEMBERS_X, entry_id=b"\xa2" * 16))
-    wraps = [(w.recipient_id, w.recipient_ek, w.enc, w.wrapped_key) for w in b.wraps]
-    wa = a.wraps[1]
-    wraps[1] = (wa.recipient_id, wa.recipient_ek, wa.enc, wa.wrapped_key)
+    wraps = _wraps(b)
+    wraps[1] = _wraps(a)[1]
     spliced = _rebuild(b, wraps) + b.signature
-    with pytest.raises(ProtocolError) as err:
-        _server_verify(spliced, THERAPIST)
-    assert _code(err) == "bad-signature"
-    with pytest.raises(ProtocolError) as err:
-        envelope.open_entry(
-            spliced,
-            author_identity_key=THERAPIST.identity_public,
-            author_id=THERAPIST.account_id,
-            booklet_id=BOOKLET_X,
-            me=PARENT1,
-        )
-    assert _code(err) == "bad-signature"
+    assert _refused(_server_verify, spliced, THERAPIST) == "bad-signature"
+    assert _refused(_open, spliced) == "bad-signature"
 
 
 def test_wrap_spliced_from_another_entry_and_resigned_does_not_unwrap() -> None:
     """Splicing by the author: a wrap from entry A re-signed into entry B fails the HPKE info."""
     a = envelope.parse_envelope(_seal(THERAPIST, MEMBERS_X, entry_id=b"\xa1" * 16))
     b = envelope.parse_envelope(_seal(THERAPIST, MEMBERS_X, entry_id=b"\xa2" * 16))
-    wraps = [(w.recipient_id, w.recipient_ek, w.enc, w.wrapped_key) for w in b.wraps]
-    idx = [w.recipient_id for w in b.wraps].index(PARENT1.account_id)
-    wa = a.wraps[idx]
-    wraps[idx] = (wa.recipient_id, wa.recipient_ek, wa.enc, wa.wrapped_key)
-    spliced = _resign(_rebuild(b, wraps), THERAPIST, labels.ENTRY_SIGNATURE)
+    wa = _wrap_of(a, PARENT1)
+    spliced = _resigned_with_wrap(b, PARENT1, enc=wa.enc, wrapped_key=wa.wrapped_key)
     _server_verify(spliced, THERAPIST)  # the server cannot tell (protocol.md §4.3)
-    with pytest.raises(ProtocolError) as err:
-        envelope.open_entry(
-            spliced,
-            author_identity_key=THERAPIST.identity_public,
-            author_id=THERAPIST.account_id,
-            booklet_id=BOOKLET_X,
-            me=PARENT1,
-        )
-    assert _code(err) == "unwrap-failed"
+    assert _refused(_open, spliced) == "unwrap-failed"
 
 
 def test_wrap_redirected_to_another_recipient_id_does_not_unwrap() -> None:
     """Splicing: Parent1's wrap relabelled as Parent2's (same EK slot swapped) fails to unwrap."""
     b = envelope.parse_envelope(_seal(THERAPIST, MEMBERS_X))
-    wraps = [(w.recipient_id, w.recipient_ek, w.enc, w.wrapped_key) for w in b.wraps]
-    i1 = [w.recipient_id for w in b.wraps].index(PARENT1.account_id)
-    i2 = [w.recipient_id for w in b.wraps].index(PARENT2.account_id)
-    w1, w2 = wraps[i1], wraps[i2]
-    wraps[i1] = (w1[0], w1[1], w2[2], w2[3])  # Parent2's enc/ct under Parent1's id and EK
-    swapped = _resign(_rebuild(b, wraps), THERAPIST, labels.ENTRY_SIGNATURE)
-    with pytest.raises(ProtocolError) as err:
-        envelope.open_entry(
-            swapped,
-            author_identity_key=THERAPIST.identity_public,
-            author_id=THERAPIST.account_id,
-            booklet_id=BOOKLET_X,
-            me=PARENT1,
-        )
-    assert _code(err) == "unwrap-failed"
+    w2 = _wrap_of(b, PARENT2)  # Parent2's enc/ct under Parent1's id and EK
+    swapped = _resigned_with_wrap(b, PARENT1, enc=w2.enc, wrapped_key=w2.wrapped_key)
+    assert _refused(_open, swapped) == "unwrap-failed"
 
 
 def test_server_refuses_an_extra_recipient_or_a_substituted_ek() -> None:
     """Recipient-set tampering: an outsider added, a member dropped or a member's EK swapped."""
-    with pytest.raises(ProtocolError) as err:
-        _server_verify(_seal(THERAPIST, [*MEMBERS_X, NEWCOMER]), THERAPIST)
-    assert _code(err) == "recipient-set-mismatch"
-    with pytest.raises(ProtocolError) as err:
-        _server_verify(_seal(THERAPIST, MEMBERS_X[:-1]), THERAPIST)
-    assert _code(err) == "recipient-set-mismatch"
     swapped = keys.AccountKeys(
         PARENT1.account_id, NEWCOMER.identity_seed, NEWCOMER.encryption_secret
     )
-    with pytest.raises(ProtocolError) as err:
-        _server_verify(_seal(THERAPIST, [THERAPIST, swapped, PARENT2, MALLORY]), THERAPIST)
-    assert _code(err) == "recipient-set-mismatch"
+    for recipients in (
+        [*MEMBERS_X, NEWCOMER],
+        MEMBERS_X[:-1],
+        [THERAPIST, swapped, PARENT2, MALLORY],
+    ):
+        sealed = _seal(THERAPIST, recipients)
+        assert _refused(_server_verify, sealed, THERAPIST) == "recipient-set-mismatch"
 
 
 def test_removed_member_gets_no_wrap_for_new_entries() -> None:
     """Removed member: an entry sealed after removal cannot be opened with the old keys."""
     after = _seal(THERAPIST, [THERAPIST, PARENT1, PARENT2])
-    with pytest.raises(ProtocolError) as err:
-        envelope.open_entry(
-            after,
-            author_identity_key=THERAPIST.identity_public,
-            author_id=THERAPIST.account_id,
-            booklet_id=BOOKLET_X,
-            me=MALLORY,
-        )
-    assert _code(err) == "not-a-recipient"
+    assert _refused(_open, after, me=MALLORY) == "not-a-recipient"
 
 
 def test_duplicate_or_unsorted_recipients_are_refused() -> None:
     """Non-canonical wraps: a recipient listed twice or out of order, even if re-signed."""
     b = envelope.parse_envelope(_seal(THERAPIST, MEMBERS_X))
-    ws = [(w.recipient_id, w.recipient_ek, w.enc, w.wrapped_key) for w in b.wraps]
+    ws = _wraps(b)
     for bad in (ws[::-1], [ws[0], ws[0], *ws[1:]]):
         data = _resign(_rebuild(b, bad), THERAPIST, labels.ENTRY_SIGNATURE)
-        with pytest.raises(ProtocolError) as err:
-            _server_verify(data, THERAPIST)
-        assert _code(err) == "recipients-not-canonical"
+        assert _refused(_server_verify, data, THERAPIST) == "recipients-not-canonical"
 
 
 def test_recipient_count_and_body_length_bounds() -> None:
@@ -343,64 +300,42 @@ def test_recipient_count_and_body_length_bounds() -> None:
     body_end = envelope.HEADER_LEN + 4 + len(env.body)
     for count in (0, 65, 0xFFFF):
         data = sealed[:body_end] + struct.pack(">H", count) + sealed[body_end + 2 :]
-        with pytest.raises(ProtocolError) as err:
-            envelope.parse_envelope(data)
-        assert _code(err) == "bad-recipient-count"
+        assert _refused(envelope.parse_envelope, data) == "bad-recipient-count"
     for body_len in (0, 15, envelope.MAX_BODY + 1, 0xFFFFFFFF):
         data = (
             sealed[: envelope.HEADER_LEN]
             + struct.pack(">I", body_len)
             + sealed[envelope.HEADER_LEN + 4 :]
         )
-        with pytest.raises(ProtocolError) as err:
-            envelope.parse_envelope(data)
-        assert _code(err) == "malformed"
+        assert _refused(envelope.parse_envelope, data) == "malformed"
 
 
 @pytest.mark.parametrize("bad", X25519_LOW_ORDER, ids=lambda b: b.hex()[:8])
 def test_low_order_recipient_ek_is_invalid_key(bad: bytes) -> None:
     """Low-order EK: sealing to a low-order X25519 key is invalid-key, never a crash or zero key."""
-    with pytest.raises(ProtocolError) as err:
-        envelope.seal_entry(
-            THERAPIST,
-            booklet_id=BOOKLET_X,
-            entry_id=b"\x01" * 16,
-            kind=2,
-            sequence=1,
-            prev_hash=envelope.ZERO_HASH,
-            created_at=1,
-            plaintext=b"x",
-            recipients=[(THERAPIST.account_id, THERAPIST.encryption_public), (b"\x09" * 16, bad)],
-        )
-    assert _code(err) == "invalid-key"
-    with pytest.raises(ProtocolError) as err:  # the vectors' explicit-ephemeral path too
-        hpke.seal(bad, b"info", b"k" * 32, ephemeral=b"\x42" * 32)
-    assert _code(err) == "invalid-key"
+    code = _refused(
+        envelope.seal_entry,
+        THERAPIST,
+        booklet_id=BOOKLET_X,
+        entry_id=b"\x01" * 16,
+        kind=2,
+        sequence=1,
+        prev_hash=envelope.ZERO_HASH,
+        created_at=1,
+        plaintext=b"x",
+        recipients=[(THERAPIST.account_id, THERAPIST.encryption_public), (b"\x09" * 16, bad)],
+    )
+    assert code == "invalid-key"
+    # the vectors' explicit-ephemeral path too
+    assert _refused(hpke.seal, bad, b"info", b"k" * 32, ephemeral=b"\x42" * 32) == "invalid-key"
 
 
 @pytest.mark.parametrize("bad", X25519_LOW_ORDER, ids=lambda b: b.hex()[:8])
 def test_low_order_hpke_enc_is_unwrap_failed(bad: bytes) -> None:
     """Low-order HPKE enc: a wrap whose `enc` is a low-order point gives unwrap-failed."""
     b = envelope.parse_envelope(_seal(THERAPIST, MEMBERS_X))
-    ws = [
-        (
-            w.recipient_id,
-            w.recipient_ek,
-            bad if w.recipient_id == PARENT1.account_id else w.enc,
-            w.wrapped_key,
-        )
-        for w in b.wraps
-    ]
-    data = _resign(_rebuild(b, ws), THERAPIST, labels.ENTRY_SIGNATURE)
-    with pytest.raises(ProtocolError) as err:
-        envelope.open_entry(
-            data,
-            author_identity_key=THERAPIST.identity_public,
-            author_id=THERAPIST.account_id,
-            booklet_id=BOOKLET_X,
-            me=PARENT1,
-        )
-    assert _code(err) == "unwrap-failed"
+    data = _resigned_with_wrap(b, PARENT1, enc=bad)
+    assert _refused(_open, data) == "unwrap-failed"
 
 
 def test_wrapped_key_of_the_wrong_length_is_unwrap_failed() -> None:
@@ -410,22 +345,8 @@ def test_wrapped_key_of_the_wrong_length_is_unwrap_failed() -> None:
     # A 32-byte wrapped_key slot holds 16-byte plaintext + tag; pad the slot to 48 with junk so
     # the layout stays valid: HPKE then fails the tag, never returns a short key.
     short = hpke.seal(PARENT1.encryption_public, info, b"k" * 16)
-    ws = [
-        (w.recipient_id, w.recipient_ek, short[:32], short[32:] + b"\x00" * 16)
-        if w.recipient_id == PARENT1.account_id
-        else (w.recipient_id, w.recipient_ek, w.enc, w.wrapped_key)
-        for w in b.wraps
-    ]
-    data = _resign(_rebuild(b, ws), THERAPIST, labels.ENTRY_SIGNATURE)
-    with pytest.raises(ProtocolError) as err:
-        envelope.open_entry(
-            data,
-            author_identity_key=THERAPIST.identity_public,
-            author_id=THERAPIST.account_id,
-            booklet_id=BOOKLET_X,
-            me=PARENT1,
-        )
-    assert _code(err) == "unwrap-failed"
+    data = _resigned_with_wrap(b, PARENT1, enc=short[:32], wrapped_key=short[32:] + b"\x00" * 16)
+    assert _refused(_open, data) == "unwrap-failed"
 
 
 def test_every_prefix_of_an_envelope_is_truncated_and_every_extension_trailing() -> None:
@@ -435,21 +356,11 @@ def test_every_prefix_of_an_envelope_is_truncated_and_every_extension_trailing()
         for check in (
             lambda d: envelope.parse_envelope(d),
             lambda d: _server_verify(d, THERAPIST),
-            lambda d: envelope.open_entry(
-                d,
-                author_identity_key=THERAPIST.identity_public,
-                author_id=THERAPIST.account_id,
-                booklet_id=BOOKLET_X,
-                me=PARENT1,
-            ),
+            lambda d: _open(d),
         ):
-            with pytest.raises(ProtocolError) as err:
-                check(sealed[:n])
-            assert _code(err) == "truncated", n
+            assert _refused(check, sealed[:n]) == "truncated", n
     for extra in (b"\x00", b"\x00" * 64, sealed):
-        with pytest.raises(ProtocolError) as err:
-            envelope.parse_envelope(sealed + extra)
-        assert _code(err) == "trailing-data"
+        assert _refused(envelope.parse_envelope, sealed + extra) == "trailing-data"
 
 
 # --- AES-GCM is not key-committing ------------------------------------------------------------
@@ -550,15 +461,7 @@ def test_one_signed_entry_cannot_show_two_recipients_different_plaintexts() -> N
     seen = set()
     for me in (PARENT1, PARENT2):
         with contextlib.suppress(ProtocolError):  # refusing is fine; another text is not
-            seen.add(
-                envelope.open_entry(
-                    data,
-                    author_identity_key=MALLORY.identity_public,
-                    author_id=MALLORY.account_id,
-                    booklet_id=BOOKLET_X,
-                    me=me,
-                ).plaintext
-            )
+            seen.add(_open(data, author=MALLORY, me=me).plaintext)
     assert len(seen) <= 1, "two recipients of one signed entry read different plaintexts"
 
 
@@ -567,23 +470,25 @@ def test_one_signed_entry_cannot_show_two_recipients_different_plaintexts() -> N
 # ============================================================================================
 
 
+def _verify_statement(blob: bytes) -> None:
+    keys.KeyStatement.parse(blob).verify()
+
+
+def _signed_by_mallory(account_id: bytes, ik: bytes, ek: bytes) -> bytes:
+    """A version-1 key statement for these keys, signed with Mallory's identity key."""
+    unsigned = keys.KeyStatement(account_id, ik, ek, 1, b"")
+    signature = sign(MALLORY.identity, labels.KEY_STATEMENT, unsigned.signed_part())
+    return keys.KeyStatement(account_id, ik, ek, 1, signature).encode()
+
+
 def test_key_statement_claiming_another_identity_key_is_bad_signature() -> None:
     """Key substitution: Mallory's statement carries the parent's IK but is signed by Mallory."""
     real = PARENT1.statement(1)
-    unsigned = keys.KeyStatement(
-        PARENT1.account_id, PARENT1.identity_public, MALLORY.encryption_public, 1, b""
+    forged = _signed_by_mallory(
+        PARENT1.account_id, PARENT1.identity_public, MALLORY.encryption_public
     )
-    forged = keys.KeyStatement(
-        PARENT1.account_id,
-        PARENT1.identity_public,
-        MALLORY.encryption_public,
-        1,
-        sign(MALLORY.identity, labels.KEY_STATEMENT, unsigned.signed_part()),
-    )
-    with pytest.raises(ProtocolError) as err:
-        keys.KeyStatement.parse(forged.encode()).verify()
-    assert _code(err) == "bad-signature"
-    keys.KeyStatement.parse(real.encode()).verify()
+    assert _refused(_verify_statement, forged) == "bad-signature"
+    _verify_statement(real.encode())
 
 
 def test_key_statement_signed_by_another_identity_fails_the_pin() -> None:
@@ -591,14 +496,10 @@ def test_key_statement_signed_by_another_identity_fails_the_pin() -> None:
     liar = keys.AccountKeys(PARENT1.account_id, MALLORY.identity_seed, MALLORY.encryption_secret)
     st = keys.KeyStatement.parse(liar.statement(1).encode())
     st.verify()  # self-signed: verifies on its own, which is why pinning exists
-    with pytest.raises(ProtocolError) as err:
-        st.check_pinned(PARENT1.account_id, PARENT1.identity_public)
-    assert _code(err) == "identity-key-changed"
-    with pytest.raises(ProtocolError) as err:  # another account's real statement
-        keys.KeyStatement.parse(MALLORY.statement(1).encode()).check_pinned(
-            PARENT1.account_id, PARENT1.identity_public
-        )
-    assert _code(err) == "account-mismatch"
+    pin = (PARENT1.account_id, PARENT1.identity_public)
+    assert _refused(st.check_pinned, *pin) == "identity-key-changed"
+    other = keys.KeyStatement.parse(MALLORY.statement(1).encode())  # another account's real one
+    assert _refused(other.check_pinned, *pin) == "account-mismatch"
 
 
 def test_non_canonical_ed25519_signatures_are_refused() -> None:
@@ -610,20 +511,13 @@ def test_non_canonical_ed25519_signatures_are_refused() -> None:
         return blob[:-32] + s.to_bytes(32, "little")
 
     sealed = _seal(THERAPIST, MEMBERS_X)
-    with pytest.raises(ProtocolError) as err:
-        _server_verify(bump(sealed), THERAPIST)
-    assert _code(err) == "bad-signature"
-    with pytest.raises(ProtocolError) as err:
-        keys.KeyStatement.parse(bump(THERAPIST.statement(1).encode())).verify()
-    assert _code(err) == "bad-signature"
+    assert _refused(_server_verify, bump(sealed), THERAPIST) == "bad-signature"
+    assert _refused(_verify_statement, bump(THERAPIST.statement(1).encode())) == "bad-signature"
     g, ctx = _grant()
-    with pytest.raises(ProtocolError) as err:
-        grant.verify_grant(bump(g), **ctx)
-    assert _code(err) == "bad-signature"
+    assert _grant_refusal(bump(g), ctx) == "bad-signature"
     # R replaced by a non-canonical encoding (y = p + 1) also fails
-    with pytest.raises(ProtocolError) as err:
-        _server_verify(sealed[:-64] + h("ee" + "ff" * 30 + "7f") + sealed[-32:], THERAPIST)
-    assert _code(err) == "bad-signature"
+    bad_r = sealed[:-64] + h("ee" + "ff" * 30 + "7f") + sealed[-32:]
+    assert _refused(_server_verify, bad_r, THERAPIST) == "bad-signature"
 
 
 def _forge_with_small_order_key(ik: bytes, signed_part_for: Any) -> bytes | None:
@@ -654,9 +548,7 @@ def test_small_order_identity_key_is_invalid_key(ik: bytes) -> None:
         ).signed_part()
 
     blob = _forge_with_small_order_key(ik, part) or part(0) + bytes(64)
-    with pytest.raises(ProtocolError) as err:
-        keys.KeyStatement.parse(blob).verify()
-    assert _code(err) == "invalid-key"
+    assert _refused(_verify_statement, blob) == "invalid-key"
 
 
 def test_entry_under_identity_point_key_cannot_be_forged_by_the_server() -> None:
@@ -671,17 +563,8 @@ def test_entry_under_identity_point_key_cannot_be_forged_by_the_server() -> None
 @pytest.mark.parametrize("ek", X25519_LOW_ORDER[:4], ids=lambda b: b.hex()[:8])
 def test_key_statement_with_low_order_ek_is_invalid_key(ek: bytes) -> None:
     """Booklet DoS: a member registers a low-order EK, so every later seal to the booklet fails."""
-    unsigned = keys.KeyStatement(MALLORY.account_id, MALLORY.identity_public, ek, 1, b"")
-    st = keys.KeyStatement(
-        MALLORY.account_id,
-        MALLORY.identity_public,
-        ek,
-        1,
-        sign(MALLORY.identity, labels.KEY_STATEMENT, unsigned.signed_part()),
-    )
-    with pytest.raises(ProtocolError) as err:
-        keys.KeyStatement.parse(st.encode()).verify()
-    assert _code(err) == "invalid-key"
+    st = _signed_by_mallory(MALLORY.account_id, MALLORY.identity_public, ek)
+    assert _refused(_verify_statement, st) == "invalid-key"
 
 
 def test_every_prefix_of_fixed_objects_is_truncated() -> None:
@@ -703,12 +586,8 @@ def test_every_prefix_of_fixed_objects_is_truncated() -> None:
     for blob, parse in cases:
         parse(blob)
         for n in range(len(blob)):
-            with pytest.raises(ProtocolError) as err:
-                parse(blob[:n])
-            assert _code(err) == "truncated", (parse, n)
-        with pytest.raises(ProtocolError) as err:
-            parse(blob + b"\x00")
-        assert _code(err) == "trailing-data"
+            assert _refused(parse, blob[:n]) == "truncated", (parse, n)
+        assert _refused(parse, blob + b"\x00") == "trailing-data"
 
 
 # ============================================================================================
@@ -723,13 +602,7 @@ def _grant(
 ) -> tuple[bytes, dict[str, Any]]:
     if items is None:
         sealed = _seal(THERAPIST, MEMBERS_X, booklet=booklet)
-        opened = envelope.open_entry(
-            sealed,
-            author_identity_key=THERAPIST.identity_public,
-            author_id=THERAPIST.account_id,
-            booklet_id=booklet,
-            me=granter,
-        )
+        opened = _open(sealed, booklet=booklet, me=granter)
         items = [(opened.header.entry_id, opened.entry_hash, opened.content_key)]
     blob = grant.seal_grant(
         granter,
@@ -750,126 +623,105 @@ def _grant(
     return blob, ctx
 
 
+def _mallory_regrants_a_y_entry_in_x() -> tuple[bytes, bytes, dict[str, Any]]:
+    """Mallory, in booklets X and Y, re-wraps a Y entry key in an X grant: (entry, grant, ctx)."""
+    y_entry = _seal(THERAPIST, MEMBERS_Y, booklet=BOOKLET_Y, entry_id=Y_ENTRY)
+    opened = _open(y_entry, booklet=BOOKLET_Y, me=MALLORY)
+    blob, ctx = _grant(
+        BOOKLET_X, [(Y_ENTRY, opened.entry_hash, opened.content_key)], granter=MALLORY
+    )
+    return y_entry, blob, ctx
+
+
+def _open_grant(
+    blob: bytes, *, granter: keys.AccountKeys = THERAPIST, me: keys.AccountKeys = NEWCOMER
+) -> dict[bytes, tuple[bytes, bytes]]:
+    return grant.open_grant(blob, granter_identity_key=granter.identity_public, me=me)
+
+
+def _grant_refusal(blob: bytes, ctx: dict[str, Any], **changed: Any) -> str:
+    """The server's refusal of grant `blob` checked against `ctx` with some fields changed."""
+    return _refused(grant.verify_grant, blob, **{**ctx, **changed})
+
+
+def _patched_grant(blob: bytes, at: slice, new: bytes) -> bytes:
+    """The signed part of grant `blob` with the bytes `at` replaced by `new` (not re-signed)."""
+    part = bytearray(grant.parse_grant(blob).signed_part)
+    part[at] = new
+    return bytes(part)
+
+
 def test_grant_rewrapping_an_entry_of_another_booklet_is_refused_by_the_server() -> None:
     """Cross-booklet grant: Mallory, in booklets X and Y, re-wraps a Y entry key in an X grant."""
-    y_entry = _seal(THERAPIST, MEMBERS_Y, booklet=BOOKLET_Y, entry_id=b"\xf1" * 16)
-    opened = envelope.open_entry(
-        y_entry,
-        author_identity_key=THERAPIST.identity_public,
-        author_id=THERAPIST.account_id,
-        booklet_id=BOOKLET_Y,
-        me=MALLORY,
-    )
-    blob, ctx = _grant(
-        BOOKLET_X, [(b"\xf1" * 16, opened.entry_hash, opened.content_key)], granter=MALLORY
-    )
+    _, blob, ctx = _mallory_regrants_a_y_entry_in_x()
     x_hashes = {b"\xe1" * 16: b"\x00" * 32}  # booklet X's entries, which Y's entry is not
-    with pytest.raises(ProtocolError) as err:
-        grant.verify_grant(blob, **{**ctx, "entry_hashes": x_hashes})
-    assert _code(err) == "unknown-entry"
+    assert _grant_refusal(blob, ctx, entry_hashes=x_hashes) == "unknown-entry"
     # same entry id in X but another hash: entry-hash-mismatch
-    with pytest.raises(ProtocolError) as err:
-        grant.verify_grant(blob, **{**ctx, "entry_hashes": {b"\xf1" * 16: b"\x00" * 32}})
-    assert _code(err) == "entry-hash-mismatch"
+    same_id = {Y_ENTRY: b"\x00" * 32}
+    assert _grant_refusal(blob, ctx, entry_hashes=same_id) == "entry-hash-mismatch"
 
 
 def test_grant_rewrapping_an_entry_of_another_booklet_is_refused_by_the_grantee() -> None:
     """Cross-booklet grant via a colluding server: the grantee must not file a Y entry under X."""
-    y_entry = _seal(THERAPIST, MEMBERS_Y, booklet=BOOKLET_Y, entry_id=b"\xf1" * 16)
-    opened = envelope.open_entry(
+    y_entry, blob, _ = _mallory_regrants_a_y_entry_in_x()
+    ehash, key = _open_grant(blob, granter=MALLORY)[Y_ENTRY]
+    code = _refused(
+        envelope.open_entry_with_key,
         y_entry,
         author_identity_key=THERAPIST.identity_public,
         author_id=THERAPIST.account_id,
-        booklet_id=BOOKLET_Y,
-        me=MALLORY,
+        booklet_id=BOOKLET_X,
+        entry_id=Y_ENTRY,
+        content_key=key,
+        expected_hash=ehash,
     )
-    blob, _ = _grant(
-        BOOKLET_X, [(b"\xf1" * 16, opened.entry_hash, opened.content_key)], granter=MALLORY
-    )
-    granted = grant.open_grant(blob, granter_identity_key=MALLORY.identity_public, me=NEWCOMER)
-    ehash, key = granted[b"\xf1" * 16]
-    with pytest.raises(ProtocolError) as err:
-        envelope.open_entry_with_key(
-            y_entry,
-            author_identity_key=THERAPIST.identity_public,
-            author_id=THERAPIST.account_id,
-            booklet_id=BOOKLET_X,
-            entry_id=b"\xf1" * 16,
-            content_key=key,
-            expected_hash=ehash,
-        )
-    assert _code(err) == "wrong-booklet"
+    assert code == "wrong-booklet"
 
 
 def test_grant_items_moved_to_another_booklets_grant_do_not_unwrap() -> None:
     """Splicing: items of a grant for booklet X re-signed into a grant for booklet Y."""
     blob, _ = _grant(BOOKLET_X)
-    g = grant.parse_grant(blob)
-    moved = bytearray(g.signed_part)
-    moved[4:20] = BOOKLET_Y
-    data = _resign(bytes(moved), THERAPIST, labels.GRANT_SIGNATURE)
-    with pytest.raises(ProtocolError) as err:
-        grant.open_grant(data, granter_identity_key=THERAPIST.identity_public, me=NEWCOMER)
-    assert _code(err) == "unwrap-failed"
-    with pytest.raises(ProtocolError) as err:  # not re-signed
-        grant.open_grant(
-            bytes(moved) + g.signature, granter_identity_key=THERAPIST.identity_public, me=NEWCOMER
-        )
-    assert _code(err) == "bad-signature"
+    moved = _patched_grant(blob, slice(4, 20), BOOKLET_Y)
+    data = _resign(moved, THERAPIST, labels.GRANT_SIGNATURE)
+    assert _refused(_open_grant, data) == "unwrap-failed"
+    not_resigned = moved + grant.parse_grant(blob).signature
+    assert _refused(_open_grant, not_resigned) == "bad-signature"
 
 
 def test_grant_item_pointed_at_another_entry_does_not_unwrap() -> None:
     """Splicing: an item's entry_id/entry_hash changed to another entry's (re-signed)."""
     blob, _ = _grant(BOOKLET_X)
-    g = grant.parse_grant(blob)
-    moved = bytearray(g.signed_part)
-    moved[96:112] = b"\xe2" * 16
-    data = _resign(bytes(moved), THERAPIST, labels.GRANT_SIGNATURE)
-    with pytest.raises(ProtocolError) as err:
-        grant.open_grant(data, granter_identity_key=THERAPIST.identity_public, me=NEWCOMER)
-    assert _code(err) == "unwrap-failed"
+    moved = _patched_grant(blob, slice(96, 112), b"\xe2" * 16)
+    data = _resign(moved, THERAPIST, labels.GRANT_SIGNATURE)
+    assert _refused(_open_grant, data) == "unwrap-failed"
 
 
 def test_grant_for_someone_else_or_another_ek_is_refused() -> None:
     """Misdirected grant: the server or grantee sees a grant for another grantee or a stale EK."""
     blob, ctx = _grant()
-    with pytest.raises(ProtocolError) as err:
-        grant.verify_grant(blob, **{**ctx, "grantee_id": PARENT1.account_id})
-    assert _code(err) == "wrong-grantee"
-    with pytest.raises(ProtocolError) as err:
-        grant.verify_grant(blob, **{**ctx, "grantee_ek": PARENT1.encryption_public})
-    assert _code(err) == "grantee-key-mismatch"
-    with pytest.raises(ProtocolError) as err:
-        grant.verify_grant(blob, **{**ctx, "granter_id": MALLORY.account_id})
-    assert _code(err) == "wrong-author"
-    with pytest.raises(ProtocolError) as err:
-        grant.open_grant(blob, granter_identity_key=THERAPIST.identity_public, me=PARENT1)
-    assert _code(err) == "wrong-grantee"
-    with pytest.raises(ProtocolError) as err:
-        grant.open_grant(blob, granter_identity_key=MALLORY.identity_public, me=NEWCOMER)
-    assert _code(err) == "bad-signature"
+    assert _grant_refusal(blob, ctx, grantee_id=PARENT1.account_id) == "wrong-grantee"
+    stale_ek = PARENT1.encryption_public
+    assert _grant_refusal(blob, ctx, grantee_ek=stale_ek) == "grantee-key-mismatch"
+    assert _grant_refusal(blob, ctx, granter_id=MALLORY.account_id) == "wrong-author"
+    assert _refused(_open_grant, blob, me=PARENT1) == "wrong-grantee"
+    assert _refused(_open_grant, blob, granter=MALLORY) == "bad-signature"
 
 
 def test_grant_with_low_order_enc_is_unwrap_failed() -> None:
     """Low-order HPKE enc inside a grant item gives unwrap-failed, never a crash."""
     blob, _ = _grant()
-    g = grant.parse_grant(blob)
     for bad in X25519_LOW_ORDER:
-        tampered = bytearray(g.signed_part)
-        tampered[96 + 48 : 96 + 80] = bad
-        data = _resign(bytes(tampered), THERAPIST, labels.GRANT_SIGNATURE)
-        with pytest.raises(ProtocolError) as err:
-            grant.open_grant(data, granter_identity_key=THERAPIST.identity_public, me=NEWCOMER)
-        assert _code(err) == "unwrap-failed"
+        tampered = _patched_grant(blob, slice(96 + 48, 96 + 80), bad)
+        data = _resign(tampered, THERAPIST, labels.GRANT_SIGNATURE)
+        assert _refused(_open_grant, data) == "unwrap-failed"
 
 
 def test_grant_item_count_bounds() -> None:
     """Resource abuse: an item_count of 0 or 2^32-1 is refused before reading items."""
     blob, _ = _grant()
     for count in (0, grant.MAX_ITEMS + 1, 0xFFFFFFFF):
-        with pytest.raises(ProtocolError) as err:
-            grant.parse_grant(blob[:92] + struct.pack(">I", count) + blob[96:])
-        assert _code(err) == "bad-item-count"
+        data = blob[:92] + struct.pack(">I", count) + blob[96:]
+        assert _refused(grant.parse_grant, data) == "bad-item-count"
 
 
 # ============================================================================================
@@ -887,37 +739,32 @@ def test_sealed_bundle_moved_to_another_account_is_refused(accts: list[dict[str,
     a, b = accts[0], accts[1]
     blob = h(a["sealed_bundle_password"])
     relabelled = blob[:4] + h(b["account_id"]) + blob[20:]
-    with pytest.raises(ProtocolError) as err:
-        keys.open_bundle(relabelled, h(a["kek"]), keys.PURPOSE_PASSWORD)
-    assert _code(err) == "bundle-decrypt-failed"
-    with pytest.raises(ProtocolError) as err:
-        keys.open_bundle(blob, h(b["kek"]), keys.PURPOSE_PASSWORD)
-    assert _code(err) == "bundle-decrypt-failed"
+    for data, kek in ((relabelled, a["kek"]), (blob, b["kek"])):
+        code = _refused(keys.open_bundle, data, h(kek), keys.PURPOSE_PASSWORD)
+        assert code == "bundle-decrypt-failed"
+
+
+def _account_keys(acct: dict[str, Any]) -> keys.AccountKeys:
+    return keys.AccountKeys.from_secrets(
+        h(acct["account_id"]), h(acct["identity_seed"]), h(acct["encryption_secret"])
+    )
 
 
 def test_bundle_whose_inner_account_differs_is_refused(accts: list[dict[str, Any]]) -> None:
     """Bundle swap by someone holding the KEK: B's keys sealed under A's account id."""
     a, b = accts[0], accts[1]
-    b_keys = keys.AccountKeys.from_secrets(
-        h(b["account_id"]), h(b["identity_seed"]), h(b["encryption_secret"])
-    )
-    a_keys = keys.AccountKeys.from_secrets(
-        h(a["account_id"]), h(a["identity_seed"]), h(a["encryption_secret"])
-    )
+    b_keys, a_keys = _account_keys(b), _account_keys(a)
     header = b"\x01\x00\x01\x03" + a_keys.account_id + bytes([keys.PURPOSE_PASSWORD]) + b"\x07" * 12
     from secure_msg.crypto.primitives import aes_gcm_encrypt
 
     ct = aes_gcm_encrypt(h(a["kek"]), header[21:33], b_keys.encode(), header)
-    with pytest.raises(ProtocolError) as err:
-        keys.open_bundle(
-            header + struct.pack(">I", len(ct)) + ct, h(a["kek"]), keys.PURPOSE_PASSWORD
-        )
-    assert _code(err) == "account-mismatch"
+    bundle = header + struct.pack(">I", len(ct)) + ct
+    code = _refused(keys.open_bundle, bundle, h(a["kek"]), keys.PURPOSE_PASSWORD)
+    assert code == "account-mismatch"
     # keys that do not match the account's published statement
-    with pytest.raises(ProtocolError) as err:
-        b_keys.check_matches(keys.KeyStatement.parse(h(a["key_statement"])))
-    assert _code(err) == "bundle-key-mismatch"
-    a_keys.check_matches(keys.KeyStatement.parse(h(a["key_statement"])))
+    a_statement = keys.KeyStatement.parse(h(a["key_statement"]))
+    assert _refused(b_keys.check_matches, a_statement) == "bundle-key-mismatch"
+    a_keys.check_matches(a_statement)
 
 
 def test_recovery_bundle_presented_as_password_bundle_is_refused(
@@ -926,30 +773,23 @@ def test_recovery_bundle_presented_as_password_bundle_is_refused(
     """Purpose confusion: the recovery-sealed bundle offered where the password bundle belongs."""
     a = accts[0]
     rec = h(a["sealed_bundle_recovery"])
-    with pytest.raises(ProtocolError) as err:
-        keys.open_bundle(rec, h(a["kek"]), keys.PURPOSE_PASSWORD)
-    assert _code(err) == "wrong-purpose"
+    assert _refused(keys.open_bundle, rec, h(a["kek"]), keys.PURPOSE_PASSWORD) == "wrong-purpose"
     relabelled = rec[:20] + bytes([keys.PURPOSE_PASSWORD]) + rec[21:]
     for kek in (h(a["recovery_kek"]), h(a["kek"])):
-        with pytest.raises(ProtocolError) as err:
-            keys.open_bundle(relabelled, kek, keys.PURPOSE_PASSWORD)
-        assert _code(err) == "bundle-decrypt-failed"
-    with pytest.raises(ProtocolError) as err:  # and the other way round
-        keys.open_bundle(
-            h(a["sealed_bundle_password"]), h(a["recovery_kek"]), keys.PURPOSE_RECOVERY
-        )
-    assert _code(err) == "wrong-purpose"
+        code = _refused(keys.open_bundle, relabelled, kek, keys.PURPOSE_PASSWORD)
+        assert code == "bundle-decrypt-failed"
+    # and the other way round
+    password_bundle, recovery_kek = h(a["sealed_bundle_password"]), h(a["recovery_kek"])
+    code = _refused(keys.open_bundle, password_bundle, recovery_kek, keys.PURPOSE_RECOVERY)
+    assert code == "wrong-purpose"
 
 
 def test_sealed_bundle_with_wrong_ct_len_is_malformed(accts: list[dict[str, Any]]) -> None:
     """Layout abuse: a sealed bundle announcing a ct_len other than 100."""
     blob = h(accts[0]["sealed_bundle_password"])
     for n in (0, 99, 101, 0xFFFFFFFF):
-        with pytest.raises(ProtocolError) as err:
-            keys.open_bundle(
-                blob[:33] + struct.pack(">I", n) + blob[37:], b"k" * 32, keys.PURPOSE_PASSWORD
-            )
-        assert _code(err) == "malformed"
+        data = blob[:33] + struct.pack(">I", n) + blob[37:]
+        assert _refused(keys.open_bundle, data, b"k" * 32, keys.PURPOSE_PASSWORD) == "malformed"
 
 
 def test_server_cannot_downgrade_the_password_kdf() -> None:
@@ -961,9 +801,8 @@ def test_server_cannot_downgrade_the_password_kdf() -> None:
         (600_000, b""),
         (600_000, b"s" * 17),
     ):
-        with pytest.raises(ProtocolError) as err:
-            keys.derive_password_keys("pw", salt, iterations)
-        assert _code(err) == "weak-kdf-params"
+        code = _refused(keys.derive_password_keys, "pw", salt, iterations)
+        assert code == "weak-kdf-params"
 
 
 def test_qr_payload_with_swapped_or_substituted_keys_is_refused() -> None:
@@ -977,9 +816,8 @@ def test_qr_payload_with_swapped_or_substituted_keys_is_refused() -> None:
         safety.QrPayload(PARENT1.account_id, MALLORY.identity_public, *me),
         safety.QrPayload(*peer, THERAPIST.account_id, MALLORY.identity_public),
     ):
-        with pytest.raises(ProtocolError) as err:
-            safety.QrPayload.parse(bad.encode()).check(peer, me)
-        assert _code(err) == "qr-mismatch"
+        scanned = safety.QrPayload.parse(bad.encode())
+        assert _refused(scanned.check, peer, me) == "qr-mismatch"
     substituted = (PARENT1.account_id, MALLORY.identity_public)
     assert safety.safety_number(peer, me) != safety.safety_number(substituted, me)
 
@@ -999,24 +837,16 @@ def test_qr_payload_with_swapped_or_substituted_keys_is_refused() -> None:
 )
 def test_hostile_payload_is_bad_payload_not_a_crash(plaintext: bytes) -> None:
     """Client crash: a member's payload with deep nesting or a 5000-digit number."""
-    with pytest.raises(ProtocolError) as err:
-        decode_payload(2, plaintext)
-    assert _code(err) == "bad-payload"
+    assert _refused(decode_payload, 2, plaintext) == "bad-payload"
 
 
 def test_non_json_constants_are_bad_payload() -> None:
     """Cross-client split: NaN accepted by the Python client but refused by the browser."""
-    with pytest.raises(ProtocolError) as err:
-        decode_payload(2, b'{"kind":"note","text":"x","n":NaN}')
-    assert _code(err) == "bad-payload"
+    assert _refused(decode_payload, 2, b'{"kind":"note","text":"x","n":NaN}') == "bad-payload"
 
 
 def test_payload_kind_must_match_header_kind() -> None:
     """Kind confusion: a 'title' payload inside a 'note' entry, or a note missing its text."""
-    with pytest.raises(ProtocolError) as err:
-        decode_payload(2, encode_payload("title", title="x"))
-    assert _code(err) == "bad-payload"
+    assert _refused(decode_payload, 2, encode_payload("title", title="x")) == "bad-payload"
     for bad in (b'{"kind":"note"}', b'{"kind":"note","text":1}', b"[]", b"\xff", b""):
-        with pytest.raises(ProtocolError) as err:
-            decode_payload(2, bad)
-        assert _code(err) == "bad-payload"
+        assert _refused(decode_payload, 2, bad) == "bad-payload"
