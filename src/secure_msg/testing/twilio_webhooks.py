@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import NotRequired, TypedDict, Unpack
 
 import aiohttp
 from twilio.request_validator import RequestValidator
@@ -35,6 +36,25 @@ class WebhookReply:
     status: int
     body: str
     content_type: str
+
+
+class Delivery(TypedDict, total=False):
+    """How a simulated webhook is posted; the keyword arguments of `post_webhook` it passes on."""
+
+    signed_url: str | None
+    mode: SignatureMode
+    session: aiohttp.ClientSession | None
+
+
+class InboundSms(TypedDict):
+    """The keyword arguments of `send_inbound_sms` that describe the message itself."""
+
+    auth_token: str
+    account_sid: str
+    from_: str
+    to: str
+    body: str
+    message_sid: NotRequired[str | None]
 
 
 def sign(auth_token: str, url: str, params: Mapping[str, str]) -> str:
@@ -152,42 +172,20 @@ async def send_inbound_sms(
     to: str,
     body: str,
     message_sid: str | None = None,
-    signed_url: str | None = None,
-    mode: SignatureMode = SignatureMode.VALID,
-    session: aiohttp.ClientSession | None = None,
+    **delivery: Unpack[Delivery],
 ) -> WebhookReply:
     """Simulate Twilio delivering an incoming SMS to the webhook at `url`."""
     params = inbound_sms_params(
         account_sid=account_sid, from_=from_, to=to, body=body, message_sid=message_sid
     )
-    return await post_webhook(
-        url, params, auth_token=auth_token, signed_url=signed_url, mode=mode, session=session
-    )
+    return await post_webhook(url, params, auth_token=auth_token, **delivery)
 
 
 async def send_forged_inbound_sms(
-    url: str,
-    *,
-    auth_token: str,
-    account_sid: str,
-    from_: str,
-    to: str,
-    body: str,
-    message_sid: str | None = None,
-    session: aiohttp.ClientSession | None = None,
+    url: str, *, session: aiohttp.ClientSession | None = None, **sms: Unpack[InboundSms]
 ) -> WebhookReply:
     """Like `send_inbound_sms`, but with a signature made with the wrong key."""
-    return await send_inbound_sms(
-        url,
-        auth_token=auth_token,
-        account_sid=account_sid,
-        from_=from_,
-        to=to,
-        body=body,
-        message_sid=message_sid,
-        mode=SignatureMode.FORGED,
-        session=session,
-    )
+    return await send_inbound_sms(url, **sms, mode=SignatureMode.FORGED, session=session)
 
 
 async def send_voice_webhook(
@@ -199,14 +197,10 @@ async def send_voice_webhook(
     to: str,
     call_sid: str | None = None,
     digits: str | None = None,
-    signed_url: str | None = None,
-    mode: SignatureMode = SignatureMode.VALID,
-    session: aiohttp.ClientSession | None = None,
+    **delivery: Unpack[Delivery],
 ) -> WebhookReply:
     """Simulate Twilio's incoming-call webhook, or a Gather result when `digits` is given."""
     params = voice_params(
         account_sid=account_sid, from_=from_, to=to, call_sid=call_sid, digits=digits
     )
-    return await post_webhook(
-        url, params, auth_token=auth_token, signed_url=signed_url, mode=mode, session=session
-    )
+    return await post_webhook(url, params, auth_token=auth_token, **delivery)
