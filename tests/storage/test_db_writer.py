@@ -398,3 +398,53 @@ async def test_a_close_cancelled_halfway_still_closes_everything(tmp_path: Path)
     for reader in database._readers:
         with pytest.raises(ValueError, match="no active connection"):
             await reader.execute("SELECT 1")
+
+
+def test_an_event_loop_ending_during_close_still_closes_everything(tmp_path: Path) -> None:
+    """A shutdown timeout cuts close() short and then asyncio.run() cancels every task, the
+    closing one included: every connection still ends up closed, and a later close() is fine
+    (it used to raise CancelledError and leave the reader threads keeping the process alive)."""
+    opened: list[Database] = []
+
+    async def main() -> None:
+        database = await Database.open(tmp_path / "x.db")
+        opened.append(database)
+        running = asyncio.ensure_future(
+            database.write(_slow_insert_txn("slow", 0.3, []), inline=False))
+        await asyncio.sleep(0.05)
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(database.close(), 0.1)
+        assert not running.done()
+
+    asyncio.run(main())
+    database = opened[0]
+    assert database._inline is None
+    with pytest.raises(sqlite3.ProgrammingError):
+        database._writer.execute("SELECT 1")
+    asyncio.run(database.close())
+    conn = sqlite3.connect(database.path)
+    assert _count(conn) == 1  # the slow write finished and committed
+    conn.close()
+
+
+async def test_a_writer_cancelled_before_it_ran_refuses_writes_at_once(tmp_path: Path) -> None:
+    """Cancelled before its first step (a cancel-all right after open): write() says the
+    database is closed instead of queueing a job that nobody will ever take."""
+    database = await Database.open(tmp_path / "x.db")
+    database._writer_task.cancel()
+    await asyncio.sleep(0)
+    with pytest.raises(RuntimeError, match="closed"):
+        await asyncio.wait_for(database.write(_insert_txn("never")), 1)
+    await database.close()
+
+
+async def test_read_now_passes_on_an_operational_error_that_sqlite_did_not_raise(
+    db: Database,
+) -> None:
+    """An OperationalError raised by the read function itself (no SQLite error code) reaches
+    the caller as it is, not as an AttributeError from the busy check."""
+    def fails(conn: sqlite3.Connection) -> None:
+        raise sqlite3.OperationalError("mine")
+
+    with pytest.raises(sqlite3.OperationalError, match="mine"):
+        await db.read_now(fails)

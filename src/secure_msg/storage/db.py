@@ -35,6 +35,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import itertools
+import logging
 import sqlite3
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -44,8 +45,10 @@ from typing import Any, TypeVar, cast
 
 import aiosqlite
 
+from secure_msg.logging import get_logger, log_event
 from secure_msg.storage import migrations
 
+log = get_logger(__name__)
 T = TypeVar("T")
 TxnFn = Callable[[sqlite3.Connection], T]
 
@@ -118,6 +121,11 @@ def _run_jobs(conn: sqlite3.Connection, fns: list[TxnFn[Any]]) -> list[_Outcome]
     return outcomes
 
 
+def _read_outcome(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
 def _rollback_if_open(conn: sqlite3.Connection) -> Callable[[], None]:
     def rollback() -> None:
         if conn.in_transaction:
@@ -163,7 +171,8 @@ class Database:
         self._cancel_seen = False  # a cancellation arrived during the current batch
         self._closing: asyncio.Future[None] | None = None
         self._writer_task = asyncio.create_task(self._writer_loop(), name="db-writer")
-        inline = sqlite3.connect(path, isolation_level=None)
+        # Used only on the loop's thread; not same-thread so that close() may run elsewhere.
+        inline = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         for pragma in _INLINE_PRAGMAS:
             inline.execute(pragma)
         self._inline: sqlite3.Connection | None = inline
@@ -201,10 +210,14 @@ class Database:
         except BaseException:
             thread.shutdown(wait=False)
             raise
+        reader_conns: list[aiosqlite.Connection] = []
         try:
-            reader_conns = [await _connect(path, _READER_PRAGMAS) for _ in range(readers)]
+            for _ in range(readers):
+                reader_conns.append(await _connect(path, _READER_PRAGMAS))
         except BaseException:
-            await loop.run_in_executor(thread, writer.close)
+            for reader in reader_conns:
+                await reader.close()
+            writer.close()
             thread.shutdown(wait=False)
             raise
         return cls(path, writer, thread, reader_conns, max_batch)
@@ -215,9 +228,12 @@ class Database:
         `inline=False` runs `fn` in the writer's thread instead of on the loop: for functions
         that take more than a fraction of a millisecond.
         """
-        if self._closed:
+        if self._closed or self._writer_task.done():
             raise RuntimeError("database is closed")
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        # A caller that gave up (wait_for timed out) leaves nobody to read a failure: read it
+        # here so asyncio does not log "exception was never retrieved" for it.
+        future.add_done_callback(_read_outcome)
         self._queue.put_nowait(_Job(fn, future, inline))
         # shield: a cancelled caller must not cancel the batch that others are waiting on.
         return await asyncio.shield(future)
@@ -247,8 +263,10 @@ class Database:
         try:
             return _run_read(inline, fn)
         except sqlite3.OperationalError as exc:
-            # the primary code: extended ones (BUSY_RECOVERY, BUSY_SNAPSHOT…) count too
-            if exc.sqlite_errorcode & 0xFF not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+            # the primary code: extended ones (BUSY_RECOVERY, BUSY_SNAPSHOT…) count too; an
+            # error that did not come from SQLite itself has no code at all
+            code = getattr(exc, "sqlite_errorcode", None)
+            if code is None or code & 0xFF not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
                 raise
             if inline.in_transaction:
                 inline.execute("ROLLBACK")
@@ -347,22 +365,39 @@ class Database:
 
     async def close(self) -> None:
         """Finish queued writes, then close every connection. Safe to call again, or from
-        several tasks; a cancelled close() goes on closing in the background."""
+        several tasks; a cancelled close() goes on closing in the background, and a shutdown
+        that cancels every task cannot leave a connection open."""
         self._closed = True
-        if self._closing is None:
+        if self._closing is None or self._closing.cancelled():
             self._closing = asyncio.ensure_future(self._close())
         await asyncio.shield(self._closing)
 
     async def _close(self) -> None:
         if not self._writer_task.done():
             self._queue.put_nowait(None)
-            # A batch halfway through is finished first (see module docstring).
-            await asyncio.wait([self._writer_task])
+        # A batch halfway through is finished first (see module docstring), whatever cancels.
+        cancelled = await _finish(self._writer_task)
+        if not self._writer_task.cancelled() and self._writer_task.exception() is not None:
+            log_event(log, logging.ERROR, "db.writer_stopped",
+                      error=type(self._writer_task.exception()).__name__)
         if self._inline is not None:
             self._inline.close()
             self._inline = None
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._writer_thread, self._writer.close)
+        # The writer's thread is idle once the writer task is done: close it from here.
+        self._writer.close()
         self._writer_thread.shutdown(wait=False)
         for reader in self._readers:
-            await reader.close()
+            cancelled |= await _finish(asyncio.ensure_future(reader.close()))
+        if cancelled:
+            raise asyncio.CancelledError
+
+
+async def _finish(task: asyncio.Future[Any]) -> bool:
+    """Wait for `task` to finish even through cancellations; True if one arrived."""
+    cancelled = False
+    while not task.done():
+        try:
+            await asyncio.wait([task])
+        except asyncio.CancelledError:
+            cancelled = True
+    return cancelled
