@@ -18,8 +18,9 @@ touches 6 400 booklets.
 
 1. Closed loop, 64 concurrent readers, same process shape as bench/ingest_baseline.py:
    - bare: an aiohttp subprocess whose one handler runs the API's page query
-     (`entry_texts_for_txn`) through `Database.read` and answers the same JSON (the stored entry
-     texts joined by `page_json`); no auth, membership check or audit;
+     (`entry_texts_for_txn`) the way the API does (`Database.read_now`, on the event loop's own
+     connection) and answers the same JSON (the stored entry texts joined by `page_json`); no
+     auth, membership check or audit;
    - full: `secure-msg serve` (secure_msg.testing.server_process) on the same files:
      `GET /api/booklets/{id}/entries?before=101&limit=50` with `Authorization: Bearer …`.
 2. Open loop at a fixed rate (default 500 requests/s) against each: latency from the request's
@@ -170,7 +171,7 @@ async def _serve_bare(db_path: Path) -> None:
     db = await Database.open(db_path)
 
     async def entries(request: web.Request) -> web.Response:
-        rows = await db.read(functools.partial(
+        rows = await db.read_now(functools.partial(
             store.entry_texts_for_txn, booklet_id=bytes.fromhex(request.match_info["booklet_id"]),
             account_id=bytes.fromhex(request.query["account"]),
             before=int(request.query["before"]), limit=int(request.query["limit"]),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import sqlite3
+import threading
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from secure_msg.crypto import envelope, keys
 from secure_msg.crypto.envelope import KIND_IDS
 from secure_msg.domain.entry_service import CREATED_AT_MIN_MS
 from secure_msg.storage import audit as audit_store
+from secure_msg.storage import booklets as booklet_store
 from secure_msg.web.context import CONFIG, RUNTIME
 from secure_msg.web.services import services_of
 
@@ -244,3 +246,24 @@ async def test_a_page_is_the_same_from_stored_texts_and_from_columns(
     assert newest["entries"] == stored["entries"][-3:]
     _, middle = await world.raw("GET", path + "?since=1&limit=2", mum.profile.token)
     assert middle["entries"] == stored["entries"][1:3]
+
+
+async def test_a_page_is_read_on_the_event_loop_not_in_a_reader_thread(
+    world: World, family: tuple[Client, Client, Client, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A page's query runs on the loop's own connection: the reader-thread round trip cost
+    more than the query (docs/performance.md, "Reading")."""
+    _, mum, _, booklet = family
+    threads: list[int] = []
+    real = booklet_store.entry_texts_for_txn
+
+    def recording(*args: Any, **kwargs: Any) -> list[tuple[int, str | None]]:
+        threads.append(threading.get_ident())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(booklet_store, "entry_texts_for_txn", recording)
+    for query in ("", "?limit=200", "?before=100&limit=50"):
+        status, _ = await world.raw("GET", f"/api/booklets/{booklet}/entries{query}",
+                                    mum.profile.token)
+        assert status == 200
+    assert threads == [threading.get_ident()] * 3

@@ -251,11 +251,12 @@ class Database:
     async def read_now(self, fn: TxnFn[T]) -> T:
         """Run `fn` at once on the event loop's own reader connection, in one read transaction.
 
-        Only for a few indexed point look-ups on small, hot tables (sessions, members,
-        accounts, booklets), which take microseconds: a trip to a reader thread costs
-        ≈ 120 µs of CPU and a GIL hand-over each way (docs/performance.md). Never for scans or
-        pages of entries: those would stall every other request. If the database is busy
-        (rare in WAL), the read waits in a reader thread instead of on the loop.
+        Only for bounded, indexed look-ups of about a millisecond at most: sessions, members,
+        accounts, booklets, and a page of at most 200 entries (≈ 5.5 µs each). A trip to a reader
+        thread costs ≈ 120 µs of CPU on an idle server and far more under load, in GIL
+        hand-overs (docs/performance.md). Never for scans or bulk reads: those would stall
+        every other request. If the database is busy (rare in WAL), the read waits in a reader
+        thread instead of on the loop.
         """
         inline = self._inline
         if self._closed or inline is None:
