@@ -43,7 +43,9 @@ def _append_all_txn(conn: sqlite3.Connection, events: list[PendingEvent]) -> Non
 
 
 class AuditBatcher:
-    def __init__(self, db: Database, *, interval: float = 1.0, max_events: int = 512) -> None:
+    # Small and often: a batch of 512 once a second held the GIL ≈ 20 ms in the writer thread,
+    # which was the read path's p99 at 500 pages/s (docs/performance.md, "Reading").
+    def __init__(self, db: Database, *, interval: float = 0.1, max_events: int = 64) -> None:
         self._db = db
         self._interval = interval
         self._max_events = max_events
@@ -82,7 +84,7 @@ class AuditBatcher:
 
     async def _write(self, events: list[PendingEvent]) -> None:
         try:
-            # Up to 512 chained records (≈ 30 ms): in the writer thread, not on the loop.
+            # Up to 64 chained records (≈ 3 ms): in the writer thread, not on the loop.
             await self._db.write(functools.partial(_append_all_txn, events=events), inline=False)
         except Exception as exc:  # the read itself has been answered; say what was lost
             log_event(log, logging.ERROR, "audit.batch_failed", events=len(events),
