@@ -448,3 +448,46 @@ async def test_read_now_passes_on_an_operational_error_that_sqlite_did_not_raise
 
     with pytest.raises(sqlite3.OperationalError, match="mine"):
         await db.read_now(fails)
+
+
+async def test_a_stopped_writer_is_reported_when_the_database_closes(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The exception that stopped the writer is logged at close (by type only), not left to
+    asyncio's "Task exception was never retrieved"."""
+    database = await Database.open(tmp_path / "x.db")
+
+    def explode(conn: sqlite3.Connection) -> None:
+        raise _NotAnException
+
+    with pytest.raises(RuntimeError, match="aborted"):
+        await database.write(explode)
+    with caplog.at_level("ERROR", logger="secure_msg.storage.db"):
+        await database.close()
+    assert [r.getMessage() for r in caplog.records] == ["db.writer_stopped"]
+    assert database._writer_task.exception() is not None
+
+
+def test_a_database_opened_on_one_loop_closes_from_another_thread(tmp_path: Path) -> None:
+    """close() may run on another thread's event loop (a test harness, a supervisor)."""
+    opened: list[Database] = []
+
+    async def open_and_write() -> None:
+        database = await Database.open(tmp_path / "x.db")
+        opened.append(database)
+        await database.write(_insert_txn("a"))
+
+    asyncio.run(open_and_write())
+    errors: list[BaseException] = []
+
+    def close_elsewhere() -> None:
+        try:
+            asyncio.run(opened[0].close())
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    closer = threading.Thread(target=close_elsewhere)
+    closer.start()
+    closer.join(10)
+    assert errors == []
+    assert opened[0]._inline is None
