@@ -164,6 +164,14 @@ class _CheckedGrant:
     seqs: list[int]
 
 
+def _require_readable_txn(
+    conn: sqlite3.Connection, booklet_id: bytes, session: Session, seqs: list[int]
+) -> None:
+    readable = set(store.readable_seqs_txn(conn, booklet_id, session.account_id))
+    if any(seq not in readable for seq in seqs):
+        raise Forbidden("You can only share entries you can read yourself.")
+
+
 def _check_grant_txn(
     conn: sqlite3.Connection, *, vault: Vault, session: Session, booklet_id: bytes, blob: bytes
 ) -> _CheckedGrant:
@@ -177,9 +185,7 @@ def _check_grant_txn(
     if grantee is None:
         raise NotFound("The grantee is not a member of this booklet.")
     known = store.entry_hashes_txn(conn, booklet_id, [i.entry_id for i in parsed.items])
-    readable = set(store.readable_seqs_txn(conn, booklet_id, session.account_id))
-    if any(seq not in readable for seq, _ in known.values()):
-        raise Forbidden("You can only share entries you can read yourself.")
+    _require_readable_txn(conn, booklet_id, session, [seq for seq, _ in known.values()])
     granter_ik = current[session.account_id].identity_key
     try:
         protocol_grant.verify_grant(
@@ -206,9 +212,7 @@ def _store_grant_txn(
     if (grantee is None or grantee.encryption_key != checked.grantee_ek
             or current[session.account_id].identity_key != checked.granter_ik):
         raise MembershipChanged("The booklet's members or their keys changed; grant again.")
-    readable = set(store.readable_seqs_txn(conn, booklet_id, session.account_id))
-    if any(seq not in readable for seq in checked.seqs):
-        raise Forbidden("You can only share entries you can read yourself.")
+    _require_readable_txn(conn, booklet_id, session, checked.seqs)
     now = deps.clock.now_ms()
     store.insert_grant_txn(
         conn, booklet_id=booklet_id, granter_id=session.account_id,

@@ -47,8 +47,3 @@ def entry_text(e: StoredEntry) -> str:
 def page_json(texts: Sequence[str], last_seq: int) -> str:
     """`{"entries": [...], "last_seq": n}` from entry texts in page order."""
     return f'{{"entries":[{",".join(texts)}],"last_seq":{json.dumps(int(last_seq))}}}'
-
-
-def entries_page_json(entries: Sequence[StoredEntry], last_seq: int) -> str:
-    """The same page written from the entries' columns."""
-    return page_json([entry_text(e) for e in entries], last_seq)

@@ -171,17 +171,12 @@ def insert_entry_txn(
 def _page_sql(columns: str, before: int | None) -> str:
     """Entries the account holds a key for: ascending after a sequence, or the newest before
     one (descending; callers reverse)."""
-    if before is None:
-        return (
-            f"SELECT {columns} FROM entry_access x JOIN entries e"  # noqa: S608
-            " ON e.booklet_id = x.booklet_id AND e.seq = x.seq"
-            " WHERE x.booklet_id = ? AND x.account_id = ? AND x.seq > ? ORDER BY x.seq LIMIT ?"
-        )
+    compare, order = (">", "") if before is None else ("<", " DESC")
     return (
         f"SELECT {columns} FROM entry_access x JOIN entries e"  # noqa: S608
         " ON e.booklet_id = x.booklet_id AND e.seq = x.seq"
-        " WHERE x.booklet_id = ? AND x.account_id = ? AND x.seq < ?"
-        " ORDER BY x.seq DESC LIMIT ?"
+        f" WHERE x.booklet_id = ? AND x.account_id = ? AND x.seq {compare} ?"
+        f" ORDER BY x.seq{order} LIMIT ?"
     )
 
 

@@ -126,12 +126,9 @@ def _read_outcome(future: asyncio.Future[Any]) -> None:
         future.exception()
 
 
-def _rollback_if_open(conn: sqlite3.Connection) -> Callable[[], None]:
-    def rollback() -> None:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-
-    return rollback
+def _rollback_if_open(conn: sqlite3.Connection) -> None:
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
 
 
 def _run_read(conn: sqlite3.Connection, fn: TxnFn[T]) -> T:
@@ -308,13 +305,9 @@ class Database:
         COMMIT unreported. A cancellation that arrives is remembered in `_cancel_seen` and acted
         on once the batch is settled."""
         future = asyncio.get_running_loop().run_in_executor(self._writer_thread, fn)
-        while True:
-            try:
-                return await asyncio.shield(future)
-            except asyncio.CancelledError:
-                if future.cancelled():  # only a dead executor cancels its own future
-                    raise
-                self._cancel_seen = True
+        if await _finish(future):
+            self._cancel_seen = True
+        return future.result()  # raises what fn raised (CancelledError: a dead executor)
 
     async def _commit_batch(self, batch: list[_Job]) -> None:
         raw = self._writer
@@ -337,7 +330,7 @@ class Database:
                 await self._in_thread(lambda: raw.execute("COMMIT"))
             except BaseException:
                 # in_transaction is read in the writer's thread, after whatever ran there.
-                await self._in_thread(_rollback_if_open(raw))
+                await self._in_thread(functools.partial(_rollback_if_open, raw))
                 raise
         except BaseException as exc:
             # Nothing of the batch committed: every caller hears so, then the error goes on
