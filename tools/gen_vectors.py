@@ -11,10 +11,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from secure_msg.crypto import envelope, grant, keys, recovery, safety
+from secure_msg.crypto import envelope, grant, hpke, keys, labels, recovery, safety
+from secure_msg.crypto.encoding import u16, u32
 from secure_msg.crypto.envelope import KIND_IDS, ZERO_HASH
 from secure_msg.crypto.errors import ProtocolError
 from secure_msg.crypto.payloads import encode_payload
+from secure_msg.crypto.primitives import aes_gcm_encrypt, sha256, sign
 from secure_msg.crypto.rng import SeededRng
 
 OUT = Path(__file__).resolve().parent.parent / "tests" / "vectors" / "protocol-v1.json"
@@ -82,17 +84,21 @@ class _Recorder:
 
 def make_entry(
     name: str, author: keys.AccountKeys, members: list[keys.AccountKeys], kind: str,
-    sequence: int, prev_hash: bytes, plaintext: bytes,
+    sequence: int, prev_hash: bytes, plaintext: bytes, *, legacy: bool,
 ) -> tuple[bytes, dict[str, Any]]:
-    rng = _Recorder(b"secure-msg/v1/vectors/entry/" + name.encode())
-    entry_id = bytes([0xE0 + sequence]) * 16
+    """A legacy (type 0x10) or a committed (0x11) entry; the two chains have their own seeds
+    and entry ids (e1… and c1…)."""
+    seed = b"secure-msg/v1/vectors/" + (b"entry/" if legacy else b"committed-entry/")
+    rng = _Recorder(seed + name.encode())
+    entry_id = bytes([(0xE0 if legacy else 0xC0) + sequence]) * 16
     recipients = [(m.account_id, m.encryption_public) for m in members]
     sealed = envelope.seal_entry(
         author, booklet_id=BOOKLET, entry_id=entry_id, kind=KIND_IDS[kind], sequence=sequence,
         prev_hash=prev_hash, created_at=CREATED + sequence, plaintext=plaintext,
-        recipients=recipients, rng=rng,
+        recipients=recipients, rng=rng, legacy=legacy,
     )
     parsed = envelope.parse_envelope(sealed)
+    commitment = parsed.header.key_commitment
     return sealed, {
         "name": name,
         "author": h(author.account_id),
@@ -113,6 +119,7 @@ def make_entry(
         "envelope": h(sealed),
         "unsigned_length": len(parsed.signed_part),
         "entry_hash": h(parsed.entry_hash),
+        **({} if commitment is None else {"key_commitment": h(commitment)}),
     }
 
 
@@ -130,18 +137,36 @@ def expect_error(fn: Any) -> str:
 
 def resign(author: keys.AccountKeys, unsigned: bytes) -> bytes:
     """A malicious but validly signing author: re-sign a modified envelope."""
-    from secure_msg.crypto import labels
-    from secure_msg.crypto.primitives import sign
-
     return unsigned + sign(author.identity, labels.ENTRY_SIGNATURE, unsigned)
 
 
+def miscommitted(author: keys.AccountKeys, members: list[keys.AccountKeys]) -> bytes:
+    """A well-formed, validly signed 0x11 entry whose header commits to another key than the
+    one it encrypts with and wraps: what an equivocating author would have to send."""
+    rng = SeededRng(b"miscommitted")
+    content_key, nonce = rng(32), rng(12)
+    header = envelope.EntryHeader(
+        BOOKLET, b"\xcc" * 16, author.account_id, 2, 9, ZERO_HASH, CREATED, nonce,
+        envelope.key_commitment(rng(32)),
+    ).encode()
+    body = aes_gcm_encrypt(content_key, nonce, b'{"kind":"note","text":"x"}', header)
+    hh = sha256(labels.ENTRY_HEADER, header)
+    parts = [header, u32(len(body)), body, u16(len(members))]
+    for m in sorted(members, key=lambda m: m.account_id):
+        info = envelope.wrap_info(hh, m.account_id, m.encryption_public)
+        parts += [m.account_id, m.encryption_public,
+                  hpke.seal(m.encryption_public, info, content_key, ephemeral=rng(32))]
+    return resign(author, b"".join(parts))
+
+
 def entry_negatives(
-    sealed: bytes, author: keys.AccountKeys, accts: dict[str, keys.AccountKeys],
+    sealed: bytes, legacy: bytes, author: keys.AccountKeys, accts: dict[str, keys.AccountKeys],
     members: list[keys.AccountKeys],
 ) -> list[dict[str, Any]]:
+    """Negatives on a committed (0x11) entry by `author`; `legacy` is a 0x10 entry of theirs."""
     env = envelope.parse_envelope(sealed)
-    body_end = 117 + len(env.body)
+    hl = len(env.header_bytes)  # 145: body_len, body and everything after start here
+    body_end = hl + 4 + len(env.body)
     w0 = body_end + 2  # first wrap
     sig = len(sealed) - 64
     recips = {h(m.account_id): h(m.encryption_public) for m in members}
@@ -186,7 +211,8 @@ def entry_negatives(
     cases: list[tuple[str, str, bytes, dict[str, Any], str]] = [
         ("version", v, with_bytes(0, b"\x02"), ctx(), "unsupported-version"),
         ("suite", v, with_bytes(1, b"\x00\x02"), ctx(), "unsupported-suite"),
-        ("type", v, with_bytes(3, b"\x11"), ctx(), "wrong-type"),
+        ("type", v, with_bytes(3, b"\x12"), ctx(), "wrong-type"),
+        ("legacy-type", v, legacy, ctx(), "wrong-type"),
         ("booklet-id", v, flip(sealed, 4), ctx(), "bad-signature"),
         ("entry-id", v, flip(sealed, 20), ctx(), "bad-signature"),
         ("author-id", v, flip(sealed, 36), ctx(), "bad-signature"),
@@ -197,9 +223,10 @@ def entry_negatives(
         ("prev-hash", v, flip(sealed, 61), ctx(), "bad-signature"),
         ("created-at", v, flip(sealed, 100), ctx(), "bad-signature"),
         ("nonce", v, flip(sealed, 101), ctx(), "bad-signature"),
-        ("body-len-huge", v, flip(sealed, 113), ctx(), "malformed"),
-        ("body-len-tiny", v, with_bytes(113, b"\x00\x00\x00\x0f"), ctx(), "malformed"),
-        ("body", v, flip(sealed, 117), ctx(), "bad-signature"),
+        ("key-commitment", v, flip(sealed, 113), ctx(), "bad-signature"),
+        ("body-len-huge", v, flip(sealed, hl), ctx(), "malformed"),
+        ("body-len-tiny", v, with_bytes(hl, b"\x00\x00\x00\x0f"), ctx(), "malformed"),
+        ("body", v, flip(sealed, hl + 4), ctx(), "bad-signature"),
         ("body-tag", v, flip(sealed, body_end - 1), ctx(), "bad-signature"),
         ("wrap-count-zero", v, with_bytes(body_end, b"\x00\x00"), ctx(), "bad-recipient-count"),
         ("wrap-count-plus-one", v, flip(sealed, body_end + 1), ctx(), "truncated"),
@@ -250,8 +277,10 @@ def entry_negatives(
           "author_id": h(g1.account_id), "as": "guardian1"}, "wrong-author"),
         ("open-crossed-wraps", "open", resign(author, cross),
          {**open_ctx, "as": "therapist"}, "unwrap-failed"),
-        ("open-body-resigned", "open", resign(author, flip(sealed, 117)[:sig]),
+        ("open-body-resigned", "open", resign(author, flip(sealed, hl + 4)[:sig]),
          {**open_ctx, "as": "guardian1"}, "decrypt-failed"),
+        ("open-commitment-to-another-key", "open", miscommitted(author, members),
+         {**open_ctx, "as": "guardian1"}, "key-commitment-mismatch"),
     ]
     return [
         {"name": f"entry/{name}", "object": "entry", "check": check, "data": h(data),
@@ -412,15 +441,20 @@ def build() -> dict[str, Any]:
          {"homework": "e3" * 16, "done": True, "how": "Meni hyvin! 🚲", "date": "2026-11-20"}),
         ("note-from-caregiver", "caregiver", "note", {"text": "Päiväkodissa sujui hyvin."}),
     ]
-    entries: list[tuple[bytes, dict[str, Any]]] = []
-    prev = ZERO_HASH
-    for seq, (name, author, kind, fields) in enumerate(plan, start=1):
-        sealed, rec = make_entry(name, accts[author], members, kind, seq, prev,
-                                 encode_payload(kind, **fields))
-        rec["author_name"] = author
-        entries.append((sealed, rec))
-        prev = bytes.fromhex(rec["entry_hash"])
-    grant_record, grant_negs = grant_vectors(accts, entries[:3])
+
+    def chain(legacy: bool) -> list[tuple[bytes, dict[str, Any]]]:
+        out: list[tuple[bytes, dict[str, Any]]] = []
+        prev = ZERO_HASH
+        for seq, (name, author, kind, fields) in enumerate(plan, start=1):
+            sealed, rec = make_entry(name, accts[author], members, kind, seq, prev,
+                                     encode_payload(kind, **fields), legacy=legacy)
+            rec["author_name"] = author
+            out.append((sealed, rec))
+            prev = bytes.fromhex(rec["entry_hash"])
+        return out
+
+    entries, committed = chain(legacy=True), chain(legacy=False)
+    grant_record, grant_negs = grant_vectors(accts, committed[:3])
     recovery_texts = [
         {"text": records["therapist"]["recovery_key"].lower().replace("-", " "),
          "secret": records["therapist"]["recovery_secret"]},
@@ -436,11 +470,12 @@ def build() -> dict[str, Any]:
         "accounts": list(records.values()),
         "members": [h(m.account_id) for m in members],
         "entries": [rec for _, rec in entries],
+        "committed_entries": [rec for _, rec in committed],
         "grant": grant_record,
         **safety_vectors(records),
         "recovery_keys": recovery_texts,
         "negative": (
-            entry_negatives(entries[1][0], accts["therapist"], accts, members)
+            entry_negatives(committed[1][0], entries[1][0], accts["therapist"], accts, members)
             + account_negatives(accts, records)
             + grant_negs
         ),

@@ -34,8 +34,8 @@ async def _state(world: World, c: Client, booklet: str) -> tuple[int, Any, int]:
 
 def _seal(author: keys.AccountKeys, booklet: str, members: list[Client], *, seq: int,
           prev: bytes, author_id: bytes | None = None, kind: str = "note",
-          entry_id: bytes | None = None, plaintext: bytes = b'{"kind":"note","text":"x"}'
-          ) -> bytes:
+          entry_id: bytes | None = None, plaintext: bytes = b'{"kind":"note","text":"x"}',
+          legacy: bool = False) -> bytes:
     signer = author if author_id is None else keys.AccountKeys.from_secrets(
         author_id, author.identity_seed, author.encryption_secret)
     assert all(m.keys for m in members)
@@ -44,6 +44,7 @@ def _seal(author: keys.AccountKeys, booklet: str, members: list[Client], *, seq:
         kind=KIND_IDS[kind], sequence=seq, prev_hash=prev, created_at=CREATED_AT_MIN_MS,
         plaintext=plaintext,
         recipients=[(m.keys.account_id, m.keys.encryption_public) for m in members if m.keys],
+        legacy=legacy,
     )
 
 
@@ -64,8 +65,9 @@ async def _post(world: World, c: Client, booklet: str, sealed: bytes) -> tuple[i
 async def test_bad_envelopes_are_refused_and_change_nothing(
     world: World, family: tuple[Client, Client, Client, str]
 ) -> None:
-    """Forged signature, wrong author, wrong recipients, unknown version/suite, stale sequence,
-    wrong previous hash and a duplicate entry id: each a problem+json, none stored."""
+    """Forged signature, wrong author, wrong recipients, unknown version/suite, an entry without
+    key commitment, stale sequence, wrong previous hash and a duplicate entry id: each a
+    problem+json, none stored."""
     therapist, mum, dad, booklet = family
     assert therapist.keys
     assert mum.keys
@@ -90,6 +92,9 @@ async def test_bad_envelopes_are_refused_and_change_nothing(
          422, "protocol-rejected", "recipient-set-mismatch"),
         ("unknown version", bad_version, 422, "protocol-rejected", "unsupported-version"),
         ("unknown suite", bad_suite, 422, "protocol-rejected", "unsupported-suite"),
+        ("no key commitment (type 0x10)", _seal(mum.keys, booklet, everyone, seq=seq,
+                                                 prev=prev, legacy=True),
+         422, "protocol-rejected", "wrong-type"),
         ("stale sequence", _seal(mum.keys, booklet, everyone, seq=seq - 1, prev=prev),
          409, "sequence-conflict", None),
         ("wrong previous hash", _seal(mum.keys, booklet, everyone, seq=seq, prev=bytes(32)),
@@ -194,7 +199,7 @@ async def test_refusals_are_audited(
 ) -> None:
     """A refused envelope leaves an audit event naming the protocol error, and the chain holds."""
     _, mum, _, booklet = family
-    status, _ = await _post(world, mum, booklet, b"\x01\x00\x01\x10" + b"\x00" * 10)
+    status, _ = await _post(world, mum, booklet, b"\x01\x00\x01\x11" + b"\x00" * 10)
     assert status == 422
     db = world.http.app[RUNTIME].database
     assert db is not None

@@ -432,9 +432,9 @@ def _two_key_gcm_ciphertext(
     return bytes(c) + tag.to_bytes(16, "big")
 
 
-@pytest.mark.xfail(strict=True, reason="F4: AES-GCM content keys are not committed to")
-def test_one_signed_entry_cannot_show_two_recipients_different_plaintexts() -> None:
-    """Equivocation: an author wraps different keys so two recipients read different texts."""
+def _equivocating_entry(*, legacy: bool) -> bytes:
+    """Finding F4: Mallory wraps k1 to PARENT1 and k2 to PARENT2 for one body that decrypts
+    under both (AES-GCM is not key-committing), and signs it; a 0x11 header commits to k1."""
     k1, k2, nonce = b"\x11" * 32, b"\x22" * 32, b"\x33" * 12
     header = EntryHeader(
         BOOKLET_X,
@@ -445,6 +445,7 @@ def test_one_signed_entry_cannot_show_two_recipients_different_plaintexts() -> N
         envelope.ZERO_HASH,
         1_800_000_000_000,
         nonce,
+        None if legacy else envelope.key_commitment(k1),
     ).encode()
     body = _two_key_gcm_ciphertext(k1, k2, nonce, header, b"Session cancelled by family...!!")
     hh = sha256(labels.ENTRY_HEADER, header)
@@ -456,13 +457,33 @@ def test_one_signed_entry_cannot_show_two_recipients_different_plaintexts() -> N
         )
         wraps.append(m.account_id + m.encryption_public + sealed)
     unsigned = header + struct.pack(">I", len(body)) + body + struct.pack(">H", 4) + b"".join(wraps)
-    data = _resign(unsigned, MALLORY, labels.ENTRY_SIGNATURE)
+    return _resign(unsigned, MALLORY, labels.ENTRY_SIGNATURE)
+
+
+def test_one_signed_entry_cannot_show_two_recipients_different_plaintexts() -> None:
+    """Equivocation (F4): the server accepts the entry, but only the recipient whose key the
+    signed header commits to can open it; the other gets key-commitment-mismatch."""
+    data = _equivocating_entry(legacy=False)
     _server_verify(data, MALLORY)
     seen = set()
     for me in (PARENT1, PARENT2):
         with contextlib.suppress(ProtocolError):  # refusing is fine; another text is not
             seen.add(_open(data, author=MALLORY, me=me).plaintext)
     assert len(seen) <= 1, "two recipients of one signed entry read different plaintexts"
+    with pytest.raises(ProtocolError) as err:
+        _open(data, author=MALLORY, me=PARENT2)
+    assert err.value.code == "key-commitment-mismatch"
+
+
+def test_equivocation_without_commitment_is_refused_by_the_server() -> None:
+    """The same attack in a legacy 0x10 entry, where both recipients would read different texts,
+    cannot be posted: the server accepts only entries that commit to their key."""
+    data = _equivocating_entry(legacy=True)
+    texts = {_open(data, author=MALLORY, me=me).plaintext for me in (PARENT1, PARENT2)}
+    assert len(texts) == 2  # what the commitment prevents: the attack works on 0x10
+    with pytest.raises(ProtocolError) as err:
+        _server_verify(data, MALLORY)
+    assert err.value.code == "wrong-type"
 
 
 # ============================================================================================
@@ -665,17 +686,30 @@ def test_grant_rewrapping_an_entry_of_another_booklet_is_refused_by_the_grantee(
     """Cross-booklet grant via a colluding server: the grantee must not file a Y entry under X."""
     y_entry, blob, _ = _mallory_regrants_a_y_entry_in_x()
     ehash, key = _open_grant(blob, granter=MALLORY)[Y_ENTRY]
-    code = _refused(
+    assert _open_granted_in_x(y_entry, Y_ENTRY, key, ehash) == "wrong-booklet"
+
+
+def _open_granted_in_x(data: bytes, entry_id: bytes, key: bytes, ehash: bytes) -> str:
+    """The grantee's open of a therapist's entry filed under booklet X: the refusal's code."""
+    return _refused(
         envelope.open_entry_with_key,
-        y_entry,
+        data,
         author_identity_key=THERAPIST.identity_public,
         author_id=THERAPIST.account_id,
         booklet_id=BOOKLET_X,
-        entry_id=Y_ENTRY,
+        entry_id=entry_id,
         content_key=key,
         expected_hash=ehash,
     )
-    assert code == "wrong-booklet"
+
+
+def test_grant_handing_on_another_key_is_refused_by_the_grantee() -> None:
+    """A granter who re-wraps some other key than the entry's (say the k2 of an equivocating
+    pair) gets the grantee nothing: the entry's signed header commits to its one key."""
+    data = _seal(THERAPIST, MEMBERS_X)
+    env = envelope.parse_envelope(data)
+    code = _open_granted_in_x(data, env.header.entry_id, b"\x22" * 32, env.entry_hash)
+    assert code == "key-commitment-mismatch"
 
 
 def test_grant_items_moved_to_another_booklets_grant_do_not_unwrap() -> None:

@@ -1,17 +1,19 @@
 // The checks that close the v1 review findings (tests/crypto/test_attacks.py, docs/protocol.md
-// §3.2, §4.4, §4.5): identity keys exactly as libsodium accepts them, low-order encryption keys in
-// key statements, entries replayed into another booklet or relabelled with another author, and
-// payloads JSON.parse cannot take.
+// §3.2, §4.1, §4.4, §4.5): identity keys exactly as libsodium accepts them, low-order encryption keys in
+// key statements, entries replayed into another booklet or relabelled with another author, payloads
+// JSON.parse cannot take, and an author handing recipients different content keys (F4).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
-  AccountKeys, KIND, KeyBundle, encodePayload, fromHex, openEntry, randomBytes, sealEntry, verifyEntry, verifyKeyStatement,
+  AccountKeys, KIND, KeyBundle, encodePayload, fromHex, headerHash, openEntry, parseEntry, randomBytes, sealEntry, verifyEntry,
+  verifyKeyStatement,
 } from '../../src/secure_msg/web/static/crypto/index.mjs';
-import { Writer, concat } from '../../src/secure_msg/web/static/crypto/encoding.mjs';
-import { LABEL, TYPE } from '../../src/secure_msg/web/static/crypto/labels.mjs';
-import { sign } from '../../src/secure_msg/web/static/crypto/primitives.mjs';
+import { Writer, concat, equal } from '../../src/secure_msg/web/static/crypto/encoding.mjs';
+import { sealBase } from '../../src/secure_msg/web/static/crypto/hpke.mjs';
+import { LABEL, TYPE, labelled } from '../../src/secure_msg/web/static/crypto/labels.mjs';
+import { sha256, sign } from '../../src/secure_msg/web/static/crypto/primitives.mjs';
 import { isValidEd25519Key } from '../../src/secure_msg/web/static/crypto/ed25519.mjs';
-import { readJson } from './helpers.mjs';
+import { readJson, scriptedRng } from './helpers.mjs';
 
 const ED25519_SMALL_ORDER = [
   '0100000000000000000000000000000000000000000000000000000000000000',
@@ -43,10 +45,33 @@ const BOOKLET_X = randomBytes(16);
 const BOOKLET_Y = randomBytes(16);
 const asRecipient = (k) => ({ accountId: k.accountId, encryptionKey: k.encryptionPublic });
 
-const seal = (author, bookletId) => sealEntry(author, {
+const seal = (author, bookletId, rng = randomBytes) => sealEntry(author, {
   bookletId, entryId: randomBytes(16), kind: KIND.note, sequence: 1, prevHash: new Uint8Array(32), createdAt: 1,
-  plaintext: encodePayload(KIND.note, { text: 'x' }), recipients: [therapist, parent].map(asRecipient),
+  plaintext: encodePayload(KIND.note, { text: 'x' }), recipients: [therapist, parent].map(asRecipient), rng,
 });
+
+/** `unsigned` and the author's valid signature over it. */
+const signed = async (author, unsigned) => concat(unsigned, await sign(author.identity.privateKey, LABEL.ENTRY_SIGNATURE, unsigned));
+
+/**
+ * What a dishonest author's client can send: `env` with `header` (by default its own) and each
+ * recipient's wrap replaced by an HPKE seal of `keyFor(recipientId)` under the new header's wrap
+ * info, validly signed again.
+ */
+async function rewrapped(author, env, keyFor, header) {
+  const entry = parseEntry(env);
+  header ??= entry.headerBytes;
+  const hh = await headerHash(header);
+  const wraps = await Promise.all(entry.wraps.map(async ({ recipientId: id, recipientEk: ek }) => {
+    const { enc, ciphertext } = await sealBase(ek, labelled(LABEL.ENTRY_KEY, hh, id, ek), new Uint8Array(0), keyFor(id));
+    return concat(id, ek, enc, ciphertext);
+  }));
+  const middle = entry.signedPart.subarray(entry.headerBytes.length, entry.signedPart.length - 128 * wraps.length);
+  return signed(author, concat(header, middle, ...wraps));
+}
+
+/** The randomness of a two-recipient seal whose content key is `key`. @param {Uint8Array} key */
+const withContentKey = (key) => scriptedRng(key, randomBytes(12), randomBytes(32), randomBytes(32));
 
 test('a small-order identity key is `invalid-key`: WebCrypto would accept forgeries under it', async () => {
   const env = await seal(therapist, BOOKLET_X);
@@ -99,4 +124,32 @@ test('a recipient given the booklet and author refuses a replayed or relabelled 
     openEntry(forged, { authorIdentityKey: mallory.identityPublic, me: parent, authorId: mallory.accountId, bookletId: BOOKLET_X }),
     { code: 'wrong-author' },
   );
+});
+
+test('an author cannot hand one recipient another content key: `key-commitment-mismatch`, never another text', async () => {
+  const key = randomBytes(32);
+  const env = await seal(therapist, BOOKLET_X, withContentKey(key));
+  const args = { authorIdentityKey: therapist.identityPublic, authorId: therapist.accountId, bookletId: BOOKLET_X };
+  const other = randomBytes(32);
+  const equivocating = await rewrapped(therapist, env, (id) => (equal(id, parent.accountId) ? other : key));
+  // The server cannot tell (it has no private key); the recipient can.
+  await verifyEntry(equivocating, { ...args, recipients: [therapist, parent].map(asRecipient) });
+  assert.equal((await openEntry(equivocating, { ...args, me: therapist })).payload.text, 'x');
+  await assert.rejects(openEntry(equivocating, { ...args, me: parent }), { code: 'key-commitment-mismatch' });
+});
+
+test('a changed key commitment: `bad-signature`, or re-signed with wraps to match, `key-commitment-mismatch`', async () => {
+  const key = randomBytes(32);
+  const env = await seal(therapist, BOOKLET_X, withContentKey(key));
+  const args = { authorIdentityKey: therapist.identityPublic, authorId: therapist.accountId, bookletId: BOOKLET_X, me: parent };
+  const { headerBytes } = parseEntry(env);
+  const header = concat(headerBytes.subarray(0, 113), await sha256(LABEL.ENTRY_KEY_COMMITMENT, randomBytes(32)));
+  await assert.rejects(openEntry(await rewrapped(therapist, env, () => key, header), args), { code: 'key-commitment-mismatch' });
+
+  const flipped = env.slice();
+  flipped[113] ^= 1;
+  await assert.rejects(openEntry(flipped, args), { code: 'bad-signature' });
+  await assert.rejects(verifyEntry(flipped, { ...args, recipients: [therapist, parent].map(asRecipient) }), { code: 'bad-signature' });
+  // Re-signed but with the old wraps: the wrap info binds the header hash, so HPKE fails first (check 9).
+  await assert.rejects(openEntry(await signed(therapist, flipped.subarray(0, -64)), args), { code: 'unwrap-failed' });
 });

@@ -9,6 +9,8 @@ import {
   openGrant, parseKeyStatement, parseRecoveryKey, safetyNumber, sealBundle, sealEntry, sealGrant, toHex,
   verifyEntry, verifyGrant, verifyKeyStatement, KIND,
 } from '../../src/secure_msg/web/static/crypto/index.mjs';
+import { LABEL } from '../../src/secure_msg/web/static/crypto/labels.mjs';
+import { sha256 } from '../../src/secure_msg/web/static/crypto/primitives.mjs';
 import { readJson, scriptedRng } from './helpers.mjs';
 
 const V = readJson('tests', 'vectors', 'protocol-v1.json');
@@ -70,31 +72,40 @@ async function checkBundle(a, sealedHex, kek, purpose) {
   assert.equal(toHex(opened.keys.identityPublic), a.identity_key);
 }
 
-const entries = new Map(V.entries.map((e) => [e.entry_id, e]));
+// Type 0x10 entries (`entries`, written before key commitment) and type 0x11 (`committed_entries`).
+const legacyEntries = V.entries.map((e) => ({ ...e, legacy: true }));
+const committedEntries = V.committed_entries.map((e) => ({ ...e, legacy: false }));
+const entries = new Map([...legacyEntries, ...committedEntries].map((e) => [e.entry_id, e]));
 
-for (const e of V.entries) {
-  test(`entry ${e.name}: seal reproduces header, body and wraps; verify; every recipient opens`, async () => {
+for (const e of [...legacyEntries, ...committedEntries]) {
+  const server = e.legacy ? 'the server refuses it (`wrong-type`)' : 'verify';
+  test(`entry ${e.name}${e.legacy ? ' (legacy 0x10)' : ''}: seal reproduces header, body and wraps; ${server}; every recipient opens`, async () => {
     const author = await keysOf(accounts.get(e.author_name));
     assert.equal(e.kind_id, KIND[e.kind]);
     const rng = scriptedRng(fromHex(e.content_key), fromHex(e.nonce), ...e.ephemeral_secrets.map(fromHex));
     const sealed = await sealEntry(author, {
       bookletId: fromHex(e.booklet_id), entryId: fromHex(e.entry_id), kind: e.kind_id, sequence: e.sequence,
       prevHash: fromHex(e.prev_hash), createdAt: e.created_at, plaintext: new TextEncoder().encode(e.plaintext),
-      recipients: e.recipients.map(recipientOf), rng,
+      recipients: e.recipients.map(recipientOf), rng, legacy: e.legacy,
     });
     assert.equal(rng.remaining(), 0);
+    const headerLength = e.legacy ? 113 : 145;
     assert.equal(sealed.length * 2, e.envelope.length);
-    assert.equal(toHex(sealed.subarray(0, 113)), e.header);
-    assert.equal(toHex(await headerHash(sealed.subarray(0, 113))), e.header_hash);
+    assert.equal(toHex(sealed.subarray(0, headerLength)), e.header);
+    assert.equal(toHex(await headerHash(sealed.subarray(0, headerLength))), e.header_hash);
     assert.equal(e.unsigned_length, sealed.length - SIG);
     assert.equal(toHex(sealed.subarray(0, e.unsigned_length)), unsigned(e.envelope));
+    if (!e.legacy) {
+      assert.equal(toHex(await sha256(LABEL.ENTRY_KEY_COMMITMENT, fromHex(e.content_key))), e.key_commitment);
+      assert.equal(e.header.slice(2 * 113), e.key_commitment);
+    }
 
     const envelope = fromHex(e.envelope);
     assert.equal(toHex(await entryHash(envelope)), e.entry_hash);
     const expect = { authorIdentityKey: author.identityPublic, bookletId: fromHex(e.booklet_id), authorId: author.accountId, recipients: e.recipients.map(recipientOf) };
     for (const env of [envelope, sealed]) {
-      const verified = await verifyEntry(env, expect);
-      assert.equal(verified.header.sequence, e.sequence);
+      if (e.legacy) await assert.rejects(verifyEntry(env, expect), { code: 'wrong-type' });
+      else assert.equal((await verifyEntry(env, expect)).header.sequence, e.sequence);
     }
     for (const id of e.recipients) {
       const me = await keysOf(byId.get(id));
@@ -107,10 +118,12 @@ for (const e of V.entries) {
   });
 }
 
-test('entries chain: sequence 1 has a zero prev_hash, then each links to the previous entry hash', () => {
-  const sorted = [...V.entries].sort((x, y) => x.sequence - y.sequence);
-  sorted.forEach((e, i) => assert.equal(e.prev_hash, i === 0 ? '00'.repeat(32) : sorted[i - 1].entry_hash));
-});
+for (const [what, chain] of [['entries', legacyEntries], ['committed entries', committedEntries]]) {
+  test(`${what} chain: sequence 1 has a zero prev_hash, then each links to the previous entry hash`, () => {
+    const sorted = [...chain].sort((x, y) => x.sequence - y.sequence);
+    sorted.forEach((e, i) => assert.equal(e.prev_hash, i === 0 ? '00'.repeat(32) : sorted[i - 1].entry_hash));
+  });
+}
 
 test('grant: seal reproduces the items, server verify passes, the grantee opens every entry', async () => {
   const g = V.grant;

@@ -27,6 +27,7 @@ CODES = frozenset(
         "grantee-key-mismatch",
         "unknown-entry",
         "entry-hash-mismatch",
+        "key-commitment-mismatch",
         "wrong-purpose",
         "bundle-decrypt-failed",
         "account-mismatch",

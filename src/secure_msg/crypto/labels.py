@@ -8,7 +8,8 @@ SUITE = 0x0001
 TYPE_KEY_STATEMENT = 0x01
 TYPE_KEY_BUNDLE = 0x02
 TYPE_SEALED_BUNDLE = 0x03
-TYPE_ENTRY = 0x10
+TYPE_ENTRY_LEGACY = 0x10  # no key commitment: read, no longer written (protocol §4.1)
+TYPE_ENTRY = 0x11
 TYPE_GRANT = 0x20
 TYPE_QR = 0x30
 
@@ -21,6 +22,7 @@ ENTRY_HEADER = b"secure-msg/v1/entry-header"
 ENTRY_KEY = b"secure-msg/v1/entry-key"
 ENTRY_SIGNATURE = b"secure-msg/v1/entry-signature"
 ENTRY_HASH = b"secure-msg/v1/entry-hash"
+ENTRY_KEY_COMMITMENT = b"secure-msg/v1/entry-key-commitment"
 GRANT_KEY = b"secure-msg/v1/grant-key"
 GRANT_SIGNATURE = b"secure-msg/v1/grant-signature"
 FINGERPRINT = b"secure-msg/v1/fingerprint"

@@ -145,15 +145,17 @@ export class Reader {
   /**
    * Reads the prefix first and rejects in the order of §2.
    * @param {unknown} data
-   * @param {number} type the expected object type
+   * @param {...number} types the object types accepted; `type` is then the one read
    */
-  constructor(data, type) {
+  constructor(data, ...types) {
     this.data = bytes(data);
     this.pos = 0;
     if (this.data.length < 4) throw new ProtocolError('truncated');
     if (this.u8() !== VERSION) throw new ProtocolError('unsupported-version');
     if (this.u16() !== SUITE) throw new ProtocolError('unsupported-suite');
-    if (this.u8() !== type) throw new ProtocolError('wrong-type');
+    /** @type {number} */
+    this.type = this.u8();
+    if (!types.includes(this.type)) throw new ProtocolError('wrong-type');
   }
 
   remaining() {

@@ -6,7 +6,7 @@ export const CODES = new Set([
   'malformed', 'unknown-kind', 'bad-recipient-count', 'recipients-not-canonical', 'bad-signature',
   'wrong-author', 'wrong-booklet', 'recipient-set-mismatch', 'not-a-recipient', 'unwrap-failed',
   'decrypt-failed', 'bad-payload', 'bad-item-count', 'items-not-canonical', 'wrong-grantee',
-  'grantee-key-mismatch', 'unknown-entry', 'entry-hash-mismatch', 'wrong-purpose',
+  'grantee-key-mismatch', 'unknown-entry', 'entry-hash-mismatch', 'key-commitment-mismatch', 'wrong-purpose',
   'bundle-decrypt-failed', 'account-mismatch', 'bundle-key-mismatch', 'identity-key-changed',
   'weak-kdf-params', 'recovery-key-malformed', 'recovery-key-checksum', 'invalid-key', 'qr-mismatch',
 ]);

@@ -6,7 +6,8 @@ export const TYPE = Object.freeze({
   KEY_STATEMENT: 0x01,
   KEY_BUNDLE: 0x02,
   SEALED_BUNDLE: 0x03,
-  ENTRY: 0x10,
+  ENTRY: 0x11, // with key commitment: what clients write (§4.1)
+  ENTRY_LEGACY: 0x10, // without: still read, no longer written or accepted by the server
   GRANT: 0x20,
   QR: 0x30,
 });
@@ -21,6 +22,7 @@ export const LABEL = Object.freeze({
   ENTRY_KEY: 'secure-msg/v1/entry-key',
   ENTRY_SIGNATURE: 'secure-msg/v1/entry-signature',
   ENTRY_HASH: 'secure-msg/v1/entry-hash',
+  ENTRY_KEY_COMMITMENT: 'secure-msg/v1/entry-key-commitment',
   GRANT_KEY: 'secure-msg/v1/grant-key',
   GRANT_SIGNATURE: 'secure-msg/v1/grant-signature',
   FINGERPRINT: 'secure-msg/v1/fingerprint',
