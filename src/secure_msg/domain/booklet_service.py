@@ -173,30 +173,30 @@ def _require_readable_txn(
 
 
 def _check_grant_txn(
-    conn: sqlite3.Connection, *, vault: Vault, session: Session, booklet_id: bytes, blob: bytes
+    conn: sqlite3.Connection, *, session: Session, booklet_id: bytes, blob: bytes
 ) -> _CheckedGrant:
     require_member_txn(conn, booklet_id, session)  # before parsing: non-members learn nothing
     try:
         parsed = protocol_grant.parse_grant(blob)
     except ProtocolError as exc:
         raise ProtocolRejected(exc.code) from exc
-    current = {m.account_id: m for m in store.members_txn(conn, vault, booklet_id)}
-    grantee = current.get(parsed.grantee_id)
-    if grantee is None:
+    current = store.member_keys_txn(conn, booklet_id)
+    if parsed.grantee_id not in current:
         raise NotFound("The grantee is not a member of this booklet.")
+    grantee_ek = current[parsed.grantee_id][1]
     known = store.entry_hashes_txn(conn, booklet_id, [i.entry_id for i in parsed.items])
     _require_readable_txn(conn, booklet_id, session, [seq for seq, _ in known.values()])
-    granter_ik = current[session.account_id].identity_key
+    granter_ik = current[session.account_id][0]
     try:
         protocol_grant.verify_grant(
             blob, granter_identity_key=granter_ik,
             booklet_id=booklet_id, granter_id=session.account_id,
-            grantee_id=grantee.account_id, grantee_ek=grantee.encryption_key,
+            grantee_id=parsed.grantee_id, grantee_ek=grantee_ek,
             entry_hashes={eid: ehash for eid, (_, ehash) in known.items()},
         )
     except ProtocolError as exc:
         raise ProtocolRejected(exc.code) from exc
-    return _CheckedGrant(grantee.account_id, granter_ik, grantee.encryption_key,
+    return _CheckedGrant(parsed.grantee_id, granter_ik, grantee_ek,
                          [seq for seq, _ in known.values()])
 
 
@@ -207,10 +207,10 @@ def _store_grant_txn(
     # Entries never change, so their hashes still hold; memberships, keys and what the granter
     # may read can have changed since the check.
     require_member_txn(conn, booklet_id, session)
-    current = {m.account_id: m for m in store.members_txn(conn, deps.vault, booklet_id)}
+    current = store.member_keys_txn(conn, booklet_id)
     grantee = current.get(checked.grantee_id)
-    if (grantee is None or grantee.encryption_key != checked.grantee_ek
-            or current[session.account_id].identity_key != checked.granter_ik):
+    if (grantee is None or grantee[1] != checked.grantee_ek
+            or current[session.account_id][0] != checked.granter_ik):
         raise MembershipChanged("The booklet's members or their keys changed; grant again.")
     _require_readable_txn(conn, booklet_id, session, checked.seqs)
     now = deps.clock.now_ms()
@@ -235,7 +235,7 @@ async def grant_history(
     the writer's thread (inline=False), so neither step stalls the event loop.
     """
     checked = await deps.db.read(functools.partial(
-        _check_grant_txn, vault=deps.vault, session=session, booklet_id=booklet_id, blob=blob))
+        _check_grant_txn, session=session, booklet_id=booklet_id, blob=blob))
     return await deps.db.write(functools.partial(
         _store_grant_txn, deps=deps, session=session, booklet_id=booklet_id, blob=blob,
         checked=checked), inline=False)

@@ -98,6 +98,18 @@ def members_txn(
     return [_member(vault, r) for r in rows]
 
 
+def member_keys_txn(
+    conn: sqlite3.Connection, booklet_id: bytes
+) -> dict[bytes, tuple[bytes, bytes]]:
+    """{account id: (IK, active EK)} of the current members: keys only, no names decrypted."""
+    rows = conn.execute(
+        "SELECT m.account_id, a.identity_key, a.encryption_key FROM members m JOIN accounts a"
+        " ON a.id = m.account_id WHERE m.booklet_id = ? AND m.removed_at_ms IS NULL",
+        (booklet_id,),
+    ).fetchall()
+    return {r[0]: (r[1], r[2]) for r in rows}
+
+
 def membership_txn(
     conn: sqlite3.Connection, booklet_id: bytes, account_id: bytes
 ) -> MemberRole | None:
@@ -115,12 +127,8 @@ def recipients_txn(conn: sqlite3.Connection, booklet_id: bytes) -> tuple[int, di
     version = conn.execute(
         "SELECT members_version FROM booklets WHERE id = ?", (booklet_id,)
     ).fetchone()
-    rows = conn.execute(
-        "SELECT m.account_id, a.encryption_key FROM members m JOIN accounts a"
-        " ON a.id = m.account_id WHERE m.booklet_id = ? AND m.removed_at_ms IS NULL",
-        (booklet_id,),
-    ).fetchall()
-    return (version[0] if version else 0), {r[0]: r[1] for r in rows}
+    keys = member_keys_txn(conn, booklet_id)
+    return (version[0] if version else 0), {account: ek for account, (_, ek) in keys.items()}
 
 
 def member_booklet_txn(
