@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from typing import Any
 
 from secure_msg.crypto.vault import Vault
@@ -201,35 +202,33 @@ def entry_texts_for_txn(
     return rows if before is None else rows[::-1]
 
 
+def _rows_in(conn: sqlite3.Connection, sql: str, booklet_id: bytes, values: Sequence[object]
+             ) -> list[Any]:
+    """Rows of `sql`, whose `IN ({marks})` is filled for each chunk of `values`: SQLite caps
+    the parameters of one statement (999 before 3.32)."""
+    rows: list[Any] = []
+    for start in range(0, len(values), 500):
+        chunk = values[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        rows += conn.execute(sql.format(marks=marks), (booklet_id, *chunk)).fetchall()
+    return rows
+
+
 def entries_at_txn(conn: sqlite3.Connection, booklet_id: bytes, seqs: list[int]
                    ) -> dict[int, StoredEntry]:
     """seq → entry for the given sequences of one booklet."""
-    out: dict[int, StoredEntry] = {}
-    for start in range(0, len(seqs), 500):
-        chunk = seqs[start : start + 500]
-        marks = ",".join("?" * len(chunk))
-        rows = conn.execute(
-            f"SELECT {_ENTRY_COLUMNS} FROM entries"  # noqa: S608
-            f" WHERE booklet_id = ? AND seq IN ({marks})", (booklet_id, *chunk)).fetchall()
-        out.update({r[1]: StoredEntry(*r) for r in rows})
-    return out
+    rows = _rows_in(conn, f"SELECT {_ENTRY_COLUMNS} FROM entries"  # noqa: S608
+                    " WHERE booklet_id = ? AND seq IN ({marks})", booklet_id, seqs)
+    return {r[1]: StoredEntry(*r) for r in rows}
 
 
 def entry_hashes_txn(
     conn: sqlite3.Connection, booklet_id: bytes, entry_ids: list[bytes]
 ) -> dict[bytes, tuple[int, bytes]]:
     """entry id → (seq, entry hash) for the given ids that exist in the booklet."""
-    out: dict[bytes, tuple[int, bytes]] = {}
-    for start in range(0, len(entry_ids), 500):
-        chunk = entry_ids[start : start + 500]
-        marks = ",".join("?" * len(chunk))
-        rows = conn.execute(
-            f"SELECT entry_id, seq, entry_hash FROM entries"  # noqa: S608
-            f" WHERE booklet_id = ? AND entry_id IN ({marks})",
-            (booklet_id, *chunk),
-        ).fetchall()
-        out.update({r[0]: (r[1], r[2]) for r in rows})
-    return out
+    rows = _rows_in(conn, "SELECT entry_id, seq, entry_hash FROM entries"
+                    " WHERE booklet_id = ? AND entry_id IN ({marks})", booklet_id, entry_ids)
+    return {r[0]: (r[1], r[2]) for r in rows}
 
 
 def insert_grant_txn(
