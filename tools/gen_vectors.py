@@ -84,21 +84,17 @@ class _Recorder:
 
 def make_entry(
     name: str, author: keys.AccountKeys, members: list[keys.AccountKeys], kind: str,
-    sequence: int, prev_hash: bytes, plaintext: bytes, *, legacy: bool,
+    sequence: int, prev_hash: bytes, plaintext: bytes,
 ) -> tuple[bytes, dict[str, Any]]:
-    """A legacy (type 0x10) or a committed (0x11) entry; the two chains have their own seeds
-    and entry ids (e1… and c1…)."""
-    seed = b"secure-msg/v1/vectors/" + (b"entry/" if legacy else b"committed-entry/")
-    rng = _Recorder(seed + name.encode())
-    entry_id = bytes([(0xE0 if legacy else 0xC0) + sequence]) * 16
+    rng = _Recorder(b"secure-msg/v1/vectors/entry/" + name.encode())
+    entry_id = bytes([0xE0 + sequence]) * 16
     recipients = [(m.account_id, m.encryption_public) for m in members]
     sealed = envelope.seal_entry(
         author, booklet_id=BOOKLET, entry_id=entry_id, kind=KIND_IDS[kind], sequence=sequence,
         prev_hash=prev_hash, created_at=CREATED + sequence, plaintext=plaintext,
-        recipients=recipients, rng=rng, legacy=legacy,
+        recipients=recipients, rng=rng,
     )
     parsed = envelope.parse_envelope(sealed)
-    commitment = parsed.header.key_commitment
     return sealed, {
         "name": name,
         "author": h(author.account_id),
@@ -118,8 +114,8 @@ def make_entry(
         "header_hash": h(parsed.header_hash),
         "envelope": h(sealed),
         "unsigned_length": len(parsed.signed_part),
+        "key_commitment": h(parsed.header.key_commitment),
         "entry_hash": h(parsed.entry_hash),
-        **({} if commitment is None else {"key_commitment": h(commitment)}),
     }
 
 
@@ -140,30 +136,40 @@ def resign(author: keys.AccountKeys, unsigned: bytes) -> bytes:
     return unsigned + sign(author.identity, labels.ENTRY_SIGNATURE, unsigned)
 
 
-def miscommitted(author: keys.AccountKeys, members: list[keys.AccountKeys]) -> bytes:
-    """A well-formed, validly signed 0x11 entry whose header commits to another key than the
-    one it encrypts with and wraps: what an equivocating author would have to send."""
+def miscommitted(
+    author: keys.AccountKeys, members: list[keys.AccountKeys], *, wraps_body_key: bool
+) -> bytes:
+    """A well-formed, validly signed entry whose header commits to another key than the one
+    its body is encrypted with: what an equivocating author would have to send. The wraps carry
+    the body's key, or (not `wraps_body_key`) a third key, which only an implementation that
+    checks the commitment before decrypting refuses as `key-commitment-mismatch`."""
     rng = SeededRng(b"miscommitted")
-    content_key, nonce = rng(32), rng(12)
+    content_key, nonce, committed, third = rng(32), rng(12), rng(32), rng(32)
     header = envelope.EntryHeader(
         BOOKLET, b"\xcc" * 16, author.account_id, 2, 9, ZERO_HASH, CREATED, nonce,
-        envelope.key_commitment(rng(32)),
+        envelope.key_commitment(committed),
     ).encode()
     body = aes_gcm_encrypt(content_key, nonce, b'{"kind":"note","text":"x"}', header)
     hh = sha256(labels.ENTRY_HEADER, header)
     parts = [header, u32(len(body)), body, u16(len(members))]
     for m in sorted(members, key=lambda m: m.account_id):
         info = envelope.wrap_info(hh, m.account_id, m.encryption_public)
+        wrapped = content_key if wraps_body_key else third
         parts += [m.account_id, m.encryption_public,
-                  hpke.seal(m.encryption_public, info, content_key, ephemeral=rng(32))]
+                  hpke.seal(m.encryption_public, info, wrapped, ephemeral=rng(32))]
     return resign(author, b"".join(parts))
 
 
+def retired_type(sealed: bytes, author: keys.AccountKeys) -> bytes:
+    """`sealed` in the retired type 0x10 layout (no key commitment), re-signed by its author."""
+    unsigned = sealed[:-64]
+    return resign(author, unsigned[:3] + b"\x10" + unsigned[4:113] + unsigned[145:])
+
+
 def entry_negatives(
-    sealed: bytes, legacy: bytes, author: keys.AccountKeys, accts: dict[str, keys.AccountKeys],
+    sealed: bytes, author: keys.AccountKeys, accts: dict[str, keys.AccountKeys],
     members: list[keys.AccountKeys],
 ) -> list[dict[str, Any]]:
-    """Negatives on a committed (0x11) entry by `author`; `legacy` is a 0x10 entry of theirs."""
     env = envelope.parse_envelope(sealed)
     hl = len(env.header_bytes)  # 145: body_len, body and everything after start here
     body_end = hl + 4 + len(env.body)
@@ -178,6 +184,11 @@ def entry_negatives(
     }
 
     open_ctx = {k: verify_ctx[k] for k in ("author_identity_key", "booklet_id", "author_id")}
+
+    def with_key(key: bytes) -> dict[str, Any]:
+        """Context of a grantee's open with a key from a grant item (§5)."""
+        return {**open_ctx, "entry_id": h(env.header.entry_id), "entry_hash": h(env.entry_hash),
+                "content_key": h(key)}
 
     def ctx(**changes: Any) -> dict[str, Any]:
         return {**verify_ctx, **changes}
@@ -212,7 +223,7 @@ def entry_negatives(
         ("version", v, with_bytes(0, b"\x02"), ctx(), "unsupported-version"),
         ("suite", v, with_bytes(1, b"\x00\x02"), ctx(), "unsupported-suite"),
         ("type", v, with_bytes(3, b"\x12"), ctx(), "wrong-type"),
-        ("legacy-type", v, legacy, ctx(), "wrong-type"),
+        ("legacy-type", v, retired_type(sealed, author), ctx(), "wrong-type"),
         ("booklet-id", v, flip(sealed, 4), ctx(), "bad-signature"),
         ("entry-id", v, flip(sealed, 20), ctx(), "bad-signature"),
         ("author-id", v, flip(sealed, 36), ctx(), "bad-signature"),
@@ -279,8 +290,18 @@ def entry_negatives(
          {**open_ctx, "as": "therapist"}, "unwrap-failed"),
         ("open-body-resigned", "open", resign(author, flip(sealed, hl + 4)[:sig]),
          {**open_ctx, "as": "guardian1"}, "decrypt-failed"),
-        ("open-commitment-to-another-key", "open", miscommitted(author, members),
+        ("open-legacy-type", "open", retired_type(sealed, author),
+         {**open_ctx, "as": "guardian1"}, "wrong-type"),
+        ("open-commitment-to-another-key", "open", miscommitted(author, members,
+                                                                wraps_body_key=True),
          {**open_ctx, "as": "guardian1"}, "key-commitment-mismatch"),
+        ("open-commitment-to-neither-key", "open", miscommitted(author, members,
+                                                                wraps_body_key=False),
+         {**open_ctx, "as": "guardian1"}, "key-commitment-mismatch"),
+        ("open-with-key-wrong-key", "open-with-key", sealed, with_key(b"\x22" * 32),
+         "key-commitment-mismatch"),
+        ("open-with-key-short-key", "open-with-key", sealed, with_key(b"\x22" * 31),
+         "malformed"),
     ]
     return [
         {"name": f"entry/{name}", "object": "entry", "check": check, "data": h(data),
@@ -442,19 +463,15 @@ def build() -> dict[str, Any]:
         ("note-from-caregiver", "caregiver", "note", {"text": "Päiväkodissa sujui hyvin."}),
     ]
 
-    def chain(legacy: bool) -> list[tuple[bytes, dict[str, Any]]]:
-        out: list[tuple[bytes, dict[str, Any]]] = []
-        prev = ZERO_HASH
-        for seq, (name, author, kind, fields) in enumerate(plan, start=1):
-            sealed, rec = make_entry(name, accts[author], members, kind, seq, prev,
-                                     encode_payload(kind, **fields), legacy=legacy)
-            rec["author_name"] = author
-            out.append((sealed, rec))
-            prev = bytes.fromhex(rec["entry_hash"])
-        return out
-
-    entries, committed = chain(legacy=True), chain(legacy=False)
-    grant_record, grant_negs = grant_vectors(accts, committed[:3])
+    entries: list[tuple[bytes, dict[str, Any]]] = []
+    prev = ZERO_HASH
+    for seq, (name, author, kind, fields) in enumerate(plan, start=1):
+        sealed, rec = make_entry(name, accts[author], members, kind, seq, prev,
+                                 encode_payload(kind, **fields))
+        rec["author_name"] = author
+        entries.append((sealed, rec))
+        prev = bytes.fromhex(rec["entry_hash"])
+    grant_record, grant_negs = grant_vectors(accts, entries[:3])
     recovery_texts = [
         {"text": records["therapist"]["recovery_key"].lower().replace("-", " "),
          "secret": records["therapist"]["recovery_secret"]},
@@ -470,12 +487,11 @@ def build() -> dict[str, Any]:
         "accounts": list(records.values()),
         "members": [h(m.account_id) for m in members],
         "entries": [rec for _, rec in entries],
-        "committed_entries": [rec for _, rec in committed],
         "grant": grant_record,
         **safety_vectors(records),
         "recovery_keys": recovery_texts,
         "negative": (
-            entry_negatives(committed[1][0], entries[1][0], accts["therapist"], accts, members)
+            entry_negatives(entries[1][0], accts["therapist"], accts, members)
             + account_negatives(accts, records)
             + grant_negs
         ),

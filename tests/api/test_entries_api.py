@@ -12,8 +12,9 @@ import pytest
 
 from secure_msg.client import Client
 from secure_msg.client.http import b64d, b64e
-from secure_msg.crypto import envelope, keys
+from secure_msg.crypto import envelope, keys, labels
 from secure_msg.crypto.envelope import KIND_IDS
+from secure_msg.crypto.primitives import sign
 from secure_msg.domain.entry_service import CREATED_AT_MIN_MS
 from secure_msg.storage import audit as audit_store
 from secure_msg.storage import booklets as booklet_store
@@ -34,8 +35,8 @@ async def _state(world: World, c: Client, booklet: str) -> tuple[int, Any, int]:
 
 def _seal(author: keys.AccountKeys, booklet: str, members: list[Client], *, seq: int,
           prev: bytes, author_id: bytes | None = None, kind: str = "note",
-          entry_id: bytes | None = None, plaintext: bytes = b'{"kind":"note","text":"x"}',
-          legacy: bool = False) -> bytes:
+          entry_id: bytes | None = None, plaintext: bytes = b'{"kind":"note","text":"x"}'
+          ) -> bytes:
     signer = author if author_id is None else keys.AccountKeys.from_secrets(
         author_id, author.identity_seed, author.encryption_secret)
     assert all(m.keys for m in members)
@@ -44,8 +45,14 @@ def _seal(author: keys.AccountKeys, booklet: str, members: list[Client], *, seq:
         kind=KIND_IDS[kind], sequence=seq, prev_hash=prev, created_at=CREATED_AT_MIN_MS,
         plaintext=plaintext,
         recipients=[(m.keys.account_id, m.keys.encryption_public) for m in members if m.keys],
-        legacy=legacy,
     )
+
+
+def _retired_type(sealed: bytes, author: keys.AccountKeys) -> bytes:
+    """The entry in the retired type 0x10 layout (no key commitment), validly re-signed."""
+    unsigned = sealed[:-64]
+    unsigned = unsigned[:3] + b"\x10" + unsigned[4:113] + unsigned[145:]
+    return unsigned + sign(author.identity, labels.ENTRY_SIGNATURE, unsigned)
 
 
 @pytest.fixture
@@ -92,8 +99,7 @@ async def test_bad_envelopes_are_refused_and_change_nothing(
          422, "protocol-rejected", "recipient-set-mismatch"),
         ("unknown version", bad_version, 422, "protocol-rejected", "unsupported-version"),
         ("unknown suite", bad_suite, 422, "protocol-rejected", "unsupported-suite"),
-        ("no key commitment (type 0x10)", _seal(mum.keys, booklet, everyone, seq=seq,
-                                                 prev=prev, legacy=True),
+        ("no key commitment (type 0x10)", _retired_type(good, mum.keys),
          422, "protocol-rejected", "wrong-type"),
         ("stale sequence", _seal(mum.keys, booklet, everyone, seq=seq - 1, prev=prev),
          409, "sequence-conflict", None),

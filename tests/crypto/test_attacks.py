@@ -432,9 +432,10 @@ def _two_key_gcm_ciphertext(
     return bytes(c) + tag.to_bytes(16, "big")
 
 
-def _equivocating_entry(*, legacy: bool) -> bytes:
+def _equivocating_entry(*, commit: bool = True) -> bytes:
     """Finding F4: Mallory wraps k1 to PARENT1 and k2 to PARENT2 for one body that decrypts
-    under both (AES-GCM is not key-committing), and signs it; a 0x11 header commits to k1."""
+    under both (AES-GCM is not key-committing), and signs it. The header commits to k1; without
+    `commit` it is the retired type 0x10 layout, which had no commitment."""
     k1, k2, nonce = b"\x11" * 32, b"\x22" * 32, b"\x33" * 12
     header = EntryHeader(
         BOOKLET_X,
@@ -445,8 +446,10 @@ def _equivocating_entry(*, legacy: bool) -> bytes:
         envelope.ZERO_HASH,
         1_800_000_000_000,
         nonce,
-        None if legacy else envelope.key_commitment(k1),
+        envelope.key_commitment(k1),
     ).encode()
+    if not commit:
+        header = header[:3] + b"\x10" + header[4:113]
     body = _two_key_gcm_ciphertext(k1, k2, nonce, header, b"Session cancelled by family...!!")
     hh = sha256(labels.ENTRY_HEADER, header)
     wraps = []
@@ -463,7 +466,7 @@ def _equivocating_entry(*, legacy: bool) -> bytes:
 def test_one_signed_entry_cannot_show_two_recipients_different_plaintexts() -> None:
     """Equivocation (F4): the server accepts the entry, but only the recipient whose key the
     signed header commits to can open it; the other gets key-commitment-mismatch."""
-    data = _equivocating_entry(legacy=False)
+    data = _equivocating_entry()
     _server_verify(data, MALLORY)
     seen = set()
     for me in (PARENT1, PARENT2):
@@ -475,15 +478,14 @@ def test_one_signed_entry_cannot_show_two_recipients_different_plaintexts() -> N
     assert err.value.code == "key-commitment-mismatch"
 
 
-def test_equivocation_without_commitment_is_refused_by_the_server() -> None:
-    """The same attack in a legacy 0x10 entry, where both recipients would read different texts,
-    cannot be posted: the server accepts only entries that commit to their key."""
-    data = _equivocating_entry(legacy=True)
-    texts = {_open(data, author=MALLORY, me=me).plaintext for me in (PARENT1, PARENT2)}
-    assert len(texts) == 2  # what the commitment prevents: the attack works on 0x10
-    with pytest.raises(ProtocolError) as err:
-        _server_verify(data, MALLORY)
-    assert err.value.code == "wrong-type"
+def test_equivocation_in_the_retired_layout_opens_for_nobody() -> None:
+    """The same attack in the type 0x10 layout, which commits to no key, is refused by the
+    server and by every recipient (wrong-type), so a server colluding with the author cannot
+    serve it either."""
+    data = _equivocating_entry(commit=False)
+    assert _refused(_server_verify, data, MALLORY) == "wrong-type"
+    for me in (PARENT1, PARENT2):
+        assert _refused(_open, data, author=MALLORY, me=me) == "wrong-type"
 
 
 # ============================================================================================

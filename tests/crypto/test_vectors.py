@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import runpy
 from pathlib import Path
 from typing import Any
@@ -76,38 +75,31 @@ def test_accounts(vectors: dict[str, Any]) -> None:
         assert safety.fingerprint(acct.identity_public) == a["fingerprint"]
 
 
-@pytest.mark.parametrize("key", ["committed_entries", "entries"])
-def test_entries_reseal_verify_and_open(vectors: dict[str, Any], key: str) -> None:
-    """Each entry reseals to the exact envelope and opens for members; the server check passes a
-    committed (0x11) entry and refuses a legacy (0x10) one, which members still open."""
-    legacy = key == "entries"
+def test_entries_reseal_verify_and_open(vectors: dict[str, Any]) -> None:
+    """Each entry reseals to the exact envelope, passes the server check and opens for members."""
     accts = _accounts(vectors)
     ids = _by_id(vectors)
     members = [a for a in accts.values() if a.account_id.hex() in vectors["members"]]
     recipients = {m.account_id: m.encryption_public for m in members}
     prev = envelope.ZERO_HASH
-    for e in vectors[key]:
+    for e in vectors["entries"]:
         author = accts[ids[e["author"]]["name"]]
         rng = Replay([h(e["content_key"]), h(e["nonce"])] + [h(x) for x in e["ephemeral_secrets"]])
         sealed = envelope.seal_entry(
             author, booklet_id=h(e["booklet_id"]), entry_id=h(e["entry_id"]), kind=e["kind_id"],
             sequence=e["sequence"], prev_hash=h(e["prev_hash"]), created_at=e["created_at"],
             plaintext=e["plaintext"].encode(), recipients=list(recipients.items()), rng=rng,
-            legacy=legacy,
         )
         assert sealed.hex() == e["envelope"]
         assert h(e["prev_hash"]) == prev
+        verified = envelope.verify_entry(
+            sealed, author_identity_key=author.identity_public, booklet_id=h(e["booklet_id"]),
+            author_id=author.account_id, recipients=recipients,
+        )
+        assert verified.entry_hash.hex() == e["entry_hash"]
         parsed = envelope.parse_envelope(sealed)
         assert parsed.header_hash.hex() == e["header_hash"]
-        assert parsed.entry_hash.hex() == e["entry_hash"]
-        commitment = parsed.header.key_commitment
-        assert (commitment.hex() if commitment else None) == e.get("key_commitment")
-        with contextlib.nullcontext() if not legacy else pytest.raises(ProtocolError) as err:
-            envelope.verify_entry(
-                sealed, author_identity_key=author.identity_public,
-                booklet_id=h(e["booklet_id"]), author_id=author.account_id, recipients=recipients,
-            )
-        assert not legacy or err.value.code == "wrong-type"
+        assert parsed.header.key_commitment.hex() == e["key_commitment"]
         for m in members:
             opened = envelope.open_entry(
                 sealed, author_identity_key=author.identity_public, author_id=author.account_id,
@@ -115,7 +107,7 @@ def test_entries_reseal_verify_and_open(vectors: dict[str, Any], key: str) -> No
             )
             assert opened.plaintext.decode() == e["plaintext"]
             assert decode_payload(opened.header.kind, opened.plaintext)["kind"] == e["kind"]
-        prev = parsed.entry_hash
+        prev = verified.entry_hash
 
 
 def test_grant_lets_the_newcomer_read_history(vectors: dict[str, Any]) -> None:
@@ -135,7 +127,7 @@ def test_grant_lets_the_newcomer_read_history(vectors: dict[str, Any]) -> None:
         blob, granter_identity_key=h(ctx["granter_identity_key"]), me=newcomer
     )
     ids = _by_id(vectors)
-    by_entry = {e["entry_id"]: e for e in vectors["committed_entries"]}
+    by_entry = {e["entry_id"]: e for e in vectors["entries"]}
     assert {k.hex() for k in granted} == {i["entry_id"] for i in g["items"]}
     for entry_id, (ehash, key) in granted.items():
         e = by_entry[entry_id.hex()]
@@ -200,6 +192,13 @@ def run_negative(case: dict[str, Any], accts: dict[str, keys.AccountKeys]) -> No
         envelope.open_entry(
             h(data), author_identity_key=h(ctx["author_identity_key"]),
             author_id=h(ctx["author_id"]), booklet_id=h(ctx["booklet_id"]), me=me,
+        )
+    elif obj == "entry" and check == "open-with-key":
+        envelope.open_entry_with_key(
+            h(data), author_identity_key=h(ctx["author_identity_key"]),
+            author_id=h(ctx["author_id"]), booklet_id=h(ctx["booklet_id"]),
+            entry_id=h(ctx["entry_id"]), content_key=h(ctx["content_key"]),
+            expected_hash=h(ctx["entry_hash"]),
         )
     elif obj == "key-statement":
         st = keys.KeyStatement.parse(h(data))

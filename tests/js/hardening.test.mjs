@@ -1,12 +1,13 @@
 // The checks that close the v1 review findings (tests/crypto/test_attacks.py, docs/protocol.md
 // §3.2, §4.1, §4.4, §4.5): identity keys exactly as libsodium accepts them, low-order encryption keys in
 // key statements, entries replayed into another booklet or relabelled with another author, payloads
-// JSON.parse cannot take, and an author handing recipients different content keys (F4).
+// JSON.parse cannot take, and an author handing recipients different content keys (F4), also
+// through the retired entry type 0x10, which carried no key commitment.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
-  AccountKeys, KIND, KeyBundle, encodePayload, fromHex, headerHash, openEntry, parseEntry, randomBytes, sealEntry, verifyEntry,
-  verifyKeyStatement,
+  AccountKeys, KIND, KeyBundle, encodePayload, entryHash, fromHex, headerHash, openEntry, openEntryWithKey, parseEntry, randomBytes,
+  sealEntry, verifyEntry, verifyKeyStatement,
 } from '../../src/secure_msg/web/static/crypto/index.mjs';
 import { Writer, concat, equal } from '../../src/secure_msg/web/static/crypto/encoding.mjs';
 import { sealBase } from '../../src/secure_msg/web/static/crypto/hpke.mjs';
@@ -68,6 +69,16 @@ async function rewrapped(author, env, keyFor, header) {
   }));
   const middle = entry.signedPart.subarray(entry.headerBytes.length, entry.signedPart.length - 128 * wraps.length);
   return signed(author, concat(header, middle, ...wraps));
+}
+
+/**
+ * `env` as the retired type 0x10 laid it out: type byte 0x10 and no key commitment (header bytes
+ * 113..144), validly signed again by `author`.
+ */
+async function asRetiredType(author, env) {
+  const unsigned = concat(env.subarray(0, 113), env.subarray(145, -64));
+  unsigned[3] = 0x10; // the retired entry type
+  return signed(author, unsigned);
 }
 
 /** The randomness of a two-recipient seal whose content key is `key`. @param {Uint8Array} key */
@@ -152,4 +163,18 @@ test('a changed key commitment: `bad-signature`, or re-signed with wraps to matc
   await assert.rejects(verifyEntry(flipped, { ...args, recipients: [therapist, parent].map(asRecipient) }), { code: 'bad-signature' });
   // Re-signed but with the old wraps: the wrap info binds the header hash, so HPKE fails first (check 9).
   await assert.rejects(openEntry(await signed(therapist, flipped.subarray(0, -64)), args), { code: 'unwrap-failed' });
+});
+
+test('a retired type 0x10 entry is `wrong-type` to the server, every recipient and a grantee: its equivocation opens for nobody', async () => {
+  const key = randomBytes(32);
+  const env = await seal(therapist, BOOKLET_X, withContentKey(key));
+  const args = { authorIdentityKey: therapist.identityPublic, authorId: therapist.accountId, bookletId: BOOKLET_X };
+  const equivocating = await rewrapped(therapist, env, (id) => (equal(id, parent.accountId) ? randomBytes(32) : key));
+  for (const retired of [await asRetiredType(therapist, env), await asRetiredType(therapist, equivocating)]) {
+    assert.equal(retired.length, env.length - 32);
+    await assert.rejects(verifyEntry(retired, { ...args, recipients: [therapist, parent].map(asRecipient) }), { code: 'wrong-type' });
+    for (const me of [therapist, parent]) await assert.rejects(openEntry(retired, { ...args, me }), { code: 'wrong-type' });
+    const item = { entryId: parseEntry(env).header.entryId, entryHash: await entryHash(retired), contentKey: key };
+    await assert.rejects(openEntryWithKey(retired, { ...args, ...item }), { code: 'wrong-type' });
+  }
 });

@@ -15,6 +15,7 @@ import { readJson, scriptedRng } from './helpers.mjs';
 
 const V = readJson('tests', 'vectors', 'protocol-v1.json');
 const SIG = 64;
+const HEADER = 145; // entry type 0x11, ending in its 32-byte key commitment
 const accounts = new Map(V.accounts.map((a) => [a.name, a]));
 const byId = new Map(V.accounts.map((a) => [a.account_id, a]));
 
@@ -72,41 +73,31 @@ async function checkBundle(a, sealedHex, kek, purpose) {
   assert.equal(toHex(opened.keys.identityPublic), a.identity_key);
 }
 
-// Type 0x10 entries (`entries`, written before key commitment) and type 0x11 (`committed_entries`).
-const legacyEntries = V.entries.map((e) => ({ ...e, legacy: true }));
-const committedEntries = V.committed_entries.map((e) => ({ ...e, legacy: false }));
-const entries = new Map([...legacyEntries, ...committedEntries].map((e) => [e.entry_id, e]));
+const entries = new Map(V.entries.map((e) => [e.entry_id, e]));
 
-for (const e of [...legacyEntries, ...committedEntries]) {
-  const server = e.legacy ? 'the server refuses it (`wrong-type`)' : 'verify';
-  test(`entry ${e.name}${e.legacy ? ' (legacy 0x10)' : ''}: seal reproduces header, body and wraps; ${server}; every recipient opens`, async () => {
+for (const e of V.entries) {
+  test(`entry ${e.name}: seal reproduces header, body and wraps; verify; every recipient opens`, async () => {
     const author = await keysOf(accounts.get(e.author_name));
     assert.equal(e.kind_id, KIND[e.kind]);
     const rng = scriptedRng(fromHex(e.content_key), fromHex(e.nonce), ...e.ephemeral_secrets.map(fromHex));
     const sealed = await sealEntry(author, {
       bookletId: fromHex(e.booklet_id), entryId: fromHex(e.entry_id), kind: e.kind_id, sequence: e.sequence,
       prevHash: fromHex(e.prev_hash), createdAt: e.created_at, plaintext: new TextEncoder().encode(e.plaintext),
-      recipients: e.recipients.map(recipientOf), rng, legacy: e.legacy,
+      recipients: e.recipients.map(recipientOf), rng,
     });
     assert.equal(rng.remaining(), 0);
-    const headerLength = e.legacy ? 113 : 145;
     assert.equal(sealed.length * 2, e.envelope.length);
-    assert.equal(toHex(sealed.subarray(0, headerLength)), e.header);
-    assert.equal(toHex(await headerHash(sealed.subarray(0, headerLength))), e.header_hash);
+    assert.equal(toHex(sealed.subarray(0, HEADER)), e.header);
+    assert.equal(toHex(await headerHash(sealed.subarray(0, HEADER))), e.header_hash);
     assert.equal(e.unsigned_length, sealed.length - SIG);
     assert.equal(toHex(sealed.subarray(0, e.unsigned_length)), unsigned(e.envelope));
-    if (!e.legacy) {
-      assert.equal(toHex(await sha256(LABEL.ENTRY_KEY_COMMITMENT, fromHex(e.content_key))), e.key_commitment);
-      assert.equal(e.header.slice(2 * 113), e.key_commitment);
-    }
+    assert.equal(toHex(await sha256(LABEL.ENTRY_KEY_COMMITMENT, fromHex(e.content_key))), e.key_commitment);
+    assert.equal(e.header.slice(2 * (HEADER - 32)), e.key_commitment);
 
     const envelope = fromHex(e.envelope);
     assert.equal(toHex(await entryHash(envelope)), e.entry_hash);
     const expect = { authorIdentityKey: author.identityPublic, bookletId: fromHex(e.booklet_id), authorId: author.accountId, recipients: e.recipients.map(recipientOf) };
-    for (const env of [envelope, sealed]) {
-      if (e.legacy) await assert.rejects(verifyEntry(env, expect), { code: 'wrong-type' });
-      else assert.equal((await verifyEntry(env, expect)).header.sequence, e.sequence);
-    }
+    for (const env of [envelope, sealed]) assert.equal((await verifyEntry(env, expect)).header.sequence, e.sequence);
     for (const id of e.recipients) {
       const me = await keysOf(byId.get(id));
       const opened = await openEntry(envelope, { authorIdentityKey: author.identityPublic, authorId: author.accountId, bookletId: fromHex(e.booklet_id), me });
@@ -118,15 +109,15 @@ for (const e of [...legacyEntries, ...committedEntries]) {
   });
 }
 
-for (const [what, chain] of [['entries', legacyEntries], ['committed entries', committedEntries]]) {
-  test(`${what} chain: sequence 1 has a zero prev_hash, then each links to the previous entry hash`, () => {
-    const sorted = [...chain].sort((x, y) => x.sequence - y.sequence);
-    sorted.forEach((e, i) => assert.equal(e.prev_hash, i === 0 ? '00'.repeat(32) : sorted[i - 1].entry_hash));
-  });
-}
+test('entries chain: sequence 1 has a zero prev_hash, then each links to the previous entry hash', () => {
+  const sorted = [...V.entries].sort((x, y) => x.sequence - y.sequence);
+  sorted.forEach((e, i) => assert.equal(e.prev_hash, i === 0 ? '00'.repeat(32) : sorted[i - 1].entry_hash));
+});
 
 test('grant: seal reproduces the items, server verify passes, the grantee opens every entry', async () => {
   const g = V.grant;
+  const item = (x) => [x.entry_id, x.entry_hash, x.content_key];
+  assert.deepEqual(g.items.map(item), V.entries.slice(0, 3).map(item));
   const granter = await keysOf(byId.get(g.granter));
   const grantee = await keysOf(byId.get(g.grantee));
   const rng = scriptedRng(...g.ephemeral_secrets.map(fromHex));
@@ -181,19 +172,22 @@ for (const r of V.recovery_keys) {
   });
 }
 
+/** The entry a negative vector's context shows a reader: its author's IK and id, and the booklet. */
+const shownEntry = (c) => ({ authorIdentityKey: fromHex(c.author_identity_key), authorId: fromHex(c.author_id), bookletId: fromHex(c.booklet_id) });
+
 /** One negative vector, run through the check it names. @returns {Promise<unknown>} */
 async function runNegative(n) {
   const c = n.context;
   switch (`${n.object}/${n.check}`) {
     case 'entry/verify':
       return verifyEntry(fromHex(n.data), {
-        authorIdentityKey: fromHex(c.author_identity_key), bookletId: fromHex(c.booklet_id), authorId: fromHex(c.author_id),
-        recipients: Object.entries(c.recipients).map(([id, ek]) => ({ accountId: fromHex(id), encryptionKey: fromHex(ek) })),
+        ...shownEntry(c), recipients: Object.entries(c.recipients).map(([id, ek]) => ({ accountId: fromHex(id), encryptionKey: fromHex(ek) })),
       });
     case 'entry/open':
-      return openEntry(fromHex(n.data), {
-        authorIdentityKey: fromHex(c.author_identity_key), authorId: fromHex(c.author_id), bookletId: fromHex(c.booklet_id),
-        me: await keysOf(c.as_keys ?? accounts.get(c.as)),
+      return openEntry(fromHex(n.data), { ...shownEntry(c), me: await keysOf(c.as_keys ?? accounts.get(c.as)) });
+    case 'entry/open-with-key':
+      return openEntryWithKey(fromHex(n.data), {
+        ...shownEntry(c), entryId: fromHex(c.entry_id), entryHash: fromHex(c.entry_hash), contentKey: fromHex(c.content_key),
       });
     case 'key-statement/verify':
       return verifyKeyStatement(fromHex(n.data), { accountId: fromHex(c.account_id), pinnedIdentityKey: fromHex(c.identity_key) });

@@ -70,19 +70,16 @@ class Reader:
     def u64(self) -> int:
         return int(struct.unpack(">Q", self.take(8))[0])
 
-    def prefix(self, *expected_types: int) -> int:
-        """Version, suite, then type, each with its own error (docs/protocol.md §2); returns
-        the type, one of `expected_types`."""
+    def prefix(self, expected_type: int) -> None:
+        """Version, suite, then type, each with its own error (docs/protocol.md §2)."""
         if self.remaining() < PREFIX_LEN:
             raise ProtocolError("truncated")
         if self.u8() != VERSION:
             raise ProtocolError("unsupported-version")
         if self.u16() != SUITE:
             raise ProtocolError("unsupported-suite")
-        object_type = self.u8()
-        if object_type not in expected_types:
+        if self.u8() != expected_type:
             raise ProtocolError("wrong-type")
-        return object_type
 
     def end(self) -> None:
         if self.remaining():

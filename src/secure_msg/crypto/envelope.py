@@ -17,8 +17,7 @@ from .rng import Rng, system_rng
 
 KINDS = {1: "title", 2: "note", 3: "homework", 4: "homework-log", 5: "document", 6: "system"}
 KIND_IDS = {name: kind for kind, name in KINDS.items()}
-HEADER_LEN = 145  # type 0x11: the legacy header and its key commitment
-LEGACY_HEADER_LEN = 113
+HEADER_LEN = 145
 WRAP_LEN = 128
 SIGNATURE_LEN = 64
 TAG_LEN = 16
@@ -37,14 +36,12 @@ class EntryHeader:
     prev_hash: bytes
     created_at: int
     nonce: bytes
-    # SHA-256 of the content key under its label (type 0x11); None in a legacy 0x10 header
-    key_commitment: bytes | None = None
+    key_commitment: bytes  # SHA-256 of the content key under its label (§4.1)
 
     def encode(self) -> bytes:
-        commitment = self.key_commitment
         return b"".join(
             (
-                prefix(labels.TYPE_ENTRY_LEGACY if commitment is None else labels.TYPE_ENTRY),
+                prefix(labels.TYPE_ENTRY),
                 fixed(self.booklet_id, 16, "booklet_id"),
                 fixed(self.entry_id, 16, "entry_id"),
                 fixed(self.author_id, 16, "author_id"),
@@ -53,7 +50,7 @@ class EntryHeader:
                 fixed(self.prev_hash, 32, "prev_hash"),
                 u64(self.created_at),
                 fixed(self.nonce, 12, "nonce"),
-                b"" if commitment is None else fixed(commitment, 32, "key_commitment"),
+                fixed(self.key_commitment, 32, "key_commitment"),
             )
         )
 
@@ -119,35 +116,27 @@ def wrap_info(header_hash: bytes, recipient_id: bytes, recipient_ek: bytes) -> b
     return labels.labelled(labels.ENTRY_KEY, header_hash, recipient_id, recipient_ek)
 
 
-_HEADER = struct.Struct(">16s16s16sBQ32sQ12s")
+_HEADER = struct.Struct(">16s16s16sBQ32sQ12s32s")
 
 
-_READABLE = (labels.TYPE_ENTRY, labels.TYPE_ENTRY_LEGACY)
-
-
-def parse_envelope(data: bytes, types: tuple[int, ...] = _READABLE) -> Envelope:
-    """Checks 1-4 of §4.3: prefix (one of `types`: both by default, as a recipient reads),
-    layout, kind, canonical recipient order.
+def parse_envelope(data: bytes) -> Envelope:
+    """Checks 1-4 of §4.3: prefix, layout, kind, canonical recipient order.
 
     Unpacks with struct rather than field by field: this runs on every post, and the server's
     whole check should cost little more than the one signature verification in it.
     """
     data = bytes(data)
     r = Reader(data[:PREFIX_LEN])
-    committed = r.prefix(*types) == labels.TYPE_ENTRY
-    header_len = HEADER_LEN if committed else LEGACY_HEADER_LEN
-    if len(data) < header_len + 4:
+    r.prefix(labels.TYPE_ENTRY)
+    if len(data) < HEADER_LEN + 4:
         raise ProtocolError("truncated")
-    fields: tuple[bytes, bytes, bytes, int, int, bytes, int, bytes] = _HEADER.unpack_from(
-        data, PREFIX_LEN)
-    header = EntryHeader(
-        *fields, key_commitment=data[LEGACY_HEADER_LEN:HEADER_LEN] if committed else None)
-    (body_len,) = struct.unpack_from(">I", data, header_len)
+    header = EntryHeader(*_HEADER.unpack_from(data, PREFIX_LEN))
+    (body_len,) = struct.unpack_from(">I", data, HEADER_LEN)
     if body_len < TAG_LEN or body_len > MAX_BODY:
         raise ProtocolError("malformed", "body length out of bounds")
     if header.sequence == 0:
         raise ProtocolError("malformed", "sequences start at 1")
-    body_end = header_len + 4 + body_len
+    body_end = HEADER_LEN + 4 + body_len
     if len(data) < body_end + 2:
         raise ProtocolError("truncated")
     (count,) = struct.unpack_from(">H", data, body_end)
@@ -169,8 +158,8 @@ def parse_envelope(data: bytes, types: tuple[int, ...] = _READABLE) -> Envelope:
         raise ProtocolError("recipients-not-canonical")
     return Envelope(
         header,
-        data[:header_len],
-        data[header_len + 4 : body_end],
+        data[:HEADER_LEN],
+        data[HEADER_LEN + 4 : body_end],
         wraps,
         data[:signed_len],
         data[signed_len:],
@@ -192,10 +181,8 @@ def verify_entry(
     author_id: bytes,
     recipients: Mapping[bytes, bytes],
 ) -> VerifiedEntry:
-    """The server's check (§4.3): needs no private key. `recipients` maps account id → active EK.
-    Only type 0x11 passes: a legacy entry could show two recipients two plaintexts (§4.1)."""
-    env = parse_envelope(data, types=(labels.TYPE_ENTRY,))
-    verify(author_identity_key, env.signature, labels.ENTRY_SIGNATURE, env.signed_part)
+    """The server's check (§4.3): needs no private key. `recipients` maps account id → active EK."""
+    env = _parse_and_check_signature(data, author_identity_key)
     if env.header.author_id != author_id:
         raise ProtocolError("wrong-author")
     if env.header.booklet_id != booklet_id:
@@ -206,10 +193,11 @@ def verify_entry(
 
 
 def _decrypt_body(env: Envelope, content_key: bytes) -> bytes:
-    """Check 9a of §4.4, then AES-GCM. A legacy header commits to nothing: it still opens."""
-    commitment = env.header.key_commitment
-    if commitment is not None and not hmac.compare_digest(key_commitment(content_key),
-                                                          commitment):
+    """Check 9a of §4.4, then AES-GCM: the key must be the one the author's signed header
+    commits to, so every recipient who opens the entry reads the same plaintext."""
+    if len(content_key) != 32:
+        raise ProtocolError("malformed", "content key length")
+    if not hmac.compare_digest(key_commitment(content_key), env.header.key_commitment):
         raise ProtocolError("key-commitment-mismatch")
     return aes_gcm_decrypt(
         content_key, env.header.nonce, env.body, env.header_bytes, "decrypt-failed"
@@ -273,12 +261,10 @@ def seal_entry(
     plaintext: bytes,
     recipients: Sequence[tuple[bytes, bytes]],
     rng: Rng | None = None,
-    legacy: bool = False,
 ) -> bytes:
     """Seal and sign (§4.2). `recipients` are (account id, EK) pairs, in any order.
 
     With an injected `rng` every random input, HPKE ephemerals included, comes from it (vectors).
-    `legacy` writes a type 0x10 entry, without key commitment: only for vectors and tests.
     """
     if kind not in KINDS:
         raise ValueError("unknown entry kind")
@@ -291,7 +277,7 @@ def seal_entry(
     content_key, nonce = draw(32), draw(12)
     header = EntryHeader(
         booklet_id, entry_id, author.account_id, kind, sequence, prev_hash, created_at, nonce,
-        None if legacy else key_commitment(content_key),
+        key_commitment(content_key),
     ).encode()
     body = aes_gcm_encrypt(content_key, nonce, plaintext, header)
     header_hash = sha256(labels.ENTRY_HEADER, header)

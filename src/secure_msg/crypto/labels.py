@@ -8,8 +8,7 @@ SUITE = 0x0001
 TYPE_KEY_STATEMENT = 0x01
 TYPE_KEY_BUNDLE = 0x02
 TYPE_SEALED_BUNDLE = 0x03
-TYPE_ENTRY_LEGACY = 0x10  # no key commitment: read, no longer written (protocol §4.1)
-TYPE_ENTRY = 0x11
+TYPE_ENTRY = 0x11  # 0x10, the same without key commitment, is retired (protocol §4.1)
 TYPE_GRANT = 0x20
 TYPE_QR = 0x30
 

@@ -14,8 +14,6 @@ const TAG_LENGTH = 16;
 const MAX_BODY = 16 * 1024 * 1024 + TAG_LENGTH;
 const MAX_RECIPIENTS = 64;
 const EMPTY = new Uint8Array(0);
-/** What a recipient reads; the server accepts only TYPE.ENTRY (§4.3 check 1). */
-const READABLE = Object.freeze([TYPE.ENTRY, TYPE.ENTRY_LEGACY]);
 
 /**
  * @typedef {object} EntryHeader
@@ -27,14 +25,14 @@ const READABLE = Object.freeze([TYPE.ENTRY, TYPE.ENTRY_LEGACY]);
  * @property {Uint8Array} prevHash
  * @property {number} createdAt ms
  * @property {Uint8Array} nonce
- * @property {Uint8Array | null} keyCommitment type 0x11 only: the hash of the content key the author signed
+ * @property {Uint8Array} keyCommitment the hash of the content key the author signed (§4.1)
  */
 
 /** @typedef {{recipientId: Uint8Array, recipientEk: Uint8Array, enc: Uint8Array, wrappedKey: Uint8Array}} Wrap */
 
 /**
  * @typedef {object} ParsedEntry a structurally valid envelope whose signature is not yet checked
- * @property {number} type TYPE.ENTRY or TYPE.ENTRY_LEGACY
+ * @property {number} type always TYPE.ENTRY
  * @property {EntryHeader} header
  * @property {Uint8Array} headerBytes
  * @property {Uint8Array} body
@@ -49,7 +47,7 @@ export function entryHash(envelope) {
   return sha256(LABEL.ENTRY_HASH, bytes(envelope));
 }
 
-/** @param {Uint8Array} headerBytes the header: 145 bytes (type 0x11) or 113 (type 0x10) */
+/** @param {Uint8Array} headerBytes the 145-byte header */
 export function headerHash(headerBytes) {
   return sha256(LABEL.ENTRY_HEADER, headerBytes);
 }
@@ -61,13 +59,13 @@ const keyCommitment = (contentKey) => sha256(LABEL.ENTRY_KEY_COMMITMENT, content
 const wrapInfo = (hh, recipientId, recipientEk) => labelled(LABEL.ENTRY_KEY, hh, recipientId, recipientEk);
 
 /**
- * Checks 1–4 of §4.3: prefix, layout, kind, canonical recipient order.
+ * Checks 1–4 of §4.3: prefix, layout, kind, canonical recipient order. Only type 0x11 is an entry:
+ * the retired 0x10, which did not commit to its content key, is `wrong-type` like any other byte.
  * @param {Uint8Array} data
- * @param {readonly number[]} [types] the entry types accepted; both by default, as a recipient reads
  * @returns {ParsedEntry}
  */
-export function parseEntry(data, types = READABLE) {
-  const r = new Reader(data, ...types);
+export function parseEntry(data) {
+  const r = new Reader(data, TYPE.ENTRY);
   /** @type {EntryHeader} */
   const header = {
     bookletId: r.take(16),
@@ -78,7 +76,7 @@ export function parseEntry(data, types = READABLE) {
     prevHash: r.take(32),
     createdAt: r.u64(),
     nonce: r.take(12),
-    keyCommitment: r.type === TYPE.ENTRY ? r.take(32) : null,
+    keyCommitment: r.take(32),
   };
   const headerBytes = r.consumed();
   const bodyLength = r.u32();
@@ -107,10 +105,9 @@ export function parseEntry(data, types = READABLE) {
  * account other than the one whose key signed it.
  * @param {Uint8Array} data
  * @param {{authorIdentityKey: Uint8Array, authorId: Uint8Array, bookletId: Uint8Array}} expect
- * @param {readonly number[]} [types] as parseEntry
  */
-async function parseAndVerify(data, { authorIdentityKey, authorId, bookletId }, types = READABLE) {
-  const entry = parseEntry(data, types);
+async function parseAndVerify(data, { authorIdentityKey, authorId, bookletId }) {
+  const entry = parseEntry(data);
   await verify(authorIdentityKey, entry.signature, LABEL.ENTRY_SIGNATURE, entry.signedPart);
   if (!equal(entry.header.authorId, bytes(authorId, 16))) throw new ProtocolError('wrong-author');
   if (!equal(entry.header.bookletId, bytes(bookletId, 16))) throw new ProtocolError('wrong-booklet');
@@ -131,10 +128,9 @@ async function parseAndVerify(data, { authorIdentityKey, authorId, bookletId }, 
  * @param {Uint8Array} entry.plaintext usually from encodePayload()
  * @param {Recipient[]} entry.recipients in any order; the author's own account should be one
  * @param {Rng} [entry.rng]
- * @param {boolean} [entry.legacy] write type 0x10, without key commitment: only to reproduce old vectors
  * @returns {Promise<Uint8Array>} the envelope
  */
-export async function sealEntry(author, { bookletId, entryId, kind, sequence, prevHash, createdAt, plaintext, recipients, rng = randomBytes, legacy = false }) {
+export async function sealEntry(author, { bookletId, entryId, kind, sequence, prevHash, createdAt, plaintext, recipients, rng = randomBytes }) {
   if (!isKind(kind)) throw new ProtocolError('unknown-kind');
   if (!Array.isArray(recipients) || recipients.length < 1 || recipients.length > MAX_RECIPIENTS) {
     throw new ProtocolError('bad-recipient-count');
@@ -150,9 +146,8 @@ export async function sealEntry(author, { bookletId, entryId, kind, sequence, pr
   const contentKey = draw(rng, 32);
   const nonce = draw(rng, 12);
   const ephemerals = sorted.map(() => draw(rng, 32));
-  const writer = new Writer(legacy ? TYPE.ENTRY_LEGACY : TYPE.ENTRY).fixed(bookletId, 16).fixed(entryId, 16)
-    .fixed(author.accountId, 16).u8(kind).u64(sequence).fixed(prevHash, 32).u64(createdAt).raw(nonce);
-  if (!legacy) writer.raw(await keyCommitment(contentKey));
+  const writer = new Writer(TYPE.ENTRY).fixed(bookletId, 16).fixed(entryId, 16).fixed(author.accountId, 16)
+    .u8(kind).u64(sequence).fixed(prevHash, 32).u64(createdAt).raw(nonce).raw(await keyCommitment(contentKey));
   const header = writer.finish();
   const hh = await headerHash(header);
   try {
@@ -169,15 +164,14 @@ export async function sealEntry(author, { bookletId, entryId, kind, sequence, pr
 }
 
 /**
- * The server's check (§4.3), public keys only. Only type 0x11 is accepted (`wrong-type`): a new
- * entry must commit to its content key. `recipients` is every current member with their active
- * EK; the envelope's wraps must name exactly that set.
+ * The server's check (§4.3), public keys only. `recipients` is every current member with their
+ * active EK; the envelope's wraps must name exactly that set.
  * @param {Uint8Array} data
  * @param {{authorIdentityKey: Uint8Array, bookletId: Uint8Array, authorId: Uint8Array, recipients: Recipient[]}} expect
  * @returns {Promise<{header: EntryHeader, entryHash: Uint8Array, bodyLength: number}>}
  */
 export async function verifyEntry(data, { authorIdentityKey, bookletId, authorId, recipients }) {
-  const entry = await parseAndVerify(data, { authorIdentityKey, authorId, bookletId }, [TYPE.ENTRY]);
+  const entry = await parseAndVerify(data, { authorIdentityKey, authorId, bookletId });
   const key = (/** @type {Uint8Array} */ id, /** @type {Uint8Array} */ ek) => `${toHex(id)}:${toHex(ek)}`;
   const expected = new Set(recipients.map((p) => key(bytes(p.accountId, 16), bytes(p.encryptionKey, 32, 'invalid-key'))));
   const actual = new Set(entry.wraps.map((w) => key(w.recipientId, w.recipientEk)));
@@ -197,13 +191,13 @@ export async function verifyEntry(data, { authorIdentityKey, bookletId, authorId
  */
 
 /**
- * Checks 9a–11 of §4.4: the content key is the one the author committed to (type 0x11), so every
- * recipient reads the same plaintext; then decryption and payload.
- * @param {ParsedEntry} entry @param {Uint8Array} contentKey @returns {Promise<OpenedEntry>}
+ * Checks 9a–11 of §4.4: the content key is the one the author committed to, compared before
+ * AES-GCM (which alone would let one body decrypt under two keys), so every recipient reads the
+ * same plaintext; then decryption and payload.
+ * @param {ParsedEntry} entry @param {Uint8Array} contentKey 32 bytes @returns {Promise<OpenedEntry>}
  */
 async function decrypt(entry, contentKey) {
-  const committed = entry.header.keyCommitment;
-  if (committed && !equal(await keyCommitment(contentKey), committed)) throw new ProtocolError('key-commitment-mismatch');
+  if (!equal(await keyCommitment(contentKey), entry.header.keyCommitment)) throw new ProtocolError('key-commitment-mismatch');
   const plaintext = await aesGcmDecrypt(contentKey, entry.header.nonce, entry.body, entry.headerBytes, 'decrypt-failed');
   const payload = decodePayload(entry.header.kind, plaintext);
   return { header: entry.header, plaintext, payload, contentKey, entryHash: await entryHash(entry.raw) };
@@ -228,7 +222,8 @@ export async function openEntry(data, { authorIdentityKey, me, authorId, booklet
 /**
  * Open an entry whose content key came from a history grant item (§5): the checks of openEntry up
  * to the author and booklet, then that the envelope is the item's entry, by id and by entry hash
- * (`entry-hash-mismatch`), then the key commitment (type 0x11), decryption and payload.
+ * (`entry-hash-mismatch`), then that the key is 32 bytes (`malformed`), then the key commitment
+ * (`key-commitment-mismatch`), decryption and payload.
  * @param {Uint8Array} data
  * @param {object} args
  * @param {Uint8Array} args.authorIdentityKey the entry author's pinned IK

@@ -6,8 +6,7 @@ export const TYPE = Object.freeze({
   KEY_STATEMENT: 0x01,
   KEY_BUNDLE: 0x02,
   SEALED_BUNDLE: 0x03,
-  ENTRY: 0x11, // with key commitment: what clients write (§4.1)
-  ENTRY_LEGACY: 0x10, // without: still read, no longer written or accepted by the server
+  ENTRY: 0x11, // commits to its content key (§4.1); 0x10, which did not, is retired
   GRANT: 0x20,
   QR: 0x30,
 });
