@@ -5,6 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import aiohttp
+import pytest
+
+from secure_msg.web import live as live_module
 
 from .conftest import World
 
@@ -44,6 +47,36 @@ async def test_members_get_live_events_and_a_removed_member_stops(world: World) 
     assert leaked is None
     await mum_ws.close()
     await dad_ws.close()
+
+
+async def test_a_logged_out_session_stops_getting_events_while_others_post(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A socket whose session was logged out is closed at the next check even while entries
+    keep coming (the check used to wait for a quiet minute, which a busy booklet never has)."""
+    monkeypatch.setattr(live_module, "RECHECK_SECONDS", 0.3)
+    therapist = await world.therapist()
+    booklet = await therapist.create_booklet("B")
+    mum = await world.family(therapist, booklet, "aiti")
+    ws = await _listen(world, mum.profile.token)
+    await mum.logout()
+    got, closed = 0, False
+    for i in range(20):  # an entry every 0.1 s for 2 s: never a quiet 0.3 s
+        await therapist.post(booklet, "note", text=f"{i}")
+        while True:
+            try:
+                msg = await ws.receive(timeout=0.1)
+            except TimeoutError:
+                break
+            if msg.type is not aiohttp.WSMsgType.TEXT:
+                closed = True
+                break
+            got += 1
+        if closed:
+            break
+    assert closed, f"the socket of a logged-out session was still open after {got} events"
+    assert got <= 8  # what was posted before the first check after the logout
+    await ws.close()
 
 
 async def test_live_socket_refuses_a_bad_token(world: World) -> None:

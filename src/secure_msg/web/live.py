@@ -54,21 +54,28 @@ async def live(request: web.Request) -> web.WebSocketResponse:
     queue = deps.hub.subscribe(session.account_id)
     await ws.send_json({"type": "ready"})
     reader = asyncio.ensure_future(_drain(ws))
+    loop = asyncio.get_running_loop()
+    # The session is checked again on a clock, busy or idle: a socket of a session that was
+    # logged out or expired must stop even while events keep coming.
+    recheck_at = loop.time() + RECHECK_SECONDS
     try:
         while not ws.closed and not reader.done():
+            if loop.time() >= recheck_at:
+                if not await _still_valid(request, token):
+                    break
+                recheck_at = loop.time() + RECHECK_SECONDS
             if queue.empty():
                 # Only an idle connection waits with a task; under load events are queued and
                 # go out below without one (a task and a wait per event cost more than the send).
                 getter = asyncio.ensure_future(queue.get())
-                done, _ = await asyncio.wait({getter, reader}, timeout=RECHECK_SECONDS,
+                done, _ = await asyncio.wait({getter, reader},
+                                             timeout=max(0.0, recheck_at - loop.time()),
                                              return_when=asyncio.FIRST_COMPLETED)
                 if getter not in done:
                     getter.cancel()
-                    if not reader.done() and not await _still_valid(request, token):
-                        break
                     continue
                 await ws.send_str(event_text(getter.result()))
-            while not queue.empty() and not ws.closed:
+            while not queue.empty() and not ws.closed and loop.time() < recheck_at:
                 await ws.send_str(event_text(queue.get_nowait()))
     finally:
         deps.hub.unsubscribe(session.account_id, queue)
