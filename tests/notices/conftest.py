@@ -28,6 +28,12 @@ from secure_msg.client import Client, Profile
 from secure_msg.testing.clock import ENV_VAR, set_offset
 from secure_msg.testing.server_process import ServerProcess
 from secure_msg.testing.twilio_server import RunningTwilioServer, serve_twilio
+from secure_msg.testing.twilio_webhooks import (
+    SignatureMode,
+    WebhookReply,
+    send_inbound_sms,
+    send_voice_webhook,
+)
 
 ACCOUNT_SID = "AC" + "b" * 32
 AUTH_TOKEN = "practice-auth-token"
@@ -35,11 +41,14 @@ FROM = "+358451230000"
 THERAPIST_PHONE = "+358401110000"
 MUM_PHONE = "+358401112222"
 DAD_PHONE = "+358401113333"
+NANNY_PHONE = "+358401114444"  # a caregiver (daycare), when a test adds one
 PASSWORD = "correct horse battery staple"
 HELSINKI = ZoneInfo("Europe/Helsinki")
 # Never allowed in any SMS or e-mail: booklet content, the child's name, "therapy", the practice.
 CANARIES = ("CANARY-TITLE-Aino-7f3a", "Aino", "terapia", "therapy", "Toimintaterapia Oy")
 CAPTURED: list[str] = []  # every outbound body of the session
+DAY = 86_400_000
+STRANGER_PHONE = "+358409999999"
 
 
 def free_port() -> int:
@@ -54,6 +63,11 @@ def local_ms(year: int, month: int, day: int, hour: int, minute: int = 0) -> int
 
 def iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=HELSINKI).isoformat()
+
+
+def soon() -> int:
+    """A start three days from now, on the minute."""
+    return (time.time_ns() // 1_000_000 + 3 * DAY) // 60_000 * 60_000
 
 
 @dataclass
@@ -83,6 +97,28 @@ class Practice:
             self.therapist, "POST", f"/api/booklets/{self.booklet}/appointments",
             {"start": iso(start_ms), "duration_minutes": 45})
         return result
+
+    async def join(self, role: str, name: str, phone: str) -> Client:
+        """Invite and enrol a family member with this phone into the booklet."""
+        invite = await self.therapist.invite(self.booklet, role, name=name, phone=phone,
+                                             email=f"{name}@example.fi")
+        link = self.public + invite["link"][invite["link"].index("/enroll/"):]
+        return await _enroll(self.http, link, f"{name}-login")
+
+    async def sms(self, body: str, *, sid: str | None = None, frm: str = MUM_PHONE,
+                  mode: SignatureMode = SignatureMode.VALID) -> WebhookReply:
+        """A signed inbound SMS from `frm` to the practice number."""
+        return await send_inbound_sms(
+            self.server.url("/webhooks/twilio/sms"), auth_token=AUTH_TOKEN,
+            account_sid=ACCOUNT_SID, from_=frm, to=FROM, body=body, message_sid=sid, mode=mode,
+            session=self.http)
+
+    async def phone(self, url: str, *, frm: str = MUM_PHONE, digits: str | None = None,
+                    mode: SignatureMode = SignatureMode.VALID) -> WebhookReply:
+        """A signed incoming-call webhook (or, with `digits`, its key press) from `frm`."""
+        return await send_voice_webhook(url, auth_token=AUTH_TOKEN, account_sid=ACCOUNT_SID,
+                                        from_=frm, to=FROM, digits=digits, mode=mode,
+                                        session=self.http)
 
     async def appointments(self) -> dict[str, dict[str, Any]]:
         rows = await self.call(self.therapist, "GET", f"/api/booklets/{self.booklet}/appointments")
@@ -174,11 +210,8 @@ async def practice_factory(
         p = Practice(server, twilio, http, clock_file)
         p.therapist = await _enroll(http, admin_invite(server, THERAPIST_PHONE), "tiina")
         p.booklet = await p.therapist.create_booklet(CANARIES[0])
-        for name, phone in (("mum", MUM_PHONE), ("dad", DAD_PHONE)):
-            invite = await p.therapist.invite(p.booklet, "guardian", name=name, phone=phone,
-                                              email=f"{name}@example.fi")
-            link = server.base_url + invite["link"][invite["link"].index("/enroll/"):]
-            setattr(p, name, await _enroll(http, link, f"{name}-login"))
+        p.mum = await p.join("guardian", "mum", MUM_PHONE)
+        p.dad = await p.join("guardian", "dad", DAD_PHONE)
         made.append(p)
         return p
 

@@ -3,22 +3,23 @@ Twilio-compatible server, the `twilio` SDK doing the HTTP, signed webhooks."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
 
-from secure_msg.testing.twilio_webhooks import SignatureMode, send_inbound_sms, send_voice_webhook
+from secure_msg.testing.twilio_webhooks import SignatureMode
 
-from .conftest import ACCOUNT_SID, AUTH_TOKEN, DAD_PHONE, FROM, MUM_PHONE, THERAPIST_PHONE
+from .conftest import (
+    DAD_PHONE,
+    DAY,
+    FROM,
+    MUM_PHONE,
+    STRANGER_PHONE,
+    THERAPIST_PHONE,
+)
+from .conftest import soon as _soon
 
 pytestmark = pytest.mark.slow
-DAY = 86_400_000
-
-
-def _soon() -> int:
-    """A start three days from now, on the minute."""
-    return (time.time_ns() // 1_000_000 + 3 * DAY) // 60_000 * 60_000
 
 
 async def test_therapist_cancel_sends_one_sms_per_guardian_marked_delivered(
@@ -47,23 +48,16 @@ async def test_therapist_cancel_sends_one_sms_per_guardian_marked_delivered(
     assert len(p.messages()) == 2
 
 
-async def _sms(p: Any, body: str, *, sid: str | None = None, frm: str = MUM_PHONE,
-               mode: SignatureMode = SignatureMode.VALID) -> Any:
-    return await send_inbound_sms(
-        p.server.url("/webhooks/twilio/sms"), auth_token=AUTH_TOKEN, account_sid=ACCOUNT_SID,
-        from_=frm, to=FROM, body=body, message_sid=sid, mode=mode, session=p.http)
-
-
 async def test_peru_code_cancels_alerts_therapist_and_is_idempotent(practice_factory: Any) -> None:
     """A signed "PERU <code>" cancels that appointment, alerts the therapist and confirms in
     TwiML; the same MessageSid again changes nothing; forged or missing signatures are 403."""
     p = await practice_factory()
     first, second = await p.schedule(_soon()), await p.schedule(_soon() + DAY)
     for mode in (SignatureMode.FORGED, SignatureMode.MISSING):
-        reply = await _sms(p, f"PERU {second['cancel_code']}", mode=mode)
+        reply = await p.sms(f"PERU {second['cancel_code']}", mode=mode)
         assert reply.status == 403
     sid = "SM" + "1" * 32
-    reply = await _sms(p, f"peru {first['cancel_code']}", sid=sid)
+    reply = await p.sms(f"peru {first['cancel_code']}", sid=sid)
     assert reply.status == 200
     assert "<Message>" in reply.body
     assert "peruttu" in reply.body
@@ -74,7 +68,7 @@ async def test_peru_code_cancels_alerts_therapist_and_is_idempotent(practice_fac
     await p.wait_for(lambda: len(p.messages(THERAPIST_PHONE)) == 1)
     await p.wait_for(lambda: len(p.messages(DAD_PHONE)) == 1)  # the other guardian is told
     assert first["cancel_code"] in p.messages(THERAPIST_PHONE)[0].body
-    repeat = await _sms(p, f"PERU {first['cancel_code']}", sid=sid)
+    repeat = await p.sms(f"PERU {first['cancel_code']}", sid=sid)
     assert repeat.body == reply.body
     assert len(await p.notices()) == 2
     assert (await p.appointments())[second["id"]]["status"] == "scheduled"
@@ -86,7 +80,7 @@ async def test_twilio_keywords_record_consent_and_never_cancel(practice_factory:
     p = await practice_factory()
     a = await p.schedule(_soon())
     for word in ("CANCEL", "STOP"):
-        reply = await _sms(p, word)
+        reply = await p.sms(word)
         assert reply.status == 200
         assert "<Message>" not in reply.body
     assert (await p.appointments())[a["id"]]["status"] == "scheduled"
@@ -108,8 +102,8 @@ async def test_unknown_numbers_and_chatty_replies_get_one_neutral_answer(
     changes."""
     p = await practice_factory()
     a = await p.schedule(_soon())
-    replies = {(await _sms(p, f"PERU {a['cancel_code']}", frm="+358409999999")).body,
-               (await _sms(p, "PERU 000")).body, (await _sms(p, "kiitos, nähdään!")).body}
+    replies = {(await p.sms(f"PERU {a['cancel_code']}", frm=STRANGER_PHONE)).body,
+               (await p.sms("PERU 000")).body, (await p.sms("kiitos, nähdään!")).body}
     assert len(replies) == 1
     assert "Kiitos viestistä" in replies.pop()
     assert (await p.appointments())[a["id"]]["status"] == "scheduled"
@@ -120,24 +114,18 @@ async def test_phone_call_reads_next_appointment_and_key_1_cancels(practice_fact
     p = await practice_factory()
     a = await p.schedule(_soon())
     url = p.server.url("/webhooks/twilio/voice")
-    call = await send_voice_webhook(url, auth_token=AUTH_TOKEN, account_sid=ACCOUNT_SID,
-                                    from_=MUM_PHONE, to=FROM, session=p.http)
+    call = await p.phone(url)
     assert call.status == 200
     assert "<Gather" in call.body
     assert 'language="fi-FI"' in call.body
     assert "painamalla 1" in call.body
     action = call.body.split('action="')[1].split('"')[0].replace("&amp;", "&")
     assert action.startswith(p.public)
-    press = await send_voice_webhook(
-        action, auth_token=AUTH_TOKEN, account_sid=ACCOUNT_SID, from_=MUM_PHONE, to=FROM,
-        call_sid="CA" + "2" * 32, digits="1", session=p.http)
+    press = await p.phone(action, digits="1")
     assert press.status == 200
     assert "on peruttu" in press.body
     assert (await p.appointments())[a["id"]]["cancelled_via"] == "voice"
-    stranger = await send_voice_webhook(url, auth_token=AUTH_TOKEN, account_sid=ACCOUNT_SID,
-                                        from_="+358409999999", to=FROM, session=p.http)
+    stranger = await p.phone(url, frm=STRANGER_PHONE)
     assert "<Gather" not in stranger.body
-    forged = await send_voice_webhook(url, auth_token=AUTH_TOKEN, account_sid=ACCOUNT_SID,
-                                      from_=MUM_PHONE, to=FROM, mode=SignatureMode.FORGED,
-                                      session=p.http)
+    forged = await p.phone(url, mode=SignatureMode.FORGED)
     assert forged.status == 403

@@ -4,11 +4,17 @@ Each webhook is handled in one write transaction that first looks up its sid: a 
 webhook gets the same TwiML as the first time and changes nothing (DESIGN §1.4). A number that
 matches no one and a reply that matches nothing get the same neutral answer, so the answers
 reveal nothing about who is a client (DESIGN §5).
+
+Only guardians cancel, as in the API (`appointment_service.cancel`): a caregiver's number is
+treated like an unknown one. Failed cancel attempts are limited per sender number and per
+appointment (`CancelLimits`); past the limit nothing is cancelled, even with the right code,
+and each refusal is audited (threat model §6 item 6).
 """
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from secure_msg.channels.inbound import (
@@ -19,34 +25,78 @@ from secure_msg.channels.inbound import (
     twiml_no_reply,
     twiml_say,
 )
+from secure_msg.clock import Clock
 from secure_msg.crypto.vault import InvalidPhoneNumber, normalise_phone
 from secure_msg.domain.appointment_service import AppointmentDeps, family_cancel_txn
 from secure_msg.domain.appointments import Appointment
+from secure_msg.domain.booklets import MemberRole
 from secure_msg.domain.notice_templates import Language, NoticeKind
 from secure_msg.domain.notices import language_of, render_slots
+from secure_msg.domain.rate_limit import FailureLimiter
 from secure_msg.storage import appointments as appointment_store
 from secure_msg.storage import audit as audit_store
 from secure_msg.storage import notices as store
 
+CANCEL_ROLES = (MemberRole.GUARDIAN.value,)
+# A consent keyword is audited as "known" for anyone we may text (caregivers get entry pings).
+FAMILY_ROLES = (MemberRole.GUARDIAN.value, MemberRole.CAREGIVER.value)
+MAX_FAILED_CANCELS = 5
+FAILED_CANCEL_WINDOW_SECONDS = 24 * 3600
+
+
+class CancelLimits:
+    """Failed SMS/voice cancel attempts per sender number and per appointment, over a window.
+
+    In memory, like the login limiter: the server is one process, and a restart forgets the
+    failures (which helps only someone who can also restart it). Refused attempts are not
+    counted, so a block ends one window after the failures that caused it.
+    """
+
+    def __init__(self, clock: Clock, *, max_failures: int = MAX_FAILED_CANCELS,
+                 window_seconds: float = FAILED_CANCEL_WINDOW_SECONDS) -> None:
+        self._failures = FailureLimiter(clock, max_failures=max_failures,
+                                        window_seconds=window_seconds)
+
+    @staticmethod
+    def _keys(sender: str, appointment_ids: Iterable[bytes]) -> list[bytes]:
+        return [b"sender:" + sender.encode(), *(b"appointment:" + a for a in appointment_ids)]
+
+    def blocked(self, sender: str, appointment_ids: Iterable[bytes] = ()) -> bool:
+        return any(self._failures.retry_after(k) is not None
+                   for k in self._keys(sender, appointment_ids))
+
+    def fail(self, sender: str, appointment_ids: Iterable[bytes] = ()) -> None:
+        for key in self._keys(sender, appointment_ids):
+            self._failures.fail(key)
+
 
 @dataclass(frozen=True)
 class Caller:
-    account_id: bytes | None
+    sender: str  # the E.164 number, or the raw From when it is not a phone number
+    account_id: bytes | None  # a guardian's account; None for anyone else
     language: Language
     upcoming: list[Appointment]
 
+    @property
+    def upcoming_ids(self) -> list[bytes]:
+        return [a.id for a in self.upcoming]
+
+
+def _e164(raw: str) -> str | None:
+    try:
+        return normalise_phone(raw)
+    except InvalidPhoneNumber:
+        return None
+
 
 def _caller_txn(conn: sqlite3.Connection, deps: AppointmentDeps, raw: str, now: int) -> Caller:
-    try:
-        e164 = normalise_phone(raw)
-    except InvalidPhoneNumber:
-        return Caller(None, Language.FI, [])
-    rows = store.booklets_of_phone_txn(conn, deps.notices.vault, e164)
+    e164 = _e164(raw)
+    rows = store.booklets_of_phone_txn(conn, deps.notices.vault, e164, CANCEL_ROLES) if e164 else []
     if not rows:
-        return Caller(None, Language.FI, [])
+        return Caller(e164 or raw, None, Language.FI, [])
     booklets = sorted({b for _, b, _ in rows})
     upcoming = appointment_store.upcoming_txn(conn, booklets, now)
-    return Caller(rows[0][0], language_of(rows[0][2]), upcoming)
+    return Caller(e164 or raw, rows[0][0], language_of(rows[0][2]), upcoming)
 
 
 def _text(deps: AppointmentDeps, kind: NoticeKind, lang: Language, at_ms: int | None = None
@@ -59,53 +109,89 @@ def _neutral(deps: AppointmentDeps, lang: Language = Language.FI) -> str:
     return twiml_message(_text(deps, NoticeKind.NEUTRAL_REPLY, lang))
 
 
-def _sms_txn(conn: sqlite3.Connection, deps: AppointmentDeps, sid: str, from_: str, body: str,
-             now: int) -> str:
+def _say(deps: AppointmentDeps, kind: NoticeKind, caller: Caller, at_ms: int | None = None
+         ) -> str:
+    return twiml_say(_text(deps, kind, caller.language, at_ms), language=caller.language)
+
+
+def _actor(caller: Caller) -> str:
+    return "anonymous" if caller.account_id is None else f"account:{caller.account_id.hex()}"
+
+
+def _refused_txn(conn: sqlite3.Connection, caller: Caller, via: str, now: int) -> None:
+    """Audit a cancel refused by the limit (no number in the log: the actor says who, if known)."""
+    audit_store.append_audit_txn(conn, at_ms=now, actor=_actor(caller),
+                                 action="appointment.cancel_refused",
+                                 detail={"via": via, "reason": "too-many-failures"})
+
+
+def _consent_txn(conn: sqlite3.Connection, deps: AppointmentDeps, from_: str, kind: IntentKind,
+                 keyword: str, now: int) -> None:
+    e164 = _e164(from_)
+    if e164 is None:
+        return
+    vault = deps.notices.vault
+    store.set_consent_txn(conn, vault, e164, opted_out=kind is IntentKind.OPT_OUT,
+                          keyword=keyword, now_ms=now)
+    known = bool(store.booklets_of_phone_txn(conn, vault, e164, FAMILY_ROLES))
+    audit_store.append_audit_txn(conn, at_ms=now, actor="anonymous",
+                                 action=f"sms.consent.{kind}",
+                                 detail={"keyword": keyword, "known": known})
+
+
+def _cancel_sms_txn(conn: sqlite3.Connection, deps: AppointmentDeps, limits: CancelLimits,
+                    caller: Caller, code: str | None, now: int) -> str:
+    """PERU/AVBOKA [code]: cancels the one upcoming appointment it matches, within the limit."""
+    matches = [a for a in caller.upcoming if code in (None, a.cancel_code)]
+    target = matches[0] if len(matches) == 1 else None
+    if limits.blocked(caller.sender, [target.id] if target else []):
+        _refused_txn(conn, caller, "sms", now)
+        return _neutral(deps)
+    if caller.account_id is None or target is None:
+        # A wrong guess may be aimed at any of the caller's appointments: count it against each.
+        limits.fail(caller.sender, caller.upcoming_ids)
+        return _neutral(deps)
+    family_cancel_txn(conn, deps, target, actor=_actor(caller), via="sms",
+                      canceller_id=caller.account_id, now=now)
+    return twiml_message(_text(deps, NoticeKind.CANCELLATION_CONFIRMED, caller.language,
+                               target.start_ms))
+
+
+def _sms_txn(conn: sqlite3.Connection, deps: AppointmentDeps, limits: CancelLimits, sid: str,
+             from_: str, body: str, now: int) -> str:
     done = store.webhook_reply_txn(conn, sid)
     if done is not None:
         return done
     intent = parse_inbound_sms(body)
-    caller = _caller_txn(conn, deps, from_, now)
     reply = _neutral(deps)
     if intent.kind in (IntentKind.OPT_OUT, IntentKind.OPT_IN, IntentKind.HELP):
         reply = twiml_no_reply()  # Twilio answers its own keywords
         if intent.kind is not IntentKind.HELP:
-            try:
-                e164 = normalise_phone(from_)
-            except InvalidPhoneNumber:
-                e164 = ""
-            if e164:
-                store.set_consent_txn(conn, deps.notices.vault, e164,
-                                      opted_out=intent.kind is IntentKind.OPT_OUT,
-                                      keyword=str(intent.keyword), now_ms=now)
-                audit_store.append_audit_txn(
-                    conn, at_ms=now, actor="anonymous", action=f"sms.consent.{intent.kind}",
-                    detail={"keyword": str(intent.keyword), "known": caller.account_id is not None})
-    elif intent.kind is IntentKind.CANCEL and caller.account_id is not None:
-        matches = [a for a in caller.upcoming if intent.code in (None, a.cancel_code)]
-        if len(matches) == 1:
-            a = matches[0]
-            family_cancel_txn(conn, deps, a, actor=f"account:{caller.account_id.hex()}",
-                              via="sms", canceller_id=caller.account_id, now=now)
-            reply = twiml_message(_text(deps, NoticeKind.CANCELLATION_CONFIRMED,
-                                        caller.language, a.start_ms))
+            _consent_txn(conn, deps, from_, intent.kind, str(intent.keyword), now)
+    elif intent.kind is IntentKind.CANCEL:
+        caller = _caller_txn(conn, deps, from_, now)
+        reply = _cancel_sms_txn(conn, deps, limits, caller, intent.code, now)
     store.record_webhook_txn(conn, sid, "sms", reply, now)
     return reply
 
 
-async def inbound_sms(deps: AppointmentDeps, sid: str, from_: str, body: str) -> str:
+async def inbound_sms(deps: AppointmentDeps, limits: CancelLimits, sid: str, from_: str,
+                      body: str) -> str:
     """Handle one signed inbound SMS; returns the TwiML to answer with."""
     now = deps.notices.clock.now_ms()
-    return await deps.notices.db.write(lambda c: _sms_txn(c, deps, sid, from_, body, now))
+    return await deps.notices.db.write(
+        lambda c: _sms_txn(c, deps, limits, sid, from_, body, now))
 
 
-async def voice_call(deps: AppointmentDeps, from_: str, gather_url: str) -> str:
+async def voice_call(deps: AppointmentDeps, limits: CancelLimits, from_: str, gather_url: str
+                     ) -> str:
     """An incoming call: read out the caller's next appointment and offer key 1 to cancel."""
     now = deps.notices.clock.now_ms()
     caller = await deps.notices.db.read(lambda c: _caller_txn(c, deps, from_, now))
-    if caller.account_id is None or not caller.upcoming:
-        return twiml_say(_text(deps, NoticeKind.VOICE_UNKNOWN, caller.language),
-                         language=caller.language)
+    # Checked here on the loop, not inside the read, which runs in a reader thread.
+    if (caller.account_id is None or not caller.upcoming
+            or limits.blocked(caller.sender, caller.upcoming_ids[:1])):
+        return _say(deps, NoticeKind.VOICE_UNKNOWN, caller)
     nxt = caller.upcoming[0]
     return twiml_gather(
         _text(deps, NoticeKind.VOICE_NEXT_APPOINTMENT, caller.language, nxt.start_ms),
@@ -114,8 +200,25 @@ async def voice_call(deps: AppointmentDeps, from_: str, gather_url: str) -> str:
     )
 
 
-async def voice_gather(deps: AppointmentDeps, call_sid: str, from_: str, digits: str,
-                       appointment_hex: str) -> str:
+def _gather_txn(conn: sqlite3.Connection, deps: AppointmentDeps, limits: CancelLimits,
+                caller: Caller, digits: str, appointment_hex: str, now: int) -> str:
+    if caller.account_id is not None and digits != "1":
+        return _say(deps, NoticeKind.VOICE_GOODBYE, caller)  # declined: not a failed attempt
+    target = next((a for a in caller.upcoming if a.id.hex() == appointment_hex), None)
+    if limits.blocked(caller.sender, [target.id] if target else []):
+        _refused_txn(conn, caller, "voice", now)
+        return _say(deps, NoticeKind.VOICE_UNKNOWN, caller)
+    if caller.account_id is None or target is None:
+        limits.fail(caller.sender, caller.upcoming_ids)
+        kind = NoticeKind.VOICE_UNKNOWN if caller.account_id is None else NoticeKind.VOICE_GOODBYE
+        return _say(deps, kind, caller)
+    family_cancel_txn(conn, deps, target, actor=_actor(caller), via="voice",
+                      canceller_id=caller.account_id, now=now)
+    return _say(deps, NoticeKind.VOICE_CANCELLED, caller, target.start_ms)
+
+
+async def voice_gather(deps: AppointmentDeps, limits: CancelLimits, call_sid: str, from_: str,
+                       digits: str, appointment_hex: str) -> str:
     """The key press after `voice_call`: 1 cancels the appointment that was read out."""
     now = deps.notices.clock.now_ms()
 
@@ -124,18 +227,7 @@ async def voice_gather(deps: AppointmentDeps, call_sid: str, from_: str, digits:
         if done is not None:
             return done
         caller = _caller_txn(conn, deps, from_, now)
-        target = next((a for a in caller.upcoming if a.id.hex() == appointment_hex), None)
-        if caller.account_id is None:
-            reply = twiml_say(_text(deps, NoticeKind.VOICE_UNKNOWN, caller.language),
-                              language=caller.language)
-        elif digits == "1" and target is not None:
-            family_cancel_txn(conn, deps, target, actor=f"account:{caller.account_id.hex()}",
-                              via="voice", canceller_id=caller.account_id, now=now)
-            reply = twiml_say(_text(deps, NoticeKind.VOICE_CANCELLED, caller.language,
-                                    target.start_ms), language=caller.language)
-        else:
-            reply = twiml_say(_text(deps, NoticeKind.VOICE_GOODBYE, caller.language),
-                              language=caller.language)
+        reply = _gather_txn(conn, deps, limits, caller, digits, appointment_hex, now)
         store.record_webhook_txn(conn, f"{call_sid}:gather", "voice", reply, now)
         return reply
 

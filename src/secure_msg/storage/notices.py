@@ -250,16 +250,18 @@ def account_contact_txn(conn: sqlite3.Connection, vault: Vault, account_id: byte
 
 
 def booklets_of_phone_txn(
-    conn: sqlite3.Connection, vault: Vault, e164: str
+    conn: sqlite3.Connection, vault: Vault, e164: str, roles: Sequence[str]
 ) -> list[tuple[bytes, bytes, str]]:
-    """(account id, booklet id, language) for each current family membership of this number."""
-    rows = conn.execute(
-        "SELECT a.id, m.booklet_id, a.language FROM accounts a"
+    """(account id, booklet id, language) for each current membership in `roles` of this
+    number. No default: cancelling asks for guardians only, as the API allows."""
+    marks = ",".join("?" * len(roles))
+    sql = (
+        "SELECT a.id, m.booklet_id, a.language FROM accounts a"  # noqa: S608
         " JOIN members m ON m.account_id = a.id AND m.removed_at_ms IS NULL"
         " WHERE a.phone_index = ? AND a.disabled_at_ms IS NULL"
-        " AND m.role IN ('guardian', 'caregiver') ORDER BY a.id, m.booklet_id",
-        (vault.blind_index(PHONE, e164),),
-    ).fetchall()
+        f" AND m.role IN ({marks}) ORDER BY a.id, m.booklet_id"
+    )
+    rows = conn.execute(sql, (vault.blind_index(PHONE, e164), *roles)).fetchall()
     return [(r[0], r[1], str(r[2])) for r in rows]
 
 

@@ -67,6 +67,19 @@ def new_sid(prefix: str) -> str:
     return prefix + secrets.token_hex(16)
 
 
+def resplit(params: Mapping[str, str], absorbed: str) -> dict[str, str]:
+    """`params` with field `absorbed` folded into the value of the field sorted just before it.
+
+    Twilio signs url + key1value1key2value2… in key order with no separators, so the result
+    carries the same signature: what a replay of a captured webhook can do to its fields.
+    """
+    keys = sorted(params)
+    before = keys[keys.index(absorbed) - 1]
+    out = {k: v for k, v in params.items() if k != absorbed}
+    out[before] += absorbed + params[absorbed]
+    return out
+
+
 def inbound_sms_params(
     *, account_sid: str, from_: str, to: str, body: str, message_sid: str | None = None
 ) -> dict[str, str]:
@@ -145,9 +158,11 @@ async def post_webhook(
     mode: SignatureMode = SignatureMode.VALID,
     session: aiohttp.ClientSession | None = None,
     timeout_seconds: float = 10.0,
+    signed_params: Mapping[str, str] | None = None,
 ) -> WebhookReply:
-    """POST form `params` to `url` like Twilio, signed over `signed_url` (default `url`)."""
-    headers = signature_headers(auth_token, signed_url or url, params, mode)
+    """POST form `params` to `url` like Twilio, signed over `signed_url` (default `url`) and
+    `signed_params` (default `params`; others replay a captured signature)."""
+    headers = signature_headers(auth_token, signed_url or url, signed_params or params, mode)
     own = session is None
     client = session or aiohttp.ClientSession()
     try:

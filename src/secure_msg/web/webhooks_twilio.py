@@ -3,16 +3,25 @@
 Each checks X-Twilio-Signature over the configured public base URL (not request.url, which is
 the proxy's internal address) before reading anything else; a bad or missing one is 403 and
 changes nothing (DESIGN §1.4).
+
+The signature covers url + key1value1key2value2… with no separators, so text can be moved
+between adjacent fields without breaking it: "NumMedia0" appended to MessageSid makes a new,
+still-signed sid that would defeat the dedupe. So every SID must have Twilio's exact shape,
+the message SIDs must agree and AccountSid must be ours; anything else is 400, nothing changed.
 """
 
 from __future__ import annotations
+
+import re
+from collections.abc import Mapping
 
 from aiohttp import web
 
 from secure_msg.channels.inbound import SIGNATURE_HEADER, is_valid_twilio_signature
 from secure_msg.domain import inbound_service, notice_service
-from secure_msg.errors import ValidationFailed, WebhookSignatureInvalid
+from secure_msg.errors import BadRequest, ValidationFailed, WebhookSignatureInvalid
 from secure_msg.web import context, notices_runtime
+from secure_msg.web.context import CLOCK
 from secure_msg.web.notices_runtime import STATUS_PATH, runtime
 from secure_msg.web.openapi import add_route
 
@@ -20,17 +29,42 @@ TWIML = "application/xml"
 SMS_PATH = "/webhooks/twilio/sms"
 VOICE_PATH = "/webhooks/twilio/voice"
 GATHER_PATH = "/webhooks/twilio/voice/gather"
+CANCEL_LIMITS = web.AppKey("cancel_limits", inbound_service.CancelLimits)
+
+MESSAGE_SIDS = ("MessageSid", "SmsSid", "SmsMessageSid")
+_MESSAGE_SID = re.compile(r"(SM|MM)[0-9a-f]{32}")
+SID_SHAPES: Mapping[str, re.Pattern[str]] = {
+    "AccountSid": re.compile(r"AC[0-9a-f]{32}"), "CallSid": re.compile(r"CA[0-9a-f]{32}"),
+    **dict.fromkeys(MESSAGE_SIDS, _MESSAGE_SID),
+}
 
 
-async def _signed_form(request: web.Request) -> dict[str, str]:
+def check_sids(form: Mapping[str, str], account_sid: str, required: tuple[str, ...]) -> None:
+    """Raise BadRequest unless `required` SIDs are present, every SID present has its exact
+    shape, AccountSid is `account_sid` and the message SIDs present are one and the same."""
+    for name in ("AccountSid", *required):
+        if name not in form:
+            raise BadRequest(f"{name}: required", errors=[{"field": name}])
+    for name, shape in SID_SHAPES.items():
+        if name in form and shape.fullmatch(form[name]) is None:
+            raise BadRequest(f"{name}: not a Twilio SID", errors=[{"field": name}])
+    if form["AccountSid"] != account_sid:
+        raise BadRequest("AccountSid: not this account", errors=[{"field": "AccountSid"}])
+    if len({form[name] for name in MESSAGE_SIDS if name in form}) > 1:
+        raise BadRequest("MessageSid: differs from SmsSid", errors=[{"field": "MessageSid"}])
+
+
+async def _signed_form(request: web.Request, *required: str) -> dict[str, str]:
     form = {k: str(v) for k, v in (await request.post()).items()}
+    cfg = context.config(request)
     ok = is_valid_twilio_signature(
         auth_token=runtime(request).twilio_auth_token,
-        public_base_url=context.config(request).server.public_base_url,
+        public_base_url=cfg.server.public_base_url,
         path_qs=request.path_qs, params=form, signature=request.headers.get(SIGNATURE_HEADER),
     )
     if not ok:
         raise WebhookSignatureInvalid()
+    check_sids(form, cfg.twilio.account_sid, required)
     return form
 
 
@@ -46,50 +80,54 @@ def _twiml(text: str) -> web.Response:
 
 
 async def status(request: web.Request) -> web.Response:
-    form = await _signed_form(request)
+    form = await _signed_form(request, "MessageSid")
     code = form.get("ErrorCode", "")
     await notice_service.status_callback(
-        runtime(request).notices, _field(form, "MessageSid"), _field(form, "MessageStatus"),
+        runtime(request).notices, form["MessageSid"], _field(form, "MessageStatus"),
         int(code) if code.isdigit() else None)
     return web.Response(status=204)
 
 
 async def sms(request: web.Request) -> web.Response:
-    form = await _signed_form(request)
+    form = await _signed_form(request, "MessageSid")
     reply = await inbound_service.inbound_sms(
-        runtime(request).appointments, _field(form, "MessageSid"), _field(form, "From"),
-        form.get("Body", "")[:1600])
+        runtime(request).appointments, request.app[CANCEL_LIMITS], form["MessageSid"],
+        _field(form, "From"), form.get("Body", "")[:1600])
     return _twiml(reply)
 
 
 async def voice(request: web.Request) -> web.Response:
-    form = await _signed_form(request)
+    form = await _signed_form(request, "CallSid")
     base = context.config(request).server.public_base_url
     reply = await inbound_service.voice_call(
-        runtime(request).appointments, _field(form, "From"), base + GATHER_PATH)
+        runtime(request).appointments, request.app[CANCEL_LIMITS], _field(form, "From"),
+        base + GATHER_PATH)
     return _twiml(reply)
 
 
 async def gather(request: web.Request) -> web.Response:
-    form = await _signed_form(request)
+    form = await _signed_form(request, "CallSid")
     reply = await inbound_service.voice_gather(
-        runtime(request).appointments, _field(form, "CallSid"), _field(form, "From"),
-        form.get("Digits", ""), request.query.get("a", "")[:32])
+        runtime(request).appointments, request.app[CANCEL_LIMITS], form["CallSid"],
+        _field(form, "From"), form.get("Digits", ""), request.query.get("a", "")[:32])
     return _twiml(reply)
 
 
 def setup_routes(app: web.Application) -> None:
     notices_runtime.install(app)
+    # The server is one process, so an in-memory limiter sees every webhook; several processes
+    # would need it in the database.
+    app[CANCEL_LIMITS] = inbound_service.CancelLimits(app[CLOCK])
     t = ["webhooks"]
     form = "Twilio's form fields, signed with X-Twilio-Signature over the public URL."
     add_route(app, "POST", STATUS_PATH, status, tags=t, status=204, description=form,
-              summary="Twilio delivery status callback", errors=(403, 422))
+              summary="Twilio delivery status callback", errors=(400, 403, 422))
     add_route(app, "POST", SMS_PATH, sms, tags=t, response_type=TWIML, description=form,
               summary="Inbound SMS: PERU/AVBOKA <code> cancels; STOP etc. recorded as consent",
-              response={"type": "string"}, errors=(403, 422))
+              response={"type": "string"}, errors=(400, 403, 422))
     add_route(app, "POST", VOICE_PATH, voice, tags=t, response_type=TWIML, description=form,
               summary="Inbound call: the next appointment read out, key 1 cancels",
-              response={"type": "string"}, errors=(403, 422))
+              response={"type": "string"}, errors=(400, 403, 422))
     add_route(app, "POST", GATHER_PATH, gather, tags=t, response_type=TWIML, description=form,
               summary="The key press of an inbound call", response={"type": "string"},
-              errors=(403, 422))
+              errors=(400, 403, 422))
