@@ -14,7 +14,7 @@ import pytest
 
 from secure_msg.client import ClientError
 
-from .conftest import Inbox
+from .conftest import DAD_PHONE, MUM_PHONE, Inbox
 
 pytestmark = pytest.mark.slow
 
@@ -69,3 +69,28 @@ async def test_clinical_and_written_text_refused_on_every_plain_channel(
     mail = message_from_bytes(inbox.messages[0])
     assert mail["To"] == "mum@example.fi"
     assert p.public in mail.get_payload(decode=True).decode()
+
+
+async def test_a_notice_goes_only_to_the_members_own_address(practice_factory: Any) -> None:
+    """An address that is not the member's own (a premium-rate number, someone else's, junk) is
+    422 on the address field and never reaches Twilio; the member's own number in national
+    spelling is accepted and the SMS goes to the stored number."""
+    p = await practice_factory()
+    path = f"/api/booklets/{p.booklet}/notices"
+    member = p.mum.profile.account_id
+    for address in ("+8823901234567", DAD_PHONE, "not a number"):
+        with pytest.raises(ClientError) as err:
+            await p.call(p.therapist, "POST", path, {"member_id": member, "channel": "sms",
+                                                     "kind": "new_entry_ping", "address": address})
+        assert (err.value.status, err.value.code) == (422, "validation-failed"), address
+    await asyncio.sleep(0.5)
+    assert p.twilio.state.attempts == []
+    national = "0" + MUM_PHONE.removeprefix("+358")
+    ok = await p.call(p.therapist, "POST", path, {"member_id": member, "channel": "sms",
+                                                  "kind": "new_entry_ping", "address": national})
+    assert ok["status"] == "queued"
+    for _ in range(100):
+        if p.twilio.state.messages:
+            break
+        await asyncio.sleep(0.05)
+    assert [m.to for m in p.twilio.state.messages.values()] == [MUM_PHONE]

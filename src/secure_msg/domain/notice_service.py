@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from secure_msg.clock import Clock, RandomSource
-from secure_msg.crypto.vault import Vault
+from secure_msg.crypto.vault import Vault, normalise_email, normalise_phone
 from secure_msg.domain import channel_policy
 from secure_msg.domain.accounts import Session
 from secure_msg.domain.appointments import QuietHours
@@ -229,10 +229,7 @@ async def send_to_member(
             if c.account_id == req.member_id), None)
         if member is None:
             raise NotFound("No such member.")
-        address = req.address or (member.email if req.channel is Channel.EMAIL else member.phone)
-        if not address:
-            raise ValidationFailed("The member has no address for this channel.",
-                                   errors=[{"field": "channel"}])
+        address = _member_address(req, member)
         assert req.kind is not None
         if req.channel is Channel.WHATSAPP:
             if (req.kind, member.language) not in deps.whatsapp_templates:
@@ -255,10 +252,33 @@ async def send_to_member(
             detail={"channel": req.channel.value, "kind": req.kind.value,
                     "member": member.account_id.hex()},
         )
-        row = conn.execute("SELECT id FROM notices WHERE dedupe_key = ?", (key,)).fetchone()
-        return int(row[0])
+        return store.notice_id_txn(conn, key)
 
     return await deps.db.write(txn)
+
+
+def _member_address(req: SendRequest, member: Contact) -> str:
+    """The member's own phone or e-mail for the channel. A given `address` must be that same
+    address, in any spelling: a notice never goes outside the booklet, or a stolen therapist
+    token would be a way to text premium-rate numbers or relay mail."""
+    own = member.email if req.channel is Channel.EMAIL else member.phone
+    if not own:
+        raise ValidationFailed("The member has no address for this channel.",
+                               errors=[{"field": "channel"}])
+    if req.address is not None and _spelling_of(req.channel, req.address) != own:
+        raise ValidationFailed("A notice goes only to the member's own address.",
+                               errors=[{"field": "address"}])
+    return own
+
+
+def _spelling_of(channel: Channel, address: str) -> str | None:
+    """`address` normalised as the member's own is stored; None if it is no address at all."""
+    try:
+        if channel is Channel.EMAIL:
+            return normalise_email(address)
+        return normalise_phone(address.removeprefix("whatsapp:"))
+    except ValidationFailed:
+        return None
 
 
 def _appointment_slots_txn(conn: sqlite3.Connection, booklet_id: bytes, req: SendRequest

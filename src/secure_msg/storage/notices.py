@@ -91,6 +91,12 @@ def enqueue_txn(conn: sqlite3.Connection, vault: Vault, n: NewNotice, now_ms: in
     return cursor.rowcount == 1
 
 
+def notice_id_txn(conn: sqlite3.Connection, dedupe_key: str) -> int:
+    """The id of the notice queued under `dedupe_key`."""
+    row = conn.execute("SELECT id FROM notices WHERE dedupe_key = ?", (dedupe_key,)).fetchone()
+    return int(row[0])
+
+
 def claim_due_txn(
     conn: sqlite3.Connection, vault: Vault, now_ms: int, limit: int, lease_ms: int,
     channels: Sequence[str],
