@@ -14,6 +14,8 @@ import { getPin, setPin, state } from './session.mjs';
 
 const MAX_POST_RETRIES = 5;
 const PAGE = 200;
+/** Title, homework and notices speak for the booklet: only its therapist writes them (the server checks too). */
+const THERAPIST_KINDS = new Set([KIND.title, KIND.homework, KIND.system]);
 
 /**
  * @typedef {object} Member
@@ -59,11 +61,23 @@ export class Opener {
     this.granted = null;
   }
 
-  /** @param {string} authorId @param {Uint8Array} envelope */
+  /**
+   * Open an entry and check that its signed kind is one its author may write.
+   * @param {string} authorId @param {Uint8Array} envelope
+   */
   async open(authorId, envelope) {
     const author = this.authors.get(authorId);
     if (!author) throw new ProtocolError('wrong-author', 'not a member of this booklet');
-    const place = { authorIdentityKey: author.pinnedKey, authorId: fromHex(authorId), bookletId: this.booklet };
+    const opened = await this.decrypt(author, envelope);
+    if (THERAPIST_KINDS.has(opened.header.kind) && author.role !== 'therapist') {
+      throw new ProtocolError('wrong-author', 'only the therapist writes this kind');
+    }
+    return opened;
+  }
+
+  /** With my wrap, else with a granted key. @param {Member} author @param {Uint8Array} envelope */
+  async decrypt(author, envelope) {
+    const place = { authorIdentityKey: author.pinnedKey, authorId: fromHex(author.id), bookletId: this.booklet };
     try {
       return await openEntry(envelope, { ...place, me: state.keys });
     } catch (e) {
@@ -110,16 +124,32 @@ export async function readEntries(opener, since = 0) {
     if (since >= page.last_seq) break;
   }
   const entries = await Promise.all(raws.map(async (raw) => {
-    const base = { seq: raw.seq, id: raw.entry_id, authorId: raw.author_id, kind: KIND_NAMES[raw.kind] ?? 'unknown', createdAt: raw.created_at };
     try {
       const opened = await opener.open(raw.author_id, fromBase64url(raw.envelope));
-      return { ...base, payload: opened.payload, contentKey: opened.contentKey, entryHash: opened.entryHash };
+      return { ...signedFields(raw, opened.header), payload: opened.payload, contentKey: opened.contentKey, entryHash: opened.entryHash };
     } catch (e) {
       if (!(e instanceof ProtocolError)) throw e;
-      return { ...base, payload: null, error: e.code };
+      // Unopened, so only the server's word: shown as an error, never acted on.
+      const claimed = { seq: raw.seq, id: raw.entry_id, authorId: raw.author_id, kind: KIND_NAMES[raw.kind] ?? 'unknown', createdAt: raw.created_at };
+      return { ...claimed, payload: null, error: e.code };
     }
   }));
   return { entries, lastSeq };
+}
+
+/**
+ * An opened entry's place and kind, from its signed header: the server's listing must agree, or a
+ * server could relabel a note as a notice, swap two tasks' ids under a "done" log, or redate it.
+ * @param {{seq: number, entry_id: string, author_id: string, kind: number, created_at: string}} raw the server's listing
+ * @param {import('../crypto/envelope.mjs').EntryHeader} header
+ * @returns {Omit<Entry, 'payload'>}
+ */
+function signedFields(raw, header) {
+  const id = toHex(header.entryId);
+  if (raw.kind !== header.kind || raw.entry_id !== id || raw.seq !== header.sequence || Date.parse(raw.created_at) !== header.createdAt) {
+    throw new ProtocolError('malformed', "the server's listing disagrees with the signed header");
+  }
+  return { seq: header.sequence, id, authorId: toHex(header.authorId), kind: KIND_NAMES[header.kind], createdAt: new Date(header.createdAt).toISOString() };
 }
 
 /** Seal to the current members and post; re-seal when the booklet moved on meanwhile. */
@@ -163,7 +193,8 @@ export async function bookletTitle(row) {
     const opener = new Opener(row.id, await members(row.id, { all: true }));
     const env = fromBase64url(row.title_envelope);
     const opened = await opener.open(toHex(env.subarray(36, 52)), env);
-    return typeof opened.payload.title === 'string' ? opened.payload.title : null;
+    // The server picks which envelope is "the title": only a signed title (by the therapist) counts.
+    return opened.header.kind === KIND.title ? String(opened.payload.title) : null;
   } catch (e) {
     if (e instanceof ProtocolError) return null;
     throw e;

@@ -9,6 +9,19 @@ import { enrollView, loginView, recoverView } from './views/auth.mjs';
 const main = /** @type {HTMLElement} */ (document.getElementById('main'));
 let cleanup = () => {};
 let loginMessage = '';
+let enrollToken = takeEnrollToken();
+
+/**
+ * An invitation link's token, moved from the address into memory at once, before anything
+ * awaits: a token left in the address bar stays in the browser's history and can be reused.
+ * @returns {string | null}
+ */
+function takeEnrollToken() {
+  const m = location.pathname.match(/^\/enroll\/([^/]+)$/);
+  if (!m) return null;
+  history.replaceState(null, '', '/#/enroll');
+  return decodeURIComponent(m[1]);
+}
 
 function header() {
   const langs = h('ul', { class: 'langs' }, LANGUAGES.map(([code, label]) => h('li', null,
@@ -29,6 +42,7 @@ function header() {
 }
 
 async function loggedIn() {
+  enrollToken = null;
   if (!hasChosenLanguage() && session.state.account?.language) await setLang(session.state.account.language, { remember: false });
   live.connect();
   history.replaceState(null, '', '/#/');
@@ -42,8 +56,8 @@ export async function route() {
   delete main.dataset.ready;
   document.title = t('app_name');
   header();
-  const enroll = location.pathname.match(/^\/enroll\/([^/]+)$/);
-  if (enroll && !session.state.account) return enrollView(main, decodeURIComponent(enroll[1]), loggedIn);
+  if (session.state.account) enrollToken = null; // already signed in: the invitation is not for this session
+  if (enrollToken) return enrollView(main, enrollToken, loggedIn);
   const hash = location.hash.startsWith('#/') ? location.hash.slice(1) : '/';
   if (!session.state.account) {
     if (hash === '/recover') return recoverView(main, loggedIn);

@@ -52,8 +52,8 @@ export function bookletView(main, bookletId) {
       },
     };
     const title = [...entries].reverse().find((e) => e.kind === 'title' && e.payload)?.payload.title;
+    // In the heading only, never in document.title: browsers keep page titles in their history, shared computers too.
     heading.textContent = title ?? t('untitled');
-    document.title = `${heading.textContent} – ${t('app_name')}`;
     replace(timeline, entries.length ? entries.map((e) => renderEntry(e, ctx)) : h('li', { class: 'quiet' }, t('empty_booklet')));
     const mine = me();
     replace(side, membersPanel(bookletId, all, entries, { therapist: mine?.role === 'therapist' && canWrite(), onChange: update }),

@@ -43,7 +43,9 @@ export const weekSummary = (n) => (n === 0 ? t('done_none_week') : n === 1 ? t('
 export function renderEntry(e, ctx) {
   const who = nameOf(ctx.members.get(e.authorId), t);
   const time = h('time', { datetime: e.createdAt }, formatTime(e.createdAt));
-  const meta = (label) => h('p', { class: 'meta' }, h('span', { class: 'kind' }, label), ' · ', h('span', { class: 'author' }, who), ' · ', time);
+  // Every kind names its author, so nothing reads as if it came from the service itself.
+  const byline = () => [' · ', h('span', { class: 'author' }, who), ' · ', time];
+  const meta = (label) => h('p', { class: 'meta' }, h('span', { class: 'kind' }, label), byline());
   const attrs = (kind) => ({ class: `entry entry-${kind}`, 'data-seq': e.seq, 'data-kind': e.kind });
   if (!e.payload) {
     return h('li', attrs('error'), meta('!'), h('p', { class: 'text' }, t('cannot_open', { code: e.error ?? '' })));
@@ -51,7 +53,7 @@ export function renderEntry(e, ctx) {
   const p = e.payload;
   switch (e.kind) {
     case 'title':
-      return h('li', attrs('title'), h('p', { class: 'quiet' }, `${t('kind_title')}: `, h('q', null, p.title), ' · ', time));
+      return h('li', attrs('title'), h('p', { class: 'quiet' }, `${t('kind_title')}: `, h('q', null, p.title), byline()));
     case 'homework':
       return h('li', attrs('homework'), taskCard(e, ctx, meta(t('kind_homework'))));
     case 'homework-log': {
@@ -64,7 +66,7 @@ export function renderEntry(e, ctx) {
     case 'document':
       return h('li', attrs('note'), h('article', null, meta(t('kind_document')), documentLink(p)));
     case 'system':
-      return h('li', attrs('system'), h('p', { class: 'quiet' }, p.text, ' · ', time));
+      return h('li', attrs('system'), h('p', { class: 'quiet' }, `${t('kind_system')}: `, p.text, byline()));
     default:
       return h('li', attrs('note'), h('article', null, meta(t('kind_note')), h('p', { class: 'text' }, p.text), readBy(e, ctx)));
   }
@@ -79,13 +81,42 @@ function readBy(e, ctx) {
   return names.length ? h('p', { class: 'receipt' }, t('read_by', { names: names.join(', ') })) : null;
 }
 
-/** A decrypted document: a download link to a blob made on this device. */
-function documentLink(p) {
-  let href = null;
+/** How long a download's blob URL lives: long enough for any browser to start saving it. */
+const DOWNLOAD_URL_MS = 30_000;
+
+/**
+ * A file name safe to show and to save: no control characters, no bidi overrides or isolates
+ * (U+202E can make "x<U+202E>fdp.exe" read as "xexe.pdf"), no path separators.
+ * @param {unknown} name
+ */
+function safeFileName(name) {
+  const clean = String(name).replace(/[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069/\\]/g, '').trim();
+  return clean.replace(/^\.+/, '') || t('kind_document');
+}
+
+/** Standard or url-safe base64 to bytes, or null. @param {unknown} data */
+function documentBytes(data) {
   try {
-    href = URL.createObjectURL(new Blob([fromBase64url(String(p.data).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, ''))], { type: 'application/octet-stream' }));
-  } catch { /* shown without a link */ }
-  return h('p', { class: 'text' }, href ? h('a', { href, download: p.name }, p.name) : p.name);
+    return fromBase64url(String(data).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, ''));
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A decrypted document: a button that saves it. The blob URL is made on click and revoked soon
+ * after, so decrypted files do not pile up in memory with every render.
+ */
+function documentLink(p) {
+  const name = safeFileName(p.name);
+  const bytes = documentBytes(p.data);
+  if (!bytes) return h('p', { class: 'text' }, name);
+  const save = () => {
+    const href = URL.createObjectURL(new Blob([bytes], { type: 'application/octet-stream' }));
+    h('a', { href, download: name }).click();
+    setTimeout(() => URL.revokeObjectURL(href), DOWNLOAD_URL_MS);
+  };
+  return h('p', { class: 'text' }, h('button', { type: 'button', class: 'secondary download', onclick: save }, name));
 }
 
 /** The homework card: task, how often, weekly summary, and "done today – how did it go?". */

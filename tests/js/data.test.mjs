@@ -1,0 +1,117 @@
+// The inbox's data layer (app/data.mjs) against a server that lies in its JSON: what an entry is
+// (kind, id, sequence, time) comes from its signed header, and title, homework and notices count
+// only when the booklet's therapist signed them.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import {
+  AccountKeys, KIND, KeyBundle, encodePayload, fromHex, randomBytes, sealEntry, toBase64url, toHex,
+} from '../../src/secure_msg/web/static/crypto/index.mjs';
+
+globalThis.navigator ??= /** @type {Navigator} */ ({ language: 'en' }); // app/i18n.mjs reads it on import; Node 20 has none
+const { Opener, bookletTitle, members, readEntries } = await import('../../src/secure_msg/web/static/app/data.mjs');
+const { state } = await import('../../src/secure_msg/web/static/app/session.mjs');
+
+const BOOKLET = toHex(randomBytes(16));
+const NOW = Date.now();
+const newKeys = () => AccountKeys.fromBundle(KeyBundle.generate(randomBytes(16)));
+const [therapist, parent] = await Promise.all([newKeys(), newKeys()]);
+const memberRows = await Promise.all([[therapist, 'therapist'], [parent, 'guardian']].map(async ([keys, role]) => ({
+  account_id: toHex(keys.accountId), role, name: role, key_statement: toBase64url(await keys.statement(NOW)), joined_seq: 0,
+})));
+
+// The parent reads, with nothing stored on this "device".
+Object.assign(state, { account: { id: toHex(parent.accountId), login: 'aiti' }, keys: parent, memoryOnly: true, pins: {} });
+
+/** The fake server's entry listing, as GET …/entries answers it. */
+let listing = [];
+globalThis.fetch = async (path) => {
+  const { pathname, searchParams } = new URL(path, 'http://server');
+  if (pathname.endsWith('/members')) return Response.json({ members: memberRows });
+  if (pathname.endsWith('/grants')) return Response.json({ grants: [] });
+  if (pathname.endsWith('/entries')) {
+    const since = Number(searchParams.get('since'));
+    return Response.json({ entries: listing.filter((e) => e.seq > since), last_seq: Math.max(0, ...listing.map((e) => e.seq)) });
+  }
+  return Response.json({}, { status: 404 });
+};
+
+/** An entry sealed to both members and listed as an honest server lists it. */
+async function listed(author, kind, fields, seq) {
+  const entryId = randomBytes(16);
+  const createdAt = NOW - 60_000 + seq;
+  const envelope = await sealEntry(author, {
+    bookletId: fromHex(BOOKLET), entryId, kind: KIND[kind], sequence: seq, prevHash: new Uint8Array(32), createdAt,
+    plaintext: encodePayload(KIND[kind], fields),
+    recipients: [therapist, parent].map((k) => ({ accountId: k.accountId, encryptionKey: k.encryptionPublic })),
+  });
+  return {
+    seq, entry_id: toHex(entryId), author_id: toHex(author.accountId), kind: KIND[kind],
+    created_at: new Date(createdAt).toISOString().replace('Z', '+00:00'), envelope: toBase64url(envelope),
+  };
+}
+
+const story = () => Promise.all([
+  listed(therapist, 'title', { title: 'Aino' }, 1),
+  listed(parent, 'note', { text: 'Hello' }, 2),
+  listed(therapist, 'homework', { task: 'Cut along the line', frequency: 'daily' }, 3),
+  listed(therapist, 'homework', { task: 'Read aloud', frequency: 'daily' }, 4),
+]);
+
+async function read(rows) {
+  listing = rows;
+  return (await readEntries(new Opener(BOOKLET, await members(BOOKLET, { all: true })))).entries;
+}
+
+test('an honest listing opens: kind, id, sequence and time are the signed ones', async () => {
+  const rows = await story();
+  const entries = await read(rows);
+  assert.deepEqual(entries.map((e) => [e.seq, e.id, e.kind, e.error]), rows.map((r, i) => [i + 1, r.entry_id, ['title', 'note', 'homework', 'homework'][i], undefined]));
+  assert.deepEqual(entries.map((e) => Date.parse(e.createdAt)), rows.map((r) => Date.parse(r.created_at)));
+  assert.equal(entries[1].payload.text, 'Hello');
+});
+
+/** What a server can change in its JSON; each returns the indexes of the entries it spoilt. */
+const LIES = {
+  "relabels the parent's note as a notice": (rows) => { rows[1].kind = KIND.system; return [1]; },
+  "swaps two homework entries' ids": (rows) => { [rows[2].entry_id, rows[3].entry_id] = [rows[3].entry_id, rows[2].entry_id]; return [2, 3]; },
+  'renumbers an entry': (rows) => { rows[3].seq = 5; return [3]; },
+  "backdates the parent's note": (rows) => { rows[1].created_at = '2021-01-01T08:00:00.000+00:00'; return [1]; },
+};
+
+for (const [what, lie] of Object.entries(LIES)) {
+  test(`a server that ${what} shows a protocol error, not another entry`, async () => {
+    const rows = await story();
+    const spoilt = lie(rows);
+    const entries = await read(rows);
+    entries.forEach((e, i) => {
+      if (spoilt.includes(i)) {
+        assert.equal(e.payload, null, `entry ${i}`);
+        assert.equal(e.error, 'malformed', `entry ${i}`);
+        assert.equal(e.contentKey, undefined, `entry ${i} is not re-shared in a grant`);
+      } else {
+        assert.ok(e.payload && !e.error, `entry ${i} still opens`);
+      }
+    });
+  });
+}
+
+test('title, homework and notices count only from the therapist', async () => {
+  const rows = await Promise.all([
+    listed(parent, 'title', { title: 'Not Aino' }, 1),
+    listed(parent, 'homework', { task: 'Fake task', frequency: 'daily' }, 2),
+    listed(parent, 'system', { text: 'Your therapist has left' }, 3),
+    listed(therapist, 'system', { text: 'The booklet moved' }, 4),
+  ]);
+  const entries = await read(rows);
+  assert.deepEqual(entries.map((e) => e.error ?? e.kind), ['wrong-author', 'wrong-author', 'wrong-author', 'system']);
+  assert.deepEqual(entries.slice(0, 3).map((e) => e.payload), [null, null, null]);
+});
+
+test("the inbox's title is only a title entry the therapist signed", async () => {
+  const title = (row) => bookletTitle({ id: BOOKLET, title_envelope: row.envelope });
+  assert.equal(await title(await listed(therapist, 'title', { title: 'Aino' }, 1)), 'Aino');
+  // A payload may carry extra fields: a note with a "title" is still a note.
+  assert.equal(await title(await listed(parent, 'note', { text: 'hi', title: 'Fake' }, 2)), null);
+  assert.equal(await title(await listed(therapist, 'note', { text: 'hi', title: 'Fake' }, 2)), null);
+  assert.equal(await title(await listed(parent, 'title', { title: 'Fake' }, 2)), null);
+});
