@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from secure_msg.client import Client
+from secure_msg.client import Client, ClientError
 from secure_msg.client.http import b64d, b64e
 from secure_msg.crypto import envelope, keys, labels
 from secure_msg.crypto.envelope import KIND_IDS
@@ -257,6 +257,48 @@ async def test_a_page_is_the_same_from_stored_texts_and_from_columns(
     assert newest["entries"] == stored["entries"][-3:]
     _, middle = await world.raw("GET", path + "?since=1&limit=2", mum.profile.token)
     assert middle["entries"] == stored["entries"][1:3]
+
+
+@pytest.mark.parametrize(("column", "lie"), [
+    ("kind", 6), ("seq", 99), ("created_at", "2030-01-01T00:00:00.000Z"),
+    ("entry_id", "00" * 16),
+])
+async def test_the_client_refuses_a_listing_that_disagrees_with_the_signed_entry(
+    world: World, family: tuple[Client, Client, Client, str], column: str, lie: Any
+) -> None:
+    """A server that relabels a note as a notice, renumbers it, moves its date or swaps its id
+    in the plain JSON gets a protocol error from the client, not a mislabelled entry."""
+    therapist, mum, _, booklet = family
+    await therapist.post(booklet, "note", text="hei")
+    db = world.http.app[RUNTIME].database
+    assert db is not None
+    raw = sqlite3.connect(db.path, isolation_level=None)
+    raw.execute("UPDATE entries SET json = json_set(json, ?, ?) WHERE seq = 2",
+                (f"$.{column}", lie))
+    raw.close()
+    with pytest.raises(ClientError) as err:
+        await mum.read(booklet)
+    assert err.value.code == "protocol/malformed"
+
+
+async def test_the_client_refuses_a_notice_signed_by_a_parent(
+    world: World, family: tuple[Client, Client, Client, str]
+) -> None:
+    """A system notice (like a title or homework) counts only from the booklet's therapist: one
+    signed by a parent, which a server let in, is a protocol error for the reader."""
+    therapist, mum, _, booklet = family
+    db = world.http.app[RUNTIME].database
+    assert db is not None
+    raw = sqlite3.connect(db.path, isolation_level=None)
+    promote = "UPDATE members SET role = ? WHERE booklet_id = ? AND account_id = ?"
+    who = (bytes.fromhex(booklet), bytes.fromhex(mum.profile.account_id))
+    raw.execute(promote, ("therapist", *who))  # a server that lies about roles, for one post
+    await mum.post(booklet, "system", text="Vastaanotto on muuttanut: kirjaudu osoitteessa …")
+    raw.execute(promote, ("guardian", *who))
+    raw.close()
+    with pytest.raises(ClientError) as err:
+        await therapist.read(booklet)
+    assert err.value.code == "protocol/wrong-author"
 
 
 async def test_a_page_is_read_on_the_event_loop_not_in_a_reader_thread(

@@ -18,10 +18,12 @@ import aiohttp
 
 from secure_msg.client.http import Api, ClientError, b64d, b64e
 from secure_msg.client.profile import Pin, Profile
+from secure_msg.clock import ms_to_iso
 from secure_msg.crypto import envelope, grant, keys, recovery, safety
 from secure_msg.crypto.envelope import KIND_IDS, KINDS
 from secure_msg.crypto.errors import ProtocolError
 from secure_msg.crypto.payloads import decode_payload, encode_payload
+from secure_msg.domain.booklets import THERAPIST_KINDS
 
 MAX_POST_RETRIES = 5
 
@@ -50,6 +52,17 @@ class MemberInfo:
 
 def _protocol(exc: ProtocolError) -> ClientError:
     return ClientError(0, f"protocol/{exc.code}", "A protocol check failed", exc.detail)
+
+
+def _check_listing(raw: dict[str, Any], header: envelope.EntryHeader) -> None:
+    """The server's plain fields of an entry must be its signed header's: otherwise a server
+    could relabel a note as a notice, swap two homework entries' ids or move a date."""
+    listed = (raw.get("seq"), raw.get("entry_id"), raw.get("author_id"), raw.get("kind"),
+              raw.get("created_at"))
+    signed = (header.sequence, header.entry_id.hex(), header.author_id.hex(), header.kind,
+              ms_to_iso(header.created_at))
+    if listed != signed:
+        raise _protocol(ProtocolError("malformed", "the listing disagrees with the entry"))
 
 
 def _now_ms() -> int:
@@ -336,7 +349,9 @@ class Client:
             page = await self.api.call("GET", f"/api/booklets/{booklet_id}/entries",
                                        params={"since": str(since), "limit": "200"})
             for raw in page["entries"]:
-                out.append((raw, await opener.open(b64d(raw["envelope"]))))
+                opened = await opener.open(b64d(raw["envelope"]))
+                _check_listing(raw, opened.header)
+                out.append((raw, opened))
                 since = raw["seq"]
             if not page["entries"] or since >= page["last_seq"]:
                 return out
@@ -399,6 +414,9 @@ class _Opener:
             author = self._authors.get(header.author_id.hex())
             if author is None:
                 raise ProtocolError("wrong-author", "not a member of this booklet")
+            if header.kind in THERAPIST_KINDS and author.role != "therapist":
+                # a parent's signed "title" or "notice" must not pass for the booklet's own
+                raise ProtocolError("wrong-author", "only the therapist writes this kind")
             place = {"author_identity_key": author.identity_key,
                      "author_id": header.author_id, "booklet_id": self._booklet}
             try:

@@ -5,6 +5,10 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+# Kinds only the booklet's therapist may post (the server checks the kind byte, the only one it
+# sees) and that clients accept only from the therapist: title, homework, system.
+THERAPIST_KINDS = frozenset({1, 3, 6})
+
 ZERO_HASH = b"\x00" * 32
 
 

@@ -17,7 +17,7 @@ from secure_msg.crypto.errors import ProtocolError
 from secure_msg.domain.accounts import Session
 from secure_msg.domain.audit_batcher import AuditBatcher, PendingEvent
 from secure_msg.domain.booklet_service import BookletDeps, require_member_txn
-from secure_msg.domain.booklets import MemberRole, StoredEntry
+from secure_msg.domain.booklets import THERAPIST_KINDS, MemberRole, StoredEntry
 from secure_msg.domain.entry_json import entry_text
 from secure_msg.domain.live import EntryEvent, Hub
 from secure_msg.errors import (
@@ -33,8 +33,6 @@ from secure_msg.storage import accounts as account_store
 from secure_msg.storage import audit as audit_store
 from secure_msg.storage import booklets as store
 
-# Kinds only the booklet's therapist may post; the server sees the kind byte, nothing else.
-THERAPIST_KINDS = frozenset({1, 3, 6})  # title, homework, system
 MAX_PAGE = 200
 # An entry's created_at is its author's clock: signed, but the server cannot know it is true.
 # It is kept sane (protocol §4.3): not before the service existed, nor more than a day ahead of
