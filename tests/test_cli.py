@@ -8,12 +8,16 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
 import pytest
 
 from secure_msg.cli import main
+from secure_msg.testing.twilio_server import DEV_ACCOUNT_SID, DEV_AUTH_TOKEN
+from secure_msg.testing.twilio_webhooks import signature_headers
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -63,9 +67,26 @@ def test_bad_config_names_the_key(project: Path, capsys: pytest.CaptureFixture[s
     assert not (project / "var").exists()
 
 
+def _webhook_status(url: str, auth_token: str) -> int:
+    """An inbound-SMS webhook to `url`, signed with `auth_token` over the configured public URL
+    (the example config's), with Twilio-shaped SIDs: the status it gets."""
+    params = {"AccountSid": DEV_ACCOUNT_SID, "MessageSid": "SM" + "1" * 32,
+              "From": "+358401112222", "To": "+358000000001", "Body": "PERU"}
+    headers = signature_headers(auth_token, "http://127.0.0.1:8080/webhooks/twilio/sms", params)
+    request = urllib.request.Request(f"{url}/webhooks/twilio/sms", method="POST",  # noqa: S310
+                                     data=urllib.parse.urlencode(params).encode(),
+                                     headers=headers)
+    try:
+        with urllib.request.urlopen(request) as response:  # noqa: S310
+            return int(response.status)
+    except urllib.error.HTTPError as err:
+        return err.code
+
+
 @pytest.mark.slow
 def test_run_serves_and_prints_an_admin_link(project: Path) -> None:
-    """`secure-msg run` on a fresh checkout: init, serve, print URL and /enroll/ link; audit ok."""
+    """`secure-msg run` on a fresh checkout: init, serve, print URL and /enroll/ link; audit ok;
+    the local Twilio server's webhook token is its own, not the published default."""
     env = {**os.environ, "SECURE_MSG_SERVER_PORT": "0"}
     out = project / "out.txt"
     with out.open("wb") as stdout:
@@ -82,6 +103,7 @@ def test_run_serves_and_prints_an_admin_link(project: Path) -> None:
         assert len(link.rsplit("/", 1)[1]) == 43
         with urllib.request.urlopen(f"{url}/healthz") as response:  # noqa: S310
             assert response.status == 200
+        assert _webhook_status(url, DEV_AUTH_TOKEN) == 403  # no published token signs webhooks
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=10) == 0

@@ -30,7 +30,6 @@ from secure_msg.storage.db import Database
 from secure_msg.testing import clock as test_clock
 from secure_msg.testing.twilio_server import (
     DEV_ACCOUNT_SID,
-    DEV_AUTH_TOKEN,
     RunningTwilioServer,
     serve_twilio,
 )
@@ -141,7 +140,7 @@ async def _serve(config: Config, *, bootstrap: bool) -> None:
     dev_twilio = await _dev_twilio(config) if bootstrap and not config.twilio.account_sid else None
     if dev_twilio is not None:
         config = with_overrides(config, twilio={
-            "account_sid": DEV_ACCOUNT_SID, "auth_token": Secret(DEV_AUTH_TOKEN),
+            "account_sid": DEV_ACCOUNT_SID, "auth_token": Secret(dev_twilio.state.auth_token),
             "from_number": DEV_FROM_NUMBER, "api_base_url": dev_twilio.url})
         notes.append("secure-msg: no Twilio credentials configured: SMS goes to the local "
                      f"Twilio-compatible server at {dev_twilio.url} "
@@ -163,13 +162,16 @@ DEV_TWILIO_PORT = 8099
 
 
 async def _dev_twilio(config: Config) -> RunningTwilioServer:
-    """The local Twilio-compatible server for `make run` without credentials."""
+    """The local Twilio-compatible server for `make run` without credentials. Its auth token,
+    which signs the webhooks, is new each run: a fixed, published one would let anyone who can
+    reach an exposed `make run` forge webhooks (cancel appointments, probe phone numbers)."""
+    token = system_random(16).hex()
     try:
         return await serve_twilio("127.0.0.1", DEV_TWILIO_PORT, account_sid=DEV_ACCOUNT_SID,
-                                  auth_token=DEV_AUTH_TOKEN, callback_delay=0.5)
+                                  auth_token=token, callback_delay=0.5)
     except OSError:  # the port is taken: any free one
         return await serve_twilio("127.0.0.1", 0, account_sid=DEV_ACCOUNT_SID,
-                                  auth_token=DEV_AUTH_TOKEN, callback_delay=0.5)
+                                  auth_token=token, callback_delay=0.5)
 
 
 def base_url(config: Config, port: int) -> str:
