@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from secure_msg.clock import FixedClock
-from secure_msg.domain.inbound_service import CancelLimits
+from secure_msg.domain.inbound_service import InboundLimits
 from secure_msg.errors import BadRequest
 from secure_msg.testing.twilio_webhooks import (
     inbound_sms_params,
@@ -106,7 +106,7 @@ async def test_failed_cancels_are_limited_per_sender(practice_factory: Any) -> N
 
 def test_cancel_limits_per_sender_and_per_appointment_over_a_window() -> None:
     clock = FixedClock()
-    limits = CancelLimits(clock, max_failures=2, window_seconds=100)
+    limits = InboundLimits(clock, max_failures=2, window_seconds=100)
     limits.fail("+358401", [b"a1"])
     assert not limits.blocked("+358401")
     limits.fail("+358401", [b"a1", b"a2"])
@@ -117,6 +117,39 @@ def test_cancel_limits_per_sender_and_per_appointment_over_a_window() -> None:
     assert limits.blocked("+358401")
     clock.advance(1)
     assert not limits.blocked("+358401", [b"a1", b"a2"])
+
+
+def test_neutral_replies_are_limited_per_number_and_for_strangers_together() -> None:
+    """Ten neutral replies a day to a guardian's number, one to a stranger's, and sixty an hour
+    to all strangers together: past that the practice stays silent."""
+    clock = FixedClock()
+    limits = InboundLimits(clock)
+    assert [limits.may_reply("+358401", guardian=True) for _ in range(11)] == [True] * 10 + [False]
+    assert limits.may_reply("+8823901", guardian=False)
+    assert not limits.may_reply("+8823901", guardian=False)
+    assert all(limits.may_reply(f"+88239{n:04}", guardian=False) for n in range(59))
+    assert not limits.may_reply("+882399999", guardian=False)  # the hour's 61st stranger
+    clock.advance(3600)
+    assert limits.may_reply("+882399999", guardian=False)
+    assert not limits.may_reply("+8823901", guardian=False)  # its day is not over
+    clock.advance(DAY - 3600)
+    assert limits.may_reply("+8823901", guardian=False)
+    assert limits.may_reply("+358401", guardian=True)
+
+
+@pytest.mark.slow
+async def test_a_stranger_gets_one_neutral_reply_a_day(practice_factory: Any) -> None:
+    """Texts from an unknown number get the neutral reply once, then an empty answer (nothing
+    sent), while another stranger and a guardian still get theirs."""
+    p = await practice_factory()
+    first = await p.sms("hei?", frm=STRANGER_PHONE)
+    assert "<Message>" in first.body
+    for text in ("hei??", "PERU 1234"):
+        again = await p.sms(text, frm=STRANGER_PHONE)
+        assert (again.status, "<Message>" in again.body) == (200, False)
+    other = await p.sms("hei?", frm="+358409999998")
+    assert other.body == first.body
+    assert "<Message>" in (await p.sms("kiitos!", frm=MUM_PHONE)).body
 
 
 SMS = inbound_sms_params(account_sid=ACCOUNT_SID, from_=MUM_PHONE, to=FROM, body="PERU",

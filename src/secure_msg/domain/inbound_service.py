@@ -7,7 +7,7 @@ reveal nothing about who is a client (DESIGN §5).
 
 Only guardians cancel, as in the API (`appointment_service.cancel`): a caregiver's number is
 treated like an unknown one. Failed cancel attempts are limited per sender number and per
-appointment (`CancelLimits`); past the limit nothing is cancelled, even with the right code,
+appointment (`InboundLimits`); past the limit nothing is cancelled, even with the right code,
 and each refusal is audited (threat model §6 item 6).
 """
 
@@ -42,13 +42,19 @@ CANCEL_ROLES = (MemberRole.GUARDIAN.value,)
 FAMILY_ROLES = (MemberRole.GUARDIAN.value, MemberRole.CAREGIVER.value)
 MAX_FAILED_CANCELS = 5
 FAILED_CANCEL_WINDOW_SECONDS = 24 * 3600
+DAY_SECONDS = 24 * 3600
+# Neutral SMS replies: each is a text the practice pays for, to a number the sender chose.
+NEUTRAL_REPLIES_PER_GUARDIAN_DAY = 10  # a parent who texts back "kiitos" still gets answers
+NEUTRAL_REPLIES_PER_STRANGER_DAY = 1
+NEUTRAL_REPLIES_TO_STRANGERS_HOUR = 60  # all unknown numbers together (SMS pumping)
 
 
-class CancelLimits:
-    """Failed SMS/voice cancel attempts per sender number and per appointment, over a window.
+class InboundLimits:
+    """Failed SMS/voice cancel attempts per sender number and per appointment, over a window,
+    and how many neutral SMS replies go out.
 
     In memory, like the login limiter: the server is one process, and a restart forgets the
-    failures (which helps only someone who can also restart it). Refused attempts are not
+    counts (which helps only someone who can also restart it). Refused attempts are not
     counted, so a block ends one window after the failures that caused it.
     """
 
@@ -56,6 +62,25 @@ class CancelLimits:
                  window_seconds: float = FAILED_CANCEL_WINDOW_SECONDS) -> None:
         self._failures = FailureLimiter(clock, max_failures=max_failures,
                                         window_seconds=window_seconds)
+        self._guardian_replies = FailureLimiter(
+            clock, max_failures=NEUTRAL_REPLIES_PER_GUARDIAN_DAY, window_seconds=DAY_SECONDS)
+        self._stranger_replies = FailureLimiter(
+            clock, max_failures=NEUTRAL_REPLIES_PER_STRANGER_DAY, window_seconds=DAY_SECONDS)
+        self._all_stranger_replies = FailureLimiter(
+            clock, max_failures=NEUTRAL_REPLIES_TO_STRANGERS_HOUR, window_seconds=3600)
+
+    def may_reply(self, sender: str, *, guardian: bool) -> bool:
+        """Whether a neutral reply may go to `sender` now; if so it is counted. Without a limit
+        anyone could make the practice text premium-rate numbers (SMS pumping), or flood a
+        parent by spoofing their number."""
+        key = sender.encode()
+        counts = ([(self._guardian_replies, key)] if guardian
+                  else [(self._stranger_replies, key), (self._all_stranger_replies, b"all")])
+        if any(limit.retry_after(k) is not None for limit, k in counts):
+            return False
+        for limit, k in counts:
+            limit.fail(k)
+        return True
 
     @staticmethod
     def _keys(sender: str, appointment_ids: Iterable[bytes]) -> list[bytes]:
@@ -139,43 +164,49 @@ def _consent_txn(conn: sqlite3.Connection, deps: AppointmentDeps, from_: str, ki
                                  detail={"keyword": keyword, "known": known})
 
 
-def _cancel_sms_txn(conn: sqlite3.Connection, deps: AppointmentDeps, limits: CancelLimits,
-                    caller: Caller, code: str | None, now: int) -> str:
-    """PERU/AVBOKA [code]: cancels the one upcoming appointment it matches, within the limit."""
+def _cancel_sms_txn(conn: sqlite3.Connection, deps: AppointmentDeps, limits: InboundLimits,
+                    caller: Caller, code: str | None, now: int) -> str | None:
+    """PERU/AVBOKA [code]: cancels the one upcoming appointment it matches, within the limit;
+    None when the answer is the neutral one."""
     matches = [a for a in caller.upcoming if code in (None, a.cancel_code)]
     target = matches[0] if len(matches) == 1 else None
     if limits.blocked(caller.sender, [target.id] if target else []):
         _refused_txn(conn, caller, "sms", now)
-        return _neutral(deps)
+        return None
     if caller.account_id is None or target is None:
         # A wrong guess may be aimed at any of the caller's appointments: count it against each.
         limits.fail(caller.sender, caller.upcoming_ids)
-        return _neutral(deps)
+        return None
     family_cancel_txn(conn, deps, target, actor=_actor(caller), via="sms",
                       canceller_id=caller.account_id, now=now)
     return twiml_message(_text(deps, NoticeKind.CANCELLATION_CONFIRMED, caller.language,
                                target.start_ms))
 
 
-def _sms_txn(conn: sqlite3.Connection, deps: AppointmentDeps, limits: CancelLimits, sid: str,
+def _sms_txn(conn: sqlite3.Connection, deps: AppointmentDeps, limits: InboundLimits, sid: str,
              from_: str, body: str, now: int) -> str:
     done = store.webhook_reply_txn(conn, sid)
     if done is not None:
         return done
     intent = parse_inbound_sms(body)
-    reply = _neutral(deps)
     if intent.kind in (IntentKind.OPT_OUT, IntentKind.OPT_IN, IntentKind.HELP):
         reply = twiml_no_reply()  # Twilio answers its own keywords
         if intent.kind is not IntentKind.HELP:
             _consent_txn(conn, deps, from_, intent.kind, str(intent.keyword), now)
-    elif intent.kind is IntentKind.CANCEL:
+    else:
         caller = _caller_txn(conn, deps, from_, now)
-        reply = _cancel_sms_txn(conn, deps, limits, caller, intent.code, now)
+        answer = (_cancel_sms_txn(conn, deps, limits, caller, intent.code, now)
+                  if intent.kind is IntentKind.CANCEL else None)
+        if answer is None:  # the neutral answer, within its limit, else silence
+            guardian = caller.account_id is not None
+            answer = (_neutral(deps) if limits.may_reply(caller.sender, guardian=guardian)
+                      else twiml_no_reply())
+        reply = answer
     store.record_webhook_txn(conn, sid, "sms", reply, now)
     return reply
 
 
-async def inbound_sms(deps: AppointmentDeps, limits: CancelLimits, sid: str, from_: str,
+async def inbound_sms(deps: AppointmentDeps, limits: InboundLimits, sid: str, from_: str,
                       body: str) -> str:
     """Handle one signed inbound SMS; returns the TwiML to answer with."""
     now = deps.notices.clock.now_ms()
@@ -183,7 +214,7 @@ async def inbound_sms(deps: AppointmentDeps, limits: CancelLimits, sid: str, fro
         lambda c: _sms_txn(c, deps, limits, sid, from_, body, now))
 
 
-async def voice_call(deps: AppointmentDeps, limits: CancelLimits, from_: str, gather_url: str
+async def voice_call(deps: AppointmentDeps, limits: InboundLimits, from_: str, gather_url: str
                      ) -> str:
     """An incoming call: read out the caller's next appointment and offer key 1 to cancel."""
     now = deps.notices.clock.now_ms()
@@ -200,7 +231,7 @@ async def voice_call(deps: AppointmentDeps, limits: CancelLimits, from_: str, ga
     )
 
 
-def _gather_txn(conn: sqlite3.Connection, deps: AppointmentDeps, limits: CancelLimits,
+def _gather_txn(conn: sqlite3.Connection, deps: AppointmentDeps, limits: InboundLimits,
                 caller: Caller, digits: str, appointment_hex: str, now: int) -> str:
     if caller.account_id is not None and digits != "1":
         return _say(deps, NoticeKind.VOICE_GOODBYE, caller)  # declined: not a failed attempt
@@ -217,7 +248,7 @@ def _gather_txn(conn: sqlite3.Connection, deps: AppointmentDeps, limits: CancelL
     return _say(deps, NoticeKind.VOICE_CANCELLED, caller, target.start_ms)
 
 
-async def voice_gather(deps: AppointmentDeps, limits: CancelLimits, call_sid: str, from_: str,
+async def voice_gather(deps: AppointmentDeps, limits: InboundLimits, call_sid: str, from_: str,
                        digits: str, appointment_hex: str) -> str:
     """The key press after `voice_call`: 1 cancels the appointment that was read out."""
     now = deps.notices.clock.now_ms()

@@ -29,7 +29,7 @@ TWIML = "application/xml"
 SMS_PATH = "/webhooks/twilio/sms"
 VOICE_PATH = "/webhooks/twilio/voice"
 GATHER_PATH = "/webhooks/twilio/voice/gather"
-CANCEL_LIMITS = web.AppKey("cancel_limits", inbound_service.CancelLimits)
+INBOUND_LIMITS = web.AppKey("inbound_limits", inbound_service.InboundLimits)
 
 MESSAGE_SIDS = ("MessageSid", "SmsSid", "SmsMessageSid")
 _MESSAGE_SID = re.compile(r"(SM|MM)[0-9a-f]{32}")
@@ -91,7 +91,7 @@ async def status(request: web.Request) -> web.Response:
 async def sms(request: web.Request) -> web.Response:
     form = await _signed_form(request, "MessageSid")
     reply = await inbound_service.inbound_sms(
-        runtime(request).appointments, request.app[CANCEL_LIMITS], form["MessageSid"],
+        runtime(request).appointments, request.app[INBOUND_LIMITS], form["MessageSid"],
         _field(form, "From"), form.get("Body", "")[:1600])
     return _twiml(reply)
 
@@ -100,7 +100,7 @@ async def voice(request: web.Request) -> web.Response:
     form = await _signed_form(request, "CallSid")
     base = context.config(request).server.public_base_url
     reply = await inbound_service.voice_call(
-        runtime(request).appointments, request.app[CANCEL_LIMITS], _field(form, "From"),
+        runtime(request).appointments, request.app[INBOUND_LIMITS], _field(form, "From"),
         base + GATHER_PATH)
     return _twiml(reply)
 
@@ -108,7 +108,7 @@ async def voice(request: web.Request) -> web.Response:
 async def gather(request: web.Request) -> web.Response:
     form = await _signed_form(request, "CallSid")
     reply = await inbound_service.voice_gather(
-        runtime(request).appointments, request.app[CANCEL_LIMITS], form["CallSid"],
+        runtime(request).appointments, request.app[INBOUND_LIMITS], form["CallSid"],
         _field(form, "From"), form.get("Digits", ""), request.query.get("a", "")[:32])
     return _twiml(reply)
 
@@ -117,7 +117,7 @@ def setup_routes(app: web.Application) -> None:
     notices_runtime.install(app)
     # The server is one process, so an in-memory limiter sees every webhook; several processes
     # would need it in the database.
-    app[CANCEL_LIMITS] = inbound_service.CancelLimits(app[CLOCK])
+    app[INBOUND_LIMITS] = inbound_service.InboundLimits(app[CLOCK])
     t = ["webhooks"]
     form = "Twilio's form fields, signed with X-Twilio-Signature over the public URL."
     add_route(app, "POST", STATUS_PATH, status, tags=t, status=204, description=form,
