@@ -3,7 +3,8 @@
 Each webhook is handled in one write transaction that first looks up its sid: a retried
 webhook gets the same TwiML as the first time and changes nothing (DESIGN §1.4). A number that
 matches no one and a reply that matches nothing get the same neutral answer, so the answers
-reveal nothing about who is a client (DESIGN §5).
+reveal nothing about who is a client (DESIGN §5); past a limit per number (`InboundLimits`)
+that answer is silence, since each one is an SMS the practice pays for.
 
 Only guardians cancel, as in the API (`appointment_service.cancel`): a caregiver's number is
 treated like an unknown one. Failed cancel attempts are limited per sender number and per
@@ -41,8 +42,7 @@ CANCEL_ROLES = (MemberRole.GUARDIAN.value,)
 # A consent keyword is audited as "known" for anyone we may text (caregivers get entry pings).
 FAMILY_ROLES = (MemberRole.GUARDIAN.value, MemberRole.CAREGIVER.value)
 MAX_FAILED_CANCELS = 5
-FAILED_CANCEL_WINDOW_SECONDS = 24 * 3600
-DAY_SECONDS = 24 * 3600
+DAY_SECONDS = 24 * 3600  # the window of failed cancels and of replies per number
 # Neutral SMS replies: each is a text the practice pays for, to a number the sender chose.
 NEUTRAL_REPLIES_PER_GUARDIAN_DAY = 10  # a parent who texts back "kiitos" still gets answers
 NEUTRAL_REPLIES_PER_STRANGER_DAY = 1
@@ -59,7 +59,7 @@ class InboundLimits:
     """
 
     def __init__(self, clock: Clock, *, max_failures: int = MAX_FAILED_CANCELS,
-                 window_seconds: float = FAILED_CANCEL_WINDOW_SECONDS) -> None:
+                 window_seconds: float = DAY_SECONDS) -> None:
         self._failures = FailureLimiter(clock, max_failures=max_failures,
                                         window_seconds=window_seconds)
         self._guardian_replies = FailureLimiter(
@@ -195,13 +195,14 @@ def _sms_txn(conn: sqlite3.Connection, deps: AppointmentDeps, limits: InboundLim
             _consent_txn(conn, deps, from_, intent.kind, str(intent.keyword), now)
     else:
         caller = _caller_txn(conn, deps, from_, now)
-        answer = (_cancel_sms_txn(conn, deps, limits, caller, intent.code, now)
-                  if intent.kind is IntentKind.CANCEL else None)
-        if answer is None:  # the neutral answer, within its limit, else silence
-            guardian = caller.account_id is not None
-            answer = (_neutral(deps) if limits.may_reply(caller.sender, guardian=guardian)
-                      else twiml_no_reply())
-        reply = answer
+        cancelled = (_cancel_sms_txn(conn, deps, limits, caller, intent.code, now)
+                     if intent.kind is IntentKind.CANCEL else None)
+        if cancelled is not None:
+            reply = cancelled
+        elif limits.may_reply(caller.sender, guardian=caller.account_id is not None):
+            reply = _neutral(deps)
+        else:
+            reply = twiml_no_reply()  # past the limit of neutral replies: silence
     store.record_webhook_txn(conn, sid, "sms", reply, now)
     return reply
 
