@@ -1,0 +1,105 @@
+/**
+ * The clients' history check (docs/protocol.md §4.6): does what the server listed of a booklet
+ * add up to one unbroken hash chain, with nothing left out that was sealed to me, and agree with
+ * what this device accepted before? Pure (no DOM, no fetch): the caller parses the envelopes and
+ * keeps the checkpoint. Hashes are lowercase hex, as the checkpoint is stored.
+ *
+ * Without it, a server could quietly drop entries from one member's view, or show a history that
+ * differs from the one this device saw, and every entry would still open on its own.
+ */
+
+const ZERO_HASH = '00'.repeat(32);
+/** For one sequence, problems come in the order of the spec's table. */
+const ORDER = { 'history-rewritten': 0, 'chain-broken': 1, 'entries-missing': 2 };
+
+/**
+ * @typedef {object} Listed an entry as the check sees it
+ * @property {number} seq the signed header's sequence, or the listing's when the envelope does not parse
+ * @property {string | null} prevHash null when the envelope does not parse
+ * @property {string} entryHash of the bytes served
+ */
+/** @typedef {{seq: number, entryHash: string}} Checkpoint the highest entry this device accepted */
+/**
+ * @typedef {{code: 'history-rewritten' | 'chain-broken', seq: number} | {code: 'entries-missing', from: number, to: number}} Problem
+ */
+
+/**
+ * Problems of one read, and the checkpoint to keep after it.
+ * @param {object} read
+ * @param {number} read.since the read asked for the entries after this sequence
+ * @param {number} read.lastSeq the highest last_seq the listing's pages reported
+ * @param {number} read.joinedSeq my own member record's joined_seq
+ * @param {Checkpoint | null} read.checkpoint
+ * @param {Listed[]} read.items
+ * @returns {{problems: Problem[], checkpoint: Checkpoint | null}}
+ */
+export function checkHistory({ since, lastSeq, joinedSeq, checkpoint, items }) {
+  /** @type {Map<number, number>} */
+  const counts = new Map();
+  for (const i of items) counts.set(i.seq, (counts.get(i.seq) ?? 0) + 1);
+  // A sequence listed twice is a fork: neither copy is anyone's predecessor.
+  const single = new Map(items.filter((i) => counts.get(i.seq) === 1).map((i) => [i.seq, i.entryHash]));
+  /** @type {Map<string, Problem>} keyed so that each code and sequence is reported once */
+  const found = new Map();
+  const add = (/** @type {Problem} */ p) => found.set(`${p.code}:${'seq' in p ? p.seq : p.from}`, p);
+
+  if (checkpoint) {
+    const rewritten = lastSeq < checkpoint.seq
+      || items.some((i) => i.seq === checkpoint.seq && i.entryHash !== checkpoint.entryHash);
+    if (rewritten) add({ code: 'history-rewritten', seq: checkpoint.seq });
+  }
+  for (const [seq, n] of counts) if (n > 1) add({ code: 'chain-broken', seq });
+  for (const i of items) {
+    if (i.prevHash === null || counts.get(i.seq) !== 1) continue;
+    const before = predecessor(i.seq, single, checkpoint);
+    if (before !== null && before !== i.prevHash) add({ code: 'chain-broken', seq: i.seq });
+  }
+  for (const run of missing(Math.max(since, joinedSeq) + 1, lastSeq, new Set(counts.keys()))) add(run);
+
+  const at = (/** @type {Problem} */ p) => ('seq' in p ? p.seq : p.from);
+  const problems = [...found.values()].sort((a, b) => at(a) - at(b) || ORDER[a.code] - ORDER[b.code]);
+  return { problems, checkpoint: problems.length ? checkpoint : advance(since, checkpoint, single) };
+}
+
+/**
+ * The hash an entry of `seq` must name as prev_hash, or null when this read cannot tell.
+ * @param {number} seq @param {Map<number, string>} single @param {Checkpoint | null} checkpoint
+ */
+function predecessor(seq, single, checkpoint) {
+  if (seq === 1) return ZERO_HASH;
+  const listed = single.get(seq - 1);
+  if (listed !== undefined) return listed;
+  return checkpoint && checkpoint.seq === seq - 1 ? checkpoint.entryHash : null;
+}
+
+/**
+ * Maximal runs of first..last that the listing leaves out. Walks the listed sequences, not the
+ * range: `last` is the server's number and could be huge.
+ * @param {number} first @param {number} last @param {Set<number>} listed
+ * @returns {Problem[]}
+ */
+function missing(first, last, listed) {
+  /** @type {Problem[]} */
+  const runs = [];
+  let expected = first;
+  for (const s of [...listed].filter((x) => x >= first && x <= last).sort((a, b) => a - b)) {
+    if (s > expected) runs.push({ code: 'entries-missing', from: expected, to: s - 1 });
+    expected = s + 1;
+  }
+  if (expected <= last) runs.push({ code: 'entries-missing', from: expected, to: last });
+  return runs;
+}
+
+/**
+ * After a clean read: the highest listed entry, if above the checkpoint and the read could link
+ * to it (it started at or before the checkpoint). A read past it never moves it.
+ * @param {number} since @param {Checkpoint | null} checkpoint @param {Map<number, string>} single
+ * @returns {Checkpoint | null}
+ */
+function advance(since, checkpoint, single) {
+  if (!single.size || (checkpoint && since > checkpoint.seq)) return checkpoint;
+  let top = 0;
+  for (const seq of single.keys()) top = Math.max(top, seq);
+  if (checkpoint && top <= checkpoint.seq) return checkpoint;
+  return { seq: top, entryHash: /** @type {string} */ (single.get(top)) };
+}
