@@ -148,7 +148,12 @@ async def _read(c: Client, a: argparse.Namespace) -> dict[str, Any]:
              "created_at": e.created_at, "payload": e.payload} for e in entries]
     text = "\n".join(f"#{e.seq} {e.created_at} {e.kind}: "
                      f"{json.dumps(e.payload, ensure_ascii=False)}" for e in entries)
-    return {"entries": rows, "text": text or "No entries."}
+    problems = c.history_problems.get(a.booklet, [])
+    return {"entries": rows, "text": text or "No entries.",
+            "history_problems": [p.to_json() for p in problems],
+            "warnings": [f"the server's history of this booklet does not add up: {p.describe()}"
+                         for p in problems]}
+
 
 
 async def _find_member(c: Client, member_id: str) -> MemberInfo:
@@ -198,6 +203,8 @@ def _run(command: Command) -> Callable[[argparse.Namespace], int]:
             print(f"secure-msg: cannot reach the server ({type(exc).__name__})", file=sys.stderr)
             return 1
         text = result.pop("text", "")
+        for warning in result.pop("warnings", []):
+            print(f"secure-msg: WARNING: {warning}", file=sys.stderr)
         print(json.dumps(result, ensure_ascii=False) if args.json else text)
         return 0
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import urllib.error
@@ -35,8 +36,16 @@ class Cli:
             env={k: v for k, v in os.environ.items() if k != "SECURE_MSG_PASSWORD"},
         )
         assert (out.returncode == 0) == ok, out.stderr
+        self.stderr = out.stderr
         result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
         return result
+
+
+def _withhold(server: ServerProcess, account_id: str, seq: int) -> None:
+    """The server turns malicious: it stops listing one entry to one member."""
+    with sqlite3.connect(server.db_path) as conn:
+        conn.execute("DELETE FROM entry_access WHERE account_id = ? AND seq = ?",
+                     (bytes.fromhex(account_id), seq))
 
 
 def test_cli_family_flow(secure_msg_server: ServerProcess, tmp_path: Path) -> None:
@@ -56,8 +65,10 @@ def test_cli_family_flow(secure_msg_server: ServerProcess, tmp_path: Path) -> No
                            "--frequency", "daily")
     parent.run("post", booklet, "--kind", "homework-log", "--homework", posted["id"],
                "--text", "Meni hyvin", "--date", "2026-11-27")
-    entries = parent.run("read", booklet)["entries"]
+    read = parent.run("read", booklet)
+    entries = read["entries"]
     assert [e["kind"] for e in entries] == ["title", "homework", "homework-log"]
+    assert read["history_problems"] == []
     assert entries[0]["payload"]["title"] == "Aino"
     assert entries[2]["payload"]["homework"] == posted["id"]
     members = therapist.run("booklet", "members", booklet)["members"]
@@ -75,6 +86,12 @@ def test_cli_family_flow(secure_msg_server: ServerProcess, tmp_path: Path) -> No
     assert "Meni hyvin" not in profile_text
     assert json.loads(profile_text)["pins"][therapist_id]["verified"] is True
     token = json.loads(profile_text)["token"]
+    _withhold(server, parent_id, seq=2)
+    read = parent.run("read", booklet)
+    assert [e["seq"] for e in read["entries"]] == [1, 3]
+    assert read["history_problems"] == [{"code": "entries-missing", "from": 2, "to": 2}]
+    assert "WARNING: the server's history of this booklet does not add up: entry 2 was sealed" \
+        " to you" in parent.stderr
     parent.run("logout")
     assert parent.run("read", booklet, ok=False)["error"] == "not-logged-in"
     request = urllib.request.Request(  # noqa: S310 - our own loopback server

@@ -16,8 +16,9 @@ from urllib.parse import urlparse
 
 import aiohttp
 
+from secure_msg.client import history
 from secure_msg.client.http import Api, ClientError, b64d, b64e
-from secure_msg.client.profile import Pin, Profile
+from secure_msg.client.profile import Pin, Profile, Seen
 from secure_msg.clock import ms_to_iso
 from secure_msg.crypto import envelope, grant, keys, recovery, safety
 from secure_msg.crypto.envelope import KIND_IDS, KINDS
@@ -48,6 +49,7 @@ class MemberInfo:
     encryption_key: bytes
     removed: bool
     verified: bool
+    joined_seq: int = 0
 
 
 def _protocol(exc: ProtocolError) -> ClientError:
@@ -63,6 +65,17 @@ def _check_listing(raw: dict[str, Any], header: envelope.EntryHeader) -> None:
               ms_to_iso(header.created_at))
     if listed != signed:
         raise _protocol(ProtocolError("malformed", "the listing disagrees with the entry"))
+
+
+def _listed(raw: dict[str, Any]) -> history.Listed:
+    """An entry as the history check sees it: an envelope that does not parse still has the
+    hash of the bytes served (and its own open fails later)."""
+    sealed = b64d(raw["envelope"])
+    try:
+        header = envelope.parse_envelope(sealed).header
+    except ProtocolError:
+        return history.Listed(int(raw["seq"]), None, envelope.entry_hash(sealed))
+    return history.Listed(header.sequence, header.prev_hash, envelope.entry_hash(sealed))
 
 
 def _now_ms() -> int:
@@ -91,6 +104,9 @@ class Client:
         # The device clock for created_at; replaceable so tests can follow a test server's
         # clock (the server refuses an entry dated more than a day ahead of its own).
         self.now_ms: Callable[[], int] = _now_ms
+        # What the last read of each booklet found wrong with its history (docs/protocol.md
+        # §4.6); the entries that opened are still returned, each signed on its own.
+        self.history_problems: dict[str, list[history.Problem]] = {}
 
     # -- accounts -----------------------------------------------------------------------------
 
@@ -240,7 +256,8 @@ class Client:
             raise _protocol(exc) from exc
         return MemberInfo(raw["account_id"], raw["role"], raw.get("name"),
                           safety.fingerprint(st.identity_key), st.identity_key,
-                          st.encryption_key, bool(raw.get("removed")), pin.verified)
+                          st.encryption_key, bool(raw.get("removed")), pin.verified,
+                          int(raw.get("joined_seq") or 0))
 
     async def members(self, booklet_id: str, *, include_removed: bool = False
                       ) -> list[MemberInfo]:
@@ -341,20 +358,46 @@ class Client:
 
     async def read_raw(self, booklet_id: str, since: int = 0
                        ) -> list[tuple[dict[str, Any], envelope.OpenedEntry]]:
-        """Every entry after `since` that I can open, with its content key (for grants)."""
-        opener = _Opener(self, booklet_id,
-                         await self.members(booklet_id, include_removed=True))
+        """Every entry after `since` that I can open, with its content key (for grants). The
+        listing is checked as one hash chain first (see `history_problems`)."""
+        members = await self.members(booklet_id, include_removed=True)
+        raws, last_seq = await self._listing(booklet_id, since)
+        me = next((m for m in members if m.account_id == self.profile.account_id), None)
+        self._check_history(booklet_id, since, last_seq, me.joined_seq if me else 0, raws)
+        opener = _Opener(self, booklet_id, members)
         out = []
+        for raw in raws:
+            opened = await opener.open(b64d(raw["envelope"]))
+            _check_listing(raw, opened.header)
+            out.append((raw, opened))
+        return out
+
+    async def _listing(self, booklet_id: str, since: int) -> tuple[list[dict[str, Any]], int]:
+        """Every listed entry after `since`, page by page, and the booklet's last sequence."""
+        raws: list[dict[str, Any]] = []
+        last_seq = 0
         while True:
             page = await self.api.call("GET", f"/api/booklets/{booklet_id}/entries",
                                        params={"since": str(since), "limit": "200"})
-            for raw in page["entries"]:
-                opened = await opener.open(b64d(raw["envelope"]))
-                _check_listing(raw, opened.header)
-                out.append((raw, opened))
-                since = raw["seq"]
-            if not page["entries"] or since >= page["last_seq"]:
-                return out
+            raws += page["entries"]
+            last_seq = max(last_seq, int(page["last_seq"]))
+            if not page["entries"]:
+                return raws, last_seq
+            since = page["entries"][-1]["seq"]
+            if since >= page["last_seq"]:
+                return raws, last_seq
+
+    def _check_history(self, booklet_id: str, since: int, last_seq: int, joined_seq: int,
+                       raws: list[dict[str, Any]]) -> None:
+        saved = self.profile.checkpoints.get(booklet_id)
+        checkpoint = (None if saved is None
+                      else history.Checkpoint(saved.seq, bytes.fromhex(saved.entry_hash)))
+        problems, after = history.check(
+            since=since, last_seq=last_seq, joined_seq=joined_seq, checkpoint=checkpoint,
+            items=[_listed(raw) for raw in raws])
+        self.history_problems[booklet_id] = problems
+        if after is not None and after != checkpoint:
+            self.profile.checkpoints[booklet_id] = Seen(after.seq, after.entry_hash.hex())
 
     async def read(self, booklet_id: str, since: int = 0,
                    kinds: set[str] | None = None) -> list[DecryptedEntry]:

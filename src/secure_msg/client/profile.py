@@ -1,6 +1,7 @@
-"""What a client keeps between runs in its profile folder: the server, the session token and
-the identity keys it has pinned. Private keys are never written here: they are opened from the
-password-sealed bundle each time (the server keeps that bundle; the password opens it)."""
+"""What a client keeps between runs in its profile folder: the server, the session token, the
+identity keys it has pinned and the last entry it accepted of each booklet. Private keys are
+never written here: they are opened from the password-sealed bundle each time (the server keeps
+that bundle; the password opens it)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,15 @@ class Pin:
 
 
 @dataclass
+class Seen:
+    """The highest entry of a booklet this client accepted: its history check's checkpoint
+    (docs/protocol.md §4.6)."""
+
+    seq: int
+    entry_hash: str  # hex
+
+
+@dataclass
 class Profile:
     server: str = ""
     login: str = ""
@@ -28,6 +38,7 @@ class Profile:
     kdf_salt: str = ""  # base64url
     kdf_iterations: int = 0
     pins: dict[str, Pin] = field(default_factory=dict)
+    checkpoints: dict[str, Seen] = field(default_factory=dict)  # by booklet id
 
     @classmethod
     def load(cls, folder: Path) -> Profile:
@@ -36,7 +47,8 @@ class Profile:
             return cls()
         data = json.loads(path.read_text(encoding="utf-8"))
         pins = {k: Pin(**v) for k, v in data.pop("pins", {}).items()}
-        return cls(**data, pins=pins)
+        seen = {k: Seen(**v) for k, v in data.pop("checkpoints", {}).items()}
+        return cls(**data, pins=pins, checkpoints=seen)
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)

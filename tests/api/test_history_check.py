@@ -1,0 +1,86 @@
+"""The Python client's history check (docs/protocol.md §4.6) against a server that turns
+malicious: the real server and SQLite file, edited behind its back the way an operator with
+write access could, as the threat model's malicious server (§5.9)."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from secure_msg.client import Client
+from secure_msg.client.history import Problem
+from secure_msg.web.context import RUNTIME
+
+from .conftest import World
+
+
+async def _family(world: World, notes: int) -> tuple[Client, Client, str]:
+    """A therapist, a guardian who joined after the title, and `notes` notes after that."""
+    therapist = await world.therapist()
+    booklet = await therapist.create_booklet("Aino")
+    guardian = await world.family(therapist, booklet, "aiti")
+    for i in range(notes):
+        await therapist.post(booklet, "note", text=f"muistiinpano {i}")
+    return therapist, guardian, booklet
+
+
+async def _server_sql(world: World, sql: str, *params: object) -> None:
+    db = world.http.app[RUNTIME].database
+    assert db is not None
+
+    def txn(conn: sqlite3.Connection) -> None:
+        conn.execute(sql, params)
+
+    await db.write(txn)
+
+
+async def test_an_honest_history_has_no_problems_and_moves_the_checkpoint(world: World) -> None:
+    """Reading an untouched booklet reports nothing and remembers its newest entry."""
+    _, guardian, booklet = await _family(world, 3)
+    entries = await guardian.read(booklet)
+    assert guardian.history_problems[booklet] == []
+    assert guardian.profile.checkpoints[booklet].seq == entries[-1].seq == 4
+
+
+async def test_an_entry_withheld_from_one_member_is_reported(world: World) -> None:
+    """The server leaves note 3 out of the guardian's listing: the read still shows the other
+    entries, names the missing one, and keeps the checkpoint where it was."""
+    _, guardian, booklet = await _family(world, 4)
+    await guardian.read(booklet, since=2)
+    before = guardian.profile.checkpoints.get(booklet)
+    await _server_sql(world, "DELETE FROM entry_access WHERE account_id = ? AND seq = 4",
+                      bytes.fromhex(guardian.profile.account_id))
+    seqs = [e.seq for e in await guardian.read(booklet)]
+    assert seqs == [1, 2, 3, 5]
+    assert guardian.history_problems[booklet] == [Problem("entries-missing", 4, 4)]
+    assert guardian.profile.checkpoints.get(booklet) == before
+
+
+async def test_a_history_rolled_back_and_rewritten_is_reported(world: World) -> None:
+    """The server restores an older copy of the booklet and the therapist writes on from there:
+    each sequence links, but entry 4 is not the one the guardian's client saw."""
+    therapist, guardian, booklet = await _family(world, 3)
+    await guardian.read(booklet)
+    seen = guardian.profile.checkpoints[booklet]
+    assert seen.seq == 4
+    key = bytes.fromhex(booklet)
+    await _server_sql(world, "DELETE FROM entry_access WHERE booklet_id = ? AND seq > 2", key)
+    await _server_sql(world, "DELETE FROM entries WHERE booklet_id = ? AND seq > 2", key)
+    await _server_sql(
+        world, "UPDATE booklets SET last_seq = 2, last_hash = (SELECT entry_hash FROM entries"
+        " WHERE booklet_id = ? AND seq = 2) WHERE id = ?", key, key)
+    for text in ("toinen versio", "ja vielä"):
+        await therapist.post(booklet, "note", text=text)
+    assert [e.seq for e in await guardian.read(booklet)] == [1, 2, 3, 4]
+    assert guardian.history_problems[booklet] == [Problem("history-rewritten", 4)]
+    assert guardian.profile.checkpoints[booklet] == seen
+
+
+async def test_a_booklet_that_went_back_is_reported_on_an_incremental_read(world: World) -> None:
+    """Reading on from the checkpoint, a booklet whose last sequence fell below it is a
+    rewritten history, not merely "nothing new"."""
+    _, guardian, booklet = await _family(world, 3)
+    await guardian.read(booklet)
+    key = bytes.fromhex(booklet)
+    await _server_sql(world, "UPDATE booklets SET last_seq = 3 WHERE id = ?", key)
+    assert await guardian.read(booklet, since=4) == []
+    assert guardian.history_problems[booklet] == [Problem("history-rewritten", 4)]
