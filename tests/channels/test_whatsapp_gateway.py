@@ -91,3 +91,15 @@ def test_variables_are_numbered_slots_only() -> None:
         "1": "https://x/"}
     with pytest.raises(ValueError, match="not a slot"):
         content_variables(NoticeKind.INVITATION, {"link": "https://x/", "text": "Aino"})
+
+
+def test_family_cancelled_alert_numbers_via_last_in_the_language() -> None:
+    """The alert's channel is variable {{4}} after date, time and code (older templates keep
+    their numbers), in the recipient's language."""
+    when = datetime(2026, 5, 12, 11, 30, tzinfo=UTC)
+    kind = NoticeKind.FAMILY_CANCELLED_ALERT
+    assert slot_numbering(kind) == [Slot.DATE, Slot.TIME, Slot.CODE, Slot.VIA]
+    values = NoticeRenderer.load().slot_values(
+        kind, Language.SV, {"date": when, "time": when, "code": "4821", "via": "voice"})
+    assert json.loads(content_variables(kind, values)) == {
+        "1": "tis 12.5.2026", "2": "14.30", "3": "4821", "4": "per telefon"}

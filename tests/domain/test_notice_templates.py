@@ -11,6 +11,7 @@ import pytest
 
 from secure_msg.channels.segments import Encoding, analyze
 from secure_msg.domain.notice_templates import (
+    CANCEL_CHANNELS,
     SLOTS,
     Language,
     NoticeKind,
@@ -24,7 +25,8 @@ from secure_msg.domain.notice_templates import (
 
 WHEN = datetime(2025, 5, 13, 11, 30, tzinfo=UTC)  # Tue 13 May, 14.30 in Helsinki
 LINK = "https://viestit.example.fi/invite/" + "Ab3_-" * 9  # a realistic 45-char token
-GOOD: dict[str, object] = {"date": WHEN, "time": WHEN, "code": "4821", "link": LINK}
+GOOD: dict[str, object] = {"date": WHEN, "time": WHEN, "code": "4821", "link": LINK,
+                           "via": "sms"}
 FORBIDDEN = (
     "terap", "therap", "klinik", "clinic", "lapsi", "lapse", "barn", "child", "kuntout",
     "rehab", "diagno", "kela", "hoito", "vård", "treatment",
@@ -57,6 +59,50 @@ def test_default_text_is_one_gsm7_segment(
     info = analyze(text)
     assert info.encoding is Encoding.GSM7, text
     assert info.segments == 1, (info, text)
+
+
+@pytest.mark.parametrize("language", list(Language))
+@pytest.mark.parametrize("via", sorted(CANCEL_CHANNELS))
+def test_family_cancelled_alert_fits_one_segment_for_every_channel(
+    renderer: NoticeRenderer, language: Language, via: str
+) -> None:
+    """The therapist's alert stays one GSM-7 segment whichever channel it names."""
+    kind = NoticeKind.FAMILY_CANCELLED_ALERT
+    info = analyze(renderer.render(kind, language, slots_for(kind, via=via)))
+    assert (info.encoding, info.segments) == (Encoding.GSM7, 1)
+
+
+@pytest.mark.parametrize(
+    ("language", "via", "expected", "wrong"),
+    [
+        (Language.FI, "sms", "peruttiin tekstiviestillä", "puhelimitse"),
+        (Language.FI, "voice", "peruttiin puhelimitse", "tekstiviesti"),
+        (Language.FI, "api", "peruttiin sovelluksessa", "tekstiviesti"),
+        (Language.SV, "sms", "avbokades per sms", "telefon"),
+        (Language.SV, "voice", "avbokades per telefon", "sms"),
+        (Language.SV, "api", "avbokades i appen", "sms"),
+        (Language.EN, "sms", "cancelled by text message", "phone"),
+        (Language.EN, "voice", "cancelled by phone", "text message"),
+        (Language.EN, "api", "cancelled in the app", "text message"),
+    ],
+)
+def test_family_cancelled_alert_names_the_channel(
+    renderer: NoticeRenderer, language: Language, via: str, expected: str, wrong: str
+) -> None:
+    """The therapist's alert says how the family cancelled: text message, phone or the app."""
+    kind = NoticeKind.FAMILY_CANCELLED_ALERT
+    text = renderer.render(kind, language, slots_for(kind, via=via))
+    assert expected in text
+    assert wrong not in text.replace(expected, "")
+    assert "SMS" not in text
+
+
+@pytest.mark.parametrize("bad", ["email", "SMS", "by SMS", "", 1, None, "sms "])
+def test_via_slot_takes_only_known_channels(renderer: NoticeRenderer, bad: object) -> None:
+    """A `via` that is not sms, voice or api is refused, so no free text rides in it."""
+    kind = NoticeKind.FAMILY_CANCELLED_ALERT
+    with pytest.raises(TemplateError, match="via"):
+        renderer.render(kind, Language.FI, slots_for(kind, via=bad))
 
 
 @pytest.mark.parametrize("language", list(Language))

@@ -129,3 +129,23 @@ async def test_phone_call_reads_next_appointment_and_key_1_cancels(practice_fact
     assert "<Gather" not in stranger.body
     forged = await p.phone(url, mode=SignatureMode.FORGED)
     assert forged.status == 403
+
+
+async def test_therapist_alert_names_how_the_family_cancelled(practice_factory: Any) -> None:
+    """Cancelled by SMS, by phone and in the app: each alert to the therapist names its own
+    channel, so a cancel by a spoofed call is not passed off as the family's text message."""
+    p = await practice_factory()
+    by_sms, by_phone, in_app = [await p.schedule(_soon() + i * DAY) for i in range(3)]
+    assert (await p.sms(f"PERU {by_sms['cancel_code']}")).status == 200
+    press = await p.phone(p.server.url(f"/webhooks/twilio/voice/gather?a={by_phone['id']}"),
+                          digits="1")
+    assert "on peruttu" in press.body
+    await p.call(p.mum, "POST",
+                 f"/api/booklets/{p.booklet}/appointments/{in_app['id']}/cancel")
+    await p.wait_for(lambda: len(p.messages(THERAPIST_PHONE)) == 3)
+    alerts = {a["cancel_code"]: next(m.body for m in p.messages(THERAPIST_PHONE)
+                                     if a["cancel_code"] in m.body)
+              for a in (by_sms, by_phone, in_app)}
+    assert "peruttiin tekstiviestillä" in alerts[by_sms["cancel_code"]]
+    assert "peruttiin puhelimitse" in alerts[by_phone["cancel_code"]]
+    assert "peruttiin sovelluksessa" in alerts[in_app["cancel_code"]]

@@ -3,8 +3,9 @@
 WhatsApp allows business-initiated messages only from templates Meta approved, and its policy
 forbids health information, so this gateway never sends a body: it sends a Content template
 (`ContentSid`, one per notice kind and language, from config) and `ContentVariables`, the JSON of
-the notice's typed slot values only (date, time, code, link), numbered in the fixed order
-date, time, code, link as the template's {{1}}, {{2}}, … placeholders. The text the recipient
+the notice's typed slot values only (date, time, code, link, via), numbered in the fixed order
+date, time, code, link, via as the template's {{1}}, {{2}}, … placeholders (`via` came last, so
+the numbers of templates made before it did not move). The text the recipient
 reads is the approved template text held by Twilio.
 
 The SDK client and the retry policy are the SMS gateway's (`sms.TwilioMessagesClient`); like the
@@ -24,7 +25,7 @@ from secure_msg.domain.channel_policy import is_whatsapp_address
 from secure_msg.domain.notice_templates import SLOTS, Language, NoticeKind, Slot
 
 CONTENT_SID = re.compile(r"HX[0-9a-fA-F]{32}")
-SLOT_ORDER = (Slot.DATE, Slot.TIME, Slot.CODE, Slot.LINK)
+SLOT_ORDER = (Slot.DATE, Slot.TIME, Slot.CODE, Slot.LINK, Slot.VIA)
 TemplateKey = tuple[NoticeKind, Language]
 
 

@@ -30,6 +30,7 @@ from secure_msg.domain.notice_service import (
     sms_notices,
 )
 from secure_msg.domain.notice_templates import NoticeKind
+from secure_msg.domain.notices import SlotValue
 from secure_msg.errors import Forbidden, InvalidTransition, NotFound, ValidationFailed
 from secure_msg.storage import appointments as store
 from secure_msg.storage import audit as audit_store
@@ -110,14 +111,14 @@ def family_cancel_txn(
                                 via=via, now_ms=now):
         return False
     n = deps.notices
-    slots = {"date": a.start_ms, "time": a.start_ms}
+    slots: dict[str, SlotValue] = {"date": a.start_ms, "time": a.start_ms}
     others = [c for c in family_txn(conn, n, a.booklet_id) if c.account_id != canceller_id]
     therapist = notice_store.account_contact_txn(conn, n.vault, a.therapist_id)
     notices = sms_notices(n, others, NoticeKind.CANCELLATION_CONFIRMED, slots,
                           f"confirmed:{a.id.hex()}", now, a.booklet_id)
+    alert = {**slots, "code": a.cancel_code, "via": via}  # via: the channel, told truthfully
     notices += sms_notices(n, [therapist] if therapist else [], NoticeKind.FAMILY_CANCELLED_ALERT,
-                           {**slots, "code": a.cancel_code}, f"alert:{a.id.hex()}", now,
-                           a.booklet_id)
+                           alert, f"alert:{a.id.hex()}", now, a.booklet_id)
     enqueue_all_txn(conn, n, notices, now)
     audit_store.append_audit_txn(
         conn, at_ms=now, actor=actor, action="appointment.cancelled_by_family",

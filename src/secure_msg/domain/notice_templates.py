@@ -1,7 +1,7 @@
 """Notice templates with typed slots (DESIGN §1.2, §1.3, §5).
 
 Plain channels carry only these texts. A template names its slots with
-`{date}`, `{time}`, `{code}` and `{link}`; each slot has a type, and a value
+`{date}`, `{time}`, `{code}`, `{link}` and `{via}`; each slot has a type, and a value
 that does not match the type is refused, so user-written text can never be
 smuggled into an SMS. Dates and times are shown in Europe/Helsinki.
 """
@@ -48,6 +48,7 @@ class Slot(StrEnum):
     TIME = "time"  # an aware datetime, shown as a time in Helsinki
     CODE = "code"  # a short cancel code, ASCII digits only
     LINK = "link"  # an http(s) URL
+    VIA = "via"  # how a family cancelled: one of CANCEL_CHANNELS, shown in words
 
 
 SLOTS: Mapping[NoticeKind, frozenset[Slot]] = {
@@ -56,7 +57,8 @@ SLOTS: Mapping[NoticeKind, frozenset[Slot]] = {
     NoticeKind.REMINDER: frozenset({Slot.DATE, Slot.TIME, Slot.CODE}),
     NoticeKind.CANCELLED_BY_THERAPIST: frozenset({Slot.DATE, Slot.TIME}),
     NoticeKind.CANCELLATION_CONFIRMED: frozenset({Slot.DATE, Slot.TIME}),
-    NoticeKind.FAMILY_CANCELLED_ALERT: frozenset({Slot.DATE, Slot.TIME, Slot.CODE}),
+    # `via` tells the therapist truthfully how the family cancelled (a spoofed call shows).
+    NoticeKind.FAMILY_CANCELLED_ALERT: frozenset({Slot.DATE, Slot.TIME, Slot.CODE, Slot.VIA}),
     NoticeKind.NEW_ENTRY_PING: frozenset({Slot.LINK}),
     NoticeKind.PERIOD_ENDING: frozenset({Slot.DATE}),
     NoticeKind.NEUTRAL_REPLY: frozenset(),
@@ -71,6 +73,14 @@ CANCEL_KEYWORD: Mapping[Language, str] = {
     Language.SV: "AVBOKA",
     # CANCEL is a Twilio opt-out keyword, so English speakers use PERU too.
     Language.EN: "PERU",
+}
+
+# The channels a family cancels through (appointments.cancelled_via), as a `via` slot shows them.
+CANCEL_CHANNELS: Mapping[str, Mapping[Language, str]] = {
+    "sms": {Language.FI: "tekstiviestillä", Language.SV: "per sms",
+            Language.EN: "by text message"},
+    "voice": {Language.FI: "puhelimitse", Language.SV: "per telefon", Language.EN: "by phone"},
+    "api": {Language.FI: "sovelluksessa", Language.SV: "i appen", Language.EN: "in the app"},
 }
 
 _WEEKDAYS: Mapping[Language, tuple[str, ...]] = {
@@ -134,7 +144,16 @@ def check_link(value: object, origin: str | None = None) -> str:
     return value
 
 
+def check_via(value: object, language: Language) -> str:
+    """The words for cancel channel `value` (sms, voice, api) in `language`."""
+    if not isinstance(value, str) or value not in CANCEL_CHANNELS:
+        raise TemplateError(f"slot via needs one of {sorted(CANCEL_CHANNELS)}")
+    return CANCEL_CHANNELS[value][language]
+
+
 def _format_slot(slot: Slot, value: object, language: Language, origin: str | None) -> str:
+    if slot is Slot.VIA:
+        return check_via(value, language)
     if slot is Slot.DATE:
         return format_date(_aware(slot, value), language)
     if slot is Slot.TIME:
