@@ -99,16 +99,22 @@ async def _invite(c: Client, a: argparse.Namespace) -> dict[str, Any]:
                               f"  {result['link']}{via}"}
 
 
-def _member_json(m: MemberInfo) -> dict[str, Any]:
-    return {"id": m.account_id, "role": m.role, "name": m.name, "fingerprint": m.fingerprint,
-            "verified": m.verified, "removed": m.removed}
+def _who(m: MemberInfo) -> str:
+    return f"{m.name or m.account_id} ({m.role})"
+
+
+def _unverified_warning(doing: str, who: str, account_id: str) -> str:
+    return (f"{doing} {who}, who is not verified in person: compare safety numbers "
+            f"(secure-msg client safety-number {account_id})")
 
 
 async def _members(c: Client, a: argparse.Namespace) -> dict[str, Any]:
     rows = await c.members(a.booklet)
     text = "\n".join(f"{m.account_id}  {m.role:<9}  {m.name or '':<20}  {m.fingerprint}"
                      f"{'  verified' if m.verified else ''}" for m in rows)
-    return {"members": [_member_json(m) for m in rows], "text": text}
+    return {"members": [m.to_json() for m in rows], "text": text,
+            "warnings": [f"{m.account_id} was first listed as {m.pinned_name} "
+                         f"({m.pinned_role}), now as {_who(m)}" for m in rows if m.relabelled]}
 
 
 async def _remove(c: Client, a: argparse.Namespace) -> dict[str, Any]:
@@ -119,7 +125,10 @@ async def _remove(c: Client, a: argparse.Namespace) -> dict[str, Any]:
 async def _grant(c: Client, a: argparse.Namespace) -> dict[str, Any]:
     await c.unlock(_password(a))
     count = await c.grant_history(a.booklet, a.member)
-    return {"entries": count, "text": f"Shared {count} earlier entries."}
+    member = next(m for m in await c.members(a.booklet) if m.account_id == a.member)
+    warn = [] if member.verified else [
+        _unverified_warning("shared history with", _who(member), member.account_id)]
+    return {"entries": count, "text": f"Shared {count} earlier entries.", "warnings": warn}
 
 
 def _post_fields(a: argparse.Namespace) -> dict[str, Any]:
@@ -136,7 +145,12 @@ def _post_fields(a: argparse.Namespace) -> dict[str, Any]:
 async def _post(c: Client, a: argparse.Namespace) -> dict[str, Any]:
     await c.unlock(_password(a))
     result = await c.post(a.booklet, a.kind, **_post_fields(a))
-    return {"id": result["entry_id"], "seq": result["seq"], "text": f"Posted #{result['seq']}."}
+    new = result["new_recipients"]
+    return {"id": result["entry_id"], "seq": result["seq"], "new_recipients": new,
+            "text": f"Posted #{result['seq']}.",
+            "warnings": [_unverified_warning("sealed for the first time to",
+                                             f"{n['name'] or n['id']} ({n['role']})", n["id"])
+                         for n in new]}
 
 
 async def _read(c: Client, a: argparse.Namespace) -> dict[str, Any]:

@@ -50,6 +50,20 @@ class MemberInfo:
     removed: bool
     verified: bool
     joined_seq: int = 0
+    # As first seen (docs/protocol.md §6.4); the pinned role is the one that counts.
+    pinned_name: str | None = None
+    pinned_role: str = ""
+
+    @property
+    def relabelled(self) -> bool:
+        """The server now lists another name or role than this client first saw."""
+        return (self.name, self.role) != (self.pinned_name, self.pinned_role)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.account_id, "role": self.role, "name": self.name,
+                "fingerprint": self.fingerprint, "verified": self.verified,
+                "removed": self.removed, "first_seen_as": {"name": self.pinned_name,
+                                                           "role": self.pinned_role}}
 
 
 def _protocol(exc: ProtocolError) -> ClientError:
@@ -241,7 +255,7 @@ class Client:
 
     # -- members and verification ------------------------------------------------------------
 
-    def _check_member(self, raw: dict[str, Any]) -> MemberInfo:
+    def _check_member(self, booklet_id: str, raw: dict[str, Any]) -> MemberInfo:
         try:
             st = keys.KeyStatement.parse(b64d(raw["key_statement"]))
             st.verify()
@@ -249,21 +263,24 @@ class Client:
                 raise ProtocolError("account-mismatch")
             pin = self.profile.pins.get(raw["account_id"])
             if pin is None:  # trust on first use, until verified in person
-                pin = Pin(st.identity_key.hex())
+                pin = Pin(st.identity_key.hex(), name=raw.get("name"))
                 self.profile.pins[raw["account_id"]] = pin
             st.check_pinned(st.account_id, bytes.fromhex(pin.identity_key))
         except ProtocolError as exc:
             raise _protocol(exc) from exc
+        # Pins made before names and roles were pinned take what is listed now.
+        pin.name = pin.name if pin.name is not None else raw.get("name")
+        pinned_role = pin.roles.setdefault(booklet_id, raw["role"])
         return MemberInfo(raw["account_id"], raw["role"], raw.get("name"),
                           safety.fingerprint(st.identity_key), st.identity_key,
                           st.encryption_key, bool(raw.get("removed")), pin.verified,
-                          int(raw.get("joined_seq") or 0))
+                          int(raw.get("joined_seq") or 0), pin.name, pinned_role)
 
     async def members(self, booklet_id: str, *, include_removed: bool = False
                       ) -> list[MemberInfo]:
         params = {"all": "1"} if include_removed else None
         data = await self.api.call("GET", f"/api/booklets/{booklet_id}/members", params=params)
-        return [self._check_member(m) for m in data["members"]]
+        return [self._check_member(booklet_id, m) for m in data["members"]]
 
     def safety_number(self, member: MemberInfo) -> str:
         me = self._me()
@@ -334,11 +351,28 @@ class Client:
             try:
                 result: dict[str, Any] = await self.api.call(
                     "POST", f"/api/booklets/{booklet_id}/entries", {"envelope": b64e(sealed)})
-                return result
             except ClientError as exc:
                 if exc.code not in ("sequence-conflict", "membership-changed"):
                     raise
+                continue
+            result["new_recipients"] = self._note_recipients(booklet_id, members)
+            return result
         raise ClientError(409, "sequence-conflict", "The booklet kept moving; try again")
+
+    def new_recipients(self, booklet_id: str, members: Sequence[MemberInfo]
+                       ) -> list[MemberInfo]:
+        """Members my entries in this booklet were never sealed to and whom I have not verified
+        in person: a server can add an account to a booklet, only people can tell it belongs."""
+        before = set(self.profile.sealed_to.get(booklet_id, []))
+        return [m for m in members if m.account_id not in before and not m.verified
+                and m.account_id != self.profile.account_id]
+
+    def _note_recipients(self, booklet_id: str, members: Sequence[MemberInfo]
+                         ) -> list[dict[str, Any]]:
+        new = self.new_recipients(booklet_id, members)
+        known = set(self.profile.sealed_to.get(booklet_id, []))
+        self.profile.sealed_to[booklet_id] = sorted(known | {m.account_id for m in members})
+        return [m.to_json() for m in new]
 
     async def _granted_keys(self, booklet_id: str, authors: dict[str, MemberInfo]
                             ) -> dict[bytes, tuple[bytes, bytes]]:
@@ -457,8 +491,9 @@ class _Opener:
             author = self._authors.get(header.author_id.hex())
             if author is None:
                 raise ProtocolError("wrong-author", "not a member of this booklet")
-            if header.kind in THERAPIST_KINDS and author.role != "therapist":
-                # a parent's signed "title" or "notice" must not pass for the booklet's own
+            if header.kind in THERAPIST_KINDS and author.pinned_role != "therapist":
+                # a parent's signed "title" or "notice" must not pass for the booklet's own; the
+                # role first seen counts, so a server cannot promote a parent later
                 raise ProtocolError("wrong-author", "only the therapist writes this kind")
             place = {"author_identity_key": author.identity_key,
                      "author_id": header.author_id, "booklet_id": self._booklet}

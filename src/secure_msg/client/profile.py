@@ -13,8 +13,13 @@ from pathlib import Path
 
 @dataclass
 class Pin:
+    """What this client first saw of an account (docs/protocol.md §6.4): the key is trusted
+    until verified in person; the name and roles are the server's word, kept to show a change."""
+
     identity_key: str  # hex
     verified: bool = False
+    name: str | None = None
+    roles: dict[str, str] = field(default_factory=dict)  # booklet id → role
 
 
 @dataclass
@@ -39,6 +44,8 @@ class Profile:
     kdf_iterations: int = 0
     pins: dict[str, Pin] = field(default_factory=dict)
     checkpoints: dict[str, Seen] = field(default_factory=dict)  # by booklet id
+    # booklet id → the accounts my entries were sealed to there: a recipient not in it is new
+    sealed_to: dict[str, list[str]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, folder: Path) -> Profile:
