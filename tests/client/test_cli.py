@@ -63,6 +63,9 @@ def test_cli_family_flow(secure_msg_server: ServerProcess, tmp_path: Path) -> No
     assert therapist.run("booklet", "grant-history", booklet, parent_id)["entries"] == 1
     posted = therapist.run("post", booklet, "--kind", "homework", "--text", "Pyöräily",
                            "--frequency", "daily")
+    assert [n["id"] for n in posted["new_recipients"]] == [parent_id]
+    assert f"who is not verified in person: compare safety numbers (secure-msg client " \
+        f"safety-number {parent_id})" in therapist.stderr
     parent.run("post", booklet, "--kind", "homework-log", "--homework", posted["id"],
                "--text", "Meni hyvin", "--date", "2026-11-27")
     read = parent.run("read", booklet)
