@@ -4,12 +4,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
-  AccountKeys, KIND, KeyBundle, encodePayload, fromHex, randomBytes, sealEntry, toBase64url, toHex,
+  AccountKeys, KIND, KeyBundle, encodePayload, entryHash, fromBase64url, fromHex, randomBytes, sealEntry, toBase64url, toHex,
 } from '../../src/secure_msg/web/static/crypto/index.mjs';
 
 globalThis.navigator ??= /** @type {Navigator} */ ({ language: 'en' }); // app/i18n.mjs reads it on import; Node 20 has none
 const { Opener, bookletTitle, members, readEntries } = await import('../../src/secure_msg/web/static/app/data.mjs');
-const { state } = await import('../../src/secure_msg/web/static/app/session.mjs');
+const { getCheckpoint, state } = await import('../../src/secure_msg/web/static/app/session.mjs');
 
 const BOOKLET = toHex(randomBytes(16));
 const NOW = Date.now();
@@ -22,25 +22,26 @@ const memberRows = await Promise.all([[therapist, 'therapist'], [parent, 'guardi
 // The parent reads, with nothing stored on this "device".
 Object.assign(state, { account: { id: toHex(parent.accountId), login: 'aiti' }, keys: parent, memoryOnly: true, pins: {} });
 
-/** The fake server's entry listing, as GET …/entries answers it. */
+/** The fake server's entry listing, as GET …/entries answers it, and its last_seq when it lies about it. */
 let listing = [];
+let reportedLast = null;
 globalThis.fetch = async (path) => {
   const { pathname, searchParams } = new URL(path, 'http://server');
   if (pathname.endsWith('/members')) return Response.json({ members: memberRows });
   if (pathname.endsWith('/grants')) return Response.json({ grants: [] });
   if (pathname.endsWith('/entries')) {
     const since = Number(searchParams.get('since'));
-    return Response.json({ entries: listing.filter((e) => e.seq > since), last_seq: Math.max(0, ...listing.map((e) => e.seq)) });
+    return Response.json({ entries: listing.filter((e) => e.seq > since), last_seq: reportedLast ?? Math.max(0, ...listing.map((e) => e.seq)) });
   }
   return Response.json({}, { status: 404 });
 };
 
 /** An entry sealed to both members and listed as an honest server lists it. */
-async function listed(author, kind, fields, seq) {
+async function listed(author, kind, fields, seq, prevHash = new Uint8Array(32)) {
   const entryId = randomBytes(16);
   const createdAt = NOW - 60_000 + seq;
   const envelope = await sealEntry(author, {
-    bookletId: fromHex(BOOKLET), entryId, kind: KIND[kind], sequence: seq, prevHash: new Uint8Array(32), createdAt,
+    bookletId: fromHex(BOOKLET), entryId, kind: KIND[kind], sequence: seq, prevHash, createdAt,
     plaintext: encodePayload(KIND[kind], fields),
     recipients: [therapist, parent].map((k) => ({ accountId: k.accountId, encryptionKey: k.encryptionPublic })),
   });
@@ -114,4 +115,65 @@ test("the inbox's title is only a title entry the therapist signed", async () =>
   assert.equal(await title(await listed(parent, 'note', { text: 'hi', title: 'Fake' }, 2)), null);
   assert.equal(await title(await listed(therapist, 'note', { text: 'hi', title: 'Fake' }, 2)), null);
   assert.equal(await title(await listed(parent, 'title', { title: 'Fake' }, 2)), null);
+});
+
+/** Notes 1..n by the therapist, each linked to the one before, as the server stores them. */
+async function chain(n) {
+  const rows = [];
+  let prev = new Uint8Array(32);
+  for (let seq = 1; seq <= n; seq++) {
+    const row = await listed(therapist, 'note', { text: `note ${seq}` }, seq, prev);
+    prev = await entryHash(fromBase64url(row.envelope));
+    rows.push(row);
+  }
+  return rows;
+}
+
+/** Read with this device's checkpoint (in memory here), from none when `fresh`. */
+async function readBooklet(rows, since = 0, { fresh = false } = {}) {
+  if (fresh) state.checkpoints = {};
+  listing = rows;
+  return readEntries(new Opener(BOOKLET, await members(BOOKLET, { all: true })), since);
+}
+
+test('an honest chain has no problems and moves the checkpoint to its last entry', async () => {
+  const rows = await chain(3);
+  const { problems, entries } = await readBooklet(rows, 0, { fresh: true });
+  assert.deepEqual(problems, []);
+  assert.equal(entries.length, 3);
+  assert.deepEqual(getCheckpoint(BOOKLET), { seq: 3, entryHash: toHex(await entryHash(fromBase64url(rows[2].envelope))) });
+});
+
+test('a dropped entry is reported, the others still open, and the checkpoint stays', async () => {
+  const rows = await chain(4);
+  const { problems, entries } = await readBooklet([rows[0], rows[1], rows[3]], 0, { fresh: true });
+  // Entry 4 has no predecessor in this read to link to: the gap is what shows.
+  assert.deepEqual(problems, [{ code: 'entries-missing', from: 3, to: 3 }]);
+  assert.deepEqual(entries.map((e) => [e.seq, e.payload?.text]), [[1, 'note 1'], [2, 'note 2'], [4, 'note 4']]);
+  assert.equal(getCheckpoint(BOOKLET), null);
+});
+
+test('an incremental read links to the checkpoint; another entry at its sequence is a rewrite', async () => {
+  const rows = await chain(3);
+  await readBooklet(rows.slice(0, 2), 0, { fresh: true });
+  assert.equal(getCheckpoint(BOOKLET).seq, 2);
+  assert.deepEqual((await readBooklet(rows, 2)).problems, []);
+  assert.equal(getCheckpoint(BOOKLET).seq, 3);
+  const fork = await listed(therapist, 'note', { text: 'another note 3' }, 3, await entryHash(fromBase64url(rows[1].envelope)));
+  const again = await readBooklet([rows[0], rows[1], fork]);
+  assert.deepEqual(again.problems, [{ code: 'history-rewritten', seq: 3 }]);
+  assert.equal(again.entries[2].payload?.text, 'another note 3', `a signed entry still opens: ${again.entries[2].error}`);
+  assert.equal(getCheckpoint(BOOKLET).seq, 3);
+});
+
+test('a server reporting a last_seq below the checkpoint has rewritten the history', async () => {
+  const rows = await chain(2);
+  await readBooklet(rows, 0, { fresh: true });
+  reportedLast = 1;
+  try {
+    const { problems } = await readBooklet(rows, 2);
+    assert.deepEqual(problems, [{ code: 'history-rewritten', seq: 2 }]);
+  } finally {
+    reportedLast = null;
+  }
 });

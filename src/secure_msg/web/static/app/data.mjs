@@ -6,11 +6,12 @@
  * someone else posted first.
  */
 import {
-  KIND, KIND_NAMES, ProtocolError, encodePayload, fromBase64url, fromHex, openEntry, openEntryWithKey,
-  openGrant, randomBytes, sealEntry, sealGrant, toBase64url, toHex, verifyKeyStatement,
+  KIND, KIND_NAMES, ProtocolError, encodePayload, entryHash, fromBase64url, fromHex, openEntry, openEntryWithKey,
+  openGrant, parseEntry, randomBytes, sealEntry, sealGrant, toBase64url, toHex, verifyKeyStatement,
 } from '../crypto/index.mjs';
 import { ApiError, api } from './api.mjs';
-import { getPin, setPin, state } from './session.mjs';
+import { checkHistory } from './history.mjs';
+import { getCheckpoint, getPin, setCheckpoint, setPin, state } from './session.mjs';
 
 const MAX_POST_RETRIES = 5;
 const PAGE = 200;
@@ -111,18 +112,25 @@ export class Opener {
  * @property {Uint8Array} [contentKey] @property {Uint8Array} [entryHash]
  */
 
-/** Fetch and open every entry after `since`. @param {Opener} opener @returns {Promise<{entries: Entry[], lastSeq: number}>} */
+/**
+ * Fetch and open every entry after `since`, and check the listing as one hash chain against this
+ * device's checkpoint (docs/protocol.md §4.6). Entries that open are returned whatever the check
+ * finds: each is signed on its own.
+ * @param {Opener} opener
+ * @returns {Promise<{entries: Entry[], lastSeq: number, problems: import('./history.mjs').Problem[]}>}
+ */
 export async function readEntries(opener, since = 0) {
   const raws = [];
-  let lastSeq = since;
-  for (;;) {
-    const page = await api('GET', `/api/booklets/${opener.bookletId}/entries?since=${since}&limit=${PAGE}`);
+  let lastSeq = 0; // the server's number as reported: a booklet that went back is a finding
+  for (let after = since; ;) {
+    const page = await api('GET', `/api/booklets/${opener.bookletId}/entries?since=${after}&limit=${PAGE}`);
     raws.push(...page.entries);
     lastSeq = Math.max(lastSeq, page.last_seq);
     if (!page.entries.length) break;
-    since = page.entries[page.entries.length - 1].seq;
-    if (since >= page.last_seq) break;
+    after = page.entries[page.entries.length - 1].seq;
+    if (after >= page.last_seq) break;
   }
+  const problems = await checkListing(opener, since, lastSeq, raws);
   const entries = await Promise.all(raws.map(async (raw) => {
     try {
       const opened = await opener.open(raw.author_id, fromBase64url(raw.envelope));
@@ -134,7 +142,43 @@ export async function readEntries(opener, since = 0) {
       return { ...claimed, payload: null, error: e.code };
     }
   }));
-  return { entries, lastSeq };
+  return { entries, lastSeq, problems };
+}
+
+/**
+ * The history check of one read; the checkpoint moves only when it adds up.
+ * @param {Opener} opener @param {number} since @param {number} lastSeq @param {any[]} raws the listing
+ */
+async function checkListing(opener, since, lastSeq, raws) {
+  const items = await Promise.all(raws.map(listedItem));
+  // Without my own record, 0: the strictest reading (every entry counts as sealed to me).
+  const joinedSeq = opener.authors.get(state.account?.id ?? '')?.joinedSeq ?? 0;
+  const checkpoint = getCheckpoint(opener.bookletId);
+  const result = checkHistory({ since, lastSeq, joinedSeq, checkpoint, items });
+  if (result.checkpoint && result.checkpoint !== checkpoint) setCheckpoint(opener.bookletId, result.checkpoint);
+  return result.problems;
+}
+
+/**
+ * A listed entry as the history check sees it: sequence and prev_hash from its header, the hash
+ * of the bytes served. One that does not parse keeps the listing's sequence and no prev_hash.
+ * @returns {Promise<import('./history.mjs').Listed>}
+ */
+async function listedItem(raw) {
+  let envelope;
+  try {
+    envelope = fromBase64url(raw.envelope);
+  } catch {
+    envelope = new TextEncoder().encode(String(raw.envelope)); // not even base64: hash what was served
+  }
+  const hash = toHex(await entryHash(envelope));
+  try {
+    const { header } = parseEntry(envelope);
+    return { seq: header.sequence, prevHash: toHex(header.prevHash), entryHash: hash };
+  } catch (e) {
+    if (!(e instanceof ProtocolError)) throw e;
+    return { seq: Number(raw.seq), prevHash: null, entryHash: hash };
+  }
 }
 
 /**

@@ -4,7 +4,8 @@
  * Private keys exist only as non-extractable CryptoKeys; on a personal device their bundle is kept
  * in IndexedDB under a non-extractable device key (crypto/keystore.mjs, WebKit-safe). On a shared
  * computer nothing is stored: keys, token and pins live in this page's memory only.
- * Pinned identity keys (trust on first use, until verified in person) are kept per account.
+ * Pinned identity keys (trust on first use, until verified in person) are kept per account, and
+ * beside them each booklet's history checkpoint (docs/protocol.md §4.6).
  */
 // Only what login needs (not ../crypto/index.mjs): entries, grants and HPKE load with the inbox.
 import { PBKDF2_ITERATIONS, PURPOSE, SALT_LENGTH, derivePasswordKeys, openBundle, sealBundle } from '../crypto/bundle.mjs';
@@ -18,6 +19,7 @@ import { api, auth } from './api.mjs';
 
 const SESSION_KEY = 'secure-msg:session';
 const pinsKey = (id) => `secure-msg:pins:${id}`;
+const checkpointsKey = (id) => `secure-msg:checkpoints:${id}`;
 
 /**
  * @typedef {object} Account
@@ -30,6 +32,7 @@ export const state = {
   /** @type {AccountKeys | null} */ keys: null,
   memoryOnly: false,
   /** @type {Record<string, {ik: string, verified: boolean}>} */ pins: {},
+  /** @type {Record<string, import('./history.mjs').Checkpoint>} booklet id → the highest entry accepted */ checkpoints: {},
 };
 
 const storage = {
@@ -126,6 +129,7 @@ async function signedIn(result, bundle, keys, memoryOnly) {
     storage.set(SESSION_KEY, { token: result.token, account: result.account });
   }
   state.pins = (memoryOnly ? null : storage.get(pinsKey(result.account.id))) ?? {};
+  state.checkpoints = {}; // read from storage when used (getCheckpoint), unless memory-only
   setPin(result.account.id, toHex(keys.identityPublic), true);
 }
 
@@ -141,7 +145,7 @@ export async function restore() {
     const account = await api('GET', '/api/me');
     const st = await verifyKeyStatement(fromBase64url(account.key_statement), { accountId: fromHex(account.id), pinnedIdentityKey: keys.identityPublic });
     if (toHex(st.encryptionKey) !== toHex(keys.encryptionPublic)) throw new ProtocolError('bundle-key-mismatch');
-    Object.assign(state, { account, keys, memoryOnly: false, pins: storage.get(pinsKey(account.id)) ?? {} });
+    Object.assign(state, { account, keys, memoryOnly: false, pins: storage.get(pinsKey(account.id)) ?? {}, checkpoints: {} });
     return true;
   } catch {
     auth.token = null;
@@ -160,13 +164,14 @@ export async function logout() {
   }
 }
 
-/** Forget everything secret in this page and on this device (pins of verified people stay). */
+/** Forget everything secret in this page and on this device (pins and checkpoints stay). */
 export function forget() {
   storage.remove(SESSION_KEY);
   auth.token = null;
   state.account = null;
   state.keys = null;
   state.pins = {};
+  state.checkpoints = {};
   if (!state.memoryOnly) KeyStore.open().then((s) => s.clear()).catch(() => {});
 }
 
@@ -177,4 +182,32 @@ export const getPin = (accountId) => state.pins[accountId];
 export function setPin(accountId, ikHex, verified) {
   state.pins[accountId] = { ik: ikHex, verified };
   if (!state.memoryOnly && state.account) storage.set(pinsKey(state.account.id), state.pins);
+}
+
+/** Anything else (an older or damaged record) counts as none: the next clean read sets it. */
+const validCheckpoint = (c) => (c && Number.isSafeInteger(c.seq) && c.seq > 0 && /^[0-9a-f]{64}$/.test(c.entryHash) ? c : null);
+
+/** The checkpoints as stored now: another tab of this account may have moved one. */
+function storedCheckpoints() {
+  if (state.memoryOnly || !state.account) return state.checkpoints;
+  const saved = storage.get(checkpointsKey(state.account.id));
+  return saved && typeof saved === 'object' && !Array.isArray(saved) ? saved : state.checkpoints;
+}
+
+/** @param {string} bookletId @returns {import('./history.mjs').Checkpoint | null} */
+export function getCheckpoint(bookletId) {
+  state.checkpoints = storedCheckpoints();
+  return validCheckpoint(state.checkpoints[bookletId]);
+}
+
+/**
+ * Keep a booklet's new checkpoint, unless another tab already kept a later one.
+ * @param {string} bookletId @param {import('./history.mjs').Checkpoint} checkpoint
+ */
+export function setCheckpoint(bookletId, checkpoint) {
+  const all = storedCheckpoints();
+  if ((validCheckpoint(all[bookletId])?.seq ?? 0) >= checkpoint.seq) return;
+  all[bookletId] = { seq: checkpoint.seq, entryHash: checkpoint.entryHash };
+  state.checkpoints = all;
+  if (!state.memoryOnly && state.account) storage.set(checkpointsKey(state.account.id), all);
 }
