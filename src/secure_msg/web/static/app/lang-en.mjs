@@ -116,6 +116,15 @@ export const en = {
   key_changed_title: 'Security key changed',
   key_changed: 'The security key of {name} has changed. This happens when someone sets up their account again, but it can also mean someone is trying to listen in. Compare the safety number in person before you continue.',
   key_changed_verify: 'Compare the new safety number',
+  // a booklet whose history does not add up (protocol §4.6)
+  history_title: "The server's copy of this booklet does not add up",
+  history_missing: 'Entries {from}–{to} are missing.',
+  history_missing_one: 'Entry {n} is missing.',
+  history_rewritten: 'Entry {n} has changed since you last looked at this booklet.',
+  history_broken: 'The chain of entries is broken at entry {n}.',
+  history_more: '…and {n} more.',
+  history_advice: 'Tell your therapist; do not rely on this booklet until it is sorted out.',
+  history_advice_therapist: "Tell the service's administrator; do not rely on this booklet until it is sorted out.",
   // appointments and the period
   appts_title: 'Appointments',
   appts_next: 'Next session: {when}',

@@ -110,6 +110,15 @@ export const fi = {
   key_changed_title: 'Turva-avain on vaihtunut',
   key_changed: 'Henkilön {name} turva-avain on vaihtunut. Näin käy, kun joku ottaa tunnuksensa uudelleen käyttöön, mutta se voi myös tarkoittaa, että joku yrittää salakuunnella. Vertaa turvanumero kasvokkain ennen kuin jatkat.',
   key_changed_verify: 'Vertaa uutta turvanumeroa',
+  // a booklet whose history does not add up (protocol §4.6)
+  history_title: 'Palvelimen kopio tästä vihkosta ei täsmää',
+  history_missing: 'Merkinnät {from}–{to} puuttuvat.',
+  history_missing_one: 'Merkintä {n} puuttuu.',
+  history_rewritten: 'Merkintä {n} on muuttunut sen jälkeen, kun katsoit vihkoa viimeksi.',
+  history_broken: 'Merkintöjen ketju katkeaa merkinnän {n} kohdalla.',
+  history_more: '…ja {n} muuta.',
+  history_advice: 'Kerro asiasta terapeutillesi. Älä luota tähän vihkoon, ennen kuin asia on selvitetty.',
+  history_advice_therapist: 'Kerro asiasta palvelun ylläpitäjälle. Älä luota tähän vihkoon, ennen kuin asia on selvitetty.',
   // appointments and the period
   appts_title: 'Käynnit',
   appts_next: 'Seuraava käynti: {when}',

@@ -110,6 +110,15 @@ export const sv = {
   key_changed_title: 'Säkerhetsnyckeln har ändrats',
   key_changed: 'Säkerhetsnyckeln för {name} har ändrats. Det händer när någon skapar sitt konto på nytt, men det kan också betyda att någon försöker avlyssna. Jämför säkerhetsnumret ansikte mot ansikte innan du fortsätter.',
   key_changed_verify: 'Jämför det nya säkerhetsnumret',
+  // a booklet whose history does not add up (protocol §4.6)
+  history_title: 'Serverns kopia av det här häftet stämmer inte',
+  history_missing: 'Anteckningarna {from}–{to} saknas.',
+  history_missing_one: 'Anteckning {n} saknas.',
+  history_rewritten: 'Anteckning {n} har ändrats sedan du senast tittade i häftet.',
+  history_broken: 'Kedjan av anteckningar är bruten vid anteckning {n}.',
+  history_more: '…och {n} till.',
+  history_advice: 'Berätta det för din terapeut. Lita inte på det här häftet förrän saken är utredd.',
+  history_advice_therapist: 'Berätta det för tjänstens administratör. Lita inte på det här häftet förrän saken är utredd.',
   // appointments and the period
   appts_title: 'Besök',
   appts_next: 'Nästa besök: {when}',

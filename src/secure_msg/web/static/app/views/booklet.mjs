@@ -7,6 +7,7 @@ import { onEntry } from '../live.mjs';
 import { state } from '../session.mjs';
 import { busy, errorBox } from './common.mjs';
 import { isoDay, renderEntry, weeklyCounts } from './entries.mjs';
+import { historyWarning } from './history.mjs';
 import { membersPanel, therapistTools } from './tools.mjs';
 import { appointmentsPanel } from './appointments.mjs';
 
@@ -15,6 +16,8 @@ export function bookletView(main, bookletId) {
   /** @type {import('../data.mjs').Entry[]} */
   let entries = [];
   let lastSeq = 0;
+  /** What the last read found wrong with the booklet's history (docs/protocol.md §4.6). */
+  let problems = [];
   /** @type {import('../data.mjs').Member[]} */
   let all = [];
   let opener = null;
@@ -23,6 +26,7 @@ export function bookletView(main, bookletId) {
   const timeline = h('ol', { class: 'timeline', 'aria-labelledby': 'booklet-h' });
   const heading = h('h1', { id: 'booklet-h', tabindex: '-1' }, t('loading'));
   const error = errorBox();
+  const historyBox = historyWarning();
   const side = h('div', { class: 'side' });
   const body = h('div', null);
   const appointments = h('section', { id: 'appointments-hook', class: 'hook appointments', hidden: true, 'data-booklet': bookletId, 'aria-labelledby': 'appts-h' });
@@ -76,9 +80,14 @@ export function bookletView(main, bookletId) {
       await refreshMembers();
       const changed = all.filter((m) => m.changed && !m.removed);
       if (changed.length) return blocked(changed);
-      const fresh = await readEntries(opener, lastSeq);
-      entries = entries.concat(fresh.entries.filter((e) => e.seq > lastSeq));
+      // While the history does not add up, read it all again: a later page that adds up on its
+      // own must not clear the warning while the earlier finding still stands.
+      const since = problems.length ? 0 : lastSeq;
+      const fresh = await readEntries(opener, since);
+      entries = since ? entries.concat(fresh.entries.filter((e) => e.seq > lastSeq)) : fresh.entries;
       lastSeq = Math.max(lastSeq, fresh.lastSeq);
+      problems = fresh.problems;
+      historyBox.show(problems, me()?.role === 'therapist');
       receipts = (await api('GET', `/api/booklets/${bookletId}/receipts`)).receipts;
       render();
       if (!appointmentsShown && me() && !me().removed) {
@@ -125,7 +134,7 @@ export function bookletView(main, bookletId) {
   });
 
   replace(body, h('section', { class: 'entries' }, timeline), compose, side);
-  replace(main, h('p', null, h('a', { href: '#/', class: 'back' }, `← ${t('back')}`)), heading, error, appointments, body);
+  replace(main, h('p', null, h('a', { href: '#/', class: 'back' }, `← ${t('back')}`)), heading, historyBox, error, appointments, body);
 
   const stop = onEntry((event) => {
     if (event.booklet_id === bookletId && !gone) update();
