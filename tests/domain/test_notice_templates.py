@@ -97,6 +97,18 @@ def test_family_cancelled_alert_names_the_channel(
     assert "SMS" not in text
 
 
+@pytest.mark.parametrize("language", list(Language))
+def test_opt_out_alert_names_stop_and_the_booklet_link_only(
+    renderer: NoticeRenderer, language: Language
+) -> None:
+    """The therapist's STOP alert says STOP and carries the booklet's link, in one segment."""
+    link = "https://viestit.example.fi/#/b/" + "0123456789abcdef" * 2
+    text = renderer.render(NoticeKind.OPT_OUT_ALERT, language, {"link": link})
+    assert "STOP" in text
+    assert text.endswith(link)
+    assert analyze(text).segments == 1
+
+
 @pytest.mark.parametrize("bad", ["email", "SMS", "by SMS", "", 1, None, "sms "])
 def test_via_slot_takes_only_known_channels(renderer: NoticeRenderer, bad: object) -> None:
     """A `via` that is not sms, voice or api is refused, so no free text rides in it."""

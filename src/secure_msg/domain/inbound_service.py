@@ -10,6 +10,10 @@ Only guardians cancel, as in the API (`appointment_service.cancel`): a caregiver
 treated like an unknown one. Failed cancel attempts are limited per sender number and per
 appointment (`InboundLimits`); past the limit nothing is cancelled, even with the right code,
 and each refusal is audited (threat model §6 item 6).
+
+A STOP (or another opt-out word) that newly turns off SMS to a family member's number alerts the
+therapists of that member's booklets, since anyone can spoof a parent's number and STOP would
+otherwise silently stop their reminders (`notice_service.opt_out_alerts_txn`).
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from secure_msg.crypto.vault import InvalidPhoneNumber, normalise_phone
 from secure_msg.domain.appointment_service import AppointmentDeps, family_cancel_txn
 from secure_msg.domain.appointments import Appointment
 from secure_msg.domain.booklets import MemberRole
+from secure_msg.domain.notice_service import opt_out_alerts_txn
 from secure_msg.domain.notice_templates import Language, NoticeKind
 from secure_msg.domain.notices import language_of, render_slots
 from secure_msg.domain.rate_limit import FailureLimiter
@@ -156,12 +161,24 @@ def _consent_txn(conn: sqlite3.Connection, deps: AppointmentDeps, from_: str, ki
     if e164 is None:
         return
     vault = deps.notices.vault
-    store.set_consent_txn(conn, vault, e164, opted_out=kind is IntentKind.OPT_OUT,
-                          keyword=keyword, now_ms=now)
-    known = bool(store.booklets_of_phone_txn(conn, vault, e164, FAMILY_ROLES))
+    opting_out = kind is IntentKind.OPT_OUT
+    newly_out = opting_out and not store.opted_out_txn(conn, vault, e164)
+    store.set_consent_txn(conn, vault, e164, opted_out=opting_out, keyword=keyword, now_ms=now)
+    members = store.booklets_of_phone_txn(conn, vault, e164, FAMILY_ROLES)
     audit_store.append_audit_txn(conn, at_ms=now, actor="anonymous",
                                  action=f"sms.consent.{kind}",
-                                 detail={"keyword": keyword, "known": known})
+                                 detail={"keyword": keyword, "known": bool(members)})
+    if newly_out:  # a repeated STOP changes nothing, so it tells no one again
+        _alert_opt_out_txn(conn, deps, [(a, b) for a, b, _ in members], now)
+
+
+def _alert_opt_out_txn(conn: sqlite3.Connection, deps: AppointmentDeps,
+                       memberships: list[tuple[bytes, bytes]], now: int) -> None:
+    """Queue the therapists' STOP alerts; audit each booklet alerted (no number, no member)."""
+    for booklet_id in opt_out_alerts_txn(conn, deps.notices, memberships, now):
+        audit_store.append_audit_txn(conn, at_ms=now, actor="anonymous",
+                                     action="sms.consent.opt_out_alerted",
+                                     target=f"booklet:{booklet_id.hex()}")
 
 
 def _cancel_sms_txn(conn: sqlite3.Connection, deps: AppointmentDeps, limits: InboundLimits,

@@ -83,6 +83,33 @@ def family_txn(conn: sqlite3.Connection, deps: NoticeDeps, booklet_id: bytes) ->
     return store.booklet_contacts_txn(conn, deps.vault, booklet_id, ("guardian",))
 
 
+OPT_OUT_ALERT_MS = 86_400_000  # at most one STOP alert per member and booklet in this time
+
+
+def booklet_link(deps: NoticeDeps, booklet_id: bytes) -> str:
+    """The web inbox's address of a booklet: it names the family to its members only."""
+    return f"{deps.public_base_url.rstrip('/')}/#/b/{booklet_id.hex()}"
+
+
+def opt_out_alerts_txn(conn: sqlite3.Connection, deps: NoticeDeps,
+                       memberships: Iterable[tuple[bytes, bytes]], now_ms: int) -> list[bytes]:
+    """Tell the therapists of each (account, booklet) membership that the member's number sent
+    STOP, so a STOP spoofed from a parent's number does not cut the family off unseen. Keyed
+    per member, booklet and day: STOP/START over and over alerts at most once a day. Returns
+    the booklets whose therapists got a new alert."""
+    day = now_ms // OPT_OUT_ALERT_MS
+    alerted = []
+    for account_id, booklet_id in memberships:
+        therapists = store.booklet_contacts_txn(conn, deps.vault, booklet_id, ("therapist",))
+        notices = sms_notices(deps, therapists, NoticeKind.OPT_OUT_ALERT,
+                              {"link": booklet_link(deps, booklet_id)},
+                              f"optout:{account_id.hex()}:{booklet_id.hex()}:{day}", now_ms,
+                              booklet_id)
+        if enqueue_all_txn(conn, deps, notices, now_ms):
+            alerted.append(booklet_id)
+    return alerted
+
+
 # -- invitation links through the outbox ---------------------------------------------------------
 
 INVITATION_CHANNELS = (Channel.SMS, Channel.EMAIL)

@@ -34,6 +34,7 @@ class NoticeKind(StrEnum):
     CANCELLED_BY_THERAPIST = "cancelled_by_therapist"
     CANCELLATION_CONFIRMED = "cancellation_confirmed"
     FAMILY_CANCELLED_ALERT = "family_cancelled_alert"
+    OPT_OUT_ALERT = "opt_out_alert"
     NEW_ENTRY_PING = "new_entry_ping"
     PERIOD_ENDING = "period_ending"
     NEUTRAL_REPLY = "neutral_reply"
@@ -59,6 +60,8 @@ SLOTS: Mapping[NoticeKind, frozenset[Slot]] = {
     NoticeKind.CANCELLATION_CONFIRMED: frozenset({Slot.DATE, Slot.TIME}),
     # `via` tells the therapist truthfully how the family cancelled (a spoofed call shows).
     NoticeKind.FAMILY_CANCELLED_ALERT: frozenset({Slot.DATE, Slot.TIME, Slot.CODE, Slot.VIA}),
+    # The link opens the booklet in the web inbox: it names the family to its therapist only.
+    NoticeKind.OPT_OUT_ALERT: frozenset({Slot.LINK}),
     NoticeKind.NEW_ENTRY_PING: frozenset({Slot.LINK}),
     NoticeKind.PERIOD_ENDING: frozenset({Slot.DATE}),
     NoticeKind.NEUTRAL_REPLY: frozenset(),

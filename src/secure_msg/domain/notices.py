@@ -35,9 +35,11 @@ class NoticeStatus(enum.StrEnum):
 CALLBACK_RANK = {"queued": 0, "accepted": 0, "sending": 1, "sent": 2, "delivered": 3,
                  "undelivered": 3, "failed": 3}
 VISIBLE_PROBLEMS = (NoticeStatus.FAILED, NoticeStatus.UNDELIVERED)
-# Kinds that wait out quiet hours; cancellations and replies go at once.
+# Kinds that wait out quiet hours; cancellations and replies go at once. The STOP alert waits:
+# it is not urgent, and a spoofed STOP at night should not also wake the therapist.
 QUIET_KINDS = frozenset({NoticeKind.REMINDER, NoticeKind.PERIOD_ENDING,
-                         NoticeKind.NEW_ENTRY_PING, NoticeKind.INVITATION})
+                         NoticeKind.NEW_ENTRY_PING, NoticeKind.INVITATION,
+                         NoticeKind.OPT_OUT_ALERT})
 
 SlotValue = int | str  # times as Unix ms; codes and links as text
 
