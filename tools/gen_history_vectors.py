@@ -35,8 +35,8 @@ def item(seq: int, prev_hash: str | None, entry_hash: str) -> dict[str, Any]:
     return {"seq": seq, "prev_hash": prev_hash, "entry_hash": entry_hash}
 
 
-def cp(seq: int, entry_hash: str) -> dict[str, Any]:
-    return {"seq": seq, "entry_hash": entry_hash}
+def cp(seq: int, entry_hash: str, joined_seq: int = 0) -> dict[str, Any]:
+    return {"seq": seq, "entry_hash": entry_hash, "joined_seq": joined_seq}
 
 
 def case(name: str, *, since: int = 0, last_seq: int, joined_seq: int = 0,
@@ -75,7 +75,7 @@ def cases() -> list[dict[str, Any]]:
                        {"code": "entries-missing", "from": 9, "to": 9}],
              new_checkpoint=None),
         case("a gap before joining is not missing", last_seq=5, joined_seq=3,
-             items=linked(1, 4, 5), problems=[], new_checkpoint=cp(5, H(5))),
+             items=linked(1, 4, 5), problems=[], new_checkpoint=cp(5, H(5), 3)),
         case("granted entries before joining must still link", last_seq=4, joined_seq=3,
              items=[*linked(1), item(2, H("1-other"), H(2)), *linked(4)],
              problems=[{"code": "chain-broken", "seq": 2}], new_checkpoint=None),
@@ -107,6 +107,37 @@ def cases() -> list[dict[str, Any]]:
         case("a full re-read confirms the checkpoint and moves it", last_seq=6,
              checkpoint=cp(3, H(3)), items=linked(1, 2, 3, 4, 5, 6), problems=[],
              new_checkpoint=cp(6, H(6))),
+        case("the checkpoint listed twice, one copy another entry", last_seq=4,
+             checkpoint=cp(3, H(3)),
+             items=[*linked(1, 2, 3), item(3, H(2), H("3-other")), *linked(4)],
+             problems=[{"code": "history-rewritten", "seq": 3},
+                       {"code": "chain-broken", "seq": 3}],
+             new_checkpoint=cp(3, H(3))),
+        case("a later joined_seq hiding an entry already seen is reported once", last_seq=6,
+             joined_seq=4, checkpoint=cp(6, H(6)), items=linked(1, 2, 3, 5, 6),
+             problems=[{"code": "membership-restarted", "seq": 4}],
+             new_checkpoint=cp(6, H(6), 4)),
+        case("the same listing after that report is quiet", last_seq=6, joined_seq=4,
+             checkpoint=cp(6, H(6), 4), items=linked(1, 2, 3, 5, 6), problems=[],
+             new_checkpoint=cp(6, H(6), 4)),
+        case("re-invited after the checkpoint: the gap is explained and the checkpoint moves",
+             since=5, last_seq=9, joined_seq=7, checkpoint=cp(5, H(5), 1), items=linked(8, 9),
+             problems=[{"code": "membership-restarted", "seq": 7}],
+             new_checkpoint=cp(9, H(9), 7)),
+        case("a restart does not excuse a broken link", since=5, last_seq=9, joined_seq=7,
+             checkpoint=cp(5, H(5), 1), items=[*linked(8), item(9, H("8-other"), H(9))],
+             problems=[{"code": "membership-restarted", "seq": 7},
+                       {"code": "chain-broken", "seq": 9}],
+             new_checkpoint=cp(5, H(5), 1)),
+        case("a gap after the checkpoint that nothing explains keeps it", since=0, last_seq=6,
+             joined_seq=4, checkpoint=cp(3, H(3), 4), items=linked(1, 2, 3, 6),
+             problems=[{"code": "entries-missing", "from": 5, "to": 5}],
+             new_checkpoint=cp(3, H(3), 4)),
+        case("with no checkpoint, a clean read from the middle sets none", since=4, last_seq=6,
+             items=linked(5, 6), problems=[], new_checkpoint=None),
+        case("granted entries only, then what came after joining", since=1, last_seq=5,
+             joined_seq=3, checkpoint=cp(1, H(1), 3), items=linked(4, 5), problems=[],
+             new_checkpoint=cp(5, H(5), 3)),
     ]
 
 

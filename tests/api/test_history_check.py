@@ -4,9 +4,13 @@ write access could, as the threat model's malicious server (§5.9)."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+from typing import Any
 
-from secure_msg.client import Client
+import pytest
+
+from secure_msg.client import Client, ClientError
 from secure_msg.client.history import Problem
 from secure_msg.web.context import RUNTIME
 
@@ -45,14 +49,14 @@ async def test_an_entry_withheld_from_one_member_is_reported(world: World) -> No
     """The server leaves note 3 out of the guardian's listing: the read still shows the other
     entries, names the missing one, and keeps the checkpoint where it was."""
     _, guardian, booklet = await _family(world, 4)
-    await guardian.read(booklet, since=2)
-    before = guardian.profile.checkpoints.get(booklet)
+    await guardian.read(booklet)
+    before = guardian.profile.checkpoints[booklet]
     await _server_sql(world, "DELETE FROM entry_access WHERE account_id = ? AND seq = 4",
                       bytes.fromhex(guardian.profile.account_id))
     seqs = [e.seq for e in await guardian.read(booklet)]
     assert seqs == [1, 2, 3, 5]
     assert guardian.history_problems[booklet] == [Problem("entries-missing", 4, 4)]
-    assert guardian.profile.checkpoints.get(booklet) == before
+    assert guardian.profile.checkpoints[booklet] == before
 
 
 async def test_a_history_rolled_back_and_rewritten_is_reported(world: World) -> None:
@@ -84,3 +88,65 @@ async def test_a_booklet_that_went_back_is_reported_on_an_incremental_read(world
     await _server_sql(world, "UPDATE booklets SET last_seq = 3 WHERE id = ?", key)
     assert await guardian.read(booklet, since=4) == []
     assert guardian.history_problems[booklet] == [Problem("history-rewritten", 4)]
+
+
+def _lying_listing(client: Client, change: Any) -> None:
+    """Between the real server and this client: `change` edits each entries page."""
+    real = client.api.call
+
+    async def call(method: str, path: str, body: Any = None, params: Any = None) -> Any:
+        page = await real(method, path, body, params=params)
+        if method == "GET" and path.endswith("/entries"):
+            change(page, params)
+        return page
+
+    client.api.call = call  # type: ignore[method-assign]
+
+
+async def test_a_read_that_fails_leaves_the_checkpoint_where_it_was(world: World) -> None:
+    """An entry with one flipped byte fails its signature: the read is refused and the forged
+    entry does not become the reference, so the honest one reads cleanly afterwards."""
+    therapist, guardian, booklet = await _family(world, 3)
+    await guardian.read(booklet)
+    before = guardian.profile.checkpoints[booklet]
+    await therapist.post(booklet, "note", text="uusin")
+
+    def flip(page: dict[str, Any], _: Any) -> None:
+        for raw in page["entries"]:
+            if raw["seq"] == 5:
+                text = raw["envelope"]
+                raw["envelope"] = text[:-8] + ("A" if text[-8] != "A" else "B") + text[-7:]
+
+    honest = guardian.api.call
+    _lying_listing(guardian, flip)
+    with pytest.raises(ClientError) as err:
+        await guardian.read(booklet)
+    assert err.value.code == "protocol/bad-signature"
+    assert guardian.profile.checkpoints[booklet] == before
+    guardian.api.call = honest  # type: ignore[method-assign]
+    assert [e.seq for e in await guardian.read(booklet)][-1] == 5
+    assert guardian.history_problems[booklet] == []
+    assert guardian.profile.checkpoints[booklet].seq == 5
+
+
+async def test_a_listing_that_does_not_move_forward_is_refused(world: World) -> None:
+    """A server that serves the same page with a far-away last_seq would keep the client
+    paging forever: the second page starting at or before `since` is malformed."""
+    _, guardian, booklet = await _family(world, 1)
+
+    def stuck(page: dict[str, Any], _: Any) -> None:
+        page["last_seq"] = 10**9
+
+    real = guardian.api.call
+
+    async def first_page_again(method: str, path: str, body: Any = None,
+                               params: Any = None) -> Any:
+        if method == "GET" and path.endswith("/entries"):
+            params = {**(params or {}), "since": "0", "limit": "1"}
+        return await real(method, path, body, params=params)
+
+    guardian.api.call = first_page_again  # type: ignore[method-assign]
+    _lying_listing(guardian, stuck)
+    with pytest.raises(ClientError) as err:
+        await asyncio.wait_for(guardian.read(booklet), 5)
+    assert err.value.code == "protocol/malformed"

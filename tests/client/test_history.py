@@ -17,7 +17,9 @@ VECTORS = json.loads((ROOT / "tests" / "vectors" / "history-v1.json").read_text(
 
 
 def _checkpoint(raw: dict[str, Any] | None) -> history.Checkpoint | None:
-    return None if raw is None else history.Checkpoint(raw["seq"], bytes.fromhex(raw["entry_hash"]))
+    if raw is None:
+        return None
+    return history.Checkpoint(raw["seq"], bytes.fromhex(raw["entry_hash"]), raw["joined_seq"])
 
 
 @pytest.mark.parametrize("case", VECTORS["cases"], ids=[c["name"] for c in VECTORS["cases"]])
@@ -35,9 +37,10 @@ def test_history_vector(case: dict[str, Any]) -> None:
 
 
 def test_vectors_cover_every_problem_code() -> None:
-    """The shared cases exercise all three codes and clean reads, so both clients are tested."""
+    """The shared cases exercise every code and clean reads, so both clients are tested."""
     codes = {p["code"] for c in VECTORS["cases"] for p in c["expect"]["problems"]}
-    assert codes == {"history-rewritten", "chain-broken", "entries-missing"}
+    assert codes == {"history-rewritten", "chain-broken", "membership-restarted",
+                     "entries-missing"}
     assert any(not c["expect"]["problems"] for c in VECTORS["cases"])
 
 

@@ -15,7 +15,11 @@ from dataclasses import dataclass
 
 ZERO_HASH = bytes(32)
 # For one sequence, problems are reported in the spec table's order.
-_ORDER = {"history-rewritten": 0, "chain-broken": 1, "entries-missing": 2}
+_ORDER = {"history-rewritten": 0, "chain-broken": 1, "membership-restarted": 2,
+          "entries-missing": 3}
+# Reported, but a read with only this problem still moves the checkpoint: a re-invitation is
+# honest, and repeating the warning on every read would teach people to ignore it.
+_NOT_BLOCKING = {"membership-restarted"}
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,7 @@ class Listed:
 class Checkpoint:
     seq: int
     entry_hash: bytes
+    joined_seq: int  # the reader's joined_seq in the read that set it
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,9 @@ class Problem:
             return f"entries {self.seq}–{self.to} were sealed to you but the server left them out"
         if self.code == "history-rewritten":
             return f"entry {self.seq} is not the one this device saw before"
+        if self.code == "membership-restarted":
+            return (f"the server says you joined again at entry {self.seq}; if you were not "
+                    "removed and invited back, entries may be hidden from you")
         return f"entry {self.seq} does not follow the entry before it"
 
 
@@ -63,9 +71,11 @@ def check(
     hashes = {i.seq: i.entry_hash for i in items if counts[i.seq] == 1}
     problems = {Problem("chain-broken", s) for s, n in counts.items() if n > 1}
     if checkpoint is not None:
-        listed = hashes.get(checkpoint.seq)
-        if last_seq < checkpoint.seq or (listed is not None and listed != checkpoint.entry_hash):
+        copies = {i.entry_hash for i in items if i.seq == checkpoint.seq}
+        if last_seq < checkpoint.seq or copies - {checkpoint.entry_hash}:
             problems.add(Problem("history-rewritten", checkpoint.seq))
+        if joined_seq != checkpoint.joined_seq:
+            problems.add(Problem("membership-restarted", joined_seq))
     for i in items:
         if counts[i.seq] > 1 or i.prev_hash is None:
             continue
@@ -74,7 +84,9 @@ def check(
             problems.add(Problem("chain-broken", i.seq))
     problems.update(_missing(max(since, joined_seq) + 1, last_seq, set(counts)))
     ordered = sorted(problems, key=lambda p: (p.seq, _ORDER[p.code]))
-    return ordered, _next_checkpoint(since, checkpoint, hashes, clean=not ordered)
+    if any(p.code not in _NOT_BLOCKING for p in ordered):
+        return ordered, checkpoint
+    return ordered, _next_checkpoint(since, checkpoint, hashes, joined_seq)
 
 
 def _predecessor(seq: int, hashes: dict[int, bytes], checkpoint: Checkpoint | None
@@ -103,11 +115,14 @@ def _missing(first: int, last: int, listed: set[int]) -> list[Problem]:
 
 
 def _next_checkpoint(since: int, checkpoint: Checkpoint | None, hashes: dict[int, bytes],
-                     *, clean: bool) -> Checkpoint | None:
-    """Moves only after a clean read that could link to the old checkpoint."""
-    if not clean or not hashes or (checkpoint is not None and since > checkpoint.seq):
-        return checkpoint
-    top = max(hashes)
-    if checkpoint is not None and top <= checkpoint.seq:
-        return checkpoint
-    return Checkpoint(top, hashes[top])
+                     joined_seq: int) -> Checkpoint | None:
+    """After a clean read: the highest listed entry, if every link from the checkpoint (or
+    from where the reader joined, when that is later) up to it was checked; else the old one."""
+    top = max(hashes, default=0)
+    if checkpoint is None:  # the first one only from a read of the whole history
+        return Checkpoint(top, hashes[top], joined_seq) if hashes and since == 0 else None
+    base = max(checkpoint.seq, joined_seq)
+    # `all` stops at the first gap, so a huge `top` from the server costs nothing
+    if top > base and all(s in hashes for s in range(base + 1, top + 1)):
+        return Checkpoint(top, hashes[top], joined_seq)
+    return Checkpoint(checkpoint.seq, checkpoint.entry_hash, joined_seq)
