@@ -103,9 +103,16 @@ def _who(m: MemberInfo) -> str:
     return f"{m.name or m.account_id} ({m.role})"
 
 
-def _unverified_warning(doing: str, who: str, account_id: str) -> str:
-    return (f"{doing} {who}, who is not verified in person: compare safety numbers "
-            f"(secure-msg client safety-number {account_id})")
+def _unverified(doing: str, who: list[dict[str, Any]]) -> str:
+    names = ", ".join(f"{m['name'] or '?'} ({m['role']}, {m['id']})" for m in who)
+    return (f"{doing} {names}, not verified in person. Compare safety numbers first "
+            f"(secure-msg client safety-number MEMBER_ID, then verify), or give "
+            f"--confirm-unverified.")
+
+
+def _history_warnings(c: Client, booklet: str) -> list[str]:
+    return [f"the server's history of this booklet does not add up: {p.describe()}"
+            for p in c.history_problems.get(booklet, [])]
 
 
 async def _members(c: Client, a: argparse.Namespace) -> dict[str, Any]:
@@ -124,11 +131,14 @@ async def _remove(c: Client, a: argparse.Namespace) -> dict[str, Any]:
 
 async def _grant(c: Client, a: argparse.Namespace) -> dict[str, Any]:
     await c.unlock(_password(a))
+    member = next((m for m in await c.members(a.booklet) if m.account_id == a.member), None)
+    if member is not None and not member.verified and not a.confirm_unverified:
+        raise ClientError(0, "unverified-recipients", "Not verified in person",
+                          _unverified("Sharing history with", [member.to_json()]))
     count = await c.grant_history(a.booklet, a.member)
-    member = next(m for m in await c.members(a.booklet) if m.account_id == a.member)
-    warn = [] if member.verified else [
-        _unverified_warning("shared history with", _who(member), member.account_id)]
-    return {"entries": count, "text": f"Shared {count} earlier entries.", "warnings": warn}
+    return {"entries": count, "text": f"Shared {count} earlier entries.",
+            "history_problems": [p.to_json() for p in c.history_problems.get(a.booklet, [])],
+            "warnings": _history_warnings(c, a.booklet)}
 
 
 def _post_fields(a: argparse.Namespace) -> dict[str, Any]:
@@ -144,13 +154,17 @@ def _post_fields(a: argparse.Namespace) -> dict[str, Any]:
 
 async def _post(c: Client, a: argparse.Namespace) -> dict[str, Any]:
     await c.unlock(_password(a))
-    result = await c.post(a.booklet, a.kind, **_post_fields(a))
+    try:
+        result = await c.post(a.booklet, a.kind, allow_unverified=a.confirm_unverified,
+                              **_post_fields(a))
+    except ClientError as exc:
+        if exc.code == "unverified-recipients":
+            exc.detail = _unverified("Your entry would be sealed for the first time to",
+                                     exc.extra["new_recipients"])
+        raise
     new = result["new_recipients"]
     return {"id": result["entry_id"], "seq": result["seq"], "new_recipients": new,
-            "text": f"Posted #{result['seq']}.",
-            "warnings": [_unverified_warning("sealed for the first time to",
-                                             f"{n['name'] or n['id']} ({n['role']})", n["id"])
-                         for n in new]}
+            "text": f"Posted #{result['seq']}."}
 
 
 async def _read(c: Client, a: argparse.Namespace) -> dict[str, Any]:
@@ -165,8 +179,7 @@ async def _read(c: Client, a: argparse.Namespace) -> dict[str, Any]:
     problems = c.history_problems.get(a.booklet, [])
     return {"entries": rows, "text": text or "No entries.",
             "history_problems": [p.to_json() for p in problems],
-            "warnings": [f"the server's history of this booklet does not add up: {p.describe()}"
-                         for p in problems]}
+            "warnings": _history_warnings(c, a.booklet)}
 
 
 
@@ -269,6 +282,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--frequency", default="daily", help="homework: how often to practise")
     p.add_argument("--homework", help="homework-log: the homework entry id")
     p.add_argument("--done", choices=["yes", "no"], default="yes")
+    p.add_argument("--confirm-unverified", action="store_true",
+                   help="seal to members not verified in person who get my entries here for "
+                        "the first time (refused otherwise)")
     p.add_argument("--date", default="", help="homework-log: YYYY-MM-DD")
     cmd(p, _post)
     p = sub.add_parser("read", help="decrypt and show entries")
@@ -312,4 +328,6 @@ def _register_booklet(sub: Any, cmd: Callable[[argparse.ArgumentParser, Command]
     p = bsub.add_parser("grant-history", help="share earlier entries with a member")
     p.add_argument("booklet")
     p.add_argument("member")
+    p.add_argument("--confirm-unverified", action="store_true",
+                   help="share with a member not verified in person (refused otherwise)")
     cmd(p, _grant)

@@ -5,13 +5,14 @@ as an operator with write access could."""
 from __future__ import annotations
 
 import sqlite3
+from typing import Any
 
 import pytest
 
 from secure_msg.client import ClientError
 from secure_msg.web.context import RUNTIME
 
-from .conftest import World
+from .conftest import PASSWORD, World
 
 
 async def _server_sql(world: World, sql: str, *params: object) -> None:
@@ -95,3 +96,111 @@ async def test_a_member_promoted_by_the_server_cannot_write_as_the_therapist(
     with pytest.raises(ClientError) as err:
         await mum.read(booklet)
     assert err.value.code == "protocol/wrong-author"
+
+
+async def test_verifying_a_member_keeps_the_role_first_seen(world: World) -> None:
+    """Verification in person trusts the key; it must not re-pin whatever role the server
+    lists next, or the server could promote a parent right after the parents compared numbers."""
+    therapist = await world.therapist()
+    booklet = await therapist.create_booklet("Aino")
+    mum = await world.family(therapist, booklet, "aiti")
+    dad = await world.family(therapist, booklet, "isa")
+    dad_seen = next(m for m in await mum.members(booklet)
+                    if m.account_id == dad.profile.account_id)
+    assert mum.verify(dad_seen, mum.safety_number(dad_seen))
+    await _server_sql(world, "UPDATE members SET role = 'therapist' WHERE account_id = ?",
+                      bytes.fromhex(dad.profile.account_id))
+    relisted = next(m for m in await mum.members(booklet)
+                    if m.account_id == dad.profile.account_id)
+    assert relisted.verified
+    assert relisted.relabelled
+    await dad.post(booklet, "homework", task="Ei terapeutin", frequency="daily")
+    with pytest.raises(ClientError) as err:
+        await mum.read(booklet)
+    assert err.value.code == "protocol/wrong-author"
+
+
+async def test_a_member_first_seen_without_a_name_is_flagged_when_given_one(
+    world: World,
+) -> None:
+    """"No name" is what was first listed: a name the server adds later is a relabelling."""
+    therapist = await world.therapist()
+    booklet = await therapist.create_booklet("Aino")
+    mum = await world.family(therapist, booklet, "aiti")
+    link = (await therapist.invite(booklet, "caregiver"))["link"]
+    daycare = world.new_client()
+    await daycare.enroll(world.base + link[link.index("/enroll/"):], "paivakoti", PASSWORD)
+    first = {m.account_id: m for m in await mum.members(booklet)}
+    assert first[daycare.profile.account_id].name is None
+    await _server_sql(world, "UPDATE accounts SET name_enc = (SELECT name_enc FROM accounts"
+                      " WHERE id = ?) WHERE id = ?", bytes.fromhex(therapist.profile.account_id),
+                      bytes.fromhex(daycare.profile.account_id))
+    later = {m.account_id: m for m in await mum.members(booklet)}
+    assert later[daycare.profile.account_id].name == "T"
+    assert later[daycare.profile.account_id].relabelled
+
+
+async def test_an_unverified_newcomer_can_be_refused_before_anything_is_sealed(
+    world: World,
+) -> None:
+    """With allow_unverified=False (the CLI's default) the post stops before sealing: nothing
+    is stored, and the newcomer stays new."""
+    therapist = await world.therapist()
+    booklet = await therapist.create_booklet("Aino")
+    mum = await world.family(therapist, booklet, "aiti")
+    before = await therapist.api.call("GET", f"/api/booklets/{booklet}/head")
+    with pytest.raises(ClientError) as err:
+        await therapist.post(booklet, "note", text="eka", allow_unverified=False)
+    assert err.value.code == "unverified-recipients"
+    assert [n["id"] for n in err.value.extra["new_recipients"]] == [mum.profile.account_id]
+    assert await therapist.api.call("GET", f"/api/booklets/{booklet}/head") == before
+    assert _ids(await therapist.post(booklet, "note", text="eka")) == [mum.profile.account_id]
+
+
+async def test_a_recipient_of_an_attempt_the_server_refused_is_still_named(
+    world: World,
+) -> None:
+    """The server adds an account for one attempt, keeps that envelope, answers "someone posted
+    first" and removes the account before the retry: the post still names it."""
+    therapist = await world.therapist()
+    booklet = await therapist.create_booklet("Aino")
+    await world.family(therapist, booklet, "aiti")
+    await therapist.post(booklet, "note", text="eka")
+    other = await therapist.create_booklet("Toinen")
+    spy = await world.family(therapist, other, "vakoilija")
+    spy_id, key = bytes.fromhex(spy.profile.account_id), bytes.fromhex(booklet)
+    await _server_sql(world, "INSERT INTO members (booklet_id, account_id, role, joined_at_ms,"
+                      " joined_seq) SELECT ?, ?, 'caregiver', 0, last_seq FROM booklets"
+                      " WHERE id = ?", key, spy_id, key)
+    real = therapist.api.call
+    kept: list[object] = []
+
+    async def server(method: str, path: str, body: Any = None, params: Any = None) -> Any:
+        if method == "POST" and path.endswith("/entries") and not kept:
+            kept.append(body)
+            await _server_sql(world, "DELETE FROM members WHERE booklet_id = ? AND"
+                              " account_id = ?", key, spy_id)
+            raise ClientError(409, "sequence-conflict", "Someone posted first")
+        return await real(method, path, body, params=params)
+
+    therapist.api.call = server  # type: ignore[method-assign]
+    result = await therapist.post(booklet, "note", text="toka")
+    assert kept
+    assert _ids(result) == [spy.profile.account_id]
+
+
+async def test_logging_in_as_another_account_starts_without_the_first_ones_pins(
+    world: World,
+) -> None:
+    """Pins, verifications and checkpoints are one person's: a shared profile folder does not
+    hand them to the next account that logs in there."""
+    therapist = await world.therapist()
+    booklet = await therapist.create_booklet("Aino")
+    mum = await world.family(therapist, booklet, "aiti")
+    await therapist.post(booklet, "note", text="eka")
+    await mum.read(booklet)
+    assert mum.profile.checkpoints
+    await mum.login(world.base, "terapeutti", PASSWORD)
+    assert set(mum.profile.pins) == {therapist.profile.account_id}
+    assert mum.profile.checkpoints == {}
+    assert mum.profile.sealed_to == {}

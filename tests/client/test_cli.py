@@ -60,14 +60,19 @@ def test_cli_family_flow(secure_msg_server: ServerProcess, tmp_path: Path) -> No
     link = therapist.run("booklet", "invite", booklet, "--role", "guardian", "--name", "Äiti")
     link_url = server.base_url + link["link"][link["link"].index("/enroll/"):]
     parent_id = parent.run("enroll", link_url, "--login", "aiti")["id"]
-    assert therapist.run("booklet", "grant-history", booklet, parent_id)["entries"] == 1
-    posted = therapist.run("post", booklet, "--kind", "homework", "--text", "Pyöräily",
-                           "--frequency", "daily")
+    refused = therapist.run("booklet", "grant-history", booklet, parent_id, ok=False)
+    assert refused["error"] == "unverified-recipients"
+    assert therapist.run("booklet", "grant-history", booklet, parent_id,
+                         "--confirm-unverified")["entries"] == 1
+    homework = ("post", booklet, "--kind", "homework", "--text", "Pyöräily")
+    refused = therapist.run(*homework, ok=False)
+    assert refused["error"] == "unverified-recipients"
+    assert f"Äiti (guardian, {parent_id}), not verified in person" in refused["detail"]
+    posted = therapist.run(*homework, "--confirm-unverified")
+    assert posted["seq"] == 2
     assert [n["id"] for n in posted["new_recipients"]] == [parent_id]
-    assert f"who is not verified in person: compare safety numbers (secure-msg client " \
-        f"safety-number {parent_id})" in therapist.stderr
     parent.run("post", booklet, "--kind", "homework-log", "--homework", posted["id"],
-               "--text", "Meni hyvin", "--date", "2026-11-27")
+               "--text", "Meni hyvin", "--date", "2026-11-27", "--confirm-unverified")
     read = parent.run("read", booklet)
     entries = read["entries"]
     assert [e["kind"] for e in entries] == ["title", "homework", "homework-log"]

@@ -7,9 +7,10 @@ only with the pinned key of their author, and recipients come from verified stat
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
@@ -150,13 +151,16 @@ class Client:
     def _logged_in(self, server: str, result: dict[str, Any], acct: keys.AccountKeys,
                    salt: bytes) -> None:
         account = result["account"]
+        if self.profile.account_id and self.profile.account_id != account["id"]:
+            # pins, verifications and checkpoints are one person's: never another's
+            self.profile.pins, self.profile.checkpoints, self.profile.sealed_to = {}, {}, {}
         self.profile.server, self.profile.token = server, result["token"]
         self.profile.bundle = result["password_bundle"]
         self.profile.kdf_salt, self.profile.kdf_iterations = b64e(salt), keys.PBKDF2_ITERATIONS
         self.profile.login, self.profile.account_id = account["login"], account["id"]
         self.api = Api(server, self._http, result["token"])
         self.keys = acct
-        self.profile.pins[account["id"]] = Pin(acct.identity_public.hex(), verified=True)
+        self._pin_verified(account["id"], acct.identity_public)
 
     async def _password_keys(self, login: str, password: str
                              ) -> tuple[keys.PasswordKeys, bytes]:
@@ -263,13 +267,13 @@ class Client:
                 raise ProtocolError("account-mismatch")
             pin = self.profile.pins.get(raw["account_id"])
             if pin is None:  # trust on first use, until verified in person
-                pin = Pin(st.identity_key.hex(), name=raw.get("name"))
+                pin = Pin(st.identity_key.hex())
                 self.profile.pins[raw["account_id"]] = pin
             st.check_pinned(st.account_id, bytes.fromhex(pin.identity_key))
         except ProtocolError as exc:
             raise _protocol(exc) from exc
-        # Pins made before names and roles were pinned take what is listed now.
-        pin.name = pin.name if pin.name is not None else raw.get("name")
+        if not pin.name_pinned:  # first sight, or a pin made before names were pinned
+            pin.name, pin.name_pinned = raw.get("name"), True
         pinned_role = pin.roles.setdefault(booklet_id, raw["role"])
         return MemberInfo(raw["account_id"], raw["role"], raw.get("name"),
                           safety.fingerprint(st.identity_key), st.identity_key,
@@ -292,8 +296,14 @@ class Client:
     def verify(self, member: MemberInfo, number: str) -> bool:
         ok = safety.normalize_number(number) == self.safety_number(member)
         if ok:
-            self.profile.pins[member.account_id] = Pin(member.identity_key.hex(), verified=True)
+            self._pin_verified(member.account_id, member.identity_key)
         return ok
+
+    def _pin_verified(self, account_id: str, identity_key: bytes) -> None:
+        """Verified in person: the key is trusted from now on. The name and roles first seen
+        stay pinned, or a server could relabel someone right after they were verified."""
+        pin = self.profile.pins.setdefault(account_id, Pin(identity_key.hex()))
+        pin.identity_key, pin.verified = identity_key.hex(), True
 
     # -- booklets ----------------------------------------------------------------------------
 
@@ -335,13 +345,24 @@ class Client:
 
     # -- entries -----------------------------------------------------------------------------
 
-    async def post(self, booklet_id: str, kind: str, **fields: Any) -> dict[str, Any]:
-        """Seal to the current members and post; re-seal when someone else posted first."""
+    async def post(self, booklet_id: str, kind: str, *, allow_unverified: bool = True,
+                   **fields: Any) -> dict[str, Any]:
+        """Seal to the current members and post; re-seal when someone else posted first.
+        `new_recipients` in the result names the unverified members sealed to here for the
+        first time, over every attempt (a server could add someone for one attempt only);
+        with `allow_unverified=False` there are none: the post is refused before sealing."""
         me = self._me()
         plaintext = encode_payload(kind, **fields)
+        sent_to: dict[str, MemberInfo] = {}
         for _ in range(MAX_POST_RETRIES):
             head = await self.api.call("GET", f"/api/booklets/{booklet_id}/head")
             members = await self.members(booklet_id)
+            new = self.new_recipients(booklet_id, members)
+            if new and not allow_unverified:
+                raise ClientError(0, "unverified-recipients", "Not verified in person",
+                                  ", ".join(f"{m.name or m.account_id} ({m.role})" for m in new),
+                                  {"new_recipients": [m.to_json() for m in new]})
+            sent_to.update((m.account_id, m) for m in members)
             sealed = envelope.seal_entry(
                 me, booklet_id=bytes.fromhex(booklet_id), entry_id=os.urandom(16),
                 kind=KIND_IDS[kind], sequence=head["last_seq"] + 1,
@@ -355,7 +376,7 @@ class Client:
                 if exc.code not in ("sequence-conflict", "membership-changed"):
                     raise
                 continue
-            result["new_recipients"] = self._note_recipients(booklet_id, members)
+            result["new_recipients"] = self._note_recipients(booklet_id, sent_to.values())
             return result
         raise ClientError(409, "sequence-conflict", "The booklet kept moving; try again")
 
@@ -367,8 +388,9 @@ class Client:
         return [m for m in members if m.account_id not in before and not m.verified
                 and m.account_id != self.profile.account_id]
 
-    def _note_recipients(self, booklet_id: str, members: Sequence[MemberInfo]
+    def _note_recipients(self, booklet_id: str, members: Iterable[MemberInfo]
                          ) -> list[dict[str, Any]]:
+        members = list(members)
         new = self.new_recipients(booklet_id, members)
         known = set(self.profile.sealed_to.get(booklet_id, []))
         self.profile.sealed_to[booklet_id] = sorted(known | {m.account_id for m in members})
@@ -393,17 +415,22 @@ class Client:
     async def read_raw(self, booklet_id: str, since: int = 0
                        ) -> list[tuple[dict[str, Any], envelope.OpenedEntry]]:
         """Every entry after `since` that I can open, with its content key (for grants). The
-        listing is checked as one hash chain first (see `history_problems`)."""
+        listing is checked as one hash chain first (see `history_problems`); the checkpoint
+        moves only once every entry has also opened."""
         members = await self.members(booklet_id, include_removed=True)
         raws, last_seq = await self._listing(booklet_id, since)
         me = next((m for m in members if m.account_id == self.profile.account_id), None)
-        self._check_history(booklet_id, since, last_seq, me.joined_seq if me else 0, raws)
+        checkpoint = self._check_history(booklet_id, since, last_seq,
+                                         me.joined_seq if me else 0, raws)
         opener = _Opener(self, booklet_id, members)
         out = []
         for raw in raws:
             opened = await opener.open(b64d(raw["envelope"]))
             _check_listing(raw, opened.header)
             out.append((raw, opened))
+        if checkpoint is not None:
+            self.profile.checkpoints[booklet_id] = Seen(
+                checkpoint.seq, checkpoint.entry_hash.hex(), checkpoint.joined_seq)
         return out
 
     async def _listing(self, booklet_id: str, since: int) -> tuple[list[dict[str, Any]], int]:
@@ -413,25 +440,28 @@ class Client:
         while True:
             page = await self.api.call("GET", f"/api/booklets/{booklet_id}/entries",
                                        params={"since": str(since), "limit": "200"})
+            seqs = [int(raw["seq"]) for raw in page["entries"]]
+            if (seqs and seqs[0] <= since) or any(b < a for a, b in itertools.pairwise(seqs)):
+                # a listing that does not move forward would page forever (a sequence listed
+                # twice is left to the history check: it is a fork, not a paging error)
+                raise _protocol(ProtocolError("malformed", "the listing is not in order"))
             raws += page["entries"]
             last_seq = max(last_seq, int(page["last_seq"]))
-            if not page["entries"]:
+            if not seqs or seqs[-1] >= page["last_seq"]:
                 return raws, last_seq
-            since = page["entries"][-1]["seq"]
-            if since >= page["last_seq"]:
-                return raws, last_seq
+            since = seqs[-1]
 
     def _check_history(self, booklet_id: str, since: int, last_seq: int, joined_seq: int,
-                       raws: list[dict[str, Any]]) -> None:
+                       raws: list[dict[str, Any]]) -> history.Checkpoint | None:
+        """Records the problems; returns the checkpoint to store if every entry opens."""
         saved = self.profile.checkpoints.get(booklet_id)
-        checkpoint = (None if saved is None
-                      else history.Checkpoint(saved.seq, bytes.fromhex(saved.entry_hash)))
+        checkpoint = None if saved is None else history.Checkpoint(
+            saved.seq, bytes.fromhex(saved.entry_hash), saved.joined_seq)
         problems, after = history.check(
             since=since, last_seq=last_seq, joined_seq=joined_seq, checkpoint=checkpoint,
             items=[_listed(raw) for raw in raws])
         self.history_problems[booklet_id] = problems
-        if after is not None and after != checkpoint:
-            self.profile.checkpoints[booklet_id] = Seen(after.seq, after.entry_hash.hex())
+        return after
 
     async def read(self, booklet_id: str, since: int = 0,
                    kinds: set[str] | None = None) -> list[DecryptedEntry]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -19,6 +20,7 @@ class Pin:
     identity_key: str  # hex
     verified: bool = False
     name: str | None = None
+    name_pinned: bool = False  # a name of None is pinned too: "no name" is what was listed
     roles: dict[str, str] = field(default_factory=dict)  # booklet id → role
 
 
@@ -29,6 +31,7 @@ class Seen:
 
     seq: int
     entry_hash: str  # hex
+    joined_seq: int = 0
 
 
 @dataclass
@@ -60,9 +63,13 @@ class Profile:
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         path = folder / "profile.json"
-        tmp = path.with_suffix(".tmp")
-        # The session token is a secret: owner-only, written atomically.
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(asdict(self), fh, indent=1)
-        os.replace(tmp, path)
+        # The session token is a secret: owner-only (mkstemp's mode), written atomically, and
+        # through a temporary file of its own so two runs cannot interleave into one.
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".profile-", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(asdict(self), fh, indent=1)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
