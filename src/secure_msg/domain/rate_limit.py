@@ -2,21 +2,31 @@
 
 A restart forgets failures, which only helps an attacker who can also restart the server; the
 Argon2id verifier is the real defence against guessing and this keeps online guessing slow.
+
+Keys are attacker-chosen (login names, sender numbers), so the table is bounded: past `max_keys`
+it first drops keys whose failures have all expired, then the oldest keys. Evicting means an
+attacker who fills the table with fresh keys resets the oldest counts; the alternative, refusing
+keys it has never seen, would lock everyone out instead.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import deque
 
 from secure_msg.clock import Clock
 
+MAX_KEYS = 50_000  # ≈ 40 MB at most for one limiter
+
 
 class FailureLimiter:
-    def __init__(self, clock: Clock, *, max_failures: int, window_seconds: float) -> None:
+    def __init__(self, clock: Clock, *, max_failures: int, window_seconds: float,
+                 max_keys: int = MAX_KEYS) -> None:
         self._clock = clock
         self._max = max_failures
         self._window = window_seconds
+        self._max_keys = max_keys
         self._failures: dict[bytes, deque[float]] = {}
 
     def _recent(self, key: bytes) -> deque[float]:
@@ -40,7 +50,18 @@ class FailureLimiter:
 
     def fail(self, key: bytes) -> None:
         self._recent(key)
+        if key not in self._failures and len(self._failures) >= self._max_keys:
+            self._make_room()
         self._failures.setdefault(key, deque()).append(self._clock.monotonic())
+
+    def _make_room(self) -> None:
+        """Drop expired keys; if that frees less than a tenth of the table, the oldest keys
+        too (dicts keep insertion order), so a sweep is paid once per many new keys."""
+        now = self._clock.monotonic()
+        self._failures = {k: t for k, t in self._failures.items() if now - t[-1] < self._window}
+        excess = len(self._failures) - self._max_keys * 9 // 10
+        for key in list(itertools.islice(self._failures, max(excess, 0))):
+            del self._failures[key]
 
     def reset(self, key: bytes) -> None:
         self._failures.pop(key, None)
