@@ -141,7 +141,7 @@ test('an honest chain has no problems and moves the checkpoint to its last entry
   const { problems, entries } = await readBooklet(rows, 0, { fresh: true });
   assert.deepEqual(problems, []);
   assert.equal(entries.length, 3);
-  assert.deepEqual(getCheckpoint(BOOKLET), { seq: 3, entryHash: toHex(await entryHash(fromBase64url(rows[2].envelope))) });
+  assert.deepEqual(getCheckpoint(BOOKLET), { seq: 3, entryHash: toHex(await entryHash(fromBase64url(rows[2].envelope))), joinedSeq: 0 });
 });
 
 test('a dropped entry is reported, the others still open, and the checkpoint stays', async () => {
@@ -175,5 +175,39 @@ test('a server reporting a last_seq below the checkpoint has rewritten the histo
     assert.deepEqual(problems, [{ code: 'history-rewritten', seq: 2 }]);
   } finally {
     reportedLast = null;
+  }
+});
+
+test('a checkpoint moves only once every listed entry opened', async () => {
+  const rows = await chain(2);
+  await readBooklet(rows, 0, { fresh: true });
+  // Entry 3 links correctly but is a "homework" signed by the parent: it fails its own checks.
+  const bad = await listed(parent, 'homework', { task: 'Fake', frequency: 'daily' }, 3, await entryHash(fromBase64url(rows[1].envelope)));
+  const { problems, entries } = await readBooklet([...rows, bad], 2);
+  assert.deepEqual(problems, []);
+  assert.equal(entries[0].error, 'wrong-author');
+  assert.equal(getCheckpoint(BOOKLET).seq, 2);
+});
+
+test('a checkpoint stored before joined_seq was kept counts as joined at 0', async () => {
+  const rows = await chain(2);
+  const hash = toHex(await entryHash(fromBase64url(rows[1].envelope)));
+  state.checkpoints = { [BOOKLET]: { seq: 2, entryHash: hash } };
+  assert.deepEqual(getCheckpoint(BOOKLET), { seq: 2, entryHash: hash, joinedSeq: 0 });
+  assert.deepEqual((await readBooklet(rows, 2)).problems, []);
+});
+
+test('a new joined_seq is reported once, and the checkpoint keeps it', async () => {
+  const rows = await chain(4);
+  await readBooklet(rows.slice(0, 2), 0, { fresh: true });
+  const mine = memberRows.find((r) => r.account_id === toHex(parent.accountId));
+  mine.joined_seq = 3; // "removed and invited back": entry 3 is excused
+  try {
+    const first = await readBooklet([rows[0], rows[1], rows[3]], 0);
+    assert.deepEqual(first.problems, [{ code: 'membership-restarted', seq: 3 }]);
+    assert.deepEqual(getCheckpoint(BOOKLET), { seq: 4, entryHash: toHex(await entryHash(fromBase64url(rows[3].envelope))), joinedSeq: 3 });
+    assert.deepEqual((await readBooklet([rows[0], rows[1], rows[3]], 0)).problems, []);
+  } finally {
+    mine.joined_seq = 0;
   }
 });

@@ -10,10 +10,10 @@ const V = readJson('tests', 'vectors', 'history-v1.json');
 /** The vectors' snake_case input, as the module takes it. */
 const input = (i) => ({
   since: i.since, lastSeq: i.last_seq, joinedSeq: i.joined_seq,
-  checkpoint: i.checkpoint && { seq: i.checkpoint.seq, entryHash: i.checkpoint.entry_hash },
+  checkpoint: i.checkpoint && { seq: i.checkpoint.seq, entryHash: i.checkpoint.entry_hash, joinedSeq: i.checkpoint.joined_seq },
   items: i.items.map((x) => ({ seq: x.seq, prevHash: x.prev_hash, entryHash: x.entry_hash })),
 });
-const checkpointOut = (c) => c && { seq: c.seq, entry_hash: c.entryHash };
+const checkpointOut = (c) => c && { seq: c.seq, entry_hash: c.entryHash, joined_seq: c.joinedSeq };
 
 let ran = 0;
 for (const c of V.cases) {

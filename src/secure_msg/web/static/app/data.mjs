@@ -130,7 +130,7 @@ export async function readEntries(opener, since = 0) {
     after = page.entries[page.entries.length - 1].seq;
     if (after >= page.last_seq) break;
   }
-  const problems = await checkListing(opener, since, lastSeq, raws);
+  const checked = await checkListing(opener, since, lastSeq, raws);
   const entries = await Promise.all(raws.map(async (raw) => {
     try {
       const opened = await opener.open(raw.author_id, fromBase64url(raw.envelope));
@@ -142,21 +142,25 @@ export async function readEntries(opener, since = 0) {
       return { ...claimed, payload: null, error: e.code };
     }
   }));
-  return { entries, lastSeq, problems };
+  // An entry that fails its own checks must not become the reference (§4.6).
+  if (checked.checkpoint && entries.every((e) => !e.error)) setCheckpoint(opener.bookletId, checked.checkpoint);
+  return { entries, lastSeq, problems: checked.problems };
 }
 
 /**
- * The history check of one read; the checkpoint moves only when it adds up.
+ * The history check of one read: its problems, and the checkpoint to store once every entry opened
+ * (null when there is nothing new to store).
  * @param {Opener} opener @param {number} since @param {number} lastSeq @param {any[]} raws the listing
  */
 async function checkListing(opener, since, lastSeq, raws) {
   const items = await Promise.all(raws.map(listedItem));
   // Without my own record, 0: the strictest reading (every entry counts as sealed to me).
   const joinedSeq = opener.authors.get(state.account?.id ?? '')?.joinedSeq ?? 0;
-  const checkpoint = getCheckpoint(opener.bookletId);
-  const result = checkHistory({ since, lastSeq, joinedSeq, checkpoint, items });
-  if (result.checkpoint && result.checkpoint !== checkpoint) setCheckpoint(opener.bookletId, result.checkpoint);
-  return result.problems;
+  const before = getCheckpoint(opener.bookletId);
+  const { problems, checkpoint } = checkHistory({ since, lastSeq, joinedSeq, checkpoint: before, items });
+  const same = checkpoint && before && checkpoint.seq === before.seq && checkpoint.entryHash === before.entryHash
+    && checkpoint.joinedSeq === before.joinedSeq;
+  return { problems, checkpoint: same ? null : checkpoint };
 }
 
 /**

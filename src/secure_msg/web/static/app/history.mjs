@@ -10,7 +10,12 @@
 
 const ZERO_HASH = '00'.repeat(32);
 /** For one sequence, problems come in the order of the spec's table. */
-const ORDER = { 'history-rewritten': 0, 'chain-broken': 1, 'entries-missing': 2 };
+const ORDER = { 'history-rewritten': 0, 'chain-broken': 1, 'membership-restarted': 2, 'entries-missing': 3 };
+/**
+ * Reported, but a read with only this problem still moves the checkpoint: a re-invitation is
+ * honest, and a warning on every later read would teach people to ignore it.
+ */
+const NOT_BLOCKING = new Set(['membership-restarted']);
 
 /**
  * @typedef {object} Listed an entry as the check sees it
@@ -18,9 +23,13 @@ const ORDER = { 'history-rewritten': 0, 'chain-broken': 1, 'entries-missing': 2 
  * @property {string | null} prevHash null when the envelope does not parse
  * @property {string} entryHash of the bytes served
  */
-/** @typedef {{seq: number, entryHash: string}} Checkpoint the highest entry this device accepted */
 /**
- * @typedef {{code: 'history-rewritten' | 'chain-broken', seq: number} | {code: 'entries-missing', from: number, to: number}} Problem
+ * @typedef {object} Checkpoint the highest entry this device accepted
+ * @property {number} seq @property {string} entryHash
+ * @property {number} joinedSeq my joined_seq in the read that set it: a change means the server says I was re-invited
+ */
+/**
+ * @typedef {{code: 'history-rewritten' | 'chain-broken' | 'membership-restarted', seq: number} | {code: 'entries-missing', from: number, to: number}} Problem
  */
 
 /**
@@ -47,6 +56,7 @@ export function checkHistory({ since, lastSeq, joinedSeq, checkpoint, items }) {
     const rewritten = lastSeq < checkpoint.seq
       || items.some((i) => i.seq === checkpoint.seq && i.entryHash !== checkpoint.entryHash);
     if (rewritten) add({ code: 'history-rewritten', seq: checkpoint.seq });
+    if (joinedSeq !== checkpoint.joinedSeq) add({ code: 'membership-restarted', seq: joinedSeq });
   }
   for (const [seq, n] of counts) if (n > 1) add({ code: 'chain-broken', seq });
   for (const i of items) {
@@ -58,7 +68,8 @@ export function checkHistory({ since, lastSeq, joinedSeq, checkpoint, items }) {
 
   const at = (/** @type {Problem} */ p) => ('seq' in p ? p.seq : p.from);
   const problems = [...found.values()].sort((a, b) => at(a) - at(b) || ORDER[a.code] - ORDER[b.code]);
-  return { problems, checkpoint: problems.length ? checkpoint : advance(since, checkpoint, single) };
+  const blocking = problems.some((p) => !NOT_BLOCKING.has(p.code));
+  return { problems, checkpoint: blocking ? checkpoint : advance(since, joinedSeq, checkpoint, single) };
 }
 
 /**
@@ -91,15 +102,21 @@ function missing(first, last, listed) {
 }
 
 /**
- * After a clean read: the highest listed entry, if above the checkpoint and the read could link
- * to it (it started at or before the checkpoint). A read past it never moves it.
- * @param {number} since @param {Checkpoint | null} checkpoint @param {Map<number, string>} single
+ * After a clean read: the highest listed entry, when every link up to it was checked, from the
+ * checkpoint or from where I (re)joined, whichever is later; the first checkpoint only from a read
+ * of the whole history. Otherwise the old checkpoint, with this read's joined_seq.
+ * @param {number} since @param {number} joinedSeq @param {Checkpoint | null} checkpoint
+ * @param {Map<number, string>} single
  * @returns {Checkpoint | null}
  */
-function advance(since, checkpoint, single) {
-  if (!single.size || (checkpoint && since > checkpoint.seq)) return checkpoint;
+function advance(since, joinedSeq, checkpoint, single) {
   let top = 0;
   for (const seq of single.keys()) top = Math.max(top, seq);
-  if (checkpoint && top <= checkpoint.seq) return checkpoint;
-  return { seq: top, entryHash: /** @type {string} */ (single.get(top)) };
+  const at = (/** @type {number} */ seq) => ({ seq, entryHash: /** @type {string} */ (single.get(seq)), joinedSeq });
+  if (!checkpoint) return top && since === 0 ? at(top) : null;
+  const base = Math.max(checkpoint.seq, joinedSeq);
+  let linked = top > base;
+  // Stops at the first gap: a huge `top` from the server costs nothing.
+  for (let s = base + 1; linked && s <= top; s++) linked = single.has(s);
+  return linked ? at(top) : { seq: checkpoint.seq, entryHash: checkpoint.entryHash, joinedSeq };
 }

@@ -122,6 +122,7 @@ export const en = {
   history_missing_one: 'Entry {n} is missing.',
   history_rewritten: 'Entry {n} has changed since you last looked at this booklet.',
   history_broken: 'The chain of entries is broken at entry {n}.',
+  history_restarted: 'The server says you joined this booklet again at entry {n}. If you were not removed and invited back, entries may be hidden from you.',
   history_more: '…and {n} more.',
   history_advice: 'Tell your therapist; do not rely on this booklet until it is sorted out.',
   history_advice_therapist: "Tell the service's administrator; do not rely on this booklet until it is sorted out.",

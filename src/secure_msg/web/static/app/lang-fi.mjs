@@ -116,6 +116,7 @@ export const fi = {
   history_missing_one: 'Merkintä {n} puuttuu.',
   history_rewritten: 'Merkintä {n} on muuttunut sen jälkeen, kun katsoit vihkoa viimeksi.',
   history_broken: 'Merkintöjen ketju katkeaa merkinnän {n} kohdalla.',
+  history_restarted: 'Palvelimen mukaan liityit tähän vihkoon uudelleen merkinnän {n} kohdalla. Jos sinua ei poistettu ja kutsuttu takaisin, sinulta voi olla piilotettu merkintöjä.',
   history_more: '…ja {n} muuta.',
   history_advice: 'Kerro asiasta terapeutillesi. Älä luota tähän vihkoon, ennen kuin asia on selvitetty.',
   history_advice_therapist: 'Kerro asiasta palvelun ylläpitäjälle. Älä luota tähän vihkoon, ennen kuin asia on selvitetty.',

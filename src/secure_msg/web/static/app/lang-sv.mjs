@@ -116,6 +116,7 @@ export const sv = {
   history_missing_one: 'Anteckning {n} saknas.',
   history_rewritten: 'Anteckning {n} har ändrats sedan du senast tittade i häftet.',
   history_broken: 'Kedjan av anteckningar är bruten vid anteckning {n}.',
+  history_restarted: 'Servern säger att du gick med i häftet igen vid anteckning {n}. Om du inte togs bort och bjöds in på nytt kan anteckningar vara dolda för dig.',
   history_more: '…och {n} till.',
   history_advice: 'Berätta det för din terapeut. Lita inte på det här häftet förrän saken är utredd.',
   history_advice_therapist: 'Berätta det för tjänstens administratör. Lita inte på det här häftet förrän saken är utredd.',

@@ -184,8 +184,16 @@ export function setPin(accountId, ikHex, verified) {
   if (!state.memoryOnly && state.account) storage.set(pinsKey(state.account.id), state.pins);
 }
 
-/** Anything else (an older or damaged record) counts as none: the next clean read sets it. */
-const validCheckpoint = (c) => (c && Number.isSafeInteger(c.seq) && c.seq > 0 && /^[0-9a-f]{64}$/.test(c.entryHash) ? c : null);
+/**
+ * A stored checkpoint, or null for a damaged one (the next clean read sets it). One kept before
+ * checkpoints had joined_seq counts as joined at 0, as its reads checked.
+ * @returns {import('./history.mjs').Checkpoint | null}
+ */
+function validCheckpoint(c) {
+  if (!c || !Number.isSafeInteger(c.seq) || c.seq <= 0 || !/^[0-9a-f]{64}$/.test(c.entryHash)) return null;
+  const joinedSeq = c.joinedSeq ?? 0;
+  return Number.isSafeInteger(joinedSeq) && joinedSeq >= 0 ? { seq: c.seq, entryHash: c.entryHash, joinedSeq } : null;
+}
 
 /** The checkpoints as stored now: another tab of this account may have moved one. */
 function storedCheckpoints() {
@@ -201,13 +209,15 @@ export function getCheckpoint(bookletId) {
 }
 
 /**
- * Keep a booklet's new checkpoint, unless another tab already kept a later one.
+ * Keep a booklet's new checkpoint, unless another tab already kept a later one (or another entry
+ * at its sequence, which this tab's next read will report).
  * @param {string} bookletId @param {import('./history.mjs').Checkpoint} checkpoint
  */
 export function setCheckpoint(bookletId, checkpoint) {
   const all = storedCheckpoints();
-  if ((validCheckpoint(all[bookletId])?.seq ?? 0) >= checkpoint.seq) return;
-  all[bookletId] = { seq: checkpoint.seq, entryHash: checkpoint.entryHash };
+  const stored = validCheckpoint(all[bookletId]);
+  if (stored && (stored.seq > checkpoint.seq || (stored.seq === checkpoint.seq && stored.entryHash !== checkpoint.entryHash))) return;
+  all[bookletId] = { seq: checkpoint.seq, entryHash: checkpoint.entryHash, joinedSeq: checkpoint.joinedSeq };
   state.checkpoints = all;
   if (!state.memoryOnly && state.account) storage.set(checkpointsKey(state.account.id), all);
 }

@@ -18,6 +18,8 @@ export function bookletView(main, bookletId) {
   let lastSeq = 0;
   /** What the last read found wrong with the booklet's history (docs/protocol.md §4.6). */
   let problems = [];
+  /** A re-join is reported by one read only: it stays on screen while the booklet is open. */
+  let restarts = [];
   /** @type {import('../data.mjs').Member[]} */
   let all = [];
   let opener = null;
@@ -82,12 +84,15 @@ export function bookletView(main, bookletId) {
       if (changed.length) return blocked(changed);
       // While the history does not add up, read it all again: a later page that adds up on its
       // own must not clear the warning while the earlier finding still stands.
-      const since = problems.length ? 0 : lastSeq;
+      const since = problems.some((p) => p.code !== 'membership-restarted') ? 0 : lastSeq;
       const fresh = await readEntries(opener, since);
       entries = since ? entries.concat(fresh.entries.filter((e) => e.seq > lastSeq)) : fresh.entries;
       lastSeq = Math.max(lastSeq, fresh.lastSeq);
       problems = fresh.problems;
-      historyBox.show(problems, me()?.role === 'therapist');
+      restarts = [...restarts, ...problems.filter((p) => p.code === 'membership-restarted' && !restarts.some((r) => r.seq === p.seq))];
+      const at = (p) => p.seq ?? p.from;
+      const shown = [...problems.filter((p) => p.code !== 'membership-restarted'), ...restarts].sort((a, b) => at(a) - at(b));
+      historyBox.show(shown, me()?.role === 'therapist');
       receipts = (await api('GET', `/api/booklets/${bookletId}/receipts`)).receipts;
       render();
       if (!appointmentsShown && me() && !me().removed) {

@@ -10,7 +10,8 @@ export function describeProblem(p) {
   if (p.code === 'entries-missing') {
     return p.from === p.to ? t('history_missing_one', { n: p.from }) : t('history_missing', { from: p.from, to: p.to });
   }
-  return t(p.code === 'history-rewritten' ? 'history_rewritten' : 'history_broken', { n: p.seq });
+  const key = { 'history-rewritten': 'history_rewritten', 'membership-restarted': 'history_restarted' }[p.code] ?? 'history_broken';
+  return t(key, { n: p.seq });
 }
 
 /**
