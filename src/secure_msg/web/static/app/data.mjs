@@ -1,9 +1,11 @@
 /**
  * Booklets on the member's side, as the Python reference client does it (client/client.py):
- * members' key statements verified and identity keys pinned on first sight (a changed key is
- * reported, never silently accepted); entries opened with the author's pinned key, with my own
- * wrap or a key from a history grant; posts sealed to every current member and retried when
- * someone else posted first.
+ * members' key statements verified and identity keys, names and roles pinned on first sight (a
+ * changed key is reported, never silently accepted; a changed name or role is shown, and the
+ * pinned role is the one that counts); entries opened with the author's pinned key, with my own
+ * wrap or a key from a history grant; posts sealed to every current member, after the writer
+ * confirmed anyone unverified they would reach for the first time, and retried when someone else
+ * posted first.
  */
 import {
   KIND, KIND_NAMES, ProtocolError, encodePayload, entryHash, fromBase64url, fromHex, openEntry, openEntryWithKey,
@@ -11,7 +13,8 @@ import {
 } from '../crypto/index.mjs';
 import { ApiError, api } from './api.mjs';
 import { checkHistory } from './history.mjs';
-import { getCheckpoint, getPin, setCheckpoint, setPin, state } from './session.mjs';
+import { NotConfirmed, newRecipients, observe } from './pins.mjs';
+import { addSealedTo, getCheckpoint, getPin, getSealedTo, putPin, setCheckpoint, state } from './session.mjs';
 
 const MAX_POST_RETRIES = 5;
 const PAGE = 200;
@@ -24,6 +27,8 @@ const THERAPIST_KINDS = new Set([KIND.title, KIND.homework, KIND.system]);
  * @property {boolean} removed @property {boolean} verified @property {boolean} changed identity key differs from the pin
  * @property {Uint8Array} identityKey the key in the current statement
  * @property {Uint8Array} pinnedKey @property {Uint8Array} encryptionKey @property {number} joinedSeq
+ * @property {string | null} pinnedName @property {string} pinnedRole the name and role in this booklet first seen: the role that counts
+ * @property {boolean} relabelled the server lists another name or role than first seen
  */
 
 /** Members with verified statements; a changed identity key is flagged, not trusted. @returns {Promise<Member[]>} */
@@ -31,23 +36,37 @@ export async function members(bookletId, { all = false } = {}) {
   const data = await api('GET', `/api/booklets/${bookletId}/members${all ? '?all=1' : ''}`);
   return Promise.all(data.members.map(async (raw) => {
     const st = await verifyKeyStatement(fromBase64url(raw.key_statement), { accountId: fromHex(raw.account_id) });
-    let pin = getPin(raw.account_id);
-    if (!pin) {
-      setPin(raw.account_id, toHex(st.identityKey), false); // trust on first use, until verified
-      pin = getPin(raw.account_id);
-    }
+    const name = raw.name ?? null;
+    // Trust on first use, until verified; a known pin only gains a name or a role for a new booklet.
+    const seen = observe(getPin(raw.account_id), { ik: toHex(st.identityKey), name, role: raw.role, bookletId });
+    if (seen.changed) putPin(raw.account_id, seen.pin);
+    const { pin } = seen;
+    const pinnedName = pin.name ?? null;
+    const pinnedRole = /** @type {Record<string, string>} */ (pin.roles)[bookletId];
     return {
-      id: raw.account_id, role: raw.role, name: raw.name, removed: Boolean(raw.removed),
+      id: raw.account_id, role: raw.role, name, removed: Boolean(raw.removed),
       verified: pin.verified, changed: pin.ik !== toHex(st.identityKey), identityKey: st.identityKey,
       pinnedKey: fromHex(pin.ik), encryptionKey: st.encryptionKey, joinedSeq: raw.joined_seq ?? 0,
+      pinnedName, pinnedRole, relabelled: name !== pinnedName || raw.role !== pinnedRole,
     };
   }));
 }
 
-/** The display name of a member. @param {Member | undefined} m @param {(k: string) => string} t */
+/**
+ * The display name of a member; one the server now lists under another name or role says so, as
+ * "Anna (therapist) — first seen as Liisa (caregiver)".
+ * @param {Member | undefined} m @param {(k: string, slots?: Record<string, any>) => string} t
+ */
 export function nameOf(m, t) {
   if (!m) return '?';
-  if (m.id === state.account?.id) return `${m.name ?? state.account.login} (${t('you')})`;
+  const self = m.id === state.account?.id;
+  if (m.relabelled) {
+    const label = (/** @type {string | null} */ name, /** @type {string} */ role) => (
+      name ? t('name_role', { name, role: t(`role_${role}`) }) : t(`role_${role}`));
+    const now = label(m.name ?? (self ? state.account?.login ?? null : null), m.role);
+    return t('first_seen_as', { now: self ? `${now} (${t('you')})` : now, first: label(m.pinnedName, m.pinnedRole) });
+  }
+  if (self) return `${m.name ?? state.account?.login} (${t('you')})`;
   return m.name ?? t(`role_${m.role}`);
 }
 
@@ -70,7 +89,8 @@ export class Opener {
     const author = this.authors.get(authorId);
     if (!author) throw new ProtocolError('wrong-author', 'not a member of this booklet');
     const opened = await this.decrypt(author, envelope);
-    if (THERAPIST_KINDS.has(opened.header.kind) && author.role !== 'therapist') {
+    // The role first seen counts: a server cannot promote a parent by relabelling them.
+    if (THERAPIST_KINDS.has(opened.header.kind) && author.pinnedRole !== 'therapist') {
       throw new ProtocolError('wrong-author', 'only the therapist writes this kind');
     }
     return opened;
@@ -200,20 +220,44 @@ function signedFields(raw, header) {
   return { seq: header.sequence, id, authorId: toHex(header.authorId), kind: KIND_NAMES[header.kind], createdAt: new Date(header.createdAt).toISOString() };
 }
 
-/** Seal to the current members and post; re-seal when the booklet moved on meanwhile. */
-export async function post(bookletId, kind, fields) {
+/**
+ * Asked before anything is sealed to `newcomers`: members unverified in person whom my entries
+ * here never reached. Resolves true to go ahead.
+ * @typedef {(newcomers: Member[]) => Promise<boolean>} Confirm
+ */
+
+/**
+ * Seal to the current members and post; re-seal when the booklet moved on meanwhile. Every
+ * attempt counts (an envelope answered with 409 has left this device): a newcomer in any attempt
+ * is confirmed first, and all attempts' recipients are recorded once the post is stored.
+ * @param {string} bookletId @param {string} kind @param {Record<string, any>} fields
+ * @param {{confirm?: Confirm}} [opts] without it, any newcomer stops the post (NotConfirmed)
+ */
+export async function post(bookletId, kind, fields, { confirm } = {}) {
   const plaintext = encodePayload(KIND[kind], fields);
-  for (let i = 0; i < MAX_POST_RETRIES; i++) {
+  /** @type {Set<string>} */ const sentTo = new Set();
+  /** @type {Set<string>} */ const confirmed = new Set();
+  for (let attempt = 0; attempt < MAX_POST_RETRIES;) {
     const [head, current] = await Promise.all([api('GET', `/api/booklets/${bookletId}/head`), members(bookletId)]);
     const changed = current.find((m) => m.changed);
     if (changed) throw new ProtocolError('identity-key-changed', changed.id);
+    const newcomers = newRecipients(current, [...getSealedTo(bookletId), ...confirmed], state.account?.id);
+    if (newcomers.length) {
+      if (!confirm || !(await confirm(newcomers))) throw new NotConfirmed(newcomers);
+      newcomers.forEach((m) => confirmed.add(m.id));
+      continue; // the answer may have taken a while: seal against a fresh head and member list
+    }
+    attempt += 1;
+    current.forEach((m) => sentTo.add(m.id));
     const envelope = await sealEntry(state.keys, {
       bookletId: fromHex(bookletId), entryId: randomBytes(16), kind: KIND[kind], sequence: head.last_seq + 1,
       prevHash: fromBase64url(head.last_hash), createdAt: Date.now(), plaintext,
       recipients: current.map((m) => ({ accountId: fromHex(m.id), encryptionKey: m.encryptionKey })),
     });
     try {
-      return await api('POST', `/api/booklets/${bookletId}/entries`, { envelope: toBase64url(envelope) });
+      const result = await api('POST', `/api/booklets/${bookletId}/entries`, { envelope: toBase64url(envelope) });
+      addSealedTo(bookletId, sentTo);
+      return result;
     } catch (e) {
       if (!(e instanceof ApiError) || !['sequence-conflict', 'membership-changed'].includes(e.type)) throw e;
     }
@@ -221,12 +265,20 @@ export async function post(bookletId, kind, fields) {
   throw new ApiError(409, 'sequence-conflict', 'The booklet kept moving; try again');
 }
 
-/** Re-wrap the entries I can read to a member who joined later. @param {Entry[]} entries @returns {Promise<number>} */
-export async function grantHistory(bookletId, member, entries) {
+/**
+ * Re-wrap the entries I can read to a member who joined later; one unverified in person is
+ * confirmed first.
+ * @param {string} bookletId @param {Member} member @param {Entry[]} entries @param {{confirm?: Confirm}} [opts]
+ * @returns {Promise<number>}
+ */
+export async function grantHistory(bookletId, member, entries, { confirm } = {}) {
   const keys = entries.filter((e) => e.contentKey && e.entryHash)
     .map((e) => ({ entryId: fromHex(e.id), entryHash: e.entryHash, contentKey: e.contentKey }));
   if (!keys.length) return 0;
   if (member.changed) throw new ProtocolError('identity-key-changed', member.id);
+  if (!member.verified && member.id !== state.account?.id && !(confirm && await confirm([member]))) {
+    throw new NotConfirmed([member]);
+  }
   const grant = await sealGrant(state.keys, {
     bookletId: fromHex(bookletId), granteeId: fromHex(member.id), granteeEk: member.encryptionKey, createdAt: Date.now(), keys,
   });

@@ -4,8 +4,9 @@
  * Private keys exist only as non-extractable CryptoKeys; on a personal device their bundle is kept
  * in IndexedDB under a non-extractable device key (crypto/keystore.mjs, WebKit-safe). On a shared
  * computer nothing is stored: keys, token and pins live in this page's memory only.
- * Pinned identity keys (trust on first use, until verified in person) are kept per account, and
- * beside them each booklet's history checkpoint (docs/protocol.md §4.6).
+ * Pins (identity key, trusted on first use until verified in person, with the name and roles first
+ * seen: docs/protocol.md §6.4) are kept per account, and beside them each booklet's history
+ * checkpoint (§4.6) and whom my entries there were sealed to. Another account never sees them.
  */
 // Only what login needs (not ../crypto/index.mjs): entries, grants and HPKE load with the inbox.
 import { PBKDF2_ITERATIONS, PURPOSE, SALT_LENGTH, derivePasswordKeys, openBundle, sealBundle } from '../crypto/bundle.mjs';
@@ -16,10 +17,12 @@ import { KeyStore } from '../crypto/keystore.mjs';
 import { randomBytes } from '../crypto/primitives.mjs';
 import { deriveRecoveryKeys, formatRecoveryKey, generateRecoverySecret, parseRecoveryKey } from '../crypto/recovery.mjs';
 import { api, auth } from './api.mjs';
+import { withKey } from './pins.mjs';
 
 const SESSION_KEY = 'secure-msg:session';
 const pinsKey = (id) => `secure-msg:pins:${id}`;
 const checkpointsKey = (id) => `secure-msg:checkpoints:${id}`;
+const sealedToKey = (id) => `secure-msg:sealed-to:${id}`;
 
 /**
  * @typedef {object} Account
@@ -31,8 +34,9 @@ export const state = {
   /** @type {Account | null} */ account: null,
   /** @type {AccountKeys | null} */ keys: null,
   memoryOnly: false,
-  /** @type {Record<string, {ik: string, verified: boolean}>} */ pins: {},
+  /** @type {Record<string, import('./pins.mjs').Pin>} */ pins: {},
   /** @type {Record<string, import('./history.mjs').Checkpoint>} booklet id → the highest entry accepted */ checkpoints: {},
+  /** @type {Record<string, string[]>} booklet id → the accounts my entries there were sealed to */ sealedTo: {},
 };
 
 const storage = {
@@ -130,6 +134,7 @@ async function signedIn(result, bundle, keys, memoryOnly) {
   }
   state.pins = (memoryOnly ? null : storage.get(pinsKey(result.account.id))) ?? {};
   state.checkpoints = {}; // read from storage when used (getCheckpoint), unless memory-only
+  state.sealedTo = {}; // likewise (getSealedTo)
   setPin(result.account.id, toHex(keys.identityPublic), true);
 }
 
@@ -145,7 +150,7 @@ export async function restore() {
     const account = await api('GET', '/api/me');
     const st = await verifyKeyStatement(fromBase64url(account.key_statement), { accountId: fromHex(account.id), pinnedIdentityKey: keys.identityPublic });
     if (toHex(st.encryptionKey) !== toHex(keys.encryptionPublic)) throw new ProtocolError('bundle-key-mismatch');
-    Object.assign(state, { account, keys, memoryOnly: false, pins: storage.get(pinsKey(account.id)) ?? {}, checkpoints: {} });
+    Object.assign(state, { account, keys, memoryOnly: false, pins: storage.get(pinsKey(account.id)) ?? {}, checkpoints: {}, sealedTo: {} });
     return true;
   } catch {
     auth.token = null;
@@ -172,16 +177,45 @@ export function forget() {
   state.keys = null;
   state.pins = {};
   state.checkpoints = {};
+  state.sealedTo = {};
   if (!state.memoryOnly) KeyStore.open().then((s) => s.clear()).catch(() => {});
 }
 
-/** @param {string} accountId */
+/** @param {string} accountId @returns {import('./pins.mjs').Pin | undefined} */
 export const getPin = (accountId) => state.pins[accountId];
 
-/** @param {string} accountId @param {string} ikHex @param {boolean} verified */
-export function setPin(accountId, ikHex, verified) {
-  state.pins[accountId] = { ik: ikHex, verified };
+/**
+ * Set a pin's key and whether it is verified; the name and roles first seen stay.
+ * @param {string} accountId @param {string} ikHex @param {boolean} verified
+ */
+export const setPin = (accountId, ikHex, verified) => putPin(accountId, withKey(state.pins[accountId], ikHex, verified));
+
+/** @param {string} accountId @param {import('./pins.mjs').Pin} pin */
+export function putPin(accountId, pin) {
+  state.pins[accountId] = pin;
   if (!state.memoryOnly && state.account) storage.set(pinsKey(state.account.id), state.pins);
+}
+
+/** As stored now: another tab of this account may have posted meanwhile. @returns {Record<string, string[]>} */
+function storedSealedTo() {
+  if (state.memoryOnly || !state.account) return state.sealedTo;
+  const saved = storage.get(sealedToKey(state.account.id));
+  return saved && typeof saved === 'object' && !Array.isArray(saved) ? saved : state.sealedTo;
+}
+
+/** The accounts my entries in this booklet were sealed to. @param {string} bookletId @returns {string[]} */
+export function getSealedTo(bookletId) {
+  state.sealedTo = storedSealedTo();
+  const ids = state.sealedTo[bookletId];
+  return Array.isArray(ids) ? ids.filter((id) => typeof id === 'string') : [];
+}
+
+/** After a post: add everyone its attempts were sealed to. @param {string} bookletId @param {Iterable<string>} ids */
+export function addSealedTo(bookletId, ids) {
+  const all = storedSealedTo();
+  all[bookletId] = [...new Set([...getSealedTo(bookletId), ...ids])].sort();
+  state.sealedTo = all;
+  if (!state.memoryOnly && state.account) storage.set(sealedToKey(state.account.id), all);
 }
 
 /**

@@ -6,6 +6,7 @@ import { Opener, members, nameOf, post, readEntries } from '../data.mjs';
 import { onEntry } from '../live.mjs';
 import { state } from '../session.mjs';
 import { busy, errorBox } from './common.mjs';
+import { askingBeside, unlessCancelled } from './confirm.mjs';
 import { isoDay, renderEntry, weeklyCounts } from './entries.mjs';
 import { historyWarning } from './history.mjs';
 import { membersPanel, therapistTools } from './tools.mjs';
@@ -46,9 +47,11 @@ export function bookletView(main, bookletId) {
     const byId = new Map(entries.map((e) => [e.id, e]));
     const ctx = {
       members: new Map(all.map((m) => [m.id, m])), byId, counts: weeklyCounts(entries), receipts, canWrite: canWrite(),
-      logHomework: async (entry, how) => {
+      logHomework: async (entry, how, form) => {
         try {
-          await post(bookletId, 'homework-log', { homework: entry.id, done: true, how, date: isoDay(new Date()) });
+          const fields = { homework: entry.id, done: true, how, date: isoDay(new Date()) };
+          const sent = await unlessCancelled(() => post(bookletId, 'homework-log', fields, askingBeside(form, bookletId)));
+          if (!sent) return render();
           await update();
           announce(t('saved'));
         } catch (e) {
@@ -131,7 +134,7 @@ export function bookletView(main, bookletId) {
     const text = area.value.trim();
     if (!text) return;
     await busy(compose, composeError, async () => {
-      await post(bookletId, 'note', { text });
+      if (!await unlessCancelled(() => post(bookletId, 'note', { text }, askingBeside(compose, bookletId)))) return;
       area.value = '';
       await update();
       announce(t('sent'));

@@ -36,7 +36,7 @@ export const weekSummary = (n) => (n === 0 ? t('done_none_week') : n === 1 ? t('
  * @property {Map<string, import('../data.mjs').Entry>} byId
  * @property {Map<string, number>} counts
  * @property {{account_id: string, read_seq: number}[]} receipts
- * @property {(entry: import('../data.mjs').Entry, how: string) => Promise<void>} logHomework
+ * @property {(entry: import('../data.mjs').Entry, how: string, form: HTMLElement) => Promise<void>} logHomework the form, to ask beside it
  */
 
 /** @param {import('../data.mjs').Entry} e @param {RenderContext} ctx */
@@ -142,7 +142,7 @@ function taskCard(e, ctx, meta) {
     const choice = form.querySelector('input[name=how]:checked')?.value ?? '';
     const more = form.elements.namedItem('more').value.trim();
     form.querySelectorAll('button').forEach((b) => { b.disabled = true; });
-    await ctx.logHomework(e, more ? `${choice} – ${more}` : choice);
+    await ctx.logHomework(e, more ? `${choice} – ${more}` : choice, form);
   });
   return h('article', { class: 'task', 'aria-labelledby': headingId },
     meta,

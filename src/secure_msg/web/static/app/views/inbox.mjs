@@ -6,6 +6,7 @@ import { bookletTitle, post } from '../data.mjs';
 import { onEntry } from '../live.mjs';
 import { state } from '../session.mjs';
 import { busy, errorBox } from './common.mjs';
+import { askingBeside, unlessCancelled } from './confirm.mjs';
 
 /** @param {HTMLElement} main @returns {() => void} cleanup */
 export function inboxView(main) {
@@ -73,8 +74,9 @@ function newBookletForm(reload) {
     if (!title) return;
     await busy(form, error, async () => {
       const { id } = await api('POST', '/api/booklets');
-      await post(id, 'title', { title });
-      form.reset();
+      // Only I am a member yet: anyone else the server added is asked about. Cancelled, the
+      // booklet stays untitled.
+      if (await unlessCancelled(() => post(id, 'title', { title }, askingBeside(form, id)))) form.reset();
       await reload();
       location.hash = `#/b/${id}`;
     });

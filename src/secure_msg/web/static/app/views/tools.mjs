@@ -5,6 +5,7 @@ import { t } from '../i18n.mjs';
 import { grantHistory, nameOf, post } from '../data.mjs';
 import { state } from '../session.mjs';
 import { busy, errorBox } from './common.mjs';
+import { askingBeside, unlessCancelled } from './confirm.mjs';
 
 /**
  * @param {string} bookletId @param {import('../data.mjs').Member[]} all
@@ -27,7 +28,8 @@ export function membersPanel(bookletId, all, entries, { therapist, onChange }) {
       if (m.joinedSeq > 0) {
         actions.append(h('button', { type: 'button', class: 'secondary', 'data-action': 'share',
           onclick: (ev) => act(ev.currentTarget, async () => {
-            const n = await grantHistory(bookletId, m, entries);
+            let n = 0;
+            if (!await unlessCancelled(async () => { n = await grantHistory(bookletId, m, entries, askingBeside(actions, bookletId, 'share')); })) return;
             status.textContent = n ? t('shared_n', { n, name }) : t('nothing_to_share');
           }) }, t('share_history', { name })));
       }
@@ -47,7 +49,9 @@ export function membersPanel(bookletId, all, entries, { therapist, onChange }) {
       actions.append(remove);
     }
     return h('li', { class: 'member', 'data-member': m.id },
-      h('p', null, h('span', { class: 'member-name' }, name), ' · ', t(`role_${m.role}`), ' · ',
+      // A relabelled member's name says both roles, the one first seen (which counts) and the listed one.
+      h('p', null, h('span', { class: m.relabelled ? 'member-name relabelled' : 'member-name' }, name), ' · ',
+        m.relabelled ? null : [t(`role_${m.role}`), ' · '],
         h('span', { class: m.verified ? 'ok' : 'muted' }, m.verified ? `✓ ${t('verified')}` : t('not_verified'))),
       actions);
   };
@@ -84,7 +88,7 @@ export function therapistTools(bookletId, { onPosted }) {
     await busy(homework, hwError, async () => {
       const fields = { task: get('task'), frequency: get('frequency') };
       if (get('text')) fields.text = get('text');
-      await post(bookletId, 'homework', fields);
+      if (!await unlessCancelled(() => post(bookletId, 'homework', fields, askingBeside(homework, bookletId)))) return;
       homework.reset();
       await onPosted();
       announce(t('sent'));
