@@ -4,6 +4,7 @@ client. PBKDF2 is memoised per (password, salt) so a test pays it once per perso
 from __future__ import annotations
 
 import functools
+import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,6 +61,17 @@ class World:
         await client.enroll(self.base + link[link.index("/enroll/"):], login, PASSWORD)
         await therapist.grant_history(booklet, client.profile.account_id, {"title"})
         return client
+
+    async def server_sql(self, sql: str, *params: object) -> None:
+        """Edit the server's database behind its back, as an operator with write access could:
+        how tests play the threat model's malicious server."""
+        db = self.http.app[RUNTIME].database
+        assert db is not None
+
+        def txn(conn: sqlite3.Connection) -> None:
+            conn.execute(sql, params)
+
+        await db.write(txn)
 
     async def raw(self, method: str, path: str, token: str | None = None,
                   **kwargs: Any) -> tuple[int, Any]:

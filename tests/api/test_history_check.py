@@ -5,14 +5,12 @@ write access could, as the threat model's malicious server (§5.9)."""
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from typing import Any
 
 import pytest
 
 from secure_msg.client import Client, ClientError
 from secure_msg.client.history import Problem
-from secure_msg.web.context import RUNTIME
 
 from .conftest import World
 
@@ -25,16 +23,6 @@ async def _family(world: World, notes: int) -> tuple[Client, Client, str]:
     for i in range(notes):
         await therapist.post(booklet, "note", text=f"muistiinpano {i}")
     return therapist, guardian, booklet
-
-
-async def _server_sql(world: World, sql: str, *params: object) -> None:
-    db = world.http.app[RUNTIME].database
-    assert db is not None
-
-    def txn(conn: sqlite3.Connection) -> None:
-        conn.execute(sql, params)
-
-    await db.write(txn)
 
 
 async def test_an_honest_history_has_no_problems_and_moves_the_checkpoint(world: World) -> None:
@@ -51,7 +39,7 @@ async def test_an_entry_withheld_from_one_member_is_reported(world: World) -> No
     _, guardian, booklet = await _family(world, 4)
     await guardian.read(booklet)
     before = guardian.profile.checkpoints[booklet]
-    await _server_sql(world, "DELETE FROM entry_access WHERE account_id = ? AND seq = 4",
+    await world.server_sql("DELETE FROM entry_access WHERE account_id = ? AND seq = 4",
                       bytes.fromhex(guardian.profile.account_id))
     seqs = [e.seq for e in await guardian.read(booklet)]
     assert seqs == [1, 2, 3, 5]
@@ -67,10 +55,10 @@ async def test_a_history_rolled_back_and_rewritten_is_reported(world: World) -> 
     seen = guardian.profile.checkpoints[booklet]
     assert seen.seq == 4
     key = bytes.fromhex(booklet)
-    await _server_sql(world, "DELETE FROM entry_access WHERE booklet_id = ? AND seq > 2", key)
-    await _server_sql(world, "DELETE FROM entries WHERE booklet_id = ? AND seq > 2", key)
-    await _server_sql(
-        world, "UPDATE booklets SET last_seq = 2, last_hash = (SELECT entry_hash FROM entries"
+    await world.server_sql("DELETE FROM entry_access WHERE booklet_id = ? AND seq > 2", key)
+    await world.server_sql("DELETE FROM entries WHERE booklet_id = ? AND seq > 2", key)
+    await world.server_sql(
+        "UPDATE booklets SET last_seq = 2, last_hash = (SELECT entry_hash FROM entries"
         " WHERE booklet_id = ? AND seq = 2) WHERE id = ?", key, key)
     for text in ("toinen versio", "ja vielä"):
         await therapist.post(booklet, "note", text=text)
@@ -85,7 +73,7 @@ async def test_a_booklet_that_went_back_is_reported_on_an_incremental_read(world
     _, guardian, booklet = await _family(world, 3)
     await guardian.read(booklet)
     key = bytes.fromhex(booklet)
-    await _server_sql(world, "UPDATE booklets SET last_seq = 3 WHERE id = ?", key)
+    await world.server_sql("UPDATE booklets SET last_seq = 3 WHERE id = ?", key)
     assert await guardian.read(booklet, since=4) == []
     assert guardian.history_problems[booklet] == [Problem("history-rewritten", 4)]
 

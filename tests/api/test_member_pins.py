@@ -4,25 +4,13 @@ as an operator with write access could."""
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 import pytest
 
 from secure_msg.client import ClientError
-from secure_msg.web.context import RUNTIME
 
 from .conftest import PASSWORD, World
-
-
-async def _server_sql(world: World, sql: str, *params: object) -> None:
-    db = world.http.app[RUNTIME].database
-    assert db is not None
-
-    def txn(conn: sqlite3.Connection) -> None:
-        conn.execute(sql, params)
-
-    await db.write(txn)
 
 
 def _ids(result: dict[str, object]) -> list[str]:
@@ -67,10 +55,10 @@ async def test_a_member_relabelled_by_the_server_is_flagged(world: World) -> Non
     before = {m.account_id: m for m in await mum.members(booklet)}
     assert not any(m.relabelled for m in before.values())
     daycare_id = bytes.fromhex(daycare.profile.account_id)
-    await _server_sql(world, "UPDATE accounts SET name_enc = (SELECT name_enc FROM accounts"
+    await world.server_sql("UPDATE accounts SET name_enc = (SELECT name_enc FROM accounts"
                       " WHERE id = ?) WHERE id = ?",
                       bytes.fromhex(therapist.profile.account_id), daycare_id)
-    await _server_sql(world, "UPDATE members SET role = 'therapist' WHERE account_id = ?",
+    await world.server_sql("UPDATE members SET role = 'therapist' WHERE account_id = ?",
                       daycare_id)
     after = {m.account_id: m for m in await mum.members(booklet)}
     relabelled = after[daycare.profile.account_id]
@@ -90,7 +78,7 @@ async def test_a_member_promoted_by_the_server_cannot_write_as_the_therapist(
     mum = await world.family(therapist, booklet, "aiti")
     dad = await world.family(therapist, booklet, "isa")
     await mum.members(booklet)
-    await _server_sql(world, "UPDATE members SET role = 'therapist' WHERE account_id = ?",
+    await world.server_sql("UPDATE members SET role = 'therapist' WHERE account_id = ?",
                       bytes.fromhex(dad.profile.account_id))
     await dad.post(booklet, "homework", task="Ei terapeutin", frequency="daily")
     with pytest.raises(ClientError) as err:
@@ -108,7 +96,7 @@ async def test_verifying_a_member_keeps_the_role_first_seen(world: World) -> Non
     dad_seen = next(m for m in await mum.members(booklet)
                     if m.account_id == dad.profile.account_id)
     assert mum.verify(dad_seen, mum.safety_number(dad_seen))
-    await _server_sql(world, "UPDATE members SET role = 'therapist' WHERE account_id = ?",
+    await world.server_sql("UPDATE members SET role = 'therapist' WHERE account_id = ?",
                       bytes.fromhex(dad.profile.account_id))
     relisted = next(m for m in await mum.members(booklet)
                     if m.account_id == dad.profile.account_id)
@@ -132,7 +120,7 @@ async def test_a_member_first_seen_without_a_name_is_flagged_when_given_one(
     await daycare.enroll(world.base + link[link.index("/enroll/"):], "paivakoti", PASSWORD)
     first = {m.account_id: m for m in await mum.members(booklet)}
     assert first[daycare.profile.account_id].name is None
-    await _server_sql(world, "UPDATE accounts SET name_enc = (SELECT name_enc FROM accounts"
+    await world.server_sql("UPDATE accounts SET name_enc = (SELECT name_enc FROM accounts"
                       " WHERE id = ?) WHERE id = ?", bytes.fromhex(therapist.profile.account_id),
                       bytes.fromhex(daycare.profile.account_id))
     later = {m.account_id: m for m in await mum.members(booklet)}
@@ -169,7 +157,7 @@ async def test_a_recipient_of_an_attempt_the_server_refused_is_still_named(
     other = await therapist.create_booklet("Toinen")
     spy = await world.family(therapist, other, "vakoilija")
     spy_id, key = bytes.fromhex(spy.profile.account_id), bytes.fromhex(booklet)
-    await _server_sql(world, "INSERT INTO members (booklet_id, account_id, role, joined_at_ms,"
+    await world.server_sql("INSERT INTO members (booklet_id, account_id, role, joined_at_ms,"
                       " joined_seq) SELECT ?, ?, 'caregiver', 0, last_seq FROM booklets"
                       " WHERE id = ?", key, spy_id, key)
     real = therapist.api.call
@@ -178,7 +166,7 @@ async def test_a_recipient_of_an_attempt_the_server_refused_is_still_named(
     async def server(method: str, path: str, body: Any = None, params: Any = None) -> Any:
         if method == "POST" and path.endswith("/entries") and not kept:
             kept.append(body)
-            await _server_sql(world, "DELETE FROM members WHERE booklet_id = ? AND"
+            await world.server_sql("DELETE FROM members WHERE booklet_id = ? AND"
                               " account_id = ?", key, spy_id)
             raise ClientError(409, "sequence-conflict", "Someone posted first")
         return await real(method, path, body, params=params)
