@@ -129,6 +129,16 @@ async def _remove(c: Client, a: argparse.Namespace) -> dict[str, Any]:
     return {"id": a.member, "text": "Removed."}
 
 
+async def _accept_history(c: Client, a: argparse.Namespace) -> dict[str, Any]:
+    await c.unlock(_password(a))
+    problems = await c.accept_history(a.booklet)
+    seen = c.profile.checkpoints.get(a.booklet)
+    return {"id": a.booklet, "checkpoint": seen.seq if seen else None,
+            "history_problems": [p.to_json() for p in problems],
+            "text": f"Checked from entry {seen.seq} on." if seen else "Nothing to check yet.",
+            "warnings": _history_warnings(c, a.booklet)}
+
+
 async def _grant(c: Client, a: argparse.Namespace) -> dict[str, Any]:
     await c.unlock(_password(a))
     member = next((m for m in await c.members(a.booklet) if m.account_id == a.member), None)
@@ -331,3 +341,8 @@ def _register_booklet(sub: Any, cmd: Callable[[argparse.ArgumentParser, Command]
     p.add_argument("--confirm-unverified", action="store_true",
                    help="share with a member not verified in person (refused otherwise)")
     cmd(p, _grant)
+    p = bsub.add_parser("accept-history",
+                        help="take the server's current history of a booklet as the reference "
+                             "for later checks (only after being told of a restore)")
+    p.add_argument("booklet")
+    cmd(p, _accept_history)

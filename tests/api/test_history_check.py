@@ -49,7 +49,8 @@ async def test_an_entry_withheld_from_one_member_is_reported(world: World) -> No
 
 async def test_a_history_rolled_back_and_rewritten_is_reported(world: World) -> None:
     """The server restores an older copy of the booklet and the therapist writes on from there:
-    each sequence links, but entry 4 is not the one the guardian's client saw."""
+    each sequence links, but entry 4 is not the one the guardian's client saw, until the
+    guardian accepts the history as it is now."""
     therapist, guardian, booklet = await _family(world, 3)
     await guardian.read(booklet)
     seen = guardian.profile.checkpoints[booklet]
@@ -65,6 +66,12 @@ async def test_a_history_rolled_back_and_rewritten_is_reported(world: World) -> 
     assert [e.seq for e in await guardian.read(booklet)] == [1, 2, 3, 4]
     assert guardian.history_problems[booklet] == [Problem("history-rewritten", 4)]
     assert guardian.profile.checkpoints[booklet] == seen
+    # Told of the restore, the guardian takes the history as it is now as the reference.
+    assert await guardian.accept_history(booklet) == []
+    assert guardian.profile.checkpoints[booklet].seq == 4
+    assert guardian.profile.checkpoints[booklet] != seen
+    await guardian.read(booklet)
+    assert guardian.history_problems[booklet] == []
 
 
 async def test_a_booklet_that_went_back_is_reported_on_an_incremental_read(world: World) -> None:

@@ -478,6 +478,15 @@ class Client:
                                       raw["created_at"], payload))
         return out
 
+    async def accept_history(self, booklet_id: str) -> list[history.Problem]:
+        """Forget what this client saw of the booklet and read it again from the start, so that
+        the server's current history becomes the reference: for after a restore from backup,
+        which looks like a rewrite (docs/operations.md). The problems left are those of the
+        history as it is now (withheld entries, broken links), which accepting cannot excuse."""
+        self.profile.checkpoints.pop(booklet_id, None)
+        await self.read_raw(booklet_id)
+        return self.history_problems[booklet_id]
+
     async def mark_read(self, booklet_id: str, seq: int) -> None:
         await self.api.call("POST", f"/api/booklets/{booklet_id}/receipts", {"read_seq": seq})
 
