@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import aiohttp
-from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Playwright
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Playwright, expect
 
 from secure_msg.client import Client, Profile
 from secure_msg.testing.server_process import ServerProcess
@@ -152,3 +152,13 @@ def login_in_browser(page: Page, base_url: str, login: str, password: str = PARE
 def open_booklet(page: Page, booklet: str) -> None:
     page.locator(f"[data-booklet='{booklet}'] a").click()
     page.locator("main[data-ready='true']").wait_for()
+
+
+def confirm_newcomers(page: Page, *names: str) -> None:
+    """Answer Send to the question a post asks before it reaches unverified members for the
+    first time (docs/protocol.md §6.4), after checking it names `names`."""
+    question = page.get_by_role("alertdialog")
+    for name in names:
+        expect(question).to_contain_text(name)
+    question.get_by_role("button", name="Lähetä").click()
+    expect(question).to_have_count(0)

@@ -24,9 +24,13 @@ const who = (m) => (m.relabelled || !m.name ? nameOf(m, t) : t('name_role', { na
 export function confirmNewcomers(anchor, bookletId, newcomers, what = 'send') {
   const id = `newcomers-${++count}`;
   const names = newcomers.map(who).join(', ');
+  // "Working…" would be untrue while the question waits for an answer.
+  const working = /** @type {HTMLElement | null} */ (anchor.querySelector('.working'));
+  if (working) working.hidden = true;
   return new Promise((resolve) => {
     const done = (/** @type {boolean} */ yes) => {
       box.remove();
+      if (working) working.hidden = false;
       if (!yes) {
         announce(t(what === 'send' ? 'not_sent' : 'not_shared'));
         anchor.querySelector('textarea, input, button')?.focus();
