@@ -196,12 +196,19 @@ export function putPin(accountId, pin) {
   if (!state.memoryOnly && state.account) storage.set(pinsKey(state.account.id), state.pins);
 }
 
-/** As stored now: another tab of this account may have posted meanwhile. @returns {Record<string, string[]>} */
-function storedSealedTo() {
-  if (state.memoryOnly || !state.account) return state.sealedTo;
-  const saved = storage.get(sealedToKey(state.account.id));
-  return saved && typeof saved === 'object' && !Array.isArray(saved) ? saved : state.sealedTo;
+/**
+ * A per-booklet record as stored now (another tab of this account may have changed it), or the
+ * one in memory when nothing is stored on this device.
+ * @param {(id: string) => string} keyOf @param {Record<string, any>} inMemory
+ */
+function storedRecord(keyOf, inMemory) {
+  if (state.memoryOnly || !state.account) return inMemory;
+  const saved = storage.get(keyOf(state.account.id));
+  return saved && typeof saved === 'object' && !Array.isArray(saved) ? saved : inMemory;
 }
+
+/** @returns {Record<string, string[]>} */
+const storedSealedTo = () => storedRecord(sealedToKey, state.sealedTo);
 
 /** The accounts my entries in this booklet were sealed to. @param {string} bookletId @returns {string[]} */
 export function getSealedTo(bookletId) {
@@ -229,12 +236,8 @@ function validCheckpoint(c) {
   return Number.isSafeInteger(joinedSeq) && joinedSeq >= 0 ? { seq: c.seq, entryHash: c.entryHash, joinedSeq } : null;
 }
 
-/** The checkpoints as stored now: another tab of this account may have moved one. */
-function storedCheckpoints() {
-  if (state.memoryOnly || !state.account) return state.checkpoints;
-  const saved = storage.get(checkpointsKey(state.account.id));
-  return saved && typeof saved === 'object' && !Array.isArray(saved) ? saved : state.checkpoints;
-}
+/** @returns {Record<string, any>} */
+const storedCheckpoints = () => storedRecord(checkpointsKey, state.checkpoints);
 
 /** @param {string} bookletId @returns {import('./history.mjs').Checkpoint | null} */
 export function getCheckpoint(bookletId) {
