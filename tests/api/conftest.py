@@ -55,11 +55,12 @@ class World:
         return client
 
     async def family(self, therapist: Client, booklet: str, login: str,
-                     role: str = "guardian") -> Client:
+                     role: str = "guardian", *, grant_title: bool = True) -> Client:
         link = (await therapist.invite(booklet, role, name=login))["link"]
         client = self.new_client()
         await client.enroll(self.base + link[link.index("/enroll/"):], login, PASSWORD)
-        await therapist.grant_history(booklet, client.profile.account_id, {"title"})
+        if grant_title:
+            await therapist.grant_history(booklet, client.profile.account_id, {"title"})
         return client
 
     async def server_sql(self, sql: str, *params: object) -> None:

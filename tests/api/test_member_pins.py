@@ -24,20 +24,30 @@ async def test_each_unverified_recipient_is_new_once_per_booklet(world: World) -
     member who joins later is named on the next entry, alone."""
     therapist = await world.therapist()
     booklet = await therapist.create_booklet("Aino")
-    mum = await world.family(therapist, booklet, "aiti")
+    mum = await world.family(therapist, booklet, "aiti", grant_title=False)
     mum_id = mum.profile.account_id
     assert _ids(await therapist.post(booklet, "note", text="eka")) == [mum_id]
     assert _ids(await therapist.post(booklet, "note", text="toka")) == []
-    daycare = await world.family(therapist, booklet, "paivakoti", role="caregiver")
+    daycare = await world.family(therapist, booklet, "paivakoti", role="caregiver",
+                                 grant_title=False)
     assert _ids(await therapist.post(booklet, "note", text="kolmas")) == \
         [daycare.profile.account_id]
+
+
+async def test_a_member_granted_history_is_not_new_again(world: World) -> None:
+    """A history grant hands my keys to the member: the grant was their first time, and the
+    next post does not name them again."""
+    therapist = await world.therapist()
+    booklet = await therapist.create_booklet("Aino")
+    await world.family(therapist, booklet, "aiti")
+    assert _ids(await therapist.post(booklet, "note", text="eka")) == []
 
 
 async def test_a_member_verified_in_person_is_never_new(world: World) -> None:
     """Comparing safety numbers is the check that makes the warning unnecessary."""
     therapist = await world.therapist()
     booklet = await therapist.create_booklet("Aino")
-    mum = await world.family(therapist, booklet, "aiti")
+    mum = await world.family(therapist, booklet, "aiti", grant_title=False)
     mum_in_therapists_view = next(m for m in await therapist.members(booklet)
                                   if m.account_id == mum.profile.account_id)
     assert therapist.verify(mum_in_therapists_view, therapist.safety_number(
@@ -135,7 +145,7 @@ async def test_an_unverified_newcomer_can_be_refused_before_anything_is_sealed(
     is stored, and the newcomer stays new."""
     therapist = await world.therapist()
     booklet = await therapist.create_booklet("Aino")
-    mum = await world.family(therapist, booklet, "aiti")
+    mum = await world.family(therapist, booklet, "aiti", grant_title=False)
     before = await therapist.api.call("GET", f"/api/booklets/{booklet}/head")
     with pytest.raises(ClientError) as err:
         await therapist.post(booklet, "note", text="eka", allow_unverified=False)

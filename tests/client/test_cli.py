@@ -60,10 +60,6 @@ def test_cli_family_flow(secure_msg_server: ServerProcess, tmp_path: Path) -> No
     link = therapist.run("booklet", "invite", booklet, "--role", "guardian", "--name", "Äiti")
     link_url = server.base_url + link["link"][link["link"].index("/enroll/"):]
     parent_id = parent.run("enroll", link_url, "--login", "aiti")["id"]
-    refused = therapist.run("booklet", "grant-history", booklet, parent_id, ok=False)
-    assert refused["error"] == "unverified-recipients"
-    assert therapist.run("booklet", "grant-history", booklet, parent_id,
-                         "--confirm-unverified")["entries"] == 1
     homework = ("post", booklet, "--kind", "homework", "--text", "Pyöräily")
     refused = therapist.run(*homework, ok=False)
     assert refused["error"] == "unverified-recipients"
@@ -71,6 +67,11 @@ def test_cli_family_flow(secure_msg_server: ServerProcess, tmp_path: Path) -> No
     posted = therapist.run(*homework, "--confirm-unverified")
     assert posted["seq"] == 2
     assert [n["id"] for n in posted["new_recipients"]] == [parent_id]
+    refused = therapist.run("booklet", "grant-history", booklet, parent_id, ok=False)
+    assert refused["error"] == "unverified-recipients"
+    granted = therapist.run("booklet", "grant-history", booklet, parent_id,
+                            "--confirm-unverified")
+    assert granted["entries"] == 2  # every entry the therapist reads: the title, the homework
     parent.run("post", booklet, "--kind", "homework-log", "--homework", posted["id"],
                "--text", "Meni hyvin", "--date", "2026-11-27", "--confirm-unverified")
     read = parent.run("read", booklet)

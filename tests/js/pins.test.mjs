@@ -146,15 +146,17 @@ test('a newcomer not confirmed stops the retry: nothing more is sent', async () 
   assert.ok(!getSealedTo(BOOKLET).includes(toHex(caregiver.accountId)));
 });
 
-test('sharing history with an unverified member asks first', async () => {
+test('sharing history with an unverified member asks first, and only once', async () => {
   fresh();
   rows = [...rows, await row(caregiver, 'caregiver', 'Liisa')];
   const liisa = (await members(BOOKLET)).find((m) => m.name === 'Liisa');
   const entry = { id: toHex(randomBytes(16)), contentKey: randomBytes(32), entryHash: randomBytes(32) };
   await assert.rejects(grantHistory(BOOKLET, liisa, [entry], asker(false)), NotConfirmed);
   const ask = asker(true);
+  assert.ok(!getSealedTo(BOOKLET).includes(liisa.id));
   assert.equal(await grantHistory(BOOKLET, liisa, [entry], ask), 1);
   assert.deepEqual(ask.asked, [['Liisa']]);
+  assert.ok(getSealedTo(BOOKLET).includes(liisa.id)); // she holds my keys now: the next post does not ask
 });
 
 test('a member relabelled by the server is shown as first seen, and the pinned role counts', async () => {

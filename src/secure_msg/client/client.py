@@ -510,6 +510,7 @@ class Client:
         )
         result = await self.api.call("POST", f"/api/booklets/{booklet_id}/grants",
                                      {"grant": b64e(blob)})
+        self._note_recipients(booklet_id, [member])  # they hold my keys now, as a recipient does
         return int(result["entries"])
 
 

@@ -283,6 +283,7 @@ export async function grantHistory(bookletId, member, entries, { confirm } = {})
     bookletId: fromHex(bookletId), granteeId: fromHex(member.id), granteeEk: member.encryptionKey, createdAt: Date.now(), keys,
   });
   const result = await api('POST', `/api/booklets/${bookletId}/grants`, { grant: toBase64url(grant) });
+  addSealedTo(bookletId, [member.id]); // they hold my keys now: confirmed once is enough
   return result.entries;
 }
 
