@@ -99,20 +99,26 @@ async def _invite(c: Client, a: argparse.Namespace) -> dict[str, Any]:
                               f"  {result['link']}{via}"}
 
 
-def _who(m: MemberInfo) -> str:
-    return f"{m.name or m.account_id} ({m.role})"
+def _history(c: Client, booklet: str) -> dict[str, Any]:
+    """What the last read of `booklet` found wrong with its history: in --json and on stderr."""
+    problems = c.history_problems.get(booklet, [])
+    return {"history_problems": [p.to_json() for p in problems],
+            "warnings": [f"the server's history of this booklet does not add up: "
+                         f"{p.describe()}" for p in problems]}
 
 
-def _unverified(doing: str, who: list[dict[str, Any]]) -> str:
-    names = ", ".join(f"{m['name'] or '?'} ({m['role']}, {m['id']})" for m in who)
-    return (f"{doing} {names}, not verified in person. Compare safety numbers first "
-            f"(secure-msg client safety-number MEMBER_ID, then verify), or give "
-            f"--confirm-unverified.")
-
-
-def _history_warnings(c: Client, booklet: str) -> list[str]:
-    return [f"the server's history of this booklet does not add up: {p.describe()}"
-            for p in c.history_problems.get(booklet, [])]
+async def _confirming(doing: str, work: Awaitable[Any]) -> Any:
+    """`work`, with its refusal of unverified members told as what to do about it."""
+    try:
+        return await work
+    except ClientError as exc:
+        if exc.code == "unverified-recipients":
+            names = ", ".join(f"{m['name'] or '?'} ({m['role']}, {m['id']})"
+                              for m in exc.extra["new_recipients"])
+            exc.detail = (f"{doing} {names}, not verified in person. Compare safety numbers "
+                          f"first (secure-msg client safety-number MEMBER_ID, then verify), "
+                          f"or give --confirm-unverified.")
+        raise
 
 
 async def _members(c: Client, a: argparse.Namespace) -> dict[str, Any]:
@@ -120,8 +126,8 @@ async def _members(c: Client, a: argparse.Namespace) -> dict[str, Any]:
     text = "\n".join(f"{m.account_id}  {m.role:<9}  {m.name or '':<20}  {m.fingerprint}"
                      f"{'  verified' if m.verified else ''}" for m in rows)
     return {"members": [m.to_json() for m in rows], "text": text,
-            "warnings": [f"{m.account_id} was first listed as {m.pinned_name} "
-                         f"({m.pinned_role}), now as {_who(m)}" for m in rows if m.relabelled]}
+            "warnings": [f"{m.account_id} was first listed as {m.pinned_name} ({m.pinned_role}),"
+                         f" now as {m.name} ({m.role})" for m in rows if m.relabelled]}
 
 
 async def _remove(c: Client, a: argparse.Namespace) -> dict[str, Any]:
@@ -131,24 +137,19 @@ async def _remove(c: Client, a: argparse.Namespace) -> dict[str, Any]:
 
 async def _accept_history(c: Client, a: argparse.Namespace) -> dict[str, Any]:
     await c.unlock(_password(a))
-    problems = await c.accept_history(a.booklet)
+    await c.accept_history(a.booklet)
     seen = c.profile.checkpoints.get(a.booklet)
     return {"id": a.booklet, "checkpoint": seen.seq if seen else None,
-            "history_problems": [p.to_json() for p in problems],
             "text": f"Checked from entry {seen.seq} on." if seen else "Nothing to check yet.",
-            "warnings": _history_warnings(c, a.booklet)}
+            **_history(c, a.booklet)}
 
 
 async def _grant(c: Client, a: argparse.Namespace) -> dict[str, Any]:
     await c.unlock(_password(a))
-    member = next((m for m in await c.members(a.booklet) if m.account_id == a.member), None)
-    if member is not None and not member.verified and not a.confirm_unverified:
-        raise ClientError(0, "unverified-recipients", "Not verified in person",
-                          _unverified("Sharing history with", [member.to_json()]))
-    count = await c.grant_history(a.booklet, a.member)
+    count = await _confirming("Sharing history with", c.grant_history(
+        a.booklet, a.member, allow_unverified=a.confirm_unverified))
     return {"entries": count, "text": f"Shared {count} earlier entries.",
-            "history_problems": [p.to_json() for p in c.history_problems.get(a.booklet, [])],
-            "warnings": _history_warnings(c, a.booklet)}
+            **_history(c, a.booklet)}
 
 
 def _post_fields(a: argparse.Namespace) -> dict[str, Any]:
@@ -164,17 +165,10 @@ def _post_fields(a: argparse.Namespace) -> dict[str, Any]:
 
 async def _post(c: Client, a: argparse.Namespace) -> dict[str, Any]:
     await c.unlock(_password(a))
-    try:
-        result = await c.post(a.booklet, a.kind, allow_unverified=a.confirm_unverified,
-                              **_post_fields(a))
-    except ClientError as exc:
-        if exc.code == "unverified-recipients":
-            exc.detail = _unverified("Your entry would be sealed for the first time to",
-                                     exc.extra["new_recipients"])
-        raise
-    new = result["new_recipients"]
-    return {"id": result["entry_id"], "seq": result["seq"], "new_recipients": new,
-            "text": f"Posted #{result['seq']}."}
+    result = await _confirming("Your entry would be sealed for the first time to", c.post(
+        a.booklet, a.kind, allow_unverified=a.confirm_unverified, **_post_fields(a)))
+    return {"id": result["entry_id"], "seq": result["seq"],
+            "new_recipients": result["new_recipients"], "text": f"Posted #{result['seq']}."}
 
 
 async def _read(c: Client, a: argparse.Namespace) -> dict[str, Any]:
@@ -186,11 +180,7 @@ async def _read(c: Client, a: argparse.Namespace) -> dict[str, Any]:
              "created_at": e.created_at, "payload": e.payload} for e in entries]
     text = "\n".join(f"#{e.seq} {e.created_at} {e.kind}: "
                      f"{json.dumps(e.payload, ensure_ascii=False)}" for e in entries)
-    problems = c.history_problems.get(a.booklet, [])
-    return {"entries": rows, "text": text or "No entries.",
-            "history_problems": [p.to_json() for p in problems],
-            "warnings": _history_warnings(c, a.booklet)}
-
+    return {"entries": rows, "text": text or "No entries.", **_history(c, a.booklet)}
 
 
 async def _find_member(c: Client, member_id: str) -> MemberInfo:

@@ -93,6 +93,13 @@ def _listed(raw: dict[str, Any]) -> history.Listed:
     return history.Listed(header.sequence, header.prev_hash, envelope.entry_hash(sealed))
 
 
+def _unverified(members: list[MemberInfo]) -> ClientError:
+    """Refusal before sealing to members not verified in person (docs/protocol.md §6.4)."""
+    return ClientError(0, "unverified-recipients", "Not verified in person",
+                       ", ".join(f"{m.name or m.account_id} ({m.role})" for m in members),
+                       {"new_recipients": [m.to_json() for m in members]})
+
+
 def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
@@ -359,9 +366,7 @@ class Client:
             members = await self.members(booklet_id)
             new = self.new_recipients(booklet_id, members)
             if new and not allow_unverified:
-                raise ClientError(0, "unverified-recipients", "Not verified in person",
-                                  ", ".join(f"{m.name or m.account_id} ({m.role})" for m in new),
-                                  {"new_recipients": [m.to_json() for m in new]})
+                raise _unverified(new)
             sent_to.update((m.account_id, m) for m in members)
             sealed = envelope.seal_entry(
                 me, booklet_id=bytes.fromhex(booklet_id), entry_id=os.urandom(16),
@@ -491,13 +496,17 @@ class Client:
         await self.api.call("POST", f"/api/booklets/{booklet_id}/receipts", {"read_seq": seq})
 
     async def grant_history(self, booklet_id: str, member_id: str,
-                            kinds: set[str] | None = None) -> int:
+                            kinds: set[str] | None = None, *,
+                            allow_unverified: bool = True) -> int:
         """Re-wrap the entries I can read (of `kinds`, default all) to a member who joined
-        later. A newcomer cannot even read the booklet's title until someone does this."""
+        later. A newcomer cannot even read the booklet's title until someone does this. With
+        `allow_unverified=False` a member not verified in person is refused before sealing."""
         member = next((m for m in await self.members(booklet_id) if m.account_id == member_id),
                       None)
         if member is None:
             raise ClientError(404, "not-found", "No such member")
+        if not (member.verified or allow_unverified or member_id == self.profile.account_id):
+            raise _unverified([member])
         items = [(o.header.entry_id, o.entry_hash, o.content_key)
                  for _, o in await self.read_raw(booklet_id)
                  if kinds is None or KINDS[o.header.kind] in kinds]
