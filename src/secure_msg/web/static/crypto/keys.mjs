@@ -1,5 +1,6 @@
 /** Account keys and signed key statements (docs/protocol.md §3.1, §3.2). */
 import { Reader, Writer, bytes, concat, equal } from './encoding.mjs';
+import { deriveStateKey } from './client-state.mjs';
 import { ProtocolError } from './errors.mjs';
 import { LABEL, TYPE } from './labels.mjs';
 import { checkX25519Public, draw, importPrivate, randomBytes, sign, verify } from './primitives.mjs';
@@ -50,21 +51,33 @@ export class KeyBundle {
   }
 }
 
-/** An account's private keys as non-extractable CryptoKeys, with their public halves. */
+/**
+ * An account's private keys as non-extractable CryptoKeys, with their public halves, and the key
+ * its client state is sealed with (§6.5).
+ */
 export class AccountKeys {
-  /** @param {Uint8Array} accountId @param {KeyPair} identity Ed25519 @param {KeyPair} encryption X25519 */
-  constructor(accountId, identity, encryption) {
+  /**
+   * @param {Uint8Array} accountId @param {KeyPair} identity Ed25519 @param {KeyPair} encryption X25519
+   * @param {CryptoKey | null} [stateKey] AES-256-GCM, non-extractable
+   */
+  constructor(accountId, identity, encryption, stateKey = null) {
     this.accountId = accountId;
     this.identity = identity;
     this.encryption = encryption;
+    this.stateKey = stateKey;
   }
 
-  /** @param {KeyBundle} bundle */
+  /**
+   * The seed is in memory only here (at login, and when the key store reloads the bundle), so
+   * the state key is derived here too.
+   * @param {KeyBundle} bundle
+   */
   static async fromBundle(bundle) {
     return new AccountKeys(
       bundle.accountId.slice(),
       await importPrivate('Ed25519', bundle.identitySeed),
       await importPrivate('X25519', bundle.encryptionSecret),
+      await deriveStateKey(bundle.identitySeed),
     );
   }
 

@@ -9,6 +9,7 @@ export const TYPE = Object.freeze({
   ENTRY: 0x11, // commits to its content key (§4.1); 0x10, which did not, is retired
   GRANT: 0x20,
   QR: 0x30,
+  CLIENT_STATE: 0x40, // sealed to the account's own key, kept on the server (§6.5)
 });
 
 export const LABEL = Object.freeze({
@@ -26,6 +27,7 @@ export const LABEL = Object.freeze({
   GRANT_SIGNATURE: 'secure-msg/v1/grant-signature',
   FINGERPRINT: 'secure-msg/v1/fingerprint',
   SAFETY_NUMBER: 'secure-msg/v1/safety-number',
+  CLIENT_STATE_KEY: 'secure-msg/v1/client-state-key',
 });
 
 /**

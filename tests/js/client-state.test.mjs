@@ -1,0 +1,273 @@
+// The sealed client state (docs/protocol.md §6.5) in the browser: crypto/client-state.mjs and
+// app/state-merge.mjs, written from the spec; the vectors part runs S1's
+// tests/vectors/client-state-v1.json, which the Python implementation passes too.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import {
+  deriveStateKey, emptyState, encodeState, openState, parseState, peekHeader, sealState,
+} from '../../src/secure_msg/web/static/crypto/client-state.mjs';
+import { fromHex, toHex, utf8 } from '../../src/secure_msg/web/static/crypto/encoding.mjs';
+import { AccountKeys, KeyBundle } from '../../src/secure_msg/web/static/crypto/keys.mjs';
+import { KeyStore, memoryBackend } from '../../src/secure_msg/web/static/crypto/keystore.mjs';
+import { LABEL } from '../../src/secure_msg/web/static/crypto/labels.mjs';
+import { hkdf, randomBytes } from '../../src/secure_msg/web/static/crypto/primitives.mjs';
+import { merge } from '../../src/secure_msg/web/static/app/state-merge.mjs';
+
+const A = 'a'.repeat(32);
+const B = 'b'.repeat(32);
+const C = 'c'.repeat(32);
+const K1 = '1'.repeat(64);
+const K2 = '2'.repeat(64);
+const H1 = 'e'.repeat(64);
+const H2 = 'f'.repeat(64);
+
+const pin = (over = {}) => ({ identity_key: K1, verified: false, name: 'Maija', name_pinned: true, roles: { [B]: 'guardian' }, key_conflict: false, ...over });
+const withPins = (pins) => ({ ...emptyState(), pins });
+const withCheckpoints = (checkpoints) => ({ ...emptyState(), checkpoints });
+
+async function account() {
+  const bundle = KeyBundle.generate(randomBytes(16));
+  const keys = await AccountKeys.fromBundle(bundle);
+  return { bundle, keys };
+}
+
+const sample = () => ({
+  v: 1,
+  pins: { [A]: pin({ name: 'Äiti “Ö”' }) },
+  checkpoints: { [B]: { seq: 12, entry_hash: H1, joined_seq: 0 } },
+  sealed_to: { [B]: [A, C] },
+});
+
+test('the state key is non-extractable, made when a bundle is opened, and equals HKDF(seed, label)', async () => {
+  const { bundle, keys } = await account();
+  assert.equal(keys.stateKey.extractable, false);
+  assert.deepEqual(keys.stateKey.usages.sort(), ['decrypt', 'encrypt']);
+  await assert.rejects(globalThis.crypto.subtle.exportKey('raw', keys.stateKey));
+  const raw = await hkdf(bundle.identitySeed, LABEL.CLIENT_STATE_KEY);
+  const blob = await sealState(keys.stateKey, { accountId: keys.accountId, version: 3, state: sample() });
+  assert.deepEqual((await openState(raw, keys.accountId, blob)).state, sample());
+});
+
+test('after a reload the key store gives back the same state key, still non-extractable', async () => {
+  const backend = memoryBackend();
+  const { bundle, keys } = await account();
+  await (await KeyStore.open({ backend })).save(bundle);
+  const blob = await sealState(keys.stateKey, { accountId: keys.accountId, version: 1, state: sample() });
+  const loaded = await (await KeyStore.open({ backend })).load(keys.accountId);
+  assert.equal(loaded.stateKey.extractable, false);
+  const opened = await openState(loaded.stateKey, keys.accountId, blob);
+  assert.equal(opened.version, 1);
+  assert.deepEqual(opened.state, sample());
+});
+
+test('sealing writes the layout of §6.5: prefix, account, version, nonce, ct_len, then the ciphertext', async () => {
+  const { keys } = await account();
+  const nonce = randomBytes(12);
+  const blob = await sealState(keys.stateKey, { accountId: keys.accountId, version: 7, state: sample() }, () => nonce.slice());
+  const plain = encodeState(sample());
+  assert.equal(toHex(blob.subarray(0, 4)), '01000140');
+  assert.deepEqual(blob.subarray(4, 20), keys.accountId);
+  assert.equal(toHex(blob.subarray(20, 28)), '0000000000000007');
+  assert.deepEqual(blob.subarray(28, 40), nonce);
+  assert.equal(new DataView(blob.buffer, 40, 4).getUint32(0), plain.length + 16);
+  assert.equal(blob.length, 44 + plain.length + 16);
+  const head = peekHeader(blob);
+  assert.equal(head.version, 7);
+  assert.deepEqual(head.accountId, keys.accountId);
+});
+
+test('encodeState writes sorted keys, no spaces, UTF-8 (not \\u escapes), and a missing key_conflict as false', () => {
+  const state = sample();
+  delete state.pins[A].key_conflict;
+  const text = utf8.decode(encodeState(state));
+  assert.equal(text, `{"checkpoints":{"${B}":{"entry_hash":"${H1}","joined_seq":0,"seq":12}},`
+    + `"pins":{"${A}":{"identity_key":"${K1}","key_conflict":false,"name":"Äiti “Ö”","name_pinned":true,"roles":{"${B}":"guardian"},"verified":false}},`
+    + `"sealed_to":{"${B}":["${A}","${C}"]},"v":1}`);
+});
+
+test('encodeState refuses a state another client would refuse to open, and seals nothing', async () => {
+  const { keys } = await account();
+  const bad = sample();
+  bad.sealed_to[B] = [C, A];
+  assert.throws(() => encodeState(bad), { code: 'bad-payload' });
+  await assert.rejects(sealState(keys.stateKey, { accountId: keys.accountId, version: 1, state: bad }), { code: 'bad-payload' });
+  await assert.rejects(sealState(keys.stateKey, { accountId: keys.accountId, version: 0, state: sample() }), { code: 'malformed' });
+});
+
+test('parseState ignores members it does not know and accepts any order and spacing', () => {
+  const text = ` { "v" : 1, "extra": [1], "sealed_to": {}, "checkpoints": {},
+    "pins": {"${A}": {"roles": {}, "name": null, "name_pinned": false, "verified": true, "identity_key": "${K1}", "later": 1}} } `;
+  assert.deepEqual(parseState(utf8.encode(text)), withPins({ [A]: { identity_key: K1, verified: true, name: null, name_pinned: false, roles: {}, key_conflict: false } }));
+});
+
+/** A field of the sample set to `value` (undefined deletes it): the state must not parse. */
+const broken = [
+  ['v 2', (s) => { s.v = 2; }],
+  ['v "1"', (s) => { s.v = '1'; }],
+  ['no pins', (s) => { delete s.pins; }],
+  ['sealed_to a list', (s) => { s.sealed_to = []; }],
+  ['upper-case account id', (s) => { s.pins = { [A.toUpperCase()]: pin() }; }],
+  ['short identity key', (s) => { s.pins[A].identity_key = K1.slice(2); }],
+  ['identity key as a list', (s) => { s.pins[A].identity_key = [K1]; }],
+  ['verified "yes"', (s) => { s.pins[A].verified = 'yes'; }],
+  ['name a number', (s) => { s.pins[A].name = 5; }],
+  ['no name_pinned', (s) => { delete s.pins[A].name_pinned; }],
+  ['unknown role', (s) => { s.pins[A].roles[B] = 'admin'; }],
+  ['key_conflict null', (s) => { s.pins[A].key_conflict = null; }],
+  ['seq 0', (s) => { s.checkpoints[B].seq = 0; }],
+  ['seq 1.5', (s) => { s.checkpoints[B].seq = 1.5; }],
+  ['joined_seq -1', (s) => { s.checkpoints[B].joined_seq = -1; }],
+  ['no joined_seq', (s) => { delete s.checkpoints[B].joined_seq; }],
+  ['entry hash upper-case', (s) => { s.checkpoints[B].entry_hash = H1.toUpperCase(); }],
+  ['sealed_to unsorted', (s) => { s.sealed_to[B] = [C, A]; }],
+  ['sealed_to repeated', (s) => { s.sealed_to[B] = [A, A]; }],
+  ['sealed_to a number', (s) => { s.sealed_to[B] = [1]; }],
+  ['__proto__ as an id', (s) => { s.pins = JSON.parse(`{"__proto__": ${JSON.stringify(pin())}}`); }],
+];
+for (const [name, change] of broken) {
+  test(`parseState refuses ${name} (bad-payload)`, () => {
+    const s = sample();
+    change(s);
+    assert.throws(() => parseState(utf8.encode(JSON.stringify(s))), { code: 'bad-payload' });
+  });
+}
+
+test('parseState refuses bytes that are not UTF-8 or not JSON (bad-payload)', () => {
+  assert.throws(() => parseState(Uint8Array.of(0xff, 0x7b, 0x7d)), { code: 'bad-payload' });
+  assert.throws(() => parseState(utf8.encode('{"v":1,')), { code: 'bad-payload' });
+  assert.throws(() => parseState(utf8.encode('null')), { code: 'bad-payload' });
+});
+
+/** A sealed blob with `edit` applied to its bytes, for the negative cases. */
+async function tampered(edit) {
+  const { keys } = await account();
+  const blob = await sealState(keys.stateKey, { accountId: keys.accountId, version: 2, state: sample() });
+  return { keys, blob: edit(blob.slice()) };
+}
+const setU32 = (b, at, v) => { new DataView(b.buffer, b.byteOffset).setUint32(at, v); return b; };
+
+const negatives = [
+  ['3 bytes', 'truncated', (b) => b.subarray(0, 3)],
+  ['version 2', 'unsupported-version', (b) => { b[0] = 2; return b; }],
+  ['suite 2', 'unsupported-suite', (b) => { b[2] = 2; return b; }],
+  ['a key bundle type', 'wrong-type', (b) => { b[3] = 0x03; return b; }],
+  ['a missing last byte', 'truncated', (b) => b.subarray(0, b.length - 1)],
+  ['a header cut short', 'truncated', (b) => b.subarray(0, 42)],
+  ['one byte more', 'trailing-data', (b) => Uint8Array.from([...b, 0])],
+  ['ct_len 15 (with 15 bytes)', 'malformed', (b) => setU32(b, 40, 15).subarray(0, 44 + 15)],
+  ['version 0', 'malformed', (b) => { b.fill(0, 20, 28); return b; }],
+  ['version above 2^53', 'malformed', (b) => { b.fill(0xff, 20, 28); return b; }],
+  ['a changed version', 'state-decrypt-failed', (b) => { b[27] ^= 1; return b; }],
+  ['a changed nonce', 'state-decrypt-failed', (b) => { b[30] ^= 1; return b; }],
+  ['a changed ciphertext byte', 'state-decrypt-failed', (b) => { b[50] ^= 1; return b; }],
+];
+for (const [name, code, edit] of negatives) {
+  test(`openState refuses ${name} (${code}), before using the key where the layout is at fault`, async () => {
+    const { keys, blob } = await tampered(edit);
+    await assert.rejects(openState(keys.stateKey, keys.accountId, blob), { code });
+  });
+}
+
+test('ct_len above 1 048 592 is malformed even when the bytes are all there', async () => {
+  const { keys } = await account();
+  const blob = new Uint8Array(44 + 1048593);
+  blob.set(fromHex('01000140'));
+  blob.set(keys.accountId, 4);
+  blob[27] = 1;
+  setU32(blob, 40, 1048593);
+  assert.throws(() => peekHeader(blob), { code: 'malformed' });
+  await assert.rejects(openState(keys.stateKey, keys.accountId, blob), { code: 'malformed' });
+});
+
+test("another account's blob is account-mismatch before any decryption; another key is state-decrypt-failed", async () => {
+  const me = await account();
+  const other = await account();
+  const theirs = await sealState(other.keys.stateKey, { accountId: other.keys.accountId, version: 1, state: sample() });
+  await assert.rejects(openState(me.keys.stateKey, me.keys.accountId, theirs), { code: 'account-mismatch' });
+  const relabelled = theirs.slice();
+  relabelled.set(me.keys.accountId, 4);
+  await assert.rejects(openState(me.keys.stateKey, me.keys.accountId, relabelled), { code: 'state-decrypt-failed' });
+});
+
+test('a sealed state that is not valid JSON state opens to bad-payload', async () => {
+  const { bundle, keys } = await account();
+  const raw = await hkdf(bundle.identitySeed, LABEL.CLIENT_STATE_KEY);
+  // Sealed by hand, around encodeState's own checks: v is 2.
+  const { aesGcmEncrypt } = await import('../../src/secure_msg/web/static/crypto/primitives.mjs');
+  const plain = utf8.encode('{"checkpoints":{},"pins":{},"sealed_to":{},"v":2}');
+  const head = new Uint8Array(44);
+  head.set(fromHex('01000140'));
+  head.set(keys.accountId, 4);
+  head[27] = 1;
+  setU32(head, 40, plain.length + 16);
+  const blob = Uint8Array.from([...head, ...await aesGcmEncrypt(raw, head.subarray(28, 40), plain, head)]);
+  await assert.rejects(openState(keys.stateKey, keys.accountId, blob), { code: 'bad-payload' });
+});
+
+// merge (§6.5), beyond the shared vectors
+
+test('merge: a pin on one side only is taken as it is; the same key verifies if either side did', () => {
+  const local = withPins({ [A]: pin({ verified: true, name: 'Local', roles: { [C]: 'caregiver' } }), [C]: pin({ identity_key: K2 }) });
+  const stored = withPins({ [A]: pin({ roles: { [B]: 'therapist' } }) });
+  const { state, pinConflicts } = merge(local, stored);
+  assert.deepEqual(pinConflicts, []);
+  assert.deepEqual(state.pins[A], pin({ verified: true, name: 'Maija', roles: { [B]: 'therapist', [C]: 'caregiver' } }));
+  assert.deepEqual(state.pins[C], pin({ identity_key: K2 }));
+});
+
+test('merge: stored name and role win where both have one', () => {
+  const local = withPins({ [A]: pin({ name: null, name_pinned: false, roles: { [B]: 'caregiver' } }) });
+  const stored = withPins({ [A]: pin({ name: 'Maija', roles: { [B]: 'guardian' } }) });
+  assert.deepEqual(merge(local, stored).state.pins[A], pin({ name: 'Maija', roles: { [B]: 'guardian' } }));
+});
+
+test('merge: different keys, one side verified, keeps that pin whole; none or both verified is a pin-conflict', () => {
+  const verifiedLocal = pin({ verified: true, name: 'Local', roles: {} });
+  assert.deepEqual(merge(withPins({ [A]: verifiedLocal }), withPins({ [A]: pin({ identity_key: K2 }) })),
+    { state: withPins({ [A]: verifiedLocal }), pinConflicts: [], checkpointConflicts: [] });
+  const verifiedStored = pin({ identity_key: K2, verified: true });
+  assert.deepEqual(merge(withPins({ [A]: pin() }), withPins({ [A]: verifiedStored })).state.pins[A], verifiedStored);
+  for (const verified of [false, true]) {
+    const out = merge(withPins({ [A]: pin({ verified, name: 'Local' }) }), withPins({ [A]: pin({ identity_key: K2, verified }) }));
+    assert.deepEqual(out.pinConflicts, [A]);
+    assert.deepEqual(out.state.pins[A], pin({ identity_key: K2, verified: false, key_conflict: true }));
+  }
+});
+
+test('merge: with the same key a key_conflict stays until the merged pin is verified', () => {
+  const conflicted = pin({ key_conflict: true });
+  assert.equal(merge(withPins({ [A]: conflicted }), withPins({ [A]: pin() })).state.pins[A].key_conflict, true);
+  assert.equal(merge(withPins({ [A]: pin() }), withPins({ [A]: conflicted })).state.pins[A].key_conflict, true);
+  const cleared = merge(withPins({ [A]: pin({ verified: true }) }), withPins({ [A]: conflicted })).state.pins[A];
+  assert.deepEqual([cleared.verified, cleared.key_conflict], [true, false]);
+  const { key_conflict: _, ...old } = pin();
+  assert.equal(merge(withPins({ [A]: old }), withPins({ [A]: old })).state.pins[A].key_conflict, false);
+});
+
+test('merge: checkpoints keep the higher seq, then the higher joined_seq; another hash at one seq keeps local, a conflict', () => {
+  const cp = (seq, entry_hash, joined_seq = 0) => ({ seq, entry_hash, joined_seq });
+  const local = withCheckpoints({ [A]: cp(5, H1), [B]: cp(3, H1, 1), [C]: cp(4, H1) });
+  const stored = withCheckpoints({ [A]: cp(7, H2, 2), [B]: cp(3, H1, 2), [C]: cp(4, H2, 9), [K1.slice(0, 32)]: cp(1, H2) });
+  const out = merge(local, stored);
+  assert.deepEqual(out.state.checkpoints, { [A]: cp(7, H2, 2), [B]: cp(3, H1, 2), [C]: cp(4, H1), [K1.slice(0, 32)]: cp(1, H2) });
+  assert.deepEqual(out.checkpointConflicts, [C]);
+});
+
+test('merge: sealed_to is the sorted union; merging is deterministic and a merged state encodes', () => {
+  const local = { ...emptyState(), sealed_to: { [B]: [C], [A]: [A] } };
+  const stored = { ...emptyState(), sealed_to: { [B]: [A, C] } };
+  const out = merge(local, stored);
+  assert.deepEqual(out.state.sealed_to, { [A]: [A], [B]: [A, C] });
+  assert.deepEqual(encodeState(merge(local, stored).state), encodeState(out.state));
+  assert.deepEqual(merge(out.state, out.state).state, out.state);
+});
+
+test('merge does not change its inputs', () => {
+  const local = sample();
+  const stored = { ...sample(), pins: { [A]: pin({ identity_key: K2 }) } };
+  const before = JSON.stringify([local, stored]);
+  const out = merge(local, stored);
+  out.state.pins[A].roles[C] = 'caregiver';
+  out.state.sealed_to[B].push(K1);
+  assert.equal(JSON.stringify([local, stored]), before);
+});
