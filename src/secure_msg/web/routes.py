@@ -14,6 +14,7 @@ from secure_msg.web import (
     api_accounts,
     api_appointments,
     api_booklets,
+    api_client_state,
     inbox,
     live,
     ops,
@@ -25,6 +26,7 @@ RouteSetup = Callable[[web.Application], None]
 ROUTE_SETUPS: tuple[RouteSetup, ...] = (
     ops.setup_routes,
     api_accounts.setup_routes,
+    api_client_state.setup_routes,
     api_booklets.setup_routes,
     live.setup_routes,
     api_appointments.setup_routes,
