@@ -72,13 +72,47 @@ function canonicalJson(value) {
 export function parseState(data) {
   let json;
   try {
-    json = JSON.parse(utf8.decode(bytes(data, undefined, 'bad-payload')));
+    json = JSON.parse(fractionsAsStrings(utf8.decode(bytes(data, undefined, 'bad-payload'))));
   } catch (e) {
     if (e instanceof ProtocolError) throw e;
     throw new ProtocolError('bad-payload', 'not JSON');
   }
   return checkState(json);
 }
+
+/** A JSON number with a fraction or an exponent: 3.0 is not the integer 3 in every reader. */
+const FRACTION = /^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$/;
+
+/**
+ * The JSON text with every number written with a fraction or an exponent turned into a string,
+ * so that where §6.5 asks for an integer it is refused (as Python's reader refuses 3.0), and
+ * where a member is unknown it is still ignored. JSON.parse sees 3.0 and 3 alike; malformed
+ * numbers are left for it to refuse.
+ * @param {string} text @returns {string}
+ */
+function fractionsAsStrings(text) {
+  let out = '';
+  let from = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') {
+      for (i++; i < text.length && text[i] !== '"'; i++) if (text[i] === '\\') i++;
+    } else if (c === '-' || (c >= '0' && c <= '9')) {
+      let end = i;
+      while (end < text.length && /[-+0-9.eE]/.test(text[end])) end++;
+      const token = text.slice(i, end);
+      if (/[.eE]/.test(token) && FRACTION.test(token)) {
+        out += `${text.slice(from, i)}"${token}"`;
+        from = end;
+      }
+      i = end - 1;
+    }
+  }
+  return out + text.slice(from);
+}
+
+/** A lone surrogate (from a \\ud800 escape) is not text: no UTF-8 writer can write it. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /** @param {boolean} ok @param {string} what */
 function need(ok, what) {
@@ -101,8 +135,11 @@ function checkState(s) {
   for (const [id, p] of Object.entries(s.pins)) {
     need(ID.test(id) && isObject(p), 'pin');
     need(isHex(p.identity_key, HASH) && typeof p.verified === 'boolean', 'pin key');
-    need((p.name === null || typeof p.name === 'string') && typeof p.name_pinned === 'boolean', 'pin name');
-    need(p.key_conflict === undefined || typeof p.key_conflict === 'boolean', 'pin conflict');
+    need(p.name === null || (typeof p.name === 'string' && !LONE_SURROGATE.test(p.name)), 'pin name');
+    need(typeof p.name_pinned === 'boolean', 'pin name_pinned');
+    need(p.key_conflict === undefined || typeof p.key_conflict === 'boolean', 'pin key_conflict');
+    // Verifying clears the flag and merging never sets it on a verified pin (as the Python reader checks).
+    need(!(p.verified && p.key_conflict), 'pin verified and in key conflict');
     need(isObject(p.roles) && Object.entries(p.roles).every(([b, r]) => ID.test(b) && ROLES.has(/** @type {string} */ (r))), 'pin roles');
     out.pins[id] = {
       identity_key: p.identity_key, verified: p.verified, name: p.name, name_pinned: p.name_pinned,
@@ -135,18 +172,18 @@ function checkState(s) {
 export function peekHeader(data) {
   const r = new Reader(data, TYPE.CLIENT_STATE);
   const accountId = r.take(16);
-  const version = r.take(8);
+  const version = new DataView(r.take(8).buffer).getBigUint64(0);
   const nonce = r.take(12);
   const ctLen = r.u32();
   const aad = r.consumed();
+  // Bounds before the ciphertext is read: a length of 4 GiB is malformed, not truncated.
+  if (version === 0n) throw new ProtocolError('malformed', 'version 0');
+  if (ctLen < MIN_CT || ctLen > MAX_CT) throw new ProtocolError('malformed', 'state ciphertext length');
   const ct = r.take(ctLen);
   r.end();
-  if (ctLen < MIN_CT || ctLen > MAX_CT) throw new ProtocolError('malformed', 'state ciphertext length');
-  const v = new DataView(version.buffer).getBigUint64(0);
-  if (v === 0n) throw new ProtocolError('malformed', 'version 0');
-  // Only this account's writes reach the server's copy (it cannot forge a blob); 2^53 of them do not happen.
-  if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new ProtocolError('malformed', 'version too large');
-  return { accountId, version: Number(v), nonce, aad, ct };
+  // Only this account's own writes are stored (the server cannot seal one), and 2^53 of them do not happen.
+  if (version > BigInt(Number.MAX_SAFE_INTEGER)) throw new ProtocolError('malformed', 'version above 2^53 - 1');
+  return { accountId, version: Number(version), nonce, aad, ct };
 }
 
 /**
