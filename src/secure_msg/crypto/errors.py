@@ -38,6 +38,7 @@ CODES = frozenset(
         "recovery-key-checksum",
         "invalid-key",
         "qr-mismatch",
+        "state-decrypt-failed",
     }
 )
 

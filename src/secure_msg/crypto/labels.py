@@ -11,6 +11,7 @@ TYPE_SEALED_BUNDLE = 0x03
 TYPE_ENTRY = 0x11  # 0x10, the same without key commitment, is retired (protocol §4.1)
 TYPE_GRANT = 0x20
 TYPE_QR = 0x30
+TYPE_CLIENT_STATE = 0x40
 
 KEY_STATEMENT = b"secure-msg/v1/key-statement"
 AUTH_KEY = b"secure-msg/v1/auth-key"
@@ -26,6 +27,7 @@ GRANT_KEY = b"secure-msg/v1/grant-key"
 GRANT_SIGNATURE = b"secure-msg/v1/grant-signature"
 FINGERPRINT = b"secure-msg/v1/fingerprint"
 SAFETY_NUMBER = b"secure-msg/v1/safety-number"
+CLIENT_STATE_KEY = b"secure-msg/v1/client-state-key"
 
 
 def labelled(label: bytes, *parts: bytes) -> bytes:
