@@ -12,6 +12,9 @@ import { KeyStore, memoryBackend } from '../../src/secure_msg/web/static/crypto/
 import { LABEL } from '../../src/secure_msg/web/static/crypto/labels.mjs';
 import { hkdf, randomBytes } from '../../src/secure_msg/web/static/crypto/primitives.mjs';
 import { merge } from '../../src/secure_msg/web/static/app/state-merge.mjs';
+import { readJson } from './helpers.mjs';
+
+const V = readJson('tests', 'vectors', 'client-state-v1.json');
 
 const A = 'a'.repeat(32);
 const B = 'b'.repeat(32);
@@ -20,6 +23,59 @@ const K1 = '1'.repeat(64);
 const K2 = '2'.repeat(64);
 const H1 = 'e'.repeat(64);
 const H2 = 'f'.repeat(64);
+
+let ran = 0;
+const counted = (fn) => async () => {
+  await fn();
+  ran += 1;
+};
+
+for (const c of V.seal) {
+  test(`seal vector: ${c.name}`, counted(async () => {
+    const key = await deriveStateKey(fromHex(c.identity_seed));
+    assert.equal(key.extractable, false);
+    assert.equal(toHex(await hkdf(fromHex(c.identity_seed), LABEL.CLIENT_STATE_KEY)), c.state_key);
+    assert.equal(toHex(encodeState(c.state)), c.plaintext);
+    const blob = await sealState(key, { accountId: fromHex(c.account_id), version: c.version, state: c.state }, () => fromHex(c.nonce));
+    assert.equal(toHex(blob), c.blob);
+    const opened = await openState(key, fromHex(c.account_id), blob);
+    assert.equal(opened.version, c.version);
+    assert.deepEqual(opened.state, c.state);
+  }));
+}
+
+for (const c of V.open) {
+  test(`open vector: ${c.name}`, counted(async () => {
+    const opened = await openState(fromHex(c.state_key), fromHex(c.account_id), fromHex(c.blob));
+    assert.equal(opened.version, c.version);
+    assert.equal(toHex(opened.plaintext), c.plaintext);
+    assert.deepEqual(opened.state, c.state);
+    assert.deepEqual(parseState(fromHex(c.plaintext)), c.state);
+  }));
+}
+
+for (const c of V.open_negative) {
+  test(`open_negative vector: ${c.name} (${c.code})`, counted(async () => {
+    const blob = fromHex(c.blob);
+    if (c.peek === null) peekHeader(blob);
+    else assert.throws(() => peekHeader(blob), { code: c.peek });
+    await assert.rejects(openState(fromHex(c.state_key), fromHex(c.account_id), blob), { code: c.code });
+    if (c.plaintext !== undefined) assert.throws(() => parseState(fromHex(c.plaintext)), { code: c.code });
+  }));
+}
+
+for (const c of V.merge) {
+  test(`merge vector: ${c.name}`, counted(() => {
+    const out = merge(c.local, c.stored);
+    assert.deepEqual(out, { state: c.expected, pinConflicts: c.pin_conflicts, checkpointConflicts: c.checkpoint_conflicts });
+  }));
+}
+
+test('every client-state vector ran', () => {
+  const all = V.seal.length + V.open.length + V.open_negative.length + V.merge.length;
+  assert.ok(V.seal.length >= 3 && V.open_negative.length >= 20 && V.merge.length >= 20, 'sections present');
+  assert.equal(ran, all);
+});
 
 const pin = (over = {}) => ({ identity_key: K1, verified: false, name: 'Maija', name_pinned: true, roles: { [B]: 'guardian' }, key_conflict: false, ...over });
 const withPins = (pins) => ({ ...emptyState(), pins });
@@ -131,6 +187,18 @@ for (const [name, change] of broken) {
     assert.throws(() => parseState(utf8.encode(JSON.stringify(s))), { code: 'bad-payload' });
   });
 }
+
+test('an integer written as 3.0 or 3e0 is refused where §6.5 asks for one, and ignored in unknown members', () => {
+  const text = (seq, extra = '') => `{"v":1,"pins":{},"sealed_to":{},${extra}"checkpoints":{"${B}":{"seq":${seq},"entry_hash":"${H1}","joined_seq":0}}}`;
+  assert.equal(parseState(utf8.encode(text('3'))).checkpoints[B].seq, 3);
+  for (const seq of ['3.0', '3e0', '0.3E1', '-0.0']) {
+    assert.throws(() => parseState(utf8.encode(text(seq))), { code: 'bad-payload' }, seq);
+  }
+  assert.throws(() => parseState(utf8.encode('{"v":1.0,"pins":{},"checkpoints":{},"sealed_to":{}}')), { code: 'bad-payload' });
+  const extra = '"later":[1.5,2e3,{"s":"a \\" 1.0 \\\\"}],';
+  assert.equal(parseState(utf8.encode(text('3', extra))).checkpoints[B].seq, 3);
+  assert.throws(() => parseState(utf8.encode(text('3', '"later":1.,'))), { code: 'bad-payload' });
+});
 
 test('parseState refuses bytes that are not UTF-8 or not JSON (bad-payload)', () => {
   assert.throws(() => parseState(Uint8Array.of(0xff, 0x7b, 0x7d)), { code: 'bad-payload' });
