@@ -116,8 +116,8 @@ def escaping_state() -> dict[str, Any]:
 SEALS: list[tuple[str, Account, int, dict[str, Any]]] = [
     ("an empty state", OTHER, 1, state()),
     ("a family: non-ASCII names, several booklets", FAMILY, 7, family_state()),
-    ("names that JSON escapes, a key conflict, the largest integers, a high version",
-     FAMILY, 2**32 + 1, escaping_state()),
+    ("names that JSON escapes, a key conflict, the largest integers and version",
+     FAMILY, 2**53 - 1, escaping_state()),
 ]
 
 
@@ -270,6 +270,8 @@ def negative_vectors(seal: list[dict[str, Any]]) -> list[dict[str, Any]]:
         ("suite 2", good[:1] + b"\x00\x02" + good[3:], "unsupported-suite", "unsupported-suite"),
         ("the sealed bundle's type", good[:3] + b"\x03" + good[4:], "wrong-type", "wrong-type"),
         ("version 0", header_at(0, len(ct)) + ct, "malformed", "malformed"),
+        ("version 2^53", header_at(2**53, len(ct)) + ct, "malformed", "malformed"),
+        ("version 2^64 - 1", header_at(2**64 - 1, len(ct)) + ct, "malformed", "malformed"),
         ("ct_len 15", header_at(7, 15) + ct[:15], "malformed", "malformed"),
         ("ct_len 1 048 593 (checked before the ciphertext is read)",
          header_at(7, 1_048_593) + ct, "malformed", "malformed"),

@@ -22,9 +22,10 @@ NONCE_LEN = 12
 TAG_LEN = 16
 MAX_PLAINTEXT = 1 << 20
 MAX_CT_LEN = MAX_PLAINTEXT + TAG_LEN  # 1 048 592
-MAX_VERSION = (1 << 64) - 1
-# JSON integers above this are not exact in JavaScript, so neither implementation accepts them.
+# JSON integers above this are not exact in JavaScript, so neither implementation accepts them;
+# it bounds the header's version too, which the HTTP API carries as a JSON number.
 MAX_JSON_INT = (1 << 53) - 1
+MAX_VERSION = MAX_JSON_INT
 ROLES = frozenset({"therapist", "guardian", "caregiver"})
 
 _ID = re.compile("[0-9a-f]{32}")
@@ -149,7 +150,7 @@ def seal_state(
     """The sealed blob of `state` as `version` of `account_id`'s state (nonce random unless
     given, for vectors). ValueError for a bad argument or a state over 1 MiB."""
     if not 1 <= version <= MAX_VERSION:
-        raise ValueError("client state version must be in 1 … 2^64 − 1")
+        raise ValueError("client state version must be in 1 … 2^53 − 1")
     plaintext = encode_state(state)
     if len(plaintext) > MAX_PLAINTEXT:
         raise ValueError(f"client state is {len(plaintext)} bytes, over {MAX_PLAINTEXT}")
@@ -188,8 +189,8 @@ def _layout(blob: bytes) -> tuple[bytes, int, bytes, bytes]:
     r.prefix(labels.TYPE_CLIENT_STATE)
     account_id, version, nonce, ct_len = r.take(16), r.u64(), r.take(NONCE_LEN), r.u32()
     # Bounds before the ciphertext is read: a length of 4 GiB is malformed, not truncated.
-    if version == 0:
-        raise ProtocolError("malformed", "client state version 0")
+    if not 1 <= version <= MAX_VERSION:
+        raise ProtocolError("malformed", "client state version 0 or above 2^53 − 1")
     if not TAG_LEN <= ct_len <= MAX_CT_LEN:
         raise ProtocolError("malformed", "client state ct_len out of bounds")
     ct = r.take(ct_len)
