@@ -236,6 +236,8 @@ BAD_PAYLOADS: list[tuple[str, bytes]] = [
     ("a checkpoint an array", _edit(lambda o: o["checkpoints"].update({B1: [3]}))),
     ("seq 0", _edit(lambda o: o["checkpoints"][B1].update(seq=0))),
     ("seq 1.5", _edit(lambda o: o["checkpoints"][B1].update(seq=1.5))),
+    ("seq 3.0", _edit(lambda o: o["checkpoints"][B1].update(seq=3.0))),
+    ("seq 3e0", VALID_TEXT.replace(b'"seq":3', b'"seq":3e0')),
     ("seq true", _edit(lambda o: o["checkpoints"][B1].update(seq=True))),
     ("seq a string", _edit(lambda o: o["checkpoints"][B1].update(seq="3"))),
     ("seq 2^53", _edit(lambda o: o["checkpoints"][B1].update(seq=2**53))),
