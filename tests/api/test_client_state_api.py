@@ -128,6 +128,7 @@ async def test_a_blob_naming_another_account_is_422(world: World) -> None:
     (lambda me: blob(me, 1, kind=0x03), "wrong-type"),
     (lambda me: b"\x02" + blob(me, 1)[1:], "unsupported-version"),
     (lambda me: blob(me, 1, ct_len=15), "malformed"),
+    (lambda me: blob(me, 2**53), "malformed"),  # JSON numbers are exact only below 2^53
     (lambda me: b"", "truncated"),
 ])
 async def test_a_header_that_does_not_parse_is_422(world: World, make: Any, code: str) -> None:
@@ -174,6 +175,8 @@ async def test_malformed_requests_get_the_usual_problems(world: World) -> None:
          422, "validation-failed", "version"),
         ({"json": {"base_version": -1, "version": 1, "state": good}},
          422, "validation-failed", "base_version"),
+        ({"json": {"base_version": 0, "version": 2**53, "state": good}},
+         422, "validation-failed", "version"),
         ({"data": b"x", "headers": {"Content-Type": "text/plain"}},
          415, "unsupported-media-type", None),
     ]

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from secure_msg.clock import Clock
-from secure_msg.crypto.encoding import Reader
+from secure_msg.crypto.client_state import peek_header
 from secure_msg.crypto.errors import ProtocolError
 from secure_msg.domain.accounts import Session
 from secure_msg.errors import Conflict, PayloadTooLarge, ProtocolRejected, ValidationFailed
@@ -44,20 +44,6 @@ class ClientStateDeps:
     max_bytes: int
 
 
-def _peek_header(blob: bytes) -> tuple[bytes, int]:
-    """(account_id, version) from a sealed state's header; layout only (temporary)."""
-    reader = Reader(blob)
-    reader.prefix(0x40)
-    account_id, version = reader.take(16), reader.u64()
-    reader.take(12)
-    ct_len = reader.u32()
-    if not 16 <= ct_len <= 1_048_592 or version == 0:
-        raise ProtocolError("malformed", "client state")
-    reader.take(ct_len)
-    reader.end()
-    return account_id, version
-
-
 def _invalid(field: str, problem: str) -> ValidationFailed:
     return ValidationFailed(f"{field}: {problem}", errors=[{"field": field, "problem": problem}])
 
@@ -77,7 +63,7 @@ def check_blob(session: Session, blob: bytes, *, base_version: int, version: int
     if version <= base_version:
         raise _invalid("version", "must be above base_version")
     try:
-        account_id, blob_version = _peek_header(blob)
+        account_id, blob_version = peek_header(blob)
     except ProtocolError as exc:
         raise ProtocolRejected(exc.code) from exc
     if account_id != session.account_id:

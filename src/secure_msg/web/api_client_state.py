@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from secure_msg.crypto.client_state import MAX_VERSION
 from secure_msg.domain import client_state_service as svc
 from secure_msg.web import context
 from secure_msg.web.api_accounts import B64
@@ -15,11 +16,11 @@ from secure_msg.web.auth import require_session, session_check
 from secure_msg.web.json_io import b64, get_bytes, get_int, json_body
 from secure_msg.web.openapi import add_route
 
-VERSION = {"type": "integer", "minimum": 0}
+VERSION = {"type": "integer", "minimum": 0, "maximum": MAX_VERSION}
 STATE = {"type": "object", "required": ["version", "state"], "properties": {
     "version": VERSION, "state": {**B64, "type": ["string", "null"]}}}
 PUT_BODY = {"type": "object", "required": ["base_version", "version", "state"], "properties": {
-    "base_version": VERSION, "version": {"type": "integer", "minimum": 1}, "state": B64}}
+    "base_version": VERSION, "version": {**VERSION, "minimum": 1}, "state": B64}}
 
 
 def _deps(request: web.Request) -> svc.ClientStateDeps:
@@ -36,8 +37,8 @@ async def get_state(request: web.Request) -> web.Response:
 async def put_state(request: web.Request) -> web.Response:
     session = await require_session(request)  # 401 before any complaint about the body
     body = await json_body(request)
-    base_version = get_int(body, "base_version")
-    version = get_int(body, "version", minimum=1)
+    base_version = get_int(body, "base_version", maximum=MAX_VERSION)
+    version = get_int(body, "version", minimum=1, maximum=MAX_VERSION)
     blob = get_bytes(body, "state")
     stored = await svc.put(_deps(request), session, blob, base_version=base_version,
                            version=version)
