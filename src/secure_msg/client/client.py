@@ -17,11 +17,11 @@ from urllib.parse import urlparse
 
 import aiohttp
 
-from secure_msg.client import history
+from secure_msg.client import history, state_sync
 from secure_msg.client.http import Api, ClientError, b64d, b64e
 from secure_msg.client.profile import Pin, Profile, Seen
 from secure_msg.clock import ms_to_iso
-from secure_msg.crypto import envelope, grant, keys, recovery, safety
+from secure_msg.crypto import client_state, envelope, grant, keys, recovery, safety
 from secure_msg.crypto.envelope import KIND_IDS, KINDS
 from secure_msg.crypto.errors import ProtocolError
 from secure_msg.crypto.payloads import decode_payload, encode_payload
@@ -129,6 +129,12 @@ class Client:
         # What the last read of each booklet found wrong with its history (docs/protocol.md
         # §4.6); the entries that opened are still returned, each signed on its own.
         self.history_problems: dict[str, list[history.Problem]] = {}
+        # Derived from the identity seed whenever the bundle is opened; never written anywhere.
+        self._state_key: bytes | None = None
+        # What syncing the sealed client state found (docs/protocol.md §6.5), every sync of
+        # this run; and the state as last synced, to tell whether it changed since.
+        self.state_problems: list[state_sync.StateProblem] = []
+        self._synced: client_state.ClientState | None = None
 
     # -- accounts -----------------------------------------------------------------------------
 
@@ -161,13 +167,18 @@ class Client:
         if self.profile.account_id and self.profile.account_id != account["id"]:
             # pins, verifications and checkpoints are one person's: never another's
             self.profile.pins, self.profile.checkpoints, self.profile.sealed_to = {}, {}, {}
+            self.profile.state_version = 0
         self.profile.server, self.profile.token = server, result["token"]
         self.profile.bundle = result["password_bundle"]
         self.profile.kdf_salt, self.profile.kdf_iterations = b64e(salt), keys.PBKDF2_ITERATIONS
         self.profile.login, self.profile.account_id = account["login"], account["id"]
         self.api = Api(server, self._http, result["token"])
-        self.keys = acct
+        self._opened(acct)
         self._pin_verified(account["id"], acct.identity_public)
+
+    def _opened(self, acct: keys.AccountKeys) -> None:
+        self.keys = acct
+        self._state_key = client_state.state_key(acct.identity_seed)
 
     async def _password_keys(self, login: str, password: str
                              ) -> tuple[keys.PasswordKeys, bytes]:
@@ -209,8 +220,28 @@ class Client:
                 password, b64d(self.profile.kdf_salt), self.profile.kdf_iterations)
         except ProtocolError as exc:
             raise _protocol(exc) from exc
-        self.keys = self._open_bundle(b64d(self.profile.bundle), pw.kek,
-                                      keys.PURPOSE_PASSWORD, b64d(me["key_statement"]))
+        self._opened(self._open_bundle(b64d(self.profile.bundle), pw.kek,
+                                       keys.PURPOSE_PASSWORD, b64d(me["key_statement"])))
+
+    async def sync_state(self) -> list[state_sync.StateProblem]:
+        """Merge the account's sealed client state on the server into the profile and store
+        the result (docs/protocol.md §6.5); what was found wrong, also kept in
+        `state_problems`. Needs the keys open."""
+        me = self._me()
+        assert self._state_key is not None
+        problems = await state_sync.sync(self.api, self.profile, account_id=me.account_id,
+                                         key=self._state_key)
+        self.state_problems += [p for p in problems if p not in self.state_problems]
+        self._synced = self.profile.client_state()
+        return problems
+
+    @property
+    def state_synced(self) -> bool:
+        return self._synced is not None
+
+    def state_changed(self) -> bool:
+        """Pins, checkpoints or the sealed-to record changed since the last sync."""
+        return self._synced is not None and self.profile.client_state() != self._synced
 
     async def accept(self, link: str) -> str:
         """Join another booklet with an invitation link, keeping this account."""
@@ -266,7 +297,8 @@ class Client:
 
     # -- members and verification ------------------------------------------------------------
 
-    def _check_member(self, booklet_id: str, raw: dict[str, Any]) -> MemberInfo:
+    def _check_member(self, booklet_id: str, raw: dict[str, Any], verifying: bool = False
+                      ) -> MemberInfo:
         try:
             st = keys.KeyStatement.parse(b64d(raw["key_statement"]))
             st.verify()
@@ -276,7 +308,11 @@ class Client:
             if pin is None:  # trust on first use, until verified in person
                 pin = Pin(st.identity_key.hex())
                 self.profile.pins[raw["account_id"]] = pin
-            st.check_pinned(st.account_id, bytes.fromhex(pin.identity_key))
+            if not verifying:  # comparing safety numbers is how a changed key is settled
+                st.check_pinned(st.account_id, bytes.fromhex(pin.identity_key))
+                if pin.key_conflict:
+                    raise ProtocolError("identity-key-changed",
+                                        "your devices pinned different keys for this account")
         except ProtocolError as exc:
             raise _protocol(exc) from exc
         if not pin.name_pinned:  # first sight, or a pin made before names were pinned
@@ -284,14 +320,18 @@ class Client:
         pinned_role = pin.roles.setdefault(booklet_id, raw["role"])
         return MemberInfo(raw["account_id"], raw["role"], raw.get("name"),
                           safety.fingerprint(st.identity_key), st.identity_key,
-                          st.encryption_key, bool(raw.get("removed")), pin.verified,
+                          st.encryption_key, bool(raw.get("removed")),
+                          pin.verified and pin.identity_key == st.identity_key.hex(),
                           int(raw.get("joined_seq") or 0), pin.name, pinned_role)
 
-    async def members(self, booklet_id: str, *, include_removed: bool = False
-                      ) -> list[MemberInfo]:
+    async def members(self, booklet_id: str, *, include_removed: bool = False,
+                      verifying: bool = False) -> list[MemberInfo]:
+        """The booklet's members, each checked against its pin: a key other than the pinned
+        one, or a pin in key conflict, is refused (`identity-key-changed`), except when
+        `verifying` (to show a safety number and verify the key the server lists now)."""
         params = {"all": "1"} if include_removed else None
         data = await self.api.call("GET", f"/api/booklets/{booklet_id}/members", params=params)
-        return [self._check_member(booklet_id, m) for m in data["members"]]
+        return [self._check_member(booklet_id, m, verifying) for m in data["members"]]
 
     def safety_number(self, member: MemberInfo) -> str:
         me = self._me()
@@ -310,7 +350,7 @@ class Client:
         """Verified in person: the key is trusted from now on. The name and roles first seen
         stay pinned, or a server could relabel someone right after they were verified."""
         pin = self.profile.pins.setdefault(account_id, Pin(identity_key.hex()))
-        pin.identity_key, pin.verified = identity_key.hex(), True
+        pin.identity_key, pin.verified, pin.key_conflict = identity_key.hex(), True, False
 
     # -- booklets ----------------------------------------------------------------------------
 

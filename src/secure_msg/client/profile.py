@@ -1,15 +1,21 @@
 """What a client keeps between runs in its profile folder: the server, the session token, the
 identity keys it has pinned and the last entry it accepted of each booklet. Private keys are
 never written here: they are opened from the password-sealed bundle each time (the server keeps
-that bundle; the password opens it)."""
+that bundle; the password opens it). Pins, checkpoints and the sealed-to record are also kept,
+sealed, on the server (docs/protocol.md §6.5; client/state_sync.py)."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from secure_msg.crypto.client_state import ClientState, StateCheckpoint, StatePin
 
 
 @dataclass
@@ -22,6 +28,9 @@ class Pin:
     name: str | None = None
     name_pinned: bool = False  # a name of None is pinned too: "no name" is what was listed
     roles: dict[str, str] = field(default_factory=dict)  # booklet id → role
+    # Two of my devices pinned different keys (§6.5 merge): refused as a changed key is,
+    # until verified in person again.
+    key_conflict: bool = False
 
 
 @dataclass
@@ -49,6 +58,9 @@ class Profile:
     checkpoints: dict[str, Seen] = field(default_factory=dict)  # by booklet id
     # booklet id → the accounts my entries were sealed to there: a recipient not in it is new
     sealed_to: dict[str, list[str]] = field(default_factory=dict)
+    # The highest version of the sealed client state opened or written: a lower one stored
+    # on the server is a rollback (§6.5).
+    state_version: int = 0
 
     @classmethod
     def load(cls, folder: Path) -> Profile:
@@ -73,3 +85,34 @@ class Profile:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+    def client_state(self) -> ClientState:
+        """The part of the profile that §6.5 keeps sealed on the server."""
+        return ClientState(
+            pins={k: StatePin(p.identity_key, p.verified, p.name, p.name_pinned,
+                              dict(p.roles), p.key_conflict) for k, p in self.pins.items()},
+            checkpoints={k: StateCheckpoint(s.seq, s.entry_hash, s.joined_seq)
+                         for k, s in self.checkpoints.items()},
+            sealed_to={k: frozenset(v) for k, v in self.sealed_to.items()},
+        )
+
+    def adopt(self, state: ClientState) -> None:
+        """Take `state` (a merge of this profile's and the stored one) as this profile's."""
+        self.pins = {k: Pin(p.identity_key, p.verified, p.name, p.name_pinned, dict(p.roles),
+                            p.key_conflict) for k, p in state.pins.items()}
+        self.checkpoints = {k: Seen(c.seq, c.entry_hash, c.joined_seq)
+                            for k, c in state.checkpoints.items()}
+        self.sealed_to = {k: sorted(v) for k, v in state.sealed_to.items()}
+
+
+@contextmanager
+def locked(folder: Path) -> Iterator[None]:
+    """Hold the profile folder's lock: a second run on the same folder waits here, so two
+    runs cannot both load the profile and the last to save drop the other's pins."""
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(folder / "profile.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # released by the kernel if this process dies
+        yield
+    finally:
+        os.close(fd)
