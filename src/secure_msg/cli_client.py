@@ -2,7 +2,10 @@
 
 The password comes from --password-file or SECURE_MSG_PASSWORD, never from an argument (it would
 show in `ps` and shell history). --profile DIR keeps the session token and pinned identity keys;
-private keys are never written: each run opens them from the password-sealed bundle.
+private keys are never written: each run opens them from the password-sealed bundle. Every
+command that opens the keys first syncs the pins, checkpoints and sealed-to record with the
+account's sealed copy on the server (docs/protocol.md §6.5), and again at its end if it changed
+them. Runs on one profile folder take turns (a lock file in it).
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import asyncio
 import json
 import os
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +24,7 @@ import aiohttp
 from secure_msg import cli_client_appointments
 from secure_msg.client import Client, ClientError, Profile
 from secure_msg.client.client import MemberInfo
+from secure_msg.client.profile import locked
 from secure_msg.crypto.safety import group_digits
 
 DEFAULT_PROFILE = Path(os.environ.get("SECURE_MSG_PROFILE", Path.home() / ".secure-msg"))
@@ -41,8 +45,15 @@ def _password(args: argparse.Namespace, env: str = "SECURE_MSG_PASSWORD") -> str
     return value
 
 
+async def _unlock(c: Client, a: argparse.Namespace) -> None:
+    """Open my keys for this run, then take in what my other devices pinned and checked."""
+    await c.unlock(_password(a))
+    await c.sync_state()
+
+
 async def _enroll(c: Client, a: argparse.Namespace) -> dict[str, Any]:
     rk = await c.enroll(a.url, a.login, _password(a), a.language)
+    await c.sync_state()
     return {"id": c.profile.account_id, "login": c.profile.login, "recovery_key": rk,
             "text": f"Enrolled as {c.profile.login}.\nRecovery key (write it down, it is shown "
                     f"only now):\n  {rk}"}
@@ -55,6 +66,7 @@ async def _accept(c: Client, a: argparse.Namespace) -> dict[str, Any]:
 
 async def _login(c: Client, a: argparse.Namespace) -> dict[str, Any]:
     await c.login(a.server, a.login, _password(a))
+    await c.sync_state()
     return {"id": c.profile.account_id, "text": f"Logged in as {c.profile.login}."}
 
 
@@ -66,24 +78,25 @@ async def _logout(c: Client, a: argparse.Namespace) -> dict[str, Any]:
 async def _recover(c: Client, a: argparse.Namespace) -> dict[str, Any]:
     key = _read_secret(a.recovery_key_file)
     await c.recover(a.server, a.login, key, _password(a))
+    await c.sync_state()
     return {"id": c.profile.account_id, "text": "New password set; other sessions ended."}
 
 
 async def _change_password(c: Client, a: argparse.Namespace) -> dict[str, Any]:
-    await c.unlock(_password(a))
+    await _unlock(c, a)
     new = _read_secret(a.new_password_file)
     await c.change_password(_password(a), new)
     return {"text": "Password changed; other sessions ended."}
 
 
 async def _create(c: Client, a: argparse.Namespace) -> dict[str, Any]:
-    await c.unlock(_password(a))
+    await _unlock(c, a)
     booklet_id = await c.create_booklet(a.title)
     return {"id": booklet_id, "text": f"Booklet {booklet_id} created."}
 
 
 async def _list(c: Client, a: argparse.Namespace) -> dict[str, Any]:
-    await c.unlock(_password(a))
+    await _unlock(c, a)
     rows = await c.booklets()
     text = "\n".join(f"{r['id']}  {r['title'] or '(no title)'}  unread {r['unread']}"
                      for r in rows) or "No booklets."
@@ -136,7 +149,7 @@ async def _remove(c: Client, a: argparse.Namespace) -> dict[str, Any]:
 
 
 async def _accept_history(c: Client, a: argparse.Namespace) -> dict[str, Any]:
-    await c.unlock(_password(a))
+    await _unlock(c, a)
     await c.accept_history(a.booklet)
     seen = c.profile.checkpoints.get(a.booklet)
     return {"id": a.booklet, "checkpoint": seen.seq if seen else None,
@@ -145,7 +158,7 @@ async def _accept_history(c: Client, a: argparse.Namespace) -> dict[str, Any]:
 
 
 async def _grant(c: Client, a: argparse.Namespace) -> dict[str, Any]:
-    await c.unlock(_password(a))
+    await _unlock(c, a)
     count = await _confirming("Sharing history with", c.grant_history(
         a.booklet, a.member, allow_unverified=a.confirm_unverified))
     return {"entries": count, "text": f"Shared {count} earlier entries.",
@@ -164,7 +177,7 @@ def _post_fields(a: argparse.Namespace) -> dict[str, Any]:
 
 
 async def _post(c: Client, a: argparse.Namespace) -> dict[str, Any]:
-    await c.unlock(_password(a))
+    await _unlock(c, a)
     result = await _confirming("Your entry would be sealed for the first time to", c.post(
         a.booklet, a.kind, allow_unverified=a.confirm_unverified, **_post_fields(a)))
     return {"id": result["entry_id"], "seq": result["seq"],
@@ -172,7 +185,7 @@ async def _post(c: Client, a: argparse.Namespace) -> dict[str, Any]:
 
 
 async def _read(c: Client, a: argparse.Namespace) -> dict[str, Any]:
-    await c.unlock(_password(a))
+    await _unlock(c, a)
     entries = await c.read(a.booklet, a.since)
     if entries:
         await c.mark_read(a.booklet, entries[-1].seq)
@@ -185,20 +198,20 @@ async def _read(c: Client, a: argparse.Namespace) -> dict[str, Any]:
 
 async def _find_member(c: Client, member_id: str) -> MemberInfo:
     for booklet in (await c.api.call("GET", "/api/booklets"))["booklets"]:
-        for m in await c.members(booklet["id"]):
+        for m in await c.members(booklet["id"], verifying=True):
             if m.account_id == member_id:
                 return m
     raise ClientError(404, "not-found", "No member with that id in your booklets")
 
 
 async def _safety(c: Client, a: argparse.Namespace) -> dict[str, Any]:
-    await c.unlock(_password(a))
+    await _unlock(c, a)
     number = c.safety_number(await _find_member(c, a.member))
     return {"id": a.member, "safety_number": number, "text": group_digits(number)}
 
 
 async def _verify(c: Client, a: argparse.Namespace) -> dict[str, Any]:
-    await c.unlock(_password(a))
+    await _unlock(c, a)
     ok = c.verify(await _find_member(c, a.member), a.number)
     if not ok:
         raise ClientError(0, "safety-number-mismatch",
@@ -206,36 +219,67 @@ async def _verify(c: Client, a: argparse.Namespace) -> dict[str, Any]:
     return {"id": a.member, "verified": True, "text": "Verified."}
 
 
+def _state(c: Client) -> dict[str, Any]:
+    """What syncing my saved state found, for --json (only when this run synced)."""
+    if not c.state_synced:
+        return {}
+    return {"state_problems": [p.to_json() for p in c.state_problems]}
+
+
+async def _in_step(client: Client, command: Command, args: argparse.Namespace
+                   ) -> dict[str, Any]:
+    """The command, then a sync when it changed pins, checkpoints or the sealed-to record."""
+    result = await command(client, args)
+    if client.state_changed():
+        await client.sync_state()
+    return {**result, **_state(client)}
+
+
 def _run(command: Command) -> Callable[[argparse.Namespace], int]:
     def handler(args: argparse.Namespace) -> int:
         folder = Path(args.profile)
-        profile = Profile.load(folder)
-
-        async def go() -> dict[str, Any]:
-            async with aiohttp.ClientSession() as http:
-                client = Client(profile, http)
-                try:
-                    return await command(client, args)
-                finally:
-                    profile.save(folder)
-
-        try:
-            result = asyncio.run(go())
-        except ClientError as exc:
-            if args.json:
-                print(json.dumps({"error": exc.code, "title": exc.title, "detail": exc.detail}))
-            print(f"secure-msg: {exc.detail or exc.title} ({exc.code})", file=sys.stderr)
-            return 1
-        except aiohttp.ClientError as exc:
-            print(f"secure-msg: cannot reach the server ({type(exc).__name__})", file=sys.stderr)
-            return 1
-        text = result.pop("text", "")
-        for warning in result.pop("warnings", []):
-            print(f"secure-msg: WARNING: {warning}", file=sys.stderr)
-        print(json.dumps(result, ensure_ascii=False) if args.json else text)
-        return 0
+        with locked(folder):  # from load to save: another run on this folder waits
+            return _run_locked(command, args, folder)
 
     return handler
+
+
+def _run_locked(command: Command, args: argparse.Namespace, folder: Path) -> int:
+    profile = Profile.load(folder)
+    client: Client | None = None
+
+    async def go() -> dict[str, Any]:
+        nonlocal client
+        async with aiohttp.ClientSession() as http:
+            client = Client(profile, http)
+            try:
+                return await _in_step(client, command, args)
+            finally:
+                profile.save(folder)
+
+    try:
+        result = asyncio.run(go())
+    except ClientError as exc:
+        state = _state(client) if client else {}
+        if args.json:
+            print(json.dumps({"error": exc.code, "title": exc.title, "detail": exc.detail,
+                              **state}))
+        _warn(client)
+        print(f"secure-msg: {exc.detail or exc.title} ({exc.code})", file=sys.stderr)
+        return 1
+    except aiohttp.ClientError as exc:
+        print(f"secure-msg: cannot reach the server ({type(exc).__name__})", file=sys.stderr)
+        return 1
+    text = result.pop("text", "")
+    _warn(client, result.pop("warnings", []))
+    print(json.dumps(result, ensure_ascii=False) if args.json else text)
+    return 0
+
+
+def _warn(client: Client | None, warnings: Sequence[str] = ()) -> None:
+    problems = client.state_problems if client else []
+    for warning in [p.describe() for p in problems] + list(warnings):
+        print(f"secure-msg: WARNING: {warning}", file=sys.stderr)
 
 
 def register(subparsers: Any) -> None:
