@@ -276,3 +276,23 @@ async def test_the_database_never_holds_the_states_plaintext(world: World) -> No
     _, stored = await _stored(world, therapist)
     assert stored is not None
     assert stored.pins[mum.profile.account_id].name == canary
+
+
+async def test_a_changed_key_can_be_verified_again(world: World) -> None:
+    """A key other than the pinned one is refused, but its safety number can be shown and
+    verified (members(verifying=True)); verifying pins the key listed now."""
+    therapist, booklet, mum = await _booklet_with_mum(world)
+    mum_id = mum.profile.account_id
+    await therapist.members(booklet)  # pins her true key
+    other = keys.AccountKeys.generate(bytes.fromhex(mum_id)).statement(world.clock.now_ms())
+    await world.server_sql("UPDATE accounts SET key_statement = ? WHERE id = ?",
+                           other.encode(), bytes.fromhex(mum_id))
+    await _refused(therapist.post(booklet, "note", text="eka"))
+    listed = next(m for m in await therapist.members(booklet, verifying=True)
+                  if m.account_id == mum_id)
+    assert listed.identity_key == other.identity_key
+    assert not listed.verified
+    assert therapist.verify(listed, therapist.safety_number(listed))
+    assert therapist.profile.pins[mum_id].identity_key == other.identity_key.hex()
+    after = {m.account_id: m for m in await therapist.members(booklet)}  # no longer refused
+    assert after[mum_id].verified
