@@ -25,7 +25,8 @@ MAX_SYNC_ATTEMPTS = 5
 class StateProblem:
     """Something wrong with the stored state, or between this device's and another's."""
 
-    code: str  # state-rolled-back, a §6.5 opening error, pin-conflict, history-rewritten
+    # state-rolled-back, a §6.5 opening error, pin-conflict, history-rewritten, state-too-large
+    code: str
     account: str | None = None  # pin-conflict: whose pins differ
     booklet: str | None = None  # history-rewritten: which booklet's checkpoints differ
     seq: int | None = None  # history-rewritten: the checkpoint's sequence
@@ -51,6 +52,9 @@ class StateProblem:
         if self.code == "history-rewritten":
             return (f"booklet {self.booklet}: entry {self.seq} is not the one your other "
                     "device saw (the server may be showing your devices different histories)")
+        if self.code == "state-too-large":
+            return ("your pins and checks are larger than the server keeps "
+                    "(limits.client_state_bytes): they stay on this device only")
         return (f"your saved pins and checks on the server do not open ({self.code}); this "
                 "device's were saved over them")
 
@@ -110,6 +114,9 @@ async def sync(api: Api, profile: Profile, *, account_id: bytes, key: bytes
                 "base_version": stored.server_version, "version": version,
                 "state": b64e(blob)})
         except ClientError as exc:
+            if exc.status == 413:  # kept on this device only; the next sync tries again
+                problems.append(StateProblem("state-too-large"))
+                return _unique(problems)
             if exc.code != "state-version-conflict":
                 raise
             continue  # another device wrote first: read theirs, merge again
