@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 import subprocess
 import sys
 import threading
 from collections.abc import Coroutine
 from concurrent.futures import Future
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -162,3 +164,11 @@ def confirm_newcomers(page: Page, *names: str) -> None:
         expect(question).to_contain_text(name)
     question.get_by_role("button", name="Lähetä").click()
     expect(question).to_have_count(0)
+
+
+def server_sql(server: ServerProcess, sql: str, *params: object) -> None:
+    """Edit the running server's database from outside (SQLite in WAL mode allows it), as an
+    operator's restore or a malicious server with the database could: how browser tests play
+    both."""
+    with closing(sqlite3.connect(server.db_path, timeout=10)) as conn, conn:
+        conn.execute(sql, params)

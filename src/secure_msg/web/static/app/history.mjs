@@ -120,3 +120,40 @@ function advance(since, joinedSeq, checkpoint, single) {
   for (let s = base + 1; linked && s <= top; s++) linked = single.has(s);
   return linked ? at(top) : { seq: checkpoint.seq, entryHash: checkpoint.entryHash, joinedSeq };
 }
+
+/**
+ * What "accept the history shown now" excuses, as the CLI's `booklet accept-history` does after a
+ * restore from backup users were told about. A restore makes the booklet go back, so an entry
+ * this device saw is gone or another one has its place (`history-rewritten`); a re-invitation
+ * lost with it shows as `membership-restarted`. Never `chain-broken` or `entries-missing`: a
+ * restored booklet is still one unbroken chain with nothing left out, so those mean a server that
+ * forges or withholds entries now, and accepting would make that the reference and silence it.
+ */
+const ACCEPTABLE = new Set(['history-rewritten', 'membership-restarted']);
+
+/**
+ * Offer accepting only for a booklet that went back with nothing else wrong.
+ * @param {Problem[]} problems @returns {boolean}
+ */
+export const canAcceptHistory = (problems) => problems.some((p) => p.code === 'history-rewritten')
+  && problems.every((p) => ACCEPTABLE.has(p.code));
+
+/**
+ * The checkpoint that accepting the history as it is now keeps: what a clean read of the whole
+ * booklet without a checkpoint gives (its highest entry, with the read's joined_seq; null for an
+ * empty booklet), or not ok when that read would not be clean.
+ * @param {object} read a read of the whole booklet (since 0), checked against the current checkpoint
+ * @param {Problem[]} read.problems @param {number} read.joinedSeq
+ * @param {{seq: number, entryHash: string | null}[]} read.entries entryHash null: it did not open
+ * @returns {{ok: true, checkpoint: Checkpoint | null} | {ok: false}}
+ */
+export function acceptedCheckpoint({ problems, joinedSeq, entries }) {
+  // A checkpoint only adds findings to a read: if this one finds nothing but what accepting
+  // excuses, the same read without a checkpoint is clean.
+  if (!problems.every((p) => ACCEPTABLE.has(p.code))) return { ok: false };
+  // An entry that fails its own checks must not become the reference (§4.6).
+  if (entries.some((e) => e.entryHash === null)) return { ok: false };
+  let top = null;
+  for (const e of entries) if (!top || e.seq > top.seq) top = e;
+  return { ok: true, checkpoint: top && { seq: top.seq, entryHash: /** @type {string} */ (top.entryHash), joinedSeq } };
+}

@@ -135,6 +135,15 @@ export const en = {
   history_more: '…and {n} more.',
   history_advice: 'Tell your therapist; do not rely on this booklet until it is sorted out.',
   history_advice_therapist: "Tell the service's administrator; do not rely on this booklet until it is sorted out.",
+  // inbox flows: accepting a booklet's history after a restore, hiding a re-join
+  history_accept: 'Accept the history shown now',
+  history_accept_hint: 'Only if the practice has told you it restored its server from a backup. This device then compares the booklet with how it is now.',
+  history_accept_title: 'Accept this history?',
+  history_accept_question: 'Do this only if the practice has told you it restored its server from a backup. Entries written after that backup may be lost. This device stops warning about them and from now on compares the booklet with how it is now.',
+  history_accept_yes: 'Accept',
+  history_accepted: 'History accepted. This device now compares the booklet with how it is now.',
+  history_accept_refused: 'Not accepted: something else in this booklet\'s history does not add up, or an entry does not open. A restore does not cause that.',
+  history_dismiss: 'Hide this message',
   // appointments and the period
   appts_title: 'Appointments',
   appts_next: 'Next session: {when}',

@@ -129,6 +129,15 @@ export const fi = {
   history_more: '…ja {n} muuta.',
   history_advice: 'Kerro asiasta terapeutillesi. Älä luota tähän vihkoon, ennen kuin asia on selvitetty.',
   history_advice_therapist: 'Kerro asiasta palvelun ylläpitäjälle. Älä luota tähän vihkoon, ennen kuin asia on selvitetty.',
+  // inbox flows: accepting a booklet's history after a restore, hiding a re-join
+  history_accept: 'Hyväksy nyt näkyvä historia',
+  history_accept_hint: 'Vain jos vastaanotto on kertonut palauttaneensa palvelimensa varmuuskopiosta. Sen jälkeen tämä laite vertaa vihkoa siihen, millainen se on nyt.',
+  history_accept_title: 'Hyväksytäänkö tämä historia?',
+  history_accept_question: 'Tee tämä vain, jos vastaanotto on kertonut palauttaneensa palvelimensa varmuuskopiosta. Varmuuskopion jälkeen kirjoitetut merkinnät voivat olla kadonneet. Tämä laite lakkaa varoittamasta niistä ja vertaa tästä lähtien vihkoa siihen, millainen se on nyt.',
+  history_accept_yes: 'Hyväksy',
+  history_accepted: 'Historia hyväksytty. Tämä laite vertaa nyt vihkoa siihen, millainen se on nyt.',
+  history_accept_refused: 'Ei hyväksytty: vihkon historiassa on muutakin, mikä ei täsmää, tai jokin merkintä ei aukea. Sellaista palautus ei aiheuta.',
+  history_dismiss: 'Piilota viesti',
   // appointments and the period
   appts_title: 'Käynnit',
   appts_next: 'Seuraava käynti: {when}',

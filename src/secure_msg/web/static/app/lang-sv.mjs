@@ -129,6 +129,15 @@ export const sv = {
   history_more: '…och {n} till.',
   history_advice: 'Berätta det för din terapeut. Lita inte på det här häftet förrän saken är utredd.',
   history_advice_therapist: 'Berätta det för tjänstens administratör. Lita inte på det här häftet förrän saken är utredd.',
+  // inbox flows: accepting a booklet's history after a restore, hiding a re-join
+  history_accept: 'Godkänn historiken som visas nu',
+  history_accept_hint: 'Bara om mottagningen har berättat att den har återställt sin server från en säkerhetskopia. Den här enheten jämför sedan häftet med hur det är nu.',
+  history_accept_title: 'Godkänna den här historiken?',
+  history_accept_question: 'Gör det bara om mottagningen har berättat att den har återställt sin server från en säkerhetskopia. Anteckningar som skrevs efter säkerhetskopian kan ha gått förlorade. Den här enheten slutar varna för dem och jämför från och med nu häftet med hur det är nu.',
+  history_accept_yes: 'Godkänn',
+  history_accepted: 'Historiken har godkänts. Den här enheten jämför nu häftet med hur det är nu.',
+  history_accept_refused: 'Inte godkänt: något annat i häftets historik stämmer inte, eller en anteckning går inte att öppna. Det orsakar en återställning inte.',
+  history_dismiss: 'Dölj meddelandet',
   // appointments and the period
   appts_title: 'Besök',
   appts_next: 'Nästa besök: {when}',

@@ -258,3 +258,17 @@ export function setCheckpoint(bookletId, checkpoint) {
   state.checkpoints = all;
   if (!state.memoryOnly && state.account) storage.set(checkpointsKey(state.account.id), all);
 }
+
+/**
+ * Put a booklet's checkpoint in place of the kept one, lower or not (null forgets it): for
+ * accepting the history as it is now after a restore users were told about, which is what made
+ * the booklet go back (docs/operations.md, "Backups"). Stored as setCheckpoint stores.
+ * @param {string} bookletId @param {import('./history.mjs').Checkpoint | null} checkpoint
+ */
+export function replaceCheckpoint(bookletId, checkpoint) {
+  const all = storedCheckpoints();
+  if (checkpoint) all[bookletId] = { seq: checkpoint.seq, entryHash: checkpoint.entryHash, joinedSeq: checkpoint.joinedSeq };
+  else delete all[bookletId];
+  state.checkpoints = all;
+  if (!state.memoryOnly && state.account) storage.set(checkpointsKey(state.account.id), all);
+}

@@ -3,14 +3,23 @@ import { ApiError, api, describeError } from '../api.mjs';
 import { announce, field, h, replace } from '../dom.mjs';
 import { t } from '../i18n.mjs';
 import { Opener, members, nameOf, post, readEntries } from '../data.mjs';
+import { acceptedCheckpoint } from '../history.mjs';
 import { onEntry } from '../live.mjs';
-import { state } from '../session.mjs';
+import { replaceCheckpoint, state } from '../session.mjs';
+import { toHex } from '../../crypto/encoding.mjs';
 import { busy, errorBox } from './common.mjs';
 import { askingBeside, unlessCancelled } from './confirm.mjs';
 import { isoDay, renderEntry, weeklyCounts } from './entries.mjs';
 import { historyWarning } from './history.mjs';
 import { membersPanel, therapistTools } from './tools.mjs';
 import { appointmentsPanel } from './appointments.mjs';
+
+/**
+ * Re-joins already shown in this page (account:booklet:seq): hidden by the user, or shown until
+ * they left the booklet. A read that could not store its checkpoint reports one again; it stays gone.
+ * @type {Set<string>}
+ */
+const restartsSeen = new Set();
 
 /** @param {HTMLElement} main @param {string} bookletId @returns {() => void} cleanup */
 export function bookletView(main, bookletId) {
@@ -19,8 +28,9 @@ export function bookletView(main, bookletId) {
   let lastSeq = 0;
   /** What the last read found wrong with the booklet's history (docs/protocol.md §4.6). */
   let problems = [];
-  /** A re-join is reported by one read only: it stays on screen while the booklet is open. */
+  /** A re-join is reported by one read only: it stays on screen while the booklet is open, until hidden. */
   let restarts = [];
+  const restartKey = (p) => `${state.account?.id}:${bookletId}:${p.seq}`;
   /** @type {import('../data.mjs').Member[]} */
   let all = [];
   let opener = null;
@@ -29,7 +39,15 @@ export function bookletView(main, bookletId) {
   const timeline = h('ol', { class: 'timeline', 'aria-labelledby': 'booklet-h' });
   const heading = h('h1', { id: 'booklet-h', tabindex: '-1' }, t('loading'));
   const error = errorBox();
-  const historyBox = historyWarning();
+  const historyBox = historyWarning({
+    accept: () => (queue = queue.then(acceptHistory)),
+    dismiss: (p) => {
+      restartsSeen.add(restartKey(p));
+      restarts = restarts.filter((r) => r.seq !== p.seq);
+      showHistory();
+      heading.focus(); // the button is gone
+    },
+  });
   const side = h('div', { class: 'side' });
   const body = h('div', null);
   const appointments = h('section', { id: 'appointments-hook', class: 'hook appointments', hidden: true, 'data-booklet': bookletId, 'aria-labelledby': 'appts-h' });
@@ -92,10 +110,9 @@ export function bookletView(main, bookletId) {
       entries = since ? entries.concat(fresh.entries.filter((e) => e.seq > lastSeq)) : fresh.entries;
       lastSeq = Math.max(lastSeq, fresh.lastSeq);
       problems = fresh.problems;
-      restarts = [...restarts, ...problems.filter((p) => p.code === 'membership-restarted' && !restarts.some((r) => r.seq === p.seq))];
-      const at = (p) => p.seq ?? p.from;
-      const shown = [...problems.filter((p) => p.code !== 'membership-restarted'), ...restarts].sort((a, b) => at(a) - at(b));
-      historyBox.show(shown, me()?.role === 'therapist');
+      restarts = [...restarts, ...problems.filter((p) => p.code === 'membership-restarted'
+        && !restarts.some((r) => r.seq === p.seq) && !restartsSeen.has(restartKey(p)))];
+      showHistory();
       receipts = (await api('GET', `/api/booklets/${bookletId}/receipts`)).receipts;
       render();
       if (!appointmentsShown && me() && !me().removed) {
@@ -109,6 +126,43 @@ export function bookletView(main, bookletId) {
         replace(body, h('p', { class: 'notice', role: 'alert' }, t('no_longer_member')));
         return;
       }
+      error.show(describeError(e));
+    }
+  }
+
+  function showHistory() {
+    const at = (p) => p.seq ?? p.from;
+    const shown = [...problems.filter((p) => p.code !== 'membership-restarted'), ...restarts].sort((a, b) => at(a) - at(b));
+    historyBox.show(shown, me()?.role === 'therapist');
+  }
+
+  /**
+   * "Accept the history shown now", after a restore the user was told about: the CLI's
+   * `booklet accept-history` rule. A full read must have no problem but those accepting excuses
+   * and every entry must open; then its clean checkpoint replaces the one kept, lower or not
+   * (a restore makes a booklet go back), and the warning goes with the next read.
+   */
+  async function acceptHistory() {
+    error.clear();
+    try {
+      await refreshMembers();
+      const read = await readEntries(opener, 0);
+      const result = acceptedCheckpoint({
+        problems: read.problems, joinedSeq: me()?.joinedSeq ?? 0,
+        entries: read.entries.map((e) => ({ seq: e.seq, entryHash: e.error || !e.entryHash ? null : toHex(e.entryHash) })),
+      });
+      if (!result.ok) {
+        error.show(t('history_accept_refused'));
+        announce(t('history_accept_refused'));
+        return;
+      }
+      await replaceCheckpoint(bookletId, result.checkpoint);
+      restarts.forEach((r) => restartsSeen.add(restartKey(r)));
+      restarts = [];
+      await fetchNew();
+      announce(t('history_accepted'));
+      if (historyBox.hidden) heading.focus(); // the button went with the warning
+    } catch (e) {
       error.show(describeError(e));
     }
   }
@@ -155,6 +209,7 @@ export function bookletView(main, bookletId) {
     main.dataset.ready = 'true';
   });
   return () => {
+    restarts.forEach((r) => restartsSeen.add(restartKey(r))); // left the booklet: shown once is enough
     stop();
     document.removeEventListener('visibilitychange', visible);
   };

@@ -78,3 +78,33 @@ export async function unlessCancelled(work) {
     throw e;
   }
 }
+
+/**
+ * A yes/no question beside `anchor`, the same inline alertdialog as confirmNewcomers: it takes
+ * focus; resolves true for `yes`, false for Cancel or Escape (the caller moves focus on).
+ * @param {HTMLElement} anchor
+ * @param {{title: string, question: string, yes: string, action: string}} ask
+ *   `action` names the buttons' data-action (`confirm-…`, `cancel-…`)
+ * @returns {Promise<boolean>}
+ */
+export function confirmInline(anchor, { title, question, yes, action }) {
+  const id = `confirm-inline-${++count}`;
+  return new Promise((resolve) => {
+    const done = (/** @type {boolean} */ ok) => {
+      box.remove();
+      resolve(ok);
+    };
+    const box = h('section', {
+      class: 'confirm-inline', role: 'alertdialog', tabindex: '-1',
+      'aria-labelledby': `${id}-h`, 'aria-describedby': `${id}-q`,
+      onkeydown: (/** @type {KeyboardEvent} */ ev) => { if (ev.key === 'Escape') done(false); },
+    },
+    h('h2', { id: `${id}-h` }, title),
+    h('p', { id: `${id}-q` }, question),
+    h('div', { class: 'row' },
+      h('button', { type: 'button', class: 'danger', 'data-action': `confirm-${action}`, onclick: () => done(true) }, yes),
+      h('button', { type: 'button', class: 'secondary', 'data-action': `cancel-${action}`, onclick: () => done(false) }, t('cancel'))));
+    anchor.after(box);
+    box.focus();
+  });
+}
