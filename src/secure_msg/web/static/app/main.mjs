@@ -3,12 +3,15 @@ import { auth } from './api.mjs';
 import { h, replace } from './dom.mjs';
 import { LANGUAGES, hasChosenLanguage, lang, setLang, t } from './i18n.mjs';
 import * as live from './live.mjs';
+import { wantedRoute } from './routes.mjs';
 import * as session from './session.mjs';
 import { enrollView, loginView, recoverView } from './views/auth.mjs';
 
 const main = /** @type {HTMLElement} */ (document.getElementById('main'));
 let cleanup = () => {};
 let loginMessage = '';
+/** A booklet address opened while signed out (an SMS alert's link): shown once signed in. */
+let wanted = wantedRoute(location.hash); // before an invitation link's address is replaced
 let enrollToken = takeEnrollToken();
 
 /**
@@ -45,7 +48,7 @@ async function loggedIn() {
   enrollToken = null;
   if (!hasChosenLanguage() && session.state.account?.language) await setLang(session.state.account.language, { remember: false });
   live.connect();
-  history.replaceState(null, '', '/#/');
+  history.replaceState(null, '', `/#${wanted ?? '/'}`);
   route();
 }
 
@@ -60,11 +63,13 @@ export async function route() {
   if (enrollToken) return enrollView(main, enrollToken, loggedIn);
   const hash = location.hash.startsWith('#/') ? location.hash.slice(1) : '/';
   if (!session.state.account) {
+    wanted = wantedRoute(location.hash) ?? wanted; // kept while moving between login and recovery
     if (hash === '/recover') return recoverView(main, loggedIn);
     const message = loginMessage;
     loginMessage = '';
     return loginView(main, loggedIn, message);
   }
+  wanted = null; // signed in: nothing left to carry, not even to a later login on this page
   // Screens after login load on first use, so the first load stays small.
   let m;
   if ((m = hash.match(/^\/b\/([0-9a-f]{32})\/safety\/([0-9a-f]{32})$/))) {
