@@ -189,11 +189,16 @@ async def _read(c: Client, a: argparse.Namespace) -> dict[str, Any]:
     entries = await c.read(a.booklet, a.since)
     if entries:
         await c.mark_read(a.booklet, entries[-1].seq)
-    rows = [{"seq": e.seq, "id": e.entry_id, "author": e.author_id, "kind": e.kind,
-             "created_at": e.created_at, "payload": e.payload} for e in entries]
-    text = "\n".join(f"#{e.seq} {e.created_at} {e.kind}: "
+    rows = [{"seq": e.seq, "id": e.entry_id, "author": e.author_id, "kind": e.kind or None,
+             "created_at": e.created_at, "payload": None if e.error else e.payload,
+             **({"error": e.error} if e.error else {})} for e in entries]
+    text = "\n".join(f"#{e.seq} could not be opened ({e.error})" if e.error else
+                     f"#{e.seq} {e.created_at} {e.kind}: "
                      f"{json.dumps(e.payload, ensure_ascii=False)}" for e in entries)
-    return {"entries": rows, "text": text or "No entries.", **_history(c, a.booklet)}
+    history = _history(c, a.booklet)
+    history["warnings"] += [f"entry #{e.seq} failed its checks ({e.error}) and is not shown"
+                            for e in entries if e.error]
+    return {"entries": rows, "text": text or "No entries.", **history}
 
 
 async def _find_member(c: Client, member_id: str) -> MemberInfo:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from secure_msg.client import Client, ClientError
+from secure_msg.client import Client
 from secure_msg.client.http import b64d, b64e
 from secure_msg.crypto import envelope, keys, labels
 from secure_msg.crypto.envelope import KIND_IDS
@@ -276,9 +276,10 @@ async def test_the_client_refuses_a_listing_that_disagrees_with_the_signed_entry
     raw.execute("UPDATE entries SET json = json_set(json, ?, ?) WHERE seq = 2",
                 (f"$.{column}", lie))
     raw.close()
-    with pytest.raises(ClientError) as err:
-        await mum.read(booklet)
-    assert err.value.code == "protocol/malformed"
+    shown = await mum.read(booklet)
+    assert [e.error for e in shown] == [None, "protocol/malformed"]
+    assert shown[1].payload == {}
+    assert shown[1].kind == ""
 
 
 async def test_the_client_refuses_a_notice_signed_by_a_parent(
@@ -296,9 +297,9 @@ async def test_the_client_refuses_a_notice_signed_by_a_parent(
     await mum.post(booklet, "system", text="Vastaanotto on muuttanut: kirjaudu osoitteessa …")
     raw.execute(promote, ("guardian", *who))
     raw.close()
-    with pytest.raises(ClientError) as err:
-        await therapist.read(booklet)
-    assert err.value.code == "protocol/wrong-author"
+    shown = await therapist.read(booklet)
+    assert shown[-1].error == "protocol/wrong-author"
+    assert all(e.error is None for e in shown[:-1])
 
 
 async def test_a_page_is_read_on_the_event_loop_not_in_a_reader_thread(

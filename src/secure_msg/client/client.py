@@ -32,12 +32,17 @@ MAX_POST_RETRIES = 5
 
 @dataclass(frozen=True)
 class DecryptedEntry:
+    """An entry as read. One that fails its checks keeps its place in the booklet with `error`
+    (the failed check, e.g. "protocol/bad-signature"), an empty kind and payload, and the
+    listing's sequence, id, author and date, which are then only the server's word."""
+
     seq: int
     entry_id: str
     author_id: str
     kind: str
     created_at: str
     payload: dict[str, Any]
+    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -80,6 +85,13 @@ def _check_listing(raw: dict[str, Any], header: envelope.EntryHeader) -> None:
               ms_to_iso(header.created_at))
     if listed != signed:
         raise _protocol(ProtocolError("malformed", "the listing disagrees with the entry"))
+
+
+def _unreadable(raw: dict[str, Any], code: str) -> DecryptedEntry:
+    """An entry that failed a check, kept in its place; its fields are the listing's."""
+    return DecryptedEntry(int(raw["seq"]), str(raw.get("entry_id", "")),
+                          str(raw.get("author_id", "")), "", str(raw.get("created_at", "")),
+                          {}, error=code)
 
 
 def _listed(raw: dict[str, Any]) -> history.Listed:
@@ -459,21 +471,35 @@ class Client:
 
     async def read_raw(self, booklet_id: str, since: int = 0
                        ) -> list[tuple[dict[str, Any], envelope.OpenedEntry]]:
-        """Every entry after `since` that I can open, with its content key (for grants). The
-        listing is checked as one hash chain first (see `history_problems`); the checkpoint
-        moves only once every entry has also opened."""
+        """Every entry after `since` that I can open, with its content key (for grants); the
+        ones that fail their checks are left out here (`read` shows them in place)."""
+        return [(raw, o) for raw, o in await self._read_checked(booklet_id, since)
+                if isinstance(o, envelope.OpenedEntry)]
+
+    async def _read_checked(self, booklet_id: str, since: int
+                            ) -> list[tuple[dict[str, Any], envelope.OpenedEntry | ClientError]]:
+        """Every entry after `since`, opened, or the protocol check it failed: one bad entry
+        must not hide the rest of a booklet, each of which is signed on its own. The listing is
+        checked as one hash chain first (see `history_problems`); the checkpoint moves only
+        once every entry has also opened."""
         members = await self.members(booklet_id, include_removed=True)
         raws, last_seq = await self._listing(booklet_id, since)
         me = next((m for m in members if m.account_id == self.profile.account_id), None)
         checkpoint = self._check_history(booklet_id, since, last_seq,
                                          me.joined_seq if me else 0, raws)
         opener = _Opener(self, booklet_id, members)
-        out = []
+        out: list[tuple[dict[str, Any], envelope.OpenedEntry | ClientError]] = []
         for raw in raws:
-            opened = await opener.open(b64d(raw["envelope"]))
-            _check_listing(raw, opened.header)
+            try:
+                opened = await opener.open(b64d(raw["envelope"]))
+                _check_listing(raw, opened.header)
+            except ClientError as exc:
+                if not exc.code.startswith("protocol/"):
+                    raise  # the server or the network failed, not this entry
+                out.append((raw, exc))
+                continue
             out.append((raw, opened))
-        if checkpoint is not None:
+        if checkpoint is not None and all(isinstance(o, envelope.OpenedEntry) for _, o in out):
             self.profile.checkpoints[booklet_id] = Seen(
                 checkpoint.seq, checkpoint.entry_hash.hex(), checkpoint.joined_seq)
         return out
@@ -510,15 +536,21 @@ class Client:
 
     async def read(self, booklet_id: str, since: int = 0,
                    kinds: set[str] | None = None) -> list[DecryptedEntry]:
+        """The booklet's entries after `since` (of `kinds`, default all), oldest first. An entry
+        that fails a check is in its place with `error` set, whatever `kinds` asks for."""
         out = []
-        for raw, opened in await self.read_raw(booklet_id, since):
+        for raw, opened in await self._read_checked(booklet_id, since):
+            if isinstance(opened, ClientError):
+                out.append(_unreadable(raw, opened.code))
+                continue
             kind = KINDS[opened.header.kind]
             if kinds and kind not in kinds:
                 continue
             try:
                 payload = decode_payload(opened.header.kind, opened.plaintext)
             except ProtocolError as exc:
-                raise _protocol(exc) from exc
+                out.append(_unreadable(raw, _protocol(exc).code))
+                continue
             out.append(DecryptedEntry(raw["seq"], raw["entry_id"], raw["author_id"], kind,
                                       raw["created_at"], payload))
         return out
@@ -528,8 +560,14 @@ class Client:
         the server's current history becomes the reference: for after a restore from backup,
         which looks like a rewrite (docs/operations.md). The problems left are those of the
         history as it is now (withheld entries, broken links), which accepting cannot excuse."""
-        self.profile.checkpoints.pop(booklet_id, None)
-        await self.read_raw(booklet_id)
+        old = self.profile.checkpoints.pop(booklet_id, None)
+        failed = [o for _, o in await self._read_checked(booklet_id, 0)
+                  if isinstance(o, ClientError)]
+        if failed:
+            # an entry that fails its own checks must not become part of the reference
+            if old is not None:
+                self.profile.checkpoints[booklet_id] = old
+            raise failed[0]
         return self.history_problems[booklet_id]
 
     async def mark_read(self, booklet_id: str, seq: int) -> None:
