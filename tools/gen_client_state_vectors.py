@@ -63,8 +63,13 @@ def pin(key: str, *, verified: bool = False, name: str | None = None, name_pinne
     return out
 
 
-def cp(seq: int, entry_hash: str, joined_seq: int = 0) -> dict[str, Any]:
-    return {"seq": seq, "entry_hash": entry_hash, "joined_seq": joined_seq}
+def cp(seq: int, entry_hash: str, joined_seq: int = 0, accepted: int | None = 0
+       ) -> dict[str, Any]:
+    """A checkpoint as writers write it; accepted=None leaves the member out (readers: 0)."""
+    out: dict[str, Any] = {"seq": seq, "entry_hash": entry_hash, "joined_seq": joined_seq}
+    if accepted is not None:
+        out["accepted"] = accepted
+    return out
 
 
 def state(pins: dict[str, Any] | None = None, checkpoints: dict[str, Any] | None = None,
@@ -243,6 +248,10 @@ BAD_PAYLOADS: list[tuple[str, bytes]] = [
     ("seq 2^53", _edit(lambda o: o["checkpoints"][B1].update(seq=2**53))),
     ("joined_seq negative", _edit(lambda o: o["checkpoints"][B1].update(joined_seq=-1))),
     ("joined_seq missing", _edit(lambda o: o["checkpoints"][B1].pop("joined_seq"))),
+    ("accepted negative", _edit(lambda o: o["checkpoints"][B1].update(accepted=-1))),
+    ("accepted null", _edit(lambda o: o["checkpoints"][B1].update(accepted=None))),
+    ("accepted 1.5", _edit(lambda o: o["checkpoints"][B1].update(accepted=1.5))),
+    ("accepted true", _edit(lambda o: o["checkpoints"][B1].update(accepted=True))),
     ("an entry hash of 31 bytes", _edit(lambda o: o["checkpoints"][B1].update(
         entry_hash=H("b1-3")[:62]))),
     ("sealed_to unsorted", _edit(lambda o: o["sealed_to"].update({B1: [A2, A1]}))),
@@ -398,6 +407,26 @@ def merge_vectors() -> list[dict[str, Any]]:
                    state(checkpoints={B1: cp(5, H("b1-5"), 0)}),
                    state(checkpoints={B1: cp(5, H("b1-5-fork"), 2)}),
                    state(checkpoints={B1: cp(5, H("b1-5"), 0)}), checkpoint_conflicts=[B1]),
+        merge_case("a history accepted after a restore wins over a higher seq, this device's",
+                   state(checkpoints={B1: cp(4, H("b1-4-restored"), 0, 1)}),
+                   state(checkpoints={B1: cp(9, H("b1-9"), 0, 0)}),
+                   state(checkpoints={B1: cp(4, H("b1-4-restored"), 0, 1)})),
+        merge_case("a history accepted after a restore wins over a higher seq, the stored one",
+                   state(checkpoints={B1: cp(9, H("b1-9"), 2, 1)}),
+                   state(checkpoints={B1: cp(3, H("b1-3-restored"), 0, 2)}),
+                   state(checkpoints={B1: cp(3, H("b1-3-restored"), 0, 2)})),
+        merge_case("the same accepted count: the seq rules, the count kept",
+                   state(checkpoints={B1: cp(6, H("b1-6"), 0, 1)}),
+                   state(checkpoints={B1: cp(4, H("b1-4"), 0, 1)}),
+                   state(checkpoints={B1: cp(6, H("b1-6"), 0, 1)})),
+        merge_case("an accepted count left out is 0, and loses to 1",
+                   state(checkpoints={B1: cp(8, H("b1-8"), 0, None)}),
+                   state(checkpoints={B1: cp(2, H("b1-2"), 0, 1)}),
+                   state(checkpoints={B1: cp(2, H("b1-2"), 0, 1)})),
+        merge_case("same seq, another hash, another accepted count: the higher count, no conflict",
+                   state(checkpoints={B1: cp(5, H("b1-5"), 0, 0)}),
+                   state(checkpoints={B1: cp(5, H("b1-5-restored"), 0, 1)}),
+                   state(checkpoints={B1: cp(5, H("b1-5-restored"), 0, 1)})),
         merge_case("sealed_to: the union, sorted, an empty list kept",
                    state(sealed_to={B1: [A1, A3], B2: [A2], B3: []}),
                    state(sealed_to={B1: [A2, A3], B3: [A4]}),

@@ -150,11 +150,15 @@ async def _remove(c: Client, a: argparse.Namespace) -> dict[str, Any]:
 
 async def _accept_history(c: Client, a: argparse.Namespace) -> dict[str, Any]:
     await _unlock(c, a)
+    before = c.profile.checkpoints.get(a.booklet)
     await c.accept_history(a.booklet)
     seen = c.profile.checkpoints.get(a.booklet)
-    return {"id": a.booklet, "checkpoint": seen.seq if seen else None,
-            "text": f"Checked from entry {seen.seq} on." if seen else "Nothing to check yet.",
-            **_history(c, a.booklet)}
+    accepted = seen is not None and seen is not before
+    text = (f"Accepted: checked from entry {seen.seq} on." if accepted and seen else
+            "Not accepted: the history as it is now has problems of its own (below); "
+            "the earlier reference stays.")
+    return {"id": a.booklet, "accepted": accepted, "checkpoint": seen.seq if seen else None,
+            "text": text, **_history(c, a.booklet)}
 
 
 async def _grant(c: Client, a: argparse.Namespace) -> dict[str, Any]:

@@ -12,7 +12,7 @@ import pytest
 from secure_msg.client import Client, ClientError
 from secure_msg.client.history import Problem
 
-from .conftest import World
+from .conftest import PASSWORD, World
 
 
 async def _family(world: World, notes: int) -> tuple[Client, Client, str]:
@@ -70,6 +70,47 @@ async def test_a_history_rolled_back_and_rewritten_is_reported(world: World) -> 
     assert await guardian.accept_history(booklet) == []
     assert guardian.profile.checkpoints[booklet].seq == 4
     assert guardian.profile.checkpoints[booklet] != seen
+    assert guardian.profile.checkpoints[booklet].accepted == 1
+    await guardian.read(booklet)
+    assert guardian.history_problems[booklet] == []
+    assert guardian.profile.checkpoints[booklet].accepted == 1  # reads carry the count on
+
+
+async def _restore_to_seq_2(world: World, therapist: Client, booklet: str) -> None:
+    """The booklet as a restore from backup leaves it (entries after 2 gone), written on."""
+    key = bytes.fromhex(booklet)
+    await world.server_sql("DELETE FROM entry_access WHERE booklet_id = ? AND seq > 2", key)
+    await world.server_sql("DELETE FROM entries WHERE booklet_id = ? AND seq > 2", key)
+    await world.server_sql(
+        "UPDATE booklets SET last_seq = 2, last_hash = (SELECT entry_hash FROM entries"
+        " WHERE booklet_id = ? AND seq = 2) WHERE id = ?", key, key)
+    await therapist.post(booklet, "note", text="toinen versio")
+
+
+async def test_a_history_accepted_on_one_device_stays_accepted_on_the_others(
+    world: World,
+) -> None:
+    """After a restore, the guardian accepts the new history on her phone; her laptop, which
+    still holds the pre-restore checkpoint (further along), must not bring it back through the
+    stored client state, nor warn once it has synced (protocol §6.5, `accepted`)."""
+    therapist, guardian, booklet = await _family(world, 4)
+    laptop = world.new_client()
+    await laptop.login(world.base, "aiti", PASSWORD)
+    await laptop.sync_state()
+    await laptop.read(booklet)
+    await laptop.sync_state()
+    await guardian.sync_state()
+    assert guardian.profile.checkpoints[booklet].seq == laptop.profile.checkpoints[booklet].seq == 5
+    await _restore_to_seq_2(world, therapist, booklet)
+    await guardian.read(booklet)
+    assert guardian.history_problems[booklet] == [Problem("history-rewritten", 5)]
+    assert await guardian.accept_history(booklet) == []
+    await guardian.sync_state()
+    await laptop.sync_state()  # the laptop's own checkpoint is at 5, the accepted one at 3
+    assert laptop.profile.checkpoints[booklet] == guardian.profile.checkpoints[booklet]
+    await laptop.read(booklet)
+    assert laptop.history_problems[booklet] == []
+    await guardian.sync_state()
     await guardian.read(booklet)
     assert guardian.history_problems[booklet] == []
 

@@ -101,9 +101,12 @@ def test_cli_family_flow(secure_msg_server: ServerProcess, tmp_path: Path) -> No
     assert read["history_problems"] == [{"code": "entries-missing", "from": 2, "to": 2}]
     assert "WARNING: the server's history of this booklet does not add up: entry 2 was sealed" \
         " to you" in parent.stderr
+    seen_before = json.loads((parent.profile / "profile.json").read_text())["checkpoints"]
     accepted = parent.run("booklet", "accept-history", booklet)
     assert accepted["history_problems"] == [{"code": "entries-missing", "from": 2, "to": 2}]
-    assert accepted["checkpoint"] is None  # a withheld entry is not excused by accepting
+    assert accepted["accepted"] is False  # a withheld entry is not excused by accepting
+    seen_after = json.loads((parent.profile / "profile.json").read_text())["checkpoints"]
+    assert seen_after.get(booklet) == seen_before.get(booklet)
     parent.run("logout")
     assert parent.run("read", booklet, ok=False)["error"] == "not-logged-in"
     request = urllib.request.Request(  # noqa: S310 - our own loopback server

@@ -500,8 +500,10 @@ class Client:
                 continue
             out.append((raw, opened))
         if checkpoint is not None and all(isinstance(o, envelope.OpenedEntry) for _, o in out):
+            saved = self.profile.checkpoints.get(booklet_id)
             self.profile.checkpoints[booklet_id] = Seen(
-                checkpoint.seq, checkpoint.entry_hash.hex(), checkpoint.joined_seq)
+                checkpoint.seq, checkpoint.entry_hash.hex(), checkpoint.joined_seq,
+                saved.accepted if saved else 0)
         return out
 
     async def _listing(self, booklet_id: str, since: int) -> tuple[list[dict[str, Any]], int]:
@@ -563,11 +565,17 @@ class Client:
         old = self.profile.checkpoints.pop(booklet_id, None)
         failed = [o for _, o in await self._read_checked(booklet_id, 0)
                   if isinstance(o, ClientError)]
-        if failed:
+        new = self.profile.checkpoints.get(booklet_id)
+        if failed or new is None:
             # an entry that fails its own checks must not become part of the reference
             if old is not None:
                 self.profile.checkpoints[booklet_id] = old
-            raise failed[0]
+            if failed:
+                raise failed[0]
+            return self.history_problems[booklet_id]
+        # one above the replaced checkpoint's count, so that merging with another device or an
+        # older stored state keeps this one, not the pre-restore one (protocol §6.5)
+        new.accepted = (old.accepted if old else 0) + 1
         return self.history_problems[booklet_id]
 
     async def mark_read(self, booklet_id: str, seq: int) -> None:

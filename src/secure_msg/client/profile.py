@@ -41,6 +41,7 @@ class Seen:
     seq: int
     entry_hash: str  # hex
     joined_seq: int = 0
+    accepted: int = 0  # how often the history was accepted after a restore (protocol §6.5)
 
 
 @dataclass
@@ -91,7 +92,7 @@ class Profile:
         return ClientState(
             pins={k: StatePin(p.identity_key, p.verified, p.name, p.name_pinned,
                               dict(p.roles), p.key_conflict) for k, p in self.pins.items()},
-            checkpoints={k: StateCheckpoint(s.seq, s.entry_hash, s.joined_seq)
+            checkpoints={k: StateCheckpoint(s.seq, s.entry_hash, s.joined_seq, s.accepted)
                          for k, s in self.checkpoints.items()},
             sealed_to={k: frozenset(v) for k, v in self.sealed_to.items()},
         )
@@ -100,7 +101,7 @@ class Profile:
         """Take `state` (a merge of this profile's and the stored one) as this profile's."""
         self.pins = {k: Pin(p.identity_key, p.verified, p.name, p.name_pinned, dict(p.roles),
                             p.key_conflict) for k, p in state.pins.items()}
-        self.checkpoints = {k: Seen(c.seq, c.entry_hash, c.joined_seq)
+        self.checkpoints = {k: Seen(c.seq, c.entry_hash, c.joined_seq, c.accepted)
                             for k, c in state.checkpoints.items()}
         self.sealed_to = {k: sorted(v) for k, v in state.sealed_to.items()}
 

@@ -75,6 +75,10 @@ def merge_checkpoint(
     local: StateCheckpoint, stored: StateCheckpoint
 ) -> tuple[StateCheckpoint, bool]:
     """One booklet's checkpoints from both sides, and whether they disagree about one entry."""
+    if local.accepted != stored.accepted:
+        # a history accepted after a restore replaces what was seen before it, even if that
+        # reached further: otherwise the pre-restore checkpoint would come back from elsewhere
+        return (local if local.accepted > stored.accepted else stored), False
     if local.seq != stored.seq:
         return (local if local.seq > stored.seq else stored), False
     if local.entry_hash != stored.entry_hash:

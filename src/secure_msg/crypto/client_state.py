@@ -52,6 +52,7 @@ class StateCheckpoint:
     seq: int
     entry_hash: str  # hex, 64
     joined_seq: int = 0
+    accepted: int = 0  # how often this booklet's history was accepted after a restore
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,8 @@ def state_to_json(state: ClientState) -> dict[str, Any]:
             for account, pin in state.pins.items()
         },
         "checkpoints": {
-            booklet: {"seq": cp.seq, "entry_hash": cp.entry_hash, "joined_seq": cp.joined_seq}
+            booklet: {"seq": cp.seq, "entry_hash": cp.entry_hash, "joined_seq": cp.joined_seq,
+                      "accepted": cp.accepted}
             for booklet, cp in state.checkpoints.items()
         },
         "sealed_to": {booklet: sorted(ids) for booklet, ids in state.sealed_to.items()},
@@ -291,6 +293,7 @@ def _checkpoint(value: object) -> StateCheckpoint:
         seq=_int(_member(obj, "seq", "checkpoint"), "checkpoint seq", 1),
         entry_hash=entry_hash,
         joined_seq=_int(_member(obj, "joined_seq", "checkpoint"), "checkpoint joined_seq", 0),
+        accepted=_int(obj.get("accepted", 0), "checkpoint accepted", 0),  # absent: 0
     )
 
 

@@ -69,6 +69,9 @@ function mergePin(local, stored) {
  */
 function mergeCheckpoint(local, stored) {
   if (!local || !stored) return [{ .../** @type {StateCheckpoint} */ (local ?? stored) }, false];
+  // A history accepted after a restore replaces what was seen before it, even further along:
+  // otherwise the pre-restore checkpoint would come back from another device (§6.5).
+  if (local.accepted !== stored.accepted) return [{ ...(local.accepted > stored.accepted ? local : stored) }, false];
   if (local.seq !== stored.seq) return [{ ...(local.seq > stored.seq ? local : stored) }, false];
   if (local.entry_hash !== stored.entry_hash) return [{ ...local }, true];
   return [{ ...(local.joined_seq >= stored.joined_seq ? local : stored) }, false];

@@ -24,7 +24,7 @@ const HASH = /^[0-9a-f]{64}$/;
  * @property {string} identity_key @property {boolean} verified @property {string | null} name
  * @property {boolean} name_pinned @property {Record<string, string>} roles @property {boolean} key_conflict
  */
-/** @typedef {{seq: number, entry_hash: string, joined_seq: number}} StateCheckpoint */
+/** @typedef {{seq: number, entry_hash: string, joined_seq: number, accepted: number}} StateCheckpoint accepted: how often the history was accepted after a restore */
 /**
  * @typedef {object} ClientState the plaintext of §6.5, in its JSON shape
  * @property {1} v
@@ -148,7 +148,8 @@ function checkState(s) {
   }
   for (const [id, c] of Object.entries(s.checkpoints)) {
     need(ID.test(id) && isObject(c) && isCount(c.seq, 1) && isHex(c.entry_hash, HASH) && isCount(c.joined_seq, 0), 'checkpoint');
-    out.checkpoints[id] = { seq: c.seq, entry_hash: c.entry_hash, joined_seq: c.joined_seq };
+    need(c.accepted === undefined || isCount(c.accepted, 0), 'checkpoint accepted'); // absent: 0
+    out.checkpoints[id] = { seq: c.seq, entry_hash: c.entry_hash, joined_seq: c.joined_seq, accepted: c.accepted ?? 0 };
   }
   for (const [id, list] of Object.entries(s.sealed_to)) {
     need(ID.test(id) && Array.isArray(list) && list.every((a) => isHex(a, ID)), 'sealed_to');
