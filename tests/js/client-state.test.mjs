@@ -339,3 +339,63 @@ test('merge does not change its inputs', () => {
   out.state.sealed_to[B].push(K1);
   assert.equal(JSON.stringify([local, stored]), before);
 });
+
+// The web session's side: its records as §6.5's JSON and back, and a key conflict in use.
+
+globalThis.navigator ??= /** @type {Navigator} */ ({ language: 'en' }); // app/i18n.mjs reads it on import
+const { fromWire, toWire } = await import('../../src/secure_msg/web/static/app/state-sync.mjs');
+const { keyChanged, withKey } = await import('../../src/secure_msg/web/static/app/pins.mjs');
+const { checkHistory } = await import('../../src/secure_msg/web/static/app/history.mjs');
+
+test("the session's pins, checkpoints and sealed-to records go to §6.5's JSON and back unchanged", () => {
+  const local = {
+    pins: {
+      [A]: { ik: K1, verified: true, name: 'Äiti', roles: { [B]: 'guardian' } },
+      [C]: { ik: K2, verified: false, name: null, roles: {}, keyConflict: true },
+      [B]: { ik: K1, verified: false, roles: { [C]: 'therapist' } }, // made before names were pinned
+    },
+    checkpoints: { [B]: { seq: 4, entryHash: H1, joinedSeq: 2 } },
+    sealedTo: { [B]: [A, C] },
+  };
+  const wire = toWire(local);
+  assert.deepEqual(wire.pins[B], { identity_key: K1, verified: false, name: null, name_pinned: false, roles: { [C]: 'therapist' }, key_conflict: false });
+  assert.deepEqual(wire.pins[C].key_conflict, true);
+  assert.deepEqual(parseState(encodeState(wire)), wire);
+  assert.deepEqual(fromWire(wire), local);
+});
+
+test('records a reader would refuse are left out of the JSON, so one damaged record cannot stop every write', () => {
+  const wire = toWire({
+    pins: { [A]: { ik: 'zz', verified: false }, nope: { ik: K1, verified: false }, [B]: { ik: K1, verified: true, keyConflict: true, roles: { [C]: 'admin' } } },
+    checkpoints: { [A]: { seq: 0, entryHash: H1 }, [B]: { seq: 2, entryHash: H1 }, [C]: null },
+    sealedTo: { [A]: [C, A, A, 'x', 5], [B]: 'no' },
+  });
+  assert.deepEqual(wire, {
+    v: 1,
+    pins: { [B]: { identity_key: K1, verified: true, name: null, name_pinned: false, roles: {}, key_conflict: false } },
+    checkpoints: { [B]: { seq: 2, entry_hash: H1, joined_seq: 0 } },
+    sealed_to: { [A]: [A, C] },
+  });
+  encodeState(wire);
+});
+
+test('a pin in key conflict counts as a changed key until verified in person, which clears it', () => {
+  const pin = { ik: K1, verified: false, name: 'Maija', roles: { [B]: 'guardian' }, keyConflict: true };
+  assert.equal(keyChanged(pin, K1), true);
+  assert.equal(keyChanged({ ...pin, keyConflict: undefined }, K1), false);
+  assert.equal(keyChanged({ ...pin, keyConflict: undefined }, K2), true);
+  assert.deepEqual(withKey(pin, K2, false), { ...pin, ik: K2 });
+  const verified = withKey(pin, K1, true);
+  assert.deepEqual(verified, { ik: K1, verified: true, name: 'Maija', roles: { [B]: 'guardian' } });
+  assert.equal(keyChanged(verified, K1), false);
+});
+
+test('a checkpoint another device had with another entry is reported as history-rewritten and does not move', () => {
+  const checkpoint = { seq: 2, entryHash: H1, joinedSeq: 0, conflict: true };
+  const items = [{ seq: 3, prevHash: H1, entryHash: H2 }];
+  const out = checkHistory({ since: 2, lastSeq: 3, joinedSeq: 0, checkpoint, items });
+  assert.deepEqual(out.problems, [{ code: 'history-rewritten', seq: 2 }]);
+  assert.equal(out.checkpoint, checkpoint);
+  const clean = checkHistory({ since: 2, lastSeq: 3, joinedSeq: 0, checkpoint: { ...checkpoint, conflict: undefined }, items });
+  assert.deepEqual([clean.problems, clean.checkpoint], [[], { seq: 3, entryHash: H2, joinedSeq: 0 }]);
+});

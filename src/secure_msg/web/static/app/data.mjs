@@ -13,7 +13,7 @@ import {
 } from '../crypto/index.mjs';
 import { ApiError, api } from './api.mjs';
 import { checkHistory } from './history.mjs';
-import { NotConfirmed, newRecipients, observe } from './pins.mjs';
+import { NotConfirmed, keyChanged, newRecipients, observe } from './pins.mjs';
 import { addSealedTo, getCheckpoint, getPin, getSealedTo, putPin, setCheckpoint, state } from './session.mjs';
 
 const MAX_POST_RETRIES = 5;
@@ -45,7 +45,7 @@ export async function members(bookletId, { all = false } = {}) {
     const pinnedRole = /** @type {Record<string, string>} */ (pin.roles)[bookletId];
     return {
       id: raw.account_id, role: raw.role, name, removed: Boolean(raw.removed),
-      verified: pin.verified, changed: pin.ik !== toHex(st.identityKey), identityKey: st.identityKey,
+      verified: pin.verified, changed: keyChanged(pin, toHex(st.identityKey)), identityKey: st.identityKey,
       pinnedKey: fromHex(pin.ik), encryptionKey: st.encryptionKey, joinedSeq: raw.joined_seq ?? 0,
       pinnedName, pinnedRole, relabelled: name !== pinnedName || raw.role !== pinnedRole,
     };

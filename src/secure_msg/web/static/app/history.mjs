@@ -27,6 +27,7 @@ const NOT_BLOCKING = new Set(['membership-restarted']);
  * @typedef {object} Checkpoint the highest entry this device accepted
  * @property {number} seq @property {string} entryHash
  * @property {number} joinedSeq my joined_seq in the read that set it: a change means the server says I was re-invited
+ * @property {boolean} [conflict] another device of this account kept another entry at `seq` (§6.5)
  */
 /**
  * @typedef {{code: 'history-rewritten' | 'chain-broken' | 'membership-restarted', seq: number} | {code: 'entries-missing', from: number, to: number}} Problem
@@ -53,7 +54,7 @@ export function checkHistory({ since, lastSeq, joinedSeq, checkpoint, items }) {
   const add = (/** @type {Problem} */ p) => found.set(`${p.code}:${'seq' in p ? p.seq : p.from}`, p);
 
   if (checkpoint) {
-    const rewritten = lastSeq < checkpoint.seq
+    const rewritten = checkpoint.conflict === true || lastSeq < checkpoint.seq
       || items.some((i) => i.seq === checkpoint.seq && i.entryHash !== checkpoint.entryHash);
     if (rewritten) add({ code: 'history-rewritten', seq: checkpoint.seq });
     if (joinedSeq !== checkpoint.joinedSeq) add({ code: 'membership-restarted', seq: joinedSeq });

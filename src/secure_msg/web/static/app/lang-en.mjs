@@ -144,6 +144,11 @@ export const en = {
   history_accepted: 'History accepted. This device now compares the booklet with how it is now.',
   history_accept_refused: 'Not accepted: something else in this booklet\'s history does not add up, or an entry does not open. A restore does not cause that.',
   history_dismiss: 'Hide this message',
+  // client state (§6.5)
+  state_rolled_back: 'The server gave this device an older copy of your saved security checks (whom you verified, what each booklet looked like) than this device had seen before. The newer copy was kept and saved again.',
+  state_unreadable: 'Your saved security checks on the server could not be opened ({code}). This device\'s own copy was saved in their place.',
+  state_pin_conflict: 'Your devices know these people by different security keys: {names}. Compare the safety number in person before you write to them.',
+  state_too_large: 'Your security checks are too large for the server to keep, so they were not saved there. On a shared computer they will be lost when you log out.',
   // appointments and the period
   appts_title: 'Appointments',
   appts_next: 'Next session: {when}',

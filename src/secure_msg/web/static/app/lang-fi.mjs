@@ -138,6 +138,11 @@ export const fi = {
   history_accepted: 'Historia hyväksytty. Tämä laite vertaa nyt vihkoa siihen, millainen se on nyt.',
   history_accept_refused: 'Ei hyväksytty: vihkon historiassa on muutakin, mikä ei täsmää, tai jokin merkintä ei aukea. Sellaista palautus ei aiheuta.',
   history_dismiss: 'Piilota viesti',
+  // client state (§6.5)
+  state_rolled_back: 'Palvelin antoi tälle laitteelle vanhemman kopion tallennetuista turvatarkistuksistasi (ketkä olet varmentanut, miltä kukin vihko näytti) kuin tämä laite oli jo nähnyt. Uudempi kopio säilytettiin ja tallennettiin uudelleen.',
+  state_unreadable: 'Palvelimelle tallennettuja turvatarkistuksiasi ei voitu avata ({code}). Tämän laitteen oma kopio tallennettiin niiden tilalle.',
+  state_pin_conflict: 'Laitteesi tuntevat nämä henkilöt eri turva-avaimilla: {names}. Vertaa turvanumero kasvokkain ennen kuin kirjoitat heille.',
+  state_too_large: 'Turvatarkistuksesi ovat liian suuret palvelimelle tallennettaviksi, joten niitä ei tallennettu sinne. Yhteiskäyttöisellä tietokoneella ne katoavat, kun kirjaudut ulos.',
   // appointments and the period
   appts_title: 'Käynnit',
   appts_next: 'Seuraava käynti: {when}',

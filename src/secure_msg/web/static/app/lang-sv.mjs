@@ -138,6 +138,11 @@ export const sv = {
   history_accepted: 'Historiken har godkänts. Den här enheten jämför nu häftet med hur det är nu.',
   history_accept_refused: 'Inte godkänt: något annat i häftets historik stämmer inte, eller en anteckning går inte att öppna. Det orsakar en återställning inte.',
   history_dismiss: 'Dölj meddelandet',
+  // client state (§6.5)
+  state_rolled_back: 'Servern gav den här enheten en äldre kopia av dina sparade säkerhetskontroller (vilka du har verifierat, hur varje häfte såg ut) än enheten redan hade sett. Den nyare kopian behölls och sparades igen.',
+  state_unreadable: 'Dina sparade säkerhetskontroller på servern kunde inte öppnas ({code}). Den här enhetens egen kopia sparades i stället.',
+  state_pin_conflict: 'Dina enheter känner de här personerna med olika säkerhetsnycklar: {names}. Jämför säkerhetsnumret ansikte mot ansikte innan du skriver till dem.',
+  state_too_large: 'Dina säkerhetskontroller är för stora för att servern ska kunna spara dem, så de sparades inte där. På en delad dator försvinner de när du loggar ut.',
   // appointments and the period
   appts_title: 'Besök',
   appts_next: 'Nästa besök: {when}',

@@ -10,6 +10,8 @@
  * @property {boolean} verified
  * @property {string | null} [name] the name first listed (null: listed without one); absent only in pins made before names were pinned
  * @property {Record<string, string>} [roles] booklet id → the role first listed there
+ * @property {boolean} [keyConflict] two devices of this account pinned different keys and neither
+ *   verified (docs/protocol.md §6.5): treated as a changed key until verified in person
  */
 
 /**
@@ -30,11 +32,21 @@ export function observe(pin, { ik, name, role, bookletId }) {
 }
 
 /**
- * Verified in person: the key is trusted from now on. The name and roles first seen stay, or a
- * server could relabel someone right after they were verified.
+ * Verified in person: the key is trusted from now on, and a key conflict is settled. The name and
+ * roles first seen stay, or a server could relabel someone right after they were verified.
  * @param {Pin | undefined} pin @param {string} ik @param {boolean} verified @returns {Pin}
  */
-export const withKey = (pin, ik, verified) => ({ ...pin, ik, verified });
+export function withKey(pin, ik, verified) {
+  const { keyConflict, ...rest } = pin ?? {};
+  return verified || !keyConflict ? { ...rest, ik, verified } : { ...rest, ik, verified, keyConflict };
+}
+
+/**
+ * Whether a listed key must be refused until the person is verified again: it is not the pinned
+ * one, or this account's devices disagreed about the key (§6.5).
+ * @param {Pin} pin @param {string} ik the listed identity key, hex
+ */
+export const keyChanged = (pin, ik) => pin.ik !== ik || pin.keyConflict === true;
 
 /**
  * Current members whom this post would reach for the first time without their key verified in

@@ -7,6 +7,8 @@
  * Pins (identity key, trusted on first use until verified in person, with the name and roles first
  * seen: docs/protocol.md §6.4) are kept per account, and beside them each booklet's history
  * checkpoint (§4.6) and whom my entries there were sealed to. Another account never sees them.
+ * All three are also kept sealed to the account on the server (§6.5, app/state-sync.mjs): on a
+ * shared computer that copy is the only one that outlives the page.
  */
 // Only what login needs (not ../crypto/index.mjs): entries, grants and HPKE load with the inbox.
 import { PBKDF2_ITERATIONS, PURPOSE, SALT_LENGTH, derivePasswordKeys, openBundle, sealBundle } from '../crypto/bundle.mjs';
@@ -18,11 +20,14 @@ import { randomBytes } from '../crypto/primitives.mjs';
 import { deriveRecoveryKeys, formatRecoveryKey, generateRecoverySecret, parseRecoveryKey } from '../crypto/recovery.mjs';
 import { api, auth } from './api.mjs';
 import { withKey } from './pins.mjs';
+import { StateSync, clearStateReport } from './state-sync.mjs';
 
 const SESSION_KEY = 'secure-msg:session';
 const pinsKey = (id) => `secure-msg:pins:${id}`;
 const checkpointsKey = (id) => `secure-msg:checkpoints:${id}`;
 const sealedToKey = (id) => `secure-msg:sealed-to:${id}`;
+/** The final state write may wait this long at logout; leaving must not hang on a dead network. */
+const FLUSH_LIMIT_MS = 5000;
 
 /**
  * @typedef {object} Account
@@ -37,7 +42,11 @@ export const state = {
   /** @type {Record<string, import('./pins.mjs').Pin>} */ pins: {},
   /** @type {Record<string, import('./history.mjs').Checkpoint>} booklet id → the highest entry accepted */ checkpoints: {},
   /** @type {Record<string, string[]>} booklet id → the accounts my entries there were sealed to */ sealedTo: {},
+  /** @type {Set<string>} booklets whose checkpoint another device had at the same sequence with another entry (§6.5) */ checkpointConflicts: new Set(),
 };
+
+/** @type {StateSync | null} the server's sealed copy of the pins, checkpoints and sealedTo of this session */
+let sync = null;
 
 const storage = {
   get(key) { try { return JSON.parse(localStorage.getItem(key) ?? 'null'); } catch { return null; } },
@@ -135,7 +144,36 @@ async function signedIn(result, bundle, keys, memoryOnly) {
   state.pins = (memoryOnly ? null : storage.get(pinsKey(result.account.id))) ?? {};
   state.checkpoints = {}; // read from storage when used (getCheckpoint), unless memory-only
   state.sealedTo = {}; // likewise (getSealedTo)
+  state.checkpointConflicts = new Set();
   setPin(result.account.id, toHex(keys.identityPublic), true);
+  await startSync();
+}
+
+/**
+ * Merge the server's sealed copy into this session before any member list is shown: a pin
+ * first seen after it would trust whatever key the server serves.
+ */
+async function startSync() {
+  sync?.stop();
+  clearStateReport();
+  const account = /** @type {Account} */ (state.account);
+  const keys = /** @type {AccountKeys} */ (state.keys);
+  sync = new StateSync({
+    account, keys, memoryOnly: state.memoryOnly,
+    read: () => ({ pins: storedRecord(pinsKey, state.pins), checkpoints: storedCheckpoints(), sealedTo: storedSealedTo() }),
+    adopt: (merged, conflicts) => {
+      state.pins = merged.pins;
+      state.checkpoints = merged.checkpoints;
+      state.sealedTo = merged.sealedTo;
+      conflicts.forEach((id) => state.checkpointConflicts.add(id));
+      if (state.memoryOnly) return;
+      storage.set(pinsKey(account.id), merged.pins);
+      storage.set(checkpointsKey(account.id), merged.checkpoints);
+      storage.set(sealedToKey(account.id), merged.sealedTo);
+    },
+    active: () => state.account?.id === account.id && state.keys === keys,
+  });
+  await sync.start();
 }
 
 /** Back from a reload on a personal device: the token and the keys stored under the device key. */
@@ -151,6 +189,8 @@ export async function restore() {
     const st = await verifyKeyStatement(fromBase64url(account.key_statement), { accountId: fromHex(account.id), pinnedIdentityKey: keys.identityPublic });
     if (toHex(st.encryptionKey) !== toHex(keys.encryptionPublic)) throw new ProtocolError('bundle-key-mismatch');
     Object.assign(state, { account, keys, memoryOnly: false, pins: storage.get(pinsKey(account.id)) ?? {}, checkpoints: {}, sealedTo: {} });
+    state.checkpointConflicts = new Set();
+    await startSync();
     return true;
   } catch {
     auth.token = null;
@@ -158,8 +198,9 @@ export async function restore() {
   }
 }
 
-/** End the session on the server and forget the keys and token on this device. */
+/** Write the last changes to the server's copy, end the session on the server and forget the keys and token on this device. */
 export async function logout() {
+  if (sync) await Promise.race([sync.flush(), new Promise((resolve) => { setTimeout(resolve, FLUSH_LIMIT_MS); })]);
   const token = auth.token;
   forget();
   if (token) {
@@ -169,8 +210,11 @@ export async function logout() {
   }
 }
 
-/** Forget everything secret in this page and on this device (pins and checkpoints stay). */
+/** Forget everything secret in this page and on this device (pins and checkpoints stay, here and in the server's sealed copy). */
 export function forget() {
+  sync?.stop();
+  sync = null;
+  clearStateReport();
   storage.remove(SESSION_KEY);
   auth.token = null;
   state.account = null;
@@ -178,6 +222,7 @@ export function forget() {
   state.pins = {};
   state.checkpoints = {};
   state.sealedTo = {};
+  state.checkpointConflicts = new Set();
   if (!state.memoryOnly) KeyStore.open().then((s) => s.clear()).catch(() => {});
 }
 
@@ -194,6 +239,7 @@ export const setPin = (accountId, ikHex, verified) => putPin(accountId, withKey(
 export function putPin(accountId, pin) {
   state.pins[accountId] = pin;
   if (!state.memoryOnly && state.account) storage.set(pinsKey(state.account.id), state.pins);
+  sync?.changed();
 }
 
 /**
@@ -223,6 +269,7 @@ export function addSealedTo(bookletId, ids) {
   all[bookletId] = [...new Set([...getSealedTo(bookletId), ...ids])].sort();
   state.sealedTo = all;
   if (!state.memoryOnly && state.account) storage.set(sealedToKey(state.account.id), all);
+  sync?.changed();
 }
 
 /**
@@ -239,10 +286,15 @@ function validCheckpoint(c) {
 /** @returns {Record<string, any>} */
 const storedCheckpoints = () => storedRecord(checkpointsKey, state.checkpoints);
 
-/** @param {string} bookletId @returns {import('./history.mjs').Checkpoint | null} */
+/**
+ * The booklet's checkpoint; `conflict` when another device of this account had another entry at
+ * its sequence (§6.5), which the history check reports as `history-rewritten`.
+ * @param {string} bookletId @returns {import('./history.mjs').Checkpoint | null}
+ */
 export function getCheckpoint(bookletId) {
   state.checkpoints = storedCheckpoints();
-  return validCheckpoint(state.checkpoints[bookletId]);
+  const checkpoint = validCheckpoint(state.checkpoints[bookletId]);
+  return checkpoint && state.checkpointConflicts.has(bookletId) ? { ...checkpoint, conflict: true } : checkpoint;
 }
 
 /**
@@ -257,18 +309,24 @@ export function setCheckpoint(bookletId, checkpoint) {
   all[bookletId] = { seq: checkpoint.seq, entryHash: checkpoint.entryHash, joinedSeq: checkpoint.joinedSeq };
   state.checkpoints = all;
   if (!state.memoryOnly && state.account) storage.set(checkpointsKey(state.account.id), all);
+  sync?.changed();
 }
 
 /**
  * Put a booklet's checkpoint in place of the kept one, lower or not (null forgets it): for
  * accepting the history as it is now after a restore users were told about, which is what made
- * the booklet go back (docs/operations.md, "Backups"). Stored as setCheckpoint stores.
+ * the booklet go back (docs/operations.md, "Backups"). Stored as setCheckpoint stores, but
+ * written to the server's copy at once: left to the debounce, a page closed right after would
+ * meet the older copy's checkpoint at the next sign-in, and the warning would come back.
  * @param {string} bookletId @param {import('./history.mjs').Checkpoint | null} checkpoint
+ * @returns {Promise<void>} once the server's copy was written (or could not be)
  */
 export function replaceCheckpoint(bookletId, checkpoint) {
   const all = storedCheckpoints();
   if (checkpoint) all[bookletId] = { seq: checkpoint.seq, entryHash: checkpoint.entryHash, joinedSeq: checkpoint.joinedSeq };
   else delete all[bookletId];
   state.checkpoints = all;
+  state.checkpointConflicts.delete(bookletId); // the history as it is now is the reference
   if (!state.memoryOnly && state.account) storage.set(checkpointsKey(state.account.id), all);
+  return sync ? sync.flush() : Promise.resolve();
 }

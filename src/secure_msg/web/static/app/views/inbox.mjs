@@ -7,6 +7,7 @@ import { onEntry } from '../live.mjs';
 import { state } from '../session.mjs';
 import { busy, errorBox } from './common.mjs';
 import { askingBeside, unlessCancelled } from './confirm.mjs';
+import { stateNotice } from './state-notice.mjs';
 
 /** @param {HTMLElement} main @returns {() => void} cleanup */
 export function inboxView(main) {
@@ -40,7 +41,7 @@ export function inboxView(main) {
 
   replace(main,
     h('h1', { id: 'inbox-h' }, t('inbox_title')),
-    status, error, list,
+    stateNotice(), status, error, list,
     state.account?.role === 'therapist' ? newBookletForm(load) : null,
     h('section', { id: 'appointments-hook', class: 'hook', hidden: true, 'aria-label': 'appointments' }));
   load();

@@ -1,0 +1,212 @@
+"""The web inbox keeps its pins, checkpoints and sealed-to records sealed on the server
+(docs/protocol.md §6.5): a shared computer and a second browser start from what the account
+already checked, a server that serves an older copy is caught, and one it refuses as too large
+is reported."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from contextlib import closing
+
+import pytest
+from playwright.sync_api import Browser, Locator, Page, expect
+
+from secure_msg.client import Client, Profile
+from secure_msg.crypto import keys
+from secure_msg.testing.server_process import ServerProcess
+
+from .harness import (
+    PARENT_PASSWORD,
+    LoopThread,
+    World,
+    confirm_newcomers,
+    enroll_in_browser,
+    login_in_browser,
+    open_booklet,
+    server_sql,
+)
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def small_world(server_factory: Callable[..., ServerProcess], bg: LoopThread,
+                browser: Browser) -> Iterator[World]:
+    """The usual world on a server that keeps client states of at most 1 KiB."""
+    w = World(server_factory(extra_toml="[limits]\nclient_state_bytes = 1024\n"), bg, browser)
+    w.setup()
+    yield w
+    w.close()
+    assert w.errors == [], w.errors
+
+
+def _stored(world: World, account: str) -> tuple[int, bytes] | None:
+    """The server's copy of an account's sealed state: (version, blob), or None."""
+    with closing(sqlite3.connect(world.server.db_path, timeout=10)) as conn:
+        row = conn.execute("SELECT version, blob FROM client_state WHERE account_id = ?",
+                           (bytes.fromhex(account),)).fetchone()
+    return (row[0], row[1]) if row else None
+
+
+def _wait_stored_above(world: World, account: str, version: int) -> int:
+    """Wait until the page wrote a version above `version` (writes are debounced)."""
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        row = _stored(world, account)
+        if row and row[0] > version:
+            return row[0]
+        time.sleep(0.1)
+    raise AssertionError(f"no client state above version {version} was written")
+
+
+def _ids(world: World) -> dict[str, str]:
+    """Account ids by member name, as the therapist's client lists them."""
+    return {m.name or "": m.account_id for m in world.call(world.t.members(world.booklet))}
+
+
+def _row(page: Page, account: str) -> Locator:
+    return page.locator(f".member[data-member='{account}']")
+
+
+def _verify(page: Page, booklet: str, account: str) -> None:
+    """Compare the safety number (as a person would) and mark the member verified."""
+    page.evaluate("(h) => { location.hash = h; }", f"#/b/{booklet}/safety/{account}")
+    page.get_by_role("button", name="Numerot täsmäävät: merkitse varmennetuksi").click()
+    expect(page.get_by_role("status").filter(has_text="Olet varmentanut")).to_be_visible()
+    page.evaluate("(h) => { location.hash = h; }", f"#/b/{booklet}")
+    page.locator("main[data-ready='true']").wait_for()
+
+
+def _write(page: Page, text: str) -> None:
+    page.get_by_label("Kirjoita viesti").fill(text)
+    page.locator(".compose").get_by_role("button", name="Lähetä").click()
+
+
+def _logout(page: Page) -> None:
+    page.get_by_role("button", name="Kirjaudu ulos").click()
+    page.get_by_role("button", name="Kirjaudu", exact=True).wait_for()
+
+
+def _swap_identity_key(world: World, account: str) -> None:
+    """The server serves a key statement of its own making for `account`."""
+    forged = keys.AccountKeys.generate(bytes.fromhex(account)).statement(int(time.time() * 1000))
+    server_sql(world.server, "UPDATE accounts SET key_statement = ? WHERE id = ?",
+               forged.encode(), bytes.fromhex(account))
+
+
+def test_a_shared_computer_gets_back_its_pins_verifications_and_recipients(world: World) -> None:
+    """On a shared computer the mother verifies the therapist and posts once (confirming the
+    unverified caregiver), then logs out. A new shared-computer session shows the therapist
+    verified and posts without asking again; after the server swaps the therapist's key, the
+    next session refuses it as a changed key instead of trusting it."""
+    caregiver = Client(Profile(), world.http)  # type: ignore[arg-type]
+    world.call(caregiver.enroll(world.invite("Liisa", role="caregiver"), "liisa",
+                                PARENT_PASSWORD))
+    context, page = world.page()
+    enroll_in_browser(page, world.invite("Äiti"), "aiti")
+    context.close()  # enrolled elsewhere: this computer keeps nothing of it
+    tiina = _ids(world)["Tiina T"]
+
+    first, page = world.page()
+    login_in_browser(page, world.server.base_url, "aiti", shared=True)
+    open_booklet(page, world.booklet)
+    _verify(page, world.booklet, tiina)
+    _write(page, "Eka")
+    confirm_newcomers(page, "Liisa")
+    expect(page.locator(".entry-note .text")).to_have_text(["Eka"])
+    _logout(page)
+    first.close()
+
+    second, page = world.page()
+    login_in_browser(page, world.server.base_url, "aiti", shared=True)
+    open_booklet(page, world.booklet)
+    page.locator(".members summary").click()
+    expect(_row(page, tiina)).to_contain_text("✓ varmennettu")
+    _write(page, "Toka")
+    expect(page.locator(".entry-note .text")).to_have_text(["Eka", "Toka"])
+    expect(page.get_by_role("alertdialog")).to_have_count(0)
+    _logout(page)
+    second.close()
+
+    _swap_identity_key(world, tiina)
+    third, page = world.page()
+    login_in_browser(page, world.server.base_url, "aiti", shared=True)
+    open_booklet(page, world.booklet)
+    expect(page.get_by_role("alert")).to_contain_text("Turva-avain on vaihtunut")
+    expect(page.locator(".compose")).to_have_count(0)
+    third.close()
+
+
+def test_a_person_verified_in_one_browser_is_verified_in_another(world: World) -> None:
+    """The mother verifies the therapist in one browser; when she logs in to another, the
+    therapist is verified there too."""
+    one, page = world.page()
+    enroll_in_browser(page, world.invite("Äiti"), "aiti")
+    ids = _ids(world)
+    before = _stored(world, ids["Äiti"])
+    open_booklet(page, world.booklet)
+    _verify(page, world.booklet, ids["Tiina T"])
+    _wait_stored_above(world, ids["Äiti"], before[0] if before else 0)
+
+    other, page2 = world.page()
+    login_in_browser(page2, world.server.base_url, "aiti")
+    open_booklet(page2, world.booklet)
+    page2.locator(".members summary").click()
+    expect(_row(page2, ids["Tiina T"])).to_contain_text("✓ varmennettu")
+    one.close()
+    other.close()
+
+
+def test_an_older_copy_served_again_is_reported_and_written_over(world: World) -> None:
+    """The server puts back an older copy of the mother's state (one from before she verified
+    the therapist): her next visit says so in one status line, keeps the verification, and
+    writes the state again above the highest version this device saw."""
+    context, page = world.page()
+    enroll_in_browser(page, world.invite("Äiti"), "aiti")
+    ids = _ids(world)
+    mum = ids["Äiti"]
+    open_booklet(page, world.booklet)
+    page.locator(".members summary").click()
+    _wait_stored_above(world, mum, 0)
+    time.sleep(1)  # the listing's pins settle into the copy that will be served again
+    old = _stored(world, mum)
+    assert old is not None
+    _verify(page, world.booklet, ids["Tiina T"])
+    newest = _wait_stored_above(world, mum, old[0])
+    server_sql(world.server, "UPDATE client_state SET version = ?, blob = ? WHERE account_id = ?",
+               old[0], old[1], bytes.fromhex(mum))
+
+    page.goto(world.server.base_url + "/")
+    page.get_by_role("heading", name="Vihkot").wait_for()
+    notice = page.locator(".state-notice[role='status']")
+    expect(notice).to_contain_text("vanhemman kopion")
+    assert _wait_stored_above(world, mum, newest) == newest + 1
+    open_booklet(page, world.booklet)
+    page.locator(".members summary").click()
+    expect(_row(page, ids["Tiina T"])).to_contain_text("✓ varmennettu")
+    context.close()
+
+
+def test_a_state_the_server_refuses_as_too_large_is_reported(small_world: World) -> None:
+    """On a server that keeps at most 1 KiB, the mother's state outgrows it once she opens a
+    booklet of four members: the inbox says, in its status line, that her checks were not
+    saved there, and the server still holds her earlier copy."""
+    world = small_world
+    for name in ("Liisa", "Mummo"):
+        helper = Client(Profile(), world.http)  # type: ignore[arg-type]
+        world.call(helper.enroll(world.invite(name, role="caregiver"), name.lower(),
+                                 PARENT_PASSWORD))
+    context, page = world.page()
+    enroll_in_browser(page, world.invite("Äiti"), "aiti")
+    before = _stored(world, _ids(world)["Äiti"])
+    open_booklet(page, world.booklet)  # pins all four
+    page.wait_for_timeout(1500)  # the debounced write and the server's 413
+    page.evaluate("() => { location.hash = '#/'; }")
+    notice = page.locator(".state-notice[role='status']")
+    expect(notice).to_contain_text("liian suuret")
+    assert _stored(world, _ids(world)["Äiti"]) == before
+    context.close()
+    # Chromium logs every refused request; this one was the point of the test.
+    world.errors[:] = [e for e in world.errors if "status of 413" not in e]
