@@ -90,7 +90,7 @@ async function account() {
 const sample = () => ({
   v: 1,
   pins: { [A]: pin({ name: 'Äiti “Ö”' }) },
-  checkpoints: { [B]: { seq: 12, entry_hash: H1, joined_seq: 0 } },
+  checkpoints: { [B]: { seq: 12, entry_hash: H1, joined_seq: 0, accepted: 0 } },
   sealed_to: { [B]: [A, C] },
 });
 
@@ -132,11 +132,12 @@ test('sealing writes the layout of §6.5: prefix, account, version, nonce, ct_le
   assert.deepEqual(head.accountId, keys.accountId);
 });
 
-test('encodeState writes sorted keys, no spaces, UTF-8 (not \\u escapes), and a missing key_conflict as false', () => {
+test('encodeState writes sorted keys, no spaces, UTF-8 (not \\u escapes), and a missing key_conflict or accepted as false or 0', () => {
   const state = sample();
   delete state.pins[A].key_conflict;
+  delete state.checkpoints[B].accepted;
   const text = utf8.decode(encodeState(state));
-  assert.equal(text, `{"checkpoints":{"${B}":{"entry_hash":"${H1}","joined_seq":0,"seq":12}},`
+  assert.equal(text, `{"checkpoints":{"${B}":{"accepted":0,"entry_hash":"${H1}","joined_seq":0,"seq":12}},`
     + `"pins":{"${A}":{"identity_key":"${K1}","key_conflict":false,"name":"Äiti “Ö”","name_pinned":true,"roles":{"${B}":"guardian"},"verified":false}},`
     + `"sealed_to":{"${B}":["${A}","${C}"]},"v":1}`);
 });
@@ -313,12 +314,22 @@ test('merge: with the same key a key_conflict stays until the merged pin is veri
 });
 
 test('merge: checkpoints keep the higher seq, then the higher joined_seq; another hash at one seq keeps local, a conflict', () => {
-  const cp = (seq, entry_hash, joined_seq = 0) => ({ seq, entry_hash, joined_seq });
+  const cp = (seq, entry_hash, joined_seq = 0) => ({ seq, entry_hash, joined_seq, accepted: 0 });
   const local = withCheckpoints({ [A]: cp(5, H1), [B]: cp(3, H1, 1), [C]: cp(4, H1) });
   const stored = withCheckpoints({ [A]: cp(7, H2, 2), [B]: cp(3, H1, 2), [C]: cp(4, H2, 9), [K1.slice(0, 32)]: cp(1, H2) });
   const out = merge(local, stored);
   assert.deepEqual(out.state.checkpoints, { [A]: cp(7, H2, 2), [B]: cp(3, H1, 2), [C]: cp(4, H1), [K1.slice(0, 32)]: cp(1, H2) });
   assert.deepEqual(out.checkpointConflicts, [C]);
+});
+
+test('merge: a checkpoint without an accepted count counts as 0 on either side, so the seq still decides', () => {
+  const { accepted: _, ...old } = { seq: 9, entry_hash: H1, joined_seq: 0, accepted: 0 };
+  const newer = { seq: 3, entry_hash: H2, joined_seq: 0, accepted: 0 };
+  const expected = { [A]: { ...old, accepted: 0 } };
+  assert.deepEqual(merge(withCheckpoints({ [A]: old }), withCheckpoints({ [A]: newer })).state.checkpoints, expected);
+  assert.deepEqual(merge(withCheckpoints({ [A]: newer }), withCheckpoints({ [A]: old })).state.checkpoints, expected);
+  const accepted = { ...newer, accepted: 1 };
+  assert.deepEqual(merge(withCheckpoints({ [A]: old }), withCheckpoints({ [A]: accepted })).state.checkpoints, { [A]: accepted });
 });
 
 test('merge: sealed_to is the sorted union; merging is deterministic and a merged state encodes', () => {
@@ -354,7 +365,7 @@ test("the session's pins, checkpoints and sealed-to records go to §6.5's JSON a
       [C]: { ik: K2, verified: false, name: null, roles: {}, keyConflict: true },
       [B]: { ik: K1, verified: false, roles: { [C]: 'therapist' } }, // made before names were pinned
     },
-    checkpoints: { [B]: { seq: 4, entryHash: H1, joinedSeq: 2 } },
+    checkpoints: { [B]: { seq: 4, entryHash: H1, joinedSeq: 2, accepted: 1 } },
     sealedTo: { [B]: [A, C] },
   };
   const wire = toWire(local);
@@ -373,7 +384,7 @@ test('records a reader would refuse are left out of the JSON, so one damaged rec
   assert.deepEqual(wire, {
     v: 1,
     pins: { [B]: { identity_key: K1, verified: true, name: null, name_pinned: false, roles: {}, key_conflict: false } },
-    checkpoints: { [B]: { seq: 2, entry_hash: H1, joined_seq: 0 } },
+    checkpoints: { [B]: { seq: 2, entry_hash: H1, joined_seq: 0, accepted: 0 } },
     sealed_to: { [A]: [A, C] },
   });
   encodeState(wire);
@@ -398,4 +409,25 @@ test('a checkpoint another device had with another entry is reported as history-
   assert.equal(out.checkpoint, checkpoint);
   const clean = checkHistory({ since: 2, lastSeq: 3, joinedSeq: 0, checkpoint: { ...checkpoint, conflict: undefined }, items });
   assert.deepEqual([clean.problems, clean.checkpoint], [[], { seq: 3, entryHash: H2, joinedSeq: 0 }]);
+});
+
+test('accepting a history counts one above the checkpoint it replaces, and later reads carry the count on', async () => {
+  const session = await import('../../src/secure_msg/web/static/app/session.mjs');
+  const { state } = session;
+  Object.assign(state, { account: { id: A, login: 'aiti' }, keys: null, memoryOnly: true, pins: {}, sealedTo: {}, checkpoints: {}, checkpointConflicts: new Set() });
+  session.setCheckpoint(B, { seq: 9, entryHash: H1, joinedSeq: 0 });
+  assert.deepEqual(session.getCheckpoint(B), { seq: 9, entryHash: H1, joinedSeq: 0 });
+  state.checkpointConflicts.add(B);
+  assert.equal(session.getCheckpoint(B).conflict, true);
+  await session.replaceCheckpoint(B, { seq: 4, entryHash: H2, joinedSeq: 0 });
+  assert.deepEqual(session.getCheckpoint(B), { seq: 4, entryHash: H2, joinedSeq: 0, accepted: 1 });
+  session.setCheckpoint(B, { seq: 5, entryHash: H1, joinedSeq: 0 });
+  assert.deepEqual(session.getCheckpoint(B), { seq: 5, entryHash: H1, joinedSeq: 0, accepted: 1 });
+  await session.replaceCheckpoint(B, { seq: 2, entryHash: H2, joinedSeq: 1 });
+  const wire = toWire({ pins: {}, checkpoints: state.checkpoints, sealedTo: {} });
+  assert.deepEqual(wire.checkpoints[B], { seq: 2, entry_hash: H2, joined_seq: 1, accepted: 2 });
+  // Merged with the pre-restore checkpoint another device still holds, the accepted one stays.
+  const other = withCheckpoints({ [B]: { seq: 9, entry_hash: H1, joined_seq: 0, accepted: 0 } });
+  assert.deepEqual(merge(wire, other).state.checkpoints[B], wire.checkpoints[B]);
+  Object.assign(state, { account: null, checkpoints: {} });
 });

@@ -28,6 +28,7 @@ const NOT_BLOCKING = new Set(['membership-restarted']);
  * @property {number} seq @property {string} entryHash
  * @property {number} joinedSeq my joined_seq in the read that set it: a change means the server says I was re-invited
  * @property {boolean} [conflict] another device of this account kept another entry at `seq` (§6.5)
+ * @property {number} [accepted] how often this booklet's history was accepted after a restore (§6.5); 0 when absent
  */
 /**
  * @typedef {{code: 'history-rewritten' | 'chain-broken' | 'membership-restarted', seq: number} | {code: 'entries-missing', from: number, to: number}} Problem

@@ -280,7 +280,10 @@ export function addSealedTo(bookletId, ids) {
 function validCheckpoint(c) {
   if (!c || !Number.isSafeInteger(c.seq) || c.seq <= 0 || !/^[0-9a-f]{64}$/.test(c.entryHash)) return null;
   const joinedSeq = c.joinedSeq ?? 0;
-  return Number.isSafeInteger(joinedSeq) && joinedSeq >= 0 ? { seq: c.seq, entryHash: c.entryHash, joinedSeq } : null;
+  const accepted = c.accepted ?? 0; // how often its history was accepted after a restore (§6.5)
+  const count = (/** @type {unknown} */ n) => Number.isSafeInteger(n) && /** @type {number} */ (n) >= 0;
+  if (!count(joinedSeq) || !count(accepted)) return null;
+  return accepted ? { seq: c.seq, entryHash: c.entryHash, joinedSeq, accepted } : { seq: c.seq, entryHash: c.entryHash, joinedSeq };
 }
 
 /** @returns {Record<string, any>} */
@@ -306,7 +309,8 @@ export function setCheckpoint(bookletId, checkpoint) {
   const all = storedCheckpoints();
   const stored = validCheckpoint(all[bookletId]);
   if (stored && (stored.seq > checkpoint.seq || (stored.seq === checkpoint.seq && stored.entryHash !== checkpoint.entryHash))) return;
-  all[bookletId] = { seq: checkpoint.seq, entryHash: checkpoint.entryHash, joinedSeq: checkpoint.joinedSeq };
+  // A read moves the checkpoint along the history last accepted: the count goes with it.
+  all[bookletId] = { seq: checkpoint.seq, entryHash: checkpoint.entryHash, joinedSeq: checkpoint.joinedSeq, accepted: stored?.accepted ?? 0 };
   state.checkpoints = all;
   if (!state.memoryOnly && state.account) storage.set(checkpointsKey(state.account.id), all);
   sync?.changed();
@@ -323,7 +327,10 @@ export function setCheckpoint(bookletId, checkpoint) {
  */
 export function replaceCheckpoint(bookletId, checkpoint) {
   const all = storedCheckpoints();
-  if (checkpoint) all[bookletId] = { seq: checkpoint.seq, entryHash: checkpoint.entryHash, joinedSeq: checkpoint.joinedSeq };
+  // One more acceptance than the checkpoint it replaces, so merging keeps it over the one from
+  // before the restore that other devices and the server's copy still hold (§6.5).
+  const accepted = (validCheckpoint(all[bookletId])?.accepted ?? 0) + 1;
+  if (checkpoint) all[bookletId] = { seq: checkpoint.seq, entryHash: checkpoint.entryHash, joinedSeq: checkpoint.joinedSeq, accepted };
   else delete all[bookletId];
   state.checkpoints = all;
   state.checkpointConflicts.delete(bookletId); // the history as it is now is the reference

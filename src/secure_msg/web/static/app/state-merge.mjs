@@ -68,11 +68,15 @@ function mergePin(local, stored) {
  * @returns {[StateCheckpoint, boolean]} the checkpoint and whether it is a checkpoint-conflict
  */
 function mergeCheckpoint(local, stored) {
-  if (!local || !stored) return [{ .../** @type {StateCheckpoint} */ (local ?? stored) }, false];
+  if (!local || !stored) return [copyCheckpoint(/** @type {StateCheckpoint} */ (local ?? stored)), false];
+  const [mine, theirs] = [copyCheckpoint(local), copyCheckpoint(stored)];
   // A history accepted after a restore replaces what was seen before it, even further along:
   // otherwise the pre-restore checkpoint would come back from another device (§6.5).
-  if (local.accepted !== stored.accepted) return [{ ...(local.accepted > stored.accepted ? local : stored) }, false];
-  if (local.seq !== stored.seq) return [{ ...(local.seq > stored.seq ? local : stored) }, false];
-  if (local.entry_hash !== stored.entry_hash) return [{ ...local }, true];
-  return [{ ...(local.joined_seq >= stored.joined_seq ? local : stored) }, false];
+  if (mine.accepted !== theirs.accepted) return [mine.accepted > theirs.accepted ? mine : theirs, false];
+  if (mine.seq !== theirs.seq) return [mine.seq > theirs.seq ? mine : theirs, false];
+  if (mine.entry_hash !== theirs.entry_hash) return [mine, true];
+  return [mine.joined_seq >= theirs.joined_seq ? mine : theirs, false];
 }
+
+/** @param {StateCheckpoint} c @returns {StateCheckpoint} a copy with every member, accepted 0 when missing */
+const copyCheckpoint = (c) => ({ ...c, accepted: c.accepted ?? 0 });

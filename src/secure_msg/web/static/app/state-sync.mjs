@@ -78,11 +78,13 @@ export function toWire({ pins, checkpoints, sealedTo }) {
     const verified = p.verified === true;
     out.pins[id] = { identity_key: p.ik, verified, name, name_pinned: p.name !== undefined, roles, key_conflict: !verified && p.keyConflict === true };
   }
+  const count = (/** @type {unknown} */ n) => Number.isSafeInteger(n) && /** @type {number} */ (n) >= 0;
   for (const [id, c] of Object.entries(checkpoints ?? {})) {
     const joined = c?.joinedSeq ?? 0;
+    const accepted = c?.accepted ?? 0;
     const ok = ID.test(id) && Number.isSafeInteger(c?.seq) && c.seq >= 1 && typeof c.entryHash === 'string'
-      && HASH.test(c.entryHash) && Number.isSafeInteger(joined) && joined >= 0;
-    if (ok) out.checkpoints[id] = { seq: c.seq, entry_hash: c.entryHash, joined_seq: joined };
+      && HASH.test(c.entryHash) && count(joined) && count(accepted);
+    if (ok) out.checkpoints[id] = { seq: c.seq, entry_hash: c.entryHash, joined_seq: joined, accepted };
   }
   for (const [id, list] of Object.entries(sealedTo ?? {})) {
     if (!ID.test(id) || !Array.isArray(list)) continue;
@@ -109,7 +111,7 @@ export function fromWire(wire) {
   /** @type {Record<string, Checkpoint>} */
   const checkpoints = {};
   for (const [id, c] of Object.entries(wire.checkpoints)) {
-    checkpoints[id] = { seq: c.seq, entryHash: c.entry_hash, joinedSeq: c.joined_seq };
+    checkpoints[id] = { seq: c.seq, entryHash: c.entry_hash, joinedSeq: c.joined_seq, accepted: c.accepted };
   }
   const sealedTo = Object.fromEntries(Object.entries(wire.sealed_to).map(([id, list]) => [id, [...list]]));
   return { pins, checkpoints, sealedTo };
