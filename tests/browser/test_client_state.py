@@ -1,7 +1,7 @@
 """The web inbox keeps its pins, checkpoints and sealed-to records sealed on the server
 (docs/protocol.md §6.5): a shared computer and a second browser start from what the account
-already checked, a server that serves an older copy is caught, and one it refuses as too large
-is reported."""
+already checked, a server that serves an older copy is caught, and logging out in one tab logs
+out the others at once."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import closing
 
 import pytest
-from playwright.sync_api import Browser, Locator, Page, expect
+from playwright.sync_api import Browser, Locator, Page, Request, expect
 
 from secure_msg.client import Client, Profile
 from secure_msg.crypto import keys
@@ -186,6 +186,72 @@ def test_an_older_copy_served_again_is_reported_and_written_over(world: World) -
     open_booklet(page, world.booklet)
     page.locator(".members summary").click()
     expect(_row(page, ids["Tiina T"])).to_contain_text("✓ varmennettu")
+    context.close()
+
+
+def test_logout_in_one_tab_logs_out_the_others_at_once_and_wipes_the_key_store(
+    world: World,
+) -> None:
+    """Three tabs of one browser: the first logs out, and logout() resolves only once the key
+    store is wiped (with the wipe held up a second by another transaction); the other two, one
+    without BroadcastChannel, show the login screen at once and send nothing afterwards, not
+    even the note typed in one."""
+    context, page = world.page()
+    enroll_in_browser(page, world.invite("Äiti"), "aiti")
+    tab2 = context.new_page()
+    tab2.add_init_script("delete window.BroadcastChannel;")  # the storage-event fallback
+    tab3 = context.new_page()
+    sent: list[str] = []
+
+    def record(request: Request) -> None:
+        if request.method != "GET":
+            sent.append(f"{request.method} {request.url}")
+
+    for tab in (tab2, tab3):
+        tab.on("pageerror", lambda exc: world.errors.append(f"pageerror: {exc}"))
+        tab.on("request", record)
+        tab.goto(world.server.base_url + "/")
+        tab.get_by_role("heading", name="Vihkot").wait_for()
+    open_booklet(tab3, world.booklet)
+    tab3.get_by_label("Kirjoita viesti").fill("Kesken")
+    sent.clear()
+
+    wiped_when_resolved, left = page.evaluate("""async () => {
+        const open = () => new Promise((ok, fail) => {
+            const req = indexedDB.open('secure-msg-keys', 1);
+            req.onsuccess = () => ok(req.result);
+            req.onerror = () => fail(req.error);
+        });
+        let wiped = false;  // observed only: set when the store's clear() succeeds
+        const clear = IDBObjectStore.prototype.clear;
+        IDBObjectStore.prototype.clear = function () {
+            const req = clear.call(this);
+            req.addEventListener('success', () => { wiped = true; });
+            return req;
+        };
+        // A transaction that keeps the store busy for a second: the wipe waits behind it.
+        const db = await open();
+        const store = db.transaction('keys', 'readwrite').objectStore('keys');
+        const until = performance.now() + 1000;
+        const spin = () => { if (performance.now() < until) store.get('busy').onsuccess = spin; };
+        spin();
+        const session = await import('/static/app/session.mjs');
+        await session.logout();
+        const atResolve = wiped;
+        const after = await open();
+        return new Promise((ok) => {
+            const count = after.transaction('keys').objectStore('keys').count();
+            count.onsuccess = () => { ok([atResolve, count.result]); after.close(); db.close(); };
+        });
+    }""")
+    assert wiped_when_resolved is True
+    assert left == 0
+    for tab in (tab2, tab3):
+        expect(tab.get_by_role("button", name="Kirjaudu", exact=True)).to_be_visible(timeout=2000)
+        expect(tab.get_by_text("Sinut on kirjattu ulos")).to_be_visible()
+    tab3.wait_for_timeout(1000)  # longer than a pending state write would wait
+    assert [s for s in sent if not s.endswith("/api/logout")] == []
+    assert tab3.evaluate("localStorage.getItem('secure-msg:session')") is None
     context.close()
 
 

@@ -411,6 +411,17 @@ test('a checkpoint another device had with another entry is reported as history-
   assert.deepEqual([clean.problems, clean.checkpoint], [[], { seq: 3, entryHash: H2, joinedSeq: 0 }]);
 });
 
+test('KeyStore.wipe empties the store without making a device key, even when it is empty already', async () => {
+  const backend = memoryBackend();
+  const { bundle } = await account();
+  await (await KeyStore.open({ backend })).save(bundle);
+  await KeyStore.wipe({ backend });
+  assert.equal(await backend.get('device-key'), undefined);
+  assert.equal(await backend.get(`bundle:${toHex(bundle.accountId)}`), undefined);
+  await KeyStore.wipe({ backend });
+  assert.equal(await backend.get('device-key'), undefined);
+});
+
 test('accepting a history counts one above the checkpoint it replaces, and later reads carry the count on', async () => {
   const session = await import('../../src/secure_msg/web/static/app/session.mjs');
   const { state } = session;

@@ -85,6 +85,14 @@ export async function route() {
   return undefined;
 }
 
+// Another tab logged out: this one has already forgotten keys and token; show the login screen.
+session.onLoggedOutElsewhere(() => {
+  live.disconnect();
+  loginMessage = t('err_session');
+  history.replaceState(null, '', '/#/login');
+  route();
+});
+
 auth.onUnauthorized = () => {
   live.disconnect();
   session.forget();

@@ -26,6 +26,13 @@ const SESSION_KEY = 'secure-msg:session';
 const pinsKey = (id) => `secure-msg:pins:${id}`;
 const checkpointsKey = (id) => `secure-msg:checkpoints:${id}`;
 const sealedToKey = (id) => `secure-msg:sealed-to:${id}`;
+/** Set and removed at once: the other tabs' `storage` event, where BroadcastChannel is missing. */
+const LOGOUT_SIGNAL = 'secure-msg:logout';
+const LOGOUT_CHANNEL = 'secure-msg:session';
+/** Made when used: an open channel would keep Node (the JS tests) from exiting. */
+const openChannel = () => (typeof BroadcastChannel === 'function' ? new BroadcastChannel(LOGOUT_CHANNEL) : null);
+/** Every channel of the origin hears a message, this tab's listener too: it skips its own. */
+const THIS_TAB = Math.random().toString(36).slice(2);
 /** The final state write may wait this long at logout; leaving must not hang on a dead network. */
 const FLUSH_LIMIT_MS = 5000;
 
@@ -198,19 +205,63 @@ export async function restore() {
   }
 }
 
-/** Write the last changes to the server's copy, end the session on the server and forget the keys and token on this device. */
+/**
+ * Write the last changes to the server's copy, forget the keys and token here (resolving once
+ * the key store is wiped), tell this browser's other tabs to do the same, and end the session
+ * on the server.
+ */
 export async function logout() {
   if (sync) await Promise.race([sync.flush(), new Promise((resolve) => { setTimeout(resolve, FLUSH_LIMIT_MS); })]);
   const token = auth.token;
-  forget();
-  if (token) {
-    auth.token = token;
-    try { await api('POST', '/api/logout'); } catch { /* the local part is what matters */ }
-    auth.token = null;
-  }
+  const wiped = forget();
+  tellOtherTabs();
+  if (token) await endOnServer(token);
+  await wiped;
 }
 
-/** Forget everything secret in this page and on this device (pins and checkpoints stay, here and in the server's sealed copy). */
+/** @param {string} token */
+async function endOnServer(token) {
+  const current = auth.token;
+  auth.token = token;
+  try { await api('POST', '/api/logout'); } catch { /* the local part is what matters */ }
+  auth.token = current;
+}
+
+function tellOtherTabs() {
+  const channel = openChannel();
+  channel?.postMessage({ logout: THIS_TAB }); // queued for the other tabs before it closes
+  channel?.close();
+  try {
+    localStorage.setItem(LOGOUT_SIGNAL, `${Date.now()}`);
+    localStorage.removeItem(LOGOUT_SIGNAL);
+  } catch { /* private mode: BroadcastChannel only */ }
+}
+
+/**
+ * When another tab of this browser logs out: forget keys and token here at once (nothing is
+ * written or posted afterwards, not even changes still waiting), end this tab's own session on
+ * the server, and call `then` to show the login screen.
+ * @param {() => void} then
+ */
+export function onLoggedOutElsewhere(then) {
+  const hear = () => {
+    if (!state.account && !auth.token) return;
+    const token = auth.token;
+    forget();
+    then();
+    if (token) endOnServer(token);
+  };
+  openChannel()?.addEventListener('message', (ev) => {
+    if (ev.data?.logout && ev.data.logout !== THIS_TAB) hear();
+  });
+  globalThis.addEventListener?.('storage', (ev) => { if (ev.key === LOGOUT_SIGNAL && ev.newValue) hear(); });
+}
+
+/**
+ * Forget everything secret in this page and on this device (pins and checkpoints stay on a
+ * personal device, and in the server's sealed copy). Resolves once the key store is wiped.
+ * @returns {Promise<void>}
+ */
 export function forget() {
   sync?.stop();
   sync = null;
@@ -223,7 +274,8 @@ export function forget() {
   state.checkpoints = {};
   state.sealedTo = {};
   state.checkpointConflicts = new Set();
-  if (!state.memoryOnly) KeyStore.open().then((s) => s.clear()).catch(() => {});
+  if (state.memoryOnly) return Promise.resolve();
+  return KeyStore.wipe().catch(() => {});
 }
 
 /** @param {string} accountId @returns {import('./pins.mjs').Pin | undefined} */

@@ -124,4 +124,13 @@ export class KeyStore {
   async clear() {
     await this.backend.clear();
   }
+
+  /**
+   * Forget every stored key without opening the store first: opening makes a device key when
+   * there is none, which a tab logging out after another tab's wipe would leave behind.
+   * @param {{backend?: Backend}} [options]
+   */
+  static async wipe({ backend } = {}) {
+    await (backend ?? indexedDbBackend()).clear();
+  }
 }
