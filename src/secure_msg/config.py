@@ -96,7 +96,7 @@ class LimitsConfig:
     max_entry_bytes: int = field(default=1_048_576, metadata=_check(_between(1024, 1 << 30)))
     max_request_bytes: int = field(default=2_097_152, metadata=_check(_between(1024, 1 << 30)))
     # A sealed client state (docs/protocol.md §6.5); its layout allows at most 1 048 636 bytes.
-    client_state_bytes: int = field(default=262_144, metadata=_check(_between(1024, 1_048_636)))
+    client_state_bytes: int = field(default=1_048_576, metadata=_check(_between(1024, 1_048_636)))
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from secure_msg.web.context import RUNTIME
 
 from .conftest import World
 
-LIMIT = 262_144  # limits.client_state_bytes, the default
+LIMIT = 1_048_576  # limits.client_state_bytes, the default
 
 
 def blob(account_id: str, version: int, ct_len: int = 48, *, kind: int = 0x40) -> bytes:
