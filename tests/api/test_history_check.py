@@ -25,6 +25,19 @@ async def _family(world: World, notes: int) -> tuple[Client, Client, str]:
     return therapist, guardian, booklet
 
 
+async def _restore_to_seq_2(world: World, therapist: Client, booklet: str,
+                            *texts: str) -> None:
+    """The booklet as a restore from backup leaves it (entries after 2 gone), written on."""
+    key = bytes.fromhex(booklet)
+    await world.server_sql("DELETE FROM entry_access WHERE booklet_id = ? AND seq > 2", key)
+    await world.server_sql("DELETE FROM entries WHERE booklet_id = ? AND seq > 2", key)
+    await world.server_sql(
+        "UPDATE booklets SET last_seq = 2, last_hash = (SELECT entry_hash FROM entries"
+        " WHERE booklet_id = ? AND seq = 2) WHERE id = ?", key, key)
+    for text in texts:
+        await therapist.post(booklet, "note", text=text)
+
+
 async def test_an_honest_history_has_no_problems_and_moves_the_checkpoint(world: World) -> None:
     """Reading an untouched booklet reports nothing and remembers its newest entry."""
     _, guardian, booklet = await _family(world, 3)
@@ -55,14 +68,7 @@ async def test_a_history_rolled_back_and_rewritten_is_reported(world: World) -> 
     await guardian.read(booklet)
     seen = guardian.profile.checkpoints[booklet]
     assert seen.seq == 4
-    key = bytes.fromhex(booklet)
-    await world.server_sql("DELETE FROM entry_access WHERE booklet_id = ? AND seq > 2", key)
-    await world.server_sql("DELETE FROM entries WHERE booklet_id = ? AND seq > 2", key)
-    await world.server_sql(
-        "UPDATE booklets SET last_seq = 2, last_hash = (SELECT entry_hash FROM entries"
-        " WHERE booklet_id = ? AND seq = 2) WHERE id = ?", key, key)
-    for text in ("toinen versio", "ja vielä"):
-        await therapist.post(booklet, "note", text=text)
+    await _restore_to_seq_2(world, therapist, booklet, "toinen versio", "ja vielä")
     assert [e.seq for e in await guardian.read(booklet)] == [1, 2, 3, 4]
     assert guardian.history_problems[booklet] == [Problem("history-rewritten", 4)]
     assert guardian.profile.checkpoints[booklet] == seen
@@ -74,17 +80,6 @@ async def test_a_history_rolled_back_and_rewritten_is_reported(world: World) -> 
     await guardian.read(booklet)
     assert guardian.history_problems[booklet] == []
     assert guardian.profile.checkpoints[booklet].accepted == 1  # reads carry the count on
-
-
-async def _restore_to_seq_2(world: World, therapist: Client, booklet: str) -> None:
-    """The booklet as a restore from backup leaves it (entries after 2 gone), written on."""
-    key = bytes.fromhex(booklet)
-    await world.server_sql("DELETE FROM entry_access WHERE booklet_id = ? AND seq > 2", key)
-    await world.server_sql("DELETE FROM entries WHERE booklet_id = ? AND seq > 2", key)
-    await world.server_sql(
-        "UPDATE booklets SET last_seq = 2, last_hash = (SELECT entry_hash FROM entries"
-        " WHERE booklet_id = ? AND seq = 2) WHERE id = ?", key, key)
-    await therapist.post(booklet, "note", text="toinen versio")
 
 
 async def test_a_history_accepted_on_one_device_stays_accepted_on_the_others(
@@ -101,7 +96,7 @@ async def test_a_history_accepted_on_one_device_stays_accepted_on_the_others(
     await laptop.sync_state()
     await guardian.sync_state()
     assert guardian.profile.checkpoints[booklet].seq == laptop.profile.checkpoints[booklet].seq == 5
-    await _restore_to_seq_2(world, therapist, booklet)
+    await _restore_to_seq_2(world, therapist, booklet, "toinen versio")
     await guardian.read(booklet)
     assert guardian.history_problems[booklet] == [Problem("history-rewritten", 5)]
     assert await guardian.accept_history(booklet) == []
