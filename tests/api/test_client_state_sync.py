@@ -179,14 +179,15 @@ def _sealed_garbage(account_id: bytes, version: int, key: bytes, plaintext: byte
 ])
 async def test_a_stored_state_that_does_not_open_is_reported_and_overwritten(
         world: World, forge: str, code: str) -> None:
-    """A blob under another key, with a flipped byte, or sealed right but not a valid state:
-    the client warns with the opening error and writes its own state over it."""
+    """A blob under another key, with a flipped byte, or sealed right but not a valid state, in
+    place of this device's last write: the client warns with the opening error and writes its
+    own state over it."""
     therapist, booklet, mum = await _booklet_with_mum(world)
     await _verify(therapist, booklet, mum.profile.account_id)
     await therapist.sync_state()
     me = bytes.fromhex(therapist.profile.account_id)
     key = client_state.state_key(therapist._me().identity_seed)
-    version = therapist.profile.state_version + 1
+    version = therapist.profile.state_version
     blob = {
         "other-key": lambda: _sealed_garbage(me, version, os.urandom(32), b"{}"),
         "flipped": lambda: (lambda b: b[:-1] + bytes([b[-1] ^ 1]))(client_state.seal_state(
@@ -202,6 +203,71 @@ async def test_a_stored_state_that_does_not_open_is_reported_and_overwritten(
     assert stored_version == version + 1
     assert stored is not None
     assert stored.pins[mum.profile.account_id].verified
+
+
+async def test_a_blob_that_does_not_open_at_a_higher_version_is_not_followed(
+        world: World) -> None:
+    """A blob the device cannot open, at a version above any it opened or wrote: the server's
+    number is not followed (it could spend the version space), nothing is written, the
+    device keeps its own state and says so."""
+    therapist, booklet, mum = await _booklet_with_mum(world)
+    await _verify(therapist, booklet, mum.profile.account_id)
+    await therapist.sync_state()
+    known = therapist.profile.state_version
+    me = bytes.fromhex(therapist.profile.account_id)
+    claimed = client_state.MAX_VERSION - 1
+    blob = _sealed_garbage(me, claimed, os.urandom(32), b"{}")
+    await world.server_sql("UPDATE client_state SET version = ?, blob = ?", claimed, blob)
+    problems = await therapist.sync_state()
+    assert [p.code for p in problems] == ["state-decrypt-failed", "state-not-saved"]
+    assert therapist.profile.state_version == known
+    assert therapist.profile.pins[mum.profile.account_id].verified
+    assert (await world.raw("GET", "/api/me/state", therapist.profile.token))[1]["version"] \
+        == claimed  # nothing written over it
+
+
+class _Claiming(Api):
+    """A server that answers the state's GET with made-up members, once."""
+
+    def __init__(self, base: Api, answer: Any) -> None:
+        super().__init__(base.base_url, base._http, base.token)
+        self.answer = answer
+
+    async def call(self, method: str, path: str, body: dict[str, Any] | None = None,
+                   params: dict[str, str] | None = None) -> Any:
+        if (method, path) == ("GET", "/api/me/state") and self.answer is not None:
+            answer, self.answer = self.answer, None
+            return answer
+        return await super().call(method, path, body, params)
+
+
+@pytest.mark.parametrize("answer", [
+    {"version": client_state.MAX_VERSION - 1, "state": None},
+    {"version": None, "state": None},
+    {"version": "3", "state": None},
+    {"version": 2, "state": 7},
+    [],
+])
+async def test_a_made_up_state_answer_is_reported_and_spends_no_versions(
+        world: World, answer: Any) -> None:
+    """A server that claims a huge version with nothing stored, or answers with members of the
+    wrong type: the sync reports it instead of crashing, writes no version taken from the
+    server's number, and the next sync with an honest answer carries on from this device's own
+    versions (the claim cannot brick the account's sync)."""
+    therapist, booklet, mum = await _booklet_with_mum(world)
+    await _verify(therapist, booklet, mum.profile.account_id)
+    await therapist.sync_state()
+    known = therapist.profile.state_version
+    honest = therapist.api
+    therapist.api = _Claiming(honest, answer)
+    problems = await therapist.sync_state()
+    assert problems
+    assert {p.code for p in problems} <= {"state-rolled-back", "state-not-saved", "malformed"}
+    assert therapist.profile.state_version == known
+    therapist.api = honest
+    await therapist.read(booklet)  # a checkpoint: a change to write
+    assert await therapist.sync_state() == []
+    assert therapist.profile.state_version == known + 1 == (await _stored(world, therapist))[0]
 
 
 async def _statement(world: World, account_id: str) -> bytes:

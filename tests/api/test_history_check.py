@@ -110,6 +110,49 @@ async def test_a_history_accepted_on_one_device_stays_accepted_on_the_others(
     assert guardian.history_problems[booklet] == []
 
 
+async def test_an_accept_that_fails_keeps_the_reference(world: World) -> None:
+    """Accepting a history whose re-read fails (here the listing does not move forward) is an
+    error and leaves the checkpoint as it was, not gone: a client with no checkpoint would
+    take whatever history it is shown next."""
+    _, guardian, booklet = await _family(world, 3)
+    await guardian.read(booklet)
+    before = guardian.profile.checkpoints[booklet]
+
+    def stuck(page: dict[str, Any], _: Any) -> None:
+        page["entries"] = page["entries"][:1]
+        page["entries"][0]["seq"] = 0
+
+    _lying_listing(guardian, stuck)
+    with pytest.raises(ClientError) as err:
+        await guardian.accept_history(booklet)
+    assert err.value.code == "protocol/malformed"
+    assert guardian.profile.checkpoints[booklet] == before
+
+
+@pytest.mark.parametrize(("field", "lie"), [
+    ("envelope", "a"), ("envelope", None), ("seq", "2x"), ("seq", True), ("entry_id", 7),
+])
+async def test_a_listing_row_of_the_wrong_shape_is_a_clear_error(
+    world: World, field: str, lie: Any,
+) -> None:
+    """A row whose envelope is not base64url, or whose sequence or id is not what the API
+    says, is a protocol error for the read, not a crash, and the checkpoint stays."""
+    _, guardian, booklet = await _family(world, 3)
+    await guardian.read(booklet)
+    before = guardian.profile.checkpoints[booklet]
+
+    def spoil(page: dict[str, Any], _: Any) -> None:
+        for raw in page["entries"]:
+            if raw["seq"] == 3:
+                raw[field] = lie
+
+    _lying_listing(guardian, spoil)
+    with pytest.raises(ClientError) as err:
+        await guardian.read(booklet)
+    assert err.value.code == "protocol/malformed"
+    assert guardian.profile.checkpoints[booklet] == before
+
+
 async def test_a_booklet_that_went_back_is_reported_on_an_incremental_read(world: World) -> None:
     """Reading on from the checkpoint, a booklet whose last sequence fell below it is a
     rewritten history, not merely "nothing new"."""

@@ -94,6 +94,28 @@ def _unreadable(raw: dict[str, Any], code: str) -> DecryptedEntry:
                           {}, error=code)
 
 
+def _is_count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _page_ok(page: object) -> bool:
+    """A page of the listing has the shape every later step relies on: counts are integers,
+    and every envelope, id, author and date is text, the envelope base64url."""
+    if not (isinstance(page, dict) and _is_count(page.get("last_seq"))
+            and isinstance(page.get("entries"), list)):
+        return False
+    for raw in page["entries"]:
+        if not (isinstance(raw, dict) and _is_count(raw.get("seq"))
+                and all(isinstance(raw.get(k), str)
+                        for k in ("envelope", "entry_id", "author_id", "created_at"))):
+            return False
+        try:
+            b64d(raw["envelope"])
+        except ValueError:  # binascii.Error is a ValueError
+            return False
+    return True
+
+
 def _listed(raw: dict[str, Any]) -> history.Listed:
     """An entry as the history check sees it: an envelope that does not parse still has the
     hash of the bytes served (and its own open fails later)."""
@@ -513,6 +535,9 @@ class Client:
         while True:
             page = await self.api.call("GET", f"/api/booklets/{booklet_id}/entries",
                                        params={"since": str(since), "limit": "200"})
+            if not _page_ok(page):
+                # a row the client cannot even place is the server's fault, not one entry's
+                raise _protocol(ProtocolError("malformed", "the listing is malformed"))
             seqs = [int(raw["seq"]) for raw in page["entries"]]
             if (seqs and seqs[0] <= since) or any(b < a for a, b in itertools.pairwise(seqs)):
                 # a listing that does not move forward would page forever (a sequence listed
@@ -563,8 +588,14 @@ class Client:
         which looks like a rewrite (docs/operations.md). The problems left are those of the
         history as it is now (withheld entries, broken links), which accepting cannot excuse."""
         old = self.profile.checkpoints.pop(booklet_id, None)
-        failed = [o for _, o in await self._read_checked(booklet_id, 0)
-                  if isinstance(o, ClientError)]
+        try:
+            failed = [o for _, o in await self._read_checked(booklet_id, 0)
+                      if isinstance(o, ClientError)]
+        except BaseException:
+            # the profile is saved even when a command fails: the reference must survive
+            if old is not None:
+                self.profile.checkpoints[booklet_id] = old
+            raise
         new = self.profile.checkpoints.get(booklet_id)
         if failed or new is None:
             # an entry that fails its own checks must not become part of the reference

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from secure_msg.client.http import Api, ClientError, b64d, b64e
 from secure_msg.client.profile import Profile
 from secure_msg.client.state_merge import merge
-from secure_msg.crypto.client_state import ClientState, open_state, seal_state
+from secure_msg.crypto.client_state import MAX_VERSION, ClientState, open_state, seal_state
 from secure_msg.crypto.errors import ProtocolError
 
 MAX_SYNC_ATTEMPTS = 5
@@ -25,7 +25,8 @@ MAX_SYNC_ATTEMPTS = 5
 class StateProblem:
     """Something wrong with the stored state, or between this device's and another's."""
 
-    # state-rolled-back, a §6.5 opening error, pin-conflict, history-rewritten, state-too-large
+    # state-rolled-back, a §6.5 opening error, pin-conflict, history-rewritten,
+    # state-too-large, state-not-saved, malformed (the server's answer)
     code: str
     account: str | None = None  # pin-conflict: whose pins differ
     booklet: str | None = None  # history-rewritten: which booklet's checkpoints differ
@@ -52,6 +53,10 @@ class StateProblem:
         if self.code == "history-rewritten":
             return (f"booklet {self.booklet}: entry {self.seq} is not the one your other "
                     "device saw (the server may be showing your devices different histories)")
+        if self.code == "state-not-saved":
+            return ("the server claims a newer copy of your saved pins and checks "
+                    f"(version {self.stored_version}) than this device can open, so they were "
+                    "not saved there and stay on this device; tell the practice")
         if self.code == "state-too-large":
             return ("your pins and checks are larger than the server keeps "
                     "(limits.client_state_bytes): they stay on this device only")
@@ -62,22 +67,33 @@ class StateProblem:
 @dataclass(frozen=True)
 class _Stored:
     server_version: int  # the version the server says it holds: the compare-and-swap's base
-    version: int  # the blob's own (authenticated) version, or the server's when none opened
+    version: int  # the blob's own (authenticated) version; 0 when nothing opened
     state: ClientState | None  # None: nothing stored, or it did not open
+    opened: bool = True  # False: a blob was stored but did not open (reported already)
 
 
 async def _read(api: Api, account_id: bytes, key: bytes, problems: list[StateProblem]
-                ) -> _Stored:
+                ) -> _Stored | None:
+    """The stored state; None when the answer itself is malformed (nothing can be written
+    then: there is no base for the compare-and-swap)."""
     data = await api.call("GET", "/api/me/state")
-    server_version = int(data["version"])
-    if data["state"] is None:
-        return _Stored(server_version, server_version, None)
+    server_version = data.get("version") if isinstance(data, dict) else None
+    blob = data.get("state") if isinstance(data, dict) else None
+    if (isinstance(server_version, bool) or not isinstance(server_version, int)
+            or not 0 <= server_version <= MAX_VERSION
+            or not (blob is None or isinstance(blob, str))):
+        problems.append(StateProblem("malformed"))
+        return None
+    # The server's `version` is only the compare-and-swap's base: a version this device counts
+    # (for rollbacks, for its next write) comes from a blob it opened, else it is 0 (§6.5).
+    if blob is None:
+        return _Stored(server_version, 0, None)
     try:
-        version, state = open_state(b64d(data["state"]), account_id=account_id, key=key)
+        version, state = open_state(b64d(blob), account_id=account_id, key=key)
     except (ProtocolError, ValueError) as exc:  # ValueError: not even base64url
         code = exc.code if isinstance(exc, ProtocolError) else "malformed"
         problems.append(StateProblem(code))
-        return _Stored(server_version, server_version, None)
+        return _Stored(server_version, 0, None, opened=False)
     return _Stored(server_version, version, state)
 
 
@@ -94,8 +110,10 @@ async def sync(api: Api, profile: Profile, *, account_id: bytes, key: bytes
     problems: list[StateProblem] = []
     for _ in range(MAX_SYNC_ATTEMPTS):
         stored = await _read(api, account_id, key, problems)
+        if stored is None:
+            return _unique(problems)
         known = profile.state_version
-        if stored.version < known:
+        if stored.version < known and stored.opened:
             problems.append(StateProblem("state-rolled-back", stored_version=stored.version,
                                          known_version=known))
         merged = profile.client_state()
@@ -107,8 +125,18 @@ async def sync(api: Api, profile: Profile, *, account_id: bytes, key: bytes
         if stored.state == merged and stored.version >= known:
             profile.state_version = stored.version
             return _unique(problems)
-        version = max(stored.server_version, stored.version, known) + 1
-        blob = seal_state(merged, account_id=account_id, version=version, key=key)
+        version = max(stored.version, known) + 1
+        if version <= stored.server_version or version > MAX_VERSION:
+            # The server claims a copy newer than any this device opened or wrote: following
+            # its number would let it spend the version space (§6.5); keep this device's.
+            problems.append(StateProblem("state-not-saved", stored_version=stored.server_version,
+                                         known_version=known))
+            return _unique(problems)
+        try:
+            blob = seal_state(merged, account_id=account_id, version=version, key=key)
+        except ValueError:  # a state the reader would refuse: never write it
+            problems.append(StateProblem("state-not-saved", known_version=known))
+            return _unique(problems)
         try:
             await api.call("PUT", "/api/me/state", {
                 "base_version": stored.server_version, "version": version,
