@@ -22,6 +22,7 @@ def test_removed_member_stops_receiving_live_entries(world: World) -> None:
     world.call(world.t.post(world.booklet, "note", text="Ensimmäinen viesti"))
     expect(page.locator(".entry-note .text")).to_have_text(["Ensimmäinen viesti"])
 
+    before_removal = len(world.errors)
     world.call(world.t.remove(world.booklet, parent_id))
     world.call(world.t.post(world.booklet, "note", text="Poiston jälkeen"))
     page.wait_for_timeout(1500)
@@ -31,3 +32,7 @@ def test_removed_member_stops_receiving_live_entries(world: World) -> None:
     page.get_by_role("heading", name="Vihkot").wait_for()
     expect(page.locator(f"[data-booklet='{world.booklet}']")).to_have_count(0)
     context.close()
+    # A removed member's page that refreshes the booklet in the meantime (seen under load) is
+    # refused by the server, which Chromium logs; that refusal is what this test wants.
+    world.errors[before_removal:] = [e for e in world.errors[before_removal:]
+                                     if "status of 404" not in e]
