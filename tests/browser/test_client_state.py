@@ -5,7 +5,9 @@ out the others at once."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import struct
 import time
 from collections.abc import Callable, Iterator
 from contextlib import closing
@@ -183,6 +185,35 @@ def test_an_older_copy_served_again_is_reported_and_written_over(world: World) -
     notice = page.locator(".state-notice[role='status']")
     expect(notice).to_contain_text("vanhemman kopion")
     assert _wait_stored_above(world, mum, newest) == newest + 1
+    open_booklet(page, world.booklet)
+    page.locator(".members summary").click()
+    expect(_row(page, ids["Tiina T"])).to_contain_text("✓ varmennettu")
+    context.close()
+
+
+def test_a_claimed_newer_copy_that_does_not_open_is_not_followed(world: World) -> None:
+    """The server holds a copy at a version just below 2^53 that no key of the mother's opens:
+    her next visit says the checks were not saved, writes no version taken from that number
+    (it would spend the version space for every device), and keeps her verification."""
+    context, page = world.page()
+    enroll_in_browser(page, world.invite("Äiti"), "aiti")
+    ids = _ids(world)
+    mum = ids["Äiti"]
+    _verify(page, world.booklet, ids["Tiina T"])
+    _wait_stored_above(world, mum, 0)
+    claimed = 2**53 - 2
+    garbage = os.urandom(64)
+    forged = (bytes([1, 0, 1, 0x40]) + bytes.fromhex(mum) + struct.pack(">Q", claimed)
+              + os.urandom(12) + struct.pack(">I", len(garbage)) + garbage)
+    server_sql(world.server, "UPDATE client_state SET version = ?, blob = ? WHERE account_id = ?",
+               claimed, forged, bytes.fromhex(mum))
+
+    page.goto(world.server.base_url + "/")
+    page.get_by_role("heading", name="Vihkot").wait_for()
+    notice = page.locator(".state-notice[role='status']")
+    expect(notice).to_contain_text("ei tallennettu")
+    page.wait_for_timeout(1500)  # longer than the write's debounce
+    assert _stored(world, mum) == (claimed, forged)
     open_booklet(page, world.booklet)
     page.locator(".members summary").click()
     expect(_row(page, ids["Tiina T"])).to_contain_text("✓ varmennettu")

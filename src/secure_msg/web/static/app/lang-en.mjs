@@ -149,6 +149,7 @@ export const en = {
   state_unreadable: 'Your saved security checks on the server could not be opened ({code}). This device\'s own copy was saved in their place.',
   state_pin_conflict: 'Your devices know these people by different security keys: {names}. Compare the safety number in person before you write to them.',
   state_too_large: 'Your security checks are too large for the server to keep, so they were not saved there. On a shared computer they will be lost when you log out.',
+  state_not_saved: 'The server claims a newer copy of your saved security checks than this device can open, so they were not saved there. They stay on this device for now; please tell the practice.',
   // appointments and the period
   appts_title: 'Appointments',
   appts_next: 'Next session: {when}',

@@ -143,6 +143,7 @@ export const fi = {
   state_unreadable: 'Palvelimelle tallennettuja turvatarkistuksiasi ei voitu avata ({code}). Tämän laitteen oma kopio tallennettiin niiden tilalle.',
   state_pin_conflict: 'Laitteesi tuntevat nämä henkilöt eri turva-avaimilla: {names}. Vertaa turvanumero kasvokkain ennen kuin kirjoitat heille.',
   state_too_large: 'Turvatarkistuksesi ovat liian suuret palvelimelle tallennettaviksi, joten niitä ei tallennettu sinne. Yhteiskäyttöisellä tietokoneella ne katoavat, kun kirjaudut ulos.',
+  state_not_saved: 'Palvelin ilmoittaa uudemmasta kopiosta tallennetuista turvatarkistuksistasi kuin tämä laite pystyy avaamaan, joten niitä ei tallennettu sinne. Ne säilyvät toistaiseksi tällä laitteella; kerro asiasta vastaanotolle.',
   // appointments and the period
   appts_title: 'Käynnit',
   appts_next: 'Seuraava käynti: {when}',

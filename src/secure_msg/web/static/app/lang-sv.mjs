@@ -143,6 +143,7 @@ export const sv = {
   state_unreadable: 'Dina sparade säkerhetskontroller på servern kunde inte öppnas ({code}). Den här enhetens egen kopia sparades i stället.',
   state_pin_conflict: 'Dina enheter känner de här personerna med olika säkerhetsnycklar: {names}. Jämför säkerhetsnumret ansikte mot ansikte innan du skriver till dem.',
   state_too_large: 'Dina säkerhetskontroller är för stora för att servern ska kunna spara dem, så de sparades inte där. På en delad dator försvinner de när du loggar ut.',
+  state_not_saved: 'Servern uppger en nyare kopia av dina sparade säkerhetskontroller än den här enheten kan öppna, så de sparades inte där. De finns tills vidare kvar på den här enheten; berätta det för mottagningen.',
   // appointments and the period
   appts_title: 'Besök',
   appts_next: 'Nästa besök: {when}',

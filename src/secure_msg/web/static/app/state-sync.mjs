@@ -28,6 +28,8 @@ import { merge } from './state-merge.mjs';
  * @property {string | null} unreadable the code of a stored state that did not open
  * @property {string[]} pinConflicts accounts two devices pinned with different keys, neither verified
  * @property {boolean} tooLarge the server refused the state as over its size limit: it stays unsaved
+ * @property {boolean} notSaved the server claims a state newer than any this device opened, or the
+ *   state could not be sealed: it stays unsaved (never a version taken from the server's number)
  */
 
 const MAX_TRIES = 5;
@@ -38,7 +40,7 @@ const ROLES = new Set(['therapist', 'guardian', 'caregiver']);
 const versionKey = (/** @type {string} */ id) => `secure-msg:state-version:${id}`;
 
 /** @type {Report} */
-let report = { rolledBack: false, unreadable: null, pinConflicts: [], tooLarge: false };
+let report = { rolledBack: false, unreadable: null, pinConflicts: [], tooLarge: false, notSaved: false };
 /** @type {Set<(r: Report) => void>} */
 const listeners = new Set();
 
@@ -59,7 +61,7 @@ function tell(change) {
 
 /** Forget the findings: a new session starts without them. */
 export function clearStateReport() {
-  report = { rolledBack: false, unreadable: null, pinConflicts: [], tooLarge: false };
+  report = { rolledBack: false, unreadable: null, pinConflicts: [], tooLarge: false, notSaved: false };
   for (const fn of listeners) fn(report);
 }
 
@@ -191,9 +193,18 @@ export class StateSync {
       const plain = encodeState(wire);
       if (!mustWrite && this.synced && equal(plain, this.synced)) return;
       const base = /** @type {number} */ (this.base);
-      // Above everything this device saw, so its versions keep rising past a rolled-back copy.
-      const version = Math.max(base, this.#highest()) + 1;
-      const blob = await sealState(/** @type {CryptoKey} */ (this.host.keys.stateKey), { accountId: this.host.keys.accountId, version, state: wire });
+      // Above every version this device opened or wrote, so its versions keep rising past a
+      // rolled-back copy; never from the server's number, which is only the compare-and-swap's
+      // base: following it would let a server spend the version space (§6.5).
+      const version = this.#highest() + 1;
+      if (version <= base || version > Number.MAX_SAFE_INTEGER) return void tell({ notSaved: true });
+      let blob;
+      try {
+        blob = await sealState(/** @type {CryptoKey} */ (this.host.keys.stateKey), { accountId: this.host.keys.accountId, version, state: wire });
+      } catch (e) {
+        if (!(e instanceof ProtocolError)) throw e;
+        return void tell({ notSaved: true });
+      }
       if (!this.#live()) return;
       try {
         await api('PUT', '/api/me/state', { base_version: base, version, state: toBase64url(blob) });

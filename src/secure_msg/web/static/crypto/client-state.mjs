@@ -178,12 +178,11 @@ export function peekHeader(data) {
   const ctLen = r.u32();
   const aad = r.consumed();
   // Bounds before the ciphertext is read: a length of 4 GiB is malformed, not truncated.
-  if (version === 0n) throw new ProtocolError('malformed', 'version 0');
+  // Versions stop at 2^53 - 1 (the API carries them as JSON numbers), checked with the others.
+  if (version === 0n || version > BigInt(Number.MAX_SAFE_INTEGER)) throw new ProtocolError('malformed', 'version');
   if (ctLen < MIN_CT || ctLen > MAX_CT) throw new ProtocolError('malformed', 'state ciphertext length');
   const ct = r.take(ctLen);
   r.end();
-  // Only this account's own writes are stored (the server cannot seal one), and 2^53 of them do not happen.
-  if (version > BigInt(Number.MAX_SAFE_INTEGER)) throw new ProtocolError('malformed', 'version above 2^53 - 1');
   return { accountId, version: Number(version), nonce, aad, ct };
 }
 

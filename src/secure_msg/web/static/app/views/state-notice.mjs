@@ -23,6 +23,7 @@ export function describeStateReport(report) {
     parts.push(t('state_pin_conflict', { names: names.join(', ') }));
   }
   if (report.tooLarge) parts.push(t('state_too_large'));
+  if (report.notSaved) parts.push(t('state_not_saved'));
   return parts.join(' ');
 }
 
