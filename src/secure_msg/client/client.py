@@ -89,9 +89,8 @@ def _check_listing(raw: dict[str, Any], header: envelope.EntryHeader) -> None:
 
 def _unreadable(raw: dict[str, Any], code: str) -> DecryptedEntry:
     """An entry that failed a check, kept in its place; its fields are the listing's."""
-    return DecryptedEntry(int(raw["seq"]), str(raw.get("entry_id", "")),
-                          str(raw.get("author_id", "")), "", str(raw.get("created_at", "")),
-                          {}, error=code)
+    return DecryptedEntry(raw["seq"], raw["entry_id"], raw["author_id"], "", raw["created_at"],
+                          {}, error=code)  # their types were checked with the page (_page_ok)
 
 
 def _is_count(value: object) -> bool:
@@ -589,24 +588,21 @@ class Client:
         history as it is now (withheld entries, broken links), which accepting cannot excuse."""
         old = self.profile.checkpoints.pop(booklet_id, None)
         try:
-            failed = [o for _, o in await self._read_checked(booklet_id, 0)
-                      if isinstance(o, ClientError)]
-        except BaseException:
-            # the profile is saved even when a command fails: the reference must survive
+            read = await self._read_checked(booklet_id, 0)
+        finally:
+            # The old reference stays unless a clean read replaces it below: the profile is
+            # saved even when a command fails.
+            new = self.profile.checkpoints.pop(booklet_id, None)
             if old is not None:
                 self.profile.checkpoints[booklet_id] = old
-            raise
-        new = self.profile.checkpoints.get(booklet_id)
-        if failed or new is None:
-            # an entry that fails its own checks must not become part of the reference
-            if old is not None:
-                self.profile.checkpoints[booklet_id] = old
-            if failed:
-                raise failed[0]
-            return self.history_problems[booklet_id]
-        # one above the replaced checkpoint's count, so that merging with another device or an
-        # older stored state keeps this one, not the pre-restore one (protocol §6.5)
-        new.accepted = (old.accepted if old else 0) + 1
+        failed = [o for _, o in read if isinstance(o, ClientError)]
+        if failed:  # an entry that fails its own checks must not become part of the reference
+            raise failed[0]
+        if new is not None:  # None: the history as it is now has problems of its own
+            # one above the replaced checkpoint's count, so that merging with another device
+            # or an older stored state keeps this one, not the pre-restore one (protocol §6.5)
+            new.accepted = (old.accepted if old else 0) + 1
+            self.profile.checkpoints[booklet_id] = new
         return self.history_problems[booklet_id]
 
     async def mark_read(self, booklet_id: str, seq: int) -> None:

@@ -89,20 +89,17 @@ class Profile:
 
     def client_state(self) -> ClientState:
         """The part of the profile that §6.5 keeps sealed on the server."""
+        # Pin/StatePin and Seen/StateCheckpoint share their field names, so each converts by name.
         return ClientState(
-            pins={k: StatePin(p.identity_key, p.verified, p.name, p.name_pinned,
-                              dict(p.roles), p.key_conflict) for k, p in self.pins.items()},
-            checkpoints={k: StateCheckpoint(s.seq, s.entry_hash, s.joined_seq, s.accepted)
-                         for k, s in self.checkpoints.items()},
+            pins={k: StatePin(**asdict(p)) for k, p in self.pins.items()},
+            checkpoints={k: StateCheckpoint(**asdict(s)) for k, s in self.checkpoints.items()},
             sealed_to={k: frozenset(v) for k, v in self.sealed_to.items()},
         )
 
     def adopt(self, state: ClientState) -> None:
         """Take `state` (a merge of this profile's and the stored one) as this profile's."""
-        self.pins = {k: Pin(p.identity_key, p.verified, p.name, p.name_pinned, dict(p.roles),
-                            p.key_conflict) for k, p in state.pins.items()}
-        self.checkpoints = {k: Seen(c.seq, c.entry_hash, c.joined_seq, c.accepted)
-                            for k, c in state.checkpoints.items()}
+        self.pins = {k: Pin(**asdict(p)) for k, p in state.pins.items()}
+        self.checkpoints = {k: Seen(**asdict(c)) for k, c in state.checkpoints.items()}
         self.sealed_to = {k: sorted(v) for k, v in state.sealed_to.items()}
 
 

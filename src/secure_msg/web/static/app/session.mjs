@@ -290,7 +290,15 @@ export const setPin = (accountId, ikHex, verified) => putPin(accountId, withKey(
 /** @param {string} accountId @param {import('./pins.mjs').Pin} pin */
 export function putPin(accountId, pin) {
   state.pins[accountId] = pin;
-  if (!state.memoryOnly && state.account) storage.set(pinsKey(state.account.id), state.pins);
+  keep(pinsKey, state.pins);
+}
+
+/**
+ * Keep a changed record on this device (not on a shared computer) and, soon, in the server's
+ * sealed copy. @param {(id: string) => string} keyOf @param {unknown} value
+ */
+function keep(keyOf, value) {
+  if (!state.memoryOnly && state.account) storage.set(keyOf(state.account.id), value);
   sync?.changed();
 }
 
@@ -320,8 +328,7 @@ export function addSealedTo(bookletId, ids) {
   const all = storedSealedTo();
   all[bookletId] = [...new Set([...getSealedTo(bookletId), ...ids])].sort();
   state.sealedTo = all;
-  if (!state.memoryOnly && state.account) storage.set(sealedToKey(state.account.id), all);
-  sync?.changed();
+  keep(sealedToKey, all);
 }
 
 /**
@@ -364,8 +371,7 @@ export function setCheckpoint(bookletId, checkpoint) {
   // A read moves the checkpoint along the history last accepted: the count goes with it.
   all[bookletId] = { seq: checkpoint.seq, entryHash: checkpoint.entryHash, joinedSeq: checkpoint.joinedSeq, accepted: stored?.accepted ?? 0 };
   state.checkpoints = all;
-  if (!state.memoryOnly && state.account) storage.set(checkpointsKey(state.account.id), all);
-  sync?.changed();
+  keep(checkpointsKey, all);
 }
 
 /**
@@ -386,6 +392,6 @@ export function replaceCheckpoint(bookletId, checkpoint) {
   else delete all[bookletId];
   state.checkpoints = all;
   state.checkpointConflicts.delete(bookletId); // the history as it is now is the reference
-  if (!state.memoryOnly && state.account) storage.set(checkpointsKey(state.account.id), all);
+  keep(checkpointsKey, all);
   return sync ? sync.flush() : Promise.resolve();
 }
