@@ -231,6 +231,12 @@ def _id(value: object, what: str) -> str:
     return value
 
 
+def _hash(value: object, what: str) -> str:
+    if not isinstance(value, str) or not _HASH.fullmatch(value):
+        raise _bad(f"{what} is not 64 lowercase hex digits")
+    return value
+
+
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)  # True is an int in Python
 
@@ -263,9 +269,7 @@ def _name(value: object) -> str | None:
 
 def _pin(value: object) -> StatePin:
     obj = _object(value, "pin")
-    identity_key = _member(obj, "identity_key", "pin")
-    if not isinstance(identity_key, str) or not _HASH.fullmatch(identity_key):
-        raise _bad("pin identity_key is not 64 lowercase hex digits")
+    identity_key = _hash(_member(obj, "identity_key", "pin"), "pin identity_key")
     roles: dict[str, str] = {}
     for booklet, role in _object(_member(obj, "roles", "pin"), "pin roles").items():
         if role not in ROLES:
@@ -286,9 +290,7 @@ def _pin(value: object) -> StatePin:
 
 def _checkpoint(value: object) -> StateCheckpoint:
     obj = _object(value, "checkpoint")
-    entry_hash = _member(obj, "entry_hash", "checkpoint")
-    if not isinstance(entry_hash, str) or not _HASH.fullmatch(entry_hash):
-        raise _bad("checkpoint entry_hash is not 64 lowercase hex digits")
+    entry_hash = _hash(_member(obj, "entry_hash", "checkpoint"), "checkpoint entry_hash")
     return StateCheckpoint(
         seq=_int(_member(obj, "seq", "checkpoint"), "checkpoint seq", 1),
         entry_hash=entry_hash,
