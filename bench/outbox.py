@@ -30,9 +30,9 @@ import aiohttp
 from secure_msg.channels.outbox import OutboxSettings, OutboxWorker
 from secure_msg.channels.sms import TwilioSettings, TwilioSmsGateway
 from secure_msg.clock import SystemClock, system_random
-from secure_msg.domain.channel_policy import Channel
-from secure_msg.domain.notice_templates import Language, NoticeKind, NoticeRenderer
-from secure_msg.domain.notices import NewNotice
+from secure_msg.model.channel_policy import Channel
+from secure_msg.model.notice_templates import Language, NoticeKind, NoticeRenderer
+from secure_msg.model.notices import NewNotice
 from secure_msg.server_keys import generate_key_files, load_vault
 from secure_msg.storage import notices as store
 from secure_msg.storage.db import Database

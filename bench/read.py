@@ -60,10 +60,10 @@ from ingest_baseline import cpu_seconds, serve_until_sigterm
 from secure_msg.clock import system_random
 from secure_msg.crypto.keys import PBKDF2_ITERATIONS, AccountKeys
 from secure_msg.crypto.vault import Vault
-from secure_msg.domain.accounts import NewAccount, hash_token
-from secure_msg.domain.booklets import MemberRole, StoredEntry
-from secure_msg.domain.entry_json import entry_text, page_json
-from secure_msg.domain.roles import Role
+from secure_msg.model.accounts import NewAccount, hash_token
+from secure_msg.model.booklets import MemberRole, StoredEntry
+from secure_msg.model.entry_json import entry_text, page_json
+from secure_msg.model.roles import Role
 from secure_msg.server_keys import generate_key_files, key_files_present, load_vault
 from secure_msg.storage import accounts as account_store
 from secure_msg.storage import booklets as store

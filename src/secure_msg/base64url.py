@@ -1,6 +1,6 @@
 """Unpadded base64url, the API's one text form for bytes (docs/protocol.md §2).
 
-Its own module because both the web layer and the stored entry texts (domain/entry_json.py)
+Its own module because both the web layer and the stored entry texts (model/entry_json.py)
 write it, and a page of entries calls it a hundred times: binascii directly, no base64 module.
 """
 

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from secure_msg.clock import ms_to_iso
 from secure_msg.config import load_config
-from secure_msg.domain.audit import AuditEvent, ChainReport
+from secure_msg.model.audit import AuditEvent, ChainReport
 from secure_msg.storage import audit as audit_store
 from secure_msg.storage.db import Database
 

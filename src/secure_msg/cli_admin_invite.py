@@ -8,11 +8,11 @@ import json
 from secure_msg.cli_admin import ADMIN_SUBCOMMANDS, with_database
 from secure_msg.clock import SystemClock, ms_to_iso, system_random
 from secure_msg.config import load_config
-from secure_msg.domain import invitation_service
-from secure_msg.domain.invitations import InvitationRequest, IssuedInvitation
-from secure_msg.domain.roles import Role
 from secure_msg.errors import SecureMsgError
+from secure_msg.model.invitations import InvitationRequest, IssuedInvitation
+from secure_msg.model.roles import Role
 from secure_msg.server_keys import load_vault
+from secure_msg.services import invitation_service
 from secure_msg.storage.db import Database
 
 

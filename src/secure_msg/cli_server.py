@@ -21,11 +21,11 @@ from secure_msg.config import (
     load_config,
     with_overrides,
 )
-from secure_msg.domain.invitation_service import ensure_bootstrap_admin
-from secure_msg.domain.invitations import IssuedInvitation
 from secure_msg.errors import ConfigError
 from secure_msg.logging import configure_logging, get_logger, log_event
+from secure_msg.model.invitations import IssuedInvitation
 from secure_msg.server_keys import generate_key_files, key_files_present, load_vault
+from secure_msg.services.invitation_service import ensure_bootstrap_admin
 from secure_msg.storage.db import Database
 from secure_msg.testing import clock as test_clock
 from secure_msg.testing.twilio_server import (

@@ -166,7 +166,7 @@ def _whatsapp_or_empty(v: str) -> str | None:
 _TEMPLATE_KINDS = frozenset({
     "invitation", "reminder", "cancelled_by_therapist", "cancellation_confirmed",
     "family_cancelled_alert", "new_entry_ping", "period_ending",
-})  # the notice kinds (domain/notice_templates.py) that may go by WhatsApp
+})  # the notice kinds (model/notice_templates.py) that may go by WhatsApp
 
 
 def _template_problem(key: str, sid: str) -> str | None:

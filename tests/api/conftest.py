@@ -15,9 +15,9 @@ from aiohttp.test_utils import TestClient
 from secure_msg.client import Client, Profile
 from secure_msg.clock import FixedClock, system_random
 from secure_msg.crypto import keys
-from secure_msg.domain import invitation_service
-from secure_msg.domain.invitations import InvitationRequest
-from secure_msg.domain.roles import Role
+from secure_msg.model.invitations import InvitationRequest
+from secure_msg.model.roles import Role
+from secure_msg.services import invitation_service
 from secure_msg.web.context import RUNTIME
 
 PASSWORD = "kaksi kissaa ja koira"

@@ -6,7 +6,7 @@ import pytest
 
 from secure_msg.client import ClientError
 from secure_msg.client.http import b64e
-from secure_msg.domain.roles import Role
+from secure_msg.model.roles import Role
 
 from .conftest import PASSWORD, World, derive
 

@@ -18,10 +18,10 @@ from secure_msg.client import Client, ClientError, Profile
 from secure_msg.clock import FixedClock, system_random
 from secure_msg.config import Config, load_config, with_overrides
 from secure_msg.crypto import keys
-from secure_msg.domain import invitation_service
-from secure_msg.domain.invitations import InvitationRequest
-from secure_msg.domain.roles import Role
+from secure_msg.model.invitations import InvitationRequest
+from secure_msg.model.roles import Role
 from secure_msg.server_keys import generate_key_files
+from secure_msg.services import invitation_service
 from secure_msg.web.app import create_app
 from secure_msg.web.context import RUNTIME
 

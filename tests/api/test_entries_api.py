@@ -15,7 +15,7 @@ from secure_msg.client.http import b64d, b64e
 from secure_msg.crypto import envelope, keys, labels
 from secure_msg.crypto.envelope import KIND_IDS
 from secure_msg.crypto.primitives import sign
-from secure_msg.domain.entry_service import CREATED_AT_MIN_MS
+from secure_msg.services.entry_service import CREATED_AT_MIN_MS
 from secure_msg.storage import audit as audit_store
 from secure_msg.storage import booklets as booklet_store
 from secure_msg.web.context import CONFIG, RUNTIME

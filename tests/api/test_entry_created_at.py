@@ -11,7 +11,7 @@ from secure_msg.client import Client
 from secure_msg.client.http import b64d, b64e
 from secure_msg.crypto import envelope
 from secure_msg.crypto.envelope import KIND_IDS
-from secure_msg.domain.entry_service import CREATED_AT_MAX_AHEAD_MS, CREATED_AT_MIN_MS
+from secure_msg.services.entry_service import CREATED_AT_MAX_AHEAD_MS, CREATED_AT_MIN_MS
 from secure_msg.web.context import RUNTIME
 
 from .conftest import World

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from secure_msg.client import Client, ClientError
-from secure_msg.domain import booklet_service
+from secure_msg.services import booklet_service
 from secure_msg.storage import booklets as booklet_store
 from secure_msg.web.context import RUNTIME
 

@@ -10,17 +10,15 @@ import pytest
 from aiohttp import web
 
 from secure_msg.channels.inbound import (
-    InboundIntent,
-    IntentKind,
     is_valid_twilio_signature,
-    parse_inbound_sms,
     public_webhook_url,
     twiml_gather,
     twiml_message,
     twiml_no_reply,
     twiml_say,
 )
-from secure_msg.domain.notice_templates import Language
+from secure_msg.model.inbound import InboundIntent, IntentKind, parse_inbound_sms
+from secure_msg.model.notice_templates import Language
 from secure_msg.testing.twilio_webhooks import (
     SignatureMode,
     inbound_sms_params,

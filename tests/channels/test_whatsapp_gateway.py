@@ -13,7 +13,7 @@ import pytest
 from secure_msg.channels.sms import Failed, Sent, TwilioSettings
 from secure_msg.channels.sms_retry import FailureKind
 from secure_msg.channels.whatsapp import WhatsAppGateway, content_variables, slot_numbering
-from secure_msg.domain.notice_templates import Language, NoticeKind, NoticeRenderer, Slot
+from secure_msg.model.notice_templates import Language, NoticeKind, NoticeRenderer, Slot
 from secure_msg.testing.twilio_server import RunningTwilioServer
 
 SENDER = "whatsapp:+358451230000"

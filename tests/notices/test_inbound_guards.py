@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from secure_msg.clock import FixedClock
-from secure_msg.domain.inbound_service import InboundLimits
 from secure_msg.errors import BadRequest
+from secure_msg.services.inbound_service import InboundLimits
 from secure_msg.testing.twilio_webhooks import (
     inbound_sms_params,
     post_webhook,

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from secure_msg.domain.appointments import minus_months
+from secure_msg.model.appointments import minus_months
 
 from .conftest import DAD_PHONE, HELSINKI, MUM_PHONE, local_ms
 

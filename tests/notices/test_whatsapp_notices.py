@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from secure_msg.client import ClientError
-from secure_msg.domain.notice_templates import Language, format_date, format_time
+from secure_msg.model.notice_templates import Language, format_date, format_time
 
 from .conftest import CANARIES, HELSINKI, MUM_PHONE, scan_outbound
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from secure_msg.domain.audit import GENESIS_HASH
+from secure_msg.model.audit import GENESIS_HASH
 from secure_msg.storage import audit as audit_store
 from secure_msg.storage.db import Database
 

@@ -6,7 +6,7 @@ import os
 import sqlite3
 from pathlib import Path
 
-from secure_msg.domain.booklets import StoredEntry
+from secure_msg.model.booklets import StoredEntry
 from secure_msg.storage import booklets as store
 from secure_msg.storage.migrations import migrate
 

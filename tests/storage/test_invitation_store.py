@@ -11,11 +11,11 @@ import pytest
 
 from secure_msg.clock import FixedClock, system_random
 from secure_msg.crypto.vault import Vault
-from secure_msg.domain import invitation_service as service
-from secure_msg.domain.accounts import NewAccount
-from secure_msg.domain.invitations import InvitationRequest, hash_token
-from secure_msg.domain.roles import Role
 from secure_msg.errors import InvitationExpired, InvitationUsed, NotFound
+from secure_msg.model.accounts import NewAccount
+from secure_msg.model.invitations import InvitationRequest, hash_token
+from secure_msg.model.roles import Role
+from secure_msg.services import invitation_service as service
 from secure_msg.storage import accounts as account_store
 from secure_msg.storage import audit as audit_store
 from secure_msg.storage import invitations as store

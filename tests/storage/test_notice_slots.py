@@ -8,9 +8,9 @@ import sqlite3
 
 from secure_msg.clock import FixedClock
 from secure_msg.crypto.vault import Vault
-from secure_msg.domain.channel_policy import Channel
-from secure_msg.domain.notice_templates import Language, NoticeKind
-from secure_msg.domain.notices import NewNotice
+from secure_msg.model.channel_policy import Channel
+from secure_msg.model.notice_templates import Language, NoticeKind
+from secure_msg.model.notices import NewNotice
 from secure_msg.storage import notices as store
 from secure_msg.storage.db import Database
 

@@ -13,7 +13,7 @@ import aiosmtplib
 
 from secure_msg.channels.sms import Failed, RetryLater, SendResult, Sent
 from secure_msg.channels.sms_retry import FailureKind
-from secure_msg.domain.notice_templates import NoticeKind
+from secure_msg.model.notice_templates import NoticeKind
 
 SUBJECTS = {"fi": "Ilmoitus", "sv": "Meddelande", "en": "Notification"}
 

@@ -1,92 +1,20 @@
-"""Inbound SMS and voice: body parsing, TwiML replies and webhook signature checks.
+"""Inbound SMS and voice on Twilio: TwiML replies and webhook signature checks.
 
-Parsing is deliberately strict: only `PERU`/`AVBOKA`, optionally followed by
-a code, cancels anything, so a chatty reply never cancels by accident. Twilio's
-own keywords are consent changes (Twilio acts on them before we see them, so
-we only record them) and never cancel (DESIGN §5).
+What a message asks for is model/inbound.py; this module writes the answers as TwiML.
 """
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import VoiceResponse
 
-from secure_msg.domain.notice_templates import Language
+from secure_msg.model.notice_templates import Language
 
 SIGNATURE_HEADER = "X-Twilio-Signature"
-
-
-class IntentKind(StrEnum):
-    CANCEL = "cancel"
-    OPT_OUT = "opt_out"
-    OPT_IN = "opt_in"
-    HELP = "help"
-    UNKNOWN = "unknown"
-
-
-CANCEL_WORDS = frozenset({"peru", "avboka"})
-OPT_OUT_WORDS = frozenset(
-    {"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "revoke", "optout"}
-)
-OPT_IN_WORDS = frozenset({"start", "yes", "unstop"})
-HELP_WORDS = frozenset({"help", "info"})
-
-
-@dataclass(frozen=True)
-class InboundIntent:
-    """What an inbound SMS asks for; `code` only for a cancel with a code."""
-
-    kind: IntentKind
-    keyword: str | None = None  # the matched keyword, upper case
-    code: str | None = None
-
-
-UNKNOWN = InboundIntent(IntentKind.UNKNOWN)
-
-# Letters and digits runs; everything else (spaces, punctuation, emoji) separates.
-_TOKEN = re.compile(r"[^\W_]+")
-_CANCEL_GLUED = re.compile(r"(peru|avboka)([0-9]+)")
-_CODE = re.compile(r"[0-9]{3,8}")
-
-
-def _tokens(body: str) -> list[str]:
-    # NFKC folds full-width letters and digits, casefold handles case.
-    text = unicodedata.normalize("NFKC", body).casefold()
-    tokens = _TOKEN.findall(text)
-    if len(tokens) == 1 and (glued := _CANCEL_GLUED.fullmatch(tokens[0])):
-        return [glued.group(1), glued.group(2)]  # "PERU4821"
-    return tokens
-
-
-def parse_inbound_sms(body: str) -> InboundIntent:
-    """Classify an inbound SMS body as cancel / opt-out / opt-in / help / unknown."""
-    tokens = _tokens(body)
-    if not tokens or len(tokens) > 2:
-        return UNKNOWN
-    word = tokens[0]
-    if len(tokens) == 1:
-        if word in CANCEL_WORDS:
-            return InboundIntent(IntentKind.CANCEL, keyword=word.upper())
-        for words, kind in (
-            (OPT_OUT_WORDS, IntentKind.OPT_OUT),
-            (OPT_IN_WORDS, IntentKind.OPT_IN),
-            (HELP_WORDS, IntentKind.HELP),
-        ):
-            if word in words:
-                return InboundIntent(kind, keyword=word.upper())
-        return UNKNOWN
-    code = tokens[1]
-    if word in CANCEL_WORDS and _CODE.fullmatch(code) and code.isascii():
-        return InboundIntent(IntentKind.CANCEL, keyword=word.upper(), code=code)
-    return UNKNOWN
 
 
 # --- TwiML -----------------------------------------------------------------
@@ -140,6 +68,26 @@ def twiml_say(text: str, *, language: Language) -> str:
     response.say(text, language=VOICE_LANGUAGE[language])
     response.hangup()
     return str(response.to_xml())
+
+
+class TwimlReplies:
+    """model.inbound.ReplyFormat written as TwiML: what the inbound service answers with."""
+
+    def message(self, text: str) -> str:
+        return twiml_message(text)
+
+    def no_reply(self) -> str:
+        return twiml_no_reply()
+
+    def say(self, text: str, *, language: Language) -> str:
+        return twiml_say(text, language=language)
+
+    def gather(self, prompt: str, *, language: Language, action_url: str,
+               fallback: str) -> str:
+        return twiml_gather(prompt, language=language, action_url=action_url, fallback=fallback)
+
+
+TWIML_REPLIES = TwimlReplies()
 
 
 # --- Signatures ------------------------------------------------------------

@@ -30,10 +30,10 @@ from secure_msg.channels.sms_retry import (
 from secure_msg.channels.whatsapp import WhatsAppSender
 from secure_msg.clock import Clock
 from secure_msg.crypto.vault import Vault
-from secure_msg.domain.channel_policy import Channel
-from secure_msg.domain.notice_templates import NoticeKind, NoticeRenderer, TemplateError
-from secure_msg.domain.notices import ClaimedNotice, render_slots
 from secure_msg.logging import get_logger, log_event
+from secure_msg.model.channel_policy import Channel
+from secure_msg.model.notice_templates import NoticeKind, NoticeRenderer, TemplateError
+from secure_msg.model.notices import ClaimedNotice, render_slots
 from secure_msg.storage import appointments as appointment_store
 from secure_msg.storage import audit as audit_store
 from secure_msg.storage import notices as store

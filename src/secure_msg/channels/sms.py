@@ -33,7 +33,7 @@ from secure_msg.channels.sms_retry import (
     decide,
     parse_retry_after,
 )
-from secure_msg.domain.channel_policy import is_whatsapp_address
+from secure_msg.model.channel_policy import is_whatsapp_address
 
 log = logging.getLogger(__name__)
 

@@ -21,8 +21,8 @@ from typing import Any, Protocol
 
 from secure_msg.channels.sms import Failed, SendResult, TwilioMessagesClient, TwilioSettings
 from secure_msg.channels.sms_retry import FailureKind
-from secure_msg.domain.channel_policy import is_whatsapp_address
-from secure_msg.domain.notice_templates import SLOTS, Language, NoticeKind, Slot
+from secure_msg.model.channel_policy import is_whatsapp_address
+from secure_msg.model.notice_templates import SLOTS, Language, NoticeKind, Slot
 
 CONTENT_SID = re.compile(r"HX[0-9a-fA-F]{32}")
 SLOT_ORDER = (Slot.DATE, Slot.TIME, Slot.CODE, Slot.LINK, Slot.VIA)

@@ -25,7 +25,7 @@ from secure_msg.crypto import client_state, envelope, grant, keys, recovery, saf
 from secure_msg.crypto.envelope import KIND_IDS, KINDS
 from secure_msg.crypto.errors import ProtocolError
 from secure_msg.crypto.payloads import decode_payload, encode_payload
-from secure_msg.domain.booklets import THERAPIST_KINDS
+from secure_msg.model.booklets import THERAPIST_KINDS
 
 MAX_POST_RETRIES = 5
 

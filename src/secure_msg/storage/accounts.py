@@ -6,8 +6,8 @@ import sqlite3
 from typing import Any
 
 from secure_msg.crypto.vault import Vault
-from secure_msg.domain.accounts import Account, Credentials, NewAccount, Session
-from secure_msg.domain.roles import Role
+from secure_msg.model.accounts import Account, Credentials, NewAccount, Session
+from secure_msg.model.roles import Role
 
 LOGIN, NAME, PHONE, EMAIL = "accounts.login", "accounts.name", "accounts.phone", "accounts.email"
 _COLUMNS = (

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from secure_msg.domain.appointments import Appointment, AppointmentStatus, Payer, Period
+from secure_msg.model.appointments import Appointment, AppointmentStatus, Payer, Period
 
 _COLUMNS = ("id, booklet_id, therapist_id, start_ms, duration_min, status, cancel_code, late,"
             " cancelled_via")
@@ -90,7 +90,7 @@ def due_reminders_txn(conn: sqlite3.Connection, now_ms: int, lead_ms: int) -> li
 
 def mark_reminded_txn(conn: sqlite3.Connection, appointment_id: bytes) -> bool:
     """Set the reminder flag; False when it was set already or the appointment is no longer
-    scheduled (the scheduler found it in an earlier snapshot: domain/scheduler.py)."""
+    scheduled (the scheduler found it in an earlier snapshot: services/scheduler.py)."""
     cursor = conn.execute(
         "UPDATE appointments SET reminder_queued = 1"
         " WHERE id = ? AND reminder_queued = 0 AND status = 'scheduled'",

@@ -10,7 +10,7 @@ import json
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 
-from secure_msg.domain.audit import (
+from secure_msg.model.audit import (
     GENESIS_HASH,
     AuditEvent,
     ChainReport,

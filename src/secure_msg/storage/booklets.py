@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from secure_msg.crypto.vault import Vault
-from secure_msg.domain.booklets import (
+from secure_msg.model.booklets import (
     ZERO_HASH,
     Booklet,
     BookletSummary,

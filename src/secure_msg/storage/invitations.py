@@ -5,8 +5,8 @@ from __future__ import annotations
 import sqlite3
 
 from secure_msg.crypto.vault import Vault
-from secure_msg.domain.invitations import Invitation, InvitationRequest
-from secure_msg.domain.roles import Role
+from secure_msg.model.invitations import Invitation, InvitationRequest
+from secure_msg.model.roles import Role
 
 _COLUMNS = "id, role, name_enc, phone_enc, email_enc, created_at_ms, expires_at_ms, used_at_ms"
 # Vault purposes: "<table>.<column>" so a blob moved to another column fails to open.

@@ -16,9 +16,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from secure_msg.crypto.vault import Vault
-from secure_msg.domain.channel_policy import Channel
-from secure_msg.domain.notice_templates import NoticeKind
-from secure_msg.domain.notices import (
+from secure_msg.model.channel_policy import Channel
+from secure_msg.model.notice_templates import NoticeKind
+from secure_msg.model.notices import (
     CALLBACK_RANK,
     ClaimedNotice,
     Contact,

@@ -9,9 +9,9 @@ from aiohttp import web
 from secure_msg.clock import ms_to_iso
 from secure_msg.crypto.keys import PBKDF2_ITERATIONS
 from secure_msg.crypto.safety import fingerprint
-from secure_msg.domain import account_service as svc
-from secure_msg.domain.account_service import EnrollRequest, LoginResult, PasswordMaterial
-from secure_msg.domain.accounts import Account
+from secure_msg.model.accounts import Account
+from secure_msg.services import account_service as svc
+from secure_msg.services.account_service import EnrollRequest, LoginResult, PasswordMaterial
 from secure_msg.web import services as services_mod
 from secure_msg.web.auth import bearer_token, require_session
 from secure_msg.web.json_io import b64, get_bytes, get_int, get_str, json_body, req_str

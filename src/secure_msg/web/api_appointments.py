@@ -8,13 +8,13 @@ from typing import Any
 from aiohttp import web
 
 from secure_msg.clock import ms_to_iso
-from secure_msg.domain import appointment_service, notice_service
-from secure_msg.domain.appointments import Appointment, AppointmentStatus, Payer, PeriodSummary
-from secure_msg.domain.channel_policy import Channel, ContentClass
-from secure_msg.domain.notice_service import SendRequest
-from secure_msg.domain.notice_templates import NoticeKind
-from secure_msg.domain.notices import NoticeView
 from secure_msg.errors import NotFound, ValidationFailed
+from secure_msg.model.appointments import Appointment, AppointmentStatus, Payer, PeriodSummary
+from secure_msg.model.channel_policy import Channel, ContentClass
+from secure_msg.model.notice_templates import NoticeKind
+from secure_msg.model.notices import NoticeView
+from secure_msg.services import appointment_service, notice_service
+from secure_msg.services.notice_service import SendRequest
 from secure_msg.web import notices_runtime
 from secure_msg.web.auth import require_session
 from secure_msg.web.json_io import body_id, get_int, get_str, json_body, path_id, req_str

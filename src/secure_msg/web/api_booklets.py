@@ -9,13 +9,13 @@ from aiohttp import web
 
 from secure_msg.clock import ms_to_iso
 from secure_msg.crypto.safety import fingerprint
-from secure_msg.domain import booklet_service, entry_service, notice_service
-from secure_msg.domain.booklets import Member
-from secure_msg.domain.entry_json import page_json
-from secure_msg.domain.invitations import InvitationRequest, IssuedInvitation
-from secure_msg.domain.notice_templates import Language
-from secure_msg.domain.roles import Role
 from secure_msg.errors import ValidationFailed
+from secure_msg.model.booklets import Member
+from secure_msg.model.entry_json import page_json
+from secure_msg.model.invitations import InvitationRequest, IssuedInvitation
+from secure_msg.model.notice_templates import Language
+from secure_msg.model.roles import Role
+from secure_msg.services import booklet_service, entry_service, notice_service
 from secure_msg.web import context, notices_runtime
 from secure_msg.web import services as services_mod
 from secure_msg.web.api_accounts import B64, HEX_ID

@@ -9,7 +9,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from secure_msg.crypto.client_state import MAX_VERSION
-from secure_msg.domain import client_state_service as svc
+from secure_msg.services import client_state_service as svc
 from secure_msg.web import context
 from secure_msg.web.api_accounts import B64
 from secure_msg.web.auth import require_session, session_check

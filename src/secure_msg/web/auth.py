@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from secure_msg.domain import account_service
-from secure_msg.domain.account_service import SessionCheck
-from secure_msg.domain.accounts import Session
+from secure_msg.model.accounts import Session
+from secure_msg.services import account_service
+from secure_msg.services.account_service import SessionCheck
 from secure_msg.web.services import services
 
 

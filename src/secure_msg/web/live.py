@@ -14,9 +14,9 @@ import json
 
 from aiohttp import WSMsgType, web
 
-from secure_msg.domain import account_service
-from secure_msg.domain.live import EntryEvent
 from secure_msg.errors import SecureMsgError
+from secure_msg.services import account_service
+from secure_msg.services.live import EntryEvent
 from secure_msg.web import services as services_mod
 from secure_msg.web.openapi import add_route
 from secure_msg.web.services import services

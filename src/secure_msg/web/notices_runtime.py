@@ -15,18 +15,18 @@ from secure_msg.channels.outbox import OutboxSettings, OutboxWorker
 from secure_msg.channels.sms import TwilioSettings, TwilioSmsGateway
 from secure_msg.channels.whatsapp import TemplateKey, WhatsAppGateway
 from secure_msg.config import Config
-from secure_msg.domain import notice_service, scheduler
-from secure_msg.domain.appointment_service import AppointmentDeps
-from secure_msg.domain.appointments import QuietHours
-from secure_msg.domain.live import EntryEvent
-from secure_msg.domain.notice_service import NoticeDeps
-from secure_msg.domain.notice_templates import (
+from secure_msg.logging import get_logger
+from secure_msg.model.appointments import QuietHours
+from secure_msg.model.notice_templates import (
     Language,
     NoticeKind,
     NoticeRenderer,
     default_templates_dir,
 )
-from secure_msg.logging import get_logger
+from secure_msg.services import notice_service, scheduler
+from secure_msg.services.appointment_service import AppointmentDeps
+from secure_msg.services.live import EntryEvent
+from secure_msg.services.notice_service import NoticeDeps
 from secure_msg.web import services as services_mod
 from secure_msg.web.context import CLOCK, CONFIG, RNG, RUNTIME
 

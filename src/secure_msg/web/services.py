@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from secure_msg.crypto.verifier import Argon2Params
-from secure_msg.domain.account_service import AccountDeps
-from secure_msg.domain.audit_batcher import AuditBatcher
-from secure_msg.domain.booklet_service import BookletDeps
-from secure_msg.domain.entry_service import EntryDeps
-from secure_msg.domain.live import Hub
-from secure_msg.domain.rate_limit import FailureLimiter
+from secure_msg.services.account_service import AccountDeps
+from secure_msg.services.audit_batcher import AuditBatcher
+from secure_msg.services.booklet_service import BookletDeps
+from secure_msg.services.entry_service import EntryDeps
+from secure_msg.services.live import Hub
+from secure_msg.services.rate_limit import FailureLimiter
 from secure_msg.web.context import CLOCK, CONFIG, RNG, RUNTIME
 
 

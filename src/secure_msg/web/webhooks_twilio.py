@@ -17,9 +17,13 @@ from collections.abc import Mapping
 
 from aiohttp import web
 
-from secure_msg.channels.inbound import SIGNATURE_HEADER, is_valid_twilio_signature
-from secure_msg.domain import inbound_service, notice_service
+from secure_msg.channels.inbound import (
+    SIGNATURE_HEADER,
+    TWIML_REPLIES,
+    is_valid_twilio_signature,
+)
 from secure_msg.errors import BadRequest, ValidationFailed, WebhookSignatureInvalid
+from secure_msg.services import inbound_service, notice_service
 from secure_msg.web import context, notices_runtime
 from secure_msg.web.context import CLOCK
 from secure_msg.web.notices_runtime import STATUS_PATH, runtime
@@ -91,8 +95,8 @@ async def status(request: web.Request) -> web.Response:
 async def sms(request: web.Request) -> web.Response:
     form = await _signed_form(request, "MessageSid")
     reply = await inbound_service.inbound_sms(
-        runtime(request).appointments, request.app[INBOUND_LIMITS], form["MessageSid"],
-        _field(form, "From"), form.get("Body", "")[:1600])
+        runtime(request).appointments, request.app[INBOUND_LIMITS], TWIML_REPLIES,
+        form["MessageSid"], _field(form, "From"), form.get("Body", "")[:1600])
     return _twiml(reply)
 
 
@@ -100,7 +104,8 @@ async def voice(request: web.Request) -> web.Response:
     form = await _signed_form(request, "CallSid")
     base = context.config(request).server.public_base_url
     reply = await inbound_service.voice_call(
-        runtime(request).appointments, request.app[INBOUND_LIMITS], _field(form, "From"),
+        runtime(request).appointments, request.app[INBOUND_LIMITS], TWIML_REPLIES,
+        _field(form, "From"),
         base + GATHER_PATH)
     return _twiml(reply)
 
@@ -108,8 +113,9 @@ async def voice(request: web.Request) -> web.Response:
 async def gather(request: web.Request) -> web.Response:
     form = await _signed_form(request, "CallSid")
     reply = await inbound_service.voice_gather(
-        runtime(request).appointments, request.app[INBOUND_LIMITS], form["CallSid"],
-        _field(form, "From"), form.get("Digits", ""), request.query.get("a", "")[:32])
+        runtime(request).appointments, request.app[INBOUND_LIMITS], TWIML_REPLIES,
+        form["CallSid"], _field(form, "From"), form.get("Digits", ""),
+        request.query.get("a", "")[:32])
     return _twiml(reply)
 
 

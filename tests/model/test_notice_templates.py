@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from secure_msg.channels.segments import Encoding, analyze
-from secure_msg.domain.notice_templates import (
+from secure_msg.model.notice_templates import (
     CANCEL_CHANNELS,
     SLOTS,
     Language,

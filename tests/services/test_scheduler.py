@@ -14,20 +14,20 @@ import pytest
 
 from secure_msg.clock import FixedClock, system_random
 from secure_msg.crypto.vault import Vault
-from secure_msg.domain import scheduler
-from secure_msg.domain.accounts import NewAccount
-from secure_msg.domain.appointment_service import AppointmentDeps
-from secure_msg.domain.appointments import (
+from secure_msg.model.accounts import NewAccount
+from secure_msg.model.appointments import (
     Appointment,
     AppointmentStatus,
     Payer,
     Period,
     QuietHours,
 )
-from secure_msg.domain.booklets import MemberRole
-from secure_msg.domain.notice_service import NoticeDeps
-from secure_msg.domain.notice_templates import NoticeRenderer
-from secure_msg.domain.roles import Role
+from secure_msg.model.booklets import MemberRole
+from secure_msg.model.notice_templates import NoticeRenderer
+from secure_msg.model.roles import Role
+from secure_msg.services import scheduler
+from secure_msg.services.appointment_service import AppointmentDeps
+from secure_msg.services.notice_service import NoticeDeps
 from secure_msg.storage import accounts as account_store
 from secure_msg.storage import appointments as store
 from secure_msg.storage import booklets as booklet_store

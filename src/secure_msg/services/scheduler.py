@@ -23,10 +23,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from secure_msg.domain.appointment_service import AppointmentDeps, summary_txn
-from secure_msg.domain.appointments import Appointment, Period, local_midday_ms, minus_months
-from secure_msg.domain.notice_service import enqueue_all_txn, family_txn, sms_notices
-from secure_msg.domain.notice_templates import NoticeKind
+from secure_msg.model.appointments import Appointment, Period, local_midday_ms, minus_months
+from secure_msg.model.notice_templates import NoticeKind
+from secure_msg.services.appointment_service import AppointmentDeps, summary_txn
+from secure_msg.services.notice_service import enqueue_all_txn, family_txn, sms_notices
 from secure_msg.storage import appointments as store
 
 # Candidates per write transaction. One costs ≈ 0.2 ms (mark, contacts, a sealed notice each),

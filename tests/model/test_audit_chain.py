@@ -6,7 +6,7 @@ import dataclasses
 import hashlib
 import struct
 
-from secure_msg.domain.audit import GENESIS_HASH, AuditEvent, event_hash, verify_chain
+from secure_msg.model.audit import GENESIS_HASH, AuditEvent, event_hash, verify_chain
 
 
 def _chain(n: int) -> list[AuditEvent]:

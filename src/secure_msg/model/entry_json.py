@@ -6,7 +6,7 @@ and the ISO times of a page were a third of the event loop's time. Nothing in an
 changes after it is posted, so its text is written here at insert and stored with the entry
 (`entries.json`); a page is the stored texts joined. Every value is an integer, lowercase hex,
 unpadded base64url or an ISO-8601 time, none of which JSON needs to escape.
-tests/domain/test_entry_json.py checks that a page parses to exactly `entry_json` of every entry.
+tests/model/test_entry_json.py checks that a page parses to exactly `entry_json` of every entry.
 
 If the shape ever changes, a migration sets `entries.json` to NULL: such rows are written from
 their columns when read (storage.booklets.entry_texts_for_txn), as rows from before schema 0005
@@ -21,7 +21,7 @@ from typing import Any
 
 from secure_msg.base64url import encode as b64
 from secure_msg.clock import ms_to_iso
-from secure_msg.domain.booklets import StoredEntry
+from secure_msg.model.booklets import StoredEntry
 
 
 def entry_json(e: StoredEntry) -> dict[str, Any]:

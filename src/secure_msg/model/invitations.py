@@ -1,7 +1,7 @@
 """Enrollment invitations as values: one-time tokens, stored only as their SHA-256.
 
 The service functions (issue, find a usable one, the bootstrap admin link) are in
-domain/invitation_service.py; the SQL in storage/invitations.py.
+services/invitation_service.py; the SQL in storage/invitations.py.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import hashlib
 from dataclasses import dataclass
 
 from secure_msg.clock import RandomSource
-from secure_msg.domain.roles import Role
 from secure_msg.errors import NotFound
+from secure_msg.model.roles import Role
 
 TOKEN_BYTES = 32
 

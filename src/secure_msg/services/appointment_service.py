@@ -11,8 +11,9 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
-from secure_msg.domain.accounts import Session
-from secure_msg.domain.appointments import (
+from secure_msg.errors import Forbidden, InvalidTransition, NotFound, ValidationFailed
+from secure_msg.model.accounts import Session
+from secure_msg.model.appointments import (
     Appointment,
     AppointmentStatus,
     Payer,
@@ -21,17 +22,16 @@ from secure_msg.domain.appointments import (
     is_late,
     new_cancel_code,
 )
-from secure_msg.domain.booklet_service import require_member_txn
-from secure_msg.domain.booklets import MemberRole
-from secure_msg.domain.notice_service import (
+from secure_msg.model.booklets import MemberRole
+from secure_msg.model.notice_templates import NoticeKind
+from secure_msg.model.notices import SlotValue
+from secure_msg.services.booklet_service import require_member_txn
+from secure_msg.services.notice_service import (
     NoticeDeps,
     enqueue_all_txn,
     family_txn,
     sms_notices,
 )
-from secure_msg.domain.notice_templates import NoticeKind
-from secure_msg.domain.notices import SlotValue
-from secure_msg.errors import Forbidden, InvalidTransition, NotFound, ValidationFailed
 from secure_msg.storage import appointments as store
 from secure_msg.storage import audit as audit_store
 from secure_msg.storage import notices as notice_store

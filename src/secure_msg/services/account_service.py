@@ -17,17 +17,6 @@ from secure_msg.crypto import keys as protocol_keys
 from secure_msg.crypto import verifier
 from secure_msg.crypto.errors import ProtocolError
 from secure_msg.crypto.vault import Vault
-from secure_msg.domain import invitation_service
-from secure_msg.domain.accounts import (
-    Account,
-    NewAccount,
-    Session,
-    hash_token,
-    normalise_login,
-)
-from secure_msg.domain.booklets import MemberRole
-from secure_msg.domain.rate_limit import FailureLimiter
-from secure_msg.domain.roles import Role
 from secure_msg.errors import (
     DataIntegrityError,
     Forbidden,
@@ -39,6 +28,17 @@ from secure_msg.errors import (
     Unauthorized,
     ValidationFailed,
 )
+from secure_msg.model.accounts import (
+    Account,
+    NewAccount,
+    Session,
+    hash_token,
+    normalise_login,
+)
+from secure_msg.model.booklets import MemberRole
+from secure_msg.model.roles import Role
+from secure_msg.services import invitation_service
+from secure_msg.services.rate_limit import FailureLimiter
 from secure_msg.storage import accounts as store
 from secure_msg.storage import audit as audit_store
 from secure_msg.storage import booklets as booklet_store

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from secure_msg.domain.appointments import (
+from secure_msg.model.appointments import (
     AppointmentStatus,
     QuietHours,
     can_move,

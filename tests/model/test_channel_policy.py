@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from secure_msg.domain.channel_policy import (
+from secure_msg.model.channel_policy import (
     CHANNEL_DISABLED_PROBLEM,
     CONTENT_REFUSED_PROBLEM,
     Channel,

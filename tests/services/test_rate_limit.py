@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from secure_msg.clock import FixedClock
-from secure_msg.domain.rate_limit import FailureLimiter
+from secure_msg.services.rate_limit import FailureLimiter
 
 
 def _limiter(clock: FixedClock, max_keys: int) -> FailureLimiter:

@@ -20,8 +20,8 @@ import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from secure_msg.domain.audit import DetailValue, check_event_fields, encode_detail
 from secure_msg.logging import get_logger, log_event
+from secure_msg.model.audit import DetailValue, check_event_fields, encode_detail
 from secure_msg.storage import audit as audit_store
 from secure_msg.storage.db import Database
 

@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from secure_msg.clock import ms_to_iso
-from secure_msg.domain.booklets import StoredEntry
-from secure_msg.domain.entry_json import entry_json, entry_text, page_json
+from secure_msg.model.booklets import StoredEntry
+from secure_msg.model.entry_json import entry_json, entry_text, page_json
 from secure_msg.web.json_io import b64
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

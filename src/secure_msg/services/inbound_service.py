@@ -22,23 +22,16 @@ import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from secure_msg.channels.inbound import (
-    IntentKind,
-    parse_inbound_sms,
-    twiml_gather,
-    twiml_message,
-    twiml_no_reply,
-    twiml_say,
-)
 from secure_msg.clock import Clock
 from secure_msg.crypto.vault import InvalidPhoneNumber, normalise_phone
-from secure_msg.domain.appointment_service import AppointmentDeps, family_cancel_txn
-from secure_msg.domain.appointments import Appointment
-from secure_msg.domain.booklets import MemberRole
-from secure_msg.domain.notice_service import opt_out_alerts_txn
-from secure_msg.domain.notice_templates import Language, NoticeKind
-from secure_msg.domain.notices import language_of, render_slots
-from secure_msg.domain.rate_limit import FailureLimiter
+from secure_msg.model.appointments import Appointment
+from secure_msg.model.booklets import MemberRole
+from secure_msg.model.inbound import IntentKind, ReplyFormat, parse_inbound_sms
+from secure_msg.model.notice_templates import Language, NoticeKind
+from secure_msg.model.notices import language_of, render_slots
+from secure_msg.services.appointment_service import AppointmentDeps, family_cancel_txn
+from secure_msg.services.notice_service import opt_out_alerts_txn
+from secure_msg.services.rate_limit import FailureLimiter
 from secure_msg.storage import appointments as appointment_store
 from secure_msg.storage import audit as audit_store
 from secure_msg.storage import notices as store
@@ -135,13 +128,13 @@ def _text(deps: AppointmentDeps, kind: NoticeKind, lang: Language, at_ms: int | 
     return deps.notices.renderer.render(kind, lang, slots)
 
 
-def _neutral(deps: AppointmentDeps, lang: Language = Language.FI) -> str:
-    return twiml_message(_text(deps, NoticeKind.NEUTRAL_REPLY, lang))
+def _neutral(deps: AppointmentDeps, replies: ReplyFormat, lang: Language = Language.FI) -> str:
+    return replies.message(_text(deps, NoticeKind.NEUTRAL_REPLY, lang))
 
 
-def _say(deps: AppointmentDeps, kind: NoticeKind, caller: Caller, at_ms: int | None = None
-         ) -> str:
-    return twiml_say(_text(deps, kind, caller.language, at_ms), language=caller.language)
+def _say(deps: AppointmentDeps, replies: ReplyFormat, kind: NoticeKind, caller: Caller,
+         at_ms: int | None = None) -> str:
+    return replies.say(_text(deps, kind, caller.language, at_ms), language=caller.language)
 
 
 def _actor(caller: Caller) -> str:
@@ -182,7 +175,8 @@ def _alert_opt_out_txn(conn: sqlite3.Connection, deps: AppointmentDeps,
 
 
 def _cancel_sms_txn(conn: sqlite3.Connection, deps: AppointmentDeps, limits: InboundLimits,
-                    caller: Caller, code: str | None, now: int) -> str | None:
+                    replies: ReplyFormat, caller: Caller, code: str | None, now: int
+                    ) -> str | None:
     """PERU/AVBOKA [code]: cancels the one upcoming appointment it matches, within the limit;
     None when the answer is the neutral one."""
     matches = [a for a in caller.upcoming if code in (None, a.cancel_code)]
@@ -196,53 +190,53 @@ def _cancel_sms_txn(conn: sqlite3.Connection, deps: AppointmentDeps, limits: Inb
         return None
     family_cancel_txn(conn, deps, target, actor=_actor(caller), via="sms",
                       canceller_id=caller.account_id, now=now)
-    return twiml_message(_text(deps, NoticeKind.CANCELLATION_CONFIRMED, caller.language,
+    return replies.message(_text(deps, NoticeKind.CANCELLATION_CONFIRMED, caller.language,
                                target.start_ms))
 
 
-def _sms_txn(conn: sqlite3.Connection, deps: AppointmentDeps, limits: InboundLimits, sid: str,
-             from_: str, body: str, now: int) -> str:
+def _sms_txn(conn: sqlite3.Connection, deps: AppointmentDeps, limits: InboundLimits,
+             replies: ReplyFormat, sid: str, from_: str, body: str, now: int) -> str:
     done = store.webhook_reply_txn(conn, sid)
     if done is not None:
         return done
     intent = parse_inbound_sms(body)
     if intent.kind in (IntentKind.OPT_OUT, IntentKind.OPT_IN, IntentKind.HELP):
-        reply = twiml_no_reply()  # Twilio answers its own keywords
+        reply = replies.no_reply()  # Twilio answers its own keywords
         if intent.kind is not IntentKind.HELP:
             _consent_txn(conn, deps, from_, intent.kind, str(intent.keyword), now)
     else:
         caller = _caller_txn(conn, deps, from_, now)
-        cancelled = (_cancel_sms_txn(conn, deps, limits, caller, intent.code, now)
+        cancelled = (_cancel_sms_txn(conn, deps, limits, replies, caller, intent.code, now)
                      if intent.kind is IntentKind.CANCEL else None)
         if cancelled is not None:
             reply = cancelled
         elif limits.may_reply(caller.sender, guardian=caller.account_id is not None):
-            reply = _neutral(deps)
+            reply = _neutral(deps, replies)
         else:
-            reply = twiml_no_reply()  # past the limit of neutral replies: silence
+            reply = replies.no_reply()  # past the limit of neutral replies: silence
     store.record_webhook_txn(conn, sid, "sms", reply, now)
     return reply
 
 
-async def inbound_sms(deps: AppointmentDeps, limits: InboundLimits, sid: str, from_: str,
-                      body: str) -> str:
-    """Handle one signed inbound SMS; returns the TwiML to answer with."""
+async def inbound_sms(deps: AppointmentDeps, limits: InboundLimits, replies: ReplyFormat,
+                      sid: str, from_: str, body: str) -> str:
+    """Handle one signed inbound SMS; returns the reply (TwiML) to answer with."""
     now = deps.notices.clock.now_ms()
     return await deps.notices.db.write(
-        lambda c: _sms_txn(c, deps, limits, sid, from_, body, now))
+        lambda c: _sms_txn(c, deps, limits, replies, sid, from_, body, now))
 
 
-async def voice_call(deps: AppointmentDeps, limits: InboundLimits, from_: str, gather_url: str
-                     ) -> str:
+async def voice_call(deps: AppointmentDeps, limits: InboundLimits, replies: ReplyFormat,
+                     from_: str, gather_url: str) -> str:
     """An incoming call: read out the caller's next appointment and offer key 1 to cancel."""
     now = deps.notices.clock.now_ms()
     caller = await deps.notices.db.read(lambda c: _caller_txn(c, deps, from_, now))
     # Checked here on the loop, not inside the read, which runs in a reader thread.
     if (caller.account_id is None or not caller.upcoming
             or limits.blocked(caller.sender, caller.upcoming_ids[:1])):
-        return _say(deps, NoticeKind.VOICE_UNKNOWN, caller)
+        return _say(deps, replies, NoticeKind.VOICE_UNKNOWN, caller)
     nxt = caller.upcoming[0]
-    return twiml_gather(
+    return replies.gather(
         _text(deps, NoticeKind.VOICE_NEXT_APPOINTMENT, caller.language, nxt.start_ms),
         language=caller.language, action_url=f"{gather_url}?a={nxt.id.hex()}",
         fallback=_text(deps, NoticeKind.VOICE_GOODBYE, caller.language),
@@ -250,24 +244,26 @@ async def voice_call(deps: AppointmentDeps, limits: InboundLimits, from_: str, g
 
 
 def _gather_txn(conn: sqlite3.Connection, deps: AppointmentDeps, limits: InboundLimits,
-                caller: Caller, digits: str, appointment_hex: str, now: int) -> str:
+                replies: ReplyFormat, caller: Caller, digits: str, appointment_hex: str,
+                now: int) -> str:
     if caller.account_id is not None and digits != "1":
-        return _say(deps, NoticeKind.VOICE_GOODBYE, caller)  # declined: not a failed attempt
+        # declined: not a failed attempt
+        return _say(deps, replies, NoticeKind.VOICE_GOODBYE, caller)
     target = next((a for a in caller.upcoming if a.id.hex() == appointment_hex), None)
     if limits.blocked(caller.sender, [target.id] if target else []):
         _refused_txn(conn, caller, "voice", now)
-        return _say(deps, NoticeKind.VOICE_UNKNOWN, caller)
+        return _say(deps, replies, NoticeKind.VOICE_UNKNOWN, caller)
     if caller.account_id is None or target is None:
         limits.fail(caller.sender, caller.upcoming_ids)
         kind = NoticeKind.VOICE_UNKNOWN if caller.account_id is None else NoticeKind.VOICE_GOODBYE
-        return _say(deps, kind, caller)
+        return _say(deps, replies, kind, caller)
     family_cancel_txn(conn, deps, target, actor=_actor(caller), via="voice",
                       canceller_id=caller.account_id, now=now)
-    return _say(deps, NoticeKind.VOICE_CANCELLED, caller, target.start_ms)
+    return _say(deps, replies, NoticeKind.VOICE_CANCELLED, caller, target.start_ms)
 
 
-async def voice_gather(deps: AppointmentDeps, limits: InboundLimits, call_sid: str, from_: str,
-                       digits: str, appointment_hex: str) -> str:
+async def voice_gather(deps: AppointmentDeps, limits: InboundLimits, replies: ReplyFormat,
+                       call_sid: str, from_: str, digits: str, appointment_hex: str) -> str:
     """The key press after `voice_call`: 1 cancels the appointment that was read out."""
     now = deps.notices.clock.now_ms()
 
@@ -276,7 +272,7 @@ async def voice_gather(deps: AppointmentDeps, limits: InboundLimits, call_sid: s
         if done is not None:
             return done
         caller = _caller_txn(conn, deps, from_, now)
-        reply = _gather_txn(conn, deps, limits, caller, digits, appointment_hex, now)
+        reply = _gather_txn(conn, deps, limits, replies, caller, digits, appointment_hex, now)
         store.record_webhook_txn(conn, f"{call_sid}:gather", "voice", reply, now)
         return reply
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from secure_msg.clock import Clock
 from secure_msg.crypto.client_state import peek_header
 from secure_msg.crypto.errors import ProtocolError
-from secure_msg.domain.accounts import Session
 from secure_msg.errors import Conflict, PayloadTooLarge, ProtocolRejected, ValidationFailed
+from secure_msg.model.accounts import Session
 from secure_msg.storage import client_state as store
 from secure_msg.storage.client_state import StoredState
 from secure_msg.storage.db import Database

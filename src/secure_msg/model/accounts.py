@@ -1,4 +1,4 @@
-"""Accounts and sessions as values. Services are in domain/account_service.py."""
+"""Accounts and sessions as values. Services are in services/account_service.py."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from secure_msg.domain.roles import Role
 from secure_msg.errors import ValidationFailed
+from secure_msg.model.roles import Role
 
 LOGIN_RE = re.compile(r"[a-z0-9][a-z0-9._@-]{2,63}")
 

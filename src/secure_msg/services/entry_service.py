@@ -14,12 +14,6 @@ from dataclasses import dataclass
 
 from secure_msg.crypto import envelope as protocol_envelope
 from secure_msg.crypto.errors import ProtocolError
-from secure_msg.domain.accounts import Session
-from secure_msg.domain.audit_batcher import AuditBatcher, PendingEvent
-from secure_msg.domain.booklet_service import BookletDeps, require_member_txn
-from secure_msg.domain.booklets import THERAPIST_KINDS, MemberRole, StoredEntry
-from secure_msg.domain.entry_json import entry_text
-from secure_msg.domain.live import EntryEvent, Hub
 from secure_msg.errors import (
     DuplicateEntry,
     Forbidden,
@@ -29,6 +23,12 @@ from secure_msg.errors import (
     SequenceConflict,
     ValidationFailed,
 )
+from secure_msg.model.accounts import Session
+from secure_msg.model.booklets import THERAPIST_KINDS, MemberRole, StoredEntry
+from secure_msg.model.entry_json import entry_text
+from secure_msg.services.audit_batcher import AuditBatcher, PendingEvent
+from secure_msg.services.booklet_service import BookletDeps, require_member_txn
+from secure_msg.services.live import EntryEvent, Hub
 from secure_msg.storage import accounts as account_store
 from secure_msg.storage import audit as audit_store
 from secure_msg.storage import booklets as store
@@ -123,7 +123,7 @@ async def post(deps: EntryDeps, auth: Authenticate, booklet_id: bytes, envelope:
             booklet_id, header.sequence, header.entry_id, session.account_id, header.kind,
             header.created_at, now, verified.entry_hash, envelope,
         )
-        # Written once here so that no page read writes it again (domain/entry_json.py).
+        # Written once here so that no page read writes it again (model/entry_json.py).
         if not store.insert_entry_txn(conn, entry, readers, text=entry_text(entry)):
             raise DuplicateEntry()
         audit_store.append_audit_txn(
@@ -182,7 +182,7 @@ def _audit_in_background(
     deps: EntryDeps, session: Session, booklet_id: bytes, seqs: list[int]
 ) -> None:
     """Fetches are audited without holding the response for a commit, and batched: see
-    domain/audit_batcher.py for why and what a crash can lose."""
+    services/audit_batcher.py for why and what a crash can lose."""
     deps.fetch_audit.add(PendingEvent(
         at_ms=deps.booklets.clock.now_ms(), actor=f"account:{session.account_id.hex()}",
         action="entries.fetched", target=f"booklet:{booklet_id.hex()}",

@@ -15,16 +15,6 @@ from dataclasses import dataclass
 
 from secure_msg.clock import Clock, RandomSource
 from secure_msg.crypto.vault import Vault, normalise_email, normalise_phone
-from secure_msg.domain import channel_policy
-from secure_msg.domain.accounts import Session
-from secure_msg.domain.appointments import QuietHours
-from secure_msg.domain.booklet_service import require_member_txn
-from secure_msg.domain.booklets import MemberRole
-from secure_msg.domain.channel_policy import Channel, ContentClass
-from secure_msg.domain.invitations import InvitationRequest, IssuedInvitation
-from secure_msg.domain.notice_templates import Language, NoticeKind, NoticeRenderer
-from secure_msg.domain.notices import QUIET_KINDS, Contact, NewNotice, NoticeView, SlotValue
-from secure_msg.domain.roles import Role
 from secure_msg.errors import (
     ChannelDisabled,
     ClinicalContentRefused,
@@ -33,6 +23,16 @@ from secure_msg.errors import (
     ValidationFailed,
     WhatsAppTemplateMissing,
 )
+from secure_msg.model import channel_policy
+from secure_msg.model.accounts import Session
+from secure_msg.model.appointments import QuietHours
+from secure_msg.model.booklets import MemberRole
+from secure_msg.model.channel_policy import Channel, ContentClass
+from secure_msg.model.invitations import InvitationRequest, IssuedInvitation
+from secure_msg.model.notice_templates import Language, NoticeKind, NoticeRenderer
+from secure_msg.model.notices import QUIET_KINDS, Contact, NewNotice, NoticeView, SlotValue
+from secure_msg.model.roles import Role
+from secure_msg.services.booklet_service import require_member_txn
 from secure_msg.storage import appointments as appointment_store
 from secure_msg.storage import audit as audit_store
 from secure_msg.storage import notices as store

@@ -17,8 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from secure_msg.domain.channel_policy import Channel
-from secure_msg.domain.notice_templates import Language, NoticeKind, Slot
+from secure_msg.model.channel_policy import Channel
+from secure_msg.model.notice_templates import Language, NoticeKind, Slot
 
 
 class NoticeStatus(enum.StrEnum):

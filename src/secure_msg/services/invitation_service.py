@@ -12,15 +12,15 @@ import sqlite3
 
 from secure_msg.clock import Clock, RandomSource
 from secure_msg.crypto.vault import Vault, normalise_email, normalise_phone
-from secure_msg.domain.invitations import (
+from secure_msg.errors import InvitationExpired, InvitationUsed, NotFound
+from secure_msg.model.invitations import (
     Invitation,
     InvitationRequest,
     IssuedInvitation,
     hash_token,
     new_token,
 )
-from secure_msg.domain.roles import Role
-from secure_msg.errors import InvitationExpired, InvitationUsed, NotFound
+from secure_msg.model.roles import Role
 from secure_msg.storage import accounts as account_store
 from secure_msg.storage import audit as audit_store
 from secure_msg.storage import enrollment as enrollment_store

@@ -15,11 +15,6 @@ from secure_msg.clock import Clock, RandomSource
 from secure_msg.crypto import grant as protocol_grant
 from secure_msg.crypto.errors import ProtocolError
 from secure_msg.crypto.vault import Vault
-from secure_msg.domain import invitation_service
-from secure_msg.domain.accounts import Session
-from secure_msg.domain.booklets import BookletSummary, Member, MemberRole, Receipt
-from secure_msg.domain.invitations import InvitationRequest, IssuedInvitation, new_token
-from secure_msg.domain.roles import Role
 from secure_msg.errors import (
     Forbidden,
     MembershipChanged,
@@ -27,6 +22,11 @@ from secure_msg.errors import (
     ProtocolRejected,
     ValidationFailed,
 )
+from secure_msg.model.accounts import Session
+from secure_msg.model.booklets import BookletSummary, Member, MemberRole, Receipt
+from secure_msg.model.invitations import InvitationRequest, IssuedInvitation, new_token
+from secure_msg.model.roles import Role
+from secure_msg.services import invitation_service
 from secure_msg.storage import audit as audit_store
 from secure_msg.storage import booklets as store
 from secure_msg.storage import enrollment as enrollment_store

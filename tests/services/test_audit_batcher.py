@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from secure_msg.domain.audit_batcher import AuditBatcher, PendingEvent
+from secure_msg.services.audit_batcher import AuditBatcher, PendingEvent
 from secure_msg.storage import audit as audit_store
 from secure_msg.storage.db import Database
 

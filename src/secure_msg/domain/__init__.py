@@ -1,1 +1,0 @@
-"""Domain rules: models, services, channel policy, notice templates."""

@@ -1,0 +1,1 @@
+"""Values and pure rules: no I/O, no storage; imports only crypto, errors and clock."""

@@ -1,0 +1,2 @@
+"""Transaction scripts: each composes storage functions in one transaction (Txn)
+around the rules of model/."""
