@@ -34,7 +34,7 @@ CREATE TABLE audit_events (
     target          TEXT NOT NULL,        -- what it concerns, e.g. "invitation:7"; "" when nothing
     detail          TEXT NOT NULL,        -- small canonical JSON object, non-clinical, no PII
     prev_hash       BLOB NOT NULL,        -- hash of event seq-1 (32 zero bytes for seq 1)
-    hash            BLOB NOT NULL         -- SHA-256 over model/audit.py's encoding of this row
+    hash            BLOB NOT NULL         -- SHA-256 over domain/audit.py's encoding of this row
 ) STRICT;
 
 -- Append-only: the database itself refuses to change or remove history.

@@ -8,7 +8,7 @@ CREATE TABLE appointments (
     therapist_id    BLOB NOT NULL REFERENCES accounts (id), -- who scheduled it and is alerted
     start_ms        INTEGER NOT NULL,     -- start time, Unix ms UTC
     duration_min    INTEGER NOT NULL,     -- length in minutes
-    status          TEXT NOT NULL         -- lifecycle, see model/appointments.py
+    status          TEXT NOT NULL         -- lifecycle, see domain/appointments.py
                     CHECK (status IN ('scheduled', 'cancelled_by_family', 'cancelled_by_therapist', 'attended', 'no_show')),
     cancel_code     TEXT NOT NULL,        -- short digits code for "PERU <code>"
     late            INTEGER NOT NULL DEFAULT 0, -- 1: family cancelled inside the late window

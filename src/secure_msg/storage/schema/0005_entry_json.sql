@@ -1,4 +1,4 @@
--- 0005: each entry's API JSON, written once at insert (model/entry_json.py). A page of 50 is then
+-- 0005: each entry's API JSON, written once at insert (domain/entry_json.py). A page of 50 is then
 -- the stored texts joined instead of 100 base64 encodings and 100 ISO times on the event loop
 -- (docs/performance.md, "Reading"). NULL for entries stored before this version, and after any
 -- future change of the shape: those are written from their columns when read.
