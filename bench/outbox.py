@@ -29,7 +29,8 @@ import aiohttp
 
 from secure_msg.channels.outbox import OutboxSettings, OutboxWorker
 from secure_msg.channels.sms import TwilioSettings, TwilioSmsGateway
-from secure_msg.clock import SystemClock, system_random
+from secure_msg.clock import SystemClock
+from secure_msg.crypto.rng import system_rng
 from secure_msg.model.channel_policy import Channel
 from secure_msg.model.notice_templates import Language, NoticeKind, NoticeRenderer
 from secure_msg.model.notices import NewNotice
@@ -101,8 +102,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     await asyncio.sleep(0.05)
             base = await baseline(url, args.baseline, concurrency=16)
             await _dev(http, url, "POST", "/_dev/reset")
-            generate_key_files(tmp / "keys", system_random)
-            vault = load_vault(tmp / "keys", system_random)
+            generate_key_files(tmp / "keys", system_rng)
+            vault = load_vault(tmp / "keys", system_rng)
             db = await Database.open(tmp / "bench.db")
             clock = SystemClock()
             now = clock.now_ms()

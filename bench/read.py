@@ -57,8 +57,8 @@ import aiohttp
 from aiohttp import web
 from ingest_baseline import cpu_seconds, serve_until_sigterm
 
-from secure_msg.clock import system_random
 from secure_msg.crypto.keys import PBKDF2_ITERATIONS, AccountKeys
+from secure_msg.crypto.rng import system_rng
 from secure_msg.crypto.vault import Vault
 from secure_msg.model.accounts import NewAccount, hash_token
 from secure_msg.model.booklets import MemberRole, StoredEntry
@@ -96,8 +96,8 @@ def _fresh_workdir(workdir: Path) -> Vault:
     write_test_config(workdir)
     keys_dir = workdir / "keys"
     if not key_files_present(keys_dir):
-        generate_key_files(keys_dir, system_random)
-    return load_vault(keys_dir, system_random)
+        generate_key_files(keys_dir, system_rng)
+    return load_vault(keys_dir, system_rng)
 
 
 async def build(workdir: Path) -> dict[str, Any]:

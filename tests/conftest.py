@@ -10,8 +10,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from pytest_aiohttp import AiohttpClient
 
-from secure_msg.clock import FixedClock, system_random
+from secure_msg.clock import FixedClock
 from secure_msg.config import Config, load_config, with_overrides
+from secure_msg.crypto.rng import system_rng
 from secure_msg.crypto.vault import Vault
 from secure_msg.server_keys import generate_key_files, load_vault
 from secure_msg.storage.db import Database
@@ -25,13 +26,13 @@ pytest_plugins = ["secure_msg.testing.pytest_twilio"]
 @pytest.fixture
 def keys_dir(tmp_path: Path) -> Path:
     path = tmp_path / "keys"
-    generate_key_files(path, system_random)
+    generate_key_files(path, system_rng)
     return path
 
 
 @pytest.fixture
 def vault(keys_dir: Path) -> Vault:
-    return load_vault(keys_dir, system_random)
+    return load_vault(keys_dir, system_rng)
 
 
 @pytest.fixture

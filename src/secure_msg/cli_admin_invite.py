@@ -6,8 +6,9 @@ import argparse
 import json
 
 from secure_msg.cli_admin import ADMIN_SUBCOMMANDS, with_database
-from secure_msg.clock import SystemClock, ms_to_iso, system_random
+from secure_msg.clock import SystemClock, ms_to_iso
 from secure_msg.config import load_config
+from secure_msg.crypto.rng import system_rng
 from secure_msg.errors import SecureMsgError
 from secure_msg.model.invitations import InvitationRequest, IssuedInvitation
 from secure_msg.model.roles import Role
@@ -26,12 +27,12 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
 
 def cmd_invite(args: argparse.Namespace) -> int:
     config = load_config(args.config)
-    vault = load_vault(config.storage.keys_dir, system_random)
+    vault = load_vault(config.storage.keys_dir, system_rng)
     request = InvitationRequest(Role(args.role), args.name, args.phone, args.email)
 
     async def work(db: Database) -> IssuedInvitation:
         return await invitation_service.issue_staff(
-            db, vault, SystemClock(), system_random, request=request,
+            db, vault, SystemClock(), system_rng, request=request,
             lifetime_days=config.accounts.invitation_lifetime_days,
         )
 

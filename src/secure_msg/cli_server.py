@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from secure_msg.clock import SystemClock, system_random
+from secure_msg.clock import SystemClock
 from secure_msg.config import (
     DEFAULT_CONFIG_PATH,
     EXAMPLE_CONFIG_PATH,
@@ -21,6 +21,7 @@ from secure_msg.config import (
     load_config,
     with_overrides,
 )
+from secure_msg.crypto.rng import system_rng
 from secure_msg.errors import ConfigError
 from secure_msg.logging import configure_logging, get_logger, log_event
 from secure_msg.model.invitations import IssuedInvitation
@@ -80,7 +81,7 @@ def cmd_init(args: argparse.Namespace) -> int:
         return 1
     write_config(args.config, args.example)
     config = load_config(args.config)
-    for path in generate_key_files(config.storage.keys_dir, system_random):
+    for path in generate_key_files(config.storage.keys_dir, system_rng):
         print(f"wrote {path} (mode 0600)")
     print(f"wrote {args.config}; back up {config.storage.keys_dir}/ separately from the database")
     return 0
@@ -98,7 +99,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     write_config(args.config, EXAMPLE_CONFIG_PATH)
     config = load_config(args.config)
     if not key_files_present(config.storage.keys_dir):
-        generate_key_files(config.storage.keys_dir, system_random)
+        generate_key_files(config.storage.keys_dir, system_rng)
     configure_logging(config.logging.level)
     asyncio.run(_serve(config, bootstrap=True))
     return 0
@@ -106,11 +107,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 async def _admin_invitation(config: Config) -> IssuedInvitation | None:
     """Issue the bootstrap admin invitation (a short-lived database handle before serving)."""
-    vault = load_vault(config.storage.keys_dir, system_random)
+    vault = load_vault(config.storage.keys_dir, system_rng)
     database = await Database.open(config.storage.database_path, readers=1)
     try:
         issued = await ensure_bootstrap_admin(
-            database, vault, SystemClock(), system_random,
+            database, vault, SystemClock(), system_rng,
             lifetime_days=config.accounts.invitation_lifetime_days,
         )
     finally:
@@ -165,7 +166,7 @@ async def _dev_twilio(config: Config) -> RunningTwilioServer:
     """The local Twilio-compatible server for `make run` without credentials. Its auth token,
     which signs the webhooks, is new each run: a fixed, published one would let anyone who can
     reach an exposed `make run` forge webhooks (cancel appointments, probe phone numbers)."""
-    token = system_random(16).hex()
+    token = system_rng(16).hex()
     try:
         return await serve_twilio("127.0.0.1", DEV_TWILIO_PORT, account_sid=DEV_ACCOUNT_SID,
                                   auth_token=token, callback_delay=0.5)

@@ -1,21 +1,12 @@
-"""Time and randomness as parameters, so services and tests control them (DESIGN §2)."""
+"""Time as a parameter, so services and tests control it (DESIGN §2); randomness is
+crypto.rng.Rng, passed the same way."""
 
 from __future__ import annotations
 
 import functools
-import os
 import time
-from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Protocol
-
-# Same shape as crypto.rng.Rng: n -> n random bytes.
-RandomSource = Callable[[int], bytes]
-
-
-def system_random(n: int) -> bytes:
-    """Bytes from the OS CSPRNG: the only production random source."""
-    return os.urandom(n)
 
 
 class Clock(Protocol):

@@ -6,7 +6,7 @@ import os
 import stat
 from pathlib import Path
 
-from secure_msg.clock import RandomSource
+from secure_msg.crypto.rng import Rng
 from secure_msg.crypto.vault import KEY_BYTES, Vault
 from secure_msg.errors import ConfigError
 
@@ -25,7 +25,7 @@ class KeysExist(ConfigError):
         )
 
 
-def generate_key_files(keys_dir: Path, rng: RandomSource) -> list[Path]:
+def generate_key_files(keys_dir: Path, rng: Rng) -> list[Path]:
     """Write 32 random bytes to each key file (mode 0600). Refuses if any already exists."""
     existing = [keys_dir / name for name in KEY_FILES if (keys_dir / name).exists()]
     if existing:
@@ -60,5 +60,5 @@ def _read_key(path: Path) -> bytes:
     return data
 
 
-def load_vault(keys_dir: Path, rng: RandomSource) -> Vault:
+def load_vault(keys_dir: Path, rng: Rng) -> Vault:
     return Vault(_read_key(keys_dir / AT_REST_KEY), _read_key(keys_dir / BLIND_INDEX_KEY), rng)

@@ -13,8 +13,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from secure_msg.client import Client, Profile
-from secure_msg.clock import FixedClock, system_random
+from secure_msg.clock import FixedClock
 from secure_msg.crypto import keys
+from secure_msg.crypto.rng import system_rng
 from secure_msg.model.invitations import InvitationRequest
 from secure_msg.model.roles import Role
 from secure_msg.services import invitation_service
@@ -44,7 +45,7 @@ class World:
         assert runtime.database is not None
         assert runtime.vault is not None
         issued = await invitation_service.issue_staff(
-            runtime.database, runtime.vault, self.clock, system_random,
+            runtime.database, runtime.vault, self.clock, system_rng,
             request=InvitationRequest(role, name), lifetime_days=7,
         )
         return issued.link(self.base)

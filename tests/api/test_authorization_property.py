@@ -15,9 +15,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from secure_msg.client import Client, ClientError, Profile
-from secure_msg.clock import FixedClock, system_random
+from secure_msg.clock import FixedClock
 from secure_msg.config import Config, load_config, with_overrides
 from secure_msg.crypto import keys
+from secure_msg.crypto.rng import system_rng
 from secure_msg.model.invitations import InvitationRequest
 from secure_msg.model.roles import Role
 from secure_msg.server_keys import generate_key_files
@@ -49,7 +50,7 @@ def plans(draw: st.DrawFn) -> Plan:
 
 def _config(workdir: Path) -> Config:
     keys_dir = workdir / "keys"
-    generate_key_files(keys_dir, system_random)
+    generate_key_files(keys_dir, system_rng)
     return with_overrides(
         load_config(None, env={}),
         storage={"database_path": workdir / "db.sqlite", "keys_dir": keys_dir},
@@ -83,7 +84,7 @@ async def _check(server: TestServer, base: str, http: aiohttp.ClientSession, pla
     therapists = []
     for i in range(2):
         issued = await invitation_service.issue_staff(
-            runtime.database, runtime.vault, FixedClock(), system_random,
+            runtime.database, runtime.vault, FixedClock(), system_rng,
             request=InvitationRequest(Role.THERAPIST, f"t{i}"), lifetime_days=7)
         t = _client(base, http)
         await t.enroll(issued.link(base), f"terapeutti{i}", PASSWORD)

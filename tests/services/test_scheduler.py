@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from secure_msg.clock import FixedClock, system_random
+from secure_msg.clock import FixedClock
+from secure_msg.crypto.rng import system_rng
 from secure_msg.crypto.vault import Vault
 from secure_msg.model.accounts import NewAccount
 from secure_msg.model.appointments import (
@@ -78,7 +79,7 @@ async def _periods(db: Database, booklet: bytes, end: date, n: int) -> list[Peri
 @pytest.fixture
 def deps(db: Database, vault: Vault, clock: FixedClock) -> AppointmentDeps:
     quiet = QuietHours.parse("Europe/Helsinki", "21:00", "08:00")
-    return AppointmentDeps(NoticeDeps(db, vault, clock, system_random, NoticeRenderer.load(),
+    return AppointmentDeps(NoticeDeps(db, vault, clock, system_rng, NoticeRenderer.load(),
                                       quiet, "https://msg.example.fi"), 24, True)
 
 

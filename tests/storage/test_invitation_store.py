@@ -9,7 +9,8 @@ import sqlite3
 
 import pytest
 
-from secure_msg.clock import FixedClock, system_random
+from secure_msg.clock import FixedClock
+from secure_msg.crypto.rng import system_rng
 from secure_msg.crypto.vault import Vault
 from secure_msg.errors import InvitationExpired, InvitationUsed, NotFound
 from secure_msg.model.accounts import NewAccount
@@ -26,7 +27,7 @@ PHONE, EMAIL, NAME = "040 123 4567", "Maija@Example.fi", "Maija Meikäläinen"
 
 async def _issue(db: Database, vault: Vault, clock: FixedClock) -> service.IssuedInvitation:
     return await service.issue(
-        db, vault, clock, system_random, lifetime_days=7, actor="operator",
+        db, vault, clock, system_rng, lifetime_days=7, actor="operator",
         request=InvitationRequest(Role.THERAPIST, NAME, PHONE, EMAIL),
     )
 
@@ -93,9 +94,9 @@ async def test_bootstrap_admin_link_replaces_the_previous_until_an_admin_enrolls
     db: Database, vault: Vault, clock: FixedClock
 ) -> None:
     """Each `run` issues a fresh admin link and revokes the older; none once an admin exists."""
-    first = await service.ensure_bootstrap_admin(db, vault, clock, system_random,
+    first = await service.ensure_bootstrap_admin(db, vault, clock, system_rng,
                                                  lifetime_days=7)
-    second = await service.ensure_bootstrap_admin(db, vault, clock, system_random,
+    second = await service.ensure_bootstrap_admin(db, vault, clock, system_rng,
                                                   lifetime_days=7)
     assert first is not None
     assert second is not None
@@ -109,7 +110,7 @@ async def test_bootstrap_admin_link_replaces_the_previous_until_an_admin_enrolls
     )
     await db.write(functools.partial(account_store.insert_account_txn, vault=vault,
                                      account=admin, now_ms=clock.now_ms()))
-    assert await service.ensure_bootstrap_admin(db, vault, clock, system_random,
+    assert await service.ensure_bootstrap_admin(db, vault, clock, system_rng,
                                                 lifetime_days=7) is None
     assert hash_token(second.token) != hash_token(first.token)
     assert (await audit_store.verify(db)).ok

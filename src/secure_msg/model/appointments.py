@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from secure_msg.clock import RandomSource
+from secure_msg.crypto.rng import Rng
 
 
 class AppointmentStatus(enum.StrEnum):
@@ -88,7 +88,7 @@ class PeriodSummary:
                 f"period ends {self.period.end_date.isoformat()}")
 
 
-def new_cancel_code(rng: RandomSource, digits: int = 4) -> str:
+def new_cancel_code(rng: Rng, digits: int = 4) -> str:
     """A uniformly random code of `digits` decimal digits (no modulo bias)."""
     limit = 10**digits
     while True:

@@ -11,7 +11,7 @@ import binascii
 import hashlib
 from dataclasses import dataclass
 
-from secure_msg.clock import RandomSource
+from secure_msg.crypto.rng import Rng
 from secure_msg.errors import NotFound
 from secure_msg.model.roles import Role
 
@@ -52,7 +52,7 @@ class InvitationRequest:
     email: str | None = None
 
 
-def new_token(rng: RandomSource) -> str:
+def new_token(rng: Rng) -> str:
     """32 random bytes as unpadded base64url (43 characters): the secret in the link."""
     raw = rng(TOKEN_BYTES)
     if len(raw) != TOKEN_BYTES:

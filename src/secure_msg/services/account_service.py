@@ -12,10 +12,11 @@ import functools
 import sqlite3
 from dataclasses import dataclass
 
-from secure_msg.clock import Clock, RandomSource
+from secure_msg.clock import Clock
 from secure_msg.crypto import keys as protocol_keys
 from secure_msg.crypto import verifier
 from secure_msg.crypto.errors import ProtocolError
+from secure_msg.crypto.rng import Rng
 from secure_msg.crypto.vault import Vault
 from secure_msg.errors import (
     DataIntegrityError,
@@ -56,7 +57,7 @@ class AccountDeps:
     db: Database
     vault: Vault
     clock: Clock
-    rng: RandomSource
+    rng: Rng
     argon: verifier.Argon2Params
     session_hours: int
     limiter: FailureLimiter

@@ -11,9 +11,10 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from secure_msg.clock import Clock, RandomSource
+from secure_msg.clock import Clock
 from secure_msg.crypto import grant as protocol_grant
 from secure_msg.crypto.errors import ProtocolError
+from secure_msg.crypto.rng import Rng
 from secure_msg.crypto.vault import Vault
 from secure_msg.errors import (
     Forbidden,
@@ -38,7 +39,7 @@ class BookletDeps:
     db: Database
     vault: Vault
     clock: Clock
-    rng: RandomSource
+    rng: Rng
     invitation_days: int
 
 

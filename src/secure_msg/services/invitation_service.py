@@ -10,7 +10,8 @@ from __future__ import annotations
 import functools
 import sqlite3
 
-from secure_msg.clock import Clock, RandomSource
+from secure_msg.clock import Clock
+from secure_msg.crypto.rng import Rng
 from secure_msg.crypto.vault import Vault, normalise_email, normalise_phone
 from secure_msg.errors import InvitationExpired, InvitationUsed, NotFound
 from secure_msg.model.invitations import (
@@ -56,7 +57,7 @@ def issue_txn(
 
 
 async def issue(
-    db: Database, vault: Vault, clock: Clock, rng: RandomSource, *,
+    db: Database, vault: Vault, clock: Clock, rng: Rng, *,
     request: InvitationRequest, lifetime_days: int, actor: str,
 ) -> IssuedInvitation:
     """Create an invitation and return it with its token (shown once, never stored)."""
@@ -105,7 +106,7 @@ def _bootstrap_admin_txn(
 
 
 async def ensure_bootstrap_admin(
-    db: Database, vault: Vault, clock: Clock, rng: RandomSource, *, lifetime_days: int
+    db: Database, vault: Vault, clock: Clock, rng: Rng, *, lifetime_days: int
 ) -> IssuedInvitation | None:
     """A fresh admin link while no admin has enrolled yet; None once one has.
 
@@ -122,7 +123,7 @@ async def ensure_bootstrap_admin(
 
 
 async def issue_staff(
-    db: Database, vault: Vault, clock: Clock, rng: RandomSource, *,
+    db: Database, vault: Vault, clock: Clock, rng: Rng, *,
     request: InvitationRequest, lifetime_days: int, actor: str = "operator",
 ) -> IssuedInvitation:
     """A therapist or admin invitation, with the new account's id reserved in the same

@@ -13,7 +13,8 @@ import sqlite3
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from secure_msg.clock import Clock, RandomSource
+from secure_msg.clock import Clock
+from secure_msg.crypto.rng import Rng
 from secure_msg.crypto.vault import Vault, normalise_email, normalise_phone
 from secure_msg.errors import (
     ChannelDisabled,
@@ -44,7 +45,7 @@ class NoticeDeps:
     db: Database
     vault: Vault
     clock: Clock
-    rng: RandomSource
+    rng: Rng
     renderer: NoticeRenderer
     quiet: QuietHours
     public_base_url: str

@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from secure_msg.clock import system_random
+from secure_msg.crypto.rng import system_rng
 from secure_msg.server_keys import generate_key_files, key_files_present
 
 _LISTENING = re.compile(r"listening on (http://\S+)")
@@ -164,7 +164,7 @@ def start_server(
     config = write_test_config(workdir, extra_toml)
     keys = workdir / "keys"
     if not key_files_present(keys):
-        generate_key_files(keys, system_random)
+        generate_key_files(keys, system_rng)
     server = ServerProcess(workdir, config, dict(env or {}), module_args=module_args)
     server.start(timeout)
     return server

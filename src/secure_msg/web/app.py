@@ -13,8 +13,9 @@ from collections.abc import AsyncIterator, Sequence
 
 from aiohttp import web
 
-from secure_msg.clock import Clock, RandomSource, SystemClock, system_random
+from secure_msg.clock import Clock, SystemClock
 from secure_msg.config import Config
+from secure_msg.crypto.rng import Rng, system_rng
 from secure_msg.server_keys import load_vault
 from secure_msg.storage.db import Database
 from secure_msg.web import routes
@@ -44,7 +45,7 @@ async def _runtime_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 def create_app(
-    cfg: Config, *, clock: Clock | None = None, rng: RandomSource | None = None,
+    cfg: Config, *, clock: Clock | None = None, rng: Rng | None = None,
     route_setups: Sequence[routes.RouteSetup] | None = None,
 ) -> web.Application:
     app = web.Application(
@@ -53,7 +54,7 @@ def create_app(
     )
     app[CONFIG] = cfg
     app[CLOCK] = clock or SystemClock()
-    app[RNG] = rng or system_random
+    app[RNG] = rng or system_rng
     app[RUNTIME] = Runtime()
     app[METRICS] = Metrics()
     app[HSTS] = cfg.is_https

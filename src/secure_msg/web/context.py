@@ -12,8 +12,9 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from secure_msg.clock import Clock, RandomSource
+from secure_msg.clock import Clock
 from secure_msg.config import Config
+from secure_msg.crypto.rng import Rng
 from secure_msg.crypto.vault import Vault
 from secure_msg.storage.db import Database
 
@@ -28,7 +29,7 @@ class Runtime:
 
 CONFIG = web.AppKey("config", Config)
 CLOCK = web.AppKey("clock", Clock)
-RNG: web.AppKey[RandomSource] = web.AppKey("rng")
+RNG: web.AppKey[Rng] = web.AppKey("rng")
 RUNTIME = web.AppKey("runtime", Runtime)
 
 
@@ -59,5 +60,5 @@ def clock(request: web.Request) -> Clock:
     return request.app[CLOCK]
 
 
-def rng(request: web.Request) -> RandomSource:
+def rng(request: web.Request) -> Rng:
     return request.app[RNG]
