@@ -30,11 +30,13 @@ import aiohttp
 from secure_msg.channels.outbox import OutboxSettings, OutboxWorker
 from secure_msg.channels.sms import TwilioSettings, TwilioSmsGateway
 from secure_msg.clock import SystemClock
+from secure_msg.config import Secret, TwilioConfig
 from secure_msg.crypto.rng import system_rng
 from secure_msg.model.channel_policy import Channel
 from secure_msg.model.notice_templates import Language, NoticeKind, NoticeRenderer
 from secure_msg.model.notices import NewNotice
 from secure_msg.server_keys import generate_key_files, load_vault
+from secure_msg.services.outbox import OutboxDeps
 from secure_msg.storage import notices as store
 from secure_msg.storage.db import Database
 from secure_msg.testing.twilio_server import DEV_ACCOUNT_SID, DEV_AUTH_TOKEN
@@ -67,9 +69,8 @@ async def _dev(http: aiohttp.ClientSession, url: str, method: str, path: str,
 
 
 def _settings(url: str) -> TwilioSettings:
-    return TwilioSettings(account_sid=DEV_ACCOUNT_SID, auth_token=DEV_AUTH_TOKEN,
-                          from_number=FROM, api_base_url=url, max_inline_wait=0.0,
-                          max_attempts_per_send=1)
+    return TwilioSettings(TwilioConfig(DEV_ACCOUNT_SID, Secret(DEV_AUTH_TOKEN), FROM, url),
+                          max_inline_wait=0.0, max_attempts_per_send=1)
 
 
 async def baseline(url: str, count: int, concurrency: int) -> float:
@@ -122,7 +123,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             ]})
             gateway = TwilioSmsGateway(_settings(url))
             worker = OutboxWorker(
-                db, vault, clock, NoticeRenderer.load(link_origin="https://msg.example.fi"),
+                OutboxDeps(db, vault), clock, NoticeRenderer.load(link_origin="https://msg.example.fi"),
                 OutboxSettings(rate_per_second=args.rate, max_attempts=20,
                                concurrency=max(4, args.rate * 2 // 10), idle_poll_seconds=0.02),
                 sms=gateway)

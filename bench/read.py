@@ -61,7 +61,7 @@ from secure_msg.crypto.keys import PBKDF2_ITERATIONS, AccountKeys
 from secure_msg.crypto.rng import system_rng
 from secure_msg.crypto.vault import Vault
 from secure_msg.model.accounts import NewAccount, hash_token
-from secure_msg.model.booklets import MemberRole, StoredEntry
+from secure_msg.model.booklets import StoredEntry
 from secure_msg.model.entry_json import entry_text, page_json
 from secure_msg.model.roles import Role
 from secure_msg.server_keys import generate_key_files, key_files_present, load_vault
@@ -129,9 +129,9 @@ async def build(workdir: Path) -> dict[str, Any]:
                 store.insert_booklet_txn(conn, booklet_id, therapist.account_id, now)
                 members = [therapist.account_id, guardians[2 * b].account_id,
                            guardians[2 * b + 1].account_id]
-                store.add_member_txn(conn, booklet_id, members[0], MemberRole.THERAPIST, now)
+                store.add_member_txn(conn, booklet_id, members[0], Role.THERAPIST, now)
                 for guardian in members[1:]:
-                    store.add_member_txn(conn, booklet_id, guardian, MemberRole.GUARDIAN, now)
+                    store.add_member_txn(conn, booklet_id, guardian, Role.GUARDIAN, now)
                 for seq in range(1, ENTRIES_PER_BOOKLET + 1):
                     entry = StoredEntry(
                         booklet_id, seq, os.urandom(16), members[seq % 3], 1 if seq == 1 else 2,

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from secure_msg.clock import ms_to_iso
 from secure_msg.config import load_config
 from secure_msg.model.audit import AuditEvent, ChainReport
-from secure_msg.storage import audit as audit_store
+from secure_msg.services import audit_service
 from secure_msg.storage.db import Database
 
 T = TypeVar("T")
@@ -63,7 +63,7 @@ def with_database(args: argparse.Namespace, work: Callable[[Database], Awaitable
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
-    report: ChainReport = with_database(args, audit_store.verify)
+    report: ChainReport = with_database(args, audit_service.verify)
     if report.ok:
         print(f"audit chain intact: {report.checked} events")
         return 0
@@ -80,7 +80,7 @@ def _event_dict(event: AuditEvent) -> dict[str, Any]:
 
 def cmd_audit_show(args: argparse.Namespace) -> int:
     async def latest(database: Database) -> list[AuditEvent]:
-        return await database.read(lambda c: audit_store.latest_events_txn(c, args.limit))
+        return await audit_service.latest(database, args.limit)
 
     for event in with_database(args, latest):
         row = _event_dict(event)

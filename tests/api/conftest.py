@@ -19,7 +19,7 @@ from secure_msg.crypto.rng import system_rng
 from secure_msg.model.invitations import InvitationRequest
 from secure_msg.model.roles import Role
 from secure_msg.services import invitation_service
-from secure_msg.web.context import RUNTIME
+from secure_msg.web.services import SERVICES
 
 PASSWORD = "kaksi kissaa ja koira"
 derive = functools.lru_cache(maxsize=256)(keys.derive_password_keys)
@@ -41,11 +41,9 @@ class World:
         return client
 
     async def staff_link(self, role: Role = Role.THERAPIST, name: str = "T") -> str:
-        runtime = self.http.app[RUNTIME]
-        assert runtime.database is not None
-        assert runtime.vault is not None
+        runtime = self.http.app[SERVICES]
         issued = await invitation_service.issue_staff(
-            runtime.database, runtime.vault, self.clock, system_rng,
+            runtime.db, runtime.vault, self.clock, system_rng,
             request=InvitationRequest(role, name), lifetime_days=7,
         )
         return issued.link(self.base)
@@ -67,8 +65,7 @@ class World:
     async def server_sql(self, sql: str, *params: object) -> None:
         """Edit the server's database behind its back, as an operator with write access could:
         how tests play the threat model's malicious server."""
-        db = self.http.app[RUNTIME].database
-        assert db is not None
+        db = self.http.app[SERVICES].db
 
         def txn(conn: sqlite3.Connection) -> None:
             conn.execute(sql, params)

@@ -24,7 +24,7 @@ from secure_msg.model.roles import Role
 from secure_msg.server_keys import generate_key_files
 from secure_msg.services import invitation_service
 from secure_msg.web.app import create_app
-from secure_msg.web.context import RUNTIME
+from secure_msg.web.services import SERVICES
 
 PASSWORD = "salasana"
 derive = functools.lru_cache(maxsize=64)(keys.derive_password_keys)
@@ -78,13 +78,11 @@ async def _world(workdir: Path, plan: Plan) -> None:
 
 
 async def _check(server: TestServer, base: str, http: aiohttp.ClientSession, plan: Plan) -> None:
-    runtime = server.app[RUNTIME]
-    assert runtime.database is not None
-    assert runtime.vault is not None
+    runtime = server.app[SERVICES]
     therapists = []
     for i in range(2):
         issued = await invitation_service.issue_staff(
-            runtime.database, runtime.vault, FixedClock(), system_rng,
+            runtime.db, runtime.vault, FixedClock(), system_rng,
             request=InvitationRequest(Role.THERAPIST, f"t{i}"), lifetime_days=7)
         t = _client(base, http)
         await t.enroll(issued.link(base), f"terapeutti{i}", PASSWORD)

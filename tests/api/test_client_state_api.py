@@ -14,7 +14,7 @@ import pytest
 from secure_msg.client import Client
 from secure_msg.client.http import b64d, b64e
 from secure_msg.logging import JsonFormatter
-from secure_msg.web.context import RUNTIME
+from secure_msg.web.services import SERVICES
 
 from .conftest import World
 
@@ -45,16 +45,14 @@ async def _stored(world: World, who: Client) -> tuple[int, bytes | None]:
 
 
 async def _in_db(world: World) -> list[tuple[bytes, int, bytes]]:
-    db = world.http.app[RUNTIME].database
-    assert db is not None
+    db = world.http.app[SERVICES].db
     rows = await db.read(lambda c: c.execute(
         "SELECT account_id, version, blob FROM client_state ORDER BY account_id").fetchall())
     return [(bytes(a), int(v), bytes(b)) for a, v, b in rows]
 
 
 async def _audit_count(world: World) -> int:
-    db = world.http.app[RUNTIME].database
-    assert db is not None
+    db = world.http.app[SERVICES].db
     row = await db.read(lambda c: c.execute("SELECT COUNT(*) FROM audit_events").fetchone())
     return int(row[0])
 

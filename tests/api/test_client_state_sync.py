@@ -15,7 +15,7 @@ from secure_msg.client.http import Api, b64d
 from secure_msg.client.state_sync import StateProblem
 from secure_msg.crypto import client_state, keys
 from secure_msg.crypto.primitives import aes_gcm_encrypt
-from secure_msg.web.context import RUNTIME
+from secure_msg.web.services import SERVICES
 
 from .conftest import PASSWORD, World
 
@@ -271,8 +271,7 @@ async def test_a_made_up_state_answer_is_reported_and_spends_no_versions(
 
 
 async def _statement(world: World, account_id: str) -> bytes:
-    db = world.http.app[RUNTIME].database
-    assert db is not None
+    db = world.http.app[SERVICES].db
     row = await db.read(lambda c: c.execute(
         "SELECT key_statement FROM accounts WHERE id = ?", (bytes.fromhex(account_id),)
     ).fetchone())
@@ -332,8 +331,7 @@ async def test_the_database_never_holds_the_states_plaintext(world: World) -> No
     needles = [canary, therapist.profile.checkpoints[booklet].entry_hash,
                therapist.profile.pins[mum.profile.account_id].identity_key, '"pins"',
                '"sealed_to"']
-    db = world.http.app[RUNTIME].database
-    assert db is not None
+    db = world.http.app[SERVICES].db
     files = [db.path, db.path.with_name(db.path.name + "-wal")]
     for path in files:
         data = path.read_bytes() if path.exists() else b""

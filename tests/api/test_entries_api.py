@@ -18,8 +18,8 @@ from secure_msg.crypto.primitives import sign
 from secure_msg.services.entry_service import CREATED_AT_MIN_MS
 from secure_msg.storage import audit as audit_store
 from secure_msg.storage import booklets as booklet_store
-from secure_msg.web.context import CONFIG, RUNTIME
-from secure_msg.web.services import services_of
+from secure_msg.web.context import CONFIG
+from secure_msg.web.services import SERVICES
 
 from .conftest import World
 
@@ -207,8 +207,7 @@ async def test_refusals_are_audited(
     _, mum, _, booklet = family
     status, _ = await _post(world, mum, booklet, b"\x01\x00\x01\x11" + b"\x00" * 10)
     assert status == 422
-    db = world.http.app[RUNTIME].database
-    assert db is not None
+    db = world.http.app[SERVICES].db
     events = await db.read(functools.partial(audit_store.latest_events_txn, limit=5))
     refused = [e for e in events if e.action == "entry.refused"]
     assert [e.detail["protocol_error"] for e in refused] == ["truncated"]
@@ -223,9 +222,8 @@ async def test_reading_a_page_is_audited(
     await therapist.post(booklet, "note", text="x")
     status, page = await world.raw("GET", f"/api/booklets/{booklet}/entries", mum.profile.token)
     assert status == 200
-    await services_of(world.http.app).entries.fetch_audit.flush()
-    db = world.http.app[RUNTIME].database
-    assert db is not None
+    await world.http.app[SERVICES].entries.fetch_audit.flush()
+    db = world.http.app[SERVICES].db
     events = await db.read(functools.partial(audit_store.latest_events_txn, limit=20))
     assert mum.keys is not None
     mums = [e for e in events if e.actor == f"account:{mum.keys.account_id.hex()}"]
@@ -246,8 +244,7 @@ async def test_a_page_is_the_same_from_stored_texts_and_from_columns(
     status, stored = await world.raw("GET", path, mum.profile.token)
     assert status == 200
     assert len(stored["entries"]) == 5  # the title and four notes
-    db = world.http.app[RUNTIME].database
-    assert db is not None
+    db = world.http.app[SERVICES].db
     raw = sqlite3.connect(db.path, isolation_level=None)
     raw.execute("UPDATE entries SET json = NULL WHERE seq % 2 = 0")
     raw.close()
@@ -270,8 +267,7 @@ async def test_the_client_refuses_a_listing_that_disagrees_with_the_signed_entry
     in the plain JSON gets a protocol error from the client, not a mislabelled entry."""
     therapist, mum, _, booklet = family
     await therapist.post(booklet, "note", text="hei")
-    db = world.http.app[RUNTIME].database
-    assert db is not None
+    db = world.http.app[SERVICES].db
     raw = sqlite3.connect(db.path, isolation_level=None)
     raw.execute("UPDATE entries SET json = json_set(json, ?, ?) WHERE seq = 2",
                 (f"$.{column}", lie))
@@ -288,8 +284,7 @@ async def test_the_client_refuses_a_notice_signed_by_a_parent(
     """A system notice (like a title or homework) counts only from the booklet's therapist: one
     signed by a parent, which a server let in, is a protocol error for the reader."""
     therapist, mum, _, booklet = family
-    db = world.http.app[RUNTIME].database
-    assert db is not None
+    db = world.http.app[SERVICES].db
     raw = sqlite3.connect(db.path, isolation_level=None)
     promote = "UPDATE members SET role = ? WHERE booklet_id = ? AND account_id = ?"
     who = (bytes.fromhex(booklet), bytes.fromhex(mum.profile.account_id))

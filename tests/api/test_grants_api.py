@@ -11,7 +11,7 @@ import pytest
 from secure_msg.client import Client, ClientError
 from secure_msg.services import booklet_service
 from secure_msg.storage import booklets as booklet_store
-from secure_msg.web.context import RUNTIME
+from secure_msg.web.services import SERVICES
 
 from .conftest import PASSWORD, World
 
@@ -25,8 +25,7 @@ async def _newcomer(world: World, therapist: Client, booklet: str) -> Client:
 
 
 async def _grants_to(world: World, account_id: str) -> int:
-    db = world.http.app[RUNTIME].database
-    assert db is not None
+    db = world.http.app[SERVICES].db
     row = await db.read(lambda c: c.execute(
         "SELECT COUNT(*) FROM grants WHERE grantee_id = ?", (bytes.fromhex(account_id),)
     ).fetchone())
@@ -62,8 +61,7 @@ async def test_a_grantee_removed_while_the_grant_is_checked_is_refused_and_nothi
     therapist = await world.therapist()
     booklet = await therapist.create_booklet("Aino")
     newcomer = await _newcomer(world, therapist, booklet)
-    db = world.http.app[RUNTIME].database
-    assert db is not None
+    db = world.http.app[SERVICES].db
     real_read = db.read
 
     async def read_then_remove(fn: Any) -> Any:

@@ -21,6 +21,7 @@ from secure_msg.channels.sms import (
     TwilioSmsGateway,
 )
 from secure_msg.channels.sms_retry import FailureKind
+from secure_msg.config import Secret, TwilioConfig
 from secure_msg.testing.twilio_server import RunningTwilioServer
 
 TO = "+358401234567"
@@ -53,7 +54,7 @@ async def test_send_creates_message(
     assert result.attempts == 1
     assert not result.possible_duplicate
     stored = twilio_server.state.messages[result.provider_sid]
-    assert (stored.to, stored.body, stored.from_) == (TO, BODY, settings.from_number)
+    assert (stored.to, stored.body, stored.from_) == (TO, BODY, settings.account.from_number)
 
 
 async def test_messaging_service_sid_is_sent_instead_of_from(
@@ -61,7 +62,9 @@ async def test_messaging_service_sid_is_sent_instead_of_from(
 ) -> None:
     """With a messaging service configured the request carries MessagingServiceSid, no From."""
     mg = "MG" + "b" * 32
-    result = await send(dataclasses.replace(settings, from_number=None, messaging_service_sid=mg))
+    result = await send(dataclasses.replace(
+        settings, account=dataclasses.replace(settings.account, from_number=""),
+        messaging_service_sid=mg))
     assert isinstance(result, Sent)
     stored = twilio_server.state.messages[result.provider_sid]
     assert (stored.messaging_service_sid, stored.from_) == (mg, None)
@@ -179,7 +182,8 @@ async def test_connection_resets_until_the_limit_fail(
 
 async def test_refused_connection_fails(settings: TwilioSettings) -> None:
     """Nothing listening on the configured URL ends as a connection-error failure."""
-    settings = dataclasses.replace(settings, api_base_url="http://127.0.0.1:9")
+    settings = dataclasses.replace(
+        settings, account=dataclasses.replace(settings.account, api_base_url="http://127.0.0.1:9"))
     result = await send(settings)
     assert isinstance(result, Failed)
     assert result.reason is FailureKind.CONNECTION
@@ -217,7 +221,8 @@ async def test_opted_out_number_is_permanent(
 
 async def test_wrong_credentials_fail_as_auth(settings: TwilioSettings) -> None:
     """A wrong auth token is a permanent auth failure, not retried."""
-    result = await send(dataclasses.replace(settings, auth_token="wrong"))
+    result = await send(dataclasses.replace(
+        settings, account=dataclasses.replace(settings.account, auth_token=Secret("wrong"))))
     assert result == Failed(FailureKind.AUTH, attempts=1, error_code=20003)
 
 
@@ -241,7 +246,7 @@ async def test_status_callbacks_are_signed_and_arrive(
     for r in received:
         assert r.form["MessageSid"] == result.provider_sid
         assert is_valid_twilio_signature(
-            auth_token=settings.auth_token,
+            auth_token=settings.account.auth_token.reveal(),
             public_base_url=webhook_sink.url,
             path_qs=r.path_qs,
             params=r.form,
@@ -285,7 +290,7 @@ async def test_no_phone_number_or_body_is_logged(
     await send(settings)
     await send(settings, to="+358400000009")
     assert caplog.records, "expected the gateway to log outcomes"
-    for text in (TO, "+358400000009", settings.from_number or "", BODY, "14.30"):
+    for text in (TO, "+358400000009", settings.account.from_number, BODY, "14.30"):
         assert text not in caplog.text
 
 
@@ -309,13 +314,15 @@ async def test_recording_gateway_records_and_scripts() -> None:
 
 def test_settings_hide_the_auth_token() -> None:
     """The auth token is not in the settings' repr, so it cannot leak through logging."""
-    settings = TwilioSettings("AC" + "0" * 32, "s3cret-token", from_number="+358400000000")
+    settings = TwilioSettings(TwilioConfig("AC" + "0" * 32, Secret("s3cret-token"),
+                                           from_number="+358400000000"))
     assert "s3cret-token" not in repr(settings)
 
 
 def test_settings_need_exactly_one_sender() -> None:
     """Configuring both or neither of From and MessagingServiceSid is an error."""
     with pytest.raises(ValueError, match="exactly one"):
-        TwilioSettings("AC" + "0" * 32, "t")
+        TwilioSettings(TwilioConfig("AC" + "0" * 32, Secret("t")))
     with pytest.raises(ValueError, match="exactly one"):
-        TwilioSettings("AC" + "0" * 32, "t", from_number="+358", messaging_service_sid="MG1")
+        TwilioSettings(TwilioConfig("AC" + "0" * 32, Secret("t"), from_number="+358"),
+                       messaging_service_sid="MG1")

@@ -23,7 +23,6 @@ from secure_msg.model.appointments import (
     Period,
     QuietHours,
 )
-from secure_msg.model.booklets import MemberRole
 from secure_msg.model.notice_templates import NoticeRenderer
 from secure_msg.model.roles import Role
 from secure_msg.services import scheduler
@@ -56,9 +55,9 @@ async def _practice(db: Database, vault: Vault) -> tuple[bytes, bytes]:
         therapist = _account(conn, vault, Role.THERAPIST, None)
         booklet = os.urandom(16)
         booklet_store.insert_booklet_txn(conn, booklet, therapist, NOW)
-        booklet_store.add_member_txn(conn, booklet, therapist, MemberRole.THERAPIST, NOW)
+        booklet_store.add_member_txn(conn, booklet, therapist, Role.THERAPIST, NOW)
         guardian = _account(conn, vault, Role.GUARDIAN, "+358401112222")
-        booklet_store.add_member_txn(conn, booklet, guardian, MemberRole.GUARDIAN, NOW)
+        booklet_store.add_member_txn(conn, booklet, guardian, Role.GUARDIAN, NOW)
         return therapist, booklet
 
     return await db.write(txn)

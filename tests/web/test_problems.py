@@ -13,9 +13,10 @@ from pytest_aiohttp import AiohttpClient
 from secure_msg.config import Config, with_overrides
 from secure_msg.errors import Conflict, RateLimited, SecureMsgError, ValidationFailed
 from secure_msg.storage import audit as audit_store
-from secure_msg.web import context, ops
+from secure_msg.web import ops
 from secure_msg.web.app import create_app
 from secure_msg.web.openapi import add_route
+from secure_msg.web.services import SERVICES, services
 
 Client = TestClient[web.Request, web.Application]
 PROBLEM_KEYS = {"type", "title", "status", "detail", "instance"}
@@ -26,7 +27,7 @@ def _write_then(error: Exception | None) -> Handler:
         await request.read()  # enforces client_max_size before anything changes
         if error is not None:
             raise error
-        await context.db(request).write(lambda c: audit_store.append_audit_txn(
+        await services(request).db.write(lambda c: audit_store.append_audit_txn(
             c, at_ms=1, actor="system", action="test.write"))
         return web.json_response({"ok": True}, status=201)
 
@@ -55,7 +56,7 @@ async def small_client(config: Config, aiohttp_client: AiohttpClient) -> Client:
 
 
 async def _events(client: Client) -> int:
-    return len(await context.db_of(client.app).read(audit_store.list_events_txn))
+    return len(await client.app[SERVICES].db.read(audit_store.list_events_txn))
 
 
 async def test_problem_shape_is_pinned(small_client: Client) -> None:

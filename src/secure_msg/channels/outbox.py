@@ -15,29 +15,24 @@ import asyncio
 import contextlib
 import logging
 import random
-import sqlite3
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from secure_msg.channels.sms import Failed, SendResult, Sent, SmsGateway
 from secure_msg.channels.sms_retry import (
     AttemptFailure,
-    FailureKind,
     GiveUp,
     RetryPolicy,
     decide,
 )
 from secure_msg.channels.whatsapp import WhatsAppSender
 from secure_msg.clock import Clock
-from secure_msg.crypto.vault import Vault
 from secure_msg.logging import get_logger, log_event
 from secure_msg.model.channel_policy import Channel
 from secure_msg.model.notice_templates import NoticeKind, NoticeRenderer, TemplateError
 from secure_msg.model.notices import ClaimedNotice, render_slots
-from secure_msg.storage import appointments as appointment_store
-from secure_msg.storage import audit as audit_store
-from secure_msg.storage import notices as store
-from secure_msg.storage.db import Database
+from secure_msg.services import outbox
+from secure_msg.services.outbox import OutboxDeps
 
 log = get_logger(__name__)
 EmailSend = Callable[[str, NoticeKind, str, str], Awaitable[SendResult]]
@@ -89,11 +84,11 @@ class OutboxStats:
 
 class OutboxWorker:
     def __init__(
-        self, db: Database, vault: Vault, clock: Clock, renderer: NoticeRenderer,
+        self, deps: OutboxDeps, clock: Clock, renderer: NoticeRenderer,
         settings: OutboxSettings, *, sms: SmsGateway | None = None, email: EmailSend | None = None,
         whatsapp: WhatsAppSender | None = None, rand: Callable[[], float] = random.random,
     ) -> None:
-        self.db, self.vault, self.clock, self.renderer = db, vault, clock, renderer
+        self.deps, self.clock, self.renderer = deps, clock, renderer
         self.settings = settings
         self.sms, self.email, self.whatsapp = sms, email, whatsapp
         self.rand = rand
@@ -138,10 +133,17 @@ class OutboxWorker:
 
     async def _claim(self, limit: int) -> list[ClaimedNotice]:
         now = self.clock.now_ms()
-        claimed = await self.db.write(lambda c: store.claim_due_txn(
-            c, self.vault, now, limit, self.settings.lease_ms, self.channels))
+        claimed = await outbox.claim(self.deps, now, limit, self.settings.lease_ms,
+                                     self.channels)
         self.stats.claimed += len(claimed)
         return claimed
+
+    async def aclose(self) -> None:
+        """Close the gateways' HTTP sessions (after `run` has returned)."""
+        for gateway in (self.sms, self.whatsapp):
+            close = getattr(gateway, "aclose", None)  # the recording fakes hold nothing
+            if close is not None:
+                await close()
 
     async def drain(self) -> None:
         """Process everything due now (tests and benchmarks; wrap in asyncio.timeout)."""
@@ -155,23 +157,10 @@ class OutboxWorker:
         except Exception:  # the lease expires and the notice is retried
             log.exception("outbox: processing a notice failed")
 
-    async def _skip_reason(self, notice: ClaimedNotice) -> str | None:
-        def txn(conn: sqlite3.Connection) -> str | None:
-            if notice.kind is NoticeKind.REMINDER:
-                appointment_id = bytes.fromhex(notice.dedupe_key.split(":")[1])
-                if not appointment_store.is_scheduled_txn(conn, appointment_id):
-                    return "appointment-not-scheduled"
-            if notice.channel is Channel.SMS and store.opted_out_txn(conn, self.vault,
-                                                                     notice.address):
-                return "opted-out"
-            return None
-
-        return await self.db.read(txn)
-
     async def _process_inner(self, notice: ClaimedNotice) -> None:
-        reason = await self._skip_reason(notice)
+        reason = await outbox.skip_reason(self.deps, notice)
         if reason is not None:
-            status = "failed" if reason == "opted-out" else "skipped"
+            status = "failed" if reason == outbox.OPTED_OUT else "skipped"
             await self._final(notice, status, reason, None)
             return
         try:
@@ -201,8 +190,7 @@ class OutboxWorker:
         nid = notice.id
         if isinstance(result, Sent):
             ambiguous = notice.ambiguous + int(result.possible_duplicate)
-            await self.db.write(lambda c: store.mark_sent_txn(c, nid, result.provider_sid,
-                                                              ambiguous, now))
+            await outbox.settle_sent(self.deps, nid, result.provider_sid, ambiguous, now)
             self.stats.sent += 1
             return
         if isinstance(result, Failed):
@@ -221,26 +209,14 @@ class OutboxWorker:
             await self._final(notice, "failed", "retries-exhausted", None)
             return
         next_ms = now + int(delay * 1000)
-        await self.db.write(lambda c: store.mark_retry_txn(c, nid, next_ms, ambiguous,
-                                                           str(result.reason), now))
+        await outbox.settle_retry(self.deps, nid, next_ms, ambiguous, str(result.reason), now)
         self.stats.retried += 1
 
     async def _final(self, notice: ClaimedNotice, status: str, reason: str,
                      error_code: int | None) -> None:
-        now = self.clock.now_ms()
-
-        def txn(conn: sqlite3.Connection) -> None:
-            store.mark_final_txn(conn, notice.id, status, reason, error_code, now)
-            if reason == FailureKind.OPTED_OUT.value:  # Twilio 21610: the number said STOP
-                store.set_consent_txn(conn, self.vault, notice.address, opted_out=True,
-                                      keyword="21610", now_ms=now)
-            if status == "failed":
-                audit_store.append_audit_txn(
-                    conn, at_ms=now, actor="system", action="notice.failed",
-                    target=f"notice:{notice.id}", detail={"reason": reason},
-                )
-
-        await self.db.write(txn)
+        # FailureKind.OPTED_OUT (Twilio 21610) is outbox.OPTED_OUT: the number said STOP.
+        await outbox.settle_final(self.deps, notice, status, reason, error_code,
+                                  self.clock.now_ms())
         if status == "failed":
             self.stats.failed += 1
             log_event(log, logging.WARNING, "notice.failed", notice_id=notice.id, reason=reason)

@@ -33,6 +33,7 @@ from secure_msg.channels.sms_retry import (
     decide,
     parse_retry_after,
 )
+from secure_msg.config import TwilioConfig
 from secure_msg.model.channel_policy import is_whatsapp_address
 
 log = logging.getLogger(__name__)
@@ -169,20 +170,18 @@ class BaseUrlTwilioHttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]
 
 @dataclass(frozen=True)
 class TwilioSettings:
-    """Twilio account and sending limits; the auth token is kept out of repr."""
+    """The Twilio account (the config's [twilio] section, whose token is a Secret that never
+    shows in repr) and this gateway's sending limits."""
 
-    account_sid: str
-    auth_token: str = field(repr=False)
-    from_number: str | None = None
-    messaging_service_sid: str | None = None
-    api_base_url: str = TWILIO_API_BASE
+    account: TwilioConfig
+    messaging_service_sid: str | None = None  # instead of the account's from_number
     request_timeout: float = 10.0  # enforced with asyncio.timeout: the SDK ignores its own
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     max_inline_wait: float = 5.0  # longer waits are handed back as RetryLater
     max_attempts_per_send: int = 10
 
     def __post_init__(self) -> None:
-        if (self.from_number is None) == (self.messaging_service_sid is None):
+        if bool(self.account.from_number) == (self.messaging_service_sid is not None):
             raise ValueError("set exactly one of from_number and messaging_service_sid")
         if self.request_timeout <= 0 or self.max_attempts_per_send < 1:
             raise ValueError("request_timeout and max_attempts_per_send must be positive")
@@ -219,9 +218,10 @@ class TwilioMessagesClient:
     def _twilio(self) -> Any:
         # Created lazily: the SDK's HTTP client needs the running loop.
         if self._client is None:
-            self._http = BaseUrlTwilioHttpClient(self._settings.api_base_url)
+            account = self._settings.account
+            self._http = BaseUrlTwilioHttpClient(account.api_base_url)
             self._client = Client(
-                self._settings.account_sid, self._settings.auth_token, http_client=self._http
+                account.account_sid, account.auth_token.reveal(), http_client=self._http
             )
         return self._client
 
@@ -306,8 +306,8 @@ class TwilioSmsGateway(TwilioMessagesClient):
             log.warning("sms refused: whatsapp address on the sms path")
             return Failed(FailureKind.NOT_AN_SMS_ADDRESS, attempts=0)
         kwargs: dict[str, str] = {"to": to, "body": body}
-        if self._settings.from_number is not None:
-            kwargs["from_"] = self._settings.from_number
+        if self._settings.account.from_number:
+            kwargs["from_"] = self._settings.account.from_number
         if self._settings.messaging_service_sid is not None:
             kwargs["messaging_service_sid"] = self._settings.messaging_service_sid
         if status_callback is not None:

@@ -57,7 +57,7 @@ class WhatsAppSender(Protocol):
 class WhatsAppGateway(TwilioMessagesClient):
     """WhatsApp notices from `sender` (a `whatsapp:+…` address) with approved Content templates.
 
-    `settings.from_number` is not used: the sender is the WhatsApp one.
+    `settings.account.from_number` is not used: the sender is the WhatsApp one.
     """
 
     _what = "whatsapp"

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
+
+from secure_msg.model.roles import Role
 
 # Kinds only the booklet's therapist may post (the server checks the kind byte, the only one it
 # sees) and that clients accept only from the therapist: title, homework, system.
 THERAPIST_KINDS = frozenset({1, 3, 6})
 
 ZERO_HASH = b"\x00" * 32
-
-
-class MemberRole(enum.StrEnum):
-    THERAPIST = "therapist"
-    GUARDIAN = "guardian"
-    CAREGIVER = "caregiver"
 
 
 @dataclass(frozen=True)
@@ -32,7 +27,7 @@ class Booklet:
 class Member:
     booklet_id: bytes
     account_id: bytes
-    role: MemberRole
+    role: Role
     joined_at_ms: int
     joined_seq: int
     removed_at_ms: int | None
@@ -51,7 +46,7 @@ class BookletSummary:
     """One row of "my booklets": what the inbox lists before decrypting titles."""
 
     id: bytes
-    role: MemberRole
+    role: Role
     last_seq: int
     read_seq: int
     unread: int

@@ -10,3 +10,7 @@ class Role(enum.StrEnum):
     THERAPIST = "therapist"  # creates booklets, invites family, posts and schedules
     GUARDIAN = "guardian"  # a parent or guardian: member of their child's booklet
     CAREGIVER = "caregiver"  # another close adult (daycare, school), time-limited membership
+
+
+# The roles a booklet member can have: an admin is never a member of any booklet.
+MEMBER_ROLES = frozenset({Role.THERAPIST, Role.GUARDIAN, Role.CAREGIVER})

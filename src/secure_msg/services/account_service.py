@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import functools
-import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from secure_msg.clock import Clock
@@ -36,7 +36,6 @@ from secure_msg.model.accounts import (
     hash_token,
     normalise_login,
 )
-from secure_msg.model.booklets import MemberRole
 from secure_msg.model.roles import Role
 from secure_msg.services import invitation_service
 from secure_msg.services.rate_limit import FailureLimiter
@@ -46,6 +45,7 @@ from secure_msg.storage import booklets as booklet_store
 from secure_msg.storage import enrollment as enrollment_store
 from secure_msg.storage import invitations as invitation_store
 from secure_msg.storage.db import Database
+from secure_msg.storage.txn import Txn
 
 HOUR_MS = 3_600_000
 SESSION_TOKEN_BYTES = 32
@@ -135,7 +135,7 @@ async def _check(stored: bytes, secret: bytes) -> bool:
 
 
 def new_session_txn(
-    conn: sqlite3.Connection, deps: AccountDeps, account_id: bytes, now_ms: int
+    conn: Txn, deps: AccountDeps, account_id: bytes, now_ms: int
 ) -> str:
     token = base64.urlsafe_b64encode(deps.rng(SESSION_TOKEN_BYTES)).rstrip(b"=").decode()
     store.insert_session_txn(
@@ -145,7 +145,7 @@ def new_session_txn(
 
 
 async def enrollment_info(deps: AccountDeps, token: str) -> EnrollmentInfo:
-    def txn(conn: sqlite3.Connection) -> EnrollmentInfo:
+    def txn(conn: Txn) -> EnrollmentInfo:
         inv = invitation_service.find_usable_txn(conn, deps.vault, token, deps.clock.now_ms())
         target = enrollment_store.target_txn(conn, inv.id)
         if target.account_id is None:  # every issuing path reserves one
@@ -175,7 +175,7 @@ async def enroll(deps: AccountDeps, token: str, req: EnrollRequest) -> LoginResu
     auth_verifier = await _hash(deps, req.password.auth_key)
     recovery_verifier = await _hash(deps, req.recovery_auth_key)
 
-    def txn(conn: sqlite3.Connection) -> LoginResult:
+    def txn(conn: Txn) -> LoginResult:
         now = deps.clock.now_ms()
         inv = invitation_service.find_usable_txn(conn, deps.vault, token, now)
         if store.login_taken_txn(conn, deps.vault, login):
@@ -196,7 +196,7 @@ async def enroll(deps: AccountDeps, token: str, req: EnrollRequest) -> LoginResu
         )
         if info.booklet_id is not None:
             booklet_store.add_member_txn(
-                conn, info.booklet_id, info.account_id, MemberRole(inv.role.value), now
+                conn, info.booklet_id, info.account_id, inv.role, now
             )
             audit_store.append_audit_txn(
                 conn, at_ms=now, actor=actor, action="member.joined",
@@ -241,7 +241,7 @@ async def _verify_login(
     if wait is not None:
         raise RateLimited(wait, "Too many failed attempts. Wait a moment and try again.")
 
-    def read(conn: sqlite3.Connection) -> tuple[Account | None, bytes | None, bool]:
+    def read(conn: Txn) -> tuple[Account | None, bytes | None, bool]:
         account = store.find_by_login_txn(conn, deps.vault, login)
         creds = store.credentials_txn(conn, account.id) if account else None
         if creds is None:
@@ -281,7 +281,7 @@ _DUMMY_VERIFIER = _Dummy()
 async def login(deps: AccountDeps, raw_login: str, auth_key: bytes) -> LoginResult:
     account = await _verify_login(deps, raw_login, auth_key, recovery=False)
 
-    def txn(conn: sqlite3.Connection) -> LoginResult:
+    def txn(conn: Txn) -> LoginResult:
         now = deps.clock.now_ms()
         token = new_session_txn(conn, deps, account.id, now)
         actor = f"account:{account.id.hex()}"
@@ -296,6 +296,11 @@ async def login(deps: AccountDeps, raw_login: str, auth_key: bytes) -> LoginResu
     return await deps.db.write(txn)
 
 
+# Authenticates the bearer token inside the caller's read transaction, raising Unauthorized
+# (a SessionCheck): the check and the request's reads share one round trip.
+Authenticate = Callable[[Txn], Session]
+
+
 @dataclass(frozen=True)
 class SessionCheck:
     """The bearer-token check as a read function, so a handler can run it as the first step of
@@ -304,7 +309,7 @@ class SessionCheck:
     token_hash: bytes
     now_ms: int
 
-    def __call__(self, conn: sqlite3.Connection) -> Session:
+    def __call__(self, conn: Txn) -> Session:
         session = store.session_txn(conn, self.token_hash, self.now_ms)
         if session is None:
             raise Unauthorized("Your session has ended. Log in again.")
@@ -322,7 +327,7 @@ async def authenticate(deps: AccountDeps, token: str | None) -> Session:
 
 
 async def logout(deps: AccountDeps, session: Session, token: str) -> None:
-    def txn(conn: sqlite3.Connection) -> None:
+    def txn(conn: Txn) -> None:
         now = deps.clock.now_ms()
         store.revoke_session_txn(conn, hash_token(token), now)
         actor = f"account:{session.account_id.hex()}"
@@ -359,7 +364,7 @@ async def _set_password(
     _check_password_material(new, account.id)
     auth_verifier = await _hash(deps, new.auth_key)
 
-    def txn(conn: sqlite3.Connection) -> str | None:
+    def txn(conn: Txn) -> str | None:
         now = deps.clock.now_ms()
         store.set_password_txn(
             conn, account.id, kdf_salt=new.kdf_salt, kdf_iterations=new.kdf_iterations,
@@ -399,7 +404,7 @@ async def accept_invitation(deps: AccountDeps, session: Session, token: str) -> 
     if session.role not in (Role.GUARDIAN, Role.CAREGIVER):
         raise Forbidden("Staff accounts join booklets by opening them.")
 
-    def txn(conn: sqlite3.Connection) -> bytes:
+    def txn(conn: Txn) -> bytes:
         now = deps.clock.now_ms()
         inv = invitation_service.find_usable_txn(conn, deps.vault, token, now)
         target = enrollment_store.target_txn(conn, inv.id)
@@ -408,7 +413,7 @@ async def accept_invitation(deps: AccountDeps, session: Session, token: str) -> 
         if not invitation_store.mark_used_txn(conn, inv.id, now):
             raise InvitationUsed()
         booklet_store.add_member_txn(
-            conn, target.booklet_id, session.account_id, MemberRole(inv.role.value), now
+            conn, target.booklet_id, session.account_id, inv.role, now
         )
         actor = f"account:{session.account_id.hex()}"
         audit_store.append_audit_txn(

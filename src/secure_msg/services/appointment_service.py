@@ -7,7 +7,6 @@ guardians and an alert to the therapist.
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
@@ -22,9 +21,9 @@ from secure_msg.model.appointments import (
     is_late,
     new_cancel_code,
 )
-from secure_msg.model.booklets import MemberRole
 from secure_msg.model.notice_templates import NoticeKind
 from secure_msg.model.notices import SlotValue
+from secure_msg.model.roles import Role
 from secure_msg.services.booklet_service import require_member_txn
 from secure_msg.services.notice_service import (
     NoticeDeps,
@@ -35,6 +34,7 @@ from secure_msg.services.notice_service import (
 from secure_msg.storage import appointments as store
 from secure_msg.storage import audit as audit_store
 from secure_msg.storage import notices as notice_store
+from secure_msg.storage.txn import Txn
 
 MAX_DURATION_MIN = 8 * 60
 
@@ -50,8 +50,8 @@ def _actor(session: Session) -> str:
     return f"account:{session.account_id.hex()}"
 
 
-def _therapist_txn(conn: sqlite3.Connection, booklet_id: bytes, session: Session) -> None:
-    if require_member_txn(conn, booklet_id, session) is not MemberRole.THERAPIST:
+def _therapist_txn(conn: Txn, booklet_id: bytes, session: Session) -> None:
+    if require_member_txn(conn, booklet_id, session) is not Role.THERAPIST:
         raise Forbidden("Only the booklet's therapist can do this.")
 
 
@@ -65,7 +65,7 @@ async def schedule(
     appointment_id = n.rng(16)
     codes = [new_cancel_code(n.rng) for _ in range(20)]
 
-    def txn(conn: sqlite3.Connection) -> Appointment:
+    def txn(conn: Txn) -> Appointment:
         _therapist_txn(conn, booklet_id, session)
         code = next((c for c in codes if not store.code_in_use_txn(conn, c)), None)
         if code is None:  # pragma: no cover - 20 collisions in a row among 10 000 codes
@@ -86,14 +86,14 @@ async def schedule(
 
 async def list_for_booklet(deps: AppointmentDeps, session: Session, booklet_id: bytes
                            ) -> list[Appointment]:
-    def txn(conn: sqlite3.Connection) -> list[Appointment]:
+    def txn(conn: Txn) -> list[Appointment]:
         require_member_txn(conn, booklet_id, session)
         return store.appointments_for_booklet_txn(conn, booklet_id)
 
     return await deps.notices.db.read(txn)
 
 
-def _get_txn(conn: sqlite3.Connection, booklet_id: bytes, appointment_id: bytes) -> Appointment:
+def _get_txn(conn: Txn, booklet_id: bytes, appointment_id: bytes) -> Appointment:
     a = store.get_appointment_txn(conn, appointment_id)
     if a is None or a.booklet_id != booklet_id:
         raise NotFound("No such appointment.")
@@ -101,7 +101,7 @@ def _get_txn(conn: sqlite3.Connection, booklet_id: bytes, appointment_id: bytes)
 
 
 def family_cancel_txn(
-    conn: sqlite3.Connection, deps: AppointmentDeps, a: Appointment, *, actor: str, via: str,
+    conn: Txn, deps: AppointmentDeps, a: Appointment, *, actor: str, via: str,
     canceller_id: bytes | None, now: int,
 ) -> bool:
     """Cancel `a` for the family (late inside the window); alert the therapist, confirm to the
@@ -132,11 +132,11 @@ async def cancel(deps: AppointmentDeps, session: Session, booklet_id: bytes,
     """The therapist cancels (each guardian gets one SMS) or a guardian cancels (API)."""
     n = deps.notices
 
-    def txn(conn: sqlite3.Connection) -> Appointment:
+    def txn(conn: Txn) -> Appointment:
         role = require_member_txn(conn, booklet_id, session)
         a = _get_txn(conn, booklet_id, appointment_id)
         now = n.clock.now_ms()
-        if role is MemberRole.THERAPIST:
+        if role is Role.THERAPIST:
             if not store.set_status_txn(conn, a.id, AppointmentStatus.CANCELLED_BY_THERAPIST,
                                         via="api", now_ms=now):
                 raise InvalidTransition("The appointment is not scheduled.")
@@ -147,7 +147,7 @@ async def cancel(deps: AppointmentDeps, session: Session, booklet_id: bytes,
             audit_store.append_audit_txn(
                 conn, at_ms=now, actor=_actor(session), action="appointment.cancelled_by_therapist",
                 target=f"appointment:{a.id.hex()}")
-        elif role is MemberRole.GUARDIAN:
+        elif role is Role.GUARDIAN:
             if not family_cancel_txn(conn, deps, a, actor=_actor(session), via="api",
                                      canceller_id=session.account_id, now=now):
                 raise InvalidTransition("The appointment is not scheduled.")
@@ -164,7 +164,7 @@ async def mark(deps: AppointmentDeps, session: Session, booklet_id: bytes, appoi
         raise ValidationFailed("status must be attended or no_show", errors=[{"field": "status"}])
     n = deps.notices
 
-    def txn(conn: sqlite3.Connection) -> Appointment:
+    def txn(conn: Txn) -> Appointment:
         _therapist_txn(conn, booklet_id, session)
         a = _get_txn(conn, booklet_id, appointment_id)
         now = n.clock.now_ms()
@@ -189,7 +189,7 @@ async def set_period(deps: AppointmentDeps, session: Session, booklet_id: bytes,
     n = deps.notices
     period = Period(n.rng(16), booklet_id, start, end, granted, payer)
 
-    def txn(conn: sqlite3.Connection) -> Period:
+    def txn(conn: Txn) -> Period:
         _therapist_txn(conn, booklet_id, session)
         now = n.clock.now_ms()
         store.insert_period_txn(conn, period, now)
@@ -201,7 +201,7 @@ async def set_period(deps: AppointmentDeps, session: Session, booklet_id: bytes,
     return await n.db.write(txn)
 
 
-def summary_txn(conn: sqlite3.Connection, deps: AppointmentDeps, period: Period
+def summary_txn(conn: Txn, deps: AppointmentDeps, period: Period
                 ) -> PeriodSummary:
     zone = deps.notices.quiet.zone
     start_ms = int(datetime.combine(period.start_date, time(0), tzinfo=zone).timestamp() * 1000)
@@ -213,7 +213,7 @@ def summary_txn(conn: sqlite3.Connection, deps: AppointmentDeps, period: Period
 
 async def period_summary(deps: AppointmentDeps, session: Session, booklet_id: bytes
                          ) -> PeriodSummary:
-    def txn(conn: sqlite3.Connection) -> PeriodSummary:
+    def txn(conn: Txn) -> PeriodSummary:
         require_member_txn(conn, booklet_id, session)
         period = store.current_period_txn(conn, booklet_id)
         if period is None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -24,6 +23,7 @@ from secure_msg.logging import get_logger, log_event
 from secure_msg.model.audit import DetailValue, check_event_fields, encode_detail
 from secure_msg.storage import audit as audit_store
 from secure_msg.storage.db import Database
+from secure_msg.storage.txn import Txn
 
 log = get_logger(__name__)
 
@@ -37,7 +37,7 @@ class PendingEvent:
     detail: Mapping[str, DetailValue]
 
 
-def _append_all_txn(conn: sqlite3.Connection, events: list[PendingEvent]) -> None:
+def _append_all_txn(conn: Txn, events: list[PendingEvent]) -> None:
     audit_store.append_audit_events_txn(
         conn, [(e.at_ms, e.actor, e.action, e.target, e.detail) for e in events])
 

@@ -7,7 +7,6 @@ answers "not found" to non-members so booklet ids cannot be probed (invariant 6)
 from __future__ import annotations
 
 import functools
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -24,7 +23,7 @@ from secure_msg.errors import (
     ValidationFailed,
 )
 from secure_msg.model.accounts import Session
-from secure_msg.model.booklets import BookletSummary, Member, MemberRole, Receipt
+from secure_msg.model.booklets import BookletSummary, Member, Receipt
 from secure_msg.model.invitations import InvitationRequest, IssuedInvitation, new_token
 from secure_msg.model.roles import Role
 from secure_msg.services import invitation_service
@@ -32,6 +31,7 @@ from secure_msg.storage import audit as audit_store
 from secure_msg.storage import booklets as store
 from secure_msg.storage import enrollment as enrollment_store
 from secure_msg.storage.db import Database
+from secure_msg.storage.txn import Txn
 
 
 @dataclass
@@ -48,8 +48,8 @@ def _actor(session: Session) -> str:
 
 
 def require_member_txn(
-    conn: sqlite3.Connection, booklet_id: bytes, session: Session
-) -> MemberRole:
+    conn: Txn, booklet_id: bytes, session: Session
+) -> Role:
     role = store.membership_txn(conn, booklet_id, session.account_id)
     if role is None:
         raise NotFound("No such booklet.")
@@ -62,10 +62,10 @@ async def create(deps: BookletDeps, session: Session) -> bytes:
         raise Forbidden("Only a therapist can open a booklet.")
     booklet_id = deps.rng(16)
 
-    def txn(conn: sqlite3.Connection) -> None:
+    def txn(conn: Txn) -> None:
         now = deps.clock.now_ms()
         store.insert_booklet_txn(conn, booklet_id, session.account_id, now)
-        store.add_member_txn(conn, booklet_id, session.account_id, MemberRole.THERAPIST, now)
+        store.add_member_txn(conn, booklet_id, session.account_id, Role.THERAPIST, now)
         audit_store.append_audit_txn(
             conn, at_ms=now, actor=_actor(session), action="booklet.created",
             target=f"booklet:{booklet_id.hex()}",
@@ -87,7 +87,7 @@ async def members(
     """Current members; with `include_removed` also former ones, whose keys still verify the
     entries they wrote."""
 
-    def txn(conn: sqlite3.Connection) -> list[Member]:
+    def txn(conn: Txn) -> list[Member]:
         require_member_txn(conn, booklet_id, session)
         return store.members_txn(
             conn, deps.vault, booklet_id, current_only=not include_removed
@@ -97,7 +97,7 @@ async def members(
 
 
 # Runs inside the invitation's transaction with the new invitation (e.g. to queue its link).
-InvitationHook = Callable[[sqlite3.Connection, IssuedInvitation], object]
+InvitationHook = Callable[[Txn, IssuedInvitation], object]
 
 
 async def invite(
@@ -114,8 +114,8 @@ async def invite(
     account_id = deps.rng(16)
     normalised = invitation_service.normalise_request(request)
 
-    def txn(conn: sqlite3.Connection) -> IssuedInvitation:
-        if require_member_txn(conn, booklet_id, session) is not MemberRole.THERAPIST:
+    def txn(conn: Txn) -> IssuedInvitation:
+        if require_member_txn(conn, booklet_id, session) is not Role.THERAPIST:
             raise Forbidden("Only the booklet's therapist can invite members.")
         invitation = invitation_service.issue_txn(
             conn, vault=deps.vault, request=normalised, token=token, now_ms=deps.clock.now_ms(),
@@ -138,10 +138,10 @@ async def remove(
 ) -> None:
     """A therapist removes a member, or anyone leaves (member_id = self)."""
 
-    def txn(conn: sqlite3.Connection) -> None:
+    def txn(conn: Txn) -> None:
         role = require_member_txn(conn, booklet_id, session)
         leaving = member_id == session.account_id
-        if not leaving and role is not MemberRole.THERAPIST:
+        if not leaving and role is not Role.THERAPIST:
             raise Forbidden("Only the booklet's therapist can remove members.")
         now = deps.clock.now_ms()
         if not store.remove_member_txn(conn, booklet_id, member_id, now):
@@ -166,7 +166,7 @@ class _CheckedGrant:
 
 
 def _require_readable_txn(
-    conn: sqlite3.Connection, booklet_id: bytes, session: Session, seqs: list[int]
+    conn: Txn, booklet_id: bytes, session: Session, seqs: list[int]
 ) -> None:
     readable = set(store.readable_seqs_txn(conn, booklet_id, session.account_id))
     if any(seq not in readable for seq in seqs):
@@ -174,7 +174,7 @@ def _require_readable_txn(
 
 
 def _check_grant_txn(
-    conn: sqlite3.Connection, *, session: Session, booklet_id: bytes, blob: bytes
+    conn: Txn, *, session: Session, booklet_id: bytes, blob: bytes
 ) -> _CheckedGrant:
     require_member_txn(conn, booklet_id, session)  # before parsing: non-members learn nothing
     try:
@@ -202,7 +202,7 @@ def _check_grant_txn(
 
 
 def _store_grant_txn(
-    conn: sqlite3.Connection, *, deps: BookletDeps, session: Session, booklet_id: bytes,
+    conn: Txn, *, deps: BookletDeps, session: Session, booklet_id: bytes,
     blob: bytes, checked: _CheckedGrant,
 ) -> int:
     # Entries never change, so their hashes still hold; memberships, keys and what the granter
@@ -245,7 +245,7 @@ async def grant_history(
 async def my_grants(
     deps: BookletDeps, session: Session, booklet_id: bytes
 ) -> list[tuple[bytes, bytes]]:
-    def txn(conn: sqlite3.Connection) -> list[tuple[bytes, bytes]]:
+    def txn(conn: Txn) -> list[tuple[bytes, bytes]]:
         require_member_txn(conn, booklet_id, session)
         return store.grants_for_txn(conn, booklet_id, session.account_id)
 
@@ -256,7 +256,7 @@ async def mark_read(deps: BookletDeps, session: Session, booklet_id: bytes, seq:
     if seq < 0:
         raise ValidationFailed("sequence must be ≥ 0", errors=[{"field": "sequence"}])
 
-    def txn(conn: sqlite3.Connection) -> int:
+    def txn(conn: Txn) -> int:
         require_member_txn(conn, booklet_id, session)
         booklet = store.get_booklet_txn(conn, booklet_id)
         assert booklet is not None
@@ -269,7 +269,7 @@ async def mark_read(deps: BookletDeps, session: Session, booklet_id: bytes, seq:
 
 
 async def receipts(deps: BookletDeps, session: Session, booklet_id: bytes) -> list[Receipt]:
-    def txn(conn: sqlite3.Connection) -> list[Receipt]:
+    def txn(conn: Txn) -> list[Receipt]:
         require_member_txn(conn, booklet_id, session)
         return store.receipts_txn(conn, booklet_id)
 

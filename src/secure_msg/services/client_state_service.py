@@ -9,8 +9,6 @@ security event, and one per write would be metadata about how someone uses their
 from __future__ import annotations
 
 import functools
-import sqlite3
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from secure_msg.clock import Clock
@@ -18,12 +16,11 @@ from secure_msg.crypto.client_state import peek_header
 from secure_msg.crypto.errors import ProtocolError
 from secure_msg.errors import Conflict, PayloadTooLarge, ProtocolRejected, ValidationFailed
 from secure_msg.model.accounts import Session
+from secure_msg.services.account_service import Authenticate
 from secure_msg.storage import client_state as store
 from secure_msg.storage.client_state import StoredState
 from secure_msg.storage.db import Database
-
-# The bearer-token check, run inside the read transaction (account_service.SessionCheck).
-Authenticate = Callable[[sqlite3.Connection], Session]
+from secure_msg.storage.txn import Txn
 
 
 class StateVersionConflict(Conflict):
@@ -49,7 +46,7 @@ def _invalid(field: str, problem: str) -> ValidationFailed:
 
 
 async def get(deps: ClientStateDeps, auth: Authenticate) -> StoredState:
-    def txn(conn: sqlite3.Connection) -> StoredState:
+    def txn(conn: Txn) -> StoredState:
         return store.get_txn(conn, auth(conn).account_id)
 
     return await deps.db.read_now(txn)

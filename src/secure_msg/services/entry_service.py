@@ -8,8 +8,6 @@ the chain head (sequence and prev_hash) and the entry id.
 from __future__ import annotations
 
 import functools
-import sqlite3
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from secure_msg.crypto import envelope as protocol_envelope
@@ -24,14 +22,17 @@ from secure_msg.errors import (
     ValidationFailed,
 )
 from secure_msg.model.accounts import Session
-from secure_msg.model.booklets import THERAPIST_KINDS, MemberRole, StoredEntry
+from secure_msg.model.booklets import THERAPIST_KINDS, StoredEntry
 from secure_msg.model.entry_json import entry_text
+from secure_msg.model.roles import Role
+from secure_msg.services.account_service import Authenticate
 from secure_msg.services.audit_batcher import AuditBatcher, PendingEvent
 from secure_msg.services.booklet_service import BookletDeps, require_member_txn
 from secure_msg.services.live import EntryEvent, Hub
 from secure_msg.storage import accounts as account_store
 from secure_msg.storage import audit as audit_store
 from secure_msg.storage import booklets as store
+from secure_msg.storage.txn import Txn
 
 MAX_PAGE = 200
 # An entry's created_at is its author's clock: signed, but the server cannot know it is true.
@@ -56,22 +57,19 @@ class Posted:
     entry_hash: bytes
 
 
-# Authenticates the bearer token inside the caller's read transaction, raising Unauthorized
-# (account_service.SessionCheck): the check and the request's reads share one round trip.
-Authenticate = Callable[[sqlite3.Connection], Session]
 
 
 @dataclass(frozen=True)
 class _Context:
     session: Session
-    role: MemberRole
+    role: Role
     identity_key: bytes
     members_version: int
     recipients: dict[bytes, bytes]
 
 
 def _context_txn(
-    conn: sqlite3.Connection, booklet_id: bytes, auth: Authenticate, size: int, max_size: int
+    conn: Txn, booklet_id: bytes, auth: Authenticate, size: int, max_size: int
 ) -> _Context:
     session = auth(conn)
     if size > max_size:
@@ -100,7 +98,7 @@ async def post(deps: EntryDeps, auth: Authenticate, booklet_id: bytes, envelope:
         await _audit_refusal(deps, session, booklet_id, exc.code)
         raise ProtocolRejected(exc.code) from exc
     header = verified.header
-    if header.kind in THERAPIST_KINDS and ctx.role is not MemberRole.THERAPIST:
+    if header.kind in THERAPIST_KINDS and ctx.role is not Role.THERAPIST:
         raise Forbidden("Only the booklet's therapist can post this kind of entry.")
     if not CREATED_AT_MIN_MS <= header.created_at <= clock.now_ms() + CREATED_AT_MAX_AHEAD_MS:
         raise ValidationFailed(
@@ -108,7 +106,7 @@ async def post(deps: EntryDeps, auth: Authenticate, booklet_id: bytes, envelope:
             errors=[{"field": "created_at"}])
     readers = sorted(ctx.recipients)
 
-    def txn(conn: sqlite3.Connection) -> Posted:
+    def txn(conn: Txn) -> Posted:
         booklet = store.member_booklet_txn(conn, booklet_id, session.account_id)
         if booklet is None:
             raise Forbidden("You are no longer a member of this booklet.")
@@ -153,7 +151,7 @@ async def read(
     """(seq, API JSON) of the entries this member holds keys for, and the booklet's head
     sequence: authentication, membership and the page in one read round trip."""
 
-    def txn(conn: sqlite3.Connection) -> tuple[Session, list[tuple[int, str]], int]:
+    def txn(conn: Txn) -> tuple[Session, list[tuple[int, str]], int]:
         session = auth(conn)
         if after < 0 or (before is not None and before < 1) or not 1 <= limit <= MAX_PAGE:
             raise ValidationFailed(f"since ≥ 0, before ≥ 1 and 1 ≤ limit ≤ {MAX_PAGE}.")
@@ -193,7 +191,7 @@ def _audit_in_background(
 async def head(deps: EntryDeps, session: Session, booklet_id: bytes) -> tuple[int, bytes, int]:
     """(last sequence, last entry hash, members version): what a client needs to seal the next."""
 
-    def txn(conn: sqlite3.Connection) -> tuple[int, bytes, int]:
+    def txn(conn: Txn) -> tuple[int, bytes, int]:
         require_member_txn(conn, booklet_id, session)
         booklet = store.get_booklet_txn(conn, booklet_id)
         assert booklet is not None

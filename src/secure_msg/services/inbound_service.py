@@ -18,27 +18,27 @@ otherwise silently stop their reminders (`notice_service.opt_out_alerts_txn`).
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from secure_msg.clock import Clock
 from secure_msg.crypto.vault import InvalidPhoneNumber, normalise_phone
 from secure_msg.model.appointments import Appointment
-from secure_msg.model.booklets import MemberRole
 from secure_msg.model.inbound import IntentKind, ReplyFormat, parse_inbound_sms
 from secure_msg.model.notice_templates import Language, NoticeKind
 from secure_msg.model.notices import language_of, render_slots
+from secure_msg.model.roles import Role
 from secure_msg.services.appointment_service import AppointmentDeps, family_cancel_txn
 from secure_msg.services.notice_service import opt_out_alerts_txn
 from secure_msg.services.rate_limit import FailureLimiter
 from secure_msg.storage import appointments as appointment_store
 from secure_msg.storage import audit as audit_store
 from secure_msg.storage import notices as store
+from secure_msg.storage.txn import Txn
 
-CANCEL_ROLES = (MemberRole.GUARDIAN.value,)
+CANCEL_ROLES = (Role.GUARDIAN.value,)
 # A consent keyword is audited as "known" for anyone we may text (caregivers get entry pings).
-FAMILY_ROLES = (MemberRole.GUARDIAN.value, MemberRole.CAREGIVER.value)
+FAMILY_ROLES = (Role.GUARDIAN.value, Role.CAREGIVER.value)
 MAX_FAILED_CANCELS = 5
 DAY_SECONDS = 24 * 3600  # the window of failed cancels and of replies per number
 # Neutral SMS replies: each is a text the practice pays for, to a number the sender chose.
@@ -112,7 +112,7 @@ def _e164(raw: str) -> str | None:
         return None
 
 
-def _caller_txn(conn: sqlite3.Connection, deps: AppointmentDeps, raw: str, now: int) -> Caller:
+def _caller_txn(conn: Txn, deps: AppointmentDeps, raw: str, now: int) -> Caller:
     e164 = _e164(raw)
     rows = store.booklets_of_phone_txn(conn, deps.notices.vault, e164, CANCEL_ROLES) if e164 else []
     if not rows:
@@ -141,14 +141,14 @@ def _actor(caller: Caller) -> str:
     return "anonymous" if caller.account_id is None else f"account:{caller.account_id.hex()}"
 
 
-def _refused_txn(conn: sqlite3.Connection, caller: Caller, via: str, now: int) -> None:
+def _refused_txn(conn: Txn, caller: Caller, via: str, now: int) -> None:
     """Audit a cancel refused by the limit (no number in the log: the actor says who, if known)."""
     audit_store.append_audit_txn(conn, at_ms=now, actor=_actor(caller),
                                  action="appointment.cancel_refused",
                                  detail={"via": via, "reason": "too-many-failures"})
 
 
-def _consent_txn(conn: sqlite3.Connection, deps: AppointmentDeps, from_: str, kind: IntentKind,
+def _consent_txn(conn: Txn, deps: AppointmentDeps, from_: str, kind: IntentKind,
                  keyword: str, now: int) -> None:
     e164 = _e164(from_)
     if e164 is None:
@@ -165,7 +165,7 @@ def _consent_txn(conn: sqlite3.Connection, deps: AppointmentDeps, from_: str, ki
         _alert_opt_out_txn(conn, deps, [(a, b) for a, b, _ in members], now)
 
 
-def _alert_opt_out_txn(conn: sqlite3.Connection, deps: AppointmentDeps,
+def _alert_opt_out_txn(conn: Txn, deps: AppointmentDeps,
                        memberships: list[tuple[bytes, bytes]], now: int) -> None:
     """Queue the therapists' STOP alerts; audit each booklet alerted (no number, no member)."""
     for booklet_id in opt_out_alerts_txn(conn, deps.notices, memberships, now):
@@ -174,7 +174,7 @@ def _alert_opt_out_txn(conn: sqlite3.Connection, deps: AppointmentDeps,
                                      target=f"booklet:{booklet_id.hex()}")
 
 
-def _cancel_sms_txn(conn: sqlite3.Connection, deps: AppointmentDeps, limits: InboundLimits,
+def _cancel_sms_txn(conn: Txn, deps: AppointmentDeps, limits: InboundLimits,
                     replies: ReplyFormat, caller: Caller, code: str | None, now: int
                     ) -> str | None:
     """PERU/AVBOKA [code]: cancels the one upcoming appointment it matches, within the limit;
@@ -194,7 +194,7 @@ def _cancel_sms_txn(conn: sqlite3.Connection, deps: AppointmentDeps, limits: Inb
                                target.start_ms))
 
 
-def _sms_txn(conn: sqlite3.Connection, deps: AppointmentDeps, limits: InboundLimits,
+def _sms_txn(conn: Txn, deps: AppointmentDeps, limits: InboundLimits,
              replies: ReplyFormat, sid: str, from_: str, body: str, now: int) -> str:
     done = store.webhook_reply_txn(conn, sid)
     if done is not None:
@@ -243,7 +243,7 @@ async def voice_call(deps: AppointmentDeps, limits: InboundLimits, replies: Repl
     )
 
 
-def _gather_txn(conn: sqlite3.Connection, deps: AppointmentDeps, limits: InboundLimits,
+def _gather_txn(conn: Txn, deps: AppointmentDeps, limits: InboundLimits,
                 replies: ReplyFormat, caller: Caller, digits: str, appointment_hex: str,
                 now: int) -> str:
     if caller.account_id is not None and digits != "1":
@@ -267,7 +267,7 @@ async def voice_gather(deps: AppointmentDeps, limits: InboundLimits, replies: Re
     """The key press after `voice_call`: 1 cancels the appointment that was read out."""
     now = deps.notices.clock.now_ms()
 
-    def txn(conn: sqlite3.Connection) -> str:
+    def txn(conn: Txn) -> str:
         done = store.webhook_reply_txn(conn, f"{call_sid}:gather")
         if done is not None:
             return done

@@ -8,7 +8,6 @@ creates the account, so a token can never be spent twice.
 from __future__ import annotations
 
 import functools
-import sqlite3
 
 from secure_msg.clock import Clock
 from secure_msg.crypto.rng import Rng
@@ -27,6 +26,7 @@ from secure_msg.storage import audit as audit_store
 from secure_msg.storage import enrollment as enrollment_store
 from secure_msg.storage import invitations as store
 from secure_msg.storage.db import Database
+from secure_msg.storage.txn import Txn
 
 DAY_MS = 86_400_000
 
@@ -41,7 +41,7 @@ def normalise_request(request: InvitationRequest) -> InvitationRequest:
 
 
 def issue_txn(
-    conn: sqlite3.Connection, *, vault: Vault, request: InvitationRequest, token: str,
+    conn: Txn, *, vault: Vault, request: InvitationRequest, token: str,
     now_ms: int, lifetime_days: int, actor: str,
 ) -> Invitation:
     """Insert the invitation and its audit event (one transaction: both or neither)."""
@@ -70,7 +70,7 @@ async def issue(
 
 
 def find_usable_txn(
-    conn: sqlite3.Connection, vault: Vault, token: str, now_ms: int
+    conn: Txn, vault: Vault, token: str, now_ms: int
 ) -> Invitation:
     """The invitation behind `token`, or a typed error saying why it cannot be used."""
     invitation = store.find_by_token_hash_txn(conn, vault, hash_token(token))
@@ -84,7 +84,7 @@ def find_usable_txn(
 
 
 def _bootstrap_admin_txn(
-    conn: sqlite3.Connection, *, vault: Vault, token: str, account_id: bytes, now_ms: int,
+    conn: Txn, *, vault: Vault, token: str, account_id: bytes, now_ms: int,
     lifetime_days: int,
 ) -> Invitation | None:
     if account_store.admin_exists_txn(conn):
@@ -133,7 +133,7 @@ async def issue_staff(
     token = new_token(rng)
     account_id = rng(16)
 
-    def txn(conn: sqlite3.Connection) -> Invitation:
+    def txn(conn: Txn) -> Invitation:
         invitation = issue_txn(
             conn, vault=vault, request=normalise_request(request), token=token,
             now_ms=clock.now_ms(), lifetime_days=lifetime_days, actor=actor,

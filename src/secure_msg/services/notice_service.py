@@ -9,7 +9,6 @@ codes and links only (DESIGN §1.2).
 from __future__ import annotations
 
 import functools
-import sqlite3
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -27,7 +26,6 @@ from secure_msg.errors import (
 from secure_msg.model import channel_policy
 from secure_msg.model.accounts import Session
 from secure_msg.model.appointments import QuietHours
-from secure_msg.model.booklets import MemberRole
 from secure_msg.model.channel_policy import Channel, ContentClass
 from secure_msg.model.invitations import InvitationRequest, IssuedInvitation
 from secure_msg.model.notice_templates import Language, NoticeKind, NoticeRenderer
@@ -38,6 +36,7 @@ from secure_msg.storage import appointments as appointment_store
 from secure_msg.storage import audit as audit_store
 from secure_msg.storage import notices as store
 from secure_msg.storage.db import Database
+from secure_msg.storage.txn import Txn
 
 
 @dataclass
@@ -74,12 +73,12 @@ def sms_notices(
     ]
 
 
-def enqueue_all_txn(conn: sqlite3.Connection, deps: NoticeDeps, notices: Iterable[NewNotice],
+def enqueue_all_txn(conn: Txn, deps: NoticeDeps, notices: Iterable[NewNotice],
                     now_ms: int) -> int:
     return sum(store.enqueue_txn(conn, deps.vault, n, now_ms) for n in notices)
 
 
-def family_txn(conn: sqlite3.Connection, deps: NoticeDeps, booklet_id: bytes) -> list[Contact]:
+def family_txn(conn: Txn, deps: NoticeDeps, booklet_id: bytes) -> list[Contact]:
     """Guardians of the booklet: the people appointment notices go to."""
     return store.booklet_contacts_txn(conn, deps.vault, booklet_id, ("guardian",))
 
@@ -92,7 +91,7 @@ def booklet_link(deps: NoticeDeps, booklet_id: bytes) -> str:
     return f"{deps.public_base_url.rstrip('/')}/#/b/{booklet_id.hex()}"
 
 
-def opt_out_alerts_txn(conn: sqlite3.Connection, deps: NoticeDeps,
+def opt_out_alerts_txn(conn: Txn, deps: NoticeDeps,
                        memberships: Iterable[tuple[bytes, bytes]], now_ms: int) -> list[bytes]:
     """Tell the therapists of each (account, booklet) membership that the member's number sent
     STOP, so a STOP spoofed from a parent's number does not cut the family off unseen. Keyed
@@ -149,7 +148,7 @@ async def check_invitation_send(deps: NoticeDeps, session: Session, booklet_id: 
         if not decision.allowed:
             now = deps.clock.now_ms()
 
-            def refuse_txn(conn: sqlite3.Connection) -> None:
+            def refuse_txn(conn: Txn) -> None:
                 require_member_txn(conn, booklet_id, session)
                 audit_store.append_audit_txn(
                     conn, at_ms=now, actor=f"account:{session.account_id.hex()}",
@@ -169,7 +168,7 @@ async def check_invitation_send(deps: NoticeDeps, session: Session, booklet_id: 
 
 
 def invitation_notices_txn(
-    conn: sqlite3.Connection, deps: NoticeDeps, issued: IssuedInvitation, booklet_id: bytes,
+    conn: Txn, deps: NoticeDeps, issued: IssuedInvitation, booklet_id: bytes,
     send: Iterable[Channel], language: Language, now_ms: int,
 ) -> list[str]:
     """Queue the invitation link to the invitee, inside the transaction that creates the
@@ -222,7 +221,7 @@ async def send_to_member(
     now = deps.clock.now_ms()
     actor = f"account:{session.account_id.hex()}"
 
-    def refuse_txn(conn: sqlite3.Connection) -> None:
+    def refuse_txn(conn: Txn) -> None:
         require_member_txn(conn, booklet_id, session)
         audit_store.append_audit_txn(
             conn, at_ms=now, actor=actor, action="notice.refused",
@@ -249,8 +248,8 @@ async def send_to_member(
         raise ChannelDisabled("E-mail notices are not enabled.")
     link = f"{deps.public_base_url}/"
 
-    def txn(conn: sqlite3.Connection) -> int:
-        if require_member_txn(conn, booklet_id, session) is not MemberRole.THERAPIST:
+    def txn(conn: Txn) -> int:
+        if require_member_txn(conn, booklet_id, session) is not Role.THERAPIST:
             raise Forbidden("Only the booklet's therapist can send notices.")
         member = next((c for c in store.booklet_contacts_txn(
             conn, deps.vault, booklet_id, ("guardian", "caregiver", "therapist"))
@@ -309,7 +308,7 @@ def _spelling_of(channel: Channel, address: str) -> str | None:
         return None
 
 
-def _appointment_slots_txn(conn: sqlite3.Connection, booklet_id: bytes, req: SendRequest
+def _appointment_slots_txn(conn: Txn, booklet_id: bytes, req: SendRequest
                            ) -> dict[str, SlotValue]:
     """The typed slots of an appointment notice: its start (date, time) and, for a reminder,
     its cancel code. Nothing else of the appointment travels."""
@@ -338,8 +337,8 @@ async def problems(deps: NoticeDeps, session: Session, limit: int = 100) -> list
 
 async def booklet_notices(deps: NoticeDeps, session: Session, booklet_id: bytes
                           ) -> list[NoticeView]:
-    def txn(conn: sqlite3.Connection) -> list[NoticeView]:
-        if require_member_txn(conn, booklet_id, session) is not MemberRole.THERAPIST:
+    def txn(conn: Txn) -> list[NoticeView]:
+        if require_member_txn(conn, booklet_id, session) is not Role.THERAPIST:
             raise Forbidden("Only the booklet's therapist sees its notices.")
         return store.notices_for_booklet_txn(conn, booklet_id)
 
@@ -351,7 +350,7 @@ async def status_callback(deps: NoticeDeps, sid: str, status: str, error_code: i
     """A provider status callback moves the notice forward (never backward)."""
     now = deps.clock.now_ms()
 
-    def txn(conn: sqlite3.Connection) -> None:
+    def txn(conn: Txn) -> None:
         result = store.apply_callback_txn(conn, sid, status, error_code, now)
         if result is not None and result[1] in ("undelivered", "failed"):
             audit_store.append_audit_txn(
@@ -370,7 +369,7 @@ async def on_entry_posted(deps: NoticeDeps, booklet_id: bytes, author_id: bytes,
     now = deps.clock.now_ms()
     bucket = now // deps.ping_interval_ms
 
-    def txn(conn: sqlite3.Connection) -> int:
+    def txn(conn: Txn) -> int:
         contacts = store.booklet_contacts_txn(
             conn, deps.vault, booklet_id, ("guardian", "caregiver", "therapist"))
         queued = 0

@@ -18,7 +18,6 @@ notice anyway.
 from __future__ import annotations
 
 import functools
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -28,6 +27,7 @@ from secure_msg.model.notice_templates import NoticeKind
 from secure_msg.services.appointment_service import AppointmentDeps, summary_txn
 from secure_msg.services.notice_service import enqueue_all_txn, family_txn, sms_notices
 from secure_msg.storage import appointments as store
+from secure_msg.storage.txn import Txn
 
 # Candidates per write transaction. One costs ≈ 0.2 ms (mark, contacts, a sealed notice each),
 # so the write phase runs in the writer's thread (inline=False), and a chunk holds the write
@@ -45,7 +45,7 @@ class DueNotices:
     periods: list[tuple[Period, list[str]]]  # a period and the marks it lacked, in stage order
 
 
-def _period_marks_due(deps: AppointmentDeps, conn: sqlite3.Connection, period: Period,
+def _period_marks_due(deps: AppointmentDeps, conn: Txn, period: Period,
                       done: set[str], now_ms: int, few: int) -> list[str]:
     zone = deps.notices.quiet.zone
     due = [mark for mark, months in _STAGES if mark not in done
@@ -57,7 +57,7 @@ def _period_marks_due(deps: AppointmentDeps, conn: sqlite3.Connection, period: P
     return due
 
 
-def find_due_txn(conn: sqlite3.Connection, deps: AppointmentDeps, now_ms: int, lead_ms: int,
+def find_due_txn(conn: Txn, deps: AppointmentDeps, now_ms: int, lead_ms: int,
                  few_sessions: int) -> DueNotices:
     """Read phase: every reminder and period stage that looks due in this snapshot."""
     reminders = store.due_reminders_txn(conn, now_ms, lead_ms)
@@ -71,7 +71,7 @@ def find_due_txn(conn: sqlite3.Connection, deps: AppointmentDeps, now_ms: int, l
     return DueNotices(reminders, periods)
 
 
-def queue_reminders_txn(conn: sqlite3.Connection, deps: AppointmentDeps,
+def queue_reminders_txn(conn: Txn, deps: AppointmentDeps,
                         reminders: Sequence[Appointment], now_ms: int, lead_ms: int) -> int:
     """Write phase: queue each reminder whose flag this transaction sets (not cancelled since
     the snapshot, not queued by another tick)."""
@@ -88,7 +88,7 @@ def queue_reminders_txn(conn: sqlite3.Connection, deps: AppointmentDeps,
     return queued
 
 
-def queue_period_notices_txn(conn: sqlite3.Connection, deps: AppointmentDeps,
+def queue_period_notices_txn(conn: Txn, deps: AppointmentDeps,
                              periods: Sequence[tuple[Period, list[str]]], now_ms: int) -> int:
     """Write phase: record each candidate mark; a notice for the marks this transaction added."""
     n = deps.notices

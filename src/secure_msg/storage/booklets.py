@@ -12,10 +12,10 @@ from secure_msg.model.booklets import (
     Booklet,
     BookletSummary,
     Member,
-    MemberRole,
     Receipt,
     StoredEntry,
 )
+from secure_msg.model.roles import MEMBER_ROLES, Role
 from secure_msg.storage.accounts import NAME
 
 _ENTRY_COLUMNS = (
@@ -43,10 +43,12 @@ def get_booklet_txn(conn: sqlite3.Connection, booklet_id: bytes) -> Booklet | No
 
 
 def add_member_txn(
-    conn: sqlite3.Connection, booklet_id: bytes, account_id: bytes, role: MemberRole,
+    conn: sqlite3.Connection, booklet_id: bytes, account_id: bytes, role: Role,
     now_ms: int,
 ) -> None:
     """Add or re-add a member; a re-added member starts again from the current sequence."""
+    if role not in MEMBER_ROLES:
+        raise ValueError(f"{role} cannot be a booklet member")
     conn.execute(
         "INSERT INTO members (booklet_id, account_id, role, joined_at_ms, joined_seq)"
         " SELECT ?, ?, ?, ?, last_seq FROM booklets WHERE id = ?"
@@ -80,7 +82,7 @@ def _bump_members_version(conn: sqlite3.Connection, booklet_id: bytes) -> None:
 def _member(vault: Vault, row: tuple[Any, ...]) -> Member:
     booklet_id, account_id, role, joined_at, joined_seq, removed, ik, ek, st, name = row
     return Member(
-        booklet_id, account_id, MemberRole(role), joined_at, joined_seq, removed, ik, ek, st,
+        booklet_id, account_id, Role(role), joined_at, joined_seq, removed, ik, ek, st,
         vault.open_text(NAME, name) if name is not None else None,
     )
 
@@ -113,14 +115,14 @@ def member_keys_txn(
 
 def membership_txn(
     conn: sqlite3.Connection, booklet_id: bytes, account_id: bytes
-) -> MemberRole | None:
+) -> Role | None:
     """The account's role if it is a current member of the booklet, else None."""
     row = conn.execute(
         "SELECT role FROM members WHERE booklet_id = ? AND account_id = ?"
         " AND removed_at_ms IS NULL",
         (booklet_id, account_id),
     ).fetchone()
-    return MemberRole(row[0]) if row else None
+    return Role(row[0]) if row else None
 
 
 def recipients_txn(conn: sqlite3.Connection, booklet_id: bytes) -> tuple[int, dict[bytes, bytes]]:
@@ -304,7 +306,7 @@ def my_booklets_txn(conn: sqlite3.Connection, account_id: bytes) -> list[Booklet
         (account_id, account_id, account_id),
     ).fetchall()
     return [
-        BookletSummary(r[0], MemberRole(r[1]), r[2], r[3], r[4], r[5], r[6]) for r in rows
+        BookletSummary(r[0], Role(r[1]), r[2], r[3], r[4], r[5], r[6]) for r in rows
     ]
 
 

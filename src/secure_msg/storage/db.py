@@ -1,9 +1,9 @@
 """SQLite: one group-commit writer with a thread of its own, a small pool of aiosqlite readers,
 and a query-only connection on the event loop for point look-ups (DESIGN §6).
 
-Writes are plain synchronous functions named `*_txn` that take a `sqlite3.Connection`:
+Writes are plain synchronous functions named `*_txn` that take a `Txn` (storage/txn.py):
 
-    def add_thing_txn(conn: sqlite3.Connection, name: str) -> int:
+    def add_thing_txn(conn: Txn, name: str) -> int:
         return conn.execute("INSERT INTO things (name) VALUES (?)", (name,)).lastrowid
 
     thing_id = await db.write(functools.partial(add_thing_txn, name="x"))
@@ -47,10 +47,11 @@ import aiosqlite
 
 from secure_msg.logging import get_logger, log_event
 from secure_msg.storage import migrations
+from secure_msg.storage.txn import Txn
 
 log = get_logger(__name__)
 T = TypeVar("T")
-TxnFn = Callable[[sqlite3.Connection], T]
+TxnFn = Callable[[Txn], T]
 
 _WRITER_PRAGMAS = (
     "PRAGMA journal_mode=WAL",

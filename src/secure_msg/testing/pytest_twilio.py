@@ -14,6 +14,7 @@ from aiohttp import web
 
 from secure_msg.channels.sms import TwilioSettings
 from secure_msg.channels.sms_retry import RetryPolicy
+from secure_msg.config import Secret, TwilioConfig
 from secure_msg.testing.twilio_server import RunningTwilioServer, serve_twilio
 
 ACCOUNT_SID = "AC" + "a" * 32
@@ -34,10 +35,7 @@ async def twilio_server() -> AsyncIterator[RunningTwilioServer]:
 def settings(twilio_server: RunningTwilioServer) -> TwilioSettings:
     """Fast limits so fault tests finish quickly; the same code paths as production."""
     return TwilioSettings(
-        account_sid=ACCOUNT_SID,
-        auth_token=AUTH_TOKEN,
-        from_number=FROM_NUMBER,
-        api_base_url=twilio_server.url,
+        TwilioConfig(ACCOUNT_SID, Secret(AUTH_TOKEN), FROM_NUMBER, twilio_server.url),
         request_timeout=0.5,
         retry=RetryPolicy(max_ambiguous_attempts=3, base_delay=0.01, max_delay=0.05),
         max_inline_wait=2.0,

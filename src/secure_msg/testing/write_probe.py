@@ -19,19 +19,20 @@ from aiohttp import web
 from secure_msg.config import load_config
 from secure_msg.logging import configure_logging
 from secure_msg.storage import audit as audit_store
-from secure_msg.web import context, routes
+from secure_msg.web import routes
 from secure_msg.web.app import create_app
 from secure_msg.web.openapi import add_route
 from secure_msg.web.server import serve
+from secure_msg.web.services import services
 
 
 async def write_marker(request: web.Request) -> web.Response:
     marker = (await request.text())[:100]
     txn = functools.partial(
-        audit_store.append_audit_txn, at_ms=context.clock(request).now_ms(), actor="system",
+        audit_store.append_audit_txn, at_ms=services(request).clock.now_ms(), actor="system",
         action="test.write", target=f"marker:{marker}",
     )
-    event = await context.db(request).write(txn)
+    event = await services(request).db.write(txn)
     return web.json_response({"seq": event.seq}, status=201)
 
 

@@ -12,7 +12,6 @@ from secure_msg.crypto.safety import fingerprint
 from secure_msg.model.accounts import Account
 from secure_msg.services import account_service as svc
 from secure_msg.services.account_service import EnrollRequest, LoginResult, PasswordMaterial
-from secure_msg.web import services as services_mod
 from secure_msg.web.auth import bearer_token, require_session
 from secure_msg.web.json_io import b64, get_bytes, get_int, get_str, json_body, req_str
 from secure_msg.web.openapi import add_route
@@ -150,7 +149,6 @@ async def recover(request: web.Request) -> web.Response:
 
 
 def setup_routes(app: web.Application) -> None:
-    services_mod.install(app)
     tags = ["accounts"]
     enroll_body = {"type": "object", "required": ["login", "key_statement", "recovery_auth_key",
                    "recovery_bundle", *PASSWORD_FIELDS],

@@ -15,11 +15,10 @@ from secure_msg.model.notice_templates import NoticeKind
 from secure_msg.model.notices import NoticeView
 from secure_msg.services import appointment_service, notice_service
 from secure_msg.services.notice_service import SendRequest
-from secure_msg.web import notices_runtime
 from secure_msg.web.auth import require_session
 from secure_msg.web.json_io import body_id, get_int, get_str, json_body, path_id, req_str
-from secure_msg.web.notices_runtime import runtime
 from secure_msg.web.openapi import add_route
+from secure_msg.web.services import services
 
 OBJ: dict[str, Any] = {"type": "object"}
 
@@ -83,7 +82,7 @@ async def schedule(request: web.Request) -> web.Response:
     session = await require_session(request)
     body = await json_body(request)
     a = await appointment_service.schedule(
-        runtime(request).appointments, session, path_id(request, "booklet_id"),
+        services(request).appointments, session, path_id(request, "booklet_id"),
         _time_ms(body, "start"), get_int(body, "duration_minutes", minimum=1, maximum=10_000),
     )
     return web.json_response(appointment_json(a), status=201)
@@ -91,7 +90,7 @@ async def schedule(request: web.Request) -> web.Response:
 
 async def list_appointments(request: web.Request) -> web.Response:
     session = await require_session(request)
-    deps = runtime(request).appointments
+    deps = services(request).appointments
     booklet_id = path_id(request, "booklet_id")
     rows = await appointment_service.list_for_booklet(deps, session, booklet_id)
     try:
@@ -109,7 +108,7 @@ async def list_appointments(request: web.Request) -> web.Response:
 async def cancel(request: web.Request) -> web.Response:
     session = await require_session(request)
     a = await appointment_service.cancel(
-        runtime(request).appointments, session, path_id(request, "booklet_id"),
+        services(request).appointments, session, path_id(request, "booklet_id"),
         path_id(request, "appointment_id"))
     return web.json_response(appointment_json(a))
 
@@ -118,7 +117,7 @@ async def mark(request: web.Request) -> web.Response:
     session = await require_session(request)
     body = await json_body(request)
     a = await appointment_service.mark(
-        runtime(request).appointments, session, path_id(request, "booklet_id"),
+        services(request).appointments, session, path_id(request, "booklet_id"),
         path_id(request, "appointment_id"), _enum(body, "status", AppointmentStatus))
     return web.json_response(appointment_json(a))
 
@@ -126,7 +125,7 @@ async def mark(request: web.Request) -> web.Response:
 async def set_period(request: web.Request) -> web.Response:
     session = await require_session(request)
     body = await json_body(request)
-    deps = runtime(request).appointments
+    deps = services(request).appointments
     booklet_id = path_id(request, "booklet_id")
     await appointment_service.set_period(
         deps, session, booklet_id, _date(body, "start"), _date(body, "end"),
@@ -138,7 +137,7 @@ async def set_period(request: web.Request) -> web.Response:
 async def get_period(request: web.Request) -> web.Response:
     session = await require_session(request)
     summary = await appointment_service.period_summary(
-        runtime(request).appointments, session, path_id(request, "booklet_id"))
+        services(request).appointments, session, path_id(request, "booklet_id"))
     return web.json_response(summary_json(summary))
 
 
@@ -154,25 +153,24 @@ async def send_notice(request: web.Request) -> web.Response:
                       get_str(body, "address", max_len=64, optional=True),
                       body_id(body, "appointment_id") if "appointment_id" in body else None)
     notice_id = await notice_service.send_to_member(
-        runtime(request).notices, session, path_id(request, "booklet_id"), req)
+        services(request).notices, session, path_id(request, "booklet_id"), req)
     return web.json_response({"id": notice_id, "status": "queued"}, status=202)
 
 
 async def booklet_notices(request: web.Request) -> web.Response:
     session = await require_session(request)
     rows = await notice_service.booklet_notices(
-        runtime(request).notices, session, path_id(request, "booklet_id"))
+        services(request).notices, session, path_id(request, "booklet_id"))
     return web.json_response({"notices": [notice_json(n) for n in rows]})
 
 
 async def notice_problems(request: web.Request) -> web.Response:
     session = await require_session(request)
-    rows = await notice_service.problems(runtime(request).notices, session)
+    rows = await notice_service.problems(services(request).notices, session)
     return web.json_response({"notices": [notice_json(n) for n in rows]})
 
 
 def setup_routes(app: web.Application) -> None:
-    notices_runtime.install(app)
     t = ["appointments"]
     b = "/api/booklets/{booklet_id}"
     a = f"{b}/appointments/{{appointment_id}}"

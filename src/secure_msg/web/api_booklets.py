@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 from aiohttp import web
@@ -12,12 +11,10 @@ from secure_msg.crypto.safety import fingerprint
 from secure_msg.errors import ValidationFailed
 from secure_msg.model.booklets import Member
 from secure_msg.model.entry_json import page_json
-from secure_msg.model.invitations import InvitationRequest, IssuedInvitation
+from secure_msg.model.invitations import InvitationRequest
 from secure_msg.model.notice_templates import Language
 from secure_msg.model.roles import Role
-from secure_msg.services import booklet_service, entry_service, notice_service
-from secure_msg.web import context, notices_runtime
-from secure_msg.web import services as services_mod
+from secure_msg.services import booklet_service, entry_service, member_invitation, notice_service
 from secure_msg.web.api_accounts import B64, HEX_ID
 from secure_msg.web.auth import require_session, session_check
 from secure_msg.web.json_io import (
@@ -91,22 +88,11 @@ async def invite_member(request: web.Request) -> web.Response:
     language_raw = get_str(body, "language", max_len=2, optional=True) or Language.FI.value
     if language_raw not in {lang.value for lang in Language}:
         raise ValidationFailed("language must be fi, sv or en", errors=[{"field": "language"}])
-    booklet_id = path_id(request, "booklet_id")
-    queued: list[str] = []
-    also_txn = None
-    if send:
-        deps = notices_runtime.runtime(request).notices
-        await notice_service.check_invitation_send(deps, session, booklet_id, request_, send)
-        now = deps.clock.now_ms()
-
-        def also_txn(conn: sqlite3.Connection, issued: IssuedInvitation) -> None:
-            queued.extend(notice_service.invitation_notices_txn(
-                conn, deps, issued, booklet_id, send, Language(language_raw), now))
-
-    issued = await booklet_service.invite(
-        services(request).booklets, session, booklet_id, request_, also_txn=also_txn,
-    )
-    base = context.config(request).server.public_base_url
+    s = services(request)
+    issued, queued = await member_invitation.invite(
+        s.booklets, s.notices, session, path_id(request, "booklet_id"), request_, send,
+        Language(language_raw))
+    base = s.config.server.public_base_url
     return web.json_response({
         "id": issued.invitation.id, "link": issued.link(base),
         "expires_at": ms_to_iso(issued.invitation.expires_at_ms), "queued": queued,
@@ -127,7 +113,7 @@ async def post_grant(request: web.Request) -> web.Response:
     body = await json_body(request)
     count = await booklet_service.grant_history(
         services(request).booklets, session, path_id(request, "booklet_id"),
-        get_bytes(body, "grant", max_len=context.config(request).limits.max_request_bytes),
+        get_bytes(body, "grant", max_len=services(request).config.limits.max_request_bytes),
     )
     return web.json_response({"entries": count}, status=201)
 
@@ -209,7 +195,6 @@ async def list_receipts(request: web.Request) -> web.Response:
 
 
 def setup_routes(app: web.Application) -> None:
-    services_mod.install(app)
     t = ["booklets"]
     base = "/api/booklets/{booklet_id}"
     obj: dict[str, Any] = {"type": "object"}

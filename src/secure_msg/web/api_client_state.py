@@ -10,11 +10,11 @@ from aiohttp import web
 
 from secure_msg.crypto.client_state import MAX_VERSION
 from secure_msg.services import client_state_service as svc
-from secure_msg.web import context
 from secure_msg.web.api_accounts import B64
 from secure_msg.web.auth import require_session, session_check
 from secure_msg.web.json_io import b64, get_bytes, get_int, json_body
 from secure_msg.web.openapi import add_route
+from secure_msg.web.services import services
 
 VERSION = {"type": "integer", "minimum": 0, "maximum": MAX_VERSION}
 STATE = {"type": "object", "required": ["version", "state"], "properties": {
@@ -23,13 +23,8 @@ PUT_BODY = {"type": "object", "required": ["base_version", "version", "state"], 
     "base_version": VERSION, "version": {**VERSION, "minimum": 1}, "state": B64}}
 
 
-def _deps(request: web.Request) -> svc.ClientStateDeps:
-    return svc.ClientStateDeps(context.db(request), context.clock(request),
-                               context.config(request).limits.client_state_bytes)
-
-
 async def get_state(request: web.Request) -> web.Response:
-    stored = await svc.get(_deps(request), session_check(request))
+    stored = await svc.get(services(request).client_state, session_check(request))
     return web.json_response({"version": stored.version,
                               "state": b64(stored.blob) if stored.blob is not None else None})
 
@@ -40,7 +35,7 @@ async def put_state(request: web.Request) -> web.Response:
     base_version = get_int(body, "base_version", maximum=MAX_VERSION)
     version = get_int(body, "version", minimum=1, maximum=MAX_VERSION)
     blob = get_bytes(body, "state")
-    stored = await svc.put(_deps(request), session, blob, base_version=base_version,
+    stored = await svc.put(services(request).client_state, session, blob, base_version=base_version,
                            version=version)
     return web.json_response({"version": stored})
 

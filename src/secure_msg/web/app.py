@@ -3,45 +3,26 @@
     app = create_app(config)                        # production
     app = create_app(config, clock=FixedClock())    # tests: time and randomness injected
 
-Handlers reach what they need through web/context.py (`context.db(request)`, …).
+Handlers reach what they need through `services(request)` (web/services.py, built at start-up).
 Feature modules add their routes by appending their `setup_routes` to web/routes.py.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 
 from aiohttp import web
 
 from secure_msg.clock import Clock, SystemClock
 from secure_msg.config import Config
 from secure_msg.crypto.rng import Rng, system_rng
-from secure_msg.server_keys import load_vault
-from secure_msg.storage.db import Database
 from secure_msg.web import routes
-from secure_msg.web.context import CLOCK, CONFIG, RNG, RUNTIME, Runtime
-from secure_msg.web.metrics import Gauge, Metrics
+from secure_msg.web.context import CLOCK, CONFIG, RNG
+from secure_msg.web.metrics import Metrics
 from secure_msg.web.middleware import HSTS, METRICS, observe_middleware, security_headers
 from secure_msg.web.openapi import API_REGISTRY, ApiRegistry
 from secure_msg.web.problems import problem_middleware
-
-
-async def _runtime_ctx(app: web.Application) -> AsyncIterator[None]:
-    runtime, cfg = app[RUNTIME], app[CONFIG]
-    runtime.vault = load_vault(cfg.storage.keys_dir, app[RNG])  # fails early, naming the file
-    runtime.database = await Database.open(cfg.storage.database_path)
-    database = runtime.database
-    app[METRICS].register(Gauge(
-        "secure_msg_db_commits_total", "Group commits done by the writer (a counter).",
-        lambda: database.stats.commits))
-    app[METRICS].register(Gauge(
-        "secure_msg_db_write_jobs_total", "Write functions run by the writer (a counter).",
-        lambda: database.stats.jobs))
-    try:
-        yield
-    finally:
-        await runtime.database.close()
-        runtime.database = None
+from secure_msg.web.services import services_ctx
 
 
 def create_app(
@@ -55,11 +36,10 @@ def create_app(
     app[CONFIG] = cfg
     app[CLOCK] = clock or SystemClock()
     app[RNG] = rng or system_rng
-    app[RUNTIME] = Runtime()
     app[METRICS] = Metrics()
     app[HSTS] = cfg.is_https
     app[API_REGISTRY] = ApiRegistry()
-    app.cleanup_ctx.append(_runtime_ctx)
+    app.cleanup_ctx.append(services_ctx)
     app.on_response_prepare.append(security_headers)
     for setup in routes.ROUTE_SETUPS if route_setups is None else route_setups:
         setup(app)

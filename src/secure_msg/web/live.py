@@ -17,7 +17,6 @@ from aiohttp import WSMsgType, web
 from secure_msg.errors import SecureMsgError
 from secure_msg.services import account_service
 from secure_msg.services.live import EntryEvent
-from secure_msg.web import services as services_mod
 from secure_msg.web.openapi import add_route
 from secure_msg.web.services import services
 
@@ -107,7 +106,6 @@ def event_text(event: EntryEvent) -> str:
 
 
 def setup_routes(app: web.Application) -> None:
-    services_mod.install(app)
     add_route(app, "GET", "/api/live", live, tags=["booklets"],
               summary="WebSocket of new-entry events; first message {\"token\": …}",
               description="Events: {type: entry, booklet_id, seq, kind, author_id}.",

@@ -8,9 +8,9 @@ import importlib.metadata
 from aiohttp import web
 
 from secure_msg.errors import ServiceUnavailable
-from secure_msg.web import context
 from secure_msg.web.middleware import METRICS
 from secure_msg.web.openapi import API_REGISTRY, add_route
+from secure_msg.web.services import services
 
 _STATUS = {"type": "object", "required": ["status"],
            "properties": {"status": {"type": "string"}}}
@@ -26,7 +26,7 @@ async def readyz(request: web.Request) -> web.Response:
     """The database answers a query: the load balancer may send traffic."""
     try:
         async with asyncio.timeout(READY_TIMEOUT_SECONDS):
-            ok = await context.db(request).ping()
+            ok = await services(request).db.ping()
     except (TimeoutError, RuntimeError, OSError):
         ok = False
     if not ok:
@@ -41,7 +41,7 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 async def openapi(request: web.Request) -> web.Response:
-    cfg = context.config(request)
+    cfg = services(request).config
     document = request.app[API_REGISTRY].document(
         title="secure-msg", version=_version(), server_url=cfg.server.public_base_url
     )

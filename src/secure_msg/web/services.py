@@ -1,68 +1,237 @@
-"""The domain services' dependencies, built once at start-up from config and the runtime."""
+"""The one place the service is wired: `Services` is built at start-up from the config, the
+clock and the random source, and handlers reach it through `services(request)`.
+
+    async def handler(request: web.Request) -> web.Response:
+        result = await booklet_service.create(services(request).booklets, session)
+
+`services_ctx` (web/app.py's cleanup_ctx) opens the keys and the database, builds every
+service's dependencies, starts the outbox worker with the scheduler tick, and closes it all in
+the reverse order at shutdown. Tests reach the same object as `app[SERVICES]`.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from secure_msg.channels.email import SmtpEmailSender, SmtpSettings
+from secure_msg.channels.inbound import TWIML_REPLIES
+from secure_msg.channels.outbox import OutboxSettings, OutboxWorker
+from secure_msg.channels.sms import TwilioSettings, TwilioSmsGateway
+from secure_msg.channels.whatsapp import TemplateKey, WhatsAppGateway
+from secure_msg.clock import Clock
+from secure_msg.config import Config
+from secure_msg.crypto.rng import Rng
+from secure_msg.crypto.vault import Vault
 from secure_msg.crypto.verifier import Argon2Params
+from secure_msg.logging import get_logger
+from secure_msg.model.appointments import QuietHours
+from secure_msg.model.inbound import ReplyFormat
+from secure_msg.model.notice_templates import (
+    Language,
+    NoticeKind,
+    NoticeRenderer,
+    default_templates_dir,
+)
+from secure_msg.server_keys import load_vault
+from secure_msg.services import notice_service, scheduler
 from secure_msg.services.account_service import AccountDeps
+from secure_msg.services.appointment_service import AppointmentDeps
 from secure_msg.services.audit_batcher import AuditBatcher
 from secure_msg.services.booklet_service import BookletDeps
+from secure_msg.services.client_state_service import ClientStateDeps
 from secure_msg.services.entry_service import EntryDeps
-from secure_msg.services.live import Hub
+from secure_msg.services.inbound_service import InboundLimits
+from secure_msg.services.live import EntryEvent, Hub
+from secure_msg.services.notice_service import NoticeDeps
+from secure_msg.services.outbox import OutboxDeps
 from secure_msg.services.rate_limit import FailureLimiter
-from secure_msg.web.context import CLOCK, CONFIG, RNG, RUNTIME
+from secure_msg.storage.db import Database
+from secure_msg.web.context import CLOCK, CONFIG, RNG
+from secure_msg.web.metrics import Gauge
+from secure_msg.web.middleware import METRICS
+
+log = get_logger(__name__)
+STATUS_PATH = "/webhooks/twilio/status"
 
 
 @dataclass
 class Services:
+    """Everything a handler may call, built once per process."""
+
+    config: Config
+    clock: Clock
+    rng: Rng
+    db: Database
+    vault: Vault
     accounts: AccountDeps
     booklets: BookletDeps
     entries: EntryDeps
+    client_state: ClientStateDeps
+    notices: NoticeDeps
+    appointments: AppointmentDeps
+    inbound_limits: InboundLimits
+    replies: ReplyFormat  # how inbound SMS and calls are answered (TwiML)
     hub: Hub
+    worker: OutboxWorker
+    twilio_auth_token: str = field(repr=False)
 
 
 SERVICES = web.AppKey("services", Services)
-
-
-async def _services_ctx(app: web.Application) -> AsyncIterator[None]:
-    cfg, runtime, clock, rng = app[CONFIG], app[RUNTIME], app[CLOCK], app[RNG]
-    assert runtime.database is not None
-    assert runtime.vault is not None
-    argon = Argon2Params(ops=cfg.argon2.opslimit, mem_bytes=cfg.argon2.memlimit_bytes)
-    limiter = FailureLimiter(
-        clock, max_failures=cfg.accounts.login_max_failures,
-        window_seconds=cfg.accounts.login_window_seconds,
-    )
-    accounts = AccountDeps(
-        runtime.database, runtime.vault, clock, rng, argon, cfg.accounts.session_lifetime_hours,
-        limiter,
-    )
-    booklets = BookletDeps(
-        runtime.database, runtime.vault, clock, rng, cfg.accounts.invitation_lifetime_days
-    )
-    hub = Hub()
-    fetch_audit = AuditBatcher(runtime.database)
-    app[SERVICES] = Services(
-        accounts, booklets, EntryDeps(booklets, hub, cfg.limits.max_entry_bytes, fetch_audit),
-        hub,
-    )
-    yield
-    await fetch_audit.close()
-
-
-def install(app: web.Application) -> None:
-    """Called by the route modules that need services; runs after the runtime is opened."""
-    if _services_ctx not in app.cleanup_ctx:
-        app.cleanup_ctx.append(_services_ctx)
 
 
 def services(request: web.Request) -> Services:
     return request.app[SERVICES]
 
 
-def services_of(app: web.Application) -> Services:
-    return app[SERVICES]
+# -- building ---------------------------------------------------------------------------------
+
+
+def twilio_settings(cfg: Config) -> TwilioSettings | None:
+    t = cfg.twilio
+    if not (t.account_sid and t.auth_token and t.from_number):
+        return None
+    # Every retry goes back through the outbox (and its rate limit): no waiting inside a send.
+    return TwilioSettings(t, max_inline_wait=0.0, max_attempts_per_send=1)
+
+
+def whatsapp_templates(cfg: Config) -> dict[TemplateKey, str]:
+    """[whatsapp.templates] as (kind, language) → ContentSid (keys validated by config.py)."""
+    out = {}
+    for key, sid in cfg.whatsapp.templates.items():
+        kind, _, language = key.partition(".")
+        out[(NoticeKind(kind), Language(language))] = sid
+    return out
+
+
+def whatsapp_gateway(cfg: Config, settings: TwilioSettings | None) -> WhatsAppGateway | None:
+    """The WhatsApp gateway when enabled and Twilio is configured; None otherwise (a queued
+    WhatsApp notice then fails visibly as channel-unavailable)."""
+    if not cfg.whatsapp.enabled or settings is None:
+        return None
+    return WhatsAppGateway(settings, cfg.whatsapp.sender, whatsapp_templates(cfg))
+
+
+def renderer_for(cfg: Config) -> NoticeRenderer:
+    return NoticeRenderer.load(default_templates_dir(),
+                               sender_name=cfg.notices.sender_name or None,
+                               link_origin=cfg.server.public_base_url)
+
+
+def _notice_deps(cfg: Config, db: Database, vault: Vault, clock: Clock, rng: Rng) -> NoticeDeps:
+    n = cfg.notices
+    return NoticeDeps(
+        db, vault, clock, rng, renderer_for(cfg),
+        QuietHours.parse(n.timezone, n.quiet_hours_start, n.quiet_hours_end),
+        cfg.server.public_base_url, whatsapp_enabled=cfg.whatsapp.enabled,
+        email_enabled=cfg.email.enabled, ping_enabled=n.new_entry_ping,
+        ping_interval_ms=n.new_entry_ping_minutes * 60_000,
+        whatsapp_templates=frozenset(whatsapp_templates(cfg)) if cfg.whatsapp.enabled
+        else frozenset(),
+    )
+
+
+def _worker(cfg: Config, deps: NoticeDeps, settings: TwilioSettings | None) -> OutboxWorker:
+    n, e = cfg.notices, cfg.email
+    email = SmtpEmailSender(SmtpSettings(e.smtp_host, e.smtp_port, e.from_address, e.starttls,
+                                         e.username, e.password.reveal())) if e.enabled else None
+    return OutboxWorker(
+        OutboxDeps(deps.db, deps.vault), deps.clock, deps.renderer,
+        OutboxSettings(rate_per_second=n.send_rate_per_second, max_attempts=n.max_attempts,
+                       lease_ms=n.claim_lease_seconds * 1000,
+                       concurrency=min(64, max(4, n.send_rate_per_second * 2)),
+                       status_callback_url=cfg.server.public_base_url + STATUS_PATH),
+        sms=TwilioSmsGateway(settings) if settings else None, email=email,
+        whatsapp=whatsapp_gateway(cfg, settings),
+    )
+
+
+def build(cfg: Config, db: Database, vault: Vault, clock: Clock, rng: Rng) -> Services:
+    argon = Argon2Params(ops=cfg.argon2.opslimit, mem_bytes=cfg.argon2.memlimit_bytes)
+    limiter = FailureLimiter(
+        clock, max_failures=cfg.accounts.login_max_failures,
+        window_seconds=cfg.accounts.login_window_seconds,
+    )
+    accounts = AccountDeps(db, vault, clock, rng, argon, cfg.accounts.session_lifetime_hours,
+                           limiter)
+    booklets = BookletDeps(db, vault, clock, rng, cfg.accounts.invitation_lifetime_days)
+    hub = Hub()
+    notices = _notice_deps(cfg, db, vault, clock, rng)
+    return Services(
+        config=cfg, clock=clock, rng=rng, db=db, vault=vault, accounts=accounts, booklets=booklets,
+        entries=EntryDeps(booklets, hub, cfg.limits.max_entry_bytes, AuditBatcher(db)),
+        client_state=ClientStateDeps(db, clock, cfg.limits.client_state_bytes),
+        notices=notices,
+        appointments=AppointmentDeps(notices, cfg.appointments.late_cancellation_hours,
+                                     cfg.appointments.count_late_cancellations),
+        # The server is one process, so an in-memory limiter sees every webhook; several
+        # processes would need it in the database.
+        inbound_limits=InboundLimits(clock), replies=TWIML_REPLIES, hub=hub,
+        worker=_worker(cfg, notices, twilio_settings(cfg)),
+        twilio_auth_token=cfg.twilio.auth_token.reveal(),
+    )
+
+
+def _observe_entries(s: Services) -> None:
+    """New-entry pings: the hub tells us about each posted entry (ids only, never content)."""
+    if not s.notices.ping_enabled:
+        return
+    pending: set[asyncio.Task[int]] = set()
+
+    def on_entry(event: EntryEvent, readers: list[bytes]) -> None:
+        task = asyncio.ensure_future(notice_service.on_entry_posted(
+            s.notices, event.booklet_id, event.author_id, readers))
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+
+    s.hub.observers.append(on_entry)
+
+
+def _register_metrics(app: web.Application, db: Database) -> None:
+    app[METRICS].register(Gauge(
+        "secure_msg_db_commits_total", "Group commits done by the writer (a counter).",
+        lambda: db.stats.commits))
+    app[METRICS].register(Gauge(
+        "secure_msg_db_write_jobs_total", "Write functions run by the writer (a counter).",
+        lambda: db.stats.jobs))
+
+
+async def services_ctx(app: web.Application) -> AsyncIterator[None]:
+    cfg, clock, rng = app[CONFIG], app[CLOCK], app[RNG]
+    vault = load_vault(cfg.storage.keys_dir, rng)  # fails early, naming the file
+    db = await Database.open(cfg.storage.database_path)
+    try:
+        _register_metrics(app, db)
+        s = app[SERVICES] = build(cfg, db, vault, clock, rng)
+        _observe_entries(s)
+        async with _running(s):
+            yield
+    finally:
+        await db.close()
+
+
+@contextlib.asynccontextmanager
+async def _running(s: Services) -> AsyncIterator[None]:
+    """The outbox worker (with the scheduler tick) and the audit batcher, for the app's life."""
+    cfg = s.config
+    stop = asyncio.Event()
+    lead_ms = cfg.notices.reminder_lead_hours * 3_600_000
+    few = cfg.appointments.period_few_sessions
+
+    async def tick() -> int:
+        return await scheduler.run_once(s.appointments, lead_ms, few)
+
+    task = asyncio.create_task(
+        s.worker.run(stop, tick, cfg.notices.scheduler_interval_ms / 1000), name="outbox")
+    try:
+        yield
+    finally:
+        stop.set()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(task, 15)
+        await s.worker.aclose()
+        await s.entries.fetch_audit.close()

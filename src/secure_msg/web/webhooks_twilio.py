@@ -17,23 +17,16 @@ from collections.abc import Mapping
 
 from aiohttp import web
 
-from secure_msg.channels.inbound import (
-    SIGNATURE_HEADER,
-    TWIML_REPLIES,
-    is_valid_twilio_signature,
-)
+from secure_msg.channels.inbound import SIGNATURE_HEADER, is_valid_twilio_signature
 from secure_msg.errors import BadRequest, ValidationFailed, WebhookSignatureInvalid
 from secure_msg.services import inbound_service, notice_service
-from secure_msg.web import context, notices_runtime
-from secure_msg.web.context import CLOCK
-from secure_msg.web.notices_runtime import STATUS_PATH, runtime
 from secure_msg.web.openapi import add_route
+from secure_msg.web.services import STATUS_PATH, services
 
 TWIML = "application/xml"
 SMS_PATH = "/webhooks/twilio/sms"
 VOICE_PATH = "/webhooks/twilio/voice"
 GATHER_PATH = "/webhooks/twilio/voice/gather"
-INBOUND_LIMITS = web.AppKey("inbound_limits", inbound_service.InboundLimits)
 
 MESSAGE_SIDS = ("MessageSid", "SmsSid", "SmsMessageSid")
 _MESSAGE_SID = re.compile(r"(SM|MM)[0-9a-f]{32}")
@@ -60,9 +53,10 @@ def check_sids(form: Mapping[str, str], account_sid: str, required: tuple[str, .
 
 async def _signed_form(request: web.Request, *required: str) -> dict[str, str]:
     form = {k: str(v) for k, v in (await request.post()).items()}
-    cfg = context.config(request)
+    s = services(request)
+    cfg = s.config
     ok = is_valid_twilio_signature(
-        auth_token=runtime(request).twilio_auth_token,
+        auth_token=s.twilio_auth_token,
         public_base_url=cfg.server.public_base_url,
         path_qs=request.path_qs, params=form, signature=request.headers.get(SIGNATURE_HEADER),
     )
@@ -87,43 +81,40 @@ async def status(request: web.Request) -> web.Response:
     form = await _signed_form(request, "MessageSid")
     code = form.get("ErrorCode", "")
     await notice_service.status_callback(
-        runtime(request).notices, form["MessageSid"], _field(form, "MessageStatus"),
+        services(request).notices, form["MessageSid"], _field(form, "MessageStatus"),
         int(code) if code.isdigit() else None)
     return web.Response(status=204)
 
 
 async def sms(request: web.Request) -> web.Response:
     form = await _signed_form(request, "MessageSid")
+    s = services(request)
     reply = await inbound_service.inbound_sms(
-        runtime(request).appointments, request.app[INBOUND_LIMITS], TWIML_REPLIES,
+        s.appointments, s.inbound_limits, s.replies,
         form["MessageSid"], _field(form, "From"), form.get("Body", "")[:1600])
     return _twiml(reply)
 
 
 async def voice(request: web.Request) -> web.Response:
     form = await _signed_form(request, "CallSid")
-    base = context.config(request).server.public_base_url
+    s = services(request)
+    base = s.config.server.public_base_url
     reply = await inbound_service.voice_call(
-        runtime(request).appointments, request.app[INBOUND_LIMITS], TWIML_REPLIES,
-        _field(form, "From"),
-        base + GATHER_PATH)
+        s.appointments, s.inbound_limits, s.replies, _field(form, "From"), base + GATHER_PATH)
     return _twiml(reply)
 
 
 async def gather(request: web.Request) -> web.Response:
     form = await _signed_form(request, "CallSid")
+    s = services(request)
     reply = await inbound_service.voice_gather(
-        runtime(request).appointments, request.app[INBOUND_LIMITS], TWIML_REPLIES,
+        s.appointments, s.inbound_limits, s.replies,
         form["CallSid"], _field(form, "From"), form.get("Digits", ""),
         request.query.get("a", "")[:32])
     return _twiml(reply)
 
 
 def setup_routes(app: web.Application) -> None:
-    notices_runtime.install(app)
-    # The server is one process, so an in-memory limiter sees every webhook; several processes
-    # would need it in the database.
-    app[INBOUND_LIMITS] = inbound_service.InboundLimits(app[CLOCK])
     t = ["webhooks"]
     form = "Twilio's form fields, signed with X-Twilio-Signature over the public URL."
     add_route(app, "POST", STATUS_PATH, status, tags=t, status=204, description=form,
