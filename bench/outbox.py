@@ -36,7 +36,7 @@ from secure_msg.model.channel_policy import Channel
 from secure_msg.model.notice_templates import Language, NoticeKind, NoticeRenderer
 from secure_msg.model.notices import NewNotice
 from secure_msg.server_keys import generate_key_files, load_vault
-from secure_msg.services.outbox import OutboxDeps
+from secure_msg.services.core import Core
 from secure_msg.storage import notices as store
 from secure_msg.storage.db import Database
 from secure_msg.testing.twilio_server import DEV_ACCOUNT_SID, DEV_AUTH_TOKEN
@@ -123,7 +123,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             ]})
             gateway = TwilioSmsGateway(_settings(url))
             worker = OutboxWorker(
-                OutboxDeps(db, vault), clock, NoticeRenderer.load(link_origin="https://msg.example.fi"),
+                Core(db, vault, clock, system_rng),
+                NoticeRenderer.load(link_origin="https://msg.example.fi"),
                 OutboxSettings(rate_per_second=args.rate, max_attempts=20,
                                concurrency=max(4, args.rate * 2 // 10), idle_poll_seconds=0.02),
                 sms=gateway)

@@ -26,13 +26,12 @@ from secure_msg.channels.sms_retry import (
     decide,
 )
 from secure_msg.channels.whatsapp import WhatsAppSender
-from secure_msg.clock import Clock
 from secure_msg.logging import get_logger, log_event
 from secure_msg.model.channel_policy import Channel
 from secure_msg.model.notice_templates import NoticeKind, NoticeRenderer, TemplateError
 from secure_msg.model.notices import ClaimedNotice, render_slots
 from secure_msg.services import outbox
-from secure_msg.services.outbox import OutboxDeps
+from secure_msg.services.core import Core
 
 log = get_logger(__name__)
 EmailSend = Callable[[str, NoticeKind, str, str], Awaitable[SendResult]]
@@ -84,11 +83,11 @@ class OutboxStats:
 
 class OutboxWorker:
     def __init__(
-        self, deps: OutboxDeps, clock: Clock, renderer: NoticeRenderer,
+        self, core: Core, renderer: NoticeRenderer,
         settings: OutboxSettings, *, sms: SmsGateway | None = None, email: EmailSend | None = None,
         whatsapp: WhatsAppSender | None = None, rand: Callable[[], float] = random.random,
     ) -> None:
-        self.deps, self.clock, self.renderer = deps, clock, renderer
+        self.core, self.clock, self.renderer = core, core.clock, renderer
         self.settings = settings
         self.sms, self.email, self.whatsapp = sms, email, whatsapp
         self.rand = rand
@@ -133,7 +132,7 @@ class OutboxWorker:
 
     async def _claim(self, limit: int) -> list[ClaimedNotice]:
         now = self.clock.now_ms()
-        claimed = await outbox.claim(self.deps, now, limit, self.settings.lease_ms,
+        claimed = await outbox.claim(self.core, now, limit, self.settings.lease_ms,
                                      self.channels)
         self.stats.claimed += len(claimed)
         return claimed
@@ -158,7 +157,7 @@ class OutboxWorker:
             log.exception("outbox: processing a notice failed")
 
     async def _process_inner(self, notice: ClaimedNotice) -> None:
-        reason = await outbox.skip_reason(self.deps, notice)
+        reason = await outbox.skip_reason(self.core, notice)
         if reason is not None:
             status = "failed" if reason == outbox.OPTED_OUT else "skipped"
             await self._final(notice, status, reason, None)
@@ -190,7 +189,7 @@ class OutboxWorker:
         nid = notice.id
         if isinstance(result, Sent):
             ambiguous = notice.ambiguous + int(result.possible_duplicate)
-            await outbox.settle_sent(self.deps, nid, result.provider_sid, ambiguous, now)
+            await outbox.settle_sent(self.core, nid, result.provider_sid, ambiguous, now)
             self.stats.sent += 1
             return
         if isinstance(result, Failed):
@@ -209,13 +208,13 @@ class OutboxWorker:
             await self._final(notice, "failed", "retries-exhausted", None)
             return
         next_ms = now + int(delay * 1000)
-        await outbox.settle_retry(self.deps, nid, next_ms, ambiguous, str(result.reason), now)
+        await outbox.settle_retry(self.core, nid, next_ms, ambiguous, str(result.reason), now)
         self.stats.retried += 1
 
     async def _final(self, notice: ClaimedNotice, status: str, reason: str,
                      error_code: int | None) -> None:
         # FailureKind.OPTED_OUT (Twilio 21610) is outbox.OPTED_OUT: the number said STOP.
-        await outbox.settle_final(self.deps, notice, status, reason, error_code,
+        await outbox.settle_final(self.core, notice, status, reason, error_code,
                                   self.clock.now_ms())
         if status == "failed":
             self.stats.failed += 1

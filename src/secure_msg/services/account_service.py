@@ -12,12 +12,9 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from secure_msg.clock import Clock
 from secure_msg.crypto import keys as protocol_keys
 from secure_msg.crypto import verifier
 from secure_msg.crypto.errors import ProtocolError
-from secure_msg.crypto.rng import Rng
-from secure_msg.crypto.vault import Vault
 from secure_msg.errors import (
     DataIntegrityError,
     Forbidden,
@@ -38,13 +35,13 @@ from secure_msg.model.accounts import (
 )
 from secure_msg.model.roles import Role
 from secure_msg.services import invitation_service
+from secure_msg.services.core import Core
 from secure_msg.services.rate_limit import FailureLimiter
 from secure_msg.storage import accounts as store
 from secure_msg.storage import audit as audit_store
 from secure_msg.storage import booklets as booklet_store
 from secure_msg.storage import enrollment as enrollment_store
 from secure_msg.storage import invitations as invitation_store
-from secure_msg.storage.db import Database
 from secure_msg.storage.txn import Txn
 
 HOUR_MS = 3_600_000
@@ -52,12 +49,8 @@ SESSION_TOKEN_BYTES = 32
 PRELOGIN_SALT = "prelogin.salt"
 
 
-@dataclass
-class AccountDeps:
-    db: Database
-    vault: Vault
-    clock: Clock
-    rng: Rng
+@dataclass(frozen=True)
+class AccountDeps(Core):
     argon: verifier.Argon2Params
     session_hours: int
     limiter: FailureLimiter

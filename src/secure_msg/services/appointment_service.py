@@ -39,7 +39,7 @@ from secure_msg.storage.txn import Txn
 MAX_DURATION_MIN = 8 * 60
 
 
-@dataclass
+@dataclass(frozen=True)
 class AppointmentDeps:
     notices: NoticeDeps
     late_window_hours: int

@@ -10,11 +10,8 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from secure_msg.clock import Clock
 from secure_msg.crypto import grant as protocol_grant
 from secure_msg.crypto.errors import ProtocolError
-from secure_msg.crypto.rng import Rng
-from secure_msg.crypto.vault import Vault
 from secure_msg.errors import (
     Forbidden,
     MembershipChanged,
@@ -27,19 +24,15 @@ from secure_msg.model.booklets import BookletSummary, Member, Receipt
 from secure_msg.model.invitations import InvitationRequest, IssuedInvitation, new_token
 from secure_msg.model.roles import Role
 from secure_msg.services import invitation_service
+from secure_msg.services.core import Core
 from secure_msg.storage import audit as audit_store
 from secure_msg.storage import booklets as store
 from secure_msg.storage import enrollment as enrollment_store
-from secure_msg.storage.db import Database
 from secure_msg.storage.txn import Txn
 
 
-@dataclass
-class BookletDeps:
-    db: Database
-    vault: Vault
-    clock: Clock
-    rng: Rng
+@dataclass(frozen=True)
+class BookletDeps(Core):
     invitation_days: int
 
 

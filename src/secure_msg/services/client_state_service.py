@@ -11,15 +11,14 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-from secure_msg.clock import Clock
 from secure_msg.crypto.client_state import peek_header
 from secure_msg.crypto.errors import ProtocolError
 from secure_msg.errors import Conflict, PayloadTooLarge, ProtocolRejected, ValidationFailed
 from secure_msg.model.accounts import Session
 from secure_msg.services.account_service import Authenticate
+from secure_msg.services.core import Core
 from secure_msg.storage import client_state as store
 from secure_msg.storage.client_state import StoredState
-from secure_msg.storage.db import Database
 from secure_msg.storage.txn import Txn
 
 
@@ -35,9 +34,7 @@ class StateVersionConflict(Conflict):
 
 
 @dataclass(frozen=True)
-class ClientStateDeps:
-    db: Database
-    clock: Clock
+class ClientStateDeps(Core):
     max_bytes: int
 
 

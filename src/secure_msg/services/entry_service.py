@@ -42,7 +42,7 @@ CREATED_AT_MIN_MS = 1_577_836_800_000  # 2020-01-01T00:00:00Z
 CREATED_AT_MAX_AHEAD_MS = 24 * 3_600_000
 
 
-@dataclass
+@dataclass(frozen=True)
 class EntryDeps:
     booklets: BookletDeps
     hub: Hub

@@ -12,9 +12,7 @@ import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from secure_msg.clock import Clock
-from secure_msg.crypto.rng import Rng
-from secure_msg.crypto.vault import Vault, normalise_email, normalise_phone
+from secure_msg.crypto.vault import normalise_email, normalise_phone
 from secure_msg.errors import (
     ChannelDisabled,
     ClinicalContentRefused,
@@ -32,19 +30,15 @@ from secure_msg.model.notice_templates import Language, NoticeKind, NoticeRender
 from secure_msg.model.notices import QUIET_KINDS, Contact, NewNotice, NoticeView, SlotValue
 from secure_msg.model.roles import Role
 from secure_msg.services.booklet_service import require_member_txn
+from secure_msg.services.core import Core
 from secure_msg.storage import appointments as appointment_store
 from secure_msg.storage import audit as audit_store
 from secure_msg.storage import notices as store
-from secure_msg.storage.db import Database
 from secure_msg.storage.txn import Txn
 
 
-@dataclass
-class NoticeDeps:
-    db: Database
-    vault: Vault
-    clock: Clock
-    rng: Rng
+@dataclass(frozen=True)
+class NoticeDeps(Core):
     renderer: NoticeRenderer
     quiet: QuietHours
     public_base_url: str

@@ -8,36 +8,27 @@ notice is claimed again (invariant 5).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from secure_msg.crypto.vault import Vault
 from secure_msg.model.channel_policy import Channel
 from secure_msg.model.notice_templates import NoticeKind
 from secure_msg.model.notices import ClaimedNotice
+from secure_msg.services.core import Core
 from secure_msg.storage import appointments as appointment_store
 from secure_msg.storage import audit as audit_store
 from secure_msg.storage import notices as store
-from secure_msg.storage.db import Database
 from secure_msg.storage.txn import Txn
 
 # A notice to a number that said STOP (or that Twilio reports as opted out: 21610).
 OPTED_OUT = "opted-out"
 
 
-@dataclass(frozen=True)
-class OutboxDeps:
-    db: Database
-    vault: Vault
-
-
-async def claim(deps: OutboxDeps, now_ms: int, limit: int, lease_ms: int,
+async def claim(deps: Core, now_ms: int, limit: int, lease_ms: int,
                 channels: list[str]) -> list[ClaimedNotice]:
     """Lease up to `limit` due notices on the given channels."""
     return await deps.db.write(lambda t: store.claim_due_txn(
         t, deps.vault, now_ms, limit, lease_ms, channels))
 
 
-async def skip_reason(deps: OutboxDeps, notice: ClaimedNotice) -> str | None:
+async def skip_reason(deps: Core, notice: ClaimedNotice) -> str | None:
     """Why a claimed notice must not go out now (its appointment is no longer scheduled, or
     the number said STOP), or None to send it."""
 
@@ -53,19 +44,19 @@ async def skip_reason(deps: OutboxDeps, notice: ClaimedNotice) -> str | None:
     return await deps.db.read(txn)
 
 
-async def settle_sent(deps: OutboxDeps, notice_id: int, provider_sid: str, ambiguous: int,
+async def settle_sent(deps: Core, notice_id: int, provider_sid: str, ambiguous: int,
                       now_ms: int) -> None:
     await deps.db.write(lambda t: store.mark_sent_txn(t, notice_id, provider_sid, ambiguous,
                                                       now_ms))
 
 
-async def settle_retry(deps: OutboxDeps, notice_id: int, next_ms: int, ambiguous: int,
+async def settle_retry(deps: Core, notice_id: int, next_ms: int, ambiguous: int,
                        reason: str, now_ms: int) -> None:
     await deps.db.write(lambda t: store.mark_retry_txn(t, notice_id, next_ms, ambiguous,
                                                        reason, now_ms))
 
 
-async def settle_final(deps: OutboxDeps, notice: ClaimedNotice, status: str, reason: str,
+async def settle_final(deps: Core, notice: ClaimedNotice, status: str, reason: str,
                        error_code: int | None, now_ms: int) -> None:
     """End a notice as failed or skipped. A failure is audited; an opted-out number is
     recorded as such, so nothing more is sent to it."""

@@ -48,7 +48,6 @@ from secure_msg.services.entry_service import EntryDeps
 from secure_msg.services.inbound_service import InboundLimits
 from secure_msg.services.live import EntryEvent, Hub
 from secure_msg.services.notice_service import NoticeDeps
-from secure_msg.services.outbox import OutboxDeps
 from secure_msg.services.rate_limit import FailureLimiter
 from secure_msg.storage.db import Database
 from secure_msg.web.context import CLOCK, CONFIG, RNG
@@ -140,7 +139,7 @@ def _worker(cfg: Config, deps: NoticeDeps, settings: TwilioSettings | None) -> O
     email = SmtpEmailSender(SmtpSettings(e.smtp_host, e.smtp_port, e.from_address, e.starttls,
                                          e.username, e.password.reveal())) if e.enabled else None
     return OutboxWorker(
-        OutboxDeps(deps.db, deps.vault), deps.clock, deps.renderer,
+        deps, deps.renderer,  # NoticeDeps is the outbox's Core
         OutboxSettings(rate_per_second=n.send_rate_per_second, max_attempts=n.max_attempts,
                        lease_ms=n.claim_lease_seconds * 1000,
                        concurrency=min(64, max(4, n.send_rate_per_second * 2)),
@@ -164,7 +163,7 @@ def build(cfg: Config, db: Database, vault: Vault, clock: Clock, rng: Rng) -> Se
     return Services(
         config=cfg, clock=clock, rng=rng, db=db, vault=vault, accounts=accounts, booklets=booklets,
         entries=EntryDeps(booklets, hub, cfg.limits.max_entry_bytes, AuditBatcher(db)),
-        client_state=ClientStateDeps(db, clock, cfg.limits.client_state_bytes),
+        client_state=ClientStateDeps(db, vault, clock, rng, cfg.limits.client_state_bytes),
         notices=notices,
         appointments=AppointmentDeps(notices, cfg.appointments.late_cancellation_hours,
                                      cfg.appointments.count_late_cancellations),
