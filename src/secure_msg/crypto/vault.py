@@ -24,7 +24,7 @@ from collections.abc import Callable
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from secure_msg.errors import DataIntegrityError, ValidationFailed
+from secure_msg.errors import InvalidEmailAddress, InvalidPhoneNumber, VaultError
 
 VERSION = 1
 KEY_BYTES = 32
@@ -33,20 +33,6 @@ TAG_BYTES = 16
 _AAD_LABEL = b"secure-msg/vault/v1/aad"
 _INDEX_LABEL = b"secure-msg/vault/v1/blind-index"
 _PURPOSE = re.compile(r"[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*")
-
-
-class VaultError(DataIntegrityError):
-    """A sealed blob did not open: tampered, truncated, wrong purpose, wrong key or version."""
-
-
-class InvalidPhoneNumber(ValidationFailed):
-    code = "invalid-phone-number"
-    title = "The phone number is not valid"
-
-
-class InvalidEmailAddress(ValidationFailed):
-    code = "invalid-email-address"
-    title = "The e-mail address is not valid"
 
 
 def _check_purpose(purpose: str) -> bytes:
