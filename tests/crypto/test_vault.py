@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from secure_msg.crypto.vault import Vault, normalise_email, normalise_phone
+from secure_msg.contacts import normalise_email, normalise_phone
+from secure_msg.crypto.vault import Vault
 from secure_msg.errors import InvalidEmailAddress, InvalidPhoneNumber, VaultError
 
 A, B = bytes(range(32)), bytes(range(1, 33))

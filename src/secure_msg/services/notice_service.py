@@ -13,8 +13,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from secure_msg.clock import Clock
+from secure_msg.contacts import normalise_email, normalise_phone
 from secure_msg.crypto.rng import Rng
-from secure_msg.crypto.vault import Vault, normalise_email, normalise_phone
+from secure_msg.crypto.vault import Vault
 from secure_msg.errors import (
     ChannelDisabled,
     ClinicalContentRefused,
