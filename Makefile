@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test test-py test-js lint install node chromium vectors bench clean
+.PHONY: run test test-fast test-py test-py-fast test-js lint install node chromium vectors bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,13 @@ test: install node chromium lint test-py test-js
 
 test-py: install chromium
 	$(PY) -m pytest -q
+
+# The check to run before each commit: no browser tests (and so no Chromium) and no tests marked
+# `slow` (servers in subprocesses, long property runs). `make test` stays the one that must pass.
+test-fast: install node lint test-py-fast test-js
+
+test-py-fast: install
+	$(PY) -m pytest -q -m "not slow" --ignore=tests/browser
 
 test-js: node
 	node --test tests/js/

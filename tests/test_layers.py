@@ -83,7 +83,7 @@ def violations(imports: Mapping[str, set[str]]) -> list[str]:
                     found.append(f"{module} imports {target}: only storage/ may")
                 continue
             dst = package_of(target)
-            if dst == src or dst == "__init__":
+            if dst in (src, "__init__"):
                 continue
             edges.setdefault(src, set()).add(dst)
             if dst in EXEMPT and src not in {"cli"}:

@@ -1,39 +1,54 @@
 """The service's one error tree; web/problems.py renders it as RFC 9457 problem+json.
 
-    SecureMsgError                      500 internal               (never user-caused)
-    ├── ConfigError                     -   (start-up only, names the bad key)
-    ├── DataIntegrityError              500 data-integrity         (tampered blob; shown as 500)
-    ├── BadRequest                      400 bad-request
-    │   ├── InvalidJson                 400 invalid-json
-    │   └── ValidationFailed            422 validation-failed
-    ├── Unauthorized                    401 unauthorized
-    ├── Forbidden                       403 forbidden
-    │   └── WebhookSignatureInvalid     403 webhook-signature-invalid
-    ├── NotFound                        404 not-found
-    ├── MethodNotAllowed                405 method-not-allowed
-    ├── Conflict                        409 conflict
-    │   └── InvalidTransition           409 invalid-transition     (appointment lifecycle)
-    ├── Gone                            410 gone
-    │   ├── InvitationExpired           410 invitation-expired
-    │   └── InvitationUsed              410 invitation-used
-    ├── PayloadTooLarge                 413 payload-too-large
-    ├── UnsupportedMediaType            415 unsupported-media-type
-    ├── RateLimited                     429 rate-limited           (carries Retry-After)
-    ├── ClinicalContentRefused          422 clinical-content-refused (plain channel, DESIGN §1.2)
-    ├── ChannelDisabled                 422 channel-disabled       (e.g. WhatsApp while off)
-    ├── WhatsAppTemplateMissing         422 whatsapp-template-missing (no approved template)
-    └── ServiceUnavailable              503 service-unavailable    (e.g. database not ready)
+    SecureMsgError                   500 internal
+    ├── ConfigError                  500 config-invalid
+    │   └── KeysExist                500 config-invalid
+    ├── DataIntegrityError           500 data-integrity
+    │   └── VaultError               500 data-integrity
+    ├── BadRequest                   400 bad-request
+    │   ├── InvalidJson              400 invalid-json
+    │   └── ValidationFailed         422 validation-failed
+    │       ├── InvalidPhoneNumber   422 invalid-phone-number
+    │       └── InvalidEmailAddress  422 invalid-email-address
+    ├── Unauthorized                 401 unauthorized
+    │   └── InvalidCredentials       401 invalid-credentials
+    ├── Forbidden                    403 forbidden
+    │   └── WebhookSignatureInvalid  403 webhook-signature-invalid
+    ├── NotFound                     404 not-found
+    ├── MethodNotAllowed             405 method-not-allowed
+    ├── Conflict                     409 conflict
+    │   ├── LoginTaken               409 login-taken
+    │   ├── SequenceConflict         409 sequence-conflict
+    │   ├── MembershipChanged        409 membership-changed
+    │   ├── DuplicateEntry           409 duplicate-entry
+    │   ├── InvalidTransition        409 invalid-transition
+    │   └── StateVersionConflict     409 state-version-conflict
+    ├── Gone                         410 gone
+    │   ├── InvitationExpired        410 invitation-expired
+    │   └── InvitationUsed           410 invitation-used
+    ├── PayloadTooLarge              413 payload-too-large
+    ├── UnsupportedMediaType         415 unsupported-media-type
+    ├── RateLimited                  429 rate-limited
+    ├── ServiceUnavailable           503 service-unavailable
+    ├── ProtocolRejected             422 protocol-rejected
+    ├── ClinicalContentRefused       422 clinical-content-refused
+    ├── ChannelDisabled              422 channel-disabled
+    └── WhatsAppTemplateMissing      422 whatsapp-template-missing
 
 `code` is the stable problem `type` (a relative URI reference, e.g. "not-found"): clients and
 tests branch on it, so never rename one. `title` is user-facing and the same for every instance
 of a class; `detail` is optional per-instance user-facing text and must never carry internal state.
-Domain modules add their own subclasses (e.g. `clinical-content-refused` under Forbidden) next to
-the code that raises them; the middleware needs no change for that.
+A 500 is never the user's doing: web/problems.py answers it without detail and logs it.
+
+Every subclass is defined here, whichever layer raises it, so the whole tree reads in one place;
+the middleware needs no change for a new one. tests/test_errors.py checks both that and that the
+drawing above is the tree the classes form, and prints the drawing to paste when it is not.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, ClassVar
 
 
@@ -170,6 +185,8 @@ class RateLimited(SecureMsgError):
 
 
 class ServiceUnavailable(SecureMsgError):
+    """A dependency is not ready yet (e.g. the database at start-up)."""
+
     code = "service-unavailable"
     status = 503
     title = "The service is temporarily unavailable"
@@ -262,6 +279,8 @@ class WhatsAppTemplateMissing(SecureMsgError):
 
 
 class InvalidTransition(Conflict):
+    """The appointment's lifecycle does not allow this step from its current state."""
+
     code = "invalid-transition"
     title = "The appointment is no longer in a state that allows this"
 
@@ -271,3 +290,47 @@ class WebhookSignatureInvalid(Forbidden):
 
     code = "webhook-signature-invalid"
     title = "The webhook signature is missing or wrong"
+
+
+# Errors of the client-state service (docs/protocol.md §6.5).
+
+
+class StateVersionConflict(Conflict):
+    """Another device wrote first: read the stored state, merge, and write again."""
+
+    code = "state-version-conflict"
+    title = "The stored state has changed; read it, merge and try again"
+
+    def __init__(self, current_version: int) -> None:
+        super().__init__(f"The stored version is {current_version}.",
+                         current_version=current_version)
+
+
+# Errors of the server's key files and the at-rest vault: start-up or data, never user-caused.
+
+
+class KeysExist(ConfigError):
+    """Refusal to overwrite: replacing a key makes existing data unreadable or unfindable."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(
+            "storage.keys_dir",
+            f"{path} already exists; refusing to overwrite it (existing data depends on it)",
+        )
+
+
+class VaultError(DataIntegrityError):
+    """A sealed blob did not open: tampered, truncated, wrong purpose, wrong key or version."""
+
+
+# Errors of contact addresses (secure_msg.contacts).
+
+
+class InvalidPhoneNumber(ValidationFailed):
+    code = "invalid-phone-number"
+    title = "The phone number is not valid"
+
+
+class InvalidEmailAddress(ValidationFailed):
+    code = "invalid-email-address"
+    title = "The e-mail address is not valid"

@@ -172,7 +172,8 @@ def configure_logging(level: str = "INFO", stream: IO[str] | None = None) -> Non
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False
-    # aiohttp's access log would print raw paths and query strings; web/app.py logs requests itself.
+    # aiohttp's access log would print raw paths and query strings; web/middleware.py logs
+    # requests itself, by route template.
     logging.getLogger("aiohttp.access").disabled = True
 
 

@@ -8,21 +8,11 @@ from pathlib import Path
 
 from secure_msg.crypto.rng import Rng
 from secure_msg.crypto.vault import KEY_BYTES, Vault
-from secure_msg.errors import ConfigError
+from secure_msg.errors import ConfigError, KeysExist
 
 AT_REST_KEY = "at-rest.key"
 BLIND_INDEX_KEY = "blind-index.key"
 KEY_FILES = (AT_REST_KEY, BLIND_INDEX_KEY)
-
-
-class KeysExist(ConfigError):
-    """Refusal to overwrite: replacing a key makes existing data unreadable or unfindable."""
-
-    def __init__(self, path: Path) -> None:
-        super().__init__(
-            "storage.keys_dir",
-            f"{path} already exists; refusing to overwrite it (existing data depends on it)",
-        )
 
 
 def generate_key_files(keys_dir: Path, rng: Rng) -> list[Path]:

@@ -31,8 +31,8 @@ def test_every_single_typo_and_neighbour_swap_of_a_recovery_key_is_caught(secret
     wrong = []
     for i, ch in enumerate(text):
         wrong += [text[:i] + other + text[i + 1 :] for other in recovery.ALPHABET if other != ch]
-        if i + 1 < len(text) and text[i] != text[i + 1]:
-            wrong.append(text[:i] + text[i + 1] + text[i] + text[i + 2 :])
+        if i + 1 < len(text) and ch != text[i + 1]:
+            wrong.append(text[:i] + text[i + 1] + ch + text[i + 2 :])
     for typo in wrong:
         with pytest.raises(ProtocolError) as err:
             recovery.parse_recovery_key(typo)

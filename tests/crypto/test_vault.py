@@ -8,14 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from secure_msg.crypto.vault import (
-    InvalidEmailAddress,
-    InvalidPhoneNumber,
-    Vault,
-    VaultError,
-    normalise_email,
-    normalise_phone,
-)
+from secure_msg.contacts import normalise_email, normalise_phone
+from secure_msg.crypto.vault import Vault
+from secure_msg.errors import InvalidEmailAddress, InvalidPhoneNumber, VaultError
 
 A, B = bytes(range(32)), bytes(range(1, 33))
 VAULT = Vault(A, B, os.urandom)

@@ -10,8 +10,8 @@ Sealed blob, version 1:
 
 `purpose` names the column ("invitations.phone"), so a blob copied into another column fails to
 open. Look-ups use a blind index: HMAC-SHA256(blind-index key, label 0x00 purpose 0x00 value) over
-the *normalised* value (E.164 phone, lower-cased e-mail), with its own key so that leaking one
-key does not leak the other's protection.
+the *normalised* value (E.164 phone, lower-cased e-mail; the rules are in secure_msg/contacts.py),
+with its own key so that leaking one key does not leak the other's protection.
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ from collections.abc import Callable
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from secure_msg.errors import DataIntegrityError, ValidationFailed
+from secure_msg.contacts import normalise_email, normalise_phone
+from secure_msg.errors import VaultError
 
 VERSION = 1
 KEY_BYTES = 32
@@ -33,20 +34,6 @@ TAG_BYTES = 16
 _AAD_LABEL = b"secure-msg/vault/v1/aad"
 _INDEX_LABEL = b"secure-msg/vault/v1/blind-index"
 _PURPOSE = re.compile(r"[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*")
-
-
-class VaultError(DataIntegrityError):
-    """A sealed blob did not open: tampered, truncated, wrong purpose, wrong key or version."""
-
-
-class InvalidPhoneNumber(ValidationFailed):
-    code = "invalid-phone-number"
-    title = "The phone number is not valid"
-
-
-class InvalidEmailAddress(ValidationFailed):
-    code = "invalid-email-address"
-    title = "The e-mail address is not valid"
 
 
 def _check_purpose(purpose: str) -> bytes:
@@ -114,22 +101,3 @@ class Vault:
     def email_index(self, purpose: str, raw_email: str) -> bytes:
         return self.blind_index(purpose, normalise_email(raw_email))
 
-
-def normalise_phone(raw: str, default_country_code: str = "358") -> str:
-    """A phone number in E.164 ("+358401234567"); national numbers get `default_country_code`."""
-    compact = re.sub(r"[\s\-().]", "", raw)
-    if compact.startswith("00"):
-        compact = "+" + compact[2:]
-    elif compact.startswith("0"):
-        compact = f"+{default_country_code}{compact[1:]}"
-    if not re.fullmatch(r"\+[1-9]\d{6,14}", compact):
-        raise InvalidPhoneNumber("Give the number in international form, e.g. +358 40 123 4567.")
-    return compact
-
-
-def normalise_email(raw: str) -> str:
-    """Trimmed, lower-cased address (the local part too: no provider we meet is case-sensitive)."""
-    address = raw.strip().lower()
-    if len(address) > 254 or not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s.]+", address):
-        raise InvalidEmailAddress("Give an address like name@example.fi.")
-    return address

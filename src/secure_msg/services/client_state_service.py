@@ -13,24 +13,18 @@ from dataclasses import dataclass
 
 from secure_msg.crypto.client_state import peek_header
 from secure_msg.crypto.errors import ProtocolError
-from secure_msg.errors import Conflict, PayloadTooLarge, ProtocolRejected, ValidationFailed
+from secure_msg.errors import (
+    PayloadTooLarge,
+    ProtocolRejected,
+    StateVersionConflict,
+    ValidationFailed,
+)
 from secure_msg.model.accounts import Session
 from secure_msg.services.account_service import Authenticate
 from secure_msg.services.core import Core
 from secure_msg.storage import client_state as store
 from secure_msg.storage.client_state import StoredState
 from secure_msg.storage.txn import Txn
-
-
-class StateVersionConflict(Conflict):
-    """Another device wrote first: read the stored state, merge, and write again."""
-
-    code = "state-version-conflict"
-    title = "The stored state has changed; read it, merge and try again"
-
-    def __init__(self, current_version: int) -> None:
-        super().__init__(f"The stored version is {current_version}.",
-                         current_version=current_version)
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from secure_msg.clock import Clock
-from secure_msg.crypto.vault import InvalidPhoneNumber, normalise_phone
+from secure_msg.contacts import normalise_phone
+from secure_msg.errors import InvalidPhoneNumber
 from secure_msg.model.appointments import Appointment
 from secure_msg.model.inbound import IntentKind, ReplyFormat, parse_inbound_sms
 from secure_msg.model.notice_templates import Language, NoticeKind

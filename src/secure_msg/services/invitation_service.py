@@ -10,8 +10,9 @@ from __future__ import annotations
 import functools
 
 from secure_msg.clock import Clock
+from secure_msg.contacts import normalise_email, normalise_phone
 from secure_msg.crypto.rng import Rng
-from secure_msg.crypto.vault import Vault, normalise_email, normalise_phone
+from secure_msg.crypto.vault import Vault
 from secure_msg.errors import InvitationExpired, InvitationUsed, NotFound
 from secure_msg.model.invitations import (
     Invitation,

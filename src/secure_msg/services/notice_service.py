@@ -12,7 +12,7 @@ import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from secure_msg.crypto.vault import normalise_email, normalise_phone
+from secure_msg.contacts import normalise_email, normalise_phone
 from secure_msg.errors import (
     ChannelDisabled,
     ClinicalContentRefused,

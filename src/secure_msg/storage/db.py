@@ -70,7 +70,8 @@ def _run_in_thread(conn: aiosqlite.Connection, fn: Callable[[], T]) -> Awaitable
     """Run `fn` in the connection's own thread: the one way to do many statements per round trip.
 
     aiosqlite has no public API for this; `_execute` is the method all its public calls use.
-    tests/storage/test_db.py pins the behaviour so an aiosqlite upgrade that breaks it shows.
+    Every `Database.read` comes through here, so tests/storage/test_db_writer.py fails when an
+    aiosqlite upgrade breaks it.
     """
     execute = cast(Callable[[Callable[[], T]], Awaitable[T]], conn._execute)
     return execute(fn)

@@ -1,9 +1,9 @@
 """Versioned schema files `schema/NNNN_name.sql`, applied in order, each in its own transaction.
 
-To change the schema, add the next file (e.g. `0002_accounts.sql`) — never edit an applied one.
-Comment every column (tests/storage/test_schema.py checks), and keep it upgrade-safe:
-tests/storage/test_migrations.py upgrades a database stepwise from every earlier version and
-requires the result to equal a fresh create (same sqlite_master).
+To change the schema, add the file with the next number — never edit an applied one. Comment
+every column and keep it upgrade-safe: tests/storage/test_migrations.py checks that every column
+has a comment, and upgrades a database stepwise from every earlier version and requires the
+result to equal a fresh create (same sqlite_master).
 
 The applied versions are recorded in `schema_version` (created by 0001).
 """

@@ -22,6 +22,7 @@ from secure_msg.errors import (
     SecureMsgError,
 )
 from secure_msg.logging import get_logger, log_event
+from secure_msg.web.middleware import route_template
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 log = get_logger(__name__)
@@ -72,11 +73,6 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
             raise
         return problem_response(_from_http_exception(exc), request)
     except Exception:
-        log_event(log, logging.ERROR, "unhandled exception", route=_route_name(request))
+        log_event(log, logging.ERROR, "unhandled exception", route=route_template(request))
         log.exception("traceback")
         return problem_response(SecureMsgError(), request)
-
-
-def _route_name(request: web.Request) -> str:
-    info = request.match_info.route.resource
-    return info.canonical if info is not None else "unmatched"
