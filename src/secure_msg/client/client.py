@@ -535,9 +535,8 @@ class Client:
             out.append((raw, opened))
         if checkpoint is not None and all(isinstance(o, envelope.OpenedEntry) for _, o in out):
             saved = self.profile.checkpoints.get(booklet_id)
-            self.profile.checkpoints[booklet_id] = StateCheckpoint(
-                checkpoint.seq, checkpoint.entry_hash.hex(), checkpoint.joined_seq,
-                saved.accepted if saved else 0)
+            self.profile.checkpoints[booklet_id] = replace(
+                checkpoint, accepted=saved.accepted if saved else 0)
         return out
 
     async def _listing(self, booklet_id: str, since: int) -> tuple[list[dict[str, Any]], int]:
@@ -562,13 +561,11 @@ class Client:
             since = seqs[-1]
 
     def _check_history(self, booklet_id: str, since: int, last_seq: int, joined_seq: int,
-                       raws: list[dict[str, Any]]) -> history.Checkpoint | None:
+                       raws: list[dict[str, Any]]) -> StateCheckpoint | None:
         """Records the problems; returns the checkpoint to store if every entry opens."""
-        saved = self.profile.checkpoints.get(booklet_id)
-        checkpoint = None if saved is None else history.Checkpoint(
-            saved.seq, bytes.fromhex(saved.entry_hash), saved.joined_seq)
         problems, after = history.check(
-            since=since, last_seq=last_seq, joined_seq=joined_seq, checkpoint=checkpoint,
+            since=since, last_seq=last_seq, joined_seq=joined_seq,
+            checkpoint=self.profile.checkpoints.get(booklet_id),
             items=[_listed(raw) for raw in raws])
         self.history_problems[booklet_id] = problems
         return after
