@@ -1,4 +1,5 @@
-"""secure_msg.base64url: the encoder, and the strict reading the API has always had."""
+"""secure_msg.base64url: one encoder and the two readings its callers have always had, the
+API's strict one (web/json_io.py) and the stdlib's lenient one (the client, invitation tokens)."""
 
 from __future__ import annotations
 
@@ -26,11 +27,13 @@ _OLD_API = re.compile("[A-Za-z0-9_-]*")
 def test_encode_is_unpadded_and_url_safe(data: bytes, text: str) -> None:
     assert base64url.encode(data) == text
     assert base64url.decode(text) == data
+    assert base64url.decode_lenient(text) == data
 
 
 @given(st.binary(max_size=100))
-def test_every_encoding_decodes_back(data: bytes) -> None:
-    assert base64url.decode(base64url.encode(data)) == data
+def test_every_encoding_decodes_back_both_ways(data: bytes) -> None:
+    text = base64url.encode(data)
+    assert base64url.decode(text) == base64url.decode_lenient(text) == data
 
 
 @pytest.mark.parametrize("text", [
@@ -66,3 +69,20 @@ def test_decode_accepts_what_the_api_accepted_before(text: str) -> None:
         new = None
     assert new == old
 
+
+@pytest.mark.parametrize(("text", "data"), [
+    ("AA==", b"\x00"), ("AA=", b"\x00"),  # padding, whole or partial
+    ("+/8", b"\xfb\xff"),  # the standard alphabet
+    ("AA AA", b"\x00\x00\x00"), ("AAAA\n", b"\x00\x00\x00"),  # stray characters skipped
+])
+def test_decode_lenient_reads_what_the_stdlib_reads(text: str, data: bytes) -> None:
+    assert base64url.decode_lenient(text) == data
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("A", "number of data characters"), ("AAAAA", "number of data characters"),
+    ("A\nA", "Incorrect padding"), ("é", "only ASCII characters"),
+])
+def test_decode_lenient_raises_the_stdlibs_value_error(text: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):  # binascii.Error is a ValueError
+        base64url.decode_lenient(text)
