@@ -33,5 +33,5 @@ def decode(text: str) -> bytes:
 def decode_lenient(text: str) -> bytes:
     """The stdlib's reading, padding restored: `+/`, padding and characters outside the
     alphabet (skipped) are accepted too. For the Python client, which has always read the
-    server's answers so."""
+    server's answers so, and for invitation tokens, whose lookup checks the length itself."""
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
