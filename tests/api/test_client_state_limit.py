@@ -3,6 +3,8 @@ failure: the client goes on with what it holds on this device."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from secure_msg.client.state_sync import StateProblem
@@ -20,8 +22,9 @@ async def test_a_state_over_the_servers_limit_stays_on_the_device(world: World) 
     """The server answers 413: the sync reports state-too-large, keeps the profile's pins and
     lets the client carry on; nothing is stored."""
     therapist = await world.therapist()
-    me = therapist.profile.pins[therapist.profile.account_id]
-    me.name, me.name_pinned = "x" * 2000, True
+    pins = therapist.profile.pins
+    pins[therapist.profile.account_id] = replace(
+        pins[therapist.profile.account_id], name="x" * 2000, name_pinned=True)
     assert await therapist.sync_state() == [StateProblem("state-too-large")]
     assert therapist.profile.pins[therapist.profile.account_id].name == "x" * 2000
     assert therapist.profile.state_version == 0

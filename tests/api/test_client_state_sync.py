@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import struct
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -325,7 +326,8 @@ async def test_the_database_never_holds_the_states_plaintext(world: World) -> No
     therapist, booklet, mum = await _booklet_with_mum(world)
     canary = "CANARY-pin-name-Maija-4711"
     await therapist.read(booklet)
-    therapist.profile.pins[mum.profile.account_id].name = canary
+    pins = therapist.profile.pins
+    pins[mum.profile.account_id] = replace(pins[mum.profile.account_id], name=canary)
     await therapist.sync_state()
     # (ids are no needles: the audit log names accounts and booklets by their hex ids)
     needles = [canary, therapist.profile.checkpoints[booklet].entry_hash,

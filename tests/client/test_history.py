@@ -11,15 +11,16 @@ from typing import Any
 import pytest
 
 from secure_msg.client import history
+from secure_msg.crypto.client_state import StateCheckpoint
 
 ROOT = Path(__file__).resolve().parents[2]
 VECTORS = json.loads((ROOT / "tests" / "vectors" / "history-v1.json").read_text())
 
 
-def _checkpoint(raw: dict[str, Any] | None) -> history.Checkpoint | None:
+def _checkpoint(raw: dict[str, Any] | None) -> StateCheckpoint | None:
     if raw is None:
         return None
-    return history.Checkpoint(raw["seq"], bytes.fromhex(raw["entry_hash"]), raw["joined_seq"])
+    return StateCheckpoint(raw["seq"], raw["entry_hash"], raw["joined_seq"])
 
 
 @pytest.mark.parametrize("case", VECTORS["cases"], ids=[c["name"] for c in VECTORS["cases"]])
@@ -55,3 +56,14 @@ def test_a_huge_last_seq_is_one_run_not_a_loop() -> None:
     problems, _ = history.check(since=0, last_seq=10**18, joined_seq=0, checkpoint=None,
                                 items=[history.Listed(1, bytes(32), b"h" * 32)])
     assert problems == [history.Problem("entries-missing", 2, 10**18)]
+
+
+def test_a_checkpoint_in_uppercase_hex_is_the_same_hash_kept_lowercase() -> None:
+    """A hand-edited profile's uppercase hash still matches its entry, and the checkpoint kept
+    after the read is lowercase, as the client writes hashes."""
+    h1 = b"\xab" * 32
+    saved = StateCheckpoint(1, h1.hex().upper(), 0, accepted=2)
+    problems, after = history.check(since=1, last_seq=1, joined_seq=0, checkpoint=saved,
+                                    items=[history.Listed(1, bytes(32), h1)])
+    assert problems == []
+    assert after == StateCheckpoint(1, h1.hex(), 0, accepted=2)

@@ -7,7 +7,8 @@ import threading
 import time
 from pathlib import Path
 
-from secure_msg.client.profile import Pin, Profile, Seen, locked
+from secure_msg.client.profile import Profile, locked
+from secure_msg.crypto.client_state import StateCheckpoint, StatePin
 
 ACCOUNT, BOOKLET = "a" * 32, "b" * 32
 
@@ -25,16 +26,16 @@ def test_a_profile_written_before_the_client_state_still_loads(tmp_path: Path) -
     profile = Profile.load(tmp_path)
     assert profile.pins[ACCOUNT].key_conflict is False
     assert profile.state_version == 0
-    assert profile.checkpoints[BOOKLET] == Seen(3, "d" * 64, 0)
+    assert profile.checkpoints[BOOKLET] == StateCheckpoint(3, "d" * 64, 0)
 
 
 def test_the_client_state_fields_survive_save_and_load(tmp_path: Path) -> None:
     """A pin's key_conflict and the highest state version are kept between runs, and the
     state taken from the profile gives the same profile back."""
     profile = Profile(account_id=ACCOUNT, state_version=7)
-    profile.pins[ACCOUNT] = Pin("c" * 64, name=None, name_pinned=True,
-                                roles={BOOKLET: "guardian"}, key_conflict=True)
-    profile.checkpoints[BOOKLET] = Seen(4, "d" * 64, 2)
+    profile.pins[ACCOUNT] = StatePin("c" * 64, name=None, name_pinned=True,
+                                     roles={BOOKLET: "guardian"}, key_conflict=True)
+    profile.checkpoints[BOOKLET] = StateCheckpoint(4, "d" * 64, 2)
     profile.sealed_to[BOOKLET] = [ACCOUNT]
     profile.save(tmp_path)
     loaded = Profile.load(tmp_path)

@@ -11,7 +11,7 @@ import itertools
 import os
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlparse
 
@@ -19,9 +19,10 @@ import aiohttp
 
 from secure_msg.client import history, state_sync
 from secure_msg.client.http import Api, ClientError, b64d, b64e
-from secure_msg.client.profile import Pin, Profile, Seen
+from secure_msg.client.profile import Profile
 from secure_msg.clock import ms_to_iso
 from secure_msg.crypto import client_state, envelope, grant, keys, recovery, safety
+from secure_msg.crypto.client_state import StateCheckpoint, StatePin
 from secure_msg.crypto.envelope import KIND_IDS, KINDS
 from secure_msg.crypto.errors import ProtocolError
 from secure_msg.crypto.payloads import decode_payload, encode_payload
@@ -124,6 +125,17 @@ def _listed(raw: dict[str, Any]) -> history.Listed:
     except ProtocolError:
         return history.Listed(int(raw["seq"]), None, envelope.entry_hash(sealed))
     return history.Listed(header.sequence, header.prev_hash, envelope.entry_hash(sealed))
+
+
+def _pinned_as_listed(pin: StatePin, booklet_id: str, name: str | None, role: str
+                      ) -> StatePin:
+    """`pin` with the name and this booklet's role as listed now, where it has none pinned
+    yet: what was pinned first stays, so a later relabelling shows (docs/protocol.md §6.4)."""
+    if not pin.name_pinned:  # first sight, or a pin made before names were pinned
+        pin = replace(pin, name=name, name_pinned=True)
+    if booklet_id not in pin.roles:
+        pin = replace(pin, roles={**pin.roles, booklet_id: role})
+    return pin
 
 
 def _unverified(members: list[MemberInfo]) -> ClientError:
@@ -339,7 +351,7 @@ class Client:
                 raise ProtocolError("account-mismatch")
             pin = self.profile.pins.get(raw["account_id"])
             if pin is None:  # trust on first use, until verified in person
-                pin = Pin(st.identity_key.hex())
+                pin = StatePin(st.identity_key.hex())
                 self.profile.pins[raw["account_id"]] = pin
             if not verifying:  # comparing safety numbers is how a changed key is settled
                 st.check_pinned(st.account_id, bytes.fromhex(pin.identity_key))
@@ -348,9 +360,9 @@ class Client:
                                         "your devices pinned different keys for this account")
         except ProtocolError as exc:
             raise _protocol(exc) from exc
-        if not pin.name_pinned:  # first sight, or a pin made before names were pinned
-            pin.name, pin.name_pinned = raw.get("name"), True
-        pinned_role = pin.roles.setdefault(booklet_id, raw["role"])
+        pin = _pinned_as_listed(pin, booklet_id, raw.get("name"), raw["role"])
+        self.profile.pins[raw["account_id"]] = pin
+        pinned_role = pin.roles[booklet_id]
         return MemberInfo(raw["account_id"], raw["role"], raw.get("name"),
                           safety.fingerprint(st.identity_key), st.identity_key,
                           st.encryption_key, bool(raw.get("removed")),
@@ -382,8 +394,9 @@ class Client:
     def _pin_verified(self, account_id: str, identity_key: bytes) -> None:
         """Verified in person: the key is trusted from now on. The name and roles first seen
         stay pinned, or a server could relabel someone right after they were verified."""
-        pin = self.profile.pins.setdefault(account_id, Pin(identity_key.hex()))
-        pin.identity_key, pin.verified, pin.key_conflict = identity_key.hex(), True, False
+        pin = self.profile.pins.get(account_id, StatePin(identity_key.hex()))
+        self.profile.pins[account_id] = replace(
+            pin, identity_key=identity_key.hex(), verified=True, key_conflict=False)
 
     # -- booklets ----------------------------------------------------------------------------
 
@@ -522,9 +535,8 @@ class Client:
             out.append((raw, opened))
         if checkpoint is not None and all(isinstance(o, envelope.OpenedEntry) for _, o in out):
             saved = self.profile.checkpoints.get(booklet_id)
-            self.profile.checkpoints[booklet_id] = Seen(
-                checkpoint.seq, checkpoint.entry_hash.hex(), checkpoint.joined_seq,
-                saved.accepted if saved else 0)
+            self.profile.checkpoints[booklet_id] = replace(
+                checkpoint, accepted=saved.accepted if saved else 0)
         return out
 
     async def _listing(self, booklet_id: str, since: int) -> tuple[list[dict[str, Any]], int]:
@@ -549,13 +561,11 @@ class Client:
             since = seqs[-1]
 
     def _check_history(self, booklet_id: str, since: int, last_seq: int, joined_seq: int,
-                       raws: list[dict[str, Any]]) -> history.Checkpoint | None:
+                       raws: list[dict[str, Any]]) -> StateCheckpoint | None:
         """Records the problems; returns the checkpoint to store if every entry opens."""
-        saved = self.profile.checkpoints.get(booklet_id)
-        checkpoint = None if saved is None else history.Checkpoint(
-            saved.seq, bytes.fromhex(saved.entry_hash), saved.joined_seq)
         problems, after = history.check(
-            since=since, last_seq=last_seq, joined_seq=joined_seq, checkpoint=checkpoint,
+            since=since, last_seq=last_seq, joined_seq=joined_seq,
+            checkpoint=self.profile.checkpoints.get(booklet_id),
             items=[_listed(raw) for raw in raws])
         self.history_problems[booklet_id] = problems
         return after
@@ -601,8 +611,8 @@ class Client:
         if new is not None:  # None: the history as it is now has problems of its own
             # one above the replaced checkpoint's count, so that merging with another device
             # or an older stored state keeps this one, not the pre-restore one (protocol §6.5)
-            new.accepted = (old.accepted if old else 0) + 1
-            self.profile.checkpoints[booklet_id] = new
+            self.profile.checkpoints[booklet_id] = replace(
+                new, accepted=(old.accepted if old else 0) + 1)
         return self.history_problems[booklet_id]
 
     async def mark_read(self, booklet_id: str, seq: int) -> None:

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+from secure_msg.crypto.client_state import StateCheckpoint
 
 ZERO_HASH = bytes(32)
 # For one sequence, problems are reported in the spec table's order.
@@ -27,13 +29,6 @@ class Listed:
     seq: int
     prev_hash: bytes | None  # None when the envelope does not parse
     entry_hash: bytes
-
-
-@dataclass(frozen=True)
-class Checkpoint:
-    seq: int
-    entry_hash: bytes
-    joined_seq: int  # the reader's joined_seq in the read that set it
 
 
 @dataclass(frozen=True)
@@ -62,17 +57,22 @@ class Problem:
 
 
 def check(
-    *, since: int, last_seq: int, joined_seq: int, checkpoint: Checkpoint | None,
+    *, since: int, last_seq: int, joined_seq: int, checkpoint: StateCheckpoint | None,
     items: Sequence[Listed],
-) -> tuple[list[Problem], Checkpoint | None]:
-    """Problems of one read, and the checkpoint to keep after it."""
+) -> tuple[list[Problem], StateCheckpoint | None]:
+    """Problems of one read, and the checkpoint to keep after it (its `joined_seq` the
+    reader's in the read that set it; `accepted` carried over)."""
+    if checkpoint is not None:
+        # Kept as hex: parsed and written again, it is lowercase as this device writes hashes,
+        # even from a hand-edited profile.json (fromhex takes uppercase too).
+        checkpoint = replace(checkpoint, entry_hash=bytes.fromhex(checkpoint.entry_hash).hex())
     counts = Counter(i.seq for i in items)
     # A sequence listed twice is a fork: reported once, and neither copy is a predecessor.
     hashes = {i.seq: i.entry_hash for i in items if counts[i.seq] == 1}
     problems = {Problem("chain-broken", s) for s, n in counts.items() if n > 1}
     if checkpoint is not None:
         copies = {i.entry_hash for i in items if i.seq == checkpoint.seq}
-        if last_seq < checkpoint.seq or copies - {checkpoint.entry_hash}:
+        if last_seq < checkpoint.seq or copies - {bytes.fromhex(checkpoint.entry_hash)}:
             problems.add(Problem("history-rewritten", checkpoint.seq))
         if joined_seq != checkpoint.joined_seq:
             problems.add(Problem("membership-restarted", joined_seq))
@@ -89,14 +89,14 @@ def check(
     return ordered, _next_checkpoint(since, checkpoint, hashes, joined_seq)
 
 
-def _predecessor(seq: int, hashes: dict[int, bytes], checkpoint: Checkpoint | None
+def _predecessor(seq: int, hashes: dict[int, bytes], checkpoint: StateCheckpoint | None
                  ) -> bytes | None:
     if seq == 1:
         return ZERO_HASH
     if seq - 1 in hashes:
         return hashes[seq - 1]
     if checkpoint is not None and checkpoint.seq == seq - 1:
-        return checkpoint.entry_hash
+        return bytes.fromhex(checkpoint.entry_hash)
     return None
 
 
@@ -114,15 +114,17 @@ def _missing(first: int, last: int, listed: set[int]) -> list[Problem]:
     return runs
 
 
-def _next_checkpoint(since: int, checkpoint: Checkpoint | None, hashes: dict[int, bytes],
-                     joined_seq: int) -> Checkpoint | None:
+def _next_checkpoint(since: int, checkpoint: StateCheckpoint | None,
+                     hashes: dict[int, bytes], joined_seq: int) -> StateCheckpoint | None:
     """After a clean read: the highest listed entry, if every link from the checkpoint (or
     from where the reader joined, when that is later) up to it was checked; else the old one."""
     top = max(hashes, default=0)
     if checkpoint is None:  # the first one only from a read of the whole history
-        return Checkpoint(top, hashes[top], joined_seq) if hashes and since == 0 else None
+        if not hashes or since != 0:
+            return None
+        return StateCheckpoint(top, hashes[top].hex(), joined_seq)
     base = max(checkpoint.seq, joined_seq)
     # `all` stops at the first gap, so a huge `top` from the server costs nothing
     if top > base and all(s in hashes for s in range(base + 1, top + 1)):
-        return Checkpoint(top, hashes[top], joined_seq)
-    return Checkpoint(checkpoint.seq, checkpoint.entry_hash, joined_seq)
+        return replace(checkpoint, seq=top, entry_hash=hashes[top].hex(), joined_seq=joined_seq)
+    return replace(checkpoint, joined_seq=joined_seq)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 import aiohttp
+
+from secure_msg import base64url
 
 
 class ClientError(Exception):
@@ -21,12 +22,9 @@ class ClientError(Exception):
         self.extra = extra or {}
 
 
-def b64e(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def b64d(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+b64e = base64url.encode
+# Lenient, as the client has always read the server's answers; ValueError when it cannot.
+b64d = base64url.decode_lenient
 
 
 class Api:

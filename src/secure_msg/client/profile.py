@@ -19,32 +19,6 @@ from secure_msg.crypto.client_state import ClientState, StateCheckpoint, StatePi
 
 
 @dataclass
-class Pin:
-    """What this client first saw of an account (docs/protocol.md §6.4): the key is trusted
-    until verified in person; the name and roles are the server's word, kept to show a change."""
-
-    identity_key: str  # hex
-    verified: bool = False
-    name: str | None = None
-    name_pinned: bool = False  # a name of None is pinned too: "no name" is what was listed
-    roles: dict[str, str] = field(default_factory=dict)  # booklet id → role
-    # Two of my devices pinned different keys (§6.5 merge): refused as a changed key is,
-    # until verified in person again.
-    key_conflict: bool = False
-
-
-@dataclass
-class Seen:
-    """The highest entry of a booklet this client accepted: its history check's checkpoint
-    (docs/protocol.md §4.6)."""
-
-    seq: int
-    entry_hash: str  # hex
-    joined_seq: int = 0
-    accepted: int = 0  # how often the history was accepted after a restore (protocol §6.5)
-
-
-@dataclass
 class Profile:
     server: str = ""
     login: str = ""
@@ -55,8 +29,10 @@ class Profile:
     bundle: str = ""  # base64url
     kdf_salt: str = ""  # base64url
     kdf_iterations: int = 0
-    pins: dict[str, Pin] = field(default_factory=dict)
-    checkpoints: dict[str, Seen] = field(default_factory=dict)  # by booklet id
+    # Pins (docs/protocol.md §6.4) and history checkpoints (§4.6) are the sealed state's own
+    # frozen types: a change stores a new value here, so a state taken earlier stays as it was.
+    pins: dict[str, StatePin] = field(default_factory=dict)  # by account id
+    checkpoints: dict[str, StateCheckpoint] = field(default_factory=dict)  # by booklet id
     # booklet id → the accounts my entries were sealed to there: a recipient not in it is new
     sealed_to: dict[str, list[str]] = field(default_factory=dict)
     # The highest version of the sealed client state opened or written: a lower one stored
@@ -69,8 +45,10 @@ class Profile:
         if not path.exists():
             return cls()
         data = json.loads(path.read_text(encoding="utf-8"))
-        pins = {k: Pin(**v) for k, v in data.pop("pins", {}).items()}
-        seen = {k: Seen(**v) for k, v in data.pop("checkpoints", {}).items()}
+        # Written by `save` with the same field names; older files lack the fields that have
+        # defaults (key_conflict, accepted).
+        pins = {k: StatePin(**v) for k, v in data.pop("pins", {}).items()}
+        seen = {k: StateCheckpoint(**v) for k, v in data.pop("checkpoints", {}).items()}
         return cls(**data, pins=pins, checkpoints=seen)
 
     def save(self, folder: Path) -> None:
@@ -89,17 +67,17 @@ class Profile:
 
     def client_state(self) -> ClientState:
         """The part of the profile that §6.5 keeps sealed on the server."""
-        # Pin/StatePin and Seen/StateCheckpoint share their field names, so each converts by name.
+        # Copies of the mappings only: the pins and checkpoints in them are frozen.
         return ClientState(
-            pins={k: StatePin(**asdict(p)) for k, p in self.pins.items()},
-            checkpoints={k: StateCheckpoint(**asdict(s)) for k, s in self.checkpoints.items()},
+            pins=dict(self.pins),
+            checkpoints=dict(self.checkpoints),
             sealed_to={k: frozenset(v) for k, v in self.sealed_to.items()},
         )
 
     def adopt(self, state: ClientState) -> None:
         """Take `state` (a merge of this profile's and the stored one) as this profile's."""
-        self.pins = {k: Pin(**asdict(p)) for k, p in state.pins.items()}
-        self.checkpoints = {k: Seen(**asdict(c)) for k, c in state.checkpoints.items()}
+        self.pins = dict(state.pins)
+        self.checkpoints = dict(state.checkpoints)
         self.sealed_to = {k: sorted(v) for k, v in state.sealed_to.items()}
 
 

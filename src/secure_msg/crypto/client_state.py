@@ -34,20 +34,23 @@ _HASH = re.compile("[0-9a-f]{64}")
 
 @dataclass(frozen=True)
 class StatePin:
-    """A pin as §6.4 keeps it (field names as `client.profile.Pin`'s), plus `key_conflict`:
-    set by a merge that met two identity keys, cleared only by verifying in person."""
+    """What a client first saw of an account (§6.4): the key is trusted until verified in
+    person; the name and roles are the server's word, kept to show a change. `key_conflict` is
+    set by a merge that met two identity keys, cleared only by verifying in person.
+    The client's profile.json keeps these by field name too (client/profile.py)."""
 
     identity_key: str  # hex, 64
     verified: bool = False
     name: str | None = None
-    name_pinned: bool = False
+    name_pinned: bool = False  # a name of None is pinned too: "no name" is what was listed
     roles: Mapping[str, str] = field(default_factory=dict)  # booklet id hex → role
     key_conflict: bool = False
 
 
 @dataclass(frozen=True)
 class StateCheckpoint:
-    """A booklet's history checkpoint (§4.6), as `client.profile.Seen`."""
+    """The highest entry of a booklet the client accepted: its history checkpoint (§4.6).
+    The client's profile.json keeps these by field name too (client/profile.py)."""
 
     seq: int
     entry_hash: str  # hex, 64

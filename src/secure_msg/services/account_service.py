@@ -7,11 +7,11 @@ hash; the key bundle it stores is sealed under a key only the password (or recov
 from __future__ import annotations
 
 import asyncio
-import base64
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from secure_msg import base64url
 from secure_msg.crypto import keys as protocol_keys
 from secure_msg.crypto import verifier
 from secure_msg.crypto.errors import ProtocolError
@@ -130,7 +130,7 @@ async def _check(stored: bytes, secret: bytes) -> bool:
 def new_session_txn(
     conn: Txn, deps: AccountDeps, account_id: bytes, now_ms: int
 ) -> str:
-    token = base64.urlsafe_b64encode(deps.rng(SESSION_TOKEN_BYTES)).rstrip(b"=").decode()
+    token = base64url.encode(deps.rng(SESSION_TOKEN_BYTES))
     store.insert_session_txn(
         conn, hash_token(token), account_id, now_ms, now_ms + deps.session_hours * HOUR_MS
     )
