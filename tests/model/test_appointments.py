@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from itertools import product
 from zoneinfo import ZoneInfo
 
+import pytest
+
+from secure_msg.errors import InvalidTransition
 from secure_msg.model.appointments import (
+    TRANSITIONS,
     AppointmentStatus,
     QuietHours,
     can_move,
+    check_transition,
     is_late,
     minus_months,
     new_cancel_code,
@@ -21,11 +27,35 @@ def _ms(*parts: int) -> int:
     return int(datetime(*parts, tzinfo=HKI).timestamp() * 1000)
 
 
-def test_only_scheduled_appointments_change_state() -> None:
-    """Scheduled moves to any final state; final states never move again."""
-    s = AppointmentStatus
-    assert all(can_move(s.SCHEDULED, t) for t in s if t is not s.SCHEDULED)
-    assert not any(can_move(f, t) for f in s if f is not s.SCHEDULED for t in s)
+S = AppointmentStatus
+# DESIGN §3 written out independently of the table: scheduled becomes any final status once.
+ALLOWED = {(S.SCHEDULED, S.ATTENDED), (S.SCHEDULED, S.NO_SHOW),
+           (S.SCHEDULED, S.CANCELLED_BY_FAMILY), (S.SCHEDULED, S.CANCELLED_BY_THERAPIST)}
+
+
+def test_the_table_names_every_status() -> None:
+    assert set(TRANSITIONS) == set(S)
+
+
+@pytest.mark.parametrize(("old", "new"), list(product(S, S)), ids=lambda s: str(s))
+def test_every_pair_against_the_table(old: AppointmentStatus, new: AppointmentStatus) -> None:
+    """Scheduled moves to any final state; nothing else moves, not even to itself."""
+    allowed = (old, new) in ALLOWED
+    assert can_move(old, new) is allowed
+    if allowed:
+        check_transition(old, new)
+    else:
+        with pytest.raises(InvalidTransition) as raised:
+            check_transition(old, new)
+        assert raised.value.status == 409
+
+
+def test_a_refused_move_says_what_the_api_always_said() -> None:
+    """A final appointment cancelled or marked again: the 409 detail clients have seen."""
+    with pytest.raises(InvalidTransition, match=r"^The appointment is not scheduled\.$"):
+        check_transition(S.ATTENDED, S.CANCELLED_BY_FAMILY)
+    with pytest.raises(InvalidTransition, match="never becomes scheduled"):
+        check_transition(S.CANCELLED_BY_THERAPIST, S.SCHEDULED)
 
 
 def test_cancel_codes_are_four_digits_from_the_random_source() -> None:

@@ -1,23 +1,27 @@
 """Appointments, therapy periods and notice scheduling rules as values and pure functions.
 
-Appointment lifecycle (DESIGN §3), the only transitions allowed:
+Appointment lifecycle (DESIGN §3), the only transitions allowed (`TRANSITIONS`):
 
     scheduled ──► attended | no_show | cancelled_by_family | cancelled_by_therapist
 
 A cancelled, attended or no-show appointment never changes again (a re-booking is a new one).
-Notice lifecycle: queued → sending → sent → delivered | undelivered, or → failed / skipped
-(see channels/outbox.py).
+storage/appointments.py checks every status change against the table. The notice lifecycle is
+in model/notices.py.
 """
 
 from __future__ import annotations
 
 import calendar
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
 from secure_msg.crypto.rng import Rng
+from secure_msg.errors import InvalidTransition
+from secure_msg.model.lifecycle import sources
 
 
 class AppointmentStatus(enum.StrEnum):
@@ -28,14 +32,31 @@ class AppointmentStatus(enum.StrEnum):
     NO_SHOW = "no_show"
 
 
-TRANSITIONS: dict[AppointmentStatus, frozenset[AppointmentStatus]] = {
-    AppointmentStatus.SCHEDULED: frozenset(AppointmentStatus) - {AppointmentStatus.SCHEDULED},
-    **{s: frozenset() for s in AppointmentStatus if s is not AppointmentStatus.SCHEDULED},
-}
+_A = AppointmentStatus
+# Written out, not computed, so that a new status has to be placed here on purpose.
+TRANSITIONS: Mapping[AppointmentStatus, frozenset[AppointmentStatus]] = MappingProxyType({
+    _A.SCHEDULED: frozenset({_A.ATTENDED, _A.NO_SHOW, _A.CANCELLED_BY_FAMILY,
+                             _A.CANCELLED_BY_THERAPIST}),
+    _A.ATTENDED: frozenset(),
+    _A.NO_SHOW: frozenset(),
+    _A.CANCELLED_BY_FAMILY: frozenset(),
+    _A.CANCELLED_BY_THERAPIST: frozenset(),
+})
 
 
 def can_move(old: AppointmentStatus, new: AppointmentStatus) -> bool:
     return new in TRANSITIONS[old]
+
+
+def check_transition(old: AppointmentStatus, new: AppointmentStatus) -> None:
+    """Raise InvalidTransition (409) unless the lifecycle lets `old` become `new`."""
+    if can_move(old, new):
+        return
+    # The detail names the status the appointment would need: for every move the API makes that
+    # is "scheduled", so clients see the same detail as before the table existed.
+    needed = sorted(sources(TRANSITIONS, new))
+    raise InvalidTransition(f"The appointment is not {' or '.join(needed)}." if needed
+                            else f"An appointment never becomes {new} again.")
 
 
 class Payer(enum.StrEnum):

@@ -7,7 +7,13 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from secure_msg.model.appointments import Appointment, AppointmentStatus, Payer, Period
+from secure_msg.model.appointments import (
+    Appointment,
+    AppointmentStatus,
+    Payer,
+    Period,
+    check_transition,
+)
 
 _COLUMNS = ("id, booklet_id, therapist_id, start_ms, duration_min, status, cancel_code, late,"
             " cancelled_via")
@@ -69,11 +75,23 @@ def set_status_txn(
     conn: sqlite3.Connection, appointment_id: bytes, status: AppointmentStatus, *,
     late: bool = False, via: str | None = None, now_ms: int,
 ) -> bool:
-    """Move a scheduled appointment to `status`; False when it was no longer scheduled."""
+    """Move the appointment to `status`; False when there is no such appointment.
+
+    Raises InvalidTransition, changing nothing, when the lifecycle (model TRANSITIONS) does not
+    let its current status become `status`: no caller can write a move the table forbids.
+    """
+    row = conn.execute(
+        "SELECT status FROM appointments WHERE id = ?", (appointment_id,)
+    ).fetchone()
+    if row is None:
+        return False
+    old = AppointmentStatus(row[0])
+    check_transition(old, status)
+    # Compare-and-set on the status just checked, so the check and the write see the same row.
     cursor = conn.execute(
         "UPDATE appointments SET status = ?, late = ?, cancelled_via = ?, updated_at_ms = ?"
-        " WHERE id = ? AND status = 'scheduled'",
-        (status.value, int(late), via, now_ms, appointment_id),
+        " WHERE id = ? AND status = ?",
+        (status.value, int(late), via, now_ms, appointment_id, old.value),
     )
     return cursor.rowcount == 1
 

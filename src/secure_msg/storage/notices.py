@@ -5,6 +5,10 @@ Addresses are sealed with the vault (purpose notices.address); slots hold only t
 invitation link) are sealed too (purpose notices.slots) and, once the notice is sent, failed or
 skipped, overwritten with a redacted marker, so a later copy of the database holds no usable
 token.
+
+Every UPDATE that moves a notice's status accepts only the prior statuses the lifecycle table
+(model/notices.py TRANSITIONS) lets become its target; a call on a notice in any other status
+changes nothing, as a late or repeated outcome must not.
 """
 
 from __future__ import annotations
@@ -12,19 +16,25 @@ from __future__ import annotations
 import base64
 import json
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from secure_msg.crypto.vault import Vault
 from secure_msg.model.channel_policy import Channel
+from secure_msg.model.lifecycle import sources
 from secure_msg.model.notice_templates import NoticeKind
 from secure_msg.model.notices import (
-    CALLBACK_RANK,
+    CALLBACK_STATUS,
+    CLAIMABLE,
+    GIVEN_UP,
+    TRANSITIONS,
     ClaimedNotice,
     Contact,
     NewNotice,
+    NoticeStatus,
     NoticeView,
     SlotValue,
+    callback_target,
     language_of,
 )
 from secure_msg.storage.accounts import EMAIL, PHONE
@@ -35,6 +45,21 @@ SEALED_PREFIX = "sealed:v1:"
 REDACTED = "[redacted]"
 # Slot values that must never be stored in the clear: the invitation link carries its token.
 SECRET_SLOTS: dict[NoticeKind, frozenset[str]] = {NoticeKind.INVITATION: frozenset({"link"})}
+
+
+def _sql_in(statuses: Iterable[NoticeStatus]) -> str:
+    """`('a', 'b')`: enum values, never input, so written into the SQL as literals, as before."""
+    return "(" + ", ".join(f"'{s.value}'" for s in sorted(statuses)) + ")"
+
+
+# For each status, the WHERE condition an UPDATE to it must carry: only the prior statuses the
+# lifecycle lets become it may move.
+_MAY_BECOME = {s: f"status IN {_sql_in(sources(TRANSITIONS, s))}" for s in NoticeStatus}
+# When a claimable notice is due: a queued one at its next attempt, a sending one once its
+# worker's lease ran out. A KeyError here means the table gained a claimable status with no rule.
+_DUE_AT = {NoticeStatus.QUEUED: "next_attempt_ms", NoticeStatus.SENDING: "claimed_until_ms"}
+_CLAIM_DUE = " OR ".join(f"(status = '{s.value}' AND {_DUE_AT[s]} <= ?)"
+                         for s in sorted(CLAIMABLE))
 
 
 def _seal_slots(vault: Vault, kind: NoticeKind, slots: Mapping[str, SlotValue]) -> str:
@@ -60,8 +85,8 @@ def _open_slots(vault: Vault, stored: str) -> dict[str, SlotValue]:
 def _redact_slots_txn(conn: sqlite3.Connection, notice_id: int) -> None:
     """Overwrite secret slots of a notice that will not be sent again (sent, failed, skipped)."""
     row = conn.execute(
-        "SELECT kind, slots FROM notices WHERE id = ? AND status NOT IN ('queued', 'sending')",
-        (notice_id,),
+        "SELECT kind, slots FROM notices WHERE id = ?"  # noqa: S608
+        f" AND status NOT IN {_sql_in(CLAIMABLE)}", (notice_id,),
     ).fetchone()
     if row is None:
         return
@@ -105,19 +130,18 @@ def claim_due_txn(
     marks = ",".join("?" * len(channels))
     sql = (
         "SELECT id, channel, address_enc, kind, language, slots, attempts, ambiguous,"  # noqa: S608
-        f" dedupe_key, status FROM notices WHERE channel IN ({marks}) AND ("
-        " (status = 'queued' AND next_attempt_ms <= ?)"
-        " OR (status = 'sending' AND claimed_until_ms <= ?)) ORDER BY next_attempt_ms, id LIMIT ?"
+        f" dedupe_key, status FROM notices WHERE channel IN ({marks}) AND ({_CLAIM_DUE})"
+        " ORDER BY next_attempt_ms, id LIMIT ?"
     )
-    rows = conn.execute(sql, (*channels, now_ms, now_ms, limit)
-    ).fetchall()
+    rows = conn.execute(sql, (*channels, *[now_ms] * len(CLAIMABLE), limit)).fetchall()
     claimed = []
     for (id_, channel, address, kind, lang, slots, attempts, ambiguous, key, status) in rows:
-        reclaimed = status == "sending"
+        reclaimed = status == NoticeStatus.SENDING
         ambiguous += int(reclaimed)
         conn.execute(
-            "UPDATE notices SET status = 'sending', claimed_until_ms = ?, attempts = attempts + 1,"
-            " ambiguous = ?, updated_at_ms = ? WHERE id = ?",
+            "UPDATE notices SET status = 'sending', claimed_until_ms = ?,"  # noqa: S608
+            " attempts = attempts + 1, ambiguous = ?, updated_at_ms = ?"
+            f" WHERE id = ? AND {_MAY_BECOME[NoticeStatus.SENDING]}",
             (now_ms + lease_ms, ambiguous, now_ms, id_),
         )
         claimed.append(ClaimedNotice(
@@ -131,8 +155,9 @@ def mark_sent_txn(
     conn: sqlite3.Connection, notice_id: int, sid: str | None, ambiguous: int, now_ms: int
 ) -> None:
     conn.execute(
-        "UPDATE notices SET status = 'sent', provider_sid = ?, ambiguous = ?,"
-        " claimed_until_ms = NULL, updated_at_ms = ? WHERE id = ? AND status = 'sending'",
+        "UPDATE notices SET status = 'sent', provider_sid = ?, ambiguous = ?,"  # noqa: S608
+        " claimed_until_ms = NULL, updated_at_ms = ?"
+        f" WHERE id = ? AND {_MAY_BECOME[NoticeStatus.SENT]}",
         (sid, ambiguous, now_ms, notice_id),
     )
     _redact_slots_txn(conn, notice_id)
@@ -143,8 +168,9 @@ def mark_retry_txn(
     now_ms: int,
 ) -> None:
     conn.execute(
-        "UPDATE notices SET status = 'queued', next_attempt_ms = ?, ambiguous = ?, reason = ?,"
-        " claimed_until_ms = NULL, updated_at_ms = ? WHERE id = ? AND status = 'sending'",
+        "UPDATE notices SET status = 'queued', next_attempt_ms = ?, ambiguous = ?,"  # noqa: S608
+        " reason = ?, claimed_until_ms = NULL, updated_at_ms = ?"
+        f" WHERE id = ? AND {_MAY_BECOME[NoticeStatus.QUEUED]}",
         (next_ms, ambiguous, reason, now_ms, notice_id),
     )
 
@@ -154,10 +180,14 @@ def mark_final_txn(
     error_code: int | None, now_ms: int,
 ) -> None:
     """`failed` or `skipped`, with a stable reason code."""
+    target = NoticeStatus(status)
+    if target not in GIVEN_UP:
+        raise ValueError(f"not a final outcome: {status}")
     conn.execute(
-        "UPDATE notices SET status = ?, reason = ?, error_code = ?, claimed_until_ms = NULL,"
-        " updated_at_ms = ? WHERE id = ? AND status IN ('sending', 'queued')",
-        (status, reason, error_code, now_ms, notice_id),
+        "UPDATE notices SET status = ?, reason = ?, error_code = ?,"  # noqa: S608
+        " claimed_until_ms = NULL, updated_at_ms = ?"
+        f" WHERE id = ? AND {_MAY_BECOME[target]}",
+        (target.value, reason, error_code, now_ms, notice_id),
     )
     _redact_slots_txn(conn, notice_id)
 
@@ -165,20 +195,24 @@ def mark_final_txn(
 def apply_callback_txn(
     conn: sqlite3.Connection, sid: str, status: str, error_code: int | None, now_ms: int
 ) -> tuple[int, str] | None:
-    """Move the notice sent as `sid` forward to `status`; (id, new status) or None if unknown."""
+    """Move the notice sent as `sid` forward to `status`: (id, the reported status) when it
+    moved, (id, its current status) when the callback changes nothing (late, repeated, or not a
+    move the lifecycle allows), None when the sid or the status is unknown."""
     row = conn.execute(
         "SELECT id, status FROM notices WHERE provider_sid = ?", (sid,)
     ).fetchone()
-    if row is None or status not in CALLBACK_RANK:
+    if row is None or status not in CALLBACK_STATUS:
         return None
-    current = row[1]
-    if CALLBACK_RANK.get(current, 3) >= CALLBACK_RANK[status] or current not in CALLBACK_RANK:
-        return int(row[0]), current
-    reason = "undelivered" if status in ("undelivered", "failed") else None
+    current = NoticeStatus(row[1])
+    target = callback_target(current, status)
+    if target is None:
+        return int(row[0]), str(row[1])
+    reason = "undelivered" if target is NoticeStatus.UNDELIVERED else None
     conn.execute(
-        "UPDATE notices SET status = ?, error_code = COALESCE(?, error_code),"
-        " reason = COALESCE(?, reason), updated_at_ms = ? WHERE id = ?",
-        ("undelivered" if status == "failed" else status, error_code, reason, now_ms, row[0]),
+        "UPDATE notices SET status = ?, error_code = COALESCE(?, error_code),"  # noqa: S608
+        " reason = COALESCE(?, reason), updated_at_ms = ?"
+        f" WHERE id = ? AND {_MAY_BECOME[target]}",
+        (target.value, error_code, reason, now_ms, row[0]),
     )
     return int(row[0]), status
 
