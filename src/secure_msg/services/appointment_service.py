@@ -103,13 +103,14 @@ def _get_txn(conn: Txn, booklet_id: bytes, appointment_id: bytes) -> Appointment
 def family_cancel_txn(
     conn: Txn, deps: AppointmentDeps, a: Appointment, *, actor: str, via: str,
     canceller_id: bytes | None, now: int,
-) -> bool:
+) -> None:
     """Cancel `a` for the family (late inside the window); alert the therapist, confirm to the
-    other guardians. False when it was no longer scheduled (nothing changes)."""
+    other guardians. Raises InvalidTransition when it is no longer scheduled (the store checks
+    the lifecycle), and nothing changes."""
     late = is_late(now, a.start_ms, deps.late_window_hours)
     if not store.set_status_txn(conn, a.id, AppointmentStatus.CANCELLED_BY_FAMILY, late=late,
                                 via=via, now_ms=now):
-        return False
+        raise NotFound("No such appointment.")  # `a` was read in this transaction: unreachable
     n = deps.notices
     slots: dict[str, SlotValue] = {"date": a.start_ms, "time": a.start_ms}
     others = [c for c in family_txn(conn, n, a.booklet_id) if c.account_id != canceller_id]
@@ -124,7 +125,6 @@ def family_cancel_txn(
         conn, at_ms=now, actor=actor, action="appointment.cancelled_by_family",
         target=f"appointment:{a.id.hex()}", detail={"via": via, "late": late},
     )
-    return True
 
 
 async def cancel(deps: AppointmentDeps, session: Session, booklet_id: bytes,
@@ -139,7 +139,7 @@ async def cancel(deps: AppointmentDeps, session: Session, booklet_id: bytes,
         if role is Role.THERAPIST:
             if not store.set_status_txn(conn, a.id, AppointmentStatus.CANCELLED_BY_THERAPIST,
                                         via="api", now_ms=now):
-                raise InvalidTransition("The appointment is not scheduled.")
+                raise NotFound("No such appointment.")  # read above in this transaction
             enqueue_all_txn(conn, n, sms_notices(
                 n, family_txn(conn, n, booklet_id), NoticeKind.CANCELLED_BY_THERAPIST,
                 {"date": a.start_ms, "time": a.start_ms}, f"cancelled:{a.id.hex()}", now,
@@ -148,9 +148,8 @@ async def cancel(deps: AppointmentDeps, session: Session, booklet_id: bytes,
                 conn, at_ms=now, actor=_actor(session), action="appointment.cancelled_by_therapist",
                 target=f"appointment:{a.id.hex()}")
         elif role is Role.GUARDIAN:
-            if not family_cancel_txn(conn, deps, a, actor=_actor(session), via="api",
-                                     canceller_id=session.account_id, now=now):
-                raise InvalidTransition("The appointment is not scheduled.")
+            family_cancel_txn(conn, deps, a, actor=_actor(session), via="api",
+                              canceller_id=session.account_id, now=now)
         else:
             raise Forbidden("Only the therapist or a guardian can cancel.")
         return _get_txn(conn, booklet_id, appointment_id)
@@ -169,7 +168,7 @@ async def mark(deps: AppointmentDeps, session: Session, booklet_id: bytes, appoi
         a = _get_txn(conn, booklet_id, appointment_id)
         now = n.clock.now_ms()
         if not store.set_status_txn(conn, a.id, status, now_ms=now):
-            raise InvalidTransition("The appointment is not scheduled.")
+            raise NotFound("No such appointment.")  # read above in this transaction
         audit_store.append_audit_txn(
             conn, at_ms=now, actor=_actor(session), action=f"appointment.{status.value}",
             target=f"appointment:{a.id.hex()}")
