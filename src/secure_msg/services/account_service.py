@@ -36,6 +36,7 @@ from secure_msg.model.accounts import (
 from secure_msg.model.roles import Role
 from secure_msg.services import invitation_service
 from secure_msg.services.core import Core
+from secure_msg.services.live import Hub
 from secure_msg.services.rate_limit import FailureLimiter
 from secure_msg.storage import accounts as store
 from secure_msg.storage import audit as audit_store
@@ -54,6 +55,7 @@ class AccountDeps(Core):
     argon: verifier.Argon2Params
     session_hours: int
     limiter: FailureLimiter
+    hub: Hub  # to close the live sockets of sessions that end
 
 
 @dataclass(frozen=True)
@@ -329,6 +331,7 @@ async def logout(deps: AccountDeps, session: Session, token: str) -> None:
         )
 
     await deps.db.write(txn)
+    deps.hub.end_session(session.account_id, hash_token(token))
 
 
 async def get_account(deps: AccountDeps, account_id: bytes) -> Account:
@@ -357,19 +360,23 @@ async def _set_password(
     _check_password_material(new, account.id)
     auth_verifier = await _hash(deps, new.auth_key)
 
+    keep = hash_token(keep_token) if keep_token else None
+
     def txn(conn: Txn) -> str | None:
         now = deps.clock.now_ms()
         store.set_password_txn(
             conn, account.id, kdf_salt=new.kdf_salt, kdf_iterations=new.kdf_iterations,
             auth_verifier=auth_verifier, password_bundle=new.password_bundle,
         )
-        keep = hash_token(keep_token) if keep_token else None
         store.revoke_all_sessions_txn(conn, account.id, now, keep=keep)
         actor = f"account:{account.id.hex()}"
         audit_store.append_audit_txn(conn, at_ms=now, actor=actor, action=action, target=actor)
         return None if keep_token else new_session_txn(conn, deps, account.id, now)
 
-    return await deps.db.write(txn)
+    token = await deps.db.write(txn)
+    # The new session (recovery) has no socket yet, so ending all but `keep` spares only it.
+    deps.hub.end_account(account.id, keep=keep)
+    return token
 
 
 async def recovery_bundle(deps: AccountDeps, raw_login: str, recovery_auth_key: bytes) -> bytes:

@@ -25,6 +25,7 @@ from secure_msg.model.invitations import InvitationRequest, IssuedInvitation, ne
 from secure_msg.model.roles import Role
 from secure_msg.services import invitation_service
 from secure_msg.services.core import Core
+from secure_msg.services.live import Hub
 from secure_msg.storage import audit as audit_store
 from secure_msg.storage import booklets as store
 from secure_msg.storage import enrollment as enrollment_store
@@ -34,6 +35,7 @@ from secure_msg.storage.txn import Txn
 @dataclass(frozen=True)
 class BookletDeps(Core):
     invitation_days: int
+    hub: Hub  # a removed member's queued live events are dropped
 
 
 def _actor(session: Session) -> str:
@@ -146,6 +148,7 @@ async def remove(
         )
 
     await deps.db.write(txn)
+    deps.hub.member_removed(member_id, booklet_id)
 
 
 @dataclass(frozen=True)

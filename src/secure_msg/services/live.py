@@ -2,12 +2,17 @@
 
 Only ids and sequence numbers travel here, never envelopes: a client fetches the entry through the
 normal, access-checked API. One process only; scale-out would use PostgreSQL LISTEN/NOTIFY.
+
+Each socket holds a `Subscription` under its account and session. Services end them as soon as
+their reason to exist does: logout ends the session's, a password change or recovery the
+account's other sessions', and removal from a booklet drops that booklet's queued events (later
+entries are not addressed to a former member: the post re-checks the member list).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -22,32 +27,86 @@ class EntryEvent:
     author_id: bytes
 
 
+class Subscription:
+    """One socket's queue of events; `ended` once its session is over."""
+
+    def __init__(self, account_id: bytes, session_key: bytes) -> None:
+        self.account_id = account_id
+        self.session_key = session_key  # the session token's hash
+        self.ended = False
+        self._events: deque[EntryEvent] = deque()
+        self._wake = asyncio.Event()
+
+    def put(self, event: EntryEvent) -> None:
+        """A slow client drops events and re-syncs by seq."""
+        if not self.ended and len(self._events) < QUEUE_LIMIT:
+            self._events.append(event)
+            self._wake.set()
+
+    def pop(self) -> EntryEvent | None:
+        """The next event to send, or None when there is none or the subscription ended."""
+        if self.ended or not self._events:
+            return None
+        return self._events.popleft()
+
+    async def wait(self) -> None:
+        """Until an event is queued or the subscription ends."""
+        while not self._events and not self.ended:
+            self._wake.clear()
+            await self._wake.wait()
+
+    def end(self) -> None:
+        self.ended = True
+        self._events.clear()
+        self._wake.set()
+
+    def drop_booklet(self, booklet_id: bytes) -> None:
+        self._events = deque(e for e in self._events if e.booklet_id != booklet_id)
+
+
 class Hub:
     def __init__(self) -> None:
-        self._subscribers: dict[bytes, set[asyncio.Queue[EntryEvent]]] = defaultdict(set)
+        self._subscribers: dict[bytes, set[Subscription]] = defaultdict(set)
         # Server-side listeners (e.g. new-entry pings); they get ids only, like subscribers.
         self.observers: list[Callable[[EntryEvent, list[bytes]], None]] = []
 
-    def subscribe(self, account_id: bytes) -> asyncio.Queue[EntryEvent]:
-        queue: asyncio.Queue[EntryEvent] = asyncio.Queue(QUEUE_LIMIT)
-        self._subscribers[account_id].add(queue)
-        return queue
+    def subscribe(self, account_id: bytes, session_key: bytes) -> Subscription:
+        subscription = Subscription(account_id, session_key)
+        self._subscribers[account_id].add(subscription)
+        return subscription
 
-    def unsubscribe(self, account_id: bytes, queue: asyncio.Queue[EntryEvent]) -> None:
-        queues = self._subscribers.get(account_id)
-        if queues is not None:
-            queues.discard(queue)
-            if not queues:
-                del self._subscribers[account_id]
+    def unsubscribe(self, subscription: Subscription) -> None:
+        subscriptions = self._subscribers.get(subscription.account_id)
+        if subscriptions is not None:
+            subscriptions.discard(subscription)
+            if not subscriptions:
+                del self._subscribers[subscription.account_id]
 
     def publish(self, event: EntryEvent, readers: list[bytes]) -> None:
-        """Deliver to the entry's readers only; a slow client drops events and re-syncs by seq."""
+        """Deliver to the entry's readers only."""
         for observer in self.observers:
             observer(event, readers)
         for reader in readers:
-            for queue in self._subscribers.get(reader, ()):
-                if not queue.full():
-                    queue.put_nowait(event)
+            for subscription in self._subscribers.get(reader, ()):
+                subscription.put(event)
+
+    def end_session(self, account_id: bytes, session_key: bytes) -> None:
+        """The session was logged out: its sockets close now."""
+        for subscription in self._subscribers.get(account_id, ()):
+            if subscription.session_key == session_key:
+                subscription.end()
+
+    def end_account(self, account_id: bytes, *, keep: bytes | None = None) -> None:
+        """Every session of the account but `keep` ended (password change, recovery)."""
+        for subscription in self._subscribers.get(account_id, ()):
+            if subscription.session_key != keep:
+                subscription.end()
+
+    def member_removed(self, account_id: bytes, booklet_id: bytes) -> None:
+        """A removed member's sockets stay open for their other booklets; this one's queued
+        events are dropped before they go out."""
+        for subscription in self._subscribers.get(account_id, ()):
+            subscription.drop_booklet(booklet_id)
 
     def connections(self) -> int:
-        return sum(len(q) for q in self._subscribers.values())
+        return sum(len(s) for s in self._subscribers.values())

@@ -12,16 +12,17 @@ import contextlib
 import functools
 import json
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 from secure_msg.errors import SecureMsgError
 from secure_msg.services import account_service
-from secure_msg.services.live import EntryEvent
+from secure_msg.services.live import EntryEvent, Subscription
 from secure_msg.web.openapi import add_route
 from secure_msg.web.services import services
 
 AUTH_TIMEOUT_SECONDS = 10.0
 RECHECK_SECONDS = 60.0
+SESSION_ENDED = 4401  # close code: no valid session (never had one, or it ended)
 
 
 async def _authenticate(ws: web.WebSocketResponse, request: web.Request) -> str | None:
@@ -45,44 +46,49 @@ async def live(request: web.Request) -> web.WebSocketResponse:
     deps = services(request)
     token = await _authenticate(ws, request)
     try:
-        session = await account_service.authenticate(deps.accounts, token)
+        check = account_service.session_check(deps.accounts, token)
+        session = await deps.db.read(check)
     except SecureMsgError:
         await ws.send_json({"type": "error", "error": "unauthorized"})
-        await ws.close(code=4401)
+        await ws.close(code=SESSION_ENDED)
         return ws
-    queue = deps.hub.subscribe(session.account_id)
+    subscription = deps.hub.subscribe(session.account_id, check.token_hash)
     await ws.send_json({"type": "ready"})
     reader = asyncio.ensure_future(_drain(ws))
-    loop = asyncio.get_running_loop()
-    # The session is checked again on a clock, busy or idle: a socket of a session that was
-    # logged out or expired must stop even while events keep coming.
-    recheck_at = loop.time() + RECHECK_SECONDS
     try:
-        while not ws.closed and not reader.done():
-            if loop.time() >= recheck_at:
-                if not await _still_valid(request, token):
-                    break
-                recheck_at = loop.time() + RECHECK_SECONDS
-            if queue.empty():
-                # Only an idle connection waits with a task; under load events are queued and
-                # go out below without one (a task and a wait per event cost more than the send).
-                getter = asyncio.ensure_future(queue.get())
-                done, _ = await asyncio.wait({getter, reader},
-                                             timeout=max(0.0, recheck_at - loop.time()),
-                                             return_when=asyncio.FIRST_COMPLETED)
-                if getter not in done:
-                    getter.cancel()
-                    continue
-                await ws.send_str(event_text(getter.result()))
-            while not queue.empty() and not ws.closed and loop.time() < recheck_at:
-                await ws.send_str(event_text(queue.get_nowait()))
+        await _forward(request, ws, subscription, reader, token)
     finally:
-        deps.hub.unsubscribe(session.account_id, queue)
+        deps.hub.unsubscribe(subscription)
         reader.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await reader
-        await ws.close()
+        await ws.close(code=SESSION_ENDED if subscription.ended else WSCloseCode.OK)
     return ws
+
+
+async def _forward(request: web.Request, ws: web.WebSocketResponse, subscription: Subscription,
+                   reader: asyncio.Future[None], token: str | None) -> None:
+    """Send events until the client goes away or the session ends. Logout, a password change
+    and recovery end the subscription at once (services/live.py); the session is also checked
+    again on a clock, busy or idle, for sessions that simply expire."""
+    loop = asyncio.get_running_loop()
+    recheck_at = loop.time() + RECHECK_SECONDS
+    while not ws.closed and not reader.done() and not subscription.ended:
+        if loop.time() >= recheck_at:
+            if not await _still_valid(request, token):
+                subscription.end()
+                return
+            recheck_at = loop.time() + RECHECK_SECONDS
+        event = subscription.pop()
+        if event is None:
+            # Only an idle connection waits with a task; under load events are queued and go
+            # out one by one without one (a task and a wait per event cost more than the send).
+            waiter = asyncio.ensure_future(subscription.wait())
+            await asyncio.wait({waiter, reader}, timeout=max(0.0, recheck_at - loop.time()),
+                               return_when=asyncio.FIRST_COMPLETED)
+            waiter.cancel()
+            continue
+        await ws.send_str(event_text(event))
 
 
 async def _still_valid(request: web.Request, token: str | None) -> bool:
@@ -108,5 +114,6 @@ def event_text(event: EntryEvent) -> str:
 def setup_routes(app: web.Application) -> None:
     add_route(app, "GET", "/api/live", live, tags=["booklets"],
               summary="WebSocket of new-entry events; first message {\"token\": …}",
-              description="Events: {type: entry, booklet_id, seq, kind, author_id}.",
+              description="Events: {type: entry, booklet_id, seq, kind, author_id}. Closes "
+              "with code 4401 when the session ends (logout, password change, recovery).",
               status=101, response_type="application/json", errors=())

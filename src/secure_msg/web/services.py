@@ -155,10 +155,10 @@ def build(cfg: Config, db: Database, vault: Vault, clock: Clock, rng: Rng) -> Se
         clock, max_failures=cfg.accounts.login_max_failures,
         window_seconds=cfg.accounts.login_window_seconds,
     )
-    accounts = AccountDeps(db, vault, clock, rng, argon, cfg.accounts.session_lifetime_hours,
-                           limiter)
-    booklets = BookletDeps(db, vault, clock, rng, cfg.accounts.invitation_lifetime_days)
     hub = Hub()
+    accounts = AccountDeps(db, vault, clock, rng, argon, cfg.accounts.session_lifetime_hours,
+                           limiter, hub)
+    booklets = BookletDeps(db, vault, clock, rng, cfg.accounts.invitation_lifetime_days, hub)
     notices = _notice_deps(cfg, db, vault, clock, rng)
     return Services(
         config=cfg, clock=clock, rng=rng, db=db, vault=vault, accounts=accounts, booklets=booklets,
