@@ -105,6 +105,8 @@ class AccountsConfig:
     invitation_lifetime_days: int = field(default=7, metadata=_check(_between(1, 90)))
     login_max_failures: int = field(default=5, metadata=_check(_between(1, 1000)))
     login_window_seconds: int = field(default=900, metadata=_check(_between(1, 86_400)))
+    argon2_max_running: int = field(default=2, metadata=_check(_between(1, 256)))
+    argon2_max_queued: int = field(default=16, metadata=_check(_between(0, 10_000)))
 
 
 @dataclass(frozen=True)

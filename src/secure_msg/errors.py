@@ -30,6 +30,7 @@
     ├── UnsupportedMediaType         415 unsupported-media-type
     ├── RateLimited                  429 rate-limited
     ├── ServiceUnavailable           503 service-unavailable
+    │   └── Overloaded               503 overloaded
     ├── ProtocolRejected             422 protocol-rejected
     ├── ClinicalContentRefused       422 clinical-content-refused
     ├── ChannelDisabled              422 channel-disabled
@@ -205,6 +206,7 @@ HTTP_STATUS_ERRORS: Mapping[int, type[SecureMsgError]] = {
     415: UnsupportedMediaType,
     422: ValidationFailed,
     429: RateLimited,
+    503: ServiceUnavailable,
 }
 
 
@@ -221,6 +223,20 @@ class InvalidCredentials(Unauthorized):
 class LoginTaken(Conflict):
     code = "login-taken"
     title = "That login name is already in use"
+
+
+class Overloaded(ServiceUnavailable):
+    """Too many password checks at once (services/argon2_gate.py): come back after Retry-After."""
+
+    code = "overloaded"
+    title = "The server is busy; try again in a moment"
+
+    def __init__(self, retry_after_seconds: int) -> None:
+        super().__init__(None, retry_after=retry_after_seconds)
+        self.retry_after_seconds = retry_after_seconds
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after_seconds)}
 
 
 class SequenceConflict(Conflict):

@@ -6,7 +6,6 @@ hash; the key bundle it stores is sealed under a key only the password (or recov
 
 from __future__ import annotations
 
-import asyncio
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from secure_msg.model.accounts import (
 )
 from secure_msg.model.roles import Role
 from secure_msg.services import invitation_service
+from secure_msg.services.argon2_gate import Argon2Gate
 from secure_msg.services.core import Core
 from secure_msg.services.live import Hub
 from secure_msg.services.rate_limit import FailureLimiter
@@ -55,6 +55,7 @@ class AccountDeps(Core):
     argon: verifier.Argon2Params
     session_hours: int
     limiter: FailureLimiter
+    gate: Argon2Gate  # every Argon2id computation goes through it
     hub: Hub  # to close the live sockets of sessions that end
 
 
@@ -120,13 +121,7 @@ def _check_sealed_bundle(blob: bytes, account_id: bytes, purpose: int) -> None:
 
 
 async def _hash(deps: AccountDeps, secret: bytes) -> bytes:
-    loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(None, verifier.hash_secret, secret, deps.argon)
-
-
-async def _check(stored: bytes, secret: bytes) -> bool:
-    loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(None, verifier.check_secret, stored, secret)
+    return await deps.gate.hash(secret, deps.argon)
 
 
 def new_session_txn(
@@ -245,7 +240,7 @@ async def _verify_login(
 
     account, stored, disabled = await deps.db.read(read)
     # An unknown login costs the same Argon2id work, so timing does not reveal which part failed.
-    ok = await _check(stored or _DUMMY_VERIFIER.get(deps), secret)
+    ok = await deps.gate.verify(stored or await _DUMMY_VERIFIER.get(deps), secret)
     if account is None or not ok or disabled:
         deps.limiter.fail(key)
         await deps.db.write(functools.partial(
@@ -264,9 +259,9 @@ class _Dummy:
     def __init__(self) -> None:
         self._value: bytes | None = None
 
-    def get(self, deps: AccountDeps) -> bytes:
+    async def get(self, deps: AccountDeps) -> bytes:
         if self._value is None:
-            self._value = verifier.hash_secret(b"\x00" * 32, deps.argon)
+            self._value = await deps.gate.hash(b"\x00" * 32, deps.argon)
         return self._value
 
 

@@ -160,7 +160,8 @@ def setup_routes(app: web.Application) -> None:
               response={"type": "object"}, errors=(404, 410))
     add_route(app, "POST", "/api/enroll/{token}", enroll, tags=tags, status=201,
               summary="Enroll with an invitation: public keys, sealed bundles, auth key",
-              request=enroll_body, response=LOGIN_RESULT, errors=(400, 404, 409, 410, 415, 422))
+              request=enroll_body, response=LOGIN_RESULT,
+              errors=(400, 404, 409, 410, 415, 422, 503))
     add_route(app, "POST", "/api/invitations/{token}/accept", accept_invitation, tags=tags,
               auth=True, summary="Join another booklet with an invitation, as an existing "
               "family account", response={"type": "object"}, errors=(401, 403, 404, 410))
@@ -172,7 +173,7 @@ def setup_routes(app: web.Application) -> None:
     add_route(app, "POST", "/api/login", login, tags=tags, summary="Log in with the auth key",
               request={"type": "object", "required": ["login", "auth_key"],
                        "properties": {"login": {"type": "string"}, "auth_key": B64}},
-              response=LOGIN_RESULT, errors=(400, 401, 415, 422, 429))
+              response=LOGIN_RESULT, errors=(400, 401, 415, 422, 429, 503))
     add_route(app, "POST", "/api/logout", logout, tags=tags, status=204, auth=True,
               summary="End this session", errors=(401,))
     add_route(app, "GET", "/api/me", me, tags=tags, auth=True, summary="My account",
@@ -181,15 +182,15 @@ def setup_routes(app: web.Application) -> None:
               auth=True, summary="Change password: new auth key and re-sealed bundle",
               request={"type": "object", "properties": {"current_auth_key": B64,
                                                         **PASSWORD_FIELDS}},
-              errors=(400, 401, 415, 422, 429))
+              errors=(400, 401, 415, 422, 429, 503))
     add_route(app, "POST", "/api/recovery/bundle", recovery_bundle, tags=tags,
               summary="Prove the recovery key; get the bundle sealed under it",
               request={"type": "object", "properties": {"login": {"type": "string"},
                                                         "recovery_auth_key": B64}},
-              response={"type": "object"}, errors=(400, 401, 415, 422, 429))
+              response={"type": "object"}, errors=(400, 401, 415, 422, 429, 503))
     add_route(app, "POST", "/api/recovery/reset", recover, tags=tags,
               summary="Set a new password with the recovery key",
               request={"type": "object", "properties": {"login": {"type": "string"},
                                                         "recovery_auth_key": B64,
                                                         **PASSWORD_FIELDS}},
-              response=LOGIN_RESULT, errors=(400, 401, 415, 422, 429))
+              response=LOGIN_RESULT, errors=(400, 401, 415, 422, 429, 503))

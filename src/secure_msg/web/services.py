@@ -41,6 +41,7 @@ from secure_msg.server_keys import load_vault
 from secure_msg.services import notice_service, scheduler
 from secure_msg.services.account_service import AccountDeps
 from secure_msg.services.appointment_service import AppointmentDeps
+from secure_msg.services.argon2_gate import Argon2Gate
 from secure_msg.services.audit_batcher import AuditBatcher
 from secure_msg.services.booklet_service import BookletDeps
 from secure_msg.services.client_state_service import ClientStateDeps
@@ -156,8 +157,10 @@ def build(cfg: Config, db: Database, vault: Vault, clock: Clock, rng: Rng) -> Se
         window_seconds=cfg.accounts.login_window_seconds,
     )
     hub = Hub()
+    gate = Argon2Gate(max_running=cfg.accounts.argon2_max_running,
+                      max_queued=cfg.accounts.argon2_max_queued)
     accounts = AccountDeps(db, vault, clock, rng, argon, cfg.accounts.session_lifetime_hours,
-                           limiter, hub)
+                           limiter, gate, hub)
     booklets = BookletDeps(db, vault, clock, rng, cfg.accounts.invitation_lifetime_days, hub)
     notices = _notice_deps(cfg, db, vault, clock, rng)
     return Services(
@@ -199,6 +202,20 @@ def _register_metrics(app: web.Application, db: Database) -> None:
         lambda: db.stats.jobs))
 
 
+def _register_argon2_metrics(app: web.Application, gate: Argon2Gate) -> None:
+    stats = gate.stats
+    app[METRICS].register(Gauge(
+        "secure_msg_argon2_verifications_total",
+        "Argon2id checks of an auth or recovery key (a counter).", lambda: stats.verifications))
+    app[METRICS].register(Gauge(
+        "secure_msg_argon2_refused_total",
+        "Argon2id work refused with 503 because too much was running (a counter).",
+        lambda: stats.refused))
+    app[METRICS].register(Gauge(
+        "secure_msg_argon2_in_use", "Argon2id computations running or waiting now.",
+        lambda: gate.in_use))
+
+
 async def services_ctx(app: web.Application) -> AsyncIterator[None]:
     cfg, clock, rng = app[CONFIG], app[CLOCK], app[RNG]
     vault = load_vault(cfg.storage.keys_dir, rng)  # fails early, naming the file
@@ -206,6 +223,7 @@ async def services_ctx(app: web.Application) -> AsyncIterator[None]:
     try:
         _register_metrics(app, db)
         s = app[SERVICES] = build(cfg, db, vault, clock, rng)
+        _register_argon2_metrics(app, s.accounts.gate)
         _observe_entries(s)
         async with _running(s):
             yield
