@@ -9,6 +9,7 @@ directory at load time.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import re
 import tomllib
@@ -74,6 +75,16 @@ def _e164_or_empty(v: str) -> str | None:
     return None if v == "" or re.fullmatch(r"\+[1-9]\d{6,14}", v) else "must be E.164 (+358…)"
 
 
+def _networks(v: str) -> str | None:
+    try:
+        for part in v.split(","):
+            if part.strip():
+                ipaddress.ip_network(part.strip(), strict=False)
+    except ValueError:
+        return "must be IP addresses or networks separated by commas"
+    return None
+
+
 def _short_text(v: str) -> str | None:
     return None if len(v) <= 11 and "\n" not in v else "must be at most 11 characters"
 
@@ -83,6 +94,8 @@ class ServerConfig:
     host: str = "127.0.0.1"
     port: int = field(default=8080, metadata=_check(_between(0, 65535)))
     public_base_url: str = field(default="http://127.0.0.1:8080", metadata=_check(_http_url))
+    # Reverse proxies whose X-Forwarded-For names the client (web/client_address.py).
+    trusted_proxies: str = field(default="127.0.0.1, ::1", metadata=_check(_networks))
 
 
 @dataclass(frozen=True)
@@ -105,6 +118,8 @@ class AccountsConfig:
     invitation_lifetime_days: int = field(default=7, metadata=_check(_between(1, 90)))
     login_max_failures: int = field(default=5, metadata=_check(_between(1, 1000)))
     login_window_seconds: int = field(default=900, metadata=_check(_between(1, 86_400)))
+    login_name_max_failures: int = field(default=20, metadata=_check(_between(1, 10_000)))
+    client_max_failures: int = field(default=10, metadata=_check(_between(1, 10_000)))
     argon2_max_running: int = field(default=2, metadata=_check(_between(1, 256)))
     argon2_max_queued: int = field(default=16, metadata=_check(_between(0, 10_000)))
 

@@ -20,8 +20,8 @@ from secure_msg.errors import (
     InvalidCredentials,
     InvitationUsed,
     LoginTaken,
+    Overloaded,
     ProtocolRejected,
-    RateLimited,
     Unauthorized,
     ValidationFailed,
 )
@@ -37,7 +37,7 @@ from secure_msg.services import invitation_service
 from secure_msg.services.argon2_gate import Argon2Gate
 from secure_msg.services.core import Core
 from secure_msg.services.live import Hub
-from secure_msg.services.rate_limit import FailureLimiter
+from secure_msg.services.login_limits import LoginLimits, Purpose
 from secure_msg.storage import accounts as store
 from secure_msg.storage import audit as audit_store
 from secure_msg.storage import booklets as booklet_store
@@ -54,7 +54,7 @@ PRELOGIN_SALT = "prelogin.salt"
 class AccountDeps(Core):
     argon: verifier.Argon2Params
     session_hours: int
-    limiter: FailureLimiter
+    limits: LoginLimits
     gate: Argon2Gate  # every Argon2id computation goes through it
     hub: Hub  # to close the live sockets of sessions that end
 
@@ -216,20 +216,39 @@ async def prelogin(deps: AccountDeps, raw_login: str) -> tuple[bytes, int]:
     return fake, protocol_keys.PBKDF2_ITERATIONS
 
 
-def _limit_key(kind: str, login: str) -> bytes:
-    return f"{kind}\x00{login}".encode()
+def _limited_login(raw_login: str) -> str:
+    """The name limits count: as typed, so an unknown name is counted like a known one."""
+    return raw_login.strip().lower()
 
 
 async def _verify_login(
-    deps: AccountDeps, raw_login: str, secret: bytes, *, recovery: bool
+    deps: AccountDeps, raw_login: str, secret: bytes, *, recovery: bool, client: str
 ) -> Account:
-    """The shared part of login and recovery: rate limit, constant-shape failure, audit."""
+    """The shared part of login and recovery: rate limits reserved before the Argon2id work
+    (services/login_limits.py), constant-shape failure, audit."""
     _check_secret_len(secret, "auth_key")
-    login = raw_login.strip().lower()
-    key = _limit_key("recovery" if recovery else "login", login)
-    wait = deps.limiter.retry_after(key)
-    if wait is not None:
-        raise RateLimited(wait, "Too many failed attempts. Wait a moment and try again.")
+    login = _limited_login(raw_login)
+    attempt = deps.limits.begin(Purpose.RECOVERY if recovery else Purpose.LOGIN, login, client)
+    try:
+        account, ok = await _check_credentials(deps, login, secret, recovery=recovery)
+    except Overloaded:
+        attempt.abandoned()
+        raise
+    if account is None or not ok:
+        await deps.db.write(functools.partial(
+            audit_store.append_audit_txn, at_ms=deps.clock.now_ms(),
+            actor=f"account:{account.id.hex()}" if account else "anonymous",
+            action="recovery.failed" if recovery else "login.failed",
+        ))
+        raise InvalidCredentials()
+    attempt.succeeded()
+    return account
+
+
+async def _check_credentials(
+    deps: AccountDeps, login: str, secret: bytes, *, recovery: bool
+) -> tuple[Account | None, bool]:
+    """(the account, whether `secret` opens it); (None, False) for an unknown login."""
 
     def read(conn: Txn) -> tuple[Account | None, bytes | None, bool]:
         account = store.find_by_login_txn(conn, deps.vault, login)
@@ -241,16 +260,7 @@ async def _verify_login(
     account, stored, disabled = await deps.db.read(read)
     # An unknown login costs the same Argon2id work, so timing does not reveal which part failed.
     ok = await deps.gate.verify(stored or await _DUMMY_VERIFIER.get(deps), secret)
-    if account is None or not ok or disabled:
-        deps.limiter.fail(key)
-        await deps.db.write(functools.partial(
-            audit_store.append_audit_txn, at_ms=deps.clock.now_ms(),
-            actor=f"account:{account.id.hex()}" if account else "anonymous",
-            action="recovery.failed" if recovery else "login.failed",
-        ))
-        raise InvalidCredentials()
-    deps.limiter.reset(key)
-    return account
+    return account, ok and not disabled
 
 
 class _Dummy:
@@ -268,8 +278,9 @@ class _Dummy:
 _DUMMY_VERIFIER = _Dummy()
 
 
-async def login(deps: AccountDeps, raw_login: str, auth_key: bytes) -> LoginResult:
-    account = await _verify_login(deps, raw_login, auth_key, recovery=False)
+async def login(deps: AccountDeps, raw_login: str, auth_key: bytes, *, client: str) -> LoginResult:
+    """`client` is the address per-client limits count (web/client_address.py)."""
+    account = await _verify_login(deps, raw_login, auth_key, recovery=False, client=client)
 
     def txn(conn: Txn) -> LoginResult:
         now = deps.clock.now_ms()
@@ -340,11 +351,11 @@ async def get_account(deps: AccountDeps, account_id: bytes) -> Account:
 
 async def change_password(
     deps: AccountDeps, session: Session, token: str, current_auth_key: bytes,
-    new: PasswordMaterial,
+    new: PasswordMaterial, *, client: str,
 ) -> None:
     """Re-wrap: the client sealed its bundle under the new password; other sessions end."""
     account = await get_account(deps, session.account_id)
-    await _verify_login(deps, account.login, current_auth_key, recovery=False)
+    await _verify_login(deps, account.login, current_auth_key, recovery=False, client=client)
     await _set_password(deps, account, new, keep_token=token, action="password.changed")
 
 
@@ -374,21 +385,28 @@ async def _set_password(
     return token
 
 
-async def recovery_bundle(deps: AccountDeps, raw_login: str, recovery_auth_key: bytes) -> bytes:
+async def recovery_bundle(
+    deps: AccountDeps, raw_login: str, recovery_auth_key: bytes, *, client: str
+) -> bytes:
     """Step 1 of recovery: prove the recovery key, get the bundle sealed under it."""
-    account = await _verify_login(deps, raw_login, recovery_auth_key, recovery=True)
+    account = await _verify_login(deps, raw_login, recovery_auth_key, recovery=True,
+                                  client=client)
     creds = await deps.db.read(functools.partial(store.credentials_txn, account_id=account.id))
     assert creds is not None
     return creds.recovery_bundle
 
 
 async def recover(
-    deps: AccountDeps, raw_login: str, recovery_auth_key: bytes, new: PasswordMaterial
+    deps: AccountDeps, raw_login: str, recovery_auth_key: bytes, new: PasswordMaterial,
+    *, client: str,
 ) -> LoginResult:
-    """Step 2: set a new password with the recovery key; every old session ends."""
-    account = await _verify_login(deps, raw_login, recovery_auth_key, recovery=True)
+    """Step 2: set a new password with the recovery key; every old session ends, and so do the
+    name's password failures (the way in for an owner whose name strangers locked)."""
+    account = await _verify_login(deps, raw_login, recovery_auth_key, recovery=True,
+                                  client=client)
     token = await _set_password(deps, account, new, keep_token=None, action="account.recovered")
     assert token is not None
+    deps.limits.recovered(_limited_login(raw_login), client)
     session = Session(account.id, account.role, deps.clock.now_ms() + deps.session_hours * HOUR_MS)
     return LoginResult(token, session, account, new.password_bundle)
 

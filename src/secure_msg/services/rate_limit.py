@@ -11,6 +11,7 @@ keys it has never seen, would lock everyone out instead.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 from collections import deque
@@ -48,11 +49,25 @@ class FailureLimiter:
         wait = self._window - (self._clock.monotonic() - times[0])
         return max(1, math.ceil(wait))
 
-    def fail(self, key: bytes) -> None:
+    def fail(self, key: bytes) -> float:
+        """Count a failure now. Returns its time, for `release` when it was counted up front
+        (a reservation) and the attempt then succeeded or never ran."""
         self._recent(key)
         if key not in self._failures and len(self._failures) >= self._max_keys:
             self._make_room()
-        self._failures.setdefault(key, deque()).append(self._clock.monotonic())
+        stamp = self._clock.monotonic()
+        self._failures.setdefault(key, deque()).append(stamp)
+        return stamp
+
+    def release(self, key: bytes, stamp: float) -> None:
+        """Un-count one failure counted at `stamp`; if it expired or was evicted, nothing."""
+        times = self._failures.get(key)
+        if times is None:
+            return
+        with contextlib.suppress(ValueError):
+            times.remove(stamp)
+        if not times:
+            del self._failures[key]
 
     def _make_room(self) -> None:
         """Drop expired keys; if that frees less than a tenth of the table, the oldest keys

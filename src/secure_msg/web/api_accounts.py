@@ -12,6 +12,7 @@ from secure_msg.crypto.safety import fingerprint
 from secure_msg.model.accounts import Account
 from secure_msg.services import account_service as svc
 from secure_msg.services.account_service import EnrollRequest, LoginResult, PasswordMaterial
+from secure_msg.web import client_address
 from secure_msg.web.auth import bearer_token, require_session
 from secure_msg.web.json_io import b64, get_bytes, get_int, get_str, json_body, req_str
 from secure_msg.web.openapi import add_route
@@ -97,7 +98,8 @@ async def prelogin(request: web.Request) -> web.Response:
 async def login(request: web.Request) -> web.Response:
     body = await json_body(request)
     result = await svc.login(
-        services(request).accounts, req_str(body, "login"), get_bytes(body, "auth_key", length=32)
+        services(request).accounts, req_str(body, "login"), get_bytes(body, "auth_key", length=32),
+        client=client_address.of_request(request),
     )
     return web.json_response(login_json(result))
 
@@ -126,6 +128,7 @@ async def change_password(request: web.Request) -> web.Response:
     await svc.change_password(
         services(request).accounts, session, token,
         get_bytes(body, "current_auth_key", length=32), password_material(body),
+        client=client_address.of_request(request),
     )
     return web.Response(status=204)
 
@@ -134,7 +137,7 @@ async def recovery_bundle(request: web.Request) -> web.Response:
     body = await json_body(request)
     blob = await svc.recovery_bundle(
         services(request).accounts, req_str(body, "login"),
-        get_bytes(body, "recovery_auth_key", length=32),
+        get_bytes(body, "recovery_auth_key", length=32), client=client_address.of_request(request),
     )
     return web.json_response({"recovery_bundle": b64(blob)})
 
@@ -144,6 +147,7 @@ async def recover(request: web.Request) -> web.Response:
     result = await svc.recover(
         services(request).accounts, req_str(body, "login"),
         get_bytes(body, "recovery_auth_key", length=32), password_material(body),
+        client=client_address.of_request(request),
     )
     return web.json_response(login_json(result))
 

@@ -48,8 +48,8 @@ from secure_msg.services.client_state_service import ClientStateDeps
 from secure_msg.services.entry_service import EntryDeps
 from secure_msg.services.inbound_service import InboundLimits
 from secure_msg.services.live import EntryEvent, Hub
+from secure_msg.services.login_limits import LoginLimits, LoginLimitSettings
 from secure_msg.services.notice_service import NoticeDeps
-from secure_msg.services.rate_limit import FailureLimiter
 from secure_msg.storage.db import Database
 from secure_msg.web.context import CLOCK, CONFIG, RNG
 from secure_msg.web.metrics import Gauge
@@ -150,17 +150,22 @@ def _worker(cfg: Config, deps: NoticeDeps, settings: TwilioSettings | None) -> O
     )
 
 
+def _account_deps(cfg: Config, db: Database, vault: Vault, clock: Clock, rng: Rng,
+                  hub: Hub) -> AccountDeps:
+    a = cfg.accounts
+    limits = LoginLimits(clock, LoginLimitSettings(
+        per_name_and_client=a.login_max_failures, per_name=a.login_name_max_failures,
+        per_client=a.client_max_failures, window_seconds=a.login_window_seconds))
+    return AccountDeps(
+        db, vault, clock, rng, Argon2Params(ops=cfg.argon2.opslimit,
+                                            mem_bytes=cfg.argon2.memlimit_bytes),
+        a.session_lifetime_hours, limits,
+        Argon2Gate(max_running=a.argon2_max_running, max_queued=a.argon2_max_queued), hub)
+
+
 def build(cfg: Config, db: Database, vault: Vault, clock: Clock, rng: Rng) -> Services:
-    argon = Argon2Params(ops=cfg.argon2.opslimit, mem_bytes=cfg.argon2.memlimit_bytes)
-    limiter = FailureLimiter(
-        clock, max_failures=cfg.accounts.login_max_failures,
-        window_seconds=cfg.accounts.login_window_seconds,
-    )
     hub = Hub()
-    gate = Argon2Gate(max_running=cfg.accounts.argon2_max_running,
-                      max_queued=cfg.accounts.argon2_max_queued)
-    accounts = AccountDeps(db, vault, clock, rng, argon, cfg.accounts.session_lifetime_hours,
-                           limiter, gate, hub)
+    accounts = _account_deps(cfg, db, vault, clock, rng, hub)
     booklets = BookletDeps(db, vault, clock, rng, cfg.accounts.invitation_lifetime_days, hub)
     notices = _notice_deps(cfg, db, vault, clock, rng)
     return Services(
