@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+
+import pytest
+
+from secure_msg.web import client_address as client_address_module
 from secure_msg.web.client_address import client_address, trusted_networks
 
 PROXY = trusted_networks("127.0.0.1, 10.0.0.0/8")
@@ -34,3 +39,20 @@ def test_ipv6_clients_count_by_their_slash_64_and_mapped_ipv4_as_ipv4() -> None:
     assert a == b == "2001:db8:1:2::/64"
     assert client_address("2001:db8:1:3::1", [], ()) != a
     assert client_address("::ffff:127.0.0.1", ["203.0.113.7"], PROXY) == "203.0.113.7"
+
+
+def test_a_proxy_set_up_wrong_is_logged_once_without_addresses(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A trusted proxy without X-Forwarded-For, or the header from an untrusted peer, makes
+    all clients one address to the limits: the operator is told once, with no address."""
+    client_address_module._warn_once.cache_clear()
+    with caplog.at_level(logging.WARNING):
+        for _ in range(3):
+            client_address_module._warn_once_if_misconfigured("127.0.0.1", [], PROXY)
+            client_address_module._warn_once_if_misconfigured("203.0.113.7", ["1.2.3.4"], PROXY)
+            client_address_module._warn_once_if_misconfigured("127.0.0.1", ["1.2.3.4"], PROXY)
+    events = [r.getMessage() for r in caplog.records]
+    assert events == ["client_address.proxy_without_forwarded_for",
+                      "client_address.untrusted_forwarded_for"]
+    assert not any(ip in caplog.text for ip in ("127.0.0.1", "203.0.113.7", "1.2.3.4"))
