@@ -291,14 +291,34 @@ def _warn(client: Client | None, warnings: Sequence[str] = ()) -> None:
         print(f"secure-msg: WARNING: {warning}", file=sys.stderr)
 
 
+def _add_global_options(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
+    """The client's own options. Without defaults (SUPPRESS), an option left out after a
+    subcommand leaves the value given before it in place instead of resetting it."""
+    def default(value: Any) -> Any:
+        return value if defaults else argparse.SUPPRESS
+
+    parser.add_argument("--profile", default=default(str(DEFAULT_PROFILE)),
+                        help="folder for the session and pinned keys (default ~/.secure-msg)")
+    parser.add_argument("--json", action="store_true", default=default(False),
+                        help="one JSON object on stdout")
+    parser.add_argument("--password-file", default=default(None),
+                        help="file holding the password (else SECURE_MSG_PASSWORD)")
+
+
+class _CommandParser(argparse.ArgumentParser):
+    """Every parser under `client` (argparse gives nested subparsers their parent's class), so
+    `client enroll URL --json` works as `client --json enroll URL` does, at any depth."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _add_global_options(self, defaults=False)
+
+
 def register(subparsers: Any) -> None:
     client = subparsers.add_parser("client", help="the end-to-end encrypted client")
-    client.add_argument("--profile", default=str(DEFAULT_PROFILE),
-                        help="folder for the session and pinned keys (default ~/.secure-msg)")
-    client.add_argument("--json", action="store_true", help="one JSON object on stdout")
-    client.add_argument("--password-file", help="file holding the password (else "
-                                                "SECURE_MSG_PASSWORD)")
-    sub = client.add_subparsers(dest="client_command", required=True, metavar="COMMAND")
+    _add_global_options(client, defaults=True)
+    sub = client.add_subparsers(dest="client_command", required=True, metavar="COMMAND",
+                                parser_class=_CommandParser)
 
     def cmd(parser: argparse.ArgumentParser, fn: Command) -> None:
         parser.set_defaults(handler=_run(fn))
