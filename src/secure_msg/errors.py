@@ -21,6 +21,7 @@
     │   ├── SequenceConflict         409 sequence-conflict
     │   ├── MembershipChanged        409 membership-changed
     │   ├── DuplicateEntry           409 duplicate-entry
+    │   ├── AlreadyMember            409 already-member
     │   ├── InvalidTransition        409 invalid-transition
     │   └── StateVersionConflict     409 state-version-conflict
     ├── Gone                         410 gone
@@ -238,6 +239,14 @@ class MembershipChanged(Conflict):
 class DuplicateEntry(Conflict):
     code = "duplicate-entry"
     title = "An entry with this id already exists"
+
+
+class AlreadyMember(Conflict):
+    """An invitation into a booklet the account is a current member of: accepting it would
+    change the member's role and reading start, so it is refused and the link stays unused."""
+
+    code = "already-member"
+    title = "You are already a member of this booklet"
 
 
 class ProtocolRejected(SecureMsgError):

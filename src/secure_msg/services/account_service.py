@@ -16,6 +16,7 @@ from secure_msg.crypto import keys as protocol_keys
 from secure_msg.crypto import verifier
 from secure_msg.crypto.errors import ProtocolError
 from secure_msg.errors import (
+    AlreadyMember,
     DataIntegrityError,
     Forbidden,
     InvalidCredentials,
@@ -405,9 +406,12 @@ async def accept_invitation(deps: AccountDeps, session: Session, token: str) -> 
             raise Forbidden("This link is for enrolling a new staff account.")
         if not invitation_store.mark_used_txn(conn, inv.id, now):
             raise InvitationUsed()
-        booklet_store.add_member_txn(
+        # A current member is refused, not moved to the link's role: raising rolls the whole
+        # transaction back, so the link stays usable for the person it was meant for.
+        if not booklet_store.add_member_txn(
             conn, target.booklet_id, session.account_id, inv.role, now
-        )
+        ):
+            raise AlreadyMember()
         actor = f"account:{session.account_id.hex()}"
         audit_store.append_audit_txn(
             conn, at_ms=now, actor=actor, action="member.joined",

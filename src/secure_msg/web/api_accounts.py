@@ -163,7 +163,7 @@ def setup_routes(app: web.Application) -> None:
               request=enroll_body, response=LOGIN_RESULT, errors=(400, 404, 409, 410, 415, 422))
     add_route(app, "POST", "/api/invitations/{token}/accept", accept_invitation, tags=tags,
               auth=True, summary="Join another booklet with an invitation, as an existing "
-              "family account", response={"type": "object"}, errors=(401, 403, 404, 410))
+              "family account", response={"type": "object"}, errors=(401, 403, 404, 409, 410))
     login_body = {"type": "object", "required": ["login"],
                   "properties": {"login": {"type": "string"}}}
     add_route(app, "POST", "/api/prelogin", prelogin, tags=tags,
