@@ -138,6 +138,8 @@ class NoticesConfig:
     claim_lease_seconds: int = field(default=60, metadata=_check(_between(1, 3600)))
     new_entry_ping: bool = False
     new_entry_ping_minutes: int = field(default=60, metadata=_check(_between(1, 7 * 24 * 60)))
+    manual_notices_per_member_hour: int = field(default=3, metadata=_check(_between(1, 1000)))
+    manual_notices_per_member_day: int = field(default=10, metadata=_check(_between(1, 10_000)))
 
 
 @dataclass(frozen=True)

@@ -205,7 +205,9 @@ def setup_routes(app: web.Application) -> None:
               description="Clinical or written text on sms/email/whatsapp is refused with 422 "
                           "clinical-content-refused; WhatsApp while disabled: channel-disabled; "
                           "WhatsApp for a kind without an approved template: "
-                          "whatsapp-template-missing.",
+                          "whatsapp-template-missing. More than [notices] "
+                          "manual_notices_per_member_hour or _day to one member: 429 "
+                          "rate-limited with Retry-After, nothing queued.",
               request={"type": "object", "required": ["member_id", "channel"], "properties": {
                   "member_id": {"type": "string"},
                   "channel": {"enum": [c.value for c in Channel]},
@@ -214,7 +216,7 @@ def setup_routes(app: web.Application) -> None:
                                     "cancelled_by_therapist"]},
                   "appointment_id": {"type": "string"},
                   "text": {"type": "string"}, "address": {"type": "string"}}},
-              response=OBJ, errors=(400, 401, 403, 404, 415, 422))
+              response=OBJ, errors=(400, 401, 403, 404, 415, 422, 429))
     add_route(app, "GET", f"{b}/notices", booklet_notices, tags=["notices"], auth=True,
               summary="Notices of this booklet and their delivery state (therapist)",
               response=OBJ, errors=(401, 403, 404))
