@@ -6,6 +6,7 @@ exactly what this script makes.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 from pathlib import Path
@@ -117,6 +118,37 @@ def make_entry(
         "key_commitment": h(parsed.header.key_commitment),
         "entry_hash": h(parsed.entry_hash),
     }
+
+
+# Ed25519 (RFC 8032): the group order L and two encodings of the identity point, the canonical
+# one and y = p + 1. Signatures built from them are what libsodium refuses and some Ed25519
+# implementations (`cryptography`, WebCrypto) accept (docs/protocol.md §1).
+ED25519_L = 2**252 + 27742317777372353535851937790883648493
+IDENTITY_POINT = b"\x01" + bytes(31)
+IDENTITY_NON_CANONICAL = b"\xee" + b"\xff" * 30 + b"\x7f"
+
+
+def forged_under_identity_key() -> bytes:
+    """R = identity, S = 0: a valid signature of every message under the identity-point key."""
+    return IDENTITY_POINT + bytes(32)
+
+
+def signed_with_r(seed: bytes, r: bytes, message: bytes) -> bytes:
+    """A signature by the key's holder whose R is the small-order point `r`: S = H(R‖A‖M)·a,
+    so S·B = H·A holds, an equation only a check of R itself refuses."""
+    digest = bytearray(hashlib.sha512(seed).digest()[:32])
+    digest[0] &= 248
+    digest[31] = (digest[31] & 127) | 64
+    a = int.from_bytes(digest, "little")
+    public = keys.AccountKeys.from_secrets(bytes(16), seed, bytes(32)).identity_public
+    h_ = int.from_bytes(hashlib.sha512(r + public + message).digest(), "little") % ED25519_L
+    return r + (h_ * a % ED25519_L).to_bytes(32, "little")
+
+
+def s_plus_l(signature: bytes) -> bytes:
+    """The same signature with S + L in place of S: non-canonical, the equation still holds."""
+    s = int.from_bytes(signature[32:], "little") + ED25519_L
+    return signature[:32] + s.to_bytes(32, "little")
 
 
 def flip(data: bytes, offset: int) -> bytes:
@@ -302,6 +334,11 @@ def entry_negatives(
          "key-commitment-mismatch"),
         ("open-with-key-short-key", "open-with-key", sealed, with_key(b"\x22" * 31),
          "malformed"),
+        ("author-key-identity-point", v, sealed[:sig] + forged_under_identity_key(),
+         ctx(author_identity_key=h(IDENTITY_POINT)), "invalid-key"),
+        ("open-author-key-identity-point", "open", sealed[:sig] + forged_under_identity_key(),
+         {**open_ctx, "author_identity_key": h(IDENTITY_POINT), "as": "guardian1"},
+         "invalid-key"),
     ]
     return [
         {"name": f"entry/{name}", "object": "entry", "check": check, "data": h(data),
@@ -320,8 +357,20 @@ def account_negatives(
     pw = {"kek": t["kek"], "purpose": keys.PURPOSE_PASSWORD}
     text = t["recovery_key"]
     typo = text[:5] + ("X" if text[5] != "X" else "Y") + text[6:]
+    signed = labels.labelled(labels.KEY_STATEMENT, st[:92])
+    seed = accts["therapist"].identity_seed
+    forged_st = (st[:20] + IDENTITY_POINT + st[52:92]) + forged_under_identity_key()
     cases: list[tuple[str, str, str, Any, dict[str, Any], str]] = [
         ("statement/signature", "key-statement", "verify", h(flip(st, 100)), pinned,
+         "bad-signature"),
+        ("statement/identity-point-key", "key-statement", "verify", h(forged_st),
+         {**pinned, "identity_key": h(IDENTITY_POINT)}, "invalid-key"),
+        ("statement/signature-s-plus-l", "key-statement", "verify",
+         h(st[:92] + s_plus_l(st[92:])), pinned, "bad-signature"),
+        ("statement/signature-r-identity", "key-statement", "verify",
+         h(st[:92] + signed_with_r(seed, IDENTITY_POINT, signed)), pinned, "bad-signature"),
+        ("statement/signature-r-non-canonical", "key-statement", "verify",
+         h(st[:92] + signed_with_r(seed, IDENTITY_NON_CANONICAL, signed)), pinned,
          "bad-signature"),
         ("statement/encryption-key", "key-statement", "verify", h(flip(st, 60)), pinned,
          "bad-signature"),
@@ -363,7 +412,6 @@ def account_negatives(
         ("kdf/short-salt", "kdf", "derive", {"password": "x", "salt": t["salt"][:16],
          "iterations": keys.PBKDF2_ITERATIONS}, {}, "weak-kdf-params"),
     ]
-    del accts
     return [
         {"name": name, "object": obj, "check": check, "data": data, "context": context,
          "error": error}
