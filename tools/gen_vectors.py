@@ -334,6 +334,10 @@ def entry_negatives(
          "key-commitment-mismatch"),
         ("open-with-key-short-key", "open-with-key", sealed, with_key(b"\x22" * 31),
          "malformed"),
+        ("open-with-key-other-entry", "open-with-key", sealed,
+         {**with_key(b"\x22" * 32), "entry_id": "e0" * 16}, "entry-hash-mismatch"),
+        ("open-with-key-other-hash", "open-with-key", sealed,
+         {**with_key(b"\x22" * 32), "entry_hash": "00" * 32}, "entry-hash-mismatch"),
         ("author-key-identity-point", v, sealed[:sig] + forged_under_identity_key(),
          ctx(author_identity_key=h(IDENTITY_POINT)), "invalid-key"),
         ("open-author-key-identity-point", "open", sealed[:sig] + forged_under_identity_key(),
@@ -475,7 +479,44 @@ def grant_vectors(
          "context": context, "error": error}
         for name, data, context, error in cases
     ]
-    return record, negatives
+    return record, negatives + grantee_negatives(accts, blob)
+
+
+def grantee_negatives(accts: dict[str, keys.AccountKeys], blob: bytes) -> list[dict[str, Any]]:
+    """The grantee's open (§5): what its client reports for a bad grant."""
+    granter, newcomer = accts["guardian1"], accts["newcomer"]
+    first_wrapped = 96 + 80  # the first item's wrapped key
+
+    def resigned(unsigned: bytes) -> bytes:
+        return unsigned + sign(granter.identity, labels.GRANT_SIGNATURE, unsigned)
+
+    other_keys = keys.AccountKeys.from_secrets(
+        newcomer.account_id, accts["caregiver"].identity_seed,
+        accts["caregiver"].encryption_secret,
+    )
+    ctx = {"granter_identity_key": h(granter.identity_public), "as": "newcomer"}
+    cases = [
+        ("truncated", blob[:-1], ctx, "truncated"),
+        ("zero-items", blob[:92] + b"\x00\x00\x00\x00" + blob[-64:], ctx, "bad-item-count"),
+        ("signature", flip(blob, len(blob) - 1), ctx, "bad-signature"),
+        ("granter-key", blob,
+         {**ctx, "granter_identity_key": h(accts["therapist"].identity_public)},
+         "bad-signature"),
+        ("granter-key-identity-point", blob[:-64] + forged_under_identity_key(),
+         {**ctx, "granter_identity_key": h(IDENTITY_POINT)}, "invalid-key"),
+        ("not-the-grantee", blob, {**ctx, "as": "caregiver"}, "wrong-grantee"),
+        ("other-encryption-key", blob,
+         {**ctx, "as_keys": {"account_id": h(other_keys.account_id),
+                             "identity_seed": h(other_keys.identity_seed),
+                             "encryption_secret": h(other_keys.encryption_secret)}},
+         "grantee-key-mismatch"),
+        ("item-key-resigned", resigned(flip(blob, first_wrapped)[:-64]), ctx, "unwrap-failed"),
+    ]
+    return [
+        {"name": f"grant/open-{name}", "object": "grant", "check": "open", "data": h(data),
+         "context": context, "error": error}
+        for name, data, context, error in cases
+    ]
 
 
 def safety_vectors(records: dict[str, dict[str, Any]]) -> dict[str, Any]:

@@ -202,6 +202,8 @@ async function runNegative(n) {
       return derivePasswordKeys(n.data.password, { salt: fromHex(n.data.salt), iterations: n.data.iterations });
     case 'grant/verify':
       return verifyGrant(fromHex(n.data), grantContext(c));
+    case 'grant/open':
+      return openGrant(fromHex(n.data), { granterIdentityKey: fromHex(c.granter_identity_key), me: await keysOf(c.as_keys ?? accounts.get(c.as)) });
     default:
       throw new Error(`no runner for negative vector ${n.name} (${n.object}/${n.check})`);
   }
