@@ -16,7 +16,7 @@ from secure_msg.crypto import envelope, grant, hpke, keys, labels, recovery, saf
 from secure_msg.crypto.encoding import u16, u32
 from secure_msg.crypto.envelope import KIND_IDS, ZERO_HASH
 from secure_msg.crypto.errors import ProtocolError
-from secure_msg.crypto.payloads import encode_payload
+from secure_msg.crypto.payloads import decode_payload, encode_payload
 from secure_msg.crypto.primitives import aes_gcm_encrypt, sha256, sign
 from secure_msg.crypto.rng import SeededRng
 
@@ -519,6 +519,90 @@ def grantee_negatives(accts: dict[str, keys.AccountKeys], blob: bytes) -> list[d
     ]
 
 
+def payload_vectors() -> list[dict[str, Any]]:
+    """Plaintexts for check 11 of §4.4 and every rule of §4.5, with the payload a reader keeps
+    (the kind and the fields of §4.5) or the error."""
+    note = '"kind":"note","text":"x"'
+    deep = "[" * 63 + "]" * 63
+    big_int = "9" * 5000
+    ok: list[tuple[str, str, str, dict[str, Any]]] = [
+        ("note", "note", "{" + note + "}", {"kind": "note", "text": "x"}),
+        ("unknown-members-left-out", "note",
+         '{"text":"x","n":1e400,"i":' + big_int + ',"o":{"a":[true,null]},"kind":"note","z":-0}',
+         {"kind": "note", "text": "x"}),
+        ("whitespace", "note", ' \t\r\n{ "kind" : "note" ,\n "text" : "x" } \n',
+         {"kind": "note", "text": "x"}),
+        ("escapes", "note", '{"kind":"n\\u006fte","text":"\\u00e4\\ud83d\\ude00\\n\\"\\/"}',
+         {"kind": "note", "text": "ä\U0001f600\n\"/"}),
+        ("nested-64-deep", "note", '{' + note + ',"x":' + deep + '}',
+         {"kind": "note", "text": "x"}),
+        ("title", "title", '{"kind":"title","title":""}', {"kind": "title", "title": ""}),
+        ("homework-without-text", "homework", '{"kind":"homework","task":"t","frequency":"f"}',
+         {"kind": "homework", "task": "t", "frequency": "f"}),
+        ("homework-with-text", "homework",
+         '{"kind":"homework","task":"t","frequency":"f","text":"x"}',
+         {"kind": "homework", "task": "t", "frequency": "f", "text": "x"}),
+        ("homework-log-any-strings", "homework-log",
+         '{"kind":"homework-log","homework":"not an id","done":false,"how":"","date":""}',
+         {"kind": "homework-log", "homework": "not an id", "done": False, "how": "", "date": ""}),
+        ("homework-log-date-not-checked", "homework-log",
+         '{"kind":"homework-log","homework":"' + "e3" * 16 + '","done":true,"how":"h",'
+         '"date":"2026-02-30"}',
+         {"kind": "homework-log", "homework": "e3" * 16, "done": True, "how": "h",
+          "date": "2026-02-30"}),
+        ("document-data-not-checked", "document",
+         '{"kind":"document","name":"a.pdf","media_type":"application/pdf","data":"not base64!"}',
+         {"kind": "document", "name": "a.pdf", "media_type": "application/pdf",
+          "data": "not base64!"}),
+        ("system", "system", '{"kind":"system","text":"x"}', {"kind": "system", "text": "x"}),
+    ]
+    bad: list[tuple[str, str, bytes]] = [
+        ("not-utf8", "note", b'{"kind":"note","text":"\xff"}'),
+        ("encoded-surrogate", "note", b'{"kind":"note","text":"\xed\xa0\x80"}'),
+        ("byte-order-mark", "note", b"\xef\xbb\xbf{" + note.encode() + b"}"),
+        ("nan", "note", b'{' + note.encode() + b',"n":NaN}'),
+        ("infinity", "note", b'{' + note.encode() + b',"n":-Infinity}'),
+        ("not-an-object", "note", b'["note","x"]'),
+        ("trailing-text", "note", b'{' + note.encode() + b'} x'),
+        ("trailing-comma", "note", b'{' + note.encode() + b',}'),
+        ("raw-control-character", "note", b'{"kind":"note","text":"a\x01"}'),
+        ("kind-missing", "note", b'{"text":"x"}'),
+        ("kind-of-another-header", "homework", b'{' + note.encode() + b'}'),
+        ("field-missing", "note", b'{"kind":"note"}'),
+        ("field-null", "note", b'{"kind":"note","text":null}'),
+        ("field-a-number", "note", b'{"kind":"note","text":5}'),
+        ("done-not-a-boolean", "homework-log",
+         b'{"kind":"homework-log","homework":"h","done":1,"how":"","date":""}'),
+        ("homework-text-not-a-string", "homework",
+         b'{"kind":"homework","task":"t","frequency":"f","text":5}'),
+        ("homework-text-null", "homework",
+         b'{"kind":"homework","task":"t","frequency":"f","text":null}'),
+        ("duplicate-member", "note", b'{"kind":"note","text":"x","text":"y"}'),
+        ("duplicate-kind", "note", b'{"kind":"title","kind":"note","text":"x"}'),
+        ("duplicate-member-escaped", "note", b'{"kind":"note","text":"x","t\\u0065xt":"y"}'),
+        ("duplicate-member-nested", "note", b'{' + note.encode() + b',"o":[{"a":1,"a":1}]}'),
+        ("nested-65-deep", "note", b'{' + note.encode() + b',"x":' + b"[" * 64 + b"]" * 64
+         + b'}'),
+        ("nested-1500-deep", "note", b"[" * 1500 + b"]" * 1500),
+        ("lone-high-surrogate", "note", b'{"kind":"note","text":"a\\ud800b"}'),
+        ("lone-low-surrogate", "note", b'{"kind":"note","text":"\\udc00"}'),
+        ("reversed-surrogates", "note", b'{"kind":"note","text":"\\ude00\\ud83d"}'),
+        ("lone-surrogate-in-unknown-name", "note", b'{' + note.encode() + b',"\\ud800":1}'),
+    ]
+    cases: list[dict[str, Any]] = [{"name": name, "kind": kind, "kind_id": KIND_IDS[kind],
+              "plaintext": h(text.encode()), "payload": payload, "error": None}
+             for name, kind, text, payload in ok]
+    cases += [{"name": name, "kind": kind, "kind_id": KIND_IDS[kind], "plaintext": h(data),
+               "payload": None, "error": "bad-payload"} for name, kind, data in bad]
+    for case in cases:  # the generator's own reader agrees, or the file is not written
+        try:
+            got: Any = decode_payload(case["kind_id"], bytes.fromhex(case["plaintext"]))
+        except ProtocolError as exc:
+            got = exc.code
+        assert got == (case["payload"] or case["error"]), (case["name"], got)
+    return cases
+
+
 def safety_vectors(records: dict[str, dict[str, Any]]) -> dict[str, Any]:
     t, g1 = records["therapist"], records["guardian1"]
     pa = (bytes.fromhex(t["account_id"]), bytes.fromhex(t["identity_key"]))
@@ -579,6 +663,7 @@ def build() -> dict[str, Any]:
         "grant": grant_record,
         **safety_vectors(records),
         "recovery_keys": recovery_texts,
+        "payloads": payload_vectors(),
         "negative": (
             entry_negatives(entries[1][0], accts["therapist"], accts, members)
             + account_negatives(accts, records)

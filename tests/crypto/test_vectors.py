@@ -183,6 +183,21 @@ def _as(ctx: dict[str, Any], accts: dict[str, keys.AccountKeys]) -> keys.Account
     return accts[ctx["as"]]
 
 
+def test_payload_vectors(vectors: dict[str, Any]) -> None:
+    """Each plaintext reads as its payload (the kind and the fields of §4.5, nothing else) or
+    fails with its code: the rules two readers must agree on."""
+    assert len(vectors["payloads"]) > 30
+    wrong = []
+    for case in vectors["payloads"]:
+        try:
+            got: Any = decode_payload(case["kind_id"], h(case["plaintext"]))
+        except ProtocolError as exc:
+            got = exc.code
+        if got != (case["payload"] or case["error"]):
+            wrong.append((case["name"], got))
+    assert wrong == []
+
+
 def run_negative(case: dict[str, Any], accts: dict[str, keys.AccountKeys]) -> None:
     obj, check, ctx = case["object"], case["check"], case["context"]
     data = case["data"]

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import {
   AccountKeys, KeyBundle, PURPOSE, checkQrPayload, derivePasswordKeys, deriveRecoveryKeys, encodeQrPayload,
   entryHash, fingerprint, formatRecoveryKey, fromHex, headerHash, openBundle, openEntry, openEntryWithKey,
-  openGrant, parseKeyStatement, parseRecoveryKey, safetyNumber, sealBundle, sealEntry, sealGrant, toHex,
+  decodePayload, openGrant, parseKeyStatement, parseRecoveryKey, safetyNumber, sealBundle, sealEntry, sealGrant, toHex,
   verifyEntry, verifyGrant, verifyKeyStatement, KIND,
 } from '../../src/secure_msg/web/static/crypto/index.mjs';
 import { LABEL } from '../../src/secure_msg/web/static/crypto/labels.mjs';
@@ -169,6 +169,13 @@ for (const q of V.qr_payloads) {
 for (const r of V.recovery_keys) {
   test(`recovery key text ${JSON.stringify(r.text)} parses`, async () => {
     assert.equal(toHex(await parseRecoveryKey(r.text)), r.secret);
+  });
+}
+
+for (const p of V.payloads) {
+  test(`payload ${p.name}: ${p.error ?? 'read'}`, () => {
+    if (p.error) assert.throws(() => decodePayload(p.kind_id, fromHex(p.plaintext)), { name: 'ProtocolError', code: p.error });
+    else assert.deepEqual(decodePayload(p.kind_id, fromHex(p.plaintext)), p.payload);
   });
 }
 
