@@ -656,6 +656,14 @@ def build() -> dict[str, Any]:
         "version": 1,
         "suite": 1,
         "generator": "tools/gen_vectors.py",
+        "description": (
+            "Vectors of docs/protocol.md (§8). Every byte string is lowercase hex. "
+            "ephemeral_secrets: HPKE ephemeral X25519 private keys skE, 32 raw bytes used as "
+            "they are (an RFC 7748 scalar, clamped by X25519; not RFC 9180 DeriveKeyPair "
+            "input), so enc = X25519(skE, 9); one per wrap in ascending recipient_id order "
+            "(entries), one per item in ascending entry_id order (grant). An entry's random "
+            "inputs are drawn as content_key, nonce, then the ephemerals."
+        ),
         "booklet_id": h(BOOKLET),
         "accounts": list(records.values()),
         "members": [h(m.account_id) for m in members],
