@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime
 import json
 import os
+import re
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -175,9 +177,31 @@ def _post_fields(a: argparse.Namespace) -> dict[str, Any]:
         return {"text": text}
     if a.kind == "homework":
         return {"task": text, "frequency": a.frequency}
-    if not a.homework:
-        raise ClientError(0, "bad-arguments", "homework-log needs --homework ENTRY_ID")
-    return {"homework": a.homework, "done": a.done == "yes", "how": text, "date": a.date}
+    return {"homework": _homework_id(a.homework), "done": a.done == "yes", "how": text,
+            "date": _log_date(a.date)}
+
+
+def _homework_id(given: str | None) -> str:
+    """The homework entry's id as docs/protocol.md §4.5 has writers write it."""
+    homework = (given or "").strip().lower()
+    if not re.fullmatch("[0-9a-f]{32}", homework):
+        raise ClientError(0, "bad-arguments", "homework-log needs --homework ENTRY_ID "
+                          "(32 hex digits, as `read` shows it)")
+    return homework
+
+
+def _log_date(given: str) -> str:
+    """The day the homework was done, `YYYY-MM-DD`; today (local) when not given."""
+    if not given:
+        return datetime.date.today().isoformat()
+    try:
+        day = datetime.date.fromisoformat(given) if re.fullmatch(
+            "[0-9]{4}-[0-9]{2}-[0-9]{2}", given) else None
+    except ValueError:
+        day = None
+    if day is None:
+        raise ClientError(0, "bad-arguments", "--date is a calendar day, YYYY-MM-DD")
+    return day.isoformat()
 
 
 async def _post(c: Client, a: argparse.Namespace) -> dict[str, Any]:
@@ -358,7 +382,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--confirm-unverified", action="store_true",
                    help="seal to members not verified in person who get my entries here for "
                         "the first time (refused otherwise)")
-    p.add_argument("--date", default="", help="homework-log: YYYY-MM-DD")
+    p.add_argument("--date", default="", help="homework-log: YYYY-MM-DD (default: today)")
     cmd(p, _post)
     p = sub.add_parser("read", help="decrypt and show entries")
     p.add_argument("booklet")

@@ -94,6 +94,15 @@ class LoginResult:
     password_bundle: bytes
 
 
+@dataclass(frozen=True)
+class RecoveryBundle:
+    """What proving the recovery key yields: the bundle sealed under it, and the key statement
+    the client compares the opened keys with before it changes anything (protocol §3.5)."""
+
+    sealed: bytes
+    key_statement: bytes
+
+
 def _check_secret_len(value: bytes, field: str) -> None:
     if len(value) != 32:
         raise ValidationFailed(f"{field} must be 32 bytes", errors=[{"field": field}])
@@ -373,12 +382,14 @@ async def _set_password(
     return await deps.db.write(txn)
 
 
-async def recovery_bundle(deps: AccountDeps, raw_login: str, recovery_auth_key: bytes) -> bytes:
+async def recovery_bundle(
+    deps: AccountDeps, raw_login: str, recovery_auth_key: bytes
+) -> RecoveryBundle:
     """Step 1 of recovery: prove the recovery key, get the bundle sealed under it."""
     account = await _verify_login(deps, raw_login, recovery_auth_key, recovery=True)
     creds = await deps.db.read(functools.partial(store.credentials_txn, account_id=account.id))
     assert creds is not None
-    return creds.recovery_bundle
+    return RecoveryBundle(creds.recovery_bundle, account.key_statement)
 
 
 async def recover(

@@ -132,11 +132,13 @@ async def change_password(request: web.Request) -> web.Response:
 
 async def recovery_bundle(request: web.Request) -> web.Response:
     body = await json_body(request)
-    blob = await svc.recovery_bundle(
+    found = await svc.recovery_bundle(
         services(request).accounts, req_str(body, "login"),
         get_bytes(body, "recovery_auth_key", length=32),
     )
-    return web.json_response({"recovery_bundle": b64(blob)})
+    return web.json_response(
+        {"recovery_bundle": b64(found.sealed), "key_statement": b64(found.key_statement)}
+    )
 
 
 async def recover(request: web.Request) -> web.Response:
@@ -186,7 +188,9 @@ def setup_routes(app: web.Application) -> None:
               summary="Prove the recovery key; get the bundle sealed under it",
               request={"type": "object", "properties": {"login": {"type": "string"},
                                                         "recovery_auth_key": B64}},
-              response={"type": "object"}, errors=(400, 401, 415, 422, 429))
+              response={"type": "object", "required": ["recovery_bundle", "key_statement"],
+                        "properties": {"recovery_bundle": B64, "key_statement": B64}},
+              errors=(400, 401, 415, 422, 429))
     add_route(app, "POST", "/api/recovery/reset", recover, tags=tags,
               summary="Set a new password with the recovery key",
               request={"type": "object", "properties": {"login": {"type": "string"},
