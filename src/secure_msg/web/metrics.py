@@ -1,6 +1,6 @@
 """The app's Prometheus metrics, kept by `prometheus_client` in one registry per app.
 
-Labels carry route templates and status codes only, never ids, paths or
+Labels carry route templates, a known HTTP method and status codes only, never ids, paths or
 anything a user typed, so the series count stays bounded and no booklet or person shows up in
 /metrics. Each app has its own CollectorRegistry (not the library's global one), so several apps
 in one process (the tests) count apart.
@@ -16,6 +16,9 @@ import prometheus_client
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 DEFAULT_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+# Any other token a client sends as the method is "other": a label value per invented method
+# would let anyone grow /metrics without bound.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 # Names that need no quoting in the text format (the library would also take UTF-8 ones).
 _NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 
@@ -48,7 +51,8 @@ class Metrics:
 
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
         """Count one request; `route` must be a template (web.middleware.route_template)."""
-        self.http_requests.labels(route, method, str(status)).inc()
+        known = method if method in METHODS else "other"
+        self.http_requests.labels(route, known, str(status)).inc()
         self.http_latency.labels(route).observe(seconds)
 
     def register(self, gauge: Gauge) -> Gauge:
