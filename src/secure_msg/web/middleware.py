@@ -55,9 +55,7 @@ async def observe_middleware(request: web.Request, handler: Handler) -> web.Stre
     finally:
         elapsed = time.perf_counter() - started
         route = route_template(request)
-        metrics = request.app[METRICS]
-        metrics.http_requests.inc(route, request.method, str(status))
-        metrics.http_latency.observe(elapsed, route)
+        request.app[METRICS].observe_request(route, request.method, status, elapsed)
         log_event(log, logging.INFO, "request", method=request.method, route=route,
                   status=status, duration_ms=round(elapsed * 1000, 2))
 
