@@ -83,6 +83,11 @@ class ServerConfig:
     host: str = "127.0.0.1"
     port: int = field(default=8080, metadata=_check(_between(0, 65535)))
     public_base_url: str = field(default="http://127.0.0.1:8080", metadata=_check(_http_url))
+    # Against slow and idle clients (docs/operations.md, "Timeouts and connections").
+    header_timeout_seconds: int = field(default=10, metadata=_check(_between(1, 300)))
+    body_timeout_seconds: int = field(default=60, metadata=_check(_between(1, 3600)))
+    keepalive_timeout_seconds: int = field(default=75, metadata=_check(_between(1, 3600)))
+    max_connections: int = field(default=512, metadata=_check(_between(1, 100_000)))
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@
     ├── Gone                         410 gone
     │   ├── InvitationExpired        410 invitation-expired
     │   └── InvitationUsed           410 invitation-used
+    ├── RequestTimeout               408 request-timeout
     ├── PayloadTooLarge              413 payload-too-large
     ├── UnsupportedMediaType         415 unsupported-media-type
     ├── RateLimited                  429 rate-limited
@@ -158,6 +159,15 @@ class InvitationExpired(Gone):
 class InvitationUsed(Gone):
     code = "invitation-used"
     title = "This invitation has already been used"
+
+
+class RequestTimeout(SecureMsgError, TimeoutError):
+    """The body did not arrive within [server] body_timeout_seconds. A TimeoutError too: aiohttp
+    ends its lingering read of an unread body quietly on one (any other error it logs)."""
+
+    code = "request-timeout"
+    status = 408
+    title = "The request was not received in time"
 
 
 class PayloadTooLarge(SecureMsgError):

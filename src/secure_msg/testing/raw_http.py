@@ -50,18 +50,23 @@ class RawConnection:
         self.writer.write(data)
         await self.writer.drain()
 
-    async def response(self, within: float = 10.0) -> RawResponse:
-        """One response with a Content-Length (or none, read to EOF)."""
+    async def response(self, within: float = 10.0, *, head: bool = False) -> RawResponse:
+        """One response with a Content-Length (or none, read to EOF); `head`: the answer to a
+        HEAD request, which has no body whatever its Content-Length says."""
         async with asyncio.timeout(within):
-            head = await self.reader.readuntil(b"\r\n\r\n")
-            status_line, *lines = head.decode("latin-1").split("\r\n")
+            raw_head = await self.reader.readuntil(b"\r\n\r\n")
+            status_line, *lines = raw_head.decode("latin-1").split("\r\n")
             headers: CIMultiDict[str] = CIMultiDict()
             for line in filter(None, lines):
                 name, _, value = line.partition(":")
                 headers.add(name.strip(), value.strip())
             length = headers.get("Content-Length")
-            body = (await self.reader.readexactly(int(length)) if length is not None
-                    else await self.reader.read())
+            if head:
+                body = b""
+            elif length is not None:
+                body = await self.reader.readexactly(int(length))
+            else:
+                body = await self.reader.read()
         return RawResponse(int(status_line.split(" ")[1]), headers, body)
 
     async def closed_within(self, seconds: float) -> bool:
