@@ -1,7 +1,7 @@
 """The HTTP connection on the real server (`secure-msg serve`, a subprocess), over bare sockets
 (issue 14, defects 3, 5 and 9): what aiohttp refuses is problem+json with our headers and no
 echo; slow heads, slow bodies and idle connections are closed; connections are capped; the
-Server header names no versions."""
+Server header names no versions; HEAD answers wherever GET does."""
 
 from __future__ import annotations
 
@@ -83,6 +83,27 @@ async def test_the_server_header_names_no_versions(server: ServerProcess) -> Non
         for path in ("/healthz", "/api/me", "/no-such-page", "/static/app/main.js"):
             async with http.get(server.url(path)) as response:
                 assert response.headers.getall("Server") == ["secure-msg"], path
+
+
+async def test_head_answers_wherever_get_does_and_the_document_is_unchanged(
+    server: ServerProcess,
+) -> None:
+    """HEAD on GET routes: the GET's status and headers without a body (405 before); the
+    OpenAPI document still lists GET only."""
+    async with aiohttp.ClientSession() as http:
+        for path, status in (("/healthz", 200), ("/api/openapi.json", 200), ("/", 200),
+                             ("/api/me", 401), ("/api/booklets", 401)):
+            async with http.get(server.url(path)) as got:
+                get_length = got.headers.get("Content-Length")
+                assert got.status == status
+            async with http.head(server.url(path)) as head:
+                assert head.status == status, path
+                assert head.headers.get("Content-Length") == get_length
+                assert head.headers["Content-Security-Policy"] == CSP
+                assert await head.read() == b""
+        async with http.get(server.url("/api/openapi.json")) as response:
+            document = await response.json()
+    assert all("head" not in ops for ops in document["paths"].values())
 
 
 async def test_slow_heads_are_closed_after_the_header_timeout(server: ServerProcess) -> None:
