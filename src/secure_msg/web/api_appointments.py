@@ -9,7 +9,13 @@ from aiohttp import web
 
 from secure_msg.clock import ms_to_iso
 from secure_msg.errors import NotFound, ValidationFailed
-from secure_msg.model.appointments import Appointment, AppointmentStatus, Payer, PeriodSummary
+from secure_msg.model.appointments import (
+    Appointment,
+    AppointmentStatus,
+    Payer,
+    PeriodSummary,
+    date_problem,
+)
 from secure_msg.model.channel_policy import Channel, ContentClass
 from secure_msg.model.notice_templates import NoticeKind
 from secure_msg.model.notices import NoticeView
@@ -45,14 +51,21 @@ def _time_ms(body: dict[str, Any], field: str) -> int:
         raise _invalid(field, "an ISO 8601 time with offset") from None
     if when.tzinfo is None:
         raise _invalid(field, "an ISO 8601 time with offset")
+    problem = date_problem(when.date())
+    if problem:
+        raise _invalid(field, problem)
     return int(when.timestamp() * 1000)
 
 
 def _date(body: dict[str, Any], field: str) -> date:
     try:
-        return date.fromisoformat(req_str(body, field, max_len=10))
+        day = date.fromisoformat(req_str(body, field, max_len=10))
     except ValueError:
         raise _invalid(field, "a date YYYY-MM-DD") from None
+    problem = date_problem(day)
+    if problem:
+        raise _invalid(field, problem)
+    return day
 
 
 def appointment_json(a: Appointment) -> dict[str, Any]:
