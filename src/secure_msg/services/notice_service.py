@@ -210,7 +210,8 @@ async def send_to_member(
     """A therapist sends a notice to a member over a chosen channel; returns the notice id.
 
     Anything but a server-rendered notice on a plain channel is refused (422), audited, and
-    nothing is queued.
+    nothing is queued. Only the therapist's refusals are audited: anyone else is 403 first, so
+    a member cannot fill the audit with refusals.
     """
     decision = channel_policy.decide(
         req.content, req.channel, whatsapp_notices_enabled=deps.whatsapp_enabled,
@@ -220,7 +221,7 @@ async def send_to_member(
     actor = f"account:{session.account_id.hex()}"
 
     def refuse_txn(conn: Txn) -> None:
-        require_member_txn(conn, booklet_id, session)
+        _require_therapist_txn(conn, booklet_id, session)
         audit_store.append_audit_txn(
             conn, at_ms=now, actor=actor, action="notice.refused",
             target=f"booklet:{booklet_id.hex()}",
@@ -247,8 +248,7 @@ async def send_to_member(
     link = f"{deps.public_base_url}/"
 
     def txn(conn: Txn) -> int:
-        if require_member_txn(conn, booklet_id, session) is not Role.THERAPIST:
-            raise Forbidden("Only the booklet's therapist can send notices.")
+        _require_therapist_txn(conn, booklet_id, session)
         member = next((c for c in store.booklet_contacts_txn(
             conn, deps.vault, booklet_id, ("guardian", "caregiver", "therapist"))
             if c.account_id == req.member_id), None)
@@ -294,6 +294,11 @@ def _check_manual_cap_txn(conn: Txn, deps: NoticeDeps, booklet_id: bytes, member
             reached.retry_after_seconds,
             f"This member has already been sent {reached.limit} notices by hand in the last "
             f"{reached.window}, the most allowed; nothing was sent.")
+
+
+def _require_therapist_txn(conn: Txn, booklet_id: bytes, session: Session) -> None:
+    if require_member_txn(conn, booklet_id, session) is not Role.THERAPIST:
+        raise Forbidden("Only the booklet's therapist can send notices.")
 
 
 def _member_address(req: SendRequest, member: Contact) -> str:
