@@ -80,7 +80,7 @@ async def test_what_aiohttp_refuses_is_problem_json_without_the_request_in_it(
 async def test_the_server_header_names_no_versions(server: ServerProcess) -> None:
     """Every response says `Server: secure-msg`: no Python or aiohttp version."""
     async with aiohttp.ClientSession() as http:
-        for path in ("/healthz", "/api/me", "/no-such-page", "/static/app/main.js"):
+        for path in ("/healthz", "/api/me", "/no-such-page", "/static/app.css"):
             async with http.get(server.url(path)) as response:
                 assert response.headers.getall("Server") == ["secure-msg"], path
 
@@ -92,6 +92,7 @@ async def test_head_answers_wherever_get_does_and_the_document_is_unchanged(
     OpenAPI document still lists GET only."""
     async with aiohttp.ClientSession() as http:
         for path, status in (("/healthz", 200), ("/api/openapi.json", 200), ("/", 200),
+                             ("/static/app/api.mjs", 200),
                              ("/api/me", 401), ("/api/booklets", 401)):
             async with http.get(server.url(path)) as got:
                 get_length = got.headers.get("Content-Length")
