@@ -35,7 +35,8 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_init_writes_config_and_private_keys(project: Path) -> None:
-    """init copies the example and writes two distinct 32-byte keys with mode 0600."""
+    """init copies the example, writes two distinct 32-byte keys with mode 0600 in a 0700
+    keys/, and makes the database's directory 0700."""
     assert main(["init"]) == 0
     config = project / "config" / "secure-msg.toml"
     assert config.read_text() == (project / "config" / "secure-msg.example.toml").read_text()
@@ -43,6 +44,9 @@ def test_init_writes_config_and_private_keys(project: Path) -> None:
     assert [len(k.read_bytes()) for k in keys] == [32, 32]
     assert keys[0].read_bytes() != keys[1].read_bytes()
     assert all(k.stat().st_mode & 0o777 == 0o600 for k in keys)
+    assert (project / "keys").stat().st_mode & 0o777 == 0o700
+    assert (project / "var").stat().st_mode & 0o777 == 0o700
+    assert not (project / "var" / "secure-msg.db").exists()
 
 
 def test_init_never_overwrites(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -64,7 +68,7 @@ def test_bad_config_names_the_key(project: Path, capsys: pytest.CaptureFixture[s
     config.write_text(config.read_text().replace("port = 8080", "port = 99999"))
     assert main(["serve"]) == 2
     assert "server.port" in capsys.readouterr().err
-    assert not (project / "var").exists()
+    assert not (project / "var" / "secure-msg.db").exists()
 
 
 def _webhook_status(url: str, auth_token: str) -> int:

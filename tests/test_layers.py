@@ -19,7 +19,7 @@ import secure_msg
 
 SRC = Path(secure_msg.__file__).parent
 RANK = {"errors": 0, "base64url": 1, "clock": 1, "logging": 1, "config": 1, "contacts": 1,
-        "crypto": 2, "model": 3, "storage": 4, "services": 5}
+        "private_files": 1, "crypto": 2, "model": 3, "storage": 4, "services": 5}
 ADAPTERS = {"web", "channels", "cli", "client", "server_keys"}
 # What each adapter must not import, besides storage beyond storage.db.
 ADAPTER_FORBIDDEN = {

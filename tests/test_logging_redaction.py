@@ -5,16 +5,20 @@ from __future__ import annotations
 import io
 import json
 import logging
+import random
 import time
 import urllib.request
 from pathlib import Path
 
+from secure_msg import base64url
+from secure_msg.crypto.recovery import format_recovery_key
 from secure_msg.logging import (
     BlockWriteHandler,
     JsonFormatter,
     configure_logging,
     log_event,
     redact,
+    redact_text,
 )
 from secure_msg.testing.server_process import start_server
 
@@ -58,6 +62,38 @@ def test_redact_masks_national_phone_formats_and_bytes() -> None:
     """Finnish national formats and raw bytes are masked too."""
     assert "040" not in redact("call 040-123 4567 now")
     assert redact(b"\x00" * 10) == "[10 bytes]"
+
+
+def test_addresses_versions_dates_and_names_stay_readable() -> None:
+    """What operators need is not masked as a phone or a token (issue 14, defect 9): IP
+    addresses and ports, versions, dates and times, exception classes, function names,
+    problem types and setting names."""
+    readable = [
+        "connect to 127.0.0.1:8080 refused", "from 10.200.300.400", "Python 3.11.7 aiohttp 3.14.5",
+        "due 2026-12-07 10:00:00+02:00", "took 12345 ms", "ClientConnectionResetError: closing",
+        'line 876, in _read_until_first_boundary', "problem whatsapp-template-missing",
+        "set SECURE_MSG_TWILIO_AUTH_TOKEN", "test_the_servers_request_lines_reach_i0",
+        "ClientConnectorCertificateError",
+    ]
+    assert [redact_text(text) for text in readable] == readable
+
+
+def test_phones_tokens_and_emails_are_still_masked() -> None:
+    """Phone numbers in international and national spellings, 20 000 random session tokens,
+    hex ids, Twilio SIDs and recovery keys are masked, and no part of a token survives."""
+    phones = ["+358 40 123 4567", "+358401234567", "00358 40 123 4567", "040-123 4567",
+              "0401234567", "(09) 123 4567", "+1 (555) 123-4567"]
+    for phone in phones:
+        assert redact_text(f"to {phone}.") == "to [redacted-phone].", phone
+    draw = random.Random(14)
+    secrets = [base64url.encode(draw.randbytes(32)) for _ in range(20_000)]
+    secrets += [draw.randbytes(16).hex() for _ in range(1000)]
+    secrets += ["SM" + draw.randbytes(16).hex() for _ in range(1000)]
+    secrets += [format_recovery_key(draw.randbytes(20)) for _ in range(1000)]
+    secrets.append("abcDEF0123456789ghij-0401234567-klmnOPQR9876543210")
+    for secret in secrets:
+        masked = redact_text(f"got {secret} here")
+        assert masked == "got [redacted-token] here", masked
 
 
 def test_configure_logging_writes_json_lines() -> None:

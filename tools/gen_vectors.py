@@ -6,6 +6,7 @@ exactly what this script makes.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 from pathlib import Path
@@ -15,7 +16,7 @@ from secure_msg.crypto import envelope, grant, hpke, keys, labels, recovery, saf
 from secure_msg.crypto.encoding import u16, u32
 from secure_msg.crypto.envelope import KIND_IDS, ZERO_HASH
 from secure_msg.crypto.errors import ProtocolError
-from secure_msg.crypto.payloads import encode_payload
+from secure_msg.crypto.payloads import decode_payload, encode_payload
 from secure_msg.crypto.primitives import aes_gcm_encrypt, sha256, sign
 from secure_msg.crypto.rng import SeededRng
 
@@ -117,6 +118,37 @@ def make_entry(
         "key_commitment": h(parsed.header.key_commitment),
         "entry_hash": h(parsed.entry_hash),
     }
+
+
+# Ed25519 (RFC 8032): the group order L and two encodings of the identity point, the canonical
+# one and y = p + 1. Signatures built from them are what libsodium refuses and some Ed25519
+# implementations (`cryptography`, WebCrypto) accept (docs/protocol.md §1).
+ED25519_L = 2**252 + 27742317777372353535851937790883648493
+IDENTITY_POINT = b"\x01" + bytes(31)
+IDENTITY_NON_CANONICAL = b"\xee" + b"\xff" * 30 + b"\x7f"
+
+
+def forged_under_identity_key() -> bytes:
+    """R = identity, S = 0: a valid signature of every message under the identity-point key."""
+    return IDENTITY_POINT + bytes(32)
+
+
+def signed_with_r(seed: bytes, r: bytes, message: bytes) -> bytes:
+    """A signature by the key's holder whose R is the small-order point `r`: S = H(R‖A‖M)·a,
+    so S·B = H·A holds, an equation only a check of R itself refuses."""
+    digest = bytearray(hashlib.sha512(seed).digest()[:32])
+    digest[0] &= 248
+    digest[31] = (digest[31] & 127) | 64
+    a = int.from_bytes(digest, "little")
+    public = keys.AccountKeys.from_secrets(bytes(16), seed, bytes(32)).identity_public
+    h_ = int.from_bytes(hashlib.sha512(r + public + message).digest(), "little") % ED25519_L
+    return r + (h_ * a % ED25519_L).to_bytes(32, "little")
+
+
+def s_plus_l(signature: bytes) -> bytes:
+    """The same signature with S + L in place of S: non-canonical, the equation still holds."""
+    s = int.from_bytes(signature[32:], "little") + ED25519_L
+    return signature[:32] + s.to_bytes(32, "little")
 
 
 def flip(data: bytes, offset: int) -> bytes:
@@ -302,6 +334,15 @@ def entry_negatives(
          "key-commitment-mismatch"),
         ("open-with-key-short-key", "open-with-key", sealed, with_key(b"\x22" * 31),
          "malformed"),
+        ("open-with-key-other-entry", "open-with-key", sealed,
+         {**with_key(b"\x22" * 32), "entry_id": "e0" * 16}, "entry-hash-mismatch"),
+        ("open-with-key-other-hash", "open-with-key", sealed,
+         {**with_key(b"\x22" * 32), "entry_hash": "00" * 32}, "entry-hash-mismatch"),
+        ("author-key-identity-point", v, sealed[:sig] + forged_under_identity_key(),
+         ctx(author_identity_key=h(IDENTITY_POINT)), "invalid-key"),
+        ("open-author-key-identity-point", "open", sealed[:sig] + forged_under_identity_key(),
+         {**open_ctx, "author_identity_key": h(IDENTITY_POINT), "as": "guardian1"},
+         "invalid-key"),
     ]
     return [
         {"name": f"entry/{name}", "object": "entry", "check": check, "data": h(data),
@@ -320,8 +361,20 @@ def account_negatives(
     pw = {"kek": t["kek"], "purpose": keys.PURPOSE_PASSWORD}
     text = t["recovery_key"]
     typo = text[:5] + ("X" if text[5] != "X" else "Y") + text[6:]
+    signed = labels.labelled(labels.KEY_STATEMENT, st[:92])
+    seed = accts["therapist"].identity_seed
+    forged_st = (st[:20] + IDENTITY_POINT + st[52:92]) + forged_under_identity_key()
     cases: list[tuple[str, str, str, Any, dict[str, Any], str]] = [
         ("statement/signature", "key-statement", "verify", h(flip(st, 100)), pinned,
+         "bad-signature"),
+        ("statement/identity-point-key", "key-statement", "verify", h(forged_st),
+         {**pinned, "identity_key": h(IDENTITY_POINT)}, "invalid-key"),
+        ("statement/signature-s-plus-l", "key-statement", "verify",
+         h(st[:92] + s_plus_l(st[92:])), pinned, "bad-signature"),
+        ("statement/signature-r-identity", "key-statement", "verify",
+         h(st[:92] + signed_with_r(seed, IDENTITY_POINT, signed)), pinned, "bad-signature"),
+        ("statement/signature-r-non-canonical", "key-statement", "verify",
+         h(st[:92] + signed_with_r(seed, IDENTITY_NON_CANONICAL, signed)), pinned,
          "bad-signature"),
         ("statement/encryption-key", "key-statement", "verify", h(flip(st, 60)), pinned,
          "bad-signature"),
@@ -363,7 +416,6 @@ def account_negatives(
         ("kdf/short-salt", "kdf", "derive", {"password": "x", "salt": t["salt"][:16],
          "iterations": keys.PBKDF2_ITERATIONS}, {}, "weak-kdf-params"),
     ]
-    del accts
     return [
         {"name": name, "object": obj, "check": check, "data": data, "context": context,
          "error": error}
@@ -427,7 +479,128 @@ def grant_vectors(
          "context": context, "error": error}
         for name, data, context, error in cases
     ]
-    return record, negatives
+    return record, negatives + grantee_negatives(accts, blob)
+
+
+def grantee_negatives(accts: dict[str, keys.AccountKeys], blob: bytes) -> list[dict[str, Any]]:
+    """The grantee's open (§5): what its client reports for a bad grant."""
+    granter, newcomer = accts["guardian1"], accts["newcomer"]
+    first_wrapped = 96 + 80  # the first item's wrapped key
+
+    def resigned(unsigned: bytes) -> bytes:
+        return unsigned + sign(granter.identity, labels.GRANT_SIGNATURE, unsigned)
+
+    other_keys = keys.AccountKeys.from_secrets(
+        newcomer.account_id, accts["caregiver"].identity_seed,
+        accts["caregiver"].encryption_secret,
+    )
+    ctx = {"granter_identity_key": h(granter.identity_public), "as": "newcomer"}
+    cases = [
+        ("truncated", blob[:-1], ctx, "truncated"),
+        ("zero-items", blob[:92] + b"\x00\x00\x00\x00" + blob[-64:], ctx, "bad-item-count"),
+        ("signature", flip(blob, len(blob) - 1), ctx, "bad-signature"),
+        ("granter-key", blob,
+         {**ctx, "granter_identity_key": h(accts["therapist"].identity_public)},
+         "bad-signature"),
+        ("granter-key-identity-point", blob[:-64] + forged_under_identity_key(),
+         {**ctx, "granter_identity_key": h(IDENTITY_POINT)}, "invalid-key"),
+        ("not-the-grantee", blob, {**ctx, "as": "caregiver"}, "wrong-grantee"),
+        ("other-encryption-key", blob,
+         {**ctx, "as_keys": {"account_id": h(other_keys.account_id),
+                             "identity_seed": h(other_keys.identity_seed),
+                             "encryption_secret": h(other_keys.encryption_secret)}},
+         "grantee-key-mismatch"),
+        ("item-key-resigned", resigned(flip(blob, first_wrapped)[:-64]), ctx, "unwrap-failed"),
+    ]
+    return [
+        {"name": f"grant/open-{name}", "object": "grant", "check": "open", "data": h(data),
+         "context": context, "error": error}
+        for name, data, context, error in cases
+    ]
+
+
+def payload_vectors() -> list[dict[str, Any]]:
+    """Plaintexts for check 11 of §4.4 and every rule of §4.5, with the payload a reader keeps
+    (the kind and the fields of §4.5) or the error."""
+    note = '"kind":"note","text":"x"'
+    deep = "[" * 63 + "]" * 63
+    big_int = "9" * 5000
+    ok: list[tuple[str, str, str, dict[str, Any]]] = [
+        ("note", "note", "{" + note + "}", {"kind": "note", "text": "x"}),
+        ("unknown-members-left-out", "note",
+         '{"text":"x","n":1e400,"i":' + big_int + ',"o":{"a":[true,null]},"kind":"note","z":-0}',
+         {"kind": "note", "text": "x"}),
+        ("whitespace", "note", ' \t\r\n{ "kind" : "note" ,\n "text" : "x" } \n',
+         {"kind": "note", "text": "x"}),
+        ("escapes", "note", '{"kind":"n\\u006fte","text":"\\u00e4\\ud83d\\ude00\\n\\"\\/"}',
+         {"kind": "note", "text": "ä\U0001f600\n\"/"}),
+        ("nested-64-deep", "note", '{' + note + ',"x":' + deep + '}',
+         {"kind": "note", "text": "x"}),
+        ("title", "title", '{"kind":"title","title":""}', {"kind": "title", "title": ""}),
+        ("homework-without-text", "homework", '{"kind":"homework","task":"t","frequency":"f"}',
+         {"kind": "homework", "task": "t", "frequency": "f"}),
+        ("homework-with-text", "homework",
+         '{"kind":"homework","task":"t","frequency":"f","text":"x"}',
+         {"kind": "homework", "task": "t", "frequency": "f", "text": "x"}),
+        ("homework-log-any-strings", "homework-log",
+         '{"kind":"homework-log","homework":"not an id","done":false,"how":"","date":""}',
+         {"kind": "homework-log", "homework": "not an id", "done": False, "how": "", "date": ""}),
+        ("homework-log-date-not-checked", "homework-log",
+         '{"kind":"homework-log","homework":"' + "e3" * 16 + '","done":true,"how":"h",'
+         '"date":"2026-02-30"}',
+         {"kind": "homework-log", "homework": "e3" * 16, "done": True, "how": "h",
+          "date": "2026-02-30"}),
+        ("document-data-not-checked", "document",
+         '{"kind":"document","name":"a.pdf","media_type":"application/pdf","data":"not base64!"}',
+         {"kind": "document", "name": "a.pdf", "media_type": "application/pdf",
+          "data": "not base64!"}),
+        ("system", "system", '{"kind":"system","text":"x"}', {"kind": "system", "text": "x"}),
+    ]
+    bad: list[tuple[str, str, bytes]] = [
+        ("not-utf8", "note", b'{"kind":"note","text":"\xff"}'),
+        ("encoded-surrogate", "note", b'{"kind":"note","text":"\xed\xa0\x80"}'),
+        ("byte-order-mark", "note", b"\xef\xbb\xbf{" + note.encode() + b"}"),
+        ("nan", "note", b'{' + note.encode() + b',"n":NaN}'),
+        ("infinity", "note", b'{' + note.encode() + b',"n":-Infinity}'),
+        ("not-an-object", "note", b'["note","x"]'),
+        ("trailing-text", "note", b'{' + note.encode() + b'} x'),
+        ("trailing-comma", "note", b'{' + note.encode() + b',}'),
+        ("raw-control-character", "note", b'{"kind":"note","text":"a\x01"}'),
+        ("kind-missing", "note", b'{"text":"x"}'),
+        ("kind-of-another-header", "homework", b'{' + note.encode() + b'}'),
+        ("field-missing", "note", b'{"kind":"note"}'),
+        ("field-null", "note", b'{"kind":"note","text":null}'),
+        ("field-a-number", "note", b'{"kind":"note","text":5}'),
+        ("done-not-a-boolean", "homework-log",
+         b'{"kind":"homework-log","homework":"h","done":1,"how":"","date":""}'),
+        ("homework-text-not-a-string", "homework",
+         b'{"kind":"homework","task":"t","frequency":"f","text":5}'),
+        ("homework-text-null", "homework",
+         b'{"kind":"homework","task":"t","frequency":"f","text":null}'),
+        ("duplicate-member", "note", b'{"kind":"note","text":"x","text":"y"}'),
+        ("duplicate-kind", "note", b'{"kind":"title","kind":"note","text":"x"}'),
+        ("duplicate-member-escaped", "note", b'{"kind":"note","text":"x","t\\u0065xt":"y"}'),
+        ("duplicate-member-nested", "note", b'{' + note.encode() + b',"o":[{"a":1,"a":1}]}'),
+        ("nested-65-deep", "note", b'{' + note.encode() + b',"x":' + b"[" * 64 + b"]" * 64
+         + b'}'),
+        ("nested-1500-deep", "note", b"[" * 1500 + b"]" * 1500),
+        ("lone-high-surrogate", "note", b'{"kind":"note","text":"a\\ud800b"}'),
+        ("lone-low-surrogate", "note", b'{"kind":"note","text":"\\udc00"}'),
+        ("reversed-surrogates", "note", b'{"kind":"note","text":"\\ude00\\ud83d"}'),
+        ("lone-surrogate-in-unknown-name", "note", b'{' + note.encode() + b',"\\ud800":1}'),
+    ]
+    cases: list[dict[str, Any]] = [{"name": name, "kind": kind, "kind_id": KIND_IDS[kind],
+              "plaintext": h(text.encode()), "payload": payload, "error": None}
+             for name, kind, text, payload in ok]
+    cases += [{"name": name, "kind": kind, "kind_id": KIND_IDS[kind], "plaintext": h(data),
+               "payload": None, "error": "bad-payload"} for name, kind, data in bad]
+    for case in cases:  # the generator's own reader agrees, or the file is not written
+        try:
+            got: Any = decode_payload(case["kind_id"], bytes.fromhex(case["plaintext"]))
+        except ProtocolError as exc:
+            got = exc.code
+        assert got == (case["payload"] or case["error"]), (case["name"], got)
+    return cases
 
 
 def safety_vectors(records: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -483,6 +656,14 @@ def build() -> dict[str, Any]:
         "version": 1,
         "suite": 1,
         "generator": "tools/gen_vectors.py",
+        "description": (
+            "Vectors of docs/protocol.md (§8). Every byte string is lowercase hex. "
+            "ephemeral_secrets: HPKE ephemeral X25519 private keys skE, 32 raw bytes used as "
+            "they are (an RFC 7748 scalar, clamped by X25519; not RFC 9180 DeriveKeyPair "
+            "input), so enc = X25519(skE, 9); one per wrap in ascending recipient_id order "
+            "(entries), one per item in ascending entry_id order (grant). An entry's random "
+            "inputs are drawn as content_key, nonce, then the ephemerals."
+        ),
         "booklet_id": h(BOOKLET),
         "accounts": list(records.values()),
         "members": [h(m.account_id) for m in members],
@@ -490,6 +671,7 @@ def build() -> dict[str, Any]:
         "grant": grant_record,
         **safety_vectors(records),
         "recovery_keys": recovery_texts,
+        "payloads": payload_vectors(),
         "negative": (
             entry_negatives(entries[1][0], accts["therapist"], accts, members)
             + account_negatives(accts, records)

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime
 import json
 import os
+import re
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -175,9 +177,31 @@ def _post_fields(a: argparse.Namespace) -> dict[str, Any]:
         return {"text": text}
     if a.kind == "homework":
         return {"task": text, "frequency": a.frequency}
-    if not a.homework:
-        raise ClientError(0, "bad-arguments", "homework-log needs --homework ENTRY_ID")
-    return {"homework": a.homework, "done": a.done == "yes", "how": text, "date": a.date}
+    return {"homework": _homework_id(a.homework), "done": a.done == "yes", "how": text,
+            "date": _log_date(a.date)}
+
+
+def _homework_id(given: str | None) -> str:
+    """The homework entry's id as docs/protocol.md §4.5 has writers write it."""
+    homework = (given or "").strip().lower()
+    if not re.fullmatch("[0-9a-f]{32}", homework):
+        raise ClientError(0, "bad-arguments", "homework-log needs --homework ENTRY_ID "
+                          "(32 hex digits, as `read` shows it)")
+    return homework
+
+
+def _log_date(given: str) -> str:
+    """The day the homework was done, `YYYY-MM-DD`; today (local) when not given."""
+    if not given:
+        return datetime.date.today().isoformat()
+    try:
+        day = datetime.date.fromisoformat(given) if re.fullmatch(
+            "[0-9]{4}-[0-9]{2}-[0-9]{2}", given) else None
+    except ValueError:
+        day = None
+    if day is None:
+        raise ClientError(0, "bad-arguments", "--date is a calendar day, YYYY-MM-DD")
+    return day.isoformat()
 
 
 async def _post(c: Client, a: argparse.Namespace) -> dict[str, Any]:
@@ -291,14 +315,34 @@ def _warn(client: Client | None, warnings: Sequence[str] = ()) -> None:
         print(f"secure-msg: WARNING: {warning}", file=sys.stderr)
 
 
+def _add_global_options(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
+    """The client's own options. Without defaults (SUPPRESS), an option left out after a
+    subcommand leaves the value given before it in place instead of resetting it."""
+    def default(value: Any) -> Any:
+        return value if defaults else argparse.SUPPRESS
+
+    parser.add_argument("--profile", default=default(str(DEFAULT_PROFILE)),
+                        help="folder for the session and pinned keys (default ~/.secure-msg)")
+    parser.add_argument("--json", action="store_true", default=default(False),
+                        help="one JSON object on stdout")
+    parser.add_argument("--password-file", default=default(None),
+                        help="file holding the password (else SECURE_MSG_PASSWORD)")
+
+
+class _CommandParser(argparse.ArgumentParser):
+    """Every parser under `client` (argparse gives nested subparsers their parent's class), so
+    `client enroll URL --json` works as `client --json enroll URL` does, at any depth."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _add_global_options(self, defaults=False)
+
+
 def register(subparsers: Any) -> None:
     client = subparsers.add_parser("client", help="the end-to-end encrypted client")
-    client.add_argument("--profile", default=str(DEFAULT_PROFILE),
-                        help="folder for the session and pinned keys (default ~/.secure-msg)")
-    client.add_argument("--json", action="store_true", help="one JSON object on stdout")
-    client.add_argument("--password-file", help="file holding the password (else "
-                                                "SECURE_MSG_PASSWORD)")
-    sub = client.add_subparsers(dest="client_command", required=True, metavar="COMMAND")
+    _add_global_options(client, defaults=True)
+    sub = client.add_subparsers(dest="client_command", required=True, metavar="COMMAND",
+                                parser_class=_CommandParser)
 
     def cmd(parser: argparse.ArgumentParser, fn: Command) -> None:
         parser.set_defaults(handler=_run(fn))
@@ -338,7 +382,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--confirm-unverified", action="store_true",
                    help="seal to members not verified in person who get my entries here for "
                         "the first time (refused otherwise)")
-    p.add_argument("--date", default="", help="homework-log: YYYY-MM-DD")
+    p.add_argument("--date", default="", help="homework-log: YYYY-MM-DD (default: today)")
     cmd(p, _post)
     p = sub.add_parser("read", help="decrypt and show entries")
     p.add_argument("booklet")

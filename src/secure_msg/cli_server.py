@@ -27,7 +27,7 @@ from secure_msg.logging import configure_logging, get_logger, log_event
 from secure_msg.model.invitations import IssuedInvitation
 from secure_msg.server_keys import generate_key_files, key_files_present, load_vault
 from secure_msg.services.invitation_service import ensure_bootstrap_admin
-from secure_msg.storage.db import Database
+from secure_msg.storage.db import Database, make_private
 from secure_msg.testing import clock as test_clock
 from secure_msg.testing.twilio_server import (
     DEV_ACCOUNT_SID,
@@ -83,6 +83,8 @@ def cmd_init(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     for path in generate_key_files(config.storage.keys_dir, system_rng):
         print(f"wrote {path} (mode 0600)")
+    make_private(config.storage.database_path, create=False)
+    print(f"prepared {config.storage.database_path.parent}/ (mode 0700) for the database")
     print(f"wrote {args.config}; back up {config.storage.keys_dir}/ separately from the database")
     return 0
 

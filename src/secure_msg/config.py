@@ -94,6 +94,11 @@ class ServerConfig:
     host: str = "127.0.0.1"
     port: int = field(default=8080, metadata=_check(_between(0, 65535)))
     public_base_url: str = field(default="http://127.0.0.1:8080", metadata=_check(_http_url))
+    # Against slow and idle clients (docs/operations.md, "Timeouts and connections").
+    header_timeout_seconds: int = field(default=10, metadata=_check(_between(1, 300)))
+    body_timeout_seconds: int = field(default=60, metadata=_check(_between(1, 3600)))
+    keepalive_timeout_seconds: int = field(default=75, metadata=_check(_between(1, 3600)))
+    max_connections: int = field(default=512, metadata=_check(_between(1, 100_000)))
     # Reverse proxies whose X-Forwarded-For names the client (web/client_address.py).
     trusted_proxies: str = field(default="127.0.0.1, ::1", metadata=_check(_networks))
 
@@ -155,6 +160,8 @@ class NoticesConfig:
     claim_lease_seconds: int = field(default=60, metadata=_check(_between(1, 3600)))
     new_entry_ping: bool = False
     new_entry_ping_minutes: int = field(default=60, metadata=_check(_between(1, 7 * 24 * 60)))
+    manual_notices_per_member_hour: int = field(default=3, metadata=_check(_between(1, 1000)))
+    manual_notices_per_member_day: int = field(default=10, metadata=_check(_between(1, 10_000)))
 
 
 @dataclass(frozen=True)

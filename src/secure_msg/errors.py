@@ -21,11 +21,13 @@
     │   ├── SequenceConflict         409 sequence-conflict
     │   ├── MembershipChanged        409 membership-changed
     │   ├── DuplicateEntry           409 duplicate-entry
+    │   ├── AlreadyMember            409 already-member
     │   ├── InvalidTransition        409 invalid-transition
     │   └── StateVersionConflict     409 state-version-conflict
     ├── Gone                         410 gone
     │   ├── InvitationExpired        410 invitation-expired
     │   └── InvitationUsed           410 invitation-used
+    ├── RequestTimeout               408 request-timeout
     ├── PayloadTooLarge              413 payload-too-large
     ├── UnsupportedMediaType         415 unsupported-media-type
     ├── RateLimited                  429 rate-limited
@@ -160,6 +162,15 @@ class InvitationUsed(Gone):
     title = "This invitation has already been used"
 
 
+class RequestTimeout(SecureMsgError, TimeoutError):
+    """The body did not arrive within [server] body_timeout_seconds. A TimeoutError too: aiohttp
+    ends its lingering read of an unread body quietly on one (any other error it logs)."""
+
+    code = "request-timeout"
+    status = 408
+    title = "The request was not received in time"
+
+
 class PayloadTooLarge(SecureMsgError):
     code = "payload-too-large"
     status = 413
@@ -254,6 +265,14 @@ class MembershipChanged(Conflict):
 class DuplicateEntry(Conflict):
     code = "duplicate-entry"
     title = "An entry with this id already exists"
+
+
+class AlreadyMember(Conflict):
+    """An invitation into a booklet the account is a current member of: accepting it would
+    change the member's role and reading start, so it is refused and the link stays unused."""
+
+    code = "already-member"
+    title = "You are already a member of this booklet"
 
 
 class ProtocolRejected(SecureMsgError):

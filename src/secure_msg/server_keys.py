@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import stat
 from pathlib import Path
@@ -9,10 +10,16 @@ from pathlib import Path
 from secure_msg.crypto.rng import Rng
 from secure_msg.crypto.vault import KEY_BYTES, Vault
 from secure_msg.errors import ConfigError, KeysExist
+from secure_msg.logging import get_logger, log_event
+from secure_msg.private_files import private_dir
+
+log = get_logger(__name__)
 
 AT_REST_KEY = "at-rest.key"
 BLIND_INDEX_KEY = "blind-index.key"
 KEY_FILES = (AT_REST_KEY, BLIND_INDEX_KEY)
+KEYS_KEY = "storage.keys_dir"
+_OURS = {*KEY_FILES, "README.md"}  # a checkout's keys/ holds a README beside the keys
 
 
 def generate_key_files(keys_dir: Path, rng: Rng) -> list[Path]:
@@ -20,7 +27,7 @@ def generate_key_files(keys_dir: Path, rng: Rng) -> list[Path]:
     existing = [keys_dir / name for name in KEY_FILES if (keys_dir / name).exists()]
     if existing:
         raise KeysExist(existing[0])
-    keys_dir.mkdir(parents=True, exist_ok=True)
+    _private_keys_dir(keys_dir)
     written = []
     for name in KEY_FILES:
         path = keys_dir / name
@@ -42,13 +49,22 @@ def _read_key(path: Path) -> bytes:
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise ConfigError("storage.keys_dir", f"{path} is missing; run `secure-msg init`") from None
+        raise ConfigError(KEYS_KEY, f"{path} is missing; run `secure-msg init`") from None
     if len(data) != KEY_BYTES:
-        raise ConfigError("storage.keys_dir", f"{path} must hold exactly {KEY_BYTES} bytes")
+        raise ConfigError(KEYS_KEY, f"{path} must hold exactly {KEY_BYTES} bytes")
     if stat.S_IMODE(path.stat().st_mode) & 0o077:
-        raise ConfigError("storage.keys_dir", f"{path} is readable by others; chmod 600 it")
+        raise ConfigError(KEYS_KEY, f"{path} is readable by others; chmod 600 it")
     return data
 
 
+def _private_keys_dir(keys_dir: Path) -> None:
+    """keys/ 0700 (created so, or narrowed and logged); the files themselves are refused, not
+    changed, when others can read them: a key that was readable may have been copied."""
+    for changed in private_dir(keys_dir, KEYS_KEY, _OURS):
+        log_event(log, logging.WARNING, "keys.permissions_narrowed", path=str(changed))
+
+
 def load_vault(keys_dir: Path, rng: Rng) -> Vault:
+    if keys_dir.is_dir():  # a missing one is named by _read_key, not created empty here
+        _private_keys_dir(keys_dir)
     return Vault(_read_key(keys_dir / AT_REST_KEY), _read_key(keys_dir / BLIND_INDEX_KEY), rng)

@@ -6,6 +6,8 @@ import pytest
 
 from secure_msg.client import ClientError
 from secure_msg.client.http import b64e
+from secure_msg.crypto import keys
+from secure_msg.crypto.recovery import RecoveryKeys, derive_recovery_keys, parse_recovery_key
 from secure_msg.model.roles import Role
 
 from .conftest import PASSWORD, World, derive
@@ -133,6 +135,37 @@ async def test_recovery_key_sets_a_new_password(world: World) -> None:
     assert (await world.raw("GET", "/api/me", old_token))[0] == 401
     again = world.new_client()
     await again.login(world.base, "unohtaja", "palautettu 2026")
+
+
+def derive_recovery(text: str) -> RecoveryKeys:
+    return derive_recovery_keys(parse_recovery_key(text))
+
+
+async def test_recovery_compares_the_keys_with_the_statement_before_the_reset(
+    world: World,
+) -> None:
+    """§3.5: the opened keys are compared with the account's statement, which the bundle
+    answer now carries, before anything changes. A server serving a statement with other keys
+    (signed by another identity key for this account) gets bundle-key-mismatch, and the
+    password and sessions stay as they were: before, the reset ran first and left the account
+    with a password bundle whose keys no statement matched."""
+    client = world.new_client()
+    recovery_key = await client.enroll(await world.staff_link(), "palauttaja", PASSWORD)
+    old_token = client.profile.token
+    account_id = bytes.fromhex(client.profile.account_id)
+    impostor = keys.AccountKeys.generate(account_id).statement(world.clock.now_ms())
+    await world.server_sql("UPDATE accounts SET key_statement = ? WHERE id = ?",
+                           impostor.encode(), account_id)
+    status, answer = await world.raw("POST", "/api/recovery/bundle", json={
+        "login": "palauttaja",
+        "recovery_auth_key": b64e(derive_recovery(recovery_key).auth_key)})
+    assert (status, answer["key_statement"]) == (200, b64e(impostor.encode()))
+    with pytest.raises(ClientError) as err:
+        await world.new_client().recover(world.base, "palauttaja", recovery_key, "uusi 2026")
+    assert err.value.code == "protocol/bundle-key-mismatch"
+    assert (await world.raw("GET", "/api/me", old_token))[0] == 200
+    pre = await world.raw("POST", "/api/prelogin", json={"login": "palauttaja"})
+    assert pre[1]["salt"] == client.profile.kdf_salt
 
 
 async def test_roles_are_enforced(world: World) -> None:

@@ -29,14 +29,14 @@ BEHIND_PROXY = {"SECURE_MSG_SERVER_TRUSTED_PROXIES": "127.0.0.1"}
 WRONG_KEY = b64e(b"\x07" * 32)
 DEFAULTS = AccountsConfig()
 LOGIN_NAME_MAX_FAILURES = 20
-_VERIFICATIONS = re.compile(r"^secure_msg_argon2_verifications_total (\d+)$", re.MULTILINE)
+_VERIFICATIONS = re.compile(r"^secure_msg_argon2_verifications_total ([\d.e+]+)$", re.MULTILINE)
 
 
 async def _verifications(http: aiohttp.ClientSession, server: ServerProcess) -> int:
     async with http.get(server.url("/metrics")) as resp:
         match = _VERIFICATIONS.search(await resp.text())
     assert match, "the server does not count its Argon2id verifications"
-    return int(match[1])
+    return int(float(match[1]))
 
 
 async def _wrong_login(http: aiohttp.ClientSession, server: ServerProcess, login: str,

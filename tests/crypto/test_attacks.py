@@ -863,17 +863,19 @@ def test_qr_payload_with_swapped_or_substituted_keys_is_refused() -> None:
 # ============================================================================================
 
 
-@pytest.mark.parametrize(
-    "plaintext",
-    [
-        b'{"kind":"note","text":"x","n":' + b"[" * 100_000 + b"]" * 100_000 + b"}",
-        b'{"kind":"note","text":"x","n":' + b"1" * 5000 + b"}",
-    ],
-    ids=["deep-nesting", "huge-integer"],
-)
-def test_hostile_payload_is_bad_payload_not_a_crash(plaintext: bytes) -> None:
-    """Client crash: a member's payload with deep nesting or a 5000-digit number."""
-    assert _refused(decode_payload, 2, plaintext) == "bad-payload"
+def test_hostile_payload_is_bad_payload_not_a_crash() -> None:
+    """Client crash: a member's payload with deep nesting."""
+    deep = b'{"kind":"note","text":"x","n":' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    assert _refused(decode_payload, 2, deep) == "bad-payload"
+
+
+def test_huge_numbers_are_ignored_as_the_browser_ignores_them() -> None:
+    """Cross-client split: a 5000-digit integer in an unknown member was bad-payload here (the
+    int() digit limit) and read by the browser. Numbers are never converted now, and unknown
+    members are left out of what a reader returns."""
+    for number in (b"1" * 5000, b"1e400", b"-0.5e-99999"):
+        plaintext = b'{"kind":"note","text":"x","n":' + number + b"}"
+        assert decode_payload(2, plaintext) == {"kind": "note", "text": "x"}
 
 
 def test_non_json_constants_are_bad_payload() -> None:

@@ -19,14 +19,14 @@ from secure_msg.crypto.errors import ProtocolError
 Loader = Callable[[str], Any]
 
 
-def _base_gcm(shared: Loader) -> list[dict[str, Any]]:
-    return [t for t in shared("rfc9180-hpke-x25519.json")
+def _base_gcm(standard: Loader) -> list[dict[str, Any]]:
+    return [t for t in standard("rfc9180-hpke-x25519.json")
             if t["mode"] == 0 and t["aead_id"] == 2]
 
 
-def test_rfc9180_base_mode_encryptions_and_exports(shared: Loader) -> None:
+def test_rfc9180_base_mode_encryptions_and_exports(standard: Loader) -> None:
     """The key schedule reproduces every RFC 9180 base-mode encryption and export exactly."""
-    cases = _base_gcm(shared)
+    cases = _base_gcm(standard)
     assert cases, "no base-mode AES-256-GCM vectors found"
     for t in cases:
         h = bytes.fromhex
@@ -58,15 +58,15 @@ def test_single_shot_seal_matches_library_suite_both_ways() -> None:
     assert err.value.code == "unwrap-failed"
 
 
-def _tests(shared: Loader, name: str) -> list[dict[str, Any]]:
-    data = shared(f"wycheproof/{name}")
+def _tests(standard: Loader, name: str) -> list[dict[str, Any]]:
+    data = standard(f"wycheproof/{name}")
     return [t for g in data["testGroups"] for t in g["tests"] for t in [dict(t, _g=g)]]
 
 
-def test_wycheproof_x25519(shared: Loader) -> None:
+def test_wycheproof_x25519(standard: Loader) -> None:
     """X25519 agrees with Wycheproof; all-zero shared secrets are refused as invalid-key."""
     count = 0
-    for t in _tests(shared, "x25519_test.json"):
+    for t in _tests(standard, "x25519_test.json"):
         priv = X25519PrivateKey.from_private_bytes(bytes.fromhex(t["private"]))
         pub_bytes = bytes.fromhex(t["public"])
         if len(pub_bytes) != 32:
@@ -83,11 +83,11 @@ def test_wycheproof_x25519(shared: Loader) -> None:
     assert count > 400
 
 
-def test_wycheproof_ed25519(shared: Loader) -> None:
+def test_wycheproof_ed25519(standard: Loader) -> None:
     """Ed25519 verification, the protocol's (libsodium) and `cryptography`'s (which signs),
     accepts exactly the valid Wycheproof signatures."""
     count = 0
-    for t in _tests(shared, "ed25519_test.json"):
+    for t in _tests(standard, "ed25519_test.json"):
         pk, sig = bytes.fromhex(t["_g"]["publicKey"]["pk"]), bytes.fromhex(t["sig"])
         msg = bytes.fromhex(t["msg"])
         code = "ok"
@@ -107,10 +107,10 @@ def test_wycheproof_ed25519(shared: Loader) -> None:
     assert count > 100
 
 
-def test_wycheproof_aes_gcm(shared: Loader) -> None:
+def test_wycheproof_aes_gcm(standard: Loader) -> None:
     """AES-256-GCM with 96-bit nonces (the only shape the protocol uses) agrees with Wycheproof."""
     count = 0
-    for t in _tests(shared, "aes_gcm_test.json"):
+    for t in _tests(standard, "aes_gcm_test.json"):
         g = t["_g"]
         if g["keySize"] != 256 or g["ivSize"] != 96 or g["tagSize"] != 128:
             continue
@@ -126,10 +126,10 @@ def test_wycheproof_aes_gcm(shared: Loader) -> None:
     assert count > 20
 
 
-def test_wycheproof_hkdf_sha256(shared: Loader) -> None:
+def test_wycheproof_hkdf_sha256(standard: Loader) -> None:
     """HKDF-SHA256 agrees with Wycheproof, and refuses the lengths it must."""
     count = 0
-    for t in _tests(shared, "hkdf_sha256_test.json"):
+    for t in _tests(standard, "hkdf_sha256_test.json"):
         salt = bytes.fromhex(t["salt"]) or None
         try:
             okm = HKDF(hashes.SHA256(), t["size"], salt=salt,

@@ -173,6 +173,31 @@ def test_recovery_key_spellings(vectors: dict[str, Any]) -> None:
         assert recovery.parse_recovery_key(r["text"]).hex() == r["secret"]
 
 
+def _as(ctx: dict[str, Any], accts: dict[str, keys.AccountKeys]) -> keys.AccountKeys:
+    """The reader a negative vector names: an account of the vectors, or keys of its own."""
+    if "as_keys" in ctx:
+        k = ctx["as_keys"]
+        return keys.AccountKeys.from_secrets(
+            h(k["account_id"]), h(k["identity_seed"]), h(k["encryption_secret"])
+        )
+    return accts[ctx["as"]]
+
+
+def test_payload_vectors(vectors: dict[str, Any]) -> None:
+    """Each plaintext reads as its payload (the kind and the fields of §4.5, nothing else) or
+    fails with its code: the rules two readers must agree on."""
+    assert len(vectors["payloads"]) > 30
+    wrong = []
+    for case in vectors["payloads"]:
+        try:
+            got: Any = decode_payload(case["kind_id"], h(case["plaintext"]))
+        except ProtocolError as exc:
+            got = exc.code
+        if got != (case["payload"] or case["error"]):
+            wrong.append((case["name"], got))
+    assert wrong == []
+
+
 def run_negative(case: dict[str, Any], accts: dict[str, keys.AccountKeys]) -> None:
     obj, check, ctx = case["object"], case["check"], case["context"]
     data = case["data"]
@@ -183,15 +208,9 @@ def run_negative(case: dict[str, Any], accts: dict[str, keys.AccountKeys]) -> No
             recipients={h(k): h(x) for k, x in ctx["recipients"].items()},
         )
     elif obj == "entry" and check == "open":
-        me = accts[ctx["as"]]
-        if "as_keys" in ctx:
-            k = ctx["as_keys"]
-            me = keys.AccountKeys.from_secrets(
-                h(k["account_id"]), h(k["identity_seed"]), h(k["encryption_secret"])
-            )
         envelope.open_entry(
             h(data), author_identity_key=h(ctx["author_identity_key"]),
-            author_id=h(ctx["author_id"]), booklet_id=h(ctx["booklet_id"]), me=me,
+            author_id=h(ctx["author_id"]), booklet_id=h(ctx["booklet_id"]), me=_as(ctx, accts),
         )
     elif obj == "entry" and check == "open-with-key":
         envelope.open_entry_with_key(
@@ -212,7 +231,10 @@ def run_negative(case: dict[str, Any], accts: dict[str, keys.AccountKeys]) -> No
         recovery.parse_recovery_key(data)
     elif obj == "kdf":
         keys.derive_password_keys(data["password"], h(data["salt"]), data["iterations"])
-    elif obj == "grant":
+    elif obj == "grant" and check == "open":
+        grant.open_grant(h(data), granter_identity_key=h(ctx["granter_identity_key"]),
+                         me=_as(ctx, accts))
+    elif obj == "grant" and check == "verify":
         grant.verify_grant(
             h(data), granter_identity_key=h(ctx["granter_identity_key"]),
             booklet_id=h(ctx["booklet_id"]), granter_id=h(ctx["granter_id"]),

@@ -11,9 +11,9 @@ export function readJson(...parts) {
   return JSON.parse(readFileSync(path.join(repoRoot, ...parts), 'utf8'));
 }
 
-/** The shared vectors live beside the repository (CI clones it next to shared/). */
-export function sharedVectors(name) {
-  return readJson('..', 'shared', 'vectors', name);
+/** The standard vectors (RFC 9180, Wycheproof), vendored with their licences. */
+export function standardVectors(name) {
+  return readJson('tests', 'vectors', 'standard', name);
 }
 
 /** An rng that hands out the given byte strings in order and fails loudly if asked for anything else. */

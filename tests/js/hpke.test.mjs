@@ -5,9 +5,9 @@ import { fromHex, toHex } from '../../src/secure_msg/web/static/crypto/encoding.
 import { ProtocolError } from '../../src/secure_msg/web/static/crypto/errors.mjs';
 import { openBase, sealBase, setupBaseR, setupBaseS } from '../../src/secure_msg/web/static/crypto/hpke.mjs';
 import { importPrivate } from '../../src/secure_msg/web/static/crypto/primitives.mjs';
-import { scriptedRng, sharedVectors } from './helpers.mjs';
+import { scriptedRng, standardVectors } from './helpers.mjs';
 
-const vectors = sharedVectors('rfc9180-hpke-x25519.json').filter(
+const vectors = standardVectors('rfc9180-hpke-x25519.json').filter(
   (v) => v.mode === 0 && v.kem_id === 0x20 && v.kdf_id === 1 && v.aead_id === 2,
 );
 

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import {
   AccountKeys, KeyBundle, PURPOSE, checkQrPayload, derivePasswordKeys, deriveRecoveryKeys, encodeQrPayload,
   entryHash, fingerprint, formatRecoveryKey, fromHex, headerHash, openBundle, openEntry, openEntryWithKey,
-  openGrant, parseKeyStatement, parseRecoveryKey, safetyNumber, sealBundle, sealEntry, sealGrant, toHex,
+  decodePayload, openGrant, parseKeyStatement, parseRecoveryKey, safetyNumber, sealBundle, sealEntry, sealGrant, toHex,
   verifyEntry, verifyGrant, verifyKeyStatement, KIND,
 } from '../../src/secure_msg/web/static/crypto/index.mjs';
 import { LABEL } from '../../src/secure_msg/web/static/crypto/labels.mjs';
@@ -172,6 +172,13 @@ for (const r of V.recovery_keys) {
   });
 }
 
+for (const p of V.payloads) {
+  test(`payload ${p.name}: ${p.error ?? 'read'}`, () => {
+    if (p.error) assert.throws(() => decodePayload(p.kind_id, fromHex(p.plaintext)), { name: 'ProtocolError', code: p.error });
+    else assert.deepEqual(decodePayload(p.kind_id, fromHex(p.plaintext)), p.payload);
+  });
+}
+
 /** The entry a negative vector's context shows a reader: its author's IK and id, and the booklet. */
 const shownEntry = (c) => ({ authorIdentityKey: fromHex(c.author_identity_key), authorId: fromHex(c.author_id), bookletId: fromHex(c.booklet_id) });
 
@@ -202,6 +209,8 @@ async function runNegative(n) {
       return derivePasswordKeys(n.data.password, { salt: fromHex(n.data.salt), iterations: n.data.iterations });
     case 'grant/verify':
       return verifyGrant(fromHex(n.data), grantContext(c));
+    case 'grant/open':
+      return openGrant(fromHex(n.data), { granterIdentityKey: fromHex(c.granter_identity_key), me: await keysOf(c.as_keys ?? accounts.get(c.as)) });
     default:
       throw new Error(`no runner for negative vector ${n.name} (${n.object}/${n.check})`);
   }

@@ -8,6 +8,7 @@ import logging
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from prometheus_client.parser import text_string_to_metric_families
 from pytest_aiohttp import AiohttpClient
 
 from secure_msg.config import Config, with_overrides
@@ -60,10 +61,15 @@ async def test_metrics_count_requests_by_route_template(ops_client: Client) -> N
     response = await ops_client.get("/metrics")
     assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
     text = await response.text()
-    assert 'secure_msg_http_requests_total{route="/healthz",method="GET",status="200"} 1' in text
-    assert 'route="unmatched",method="GET",status="404"' in text
+    samples = {(s.name, frozenset(s.labels.items())): s.value
+               for family in text_string_to_metric_families(text) for s in family.samples}
+    healthz = {("route", "/healthz"), ("method", "GET"), ("status", "200")}
+    assert samples[("secure_msg_http_requests_total", frozenset(healthz))] == 1
+    unmatched = {("route", "unmatched"), ("method", "GET"), ("status", "404")}
+    assert samples[("secure_msg_http_requests_total", frozenset(unmatched))] == 1
     assert "# TYPE secure_msg_http_request_duration_seconds histogram" in text
-    assert 'secure_msg_http_request_duration_seconds_bucket{route="/healthz",le="+Inf"} 1' in text
+    inf = frozenset({("route", "/healthz"), ("le", "+Inf")})
+    assert samples[("secure_msg_http_request_duration_seconds_bucket", inf)] == 1
     assert "secure_msg_db_commits_total" in text
     assert TOKEN not in text
 

@@ -319,11 +319,11 @@ class Client:
         except ProtocolError as exc:
             raise _protocol(exc) from exc
         body = {"login": login, "recovery_auth_key": b64e(rk.auth_key)}
-        blob = b64d((await self.api.call("POST", "/api/recovery/bundle", body))["recovery_bundle"])
-        try:
-            acct = keys.open_bundle(blob, rk.kek, keys.PURPOSE_RECOVERY)
-        except ProtocolError as exc:
-            raise _protocol(exc) from exc
+        found = await self.api.call("POST", "/api/recovery/bundle", body)
+        # Every check of §3.5, the keys against the account's statement included, before the
+        # reset: keys that do not match must not be sealed under the new password.
+        acct = self._open_bundle(b64d(found["recovery_bundle"]), rk.kek,
+                                 keys.PURPOSE_RECOVERY, b64d(found["key_statement"]))
         salt = self.salt(keys.SALT_LEN)
         pw = self.derive(new, salt, keys.PBKDF2_ITERATIONS)
         result = await self.api.call("POST", "/api/recovery/reset", {

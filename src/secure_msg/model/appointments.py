@@ -109,6 +109,19 @@ class PeriodSummary:
                 f"period ends {self.period.end_date.isoformat()}")
 
 
+# The dates appointments and periods may have. Year 1 or 9999 is a typo or a probe, not a
+# session, and near the ends of `datetime`'s range a time-zone shift leaves it (year 0, 10000).
+EARLIEST_DATE = date(2000, 1, 1)
+LATEST_DATE = date(2100, 12, 31)
+
+
+def date_problem(day: date) -> str | None:
+    """Why `day` cannot be an appointment's or a period's date, or None."""
+    if EARLIEST_DATE <= day <= LATEST_DATE:
+        return None
+    return f"a date from {EARLIEST_DATE.isoformat()} to {LATEST_DATE.isoformat()}"
+
+
 def new_cancel_code(rng: Rng, digits: int = 4) -> str:
     """A uniformly random code of `digits` decimal digits (no modulo bias)."""
     limit = 10**digits

@@ -15,6 +15,7 @@ from secure_msg.crypto import keys as protocol_keys
 from secure_msg.crypto import verifier
 from secure_msg.crypto.errors import ProtocolError
 from secure_msg.errors import (
+    AlreadyMember,
     DataIntegrityError,
     Forbidden,
     InvalidCredentials,
@@ -94,6 +95,15 @@ class LoginResult:
     session: Session
     account: Account
     password_bundle: bytes
+
+
+@dataclass(frozen=True)
+class RecoveryBundle:
+    """What proving the recovery key yields: the bundle sealed under it, and the key statement
+    the client compares the opened keys with before it changes anything (protocol §3.5)."""
+
+    sealed: bytes
+    key_statement: bytes
 
 
 def _check_secret_len(value: bytes, field: str) -> None:
@@ -387,13 +397,13 @@ async def _set_password(
 
 async def recovery_bundle(
     deps: AccountDeps, raw_login: str, recovery_auth_key: bytes, *, client: str
-) -> bytes:
+) -> RecoveryBundle:
     """Step 1 of recovery: prove the recovery key, get the bundle sealed under it."""
     account = await _verify_login(deps, raw_login, recovery_auth_key, recovery=True,
                                   client=client)
     creds = await deps.db.read(functools.partial(store.credentials_txn, account_id=account.id))
     assert creds is not None
-    return creds.recovery_bundle
+    return RecoveryBundle(creds.recovery_bundle, account.key_statement)
 
 
 async def recover(
@@ -425,9 +435,12 @@ async def accept_invitation(deps: AccountDeps, session: Session, token: str) -> 
             raise Forbidden("This link is for enrolling a new staff account.")
         if not invitation_store.mark_used_txn(conn, inv.id, now):
             raise InvitationUsed()
-        booklet_store.add_member_txn(
+        # A current member is refused, not moved to the link's role: raising rolls the whole
+        # transaction back, so the link stays usable for the person it was meant for.
+        if not booklet_store.add_member_txn(
             conn, target.booklet_id, session.account_id, inv.role, now
-        )
+        ):
+            raise AlreadyMember()
         actor = f"account:{session.account_id.hex()}"
         audit_store.append_audit_txn(
             conn, at_ms=now, actor=actor, action="member.joined",

@@ -22,8 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from secure_msg.clock import Clock
-from secure_msg.contacts import normalise_phone
-from secure_msg.errors import InvalidPhoneNumber
+from secure_msg.contacts import caller_number
 from secure_msg.model.appointments import Appointment
 from secure_msg.model.inbound import IntentKind, ReplyFormat, parse_inbound_sms
 from secure_msg.model.notice_templates import Language, NoticeKind
@@ -106,15 +105,8 @@ class Caller:
         return [a.id for a in self.upcoming]
 
 
-def _e164(raw: str) -> str | None:
-    try:
-        return normalise_phone(raw)
-    except InvalidPhoneNumber:
-        return None
-
-
 def _caller_txn(conn: Txn, deps: AppointmentDeps, raw: str, now: int) -> Caller:
-    e164 = _e164(raw)
+    e164 = caller_number(raw)
     rows = store.booklets_of_phone_txn(conn, deps.notices.vault, e164, CANCEL_ROLES) if e164 else []
     if not rows:
         return Caller(e164 or raw, None, Language.FI, [])
@@ -151,7 +143,7 @@ def _refused_txn(conn: Txn, caller: Caller, via: str, now: int) -> None:
 
 def _consent_txn(conn: Txn, deps: AppointmentDeps, from_: str, kind: IntentKind,
                  keyword: str, now: int) -> None:
-    e164 = _e164(from_)
+    e164 = caller_number(from_)
     if e164 is None:
         return
     vault = deps.notices.vault

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 
 from secure_msg.clock import Clock
-from secure_msg.contacts import normalise_email, normalise_phone
+from secure_msg.contacts import normalise_email, require_mobile
 from secure_msg.crypto.rng import Rng
 from secure_msg.crypto.vault import Vault
 from secure_msg.errors import InvitationExpired, InvitationUsed, NotFound
@@ -33,10 +33,12 @@ DAY_MS = 86_400_000
 
 
 def normalise_request(request: InvitationRequest) -> InvitationRequest:
+    """The request in stored form. An invitation's phone becomes the account's phone, which
+    gets the SMS notices, so it must be a mobile number (refused here, as it is typed)."""
     return InvitationRequest(
         request.role,
         request.name.strip() if request.name else None,
-        normalise_phone(request.phone) if request.phone else None,
+        require_mobile(request.phone) if request.phone else None,
         normalise_email(request.email) if request.email else None,
     )
 
@@ -133,10 +135,11 @@ async def issue_staff(
         raise ValueError("staff invitations are for therapists and admins")
     token = new_token(rng)
     account_id = rng(16)
+    normalised = normalise_request(request)  # refused before the writer is asked
 
     def txn(conn: Txn) -> Invitation:
         invitation = issue_txn(
-            conn, vault=vault, request=normalise_request(request), token=token,
+            conn, vault=vault, request=normalised, token=token,
             now_ms=clock.now_ms(), lifetime_days=lifetime_days, actor=actor,
         )
         enrollment_store.set_target_txn(

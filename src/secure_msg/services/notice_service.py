@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from secure_msg.contacts import normalise_email, normalise_phone
 from secure_msg.errors import (
@@ -18,6 +18,7 @@ from secure_msg.errors import (
     ClinicalContentRefused,
     Forbidden,
     NotFound,
+    RateLimited,
     ValidationFailed,
     WhatsAppTemplateMissing,
 )
@@ -26,6 +27,7 @@ from secure_msg.model.accounts import Session
 from secure_msg.model.appointments import QuietHours
 from secure_msg.model.channel_policy import Channel, ContentClass
 from secure_msg.model.invitations import InvitationRequest, IssuedInvitation
+from secure_msg.model.notice_caps import DAY_MS, MANUAL_KEY_PREFIX, ManualNoticeCap
 from secure_msg.model.notice_templates import Language, NoticeKind, NoticeRenderer
 from secure_msg.model.notices import QUIET_KINDS, Contact, NewNotice, NoticeView, SlotValue
 from secure_msg.model.roles import Role
@@ -48,6 +50,8 @@ class NoticeDeps(Core):
     ping_interval_ms: int = 3_600_000
     # (kind, language) pairs with an approved WhatsApp template ([whatsapp.templates]).
     whatsapp_templates: frozenset[tuple[NoticeKind, Language]] = frozenset()
+    # The [notices] manual_notices_per_member_hour and _day defaults.
+    manual_cap: ManualNoticeCap = field(default_factory=lambda: ManualNoticeCap(3, 10))
 
 
 def not_before(deps: NoticeDeps, kind: NoticeKind, due_ms: int) -> int:
@@ -206,7 +210,8 @@ async def send_to_member(
     """A therapist sends a notice to a member over a chosen channel; returns the notice id.
 
     Anything but a server-rendered notice on a plain channel is refused (422), audited, and
-    nothing is queued.
+    nothing is queued. Only the therapist's refusals are audited: anyone else is 403 first, so
+    a member cannot fill the audit with refusals.
     """
     decision = channel_policy.decide(
         req.content, req.channel, whatsapp_notices_enabled=deps.whatsapp_enabled,
@@ -216,7 +221,7 @@ async def send_to_member(
     actor = f"account:{session.account_id.hex()}"
 
     def refuse_txn(conn: Txn) -> None:
-        require_member_txn(conn, booklet_id, session)
+        _require_therapist_txn(conn, booklet_id, session)
         audit_store.append_audit_txn(
             conn, at_ms=now, actor=actor, action="notice.refused",
             target=f"booklet:{booklet_id.hex()}",
@@ -243,13 +248,13 @@ async def send_to_member(
     link = f"{deps.public_base_url}/"
 
     def txn(conn: Txn) -> int:
-        if require_member_txn(conn, booklet_id, session) is not Role.THERAPIST:
-            raise Forbidden("Only the booklet's therapist can send notices.")
+        _require_therapist_txn(conn, booklet_id, session)
         member = next((c for c in store.booklet_contacts_txn(
             conn, deps.vault, booklet_id, ("guardian", "caregiver", "therapist"))
             if c.account_id == req.member_id), None)
         if member is None:
             raise NotFound("No such member.")
+        _check_manual_cap_txn(conn, deps, booklet_id, member.account_id, now)
         address = _member_address(req, member)
         assert req.kind is not None
         if req.channel is Channel.WHATSAPP:
@@ -262,8 +267,8 @@ async def send_to_member(
             "link": link}
         # An appointment notice's key names the appointment second, like the scheduler's, so the
         # outbox skips a reminder whose appointment is no longer scheduled.
-        key = (f"manual:{req.appointment_id.hex()}:{deps.rng(8).hex()}" if req.appointment_id
-               else f"manual:{deps.rng(8).hex()}")
+        key = MANUAL_KEY_PREFIX + (f"{req.appointment_id.hex()}:{deps.rng(8).hex()}"
+                                   if req.appointment_id else deps.rng(8).hex())
         notice = NewNotice(key, req.channel, address, req.kind, member.language, slots,
                            now, member.account_id, booklet_id)
         store.enqueue_txn(conn, deps.vault, notice, now)
@@ -276,6 +281,24 @@ async def send_to_member(
         return store.notice_id_txn(conn, key)
 
     return await deps.db.write(txn)
+
+
+def _check_manual_cap_txn(conn: Txn, deps: NoticeDeps, booklet_id: bytes, member_id: bytes,
+                          now_ms: int) -> None:
+    """Refuse a notice by hand beyond the member's hourly or daily cap, counted from the
+    stored notices inside the sending transaction, so concurrent requests cannot both pass."""
+    sent = store.manual_notice_times_txn(conn, member_id, booklet_id, now_ms - DAY_MS)
+    reached = deps.manual_cap.check(sent, now_ms)
+    if reached is not None:
+        raise RateLimited(
+            reached.retry_after_seconds,
+            f"This member has already been sent {reached.limit} notices by hand in the last "
+            f"{reached.window}, the most allowed; nothing was sent.")
+
+
+def _require_therapist_txn(conn: Txn, booklet_id: bytes, session: Session) -> None:
+    if require_member_txn(conn, booklet_id, session) is not Role.THERAPIST:
+        raise Forbidden("Only the booklet's therapist can send notices.")
 
 
 def _member_address(req: SendRequest, member: Contact) -> str:

@@ -45,19 +45,23 @@ def get_booklet_txn(conn: sqlite3.Connection, booklet_id: bytes) -> Booklet | No
 def add_member_txn(
     conn: sqlite3.Connection, booklet_id: bytes, account_id: bytes, role: Role,
     now_ms: int,
-) -> None:
-    """Add or re-add a member; a re-added member starts again from the current sequence."""
+) -> bool:
+    """Add a member, or re-add a removed one, who starts again from the current sequence.
+    A current member is left exactly as they are (role, joined_at, joined_seq): False."""
     if role not in MEMBER_ROLES:
         raise ValueError(f"{role} cannot be a booklet member")
-    conn.execute(
+    cursor = conn.execute(
         "INSERT INTO members (booklet_id, account_id, role, joined_at_ms, joined_seq)"
         " SELECT ?, ?, ?, ?, last_seq FROM booklets WHERE id = ?"
         " ON CONFLICT (booklet_id, account_id) DO UPDATE SET role = excluded.role,"
         " joined_at_ms = excluded.joined_at_ms, joined_seq = excluded.joined_seq,"
-        " removed_at_ms = NULL",
+        " removed_at_ms = NULL WHERE members.removed_at_ms IS NOT NULL",
         (booklet_id, account_id, role.value, now_ms, booklet_id),
     )
+    if cursor.rowcount != 1:
+        return False
     _bump_members_version(conn, booklet_id)
+    return True
 
 
 def remove_member_txn(

@@ -46,6 +46,7 @@ from typing import Any, TypeVar, cast
 import aiosqlite
 
 from secure_msg.logging import get_logger, log_event
+from secure_msg.private_files import narrow, private_dir, private_file
 from secure_msg.storage import migrations
 from secure_msg.storage.txn import Txn
 
@@ -141,6 +142,29 @@ def _run_read(conn: sqlite3.Connection, fn: TxnFn[T]) -> T:
         conn.execute("COMMIT")
 
 
+DATABASE_KEY = "storage.database_path"
+
+
+def database_files(path: Path) -> list[Path]:
+    """The database file and the two SQLite keeps beside it in WAL mode."""
+    return [path, *(path.with_name(path.name + suffix) for suffix in ("-wal", "-shm"))]
+
+
+def make_private(path: Path, *, create: bool = True) -> None:
+    """Its directory 0700 and the database 0600 (`create`: made empty now, before SQLite opens
+    it, which then gives -wal and -shm the database's mode); existing ones wider than that are
+    narrowed and logged, or start-up stops naming the path. They hold appointment times, cancel
+    codes, notice slots and the audit."""
+    files = database_files(path)
+    narrowed = private_dir(path.parent, DATABASE_KEY, {p.name for p in files})
+    if create:
+        narrowed += private_file(path, DATABASE_KEY)
+    for existing in files:
+        narrowed += narrow(existing, DATABASE_KEY)
+    for changed in narrowed:
+        log_event(log, logging.WARNING, "storage.permissions_narrowed", path=str(changed))
+
+
 async def _connect(path: Path, pragmas: tuple[str, ...]) -> aiosqlite.Connection:
     # isolation_level=None: no implicit transactions; we issue BEGIN ourselves (_run_read).
     conn = await aiosqlite.connect(path, isolation_level=None)
@@ -182,7 +206,7 @@ class Database:
         schema_dir: migrations.SchemaDir | None = None,
     ) -> Database:
         """Open (creating if needed) and migrate the database at `path`."""
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_private(path)
         # The writer is a plain connection with a thread of its own: statements that may wait
         # (BEGIN IMMEDIATE on a lock, COMMIT on fsync) run there and are awaited through plain
         # futures, which a shutdown's "cancel every task" cannot cut short. Not same-thread: the

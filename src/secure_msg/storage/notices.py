@@ -22,6 +22,7 @@ from typing import Any
 from secure_msg.crypto.vault import Vault
 from secure_msg.model.channel_policy import Channel
 from secure_msg.model.lifecycle import sources
+from secure_msg.model.notice_caps import MANUAL_KEY_PREFIX
 from secure_msg.model.notice_templates import NoticeKind
 from secure_msg.model.notices import (
     CALLBACK_STATUS,
@@ -246,6 +247,18 @@ def last_notice_ms_txn(conn: sqlite3.Connection, recipient_id: bytes, kind: Noti
         (recipient_id, kind.value),
     ).fetchone()
     return int(row[0]) if row and row[0] is not None else 0
+
+
+def manual_notice_times_txn(conn: sqlite3.Connection, recipient_id: bytes, booklet_id: bytes,
+                            since_ms: int) -> list[int]:
+    """When the notices sent by hand to this member of this booklet after `since_ms` were
+    queued, whatever became of them: what the manual-notice cap counts."""
+    rows = conn.execute(
+        "SELECT created_at_ms FROM notices WHERE recipient_id = ? AND booklet_id = ?"
+        " AND created_at_ms > ? AND substr(dedupe_key, 1, ?) = ?",
+        (recipient_id, booklet_id, since_ms, len(MANUAL_KEY_PREFIX), MANUAL_KEY_PREFIX),
+    ).fetchall()
+    return [int(r[0]) for r in rows]
 
 
 def count_by_status_txn(conn: sqlite3.Connection) -> dict[str, int]:

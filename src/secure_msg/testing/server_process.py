@@ -33,11 +33,12 @@ from secure_msg.server_keys import generate_key_files, key_files_present
 _LISTENING = re.compile(r"listening on (http://\S+)")
 
 
-def write_test_config(workdir: Path, extra_toml: str = "") -> Path:
-    """A config for a throw-away server: free port, files under `workdir`, cheap Argon2."""
+def write_test_config(workdir: Path, extra_toml: str = "", server_toml: str = "") -> Path:
+    """A config for a throw-away server: free port, files under `workdir`, cheap Argon2.
+    `server_toml` goes into [server], `extra_toml` after the last table."""
     config = workdir / "secure-msg.toml"
     config.write_text(
-        "[server]\nhost = \"127.0.0.1\"\nport = 0\n"
+        "[server]\nhost = \"127.0.0.1\"\nport = 0\n" + server_toml +
         "[storage]\n"
         f"database_path = \"{workdir / 'var' / 'secure-msg.db'}\"\n"
         f"keys_dir = \"{workdir / 'keys'}\"\n"
@@ -156,12 +157,13 @@ WRITE_PROBE = ("secure_msg.testing.write_probe",)
 
 
 def start_server(
-    workdir: Path, *, extra_toml: str = "", env: Mapping[str, str] | None = None,
+    workdir: Path, *, extra_toml: str = "", server_toml: str = "",
+    env: Mapping[str, str] | None = None,
     timeout: float = 20.0, module_args: tuple[str, ...] = ("secure_msg", "serve"),
 ) -> ServerProcess:
     """Prepare config, keys and database directory under `workdir`, then start and wait."""
     workdir.mkdir(parents=True, exist_ok=True)
-    config = write_test_config(workdir, extra_toml)
+    config = write_test_config(workdir, extra_toml, server_toml)
     keys = workdir / "keys"
     if not key_files_present(keys):
         generate_key_files(keys, system_rng)

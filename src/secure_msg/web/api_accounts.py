@@ -135,11 +135,13 @@ async def change_password(request: web.Request) -> web.Response:
 
 async def recovery_bundle(request: web.Request) -> web.Response:
     body = await json_body(request)
-    blob = await svc.recovery_bundle(
+    found = await svc.recovery_bundle(
         services(request).accounts, req_str(body, "login"),
         get_bytes(body, "recovery_auth_key", length=32), client=client_address.of_request(request),
     )
-    return web.json_response({"recovery_bundle": b64(blob)})
+    return web.json_response(
+        {"recovery_bundle": b64(found.sealed), "key_statement": b64(found.key_statement)}
+    )
 
 
 async def recover(request: web.Request) -> web.Response:
@@ -168,7 +170,7 @@ def setup_routes(app: web.Application) -> None:
               errors=(400, 404, 409, 410, 415, 422, 503))
     add_route(app, "POST", "/api/invitations/{token}/accept", accept_invitation, tags=tags,
               auth=True, summary="Join another booklet with an invitation, as an existing "
-              "family account", response={"type": "object"}, errors=(401, 403, 404, 410))
+              "family account", response={"type": "object"}, errors=(401, 403, 404, 409, 410))
     login_body = {"type": "object", "required": ["login"],
                   "properties": {"login": {"type": "string"}}}
     add_route(app, "POST", "/api/prelogin", prelogin, tags=tags,
@@ -191,7 +193,9 @@ def setup_routes(app: web.Application) -> None:
               summary="Prove the recovery key; get the bundle sealed under it",
               request={"type": "object", "properties": {"login": {"type": "string"},
                                                         "recovery_auth_key": B64}},
-              response={"type": "object"}, errors=(400, 401, 415, 422, 429, 503))
+              response={"type": "object", "required": ["recovery_bundle", "key_statement"],
+                        "properties": {"recovery_bundle": B64, "key_statement": B64}},
+              errors=(400, 401, 415, 422, 429, 503))
     add_route(app, "POST", "/api/recovery/reset", recover, tags=tags,
               summary="Set a new password with the recovery key",
               request={"type": "object", "properties": {"login": {"type": "string"},

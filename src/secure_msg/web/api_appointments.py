@@ -9,7 +9,13 @@ from aiohttp import web
 
 from secure_msg.clock import ms_to_iso
 from secure_msg.errors import NotFound, ValidationFailed
-from secure_msg.model.appointments import Appointment, AppointmentStatus, Payer, PeriodSummary
+from secure_msg.model.appointments import (
+    Appointment,
+    AppointmentStatus,
+    Payer,
+    PeriodSummary,
+    date_problem,
+)
 from secure_msg.model.channel_policy import Channel, ContentClass
 from secure_msg.model.notice_templates import NoticeKind
 from secure_msg.model.notices import NoticeView
@@ -45,14 +51,21 @@ def _time_ms(body: dict[str, Any], field: str) -> int:
         raise _invalid(field, "an ISO 8601 time with offset") from None
     if when.tzinfo is None:
         raise _invalid(field, "an ISO 8601 time with offset")
+    problem = date_problem(when.date())
+    if problem:
+        raise _invalid(field, problem)
     return int(when.timestamp() * 1000)
 
 
 def _date(body: dict[str, Any], field: str) -> date:
     try:
-        return date.fromisoformat(req_str(body, field, max_len=10))
+        day = date.fromisoformat(req_str(body, field, max_len=10))
     except ValueError:
         raise _invalid(field, "a date YYYY-MM-DD") from None
+    problem = date_problem(day)
+    if problem:
+        raise _invalid(field, problem)
+    return day
 
 
 def appointment_json(a: Appointment) -> dict[str, Any]:
@@ -205,7 +218,9 @@ def setup_routes(app: web.Application) -> None:
               description="Clinical or written text on sms/email/whatsapp is refused with 422 "
                           "clinical-content-refused; WhatsApp while disabled: channel-disabled; "
                           "WhatsApp for a kind without an approved template: "
-                          "whatsapp-template-missing.",
+                          "whatsapp-template-missing. More than [notices] "
+                          "manual_notices_per_member_hour or _day to one member: 429 "
+                          "rate-limited with Retry-After, nothing queued.",
               request={"type": "object", "required": ["member_id", "channel"], "properties": {
                   "member_id": {"type": "string"},
                   "channel": {"enum": [c.value for c in Channel]},
@@ -214,7 +229,7 @@ def setup_routes(app: web.Application) -> None:
                                     "cancelled_by_therapist"]},
                   "appointment_id": {"type": "string"},
                   "text": {"type": "string"}, "address": {"type": "string"}}},
-              response=OBJ, errors=(400, 401, 403, 404, 415, 422))
+              response=OBJ, errors=(400, 401, 403, 404, 415, 422, 429))
     add_route(app, "GET", f"{b}/notices", booklet_notices, tags=["notices"], auth=True,
               summary="Notices of this booklet and their delivery state (therapist)",
               response=OBJ, errors=(401, 403, 404))

@@ -19,7 +19,14 @@ from secure_msg.crypto.rng import Rng, system_rng
 from secure_msg.web import routes
 from secure_msg.web.context import CLOCK, CONFIG, RNG
 from secure_msg.web.metrics import Metrics
-from secure_msg.web.middleware import HSTS, METRICS, observe_middleware, security_headers
+from secure_msg.web.middleware import (
+    BODY_TIMEOUT,
+    HSTS,
+    METRICS,
+    body_timeout_middleware,
+    observe_middleware,
+    security_headers,
+)
 from secure_msg.web.openapi import API_REGISTRY, ApiRegistry
 from secure_msg.web.problems import problem_middleware
 from secure_msg.web.services import services_ctx
@@ -31,13 +38,14 @@ def create_app(
 ) -> web.Application:
     app = web.Application(
         client_max_size=cfg.limits.max_request_bytes,
-        middlewares=[observe_middleware, problem_middleware],
+        middlewares=[observe_middleware, problem_middleware, body_timeout_middleware],
     )
     app[CONFIG] = cfg
     app[CLOCK] = clock or SystemClock()
     app[RNG] = rng or system_rng
     app[METRICS] = Metrics()
     app[HSTS] = cfg.is_https
+    app[BODY_TIMEOUT] = float(cfg.server.body_timeout_seconds)
     app[API_REGISTRY] = ApiRegistry()
     app.cleanup_ctx.append(services_ctx)
     app.on_response_prepare.append(security_headers)

@@ -17,6 +17,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from secure_msg.errors import SecureMsgError
 from secure_msg.services import account_service
 from secure_msg.services.live import EntryEvent, Subscription
+from secure_msg.web.auth import well_formed_token
 from secure_msg.web.openapi import add_route
 from secure_msg.web.services import services
 
@@ -35,9 +36,9 @@ async def _authenticate(ws: web.WebSocketResponse, request: web.Request) -> str 
         return None
     try:
         token = json.loads(msg.data).get("token")
-    except (json.JSONDecodeError, AttributeError):
+    except (ValueError, RecursionError, AttributeError):  # not JSON, too deep, not an object
         return None
-    return token if isinstance(token, str) else None
+    return well_formed_token(token)
 
 
 async def live(request: web.Request) -> web.WebSocketResponse:

@@ -134,4 +134,8 @@ def add_route(
         method.upper(), path, summary, request, response, status, response_type,
         tuple(errors), auth, tuple(tags), description,
     ))
+    if method.upper() == "GET":
+        # HEAD as well (RFC 9110 §9.3.2: whatever answers GET answers HEAD), by the same handler;
+        # not in the document, where it would double every GET for no information.
+        return app.router.add_get(path, handler, allow_head=True)
     return app.router.add_route(method.upper(), path, handler)

@@ -31,6 +31,7 @@ from secure_msg.crypto.verifier import Argon2Params
 from secure_msg.logging import get_logger
 from secure_msg.model.appointments import QuietHours
 from secure_msg.model.inbound import ReplyFormat
+from secure_msg.model.notice_caps import ManualNoticeCap
 from secure_msg.model.notice_templates import (
     Language,
     NoticeKind,
@@ -132,6 +133,8 @@ def _notice_deps(cfg: Config, db: Database, vault: Vault, clock: Clock, rng: Rng
         ping_interval_ms=n.new_entry_ping_minutes * 60_000,
         whatsapp_templates=frozenset(whatsapp_templates(cfg)) if cfg.whatsapp.enabled
         else frozenset(),
+        manual_cap=ManualNoticeCap(n.manual_notices_per_member_hour,
+                                   n.manual_notices_per_member_day),
     )
 
 

@@ -2,7 +2,8 @@
 
 Each checks X-Twilio-Signature over the configured public base URL (not request.url, which is
 the proxy's internal address) before reading anything else; a bad or missing one is 403 and
-changes nothing (DESIGN §1.4).
+changes nothing (DESIGN §1.4). Only a body Twilio could have sent is parsed for that check: a
+url-encoded UTF-8 form (415 or 400 otherwise).
 
 The signature covers url + key1value1key2value2… with no separators, so text can be moved
 between adjacent fields without breaking it: "NumMedia0" appended to MessageSid makes a new,
@@ -18,7 +19,12 @@ from collections.abc import Mapping
 from aiohttp import web
 
 from secure_msg.channels.inbound import SIGNATURE_HEADER, is_valid_twilio_signature
-from secure_msg.errors import BadRequest, ValidationFailed, WebhookSignatureInvalid
+from secure_msg.errors import (
+    BadRequest,
+    UnsupportedMediaType,
+    ValidationFailed,
+    WebhookSignatureInvalid,
+)
 from secure_msg.services import inbound_service, notice_service
 from secure_msg.web.openapi import add_route
 from secure_msg.web.services import STATUS_PATH, services
@@ -51,8 +57,22 @@ def check_sids(form: Mapping[str, str], account_sid: str, required: tuple[str, .
         raise BadRequest("MessageSid: differs from SmsSid", errors=[{"field": "MessageSid"}])
 
 
+FORM = "application/x-www-form-urlencoded"
+
+
+async def _form(request: web.Request) -> dict[str, str]:
+    """Twilio posts url-encoded UTF-8 only; anything else (multipart, another charset) is 415
+    before aiohttp parses it, and bytes that are not UTF-8 are 400: never a 500."""
+    if request.content_type != FORM or (request.charset or "utf-8").lower() != "utf-8":
+        raise UnsupportedMediaType(f"Twilio posts {FORM} in UTF-8.")
+    try:
+        return {k: str(v) for k, v in (await request.post()).items()}
+    except UnicodeDecodeError:
+        raise BadRequest("The form is not UTF-8.") from None
+
+
 async def _signed_form(request: web.Request, *required: str) -> dict[str, str]:
-    form = {k: str(v) for k, v in (await request.post()).items()}
+    form = await _form(request)
     s = services(request)
     cfg = s.config
     ok = is_valid_twilio_signature(
@@ -118,13 +138,13 @@ def setup_routes(app: web.Application) -> None:
     t = ["webhooks"]
     form = "Twilio's form fields, signed with X-Twilio-Signature over the public URL."
     add_route(app, "POST", STATUS_PATH, status, tags=t, status=204, description=form,
-              summary="Twilio delivery status callback", errors=(400, 403, 422))
+              summary="Twilio delivery status callback", errors=(400, 403, 415, 422))
     add_route(app, "POST", SMS_PATH, sms, tags=t, response_type=TWIML, description=form,
               summary="Inbound SMS: PERU/AVBOKA <code> cancels; STOP etc. recorded as consent",
-              response={"type": "string"}, errors=(400, 403, 422))
+              response={"type": "string"}, errors=(400, 403, 415, 422))
     add_route(app, "POST", VOICE_PATH, voice, tags=t, response_type=TWIML, description=form,
               summary="Inbound call: the next appointment read out, key 1 cancels",
-              response={"type": "string"}, errors=(400, 403, 422))
+              response={"type": "string"}, errors=(400, 403, 415, 422))
     add_route(app, "POST", GATHER_PATH, gather, tags=t, response_type=TWIML, description=form,
               summary="The key press of an inbound call", response={"type": "string"},
-              errors=(400, 403, 422))
+              errors=(400, 403, 415, 422))

@@ -116,10 +116,11 @@ export async function login(loginName, password, { memoryOnly }) {
 export async function recover(loginName, recoveryText, newPassword, { memoryOnly }) {
   const rk = await deriveRecoveryKeys(await parseRecoveryKey(recoveryText));
   const body = { login: loginName, recovery_auth_key: toBase64url(rk.authKey) };
-  const { recovery_bundle: sealed } = await api('POST', '/api/recovery/bundle', body);
-  // No statement yet: the keys are compared with it below, when the new password bundle (sealed
-  // from this one) is opened with the statement the reset answers with.
-  const { bundle: old } = await openBundle(fromBase64url(sealed), rk.kek, { purpose: PURPOSE.RECOVERY });
+  const found = await api('POST', '/api/recovery/bundle', body);
+  // Every check of §3.5, the keys against the account's statement included, before the reset:
+  // keys that do not match must not be sealed under the new password.
+  const statement = await verifyKeyStatement(fromBase64url(found.key_statement));
+  const { bundle: old } = await openBundle(fromBase64url(found.recovery_bundle), rk.kek, { purpose: PURPOSE.RECOVERY, statement });
   try {
     const salt = randomBytes(SALT_LENGTH);
     const pw = await derivePasswordKeys(newPassword, { iterations: PBKDF2_ITERATIONS, salt });

@@ -63,11 +63,10 @@ export async function sealBundle(bundle, kek, purpose, rng = randomBytes) {
  * Open a sealed bundle with every check of §3.5, in order, ending with the comparison of both
  * derived public keys with the account's verified key statement (`bundle-key-mismatch`).
  *
- * `statement` may be left out only when the caller cannot have it yet (account recovery: the
- * server hands over the statement with the reset's answer). Then every check runs except that
- * final comparison, and the caller MUST compare the keys with the verified statement before the
- * keys are trusted or used — e.g. by opening the new password bundle sealed from this one with
- * the statement, as the web inbox does (app/session.mjs `recover`).
+ * `statement` may be left out only when the caller cannot have it yet. Then every check runs
+ * except that final comparison, and the caller MUST compare the keys with the verified
+ * statement before the keys are trusted or used. (Recovery has it: /api/recovery/bundle answers
+ * with the account's statement beside the bundle.)
  * @param {Uint8Array} data
  * @param {Uint8Array} kek
  * @param {{purpose: number, statement?: {identityKey: Uint8Array, encryptionKey: Uint8Array}}} expect

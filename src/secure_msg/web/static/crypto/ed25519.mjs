@@ -1,9 +1,15 @@
 /**
- * Which Ed25519 public keys are acceptable identity keys: libsodium's
- * crypto_core_ed25519_is_valid_point, as the Python side uses. WebCrypto's Ed25519 accepts any
- * 32 bytes, and verifies forgeries anyone can make under a small-order key, so the check is done
- * here, in BigInt arithmetic: canonical encoding, not of small order, on the curve, and in the
- * prime-order subgroup. It costs about a millisecond, so accepted keys are remembered.
+ * Ed25519 exactly as libsodium verifies it (docs/protocol.md §1), where WebCrypto does not.
+ *
+ * Which public keys are acceptable identity keys: libsodium's crypto_core_ed25519_is_valid_point,
+ * as the Python side uses. WebCrypto's Ed25519 accepts any 32 bytes, and verifies forgeries anyone
+ * can make under a small-order key, so the check is done here, in BigInt arithmetic: canonical
+ * encoding, not of small order, on the curve, and in the prime-order subgroup. It costs about a
+ * millisecond, so accepted keys are remembered.
+ *
+ * Which signatures libsodium's crypto_sign_verify_detached refuses before its equation: S not
+ * below L, and R of small order. WebCrypto (OpenSSL in Node and Chromium) refuses the first but
+ * accepts R = the identity point from the key's holder, so both are checked here too.
  */
 import { toHex } from './encoding.mjs';
 
@@ -66,6 +72,23 @@ function inPrimeOrderSubgroup(point) {
   return acc[0] === 0n && acc[1] === acc[2];
 }
 
+/** The y-coordinate of an encoded point, its sign bit dropped. @param {Uint8Array} enc 32 bytes */
+const yOf = (enc) => enc.reduceRight((n, b, i) => (n << 8n) | BigInt(i === 31 ? b & 0x7f : b), 0n);
+
+/** A little-endian 32-byte scalar. @param {Uint8Array} enc */
+const scalarOf = (enc) => enc.reduceRight((n, b) => (n << 8n) | BigInt(b), 0n);
+
+/**
+ * Whether libsodium's crypto_sign_verify_detached would go on to its equation with `signature`:
+ * S < L, and R neither non-canonical (y ≥ p, which no equation can match) nor of small order.
+ * @param {Uint8Array} signature 64 bytes, R || S
+ */
+export function isCanonicalSignature(signature) {
+  if (signature.length !== 64) return false;
+  const r = yOf(signature.subarray(0, 32));
+  return r < P && !SMALL_ORDER_Y.has(r) && scalarOf(signature.subarray(32)) < L;
+}
+
 /** @type {Set<string>} */
 const accepted = new Set();
 const REMEMBERED = 1024;
@@ -75,7 +98,7 @@ export function isValidEd25519Key(key) {
   const hex = toHex(key);
   if (accepted.has(hex)) return true;
   const sign = key[31] >> 7;
-  const y = key.reduceRight((n, b, i) => (n << 8n) | BigInt(i === 31 ? b & 0x7f : b), 0n);
+  const y = yOf(key);
   if (y >= P || SMALL_ORDER_Y.has(y)) return false;
   const point = decode(y, sign);
   if (!point || !inPrimeOrderSubgroup(point)) return false;

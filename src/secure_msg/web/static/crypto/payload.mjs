@@ -23,7 +23,18 @@ const FIELDS = {
   system: { required: { text: 'string' } },
 };
 
-/** @param {unknown} payload @param {number} kind @returns {Record<string, unknown>} */
+/** Arrays and objects, the payload itself being the first (§4.5). */
+const MAX_DEPTH = 64;
+
+/** A lone surrogate (from a \\ud800 escape) is not text: no UTF-8 writer can write it. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
+
+/**
+ * `kind` and the fields of §4.5 with their types; the payload with only those members.
+ * @param {unknown} payload @param {number} kind @returns {Record<string, unknown>}
+ */
 function check(payload, kind) {
   if (!isKind(kind)) throw new ProtocolError('unknown-kind');
   const name = KIND_NAMES[kind];
@@ -31,33 +42,106 @@ function check(payload, kind) {
     throw new ProtocolError('bad-payload', 'kind does not match the header');
   }
   const { required, optional = {} } = FIELDS[name];
+  /** @type {Record<string, unknown>} */
+  const out = { kind: name };
   for (const [field, type] of Object.entries(required)) {
-    if (typeof payload[field] !== type) throw new ProtocolError('bad-payload', `field ${field}`);
+    if (!Object.hasOwn(payload, field) || typeof payload[field] !== type) throw new ProtocolError('bad-payload', `field ${field}`);
+    out[field] = payload[field];
   }
   for (const [field, type] of Object.entries(optional)) {
-    if (field in payload && typeof payload[field] !== type) throw new ProtocolError('bad-payload', `field ${field}`);
+    if (!Object.hasOwn(payload, field)) continue;
+    if (typeof payload[field] !== type) throw new ProtocolError('bad-payload', `field ${field}`);
+    out[field] = payload[field];
   }
-  return /** @type {Record<string, unknown>} */ (payload);
+  return out;
 }
 
 /**
- * The plaintext for an entry of `kind`: its fields plus `"kind"`, as UTF-8 JSON.
+ * What JSON.parse does not tell: a member name given twice in one object (JSON.parse keeps the
+ * last, other parsers the first, so two readers would read two entries) and nesting deeper than
+ * MAX_DEPTH. A scan of the text, strings skipped; malformed text is left to JSON.parse.
+ * @param {string} text
+ */
+function checkStructure(text) {
+  /** @type {(Set<string> | null)[]} member names per open object, null for an array */
+  const open = [];
+  let wantName = false;
+  const stop = /["\\]/g;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') {
+      const start = i;
+      for (stop.lastIndex = i + 1; ;) {
+        const m = stop.exec(text);
+        if (!m) throw new ProtocolError('bad-payload', 'unterminated string');
+        if (m[0] === '"') {
+          i = m.index;
+          break;
+        }
+        stop.lastIndex = m.index + 2; // past the escaped character
+      }
+      const names = open[open.length - 1];
+      if (wantName && names) {
+        const name = JSON.parse(text.slice(start, i + 1));
+        if (names.has(name)) throw new ProtocolError('bad-payload', 'a member name appears twice');
+        names.add(name);
+      }
+      wantName = false;
+    } else if (c === '{' || c === '[') {
+      if (open.length === MAX_DEPTH) throw new ProtocolError('bad-payload', 'nested too deeply');
+      open.push(c === '{' ? new Set() : null);
+      wantName = c === '{';
+    } else if (c === '}' || c === ']') {
+      open.pop();
+      wantName = false;
+    } else if (c === ',') {
+      wantName = open[open.length - 1] instanceof Set;
+    }
+  }
+}
+
+/** No lone surrogate in any string or member name. @param {unknown} root */
+function checkStrings(root) {
+  const stack = [root];
+  while (stack.length) {
+    const value = stack.pop();
+    if (typeof value === 'string') {
+      if (LONE_SURROGATE.test(value)) throw new ProtocolError('bad-payload', 'a lone surrogate is not text');
+    } else if (value && typeof value === 'object') {
+      for (const [name, child] of Object.entries(value)) stack.push(name, child);
+    }
+  }
+}
+
+/**
+ * The plaintext for an entry of `kind`: its fields plus `"kind"`, as UTF-8 JSON. Refused
+ * (`bad-payload`) if a reader would refuse it.
  * @param {number} kind @param {Record<string, unknown>} fields @returns {Uint8Array}
  */
 export function encodePayload(kind, fields) {
   if (!isKind(kind)) throw new ProtocolError('unknown-kind');
-  const payload = { kind: KIND_NAMES[kind], ...fields };
-  return utf8.encode(JSON.stringify(check(payload, kind)));
+  const payload = check({ kind: KIND_NAMES[kind], ...fields }, kind);
+  checkStrings(payload);
+  return utf8.encode(JSON.stringify(payload));
 }
 
-/** Check 11 of §4.4. @param {number} kind @param {Uint8Array} plaintext @returns {Record<string, unknown>} */
+/**
+ * Check 11 of §4.4: the payload's `kind` and fields of §4.5, other members left out; every rule
+ * of §4.5 the same as the Python reader (crypto/payloads.py).
+ * @param {number} kind @param {Uint8Array} plaintext @returns {Record<string, unknown>}
+ */
 export function decodePayload(kind, plaintext) {
+  const text = utf8.decode(plaintext);
   let payload;
   try {
-    // JSON.parse takes RFC 8259 only (no NaN or Infinity); any failure, deep nesting included, is bad-payload.
-    payload = JSON.parse(utf8.decode(plaintext));
-  } catch {
+    checkStructure(text);
+    // JSON.parse takes RFC 8259 only (no NaN or Infinity, no byte-order mark); any failure is bad-payload.
+    payload = JSON.parse(text);
+  } catch (e) {
+    if (e instanceof ProtocolError) throw e;
     throw new ProtocolError('bad-payload', 'not UTF-8 JSON');
   }
+  // Strict UTF-8 has no surrogates: one can only come from an escape, so without one nothing is searched.
+  if (SURROGATE_ESCAPE.test(text)) checkStrings(payload);
   return check(payload, kind);
 }

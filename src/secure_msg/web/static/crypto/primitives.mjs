@@ -1,6 +1,6 @@
 /** WebCrypto primitives as the protocol uses them: hashes, HKDF, AES-256-GCM, Ed25519, X25519. */
 import { bytes, concat, fromBase64url } from './encoding.mjs';
-import { isValidEd25519Key } from './ed25519.mjs';
+import { isCanonicalSignature, isValidEd25519Key } from './ed25519.mjs';
 import { ProtocolError } from './errors.mjs';
 import { labelled } from './labels.mjs';
 
@@ -135,8 +135,9 @@ export async function sign(key, label, ...parts) {
 }
 
 /**
- * Verify `signature` over `label || 0x00 || parts…`: `bad-signature`, or `invalid-key` for a key
- * that is not a canonical point of the prime-order subgroup.
+ * Verify `signature` over `label || 0x00 || parts…` as libsodium does: `bad-signature` (also for
+ * a non-canonical S or a small-order R, which some WebCrypto implementations accept), or
+ * `invalid-key` for a key that is not a canonical point of the prime-order subgroup.
  * @param {Uint8Array} publicKey @param {Uint8Array} signature @param {string} label @param {...Uint8Array} parts
  */
 export async function verify(publicKey, signature, label, ...parts) {
@@ -148,7 +149,7 @@ export async function verify(publicKey, signature, label, ...parts) {
   }
   let ok = false;
   try {
-    ok = await subtle.verify('Ed25519', key, signature, labelled(label, ...parts));
+    ok = isCanonicalSignature(bytes(signature)) && await subtle.verify('Ed25519', key, signature, labelled(label, ...parts));
   } catch {
     ok = false;
   }

@@ -1,0 +1,69 @@
+"""/metrics of the whole app, scraped after real requests and read with prometheus_client's
+own text parser: it parses, keeps today's metric names, and its labels are route templates,
+a known method and the status, never an id, a raw path or anything a client invented."""
+
+from __future__ import annotations
+
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
+
+from secure_msg.web.metrics import Metrics
+
+from .conftest import World
+
+CANARY = "CANARY-path-5e1f"
+
+
+async def _scrape(world: World) -> tuple[str, dict[str, list[Sample]]]:
+    status, text = await world.raw("GET", "/metrics")
+    assert status == 200
+    families = {f.name: f.samples for f in text_string_to_metric_families(text)}
+    return text, families
+
+
+async def test_labels_are_route_templates_never_ids_or_invented_values(world: World) -> None:
+    therapist = await world.therapist()
+    booklet = await therapist.create_booklet("B")
+    await therapist.post(booklet, "note", text="hei")
+    token = therapist.profile.token
+    assert (await world.raw("GET", f"/api/booklets/{booklet}/entries", token))[0] == 200
+    assert (await world.raw("GET", f"/{CANARY}/{booklet}"))[0] == 404
+    for invented in ("PROPFIND", "PURGE"):  # methods the HTTP parser takes, no route has
+        await world.raw(invented, "/healthz")
+        await world.raw(invented, f"/api/booklets/{booklet}/entries", token)
+
+    text, families = await _scrape(world)
+    assert booklet not in text
+    assert therapist.profile.account_id not in text
+    assert CANARY not in text
+    assert "PROPFIND" not in text
+
+    templates = {r.canonical for r in world.http.app.router.resources()} | {"unmatched"}
+    requests = families["secure_msg_http_requests"]
+    assert {s.labels["route"] for s in requests} <= templates
+    assert {s.labels["method"] for s in requests} <= {"GET", "POST", "other"}
+    assert all(s.labels["status"].isdigit() and len(s.labels["status"]) == 3 for s in requests)
+    assert all(set(s.labels) == {"route", "method", "status"} for s in requests)
+
+    entries = "/api/booklets/{booklet_id}/entries"
+    counted = {(s.labels["route"], s.labels["method"], s.labels["status"]): s.value
+               for s in requests}
+    assert counted[(entries, "GET", "200")] == 1
+    assert counted[(entries, "POST", "201")] == 2  # the title, then the note
+    assert counted[("unmatched", "GET", "404")] == 1
+    assert sum(v for (r, m, _), v in counted.items() if m == "other") == 4
+
+    latency = families["secure_msg_http_request_duration_seconds"]
+    assert {s.labels["route"] for s in latency} <= templates
+    assert all(set(s.labels) <= {"route", "le"} for s in latency)
+    # The writer's gauges, registered by web/services.py, read at scrape time.
+    assert families["secure_msg_db_commits_total"][0].value > 0
+    assert families["secure_msg_db_write_jobs_total"][0].value > 0
+
+
+async def test_two_apps_in_one_process_count_apart() -> None:
+    """Each app has its own registry (the library's global one would refuse the second)."""
+    one, two = Metrics(), Metrics()
+    one.observe_request("/healthz", "GET", 200, 0.001)
+    assert 'route="/healthz"' in one.render()
+    assert 'route="/healthz"' not in two.render()
