@@ -241,6 +241,24 @@ async def test_sticky_rule_can_be_cleared(client: Any, twilio_server: RunningTwi
     assert (await client.messages.create_async(to=TO, from_=FROM, body="x")).sid
 
 
+async def test_a_numbers_own_queue_hits_only_it_and_only_so_often(
+    client: Any, twilio_server: RunningTwilioServer,
+) -> None:
+    """`number` with `count`: the next N requests to that number fail, others' pass, then
+    that number's pass too; the control API shows what is left of it."""
+    await control(twilio_server, "POST", "/_dev/faults",
+                  json={"kind": "429", "number": TO, "count": 2})
+    _, shown = await control(twilio_server, "GET", "/_dev/faults")
+    assert [f["kind"] for f in shown["per_number"][TO]] == ["429", "429"]
+    assert (await client.messages.create_async(to="+358409999999", from_=FROM, body="x")).sid
+    for _ in range(2):
+        with pytest.raises(TwilioRestException) as exc:
+            await client.messages.create_async(to=TO, from_=FROM, body="x")
+        assert exc.value.status == 429
+    assert (await client.messages.create_async(to=TO, from_=FROM, body="x")).sid
+    assert "per_number" not in (await control(twilio_server, "GET", "/_dev/faults"))[1]
+
+
 async def test_dev_messages_attempts_and_reset(
     client: Any, twilio_server: RunningTwilioServer
 ) -> None:

@@ -2,7 +2,8 @@
 
 Queued faults hit the next Messages-create requests in order, one each;
 sticky faults hit every create request to one number (checked first, and
-they do not use up the queue).
+they do not use up the queue); a number's own queue (a number with a count)
+hits the next requests to that number only.
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ class FaultBook:
     def __init__(self, seed: int | None = None) -> None:
         self._queue: deque[Fault] = deque()
         self._sticky: dict[str, Fault] = {}
+        self._per_number: dict[str, deque[Fault]] = {}
         # Random faults: each hits a create request with its probability (benchmarks).
         self._random: list[tuple[float, Fault]] = []
         self._rng = random.Random(seed)
@@ -78,17 +80,28 @@ class FaultBook:
             raise ValueError("count must be at least 1")
         self._queue.extend([fault] * count)
 
+    def queue_for(self, number: str, fault: Fault, count: int = 1) -> None:
+        """Hit the next `count` create requests to `number` (and no other number's)."""
+        if count < 1:
+            raise ValueError("count must be at least 1")
+        self._per_number.setdefault(number, deque()).extend([fault] * count)
+
     def stick(self, number: str, fault: Fault) -> None:
         self._sticky[number] = fault
 
     def unstick(self, number: str) -> None:
+        """Drop the number's sticky rule and its own queue."""
         self._sticky.pop(number, None)
+        self._per_number.pop(number, None)
 
     def take(self, to: str) -> Fault | None:
         """The fault for the next create request to `to`, if any."""
         sticky = self._sticky.get(to)
         if sticky is not None:
             return sticky
+        own = self._per_number.get(to)
+        if own:
+            return own.popleft()
         if self._queue:
             return self._queue.popleft()
         draw = self._rng.random()
@@ -101,6 +114,7 @@ class FaultBook:
     def clear(self) -> None:
         self._queue.clear()
         self._sticky.clear()
+        self._per_number.clear()
         self._random.clear()
 
     def to_json(self) -> dict[str, Any]:
@@ -108,6 +122,9 @@ class FaultBook:
             "queued": [f.to_json() for f in self._queue],
             "sticky": {n: f.to_json() for n, f in self._sticky.items()},
         }
+        if any(self._per_number.values()):
+            out["per_number"] = {n: [f.to_json() for f in q]
+                                 for n, q in self._per_number.items() if q}
         if self._random:
             out["random"] = [{"probability": p, **f.to_json()} for p, f in self._random]
         return out
@@ -116,13 +133,15 @@ class FaultBook:
         """Apply one control request: `{"kind": …, "count": N}` or `{"kind": …, "number": …}`.
 
         `{"faults": [...]}` applies several; `{"number": …, "clear": true}` drops a sticky rule;
+        `{"kind": …, "number": …, "count": N}` hits the next N requests to that number only;
         `{"kind": …, "probability": p}` hits each later request with chance p (benchmarks).
         Validates everything before changing anything.
         """
         items = data.get("faults", [data])
         if not isinstance(items, list) or not items:
             raise ValueError("faults must be a non-empty list")
-        plan: list[tuple[str | None, Fault | None, int, float | None]] = []
+        # (number, fault, count or None when not given, probability)
+        plan: list[tuple[str | None, Fault | None, int | None, float | None]] = []
         for item in items:
             if not isinstance(item, Mapping):
                 raise ValueError("each fault must be an object")
@@ -132,7 +151,7 @@ class FaultBook:
             if item.get("clear") is True:
                 if number is None:
                     raise ValueError("clear needs a number")
-                plan.append((number, None, 0, None))
+                plan.append((number, None, None, None))
                 continue
             probability = item.get("probability")
             if probability is not None and (
@@ -143,14 +162,20 @@ class FaultBook:
             count = item.get("count", 1)
             if not isinstance(count, int) or isinstance(count, bool) or count < 1:
                 raise ValueError("count must be a positive integer")
-            plan.append((number, Fault.from_json(item), count,
+            plan.append((number, Fault.from_json(item), count if "count" in item else None,
                          float(probability) if probability is not None else None))
         for number, fault, count, chance in plan:
-            if fault is None:
-                self.unstick(str(number))
-            elif chance is not None:
-                self.add_random(fault, chance)
-            elif number is not None:
-                self.stick(number, fault)
-            else:
-                self.queue(fault, count)
+            self._apply(number, fault, count, chance)
+
+    def _apply(self, number: str | None, fault: Fault | None, count: int | None,
+               chance: float | None) -> None:
+        if fault is None:
+            self.unstick(str(number))
+        elif chance is not None:
+            self.add_random(fault, chance)
+        elif number is not None and count is not None:
+            self.queue_for(number, fault, count)
+        elif number is not None:
+            self.stick(number, fault)
+        else:
+            self.queue(fault, count or 1)

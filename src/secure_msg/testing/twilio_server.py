@@ -8,8 +8,10 @@ numbers and bodies it received.
     python -m secure_msg.testing.twilio_server --port 8099
 
 Control API: `GET /_dev/messages`, `GET /_dev/attempts` (every create request
-and what happened to it), `GET /_dev/callbacks`, `GET|POST /_dev/faults`
-(see `twilio_faults`), `POST /_dev/reset`.
+and what happened to it), `GET /_dev/reads` (every list and fetch request),
+`GET /_dev/callbacks`, `GET|POST /_dev/faults` (see `twilio_faults`),
+`POST /_dev/offline` and `/_dev/online` (stop and resume listening, dropping
+open connections: Twilio unreachable), `POST /_dev/reset`.
 """
 
 from __future__ import annotations
@@ -26,12 +28,12 @@ import socket
 import struct
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from urllib.parse import urlencode
 
 import aiohttp
 from aiohttp import web
 
 from secure_msg.testing.twilio_faults import Fault, FaultKind
+from secure_msg.testing.twilio_list import ListError, list_page
 from secure_msg.testing.twilio_state import StoredMessage, TwilioDevState, now, start_delivery
 from secure_msg.testing.twilio_webhooks import API_VERSION, new_sid
 
@@ -198,47 +200,24 @@ async def create_message(request: web.Request) -> web.Response:
 
 async def fetch_message(request: web.Request) -> web.Response:
     state = request.app[STATE]
-    message = state.messages.get(request.match_info["sid"])
+    sid = request.match_info["sid"]
+    state.reads.append({"kind": "fetch", "sid": sid, "at": now().isoformat()})
+    message = state.messages.get(sid)
     if message is None:
         return _error(404, 20404, f"The requested resource {request.path} was not found")
     return web.json_response(message.resource())
 
 
 async def list_messages(request: web.Request) -> web.Response:
+    """The Messages list: To/From/DateSent filters and paging (`twilio_list`)."""
     state = request.app[STATE]
-    query = request.query
-    try:
-        page_size = max(1, min(1000, int(query.get("PageSize", "50"))))
-        page = max(0, int(query.get("Page", "0")))
-    except ValueError:
-        return _error(400, 20001, "Invalid paging parameters")
-    found = [
-        m
-        for m in reversed(state.messages.values())  # newest first, like Twilio
-        if query.get("To", m.to) == m.to and query.get("From", m.from_) == m.from_
-    ]
-    chunk = found[page * page_size : (page + 1) * page_size]
+    query = dict(request.query)
+    state.reads.append({"kind": "list", "query": query, "at": now().isoformat()})
     base = f"/{API_VERSION}/Accounts/{state.account_sid}/Messages.json"
-
-    filters = {k: query[k] for k in ("To", "From") if k in query}
-
-    def page_uri(n: int) -> str:
-        return f"{base}?{urlencode({**filters, 'PageSize': page_size, 'Page': n})}"
-
-    has_next = (page + 1) * page_size < len(found)
-    return web.json_response(
-        {
-            "messages": [m.resource() for m in chunk],
-            "end": page * page_size + max(len(chunk) - 1, 0),
-            "first_page_uri": page_uri(0),
-            "next_page_uri": page_uri(page + 1) if has_next else None,
-            "page": page,
-            "page_size": page_size,
-            "previous_page_uri": page_uri(page - 1) if page > 0 else None,
-            "start": page * page_size,
-            "uri": page_uri(page),
-        }
-    )
+    try:
+        return web.json_response(list_page(list(state.messages.values()), query, base))
+    except ListError as exc:
+        return _error(400, 20001, str(exc))
 
 
 # --- Status callbacks -------------------------------------------------------
@@ -256,6 +235,10 @@ async def dev_messages(request: web.Request) -> web.Response:
 
 async def dev_attempts(request: web.Request) -> web.Response:
     return web.json_response({"attempts": request.app[STATE].attempts})
+
+
+async def dev_reads(request: web.Request) -> web.Response:
+    return web.json_response({"reads": request.app[STATE].reads})
 
 
 async def dev_callbacks(request: web.Request) -> web.Response:
@@ -299,18 +282,74 @@ def create_app(state: TwilioDevState) -> web.Application:
     """The aiohttp application around `state`."""
     app = web.Application(middlewares=[_basic_auth])
     app[STATE] = state
+    app[LISTENER] = Listener()
     base = f"/{API_VERSION}/Accounts/{{account_sid}}/Messages"
     app.router.add_post(f"{base}.json", create_message)
     app.router.add_get(f"{base}.json", list_messages)
     app.router.add_get(f"{base}/{{sid}}.json", fetch_message)
     app.router.add_get("/_dev/messages", dev_messages)
     app.router.add_get("/_dev/attempts", dev_attempts)
+    app.router.add_get("/_dev/reads", dev_reads)
     app.router.add_get("/_dev/callbacks", dev_callbacks)
     app.router.add_get("/_dev/faults", dev_get_faults)
     app.router.add_post("/_dev/faults", dev_post_faults)
     app.router.add_post("/_dev/reset", dev_reset)
+    app.router.add_post("/_dev/offline", dev_offline)
     app.cleanup_ctx.append(_lifecycle)
     return app
+
+
+@dataclass
+class Listener:
+    """The listening socket, which an outage closes and reopens on the same port (set up by
+    `serve_twilio`; the app holds it from its creation, as aiohttp wants)."""
+
+    runner: web.AppRunner | None = None
+    host: str = "127.0.0.1"
+    port: int = 0
+    site: web.TCPSite | None = None
+
+    async def start(self) -> None:
+        if self.site is None and self.runner is not None:
+            site = web.TCPSite(self.runner, self.host, self.port)
+            await site.start()
+            self.site = site
+            self.port = int(self.runner.addresses[-1][1]) if self.port == 0 else self.port
+
+    async def stop(self) -> None:
+        """Stop listening and drop every open connection: new requests are refused."""
+        if self.site is not None:
+            await self.site.stop()
+            self.site = None
+        server = self.runner.server if self.runner is not None else None
+        for handler in server.connections if server is not None else []:
+            handler.force_close()
+
+
+LISTENER: web.AppKey[Listener] = web.AppKey("twilio_dev_listener", Listener)
+
+
+async def _outage(listener: Listener, seconds: float) -> None:
+    await asyncio.sleep(0.05)  # let the control request's answer go out first
+    await listener.stop()
+    await asyncio.sleep(seconds)
+    await listener.start()
+
+
+async def dev_offline(request: web.Request) -> web.Response:
+    """`{"seconds": N}`: refuse every connection for N seconds (Twilio unreachable)."""
+    try:
+        data = await request.json()
+        seconds = data.get("seconds") if isinstance(data, dict) else None
+        if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds <= 0:
+            raise ValueError("seconds must be a positive number")
+    except ValueError as exc:
+        return web.json_response({"error": str(exc)}, status=400)
+    state = request.app[STATE]
+    task = asyncio.get_running_loop().create_task(_outage(request.app[LISTENER], seconds))
+    state.tasks.add(task)
+    task.add_done_callback(state.tasks.discard)
+    return web.json_response({"offline_seconds": seconds}, status=202)
 
 
 @dataclass
@@ -325,6 +364,13 @@ class RunningTwilioServer:
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+    async def go_offline(self) -> None:
+        """Refuse connections (and drop open ones) until `go_online`: Twilio unreachable."""
+        await self.runner.app[LISTENER].stop()
+
+    async def go_online(self) -> None:
+        await self.runner.app[LISTENER].start()
 
     async def close(self) -> None:
         self.state.closing.set()  # release hanging "timeout" handlers before shutdown waits
@@ -347,15 +393,17 @@ async def serve_twilio(
 ) -> RunningTwilioServer:
     """Start the server on `host:port` (port 0 picks a free one) and return it running."""
     state = TwilioDevState(account_sid, auth_token, callback_delay=callback_delay)
-    runner = web.AppRunner(create_app(state), handle_signals=False, access_log=None)
+    app = create_app(state)
+    runner = web.AppRunner(app, handle_signals=False, access_log=None)
     await runner.setup()
+    listener = app[LISTENER]
+    listener.runner, listener.host, listener.port = runner, host, port
     try:
-        await web.TCPSite(runner, host, port).start()
+        await listener.start()
     except BaseException:
         await runner.cleanup()  # closes the callback session opened by setup()
         raise
-    bound = runner.addresses[0][1] if runner.addresses else port
-    return RunningTwilioServer(runner, state, host, int(bound))
+    return RunningTwilioServer(runner, state, host, listener.port)
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -83,6 +83,7 @@ class TwilioDevState:
     callback_delay: float = 0.05
     messages: dict[str, StoredMessage] = field(default_factory=dict)
     attempts: list[dict[str, Any]] = field(default_factory=list)
+    reads: list[dict[str, Any]] = field(default_factory=list)  # list and fetch requests
     callbacks: list[dict[str, Any]] = field(default_factory=list)
     faults: FaultBook = field(default_factory=FaultBook)
     closing: asyncio.Event = field(default_factory=asyncio.Event)
@@ -92,6 +93,7 @@ class TwilioDevState:
     def reset(self) -> None:
         self.messages.clear()
         self.attempts.clear()
+        self.reads.clear()
         self.callbacks.clear()
         self.faults.clear()
 
