@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
+import socket
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import aiohttp
@@ -180,13 +183,51 @@ async def test_connection_resets_until_the_limit_fail(
     assert result.attempts == 3
 
 
-async def test_refused_connection_fails(settings: TwilioSettings) -> None:
-    """Nothing listening on the configured URL ends as a connection-error failure."""
+async def test_refused_connection_is_not_sent_and_handed_back(settings: TwilioSettings) -> None:
+    """Nothing listening on the configured URL: nothing can have been created, so it is not
+    ambiguous, never a failure, and handed back to be tried later (the outbox retries it until
+    the notice's deadline) once the inline attempts are used up."""
     settings = dataclasses.replace(
-        settings, account=dataclasses.replace(settings.account, api_base_url="http://127.0.0.1:9"))
+        settings, account=dataclasses.replace(settings.account, api_base_url="http://127.0.0.1:9"),
+        max_attempts_per_send=3)
     result = await send(settings)
-    assert isinstance(result, Failed)
-    assert result.reason is FailureKind.CONNECTION
+    assert isinstance(result, RetryLater)
+    assert (result.reason, result.attempts, result.possible_duplicate) == (
+        FailureKind.UNREACHABLE, 3, False)
+
+
+@pytest.fixture
+def unanswered_port() -> Iterator[int]:
+    """A port whose accept queue is full: a new connection is never set up (its SYN is
+    dropped), so a request to it can never be written."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(0)
+    port = int(server.getsockname()[1])
+    fillers = []
+    for _ in range(3):
+        filler = socket.socket()
+        filler.setblocking(False)
+        with contextlib.suppress(BlockingIOError):
+            filler.connect(("127.0.0.1", port))
+        fillers.append(filler)
+    yield port
+    for s in (*fillers, server):
+        s.close()
+
+
+async def test_timeout_before_the_request_is_written_is_not_ambiguous(
+    settings: TwilioSettings, unanswered_port: int,
+) -> None:
+    """A connection that cannot be set up in time times out before anything was written: not
+    sent (unreachable), not the ambiguous timeout after a request went out."""
+    settings = dataclasses.replace(
+        settings, account=dataclasses.replace(settings.account,
+                                              api_base_url=f"http://127.0.0.1:{unanswered_port}"),
+        request_timeout=0.3, max_attempts_per_send=1, max_inline_wait=0.0)
+    result = await send(settings)
+    assert isinstance(result, RetryLater)
+    assert (result.reason, result.possible_duplicate) == (FailureKind.UNREACHABLE, False)
 
 
 async def test_invalid_number_is_permanent(

@@ -11,8 +11,11 @@ from secure_msg.channels.sms_retry import (
     AttemptFailure,
     FailureKind,
     GiveUp,
+    OutboxRetry,
+    Requeue,
     Retry,
     RetryPolicy,
+    after_failure,
     classify_http_error,
     decide,
     parse_retry_after,
@@ -32,6 +35,7 @@ NOW = datetime(2025, 5, 13, 12, 0, tzinfo=UTC)
         (400, 21610, FailureKind.OPTED_OUT),
         (401, 20003, FailureKind.AUTH),
         (403, None, FailureKind.AUTH),
+        (400, 21611, FailureKind.QUEUE_FULL),
         (400, 21602, FailureKind.REJECTED),
         (404, 20404, FailureKind.REJECTED),
     ],
@@ -48,6 +52,74 @@ def test_ambiguity() -> None:
         FailureKind.TIMEOUT,
         FailureKind.CONNECTION,
     }
+
+
+def test_not_sent_kinds() -> None:
+    """A 429, an unreachable Twilio and a full Twilio queue created nothing: retrying them can
+    never duplicate. No kind is both."""
+    assert {k for k in FailureKind if k.not_sent} == {
+        FailureKind.RATE_LIMITED, FailureKind.UNREACHABLE, FailureKind.QUEUE_FULL}
+    assert not any(k.not_sent and k.ambiguous for k in FailureKind)
+
+
+@pytest.mark.parametrize("kind", [FailureKind.UNREACHABLE, FailureKind.QUEUE_FULL])
+def test_not_sent_is_retried_with_backoff_without_limit(kind: FailureKind) -> None:
+    """The gateway retries what created nothing however often it failed, with backoff capped
+    at max_delay (the outbox's deadline, not a count, ends it)."""
+    failure = AttemptFailure(kind)
+    assert decide(POLICY, failure, ambiguous_failures=0, rand=0.0, failures=1) == Retry(0.5)
+    assert decide(POLICY, failure, ambiguous_failures=0, rand=0.0, failures=3) == Retry(2.0)
+    many = decide(POLICY, failure, ambiguous_failures=0, rand=0.999, failures=10_000)
+    assert isinstance(many, Retry)
+    assert many.delay <= 5.0
+
+
+OUTBOX = OutboxRetry(base_delay=1.0, max_delay=60.0, reconcile_delay=10.0)
+
+
+def test_outbox_429_waits_retry_after_and_uses_no_attempt() -> None:
+    """A 429 comes back after exactly what the gateway computed from Retry-After, nothing
+    created, and does not count toward the notice's attempts, however many came before."""
+    for attempts in (1, 8, 500):
+        assert after_failure(OUTBOX, FailureKind.RATE_LIMITED, attempts=attempts,
+                             retry_after=1.05, rand=0.3) == Requeue(1.05, False, counted=False)
+
+
+@pytest.mark.parametrize("kind", [FailureKind.UNREACHABLE, FailureKind.QUEUE_FULL])
+def test_outbox_not_sent_backs_off_and_never_gives_up(kind: FailureKind) -> None:
+    """Nothing created: queued again with exponential backoff up to max_delay, for ever (the
+    deadline ends it), never marked ambiguous."""
+    delays = [after_failure(OUTBOX, kind, attempts=n, retry_after=None, rand=0.0)
+              for n in (1, 2, 3, 20, 10_000)]
+    assert delays == [Requeue(d, ambiguous=False, counted=True)
+                      for d in (0.5, 1.0, 2.0, 30.0, 30.0)]
+
+
+@pytest.mark.parametrize(
+    "kind", [FailureKind.PROVIDER_ERROR, FailureKind.TIMEOUT, FailureKind.CONNECTION])
+def test_outbox_ambiguous_waits_to_reconcile(kind: FailureKind) -> None:
+    """Maybe created: marked ambiguous (the next claim reconciles before any resend), not
+    sooner than the reconcile delay, later when the backoff is longer; never given up."""
+    first = after_failure(OUTBOX, kind, attempts=1, retry_after=None, rand=0.0)
+    later = after_failure(OUTBOX, kind, attempts=8, retry_after=None, rand=0.0)
+    assert first == Requeue(10.0, ambiguous=True, counted=True)
+    assert later == Requeue(30.0, ambiguous=True, counted=True)
+
+
+@pytest.mark.parametrize(
+    "kind", [FailureKind.INVALID_NUMBER, FailureKind.OPTED_OUT, FailureKind.AUTH,
+             FailureKind.REJECTED, FailureKind.NOT_AN_SMS_ADDRESS, FailureKind.NO_TEMPLATE])
+def test_outbox_permanent_gives_up(kind: FailureKind) -> None:
+    assert after_failure(OUTBOX, kind, attempts=1, retry_after=None, rand=0.0) == GiveUp(kind)
+
+
+def test_outbox_policy_validation() -> None:
+    with pytest.raises(ValueError, match="base_delay"):
+        OutboxRetry(base_delay=5.0, max_delay=1.0)
+    with pytest.raises(ValueError, match="reconcile_delay"):
+        OutboxRetry(reconcile_delay=-1.0)
+    with pytest.raises(ValueError, match="rand"):
+        after_failure(OUTBOX, FailureKind.TIMEOUT, attempts=1, retry_after=None, rand=1.0)
 
 
 def test_429_always_retried_honouring_retry_after() -> None:

@@ -5,6 +5,11 @@ client (base URL rewritten, so dev and tests hit the local Twilio-compatible
 server) with the SDK's own retries off; the retry policy is ours
 (`sms_retry`). Callers get a typed outcome, never provider text, and nothing
 here logs a phone number or a message body (DESIGN §1.8).
+
+The HTTP client notes whether a request's headers were written before it failed: a failure
+before that (refused, DNS, TLS) created nothing, one after it may have. For the outbox's
+reconciliation the gateway also lists the messages it sent to a number (`find`) and reads one
+message's status (`fetch_status`).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import random
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any, Protocol, Self
 
 import aiohttp
@@ -73,7 +79,16 @@ class Failed:
 SendResult = Sent | RetryLater | Failed
 
 
-class SmsGateway(Protocol):
+class MessageLookup(Protocol):
+    """What the outbox asks the provider about messages it may have created."""
+
+    async def find(self, to: str, body: str | None, since: datetime) -> Found | AttemptFailure:
+        ...
+
+    async def fetch_status(self, sid: str) -> MessageStatus | AttemptFailure: ...
+
+
+class SmsGateway(MessageLookup, Protocol):
     """Sends one SMS and reports a typed outcome; never raises for provider trouble."""
 
     async def send(self, to: str, body: str, status_callback: str | None = None) -> SendResult: ...
@@ -93,11 +108,13 @@ class RecordingSmsGateway:
     """A gateway for unit tests: records every send and returns scripted outcomes.
 
     Without a script every send succeeds with a fake sid. Like the real one, it
-    refuses `whatsapp:` addresses without recording them as sent.
+    refuses `whatsapp:` addresses without recording them as sent. `find` and
+    `fetch_status` answer from the sends that returned Sent.
     """
 
     def __init__(self, outcomes: Iterable[SendResult] = ()) -> None:
         self.sent: list[RecordedSms] = []
+        self.created: list[tuple[str, RecordedSms, datetime]] = []
         self._script: list[SendResult] = list(outcomes)
         self._counter = 0
 
@@ -108,19 +125,62 @@ class RecordingSmsGateway:
     async def send(self, to: str, body: str, status_callback: str | None = None) -> SendResult:
         if is_whatsapp_address(to):
             return Failed(FailureKind.NOT_AN_SMS_ADDRESS, attempts=0)
-        self.sent.append(RecordedSms(to, body, status_callback))
+        record = RecordedSms(to, body, status_callback)
+        self.sent.append(record)
         if self._script:
-            return self._script.pop(0)
-        self._counter += 1
-        return Sent(provider_sid=f"SM{self._counter:032x}", attempts=1)
+            result = self._script.pop(0)
+        else:
+            self._counter += 1
+            result = Sent(provider_sid=f"SM{self._counter:032x}", attempts=1)
+        if isinstance(result, Sent):
+            self.created.append((result.provider_sid, record, _utcnow()))
+        return result
+
+    async def find(self, to: str, body: str | None, since: datetime) -> Found | AttemptFailure:
+        return Found(tuple(sid for sid, r, at in self.created
+                           if r.to == to and body in (None, r.body) and at >= since))
+
+    async def fetch_status(self, sid: str) -> MessageStatus | AttemptFailure:
+        if any(s == sid for s, _, _ in self.created):
+            return MessageStatus("delivered")
+        return AttemptFailure(FailureKind.REJECTED, 404)
 
 
 # --- Twilio ----------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Found:
+    """What `find` saw at the provider: the sids of matching messages, oldest first."""
+
+    sids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class MessageStatus:
+    """One message's status at the provider (`fetch_status`)."""
+
+    status: str
+    error_code: int | None = None
+
+
 @dataclass
 class _ResponseMeta:
     retry_after: str | None = None
+    written: bool = False  # the request's headers went out: the provider may have acted on it
+
+
+async def _on_headers_sent(session: aiohttp.ClientSession, context: SimpleNamespace,
+                           params: aiohttp.TraceRequestHeadersSentParams) -> None:
+    meta = _RESPONSE_META.get()
+    if meta is not None:
+        meta.written = True
+
+
+def _trace_writes() -> aiohttp.TraceConfig:
+    trace = aiohttp.TraceConfig()
+    trace.on_request_headers_sent.append(_on_headers_sent)
+    return trace
 
 
 # The SDK's exceptions drop response headers, so the HTTP client parks the
@@ -141,7 +201,8 @@ class BaseUrlTwilioHttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]
     """
 
     def __init__(self, base_url: str) -> None:
-        super().__init__(pool_connections=True, logger=_sdk_http_log, max_retries=None)
+        super().__init__(pool_connections=True, logger=_sdk_http_log, max_retries=None,
+                         trace_configs=[_trace_writes()])
         self.base_url = base_url.rstrip("/")
 
     async def request(
@@ -191,6 +252,15 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+FIND_PAGE_SIZE = 50
+FIND_MAX_PAGES = 20  # a reconcile reads at most this many pages (1,000 messages to one number)
+
+
+def _created(message: Any) -> datetime | None:
+    created = getattr(message, "date_created", None)
+    return created if isinstance(created, datetime) else None
+
+
 class TwilioMessagesClient:
     """The SDK client and the retry loop shared by the SMS and WhatsApp gateways.
 
@@ -238,14 +308,16 @@ class TwilioMessagesClient:
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
-    async def _attempt_create(self, kwargs: Mapping[str, str]) -> str | AttemptFailure:
+    async def _call(self, request: Callable[[], Awaitable[Any]]) -> Any | AttemptFailure:
+        """Run one SDK request under our timeout; a failure comes back classified."""
         meta = _ResponseMeta()
         _RESPONSE_META.set(meta)
         try:
             async with asyncio.timeout(self._settings.request_timeout):
-                message = await self._twilio().messages.create_async(**kwargs)
+                return await request()
         except TimeoutError:
-            return AttemptFailure(FailureKind.TIMEOUT)
+            return AttemptFailure(FailureKind.TIMEOUT if meta.written
+                                  else FailureKind.UNREACHABLE)
         except TwilioException as exc:
             status = getattr(exc, "status", None)
             if not isinstance(status, int):
@@ -254,14 +326,67 @@ class TwilioMessagesClient:
             code = code if isinstance(code, int) and code != status else None
             retry_after = parse_retry_after(meta.retry_after, self._clock())
             return AttemptFailure(classify_http_error(status, code), status, code, retry_after)
+        except aiohttp.ClientConnectorError:  # refused, DNS, TLS: nothing was written
+            return AttemptFailure(FailureKind.UNREACHABLE)
         except (aiohttp.ClientError, OSError):
-            return AttemptFailure(FailureKind.CONNECTION)
+            return AttemptFailure(FailureKind.CONNECTION if meta.written
+                                  else FailureKind.UNREACHABLE)
         except ValueError:  # a 2xx whose body is not the JSON we expect
             return AttemptFailure(FailureKind.PROVIDER_ERROR)
+
+    async def _attempt_create(self, kwargs: Mapping[str, str]) -> str | AttemptFailure:
+        message = await self._call(lambda: self._twilio().messages.create_async(**kwargs))
+        if isinstance(message, AttemptFailure):
+            return message
         sid = getattr(message, "sid", None)
         if not isinstance(sid, str) or not sid:
             return AttemptFailure(FailureKind.PROVIDER_ERROR)
         return sid
+
+    def _sender_filter(self) -> dict[str, str]:
+        """The list filter for messages we sent: our From number (subclasses: their sender)."""
+        number = self._settings.account.from_number
+        return {"from_": number} if number else {}
+
+    def _is_ours(self, message: Any) -> bool:
+        """Whether a listed message came from our sender (a Messaging Service picks its From)."""
+        service = self._settings.messaging_service_sid
+        return service is None or getattr(message, "messaging_service_sid", None) == service
+
+    async def find(self, to: str, body: str | None, since: datetime) -> Found | AttemptFailure:
+        """Messages we sent to `to` with exactly `body` (any body when None) created at or
+        after `since`, through the Messages list (To and From filters, newest first). Paging
+        stops at the first page with nothing created since then. No DateSent filter: a message
+        Twilio accepted but has not sent yet has no date_sent, and must be found too."""
+        since = since.replace(microsecond=0)  # the list gives date_created to the second
+        filters = self._sender_filter()
+        page = await self._call(lambda: self._twilio().messages.page_async(
+            to=to, page_size=FIND_PAGE_SIZE, **filters))
+        found: list[tuple[datetime, str]] = []
+        for _ in range(FIND_MAX_PAGES):
+            if isinstance(page, AttemptFailure):
+                return page
+            dated = [(created, m) for m in page if (created := _created(m)) is not None]
+            recent = [(created, m) for created, m in dated if created >= since]
+            found += [(created, str(m.sid)) for created, m in recent
+                      if (body is None or m.body == body) and self._is_ours(m)]
+            if not recent or page.next_page_url is None:
+                break
+            current = page
+            page = await self._call(current.next_page_async)
+        found.reverse()  # the list is newest first (and dates have whole seconds only)
+        return Found(tuple(sid for _, sid in found))
+
+    async def fetch_status(self, sid: str) -> MessageStatus | AttemptFailure:
+        """One message's status, as a missed status callback would have told it."""
+        message = await self._call(lambda: self._twilio().messages(sid).fetch_async())
+        if isinstance(message, AttemptFailure):
+            return message
+        status = getattr(message, "status", None)
+        code = getattr(message, "error_code", None)
+        if not isinstance(status, str):
+            return AttemptFailure(FailureKind.PROVIDER_ERROR)
+        return MessageStatus(status, code if isinstance(code, int) else None)
 
     async def _send_with_retries(self, kwargs: Mapping[str, str]) -> SendResult:
         """Create one message, retrying per policy; a typed outcome, never provider text."""
@@ -276,7 +401,8 @@ class TwilioMessagesClient:
                 return Sent(result, attempts, possible_duplicate=ambiguous > 0)
             if result.kind.ambiguous:
                 ambiguous += 1
-            decision = decide(policy, result, ambiguous_failures=ambiguous, rand=self._rand())
+            decision = decide(policy, result, ambiguous_failures=ambiguous, rand=self._rand(),
+                              failures=attempts)
             if isinstance(decision, GiveUp):
                 log.warning(
                     "%s failed reason=%s code=%s attempts=%d",

@@ -1,14 +1,20 @@
 """The project's own retry policy for sending SMS (DESIGN §5).
 
-Pure functions, no I/O: the gateway classifies each failed attempt and asks
-`decide` whether to try again and after how long.
+Pure functions, no I/O: the gateway classifies each failed attempt and asks `decide` whether to
+try again inline and after how long; the outbox asks `after_failure` what to record.
 
-- 429 is always retryable and Retry-After is honoured: nothing was created.
-- 5xx, timeouts and connection errors are *ambiguous*: the message may have
-  been created, so a retry can duplicate it. Retry with exponential backoff
-  and jitter up to `max_ambiguous_attempts`, then give up visibly.
-- 21211 (invalid number) and 21610 (opted out) are permanent with their own
-  reasons; other 4xx are permanent too.
+Every failure falls into one of four classes:
+
+- *rate limited* (429): nothing was created. Wait Retry-After; it uses up no attempt.
+- *not sent* (the connection was refused or never set up — DNS, TLS — so the request was never
+  written; or Twilio's 21611, its queue for the number is full): nothing was created. Retry
+  with exponential backoff and jitter, for as long as the notice is still useful.
+- *ambiguous* (5xx, a timeout or a dropped connection after the request was written): the
+  message may have been created, so a blind retry can duplicate it. The outbox reconciles with
+  Twilio's message list before it sends again; the gateway alone retries up to
+  `max_ambiguous_attempts` and flags the result as a possible duplicate.
+- *permanent*: 21211 (invalid number) and 21610 (opted out) with their own reasons, 401/403
+  (the credentials) and any other 4xx. Given up at once, visibly.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from enum import StrEnum
 
 TWILIO_INVALID_NUMBER = 21211
 TWILIO_OPTED_OUT = 21610
+TWILIO_QUEUE_FULL = 21611  # "the From number has exceeded the maximum number of queued messages"
 
 
 class FailureKind(StrEnum):
@@ -28,7 +35,9 @@ class FailureKind(StrEnum):
     RATE_LIMITED = "rate-limited"
     PROVIDER_ERROR = "provider-error"  # 5xx or an unreadable success answer
     TIMEOUT = "timeout"
-    CONNECTION = "connection-error"
+    CONNECTION = "connection-error"  # dropped after the request was written
+    UNREACHABLE = "unreachable"  # refused, DNS, TLS or timed out before the request was written
+    QUEUE_FULL = "provider-queue-full"  # 21611: nothing created, Twilio's queue is full
     INVALID_NUMBER = "invalid-number"
     OPTED_OUT = "opted-out"
     AUTH = "auth-failed"
@@ -41,8 +50,14 @@ class FailureKind(StrEnum):
         """True when the provider may have created the message despite the failure."""
         return self in _AMBIGUOUS
 
+    @property
+    def not_sent(self) -> bool:
+        """True when nothing was created and trying again later may work."""
+        return self in _NOT_SENT
+
 
 _AMBIGUOUS = frozenset({FailureKind.PROVIDER_ERROR, FailureKind.TIMEOUT, FailureKind.CONNECTION})
+_NOT_SENT = frozenset({FailureKind.RATE_LIMITED, FailureKind.UNREACHABLE, FailureKind.QUEUE_FULL})
 
 
 @dataclass(frozen=True)
@@ -96,6 +111,8 @@ def classify_http_error(status: int, error_code: int | None) -> FailureKind:
         return FailureKind.INVALID_NUMBER
     if error_code == TWILIO_OPTED_OUT:
         return FailureKind.OPTED_OUT
+    if error_code == TWILIO_QUEUE_FULL:
+        return FailureKind.QUEUE_FULL
     if status in (401, 403):
         return FailureKind.AUTH
     return FailureKind.REJECTED
@@ -117,25 +134,83 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     return max(0.0, (when - now).total_seconds())
 
 
+def backoff(base: float, ceiling: float, failures: int, rand: float) -> float:
+    """Exponential backoff with "equal jitter" (never zero): about base · 2^(failures-1),
+    at most `ceiling`."""
+    top = min(ceiling, base * 2.0 ** min(max(failures - 1, 0), 62))
+    return top / 2 + rand * top / 2
+
+
 def decide(
-    policy: RetryPolicy, failure: AttemptFailure, *, ambiguous_failures: int, rand: float
+    policy: RetryPolicy, failure: AttemptFailure, *, ambiguous_failures: int, rand: float,
+    failures: int = 1,
 ) -> Decision:
     """Retry (after how long) or give up, after `failure`.
 
-    `ambiguous_failures` counts the ambiguous attempts so far, this one
-    included; `rand` in [0, 1) supplies the jitter so tests are exact.
+    `ambiguous_failures` counts the ambiguous attempts so far, this one included, and
+    `failures` every failed attempt; `rand` in [0, 1) supplies the jitter so tests are exact.
     """
     if not 0.0 <= rand < 1.0:
         raise ValueError("rand must be in [0, 1)")
     if failure.kind is FailureKind.RATE_LIMITED:
-        wait = failure.retry_after
-        if wait is None:
-            wait = policy.default_retry_after
-        wait = min(max(wait, 0.0), policy.max_retry_after)
-        return Retry(wait * (1.0 + policy.retry_after_jitter * rand))
+        return Retry(retry_after_delay(policy, failure.retry_after, rand))
+    if failure.kind.not_sent:
+        return Retry(backoff(policy.base_delay, policy.max_delay, failures, rand))
     if failure.kind.ambiguous:
         if ambiguous_failures >= policy.max_ambiguous_attempts:
             return GiveUp(failure.kind)
-        ceiling = min(policy.max_delay, policy.base_delay * 2 ** (ambiguous_failures - 1))
-        return Retry(ceiling / 2 + rand * ceiling / 2)  # "equal jitter": never zero
+        return Retry(backoff(policy.base_delay, policy.max_delay, ambiguous_failures, rand))
     return GiveUp(failure.kind)
+
+
+def retry_after_delay(policy: RetryPolicy, retry_after: float | None, rand: float) -> float:
+    """How long to wait after a 429: its Retry-After (or the default), capped, plus up to
+    `retry_after_jitter` so that many waiting notices do not all come back at once."""
+    wait = policy.default_retry_after if retry_after is None else retry_after
+    wait = min(max(wait, 0.0), policy.max_retry_after)
+    return wait * (1.0 + policy.retry_after_jitter * rand)
+
+
+# -- the outbox's policy -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OutboxRetry:
+    """How the durable outbox spaces its attempts (seconds). A notice is retried until its
+    deadline (model/notices.deadline_ms), never given up earlier for a transient failure."""
+
+    base_delay: float = 1.0
+    max_delay: float = 300.0
+    # After an ambiguous attempt, wait at least this long before listing the provider's
+    # messages: a create that timed out may still be on its way into the list.
+    reconcile_delay: float = 10.0
+
+    def __post_init__(self) -> None:
+        if self.base_delay < 0 or self.max_delay < self.base_delay or self.reconcile_delay < 0:
+            raise ValueError("need 0 <= base_delay <= max_delay and reconcile_delay >= 0")
+
+
+@dataclass(frozen=True)
+class Requeue:
+    """Try again after `delay` seconds."""
+
+    delay: float
+    ambiguous: bool  # the attempt may have created the message: reconcile before resending
+    counted: bool  # the attempt counts toward the notice's attempts (a 429 does not)
+
+
+def after_failure(policy: OutboxRetry, kind: FailureKind, *, attempts: int,
+                  retry_after: float | None, rand: float) -> Requeue | GiveUp:
+    """What the outbox does after a failed attempt of kind `kind`: `attempts` counts the
+    notice's attempts that counted, this one included; `retry_after` is the wait a 429 asked
+    for (the gateway has already capped and jittered it)."""
+    if not 0.0 <= rand < 1.0:
+        raise ValueError("rand must be in [0, 1)")
+    if kind is FailureKind.RATE_LIMITED:
+        return Requeue(max(retry_after or 0.0, 0.0), ambiguous=False, counted=False)
+    delay = backoff(policy.base_delay, policy.max_delay, attempts, rand)
+    if kind.not_sent:
+        return Requeue(delay, ambiguous=False, counted=True)
+    if kind.ambiguous:
+        return Requeue(max(delay, policy.reconcile_delay), ambiguous=True, counted=True)
+    return GiveUp(kind)

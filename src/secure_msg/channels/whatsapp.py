@@ -19,7 +19,13 @@ import re
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from secure_msg.channels.sms import Failed, SendResult, TwilioMessagesClient, TwilioSettings
+from secure_msg.channels.sms import (
+    Failed,
+    MessageLookup,
+    SendResult,
+    TwilioMessagesClient,
+    TwilioSettings,
+)
 from secure_msg.channels.sms_retry import FailureKind
 from secure_msg.model.channel_policy import is_whatsapp_address
 from secure_msg.model.notice_templates import SLOTS, Language, NoticeKind, Slot
@@ -44,8 +50,10 @@ def content_variables(kind: NoticeKind, values: Mapping[str, str]) -> str:
                       ensure_ascii=False, separators=(",", ":"))
 
 
-class WhatsAppSender(Protocol):
-    """Sends one templated notice and reports a typed outcome; never raises for provider trouble."""
+class WhatsAppSender(MessageLookup, Protocol):
+    """Sends one templated notice and reports a typed outcome; never raises for provider trouble.
+    A reconcile finds its messages by recipient and sender only (`find` with no body): the text
+    is the template's, held by Twilio."""
 
     def has_template(self, kind: NoticeKind, language: Language) -> bool: ...
 
@@ -75,6 +83,12 @@ class WhatsAppGateway(TwilioMessagesClient):
 
     def has_template(self, kind: NoticeKind, language: Language) -> bool:
         return (kind, language) in self._templates
+
+    def _sender_filter(self) -> dict[str, str]:
+        return {"from_": self._sender}
+
+    def _is_ours(self, message: object) -> bool:
+        return True  # filtered by our WhatsApp sender already
 
     async def send(self, to: str, kind: NoticeKind, language: Language,
                    values: Mapping[str, str], status_callback: str | None = None
