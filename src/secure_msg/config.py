@@ -156,8 +156,24 @@ class NoticesConfig:
     sender_name: str = field(default="", metadata=_check(_short_text))
     send_rate_per_second: int = field(default=1, metadata=_check(_between(1, 10_000)))
     scheduler_interval_ms: int = field(default=30_000, metadata=_check(_between(20, 3_600_000)))
-    max_attempts: int = field(default=8, metadata=_check(_between(1, 100)))
+    # A safety cap on create requests per notice (429s not counted); the horizon ends retries.
+    max_attempts: int = field(default=100, metadata=_check(_between(1, 10_000)))
     claim_lease_seconds: int = field(default=60, metadata=_check(_between(1, 3600)))
+    # Retry a notice that could not be sent for this long after it was due (an appointment
+    # notice only until the appointment begins), then it ends `expired`.
+    retry_horizon_minutes: int = field(default=360, metadata=_check(_between(1, 14 * 24 * 60)))
+    retry_base_delay_ms: int = field(default=1000, metadata=_check(_between(1, 3_600_000)))
+    retry_max_delay_ms: int = field(default=300_000, metadata=_check(_between(1, 3_600_000)))
+    # After an ambiguous attempt, wait this long before looking for the message at Twilio.
+    reconcile_delay_ms: int = field(default=10_000, metadata=_check(_between(0, 3_600_000)))
+    request_timeout_ms: int = field(default=10_000, metadata=_check(_between(100, 300_000)))
+    # Poll the status of a sent notice that heard nothing from Twilio for this long.
+    status_poll_after_seconds: int = field(default=1800, metadata=_check(_between(1, 86_400)))
+
+    def __post_init__(self) -> None:
+        if self.retry_base_delay_ms > self.retry_max_delay_ms:
+            raise ConfigError("notices.retry_base_delay_ms",
+                              "must not exceed notices.retry_max_delay_ms")
     new_entry_ping: bool = False
     new_entry_ping_minutes: int = field(default=60, metadata=_check(_between(1, 7 * 24 * 60)))
     manual_notices_per_member_hour: int = field(default=3, metadata=_check(_between(1, 1000)))

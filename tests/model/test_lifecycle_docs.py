@@ -74,7 +74,7 @@ def test_the_drawing_is_the_table(name: str) -> None:
 def test_a_drawing_that_drifts_is_caught() -> None:
     """The parser reads what the test compares: a missing or extra arrow changes the edges."""
     doc = DOC.read_text(encoding="utf-8")
-    dropped = _diagrams(doc.replace("    sent --> delivered : status callback\n", ""))
+    dropped = _diagrams(doc.replace("    sent --> delivered : status callback or poll\n", ""))
     assert ("sent", "delivered") not in dropped["notices"]
     added = _diagrams(doc.replace("    attended --> [*]\n",
                                   "    attended --> [*]\n    attended --> no_show\n"))

@@ -27,14 +27,20 @@ ALLOWED = {
     (N.QUEUED, N.FAILED), (N.SENDING, N.FAILED),  # the worker gives up
     (N.QUEUED, N.SKIPPED), (N.SENDING, N.SKIPPED),
     (N.SENT, N.DELIVERED), (N.SENT, N.UNDELIVERED),  # status callbacks
+    # Issue 15: an attempt that may have created the message leaves it ambiguous; a claim
+    # reconciles before any resend and adopts what it finds; too late to be useful, it expires.
+    (N.SENDING, N.AMBIGUOUS), (N.AMBIGUOUS, N.SENDING),
+    (N.SENDING, N.RECONCILED), (N.SENDING, N.DUPLICATE_SUSPECTED), (N.SENDING, N.EXPIRED),
+    (N.RECONCILED, N.DELIVERED), (N.RECONCILED, N.UNDELIVERED),  # callbacks and polls
 }
-# A provider sid is written only with sending → sent, so only these can get a callback.
-WITH_SID = (N.SENT, N.DELIVERED, N.UNDELIVERED)
+# A provider sid is written only with sending → sent, reconciled or duplicate_suspected, so only
+# these can get a callback.
+WITH_SID = (N.SENT, N.RECONCILED, N.DUPLICATE_SUSPECTED, N.DELIVERED, N.UNDELIVERED)
 
 
 def test_the_table_names_every_status() -> None:
     assert set(TRANSITIONS) == set(N)
-    assert set(CLAIMABLE) == {N.QUEUED, N.SENDING}
+    assert set(CLAIMABLE) == {N.QUEUED, N.SENDING, N.AMBIGUOUS}
 
 
 @pytest.mark.parametrize(("old", "new"), list(product(N, N)), ids=lambda s: str(s))
@@ -56,10 +62,12 @@ def test_callbacks_move_only_along_the_table_and_forward(current: NoticeStatus) 
     """For every status a notice with a sid can be in, exactly the old rule; for the rest (no
     sid, so no callback can find them) never a move the old rule would not have made."""
     assert set(CALLBACK_STATUS) == set(CALLBACK_RANK)
+    # A reconciled notice was sent, its sid adopted: callbacks treat it exactly as `sent`.
+    as_before = "sent" if current is N.RECONCILED else current
     for reported in [*CALLBACK_STATUS, "read", "canceled", ""]:
         target = callback_target(current, reported)
         if target is not None:
             assert (current, target) in edges(TRANSITIONS)
-            assert _rank_rule(current, reported) == target
+            assert _rank_rule(as_before, reported) == target
         if current in WITH_SID:
-            assert _rank_rule(current, reported) == target, reported
+            assert _rank_rule(as_before, reported) == target, reported

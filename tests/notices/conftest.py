@@ -12,7 +12,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from email import message_from_bytes
@@ -192,17 +192,23 @@ async def practice_factory(
     http = aiohttp.ClientSession()
     made: list[Practice] = []
 
-    async def make(extra_toml: str = "", rate: int = 50) -> Practice:
+    async def make(extra_toml: str = "", rate: int = 50,
+                   notices: Mapping[str, int] | None = None) -> Practice:
+        """`notices` overrides the fast [notices] timings below; `extra_toml` goes after them
+        (more [notices] keys, or tables of its own)."""
         port = free_port()
         clock_file = tmp_path / "clock-offset"
         set_offset(clock_file, 0)
+        timings = {"send_rate_per_second": rate, "scheduler_interval_ms": 100,
+                   "claim_lease_seconds": 2, "retry_base_delay_ms": 100,
+                   "retry_max_delay_ms": 1000, "reconcile_delay_ms": 200,
+                   "request_timeout_ms": 1000, **(notices or {})}
         server = server_factory(
             "practice",
             extra_toml=(
                 f"[twilio]\naccount_sid = \"{ACCOUNT_SID}\"\nfrom_number = \"{FROM}\"\n"
-                f"api_base_url = \"{twilio.url}\"\n"
-                f"[notices]\nsend_rate_per_second = {rate}\nscheduler_interval_ms = 100\n"
-                "claim_lease_seconds = 2\n" + extra_toml),
+                f"api_base_url = \"{twilio.url}\"\n[notices]\n"
+                + "".join(f"{k} = {v}\n" for k, v in timings.items()) + extra_toml),
             env={"SECURE_MSG_SERVER_PORT": str(port),
                  "SECURE_MSG_SERVER_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
                  "SECURE_MSG_TWILIO_AUTH_TOKEN": AUTH_TOKEN, ENV_VAR: str(clock_file)},

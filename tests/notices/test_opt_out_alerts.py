@@ -79,6 +79,8 @@ async def test_stop_start_stop_alerts_once_a_day(practice_factory: Any) -> None:
     for word in ("STOP", "START", "STOP", "UNSTOP", "END"):
         assert (await p.sms(word, frm=NANNY_PHONE)).status == 200
     assert len(_alerts(p)) == 1
+    # Sent before the clock jumps a day: a day later it would have expired unsent (visibly).
+    await p.wait_for(lambda: len(p.messages(THERAPIST_PHONE)) == 1)
     p.set_now(_noon() + DAY)
     await p.sms("START", frm=NANNY_PHONE)
     assert len(_alerts(p)) == 1  # opting back in alerts no one

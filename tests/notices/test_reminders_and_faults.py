@@ -120,26 +120,42 @@ async def test_429_is_retried_after_retry_after_without_duplicates(practice_fact
     assert sorted(m.to for m in p.messages()) == [MUM_PHONE, DAD_PHONE]
 
 
-async def test_500s_retry_with_backoff_then_fail_visibly_and_21610_opts_out(
+async def test_500s_are_reconciled_before_each_resend_and_21610_opts_out(
     practice_factory: Any,
 ) -> None:
-    """Persistent 500s end as a failed notice the therapist sees after a bounded number of
-    attempts; 21610 marks the number opted out and later notices to it never reach Twilio."""
+    """Persistent 500s leave the notice ambiguous, which the therapist sees; it is never given
+    up for them, and every resend comes only after a lookup at Twilio found nothing. Once
+    Twilio answers, it is sent once. 21610 marks the number opted out and later notices to it
+    never reach Twilio."""
     p = await practice_factory()
     await p.faults(kind="500", number=MUM_PHONE)
     await p.faults(kind="21610", number=DAD_PHONE)
     await _cancel_new(p)
 
-    async def both_failed() -> bool:
-        rows = (await p.call(p.therapist, "GET", "/api/notices/problems"))["notices"]
-        return sorted(n["reason"] for n in rows) == ["opted-out", "provider-error"]
+    def to_mum() -> list[dict[str, Any]]:
+        return [x for x in p.twilio.state.attempts if x["to"] == MUM_PHONE]
 
-    await p.wait_for(both_failed, within=20)
-    to_mum = [x for x in p.twilio.state.attempts if x["to"] == MUM_PHONE]
-    assert len(to_mum) == 4  # max_ambiguous_attempts, with backoff between them
-    gaps = [datetime.fromisoformat(b["at"]) - datetime.fromisoformat(a["at"])
-            for a, b in itertools.pairwise(to_mum)]
-    assert all(g >= timedelta(seconds=0.2) for g in gaps)
+    async def problems() -> dict[str, tuple[str, str]]:
+        rows = (await p.call(p.therapist, "GET", "/api/notices/problems"))["notices"]
+        return {n["reason"]: (n["status"], n["kind"]) for n in rows}
+
+    await p.wait_for(lambda: len(to_mum()) >= 4, within=20)
+    shown = await problems()
+    assert shown["opted-out"] == ("failed", "cancelled_by_therapist")
+    assert shown["provider-error"][0] in ("ambiguous", "sending")
+    lookups = [datetime.fromisoformat(r["at"]) for r in p.twilio.state.reads
+               if r["kind"] == "list" and r["query"].get("To") == MUM_PHONE]
+    for before, after in itertools.pairwise(to_mum()):
+        start, end = datetime.fromisoformat(before["at"]), datetime.fromisoformat(after["at"])
+        assert any(start < at < end for at in lookups)  # looked before sending again
+    await p.faults(number=MUM_PHONE, clear=True)
+    await p.wait_for(lambda: len(p.messages(MUM_PHONE)) == 1, within=10)
+
+    async def settled() -> bool:
+        return "provider-error" not in await problems()
+
+    await p.wait_for(settled)
+    assert len(p.messages(MUM_PHONE)) == 1
     dad_attempts = len([x for x in p.twilio.state.attempts if x["to"] == DAD_PHONE])
     await p.faults(number=DAD_PHONE, clear=True)
     await _cancel_new(p)

@@ -30,8 +30,16 @@ Call = Callable[[sqlite3.Connection, Vault, int], object]
 CALLS: dict[str, tuple[NoticeStatus, Call]] = {
     "claim": (N.SENDING, lambda c, v, i: store.claim_due_txn(c, v, LATER, 10, 60_000, ["sms"])),
     "sent": (N.SENT, lambda c, v, i: store.mark_sent_txn(c, i, SID, 0, LATER)),
-    "retry": (N.QUEUED, lambda c, v, i: store.mark_retry_txn(c, i, LATER, 0, "server-error",
+    "retry": (N.QUEUED, lambda c, v, i: store.mark_retry_txn(c, i, LATER, 0, "unreachable",
                                                              LATER)),
+    "ambiguous": (N.AMBIGUOUS, lambda c, v, i: store.mark_retry_txn(
+        c, i, LATER, 1, "provider-error", LATER, status=N.AMBIGUOUS)),
+    "reconciled": (N.RECONCILED, lambda c, v, i: store.mark_found_txn(
+        c, i, N.RECONCILED, SID, LATER)),
+    "duplicate": (N.DUPLICATE_SUSPECTED, lambda c, v, i: store.mark_found_txn(
+        c, i, N.DUPLICATE_SUSPECTED, SID, LATER)),
+    "expired": (N.EXPIRED, lambda c, v, i: store.mark_final_txn(
+        c, i, "expired", "appointment-started", None, LATER)),
     "failed": (N.FAILED, lambda c, v, i: store.mark_final_txn(c, i, "failed", "invalid-number",
                                                               21211, LATER)),
     "skipped": (N.SKIPPED, lambda c, v, i: store.mark_final_txn(

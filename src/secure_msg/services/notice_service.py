@@ -31,6 +31,7 @@ from secure_msg.model.notice_caps import DAY_MS, MANUAL_KEY_PREFIX, ManualNotice
 from secure_msg.model.notice_templates import Language, NoticeKind, NoticeRenderer
 from secure_msg.model.notices import QUIET_KINDS, Contact, NewNotice, NoticeView, SlotValue
 from secure_msg.model.roles import Role
+from secure_msg.services import outbox
 from secure_msg.services.booklet_service import require_member_txn
 from secure_msg.services.core import Core
 from secure_msg.storage import appointments as appointment_store
@@ -345,7 +346,9 @@ def whatsapp_address(address: str) -> str:
 
 
 async def problems(deps: NoticeDeps, session: Session, limit: int = 100) -> list[NoticeView]:
-    """Failed and undelivered notices of the therapist's booklets (DESIGN: therapists are told)."""
+    """Notices of the therapist's booklets that did not, or may not, have reached the family as
+    meant: failed, undelivered, ambiguous, reconciled, duplicate_suspected, expired (DESIGN:
+    therapists are told)."""
     if session.role is not Role.THERAPIST:
         raise Forbidden("Only therapists see delivery problems.")
     return await deps.db.read(functools.partial(
@@ -367,15 +370,7 @@ async def status_callback(deps: NoticeDeps, sid: str, status: str, error_code: i
     """A provider status callback moves the notice forward (never backward)."""
     now = deps.clock.now_ms()
 
-    def txn(conn: Txn) -> None:
-        result = store.apply_callback_txn(conn, sid, status, error_code, now)
-        if result is not None and result[1] in ("undelivered", "failed"):
-            audit_store.append_audit_txn(
-                conn, at_ms=now, actor="system", action="notice.undelivered",
-                target=f"notice:{result[0]}", detail={"error_code": error_code or 0},
-            )
-
-    await deps.db.write(txn)
+    await deps.db.write(lambda conn: outbox.apply_status_txn(conn, sid, status, error_code, now))
 
 
 async def on_entry_posted(deps: NoticeDeps, booklet_id: bytes, author_id: bytes,

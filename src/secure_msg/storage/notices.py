@@ -27,13 +27,18 @@ from secure_msg.model.notice_templates import NoticeKind
 from secure_msg.model.notices import (
     CALLBACK_STATUS,
     CLAIMABLE,
+    FOUND,
     GIVEN_UP,
+    MUST_RECONCILE,
     TRANSITIONS,
+    UNCONFIRMED,
+    VISIBLE_PROBLEMS,
     ClaimedNotice,
     Contact,
     NewNotice,
     NoticeStatus,
     NoticeView,
+    OutboxFigures,
     SlotValue,
     callback_target,
     language_of,
@@ -58,7 +63,8 @@ def _sql_in(statuses: Iterable[NoticeStatus]) -> str:
 _MAY_BECOME = {s: f"status IN {_sql_in(sources(TRANSITIONS, s))}" for s in NoticeStatus}
 # When a claimable notice is due: a queued one at its next attempt, a sending one once its
 # worker's lease ran out. A KeyError here means the table gained a claimable status with no rule.
-_DUE_AT = {NoticeStatus.QUEUED: "next_attempt_ms", NoticeStatus.SENDING: "claimed_until_ms"}
+_DUE_AT = {NoticeStatus.QUEUED: "next_attempt_ms", NoticeStatus.AMBIGUOUS: "next_attempt_ms",
+           NoticeStatus.SENDING: "claimed_until_ms"}
 _CLAIM_DUE = " OR ".join(f"(status = '{s.value}' AND {_DUE_AT[s]} <= ?)"
                          for s in sorted(CLAIMABLE))
 
@@ -125,40 +131,63 @@ def notice_id_txn(conn: sqlite3.Connection, dedupe_key: str) -> int:
 
 def claim_due_txn(
     conn: sqlite3.Connection, vault: Vault, now_ms: int, limit: int, lease_ms: int,
-    channels: Sequence[str],
+    channels: Sequence[str], owner: str | None = None,
 ) -> list[ClaimedNotice]:
-    """Take up to `limit` due notices: queued ones, and sending ones whose claim expired."""
+    """Take up to `limit` due notices for `owner`: queued and ambiguous ones at their next
+    attempt, and sending ones whose claim expired (their process is gone)."""
     marks = ",".join("?" * len(channels))
     sql = (
         "SELECT id, channel, address_enc, kind, language, slots, attempts, ambiguous,"  # noqa: S608
-        f" dedupe_key, status FROM notices WHERE channel IN ({marks}) AND ({_CLAIM_DUE})"
-        " ORDER BY next_attempt_ms, id LIMIT ?"
+        " dedupe_key, status, not_before_ms, first_claim_ms FROM notices"
+        f" WHERE channel IN ({marks}) AND ({_CLAIM_DUE}) ORDER BY next_attempt_ms, id LIMIT ?"
     )
     rows = conn.execute(sql, (*channels, *[now_ms] * len(CLAIMABLE), limit)).fetchall()
     claimed = []
-    for (id_, channel, address, kind, lang, slots, attempts, ambiguous, key, status) in rows:
+    for (id_, channel, address, kind, lang, slots, attempts, ambiguous, key, status,
+         not_before, first_claim) in rows:
         reclaimed = status == NoticeStatus.SENDING
         ambiguous += int(reclaimed)
+        first_claim = now_ms if first_claim is None else int(first_claim)
         conn.execute(
-            "UPDATE notices SET status = 'sending', claimed_until_ms = ?,"  # noqa: S608
-            " attempts = attempts + 1, ambiguous = ?, updated_at_ms = ?"
+            "UPDATE notices SET status = 'sending', claimed_until_ms = ?, claimed_by = ?,"  # noqa: S608
+            " first_claim_ms = ?, ambiguous = ?, updated_at_ms = ?"
             f" WHERE id = ? AND {_MAY_BECOME[NoticeStatus.SENDING]}",
-            (now_ms + lease_ms, ambiguous, now_ms, id_),
+            (now_ms + lease_ms, owner, first_claim, ambiguous, now_ms, id_),
         )
         claimed.append(ClaimedNotice(
             id_, Channel(channel), vault.open_text(ADDRESS, address), NoticeKind(kind),
-            language_of(lang), _open_slots(vault, slots), attempts + 1, ambiguous, key, reclaimed,
+            language_of(lang), _open_slots(vault, slots), attempts, ambiguous, key, reclaimed,
+            reconcile=NoticeStatus(status) in MUST_RECONCILE, not_before_ms=int(not_before),
+            first_claim_ms=first_claim,
         ))
     return claimed
+
+
+def claim_owners_txn(conn: sqlite3.Connection) -> list[str]:
+    """The processes holding notices now (sending, with an owner recorded)."""
+    rows = conn.execute(
+        "SELECT DISTINCT claimed_by FROM notices WHERE status = 'sending'"
+        " AND claimed_by IS NOT NULL ORDER BY claimed_by").fetchall()
+    return [str(r[0]) for r in rows]
+
+
+def release_claims_txn(conn: sqlite3.Connection, owner: str, due_ms: int) -> int:
+    """Make the notices `owner` holds claimable at `due_ms` (or when their lease runs out, if
+    sooner): the owner is known to be gone. Returns how many."""
+    cursor = conn.execute(
+        "UPDATE notices SET claimed_until_ms = MIN(claimed_until_ms, ?)"
+        " WHERE status = 'sending' AND claimed_by = ?", (due_ms, owner))
+    return cursor.rowcount
 
 
 def mark_sent_txn(
     conn: sqlite3.Connection, notice_id: int, sid: str | None, ambiguous: int, now_ms: int
 ) -> None:
+    """The provider accepted the create request (one more attempt)."""
     conn.execute(
         "UPDATE notices SET status = 'sent', provider_sid = ?, ambiguous = ?,"  # noqa: S608
-        " claimed_until_ms = NULL, updated_at_ms = ?"
-        f" WHERE id = ? AND {_MAY_BECOME[NoticeStatus.SENT]}",
+        " attempts = attempts + 1, claimed_until_ms = NULL, claimed_by = NULL,"
+        f" updated_at_ms = ? WHERE id = ? AND {_MAY_BECOME[NoticeStatus.SENT]}",
         (sid, ambiguous, now_ms, notice_id),
     )
     _redact_slots_txn(conn, notice_id)
@@ -166,31 +195,84 @@ def mark_sent_txn(
 
 def mark_retry_txn(
     conn: sqlite3.Connection, notice_id: int, next_ms: int, ambiguous: int, reason: str,
-    now_ms: int,
+    now_ms: int, *, status: NoticeStatus = NoticeStatus.QUEUED, counted: bool = True,
 ) -> None:
+    """Back to `queued` (nothing was created) or `ambiguous` (something may have been), due at
+    `next_ms`; `counted` adds the attempt just made (a 429 or a reconcile adds none)."""
+    if status not in (NoticeStatus.QUEUED, NoticeStatus.AMBIGUOUS):
+        raise ValueError(f"not a retry: {status}")
     conn.execute(
-        "UPDATE notices SET status = 'queued', next_attempt_ms = ?, ambiguous = ?,"  # noqa: S608
-        " reason = ?, claimed_until_ms = NULL, updated_at_ms = ?"
-        f" WHERE id = ? AND {_MAY_BECOME[NoticeStatus.QUEUED]}",
-        (next_ms, ambiguous, reason, now_ms, notice_id),
+        "UPDATE notices SET status = ?, next_attempt_ms = ?, ambiguous = ?,"  # noqa: S608
+        " attempts = attempts + ?, reason = ?, claimed_until_ms = NULL, claimed_by = NULL,"
+        f" updated_at_ms = ? WHERE id = ? AND {_MAY_BECOME[status]}",
+        (status.value, next_ms, ambiguous, int(counted), reason, now_ms, notice_id),
     )
 
 
 def mark_final_txn(
     conn: sqlite3.Connection, notice_id: int, status: str, reason: str,
-    error_code: int | None, now_ms: int,
+    error_code: int | None, now_ms: int, *, counted: bool = False,
 ) -> None:
-    """`failed` or `skipped`, with a stable reason code."""
+    """`failed`, `skipped` or `expired`, with a stable reason code; `counted` adds the attempt
+    that ended it (a permanent error from the provider)."""
     target = NoticeStatus(status)
     if target not in GIVEN_UP:
         raise ValueError(f"not a final outcome: {status}")
     conn.execute(
         "UPDATE notices SET status = ?, reason = ?, error_code = ?,"  # noqa: S608
-        " claimed_until_ms = NULL, updated_at_ms = ?"
-        f" WHERE id = ? AND {_MAY_BECOME[target]}",
-        (target.value, reason, error_code, now_ms, notice_id),
+        " attempts = attempts + ?, claimed_until_ms = NULL, claimed_by = NULL,"
+        f" updated_at_ms = ? WHERE id = ? AND {_MAY_BECOME[target]}",
+        (target.value, reason, error_code, int(counted), now_ms, notice_id),
     )
     _redact_slots_txn(conn, notice_id)
+
+
+def sids_of_other_notices_txn(conn: sqlite3.Connection, notice_id: int,
+                              sids: Iterable[str]) -> set[str]:
+    """Which of `sids` another notice already holds (sent or adopted): a reconcile must not
+    take a message that belongs to someone else's notice."""
+    wanted = sorted(set(sids))
+    if not wanted:
+        return set()
+    marks = ",".join("?" * len(wanted))
+    rows = conn.execute(
+        f"SELECT provider_sid FROM notices WHERE provider_sid IN ({marks}) AND id != ?",  # noqa: S608
+        (*wanted, notice_id)).fetchall()
+    return {str(r[0]) for r in rows}
+
+
+def mark_found_txn(conn: sqlite3.Connection, notice_id: int, status: NoticeStatus, sid: str,
+                   now_ms: int) -> None:
+    """A reconcile found the message at the provider: adopt its sid as `reconciled`, or as
+    `duplicate_suspected` when it found more than one."""
+    if status not in FOUND:
+        raise ValueError(f"not a reconcile outcome: {status}")
+    reason = "duplicate-suspected" if status is NoticeStatus.DUPLICATE_SUSPECTED else None
+    conn.execute(
+        "UPDATE notices SET status = ?, provider_sid = ?, reason = ?,"  # noqa: S608
+        " claimed_until_ms = NULL, claimed_by = NULL, updated_at_ms = ?"
+        f" WHERE id = ? AND {_MAY_BECOME[status]}",
+        (status.value, sid, reason, now_ms, notice_id),
+    )
+    _redact_slots_txn(conn, notice_id)
+
+
+def unconfirmed_due_txn(conn: sqlite3.Connection, now_ms: int, quiet_ms: int, since_ms: int,
+                        limit: int) -> list[tuple[int, str, str]]:
+    """(id, channel, sid) of notices handed to the provider that have heard nothing for
+    `quiet_ms` (no callback, no poll), queued after `since_ms`: the status poll's work."""
+    rows = conn.execute(
+        "SELECT id, channel, provider_sid FROM notices"  # noqa: S608
+        f" WHERE status IN {_sql_in(UNCONFIRMED)} AND updated_at_ms <= ?"
+        " AND (polled_at_ms IS NULL OR polled_at_ms <= ?) AND created_at_ms >= ?"
+        " AND provider_sid IS NOT NULL ORDER BY updated_at_ms, id LIMIT ?",
+        (now_ms - quiet_ms, now_ms - quiet_ms, since_ms, limit),
+    ).fetchall()
+    return [(int(r[0]), str(r[1]), str(r[2])) for r in rows]
+
+
+def mark_polled_txn(conn: sqlite3.Connection, notice_id: int, now_ms: int) -> None:
+    conn.execute("UPDATE notices SET polled_at_ms = ? WHERE id = ?", (now_ms, notice_id))
 
 
 def apply_callback_txn(
@@ -221,13 +303,14 @@ def apply_callback_txn(
 def problems_for_therapist_txn(
     conn: sqlite3.Connection, account_id: bytes, limit: int
 ) -> list[NoticeView]:
-    """Failed or undelivered notices of the booklets this account is the therapist of."""
+    """Notices of the booklets this account is the therapist of that did not, or may not,
+    have reached the family as meant (model/notices.py VISIBLE_PROBLEMS)."""
     rows = conn.execute(
-        "SELECT n.id, n.booklet_id, n.recipient_id, n.channel, n.kind, n.status, n.reason,"
-        " n.error_code, n.attempts, n.updated_at_ms FROM notices n"
+        "SELECT n.id, n.booklet_id, n.recipient_id, n.channel, n.kind, n.status,"  # noqa: S608
+        " n.reason, n.error_code, n.attempts, n.updated_at_ms FROM notices n"
         " JOIN members m ON m.booklet_id = n.booklet_id AND m.account_id = ?"
         " AND m.role = 'therapist' AND m.removed_at_ms IS NULL"
-        " WHERE n.status IN ('failed', 'undelivered') ORDER BY n.updated_at_ms DESC LIMIT ?",
+        f" WHERE n.status IN {_sql_in(VISIBLE_PROBLEMS)} ORDER BY n.updated_at_ms DESC LIMIT ?",
         (account_id, limit),
     ).fetchall()
     return [NoticeView(*r) for r in rows]
@@ -264,6 +347,19 @@ def manual_notice_times_txn(conn: sqlite3.Connection, recipient_id: bytes, bookl
 def count_by_status_txn(conn: sqlite3.Connection) -> dict[str, int]:
     rows = conn.execute("SELECT status, COUNT(*) FROM notices GROUP BY status").fetchall()
     return {str(s): int(c) for s, c in rows}
+
+
+def outbox_figures_txn(conn: sqlite3.Connection, now_ms: int) -> OutboxFigures:
+    """Notices by status, failed ones by reason, and when the longest-waiting notice that is
+    due but not yet handed over (queued or ambiguous) first became due."""
+    failed = conn.execute(
+        "SELECT COALESCE(reason, ''), COUNT(*) FROM notices WHERE status = 'failed'"
+        " GROUP BY reason").fetchall()
+    oldest = conn.execute(
+        "SELECT MIN(not_before_ms) FROM notices WHERE status IN ('queued', 'ambiguous')"
+        " AND not_before_ms <= ?", (now_ms,)).fetchone()[0]
+    return OutboxFigures(count_by_status_txn(conn), {str(r): int(c) for r, c in failed},
+                         None if oldest is None else int(oldest))
 
 
 # -- contacts ----------------------------------------------------------------------------------

@@ -13,15 +13,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from secure_msg.channels.claim_owner import ClaimOwner, owners_dir
 from secure_msg.channels.email import SmtpEmailSender, SmtpSettings
 from secure_msg.channels.inbound import TWIML_REPLIES
 from secure_msg.channels.outbox import OutboxSettings, OutboxWorker
 from secure_msg.channels.sms import TwilioSettings, TwilioSmsGateway
+from secure_msg.channels.sms_retry import OutboxRetry
 from secure_msg.channels.whatsapp import TemplateKey, WhatsAppGateway
 from secure_msg.clock import Clock
 from secure_msg.config import Config
@@ -96,8 +99,10 @@ def twilio_settings(cfg: Config) -> TwilioSettings | None:
     t = cfg.twilio
     if not (t.account_sid and t.auth_token and t.from_number):
         return None
-    # Every retry goes back through the outbox (and its rate limit): no waiting inside a send.
-    return TwilioSettings(t, max_inline_wait=0.0, max_attempts_per_send=1)
+    # Every retry goes back through the outbox (its rate limit, and its reconcile before a
+    # resend after an ambiguous failure): no waiting and no second attempt inside a send.
+    return TwilioSettings(t, request_timeout=cfg.notices.request_timeout_ms / 1000,
+                          max_inline_wait=0.0, max_attempts_per_send=1)
 
 
 def whatsapp_templates(cfg: Config) -> dict[TemplateKey, str]:
@@ -138,18 +143,32 @@ def _notice_deps(cfg: Config, db: Database, vault: Vault, clock: Clock, rng: Rng
     )
 
 
+def outbox_settings(cfg: Config) -> OutboxSettings:
+    n = cfg.notices
+    return OutboxSettings(
+        rate_per_second=n.send_rate_per_second, max_attempts=n.max_attempts,
+        lease_ms=n.claim_lease_seconds * 1000,
+        concurrency=min(64, max(4, n.send_rate_per_second * 2)),
+        status_callback_url=cfg.server.public_base_url + STATUS_PATH,
+        retry=OutboxRetry(base_delay=n.retry_base_delay_ms / 1000,
+                          max_delay=n.retry_max_delay_ms / 1000,
+                          reconcile_delay=n.reconcile_delay_ms / 1000),
+        horizon_ms=n.retry_horizon_minutes * 60_000,
+        status_poll_after_ms=n.status_poll_after_seconds * 1000,
+    )
+
+
 def _worker(cfg: Config, deps: NoticeDeps, settings: TwilioSettings | None) -> OutboxWorker:
-    n, e = cfg.notices, cfg.email
+    e = cfg.email
     email = SmtpEmailSender(SmtpSettings(e.smtp_host, e.smtp_port, e.from_address, e.starttls,
                                          e.username, e.password.reveal())) if e.enabled else None
+    # This process's identity for its claims: a random id (from the OS: it must differ between
+    # processes even when tests seed the service's random source) and a lock beside the database.
+    owner = ClaimOwner(owners_dir(cfg.storage.database_path), os.urandom(16).hex())
     return OutboxWorker(
-        deps, deps.renderer,  # NoticeDeps is the outbox's Core
-        OutboxSettings(rate_per_second=n.send_rate_per_second, max_attempts=n.max_attempts,
-                       lease_ms=n.claim_lease_seconds * 1000,
-                       concurrency=min(64, max(4, n.send_rate_per_second * 2)),
-                       status_callback_url=cfg.server.public_base_url + STATUS_PATH),
+        deps, deps.renderer, outbox_settings(cfg),  # NoticeDeps is the outbox's Core
         sms=TwilioSmsGateway(settings) if settings else None, email=email,
-        whatsapp=whatsapp_gateway(cfg, settings),
+        whatsapp=whatsapp_gateway(cfg, settings), owner=owner,
     )
 
 

@@ -1,0 +1,55 @@
+"""Claim owners: a process holds a flock on its own lock file for its life, so another process
+can prove it gone (the kernel drops the lock however it dies, kill -9 included)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from secure_msg.channels.claim_owner import ClaimOwner, owners_dir
+
+from .conftest import OwnerProcess
+
+A, B, C = "a" * 32, "b" * 32, "c" * 32
+
+def test_a_live_owner_is_not_gone_and_a_killed_one_is(tmp_path: Path,
+                                                      owner_process: OwnerProcess) -> None:
+    """While the child runs, its lock is held; after kill -9 it is provably gone, and sweeping
+    removes its file. Our own id, an unknown one and a malformed one are never gone."""
+    me = ClaimOwner(tmp_path, A)
+    kill = owner_process(tmp_path, C)
+    assert not me.gone(C)
+    kill()
+    assert me.gone(C)
+    assert (tmp_path / f"{C}.lock").exists()  # kept until its claims were released
+    assert not me.gone(A)
+    assert not me.gone(B)  # no lock file: cannot be judged, the lease decides
+    assert not me.gone("../../etc/passwd")
+    me.sweep()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{A}.lock"]
+    me.close()
+
+
+def test_two_owners_in_one_process_see_each_other_alive(tmp_path: Path) -> None:
+    """flock is per open file: a second owner (another app in the same test process) is alive
+    to the first, and gone once closed; close removes its file and is safe twice."""
+    first, second = ClaimOwner(tmp_path, A), ClaimOwner(tmp_path, B)
+    assert not first.gone(B)
+    assert not second.gone(A)
+    second.close()
+    second.close()
+    assert not (tmp_path / f"{B}.lock").exists()
+    assert not first.gone(B)  # no file: not provable
+    first.close()
+
+
+def test_ids_are_checked_and_the_directory_is_private(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="32 lowercase hex"):
+        ClaimOwner(tmp_path, "A" * 32)
+    directory = owners_dir(tmp_path / "var" / "secure-msg.db")
+    assert directory == tmp_path / "var" / "secure-msg.db.owners"
+    owner = ClaimOwner(directory, A)
+    assert directory.stat().st_mode & 0o777 == 0o700
+    assert (directory / f"{A}.lock").stat().st_mode & 0o777 == 0o600
+    owner.close()
