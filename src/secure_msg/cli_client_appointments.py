@@ -62,10 +62,22 @@ async def _notice_send(c: Client, a: argparse.Namespace) -> dict[str, Any]:
     return {**r, "text": f"Notice {r['id']} queued."}
 
 
+# What each problem status means to the therapist reading `notice problems`.
+PROBLEM_MEANS = {
+    "failed": "not sent",
+    "undelivered": "sent, but did not reach the phone",
+    "ambiguous": "may have been sent; being checked with the provider before any resend",
+    "reconciled": "found at the provider after an unclear attempt: sent once",
+    "duplicate_suspected": "found at the provider more than once: may have arrived twice",
+    "expired": "not sent while it was still useful",
+}
+
+
 async def _problems(c: Client, a: argparse.Namespace) -> dict[str, Any]:
     rows = (await c.api.call("GET", "/api/notices/problems"))["notices"]
     text = "\n".join(f"{n['updated_at']}  {n['kind']} by {n['channel']} to {n['recipient_id']}: "
-                     f"{n['status']} ({n['reason']})" for n in rows)
+                     f"{n['status']} ({n['reason']}): {PROBLEM_MEANS.get(n['status'], '')}"
+                     for n in rows)
     return {"notices": rows, "text": text or "No delivery problems."}
 
 
@@ -115,4 +127,5 @@ def register(sub: Any, cmd: Callable[[argparse.ArgumentParser, Command], None]) 
     p.add_argument("--content", choices=["notice", "clinical", "free_text"], default="notice")
     p.add_argument("--text", help="refused on plain channels: written text goes to the inbox")
     cmd(p, _notice_send)
-    cmd(nsub.add_parser("problems", help="failed or undelivered notices (therapists)"), _problems)
+    cmd(nsub.add_parser("problems", help="notices that failed, expired, were undelivered "
+                                         "or may have gone twice (therapists)"), _problems)

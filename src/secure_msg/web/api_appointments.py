@@ -234,5 +234,11 @@ def setup_routes(app: web.Application) -> None:
               summary="Notices of this booklet and their delivery state (therapist)",
               response=OBJ, errors=(401, 403, 404))
     add_route(app, "GET", "/api/notices/problems", notice_problems, tags=["notices"], auth=True,
-              summary="Failed or undelivered notices of my booklets (therapists)",
+              summary="Notices of my booklets that did not, or may not, reach the family as "
+                      "meant (therapists)",
+              description="Each has a `status`: failed, undelivered, ambiguous (an attempt may "
+                          "have created it; being checked with the provider before any "
+                          "resend), reconciled (found at the provider after such an attempt), "
+                          "duplicate_suspected (found there more than once: the family may "
+                          "have it twice) or expired (not sent while it was still useful).",
               response=OBJ, errors=(401, 403))

@@ -7,6 +7,7 @@ import { onEntry } from '../live.mjs';
 import { state } from '../session.mjs';
 import { busy, errorBox } from './common.mjs';
 import { askingBeside, unlessCancelled } from './confirm.mjs';
+import { noticeProblems } from './notice-problems.mjs';
 import { stateNotice } from './state-notice.mjs';
 
 /** @param {HTMLElement} main @returns {() => void} cleanup */
@@ -39,12 +40,14 @@ export function inboxView(main) {
     if (b && event.author_id !== state.account?.id) announce(t('new_entries_in', { title: titleOf(b.id) ?? t('untitled') }));
   });
 
+  const therapist = state.account?.role === 'therapist';
+  const loaded = load();
   replace(main,
     h('h1', { id: 'inbox-h' }, t('inbox_title')),
     stateNotice(), status, error, list,
-    state.account?.role === 'therapist' ? newBookletForm(load) : null,
+    therapist ? noticeProblems(titleOf, loaded) : null,
+    therapist ? newBookletForm(load) : null,
     h('section', { id: 'appointments-hook', class: 'hook', hidden: true, 'aria-label': 'appointments' }));
-  load();
   return stop;
 }
 

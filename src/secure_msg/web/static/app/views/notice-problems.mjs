@@ -1,0 +1,54 @@
+/**
+ * A therapist's notices that did not, or may not, have reached a family as meant (GET
+ * /api/notices/problems): each as its plain-language state, what it was and when, linked to its
+ * booklet. Hidden when there are none; the list is announced by its heading, the state is text
+ * (not colour alone).
+ */
+import { api, describeError } from '../api.mjs';
+import { h, replace } from '../dom.mjs';
+import { formatTime, t } from '../i18n.mjs';
+import { errorBox } from './common.mjs';
+
+/** The statuses the server reports here, each with its text key. */
+export const PROBLEM_STATUSES = ['failed', 'undelivered', 'ambiguous', 'reconciled', 'duplicate_suspected', 'expired'];
+/** The notice kinds a therapist may see here. */
+export const PROBLEM_KINDS = ['invitation', 'reminder', 'cancelled_by_therapist', 'cancellation_confirmed',
+  'family_cancelled_alert', 'opt_out_alert', 'new_entry_ping', 'period_ending'];
+
+/**
+ * One problem as a line of text in the current language.
+ * @param {{status: string, kind: string, updated_at: string}} n @param {(key: string, vars?: object) => string} tr
+ */
+export function describeProblem(n, tr) {
+  const status = PROBLEM_STATUSES.includes(n.status) ? tr(`notice_status_${n.status}`) : n.status;
+  const kind = PROBLEM_KINDS.includes(n.kind) ? tr(`notice_kind_${n.kind}`) : n.kind;
+  return tr('notice_problem_item', { status, kind, when: formatTime(n.updated_at) });
+}
+
+/**
+ * The section, filled once `ready` (the booklet titles) has settled and the list has loaded.
+ * @param {(bookletId: string) => string | null} titleOf @param {Promise<unknown>} ready
+ * @returns {HTMLElement}
+ */
+export function noticeProblems(titleOf, ready) {
+  const section = h('section', { class: 'notice-problems card', 'aria-labelledby': 'notice-problems-h', hidden: true });
+  const error = errorBox();
+  (async () => {
+    await ready;
+    try {
+      const { notices } = await api('GET', '/api/notices/problems');
+      if (!notices.length) return;
+      replace(section,
+        h('h2', { id: 'notice-problems-h' }, t('notice_problems_title')),
+        h('ul', { class: 'notice-problems-list' }, notices.map((n) => h('li', { class: `notice-problem notice-${n.status}` },
+          h('span', null, describeProblem(n, t)),
+          n.booklet_id ? [' · ', h('a', { href: `#/b/${n.booklet_id}` }, titleOf(n.booklet_id) ?? t('untitled'))] : null))));
+      section.hidden = false;
+    } catch (e) {
+      error.show(describeError(e));
+      replace(section, error);
+      section.hidden = false;
+    }
+  })();
+  return section;
+}
