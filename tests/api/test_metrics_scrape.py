@@ -67,3 +67,37 @@ async def test_two_apps_in_one_process_count_apart() -> None:
     one.observe_request("/healthz", "GET", 200, 0.001)
     assert 'route="/healthz"' in one.render()
     assert 'route="/healthz"' not in two.render()
+
+
+async def test_the_outbox_figures_are_read_at_each_scrape(world: World) -> None:
+    """Notices by status (every status, zeros too), failed ones by reason, the age of the
+    oldest due notice not yet handed over, and the worker's counters (no Twilio here, so
+    nothing is sent and they stay at zero); labels are fixed vocabularies, never ids."""
+    therapist = await world.therapist()
+    booklet = await therapist.create_booklet("B")
+    await world.family(therapist, booklet, "mum")
+    await therapist.invite(booklet, "guardian", name="dad", phone="+358401113333", send=["sms"])
+    _, families = await _scrape(world)
+    notices = {s.labels["status"]: s.value for s in families["secure_msg_outbox_notices"]}
+    assert notices["queued"] == 1
+    assert set(notices) >= {"queued", "sending", "ambiguous", "sent", "reconciled",
+                            "duplicate_suspected", "delivered", "undelivered", "failed",
+                            "skipped", "expired"}
+    assert sum(notices.values()) == 1
+    assert families["secure_msg_outbox_oldest_due_age_seconds"][0].value == 0
+    for name in ("attempts", "reconciliations", "status_polls"):
+        assert families[f"secure_msg_outbox_{name}"] == []  # counters with no samples yet
+    assert families["secure_msg_outbox_duplicates_suspected"][0].value == 0
+
+    # Due 90 s ago (the invitation waits out the night: it is not due yet above).
+    await world.server_sql("UPDATE notices SET status = 'ambiguous', not_before_ms = ?",
+                           world.clock.now_ms() - 90_000)
+    text, families = await _scrape(world)
+    assert families["secure_msg_outbox_oldest_due_age_seconds"][0].value == 90
+    await world.server_sql("UPDATE notices SET status = 'failed', reason = 'invalid-number'")
+    text, families = await _scrape(world)
+    failed = families["secure_msg_outbox_failed_notices"]
+    assert [(s.labels, s.value) for s in failed] == [({"reason": "invalid-number"}, 1)]
+    assert families["secure_msg_outbox_oldest_due_age_seconds"][0].value == 0
+    assert booklet not in text
+    assert "+358" not in text

@@ -9,11 +9,12 @@ in one process (the tests) count apart.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import prometheus_client
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.registry import Collector
 
 DEFAULT_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 # Any other token a client sends as the method is "other": a label value per invented method
@@ -44,6 +45,7 @@ class Metrics:
             "secure_msg_http_requests", "HTTP requests by route template, method, status.",
             ("route", "method", "status"), registry=self.registry,
         )
+        self._refreshers: list[Callable[[], Awaitable[None]]] = []
         self.http_latency = Histogram(
             "secure_msg_http_request_duration_seconds", "Time to handle a request, by route.",
             ("route",), buckets=DEFAULT_BUCKETS, registry=self.registry,
@@ -62,6 +64,20 @@ class Metrics:
         prometheus_client.Gauge(gauge.name, gauge.help_text, registry=self.registry
                                 ).set_function(gauge.read)
         return gauge
+
+    def register_collector(self, collector: Collector,
+                           refresh: Callable[[], Awaitable[None]] | None = None) -> None:
+        """Families with labels, built at scrape time by `collector`; `refresh` (if given)
+        gathers what it needs before each scrape (e.g. one database read on a reader thread),
+        since the library collects synchronously."""
+        self.registry.register(collector)
+        if refresh is not None:
+            self._refreshers.append(refresh)
+
+    async def refresh(self) -> None:
+        """Run every collector's refresh; call before `render`."""
+        for refresh in self._refreshers:
+            await refresh()
 
     def render(self) -> str:
         """The text exposition format, version 0.0.4."""

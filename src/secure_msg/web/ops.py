@@ -35,6 +35,7 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
+    await request.app[METRICS].refresh()
     response = web.Response(body=request.app[METRICS].render().encode())
     response.headers["Content-Type"] = "text/plain; version=0.0.4; charset=utf-8"
     return response

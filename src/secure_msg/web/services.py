@@ -58,6 +58,7 @@ from secure_msg.storage.db import Database
 from secure_msg.web.context import CLOCK, CONFIG, RNG
 from secure_msg.web.metrics import Gauge
 from secure_msg.web.middleware import METRICS
+from secure_msg.web.outbox_metrics import OutboxCollector
 
 log = get_logger(__name__)
 STATUS_PATH = "/webhooks/twilio/status"
@@ -229,6 +230,11 @@ def _register_metrics(app: web.Application, db: Database) -> None:
         lambda: db.stats.jobs))
 
 
+def _register_outbox_metrics(app: web.Application, s: Services) -> None:
+    collector = OutboxCollector(s.notices, s.worker.stats)  # NoticeDeps is the outbox's Core
+    app[METRICS].register_collector(collector, collector.refresh)
+
+
 def _register_argon2_metrics(app: web.Application, gate: Argon2Gate) -> None:
     stats = gate.stats
     app[METRICS].register(Gauge(
@@ -251,6 +257,7 @@ async def services_ctx(app: web.Application) -> AsyncIterator[None]:
         _register_metrics(app, db)
         s = app[SERVICES] = build(cfg, db, vault, clock, rng)
         _register_argon2_metrics(app, s.accounts.gate)
+        _register_outbox_metrics(app, s)
         _observe_entries(s)
         async with _running(s):
             yield
