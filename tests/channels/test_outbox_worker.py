@@ -317,6 +317,7 @@ async def test_a_missed_callback_is_settled_by_polling(rig: Rig) -> None:
     ok, bad = await rig.notice("n1"), await rig.notice("n2", to="+358401113333")
     rig.twilio.state.faults.stick("+358401113333", Fault(FaultKind.UNDELIVERED))
     await rig.drain()
+    await rig.db.write(lambda c: _sent_email(c, rig))  # nothing to ask: never polled
     await asyncio.sleep(0.1)  # the Twilio side moves on; its callbacks go nowhere
     assert await rig.worker.poll_statuses() == 0  # not quiet long enough yet
     rig.clock.advance(61)
@@ -324,3 +325,14 @@ async def test_a_missed_callback_is_settled_by_polling(rig: Rig) -> None:
     assert [(await rig.row(n))["status"] for n in (ok, bad)] == ["delivered", "undelivered"]
     assert await rig.worker.poll_statuses() == 0
     assert rig.worker.stats.polls == {"answered": 2}
+
+
+def _sent_email(conn: sqlite3.Connection, rig: Rig) -> None:
+    now_ms = rig.clock.now_ms()
+    store.enqueue_txn(conn, rig.vault, NewNotice(
+        "mail:1", Channel.EMAIL, "mum@example.fi", NoticeKind.NEW_ENTRY_PING, Language.FI,
+        {"link": "https://msg.example.fi/"}, now_ms), now_ms)
+    [claimed] = store.claim_due_txn(conn, rig.vault, now_ms, 1, 60 * SECOND, ["email"])
+    store.mark_sent_txn(conn, claimed.id, "smtp:250 ok", 0, now_ms)
+    assert conn.execute("SELECT status FROM notices WHERE id = ?", (claimed.id,)).fetchone() == (
+        "sent",)

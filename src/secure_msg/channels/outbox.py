@@ -382,8 +382,10 @@ class OutboxWorker:
         """Ask the provider for the status of sent notices that heard nothing for
         `status_poll_after_ms` (their callback was missed); returns how many were asked."""
         now = self.clock.now_ms()
+        channels = [c.value for c in (Channel.SMS, Channel.WHATSAPP) if self._lookup(c)]
         rows = await outbox.unconfirmed(self.core, now, self.settings.status_poll_after_ms,
-                                        now - POLL_FOR_MS, self.settings.status_poll_batch)
+                                        now - POLL_FOR_MS, self.settings.status_poll_batch,
+                                        channels)
         for notice_id, channel, sid in rows:
             lookup = self._lookup(Channel(channel))
             answer = await lookup.fetch_status(sid) if lookup is not None else None

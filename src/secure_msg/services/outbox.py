@@ -127,11 +127,12 @@ async def settle_final(deps: Core, notice: ClaimedNotice, status: str, reason: s
 # -- status callbacks missed while the service was down -----------------------------------------
 
 
-async def unconfirmed(deps: Core, now_ms: int, quiet_ms: int, since_ms: int,
-                      limit: int) -> list[tuple[int, str, str]]:
-    """(id, channel, sid) of sent notices that heard nothing for `quiet_ms`: poll their status."""
-    return await deps.db.read(lambda t: store.unconfirmed_due_txn(t, now_ms, quiet_ms, since_ms,
-                                                                  limit))
+async def unconfirmed(deps: Core, now_ms: int, quiet_ms: int, since_ms: int, limit: int,
+                      channels: Sequence[str]) -> list[tuple[int, str, str]]:
+    """(id, channel, sid) of notices sent on `channels` that heard nothing for `quiet_ms`:
+    poll their status."""
+    return await deps.db.read(lambda t: store.unconfirmed_due_txn(
+        t, now_ms, quiet_ms, since_ms, limit, channels))
 
 
 def apply_status_txn(t: Txn, sid: str, status: str, error_code: int | None,

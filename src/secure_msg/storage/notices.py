@@ -258,15 +258,18 @@ def mark_found_txn(conn: sqlite3.Connection, notice_id: int, status: NoticeStatu
 
 
 def unconfirmed_due_txn(conn: sqlite3.Connection, now_ms: int, quiet_ms: int, since_ms: int,
-                        limit: int) -> list[tuple[int, str, str]]:
-    """(id, channel, sid) of notices handed to the provider that have heard nothing for
-    `quiet_ms` (no callback, no poll), queued after `since_ms`: the status poll's work."""
+                        limit: int, channels: Sequence[str]) -> list[tuple[int, str, str]]:
+    """(id, channel, sid) of notices on `channels` handed to the provider that have heard
+    nothing for `quiet_ms` (no callback, no poll), queued after `since_ms`: the status poll's
+    work."""
+    marks = ",".join("?" * len(channels))
     rows = conn.execute(
         "SELECT id, channel, provider_sid FROM notices"  # noqa: S608
         f" WHERE status IN {_sql_in(UNCONFIRMED)} AND updated_at_ms <= ?"
         " AND (polled_at_ms IS NULL OR polled_at_ms <= ?) AND created_at_ms >= ?"
-        " AND provider_sid IS NOT NULL ORDER BY updated_at_ms, id LIMIT ?",
-        (now_ms - quiet_ms, now_ms - quiet_ms, since_ms, limit),
+        f" AND channel IN ({marks}) AND provider_sid IS NOT NULL"
+        " ORDER BY updated_at_ms, id LIMIT ?",
+        (now_ms - quiet_ms, now_ms - quiet_ms, since_ms, *channels, limit),
     ).fetchall()
     return [(int(r[0]), str(r[1]), str(r[2])) for r in rows]
 
