@@ -33,14 +33,17 @@ def test_a_live_owner_is_not_gone_and_a_killed_one_is(tmp_path: Path,
 
 def test_two_owners_in_one_process_see_each_other_alive(tmp_path: Path) -> None:
     """flock is per open file: a second owner (another app in the same test process) is alive
-    to the first, and gone once closed; close removes its file and is safe twice."""
+    to the first, and gone once closed (close is safe twice). Its file stays for the next
+    process to prove it gone, until a sweep."""
     first, second = ClaimOwner(tmp_path, A), ClaimOwner(tmp_path, B)
     assert not first.gone(B)
     assert not second.gone(A)
     second.close()
     second.close()
+    assert first.gone(B)
+    first.sweep()
     assert not (tmp_path / f"{B}.lock").exists()
-    assert not first.gone(B)  # no file: not provable
+    assert not first.gone(B)  # no file any more: not provable
     first.close()
 
 

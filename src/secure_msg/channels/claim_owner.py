@@ -80,10 +80,10 @@ class ClaimOwner:
                     entry.unlink()
 
     def close(self) -> None:
-        """Release our lock and remove our file (a clean shutdown; safe to call twice)."""
+        """Release our lock (safe to call twice). The file stays: if a stop cut a send short,
+        our claims are still out, and the next process must be able to prove us gone; its
+        sweep removes the file once it has taken them."""
         if self._fd is None:
             return
-        with contextlib.suppress(OSError):
-            self._path(self.id).unlink()
         os.close(self._fd)
         self._fd = None
