@@ -10,7 +10,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from secure_msg.channels.sms import Failed, Sent, TwilioSettings
+from secure_msg.channels.sms import Failed, Found, Sent, TwilioSettings, TwilioSmsGateway
 from secure_msg.channels.sms_retry import FailureKind
 from secure_msg.channels.whatsapp import WhatsAppGateway, content_variables, slot_numbering
 from secure_msg.model.notice_templates import Language, NoticeKind, NoticeRenderer, Slot
@@ -103,3 +103,21 @@ def test_family_cancelled_alert_numbers_via_last_in_the_language() -> None:
         kind, Language.SV, {"date": when, "time": when, "code": "4821", "via": "voice"})
     assert json.loads(content_variables(kind, values)) == {
         "1": "tis 12.5.2026", "2": "14.30", "3": "4821", "4": "per telefon"}
+
+
+async def test_find_matches_the_whatsapp_sender_whatever_the_text(
+    twilio_server: RunningTwilioServer, settings: TwilioSettings
+) -> None:
+    """The text of a template message is Twilio's, so a reconcile finds WhatsApp messages by
+    recipient and our WhatsApp sender only: an SMS from the practice number to the same
+    person's number is not one of them."""
+    since = datetime.now(UTC)
+    async with WhatsAppGateway(settings, SENDER, TEMPLATES) as gateway:
+        sent = [await gateway.send(TO, NoticeKind.REMINDER, Language.FI, reminder_values())
+                for _ in range(2)]
+        async with TwilioSmsGateway(settings) as sms:
+            await sms.send(TO.removeprefix("whatsapp:"), "tekstiviesti")
+        found = await gateway.find(TO, None, since)
+    assert all(isinstance(r, Sent) for r in sent)
+    assert isinstance(found, Found)
+    assert sorted(found.sids) == sorted(r.provider_sid for r in sent if isinstance(r, Sent))
