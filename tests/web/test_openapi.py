@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from typing import TypedDict
 
+import msgspec
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
@@ -51,19 +53,32 @@ def test_the_check_catches_a_route_added_directly(config: Config) -> None:
 
 
 def test_operations_carry_schemas_errors_and_path_parameters(config: Config) -> None:
-    """Request/response schemas, problem responses and path parameters reach the document."""
+    """Request and response types become shared components referenced by $ref; problem
+    responses, implied statuses and path parameters reach the document; no `default`."""
     app = create_app(config, route_setups=[])
-    schema = {"type": "object", "properties": {"x": {"type": "integer"}}}
+
+    class Thing(msgspec.Struct):
+        x: int
+
+    class ThingOut(TypedDict):
+        x: int
 
     async def handler(request: web.Request) -> web.Response:
         return web.json_response({})
 
     add_route(app, "POST", r"/api/things/{thing_id:\d+}", handler, summary="Make a thing",
-              request=schema, response=schema, status=201, errors=[404, 422], auth=True)
+              request=Thing, response=ThingOut, status=201, errors=[409], auth=True)
     doc = app[API_REGISTRY].document(title="t", version="1", server_url="http://x")
     op = doc["paths"]["/api/things/{thing_id}"]["post"]
-    assert op["requestBody"]["content"]["application/json"]["schema"] == schema
-    assert op["responses"]["201"]["content"]["application/json"]["schema"] == schema
+    assert op["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Thing"}
+    assert op["responses"]["201"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ThingOut"}
+    assert doc["components"]["schemas"]["ThingOut"]["required"] == ["x"]
+    # 409 declared; 400/408/413/415/422 from the JSON body, 401 from auth, 404 from the id.
+    assert sorted(op["responses"]) == ["201", "400", "401", "404", "408", "409", "413", "415",
+                                       "422"]
     assert op["responses"]["404"]["content"]["application/problem+json"]
     assert op["parameters"][0]["name"] == "thing_id"
+    assert op["parameters"][0]["schema"]["pattern"] == "^[0-9a-f]{32}$"
     assert op["security"] == [{"bearer": []}]

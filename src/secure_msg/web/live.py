@@ -110,4 +110,4 @@ def setup_routes(app: web.Application) -> None:
     add_route(app, "GET", "/api/live", live, tags=["booklets"],
               summary="WebSocket of new-entry events; first message {\"token\": …}",
               description="Events: {type: entry, booklet_id, seq, kind, author_id}.",
-              status=101, response_type="application/json", errors=())
+              status=101, errors=(400,))
