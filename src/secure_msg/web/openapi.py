@@ -204,6 +204,10 @@ def _query_params(component: Mapping[str, Any]) -> list[dict[str, Any]]:
     params = []
     for name, prop in component.get("properties", {}).items():
         schema = {k: v for k, v in prop.items() if k not in ("description", "examples")}
+        # An optional parameter is absent, never null: document the value's own type.
+        values = [s for s in schema.pop("anyOf", ()) if s != {"type": "null"}]
+        if values:
+            schema = {**values[0], **schema}
         param: dict[str, Any] = {"name": name, "in": "query", "required": name in required,
                                  "schema": schema}
         if "description" in prop:
