@@ -178,34 +178,39 @@ def _validation_failed(type_: type, text: str) -> InvalidJson | ValidationFailed
 
 def _problem(type_: type, field: str, message: str) -> str:
     """The problem in the words the API has always used: what the field must be."""
-    expected = _expectations(type_).get(field)
+    expected, own_words = _expectations(type_).get(field, (_ANY, False))
     too_long = _TOO_LONG.match(message)
     if too_long:
         return f"longer than {too_long['n']} characters"
-    if expected is None:  # a JsonField: the message is its own problem text
-        return message
+    if own_words and not _MISSING.fullmatch(message):
+        return message  # a JsonField's own problem text (from_json's ValueError)
     return expected
 
 
 @cache
-def _expectations(type_: type) -> dict[str, str | None]:
+def _expectations(type_: type) -> dict[str, tuple[str, bool]]:
+    """Per field: what it must be, in words, and whether it names its own problems."""
     info = mi.type_info(type_)
     assert isinstance(info, mi.StructType)
     return {f.encode_name: _expectation(f.type) for f in info.fields}
 
 
-def _expectation(info: mi.Type) -> str | None:
-    """What a field of this type must be, in words; None for a JsonField (it says itself)."""
+def _expectation(info: mi.Type) -> tuple[str, bool]:
     if isinstance(info, mi.Metadata):  # a type with a description: the type beneath
         return _expectation(info.type)
     if isinstance(info, mi.UnionType):
         kinds = [t for t in info.types if not isinstance(t, mi.NoneType)]
-        return _expectation(kinds[0]) if len(kinds) == 1 else _ANY
-    if isinstance(info, mi.CustomType):
-        return None
+        return _expectation(kinds[0]) if len(kinds) == 1 else (_ANY, False)
+    if isinstance(info, mi.CustomType) and issubclass(info.cls, JsonField):
+        try:
+            info.cls.from_json(None)
+        except ValueError as missing:  # what it says when there is nothing to read
+            return str(missing), True
+        return _ANY, True
     if isinstance(info, mi.ListType):
-        return f"a list of {_expectation(info.item_type) or 'values'}".replace("required ", "")
-    return _scalar_expectation(info)
+        item, _ = _expectation(info.item_type)
+        return f"a list of {item}".replace("required ", ""), False
+    return _scalar_expectation(info), False
 
 
 _ANY = "a value of the documented type"
