@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,14 +53,16 @@ def _pointer(*parts: str) -> str:
 @dataclass
 class Contract:
     app: web.Application
+    sink: Callable[[str], None] | None = None  # also told of each departure at once
     violations: list[str] = field(default_factory=list)
     checked: int = 0
     _document: dict[str, Any] | None = None
     _registry: Registry[Any] | None = None
 
     @classmethod
-    def install(cls, app: web.Application) -> Contract:
-        contract = cls(app)
+    def install(cls, app: web.Application, sink: Callable[[str], None] | None = None
+                ) -> Contract:
+        contract = cls(app, sink)
         app.middlewares.insert(0, contract.middleware)
         return contract
 
@@ -93,34 +96,39 @@ class Contract:
         where = f"{method.upper()} {template} -> {status}"
         response = op["responses"].get(str(status))
         if response is None:
-            self.violations.append(f"{where}: status not documented "
+            self._violation(f"{where}: status not documented "
                                    f"(documented: {sorted(op['responses'])})")
             return
         content = response.get("content", {})
         if not content:
             if body:
-                self.violations.append(f"{where}: a body where none is documented")
+                self._violation(f"{where}: a body where none is documented")
             return
         if body is None:
             return  # a file or a socket: its status and nothing more
         if content_type not in content:
-            self.violations.append(f"{where}: {content_type!r} not in {sorted(content)}")
+            self._violation(f"{where}: {content_type!r} not in {sorted(content)}")
             return
         if content_type in JSON_TYPES and method != "head":
             self._check_json(where, body, _pointer(
                 "paths", template or "", method, "responses", str(status), "content",
                 content_type, "schema"))
 
+    def _violation(self, text: str) -> None:
+        self.violations.append(text)
+        if self.sink is not None:
+            self.sink(text)
+
     def _check_json(self, where: str, body: bytes, pointer: str) -> None:
         try:
             value = json.loads(body)
         except ValueError:
-            self.violations.append(f"{where}: the body is not JSON")
+            self._violation(f"{where}: the body is not JSON")
             return
         validator = Draft202012Validator({"$ref": _URI + pointer}, registry=self._registry)
         for error in validator.iter_errors(value):
             path = "/".join(str(p) for p in error.absolute_path) or "(root)"
-            self.violations.append(f"{where}: {path}: {error.message[:300]}")
+            self._violation(f"{where}: {path}: {error.message[:300]}")
 
 
 def _template(request: web.Request) -> str | None:
