@@ -12,7 +12,7 @@ from pathlib import Path
 from aiohttp import web
 
 from secure_msg.errors import NotFound
-from secure_msg.web.openapi import add_route
+from secure_msg.web.openapi import FILE_STATUSES, add_route
 
 STATIC_DIR = Path(__file__).parent / "static"
 INDEX = STATIC_DIR / "index.html"
@@ -48,10 +48,12 @@ def setup_routes(app: web.Application) -> None:
     tags = ["web inbox"]
     html = {"type": "string", "contentMediaType": "text/html"}
     add_route(app, "GET", "/", index, tags=tags, summary="The web inbox (one HTML page)",
-              response=html, response_type="text/html")
+              response=html, response_type="text/html", also=FILE_STATUSES)
     add_route(app, "GET", "/enroll/{token}", index, tags=tags,
               summary="An invitation link: the web inbox opens its enrollment screen",
-              response=html, response_type="text/html")
+              response=html, response_type="text/html", also=FILE_STATUSES)
+    media = sorted({t.partition(";")[0] for t in CONTENT_TYPES.values()})
     add_route(app, "GET", "/static/{path:.+}", static_file, tags=tags,
               summary="The inbox's ES modules and stylesheet", response={"type": "string"},
-              response_type="application/octet-stream", errors=(404,))
+              response_type=media[0], response_types=media[1:], errors=(404,),
+              also=FILE_STATUSES)
