@@ -30,6 +30,9 @@ GOOD: dict[str, object] = {"date": WHEN, "time": WHEN, "code": "4821", "link": L
 FORBIDDEN = (
     "terap", "therap", "klinik", "clinic", "lapsi", "lapse", "barn", "child", "kuntout",
     "rehab", "diagno", "kela", "hoito", "vård", "treatment",
+    # health words: a notice about a doctor or a hospital says the family sees one (DESIGN §1.3)
+    "lääkär", "läkar", "doctor", "physician", "sairaal", "sjukhus", "hospital", "terveys",
+    "health", "potila", "patient", "remiss", "referral",
 )  # fmt: skip
 
 
@@ -123,6 +126,19 @@ def test_default_texts_reveal_nothing(language: Language) -> None:
     for kind, text in raw_templates(language).items():
         lowered = text.casefold()
         assert not any(word in lowered for word in FORBIDDEN), (kind, text)
+
+
+@pytest.mark.parametrize(
+    ("language", "asks_for"),
+    [(Language.FI, "asiakirja"), (Language.SV, "handling"), (Language.EN, "document")],
+)
+def test_period_ending_asks_for_documents_and_names_no_doctor(
+    renderer: NoticeRenderer, language: Language, asks_for: str
+) -> None:
+    """The period-ending notice asks for the documents in time, naming no doctor (issue 15)."""
+    text = renderer.render(NoticeKind.PERIOD_ENDING, language, slots_for(NoticeKind.PERIOD_ENDING))
+    assert asks_for in text
+    assert not any(word in text.casefold() for word in FORBIDDEN), text
 
 
 @pytest.mark.parametrize(
