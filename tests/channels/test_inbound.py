@@ -125,6 +125,38 @@ def test_twiml_say_language(language: Language, code: str) -> None:
     assert say.attrib["language"] == code
 
 
+# Twilio's text-to-speech table (https://www.twilio.com/docs/voice/twiml/say/text-speech): the
+# voices that speak each language we use. Without a voice <Say> takes the account's default
+# ("man"), which has no Finnish or Swedish; Polly's Finnish voice exists only as Suvi-Neural.
+DOCUMENTED_VOICES = {
+    "fi-FI": {"Polly.Suvi-Neural", "Google.fi-FI-Standard-A", "Google.fi-FI-Wavenet-A"},
+    "sv-SE": {"Polly.Astrid", "Polly.Elin-Neural", "Google.sv-SE-Standard-A",
+              "Google.sv-SE-Wavenet-A"},
+    "en-GB": {"Polly.Amy", "Polly.Emma", "Polly.Brian", "Polly.Amy-Neural", "Polly.Emma-Neural",
+              "Polly.Brian-Neural", "Polly.Arthur-Neural", "Google.en-GB-Standard-A",
+              "Google.en-GB-Wavenet-A"},
+}
+LOCALE = {Language.FI: "fi-FI", Language.SV: "sv-SE", Language.EN: "en-GB"}
+
+
+def _says(xml: str) -> list[tuple[str, str | None, str | None]]:
+    root = ElementTree.fromstring(xml)  # noqa: S314 - our own TwiML
+    return [(s.attrib["language"], s.attrib.get("voice"), s.text) for s in root.iter("Say")]
+
+
+@pytest.mark.parametrize("language", list(Language))
+def test_every_say_has_a_documented_voice_for_its_language(language: Language) -> None:
+    """Each <Say> names a voice Twilio documents for its language, in every TwiML we write."""
+    documents = [
+        twiml_say("a", language=language),
+        twiml_gather("a", language=language, action_url="https://x.example/g", fallback="b"),
+    ]
+    for xml in documents:
+        for locale, voice, _ in _says(xml):
+            assert locale == LOCALE[language]
+            assert voice in DOCUMENTED_VOICES[locale], (locale, voice)
+
+
 PUBLIC = "https://msg.example.fi"
 TOKEN = "hook-token"
 PARAMS = inbound_sms_params(account_sid="AC" + "1" * 32, from_="+358401", to="+358402", body="PERU")

@@ -24,6 +24,20 @@ VOICE_LANGUAGE: Mapping[Language, str] = {
     Language.SV: "sv-SE",
     Language.EN: "en-GB",
 }
+# A voice that speaks each language, from Twilio's text-to-speech table
+# (https://www.twilio.com/docs/voice/twiml/say/text-speech). Without one, <Say> takes the
+# account's default voice ("man"), which speaks neither Finnish nor Swedish, and Twilio warns
+# that an invalid voice/language pair "may result in error and <Say> instruction failure".
+# Amazon Polly's only Finnish voice is neural (Suvi), so all three are Polly neural voices.
+VOICE: Mapping[Language, str] = {
+    Language.FI: "Polly.Suvi-Neural",
+    Language.SV: "Polly.Elin-Neural",
+    Language.EN: "Polly.Amy-Neural",
+}
+
+
+def _say(parent: Any, text: str, language: Language) -> None:
+    parent.say(text, voice=VOICE[language], language=VOICE_LANGUAGE[language])
 
 
 def twiml_message(text: str) -> str:
@@ -51,13 +65,12 @@ def twiml_gather(
 
     When the caller presses nothing, `fallback` is said and the call ends.
     """
-    lang = VOICE_LANGUAGE[language]
     response = VoiceResponse()
     gather = response.gather(
         num_digits=num_digits, action=action_url, method="POST", timeout=timeout_seconds
     )
-    gather.say(prompt, language=lang)
-    response.say(fallback, language=lang)
+    _say(gather, prompt, language)
+    _say(response, fallback, language)
     response.hangup()
     return str(response.to_xml())
 
@@ -65,7 +78,7 @@ def twiml_gather(
 def twiml_say(text: str, *, language: Language) -> str:
     """Voice TwiML: say `text` in `language`, then hang up."""
     response = VoiceResponse()
-    response.say(text, language=VOICE_LANGUAGE[language])
+    _say(response, text, language)
     response.hangup()
     return str(response.to_xml())
 
