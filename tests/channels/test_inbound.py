@@ -16,6 +16,7 @@ from secure_msg.channels.inbound import (
     twiml_message,
     twiml_no_reply,
     twiml_say,
+    twiml_say_in_turn,
 )
 from secure_msg.model.inbound import InboundIntent, IntentKind, parse_inbound_sms
 from secure_msg.model.notice_templates import Language
@@ -150,11 +151,20 @@ def test_every_say_has_a_documented_voice_for_its_language(language: Language) -
     documents = [
         twiml_say("a", language=language),
         twiml_gather("a", language=language, action_url="https://x.example/g", fallback="b"),
+        twiml_say_in_turn([(language, "a")]),
     ]
     for xml in documents:
         for locale, voice, _ in _says(xml):
             assert locale == LOCALE[language]
             assert voice in DOCUMENTED_VOICES[locale], (locale, voice)
+
+
+def test_say_in_turn_speaks_each_language_with_its_voice_then_hangs_up() -> None:
+    """The neutral call answer: one <Say> per language in the order given, then <Hangup>."""
+    xml = twiml_say_in_turn([(Language.FI, "Hei"), (Language.SV, "Hej"), (Language.EN, "Hi")])
+    assert [(locale, text) for locale, _, text in _says(xml)] == [
+        ("fi-FI", "Hei"), ("sv-SE", "Hej"), ("en-GB", "Hi")]
+    assert [el.tag for el in ElementTree.fromstring(xml)] == ["Say", "Say", "Say", "Hangup"]  # noqa: S314
 
 
 PUBLIC = "https://msg.example.fi"

@@ -141,6 +141,31 @@ def test_period_ending_asks_for_documents_and_names_no_doctor(
     assert not any(word in text.casefold() for word in FORBIDDEN), text
 
 
+@pytest.mark.parametrize("sender_name", [None, "Palvelu Oy", "x" * 30])
+def test_neutral_reply_is_one_text_in_every_language_in_one_segment(
+    sender_name: str | None,
+) -> None:
+    """The neutral SMS reply is the same for everyone: fi, sv and en in that order, in one GSM-7
+    segment even with the longest sender name (a second segment is a second SMS to pay)."""
+    r = NoticeRenderer.load(sender_name=sender_name)
+    text = r.render_every_language(NoticeKind.NEUTRAL_REPLY)
+    parts = [r.render(NoticeKind.NEUTRAL_REPLY, lang, {}).removeprefix(f"{sender_name}: ")
+             for lang in (Language.FI, Language.SV, Language.EN)]
+    assert text == (f"{sender_name}: " if sender_name else "") + "\n".join(parts)
+    info = analyze(text)
+    assert (info.encoding, info.segments) == (Encoding.GSM7, 1), (info, text)
+
+
+def test_the_unknown_callers_message_is_said_in_every_language() -> None:
+    """The call answer for anyone without a menu: each language's text, fi, sv, en."""
+    r = NoticeRenderer.load(sender_name="Palvelu Oy")
+    assert r.in_every_language(NoticeKind.VOICE_UNKNOWN) == [
+        (lang, r.render(NoticeKind.VOICE_UNKNOWN, lang, {}))
+        for lang in (Language.FI, Language.SV, Language.EN)]
+    with pytest.raises(TemplateError, match="slots"):
+        r.in_every_language(NoticeKind.REMINDER)  # an answer to anyone carries no slot
+
+
 @pytest.mark.parametrize(
     ("language", "expected"),
     [

@@ -5,7 +5,7 @@ What a message asks for is model/inbound.py; this module writes the answers as T
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from twilio.request_validator import RequestValidator
@@ -77,8 +77,14 @@ def twiml_gather(
 
 def twiml_say(text: str, *, language: Language) -> str:
     """Voice TwiML: say `text` in `language`, then hang up."""
+    return twiml_say_in_turn([(language, text)])
+
+
+def twiml_say_in_turn(lines: Sequence[tuple[Language, str]]) -> str:
+    """Voice TwiML: say each text in its language and voice, in order, then hang up."""
     response = VoiceResponse()
-    _say(response, text, language)
+    for language, text in lines:
+        _say(response, text, language)
     response.hangup()
     return str(response.to_xml())
 
@@ -94,6 +100,9 @@ class TwimlReplies:
 
     def say(self, text: str, *, language: Language) -> str:
         return twiml_say(text, language=language)
+
+    def say_in_turn(self, lines: Sequence[tuple[Language, str]]) -> str:
+        return twiml_say_in_turn(lines)
 
     def gather(self, prompt: str, *, language: Language, action_url: str,
                fallback: str) -> str:

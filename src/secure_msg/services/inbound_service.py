@@ -11,6 +11,11 @@ treated like an unknown one. Failed cancel attempts are limited per sender numbe
 appointment (`InboundLimits`); past the limit nothing is cancelled, even with the right code,
 and each refusal is audited (threat model §6 item 6).
 
+Everyone who gets no menu gets the same answer, byte for byte, in Finnish, Swedish and English:
+a stranger, a guardian with no upcoming appointment, a caregiver and a blocked caller alike. An
+answer in the family's language would tell someone calling with a spoofed number that the
+number belongs to a client family.
+
 A STOP (or another opt-out word) that newly turns off SMS to a family member's number alerts the
 therapists of that member's booklets, since anyone can spoof a parent's number and STOP would
 otherwise silently stop their reminders (`notice_service.opt_out_alerts_txn`).
@@ -121,8 +126,14 @@ def _text(deps: AppointmentDeps, kind: NoticeKind, lang: Language, at_ms: int | 
     return deps.notices.renderer.render(kind, lang, slots)
 
 
-def _neutral(deps: AppointmentDeps, replies: ReplyFormat, lang: Language = Language.FI) -> str:
-    return replies.message(_text(deps, NoticeKind.NEUTRAL_REPLY, lang))
+def _neutral(deps: AppointmentDeps, replies: ReplyFormat) -> str:
+    """The one SMS answer for anyone the service will not tell anything."""
+    return replies.message(deps.notices.renderer.render_every_language(NoticeKind.NEUTRAL_REPLY))
+
+
+def _no_menu(deps: AppointmentDeps, replies: ReplyFormat) -> str:
+    """The one call answer for anyone who gets no menu: the same whoever calls."""
+    return replies.say_in_turn(deps.notices.renderer.in_every_language(NoticeKind.VOICE_UNKNOWN))
 
 
 def _say(deps: AppointmentDeps, replies: ReplyFormat, kind: NoticeKind, caller: Caller,
@@ -227,7 +238,7 @@ async def voice_call(deps: AppointmentDeps, limits: InboundLimits, replies: Repl
     # Checked here on the loop, not inside the read, which runs in a reader thread.
     if (caller.account_id is None or not caller.upcoming
             or limits.blocked(caller.sender, caller.upcoming_ids[:1])):
-        return _say(deps, replies, NoticeKind.VOICE_UNKNOWN, caller)
+        return _no_menu(deps, replies)
     nxt = caller.upcoming[0]
     return replies.gather(
         _text(deps, NoticeKind.VOICE_NEXT_APPOINTMENT, caller.language, nxt.start_ms),
@@ -245,11 +256,12 @@ def _gather_txn(conn: Txn, deps: AppointmentDeps, limits: InboundLimits,
     target = next((a for a in caller.upcoming if a.id.hex() == appointment_hex), None)
     if limits.blocked(caller.sender, [target.id] if target else []):
         _refused_txn(conn, caller, "voice", now)
-        return _say(deps, replies, NoticeKind.VOICE_UNKNOWN, caller)
+        return _no_menu(deps, replies)
     if caller.account_id is None or target is None:
         limits.fail(caller.sender, caller.upcoming_ids)
-        kind = NoticeKind.VOICE_UNKNOWN if caller.account_id is None else NoticeKind.VOICE_GOODBYE
-        return _say(deps, replies, kind, caller)
+        if caller.account_id is None:
+            return _no_menu(deps, replies)
+        return _say(deps, replies, NoticeKind.VOICE_GOODBYE, caller)
     family_cancel_txn(conn, deps, target, actor=_actor(caller), via="voice",
                       canceller_id=caller.account_id, now=now)
     return _say(deps, replies, NoticeKind.VOICE_CANCELLED, caller, target.start_ms)
