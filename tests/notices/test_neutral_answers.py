@@ -1,5 +1,6 @@
 """Everyone the service tells nothing gets the same answer, byte for byte, in Finnish, Swedish and
-English (issue 15). The real server, the local Twilio-compatible server and signed webhooks."""
+English, and PERU by WhatsApp cancels as by SMS (issue 15). The real server, the local
+Twilio-compatible server and signed webhooks."""
 
 from __future__ import annotations
 
@@ -9,13 +10,25 @@ from xml.etree import ElementTree
 import pytest
 
 from secure_msg.channels.segments import Encoding, analyze
-from secure_msg.testing.twilio_webhooks import WebhookReply
+from secure_msg.testing.twilio_webhooks import WebhookReply, send_inbound_sms
 
-from .conftest import MUM_PHONE, NANNY_PHONE, STRANGER_PHONE, soon
+from .conftest import (
+    ACCOUNT_SID,
+    AUTH_TOKEN,
+    DAD_PHONE,
+    DAY,
+    FROM,
+    MUM_PHONE,
+    NANNY_PHONE,
+    STRANGER_PHONE,
+    THERAPIST_PHONE,
+    soon,
+)
 
 pytestmark = pytest.mark.slow
 
 GRANNY_PHONE = "+358401115555"  # a guardian who reads Swedish
+WHATSAPP = "whatsapp:"
 
 
 def _root(reply: WebhookReply) -> ElementTree.Element:
@@ -73,3 +86,32 @@ async def test_the_neutral_sms_is_one_text_in_three_languages_for_everyone(
     info = analyze(text)
     assert (info.encoding, info.segments) == (Encoding.GSM7, 1)
     assert (await p.appointments())[a["id"]]["status"] == "scheduled"
+
+
+async def test_peru_by_whatsapp_cancels_within_the_same_limit(practice_factory: Any) -> None:
+    """PERU <code> from whatsapp:<a guardian's number> cancels that appointment, confirms in the
+    reply (answered on WhatsApp), tells the therapist it came by WhatsApp and the other guardian;
+    wrong codes by WhatsApp and by SMS count against one limit for the number."""
+    p = await practice_factory()
+    first, second = await p.schedule(soon()), await p.schedule(soon() + DAY)
+
+    async def whatsapp(body: str) -> WebhookReply:
+        return await send_inbound_sms(
+            p.server.url("/webhooks/twilio/sms"), auth_token=AUTH_TOKEN, account_sid=ACCOUNT_SID,
+            from_=WHATSAPP + MUM_PHONE, to=WHATSAPP + FROM, body=body, session=p.http)
+
+    neutral = (await p.sms("PERU 0001")).body
+    assert (await whatsapp("PERU 0000")).body == neutral
+    confirmed = _message(await whatsapp(f"PERU {first['cancel_code']}"))
+    assert "Perumisesi on vastaanotettu" in confirmed
+    rows = await p.appointments()
+    assert (rows[first["id"]]["status"], rows[first["id"]]["cancelled_via"]) == (
+        "cancelled_by_family", "whatsapp")
+    assert rows[second["id"]]["status"] == "scheduled"
+    await p.wait_for(lambda: len(p.messages(THERAPIST_PHONE)) == 1)
+    assert "peruttiin WhatsAppilla" in p.messages(THERAPIST_PHONE)[0].body
+    await p.wait_for(lambda: len(p.messages(DAD_PHONE)) == 1)
+    for _ in range(3):  # with the two above, five failures from this number
+        assert (await p.sms("PERU 0002")).body == neutral
+    assert (await whatsapp(f"PERU {second['cancel_code']}")).body == neutral
+    assert (await p.appointments())[second["id"]]["status"] == "scheduled"

@@ -41,7 +41,8 @@ def _say(parent: Any, text: str, language: Language) -> None:
 
 
 def twiml_message(text: str) -> str:
-    """A messaging TwiML reply that sends `text` back to the sender."""
+    """A messaging TwiML reply that sends `text` back to the sender, on the channel (SMS or
+    WhatsApp) and from the number the message came in on."""
     response = MessagingResponse()
     response.message(text)
     return str(response.to_xml())

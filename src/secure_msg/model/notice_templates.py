@@ -89,6 +89,8 @@ CANCEL_CHANNELS: Mapping[str, Mapping[Language, str]] = {
             Language.EN: "by text message"},
     "voice": {Language.FI: "puhelimitse", Language.SV: "per telefon", Language.EN: "by phone"},
     "api": {Language.FI: "sovelluksessa", Language.SV: "i appen", Language.EN: "in the app"},
+    "whatsapp": {Language.FI: "WhatsAppilla", Language.SV: "per WhatsApp",
+                 Language.EN: "by WhatsApp"},
 }
 
 _WEEKDAYS: Mapping[Language, tuple[str, ...]] = {
