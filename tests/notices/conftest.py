@@ -99,12 +99,12 @@ class Practice:
             {"start": iso(start_ms), "duration_minutes": 45})
         return result
 
-    async def join(self, role: str, name: str, phone: str) -> Client:
-        """Invite and enrol a family member with this phone into the booklet."""
+    async def join(self, role: str, name: str, phone: str, language: str = "fi") -> Client:
+        """Invite and enrol a family member with this phone (and language) into the booklet."""
         invite = await self.therapist.invite(self.booklet, role, name=name, phone=phone,
-                                             email=f"{name}@example.fi")
+                                             email=f"{name}@example.fi", language=language)
         link = self.public + invite["link"][invite["link"].index("/enroll/"):]
-        return await _enroll(self.http, link, f"{name}-login")
+        return await _enroll(self.http, link, f"{name}-login", language)
 
     async def sms(self, body: str, *, sid: str | None = None, frm: str = MUM_PHONE,
                   mode: SignatureMode = SignatureMode.VALID) -> WebhookReply:
@@ -230,7 +230,8 @@ async def practice_factory(
     assert contract_server.violations(contract_log) == [], "answers outside /api/openapi.json"
 
 
-async def _enroll(http: aiohttp.ClientSession, link: str, login: str) -> Client:
+async def _enroll(http: aiohttp.ClientSession, link: str, login: str, language: str = "fi"
+                  ) -> Client:
     client = Client(Profile(), http)
-    await client.enroll(link, login, PASSWORD)
+    await client.enroll(link, login, PASSWORD, language)
     return client
