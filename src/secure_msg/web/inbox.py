@@ -35,11 +35,22 @@ async def index(request: web.Request) -> web.FileResponse:
     return _file(INDEX)
 
 
+def _static_path(relative: str) -> Path | None:
+    """The file under static/ that `relative` names, or None: outside, hidden, of a type not
+    served, or a name the file system refuses (a NUL byte, a name over 255 bytes)."""
+    try:
+        path = (STATIC_DIR / relative).resolve()
+        found = path.is_relative_to(STATIC_DIR.resolve()) and path.is_file()
+    except (OSError, ValueError):
+        return None
+    if not found or path.suffix not in CONTENT_TYPES or path.name.startswith("."):
+        return None
+    return path
+
+
 async def static_file(request: web.Request) -> web.FileResponse:
-    relative = request.match_info["path"]
-    path = (STATIC_DIR / relative).resolve()
-    if (not path.is_relative_to(STATIC_DIR.resolve()) or not path.is_file()
-            or path.suffix not in CONTENT_TYPES or path.name.startswith(".")):
+    path = _static_path(request.match_info["path"])
+    if path is None:
         raise NotFound("No such file")
     return _file(path)
 
