@@ -17,8 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import schemathesis
-from schemathesis import Case, HookContext
+from schemathesis import Case, GenerationMode, HookContext
 from schemathesis.auths import AuthContext
+from schemathesis.core.parameters import ParameterLocation
+from schemathesis.generation.meta import TestPhase
 
 WORLD: dict[str, Any] = json.loads(
     Path(os.environ["SECURE_MSG_FUZZ_WORLD"]).read_text(encoding="utf-8"))
@@ -47,6 +49,17 @@ def _next_value(label: str, name: str, pool: list[str]) -> str | None:
     return next(rotation)
 
 
+def _keep_generated(case: Case, location: ParameterLocation) -> bool:
+    """A stateful step carries ids from earlier responses; a negative component must stay
+    invalid (a real id in its place would turn the case into a valid one)."""
+    meta = case.meta
+    if meta is None:
+        return False
+    component = meta.components.get(location)
+    return meta.phase.name == TestPhase.STATEFUL or (
+        component is not None and component.mode == GenerationMode.NEGATIVE)
+
+
 def _path_pools(case: Case) -> dict[str, list[str]]:
     """Real values per path parameter: some names mean a different thing on some routes."""
     return {**WORLD["path"], **WORLD["route_path"].get(case.operation.path, {})}
@@ -66,11 +79,13 @@ def before_load_schema(context: HookContext, raw_schema: dict[str, Any]) -> None
 def map_case(context: HookContext, case: Case) -> Case:
     label = case.operation.label
     pools = _path_pools(case)
-    for name in list(case.path_parameters or {}):
+    keep_path = _keep_generated(case, ParameterLocation.PATH)
+    keep_body = _keep_generated(case, ParameterLocation.BODY)
+    for name in [] if keep_path else list(case.path_parameters or {}):
         value = _next_value(label, name, pools.get(name, []))
         if value is not None:
             case.path_parameters[name] = value
-    if isinstance(case.body, dict):
+    if isinstance(case.body, dict) and not keep_body:
         for name, pool in WORLD["body"].items():
             value = _next_value(label, "body." + name, pool) if name in case.body else None
             if value is not None:
