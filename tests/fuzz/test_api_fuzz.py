@@ -8,8 +8,8 @@ the fuzzer that session and those ids. Every response must be: no 5xx, a status 
 lists for the operation, a body that validates against its schema, the documented content type;
 and the server must log no ERROR meanwhile.
 
-Bounded for `make test`: EXAMPLES cases per operation and phase, one worker, a fixed seed, so
-CI sends the same requests every run. Locally, to look further:
+Bounded for `make test` (runner.py): 200 cases per operation and phase, one worker, a fixed
+seed, so CI sends the same requests every run. Locally, to look further:
 
     SECURE_MSG_FUZZ_EXAMPLES=1000 SECURE_MSG_FUZZ_SEED=7 pytest -m fuzz -s
     SECURE_MSG_FUZZ_SECONDS=1800 pytest -m fuzz -s   # fuzz until half an hour is spent
@@ -17,14 +17,9 @@ CI sends the same requests every run. Locally, to look further:
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import sys
-import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,23 +29,11 @@ import pytest
 from secure_msg.testing.server_process import ServerProcess
 from secure_msg.testing.twilio_server import RunningTwilioServer
 
+from .runner import EXAMPLES, SEED, FuzzRun, run_schemathesis
 from .world import World, build_world, start_practice, start_twilio
 
 pytestmark = [pytest.mark.slow, pytest.mark.fuzz]
 
-EXAMPLES = int(os.environ.get("SECURE_MSG_FUZZ_EXAMPLES") or 200)  # per operation and phase
-SEED = int(os.environ.get("SECURE_MSG_FUZZ_SEED") or 14)
-SECONDS = int(os.environ.get("SECURE_MSG_FUZZ_SECONDS") or 0)  # 0: no budget, EXAMPLES rules
-# A run that hangs fails instead of holding CI: ~1 s per example is what a loaded machine takes.
-HARD_LIMIT = max(SECONDS * 2, EXAMPLES * 4, 600)
-CHECKS = ("not_a_server_error", "status_code_conformance", "response_schema_conformance",
-          "content_type_conformance")
-EXCLUDED = {
-    # A WebSocket: a plain GET is a failed upgrade, which the document (101) cannot describe,
-    # and the fuzzer cannot speak the protocol; tests/api/test_live_and_receipts.py and the
-    # browser tests drive it.
-    "/api/live",
-}
 # Routes that must have answered 2xx during the run: proof that the session and the real ids
 # reached the handlers (a fuzzer that only saw 401s and 404s would pass everything else).
 MUST_SUCCEED = {
@@ -60,14 +43,6 @@ MUST_SUCCEED = {
     ("DELETE", "/api/booklets/{booklet_id}/members/{account_id}"),
     ("GET", "/api/enroll/{token}"), ("POST", "/api/invitations/{token}/accept"),
 }
-HOOKS = Path(__file__).with_name("hooks.py")
-
-
-@dataclass
-class FuzzRun:
-    report: dict[str, Any]
-    output: str
-    seconds: float
 
 
 @pytest.fixture
@@ -75,40 +50,6 @@ async def twilio() -> AsyncIterator[RunningTwilioServer]:
     server = await start_twilio()
     yield server
     await server.close()
-
-
-def _arguments(base_url: str, report_dir: Path) -> list[str]:
-    budget = ["--max-time", str(SECONDS)] if SECONDS else []
-    excluded = [arg for path in sorted(EXCLUDED) for arg in ("--exclude-path", path)]
-    return [
-        "run", base_url + "/api/openapi.json", "--checks", ",".join(CHECKS),
-        "--max-examples", str(EXAMPLES), "--seed", str(SEED), *budget, "--workers", "1",
-        "--request-timeout", "10", *excluded, "--report", "json",
-        "--report-json-path", str(report_dir / "report.json"), "--no-color",
-    ]
-
-
-async def run_schemathesis(base_url: str, world_file: Path, workdir: Path) -> FuzzRun:
-    """The CLI in a subprocess: its own process, and this event loop keeps serving Twilio."""
-    env = {**os.environ, "SCHEMATHESIS_HOOKS": str(HOOKS), "SECURE_MSG_FUZZ_WORLD": str(world_file)}
-    started = time.monotonic()
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "schemathesis.cli", *_arguments(base_url, workdir),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-        stdin=asyncio.subprocess.DEVNULL, env=env,
-        cwd=workdir,  # so that no schemathesis.toml from elsewhere applies
-    )
-    try:
-        output, _ = await asyncio.wait_for(process.communicate(), HARD_LIMIT)
-    except TimeoutError:
-        process.kill()
-        await process.wait()
-        raise
-    text = output.decode("utf-8", "replace")
-    report_file = workdir / "report.json"
-    assert report_file.exists(), f"Schemathesis wrote no report:\n{text[-5000:]}"
-    report = json.loads(report_file.read_text(encoding="utf-8"))
-    return FuzzRun(report, text, time.monotonic() - started)
 
 
 def log_records(server: ServerProcess) -> list[dict[str, Any]]:

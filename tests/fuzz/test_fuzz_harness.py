@@ -19,7 +19,7 @@ from aiohttp import web
 
 from secure_msg.web.openapi import API_REGISTRY, ApiRegistry, add_route
 
-from .test_api_fuzz import run_schemathesis
+from .runner import run_schemathesis
 
 pytestmark = [pytest.mark.slow, pytest.mark.fuzz]
 
