@@ -32,14 +32,6 @@ _UNKNOWN_TOKEN = "A" * 43
 _KEEP = None  # in a rotation: keep what the fuzzer generated
 _rotations: dict[tuple[str, str], Iterator[str | None]] = {}
 
-# What Twilio posts, as a form. The webhooks' bodies are not in the document today, so the
-# fuzzer would only ever send them an empty POST; with this it sends forms, URL-encoded and
-# multipart, none signed (it cannot sign), which must be refused as 4xx, never 5xx.
-_TWILIO_FIELDS = ("AccountSid", "MessageSid", "SmsSid", "MessageStatus", "ErrorCode", "From",
-                  "To", "Body", "CallSid", "CallStatus", "Digits")
-_TWILIO_FORM = {"type": "object",
-                "properties": {name: {"type": "string"} for name in _TWILIO_FIELDS}}
-
 
 def _next_value(label: str, name: str, pool: list[str]) -> str | None:
     """The next of pool's values and then the generated one, in turn, per operation and name."""
@@ -63,16 +55,6 @@ def _keep_generated(case: Case, location: ParameterLocation) -> bool:
 def _path_pools(case: Case) -> dict[str, list[str]]:
     """Real values per path parameter: some names mean a different thing on some routes."""
     return {**WORLD["path"], **WORLD["route_path"].get(case.operation.path, {})}
-
-
-@schemathesis.hook
-def before_load_schema(context: HookContext, raw_schema: dict[str, Any]) -> None:
-    for path, operations in raw_schema.get("paths", {}).items():
-        post = operations.get("post") if path.startswith("/webhooks/") else None
-        if post is not None and "requestBody" not in post:
-            post["requestBody"] = {"content": {
-                media: {"schema": _TWILIO_FORM}
-                for media in ("application/x-www-form-urlencoded", "multipart/form-data")}}
 
 
 @schemathesis.hook

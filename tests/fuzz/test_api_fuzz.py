@@ -8,7 +8,7 @@ the fuzzer that session and those ids. Every response must be: no 5xx, a status 
 lists for the operation, a body that validates against its schema, the documented content type;
 and the server must log no ERROR meanwhile.
 
-Bounded for `make test` (runner.py): 200 cases per operation and phase, one worker, a fixed
+Bounded for `make test` (runner.py): 150 cases per operation and phase, one worker, a fixed
 seed, so CI sends the same requests every run. Locally, to look further:
 
     SECURE_MSG_FUZZ_EXAMPLES=1000 SECURE_MSG_FUZZ_SEED=7 pytest -m fuzz -s

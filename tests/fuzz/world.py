@@ -176,7 +176,8 @@ async def build_world(server: ServerProcess, http: aiohttp.ClientSession) -> Wor
         path={"booklet_id": [booklet, booklet, booklet, foreign], "account_id": ids,
               "appointment_id": appointments},
         route_path={"/api/enroll/{token}": {"token": [to_enroll]},
-                    "/api/invitations/{token}/accept": {"token": to_accept}},
+                    "/api/invitations/{token}/accept": {"token": to_accept},
+                    "/static/{path}": {"path": ["app.css", "app/api.mjs", "icon.svg"]}},
         body={"member_id": ids, "appointment_id": appointments,
               "login": [f"{name}-login" for _, name, _ in FAMILY]},
     )
