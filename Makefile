@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test test-fast test-py test-py-fast test-js lint install node chromium vectors bench clean
+.PHONY: run test test-fast test-py test-py-fast test-fuzz test-js lint install node chromium vectors bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,11 @@ test-fast: install node lint test-py-fast test-js
 
 test-py-fast: install
 	$(PY) -m pytest -q -m "not slow" --ignore=tests/browser
+
+# The API fuzzer alone (also part of `make test`, bounded); to look further, e.g.
+# `SECURE_MSG_FUZZ_EXAMPLES=1000 SECURE_MSG_FUZZ_SEED=7 make test-fuzz` (tests/fuzz/).
+test-fuzz: install
+	$(PY) -m pytest -q -s -m fuzz tests/fuzz
 
 test-js: node
 	node --test tests/js/

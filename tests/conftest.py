@@ -16,6 +16,7 @@ from secure_msg.crypto.rng import system_rng
 from secure_msg.crypto.vault import Vault
 from secure_msg.server_keys import generate_key_files, load_vault
 from secure_msg.storage.db import Database
+from secure_msg.testing.contract import Contract
 from secure_msg.testing.server_process import ServerProcess, start_server
 from secure_msg.web.app import create_app
 
@@ -60,10 +61,32 @@ def clock() -> FixedClock:
 Client = TestClient[web.Request, web.Application]
 
 
+ContractCheck = Callable[[web.Application], web.Application]
+
+
 @pytest.fixture
-async def client(config: Config, clock: FixedClock, aiohttp_client: AiohttpClient) -> Client:
-    """The whole app in-process (real database file, real keys) on a loopback test server."""
-    return await aiohttp_client(create_app(config, clock=clock))
+def contract() -> Iterator[ContractCheck]:
+    """Wrap an app so that every answer it gives in this test is checked against its own
+    /api/openapi.json (secure_msg.testing.contract); the test fails at teardown on any
+    undocumented status, media type or body."""
+    installed: list[Contract] = []
+
+    def check(app: web.Application) -> web.Application:
+        installed.append(Contract.install(app))
+        return app
+
+    yield check
+    violations = [v for c in installed for v in c.violations]
+    assert not violations, "answers that depart from /api/openapi.json:\n" + "\n".join(
+        dict.fromkeys(violations))
+
+
+@pytest.fixture
+async def client(config: Config, clock: FixedClock, aiohttp_client: AiohttpClient,
+                 contract: ContractCheck) -> Client:
+    """The whole app in-process (real database file, real keys) on a loopback test server,
+    every answer checked against the API's document."""
+    return await aiohttp_client(contract(create_app(config, clock=clock)))
 
 
 @pytest.fixture

@@ -71,6 +71,30 @@ def test_bad_config_names_the_key(project: Path, capsys: pytest.CaptureFixture[s
     assert not (project / "var" / "secure-msg.db").exists()
 
 
+def _serve_briefly(project: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """`secure-msg serve` in a subprocess: one that starts serving is stopped by the timeout."""
+    return subprocess.run([sys.executable, "-m", "secure_msg", "serve"], cwd=project,
+                          env={**os.environ, "SECURE_MSG_SERVER_PORT": "0", **env},
+                          capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_serve_refuses_a_partial_twilio_config_but_admin_commands_work(project: Path) -> None:
+    """Twilio's account_sid and from_number without the token (which lives in the service's
+    environment): serve exits 2 naming twilio.auth_token before opening anything, and so does a
+    token that is no Auth Token; an admin command on the same config runs."""
+    main(["init"])
+    config = project / "config" / "secure-msg.toml"
+    config.write_text(config.read_text().replace(
+        'account_sid = ""', f'account_sid = "{"AC" + "0123456789abcdef" * 2}"').replace(
+        'from_number = ""', 'from_number = "+358451230000"'))
+    for env in ({}, {"SECURE_MSG_TWILIO_AUTH_TOKEN": "not-an-auth-token"}):
+        refused = _serve_briefly(project, **env)
+        assert (refused.returncode, "twilio.auth_token" in refused.stderr) == (2, True), refused
+        assert "not-an-auth-token" not in refused.stderr
+    assert not (project / "var" / "secure-msg.db").exists()
+    assert main(["admin", "audit", "verify"]) == 0
+
+
 def _webhook_status(url: str, auth_token: str) -> int:
     """An inbound-SMS webhook to `url`, signed with `auth_token` over the configured public URL
     (the example config's), with Twilio-shaped SIDs: the status it gets."""

@@ -8,7 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from secure_msg.config import EXAMPLE_CONFIG_PATH, Secret, all_keys, load_config
+from secure_msg.config import (
+    EXAMPLE_CONFIG_PATH,
+    Secret,
+    all_keys,
+    load_config,
+    require_twilio_complete,
+)
 from secure_msg.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -100,13 +106,83 @@ def test_missing_file_says_to_run_init(tmp_path: Path) -> None:
         load_config(tmp_path / "absent.toml", env={})
 
 
+SID = "AC" + "0123456789abcdef" * 2
+TOKEN = "5ec2e7" + "0123456789abcdef" * 1 + "fedcba9876"  # an Auth Token's shape: 32 hex digits
+TWILIO = {"SECURE_MSG_TWILIO_ACCOUNT_SID": SID, "SECURE_MSG_TWILIO_AUTH_TOKEN": TOKEN,
+          "SECURE_MSG_TWILIO_FROM_NUMBER": "+358451230000"}
+
+
 def test_secrets_are_masked_in_repr(tmp_path: Path) -> None:
     """The Twilio auth token from the environment never shows in repr/str of the config."""
-    config = load_config(None, env={"SECURE_MSG_TWILIO_AUTH_TOKEN": "s3cret-token-value"})
-    assert config.twilio.auth_token.reveal() == "s3cret-token-value"
-    assert "s3cret" not in repr(config)
-    assert "s3cret" not in str(config.twilio)
+    config = load_config(None, env=TWILIO)
+    assert config.twilio.auth_token.reveal() == TOKEN
+    assert TOKEN not in repr(config)
+    assert TOKEN not in str(config.twilio)
     assert repr(Secret("x")) == "Secret('********')"
+
+
+def _without(*keys: str, **changed: str) -> dict[str, str]:
+    env = {k: v for k, v in TWILIO.items() if k.removeprefix("SECURE_MSG_TWILIO_") not in keys}
+    return env | {f"SECURE_MSG_TWILIO_{k}": v for k, v in changed.items()}
+
+
+@pytest.mark.parametrize(
+    ("env", "key", "says"),
+    [
+        (_without(ACCOUNT_SID="AC123"), "twilio.account_sid", "32"),
+        (_without(ACCOUNT_SID=SID.upper()), "twilio.account_sid", "32"),  # webhooks say lower
+        (_without(ACCOUNT_SID="SK" + SID[2:]), "twilio.account_sid", "AC"),
+        (_without(FROM_NUMBER="0451230000"), "twilio.from_number", "E.164"),
+        (_without(AUTH_TOKEN=TOKEN[:31]), "twilio.auth_token", "32 hex"),
+        (_without(AUTH_TOKEN=TOKEN + "\n"), "twilio.auth_token", "32 hex"),
+        (_without(AUTH_TOKEN="Xy" * 16), "twilio.auth_token", "API key"),  # an API key secret
+        (_without("ACCOUNT_SID", "FROM_NUMBER", AUTH_TOKEN="t0k3n"), "twilio.auth_token", "32 hex"),
+    ],
+)
+def test_twilio_settings_have_twilios_shapes(env: dict[str, str], key: str, says: str) -> None:
+    """Each Twilio setting given is in Twilio's shape, for every command that loads the config;
+    the error names the key and never shows the token."""
+    with pytest.raises(ConfigError) as info:
+        load_config(None, env=env)
+    assert (info.value.key, says in str(info.value)) == (key, True), str(info.value)
+    token = env.get("SECURE_MSG_TWILIO_AUTH_TOKEN")
+    assert not token or token.strip() not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("env", "key"),
+    [
+        (_without("ACCOUNT_SID"), "twilio.account_sid"),
+        (_without("AUTH_TOKEN"), "twilio.auth_token"),
+        (_without("FROM_NUMBER"), "twilio.from_number"),
+        (_without("ACCOUNT_SID", "FROM_NUMBER"), "twilio.account_sid"),
+    ],
+)
+def test_the_server_needs_all_three_twilio_credentials_or_none(env: dict[str, str],
+                                                                key: str) -> None:
+    """One Twilio credential without the others is refused when the server starts, naming the
+    missing key (the token is not in it); none at all is fine (SMS off, or the dev server)."""
+    with pytest.raises(ConfigError) as info:
+        require_twilio_complete(load_config(None, env=env).twilio)
+    assert info.value.key == key
+    assert "must be set" in str(info.value)
+    assert TOKEN not in str(info.value)
+    require_twilio_complete(load_config(None, env={}).twilio)
+    require_twilio_complete(load_config(None, env=TWILIO).twilio)
+
+
+def test_a_local_twilio_server_may_use_any_token() -> None:
+    """Only Twilio's own API insists on an Auth Token's shape: the local Twilio-compatible
+    server (tests, `make run`) takes any non-empty token."""
+    local = _without(AUTH_TOKEN="practice-auth-token",
+                     API_BASE_URL="http://127.0.0.1:8099")
+    assert load_config(None, env=local).twilio.auth_token.reveal() == "practice-auth-token"
+    with pytest.raises(ConfigError, match=r"twilio\.auth_token"):
+        load_config(None, env=_without(AUTH_TOKEN="practice-auth-token"))
+    regional = _without(AUTH_TOKEN="practice-auth-token",
+                        API_BASE_URL="https://api.dublin.ie1.twilio.com")
+    with pytest.raises(ConfigError, match=r"twilio\.auth_token"):
+        load_config(None, env=regional)
 
 
 def test_whatsapp_templates_read_as_kind_dot_language(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from secure_msg.config import (
     Config,
     Secret,
     load_config,
+    require_twilio_complete,
     with_overrides,
 )
 from secure_msg.crypto.rng import system_rng
@@ -138,6 +139,7 @@ async def _serve(config: Config, *, bootstrap: bool) -> None:
         for line in notes:
             print(line, flush=True)
 
+    require_twilio_complete(config.twilio)  # before the dev server would stand in for it
     issued = await _admin_invitation(config) if bootstrap else None
     notes: list[str] = []
     dev_twilio = await _dev_twilio(config) if bootstrap and not config.twilio.account_sid else None

@@ -75,6 +75,12 @@ def _e164_or_empty(v: str) -> str | None:
     return None if v == "" or re.fullmatch(r"\+[1-9]\d{6,14}", v) else "must be E.164 (+358…)"
 
 
+def _account_sid_or_empty(v: str) -> str | None:
+    # Lower-case, as Twilio writes it in every webhook's AccountSid (web/webhooks_twilio.py).
+    ok = v == "" or re.fullmatch(r"AC[0-9a-f]{32}", v)
+    return None if ok else "must be the Account SID: AC and 32 lower-case hex digits"
+
+
 def _networks(v: str) -> str | None:
     try:
         for part in v.split(","):
@@ -140,10 +146,37 @@ class Argon2Config:
 
 @dataclass(frozen=True)
 class TwilioConfig:
-    account_sid: str = ""
+    account_sid: str = field(default="", metadata=_check(_account_sid_or_empty))
     auth_token: Secret = field(default_factory=lambda: Secret(""))
     from_number: str = field(default="", metadata=_check(_e164_or_empty))
     api_base_url: str = field(default="https://api.twilio.com", metadata=_check(_http_url))
+
+
+_TWILIO_CREDENTIALS = ("account_sid", "auth_token", "from_number")
+# Twilio's own API (api.twilio.com or a regional edge such as api.dublin.ie1.twilio.com); any
+# other base URL is a Twilio-compatible server (tests, `make run`) with a token of its own.
+_TWILIO_API = re.compile(r"https://([a-z0-9-]+\.)*twilio\.com")
+
+
+def require_twilio_complete(t: TwilioConfig) -> None:
+    """All three credentials or none, checked when the server starts (admin commands load the
+    same file without the token, which is in the service's environment only). A partial set
+    would start a server whose notices all fail later and whose webhooks all get 403 or 400."""
+    if any(getattr(t, key) for key in _TWILIO_CREDENTIALS):
+        for key in _TWILIO_CREDENTIALS:
+            if not getattr(t, key):
+                raise ConfigError(f"twilio.{key}", "must be set too: account_sid, auth_token "
+                                  "(SECURE_MSG_TWILIO_AUTH_TOKEN) and from_number go together")
+
+
+def _check_auth_token(t: TwilioConfig) -> None:
+    """A token for Twilio's own API has the Auth Token's shape; never shown in the error."""
+    token = t.auth_token.reveal()
+    if token and _TWILIO_API.fullmatch(t.api_base_url) and not re.fullmatch(
+            r"[0-9a-fA-F]{32}", token):
+        raise ConfigError("twilio.auth_token", "must be the account's Auth Token from the Twilio "
+                          "console, 32 hex digits (not an API key secret: webhook signatures "
+                          "are made with the Auth Token)")
 
 
 @dataclass(frozen=True)
@@ -260,6 +293,7 @@ class Config:
     def __post_init__(self) -> None:
         if self.limits.max_entry_bytes > self.limits.max_request_bytes:
             raise ConfigError("limits.max_entry_bytes", "must not exceed limits.max_request_bytes")
+        _check_auth_token(self.twilio)
 
     @property
     def is_https(self) -> bool:

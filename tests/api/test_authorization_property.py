@@ -23,6 +23,7 @@ from secure_msg.model.invitations import InvitationRequest
 from secure_msg.model.roles import Role
 from secure_msg.server_keys import generate_key_files
 from secure_msg.services import invitation_service
+from secure_msg.testing.contract import Contract
 from secure_msg.web.app import create_app
 from secure_msg.web.services import SERVICES
 
@@ -67,7 +68,9 @@ def _client(base: str, http: aiohttp.ClientSession) -> Client:
 
 
 async def _world(workdir: Path, plan: Plan) -> None:
-    server = TestServer(create_app(_config(workdir), clock=FixedClock()))
+    app = create_app(_config(workdir), clock=FixedClock())
+    contract = Contract.install(app)
+    server = TestServer(app)
     await server.start_server()
     base = str(server.make_url("")).rstrip("/")
     try:
@@ -75,6 +78,7 @@ async def _world(workdir: Path, plan: Plan) -> None:
             await _check(server, base, http, plan)
     finally:
         await server.close()
+    assert contract.violations == []
 
 
 async def _check(server: TestServer, base: str, http: aiohttp.ClientSession, plan: Plan) -> None:

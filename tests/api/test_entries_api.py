@@ -162,6 +162,10 @@ async def test_malformed_requests_are_problems_not_500s(
          "unsupported-media-type"),
         ("oversized entry", {"json": {"envelope": b64e(b"\x01" * (cfg_max + 1))}}, 413,
          "payload-too-large"),
+        # Within the request limit but far over the entry limit: 413 too (it was 422 once
+        # the text passed the old reader's cap; the size is the service's one rule now).
+        ("far oversized entry", {"json": {"envelope": b64e(b"\x01" * (cfg_max * 3 // 2))}},
+         413, "payload-too-large"),
         ("oversized body", {"json": {"envelope": "A" * (3 * cfg_max)}}, 413,
          "payload-too-large"),
     ]

@@ -16,6 +16,7 @@ from secure_msg.channels.inbound import (
     twiml_message,
     twiml_no_reply,
     twiml_say,
+    twiml_say_in_turn,
 )
 from secure_msg.model.inbound import InboundIntent, IntentKind, parse_inbound_sms
 from secure_msg.model.notice_templates import Language
@@ -123,6 +124,47 @@ def test_twiml_say_language(language: Language, code: str) -> None:
     say = root.find("Say")
     assert say is not None
     assert say.attrib["language"] == code
+
+
+# Twilio's text-to-speech table (https://www.twilio.com/docs/voice/twiml/say/text-speech): the
+# voices that speak each language we use. Without a voice <Say> takes the account's default
+# ("man"), which has no Finnish or Swedish; Polly's Finnish voice exists only as Suvi-Neural.
+DOCUMENTED_VOICES = {
+    "fi-FI": {"Polly.Suvi-Neural", "Google.fi-FI-Standard-A", "Google.fi-FI-Wavenet-A"},
+    "sv-SE": {"Polly.Astrid", "Polly.Elin-Neural", "Google.sv-SE-Standard-A",
+              "Google.sv-SE-Wavenet-A"},
+    "en-GB": {"Polly.Amy", "Polly.Emma", "Polly.Brian", "Polly.Amy-Neural", "Polly.Emma-Neural",
+              "Polly.Brian-Neural", "Polly.Arthur-Neural", "Google.en-GB-Standard-A",
+              "Google.en-GB-Wavenet-A"},
+}
+LOCALE = {Language.FI: "fi-FI", Language.SV: "sv-SE", Language.EN: "en-GB"}
+
+
+def _says(xml: str) -> list[tuple[str, str | None, str | None]]:
+    root = ElementTree.fromstring(xml)  # noqa: S314 - our own TwiML
+    return [(s.attrib["language"], s.attrib.get("voice"), s.text) for s in root.iter("Say")]
+
+
+@pytest.mark.parametrize("language", list(Language))
+def test_every_say_has_a_documented_voice_for_its_language(language: Language) -> None:
+    """Each <Say> names a voice Twilio documents for its language, in every TwiML we write."""
+    documents = [
+        twiml_say("a", language=language),
+        twiml_gather("a", language=language, action_url="https://x.example/g", fallback="b"),
+        twiml_say_in_turn([(language, "a")]),
+    ]
+    for xml in documents:
+        for locale, voice, _ in _says(xml):
+            assert locale == LOCALE[language]
+            assert voice in DOCUMENTED_VOICES[locale], (locale, voice)
+
+
+def test_say_in_turn_speaks_each_language_with_its_voice_then_hangs_up() -> None:
+    """The neutral call answer: one <Say> per language in the order given, then <Hangup>."""
+    xml = twiml_say_in_turn([(Language.FI, "Hei"), (Language.SV, "Hej"), (Language.EN, "Hi")])
+    assert [(locale, text) for locale, _, text in _says(xml)] == [
+        ("fi-FI", "Hei"), ("sv-SE", "Hej"), ("en-GB", "Hi")]
+    assert [el.tag for el in ElementTree.fromstring(xml)] == ["Say", "Say", "Say", "Hangup"]  # noqa: S314
 
 
 PUBLIC = "https://msg.example.fi"

@@ -30,6 +30,9 @@ GOOD: dict[str, object] = {"date": WHEN, "time": WHEN, "code": "4821", "link": L
 FORBIDDEN = (
     "terap", "therap", "klinik", "clinic", "lapsi", "lapse", "barn", "child", "kuntout",
     "rehab", "diagno", "kela", "hoito", "vård", "treatment",
+    # health words: a notice about a doctor or a hospital says the family sees one (DESIGN §1.3)
+    "lääkär", "läkar", "doctor", "physician", "sairaal", "sjukhus", "hospital", "terveys",
+    "health", "potila", "patient", "remiss", "referral",
 )  # fmt: skip
 
 
@@ -123,6 +126,44 @@ def test_default_texts_reveal_nothing(language: Language) -> None:
     for kind, text in raw_templates(language).items():
         lowered = text.casefold()
         assert not any(word in lowered for word in FORBIDDEN), (kind, text)
+
+
+@pytest.mark.parametrize(
+    ("language", "asks_for"),
+    [(Language.FI, "asiakirja"), (Language.SV, "handling"), (Language.EN, "document")],
+)
+def test_period_ending_asks_for_documents_and_names_no_doctor(
+    renderer: NoticeRenderer, language: Language, asks_for: str
+) -> None:
+    """The period-ending notice asks for the documents in time, naming no doctor (issue 15)."""
+    text = renderer.render(NoticeKind.PERIOD_ENDING, language, slots_for(NoticeKind.PERIOD_ENDING))
+    assert asks_for in text
+    assert not any(word in text.casefold() for word in FORBIDDEN), text
+
+
+@pytest.mark.parametrize("sender_name", [None, "Palvelu Oy", "x" * 30])
+def test_neutral_reply_is_one_text_in_every_language_in_one_segment(
+    sender_name: str | None,
+) -> None:
+    """The neutral SMS reply is the same for everyone: fi, sv and en in that order, in one GSM-7
+    segment even with the longest sender name (a second segment is a second SMS to pay)."""
+    r = NoticeRenderer.load(sender_name=sender_name)
+    text = r.render_every_language(NoticeKind.NEUTRAL_REPLY)
+    parts = [r.render(NoticeKind.NEUTRAL_REPLY, lang, {}).removeprefix(f"{sender_name}: ")
+             for lang in (Language.FI, Language.SV, Language.EN)]
+    assert text == (f"{sender_name}: " if sender_name else "") + "\n".join(parts)
+    info = analyze(text)
+    assert (info.encoding, info.segments) == (Encoding.GSM7, 1), (info, text)
+
+
+def test_the_unknown_callers_message_is_said_in_every_language() -> None:
+    """The call answer for anyone without a menu: each language's text, fi, sv, en."""
+    r = NoticeRenderer.load(sender_name="Palvelu Oy")
+    assert r.in_every_language(NoticeKind.VOICE_UNKNOWN) == [
+        (lang, r.render(NoticeKind.VOICE_UNKNOWN, lang, {}))
+        for lang in (Language.FI, Language.SV, Language.EN)]
+    with pytest.raises(TemplateError, match="slots"):
+        r.in_every_language(NoticeKind.REMINDER)  # an answer to anyone carries no slot
 
 
 @pytest.mark.parametrize(

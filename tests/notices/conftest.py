@@ -25,6 +25,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from secure_msg.client import Client, Profile
+from secure_msg.testing import contract_server
 from secure_msg.testing.clock import ENV_VAR, set_offset
 from secure_msg.testing.server_process import ServerProcess
 from secure_msg.testing.twilio_server import RunningTwilioServer, serve_twilio
@@ -98,12 +99,12 @@ class Practice:
             {"start": iso(start_ms), "duration_minutes": 45})
         return result
 
-    async def join(self, role: str, name: str, phone: str) -> Client:
-        """Invite and enrol a family member with this phone into the booklet."""
+    async def join(self, role: str, name: str, phone: str, language: str = "fi") -> Client:
+        """Invite and enrol a family member with this phone (and language) into the booklet."""
         invite = await self.therapist.invite(self.booklet, role, name=name, phone=phone,
-                                             email=f"{name}@example.fi")
+                                             email=f"{name}@example.fi", language=language)
         link = self.public + invite["link"][invite["link"].index("/enroll/"):]
-        return await _enroll(self.http, link, f"{name}-login")
+        return await _enroll(self.http, link, f"{name}-login", language)
 
     async def sms(self, body: str, *, sid: str | None = None, frm: str = MUM_PHONE,
                   mode: SignatureMode = SignatureMode.VALID) -> WebhookReply:
@@ -191,6 +192,7 @@ async def practice_factory(
                                 callback_delay=0.02)
     http = aiohttp.ClientSession()
     made: list[Practice] = []
+    contract_log = tmp_path / "contract-violations.txt"
 
     async def make(extra_toml: str = "", rate: int = 50,
                    notices: Mapping[str, int] | None = None) -> Practice:
@@ -211,7 +213,9 @@ async def practice_factory(
                 + "".join(f"{k} = {v}\n" for k, v in timings.items()) + extra_toml),
             env={"SECURE_MSG_SERVER_PORT": str(port),
                  "SECURE_MSG_SERVER_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
-                 "SECURE_MSG_TWILIO_AUTH_TOKEN": AUTH_TOKEN, ENV_VAR: str(clock_file)},
+                 "SECURE_MSG_TWILIO_AUTH_TOKEN": AUTH_TOKEN, ENV_VAR: str(clock_file),
+                 contract_server.LOG_ENV: str(contract_log)},
+            module_args=contract_server.CONTRACT_SERVER,  # every answer checked, see teardown
         )
         p = Practice(server, twilio, http, clock_file)
         p.therapist = await _enroll(http, admin_invite(server, THERAPIST_PHONE), "tiina")
@@ -229,9 +233,11 @@ async def practice_factory(
     await http.close()
     await twilio.close()
     assert scan_outbound(bodies) == []
+    assert contract_server.violations(contract_log) == [], "answers outside /api/openapi.json"
 
 
-async def _enroll(http: aiohttp.ClientSession, link: str, login: str) -> Client:
+async def _enroll(http: aiohttp.ClientSession, link: str, login: str, language: str = "fi"
+                  ) -> Client:
     client = Client(Profile(), http)
-    await client.enroll(link, login, PASSWORD)
+    await client.enroll(link, login, PASSWORD, language)
     return client

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 
 import pytest
 from aiohttp import web
@@ -22,8 +23,9 @@ TOKEN = "3n6Viqn4ybaA4Mz39t3O9BVF_FzlRZfT17bDB9g1rqE"
 
 
 @pytest.fixture
-async def ops_client(config: Config, aiohttp_client: AiohttpClient) -> Client:
-    return await aiohttp_client(create_app(config, route_setups=[ops.setup_routes]))
+async def ops_client(config: Config, aiohttp_client: AiohttpClient,
+                     contract: Callable[[web.Application], web.Application]) -> Client:
+    return await aiohttp_client(contract(create_app(config, route_setups=[ops.setup_routes])))
 
 
 async def test_security_headers_on_success_and_error(ops_client: Client) -> None:

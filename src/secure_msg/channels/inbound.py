@@ -5,7 +5,7 @@ What a message asks for is model/inbound.py; this module writes the answers as T
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from twilio.request_validator import RequestValidator
@@ -24,10 +24,25 @@ VOICE_LANGUAGE: Mapping[Language, str] = {
     Language.SV: "sv-SE",
     Language.EN: "en-GB",
 }
+# A voice that speaks each language, from Twilio's text-to-speech table
+# (https://www.twilio.com/docs/voice/twiml/say/text-speech). Without one, <Say> takes the
+# account's default voice ("man"), which speaks neither Finnish nor Swedish, and Twilio warns
+# that an invalid voice/language pair "may result in error and <Say> instruction failure".
+# Amazon Polly's only Finnish voice is neural (Suvi), so all three are Polly neural voices.
+VOICE: Mapping[Language, str] = {
+    Language.FI: "Polly.Suvi-Neural",
+    Language.SV: "Polly.Elin-Neural",
+    Language.EN: "Polly.Amy-Neural",
+}
+
+
+def _say(parent: Any, text: str, language: Language) -> None:
+    parent.say(text, voice=VOICE[language], language=VOICE_LANGUAGE[language])
 
 
 def twiml_message(text: str) -> str:
-    """A messaging TwiML reply that sends `text` back to the sender."""
+    """A messaging TwiML reply that sends `text` back to the sender, on the channel (SMS or
+    WhatsApp) and from the number the message came in on."""
     response = MessagingResponse()
     response.message(text)
     return str(response.to_xml())
@@ -51,21 +66,26 @@ def twiml_gather(
 
     When the caller presses nothing, `fallback` is said and the call ends.
     """
-    lang = VOICE_LANGUAGE[language]
     response = VoiceResponse()
     gather = response.gather(
         num_digits=num_digits, action=action_url, method="POST", timeout=timeout_seconds
     )
-    gather.say(prompt, language=lang)
-    response.say(fallback, language=lang)
+    _say(gather, prompt, language)
+    _say(response, fallback, language)
     response.hangup()
     return str(response.to_xml())
 
 
 def twiml_say(text: str, *, language: Language) -> str:
     """Voice TwiML: say `text` in `language`, then hang up."""
+    return twiml_say_in_turn([(language, text)])
+
+
+def twiml_say_in_turn(lines: Sequence[tuple[Language, str]]) -> str:
+    """Voice TwiML: say each text in its language and voice, in order, then hang up."""
     response = VoiceResponse()
-    response.say(text, language=VOICE_LANGUAGE[language])
+    for language, text in lines:
+        _say(response, text, language)
     response.hangup()
     return str(response.to_xml())
 
@@ -81,6 +101,9 @@ class TwimlReplies:
 
     def say(self, text: str, *, language: Language) -> str:
         return twiml_say(text, language=language)
+
+    def say_in_turn(self, lines: Sequence[tuple[Language, str]]) -> str:
+        return twiml_say_in_turn(lines)
 
     def gather(self, prompt: str, *, language: Language, action_url: str,
                fallback: str) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -92,6 +93,8 @@ class ReplyFormat(Protocol):
     def no_reply(self) -> str: ...
 
     def say(self, text: str, *, language: Language) -> str: ...
+
+    def say_in_turn(self, lines: Sequence[tuple[Language, str]]) -> str: ...
 
     def gather(self, prompt: str, *, language: Language, action_url: str,
                fallback: str) -> str: ...

@@ -71,6 +71,11 @@ SLOTS: Mapping[NoticeKind, frozenset[Slot]] = {
     NoticeKind.VOICE_UNKNOWN: frozenset(),
 }
 
+# An answer that must not depend on who asked (the neutral reply, the unknown caller's message)
+# is given in every language, in this order: a family's language would tell a stranger with a
+# spoofed number that the number is a client's (DESIGN §5).
+EVERY_LANGUAGE: tuple[Language, ...] = (Language.FI, Language.SV, Language.EN)
+
 CANCEL_KEYWORD: Mapping[Language, str] = {
     Language.FI: "PERU",
     Language.SV: "AVBOKA",
@@ -84,6 +89,8 @@ CANCEL_CHANNELS: Mapping[str, Mapping[Language, str]] = {
             Language.EN: "by text message"},
     "voice": {Language.FI: "puhelimitse", Language.SV: "per telefon", Language.EN: "by phone"},
     "api": {Language.FI: "sovelluksessa", Language.SV: "i appen", Language.EN: "in the app"},
+    "whatsapp": {Language.FI: "WhatsAppilla", Language.SV: "per WhatsApp",
+                 Language.EN: "by WhatsApp"},
 }
 
 _WEEKDAYS: Mapping[Language, tuple[str, ...]] = {
@@ -253,8 +260,26 @@ class NoticeRenderer:
 
     def render(self, kind: NoticeKind, language: Language, slots: Mapping[str, object]) -> str:
         """The text of `kind` in `language`; refuses unknown, missing or ill-typed slots."""
+        return self._prefixed(kind, self._plain(kind, language, slots))
+
+    def in_every_language(self, kind: NoticeKind) -> list[tuple[Language, str]]:
+        """`kind`, a text without slots, in each of EVERY_LANGUAGE: one answer for anyone."""
+        return [(lang, self._prefixed(kind, text)) for lang, text in self._every(kind)]
+
+    def render_every_language(self, kind: NoticeKind) -> str:
+        """`kind` in every language as one SMS text, a line each, the sender name once."""
+        return self._prefixed(kind, "\n".join(text for _, text in self._every(kind)))
+
+    def _every(self, kind: NoticeKind) -> list[tuple[Language, str]]:
+        if SLOTS[kind]:
+            raise TemplateError(f"{kind}: an answer in every language takes no slots")
+        return [(lang, self._plain(kind, lang, {})) for lang in EVERY_LANGUAGE]
+
+    def _plain(self, kind: NoticeKind, language: Language, slots: Mapping[str, object]) -> str:
         values = self.slot_values(kind, language, slots)
-        text = self.templates[language].texts[kind].format_map(values)
+        return self.templates[language].texts[kind].format_map(values)
+
+    def _prefixed(self, kind: NoticeKind, text: str) -> str:
         is_voice = kind.value.startswith("voice_")
         if self.sender_name and not is_voice:
             return f"{self.sender_name}: {text}"

@@ -11,6 +11,15 @@ treated like an unknown one. Failed cancel attempts are limited per sender numbe
 appointment (`InboundLimits`); past the limit nothing is cancelled, even with the right code,
 and each refusal is audited (threat model §6 item 6).
 
+A `PERU <code>` by WhatsApp (From `whatsapp:+358…`, posted to the same webhook) works as by
+SMS for the same number, within the same limits, and is answered on WhatsApp: a TwiML reply goes
+back on the channel the message came in on. Consent words stay SMS only.
+
+Everyone who gets no menu gets the same answer, byte for byte, in Finnish, Swedish and English:
+a stranger, a guardian with no upcoming appointment, a caregiver and a blocked caller alike. An
+answer in the family's language would tell someone calling with a spoofed number that the
+number belongs to a client family.
+
 A STOP (or another opt-out word) that newly turns off SMS to a family member's number alerts the
 therapists of that member's booklets, since anyone can spoof a parent's number and STOP would
 otherwise silently stop their reminders (`notice_service.opt_out_alerts_txn`).
@@ -40,6 +49,7 @@ CANCEL_ROLES = (Role.GUARDIAN.value,)
 # A consent keyword is audited as "known" for anyone we may text (caregivers get entry pings).
 FAMILY_ROLES = (Role.GUARDIAN.value, Role.CAREGIVER.value)
 MAX_FAILED_CANCELS = 5
+WHATSAPP_PREFIX = "whatsapp:"  # how Twilio writes a WhatsApp sender: whatsapp:+358…
 DAY_SECONDS = 24 * 3600  # the window of failed cancels and of replies per number
 # Neutral SMS replies: each is a text the practice pays for, to a number the sender chose.
 NEUTRAL_REPLIES_PER_GUARDIAN_DAY = 10  # a parent who texts back "kiitos" still gets answers
@@ -121,8 +131,14 @@ def _text(deps: AppointmentDeps, kind: NoticeKind, lang: Language, at_ms: int | 
     return deps.notices.renderer.render(kind, lang, slots)
 
 
-def _neutral(deps: AppointmentDeps, replies: ReplyFormat, lang: Language = Language.FI) -> str:
-    return replies.message(_text(deps, NoticeKind.NEUTRAL_REPLY, lang))
+def _neutral(deps: AppointmentDeps, replies: ReplyFormat) -> str:
+    """The one SMS answer for anyone the service will not tell anything."""
+    return replies.message(deps.notices.renderer.render_every_language(NoticeKind.NEUTRAL_REPLY))
+
+
+def _no_menu(deps: AppointmentDeps, replies: ReplyFormat) -> str:
+    """The one call answer for anyone who gets no menu: the same whoever calls."""
+    return replies.say_in_turn(deps.notices.renderer.in_every_language(NoticeKind.VOICE_UNKNOWN))
 
 
 def _say(deps: AppointmentDeps, replies: ReplyFormat, kind: NoticeKind, caller: Caller,
@@ -168,23 +184,31 @@ def _alert_opt_out_txn(conn: Txn, deps: AppointmentDeps,
 
 
 def _cancel_sms_txn(conn: Txn, deps: AppointmentDeps, limits: InboundLimits,
-                    replies: ReplyFormat, caller: Caller, code: str | None, now: int
+                    replies: ReplyFormat, caller: Caller, code: str | None, via: str, now: int
                     ) -> str | None:
-    """PERU/AVBOKA [code]: cancels the one upcoming appointment it matches, within the limit;
-    None when the answer is the neutral one."""
+    """PERU/AVBOKA [code] by `via` (sms, whatsapp): cancels the one upcoming appointment it
+    matches, within the limit; None when the answer is the neutral one."""
     matches = [a for a in caller.upcoming if code in (None, a.cancel_code)]
     target = matches[0] if len(matches) == 1 else None
     if limits.blocked(caller.sender, [target.id] if target else []):
-        _refused_txn(conn, caller, "sms", now)
+        _refused_txn(conn, caller, via, now)
         return None
     if caller.account_id is None or target is None:
         # A wrong guess may be aimed at any of the caller's appointments: count it against each.
         limits.fail(caller.sender, caller.upcoming_ids)
         return None
-    family_cancel_txn(conn, deps, target, actor=_actor(caller), via="sms",
+    family_cancel_txn(conn, deps, target, actor=_actor(caller), via=via,
                       canceller_id=caller.account_id, now=now)
     return replies.message(_text(deps, NoticeKind.CANCELLATION_CONFIRMED, caller.language,
                                target.start_ms))
+
+
+def _channel_of(from_: str) -> tuple[str, str]:
+    """The channel a message came by (sms, whatsapp) and its sender without the channel's
+    prefix: a number cancels by WhatsApp as by SMS, and shares one limit of failures."""
+    if from_.startswith(WHATSAPP_PREFIX):
+        return "whatsapp", from_.removeprefix(WHATSAPP_PREFIX)
+    return "sms", from_
 
 
 def _sms_txn(conn: Txn, deps: AppointmentDeps, limits: InboundLimits,
@@ -193,13 +217,14 @@ def _sms_txn(conn: Txn, deps: AppointmentDeps, limits: InboundLimits,
     if done is not None:
         return done
     intent = parse_inbound_sms(body)
+    via, sender = _channel_of(from_)
     if intent.kind in (IntentKind.OPT_OUT, IntentKind.OPT_IN, IntentKind.HELP):
         reply = replies.no_reply()  # Twilio answers its own keywords
-        if intent.kind is not IntentKind.HELP:
+        if intent.kind is not IntentKind.HELP and via == "sms":  # SMS consent, by SMS only
             _consent_txn(conn, deps, from_, intent.kind, str(intent.keyword), now)
     else:
-        caller = _caller_txn(conn, deps, from_, now)
-        cancelled = (_cancel_sms_txn(conn, deps, limits, replies, caller, intent.code, now)
+        caller = _caller_txn(conn, deps, sender, now)
+        cancelled = (_cancel_sms_txn(conn, deps, limits, replies, caller, intent.code, via, now)
                      if intent.kind is IntentKind.CANCEL else None)
         if cancelled is not None:
             reply = cancelled
@@ -227,7 +252,7 @@ async def voice_call(deps: AppointmentDeps, limits: InboundLimits, replies: Repl
     # Checked here on the loop, not inside the read, which runs in a reader thread.
     if (caller.account_id is None or not caller.upcoming
             or limits.blocked(caller.sender, caller.upcoming_ids[:1])):
-        return _say(deps, replies, NoticeKind.VOICE_UNKNOWN, caller)
+        return _no_menu(deps, replies)
     nxt = caller.upcoming[0]
     return replies.gather(
         _text(deps, NoticeKind.VOICE_NEXT_APPOINTMENT, caller.language, nxt.start_ms),
@@ -245,11 +270,12 @@ def _gather_txn(conn: Txn, deps: AppointmentDeps, limits: InboundLimits,
     target = next((a for a in caller.upcoming if a.id.hex() == appointment_hex), None)
     if limits.blocked(caller.sender, [target.id] if target else []):
         _refused_txn(conn, caller, "voice", now)
-        return _say(deps, replies, NoticeKind.VOICE_UNKNOWN, caller)
+        return _no_menu(deps, replies)
     if caller.account_id is None or target is None:
         limits.fail(caller.sender, caller.upcoming_ids)
-        kind = NoticeKind.VOICE_UNKNOWN if caller.account_id is None else NoticeKind.VOICE_GOODBYE
-        return _say(deps, replies, kind, caller)
+        if caller.account_id is None:
+            return _no_menu(deps, replies)
+        return _say(deps, replies, NoticeKind.VOICE_GOODBYE, caller)
     family_cancel_txn(conn, deps, target, actor=_actor(caller), via="voice",
                       canceller_id=caller.account_id, now=now)
     return _say(deps, replies, NoticeKind.VOICE_CANCELLED, caller, target.start_ms)

@@ -2,79 +2,30 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Any
-
 from aiohttp import web
 
 from secure_msg.clock import ms_to_iso
-from secure_msg.errors import NotFound, ValidationFailed
-from secure_msg.model.appointments import (
-    Appointment,
-    AppointmentStatus,
-    Payer,
-    PeriodSummary,
-    date_problem,
-)
-from secure_msg.model.channel_policy import Channel, ContentClass
-from secure_msg.model.notice_templates import NoticeKind
+from secure_msg.errors import NotFound
+from secure_msg.model.appointments import Appointment, AppointmentStatus, PeriodSummary
+from secure_msg.model.channel_policy import ContentClass
 from secure_msg.model.notices import NoticeView
 from secure_msg.services import appointment_service, notice_service
 from secure_msg.services.notice_service import SendRequest
+from secure_msg.web import response_types as out
 from secure_msg.web.auth import require_session
-from secure_msg.web.json_io import body_id, get_int, get_str, json_body, path_id, req_str
+from secure_msg.web.json_io import path_id, read_body
 from secure_msg.web.openapi import add_route
+from secure_msg.web.request_types import MarkBody, NoticeBody, PeriodBody, ScheduleBody
 from secure_msg.web.services import services
 
-OBJ: dict[str, Any] = {"type": "object"}
 
-
-def _invalid(field: str, problem: str) -> ValidationFailed:
-    return ValidationFailed(f"{field}: {problem}", errors=[{"field": field, "problem": problem}])
-
-
-def _enum(body: dict[str, Any], field: str, cls: Any, *, optional: bool = False) -> Any:
-    value = get_str(body, field, max_len=40, optional=optional)
-    if value is None:
-        return None
-    try:
-        return cls(value)
-    except ValueError:
-        raise _invalid(field, f"one of {[m.value for m in cls]}") from None
-
-
-def _time_ms(body: dict[str, Any], field: str) -> int:
-    text = req_str(body, field, max_len=40)
-    try:
-        when = datetime.fromisoformat(text)
-    except ValueError:
-        raise _invalid(field, "an ISO 8601 time with offset") from None
-    if when.tzinfo is None:
-        raise _invalid(field, "an ISO 8601 time with offset")
-    problem = date_problem(when.date())
-    if problem:
-        raise _invalid(field, problem)
-    return int(when.timestamp() * 1000)
-
-
-def _date(body: dict[str, Any], field: str) -> date:
-    try:
-        day = date.fromisoformat(req_str(body, field, max_len=10))
-    except ValueError:
-        raise _invalid(field, "a date YYYY-MM-DD") from None
-    problem = date_problem(day)
-    if problem:
-        raise _invalid(field, problem)
-    return day
-
-
-def appointment_json(a: Appointment) -> dict[str, Any]:
+def appointment_json(a: Appointment) -> out.Appointment:
     return {"id": a.id.hex(), "booklet_id": a.booklet_id.hex(), "start": ms_to_iso(a.start_ms),
             "duration_minutes": a.duration_min, "status": a.status.value,
             "cancel_code": a.cancel_code, "late": a.late, "cancelled_via": a.cancelled_via}
 
 
-def summary_json(s: PeriodSummary) -> dict[str, Any]:
+def summary_json(s: PeriodSummary) -> out.PeriodSummary:
     p = s.period
     return {"id": p.id.hex(), "start": p.start_date.isoformat(), "end": p.end_date.isoformat(),
             "sessions_granted": p.sessions_granted, "payer": p.payer.value, "used": s.used,
@@ -83,7 +34,7 @@ def summary_json(s: PeriodSummary) -> dict[str, Any]:
             "summary": s.text()}
 
 
-def notice_json(n: NoticeView) -> dict[str, Any]:
+def notice_json(n: NoticeView) -> out.Notice:
     return {"id": n.id, "booklet_id": n.booklet_id.hex() if n.booklet_id else None,
             "recipient_id": n.recipient_id.hex() if n.recipient_id else None,
             "channel": n.channel, "kind": n.kind, "status": n.status, "reason": n.reason,
@@ -93,10 +44,10 @@ def notice_json(n: NoticeView) -> dict[str, Any]:
 
 async def schedule(request: web.Request) -> web.Response:
     session = await require_session(request)
-    body = await json_body(request)
+    body = await read_body(request, ScheduleBody)
     a = await appointment_service.schedule(
         services(request).appointments, session, path_id(request, "booklet_id"),
-        _time_ms(body, "start"), get_int(body, "duration_minutes", minimum=1, maximum=10_000),
+        body.start, body.duration_minutes,
     )
     return web.json_response(appointment_json(a), status=201)
 
@@ -107,15 +58,16 @@ async def list_appointments(request: web.Request) -> web.Response:
     booklet_id = path_id(request, "booklet_id")
     rows = await appointment_service.list_for_booklet(deps, session, booklet_id)
     try:
-        period: dict[str, Any] | None = summary_json(
+        period: out.PeriodSummary | None = summary_json(
             await appointment_service.period_summary(deps, session, booklet_id))
     except NotFound:
         period = None
     # The practice's window: a family cancellation closer than this to the start is late. The
     # current period (or null) comes along so the web inbox needs one request, never a 404.
-    return web.json_response({"appointments": [appointment_json(a) for a in rows],
-                              "late_cancellation_hours": deps.late_window_hours,
-                              "period": period})
+    answer: out.Appointments = {"appointments": [appointment_json(a) for a in rows],
+                                "late_cancellation_hours": deps.late_window_hours,
+                                "period": period}
+    return web.json_response(answer)
 
 
 async def cancel(request: web.Request) -> web.Response:
@@ -128,21 +80,20 @@ async def cancel(request: web.Request) -> web.Response:
 
 async def mark(request: web.Request) -> web.Response:
     session = await require_session(request)
-    body = await json_body(request)
+    body = await read_body(request, MarkBody)
     a = await appointment_service.mark(
         services(request).appointments, session, path_id(request, "booklet_id"),
-        path_id(request, "appointment_id"), _enum(body, "status", AppointmentStatus))
+        path_id(request, "appointment_id"), AppointmentStatus(body.status))
     return web.json_response(appointment_json(a))
 
 
 async def set_period(request: web.Request) -> web.Response:
     session = await require_session(request)
-    body = await json_body(request)
+    body = await read_body(request, PeriodBody)
     deps = services(request).appointments
     booklet_id = path_id(request, "booklet_id")
     await appointment_service.set_period(
-        deps, session, booklet_id, _date(body, "start"), _date(body, "end"),
-        get_int(body, "sessions_granted", minimum=1, maximum=500), _enum(body, "payer", Payer))
+        deps, session, booklet_id, body.start, body.end, body.sessions_granted, body.payer)
     summary = await appointment_service.period_summary(deps, session, booklet_id)
     return web.json_response(summary_json(summary), status=201)
 
@@ -156,31 +107,32 @@ async def get_period(request: web.Request) -> web.Response:
 
 async def send_notice(request: web.Request) -> web.Response:
     session = await require_session(request)
-    body = await json_body(request)
-    content = _enum(body, "content", ContentClass, optional=True) or ContentClass.NOTICE
-    if body.get("text") is not None:  # anything a person typed is free text, whatever it claims
+    body = await read_body(request, NoticeBody)
+    content = body.content or ContentClass.NOTICE
+    if body.text is not None:  # anything a person typed is free text, whatever it claims
         content = ContentClass.CLINICAL if content is ContentClass.CLINICAL else \
             ContentClass.FREE_TEXT
-    req = SendRequest(body_id(body, "member_id"), _enum(body, "channel", Channel), content,
-                      _enum(body, "kind", NoticeKind, optional=True),
-                      get_str(body, "address", max_len=64, optional=True),
-                      body_id(body, "appointment_id") if "appointment_id" in body else None)
+    req = SendRequest(body.member_id, body.channel, content, body.kind, body.address,
+                      body.appointment_id or None)
     notice_id = await notice_service.send_to_member(
         services(request).notices, session, path_id(request, "booklet_id"), req)
-    return web.json_response({"id": notice_id, "status": "queued"}, status=202)
+    answer: out.NoticeQueued = {"id": notice_id, "status": "queued"}
+    return web.json_response(answer, status=202)
 
 
 async def booklet_notices(request: web.Request) -> web.Response:
     session = await require_session(request)
     rows = await notice_service.booklet_notices(
         services(request).notices, session, path_id(request, "booklet_id"))
-    return web.json_response({"notices": [notice_json(n) for n in rows]})
+    answer: out.Notices = {"notices": [notice_json(n) for n in rows]}
+    return web.json_response(answer)
 
 
 async def notice_problems(request: web.Request) -> web.Response:
     session = await require_session(request)
     rows = await notice_service.problems(services(request).notices, session)
-    return web.json_response({"notices": [notice_json(n) for n in rows]})
+    answer: out.Notices = {"notices": [notice_json(n) for n in rows]}
+    return web.json_response(answer)
 
 
 def setup_routes(app: web.Application) -> None:
@@ -189,30 +141,23 @@ def setup_routes(app: web.Application) -> None:
     a = f"{b}/appointments/{{appointment_id}}"
     add_route(app, "POST", f"{b}/appointments", schedule, tags=t, status=201, auth=True,
               summary="Schedule a session (therapist); returns its cancel code",
-              request={"type": "object", "required": ["start", "duration_minutes"],
-                       "properties": {"start": {"type": "string", "format": "date-time"},
-                                      "duration_minutes": {"type": "integer"}}},
-              response=OBJ, errors=(400, 401, 403, 404, 415, 422))
+              request=ScheduleBody, response=out.Appointment, errors=(403, 409))
     add_route(app, "GET", f"{b}/appointments", list_appointments, tags=t, auth=True,
               summary="The booklet's appointments, the late-cancellation window (hours) and the "
                       "current period (null when none)",
-              response=OBJ, errors=(401, 404))
+              response=out.Appointments)
     add_route(app, "POST", f"{a}/cancel", cancel, tags=t, auth=True,
               summary="Cancel (therapist: guardians get an SMS; guardian: therapist alerted)",
-              response=OBJ, errors=(401, 403, 404, 409))
+              response=out.Appointment, errors=(403, 409))
     add_route(app, "POST", f"{a}/status", mark, tags=t, auth=True,
-              summary="Mark attended or no_show (therapist)",
-              request={"type": "object", "properties": {
-                  "status": {"enum": ["attended", "no_show"]}}},
-              response=OBJ, errors=(400, 401, 403, 404, 409, 415, 422))
+              summary="Mark attended or no_show (therapist)", request=MarkBody,
+              response=out.Appointment, errors=(403, 409))
     add_route(app, "POST", f"{b}/period", set_period, tags=t, status=201, auth=True,
               summary="Record the therapy period (start, end, sessions granted, payer)",
-              request={"type": "object", "required": ["start", "end", "sessions_granted",
-                                                      "payer"]},
-              response=OBJ, errors=(400, 401, 403, 404, 415, 422))
+              request=PeriodBody, response=out.PeriodSummary, errors=(403,))
     add_route(app, "GET", f"{b}/period", get_period, tags=t, auth=True,
               summary='"used N of M, period ends D" for the current period',
-              response=OBJ, errors=(401, 404))
+              response=out.PeriodSummary)
     add_route(app, "POST", f"{b}/notices", send_notice, tags=["notices"], status=202, auth=True,
               summary="Send a notice to a member over a channel (channel policy applies)",
               description="Clinical or written text on sms/email/whatsapp is refused with 422 "
@@ -221,18 +166,10 @@ def setup_routes(app: web.Application) -> None:
                           "whatsapp-template-missing. More than [notices] "
                           "manual_notices_per_member_hour or _day to one member: 429 "
                           "rate-limited with Retry-After, nothing queued.",
-              request={"type": "object", "required": ["member_id", "channel"], "properties": {
-                  "member_id": {"type": "string"},
-                  "channel": {"enum": [c.value for c in Channel]},
-                  "content": {"enum": [c.value for c in ContentClass]},
-                  "kind": {"enum": ["new_entry_ping", "invitation", "reminder",
-                                    "cancelled_by_therapist"]},
-                  "appointment_id": {"type": "string"},
-                  "text": {"type": "string"}, "address": {"type": "string"}}},
-              response=OBJ, errors=(400, 401, 403, 404, 415, 422, 429))
+              request=NoticeBody, response=out.NoticeQueued, errors=(403, 429))
     add_route(app, "GET", f"{b}/notices", booklet_notices, tags=["notices"], auth=True,
               summary="Notices of this booklet and their delivery state (therapist)",
-              response=OBJ, errors=(401, 403, 404))
+              response=out.Notices, errors=(403,))
     add_route(app, "GET", "/api/notices/problems", notice_problems, tags=["notices"], auth=True,
               summary="Notices of my booklets that did not, or may not, reach the family as "
                       "meant (therapists)",
@@ -241,4 +178,4 @@ def setup_routes(app: web.Application) -> None:
                           "resend), reconciled (found at the provider after such an attempt), "
                           "duplicate_suspected (found there more than once: the family may "
                           "have it twice) or expired (not sent while it was still useful).",
-              response=OBJ, errors=(401, 403))
+              response=out.Notices, errors=(403,))

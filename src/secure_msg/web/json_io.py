@@ -1,42 +1,58 @@
-"""Request parsing for handlers: one JSON object in, typed fields out, clear 4xx errors.
+"""Request parsing for handlers: one JSON object in as a declared type, clear 4xx errors.
+
+    body = await read_body(request, LoginBody)      # web/request_types.py
+    query = read_query(request, EntriesQuery)
 
 Bytes travel as unpadded base64url; 16-byte ids as 32 lowercase hex digits (they also appear in
-URLs). Every failure names the field and never echoes its value (it may be a secret).
+URLs). Every failure names the field and never echoes its value (it may be a secret). The types
+are decoded by web/typed_json.py, which falls back to `parse_object` here for any body that is
+not plainly well formed.
 
-Whatever the parser accepts but the service cannot use is refused here, once, before any handler
-sees it: nesting deeper than MAX_DEPTH (the parser's own limit is a RecursionError), integers
-past Python's digit limit (a ValueError), and strings with lone surrogates ("\\ud800" is valid
-JSON but no UTF-8 text), which would fail later wherever the text is encoded.
+Whatever json.loads accepts but the service cannot use is refused here, once, before any
+handler sees it: nesting deeper than MAX_DEPTH (the parser's own limit is a RecursionError),
+integers past Python's digit limit (a ValueError), and strings with lone surrogates ("\\ud800"
+is valid JSON but no UTF-8 text), which would fail later wherever the text is encoded.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 
 from secure_msg import base64url
-from secure_msg.errors import InvalidJson, NotFound, UnsupportedMediaType, ValidationFailed
+from secure_msg.errors import InvalidJson, NotFound, UnsupportedMediaType
+from secure_msg.web.typed_json import decode_json, decode_query, invalid
 
-_HEX_ID = re.compile(r"[0-9a-f]{32}")
+T = TypeVar("T")
 # No request body of the API nests deeper than 3; the margin is for clients' extra fields.
 MAX_DEPTH = 32
+
+_HEX_ID = re.compile(r"[0-9a-f]{32}")
 _FIELD_SHOWN = 100  # a field path in an error is cut here: the client chose the key names
 
 
 b64 = base64url.encode  # unpadded base64url: every bytes value the API answers
 
 
-def _invalid(field: str, problem: str) -> ValidationFailed:
-    return ValidationFailed(f"{field}: {problem}", errors=[{"field": field, "problem": problem}])
-
-
-async def json_body(request: web.Request) -> dict[str, Any]:
+async def read_body(request: web.Request, type_: type[T]) -> T:
+    """The JSON body as `type_` (web/request_types.py): 415 unless application/json, 400 if it
+    is not one JSON object, 422 naming the first field that does not fit."""
     if request.content_type != "application/json":
         raise UnsupportedMediaType("Send application/json.")
-    raw = await request.read()
+    return decode_json(await request.read(), type_, parse_object)
+
+
+def read_query(request: web.Request, type_: type[T]) -> T:
+    """The query string as `type_` (web/request_types.py); the only way a handler reads one,
+    so that every parameter is declared (tests/web/test_openapi.py)."""
+    return decode_query(request.query, type_)
+
+
+def parse_object(raw: bytes) -> dict[str, Any]:
+    """json.loads, refusing what it accepts but the service cannot use (see the module text)."""
     try:
         body = json.loads(raw)
     except RecursionError:
@@ -57,7 +73,7 @@ def _check_structure(body: dict[str, Any]) -> None:
         path, value, depth = stack.pop()
         if isinstance(value, str):
             if not value.isascii() and not _is_unicode(value):
-                raise _invalid(path, "text with an unpaired surrogate (not valid Unicode)")
+                raise invalid(path, "text with an unpaired surrogate (not valid Unicode)")
             continue
         if not isinstance(value, dict | list):
             continue
@@ -67,7 +83,7 @@ def _check_structure(body: dict[str, Any]) -> None:
         for key, item in items:
             name = _child_path(path, key)
             if isinstance(key, str) and not key.isascii() and not _is_unicode(key):
-                raise _invalid(name, "a field name that is not valid Unicode")
+                raise invalid(name, "a field name that is not valid Unicode")
             stack.append((name, item, depth + 1))
 
 
@@ -88,64 +104,9 @@ def _child_path(path: str, key: str | int) -> str:
     return name if len(name) <= _FIELD_SHOWN else name[:_FIELD_SHOWN] + "…"
 
 
-def get_str(body: dict[str, Any], field: str, *, max_len: int = 200, optional: bool = False
-            ) -> str | None:
-    value = body.get(field)
-    if value is None and optional:
-        return None
-    if not isinstance(value, str) or not value.strip():
-        raise _invalid(field, "required text")
-    if len(value) > max_len:
-        raise _invalid(field, f"longer than {max_len} characters")
-    return value
-
-
-def req_str(body: dict[str, Any], field: str, *, max_len: int = 200) -> str:
-    value = get_str(body, field, max_len=max_len)
-    assert value is not None
-    return value
-
-
-def get_int(body: dict[str, Any], field: str, *, minimum: int = 0, maximum: int = 2**62) -> int:
-    value = body.get(field)
-    if not isinstance(value, int) or isinstance(value, bool) or not minimum <= value <= maximum:
-        raise _invalid(field, f"an integer from {minimum} to {maximum}")
-    return value
-
-
-def get_bytes(body: dict[str, Any], field: str, *, length: int | None = None,
-              max_len: int = 1 << 24) -> bytes:
-    value = body.get(field)
-    if not isinstance(value, str) or len(value) > max_len * 4 // 3 + 4:
-        raise _invalid(field, "base64url text required")
-    try:
-        data = base64url.decode(value)
-    except ValueError:
-        raise _invalid(field, "not valid base64url") from None
-    if length is not None and len(data) != length:
-        raise _invalid(field, f"must decode to {length} bytes")
-    return data
-
-
 def path_id(request: web.Request, name: str) -> bytes:
     """A 16-byte id from the URL; a malformed one is simply not found."""
     value = request.match_info[name]
     if not _HEX_ID.fullmatch(value):
         raise NotFound()
     return bytes.fromhex(value)
-
-
-def body_id(body: dict[str, Any], field: str) -> bytes:
-    value = body.get(field)
-    if not isinstance(value, str) or not _HEX_ID.fullmatch(value):
-        raise _invalid(field, "32 lowercase hex digits")
-    return bytes.fromhex(value)
-
-
-def query_int(request: web.Request, name: str, default: int | None) -> int | None:
-    raw = request.query.get(name)
-    if raw is None:
-        return default
-    if not raw.isdigit() or len(raw) > 18:
-        raise _invalid(name, "a non-negative integer")
-    return int(raw)

@@ -117,4 +117,4 @@ def setup_routes(app: web.Application) -> None:
               summary="WebSocket of new-entry events; first message {\"token\": …}",
               description="Events: {type: entry, booklet_id, seq, kind, author_id}. Closes "
               "with code 4401 when the session ends (logout, password change, recovery).",
-              status=101, response_type="application/json", errors=())
+              status=101, errors=(400,))

@@ -10,16 +10,16 @@ from aiohttp import web
 from secure_msg.errors import ServiceUnavailable
 from secure_msg.web.middleware import METRICS
 from secure_msg.web.openapi import API_REGISTRY, add_route
+from secure_msg.web.response_types import OpenApiDocument, Status
 from secure_msg.web.services import services
 
-_STATUS = {"type": "object", "required": ["status"],
-           "properties": {"status": {"type": "string"}}}
 READY_TIMEOUT_SECONDS = 2.0
 
 
 async def healthz(request: web.Request) -> web.Response:
     """The process is up and its event loop answers; says nothing about dependencies."""
-    return web.json_response({"status": "ok"})
+    answer: Status = {"status": "ok"}
+    return web.json_response(answer)
 
 
 async def readyz(request: web.Request) -> web.Response:
@@ -31,7 +31,8 @@ async def readyz(request: web.Request) -> web.Response:
         ok = False
     if not ok:
         raise ServiceUnavailable("The database does not answer.")
-    return web.json_response({"status": "ready"})
+    answer: Status = {"status": "ready"}
+    return web.json_response(answer)
 
 
 async def metrics(request: web.Request) -> web.Response:
@@ -58,10 +59,10 @@ def _version() -> str:
 
 def setup_routes(app: web.Application) -> None:
     add_route(app, "GET", "/healthz", healthz, summary="Liveness: the process is up",
-              response=_STATUS, tags=["operations"])
+              response=Status, tags=["operations"])
     add_route(app, "GET", "/readyz", readyz, summary="Readiness: the database answers",
-              response=_STATUS, tags=["operations"])
+              response=Status, errors=(503,), tags=["operations"])
     add_route(app, "GET", "/metrics", metrics, summary="Prometheus metrics (text format 0.0.4)",
               response={"type": "string"}, response_type="text/plain", tags=["operations"])
     add_route(app, "GET", "/api/openapi.json", openapi, summary="This OpenAPI 3.1 document",
-              response={"type": "object"}, tags=["operations"])
+              response=OpenApiDocument, tags=["operations"])

@@ -26,7 +26,9 @@ from secure_msg.errors import (
     WebhookSignatureInvalid,
 )
 from secure_msg.services import inbound_service, notice_service
+from secure_msg.web.json_io import read_query
 from secure_msg.web.openapi import add_route
+from secure_msg.web.request_types import GatherQuery
 from secure_msg.web.services import STATUS_PATH, services
 
 TWIML = "application/xml"
@@ -130,21 +132,22 @@ async def gather(request: web.Request) -> web.Response:
     reply = await inbound_service.voice_gather(
         s.appointments, s.inbound_limits, s.replies,
         form["CallSid"], _field(form, "From"), form.get("Digits", ""),
-        request.query.get("a", "")[:32])
+        read_query(request, GatherQuery).a[:32])
     return _twiml(reply)
 
 
 def setup_routes(app: web.Application) -> None:
     t = ["webhooks"]
     form = "Twilio's form fields, signed with X-Twilio-Signature over the public URL."
+    twiml = {"type": "string", "contentMediaType": TWIML}
     add_route(app, "POST", STATUS_PATH, status, tags=t, status=204, description=form,
-              summary="Twilio delivery status callback", errors=(400, 403, 415, 422))
+              summary="Twilio delivery status callback", form=True, errors=(403, 422))
     add_route(app, "POST", SMS_PATH, sms, tags=t, response_type=TWIML, description=form,
               summary="Inbound SMS: PERU/AVBOKA <code> cancels; STOP etc. recorded as consent",
-              response={"type": "string"}, errors=(400, 403, 415, 422))
+              form=True, response=twiml, errors=(403, 422))
     add_route(app, "POST", VOICE_PATH, voice, tags=t, response_type=TWIML, description=form,
               summary="Inbound call: the next appointment read out, key 1 cancels",
-              response={"type": "string"}, errors=(400, 403, 415, 422))
+              form=True, response=twiml, errors=(403, 422))
     add_route(app, "POST", GATHER_PATH, gather, tags=t, response_type=TWIML, description=form,
-              summary="The key press of an inbound call", response={"type": "string"},
-              errors=(400, 403, 415, 422))
+              summary="The key press of an inbound call", form=True, query=GatherQuery,
+              response=twiml, errors=(403, 422))

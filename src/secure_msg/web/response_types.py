@@ -1,0 +1,292 @@
+"""Every JSON answer of the API, declared once as a TypedDict.
+
+Handlers build their answers as these types (mypy checks each key and value), and
+`add_route(..., response=Type)` puts the same type's schema in /api/openapi.json. Entries are
+the exception that proves the rule: their text is written once at insert (model/entry_json.py),
+so `Entry` only describes it, and the contract test (tests/api, secure_msg.testing.contract)
+checks every page the tests read against it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, NotRequired, TypedDict
+
+from msgspec import Meta
+
+from secure_msg.errors import SecureMsgError
+from secure_msg.model.appointments import AppointmentStatus, Payer
+from secure_msg.model.channel_policy import Channel
+from secure_msg.model.notice_templates import Language, NoticeKind
+from secure_msg.model.notices import NoticeStatus
+from secure_msg.model.roles import Role
+from secure_msg.web.typed_json import HexId
+
+
+def _enum(*values: str) -> Meta:
+    return Meta(extra_json_schema={"enum": sorted(values)})
+
+
+Hex = Annotated[str, Meta(pattern=HexId.PATTERN)]
+B64 = Annotated[str, Meta(pattern="^[A-Za-z0-9_-]*$", extra_json_schema={
+    "contentEncoding": "base64url", "description": "unpadded base64url"})]
+Time = Annotated[str, Meta(extra_json_schema={"format": "date-time"})]
+DayText = Annotated[str, Meta(extra_json_schema={"format": "date"})]
+Count = Annotated[int, Meta(ge=0)]
+RoleName = Annotated[str, _enum(*Role)]
+LanguageName = Annotated[str, _enum(*Language)]
+Fingerprint = Annotated[str, Meta(pattern="^[0-9a-f]{4}( [0-9a-f]{4}){7}$")]
+
+
+# -- accounts -----------------------------------------------------------------------------------
+
+
+class Account(TypedDict):
+    id: Hex
+    role: RoleName
+    login: str
+    name: str | None
+    language: LanguageName
+    key_statement: B64
+    fingerprint: Fingerprint
+
+
+class LoginResult(TypedDict):
+    token: str
+    expires_at: Time
+    account: Account
+    password_bundle: B64
+
+
+class EnrollmentInfo(TypedDict):
+    role: RoleName
+    account_id: Hex
+    name: str | None
+    booklet_id: Hex | None
+    expires_at: Time
+
+
+class Joined(TypedDict):
+    booklet_id: Hex
+
+
+class KdfParams(TypedDict):
+    kdf: Literal["pbkdf2-sha256"]
+    iterations: Count
+    salt: B64
+
+
+class RecoveryBundle(TypedDict):
+    recovery_bundle: B64
+    key_statement: B64
+
+
+class ClientState(TypedDict):
+    version: Count
+    state: B64 | None
+
+
+class StateVersion(TypedDict):
+    version: Count
+
+
+# -- booklets and entries -----------------------------------------------------------------------
+
+
+class Created(TypedDict):
+    id: Hex
+
+
+class BookletSummary(TypedDict):
+    id: Hex
+    role: RoleName
+    last_seq: Count
+    read_seq: Count
+    unread: Count
+    member_count: Count
+    title_envelope: B64 | None
+
+
+class Booklets(TypedDict):
+    booklets: list[BookletSummary]
+
+
+class Member(TypedDict):
+    account_id: Hex
+    role: RoleName
+    name: str | None
+    key_statement: B64
+    fingerprint: Fingerprint
+    joined_at: Time
+    joined_seq: Count
+    removed: bool
+
+
+class Members(TypedDict):
+    members: list[Member]
+
+
+class Invitation(TypedDict):
+    id: Count
+    link: str
+    expires_at: Time
+    queued: list[Annotated[str, _enum(Channel.SMS, Channel.EMAIL)]]
+
+
+class Granted(TypedDict):
+    entries: Count
+
+
+class Grant(TypedDict):
+    granter_id: Hex
+    grant: B64
+
+
+class Grants(TypedDict):
+    grants: list[Grant]
+
+
+class Head(TypedDict):
+    last_seq: Count
+    last_hash: B64
+    members_version: Count
+
+
+class Posted(TypedDict):
+    seq: Count
+    entry_id: Hex
+    entry_hash: B64
+
+
+class Entry(TypedDict):
+    seq: Count
+    entry_id: Hex
+    author_id: Hex
+    kind: Count
+    created_at: Time
+    received_at: Time
+    entry_hash: B64
+    envelope: B64
+
+
+class EntryPage(TypedDict):
+    entries: list[Entry]
+    last_seq: Count
+
+
+class ReadSeq(TypedDict):
+    read_seq: Count
+
+
+class Receipt(TypedDict):
+    account_id: Hex
+    read_seq: Count
+    read_at: Time
+
+
+class Receipts(TypedDict):
+    receipts: list[Receipt]
+
+
+# -- appointments and notices -------------------------------------------------------------------
+
+
+class Appointment(TypedDict):
+    id: Hex
+    booklet_id: Hex
+    start: Time
+    duration_minutes: Count
+    status: Annotated[str, _enum(*AppointmentStatus)]
+    cancel_code: str
+    late: bool
+    cancelled_via: str | None
+
+
+class PeriodSummary(TypedDict):
+    id: Hex
+    start: DayText
+    end: DayText
+    sessions_granted: Count
+    payer: Annotated[str, _enum(*Payer)]
+    used: Count
+    attended: Count
+    late_cancellations: Count
+    late_cancellations_count: bool
+    remaining: Count
+    summary: str
+
+
+class Appointments(TypedDict):
+    appointments: list[Appointment]
+    late_cancellation_hours: Count
+    period: PeriodSummary | None
+
+
+class NoticeQueued(TypedDict):
+    id: Count
+    status: Literal["queued"]
+
+
+class Notice(TypedDict):
+    id: Count
+    booklet_id: Hex | None
+    recipient_id: Hex | None
+    channel: Annotated[str, _enum(*Channel)]
+    kind: Annotated[str, _enum(*NoticeKind)]
+    status: Annotated[str, _enum(*NoticeStatus)]
+    reason: str | None
+    error_code: int | None
+    attempts: Count
+    updated_at: Time
+
+
+class Notices(TypedDict):
+    notices: list[Notice]
+
+
+# -- operations and problems --------------------------------------------------------------------
+
+
+class Status(TypedDict):
+    status: Literal["ok", "ready"]
+
+
+class OpenApiDocument(TypedDict):
+    openapi: str
+    info: dict[str, Any]
+    servers: list[dict[str, Any]]
+    paths: dict[str, Any]
+    components: dict[str, Any]
+
+
+class FieldError(TypedDict):
+    field: str
+    problem: NotRequired[str]
+    reason: NotRequired[str]
+    value: NotRequired[str]
+
+
+def _problem_codes() -> list[str]:
+    found, todo = set(), [SecureMsgError]
+    while todo:
+        cls = todo.pop()
+        found.add(cls.code)
+        todo.extend(cls.__subclasses__())
+    return sorted(found)
+
+
+class Problem(TypedDict):
+    """RFC 9457 problem details; `type` is a stable code (errors.py)."""
+
+    type: Annotated[str, Meta(extra_json_schema={"enum": _problem_codes()})]
+    title: str
+    status: Annotated[int, Meta(ge=400, le=599)]
+    detail: str
+    instance: str
+    errors: NotRequired[list[FieldError]]
+    retry_after: NotRequired[Annotated[int, Meta(ge=0)]]
+    protocol_error: NotRequired[str]
+    current_version: NotRequired[Count]
+    head: NotRequired[Count]
+    reason: NotRequired[str]
+    kind: NotRequired[str]
+    language: NotRequired[str]
