@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
@@ -19,6 +21,8 @@ from secure_msg.storage.db import Database
 from secure_msg.testing.contract import Contract
 from secure_msg.testing.server_process import ServerProcess, start_server
 from secure_msg.web.app import create_app
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 # The local Twilio server, SDK settings for it and a webhook sink, for any test folder.
 pytest_plugins = ["secure_msg.testing.pytest_twilio"]
@@ -108,3 +112,15 @@ def server_factory(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
 def secure_msg_server(server_factory: Callable[..., ServerProcess]) -> ServerProcess:
     """One real server on an ephemeral port, ready (/readyz answered)."""
     return server_factory()
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A directory laid out like a checkout: config/secure-msg.example.toml and nothing else."""
+    (tmp_path / "config").mkdir()
+    shutil.copy(REPO_ROOT / "config" / "secure-msg.example.toml", tmp_path / "config")
+    monkeypatch.chdir(tmp_path)
+    for name in list(os.environ):
+        if name.startswith("SECURE_MSG_"):
+            monkeypatch.delenv(name)
+    return tmp_path

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -20,18 +19,6 @@ from secure_msg.testing.twilio_server import DEV_ACCOUNT_SID, DEV_AUTH_TOKEN
 from secure_msg.testing.twilio_webhooks import signature_headers
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A directory laid out like a checkout: config/secure-msg.example.toml and nothing else."""
-    (tmp_path / "config").mkdir()
-    shutil.copy(ROOT / "config" / "secure-msg.example.toml", tmp_path / "config")
-    monkeypatch.chdir(tmp_path)
-    for name in list(os.environ):
-        if name.startswith("SECURE_MSG_"):
-            monkeypatch.delenv(name)
-    return tmp_path
 
 
 def test_init_writes_config_and_private_keys(project: Path) -> None:

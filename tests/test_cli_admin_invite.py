@@ -3,8 +3,6 @@ written, so an operator learns at once that a landline cannot get the SMS notice
 
 from __future__ import annotations
 
-import os
-import shutil
 import sqlite3
 from pathlib import Path
 
@@ -16,16 +14,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fresh checkout after `secure-msg init`."""
-    (tmp_path / "config").mkdir()
-    shutil.copy(ROOT / "config" / "secure-msg.example.toml", tmp_path / "config")
-    monkeypatch.chdir(tmp_path)
-    for name in list(os.environ):
-        if name.startswith("SECURE_MSG_"):
-            monkeypatch.delenv(name)
+def initialised(project: Path) -> Path:
+    """A fresh checkout (tests/conftest.py's `project`) after `secure-msg init`."""
     assert main(["init"]) == 0
-    return tmp_path
+    return project
 
 
 def _invitations(project: Path) -> int:
@@ -45,18 +37,18 @@ def _invite(phone: str) -> int:
     ("+358 800 123456", "not a mobile number"),     # toll-free
     ("+358 75 1234567", "not a valid phone number"),  # no such range (the old rule took it)
 ])
-def test_a_number_no_sms_reaches_is_refused(project: Path, phone: str, says: str,
+def test_a_number_no_sms_reaches_is_refused(initialised: Path, phone: str, says: str,
                                             capsys: pytest.CaptureFixture[str]) -> None:
     assert _invite(phone) == 1
     out = capsys.readouterr().out
     assert says in out
     assert "+358 40 123 4567" in out
     assert "Traceback" not in out
-    assert _invitations(project) == 0
+    assert _invitations(initialised) == 0
 
 
-def test_a_mobile_in_national_form_is_accepted(project: Path,
+def test_a_mobile_in_national_form_is_accepted(initialised: Path,
                                                capsys: pytest.CaptureFixture[str]) -> None:
     assert _invite("040 123 4567") == 0
     assert "/enroll/" in capsys.readouterr().out
-    assert _invitations(project) == 1
+    assert _invitations(initialised) == 1
