@@ -75,6 +75,8 @@ def test_a_reader_refuses_keys_ids_and_sizes_of_the_wrong_form() -> None:
         fs.FileDecryptor(b"k" * 32, BOOKLET, b"f" * 15, 0, bytes(32))
     with pytest.raises(ProtocolError, match="malformed"):
         fs.FileDecryptor(b"k" * 32, BOOKLET, b"f" * 16, -1, bytes(32))
+    with pytest.raises(ProtocolError, match="malformed"):
+        fs.FileDecryptor(b"k" * 32, BOOKLET, b"f" * 16, 0, bytes(31))
 
 
 def test_a_reader_stops_at_the_first_error_and_gives_no_more_plaintext() -> None:

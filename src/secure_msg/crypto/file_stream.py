@@ -220,6 +220,8 @@ class FileDecryptor:
     ) -> None:
         if not 0 <= size <= MAX_FILE_SIZE:
             raise ProtocolError("malformed", "file size out of range")
+        if len(sha256) != 32:
+            raise ProtocolError("malformed", "a SHA-256 is 32 bytes")
         self._booklet_id = booklet_id
         self._file_id = file_id
         self._size = size
