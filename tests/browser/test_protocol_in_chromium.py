@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parents[2]
 SHIMS = Path(__file__).parent / "js"
 # vectors and file-vectors: every project vector; the others: round trips, key checks and hardening.
 SUITES = ["vectors.test.mjs", "roundtrip.test.mjs", "keys.test.mjs", "hardening.test.mjs",
-          "file-vectors.test.mjs"]
+          "file-vectors.test.mjs", "file-stream.test.mjs"]
 JSON_FILES = {"tests/vectors/protocol-v1.json", "tests/vectors/file-v1.json",
               "tests/js/ed25519-points.json"}
 
