@@ -13,6 +13,9 @@ TYPE_GRANT = 0x20
 TYPE_QR = 0x30
 TYPE_CLIENT_STATE = 0x40
 TYPE_FILE_BLOB = 0x50
+TYPE_ROSTER = 0x60
+TYPE_INVITATION = 0x61
+TYPE_JOIN_PROOF = 0x62
 
 KEY_STATEMENT = b"secure-msg/v1/key-statement"
 AUTH_KEY = b"secure-msg/v1/auth-key"
@@ -30,6 +33,12 @@ FINGERPRINT = b"secure-msg/v1/fingerprint"
 SAFETY_NUMBER = b"secure-msg/v1/safety-number"
 CLIENT_STATE_KEY = b"secure-msg/v1/client-state-key"
 FILE_CHUNK_KEY = b"secure-msg/v1/file-chunk-key"
+ROSTER_SIGNATURE = b"secure-msg/v1/roster-signature"
+INVITATION_SIGNATURE = b"secure-msg/v1/invitation-signature"
+JOIN_PROOF_SIGNATURE = b"secure-msg/v1/join-proof-signature"
+INVITATION_IDENTITY = b"secure-msg/v1/invitation-identity"
+INVITATION_ENCRYPTION = b"secure-msg/v1/invitation-encryption"
+INVITATION_ID = b"secure-msg/v1/invitation-id"
 
 
 def labelled(label: bytes, *parts: bytes) -> bytes:
