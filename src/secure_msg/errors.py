@@ -341,6 +341,20 @@ class StateVersionConflict(Conflict):
                          current_version=current_version)
 
 
+# Errors of signed rosters (docs/protocol.md §6.6).
+
+
+class RosterVersionConflict(Conflict):
+    """Another roster was stored first: read it, recompute, sign and store again."""
+
+    code = "roster-version-conflict"
+    title = "The stored roster has changed; read it and try again"
+
+    def __init__(self, current_version: int) -> None:
+        super().__init__(f"The stored roster version is {current_version}.",
+                         current_version=current_version)
+
+
 # Errors of the server's key files and the at-rest vault: start-up or data, never user-caused.
 
 
