@@ -62,6 +62,8 @@ async def _enroll(c: Client, a: argparse.Namespace) -> dict[str, Any]:
 
 
 async def _accept(c: Client, a: argparse.Namespace) -> dict[str, Any]:
+    if "#" in a.url:  # a link that carries trust: joining signs with my keys (§6.7)
+        await _unlock(c, a)
     booklet_id = await c.accept(a.url)
     return {"id": booklet_id, "text": f"Joined booklet {booklet_id}."}
 
@@ -106,8 +108,10 @@ async def _list(c: Client, a: argparse.Namespace) -> dict[str, Any]:
 
 
 async def _invite(c: Client, a: argparse.Namespace) -> dict[str, Any]:
+    if a.via != "plain":  # the link carries trust: signing it needs my keys (protocol §6.7)
+        await _unlock(c, a)
     result = await c.invite(a.booklet, a.role, a.name, a.phone, a.email, send=a.send or (),
-                            language=a.language)
+                            language=a.language, via=None if a.via == "plain" else a.via)
     sent = result.get("queued") or []
     via = f"\nQueued to the invitee by {' and '.join(sent)}." if sent else ""
     return {**result, "text": f"Invitation link (valid until {result['expires_at']}):\n"
@@ -414,6 +418,11 @@ def _register_booklet(sub: Any, cmd: Callable[[argparse.ArgumentParser, Command]
                    help="also send the link to the invitee (repeatable)")
     p.add_argument("--language", choices=["fi", "sv", "en"],
                    help="language of the sent link's text (default fi)")
+    p.add_argument("--via", choices=["link", "qr", "plain"], default="link",
+                   help="how the printed link is handed on: qr (shown as a QR code at a "
+                        "meeting: verifies me in person), link (any other way: trust on first "
+                        "use), plain (no trust or history in the link; SMS/e-mail sent by the "
+                        "server never carry it)")
     cmd(p, _invite)
     p = bsub.add_parser("members", help="members with fingerprints")
     p.add_argument("booklet")

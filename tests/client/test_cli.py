@@ -57,7 +57,8 @@ def test_cli_family_flow(secure_msg_server: ServerProcess, tmp_path: Path) -> No
     enrolled = therapist.run("enroll", admin_invite(server, "T"), "--login", "terapeutti")
     assert len(enrolled["recovery_key"]) == 44
     booklet = therapist.run("booklet", "create", "--title", "Aino")["id"]
-    link = therapist.run("booklet", "invite", booklet, "--role", "guardian", "--name", "Äiti")
+    link = therapist.run("booklet", "invite", booklet, "--role", "guardian", "--name", "Äiti",
+                         "--via", "plain")  # the legacy path: no trust or history in the link
     link_url = server.base_url + link["link"][link["link"].index("/enroll/"):]
     parent_id = parent.run("enroll", link_url, "--login", "aiti")["id"]
     homework = ("post", booklet, "--kind", "homework", "--text", "Pyöräily")
@@ -67,10 +68,8 @@ def test_cli_family_flow(secure_msg_server: ServerProcess, tmp_path: Path) -> No
     posted = therapist.run(*homework, "--confirm-unverified")
     assert posted["seq"] == 2
     assert [n["id"] for n in posted["new_recipients"]] == [parent_id]
-    refused = therapist.run("booklet", "grant-history", booklet, parent_id, ok=False)
-    assert refused["error"] == "unverified-recipients"
-    granted = therapist.run("booklet", "grant-history", booklet, parent_id,
-                            "--confirm-unverified")
+    # confirming signed her into the roster (protocol §6.6): sharing asks nothing more
+    granted = therapist.run("booklet", "grant-history", booklet, parent_id)
     assert granted["entries"] == 2  # every entry the therapist reads: the title, the homework
     parent.run("post", booklet, "--kind", "homework-log", "--homework", posted["id"],
                "--text", "Meni hyvin", "--date", "2026-11-27", "--confirm-unverified")
