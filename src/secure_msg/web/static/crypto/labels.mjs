@@ -11,6 +11,9 @@ export const TYPE = Object.freeze({
   QR: 0x30,
   CLIENT_STATE: 0x40, // sealed to the account's own key, kept on the server (§6.5)
   FILE_BLOB: 0x50, // a file in chunks, named by a document entry (§4.7)
+  ROSTER: 0x60, // the therapist's signed member list (§6.6)
+  INVITATION: 0x61, // the invitation record she signs (§6.7)
+  JOIN_PROOF: 0x62, // the joiner's proof of the invitation secret (§6.7)
 });
 
 export const LABEL = Object.freeze({
@@ -30,6 +33,12 @@ export const LABEL = Object.freeze({
   SAFETY_NUMBER: 'secure-msg/v1/safety-number',
   CLIENT_STATE_KEY: 'secure-msg/v1/client-state-key',
   FILE_CHUNK_KEY: 'secure-msg/v1/file-chunk-key',
+  ROSTER_SIGNATURE: 'secure-msg/v1/roster-signature',
+  INVITATION_SIGNATURE: 'secure-msg/v1/invitation-signature',
+  JOIN_PROOF_SIGNATURE: 'secure-msg/v1/join-proof-signature',
+  INVITATION_IDENTITY: 'secure-msg/v1/invitation-identity',
+  INVITATION_ENCRYPTION: 'secure-msg/v1/invitation-encryption',
+  INVITATION_ID: 'secure-msg/v1/invitation-id',
 });
 
 /**
