@@ -14,6 +14,7 @@ import {
 import { ApiError, api } from './api.mjs';
 import { checkHistory } from './history.mjs';
 import { NotConfirmed, keyChanged, newRecipients, observe } from './pins.mjs';
+import { RosterRefused, rosterCheck } from './roster.mjs';
 import { addSealedTo, getCheckpoint, getPin, getSealedTo, putPin, setCheckpoint, state } from './session.mjs';
 
 const MAX_POST_RETRIES = 5;
@@ -241,7 +242,13 @@ export async function post(bookletId, kind, fields, { confirm } = {}) {
     const [head, current] = await Promise.all([api('GET', `/api/booklets/${bookletId}/head`), members(bookletId)]);
     const changed = current.find((m) => m.changed);
     if (changed) throw new ProtocolError('identity-key-changed', changed.id);
-    const newcomers = newRecipients(current, [...getSealedTo(bookletId), ...confirmed], state.account?.id);
+    // The therapist's signed roster (§6.6): vouched-for members are never asked about; members
+    // it leaves out are refused, except that the therapist herself is asked about them.
+    const roster = await rosterCheck(bookletId, current, confirmed);
+    if (roster.problem) throw new RosterRefused(roster.problem, []);
+    if (roster.refused.size) throw new RosterRefused('not-in-roster', current.filter((m) => roster.refused.has(m.id)));
+    const unvouched = current.filter((m) => !roster.vouched.has(m.id) || roster.pending.has(m.id));
+    const newcomers = newRecipients(unvouched, [...getSealedTo(bookletId), ...confirmed], state.account?.id);
     if (newcomers.length) {
       if (!confirm || !(await confirm(newcomers))) throw new NotConfirmed(newcomers);
       newcomers.forEach((m) => confirmed.add(m.id));

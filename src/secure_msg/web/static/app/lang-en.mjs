@@ -184,6 +184,8 @@ export const en = {
   err_recovery_key: 'That recovery key is not right. Check each character and try again.',
   err_recovery: 'The login name or recovery key is not correct.',
   err_protocol: 'A security check failed ({code}). Nothing was shown or sent.',
+  roster_refused: "Not sent: {names} is not on the therapist's signed member list ({code}). The server added them without the therapist. Tell your therapist.",
+  roster_failed: "Not sent: the therapist's signed member list failed its check ({code}). Tell your therapist.",
   err_not_found: 'Not found, or you no longer have access.',
   // notices that need a look (therapists)
   notice_problems_title: 'Text messages to check',

@@ -177,6 +177,8 @@ export const fi = {
   err_recovery_key: 'Palautusavain ei ole oikein. Tarkista merkit ja yritä uudelleen.',
   err_recovery: 'Käyttäjätunnus tai palautusavain ei ole oikein.',
   err_protocol: 'Turvatarkistus epäonnistui ({code}). Mitään ei näytetty eikä lähetetty.',
+  roster_refused: 'Viestiä ei lähetetty: {names} ei ole terapeutin allekirjoittamalla jäsenlistalla ({code}). Palvelin on lisännyt hänet ilman terapeuttia. Kerro terapeutille.',
+  roster_failed: 'Viestiä ei lähetetty: terapeutin allekirjoittama jäsenlista ei läpäissyt tarkistusta ({code}). Kerro terapeutille.',
   err_not_found: 'Ei löytynyt, tai sinulla ei ole enää pääsyä.',
   // notices that need a look (therapists)
   notice_problems_title: 'Tarkistettavat tekstiviestit',

@@ -177,6 +177,8 @@ export const sv = {
   err_recovery_key: 'Återställningsnyckeln stämmer inte. Kontrollera tecknen och försök igen.',
   err_recovery: 'Användarnamnet eller återställningsnyckeln är fel.',
   err_protocol: 'En säkerhetskontroll misslyckades ({code}). Inget visades eller skickades.',
+  roster_refused: 'Meddelandet skickades inte: {names} finns inte på terapeutens signerade medlemslista ({code}). Servern har lagt till personen utan terapeuten. Berätta för terapeuten.',
+  roster_failed: 'Meddelandet skickades inte: terapeutens signerade medlemslista klarade inte kontrollen ({code}). Berätta för terapeuten.',
   err_not_found: 'Hittades inte, eller du har inte längre åtkomst.',
   // notices that need a look (therapists)
   notice_problems_title: 'Sms att kontrollera',

@@ -6,6 +6,7 @@ import * as live from './live.mjs';
 import { wantedRoute } from './routes.mjs';
 import * as session from './session.mjs';
 import { enrollView, loginView, recoverView } from './views/auth.mjs';
+import { keepFragment } from './roster.mjs';
 
 const main = /** @type {HTMLElement} */ (document.getElementById('main'));
 let cleanup = () => {};
@@ -22,6 +23,7 @@ let enrollToken = takeEnrollToken();
 function takeEnrollToken() {
   const m = location.pathname.match(/^\/enroll\/([^/]+)$/);
   if (!m) return null;
+  keepFragment(location.hash); // the trust the link carries (§6.7), kept in memory only
   history.replaceState(null, '', '/#/enroll');
   return decodeURIComponent(m[1]);
 }

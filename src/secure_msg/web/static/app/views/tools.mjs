@@ -3,6 +3,7 @@ import { api, describeError } from '../api.mjs';
 import { announce, field, h, replace } from '../dom.mjs';
 import { t } from '../i18n.mjs';
 import { grantHistory, nameOf, post } from '../data.mjs';
+import { trustedLink } from '../invite-link.mjs';
 import { state } from '../session.mjs';
 import { busy, errorBox } from './common.mjs';
 import { askingBeside, unlessCancelled } from './confirm.mjs';
@@ -111,6 +112,7 @@ export function therapistTools(bookletId, { onPosted }) {
       const name = invite.elements.namedItem('name').value.trim();
       if (name) body.name = name;
       const issued = await api('POST', `/api/booklets/${bookletId}/invitations`, body);
+      issued.link = await trustedLink(bookletId, issued, body.role); // the history goes with it (§6.7)
       invite.reset();
       const link = h('input', { id: 'invite-link', readonly: true, value: issued.link, class: 'link' });
       const copied = h('span', { class: 'muted', role: 'status' });
