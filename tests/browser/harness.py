@@ -102,8 +102,10 @@ class World:
     def call(self, coro: Coroutine[Any, Any, T]) -> T:
         return self.bg.run(coro)
 
-    def invite(self, name: str, role: str = "guardian") -> str:
-        issued = self.call(self.t.invite(self.booklet, role, name=name))
+    def invite(self, name: str, role: str = "guardian", via: str | None = "link") -> str:
+        """A link as the therapist hands it on: with the trust and history of protocol §6.7,
+        or plain (`via=None`, as the server's own SMS sends it)."""
+        issued = self.call(self.t.invite(self.booklet, role, name=name, via=via))
         return local_link(self.server, issued["link"])
 
     def page(self) -> tuple[BrowserContext, Page]:
