@@ -46,8 +46,8 @@ export function confirmNewcomers(anchor, bookletId, newcomers, what = 'send') {
     h('p', { id: `${id}-q` }, t(what === 'send' ? 'newcomers_send' : 'newcomers_share', { names })),
     h('p', { class: 'muted' }, t('newcomers_hint')),
     h('ul', null, newcomers.map((m) => h('li', null,
-      h('a', { href: `#/b/${bookletId}/safety/${m.id}`, onclick: () => done(false) }, t('compare'),
-        h('span', { class: 'visually-hidden' }, `: ${who(m)}`))))),
+      // Named visibly: identical "Compare" links would not say whose number each opens.
+      h('a', { href: `#/b/${bookletId}/safety/${m.id}`, onclick: () => done(false) }, `${t('compare')}: ${who(m)}`)))),
     h('div', { class: 'row' },
       h('button', { type: 'button', class: 'primary', 'data-action': 'confirm-newcomers', onclick: () => done(true) },
         t(what === 'send' ? 'send' : 'share')),
