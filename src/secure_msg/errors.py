@@ -23,7 +23,8 @@
     │   ├── DuplicateEntry           409 duplicate-entry
     │   ├── AlreadyMember            409 already-member
     │   ├── InvalidTransition        409 invalid-transition
-    │   └── StateVersionConflict     409 state-version-conflict
+    │   ├── StateVersionConflict     409 state-version-conflict
+    │   └── RosterVersionConflict    409 roster-version-conflict
     ├── Gone                         410 gone
     │   ├── InvitationExpired        410 invitation-expired
     │   └── InvitationUsed           410 invitation-used

@@ -262,3 +262,20 @@ async def test_invitation_trust_is_checked_by_the_server(world: World) -> None:
     status, body = await world.raw("PUT", path, therapist.profile.token,
                                    json={"invitation": record()})
     assert (status, body["type"]) == (410, "invitation-used")
+
+
+async def test_an_existing_account_accepting_a_trusted_link_sees_the_history_at_once(
+        world: World) -> None:
+    """A parent with a second child in therapy joins the second booklet with her account."""
+    therapist = await world.therapist()
+    first = await therapist.create_booklet("Eetu")
+    mum = await _join(world, therapist, first, "aiti")
+    second = await therapist.create_booklet("Aino")
+    await therapist.post(second, "note", text="Aino aloitti.")
+    world.clock.advance(1)
+    link = (await therapist.invite(second, "guardian", name="aiti"))["link"]
+    assert await mum.accept(world.base + link[link.index("/enroll/"):]) == second
+    titles = {b["id"]: b["title"] for b in await mum.booklets()}
+    assert titles == {first: "Eetu", second: "Aino"}
+    assert [e.payload.get("text") for e in await mum.read(second)] == [None, "Aino aloitti."]
+    await mum.post(second, "note", text="Kiitos", allow_unverified=False)

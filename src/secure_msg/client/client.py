@@ -604,7 +604,7 @@ class Client:
         """Sign the invitation record, seal the history to the invitation key, store both
         with the invitation; the link's fragment to hand on (never to the server)."""
         me = self._me()
-        secret = self.salt(roster_crypto.SECRET_LEN)
+        secret = os.urandom(roster_crypto.SECRET_LEN)  # never a test's fixed salt
         inv_keys = roster_crypto.invitation_keys(secret)
         booklet = bytes.fromhex(booklet_id)
         record = roster_crypto.sign_invitation(me, booklet_id=booklet, invitation=inv_keys,
