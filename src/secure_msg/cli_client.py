@@ -57,15 +57,28 @@ async def _enroll(c: Client, a: argparse.Namespace) -> dict[str, Any]:
     rk = await c.enroll(a.url, a.login, _password(a), a.language)
     await c.sync_state()
     return {"id": c.profile.account_id, "login": c.profile.login, "recovery_key": rk,
-            "text": f"Enrolled as {c.profile.login}.\nRecovery key (write it down, it is shown "
-                    f"only now):\n  {rk}"}
+            "joined": c.last_join,
+            "text": f"Enrolled as {c.profile.login}.{_joined_text(c)}\nRecovery key (write it "
+                    f"down, it is shown only now):\n  {rk}"}
+
+
+def _joined_text(c: Client) -> str:
+    """What a link that carried trust gave (protocol §6.7), said plainly."""
+    j = c.last_join
+    if j is None:
+        return ""
+    how = ("verified in person (the QR code of your meeting)" if j["therapist_verified"] else
+           "trusted on first use (the link did not come from a QR code; compare safety numbers "
+           "when you meet)")
+    return f"\nYour therapist's key is {how}. Earlier entries received: {j['entries']}."
 
 
 async def _accept(c: Client, a: argparse.Namespace) -> dict[str, Any]:
     if "#" in a.url:  # a link that carries trust: joining signs with my keys (§6.7)
         await _unlock(c, a)
     booklet_id = await c.accept(a.url)
-    return {"id": booklet_id, "text": f"Joined booklet {booklet_id}."}
+    return {"id": booklet_id, "joined": c.last_join,
+            "text": f"Joined booklet {booklet_id}.{_joined_text(c)}"}
 
 
 async def _login(c: Client, a: argparse.Namespace) -> dict[str, Any]:

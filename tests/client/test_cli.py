@@ -113,3 +113,28 @@ def test_cli_family_flow(secure_msg_server: ServerProcess, tmp_path: Path) -> No
     with pytest.raises(urllib.error.HTTPError) as err:
         urllib.request.urlopen(request, timeout=30)  # noqa: S310 - our own loopback server
     assert err.value.code == 401
+
+
+def test_cli_invitation_that_carries_trust(secure_msg_server: ServerProcess,
+                                           tmp_path: Path) -> None:
+    """`booklet invite --via qr` prints a link with the trust fragment; enrolling with it says
+    the therapist is verified in person, brings the title and the earlier note at once, and the
+    parent's first post needs no --confirm-unverified (protocol §6.6, §6.7)."""
+    server = secure_msg_server
+    therapist = Cli(tmp_path / "t", "terapeutin salasana")
+    parent = Cli(tmp_path / "p", "vanhemman salasana")
+    therapist.run("enroll", admin_invite(server, "T"), "--login", "terapeutti")
+    booklet = therapist.run("booklet", "create", "--title", "Aino")["id"]
+    therapist.run("post", booklet, "--text", "Ensimmäinen tapaaminen")
+    link = therapist.run("booklet", "invite", booklet, "--role", "guardian", "--name", "Äiti",
+                         "--via", "qr")["link"]
+    assert "#i=" in link
+    assert link.endswith("&via=qr")
+    enrolled = parent.run("enroll", server.base_url + link[link.index("/enroll/"):],
+                          "--login", "aiti")
+    assert enrolled["joined"]["therapist_verified"] is True
+    assert enrolled["joined"]["entries"] == 2
+    read = parent.run("read", booklet)
+    assert [e["kind"] for e in read["entries"]] == ["title", "note"]
+    posted = parent.run("post", booklet, "--text", "Kiitos")
+    assert posted["new_recipients"] == []

@@ -206,6 +206,8 @@ class Client:
         self._synced: client_state.ClientState | None = None
         # What the last roster check of each booklet found (docs/protocol.md §6.6).
         self.rosters: dict[str, roster_trust.RosterView] = {}
+        # What the last join with a link that carried trust did (§6.7): for the user to be told.
+        self.last_join: dict[str, Any] | None = None
 
     # -- accounts -----------------------------------------------------------------------------
 
@@ -361,6 +363,8 @@ class Client:
             raise _protocol(exc) from exc
         joined = await self.api.call("POST", f"/api/booklets/{booklet_id}/join",
                                      {"proof": b64e(proof)})
+        self.last_join = {"booklet": booklet_id, "therapist": therapist_id,
+                          "therapist_verified": fragment.via == "qr", "entries": 0}
         try:
             inv = roster_crypto.verify_invitation(
                 b64d(joined["invitation"]), therapist_identity_key=st.identity_key,
@@ -380,6 +384,7 @@ class Client:
             keys=[(eid, ehash, key) for eid, (ehash, key) in granted.items()])
         result = await self.api.call("POST", f"/api/booklets/{booklet_id}/grants",
                                      {"grant": b64e(blob)})
+        self.last_join["entries"] = int(result["entries"])
         return int(result["entries"])
 
     async def logout(self) -> None:
