@@ -243,6 +243,14 @@ async def _read(c: Client, a: argparse.Namespace) -> dict[str, Any]:
     history = _history(c, a.booklet)
     history["warnings"] += [f"entry #{e.seq} failed its checks ({e.error}) and is not shown"
                             for e in entries if e.error]
+    roster = c.rosters.get(a.booklet)
+    if roster is not None and roster.problem:
+        history["warnings"].append(f"the therapist's signed member list failed its check "
+                                   f"({roster.problem}): nothing can be sent to this booklet")
+    elif roster is not None:
+        history["warnings"] += [f"{member} is listed by the server but not on the therapist's "
+                                f"signed member list ({code}): nothing is sealed to them"
+                                for member, code in sorted(roster.refused.items())]
     return {"entries": rows, "text": text or "No entries.", **history}
 
 

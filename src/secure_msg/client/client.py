@@ -776,7 +776,11 @@ class Client:
         """The booklet's entries after `since` (of `kinds`, default all), oldest first. An entry
         that fails a check is in its place with `error` set, whatever `kinds` asks for."""
         out = []
-        for raw, opened in await self._read_checked(booklet_id, since):
+        checked = await self._read_checked(booklet_id, since)
+        # The roster's findings for the warnings; the therapist's client signs the next one
+        # here too when the members changed (docs/protocol.md §6.6 "Writing").
+        await self.roster(booklet_id)
+        for raw, opened in checked:
             if isinstance(opened, ClientError):
                 out.append(_unreadable(raw, opened.code))
                 continue
