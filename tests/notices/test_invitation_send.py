@@ -87,7 +87,8 @@ async def test_sms_invitation_waits_out_quiet_hours_enrolls_and_leaves_no_token(
     invite = await p.therapist.invite(p.booklet, "caregiver", name="Mummo",
                                       phone="040 111 4444", send=["sms"])
     assert invite["queued"] == ["sms"]
-    link = invite["link"]
+    # the server sends the plain link: the trust fragment (protocol §6.7) never reaches it
+    link, fragment = invite["link"].split("#")
     await _wait_notices(p, ["queued"])
     await asyncio.sleep(0.5)
     assert p.messages(INVITEE_PHONE) == []  # quiet hours
@@ -99,6 +100,7 @@ async def test_sms_invitation_waits_out_quiet_hours_enrolls_and_leaves_no_token(
     await _wait_notices(p, ["delivered"])
     (sms,) = p.messages(INVITEE_PHONE)
     assert link.rsplit("/", 1)[1] in sms.body
+    assert fragment not in sms.body
     assert "Mummo" not in sms.body
     grandma = await _enroll_from(p, sms.body)
     members = await p.therapist.members(p.booklet)
@@ -195,6 +197,8 @@ async def test_cli_invite_send_sms_texts_the_link(practice_factory: Any, tmp_pat
     result = json.loads(ok.stdout.strip().splitlines()[-1])
     assert result["queued"] == ["sms"]
     await p.wait_for(lambda: len(p.messages(INVITEE_PHONE)) == 1)
-    assert result["link"].rsplit("/", 1)[1] in p.messages(INVITEE_PHONE)[0].body
+    plain, fragment = result["link"].split("#")  # the fragment never reaches the server
+    assert plain.rsplit("/", 1)[1] in p.messages(INVITEE_PHONE)[0].body
+    assert fragment not in p.messages(INVITEE_PHONE)[0].body
     assert refused.returncode != 0
     assert json.loads(refused.stdout.strip().splitlines()[-1])["error"] == "validation-failed"
