@@ -158,7 +158,7 @@ def roster_sections() -> dict[str, Any]:
     ordered = sorted([T, G, C], key=lambda p: p.account_id)
     full = [member(p) for p in ordered]
     base = roster(full, version=3)
-    rosters = [
+    rosters: list[dict[str, Any]] = [
         {"name": "therapist-only", "version": 1, "members": [T]},
         {"name": "three-members", "version": 3, "members": ordered},
         {"name": "caregiver-until", "version": 4, "members": ordered, "until": {"caregiver":
@@ -249,7 +249,7 @@ def invitation_sections() -> dict[str, Any]:
     inv_ctx = {"therapist_identity_key": T.ik.hex(), "booklet_id": BOOKLET.hex(),
                "therapist_id": T.account_id.hex()}
     rec = inv_g.record()
-    inv_neg = [
+    inv_neg: list[dict[str, Any]] = [
         {"name": "truncated", "record": rec[:-1].hex(), "error": "truncated"},
         {"name": "trailing-data", "record": (rec + b"\x00").hex(), "error": "trailing-data"},
         {"name": "wrong-type", "record": (rec[:3] + b"\x60" + rec[4:]).hex(),
