@@ -5,12 +5,13 @@
 Small on purpose (the machine is shared): 400 booklets of 100 entries (40 000 entries, three
 members each), built through the storage layer's own functions in a temporary directory.
 Pages of 50 entries are read through `entry_service.read` (the API's service call: membership,
-the page query, the audit record) by `--concurrency` tasks on one event loop, in three modes
+the page query, the audit record) by `--concurrency` tasks on one event loop, in two modes
 interleaved round by round so that a busy neighbour hurts them alike:
 
-- none:   reads are not recorded (an AuditBatcher whose `add` does nothing): the floor;
-- counts: the previous record, {"from", "to", "count"} per page;
+- none:   reads are not recorded (an AuditBatcher whose `add` does nothing): the ceiling;
 - ranges: this branch's record, {"from", "to", "count", "ranges"} per page (split if long).
+
+and the detail's own cost against the previous record ({"from", "to", "count"}) per page.
 
 Both recording modes write through the real AuditBatcher and writer thread onto the file. Then
 a booklet's access log is read a page (50 events) at a time through `access_log.page` on the
@@ -38,7 +39,7 @@ from typing import Any
 from secure_msg.clock import SystemClock
 from secure_msg.crypto.keys import PBKDF2_ITERATIONS, AccountKeys
 from secure_msg.crypto.rng import system_rng
-from secure_msg.model.access_log import booklet_target
+from secure_msg.model.access_log import booklet_target, fetch_details
 from secure_msg.model.accounts import NewAccount, Session
 from secure_msg.model.booklets import StoredEntry
 from secure_msg.model.entry_json import entry_text
@@ -103,13 +104,19 @@ async def build(db: Database, vault: Any) -> list[tuple[bytes, bytes]]:
     return pairs
 
 
-def _counts_only(seqs: list[int], **_: Any) -> list[dict[str, int | str]]:
+def _counts_only(seqs: list[int]) -> list[dict[str, int | str]]:
+    """The record before this branch, for comparison."""
     return [{"from": seqs[0], "to": seqs[-1], "count": len(seqs)}] if seqs else []
 
 
+def _as(session: Session, _conn: sqlite3.Connection) -> Session:
+    return session
+
+
 async def run_mode(deps: EntryDeps, pairs: list[tuple[bytes, bytes]], seconds: float,
-                   concurrency: int) -> float:
-    """Pages per second over `seconds`, `concurrency` tasks each reading random booklets."""
+                   concurrency: int) -> tuple[float, float]:
+    """(pages per second, CPU µs per page) over `seconds`, `concurrency` tasks each reading
+    random booklets."""
     deadline = time.perf_counter() + seconds
     done = 0
 
@@ -118,16 +125,17 @@ async def run_mode(deps: EntryDeps, pairs: list[tuple[bytes, bytes]], seconds: f
         while time.perf_counter() < deadline:
             booklet_id, account_id = random.choice(pairs)
             session = Session(account_id, Role.THERAPIST, 2**62)
-            await entry_service.read(deps, lambda _c, s=session: s, booklet_id,
+            await entry_service.read(deps, functools.partial(_as, session), booklet_id,
                                      before=ENTRIES + 1, limit=PAGE)
             done += 1
             if done % 8 == 0:
                 await asyncio.sleep(0)  # read_now never yields: let the batcher's timer run
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     await asyncio.gather(*(reader() for _ in range(concurrency)))
     await deps.fetch_audit.flush()  # the recording's writes count against its own mode
-    return done / (time.perf_counter() - started)
+    # CPU of every thread (the writer's too): steadier than wall time on a shared machine.
+    return done / (time.perf_counter() - started), (time.process_time() - cpu) * 1e6 / done
 
 
 def _median_ms(fn: Callable[[], object], n: int) -> float:
@@ -156,26 +164,30 @@ async def main() -> None:
               file=sys.stderr)
         booklets = BookletDeps(db, vault, SystemClock(), system_rng, 7, Hub())
         real = AuditBatcher(db)
-        modes = {
-            "none": EntryDeps(booklets, Hub(), 1 << 20, NullBatcher(db)),
-            "counts": EntryDeps(booklets, Hub(), 1 << 20, real),
-            "ranges": EntryDeps(booklets, Hub(), 1 << 20, real),
-        }
-        results: dict[str, list[float]] = {m: [] for m in modes}
-        original = access_log.fetch_details
+        modes = {"none": EntryDeps(booklets, Hub(), 1 << 20, NullBatcher(db)),
+                 "ranges": EntryDeps(booklets, Hub(), 1 << 20, real)}
+        results: dict[str, list[tuple[float, float]]] = {m: [] for m in modes}
         for _ in range(args.rounds):
             for name, deps in modes.items():
-                access_log.fetch_details = _counts_only if name == "counts" else original  # type: ignore[assignment]
                 results[name].append(await run_mode(deps, pairs, args.seconds,
                                                     args.concurrency))
-        access_log.fetch_details = original  # type: ignore[assignment]
-        floor = statistics.median(results["none"])
+        floor = statistics.median(r for r, _ in results["none"])
+        cpu_floor = statistics.median(c for _, c in results["none"])
         print(f"entry pages of {PAGE}, {args.concurrency} tasks, {args.rounds} rounds of "
-              f"{args.seconds:.0f} s (median pages/s, each round's figures):")
+              f"{args.seconds:.0f} s (medians; then each round's pages/s):")
         for name, values in results.items():
-            med = statistics.median(values)
-            print(f"  {name:<7} {med:8.0f}  {100 * med / floor:5.1f} % of none   "
-                  f"{', '.join(f'{v:.0f}' for v in values)}")
+            med = statistics.median(r for r, _ in values)
+            cpu = statistics.median(c for _, c in values)
+            print(f"  {name:<7} {med:6.0f} pages/s ({100 * med / floor:5.1f} %), "
+                  f"{cpu:5.0f} µs CPU/page ({100 * cpu / cpu_floor:5.1f} %)   "
+                  f"{', '.join(f'{r:.0f}' for r, _ in values)}")
+        seqs = list(range(51, 101))
+        scattered = list(range(1, 101, 2))
+        for label, page in (("a page of 50 in a row", seqs), ("50 scattered", scattered)):
+            us = 1000 * _median_ms(functools.partial(fetch_details, page), 2000)
+            old = 1000 * _median_ms(functools.partial(_counts_only, page), 2000)
+            print(f"  the record's detail for {label}: {us:.1f} µs with ranges, "
+                  f"{old:.1f} µs as counts only")
 
         booklet_id, account_id = pairs[0]
         session = Session(account_id, Role.THERAPIST, 2**62)

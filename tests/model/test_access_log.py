@@ -13,6 +13,8 @@ def test_a_page_is_one_detail_with_its_gaps() -> None:
         {"from": 1, "to": 9, "count": 6, "ranges": "1-3,5,8-9"}]
     assert fetch_details([7]) == [{"from": 7, "to": 7, "count": 1, "ranges": "7"}]
     assert fetch_details([]) == []
+    assert fetch_details([52, 50, 51]) == [{"from": 50, "to": 52, "count": 3, "ranges": "50-52"}]
+    assert fetch_details([4, 4, 5]) == [{"from": 4, "to": 5, "count": 2, "ranges": "4-5"}]
 
 
 def test_the_largest_scattered_page_is_split_under_the_cap() -> None:
