@@ -11,6 +11,7 @@ import pytest
 from secure_msg.client import Client
 from secure_msg.client import access_log as client_log
 from secure_msg.model.access_log import parse_ranges
+from secure_msg.services import access_log
 from secure_msg.storage import audit as audit_store
 from secure_msg.web.services import SERVICES
 
@@ -192,3 +193,23 @@ async def test_a_non_member_cannot_record_an_export(world: World) -> None:
                                       outsider.profile.token, json={"kind": "booklet"})
     assert (status, problem["type"]) == (404, "not-found")
     assert len(await _operator_audit(world)) == before
+
+
+async def test_a_document_download_recorded_by_the_blob_store_shows(world: World) -> None:
+    """The hook the document store calls (services.access_log.record_blob_read)."""
+    _, mum, carer, booklet = await _booklet_with_caregiver(world)
+    runtime = world.http.app[SERVICES]
+    access_log.record_blob_read(
+        runtime.entries.fetch_audit, runtime.clock, account_id=bytes.fromhex(
+            carer.profile.account_id), booklet_id=bytes.fromhex(booklet), seq=1,
+        blob_id="b" * 32, size=25 * 1024 * 1024)
+    with pytest.raises(ValueError, match="opaque id"):
+        access_log.record_blob_read(
+            runtime.entries.fetch_audit, runtime.clock, account_id=b"\x01" * 16,
+            booklet_id=bytes.fromhex(booklet), seq=1, blob_id="x" * 65)
+    items = await _log(world, mum, booklet)
+    [blob] = [i for i in items if i["action"] == "blob.fetched"]
+    assert (blob["actor"], blob["detail"]) == (
+        carer.profile.account_id, {"seq": 1, "blob": "b" * 32, "bytes": 25 * 1024 * 1024})
+    rows = client_log.rows([blob], await mum.members(booklet, include_removed=True))
+    assert rows[0].what == "downloaded a document of entry 1"

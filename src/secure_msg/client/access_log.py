@@ -4,7 +4,7 @@ the members list, write CSV, and check each event's own hash.
 The server gives account ids only; names come from the members list (former members too), so
 they are the names this client already shows for the booklet. An event's hash can be
 recomputed from its fields (model/audit.py); the links between the events shown cannot, since
-the events of other booklets in between are not shown (docs/threat-model.md §3.7).
+the events of other booklets in between are not shown (docs/threat-model.md §3.8).
 """
 
 from __future__ import annotations

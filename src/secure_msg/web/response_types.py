@@ -257,7 +257,7 @@ class Status(TypedDict):
 class AccessLogItem(TypedDict):
     """One audit event about the booklet. seq, prev_hash, hash and the raw fields (at_ms,
     actor_ref, target, detail) let a client recompute this event's hash (model/audit.py); the
-    links to the events it is not shown cannot be checked (docs/threat-model.md §3.7)."""
+    links to the events it is not shown cannot be checked (docs/threat-model.md §3.8)."""
 
     seq: Annotated[int, Meta(ge=1)]
     at: Time
