@@ -12,6 +12,7 @@ from aiohttp import web
 
 from secure_msg.web import (
     api_accounts,
+    api_admin,
     api_appointments,
     api_booklets,
     api_client_state,
@@ -30,6 +31,7 @@ ROUTE_SETUPS: tuple[RouteSetup, ...] = (
     api_booklets.setup_routes,
     live.setup_routes,
     api_appointments.setup_routes,
+    api_admin.setup_routes,
     webhooks_twilio.setup_routes,
     inbox.setup_routes,
 )
