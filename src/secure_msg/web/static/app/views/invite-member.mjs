@@ -56,8 +56,7 @@ function build(bookletId) {
       checkbox(t('invite_send_email'), { name: 'send_email' }),
       field(t('invite_language'), { name: 'language' }, { tag: 'select', options: [['fi', 'Suomi'], ['sv', 'Svenska'], ['en', 'English']] })),
     error,
-    h('button', { type: 'submit', class: 'primary' }, t('make_link')),
-    made, pendingBox);
+    h('button', { type: 'submit', class: 'primary' }, t('make_link')));
   form.elements.namedItem('language').value = lang();
 
   async function loadPending() {
@@ -108,7 +107,8 @@ function build(bookletId) {
   }
 
   loadPending();
-  return h('div', { class: 'invite-member' }, form);
+  // Outside the form, so its reset after each invitation leaves the links alone.
+  return h('div', { class: 'invite-member' }, form, made, pendingBox);
 }
 
 /** One link made on this page: who, the link (select-all on focus), a copy button. */
