@@ -116,7 +116,8 @@ def test_invite_by_text_message_reaches_twilio_and_the_guardian_enrolls(
     # A second invitation: the first link stays on screen, both are waiting.
     form.get_by_label("Muille näkyvä nimi").fill("Isä")
     form.get_by_role("button", name="Luo kutsulinkki").click()
-    expect(form.get_by_label("Kutsulinkki (anna se henkilölle; toimii kerran): Isä")).to_be_visible()
+    expect(form.get_by_label("Kutsulinkki (anna se henkilölle; toimii kerran): Isä")
+           ).to_be_visible()
     expect(link).to_have_value(shown)
     expect(waiting.get_by_role("listitem")).to_have_count(2)
     assert len(texts_to(twilio, MUM)) == 1  # Isä gave no number: nothing texted
