@@ -62,7 +62,8 @@ def practice_problems_txn(conn: sqlite3.Connection, limit: int) -> list[NoticeVi
     marks = ", ".join("?" for _ in VISIBLE_PROBLEMS)
     rows = conn.execute(
         "SELECT id, booklet_id, recipient_id, channel, kind, status, reason, error_code,"  # noqa: S608
-        f" attempts, updated_at_ms FROM notices WHERE status IN ({marks})"
+        f" attempts, updated_at_ms FROM notices n WHERE status IN ({marks})"
+        " AND NOT EXISTS (SELECT 1 FROM notices r WHERE r.dedupe_key = 'retry:' || n.id)"
         " ORDER BY updated_at_ms DESC LIMIT ?",
         (*(s.value for s in VISIBLE_PROBLEMS), limit),
     ).fetchall()

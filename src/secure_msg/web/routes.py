@@ -16,6 +16,7 @@ from secure_msg.web import (
     api_appointments,
     api_booklets,
     api_client_state,
+    api_notice_retry,
     inbox,
     live,
     ops,
@@ -32,6 +33,7 @@ ROUTE_SETUPS: tuple[RouteSetup, ...] = (
     live.setup_routes,
     api_appointments.setup_routes,
     api_admin.setup_routes,
+    api_notice_retry.setup_routes,
     webhooks_twilio.setup_routes,
     inbox.setup_routes,
 )
