@@ -254,6 +254,10 @@ export const en = {
   admin_audit_broken: 'The chain is BROKEN at event {seq} ({reason}). The {n} events before it are intact.',
   admin_audit_hint: 'Each event is chained to the one before by a hash; the same check as the command secure-msg admin audit verify.',
   admin_audit_again: 'Check again',
+  notice_retry: 'Send again',
+  notice_retry_named: 'Send again: {what} ({title})',
+  notice_retried: 'Being sent again.',
+  notice_not_retryable: 'This message can no longer be sent again.',
   // (end of webdesk)
   // errors
   err_generic: 'Something went wrong. Please try again.',

@@ -248,6 +248,10 @@ export const fi = {
   admin_audit_broken: 'Ketju on RIKKI tapahtuman {seq} kohdalla ({reason}). Sitä edeltävät {n} tapahtumaa ovat ehjiä.',
   admin_audit_hint: 'Jokainen tapahtuma on ketjutettu edelliseen tiivisteellä; sama tarkistus kuin komennolla secure-msg admin audit verify.',
   admin_audit_again: 'Tarkista uudelleen',
+  notice_retry: 'Lähetä uudelleen',
+  notice_retry_named: 'Lähetä uudelleen: {what} ({title})',
+  notice_retried: 'Lähetetään uudelleen.',
+  notice_not_retryable: 'Tätä viestiä ei voi enää lähettää uudelleen.',
   // (end of webdesk)
   err_generic: 'Jokin meni vikaan. Yritä uudelleen.',
   err_clock: 'Laitteen päivämäärä tai kellonaika on väärin, joten viestiä ei lähetetty. Valitse puhelimen asetuksista automaattinen päivämäärä ja aika ja yritä uudelleen.',

@@ -248,6 +248,10 @@ export const sv = {
   admin_audit_broken: 'Kedjan är BRUTEN vid händelse {seq} ({reason}). De {n} händelserna före den är hela.',
   admin_audit_hint: 'Varje händelse är kedjad till den föregående med en hash; samma kontroll som kommandot secure-msg admin audit verify.',
   admin_audit_again: 'Kontrollera igen',
+  notice_retry: 'Skicka igen',
+  notice_retry_named: 'Skicka igen: {what} ({title})',
+  notice_retried: 'Skickas igen.',
+  notice_not_retryable: 'Det här meddelandet kan inte längre skickas igen.',
   // (end of webdesk)
   err_generic: 'Något gick fel. Försök igen.',
   err_clock: 'Enhetens datum eller tid är fel, så meddelandet skickades inte. Välj automatiskt datum och tid i telefonens inställningar och försök igen.',
