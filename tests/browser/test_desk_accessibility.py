@@ -87,6 +87,8 @@ def test_desk_and_admin_screens_pass_the_audit(world: World, viewport: dict[str,
     invite.get_by_label("Matkapuhelinnumero").fill("040 111 2222")
     invite.get_by_role("button", name="Luo kutsulinkki").click()
     expect(invite.get_by_role("region", name="Odottavat kutsut")).to_contain_text("Mummo")
+    invite.get_by_role("button", name="Näytä QR-koodi: Mummo").click()
+    expect(invite.get_by_role("img", name="QR-koodi, kutsulinkki: Mummo")).to_be_visible()
     expect(page.get_by_role("heading", name="Kirjaa käydyksi tai poissaoloksi (1)")).to_be_visible()
     problems += check(page, "therapist desk")
     page.locator("button.lang[lang='sv']").click()

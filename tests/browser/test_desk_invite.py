@@ -109,6 +109,26 @@ def test_invite_by_text_message_reaches_twilio_and_the_guardian_enrolls(
     expect(form.get_by_label("Matkapuhelinnumero")).to_have_value("")
 
     shown = link.input_value()
+    # the same link as a QR code to scan at the first meeting (app/qr.mjs; tests/js/qr.test.mjs)
+    show_qr = form.get_by_role("button", name="Näytä QR-koodi: Äiti")
+    expect(show_qr).to_have_attribute("aria-expanded", "false")
+    show_qr.click()
+    code = form.get_by_role("img", name="QR-koodi, kutsulinkki: Äiti")
+    expect(code).to_be_visible()
+    expect(show_qr).to_have_attribute("aria-expanded", "true")
+    version = 5 if len(shown.encode()) <= 84 else 6  # level M, byte mode
+    expect(code).to_have_attribute("viewBox", f"0 0 {version * 4 + 17 + 8} {version * 4 + 17 + 8}")
+    drawn = page.evaluate("""async (link) => {
+        const { encodeQr } = await import('/static/app/qr.mjs');
+        const d = document.querySelector('svg.qr path').getAttribute('d');
+        const dark = encodeQr(link).dark.flatMap((row, y) => row.flatMap(
+          (on, x) => (on ? [`M${x + 4} ${y + 4}h1v1h-1z`] : [])));
+        return d === dark.join('');
+    }""", shown)
+    assert drawn
+    show_qr.click()
+    expect(code).to_be_hidden()
+
     [body] = texts_to(twilio, MUM)
     assert shown in body, body  # the very link on screen, and nothing of the booklet
     assert "Aino" not in body

@@ -258,6 +258,10 @@ export const en = {
   notice_retry_named: 'Send again: {what} ({title})',
   notice_retried: 'Being sent again.',
   notice_not_retryable: 'This message can no longer be sent again.',
+  qr_show: 'Show QR code',
+  qr_show_for: 'Show QR code: {name}',
+  qr_label: 'QR code, invitation link: {name}',
+  qr_hint: 'The person invited scans it with their own phone’s camera. The link works once.',
   // (end of webdesk)
   // errors
   err_generic: 'Something went wrong. Please try again.',

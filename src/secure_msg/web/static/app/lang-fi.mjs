@@ -252,6 +252,10 @@ export const fi = {
   notice_retry_named: 'Lähetä uudelleen: {what} ({title})',
   notice_retried: 'Lähetetään uudelleen.',
   notice_not_retryable: 'Tätä viestiä ei voi enää lähettää uudelleen.',
+  qr_show: 'Näytä QR-koodi',
+  qr_show_for: 'Näytä QR-koodi: {name}',
+  qr_label: 'QR-koodi, kutsulinkki: {name}',
+  qr_hint: 'Kutsuttu lukee koodin oman puhelimensa kameralla. Linkki toimii kerran.',
   // (end of webdesk)
   err_generic: 'Jokin meni vikaan. Yritä uudelleen.',
   err_clock: 'Laitteen päivämäärä tai kellonaika on väärin, joten viestiä ei lähetetty. Valitse puhelimen asetuksista automaattinen päivämäärä ja aika ja yritä uudelleen.',

@@ -252,6 +252,10 @@ export const sv = {
   notice_retry_named: 'Skicka igen: {what} ({title})',
   notice_retried: 'Skickas igen.',
   notice_not_retryable: 'Det här meddelandet kan inte längre skickas igen.',
+  qr_show: 'Visa QR-koden',
+  qr_show_for: 'Visa QR-koden: {name}',
+  qr_label: 'QR-kod, inbjudningslänk: {name}',
+  qr_hint: 'Den inbjudna läser koden med sin egen telefons kamera. Länken fungerar en gång.',
   // (end of webdesk)
   err_generic: 'Något gick fel. Försök igen.',
   err_clock: 'Enhetens datum eller tid är fel, så meddelandet skickades inte. Välj automatiskt datum och tid i telefonens inställningar och försök igen.',

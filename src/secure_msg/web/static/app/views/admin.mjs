@@ -9,9 +9,10 @@
  * no member, so a problem names its booklet by the start of its id.
  */
 import { api, describeError } from '../api.mjs';
-import { announce, field, h, replace, uid } from '../dom.mjs';
+import { announce, field, h, replace } from '../dom.mjs';
 import { formatTime, t } from '../i18n.mjs';
 import { busy, errorBox } from './common.mjs';
+import { linkItem } from './link-share.mjs';
 import { describeProblem } from './notice-problems.mjs';
 
 /** @param {HTMLElement} main @returns {() => void} cleanup */
@@ -49,7 +50,7 @@ function staffInviteForm(reload) {
       for (const name of ['phone', 'email']) if (get(name)) body[name] = get(name);
       const issued = await api('POST', '/api/admin/invitations', body);
       form.reset();
-      made.prepend(linkItem(issued, body.name));
+      made.prepend(linkItem(issued, body.name, h('p', { class: 'muted' }, t('admin_link_hint', { when: formatTime(issued.expires_at) }))));
       announce(t('invite_made_ok', { name: body.name }));
       made.querySelector('input')?.focus();
       await reload();
@@ -58,26 +59,6 @@ function staffInviteForm(reload) {
   return h('div', { class: 'admin-invite' }, form, made);
 }
 
-function linkItem(issued, who) {
-  const id = uid('link');
-  const link = h('input', { id, readonly: true, value: issued.link, class: 'link', onfocus: (ev) => ev.currentTarget.select() });
-  const copied = h('span', { class: 'muted', role: 'status' });
-  return h('li', { class: 'invite-result', 'data-invitation': issued.id },
-    h('label', { for: id }, t('invite_link'), `: ${who}`),
-    link,
-    h('p', { class: 'muted' }, t('admin_link_hint', { when: formatTime(issued.expires_at) })),
-    h('div', { class: 'row' },
-      h('button', { type: 'button', class: 'secondary', 'aria-label': t('copy_for', { name: who }), onclick: async () => {
-        link.select();
-        try {
-          await navigator.clipboard.writeText(issued.link);
-          copied.textContent = t('copied');
-        } catch {
-          copied.textContent = t('copy_by_hand');
-        }
-      } }, t('copy')),
-      copied));
-}
 
 /** @param {HTMLElement} section */
 async function loadStaff(section) {

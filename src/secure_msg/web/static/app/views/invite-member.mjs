@@ -10,10 +10,11 @@
  * update) moves the same element back with its typed text and its links.
  */
 import { api } from '../api.mjs';
-import { announce, checkbox, field, h, replace, uid } from '../dom.mjs';
+import { announce, checkbox, field, h, replace } from '../dom.mjs';
 import { formatTime, lang, t } from '../i18n.mjs';
 import { state } from '../session.mjs';
 import { busy, errorBox } from './common.mjs';
+import { linkItem } from './link-share.mjs';
 
 /** @type {Map<string, HTMLElement>} */
 const kept = new Map();
@@ -89,7 +90,9 @@ function build(bookletId) {
       form.reset();
       form.elements.namedItem('role').value = role;
       form.elements.namedItem('language').value = body.language;
-      made.prepend(linkItem(issued, who));
+      made.prepend(linkItem(issued, who, issued.queued.length
+        ? h('p', { class: 'muted' }, t('invite_sent_by', { channels: issued.queued.map((c) => t(`channel_${c}`)).join(', ') }))
+        : null));
       const note = issued.queued.length
         ? t('invite_queued', { name: who, channels: issued.queued.map((c) => t(`channel_${c}`)).join(', ') })
         : t('invite_made_ok', { name: who });
@@ -111,28 +114,4 @@ function build(bookletId) {
   return h('div', { class: 'invite-member' }, form, made, pendingBox);
 }
 
-/** One link made on this page: who, the link (select-all on focus), a copy button. */
-function linkItem(issued, who) {
-  const id = uid('link');
-  const link = h('input', { id, readonly: true, value: issued.link, class: 'link',
-    onfocus: (ev) => ev.currentTarget.select() });
-  const copied = h('span', { class: 'muted', role: 'status' });
-  return h('li', { class: 'invite-result', 'data-invitation': issued.id },
-    h('label', { for: id }, t('invite_link'), `: ${who}`),
-    link,
-    issued.queued.length
-      ? h('p', { class: 'muted' }, t('invite_sent_by', { channels: issued.queued.map((c) => t(`channel_${c}`)).join(', ') }))
-      : null,
-    h('div', { class: 'row' },
-      h('button', { type: 'button', class: 'secondary', 'aria-label': t('copy_for', { name: who }), onclick: async () => {
-        link.select();
-        try {
-          await navigator.clipboard.writeText(issued.link);
-          copied.textContent = t('copied');
-        } catch {
-          copied.textContent = t('copy_by_hand');
-        }
-      } }, t('copy')),
-      copied));
-}
 
