@@ -1,4 +1,4 @@
-"""POST /api/notices/{notice_id}/retry: a therapist sends a failed notice again."""
+"""POST /api/notices/{notice}/retry: a therapist sends a failed notice again."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ _NOTICE_ID = re.compile(r"[1-9][0-9]{0,17}")
 
 async def retry(request: web.Request) -> web.Response:
     session = await require_session(request)
-    value = request.match_info["notice_id"]
+    value = request.match_info["notice"]
     if not _NOTICE_ID.fullmatch(value):
         raise NotFound()  # a malformed id is simply not found
     new_id = await notice_retry.retry(services(request).notices, session, int(value))
@@ -27,7 +27,7 @@ async def retry(request: web.Request) -> web.Response:
 
 
 def setup_routes(app: web.Application) -> None:
-    add_route(app, "POST", "/api/notices/{notice_id}/retry", retry, tags=["notices"],
+    add_route(app, "POST", "/api/notices/{notice}/retry", retry, tags=["notices"],
               status=202, auth=True,
               summary="Send a failed, undelivered or expired notice again as a new attempt "
                       "(the booklet's therapist; once per notice; not invitations)",
