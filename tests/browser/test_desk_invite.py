@@ -176,3 +176,27 @@ def test_bad_invitations_are_refused_in_words_and_nothing_is_sent(
     assert pending(world) == []
     assert list(twilio.state.messages.values()) == []
     page.context.close()
+
+
+def test_typed_invitation_and_links_survive_live_updates(
+    sms_world: tuple[World, RunningTwilioServer],
+) -> None:
+    """The booklet re-renders on each live entry; the invitation form is the same element, so
+    what the therapist typed and the links she made stay."""
+    world, _ = sms_world
+    page = therapist_booklet(world)
+    form = page.locator(".invite-member")
+    form.get_by_label("Muille näkyvä nimi").fill("Ukki")
+    form.get_by_role("button", name="Luo kutsulinkki").click()
+    link = form.get_by_label("Kutsulinkki (anna se henkilölle; toimii kerran): Ukki")
+    expect(link).to_have_value(re.compile(r"/enroll/"))
+    shown = link.input_value()
+    form.get_by_label("Muille näkyvä nimi").fill("Mummo")
+    form.get_by_label("Matkapuhelinnumero").fill("040 111 3333")
+    for i in range(3):
+        world.call(world.t.post(world.booklet, "note", text=f"Päivitys {i}"))
+        expect(page.locator(".timeline")).to_contain_text(f"Päivitys {i}")
+    expect(form.get_by_label("Muille näkyvä nimi")).to_have_value("Mummo")
+    expect(form.get_by_label("Matkapuhelinnumero")).to_have_value("040 111 3333")
+    expect(link).to_have_value(shown)
+    page.context.close()
