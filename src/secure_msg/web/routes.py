@@ -15,6 +15,7 @@ from secure_msg.web import (
     api_appointments,
     api_booklets,
     api_client_state,
+    api_lifecycle,
     inbox,
     live,
     ops,
@@ -30,6 +31,7 @@ ROUTE_SETUPS: tuple[RouteSetup, ...] = (
     api_booklets.setup_routes,
     live.setup_routes,
     api_appointments.setup_routes,
+    api_lifecycle.setup_routes,
     webhooks_twilio.setup_routes,
     inbox.setup_routes,
 )
