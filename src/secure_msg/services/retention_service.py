@@ -127,9 +127,9 @@ async def lifecycle(deps: RetentionDeps, session: Session, booklet_id: bytes) ->
     return await deps.notices.db.read_now(txn)
 
 
-async def all_booklets(deps: RetentionDeps) -> list[Lifecycle]:
+def lifecycle_rows_txn(conn: Txn) -> list[Lifecycle]:
     """Every closed, purge-scheduled and purged booklet (the operator's retention list)."""
-    return await deps.notices.db.read(store.all_txn)
+    return store.all_txn(conn)
 
 
 # -- the retention tick ------------------------------------------------------------------------
