@@ -208,3 +208,27 @@ async def test_an_invitation_link_into_a_closed_booklet_stops_working(world: Wor
     members = await _rows(world, "SELECT COUNT(*) FROM members WHERE booklet_id = ?",
                           bytes.fromhex(booklet))
     assert members == [(1,)]
+
+
+async def test_members_open_sockets_hear_that_the_booklet_closed(world: World) -> None:
+    """A live `booklet` event (ids and the status only) goes to the current members, so an
+    open booklet view turns read-only at once; a stranger's socket hears nothing."""
+    therapist = await world.therapist()
+    booklet = await therapist.create_booklet("Aino")
+    mum = await _join(world, therapist, booklet, "aiti")
+    stranger = await world.therapist("toinen")
+    sockets = []
+    for token in (mum.profile.token, stranger.profile.token):
+        ws = await world.http.ws_connect("/api/live")
+        await ws.send_json({"token": token})
+        assert (await ws.receive_json(timeout=5))["type"] == "ready"
+        sockets.append(ws)
+    status, _ = await world.raw("POST", f"/api/booklets/{booklet}/close",
+                                therapist.profile.token)
+    assert status == 200
+    assert await sockets[0].receive_json(timeout=5) == {
+        "type": "booklet", "booklet_id": booklet, "status": "closed"}
+    with pytest.raises(TimeoutError):
+        await sockets[1].receive_json(timeout=0.5)
+    for ws in sockets:
+        await ws.close()

@@ -1,6 +1,7 @@
 """Closing a booklet in the web inbox: the therapist's "Sulje vihko" asks first (cancel keeps
 it open), then the booklet is read-only for everyone: a banner with the deletion date, no
-write box, no close button; the server agrees."""
+write box, no close button; the server agrees, and a parent who has it open sees it turn
+read-only at once (the live event)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ def test_therapist_closes_after_confirming_and_the_booklet_turns_read_only(
     parent_link = world.invite("Äiti")
     parent_context, parent = world.page()
     enroll_in_browser(parent, parent_link, "aiti")
+    open_booklet(parent, world.booklet)
+    expect(parent.get_by_label("Kirjoita viesti")).to_be_visible()
     context, page = world.page()
     login_in_browser(page, world.server.base_url, "tiina", PASSWORD)
     open_booklet(page, world.booklet)
@@ -45,7 +48,7 @@ def test_therapist_closes_after_confirming_and_the_booklet_turns_read_only(
     expect(page.get_by_label("Kirjoita viesti")).to_be_hidden()
     expect(page.get_by_role("button", name="Sulje vihko")).to_have_count(0)
 
-    open_booklet(parent, world.booklet)
+    # The parent did not reload: the live event made the open view read the booklet again.
     expect(parent.locator(".closed-banner")).to_contain_text("Vihkoa voi vain lukea")
     expect(parent.get_by_label("Kirjoita viesti")).to_be_hidden()
     context.close()

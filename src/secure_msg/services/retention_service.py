@@ -41,6 +41,7 @@ from secure_msg.model.booklet_lifecycle import BookletStatus, Lifecycle, Retenti
 from secure_msg.model.notice_templates import NoticeKind
 from secure_msg.model.roles import Role
 from secure_msg.services.booklet_service import require_member_txn
+from secure_msg.services.live import BookletEvent, Hub
 from secure_msg.services.notice_service import (
     NoticeDeps,
     booklet_link,
@@ -49,6 +50,7 @@ from secure_msg.services.notice_service import (
 )
 from secure_msg.storage import audit as audit_store
 from secure_msg.storage import booklet_lifecycle as store
+from secure_msg.storage import booklets as booklet_store
 from secure_msg.storage import notices as notice_store
 from secure_msg.storage.txn import Txn
 
@@ -71,6 +73,7 @@ class RetentionDeps:
     # A purge whose WAL could not be truncated yet (a long read held a snapshot): the next
     # tick tries again.
     wal_dirty: list[bool] = field(default_factory=lambda: [False])
+    hub: Hub | None = None  # tells members' open views that a booklet was closed
 
 
 def retention_rule(cfg: RetentionConfig) -> RetentionRule:
@@ -86,7 +89,7 @@ async def close(deps: RetentionDeps, session: Session, booklet_id: bytes) -> Lif
     already closed."""
     n = deps.notices
 
-    def txn(conn: Txn) -> Lifecycle:
+    def txn(conn: Txn) -> tuple[Lifecycle, list[bytes]]:
         if require_member_txn(conn, booklet_id, session) is not Role.THERAPIST:
             raise Forbidden("Only the booklet's therapist can close it.")
         now = n.clock.now_ms()
@@ -111,9 +114,12 @@ async def close(deps: RetentionDeps, session: Session, booklet_id: bytes) -> Lif
             detail={**counts, "purge_after_ms": purge_after})
         row = store.lifecycle_txn(conn, booklet_id)
         assert row is not None
-        return row
+        return row, sorted(booklet_store.member_keys_txn(conn, booklet_id))
 
-    return await n.db.write(txn)
+    row, members = await n.db.write(txn)
+    if deps.hub is not None:
+        deps.hub.booklet_changed(BookletEvent(booklet_id, row.status.value), members)
+    return row
 
 
 async def lifecycle(deps: RetentionDeps, session: Session, booklet_id: bytes) -> Lifecycle:

@@ -204,7 +204,7 @@ def build(cfg: Config, db: Database, vault: Vault, clock: Clock, rng: Rng) -> Se
         # processes would need it in the database.
         inbound_limits=InboundLimits(clock), replies=TWIML_REPLIES, hub=hub,
         worker=_worker(cfg, notices, twilio_settings(cfg)),
-        retention=RetentionDeps(notices, retention_rule(cfg.retention)),
+        retention=RetentionDeps(notices, retention_rule(cfg.retention), hub=hub),
         twilio_auth_token=cfg.twilio.auth_token.reveal(),
     )
 
