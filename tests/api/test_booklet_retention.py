@@ -5,6 +5,7 @@ database, -wal or -shm files, is an audit event, and the audit chain still verif
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -185,3 +186,38 @@ async def test_an_open_booklet_is_never_purged(world: World) -> None:
     assert (result.reminded, result.purged) == (0, [])
     await _fresh(world, therapist)
     assert len(await therapist.read(booklet)) == 1
+
+
+async def test_the_blob_hook_is_called_after_the_purge_and_again_after_a_failure(
+    world: World,
+) -> None:
+    """Where a blob store plugs in: called with the purged booklet's id once its rows are gone;
+    one that fails is called again on the next tick until it succeeds."""
+    therapist = await world.therapist()
+    booklet = await therapist.create_booklet("Aino")
+    s = world.http.app[SERVICES]
+    calls: list[tuple[bytes, list[str]]] = []
+
+    async def delete_blobs(booklet_id: bytes) -> int:
+        left = await s.db.read(lambda conn: lifecycle_store.tables_naming_txn(conn, booklet_id))
+        calls.append((booklet_id, left))
+        if len(calls) == 1:
+            raise OSError("the blob directory is not mounted")
+        return 3
+
+    s.retention = replace(s.retention, blobs=delete_blobs)
+    status, _ = await world.raw("POST", f"/api/booklets/{booklet}/close",
+                                therapist.profile.token)
+    assert status == 200
+    world.clock.advance(365 * DAY)
+    assert (await retention_service.tick(s.retention)).purged == []  # reminded first
+    assert calls == []
+    world.clock.advance(30 * DAY)
+    assert (await retention_service.tick(s.retention)).purged == [bytes.fromhex(booklet)]
+    assert calls == [(bytes.fromhex(booklet), [])]  # after the rows were gone
+    assert s.retention.blob_retry == {bytes.fromhex(booklet)}
+    assert (await retention_service.tick(s.retention)).purged == []
+    assert len(calls) == 2
+    assert s.retention.blob_retry == set()
+    await retention_service.tick(s.retention)
+    assert len(calls) == 2

@@ -17,11 +17,14 @@ is it purged: every row deleted with secure_delete on, the WAL checkpointed and 
 no page of it is left in the -wal file, and an audit event that names the booklet id and the
 row counts only. A purge is never silent.
 
-Blobs: `BlobHook` is where a blob store (document attachments, branch docsrv) plugs in. Its
-`delete_booklet(booklet_id)` is called after the purge has committed; the purge's own
-transaction cannot include the file system, and a crash between the two leaves orphan blobs of
-a booklet that no row names any more, which the hook must find and delete on its next call
-(`RetentionDeps.blobs`).
+Blobs: `RetentionDeps.blobs` is where a blob store (document attachments, branch docsrv)
+plugs in: an async `delete(booklet_id)` called after the purge has committed (the purge's
+transaction cannot include the file system). It must be idempotent. One that raises is logged
+and called again on the next tick; a process that stops in between forgets that, so the blob
+store should also, at start, delete the blobs of every booklet whose lifecycle row says
+`purged` (`storage.booklet_lifecycle.all_txn`). A blob store's own table keyed by booklet_id
+belongs in `storage.booklet_lifecycle.BOOKLET_TABLES`, so the purge's transaction deletes its
+rows with the rest.
 """
 
 from __future__ import annotations
@@ -74,6 +77,7 @@ class RetentionDeps:
     # tick tries again.
     wal_dirty: list[bool] = field(default_factory=lambda: [False])
     hub: Hub | None = None  # tells members' open views that a booklet was closed
+    blob_retry: set[bytes] = field(default_factory=set)  # purged, blobs not deleted yet
 
 
 def retention_rule(cfg: RetentionConfig) -> RetentionRule:
@@ -205,7 +209,13 @@ async def tick(deps: RetentionDeps) -> TickResult:
         deps.wal_dirty[0] = not truncated
         if not truncated:
             log_event(log, logging.WARNING, "retention.wal_not_truncated", purged=len(purged))
-    for booklet_id in purged:
-        if deps.blobs is not None:
-            await deps.blobs(booklet_id)
+    if deps.blobs is not None:
+        deps.blob_retry.update(purged)
+        for booklet_id in sorted(deps.blob_retry):
+            try:
+                await deps.blobs(booklet_id)
+            except Exception:  # the rows are gone already: try the files again next tick
+                log.exception("retention: deleting a purged booklet's blobs failed")
+            else:
+                deps.blob_retry.discard(booklet_id)
     return TickResult(reminded, purged, truncated)

@@ -61,4 +61,4 @@ def setup_routes(app: web.Application) -> None:
     add_route(app, "DELETE", "/api/me", delete_account, tags=["accounts"], status=204,
               auth=True, summary="Delete my account (no booklets left): personal data erased; "
                                  "proven by the current password's auth key",
-              request=AccountDeleteBody, errors=(401, 403, 409))
+              request=AccountDeleteBody, errors=(401, 403, 409, 429, 503))
