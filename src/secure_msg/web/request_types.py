@@ -16,6 +16,7 @@ from msgspec import UNSET, Meta, Struct, UnsetType
 
 from secure_msg.crypto.client_state import MAX_VERSION
 from secure_msg.crypto.keys import PBKDF2_ITERATIONS
+from secure_msg.model.access_log import ExportKind
 from secure_msg.model.appointments import Payer, date_problem
 from secure_msg.model.channel_policy import Channel, ContentClass
 from secure_msg.model.notice_templates import Language, NoticeKind
@@ -252,6 +253,22 @@ class NoticeBody(_Body):
         "with reminder and cancelled_by_therapist only"))] | UnsetType = UNSET
     text: Annotated[str, Meta(description=(
         "anything a person wrote: free text, refused on every plain channel"))] | None = None
+
+
+# -- a booklet's access log (issue 17 item 5) --------------------------------------------------
+
+
+class AccessLogQuery(_Body):
+    cursor: Annotated[int, Meta(ge=1, le=MAX_QUERY_INT, description=(
+        "next_cursor of the previous page: events older than it"))] | None = None
+    limit: Annotated[int, Meta(ge=1, le=MAX_PAGE, description="page size")] = 50
+
+
+class ExportBody(_Body):
+    kind: Annotated[ExportKind, Meta(description=(
+        "booklet: the patient-record archive; access-log: this log as CSV or JSON"))]
+    entries: Annotated[int, Meta(ge=0, le=MAX_QUERY_INT, description=(
+        "how many entries the export holds, as the client counted them"))] | None = None
 
 
 # -- webhooks -----------------------------------------------------------------------------------

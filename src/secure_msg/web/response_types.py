@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal, NotRequired, TypedDict
 from msgspec import Meta
 
 from secure_msg.errors import SecureMsgError
+from secure_msg.model.access_log import MEMBER_VISIBLE
 from secure_msg.model.appointments import AppointmentStatus, Payer
 from secure_msg.model.booklet_lifecycle import BookletStatus
 from secure_msg.model.channel_policy import Channel
@@ -249,6 +250,36 @@ class Notices(TypedDict):
 
 class Status(TypedDict):
     status: Literal["ok", "ready"]
+
+
+# -- a booklet's access log (issue 17 item 5) --------------------------------------------------
+
+
+class AccessLogItem(TypedDict):
+    """One audit event about the booklet. seq, prev_hash, hash and the raw fields (at_ms,
+    actor_ref, target, detail) let a client recompute this event's hash (model/audit.py); the
+    links to the events it is not shown cannot be checked (docs/threat-model.md §3.8)."""
+
+    seq: Annotated[int, Meta(ge=1)]
+    at: Time
+    at_ms: int
+    actor: Hex | None  # the member's account id; None for system, operator or an outsider
+    actor_ref: Annotated[str, Meta(description="the chain's actor field as stored")]
+    action: Annotated[str, _enum(*MEMBER_VISIBLE)]
+    target: str
+    detail: dict[str, str | int | bool | None]
+    prev_hash: B64
+    hash: B64
+
+
+class AccessLog(TypedDict):
+    items: list[AccessLogItem]  # newest first
+    next_cursor: Annotated[int, Meta(ge=1)] | None
+
+
+class ExportRecorded(TypedDict):
+    seq: Annotated[int, Meta(ge=1)]  # the event's position in the audit chain
+    at: Time
 
 
 class OpenApiDocument(TypedDict):

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from aiohttp import web
 
 from secure_msg.web import (
+    api_access_log,
     api_accounts,
     api_appointments,
     api_booklets,
@@ -29,6 +30,7 @@ ROUTE_SETUPS: tuple[RouteSetup, ...] = (
     api_accounts.setup_routes,
     api_client_state.setup_routes,
     api_booklets.setup_routes,
+    api_access_log.setup_routes,
     live.setup_routes,
     api_appointments.setup_routes,
     api_lifecycle.setup_routes,

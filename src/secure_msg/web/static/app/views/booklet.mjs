@@ -13,6 +13,7 @@ import { isoDay, renderEntry, weeklyCounts } from './entries.mjs';
 import { historyWarning } from './history.mjs';
 import { membersPanel, therapistTools } from './tools.mjs';
 import { appointmentsPanel } from './appointments.mjs';
+import { accessLogPanel } from './access-log.mjs';
 import { closing } from './closing.mjs';
 
 /**
@@ -200,7 +201,7 @@ export function bookletView(main, bookletId) {
     });
   });
 
-  replace(body, h('section', { class: 'entries' }, timeline), compose, side);
+  replace(body, h('section', { class: 'entries' }, timeline), compose, side, accessLogPanel(bookletId, () => all));
   replace(main, h('p', null, h('a', { href: '#/', class: 'back' }, `← ${t('back')}`)), heading, lifecycle.banner, historyBox, error, appointments, body);
 
   const stop = onEntry((event) => {
