@@ -168,6 +168,12 @@ class Entry(TypedDict):
     envelope: B64
 
 
+class BlobUploaded(TypedDict):
+    id: Hex
+    size: Count
+    sha256: B64
+
+
 class EntryPage(TypedDict):
     entries: list[Entry]
     last_seq: Count

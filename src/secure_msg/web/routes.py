@@ -13,6 +13,7 @@ from aiohttp import web
 from secure_msg.web import (
     api_accounts,
     api_appointments,
+    api_blobs,
     api_booklets,
     api_client_state,
     inbox,
@@ -28,6 +29,7 @@ ROUTE_SETUPS: tuple[RouteSetup, ...] = (
     api_accounts.setup_routes,
     api_client_state.setup_routes,
     api_booklets.setup_routes,
+    api_blobs.setup_routes,
     live.setup_routes,
     api_appointments.setup_routes,
     webhooks_twilio.setup_routes,
