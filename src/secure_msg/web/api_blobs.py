@@ -43,6 +43,7 @@ async def _send_continue(request: web.Request) -> None:
             and request.headers.get("Expect", "").lower() == "100-continue"):
         await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         request.writer.output_size = 0  # as aiohttp's own expect handler does
+        await request.writer.drain()  # written at once, not with the response
 
 
 async def upload_blob(request: web.Request) -> web.Response:

@@ -296,3 +296,6 @@ class Problem(TypedDict):
     reason: NotRequired[str]
     kind: NotRequired[str]
     language: NotRequired[str]
+    max_bytes: NotRequired[Count]  # blob-too-large
+    quota_bytes: NotRequired[Count]  # booklet-quota-exceeded
+    available_bytes: NotRequired[Count]
