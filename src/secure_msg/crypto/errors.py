@@ -39,6 +39,13 @@ CODES = frozenset(
         "invalid-key",
         "qr-mismatch",
         "state-decrypt-failed",
+        # file blobs (§4.7)
+        "file-truncated",
+        "file-extended",
+        "file-chunk-order",
+        "file-chunk-invalid",
+        "file-wrong-file",
+        "file-hash-mismatch",
     }
 )
 

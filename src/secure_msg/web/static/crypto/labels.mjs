@@ -10,6 +10,7 @@ export const TYPE = Object.freeze({
   GRANT: 0x20,
   QR: 0x30,
   CLIENT_STATE: 0x40, // sealed to the account's own key, kept on the server (§6.5)
+  FILE_BLOB: 0x50, // a file in chunks, named by a document entry (§4.7)
 });
 
 export const LABEL = Object.freeze({
@@ -28,6 +29,7 @@ export const LABEL = Object.freeze({
   FINGERPRINT: 'secure-msg/v1/fingerprint',
   SAFETY_NUMBER: 'secure-msg/v1/safety-number',
   CLIENT_STATE_KEY: 'secure-msg/v1/client-state-key',
+  FILE_CHUNK_KEY: 'secure-msg/v1/file-chunk-key',
 });
 
 /**
