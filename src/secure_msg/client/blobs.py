@@ -1,7 +1,7 @@
 """Encrypted attachments over HTTP: streamed upload and download of opaque blobs.
 
     blob = await upload(api, booklet_id, chunks, size)     # {"id", "size", "sha256"}
-    size = await download(api, booklet_id, blob["id"], out)
+    size = await download(api, booklet_id, blob["id"], out.write, max_bytes)
 
 The bytes are ciphertext made on this device (crypto/file_stream.py); the server stores them
 as they come and never learns a name or a type. An upload sends its length first and waits for
@@ -11,8 +11,8 @@ as they come and never learns a name or a type. An upload sends its length first
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterable
-from typing import Any, BinaryIO
+from collections.abc import AsyncIterable, Callable
+from typing import Any
 
 import aiohttp
 
@@ -47,10 +47,10 @@ async def upload(api: Api, booklet_id: str, chunks: AsyncIterable[bytes] | bytes
     return answer
 
 
-async def download(api: Api, booklet_id: str, blob_id: str, out: BinaryIO,
+async def download(api: Api, booklet_id: str, blob_id: str, sink: Callable[[bytes], object],
                    max_bytes: int) -> int:
-    """Write the blob's bytes to `out`; refuse more than `max_bytes` (a server cannot make
-    the client fill its disk). Returns the number of bytes written."""
+    """Hand the blob's bytes to `sink` as they come (a decryptor, a file); refuse more than
+    `max_bytes` (a server cannot make the client fill its disk). Returns the byte count."""
     written = 0
     async with api.http.get(f"{api.base_url}/api/booklets/{booklet_id}/blobs/{blob_id}",
                             headers=api.auth_headers()) as resp:
@@ -59,5 +59,5 @@ async def download(api: Api, booklet_id: str, blob_id: str, out: BinaryIO,
             written += len(chunk)
             if written > max_bytes:
                 raise ClientError(502, "blob-too-large", "The server sent more than expected")
-            out.write(chunk)
+            sink(chunk)
     return written
