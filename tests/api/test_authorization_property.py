@@ -10,11 +10,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
+import pytest
 from aiohttp.test_utils import TestServer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from secure_msg.client import Client, ClientError, Profile
+from secure_msg.client import Client, ClientError, Profile, blobs
 from secure_msg.clock import FixedClock
 from secure_msg.config import Config, load_config, with_overrides
 from secure_msg.crypto import keys
@@ -28,6 +29,7 @@ from secure_msg.web.app import create_app
 from secure_msg.web.services import SERVICES
 
 PASSWORD = "salasana"
+BLOB = b"opaque ciphertext"
 derive = functools.lru_cache(maxsize=64)(keys.derive_password_keys)
 FAMILIES = 4
 
@@ -103,6 +105,7 @@ async def _check(server: TestServer, base: str, http: aiohttp.ClientSession, pla
             else:
                 families[f] = _client(base, http)
                 await families[f].enroll(link, f"perhe{f}", PASSWORD)
+    blob_ids = await _attach_files(therapists, booklets, plan)
     for b, gone in enumerate(plan.removed):
         if gone is not None:
             await therapists[plan.owners[b]].remove(booklets[b], families[gone].profile.account_id)
@@ -119,9 +122,14 @@ async def _check(server: TestServer, base: str, http: aiohttp.ClientSession, pla
         mine = {r["id"] for r in (await c.api.call("GET", "/api/booklets"))["booklets"]}
         assert mine == {b for i, b in enumerate(booklets) if is_member(who, i)}, who
         for i, b in enumerate(booklets):
+            await _check_files(c, b, blob_ids, [i == j and is_member(who, i)
+                                                for j in range(len(blob_ids))])
             if is_member(who, i):
                 await c.api.call("GET", f"/api/booklets/{b}/entries")
                 continue
+            with pytest.raises(ClientError) as refused:
+                await blobs.upload(c.api, b, BLOB, len(BLOB))
+            assert refused.value.status == 404
             for method, suffix, body in [
                 ("GET", "/entries", None), ("GET", "/members", None), ("GET", "/head", None),
                 ("GET", "/receipts", None), ("GET", "/grants", None),
@@ -133,6 +141,35 @@ async def _check(server: TestServer, base: str, http: aiohttp.ClientSession, pla
             ]:
                 status = await _status(c, method, f"/api/booklets/{b}{suffix}", body)
                 assert (who, method, suffix, status) == (who, method, suffix, 404)
+
+
+async def _attach_files(therapists: list[Client], booklets: list[str], plan: Plan
+                        ) -> list[str]:
+    """Each booklet's therapist attaches a file to a note (before anyone is removed)."""
+    blob_ids = []
+    for b, owner_index in enumerate(plan.owners):
+        owner = therapists[owner_index]
+        blob_id = (await blobs.upload(owner.api, booklets[b], BLOB, len(BLOB)))["id"]
+        await owner.post(booklets[b], "note", text="liite", blob_ids=[blob_id])
+        blob_ids.append(blob_id)
+    return blob_ids
+
+
+async def _check_files(c: Client, booklet: str, blob_ids: list[str], allowed: list[bool]
+                       ) -> None:
+    """Each file under this booklet's path: the bytes where allowed, else 404."""
+    for blob_id, ok in zip(blob_ids, allowed, strict=True):
+        assert await _download(c, booklet, blob_id) == (200 if ok else 404), (booklet, blob_id)
+
+
+async def _download(c: Client, booklet: str, blob_id: str) -> int:
+    got = bytearray()
+    try:
+        await blobs.download(c.api, booklet, blob_id, got.extend, len(BLOB))
+    except ClientError as exc:
+        return exc.status
+    assert got == BLOB
+    return 200
 
 
 async def _status(c: Client, method: str, path: str, body: dict[str, object] | None) -> int:
@@ -147,6 +184,8 @@ async def _status(c: Client, method: str, path: str, body: dict[str, object] | N
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(plan=plans())
 def test_no_cross_booklet_access(tmp_path: Path, plan: Plan) -> None:
-    """Every read, write, list and management call on a booklet by a non-member is 404."""
+    """Every read, write, list and management call on a booklet by a non-member is 404; an
+    attachment is downloaded by its booklet's members only (not former ones), under that
+    booklet only, and a non-member cannot upload into a booklet."""
     workdir = Path(tempfile.mkdtemp(dir=tmp_path))
     asyncio.run(_world(workdir, plan))
