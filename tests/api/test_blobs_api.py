@@ -33,7 +33,7 @@ OCTETS = {"Content-Type": "application/octet-stream"}
 @pytest.fixture
 def config(config: Config) -> Config:
     """Small limits, so that the refusals are cheap to reach."""
-    return with_overrides(config, blobs={"max_blob_bytes": MAX_BLOB,
+    return with_overrides(config, blobs={"max_blob_bytes": MAX_BLOB, "upload_timeout_seconds": 2,
                                          "booklet_quota_bytes": QUOTA, "max_per_entry": 3})
 
 
@@ -169,6 +169,20 @@ async def test_a_body_cut_short_leaves_no_file(
         if not files(world):
             break
         await asyncio.sleep(0.02)
+    assert files(world) == []
+    assert await rows(world) == []
+
+
+async def test_a_stalled_upload_times_out_with_its_own_timeout_and_leaves_no_file(
+        world: World, family: tuple[Client, Client, str]) -> None:
+    """[blobs] upload_timeout_seconds (2 s here) applies to uploads, not the 60 s body timeout:
+    408 while the client holds the connection open, and tmp/ is empty again."""
+    _, mum, booklet = family
+    async with RawConnection.open(world.http.host, world.http.port) as conn:
+        await conn.send(raw_head(booklet, mum.profile.token, 1000) + b"0123456789")
+        answer = await conn.response(within=8)
+    assert answer.status == 408
+    assert answer.json()["type"] == "request-timeout"
     assert files(world) == []
     assert await rows(world) == []
 
