@@ -299,6 +299,9 @@ async def test_entries_list_only_their_posters_pending_uploads(
     assert await rows(world) == before
     after = (await world.raw("GET", f"/api/booklets/{booklet}/head", mum.profile.token))[1]
     assert after == head
+    status, body = await world.raw("POST", f"/api/booklets/{booklet}/entries", "bad-token",
+                                   json={"envelope": "AQABEQ", "blob_ids": [mine, mine]})
+    assert (status, body["type"]) == (401, "unauthorized")  # the token before the list
 
 
 async def test_who_may_download(world: World, family: tuple[Client, Client, str]) -> None:

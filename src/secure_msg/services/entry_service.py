@@ -89,11 +89,11 @@ async def post(deps: EntryDeps, auth: Authenticate, booklet_id: bytes, envelope:
     verify outside any transaction, then re-check and insert in the write transaction, which
     also attaches the uploads the entry lists (`blob_ids`, services/blob_service.py)."""
     db, clock = deps.booklets.db, deps.booklets.clock
-    blob_service.check_list(blob_ids, deps.max_blobs_per_entry)
     ctx = await db.read_now(functools.partial(
         _context_txn, booklet_id=booklet_id, auth=auth, size=len(envelope),
         max_size=deps.max_entry_bytes,
     ))
+    blob_service.check_list(blob_ids, deps.max_blobs_per_entry)
     session = ctx.session
     try:
         verified = protocol_envelope.verify_entry(
