@@ -34,6 +34,8 @@ KEY_LEN = 32
 FILE_ID_LEN = 16
 MAX_FILE_SIZE = 2**53 - 1  # JSON readers' exact integers (the payload's `size`)
 
+Buffer = bytes | bytearray | memoryview
+
 
 @dataclass(frozen=True)
 class FileHeader:
@@ -142,7 +144,7 @@ class FileEncryptor:
         self._header_sent = False
         self._finished = False
 
-    def _chunk(self, data: bytes | bytearray | memoryview, final: bool) -> bytes:
+    def _chunk(self, data: Buffer, final: bool) -> bytes:
         ct = self._aead.encrypt(chunk_nonce(self._index, final), bytes(data), self.header)
         self._index += 1
         return ct
@@ -153,7 +155,7 @@ class FileEncryptor:
         self._header_sent = True
         return [self.header]
 
-    def update(self, data: bytes | bytearray | memoryview) -> bytes:
+    def update(self, data: Buffer) -> bytes:
         """The ciphertext that `data` completes (the header first), b"" while a chunk fills.
         A full chunk is held back until more follows: only `finish` knows which chunk is last."""
         if self._finished:
@@ -184,7 +186,7 @@ class FileEncryptor:
         self._buf = bytearray()
         return b"".join(out)
 
-    def encrypt(self, pieces: Iterable[bytes]) -> Iterator[bytes]:
+    def encrypt(self, pieces: Iterable[Buffer]) -> Iterator[bytes]:
         """`update` on each piece, then `finish`; yields only non-empty ciphertext."""
         for piece in pieces:
             if out := self.update(piece):
@@ -218,6 +220,8 @@ class FileDecryptor:
     ) -> None:
         if not 0 <= size <= MAX_FILE_SIZE:
             raise ProtocolError("malformed", "file size out of range")
+        if len(sha256) != 32:
+            raise ProtocolError("malformed", "a SHA-256 is 32 bytes")
         self._booklet_id = booklet_id
         self._file_id = file_id
         self._size = size
@@ -234,7 +238,7 @@ class FileDecryptor:
         self._error: ProtocolError | None = None
         self._finished = False
 
-    def update(self, data: bytes | bytearray | memoryview) -> bytes:
+    def update(self, data: Buffer) -> bytes:
         if self._error is not None:
             raise self._error
         if self._finished:
@@ -246,7 +250,7 @@ class FileDecryptor:
             self._buf = bytearray()
             raise
 
-    def _update(self, data: bytes | bytearray | memoryview) -> bytes:
+    def _update(self, data: Buffer) -> bytes:
         if self._aead is not None and self._index == self._count:
             if data:
                 raise ProtocolError("file-extended", "bytes after the final chunk")
@@ -326,7 +330,7 @@ class FileDecryptor:
             raise
         self._finished = True
 
-    def decrypt(self, pieces: Iterable[bytes]) -> Iterator[bytes]:
+    def decrypt(self, pieces: Iterable[Buffer]) -> Iterator[bytes]:
         """`update` on each piece, then `finish`; yields only non-empty plaintext. The last
         plaintext is yielded before `finish` runs: a consumer keeps the file only once this
         generator is exhausted without raising."""
