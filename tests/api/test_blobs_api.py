@@ -7,12 +7,13 @@ import asyncio
 import hashlib
 import os
 import sqlite3
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from secure_msg.client import Client, ClientError
+from secure_msg.client import Client, ClientError, blobs
 from secure_msg.client.http import b64d
 from secure_msg.clock import FixedClock
 from secure_msg.config import Config, with_overrides
@@ -127,6 +128,25 @@ async def test_an_oversize_length_is_refused_before_the_body_is_sent(
             assert answer.status == 413
             assert answer.json()["type"] == "blob-too-large"
     assert await rows(world) == []
+    assert files(world) == []
+
+
+async def test_the_python_client_gets_the_refusal_without_sending_the_body(
+        world: World, family: tuple[Client, Client, str]) -> None:
+    """client/blobs.py sends Expect: 100-continue: an oversize upload ends with the named
+    problem, and the generator that would have produced the body is never started."""
+    _, mum, booklet = family
+    started = []
+
+    async def body() -> AsyncIterator[bytes]:
+        started.append(True)
+        yield b"x" * (MAX_BLOB + 1)
+
+    with pytest.raises(ClientError) as refused:
+        await blobs.upload(mum.api, booklet, body(), MAX_BLOB + 1)
+    assert (refused.value.status, refused.value.code) == (413, "blob-too-large")
+    assert refused.value.extra["max_bytes"] == MAX_BLOB
+    assert started == []
     assert files(world) == []
 
 
