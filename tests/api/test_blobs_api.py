@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import os
 import sqlite3
 from collections.abc import AsyncIterator
@@ -64,6 +65,16 @@ async def rows(world: World) -> list[tuple[Any, ...]]:
     return await world.http.app[SERVICES].db.read(txn)
 
 
+async def audit(world: World, prefix: str) -> list[tuple[str, str, dict[str, Any]]]:
+    """(action, account id, detail) of the audit events whose action starts with `prefix`."""
+    def txn(conn: sqlite3.Connection) -> list[tuple[str, str, str]]:
+        return conn.execute("SELECT action, actor, detail FROM audit_events WHERE action LIKE ?"
+                            " ORDER BY seq", (prefix + "%",)).fetchall()
+
+    rows = await world.http.app[SERVICES].db.read(txn)
+    return [(a, actor.removeprefix("account:"), json.loads(d)) for a, actor, d in rows]
+
+
 async def upload(world: World, c: Client, booklet: str, data: bytes,
                  headers: dict[str, str] | None = None) -> tuple[int, Any]:
     return await world.raw("POST", f"/api/booklets/{booklet}/blobs", c.profile.token,
@@ -110,6 +121,10 @@ async def test_an_attachment_goes_up_and_comes_down_byte_identical(
     assert headers["X-Content-Type-Options"] == "nosniff"
     assert headers["Content-Length"] == str(len(data))
     assert files(world) == [blob]
+    await world.http.app[SERVICES].entries.fetch_audit.flush()
+    assert await audit(world, "blob.") == [
+        ("blob.uploaded", mum.profile.account_id, {"blob": blob, "bytes": len(data)}),
+        ("blob.fetched", therapist.profile.account_id, {"blob": blob})]
     mode = (blob_dir(world) / blob).stat().st_mode & 0o777
     assert mode == 0o600
     assert blob_dir(world).stat().st_mode & 0o777 == 0o700
@@ -286,6 +301,30 @@ async def test_the_booklet_quota_is_kept(
     async with RawConnection.open(world.http.host, world.http.port) as conn:
         await conn.send(raw_head(booklet, mum.profile.token, MAX_BLOB))  # the head only
         assert (await conn.response(within=5)).json()["type"] == "booklet-quota-exceeded"
+
+
+async def test_two_uploads_admitted_together_cannot_both_pass_the_quota(
+        world: World, family: tuple[Client, Client, str]) -> None:
+    """Both are admitted (each fits the room left when it asks), both bodies arrive; the quota
+    is checked again when each is recorded, so the second is 413 and its file is gone."""
+    _, mum, booklet = family
+    await uploaded(world, mum, booklet, os.urandom(MAX_BLOB))
+    await uploaded(world, mum, booklet, os.urandom(MAX_BLOB))  # room left: QUOTA - 2 * MAX_BLOB
+    host, port = world.http.host, world.http.port
+    async with RawConnection.open(host, port) as one, RawConnection.open(host, port) as two:
+        for conn in (one, two):
+            await conn.send(raw_head(booklet, mum.profile.token, MAX_BLOB,
+                                     "Expect: 100-continue\r\n"))
+            interim = await asyncio.wait_for(conn.reader.readuntil(b"\r\n\r\n"), 5)
+            assert interim.startswith(b"HTTP/1.1 100 Continue")
+        await one.send(os.urandom(MAX_BLOB))
+        first = await one.response(within=5)
+        await two.send(os.urandom(MAX_BLOB))
+        second = await two.response(within=5)
+    assert first.status == 201
+    assert (second.status, second.json()["type"]) == (413, "booklet-quota-exceeded")
+    assert len(await rows(world)) == 3
+    assert len(files(world)) == 3
 
 
 async def test_entries_list_only_their_posters_pending_uploads(
