@@ -6,9 +6,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import os
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,15 @@ def config(config: Config) -> Config:
     """Small limits, so that the refusals are cheap to reach."""
     return with_overrides(config, blobs={"max_blob_bytes": MAX_BLOB, "upload_timeout_seconds": 2,
                                          "booklet_quota_bytes": QUOTA, "max_per_entry": 3})
+
+
+@pytest.fixture(autouse=True)
+def no_errors_logged(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """Every refusal here is the client's doing: nothing may log an ERROR (a 500 would)."""
+    caplog.set_level(logging.WARNING)
+    yield
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert not errors, errors
 
 
 @pytest.fixture

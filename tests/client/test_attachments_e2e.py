@@ -6,9 +6,11 @@ the server is refused and nothing is saved. The CLI posts and downloads the same
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +20,7 @@ import pytest
 
 from secure_msg.client import Client, ClientError
 from secure_msg.client.attachments import post_files, save_files
+from secure_msg.testing.raw_http import RawConnection
 from secure_msg.testing.server_process import ServerProcess
 
 from .conftest import PASSWORD, People, admin_invite, scan_files
@@ -111,6 +114,32 @@ async def test_a_blob_changed_on_the_server_is_refused_and_nothing_saved(
         await save_files(mum, booklet, posted["seq"], out)
     assert refused.value.code == "protocol/file-chunk-invalid"
     assert list(out.iterdir()) == []
+
+
+async def test_an_upload_cut_off_by_the_client_leaves_nothing_and_logs_no_error(
+        people: People) -> None:
+    """A phone losing its connection mid-upload is the client's doing: the production server
+    (which does not cancel handlers) keeps no file and no row, and logs no ERROR."""
+    therapist, _, booklet = await _family(people)
+    server = people.server
+    host, port = server.base_url.removeprefix("http://").rsplit(":", 1)
+    head = (f"POST /api/booklets/{booklet}/blobs HTTP/1.1\r\nHost: x\r\n"
+            f"Authorization: Bearer {therapist.profile.token}\r\n"
+            "Content-Type: application/octet-stream\r\nContent-Length: 100000\r\n\r\n")
+    async with RawConnection.open(host, int(port)) as conn:
+        await conn.send(head.encode() + b"x" * 5000)
+        await asyncio.sleep(0.3)
+    blob_dir = server.workdir / "var" / "blobs"
+    for _ in range(100):
+        records = [json.loads(line) for line in server.log_path.read_text().splitlines()
+                   if line.startswith("{")]
+        if any(r.get("route") == "/api/booklets/{booklet_id}/blobs" for r in records):
+            break
+        await asyncio.sleep(0.05)
+    assert [r for r in records if r.get("level") in ("ERROR", "CRITICAL")] == []
+    assert [p for p in blob_dir.rglob("*") if p.is_file()] == []
+    with sqlite3.connect(server.db_path) as db:
+        assert db.execute("SELECT COUNT(*) FROM blobs").fetchone()[0] == 0
 
 
 async def test_a_file_type_not_allowed_is_refused_before_anything_is_sent(

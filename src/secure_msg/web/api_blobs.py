@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from aiohttp import web
 from aiohttp.http import HttpVersion11
+from aiohttp.http_exceptions import HttpProcessingError
 
-from secure_msg.errors import UnsupportedMediaType
+from secure_msg.errors import BadRequest, UnsupportedMediaType
 from secure_msg.services import blob_service
 from secure_msg.web import response_types as out
 from secure_msg.web.auth import require_session, session_check
@@ -60,8 +61,13 @@ async def upload_blob(request: web.Request) -> web.Response:
     session = await blob_service.admit(blobs, check, booklet_id, declared)
     assert declared is not None  # admit refused a missing length
     await _send_continue(request)
-    row = await blob_service.store_upload(
-        blobs, session, booklet_id, declared, request.content.iter_chunked(READ_CHUNK))
+    try:
+        row = await blob_service.store_upload(
+            blobs, session, booklet_id, declared, request.content.iter_chunked(READ_CHUNK))
+    except (ConnectionError, HttpProcessingError) as exc:
+        # The client went away mid-body (a phone losing its network): nothing was stored, and
+        # it is not the server's error to log. The answer reaches nobody.
+        raise BadRequest("The upload ended before its Content-Length.") from exc
     answer: out.BlobUploaded = {"id": row.id.hex(), "size": row.size, "sha256": b64(row.sha256)}
     return web.json_response(answer, status=201)
 
