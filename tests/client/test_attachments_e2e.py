@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from secure_msg.client import Client, ClientError
+from secure_msg.client import Client, ClientError, blobs
 from secure_msg.client.attachments import post_files, save_files
 from secure_msg.testing.raw_http import RawConnection
 from secure_msg.testing.server_process import ServerProcess
@@ -118,8 +118,9 @@ async def test_a_blob_changed_on_the_server_is_refused_and_nothing_saved(
 
 async def test_an_upload_cut_off_by_the_client_leaves_nothing_and_logs_no_error(
         people: People) -> None:
-    """A phone losing its connection mid-upload is the client's doing: the production server
-    (which does not cancel handlers) keeps no file and no row, and logs no ERROR."""
+    """A phone losing its connection mid-upload or mid-download is the client's doing: the
+    production server (which does not cancel handlers) keeps nothing of the upload and logs no
+    ERROR for either."""
     therapist, _, booklet = await _family(people)
     server = people.server
     host, port = server.base_url.removeprefix("http://").rsplit(":", 1)
@@ -129,17 +130,26 @@ async def test_an_upload_cut_off_by_the_client_leaves_nothing_and_logs_no_error(
     async with RawConnection.open(host, int(port)) as conn:
         await conn.send(head.encode() + b"x" * 5000)
         await asyncio.sleep(0.3)
+    big = await blobs.upload(therapist.api, booklet, os.urandom(20 * MB), 20 * MB)
+    async with RawConnection.open(host, int(port)) as conn:  # and a download dropped early
+        await conn.send(f"GET /api/booklets/{booklet}/blobs/{big['id']} HTTP/1.1\r\nHost: x\r\n"
+                        f"Authorization: Bearer {therapist.profile.token}\r\n\r\n".encode())
+        await conn.reader.readexactly(100_000)
     blob_dir = server.workdir / "var" / "blobs"
     for _ in range(100):
         records = [json.loads(line) for line in server.log_path.read_text().splitlines()
                    if line.startswith("{")]
-        if any(r.get("route") == "/api/booklets/{booklet_id}/blobs" for r in records):
+        routes = {r.get("route") for r in records if r.get("event") == "request"}
+        if {"/api/booklets/{booklet_id}/blobs",
+                "/api/booklets/{booklet_id}/blobs/{blob_id}"} <= routes:
             break
         await asyncio.sleep(0.05)
+    else:
+        raise AssertionError("the server never logged both requests")
     assert [r for r in records if r.get("level") in ("ERROR", "CRITICAL")] == []
-    assert [p for p in blob_dir.rglob("*") if p.is_file()] == []
+    assert [p.name for p in blob_dir.rglob("*") if p.is_file()] == [big["id"]]
     with sqlite3.connect(server.db_path) as db:
-        assert db.execute("SELECT COUNT(*) FROM blobs").fetchone()[0] == 0
+        assert db.execute("SELECT COUNT(*) FROM blobs").fetchone()[0] == 1
 
 
 async def test_a_file_type_not_allowed_is_refused_before_anything_is_sent(
