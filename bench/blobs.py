@@ -3,9 +3,10 @@ blob directory against blobs in SQLite, in one run.
 
     .venv/bin/python bench/blobs.py [--runs 5] [--mb 25]
 
-The body is the blob of a 25 MiB file (`blob_length`: 26 220 840 bytes of random data: the
-server never opens it), sent by an aiohttp client in 64 KiB pieces from memory with its
-Content-Length, and read back to memory. Three servers, each a subprocess on loopback:
+The body is the blob of a 25 MiB file of random bytes (26 220 840 bytes, encrypted once for
+the booklet: the server checks the header and the length, never opens a chunk), sent by an
+aiohttp client in 64 KiB pieces from memory with its Content-Length, and read back to memory.
+Three servers, each a subprocess on loopback:
 
 - bare: plain aiohttp whose handler streams `request.content` to a file in 64 KiB writes,
   fsyncs it and renames it (what any careful upload handler does), and answers a download with
@@ -49,7 +50,7 @@ from aiohttp import web
 from ingest_baseline import cpu_seconds, serve_until_sigterm
 
 from secure_msg.client import Client, Profile
-from secure_msg.crypto.file_stream import blob_length
+from secure_msg.crypto.file_stream import blob_length, encrypt_file
 from secure_msg.storage.db import Database
 from secure_msg.testing.server_process import start_server
 
@@ -246,7 +247,6 @@ def _db_sizes(db_path: Path) -> dict[str, int]:
 async def main(runs: int, mb: int) -> list[dict[str, Any]]:
     """The three servers run side by side and take turns, run by run, so that the load of a
     shared machine falls on all of them alike."""
-    data = os.urandom(blob_length(mb * 1024 * 1024))
     workdir = Path(tempfile.mkdtemp(prefix="secure-msg-bench-blobs-"))
     procs: list[subprocess.Popen[str]] = []
     server = None
@@ -260,6 +260,10 @@ async def main(runs: int, mb: int) -> list[dict[str, Any]]:
                               base + "/download/{id}", {})]
             server, up, headers = await _full_server(workdir, http)
             assert server.process is not None
+            # A real blob: the server checks its header names the booklet (§4.7).
+            booklet = up.split("/")[-2]
+            data = encrypt_file(os.urandom(mb * 1024 * 1024), bytes.fromhex(booklet))[0]
+            assert len(data) == blob_length(mb * 1024 * 1024)
             targets.append(Target("secure-msg (blob directory)", server.process.pid, up,
                                   up + "/{id}", headers))
             db_path = workdir / "sqlite" / "bench.db"

@@ -19,6 +19,7 @@ from secure_msg.client import Client, ClientError, Profile, blobs
 from secure_msg.clock import FixedClock
 from secure_msg.config import Config, load_config, with_overrides
 from secure_msg.crypto import keys
+from secure_msg.crypto.file_stream import encrypt_file
 from secure_msg.crypto.rng import system_rng
 from secure_msg.model.invitations import InvitationRequest
 from secure_msg.model.roles import Role
@@ -29,7 +30,13 @@ from secure_msg.web.app import create_app
 from secure_msg.web.services import SERVICES
 
 PASSWORD = "salasana"
-BLOB = b"opaque ciphertext"
+
+
+@functools.cache
+def blob_for(booklet: str) -> bytes:
+    """The file's blob for the booklet (the server checks its header, docs/protocol.md §4.7):
+    one per booklet, so that a download can be compared with what was uploaded."""
+    return encrypt_file(b"liite", bytes.fromhex(booklet))[0]
 derive = functools.lru_cache(maxsize=64)(keys.derive_password_keys)
 FAMILIES = 4
 
@@ -128,7 +135,7 @@ async def _check(server: TestServer, base: str, http: aiohttp.ClientSession, pla
                 await c.api.call("GET", f"/api/booklets/{b}/entries")
                 continue
             with pytest.raises(ClientError) as refused:
-                await blobs.upload(c.api, b, BLOB, len(BLOB))
+                await blobs.upload(c.api, b, blob_for(b), len(blob_for(b)))
             assert refused.value.status == 404
             for method, suffix, body in [
                 ("GET", "/entries", None), ("GET", "/members", None), ("GET", "/head", None),
@@ -149,7 +156,8 @@ async def _attach_files(therapists: list[Client], booklets: list[str], plan: Pla
     blob_ids = []
     for b, owner_index in enumerate(plan.owners):
         owner = therapists[owner_index]
-        blob_id = (await blobs.upload(owner.api, booklets[b], BLOB, len(BLOB)))["id"]
+        blob = blob_for(booklets[b])
+        blob_id = (await blobs.upload(owner.api, booklets[b], blob, len(blob)))["id"]
         await owner.post(booklets[b], "note", text="liite", blob_ids=[blob_id])
         blob_ids.append(blob_id)
     return blob_ids
@@ -159,17 +167,18 @@ async def _check_files(c: Client, booklet: str, blob_ids: list[str], allowed: li
                        ) -> None:
     """Each file under this booklet's path: the bytes where allowed, else 404."""
     for blob_id, ok in zip(blob_ids, allowed, strict=True):
-        assert await _download(c, booklet, blob_id) == (200 if ok else 404), (booklet, blob_id)
+        got = await _download(c, booklet, blob_id)
+        assert (got == blob_for(booklet)) if ok else got == 404, (booklet, blob_id)
 
 
-async def _download(c: Client, booklet: str, blob_id: str) -> int:
+async def _download(c: Client, booklet: str, blob_id: str) -> bytes | int:
+    """The blob's bytes, or the error status."""
     got = bytearray()
     try:
-        await blobs.download(c.api, booklet, blob_id, got.extend, len(BLOB))
+        await blobs.download(c.api, booklet, blob_id, got.extend, 1 << 16)
     except ClientError as exc:
         return exc.status
-    assert got == BLOB
-    return 200
+    return bytes(got)
 
 
 async def _status(c: Client, method: str, path: str, body: dict[str, object] | None) -> int:

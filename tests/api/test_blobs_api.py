@@ -19,6 +19,7 @@ from secure_msg.client import Client, ClientError, blobs
 from secure_msg.client.http import b64d
 from secure_msg.clock import FixedClock
 from secure_msg.config import Config, with_overrides
+from secure_msg.crypto.file_stream import blob_length, encrypt_file
 from secure_msg.errors import BlobTooLarge
 from secure_msg.model.accounts import Session
 from secure_msg.model.roles import Role
@@ -30,6 +31,8 @@ from .conftest import World
 
 MAX_BLOB = 64 * 1024
 QUOTA = 200 * 1024
+FILE = 60_000  # a file whose blob (BLOB bytes) fits MAX_BLOB; three fit QUOTA, four do not
+BLOB = blob_length(FILE)
 OCTETS = {"Content-Type": "application/octet-stream"}
 
 
@@ -91,7 +94,14 @@ async def upload(world: World, c: Client, booklet: str, data: bytes,
                            data=data, headers={**OCTETS, **(headers or {})})
 
 
-async def uploaded(world: World, c: Client, booklet: str, data: bytes) -> str:
+def sealed(booklet: str, plain: bytes) -> bytes:
+    """The blob of a file with content `plain`, for the booklet (docs/protocol.md §4.7)."""
+    return encrypt_file(plain, bytes.fromhex(booklet))[0]
+
+
+async def uploaded(world: World, c: Client, booklet: str, plain: bytes) -> str:
+    """Upload the blob of a file holding `plain`; its id."""
+    data = sealed(booklet, plain)
     status, body = await upload(world, c, booklet, data)
     assert status == 201, body
     assert body["size"] == len(data)
@@ -118,8 +128,11 @@ async def test_an_attachment_goes_up_and_comes_down_byte_identical(
     """Uploaded by one member, listed by her entry, downloaded by another: the same bytes, as
     an attachment of no type the browser could render, and the row records the entry."""
     therapist, mum, booklet = family
-    data = os.urandom(MAX_BLOB)
-    blob = await uploaded(world, mum, booklet, data)
+    data = sealed(booklet, os.urandom(FILE))
+    status, body = await upload(world, mum, booklet, data)
+    assert status == 201, body
+    assert (body["size"], b64d(body["sha256"])) == (len(data), hashlib.sha256(data).digest())
+    blob = str(body["id"])
     assert (await rows(world))[0][3] is None  # pending
     posted = await mum.post(booklet, "note", text="liite", blob_ids=[blob])
     assert (await rows(world))[0][3] == posted["seq"]
@@ -178,7 +191,7 @@ async def test_the_python_client_gets_the_refusal_without_sending_the_body(
 async def test_expect_continue_is_answered_only_once_the_upload_is_admitted(
         world: World, family: tuple[Client, Client, str]) -> None:
     _, mum, booklet = family
-    data = b"x" * 1000
+    data = sealed(booklet, b"x" * 1000)
     async with RawConnection.open(world.http.host, world.http.port) as conn:
         await conn.send(raw_head(booklet, mum.profile.token, len(data),
                                  "Expect: 100-continue\r\n"))
@@ -239,8 +252,9 @@ async def test_bytes_past_the_length_never_join_the_blob(
     completed first is the transport's business; either way at most the declared bytes are
     stored and no temp file stays."""
     _, mum, booklet = family
+    data = sealed(booklet, b"0123456789")
     async with RawConnection.open(world.http.host, world.http.port) as conn:
-        await conn.send(raw_head(booklet, mum.profile.token, 10) + b"0123456789" + b"EXTRA" * 20)
+        await conn.send(raw_head(booklet, mum.profile.token, len(data)) + data + b"EXTRA" * 20)
         statuses = [(await conn.response(within=5)).status]
         if statuses[0] == 201:
             statuses.append((await conn.response(within=5)).status)
@@ -248,7 +262,7 @@ async def test_bytes_past_the_length_never_join_the_blob(
     assert statuses[-1] == 400
     stored = await rows(world)
     assert [(r[2], (blob_dir(world) / r[0].hex()).read_bytes()) for r in stored] in (
-        [], [(10, b"0123456789")])
+        [], [(len(data), data)])
     assert not any(p.startswith("tmp/") for p in files(world))
 
 
@@ -258,15 +272,17 @@ async def test_a_stream_longer_than_declared_is_refused_and_leaves_nothing(
     _, mum, booklet = family
     blobs = world.http.app[SERVICES].blobs
     assert mum.profile.account_id
+    data = sealed(booklet, b"y" * 100)
     session = await blob_service.admit(
-        blobs, lambda conn: _session(world, mum), bytes.fromhex(booklet), 100)
+        blobs, lambda conn: _session(world, mum), bytes.fromhex(booklet), len(data))
 
     async def chunks() -> Any:
-        for _ in range(3):
-            yield b"y" * 60
+        yield data
+        yield b"y" * 60
 
     with pytest.raises(BlobTooLarge):
-        await blob_service.store_upload(blobs, session, bytes.fromhex(booklet), 100, chunks())
+        await blob_service.store_upload(blobs, session, bytes.fromhex(booklet), len(data),
+                                        chunks())
     assert files(world) == []
     assert await rows(world) == []
 
@@ -295,18 +311,46 @@ async def test_bad_uploads_are_named_problems_and_store_nothing(
     assert files(world) == []
 
 
+async def test_what_is_no_blob_of_this_booklet_is_refused_and_stores_nothing(
+        world: World, family: tuple[Client, Client, str]) -> None:
+    """The checks that need no key (docs/protocol.md §4.7): a header that is not one, a blob of
+    another booklet, a length no file's blob has; too short to hold one even before the body."""
+    therapist, mum, booklet = family
+    other = await therapist.create_booklet("Eero")
+    good = sealed(booklet, os.urandom(1000))
+    chunked = encrypt_file(os.urandom(3000), bytes.fromhex(booklet), chunk_size=1024)[0]
+    cases = [
+        ("not a blob", b"%PDF-1.7 " + os.urandom(200), "unsupported-version"),
+        ("another booklet's", sealed(other, os.urandom(1000)), "wrong-booklet"),
+        # 1 KiB chunks: cut 10 bytes into the second, a length no file's blob has (a cut that
+        # leaves a valid length is only found by the reader, who knows the size: §4.7)
+        ("cut inside a chunk", chunked[: 40 + 1040 + 10], "file-truncated"),
+        ("an entry, not a file", good[:3] + b"\x11" + good[4:], "wrong-type"),
+        ("shorter than an empty file's", good[:50], "file-truncated"),
+    ]
+    for name, data, code in cases:
+        status, body = await upload(world, mum, booklet, data)
+        assert (status, body.get("type"), body.get("protocol_error")) == (
+            422, "protocol-rejected", code), (name, body)
+    async with RawConnection.open(world.http.host, world.http.port) as conn:
+        await conn.send(raw_head(booklet, mum.profile.token, 55))  # the head only
+        assert (await conn.response(within=5)).json()["protocol_error"] == "file-truncated"
+    assert await rows(world) == []
+    assert files(world) == []
+
+
 async def test_the_booklet_quota_is_kept(
         world: World, family: tuple[Client, Client, str]) -> None:
     """Pending uploads count too; the one that would pass the quota is 413 with what is left,
     refused from its length before its body is read, and stores nothing."""
     _, mum, booklet = family
-    for _ in range(QUOTA // MAX_BLOB):
-        await uploaded(world, mum, booklet, os.urandom(MAX_BLOB))
+    for _ in range(QUOTA // BLOB):
+        await uploaded(world, mum, booklet, os.urandom(FILE))
     before = (await rows(world), files(world))
-    status, body = await upload(world, mum, booklet, os.urandom(MAX_BLOB))
+    status, body = await upload(world, mum, booklet, sealed(booklet, os.urandom(FILE)))
     assert status == 413
     assert body["type"] == "booklet-quota-exceeded"
-    assert body["available_bytes"] == QUOTA - (QUOTA // MAX_BLOB) * MAX_BLOB
+    assert body["available_bytes"] == QUOTA - (QUOTA // BLOB) * BLOB
     assert (await rows(world), files(world)) == before
     async with RawConnection.open(world.http.host, world.http.port) as conn:
         await conn.send(raw_head(booklet, mum.profile.token, MAX_BLOB))  # the head only
@@ -318,18 +362,18 @@ async def test_two_uploads_admitted_together_cannot_both_pass_the_quota(
     """Both are admitted (each fits the room left when it asks), both bodies arrive; the quota
     is checked again when each is recorded, so the second is 413 and its file is gone."""
     _, mum, booklet = family
-    await uploaded(world, mum, booklet, os.urandom(MAX_BLOB))
-    await uploaded(world, mum, booklet, os.urandom(MAX_BLOB))  # room left: QUOTA - 2 * MAX_BLOB
+    await uploaded(world, mum, booklet, os.urandom(FILE))
+    await uploaded(world, mum, booklet, os.urandom(FILE))  # room for one more, not two
     host, port = world.http.host, world.http.port
     async with RawConnection.open(host, port) as one, RawConnection.open(host, port) as two:
         for conn in (one, two):
-            await conn.send(raw_head(booklet, mum.profile.token, MAX_BLOB,
+            await conn.send(raw_head(booklet, mum.profile.token, BLOB,
                                      "Expect: 100-continue\r\n"))
             interim = await asyncio.wait_for(conn.reader.readuntil(b"\r\n\r\n"), 5)
             assert interim.startswith(b"HTTP/1.1 100 Continue")
-        await one.send(os.urandom(MAX_BLOB))
+        await one.send(sealed(booklet, os.urandom(FILE)))
         first = await one.response(within=5)
-        await two.send(os.urandom(MAX_BLOB))
+        await two.send(sealed(booklet, os.urandom(FILE)))
         second = await two.response(within=5)
     assert first.status == 201
     assert (second.status, second.json()["type"]) == (413, "booklet-quota-exceeded")

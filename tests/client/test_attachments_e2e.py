@@ -20,6 +20,7 @@ import pytest
 
 from secure_msg.client import Client, ClientError, blobs
 from secure_msg.client.attachments import post_files, save_files
+from secure_msg.crypto.file_stream import encrypt_file
 from secure_msg.testing.raw_http import RawConnection
 from secure_msg.testing.server_process import ServerProcess
 
@@ -130,7 +131,8 @@ async def test_an_upload_cut_off_by_the_client_leaves_nothing_and_logs_no_error(
     async with RawConnection.open(host, int(port)) as conn:
         await conn.send(head.encode() + b"x" * 5000)
         await asyncio.sleep(0.3)
-    big = await blobs.upload(therapist.api, booklet, os.urandom(20 * MB), 20 * MB)
+    sealed = encrypt_file(os.urandom(20 * MB), bytes.fromhex(booklet))[0]
+    big = await blobs.upload(therapist.api, booklet, sealed, len(sealed))
     async with RawConnection.open(host, int(port)) as conn:  # and a download dropped early
         await conn.send(f"GET /api/booklets/{booklet}/blobs/{big['id']} HTTP/1.1\r\nHost: x\r\n"
                         f"Authorization: Bearer {therapist.profile.token}\r\n\r\n".encode())

@@ -3,7 +3,9 @@
 The server stores ciphertext it cannot read, in the blob directory (storage/blob_files.py),
 with a row each (storage/blobs.py). An upload is checked in full before its body is read
 (`admit`: the token, Content-Length against [blobs] max_blob_bytes, membership and the
-booklet's quota), then streamed to disk (`store`), never held whole in memory. It stays
+booklet's quota), then streamed to disk (`store_upload`), never held whole in memory. The
+server cannot read a blob, but it checks what needs no key (docs/protocol.md §4.7): the
+header, that it names this booklet, and that its length is one a file's blob can have. It stays
 *pending* until the entry that lists it is posted (`attach_txn`, in the entry's transaction);
 the scheduler deletes pending blobs older than [blobs] pending_minutes (`sweep_pending`).
 Whoever holds the key of that entry may download it; a pending one only its uploader.
@@ -13,11 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import AsyncIterable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from secure_msg.clock import Clock
+from secure_msg.crypto import file_stream
+from secure_msg.crypto.errors import ProtocolError
 from secure_msg.crypto.rng import Rng
 from secure_msg.errors import (
     BadRequest,
@@ -27,6 +31,7 @@ from secure_msg.errors import (
     BookletQuotaExceeded,
     LengthRequired,
     NotFound,
+    ProtocolRejected,
     ValidationFailed,
 )
 from secure_msg.model.accounts import Session
@@ -97,6 +102,8 @@ async def admit(deps: BlobDeps, auth: Authenticate, booklet_id: bytes,
         if declared > limit:
             raise BlobTooLarge(f"An attachment may be at most {limit} bytes.",
                                max_bytes=limit)
+        if declared < file_stream.blob_length(0):  # not even an empty file's blob
+            raise ProtocolRejected("file-truncated")
         require_member_txn(conn, booklet_id, session)
         _quota_check(store.used_bytes_txn(conn, booklet_id), declared,
                      deps.limits.booklet_quota_bytes)
@@ -111,7 +118,7 @@ async def store_upload(deps: BlobDeps, session: Session, booklet_id: bytes, decl
     """Stream the body to disk (never past `declared` bytes), then record the blob, checking
     membership and the quota again in the write transaction (another upload may have taken
     the room meanwhile). On any failure nothing remains: no file, no row."""
-    temp = await deps.files.receive(chunks, declared)
+    temp = await deps.files.receive(_checked(chunks, booklet_id, declared), declared)
     if temp.size != declared:
         deps.files.discard(temp)
         raise BadRequest("The body is shorter than its Content-Length.")
@@ -124,6 +131,33 @@ async def store_upload(deps: BlobDeps, session: Session, booklet_id: bytes, decl
     except BaseException:
         await asyncio.to_thread(deps.files.delete, [blob_id])
         raise
+
+
+def _check_header(head: bytes, booklet_id: bytes, declared: int) -> None:
+    """What the server can check of a blob without any key (docs/protocol.md §4.7): its
+    header, that it is for this booklet, and that a file has a blob of the declared length."""
+    try:
+        header = file_stream.parse_header(head)
+    except ProtocolError as exc:
+        raise ProtocolRejected(exc.code) from exc
+    if header.booklet_id != booklet_id:
+        raise ProtocolRejected("wrong-booklet")
+    if file_stream.plaintext_length(declared, header.chunk_size) is None:
+        raise ProtocolRejected("file-truncated")  # cut inside a chunk, or a chunk short
+
+
+async def _checked(chunks: AsyncIterable[bytes], booklet_id: bytes, declared: int
+                   ) -> AsyncIterator[bytes]:
+    """`chunks`, refused as soon as the first 40 bytes say this is no blob for this booklet."""
+    head = b""
+    async for chunk in chunks:
+        if len(head) < file_stream.HEADER_LEN:
+            head += chunk[: file_stream.HEADER_LEN - len(head)]
+            if len(head) == file_stream.HEADER_LEN:
+                _check_header(head, booklet_id, declared)
+        yield chunk
+    if len(head) < file_stream.HEADER_LEN:
+        raise ProtocolRejected("file-truncated")
 
 
 def _record_txn(conn: Txn, deps: BlobDeps, session: Session, booklet_id: bytes,

@@ -89,13 +89,16 @@ async def download_blob(request: web.Request) -> web.StreamResponse:
 def setup_routes(app: web.Application) -> None:
     t = ["attachments"]
     add_route(app, "POST", BLOBS, upload_blob, tags=t, status=201, auth=True, binary=True,
+              errors=(422,),
               expect_handler=_no_early_continue, response=out.BlobUploaded,
               summary="Upload an encrypted attachment (streamed; Content-Length required); "
                       "pending until an entry lists it in blob_ids",
               description="Refused before the body is read: 411 without Content-Length, 413 "
                           "blob-too-large past [blobs] max_blob_bytes, 413 "
                           "booklet-quota-exceeded past [blobs] booklet_quota_bytes. With "
-                          "`Expect: 100-continue` the server says continue only then.")
+                          "`Expect: 100-continue` the server says continue only then. 422 "
+                          "protocol-rejected when the blob's header (docs/protocol.md §4.7) "
+                          "is not one, names another booklet, or the length fits no file.")
     add_route(app, "GET", f"{BLOBS}/{{blob_id}}", download_blob, tags=t, auth=True,
               response=BINARY_SCHEMA, response_type=BINARY, also=FILE_STATUSES,
               summary="Download an attachment's ciphertext (members holding the key of the "
