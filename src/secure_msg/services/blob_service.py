@@ -125,9 +125,10 @@ async def store_upload(deps: BlobDeps, session: Session, booklet_id: bytes, decl
     blob_id = deps.rng(16)
     await deps.files.commit(temp, blob_id)
     try:
+        # In the writer's thread: the quota's sum scans the booklet's blobs.
         return await deps.db.write(functools.partial(
             _record_txn, deps=deps, session=session, booklet_id=booklet_id, blob_id=blob_id,
-            temp=temp))
+            temp=temp), inline=False)
     except BaseException:
         await asyncio.to_thread(deps.files.delete, [blob_id])
         raise
