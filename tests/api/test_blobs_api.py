@@ -143,14 +143,15 @@ async def test_an_attachment_goes_up_and_comes_down_byte_identical(
     assert headers["Content-Disposition"] == "attachment"
     assert headers["X-Content-Type-Options"] == "nosniff"
     assert headers["Content-Length"] == str(len(data))
-    assert files(world) == [blob]
+    assert files(world) == [f"{booklet}/{blob}"]  # each booklet's blobs in a directory
     await world.http.app[SERVICES].entries.fetch_audit.flush()
     assert await audit(world, "blob.") == [
         ("blob.uploaded", mum.profile.account_id, {"blob": blob, "bytes": len(data)}),
         ("blob.fetched", therapist.profile.account_id, {"blob": blob})]
-    mode = (blob_dir(world) / blob).stat().st_mode & 0o777
+    mode = (blob_dir(world) / booklet / blob).stat().st_mode & 0o777
     assert mode == 0o600
     assert blob_dir(world).stat().st_mode & 0o777 == 0o700
+    assert (blob_dir(world) / booklet).stat().st_mode & 0o777 == 0o700
 
 
 async def test_an_oversize_length_is_refused_before_the_body_is_sent(
@@ -261,7 +262,7 @@ async def test_bytes_past_the_length_never_join_the_blob(
         assert await conn.closed_within(5)
     assert statuses[-1] == 400
     stored = await rows(world)
-    assert [(r[2], (blob_dir(world) / r[0].hex()).read_bytes()) for r in stored] in (
+    assert [(r[2], (blob_dir(world) / r[1].hex() / r[0].hex()).read_bytes()) for r in stored] in (
         [], [(len(data), data)])
     assert not any(p.startswith("tmp/") for p in files(world))
 
@@ -460,7 +461,7 @@ async def test_pending_uploads_expire_and_can_no_longer_be_listed(
     clock.advance(0.002)
     assert await blob_service.sweep_pending(blobs) == 1
     assert [r[0].hex() for r in await rows(world)] == [kept]
-    assert files(world) == [kept]
+    assert files(world) == [f"{booklet}/{kept}"]
     with pytest.raises(ClientError) as refused:
         await mum.post(booklet, "note", text="myöhässä", blob_ids=[stale])
     assert refused.value.code == "blob-unknown"
@@ -468,12 +469,33 @@ async def test_pending_uploads_expire_and_can_no_longer_be_listed(
 
 async def test_start_up_removes_what_a_crash_left(
         world: World, family: tuple[Client, Client, str]) -> None:
-    """A temp file and a file no row names (a crash between rename and commit) go; blobs with
-    rows stay."""
+    """A temp file, a file no row names (a crash between rename and commit) and a purged
+    booklet's directory (its rows gone, its files not yet) go; blobs with rows stay."""
     _, mum, booklet = family
     kept = await uploaded(world, mum, booklet, b"pysyy")
     root = blob_dir(world)
     (root / "tmp" / "dead.part").write_bytes(b"half")
-    (root / os.urandom(16).hex()).write_bytes(b"orphan")
-    assert await blob_service.start(world.http.app[SERVICES].blobs) == 1
-    assert files(world) == [kept]
+    (root / booklet / os.urandom(16).hex()).write_bytes(b"orphan")
+    purged = root / os.urandom(16).hex()
+    purged.mkdir()
+    (purged / os.urandom(16).hex()).write_bytes(b"purged")
+    assert await blob_service.start(world.http.app[SERVICES].blobs) == 2
+    assert files(world) == [f"{booklet}/{kept}"]
+    assert not purged.exists()
+
+
+async def test_a_purged_booklets_blobs_go_with_its_directory(
+        world: World, family: tuple[Client, Client, str]) -> None:
+    """The retention purge's hook (`delete_booklet`), after the purge deleted the rows: every
+    file of that booklet and nothing of another; again, nothing (it is retried)."""
+    therapist, mum, booklet = family
+    other = await therapist.create_booklet("Eero")
+    await uploaded(world, mum, booklet, b"yksi")
+    await uploaded(world, mum, booklet, b"kaksi")
+    kept = await uploaded(world, therapist, other, b"toinen")
+    await world.server_sql("DELETE FROM blobs WHERE booklet_id = ?", bytes.fromhex(booklet))
+    blobs = world.http.app[SERVICES].blobs
+    assert await blob_service.delete_booklet(blobs, bytes.fromhex(booklet)) == 2
+    assert files(world) == [f"{other}/{kept}"]
+    assert not (blob_dir(world) / booklet).exists()
+    assert await blob_service.delete_booklet(blobs, bytes.fromhex(booklet)) == 0

@@ -106,7 +106,7 @@ async def test_a_blob_changed_on_the_server_is_refused_and_nothing_saved(
     doc = tmp_path / "suunnitelma.pdf"
     doc.write_bytes(pdf_like(300_000, "x"))
     posted = await post_files(therapist, booklet, [doc])
-    (blob,) = [p for p in (people.server.workdir / "var" / "blobs").iterdir() if p.is_file()]
+    (blob,) = [p for p in (people.server.workdir / "var" / "blobs").rglob("*") if p.is_file()]
     data = bytearray(blob.read_bytes())
     data[100_000] ^= 1
     blob.write_bytes(bytes(data))
@@ -162,7 +162,7 @@ async def test_a_file_type_not_allowed_is_refused_before_anything_is_sent(
     with pytest.raises(ClientError) as refused:
         await post_files(therapist, booklet, [page])
     assert refused.value.code == "media-type-not-allowed"
-    assert not [p for p in (people.server.workdir / "var" / "blobs").iterdir() if p.is_file()]
+    assert not [p for p in (people.server.workdir / "var" / "blobs").rglob("*") if p.is_file()]
 
 
 def _cli(home: Path, *args: str, ok: bool = True) -> dict[str, Any]:

@@ -123,14 +123,14 @@ async def store_upload(deps: BlobDeps, session: Session, booklet_id: bytes, decl
         deps.files.discard(temp)
         raise BadRequest("The body is shorter than its Content-Length.")
     blob_id = deps.rng(16)
-    await deps.files.commit(temp, blob_id)
+    await deps.files.commit(temp, booklet_id, blob_id)
     try:
         # In the writer's thread: the quota's sum scans the booklet's blobs.
         return await deps.db.write(functools.partial(
             _record_txn, deps=deps, session=session, booklet_id=booklet_id, blob_id=blob_id,
             temp=temp), inline=False)
     except BaseException:
-        await asyncio.to_thread(deps.files.delete, [blob_id])
+        await asyncio.to_thread(deps.files.delete, [(booklet_id, blob_id)])
         raise
 
 
@@ -220,7 +220,7 @@ async def open_download(deps: BlobDeps, auth: Authenticate, booklet_id: bytes,
     deps.fetch_audit.add(PendingEvent(
         at_ms=deps.clock.now_ms(), actor=_actor(session), action="blob.fetched",
         target=f"booklet:{booklet_id.hex()}", detail={"blob": blob_id.hex()}))
-    return Download(deps.files.path(blob_id), row.size)
+    return Download(deps.files.path(booklet_id, blob_id), row.size)
 
 
 async def sweep_pending(deps: BlobDeps) -> int:
@@ -235,7 +235,7 @@ async def sweep_pending(deps: BlobDeps) -> int:
         if not ids:
             return total
 
-        def txn(conn: Txn, ids: list[bytes] = ids) -> list[bytes]:
+        def txn(conn: Txn, ids: list[tuple[bytes, bytes]] = ids) -> list[tuple[bytes, bytes]]:
             deleted = store.delete_pending_txn(conn, ids)
             if deleted:
                 audit_store.append_audit_txn(
@@ -250,9 +250,17 @@ async def sweep_pending(deps: BlobDeps) -> int:
             return total
 
 
+async def delete_booklet(deps: BlobDeps, booklet_id: bytes) -> int:
+    """The files of a purged booklet, once the purge's transaction (which deletes the rows,
+    `blobs` being one of storage.booklet_lifecycle's BOOKLET_TABLES) has committed: the
+    retention service's `BlobDeleter`. Idempotent; returns how many files went."""
+    return await asyncio.to_thread(deps.files.delete_booklet, booklet_id)
+
+
 async def start(deps: BlobDeps) -> int:
-    """At start-up, before serving: the directories, and no file a crash left behind.
-    Returns how many orphaned blob files were removed."""
+    """At start-up, before serving: the directories, and no file a crash left behind (nor a
+    purged booklet's, whose rows are gone). Returns how many orphaned blob files were
+    removed."""
     await asyncio.to_thread(deps.files.prepare)
     known = await deps.db.read(store.all_blob_ids_txn)
     return await asyncio.to_thread(deps.files.sweep_orphans, known)

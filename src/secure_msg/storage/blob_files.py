@@ -2,8 +2,12 @@
 
     files = BlobFiles(Path("var/blobs")); files.prepare()
     temp = await files.receive(chunks, limit)     # streamed to tmp/, hashed, never whole in memory
-    await files.commit(temp, blob_id)             # fsync, atomic rename, fsync the directory
-    files.path(blob_id)                           # what a download sends
+    await files.commit(temp, booklet_id, blob_id) # fsync, atomic rename, fsync the directory
+    files.path(booklet_id, blob_id)               # what a download sends
+    files.delete_booklet(booklet_id)              # a purged booklet's blobs, all at once
+
+Each booklet's blobs are in a directory of their own, `<booklet id>/<blob id>`, so that a purge
+(services/retention_service.py) deletes them with the directory once its rows are gone.
 
 Why files and not SQLite rows: docs/architecture.md, "Attachments" (bench/blobs.py measured
 both). A blob appears under its final name only whole and durable (written to `tmp/`, fsynced,
@@ -16,15 +20,17 @@ that the server can neither read nor check.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 import re
+import shutil
 from collections.abc import AsyncIterable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 
 from secure_msg.errors import BlobTooLarge
-from secure_msg.private_files import FILE_MODE, private_dir
+from secure_msg.private_files import DIR_MODE, FILE_MODE, private_dir
 
 TMP = "tmp"
 KEY = "blobs.directory"
@@ -55,8 +61,11 @@ class BlobFiles:
             leftover.unlink(missing_ok=True)
         return narrowed
 
-    def path(self, blob_id: bytes) -> Path:
-        return self.root / blob_id.hex()
+    def booklet_dir(self, booklet_id: bytes) -> Path:
+        return self.root / booklet_id.hex()
+
+    def path(self, booklet_id: bytes, blob_id: bytes) -> Path:
+        return self.booklet_dir(booklet_id) / blob_id.hex()
 
     async def receive(self, chunks: AsyncIterable[bytes], limit: int) -> TempBlob:
         """Stream `chunks` into a new file in tmp/, at most `limit` bytes (BlobTooLarge past
@@ -84,14 +93,20 @@ class BlobFiles:
         os.close(fd)
         return TempBlob(path, size, digest.digest())
 
-    async def commit(self, temp: TempBlob, blob_id: bytes) -> None:
-        """Give the (fsynced) temp file its final name and make the rename durable."""
-        await asyncio.to_thread(self._commit, temp.path, self.path(blob_id))
+    async def commit(self, temp: TempBlob, booklet_id: bytes, blob_id: bytes) -> None:
+        """Give the (fsynced) temp file its final name, in its booklet's directory, and make
+        the rename durable."""
+        await asyncio.to_thread(self._commit, temp.path, self.path(booklet_id, blob_id))
 
     def _commit(self, source: Path, target: Path) -> None:
         try:
+            try:
+                target.parent.mkdir(mode=DIR_MODE)
+                _fsync_dir(self.root)  # the new directory's entry is durable too
+            except FileExistsError:
+                pass
             os.rename(source, target)  # never replaces: ids are random and unique (the row)
-            _fsync_dir(self.root)
+            _fsync_dir(target.parent)
         except BaseException:
             source.unlink(missing_ok=True)
             raise
@@ -99,26 +114,43 @@ class BlobFiles:
     def discard(self, temp: TempBlob) -> None:
         temp.path.unlink(missing_ok=True)
 
-    def delete(self, blob_ids: Collection[bytes]) -> None:
-        for blob_id in blob_ids:
-            self.path(blob_id).unlink(missing_ok=True)
-        if blob_ids:
-            _fsync_dir(self.root)
+    def delete(self, blobs: Collection[tuple[bytes, bytes]]) -> None:
+        """Delete the files of (booklet id, blob id) pairs."""
+        for booklet_id, blob_id in blobs:
+            self.path(booklet_id, blob_id).unlink(missing_ok=True)
+        for booklet_id in {b for b, _ in blobs}:
+            with contextlib.suppress(FileNotFoundError):
+                _fsync_dir(self.booklet_dir(booklet_id))
 
-    def sweep_orphans(self, known: Collection[bytes]) -> int:
+    def delete_booklet(self, booklet_id: bytes) -> int:
+        """Delete a booklet's directory and every blob in it (a purged booklet: its rows are
+        gone already); returns how many files. Idempotent."""
+        folder = self.booklet_dir(booklet_id)
+        try:
+            names = [p for p in folder.iterdir() if p.is_file()]
+        except FileNotFoundError:
+            return 0
+        shutil.rmtree(folder, ignore_errors=True)
+        _fsync_dir(self.root)
+        return len(names)
+
+    def sweep_orphans(self, known: Collection[tuple[bytes, bytes]]) -> int:
         """Delete blob files no row names (a crash between rename and commit, or after a row's
-        delete committed); returns how many. Run at start-up, before any upload."""
+        delete committed, or a purged booklet's); returns how many. Run at start-up, before any
+        upload."""
         removed = 0
-        for entry in self.root.iterdir():
-            if entry.name == TMP or not entry.is_file():
-                continue
-            try:
-                blob_id = bytes.fromhex(entry.name)
-            except ValueError:
-                continue  # not ours: left alone
-            if blob_id not in known:
-                entry.unlink(missing_ok=True)
-                removed += 1
+        for folder in self.root.iterdir():
+            if not folder.is_dir() or not _HEX_NAME.fullmatch(folder.name):
+                continue  # tmp/, and what is not ours, left alone
+            booklet_id = bytes.fromhex(folder.name)
+            for entry in folder.iterdir():
+                if not _HEX_NAME.fullmatch(entry.name) or not entry.is_file():
+                    continue
+                if (booklet_id, bytes.fromhex(entry.name)) not in known:
+                    entry.unlink(missing_ok=True)
+                    removed += 1
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only when empty
         return removed
 
 

@@ -94,26 +94,29 @@ def can_fetch_txn(conn: Txn, blob: BlobRow, account_id: bytes) -> bool:
     return row is not None
 
 
-def expired_pending_txn(conn: Txn, before_ms: int, limit: int) -> list[bytes]:
+def expired_pending_txn(conn: Txn, before_ms: int, limit: int) -> list[tuple[bytes, bytes]]:
+    """(booklet id, blob id) of pending blobs uploaded before `before_ms`, oldest first."""
     rows = conn.execute(
-        "SELECT id FROM blobs WHERE entry_seq IS NULL AND created_at_ms < ?"
+        "SELECT booklet_id, id FROM blobs WHERE entry_seq IS NULL AND created_at_ms < ?"
         " ORDER BY created_at_ms LIMIT ?",
         (before_ms, limit),
     ).fetchall()
-    return [r[0] for r in rows]
+    return [(r[0], r[1]) for r in rows]
 
 
-def delete_pending_txn(conn: Txn, blob_ids: Sequence[bytes]) -> list[bytes]:
-    """Delete those of `blob_ids` still pending; returns the ids deleted."""
+def delete_pending_txn(conn: Txn, blobs: Sequence[tuple[bytes, bytes]]
+                       ) -> list[tuple[bytes, bytes]]:
+    """Delete those of the (booklet id, blob id) pairs still pending; returns those deleted."""
     deleted = []
-    for blob_id in blob_ids:
+    for booklet_id, blob_id in blobs:
         cursor = conn.execute(
-            "DELETE FROM blobs WHERE id = ? AND entry_seq IS NULL", (blob_id,))
+            "DELETE FROM blobs WHERE id = ? AND booklet_id = ? AND entry_seq IS NULL",
+            (blob_id, booklet_id))
         if cursor.rowcount:
-            deleted.append(blob_id)
+            deleted.append((booklet_id, blob_id))
     return deleted
 
 
-def all_blob_ids_txn(conn: Txn) -> set[bytes]:
-    """Every blob id (start-up's sweep of files no row names)."""
-    return {r[0] for r in conn.execute("SELECT id FROM blobs").fetchall()}
+def all_blob_ids_txn(conn: Txn) -> set[tuple[bytes, bytes]]:
+    """Every (booklet id, blob id) (start-up's sweep of files no row names)."""
+    return {(r[0], r[1]) for r in conn.execute("SELECT booklet_id, id FROM blobs").fetchall()}
