@@ -147,7 +147,8 @@ async def test_an_attachment_goes_up_and_comes_down_byte_identical(
     await world.http.app[SERVICES].entries.fetch_audit.flush()
     assert await audit(world, "blob.") == [
         ("blob.uploaded", mum.profile.account_id, {"blob": blob, "bytes": len(data)}),
-        ("blob.fetched", therapist.profile.account_id, {"blob": blob})]
+        ("blob.fetched", therapist.profile.account_id,
+         {"seq": posted["seq"], "blob": blob, "bytes": len(data)})]
     mode = (blob_dir(world) / booklet / blob).stat().st_mode & 0o777
     assert mode == 0o600
     assert blob_dir(world).stat().st_mode & 0o777 == 0o700

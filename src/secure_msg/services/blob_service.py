@@ -217,9 +217,13 @@ async def open_download(deps: BlobDeps, auth: Authenticate, booklet_id: bytes,
         return session, row
 
     session, row = await deps.db.read_now(txn)
-    deps.fetch_audit.add(PendingEvent(
-        at_ms=deps.clock.now_ms(), actor=_actor(session), action="blob.fetched",
-        target=f"booklet:{booklet_id.hex()}", detail={"blob": blob_id.hex()}))
+    if row.entry_seq is not None:  # a member read a document (not its uploader a pending one)
+        # The detail of services/access_log.record_blob_read (branch accesslog), which shows
+        # it in the booklet's access log.
+        deps.fetch_audit.add(PendingEvent(
+            at_ms=deps.clock.now_ms(), actor=_actor(session), action="blob.fetched",
+            target=f"booklet:{booklet_id.hex()}",
+            detail={"seq": row.entry_seq, "blob": blob_id.hex(), "bytes": row.size}))
     return Download(deps.files.path(booklet_id, blob_id), row.size)
 
 
