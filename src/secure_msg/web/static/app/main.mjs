@@ -93,6 +93,16 @@ session.onLoggedOutElsewhere(() => {
   route();
 });
 
+/** The server ended this session (live socket closed with 4401): say why on the login screen. */
+const ENDED = { 'password-changed': 'ended_password_changed', recovered: 'ended_recovered', 'logged-out': 'ended_logged_out', 'session-expired': 'ended_expired' };
+live.onSessionEnded((reason) => {
+  if (!session.state.account) return;
+  session.forget();
+  loginMessage = t(Object.hasOwn(ENDED, reason) ? ENDED[reason] : 'err_session');
+  history.replaceState(null, '', '/#/login');
+  route();
+});
+
 auth.onUnauthorized = () => {
   live.disconnect();
   session.forget();

@@ -63,7 +63,7 @@ export async function enrollView(main, token, done) {
         login: loginName, password: form.elements.namedItem('password').value, language: lang(),
         memoryOnly: form.elements.namedItem('shared').checked,
       });
-      recoveryKeyView(main, text, done);
+      recoveryKeyView(main, text, done, loginName);
     });
   });
   replace(main,
@@ -73,17 +73,47 @@ export async function enrollView(main, token, done) {
     form);
 }
 
-/** Shown once, right after enrollment; Continue only after "I have saved it". */
-export function recoveryKeyView(main, text, done) {
+/** How long the saved file's blob URL lives: long enough for any browser to start saving it. */
+const DOWNLOAD_URL_MS = 30_000;
+
+/**
+ * Shown once, right after enrollment; Continue only after "I have saved it". Besides printing:
+ * copy to the clipboard, and save as a .txt file (a Blob URL made on click and revoked soon after:
+ * no inline code, so the strict CSP holds), which is what a phone can do.
+ * @param {HTMLElement} main @param {string} text the recovery key @param {() => void} done @param {string} [login]
+ */
+export function recoveryKeyView(main, text, done, login = '') {
   const go = h('button', { type: 'button', class: 'primary', disabled: true, onclick: done }, t('continue'));
   const saved = checkbox(t('recovery_saved'), { name: 'saved', onchange: (ev) => { go.disabled = !ev.target.checked; } });
+  const status = h('p', { class: 'muted', role: 'status' });
+  const key = h('p', { class: 'recovery-key', id: 'recovery-key' }, text);
+  const copy = async () => {
+    try {
+      await navigator.clipboard.writeText(text);
+      status.textContent = t('recovery_copied');
+    } catch {
+      // No clipboard (an insecure origin, a refused permission): select it for copying by hand.
+      getSelection()?.selectAllChildren(key);
+      status.textContent = t('recovery_copy_failed');
+    }
+  };
+  const save = () => {
+    const body = `${t('recovery_file_text', { login, key: text })}\r\n`;
+    const href = URL.createObjectURL(new Blob([body], { type: 'text/plain;charset=utf-8' }));
+    h('a', { href, download: t('recovery_file_name') }).click();
+    setTimeout(() => URL.revokeObjectURL(href), DOWNLOAD_URL_MS);
+    status.textContent = t('recovery_file_saved');
+  };
   replace(main,
     h('h1', { tabindex: '-1' }, t('recovery_title')),
     h('p', null, t('recovery_intro')),
-    h('p', { class: 'recovery-key', id: 'recovery-key' }, text),
+    key,
     h('div', { class: 'card' },
-      h('button', { type: 'button', class: 'secondary', onclick: () => window.print() }, t('print')),
-      saved, go));
+      h('div', { class: 'row' },
+        h('button', { type: 'button', class: 'secondary', 'data-action': 'copy-key', onclick: copy }, t('recovery_copy')),
+        h('button', { type: 'button', class: 'secondary', 'data-action': 'save-key', onclick: save }, t('recovery_save')),
+        h('button', { type: 'button', class: 'secondary', onclick: () => window.print() }, t('print'))),
+      status, saved, go));
   main.querySelector('h1').focus();
   announce(t('recovery_title'));
 }

@@ -80,7 +80,7 @@ function newBookletForm(reload) {
       const { id } = await api('POST', '/api/booklets');
       // Only I am a member yet: anyone else the server added is asked about. Cancelled, the
       // booklet stays untitled.
-      if (await unlessCancelled(() => post(id, 'title', { title }, askingBeside(form, id)))) form.reset();
+      if (await unlessCancelled(() => post(id, 'title', { title }, askingBeside(form, id, 'send', 'title')))) form.reset();
       await reload();
       location.hash = `#/b/${id}`;
     });
