@@ -291,11 +291,16 @@ export function bookletView(main, bookletId) {
   function nearNewest() {
     const last = timeline.lastElementChild;
     if (!last) return true;
-    return last.getBoundingClientRect().bottom <= window.innerHeight - composeHeight() + 40;
+    // In view above the write box; scrolled past it (to the tools below) is not "at the newest".
+    const { bottom } = last.getBoundingClientRect();
+    return bottom > 0 && bottom <= window.innerHeight - composeHeight() + 40;
   }
+  /** At the newest entry until the reader scrolls away: what loads above (appointments, a warning) keeps it in view. */
+  let pinned = false;
   function scrollToNewest() {
     const last = timeline.lastElementChild;
     if (!last) return;
+    pinned = true;
     const y = window.scrollY + last.getBoundingClientRect().bottom - (window.innerHeight - composeHeight()) + 16;
     window.scrollTo(0, Math.max(0, y));
     updateJump();
@@ -315,9 +320,14 @@ export function bookletView(main, bookletId) {
     ticking = true;
     requestAnimationFrame(() => {
       ticking = false;
+      pinned = nearNewest();
       updateJump();
     });
   };
+  const resized = typeof ResizeObserver === 'function'
+    ? new ResizeObserver(() => { if (pinned && !gone) scrollToNewest(); })
+    : null;
+  resized?.observe(main);
   // Scrolled near the earliest shown entry: show the earlier ones (the button does it by keyboard).
   const nearTop = typeof IntersectionObserver === 'function'
     ? new IntersectionObserver((seen) => { if (seen.some((x) => x.isIntersecting) && !earlier.hidden && complete) showEarlier(); }, { rootMargin: '200px 0px 0px 0px' })
@@ -428,6 +438,7 @@ export function bookletView(main, bookletId) {
     restarts.forEach((r) => restartsSeen.add(restartKey(r))); // left the booklet: shown once is enough
     stop();
     nearTop?.disconnect();
+    resized?.disconnect();
     document.removeEventListener('visibilitychange', visible);
     window.removeEventListener('scroll', onScroll);
   };
