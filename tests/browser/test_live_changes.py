@@ -45,6 +45,20 @@ def test_a_grant_titles_the_open_page_and_shows_earlier_entries(world: World) ->
     context.close()
 
 
+def test_a_grant_titles_the_booklet_in_the_open_inbox(world: World) -> None:
+    """The inbox lists the booklet untitled until the history is shared, then by its name,
+    without a reload."""
+    parent = _parent(world, "isa")
+    context, page = world.page()
+    login_in_browser(page, world.server.base_url, "isa")
+    page.locator("html[data-live='ready']").wait_for()
+    title = page.locator(f"[data-booklet='{world.booklet}'] .booklet-title")
+    expect(title).to_have_text("Vihko (nimeä ei ole vielä jaettu sinulle)")
+    world.call(world.t.grant_history(world.booklet, parent.profile.account_id))
+    expect(title).to_have_text("Aino")
+    context.close()
+
+
 def test_the_therapist_sees_a_familys_cancellation_live(world: World) -> None:
     """The therapist's open booklet shows a guardian's cancellation as it happens."""
     parent = _parent(world, "isa")

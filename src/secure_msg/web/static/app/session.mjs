@@ -20,7 +20,6 @@ import { randomBytes } from '../crypto/primitives.mjs';
 import { deriveRecoveryKeys, formatRecoveryKey, generateRecoverySecret, parseRecoveryKey } from '../crypto/recovery.mjs';
 import { api, auth } from './api.mjs';
 import { withKey } from './pins.mjs';
-import { StateSync, clearStateReport } from './state-sync.mjs';
 
 const SESSION_KEY = 'secure-msg:session';
 const pinsKey = (id) => `secure-msg:pins:${id}`;
@@ -52,8 +51,15 @@ export const state = {
   /** @type {Set<string>} booklets whose checkpoint another device had at the same sequence with another entry (§6.5) */ checkpointConflicts: new Set(),
 };
 
-/** @type {StateSync | null} the server's sealed copy of the pins, checkpoints and sealedTo of this session */
+/** @type {import('./state-sync.mjs').StateSync | null} the server's sealed copy of the pins, checkpoints and sealedTo of this session */
 let sync = null;
+/**
+ * state-sync.mjs, with the sealed state's format and merge, loads on the first sign-in: the login
+ * screen does not need it, and the first load stays small (docs/performance.md).
+ * @type {Promise<typeof import('./state-sync.mjs')> | null}
+ */
+let syncModule = null;
+const loadSync = () => (syncModule ??= import('./state-sync.mjs'));
 
 const storage = {
   get(key) { try { return JSON.parse(localStorage.getItem(key) ?? 'null'); } catch { return null; } },
@@ -162,6 +168,8 @@ async function signedIn(result, bundle, keys, memoryOnly) {
  * first seen after it would trust whatever key the server serves.
  */
 async function startSync() {
+  const { StateSync, clearStateReport } = await loadSync();
+  if (!state.account || !state.keys) return; // forgotten while it loaded
   sync?.stop();
   clearStateReport();
   const account = /** @type {Account} */ (state.account);
@@ -266,7 +274,7 @@ export function onLoggedOutElsewhere(then) {
 export function forget() {
   sync?.stop();
   sync = null;
-  clearStateReport();
+  syncModule?.then((m) => m.clearStateReport());
   storage.remove(SESSION_KEY);
   auth.token = null;
   state.account = null;
