@@ -17,9 +17,8 @@ import { ProtocolError } from '../crypto/errors.mjs';
 import { AccountKeys, KeyBundle, verifyKeyStatement } from '../crypto/keys.mjs';
 import { KeyStore } from '../crypto/keystore.mjs';
 import { randomBytes } from '../crypto/primitives.mjs';
-import { deriveRecoveryKeys, formatRecoveryKey, generateRecoverySecret, parseRecoveryKey } from '../crypto/recovery.mjs';
 import { api, auth } from './api.mjs';
-import { withKey } from './pins.mjs';
+import { withKey } from './pin-key.mjs';
 
 const SESSION_KEY = 'secure-msg:session';
 const pinsKey = (id) => `secure-msg:pins:${id}`;
@@ -69,8 +68,12 @@ const storage = {
 
 const now = () => Date.now();
 
+/** The recovery key's code, needed by enrollment and recovery only: loaded then, not with the login screen. */
+const recoveryCode = () => import('../crypto/recovery.mjs');
+
 /** Derive, seal and post everything an enrollment needs. @returns {Promise<string>} the recovery key text (show once) */
 export async function enroll(token, accountId, { login, password, language, memoryOnly }) {
+  const { deriveRecoveryKeys, formatRecoveryKey, generateRecoverySecret } = await recoveryCode();
   const bundle = KeyBundle.generate(fromHex(accountId));
   try {
     const keys = await AccountKeys.fromBundle(bundle);
@@ -120,6 +123,7 @@ export async function login(loginName, password, { memoryOnly }) {
 
 /** Lost password: the recovery key opens the second bundle and a new password is set. */
 export async function recover(loginName, recoveryText, newPassword, { memoryOnly }) {
+  const { deriveRecoveryKeys, parseRecoveryKey } = await recoveryCode();
   const rk = await deriveRecoveryKeys(await parseRecoveryKey(recoveryText));
   const body = { login: loginName, recovery_auth_key: toBase64url(rk.authKey) };
   const found = await api('POST', '/api/recovery/bundle', body);
