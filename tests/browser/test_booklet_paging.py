@@ -6,19 +6,23 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from .harness import World, enroll_in_browser, open_booklet
+from .harness import PHONE, World, enroll_in_browser, open_booklet
 
 pytestmark = pytest.mark.slow
 
 ENTRIES = 120
 PAGE = 50
+DESKTOP = {"width": 1280, "height": 800}
 
 
-def test_a_long_booklet_opens_at_the_newest_entry(world: World) -> None:
-    """On a phone, the newest of 120 entries and the write box are on the first screen, the
-    first page (50) is shown; scrolling to the top shows earlier ones with the reader's place
-    kept, the button shows the rest, and "Uusimpaan merkintään" goes back to the newest."""
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+def test_a_long_booklet_opens_at_the_newest_entry(world: World, viewport: dict[str, int]) -> None:
+    """On a phone and a desktop, the newest of 120 entries and the write box are on the first
+    screen, the first page (50) is shown; scrolling to the top shows earlier ones with the
+    reader's place kept, the button shows the rest, and "Uusimpaan merkintään" goes back to
+    the newest."""
     context, page = world.page()
+    page.set_viewport_size(viewport)  # type: ignore[arg-type]
     enroll_in_browser(page, world.invite("Äiti"), "aiti")
     for i in range(ENTRIES):
         world.call(world.t.post(world.booklet, "note", text=f"Merkintä {i}"))
