@@ -177,6 +177,8 @@ export function bookletView(main, bookletId) {
       }
       membersBox = next;
       membersSig = sig;
+      // Members changed (someone joined): a kept invitation form lists what is still pending.
+      tools?.querySelector('form[data-form=invite]')?.dispatchEvent(new Event('refresh'));
     }
     if (mine?.role === 'therapist' && canWrite() && !tools) {
       tools = therapistTools(bookletId, { onPosted: update });
