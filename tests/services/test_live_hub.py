@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from secure_msg.services.live import REMOVED, BookletEvent, EntryEvent, Hub
+from secure_msg.services.live import REMOVED, EntryEvent, Hub, ReaderEvent
 
 
 def test_removal_drops_that_booklets_queued_events_only() -> None:
@@ -18,7 +18,7 @@ def test_removal_drops_that_booklets_queued_events_only() -> None:
             hub.publish(EntryEvent(booklet, seq, 2, b"t" * 16), [member])
     hub.member_removed(member, a)
     assert list(iter(subscription.pop, None)) == [
-        EntryEvent(b, 1, 2, b"t" * 16), EntryEvent(b, 2, 2, b"t" * 16), BookletEvent(REMOVED, a)]
+        EntryEvent(b, 1, 2, b"t" * 16), EntryEvent(b, 2, 2, b"t" * 16), ReaderEvent(REMOVED, a)]
     hub.publish(EntryEvent(b, 3, 2, b"t" * 16), [member])
     hub.end_session(member, b"another session".ljust(32))
     assert not subscription.ended

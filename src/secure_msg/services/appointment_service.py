@@ -25,7 +25,7 @@ from secure_msg.model.notice_templates import NoticeKind
 from secure_msg.model.notices import SlotValue
 from secure_msg.model.roles import Role
 from secure_msg.services.booklet_service import require_member_txn
-from secure_msg.services.live import APPOINTMENTS, BookletEvent, Hub
+from secure_msg.services.live import APPOINTMENTS, Hub, ReaderEvent
 from secure_msg.services.notice_service import (
     NoticeDeps,
     enqueue_all_txn,
@@ -160,7 +160,7 @@ async def cancel(deps: AppointmentDeps, session: Session, booklet_id: bytes,
 
     cancelled, readers = await n.db.write(txn)
     if deps.hub is not None:
-        deps.hub.notify(BookletEvent(APPOINTMENTS, booklet_id), readers)
+        deps.hub.notify(ReaderEvent(APPOINTMENTS, booklet_id), readers)
     return cancelled
 
 

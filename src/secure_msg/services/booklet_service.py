@@ -25,7 +25,7 @@ from secure_msg.model.invitations import InvitationRequest, IssuedInvitation, ne
 from secure_msg.model.roles import Role
 from secure_msg.services import invitation_service
 from secure_msg.services.core import Core
-from secure_msg.services.live import GRANT, BookletEvent, Hub
+from secure_msg.services.live import GRANT, Hub, ReaderEvent
 from secure_msg.storage import audit as audit_store
 from secure_msg.storage import booklets as store
 from secure_msg.storage import enrollment as enrollment_store
@@ -237,7 +237,7 @@ async def grant_history(
         _store_grant_txn, deps=deps, session=session, booklet_id=booklet_id, blob=blob,
         checked=checked), inline=False)
     # The grantee's open page can now read the title and earlier entries: tell it.
-    deps.hub.notify(BookletEvent(GRANT, booklet_id), [checked.grantee_id])
+    deps.hub.notify(ReaderEvent(GRANT, booklet_id), [checked.grantee_id])
     return granted
 
 

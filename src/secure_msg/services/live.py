@@ -10,7 +10,7 @@ entries are not addressed to a former member: the post re-checks the member list
 removed member's open pages at once. An ended subscription keeps why (`reason`), which the socket
 gives as its close reason, so the device that was logged out can say why.
 
-Besides new entries, `BookletEvent`s say that something else changed in a booklet for one reader:
+Besides new entries, `ReaderEvent`s say that something else changed in a booklet for one reader:
 history granted to them, its appointments, or their removal. Ids only here too.
 """
 
@@ -33,8 +33,9 @@ class EntryEvent:
 
 
 @dataclass(frozen=True)
-class BookletEvent:
-    """`type` is one of BOOKLET_EVENTS; the client fetches what changed through the API."""
+class ReaderEvent:
+    """Something changed in a booklet for one reader; `type` is one of READER_EVENTS. The
+    client fetches what changed through the API."""
 
     type: str
     booklet_id: bytes
@@ -43,7 +44,7 @@ class BookletEvent:
 GRANT = "grant"  # history was granted to the reader: entries and title it could not open
 APPOINTMENTS = "appointments"  # the booklet's appointments changed (a cancellation)
 REMOVED = "removed"  # the reader is no longer a member
-BOOKLET_EVENTS = (GRANT, APPOINTMENTS, REMOVED)
+READER_EVENTS = (GRANT, APPOINTMENTS, REMOVED)
 
 # Why a subscription ended: its socket's close reason (code 4401).
 LOGGED_OUT = "logged-out"
@@ -51,7 +52,7 @@ PASSWORD_CHANGED = "password-changed"  # noqa: S105 (a close reason, not a passw
 RECOVERED = "recovered"
 SESSION_EXPIRED = "session-expired"
 
-Event = EntryEvent | BookletEvent
+Event = EntryEvent | ReaderEvent
 
 
 class Subscription:
@@ -120,7 +121,7 @@ class Hub:
             for subscription in self._subscribers.get(reader, ()):
                 subscription.put(event)
 
-    def notify(self, event: BookletEvent, readers: list[bytes]) -> None:
+    def notify(self, event: ReaderEvent, readers: list[bytes]) -> None:
         """A booklet event for `readers` (no observers: they want entries only)."""
         for reader in readers:
             for subscription in self._subscribers.get(reader, ()):
@@ -144,7 +145,7 @@ class Hub:
         events are dropped before they go out, and its open pages are told at once."""
         for subscription in self._subscribers.get(account_id, ()):
             subscription.drop_booklet(booklet_id)
-            subscription.put(BookletEvent(REMOVED, booklet_id))
+            subscription.put(ReaderEvent(REMOVED, booklet_id))
 
     def connections(self) -> int:
         return sum(len(s) for s in self._subscribers.values())

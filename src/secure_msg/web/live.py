@@ -16,7 +16,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from secure_msg.errors import SecureMsgError
 from secure_msg.services import account_service
-from secure_msg.services.live import SESSION_EXPIRED, BookletEvent, EntryEvent, Subscription
+from secure_msg.services.live import SESSION_EXPIRED, Event, ReaderEvent, Subscription
 from secure_msg.web.auth import well_formed_token
 from secure_msg.web.openapi import add_route
 from secure_msg.web.services import services
@@ -113,8 +113,8 @@ async def _drain(ws: web.WebSocketResponse) -> None:
 
 
 @functools.lru_cache(maxsize=64)  # one event goes to every reader's socket: encode it once
-def event_text(event: EntryEvent | BookletEvent) -> str:
-    if isinstance(event, BookletEvent):
+def event_text(event: Event) -> str:
+    if isinstance(event, ReaderEvent):
         return json.dumps({"type": event.type, "booklet_id": event.booklet_id.hex()})
     return json.dumps({"type": "entry", "booklet_id": event.booklet_id.hex(), "seq": event.seq,
                        "kind": event.kind, "author_id": event.author_id.hex()})

@@ -28,8 +28,11 @@ export function onEvent(fn) {
   return () => listeners.delete(fn);
 }
 
-/** New entries only. @param {(event: any) => void} fn @returns {() => void} unsubscribe */
-export const onEntry = (fn) => onEvent((event) => { if (event.type === 'entry') fn(event); });
+/**
+ * New entries, and a booklet whose lifecycle changed ('booklet', once merged with the closing of
+ * booklets): both mean "read it again". @param {(event: any) => void} fn @returns {() => void} unsubscribe
+ */
+export const onEntry = (fn) => onEvent((event) => { if (event.type === 'entry' || event.type === 'booklet') fn(event); });
 
 /** Told once when the server ended this session; the reason as the server gave it. @param {(reason: string) => void} fn */
 export function onSessionEnded(fn) {
