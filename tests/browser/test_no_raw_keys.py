@@ -118,7 +118,7 @@ def _therapist_screens(world: World, code: str, check: Check) -> None:
     page.locator(".appts-earlier summary").click()
     check(page, "therapist booklet")
     page.locator("form[data-form=invite] button[type=submit]").click()
-    page.locator("#invite-link").wait_for()
+    page.locator(".invite-result input.link").wait_for()
     check(page, "invitation link")
     page.locator("button[data-action=remove]").first.click()
     check(page, "removal question")
