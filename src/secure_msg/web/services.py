@@ -216,7 +216,7 @@ def build(cfg: Config, db: Database, vault: Vault, clock: Clock, rng: Rng) -> Se
         client_state=ClientStateDeps(db, vault, clock, rng, cfg.limits.client_state_bytes),
         notices=notices,
         appointments=AppointmentDeps(notices, cfg.appointments.late_cancellation_hours,
-                                     cfg.appointments.count_late_cancellations),
+                                     cfg.appointments.count_late_cancellations, hub),
         # The server is one process, so an in-memory limiter sees every webhook; several
         # processes would need it in the database.
         inbound_limits=InboundLimits(clock), replies=TWIML_REPLIES, hub=hub,
