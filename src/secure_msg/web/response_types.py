@@ -364,3 +364,18 @@ class Problem(TypedDict):
     reason: NotRequired[str]
     kind: NotRequired[str]
     language: NotRequired[str]
+
+
+class CaseloadBooklet(BookletSummary):
+    """A row of the therapist's desk: the booklet-list row plus what the server knows in clear."""
+    next_session: Appointment | None
+    period: PeriodSummary | None
+    notice_problems: Count
+    family_cancellations: Count
+
+
+class Caseload(TypedDict):
+    booklets: list[CaseloadBooklet]
+    sessions: list[Appointment]
+    week_from: Time
+    week_to: Time
