@@ -232,7 +232,7 @@ export const en = {
   invite_expires: 'valid until {when}',
   invite_has_phone: 'phone given',
   invite_has_email: 'e-mail given',
-  copy_for: 'Copy the link: {name}',
+  copy_for: 'Copy link: {name}',
   copy_by_hand: 'The link is selected: copy it yourself.',
   admin_title: 'Administration',
   admin_intro: 'Invite therapists, follow text messages and check the event log. An admin never sees what the booklets say.',
