@@ -50,7 +50,8 @@ def test_the_desk_lists_searches_and_flags_the_caseload(world: World) -> None:
     links = caseload.get_by_role("link")
     expect(links).to_have_count(3)
     expect(links.nth(0)).to_have_accessible_name(re.compile(
-        r"^Aino\W+(?:ei lukemattomia|\d+ lukematonta merkintää)\W+Seuraava käynti .+ · Jakso 3/40$"))
+        r"^Aino\W+(?:ei lukemattomia|\d+ lukematonta merkintää)\W+"
+        r"Seuraava käynti .+ · Jakso 3/40$"))
     expect(links.nth(1)).to_have_accessible_name(re.compile(r"^Bertta\W.*Seuraava käynti "))
     expect(links.nth(2)).to_have_accessible_name(re.compile(r"^Eemeli\W.*Ei varattuja käyntejä$"))
     expect(page.get_by_role("status").filter(has_text="3 vihkoa")).to_be_visible()
@@ -93,7 +94,8 @@ def test_the_desk_lists_searches_and_flags_the_caseload(world: World) -> None:
     context, page = world.page()
     login_in_browser(page, world.server.base_url, "tiina", PASSWORD)
     expect(page.get_by_role("heading", level=1, name="Vihkot")).to_be_visible()
-    expect(page.get_by_role("region", name="Tänään").get_by_role("link", name="Aino")).to_be_visible()
+    today = page.get_by_role("region", name="Tänään")
+    expect(today.get_by_role("link", name="Aino")).to_be_visible()
     page.get_by_role("list", name="Vihkot").get_by_role("link").nth(1).click()
     page.locator("main[data-ready='true']").wait_for()
     expect(page.get_by_role("heading", level=1, name="Bertta")).to_be_visible()
