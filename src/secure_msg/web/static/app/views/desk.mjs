@@ -148,7 +148,9 @@ export function deskView(main, { open, wide }) {
 
   if (!wide) {
     main.classList.remove('desk');
-    replace(main, column, ...extras());
+    // On a phone, "who needs me today" comes before a long list, the rest of the week after it.
+    column.insertBefore(today, search);
+    replace(main, column, ...extras().slice(1));
   } else {
     main.classList.add('desk');
     const pane = h('div', { class: 'desk-pane' });
