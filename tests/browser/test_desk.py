@@ -3,7 +3,8 @@ and flags; a search by name on the device; today's and this week's sessions; the
 open booklet on a desktop, separate screens on a phone.
 
 A family's cancellation sends no live event (web/live.py carries entries only): its flag shows
-when the desk next loads its list (on any entry event, on focus, once a minute, or a reload)."""
+when the desk next loads its list (on any entry event, on focus, once a minute, or a reload);
+a family's message moves the list's unread count live."""
 
 from __future__ import annotations
 
@@ -29,7 +30,8 @@ def _schedule(world: World, booklet: str, start_ms: int) -> dict:
     return result
 
 
-def test_the_desk_lists_searches_and_flags_the_caseload(world: World) -> None:
+def _caseload(world: World) -> tuple[str, str, dict, Client]:
+    """Aino (a period, a session today), Bertta (a session in three days, a guardian), Eemeli."""
     aino = world.booklet
     bertta = world.call(world.t.create_booklet("Bertta"))
     world.call(world.t.create_booklet("Eemeli"))
@@ -41,7 +43,11 @@ def test_the_desk_lists_searches_and_flags_the_caseload(world: World) -> None:
     issued = world.call(world.t.invite(bertta, "guardian", name="Äiti"))
     mum = Client(Profile(), world.http)
     world.call(mum.enroll(local_link(world.server, issued["link"]), "aiti", PARENT_PASSWORD))
+    return aino, bertta, friday, mum
 
+
+def test_the_desk_lists_searches_and_flags_the_caseload(world: World) -> None:
+    _, bertta, friday, mum = _caseload(world)
     context = world.browser.new_context(viewport=DESKTOP, locale="fi-FI")  # type: ignore[arg-type]
     page = context.new_page()
     page.on("pageerror", lambda exc: world.errors.append(f"pageerror: {exc}"))
@@ -88,9 +94,20 @@ def test_the_desk_lists_searches_and_flags_the_caseload(world: World) -> None:
         r"^Bertta\W.*Ei varattuja käyntejä\W+Perhe perui käynnin \(1\)$"))
     expect(caseload.get_by_text("Perhe perui käynnin (1)")).to_be_visible()
     expect(page.get_by_role("region", name="Tällä viikolla")).to_have_count(0)  # a booklet is open
-    context.close()
 
-    # A phone: the list is its own screen, and a booklet replaces it.
+    # A family's message reaches the open desk live: the list's unread count moves, no reload.
+    page.locator("html[data-live='ready']").wait_for()
+    before = re.search(r"(\d+) lukematonta", links.nth(1).text_content() or "")
+    unread = int(before.group(1)) if before else 0
+    world.call(mum.post(bertta, "note", text="Kiitos, ensi viikolla sitten!"))
+    expect(links.nth(1)).to_have_accessible_name(
+        re.compile(rf"^Bertta\W+{unread + 1} lukematonta merkintää"))
+    context.close()
+    _phone(world)
+
+
+def _phone(world: World) -> None:
+    """A phone: the list is its own screen, today's sessions first, and a booklet replaces it."""
     context, page = world.page()
     login_in_browser(page, world.server.base_url, "tiina", PASSWORD)
     expect(page.get_by_role("heading", level=1, name="Vihkot")).to_be_visible()
