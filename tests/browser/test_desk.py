@@ -95,13 +95,16 @@ def test_the_desk_lists_searches_and_flags_the_caseload(world: World) -> None:
     expect(caseload.get_by_text("Perhe perui käynnin (1)")).to_be_visible()
     expect(page.get_by_role("region", name="Tällä viikolla")).to_have_count(0)  # a booklet is open
 
-    # A family's message reaches the open desk live: the list's unread count moves, no reload.
+    # A family's message reaches the open desk live: the list's unread count moves, no reload,
+    # and the focus stays on the link it was on.
     page.locator("html[data-live='ready']").wait_for()
     before = re.search(r"(\d+) lukematonta", links.nth(1).text_content() or "")
     unread = int(before.group(1)) if before else 0
+    links.nth(1).focus()  # a keyboard user on the list keeps her place when it is drawn again
     world.call(mum.post(bertta, "note", text="Kiitos, ensi viikolla sitten!"))
     expect(links.nth(1)).to_have_accessible_name(
         re.compile(rf"^Bertta\W+{unread + 1} lukematonta merkintää"))
+    expect(links.nth(1)).to_be_focused()
     context.close()
     _phone(world)
 

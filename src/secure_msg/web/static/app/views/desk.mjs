@@ -112,16 +112,25 @@ export function deskView(main, { open, wide }) {
   }
 
   let loading = null;
+  let shown = '';
   async function load() {
     try {
       const data = await api('GET', '/api/me/caseload');
       const titles = await Promise.all(data.booklets.map(titleOf));
-      rows = data.booklets;
-      names.clear();
-      rows.forEach((r, i) => names.set(r.id, titles[i]));
-      rows.sort((a, b) => (nameOf(a.id) ?? '\uffff').localeCompare(nameOf(b.id) ?? '\uffff', lang()));
-      showList();
-      showSessions(data.sessions, data.week_to);
+      // The list is loaded again on every live event and once a minute: drawn again only when
+      // something changed, and then with the focus kept on the same link.
+      const now = JSON.stringify([data, titles, dayOf(Date.now())]);
+      if (now !== shown) {
+        shown = now;
+        rows = data.booklets;
+        names.clear();
+        rows.forEach((r, i) => names.set(r.id, titles[i]));
+        rows.sort((a, b) => (nameOf(a.id) ?? '\uffff').localeCompare(nameOf(b.id) ?? '\uffff', lang()));
+        keepingFocus(() => {
+          showList();
+          showSessions(data.sessions, data.week_to);
+        });
+      }
       error.clear();
       if (!loaded) {
         loaded = true;
@@ -184,6 +193,17 @@ export function deskView(main, { open, wide }) {
     closePane();
     main.classList.remove('desk');
   };
+}
+
+/** Run `draw`; a link that had the focus and is drawn again gets it back. @param {() => void} draw */
+function keepingFocus(draw) {
+  const active = document.activeElement;
+  const href = active instanceof HTMLAnchorElement ? active.getAttribute('href') : null;
+  const where = href ? active.closest('.desk-list, .desk-sessions') : null;
+  draw();
+  if (where && !where.contains(active)) {
+    /** @type {HTMLElement | null} */ (where.querySelector(`a[href="${CSS.escape(href ?? '')}"]`))?.focus();
+  }
 }
 
 /**
