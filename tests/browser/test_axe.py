@@ -179,6 +179,8 @@ def _therapist(walk: Walk, world: World) -> None:
     ready = "#appointments-hook[data-ready='true']"
     login_in_browser(page, world.server.base_url, "tiina", PASSWORD)
     walk.check("desk", "main[data-ready='true']")
+    walk.check("desk search with no match", "main[data-ready='true']",
+               lambda p: p.locator("main input[type='search']").fill("zzz"))
     open_booklet(page, world.booklet)
 
     def tools(p: Page) -> None:
