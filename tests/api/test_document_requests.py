@@ -13,6 +13,8 @@ import pytest
 from secure_msg.client import Client
 from secure_msg.client.http import ClientError
 from secure_msg.model.notice_templates import Language, NoticeKind
+from secure_msg.services import retention_service
+from secure_msg.storage import booklet_lifecycle as lifecycle_store
 from secure_msg.storage import notices as notice_store
 from secure_msg.storage.txn import Txn
 from secure_msg.web.services import SERVICES
@@ -281,3 +283,31 @@ async def test_a_closed_booklet_takes_no_request_and_no_change(world: World) -> 
     assert await _snapshot(world) == before
     status, listed = await world.raw("GET", base, mum.profile.token)  # reading goes on
     assert (status, [r["status"] for r in listed["requests"]]) == (200, ["open"])
+
+
+async def test_the_purge_takes_a_booklets_requests_with_it(world: World) -> None:
+    """A purged booklet leaves no request behind, a fulfilled one (which names an entry)
+    included, and the other booklet's stay."""
+    therapist = await world.therapist()
+    gone = await therapist.create_booklet("Aino")
+    kept = await therapist.create_booklet("Eino")
+    mum = await _join(world, therapist, gone, "aiti", phone=MUM_PHONE)
+    eino_mum = await _join(world, therapist, kept, "einon-aiti")
+    ids = []
+    for who, booklet in ((mum, gone), (mum, gone), (eino_mum, kept)):
+        status, asked = await world.raw("POST", f"/api/booklets/{booklet}/document-requests",
+                                        who.profile.token, json={"kind": "statement"})
+        assert status == 201
+        ids.append(asked["id"])
+    await _statement(therapist, gone, ids[0])  # one done, one still open
+    status, _ = await world.raw("POST", f"/api/booklets/{gone}/close", therapist.profile.token)
+    assert status == 200
+    s = world.http.app[SERVICES]
+    for _ in range(3):  # closed → reminded → purged, each step a year's tick apart at most
+        world.clock.advance(366 * 86_400)
+        await retention_service.tick(s.retention)
+    left = await s.db.read(lambda conn: lifecycle_store.tables_naming_txn(
+        conn, bytes.fromhex(gone)))
+    assert left == []
+    assert await _rows(world, "SELECT booklet_id, status FROM document_requests") == [
+        (bytes.fromhex(kept), "open")]
