@@ -30,7 +30,8 @@
     │   ├── StateVersionConflict     409 state-version-conflict
     │   ├── BookletClosed            409 booklet-closed
     │   ├── StillAMember             409 still-a-member
-    │   └── BlobAlreadyAttached      409 blob-already-attached
+    │   ├── BlobAlreadyAttached      409 blob-already-attached
+    │   └── TooManyOpenRequests      409 too-many-open-requests
     ├── Gone                         410 gone
     │   ├── InvitationExpired        410 invitation-expired
     │   └── InvitationUsed           410 invitation-used
@@ -463,3 +464,12 @@ class DocRequestNotOpen(InvalidTransition):
 
     code = "document-request-not-open"
     title = "The document request is no longer open"
+
+
+class TooManyOpenRequests(Conflict):
+    """A booklet has as many open document requests as it may (model/document_requests.py
+    MAX_OPEN_PER_BOOKLET): answer or withdraw one first. Keeps one member from filling the
+    therapist's desk."""
+
+    code = "too-many-open-requests"
+    title = "This booklet already has as many open document requests as it may"

@@ -12,6 +12,7 @@ import pytest
 
 from secure_msg.client import Client
 from secure_msg.client.http import ClientError
+from secure_msg.model.document_requests import MAX_OPEN_PER_BOOKLET
 from secure_msg.model.notice_templates import Language, NoticeKind
 from secure_msg.services import retention_service
 from secure_msg.storage import booklet_lifecycle as lifecycle_store
@@ -177,6 +178,16 @@ async def test_every_bad_request_is_a_named_problem_and_changes_nothing(world: W
                                           **({"json": body} if body is not None else {}))
         assert (status, problem.get("type")) == (want_status, want_type), (name, problem)
     assert await _snapshot(world) == before
+
+    # A booklet's open requests are capped: the eleventh is refused, nothing stored.
+    for _ in range(MAX_OPEN_PER_BOOKLET - 1):
+        status, _ = await world.raw("POST", base, mum.profile.token, json={"kind": "other"})
+        assert status == 201
+    full = await _snapshot(world)
+    status, problem = await world.raw("POST", base, mum.profile.token, json={"kind": "plan"})
+    assert (status, problem["type"]) == (409, "too-many-open-requests")
+    assert await _snapshot(world) == full
+    before = full
 
     # Posting the document: only the therapist's document entry fulfils a request.
     with pytest.raises(ClientError) as refused:

@@ -50,6 +50,9 @@ TRANSITIONS: Mapping[RequestStatus, frozenset[RequestStatus]] = MappingProxyType
 # The entry kind that fulfils a request: 05 document (docs/protocol.md §4.3). Whether it is a
 # plan or a statement is inside the encrypted payload; the server only checks the kind byte.
 DOCUMENT_ENTRY_KIND = 5
+# Open requests a booklet may have at once: far more than a family needs (a statement, a plan
+# and a spare), few enough that no member can fill the therapist's desk.
+MAX_OPEN_PER_BOOKLET = 10
 # A due date is a plain calendar day; kept within the same sane range as appointments.
 EARLIEST_DUE = date(2020, 1, 1)
 LATEST_DUE = date(2100, 12, 31)

@@ -10,12 +10,19 @@ from __future__ import annotations
 
 from datetime import date
 
-from secure_msg.errors import DocRequestUnknown, Forbidden, NotFound, ValidationFailed
+from secure_msg.errors import (
+    DocRequestUnknown,
+    Forbidden,
+    NotFound,
+    TooManyOpenRequests,
+    ValidationFailed,
+)
 from secure_msg.model.access_log import Access, booklet_target
 from secure_msg.model.accounts import Session
 from secure_msg.model.channel_policy import Channel
 from secure_msg.model.document_requests import (
     DOCUMENT_ENTRY_KIND,
+    MAX_OPEN_PER_BOOKLET,
     DocumentRequest,
     RequestKind,
     RequestStatus,
@@ -61,6 +68,8 @@ async def create(deps: Deps, session: Session, booklet_id: bytes, kind: RequestK
         if role is not Role.GUARDIAN:
             raise Forbidden("Only a guardian of the booklet can ask for a document.")
         lifecycle_store.require_open_txn(conn, booklet_id)
+        if store.open_count_txn(conn, booklet_id) >= MAX_OPEN_PER_BOOKLET:
+            raise TooManyOpenRequests(f"At most {MAX_OPEN_PER_BOOKLET} open requests.")
         request = DocumentRequest(deps.rng(16), booklet_id, session.account_id, kind,
                                   RequestStatus.OPEN, deps.clock.now_ms(), due, None, None, None)
         store.insert_txn(conn, request)

@@ -54,6 +54,12 @@ def for_booklet_txn(conn: sqlite3.Connection, booklet_id: bytes, *, open_only: b
     return [_request(r) for r in rows]
 
 
+def open_count_txn(conn: sqlite3.Connection, booklet_id: bytes) -> int:
+    row = conn.execute("SELECT count(*) FROM document_requests WHERE booklet_id = ?"
+                       " AND status = 'open'", (booklet_id,)).fetchone()
+    return int(row[0])
+
+
 def open_for_therapist_txn(conn: sqlite3.Connection, therapist_id: bytes
                            ) -> list[DocumentRequest]:
     """Open requests of every booklet the account is a current therapist of, oldest first."""

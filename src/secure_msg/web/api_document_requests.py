@@ -79,7 +79,8 @@ def setup_routes(app: web.Application) -> None:
     add_route(app, "POST", b, create, tags=t, status=201, auth=True,
               summary="Ask the therapist for a document (guardians)",
               description="kind: statement, plan or other (say which in an ordinary entry). "
-                          "Not a guardian: 403; a closed booklet: 409 booklet-closed.",
+                          "Not a guardian: 403; a closed booklet: 409 booklet-closed; "
+                          "10 open already: 409 too-many-open-requests.",
               request=DocumentRequestBody, response=out.DocumentRequest, errors=(403, 409))
     add_route(app, "GET", b, list_booklet, tags=t, auth=True,
               summary="The booklet's open document requests (?all=1: every one)",
