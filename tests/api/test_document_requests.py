@@ -6,6 +6,7 @@ problem that changes nothing."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -322,3 +323,32 @@ async def test_the_purge_takes_a_booklets_requests_with_it(world: World) -> None
     assert left == []
     assert await _rows(world, "SELECT booklet_id, status FROM document_requests") == [
         (bytes.fromhex(kept), "open")]
+
+
+async def test_a_guardian_without_a_number_is_told_by_email_in_her_language(
+    world: World,
+) -> None:
+    """With e-mail on, a guardian with no phone number gets the notice by e-mail, in the
+    language she enrolled in; a caregiver (not family) gets nothing from the request."""
+    s = world.http.app[SERVICES]
+    s.entries = dataclasses.replace(
+        s.entries, requests=dataclasses.replace(s.notices, email_enabled=True))
+    therapist = await world.therapist()
+    booklet = await therapist.create_booklet("Aino")
+    link = (await therapist.invite(booklet, "guardian", name="Pappa",
+                                   email="pappa@example.org"))["link"]
+    dad = world.new_client()
+    await dad.enroll(world.base + link[link.index("/enroll/"):], "pappa", PASSWORD,
+                     language="sv")
+    await _join(world, therapist, booklet, "paivakoti", role="caregiver", phone="+358401114444")
+    status, asked = await world.raw("POST", f"/api/booklets/{booklet}/document-requests",
+                                    dad.profile.token, json={"kind": "plan"})
+    assert status == 201
+    await _statement(therapist, booklet, asked["id"])
+    [(key, channel, address, text)] = await _queued_texts(world)
+    assert (key, channel, address) == (
+        f"docreq:{asked['id']}:{dad.profile.account_id}", "email", "pappa@example.org")
+    link = f"{s.notices.public_base_url.rstrip('/')}/"
+    assert text == s.notices.renderer.render(NoticeKind.NEW_ENTRY_PING, Language.SV,
+                                             {"link": link})
+    assert not any(word in text.casefold() for word in (*FORBIDDEN, "plan", "dokument"))
