@@ -8,6 +8,7 @@
 import { api, describeError } from '../api.mjs';
 import { announce, field, h, replace } from '../dom.mjs';
 import { lang } from '../i18n.mjs';
+import { onEvent } from '../live.mjs';
 import { state } from '../session.mjs';
 import { errorBox } from './common.mjs';
 
@@ -163,5 +164,11 @@ export function documentRequestsPanel(bookletId) {
   });
   section.hidden = true;
   load();
+  // A new entry may be the document that answers a request: read the list again. The panel
+  // lets go once the booklet view has replaced it.
+  const stop = onEvent((event) => {
+    if (!section.isConnected) return stop();
+    if (event.booklet_id === bookletId && event.type === 'entry') load();
+  });
   return section;
 }
