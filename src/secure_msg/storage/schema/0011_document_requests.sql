@@ -5,16 +5,17 @@
 
 CREATE TABLE document_requests (
     id              BLOB PRIMARY KEY,     -- 16 random bytes chosen by the server
-    booklet_id      BLOB NOT NULL REFERENCES booklets (id),
+    booklet_id      BLOB NOT NULL REFERENCES booklets (id), -- the booklet it was asked in
     requester_id    BLOB NOT NULL REFERENCES accounts (id), -- the guardian who asked
-    kind            TEXT NOT NULL CHECK (kind IN ('statement', 'plan', 'other')),
+    kind            TEXT NOT NULL         -- what is asked for: a fixed list, never free text
+                    CHECK (kind IN ('statement', 'plan', 'other')),
     status          TEXT NOT NULL         -- model/document_requests.py TRANSITIONS
                     CHECK (status IN ('open', 'done', 'withdrawn')),
-    created_at_ms   INTEGER NOT NULL,
+    created_at_ms   INTEGER NOT NULL,     -- when it was asked
     due             TEXT,                 -- YYYY-MM-DD, or NULL: no date given
     done_by_seq     INTEGER,              -- the document entry that fulfilled it
     closed_by       BLOB,                 -- who fulfilled or withdrew it
-    closed_at_ms    INTEGER,
+    closed_at_ms    INTEGER,              -- when it was fulfilled or withdrawn
     FOREIGN KEY (booklet_id, done_by_seq) REFERENCES entries (booklet_id, seq)
 ) STRICT, WITHOUT ROWID;
 
