@@ -69,7 +69,7 @@ def flip(data: bytes, at: int) -> bytes:
 
 
 def main() -> None:
-    cases = []
+    cases: list[dict[str, Any]] = []
     specs = [
         ("statement.pdf", "application/pdf", 48213, "04812273"),
         ("Lausunto – Äijälä.pdf", "application/pdf", 1, "00000000"),
@@ -151,7 +151,7 @@ def main() -> None:
     draws = [
         {"bytes": "fa56ea00" + "00bc614e", "code": "12345678"},  # first rejected
         {"bytes": "00000000", "code": "00000000"},
-        {"bytes": "fa56e9ff", "code": "99999999"},  # 42·10^8 − 1
+        {"bytes": "fa56e9ff", "code": "99999999"},  # 42·10^8 - 1
     ]
     out = {"description": "docs/protocol.md §4.8 shares; see tests/vectors/README.md",
            "shares": cases, "negative": negative, "codes_typed": codes_typed,
