@@ -19,13 +19,15 @@ from secure_msg.services import share_service
 from secure_msg.services.share_service import NewShareRequest, ShareDeps
 from secure_msg.web import response_types as out
 from secure_msg.web.auth import require_session
+from secure_msg.web.inbox import STATIC_DIR
 from secure_msg.web.json_io import b64, path_id, read_body
-from secure_msg.web.openapi import BINARY, BINARY_SCHEMA, add_route
+from secure_msg.web.openapi import BINARY, BINARY_SCHEMA, FILE_STATUSES, add_route
 from secure_msg.web.request_types import ShareBody, ShareTokenBody
 from secure_msg.web.services import services
 
 READ_CHUNK = 1 << 16
 _NO_STORE = {"Cache-Control": "no-store"}
+SHARE_PAGE = STATIC_DIR / "share" / "index.html"
 
 
 def _deps(request: web.Request) -> ShareDeps:
@@ -90,8 +92,20 @@ async def share_blob(request: web.Request) -> web.FileResponse:
         "X-Content-Type-Options": "nosniff", **_NO_STORE})
 
 
+async def share_page(request: web.Request) -> web.FileResponse:
+    """The recipient's page: static, the same for every share (its secrets are in the
+    fragment, which the browser keeps)."""
+    return web.FileResponse(SHARE_PAGE, headers={
+        "Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-cache",
+        "X-Robots-Tag": "noindex"})
+
+
 def setup_routes(app: web.Application) -> None:
     t = ["shares"]
+    add_route(app, "GET", "/share/", share_page, tags=t,
+              summary="The recipient's page of a share link (static; no account)",
+              response={"type": "string", "contentMediaType": "text/html"},
+              response_type="text/html", also=FILE_STATUSES)
     base = "/api/booklets/{booklet_id}/shares"
     add_route(app, "POST", base, create_share, tags=t, status=201, auth=True, request=ShareBody,
               response=out.ShareItem, errors=(403, 404, 409, 422),
