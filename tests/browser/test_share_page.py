@@ -25,7 +25,14 @@ from secure_msg.testing.pytest_twilio import ACCOUNT_SID, AUTH_TOKEN, FROM_NUMBE
 from secure_msg.testing.server_process import ServerProcess
 from secure_msg.testing.twilio_server import RunningTwilioServer, serve_twilio
 
-from .harness import PARENT_PASSWORD, LoopThread, World, server_sql
+from .harness import (
+    PARENT_PASSWORD,
+    LoopThread,
+    World,
+    enroll_in_browser,
+    open_booklet,
+    server_sql,
+)
 
 pytestmark = pytest.mark.slow
 DOCTOR = "+358409876543"
@@ -169,4 +176,39 @@ def test_wrong_codes_lock_it_and_closed_shares_say_why(
     page.goto(world.server.url("/share/"))  # the link without its fragment
     expect(page.get_by_role("status")).to_contain_text("Linkki on vajaa")
     expect(page.locator("#code-form")).to_be_hidden()
+    context.close()
+
+
+def test_a_guardian_shares_from_the_web_inbox_and_sees_the_open(
+        texting: tuple[World, RunningTwilioServer], tmp_path: Path) -> None:
+    """The booklet's "Jaettu vihon ulkopuolelle" panel: the guardian picks the file, gives the
+    doctor's number and gets the link; the doctor opens it with the texted code; the panel then
+    shows the share as opened."""
+    world, twilio = texting
+    context, page = world.page()
+    enroll_in_browser(page, world.invite("Äiti"), "aiti")
+    data = b"%PDF-1.4 " + bytes(range(256)) * 100
+    document(world, tmp_path, data)
+    page.reload()
+    open_booklet(page, world.booklet)
+    panel = page.locator("details.shares")
+    panel.locator("summary").click()
+    panel.get_by_label("Vastaanottajan matkapuhelinnumero").fill("040 987 6543")
+    panel.get_by_role("button", name="Jaa").click()
+    link_box = panel.locator("input.share-link")
+    expect(link_box).to_have_value(re.compile(r"/share/#[0-9a-f]{32}\.[A-Za-z0-9_-]{22}$"))
+    link = link_box.input_value()
+    code = code_sent(twilio, 1)
+    doctor_context, doctor = world.page()
+    doctor.goto(link)
+    enter(doctor, code)
+    with doctor.expect_download() as download:
+        doctor.get_by_role("link", name=re.compile("^Tallenna")).click()
+    saved = tmp_path / "doctor.pdf"
+    download.value.save_as(saved)
+    assert saved.read_bytes() == data
+    doctor_context.close()
+    panel.locator("summary").click()  # close and open again: the list is fetched anew
+    panel.locator("summary").click()
+    expect(panel.locator("li.share-item[data-state='used']")).to_contain_text("avattu 1/1")
     context.close()
