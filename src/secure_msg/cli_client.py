@@ -29,6 +29,7 @@ from secure_msg import (
     cli_client_document_requests,
     cli_client_files,
     cli_client_lifecycle,
+    cli_client_shares,
 )
 from secure_msg.client import Client, ClientError, Profile
 from secure_msg.client.client import MemberInfo
@@ -408,6 +409,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--date", default="", help="homework-log: YYYY-MM-DD (default: today)")
     cmd(p, _post)
     cli_client_files.register(sub, cmd, _unlock)
+    cli_client_shares.register(sub, cmd, _unlock)
     p = sub.add_parser("read", help="decrypt and show entries")
     p.add_argument("booklet")
     p.add_argument("--since", type=int, default=0)

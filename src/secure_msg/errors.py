@@ -15,7 +15,9 @@
     ├── Unauthorized                 401 unauthorized
     │   └── InvalidCredentials       401 invalid-credentials
     ├── Forbidden                    403 forbidden
-    │   └── WebhookSignatureInvalid  403 webhook-signature-invalid
+    │   ├── WebhookSignatureInvalid  403 webhook-signature-invalid
+    │   ├── ShareForbidden           403 share-forbidden
+    │   └── ShareCodeWrong           403 share-code-wrong
     ├── NotFound                     404 not-found
     ├── MethodNotAllowed             405 method-not-allowed
     ├── Conflict                     409 conflict
@@ -31,10 +33,15 @@
     │   ├── BookletClosed            409 booklet-closed
     │   ├── StillAMember             409 still-a-member
     │   ├── BlobAlreadyAttached      409 blob-already-attached
-    │   └── TooManyOpenRequests      409 too-many-open-requests
+    │   ├── TooManyOpenRequests      409 too-many-open-requests
+    │   └── ShareExists              409 share-exists
     ├── Gone                         410 gone
     │   ├── InvitationExpired        410 invitation-expired
-    │   └── InvitationUsed           410 invitation-used
+    │   ├── InvitationUsed           410 invitation-used
+    │   ├── ShareExpired             410 share-expired
+    │   ├── ShareRevoked             410 share-revoked
+    │   ├── ShareUsed                410 share-used
+    │   └── ShareLocked              410 share-locked
     ├── RequestTimeout               408 request-timeout
     ├── PayloadTooLarge              413 payload-too-large
     │   ├── BlobTooLarge             413 blob-too-large
@@ -473,3 +480,43 @@ class TooManyOpenRequests(Conflict):
 
     code = "too-many-open-requests"
     title = "This booklet already has as many open document requests as it may"
+
+
+class ShareForbidden(Forbidden):
+    """Only a booklet's therapists and guardians may share its documents with an outsider."""
+
+    code = "share-forbidden"
+    title = "Only the booklet's therapists and guardians may share its documents"
+
+
+class ShareCodeWrong(Forbidden):
+    """A share was opened with a wrong code (the token did not match). `attempts_left` says how
+    many more tries there are before the share locks."""
+
+    code = "share-code-wrong"
+    title = "The code is not right"
+
+
+class ShareExists(Conflict):
+    code = "share-exists"
+    title = "A share with this id exists"
+
+
+class ShareExpired(Gone):
+    code = "share-expired"
+    title = "This share has expired"
+
+
+class ShareRevoked(Gone):
+    code = "share-revoked"
+    title = "This share was withdrawn"
+
+
+class ShareUsed(Gone):
+    code = "share-used"
+    title = "This share has already been opened"
+
+
+class ShareLocked(Gone):
+    code = "share-locked"
+    title = "This share is locked after too many wrong codes"

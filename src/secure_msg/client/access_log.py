@@ -84,6 +84,9 @@ _SIMPLE = {
     Access.BLOB_FETCHED: "downloaded a document of entry {seq}",
     Access.EXPORTED: "exported ({kind})",
     Access.BOOKLET_CREATED: "opened the booklet",
+    Access.SHARE_CREATED: "shared a document of entry {seq} outside the booklet",
+    Access.SHARE_OPENED: "opened the shared document of entry {seq}",
+    Access.SHARE_REVOKED: "withdrew a share",
 }
 
 

@@ -46,6 +46,10 @@ CODES = frozenset(
         "file-chunk-invalid",
         "file-wrong-file",
         "file-hash-mismatch",
+        # shares (§4.8)
+        "share-link-malformed",
+        "share-code-malformed",
+        "share-decrypt-failed",
     }
 )
 

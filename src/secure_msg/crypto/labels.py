@@ -13,6 +13,7 @@ TYPE_GRANT = 0x20
 TYPE_QR = 0x30
 TYPE_CLIENT_STATE = 0x40
 TYPE_FILE_BLOB = 0x50
+TYPE_SHARE = 0x51
 
 KEY_STATEMENT = b"secure-msg/v1/key-statement"
 AUTH_KEY = b"secure-msg/v1/auth-key"
@@ -30,6 +31,9 @@ FINGERPRINT = b"secure-msg/v1/fingerprint"
 SAFETY_NUMBER = b"secure-msg/v1/safety-number"
 CLIENT_STATE_KEY = b"secure-msg/v1/client-state-key"
 FILE_CHUNK_KEY = b"secure-msg/v1/file-chunk-key"
+SHARE_KEY = b"secure-msg/v1/share-key"
+SHARE_ACCESS = b"secure-msg/v1/share-access"
+SHARE_VERIFIER = b"secure-msg/v1/share-verifier"
 
 
 def labelled(label: bytes, *parts: bytes) -> bytes:

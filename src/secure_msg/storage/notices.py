@@ -50,7 +50,10 @@ SLOTS = "notices.slots"
 SEALED_PREFIX = "sealed:v1:"
 REDACTED = "[redacted]"
 # Slot values that must never be stored in the clear: the invitation link carries its token.
-SECRET_SLOTS: dict[NoticeKind, frozenset[str]] = {NoticeKind.INVITATION: frozenset({"link"})}
+SECRET_SLOTS: dict[NoticeKind, frozenset[str]] = {
+    NoticeKind.INVITATION: frozenset({"link"}),
+    NoticeKind.SHARE_CODE: frozenset({"code"}),  # half of a share's key (§4.8)
+}
 
 
 def _sql_in(statuses: Iterable[NoticeStatus]) -> str:

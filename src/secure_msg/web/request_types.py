@@ -314,3 +314,29 @@ class DocumentRequestPatch(_Body):
 class DocumentRequestsQuery(_Body):
     all: Annotated[str, Meta(description="1: done and withdrawn requests too; else open only",
                              examples=["1"])] = "0"
+
+
+# -- shares to outsiders (docs/protocol.md §4.8) ------------------------------------------------
+
+
+class SealedShare(Base64Url):
+    max_bytes = 4096
+
+
+class ShareBody(_Body):
+    id: Annotated[HexId, Meta(description="the share id the sharer's device drew (§4.8)")]
+    entry_seq: Annotated[int, Meta(ge=1, le=MAX_QUERY_INT, description="the entry listing it")]
+    blob_id: Annotated[HexId, Meta(description="the file's blob, attached to that entry")]
+    sealed: Annotated[SealedShare, Meta(description="the sealed record, type 0x51 (§4.8)")]
+    verifier: Annotated[Key32, Meta(description="SHA-256 verifier of the access token (§4.8)")]
+    phone: Annotated[str, _text(32, "the recipient's mobile number: the code goes there")]
+    code: Annotated[str, Meta(pattern="^[0-9]{8}$", description=(
+        "the 8-digit code, sent by SMS; half of the key's input, the server never gets the "
+        "other half"))]
+    language: Language = Language.FI
+    days: Annotated[int, Meta(ge=1, le=30, description="open for this many days")] = 14
+    max_opens: Annotated[int, Meta(ge=1, le=5, description="how many opens it allows")] = 1
+
+
+class ShareTokenBody(_Body):
+    token: Annotated[Key32, Meta(description="the access token derived from the link and code")]

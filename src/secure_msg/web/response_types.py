@@ -375,6 +375,7 @@ class Problem(TypedDict):
     max_bytes: NotRequired[Count]  # blob-too-large
     quota_bytes: NotRequired[Count]  # booklet-quota-exceeded
     available_bytes: NotRequired[Count]
+    attempts_left: NotRequired[Count]  # share-code-wrong
 
 
 # -- closing and retention ----------------------------------------------------------------------
@@ -421,3 +422,35 @@ class DocumentRequest(TypedDict):
 
 class DocumentRequests(TypedDict):
     requests: list[DocumentRequest]
+
+
+# -- shares to outsiders (docs/protocol.md §4.8) ------------------------------------------------
+
+ShareStateName = Annotated[str, _enum("open", "used", "expired", "revoked", "locked")]
+
+
+class ShareItem(TypedDict):
+    id: Hex
+    entry_seq: Count
+    blob_id: Hex
+    sharer: Hex
+    to: Annotated[str, Meta(description="the last 3 digits of the number the code went to")]
+    created_at: Time
+    expires_at: Time
+    max_opens: Count
+    opens: Count
+    failures: Count
+    state: ShareStateName
+    revoked_at: Time | None
+    revoked_by: Hex | None
+
+
+class ShareList(TypedDict):
+    items: list[ShareItem]
+
+
+class ShareOpened(TypedDict):
+    sealed: B64
+    expires_at: Time
+    opens: Count
+    max_opens: Count

@@ -22,6 +22,7 @@ from secure_msg.web import (
     api_document_requests,
     api_lifecycle,
     api_notice_retry,
+    api_shares,
     inbox,
     live,
     ops,
@@ -38,6 +39,9 @@ ROUTE_SETUPS: tuple[RouteSetup, ...] = (
     api_access_log.setup_routes,
     api_blobs.setup_routes,
     api_document_requests.setup_routes,
+
+
+    api_shares.setup_routes,
     live.setup_routes,
     api_appointments.setup_routes,
     api_caseload.setup_routes,

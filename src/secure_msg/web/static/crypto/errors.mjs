@@ -13,6 +13,8 @@ export const CODES = new Set([
   // file blobs (§4.7)
   'file-truncated', 'file-extended', 'file-chunk-order', 'file-chunk-invalid', 'file-wrong-file',
   'file-hash-mismatch',
+  // shares (§4.8)
+  'share-link-malformed', 'share-code-malformed', 'share-decrypt-failed',
 ]);
 
 /** A failed protocol check. Carries a stable `code` and a short text, never secret material. */

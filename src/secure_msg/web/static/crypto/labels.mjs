@@ -11,6 +11,7 @@ export const TYPE = Object.freeze({
   QR: 0x30,
   CLIENT_STATE: 0x40, // sealed to the account's own key, kept on the server (§6.5)
   FILE_BLOB: 0x50, // a file in chunks, named by a document entry (§4.7)
+  SHARE: 0x51, // a file's key sealed for someone outside the booklet (§4.8)
 });
 
 export const LABEL = Object.freeze({
@@ -30,6 +31,9 @@ export const LABEL = Object.freeze({
   SAFETY_NUMBER: 'secure-msg/v1/safety-number',
   CLIENT_STATE_KEY: 'secure-msg/v1/client-state-key',
   FILE_CHUNK_KEY: 'secure-msg/v1/file-chunk-key',
+  SHARE_KEY: 'secure-msg/v1/share-key',
+  SHARE_ACCESS: 'secure-msg/v1/share-access',
+  SHARE_VERIFIER: 'secure-msg/v1/share-verifier',
 });
 
 /**

@@ -22,6 +22,7 @@ import { appointmentsPanel } from './appointments.mjs';
 import { accessLogPanel } from './access-log.mjs';
 import { closing } from './closing.mjs';
 import { documentRequestsPanel } from './document-requests.mjs';
+import { sharesPanel } from './shares.mjs';
 
 /**
  * Re-joins already shown in this page (account:booklet:seq): hidden by the user, or shown until
@@ -413,7 +414,8 @@ export function bookletView(main, bookletId) {
     });
   });
 
-  replace(body, h('section', { class: 'entries' }, earlier, timeline), compose, side, accessLogPanel(bookletId, () => all), documentRequestsPanel(bookletId));
+  replace(body, h('section', { class: 'entries' }, earlier, timeline), compose, side, accessLogPanel(bookletId, () => all),
+    documentRequestsPanel(bookletId), sharesPanel(bookletId, () => entries, () => me()?.role));
   replace(main, h('p', null, h('a', { href: '#/', class: 'back' }, `← ${t('back')}`)), heading, lifecycle.banner, historyBox, error, appointments, body);
 
   /** The appointments again, unless a cancellation is being confirmed there; an open list stays open. */
