@@ -10,6 +10,7 @@ export const TYPE = Object.freeze({
   GRANT: 0x20,
   QR: 0x30,
   CLIENT_STATE: 0x40, // sealed to the account's own key, kept on the server (§6.5)
+  CONSENT: 0x50, // a guardian's signed consent to a caregiver (§5.1)
 });
 
 export const LABEL = Object.freeze({
@@ -28,6 +29,7 @@ export const LABEL = Object.freeze({
   FINGERPRINT: 'secure-msg/v1/fingerprint',
   SAFETY_NUMBER: 'secure-msg/v1/safety-number',
   CLIENT_STATE_KEY: 'secure-msg/v1/client-state-key',
+  CONSENT_SIGNATURE: 'secure-msg/v1/consent-signature',
 });
 
 /**
