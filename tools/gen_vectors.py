@@ -629,12 +629,13 @@ def consent_vectors() -> dict[str, Any]:
         for i, n in enumerate(["therapist", "guardian1", "guardian2", "caregiver"], start=1)}
     care = accts["caregiver"]
     until = CREATED + 90 * 86_400_000
-    terms = {"booklet_id": BOOKLET, "caregiver_id": care.account_id,
-             "caregiver_identity_key": care.identity_public, "until": until}
 
     def record(name: str, guardian: str, action: int, scope: int, at: int) -> dict[str, Any]:
         g = accts[guardian]
-        blob = consent.seal_consent(g, action=action, scope=scope, created_at=at, **terms)
+        blob = consent.seal_consent(
+            g, action=action, booklet_id=BOOKLET, caregiver_id=care.account_id,
+            caregiver_identity_key=care.identity_public, until=until, scope=scope,
+            created_at=at)
         return {"name": name, "guardian": h(g.account_id), "action": action, "scope": scope,
                 "until": until, "created_at": at, "caregiver_fingerprint":
                 h(consent.key_fingerprint(care.identity_public)), "record": h(blob)}

@@ -13,7 +13,9 @@
     ├── Unauthorized                 401 unauthorized
     │   └── InvalidCredentials       401 invalid-credentials
     ├── Forbidden                    403 forbidden
-    │   └── WebhookSignatureInvalid  403 webhook-signature-invalid
+    │   ├── WebhookSignatureInvalid  403 webhook-signature-invalid
+    │   ├── ConsentPending           403 consent-pending
+    │   └── MembershipExpired        403 membership-expired
     ├── NotFound                     404 not-found
     ├── MethodNotAllowed             405 method-not-allowed
     ├── Conflict                     409 conflict
@@ -23,7 +25,9 @@
     │   ├── DuplicateEntry           409 duplicate-entry
     │   ├── AlreadyMember            409 already-member
     │   ├── InvalidTransition        409 invalid-transition
-    │   └── StateVersionConflict     409 state-version-conflict
+    │   ├── StateVersionConflict     409 state-version-conflict
+    │   ├── ConsentRecorded          409 consent-recorded
+    │   └── ConsentClosed            409 consent-closed
     ├── Gone                         410 gone
     │   ├── InvitationExpired        410 invitation-expired
     │   └── InvitationUsed           410 invitation-used
@@ -369,3 +373,35 @@ class InvalidPhoneNumber(ValidationFailed):
 class InvalidEmailAddress(ValidationFailed):
     code = "invalid-email-address"
     title = "The e-mail address is not valid"
+
+
+# Errors of caregivers' consented, time-limited membership (docs/protocol.md §5.1).
+
+
+class ConsentPending(Forbidden):
+    """A caregiver who joined but whom not every guardian has approved yet: no reads at all."""
+
+    code = "consent-pending"
+    title = "Every guardian of the child must approve you before you can read this booklet"
+
+
+class MembershipExpired(Forbidden):
+    """A caregiver whose membership's end date has passed."""
+
+    code = "membership-expired"
+    title = "Your membership of this booklet has ended"
+
+
+class ConsentRecorded(Conflict):
+    """The guardian has already signed this approval or withdrawal: nothing changes."""
+
+    code = "consent-recorded"
+    title = "You have already signed this"
+
+
+class ConsentClosed(Conflict):
+    """The caregiver's membership was withdrawn or has expired: it cannot be approved again
+    (the therapist invites them anew)."""
+
+    code = "consent-closed"
+    title = "This caregiver's membership has ended"

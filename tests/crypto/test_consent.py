@@ -1,4 +1,4 @@
-"""Guardian consent records (§5.1): the Python implementation against tests/vectors/consent-v1.json."""
+"""Guardian consent records (§5.1): Python against tests/vectors/consent-v1.json."""
 
 from __future__ import annotations
 

@@ -27,6 +27,18 @@ class EntryEvent:
     author_id: bytes
 
 
+@dataclass(frozen=True)
+class MemberEvent:
+    """A caregiver joined (every guardian approved) or left (withdrawn, expired)."""
+
+    booklet_id: bytes
+    account_id: bytes
+    change: str  # joined, withdrawn or expired
+
+
+LiveEvent = EntryEvent | MemberEvent
+
+
 class Subscription:
     """One socket's queue of events; `ended` once its session is over."""
 
@@ -34,16 +46,16 @@ class Subscription:
         self.account_id = account_id
         self.session_key = session_key  # the session token's hash
         self.ended = False
-        self._events: deque[EntryEvent] = deque()
+        self._events: deque[LiveEvent] = deque()
         self._wake = asyncio.Event()
 
-    def put(self, event: EntryEvent) -> None:
+    def put(self, event: LiveEvent) -> None:
         """A slow client drops events and re-syncs by seq."""
         if not self.ended and len(self._events) < QUEUE_LIMIT:
             self._events.append(event)
             self._wake.set()
 
-    def pop(self) -> EntryEvent | None:
+    def pop(self) -> LiveEvent | None:
         """The next event to send, or None when there is none or the subscription ended."""
         if self.ended or not self._events:
             return None
@@ -88,6 +100,12 @@ class Hub:
             observer(event, readers)
         for reader in readers:
             for subscription in self._subscribers.get(reader, ()):
+                subscription.put(event)
+
+    def announce(self, event: MemberEvent, accounts: list[bytes]) -> None:
+        """A membership change, to the sockets of `accounts` (observers see entries only)."""
+        for account in accounts:
+            for subscription in self._subscribers.get(account, ()):
                 subscription.put(event)
 
     def end_session(self, account_id: bytes, session_key: bytes) -> None:
