@@ -156,7 +156,8 @@ async def test_one_guardians_withdrawal_removes_the_caregiver(world: World) -> N
     assert me not in {m.account_id for m in await b.therapist.members(b.id)}
     assert await _problem(world, b.daycare, "GET", f"/api/booklets/{b.id}/entries") == (
         404, "not-found")
-    removed = await _rows(world, "SELECT actor, detail FROM audit_events WHERE action = 'member.removed'")
+    removed = await _rows(
+        world, "SELECT actor, detail FROM audit_events WHERE action = 'member.removed'")
     assert len(removed) == 1
     assert b.father.profile.account_id in removed[0][0]
     assert "consent-withdrawn" in removed[0][1]
