@@ -23,7 +23,7 @@ from typing import Any
 
 import aiohttp
 
-from secure_msg import cli_client_appointments
+from secure_msg import cli_client_appointments, cli_client_consent
 from secure_msg.client import Client, ClientError, Profile
 from secure_msg.client.client import MemberInfo
 from secure_msg.client.profile import locked
@@ -107,7 +107,7 @@ async def _list(c: Client, a: argparse.Namespace) -> dict[str, Any]:
 
 async def _invite(c: Client, a: argparse.Namespace) -> dict[str, Any]:
     result = await c.invite(a.booklet, a.role, a.name, a.phone, a.email, send=a.send or (),
-                            language=a.language)
+                            language=a.language, until=a.until, scope=a.scope)
     sent = result.get("queued") or []
     via = f"\nQueued to the invitee by {' and '.join(sent)}." if sent else ""
     return {**result, "text": f"Invitation link (valid until {result['expires_at']}):\n"
@@ -370,6 +370,7 @@ def register(subparsers: Any) -> None:
     cmd(p, _change_password)
     _register_booklet(sub, cmd)
     cli_client_appointments.register(sub, cmd)
+    cli_client_consent.register(sub, cmd, _unlock)
     p = sub.add_parser("post", help="post an entry")
     p.add_argument("booklet")
     p.add_argument("--kind", choices=["note", "homework", "homework-log"], default="note")
@@ -414,6 +415,11 @@ def _register_booklet(sub: Any, cmd: Callable[[argparse.ArgumentParser, Command]
                    help="also send the link to the invitee (repeatable)")
     p.add_argument("--language", choices=["fi", "sv", "en"],
                    help="language of the sent link's text (default fi)")
+    p.add_argument("--until", metavar="DATE|period-end",
+                   help="caregivers: member until the end of this date, or of the booklet's "
+                        "therapy period (required for a caregiver)")
+    p.add_argument("--scope", choices=["new", "history"],
+                   help="caregivers: read new entries only, or also earlier ones shared later")
     cmd(p, _invite)
     p = bsub.add_parser("members", help="members with fingerprints")
     p.add_argument("booklet")
