@@ -11,11 +11,19 @@ let wanted = false;
 let delay = 1000;
 /** @type {Set<(event: any) => void>} */
 const listeners = new Set();
+/** @type {Set<(event: any) => void>} */
+const memberListeners = new Set();
 
 /** @param {(event: any) => void} fn @returns {() => void} unsubscribe */
 export function onEntry(fn) {
   listeners.add(fn);
   return () => listeners.delete(fn);
+}
+
+/** A caregiver joined or left a booklet (docs/protocol.md §10.3). @param {(event: any) => void} fn @returns {() => void} unsubscribe */
+export function onMember(fn) {
+  memberListeners.add(fn);
+  return () => memberListeners.delete(fn);
 }
 
 export function connect() {
@@ -33,6 +41,7 @@ export function connect() {
       document.documentElement.dataset.live = 'ready';
     }
     if (event.type === 'entry') listeners.forEach((fn) => fn(event));
+    if (event.type === 'member') memberListeners.forEach((fn) => fn(event));
   });
   ws.addEventListener('close', () => {
     socket = null;
