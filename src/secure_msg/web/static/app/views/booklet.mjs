@@ -4,7 +4,8 @@ import { announce, field, h, replace } from '../dom.mjs';
 import { t } from '../i18n.mjs';
 import { Opener, members, nameOf, post, readEntries } from '../data.mjs';
 import { acceptedCheckpoint } from '../history.mjs';
-import { onEntry } from '../live.mjs';
+import { onEntry, onMember } from '../live.mjs';
+import { caregivers } from '../consent.mjs';
 import { replaceCheckpoint, state } from '../session.mjs';
 import { toHex } from '../../crypto/encoding.mjs';
 import { busy, errorBox } from './common.mjs';
@@ -13,6 +14,7 @@ import { isoDay, renderEntry, weeklyCounts } from './entries.mjs';
 import { historyWarning } from './history.mjs';
 import { membersPanel, therapistTools } from './tools.mjs';
 import { appointmentsPanel } from './appointments.mjs';
+import { caregiverNotice, consentPanel } from './consent.mjs';
 
 /**
  * Re-joins already shown in this page (account:booklet:seq): hidden by the user, or shown until
@@ -35,6 +37,8 @@ export function bookletView(main, bookletId) {
   let all = [];
   let opener = null;
   let receipts = [];
+  /** Caregivers' terms and the guardians' consent records (docs/protocol.md §5.1). */
+  let consentRows = [];
   let gone = false;
   const timeline = h('ol', { class: 'timeline', 'aria-labelledby': 'booklet-h' });
   const heading = h('h1', { id: 'booklet-h', tabindex: '-1' }, t('loading'));
@@ -83,7 +87,7 @@ export function bookletView(main, bookletId) {
     heading.textContent = title ?? t('untitled');
     replace(timeline, entries.length ? entries.map((e) => renderEntry(e, ctx)) : h('li', { class: 'quiet' }, t('empty_booklet')));
     const mine = me();
-    replace(side, membersPanel(bookletId, all, entries, { therapist: mine?.role === 'therapist' && canWrite(), onChange: update }),
+    replace(side, consentPanel(bookletId, consentRows, all, { onChange: update }), membersPanel(bookletId, all, entries, { therapist: mine?.role === 'therapist' && canWrite(), onChange: update }),
       mine?.role === 'therapist' && canWrite() ? therapistTools(bookletId, { onPosted: update }) : null);
   }
 
@@ -101,6 +105,7 @@ export function bookletView(main, bookletId) {
   async function fetchNew() {
     try {
       await refreshMembers();
+      consentRows = await caregivers(bookletId);
       const changed = all.filter((m) => m.changed && !m.removed);
       if (changed.length) return blocked(changed);
       // While the history does not add up, read it all again: a later page that adds up on its
@@ -124,6 +129,11 @@ export function bookletView(main, bookletId) {
       if (e instanceof ApiError && e.status === 404) {
         gone = true;
         replace(body, h('p', { class: 'notice', role: 'alert' }, t('no_longer_member')));
+        return;
+      }
+      if (e instanceof ApiError && ['consent-pending', 'membership-expired'].includes(e.type)) {
+        gone = true; // a caregiver waiting for the guardians, or whose time ended
+        replace(body, h('p', { class: 'notice', role: 'alert' }, caregiverNotice(e)));
         return;
       }
       error.show(describeError(e));
@@ -201,6 +211,9 @@ export function bookletView(main, bookletId) {
   const stop = onEntry((event) => {
     if (event.booklet_id === bookletId && !gone) update();
   });
+  const stopMembers = onMember((event) => {
+    if (event.booklet_id === bookletId && !gone) update();
+  });
   const visible = () => markRead();
   document.addEventListener('visibilitychange', visible);
   const started = performance.now();
@@ -211,6 +224,7 @@ export function bookletView(main, bookletId) {
   return () => {
     restarts.forEach((r) => restartsSeen.add(restartKey(r))); // left the booklet: shown once is enough
     stop();
+    stopMembers();
     document.removeEventListener('visibilitychange', visible);
   };
 }
