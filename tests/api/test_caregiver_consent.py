@@ -15,6 +15,7 @@ from secure_msg.crypto import consent, envelope, labels
 from secure_msg.crypto.envelope import KIND_IDS
 from secure_msg.crypto.payloads import encode_payload
 from secure_msg.crypto.primitives import sign
+from secure_msg.services import caregiver_membership
 from secure_msg.web.services import SERVICES
 
 from .conftest import PASSWORD, World
@@ -364,3 +365,46 @@ async def test_an_existing_caregiver_account_accepting_a_link_waits_for_consent_
     assert await _problem(world, b.daycare, "GET", f"/api/booklets/{other}/entries") == (
         403, "consent-pending")
     assert await b.daycare.read(b.id) is not None  # the first booklet is unaffected
+
+
+async def _listen(world: World, who: Client) -> Any:
+    ws = await world.http.ws_connect("/api/live")
+    await ws.send_json({"token": who.profile.token})
+    assert (await ws.receive_json(timeout=5))["type"] == "ready"
+    return ws
+
+
+async def test_members_get_a_live_event_when_a_caregiver_joins_leaves_or_expires(
+    world: World,
+) -> None:
+    b = await _booklet(world)
+    me = b.daycare.profile.account_id
+    therapist_ws, daycare_ws = await _listen(world, b.therapist), await _listen(world, b.daycare)
+    await b.mother.consent(b.id, me, "approve")
+    await b.father.consent(b.id, me, "approve")
+    joined = {"type": "member", "booklet_id": b.id, "account_id": me, "change": "joined"}
+    assert await therapist_ws.receive_json(timeout=5) == joined
+    assert await daycare_ws.receive_json(timeout=5) == joined
+    await b.mother.consent(b.id, me, "withdraw")
+    assert await therapist_ws.receive_json(timeout=5) == {**joined, "change": "withdrawn"}
+    assert await daycare_ws.receive_json(timeout=5) == {**joined, "change": "withdrawn"}
+
+    second = await _caregiver_again(world, b)
+    for guardian in (b.mother, b.father):
+        await guardian.consent(b.id, second, "approve")
+    assert (await therapist_ws.receive_json(timeout=5))["change"] == "joined"
+    world.clock.advance(UNTIL_MS / 1000 - world.clock.now_ms() / 1000 + 1)
+    runtime = world.http.app[SERVICES]
+    assert await caregiver_membership.expire_due(runtime.booklets, runtime.booklets.hub) == 1
+    assert await therapist_ws.receive_json(timeout=5) == {
+        "type": "member", "booklet_id": b.id, "account_id": second, "change": "expired"}
+    for ws in (therapist_ws, daycare_ws):
+        await ws.close()
+
+
+async def _caregiver_again(world: World, b: Booklet) -> str:
+    link = (await b.therapist.invite(b.id, "caregiver", name="Koulu", until=UNTIL,
+                                     scope="new"))["link"]
+    client = world.new_client()
+    await client.enroll(world.base + link[link.index("/enroll/"):], "koulu", PASSWORD)
+    return client.profile.account_id

@@ -111,4 +111,4 @@ async def announce(deps: Core, hub: Hub, booklet_id: bytes, account_id: bytes,
                                                    booklet_id=booklet_id))
     if change != "joined":
         hub.member_removed(account_id, booklet_id)
-    hub.announce(MemberEvent(booklet_id, account_id, change), [*members, account_id])
+    hub.announce(MemberEvent(booklet_id, account_id, change), sorted({*members, account_id}))
