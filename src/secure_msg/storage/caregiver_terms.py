@@ -17,7 +17,11 @@ from secure_msg.model.lifecycle import sources
 
 _COLUMNS = ("id, booklet_id, account_id, until_ms, scope, status, invited_by, created_at_ms,"
             " changed_at_ms")
-_OPEN = ", ".join(f"'{s.value}'" for s in sorted(OPEN))
+# Written exactly as the partial index caregiver_terms_open (schema 0011) says it: SQLite uses
+# a partial index only for a WHERE that repeats its condition, in the same order. Otherwise the
+# probe on every membership read scans the table (≈ 0.5 ms at 1,000 terms instead of µs).
+_OPEN = "'invited', 'pending_consent', 'active'"
+assert {v.strip("' ") for v in _OPEN.split(",")} == {s.value for s in OPEN}
 
 
 def _terms(row: tuple[Any, ...]) -> CaregiverTerms:
