@@ -25,7 +25,10 @@
     │   ├── DuplicateEntry           409 duplicate-entry
     │   ├── AlreadyMember            409 already-member
     │   ├── InvalidTransition        409 invalid-transition
+    │   ├── NoticeNotRetryable       409 notice-not-retryable
     │   ├── StateVersionConflict     409 state-version-conflict
+    │   ├── BookletClosed            409 booklet-closed
+    │   ├── StillAMember             409 still-a-member
     │   ├── ConsentRecorded          409 consent-recorded
     │   └── ConsentClosed            409 consent-closed
     ├── Gone                         410 gone
@@ -324,6 +327,14 @@ class InvalidTransition(Conflict):
     title = "The appointment is no longer in a state that allows this"
 
 
+class NoticeNotRetryable(Conflict):
+    """A notice sent again only from failed, undelivered or expired, once, and never an
+    invitation (its link is not kept: a new invitation replaces it)."""
+
+    code = "notice-not-retryable"
+    title = "This text message cannot be sent again"
+
+
 class WebhookSignatureInvalid(Forbidden):
     """A Twilio webhook without a valid X-Twilio-Signature over the public URL."""
 
@@ -343,6 +354,23 @@ class StateVersionConflict(Conflict):
     def __init__(self, current_version: int) -> None:
         super().__init__(f"The stored version is {current_version}.",
                          current_version=current_version)
+
+
+# Errors of closing, retention and account deletion (model/booklet_lifecycle.py).
+
+
+class BookletClosed(Conflict):
+    """The booklet was closed at the end of therapy: it can be read and exported, not changed."""
+
+    code = "booklet-closed"
+    title = "The booklet is closed: it can be read and exported, but not changed"
+
+
+class StillAMember(Conflict):
+    """An account that is still a member of a booklet cannot be deleted."""
+
+    code = "still-a-member"
+    title = "Leave every booklet before deleting the account"
 
 
 # Errors of the server's key files and the at-rest vault: start-up or data, never user-caused.

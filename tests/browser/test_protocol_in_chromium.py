@@ -15,9 +15,11 @@ from secure_msg.web.middleware import CSP
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
 SHIMS = Path(__file__).parent / "js"
-# vectors: every project vector; the others: round trips, key checks and hardening cases.
-SUITES = ["vectors.test.mjs", "roundtrip.test.mjs", "keys.test.mjs", "hardening.test.mjs"]
-JSON_FILES = {"tests/vectors/protocol-v1.json", "tests/js/ed25519-points.json"}
+# vectors and file-vectors: every project vector; the others: round trips, key checks and hardening.
+SUITES = ["vectors.test.mjs", "roundtrip.test.mjs", "keys.test.mjs", "hardening.test.mjs",
+          "file-vectors.test.mjs", "file-stream.test.mjs"]
+JSON_FILES = {"tests/vectors/protocol-v1.json", "tests/vectors/file-v1.json",
+              "tests/js/ed25519-points.json"}
 
 
 def _rewrite(source: str) -> str:
@@ -69,4 +71,5 @@ def test_protocol_vectors_and_js_tests_pass_inside_chromium(
     assert errors == []
     assert failed == []
     assert any(n.startswith("account ") for n in names)
+    assert sum(n.startswith("file blob ") for n in names) >= 40  # file-v1.json ran too
     assert len(names) > 40, len(names)

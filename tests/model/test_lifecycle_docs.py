@@ -12,7 +12,7 @@ from typing import TypeVar
 
 import pytest
 
-from secure_msg.model import appointments, caregiver_terms, notices
+from secure_msg.model import appointments, booklet_lifecycle, caregiver_terms, notices
 from secure_msg.model.lifecycle import edges
 
 DOC = Path(__file__).parents[2] / "docs" / "architecture.md"
@@ -36,6 +36,8 @@ TABLES = {
     "notices": _drawable(notices.TRANSITIONS, notices.NoticeStatus.QUEUED),
     "caregiver_terms": _drawable(caregiver_terms.TRANSITIONS,
                                  caregiver_terms.TermsStatus.INVITED),
+    "booklet_lifecycle": _drawable(booklet_lifecycle.TRANSITIONS,
+                                   booklet_lifecycle.BookletStatus.OPEN),
 }
 
 

@@ -1,4 +1,4 @@
-"""Caregivers' terms in SQLite (schema 0011): the lifecycle table guards every status change,
+"""Caregivers' terms in SQLite (schema 0010): the lifecycle table guards every status change,
 and the probe that runs before membership reads uses its partial index."""
 
 from __future__ import annotations

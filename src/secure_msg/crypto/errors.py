@@ -43,6 +43,13 @@ CODES = frozenset(
         "caregiver-key-mismatch",
         "terms-mismatch",
         "wrong-action",
+        # file blobs (§4.7)
+        "file-truncated",
+        "file-extended",
+        "file-chunk-order",
+        "file-chunk-invalid",
+        "file-wrong-file",
+        "file-hash-mismatch",
     }
 )
 

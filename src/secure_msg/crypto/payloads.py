@@ -13,6 +13,7 @@ import re
 from decimal import Decimal
 from typing import Any
 
+from .attachments import JsonInt, check_attachments
 from .envelope import KIND_IDS, KINDS
 from .errors import ProtocolError
 
@@ -31,6 +32,9 @@ _REQUIRED: dict[str, dict[str, type]] = {
     "system": {"text": str},
 }
 _OPTIONAL: dict[str, dict[str, type]] = {"homework": {"text": str}}
+# A document with `attachments` is the second form (§4.5): its files are blobs (§4.7), named in
+# the list, and the inline `name`, `media_type` and `data` of the first form are not read.
+_DOCUMENT_V2_OPTIONAL: dict[str, type] = {"text": str}
 
 
 def encode_payload(kind: str, **fields: Any) -> bytes:
@@ -49,12 +53,25 @@ def check_payload(payload: object, kind: str) -> dict[str, Any]:
     """`kind` and the fields of §4.5 with their types; the payload with only those members."""
     if not isinstance(payload, dict) or payload.get("kind") != kind:
         raise ProtocolError("bad-payload", "kind does not match the header")
+    if kind == "document" and "attachments" in payload:
+        return _check_document_v2(payload)
     out: dict[str, Any] = {"kind": kind}
     for name, typ in _REQUIRED[kind].items():
         if not isinstance(payload.get(name), typ):
             raise ProtocolError("bad-payload", f"field {name!r} missing or of the wrong type")
         out[name] = payload[name]
     for name, typ in _OPTIONAL.get(kind, {}).items():
+        if name in payload:
+            if not isinstance(payload[name], typ):
+                raise ProtocolError("bad-payload", f"field {name!r} of the wrong type")
+            out[name] = payload[name]
+    return out
+
+
+def _check_document_v2(payload: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {"kind": "document"}
+    out["attachments"] = check_attachments(payload["attachments"])
+    for name, typ in _DOCUMENT_V2_OPTIONAL.items():
         if name in payload:
             if not isinstance(payload[name], typ):
                 raise ProtocolError("bad-payload", f"field {name!r} of the wrong type")
@@ -96,7 +113,7 @@ def decode_payload(kind_id: int, plaintext: bytes) -> dict[str, Any]:
     """Check 11 of §4.4: the payload's `kind` and fields of §4.5, other members left out."""
     try:
         payload = json.loads(
-            plaintext.decode("utf-8"), parse_constant=_refuse_constant, parse_int=Decimal,
+            plaintext.decode("utf-8"), parse_constant=_refuse_constant, parse_int=JsonInt,
             parse_float=Decimal, object_pairs_hook=_members,
         )
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:

@@ -157,6 +157,19 @@ async def enrollment_info(deps: AccountDeps, token: str) -> EnrollmentInfo:
     return await deps.db.read(txn)
 
 
+def _joined_detail(
+    conn: Txn, role: str, invitation_id: int, *, with_invitation: bool
+) -> dict[str, str | int]:
+    """member.joined's detail; invited_by answers "added by whom" in the access log."""
+    detail: dict[str, str | int] = {"role": role}
+    if with_invitation:
+        detail["invitation"] = invitation_id
+    invited_by = enrollment_store.target_txn(conn, invitation_id).invited_by
+    if invited_by is not None:
+        detail["invited_by"] = invited_by.hex()
+    return detail
+
+
 async def enroll(deps: AccountDeps, token: str, req: EnrollRequest) -> LoginResult:
     info = await enrollment_info(deps, token)
     login = normalise_login(req.login)
@@ -203,7 +216,8 @@ async def enroll(deps: AccountDeps, token: str, req: EnrollRequest) -> LoginResu
             )
             audit_store.append_audit_txn(
                 conn, at_ms=now, actor=actor, action="member.joined",
-                target=f"booklet:{info.booklet_id.hex()}", detail={"role": inv.role.value},
+                target=f"booklet:{info.booklet_id.hex()}",
+                detail=_joined_detail(conn, inv.role.value, inv.id, with_invitation=False),
             )
         session_token = new_session_txn(conn, deps, info.account_id, now)
         account = store.get_account_txn(conn, deps.vault, info.account_id)
@@ -372,6 +386,14 @@ async def change_password(
     await _set_password(deps, account, new, keep_token=token, action="password.changed")
 
 
+async def verify_current_password(
+    deps: AccountDeps, account: Account, auth_key: bytes, *, client: str
+) -> None:
+    """The proof a sensitive account change asks for (password change, deletion): the auth
+    key derived from the current password, with login's rate limits and audit."""
+    await _verify_login(deps, account.login, auth_key, recovery=False, client=client)
+
+
 async def _set_password(
     deps: AccountDeps, account: Account, new: PasswordMaterial, *, keep_token: str | None,
     action: str,
@@ -455,7 +477,7 @@ async def accept_invitation(deps: AccountDeps, session: Session, token: str) -> 
         audit_store.append_audit_txn(
             conn, at_ms=now, actor=actor, action="member.joined",
             target=f"booklet:{target.booklet_id.hex()}",
-            detail={"role": inv.role.value, "invitation": inv.id},
+            detail=_joined_detail(conn, inv.role.value, inv.id, with_invitation=True),
         )
         return target.booklet_id
 

@@ -27,7 +27,7 @@ def join_txn(
 ) -> bool:
     """Join the booklet with an invitation. An invitation with caregiver terms makes the
     account `pending_consent` (no member yet) and audits it; True then. False when the
-    invitation has no terms (a guardian's, or a caregiver's from before schema 0011): the
+    invitation has no terms (a guardian's, or a caregiver's from before schema 0010): the
     caller adds the member as before."""
     terms = store.get_terms_txn(conn, invitation_id)
     if terms is None or role is not Role.CAREGIVER:

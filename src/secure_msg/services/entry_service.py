@@ -16,6 +16,7 @@ from secure_msg.errors import (
     DuplicateEntry,
     Forbidden,
     MembershipChanged,
+    NotFound,
     PayloadTooLarge,
     ProtocolRejected,
     SequenceConflict,
@@ -25,13 +26,14 @@ from secure_msg.model.accounts import Session
 from secure_msg.model.booklets import THERAPIST_KINDS, StoredEntry
 from secure_msg.model.entry_json import entry_text
 from secure_msg.model.roles import Role
-from secure_msg.services import caregiver_membership
+from secure_msg.services import access_log, caregiver_membership
 from secure_msg.services.account_service import Authenticate
-from secure_msg.services.audit_batcher import AuditBatcher, PendingEvent
+from secure_msg.services.audit_batcher import AuditBatcher
 from secure_msg.services.booklet_service import BookletDeps, require_member_txn
 from secure_msg.services.live import EntryEvent, Hub
 from secure_msg.storage import accounts as account_store
 from secure_msg.storage import audit as audit_store
+from secure_msg.storage import booklet_lifecycle as lifecycle_store
 from secure_msg.storage import booklets as store
 from secure_msg.storage.txn import Txn
 
@@ -76,6 +78,7 @@ def _context_txn(
     if size > max_size:
         raise PayloadTooLarge(f"An entry may be at most {max_size} bytes.")
     role = require_member_txn(conn, booklet_id, session)
+    lifecycle_store.require_open_txn(conn, booklet_id)
     identity = account_store.identity_key_txn(conn, session.account_id)
     version, recipients = store.recipients_txn(conn, booklet_id)
     return _Context(session, role, identity, version, recipients)
@@ -112,6 +115,7 @@ async def post(deps: EntryDeps, auth: Authenticate, booklet_id: bytes, envelope:
         booklet = store.member_booklet_txn(conn, booklet_id, session.account_id)
         if booklet is None:
             raise Forbidden("You are no longer a member of this booklet.")
+        lifecycle_store.require_open_txn(conn, booklet_id)  # closed since the read above
         if booklet.members_version != ctx.members_version:
             raise MembershipChanged()
         if header.sequence != booklet.last_seq + 1 or header.prev_hash != booklet.last_hash:
@@ -153,11 +157,17 @@ async def read(
     """(seq, API JSON) of the entries this member holds keys for, and the booklet's head
     sequence: authentication, membership and the page in one read round trip."""
 
+    refused: list[Session] = []
+
     def txn(conn: Txn) -> tuple[Session, list[tuple[int, str]], int]:
         session = auth(conn)
         if after < 0 or (before is not None and before < 1) or not 1 <= limit <= MAX_PAGE:
             raise ValidationFailed(f"since ≥ 0, before ≥ 1 and 1 ≤ limit ≤ {MAX_PAGE}.")
-        require_member_txn(conn, booklet_id, session)
+        try:
+            require_member_txn(conn, booklet_id, session)
+        except NotFound:
+            refused.append(session)  # for the operator's audit (not the members' log)
+            raise
         rows = store.entry_texts_for_txn(
             conn, booklet_id, session.account_id, after=after, before=before, limit=limit
         )
@@ -173,22 +183,19 @@ async def read(
     # (≈ 0.3 ms for 50, ≈ 1.1 ms for the largest page of 200), while the round trip to a reader
     # thread cost ≈ 0.6 ms of CPU per page under load in GIL hand-overs, and tail latency
     # (docs/performance.md, "Reading").
-    session, page, head = await deps.booklets.db.read_now(txn)
+    # Fetches are audited without holding the response for a commit, and batched: see
+    # services/audit_batcher.py for why and what a crash can lose.
+    try:
+        session, page, head = await deps.booklets.db.read_now(txn)
+    except NotFound:
+        if refused:
+            access_log.record_fetch_refused(deps.fetch_audit, deps.booklets.clock.now_ms(),
+                                            refused[0].account_id, booklet_id)
+        raise
     if page:
-        _audit_in_background(deps, session, booklet_id, [seq for seq, _ in page])
+        access_log.record_fetch(deps.fetch_audit, deps.booklets.clock.now_ms(),
+                                session.account_id, booklet_id, [seq for seq, _ in page])
     return page, head
-
-
-def _audit_in_background(
-    deps: EntryDeps, session: Session, booklet_id: bytes, seqs: list[int]
-) -> None:
-    """Fetches are audited without holding the response for a commit, and batched: see
-    services/audit_batcher.py for why and what a crash can lose."""
-    deps.fetch_audit.add(PendingEvent(
-        at_ms=deps.booklets.clock.now_ms(), actor=f"account:{session.account_id.hex()}",
-        action="entries.fetched", target=f"booklet:{booklet_id.hex()}",
-        detail={"from": seqs[0], "to": seqs[-1], "count": len(seqs)},
-    ))
 
 
 async def head(deps: EntryDeps, session: Session, booklet_id: bytes) -> tuple[int, bytes, int]:

@@ -36,7 +36,15 @@ class MemberEvent:
     change: str  # joined, withdrawn or expired
 
 
-LiveEvent = EntryEvent | MemberEvent
+@dataclass(frozen=True)
+class BookletEvent:
+    """A booklet's lifecycle changed (it was closed): open views of it read it again."""
+
+    booklet_id: bytes
+    status: str
+
+
+LiveEvent = EntryEvent | MemberEvent | BookletEvent
 
 
 class Subscription:
@@ -106,6 +114,12 @@ class Hub:
         """A membership change, to the sockets of `accounts` (observers see entries only)."""
         for account in accounts:
             for subscription in self._subscribers.get(account, ()):
+                subscription.put(event)
+
+    def booklet_changed(self, event: BookletEvent, members: list[bytes]) -> None:
+        """Tell the booklet's members' sockets; no observers (nothing to ping about)."""
+        for member in members:
+            for subscription in self._subscribers.get(member, ()):
                 subscription.put(event)
 
     def end_session(self, account_id: bytes, session_key: bytes) -> None:

@@ -1,4 +1,4 @@
-"""Caregivers' terms and the guardians' consent records (schema 0011): the only SQL for them."""
+"""Caregivers' terms and the guardians' consent records (schema 0010): the only SQL for them."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from secure_msg.model.lifecycle import sources
 
 _COLUMNS = ("id, booklet_id, account_id, until_ms, scope, status, invited_by, created_at_ms,"
             " changed_at_ms")
-# Written exactly as the partial index caregiver_terms_open (schema 0011) says it: SQLite uses
+# Written exactly as the partial index caregiver_terms_open (schema 0010) says it: SQLite uses
 # a partial index only for a WHERE that repeats its condition, in the same order. Otherwise the
 # probe on every membership read scans the table (≈ 0.5 ms at 1,000 terms instead of µs).
 _OPEN = "'invited', 'pending_consent', 'active'"

@@ -16,7 +16,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from secure_msg.errors import SecureMsgError
 from secure_msg.services import account_service
-from secure_msg.services.live import LiveEvent, MemberEvent, Subscription
+from secure_msg.services.live import BookletEvent, LiveEvent, MemberEvent, Subscription
 from secure_msg.web.auth import well_formed_token
 from secure_msg.web.openapi import add_route
 from secure_msg.web.services import services
@@ -111,6 +111,9 @@ def event_text(event: LiveEvent) -> str:
     if isinstance(event, MemberEvent):
         return json.dumps({"type": "member", "booklet_id": event.booklet_id.hex(),
                            "account_id": event.account_id.hex(), "change": event.change})
+    if isinstance(event, BookletEvent):
+        return json.dumps({"type": "booklet", "booklet_id": event.booklet_id.hex(),
+                           "status": event.status})
     return json.dumps({"type": "entry", "booklet_id": event.booklet_id.hex(), "seq": event.seq,
                        "kind": event.kind, "author_id": event.author_id.hex()})
 
@@ -118,7 +121,8 @@ def event_text(event: LiveEvent) -> str:
 def setup_routes(app: web.Application) -> None:
     add_route(app, "GET", "/api/live", live, tags=["booklets"],
               summary="WebSocket of new-entry events; first message {\"token\": …}",
-              description="Events: {type: entry, booklet_id, seq, kind, author_id} and "
-              "{type: member, booklet_id, account_id, change: joined|withdrawn|expired}. Closes "
+              description="Events: {type: entry, booklet_id, seq, kind, author_id}; {type: "
+              "member, booklet_id, account_id, change: joined|withdrawn|expired}; {type: "
+              "booklet, booklet_id, status} when a booklet is closed. Closes "
               "with code 4401 when the session ends (logout, password change, recovery).",
               status=101, errors=(400,))

@@ -16,6 +16,7 @@ from msgspec import UNSET, Meta, Struct, UnsetType
 
 from secure_msg.crypto.client_state import MAX_VERSION
 from secure_msg.crypto.keys import PBKDF2_ITERATIONS
+from secure_msg.model.access_log import ExportKind
 from secure_msg.model.appointments import Payer, date_problem
 from secure_msg.model.channel_policy import Channel, ContentClass
 from secure_msg.model.notice_templates import Language, NoticeKind
@@ -161,6 +162,10 @@ class PasswordChangeBody(PasswordFields):
     current_auth_key: Key32
 
 
+class AccountDeleteBody(_Body):
+    current_auth_key: Key32  # the proof a password change asks for, too
+
+
 class RecoveryBundleBody(_Body):
     login: Text200
     recovery_auth_key: Key32
@@ -263,6 +268,22 @@ class NoticeBody(_Body):
         "anything a person wrote: free text, refused on every plain channel"))] | None = None
 
 
+# -- a booklet's access log (issue 17 item 5) --------------------------------------------------
+
+
+class AccessLogQuery(_Body):
+    cursor: Annotated[int, Meta(ge=1, le=MAX_QUERY_INT, description=(
+        "next_cursor of the previous page: events older than it"))] | None = None
+    limit: Annotated[int, Meta(ge=1, le=MAX_PAGE, description="page size")] = 50
+
+
+class ExportBody(_Body):
+    kind: Annotated[ExportKind, Meta(description=(
+        "booklet: the patient-record archive; access-log: this log as CSV or JSON"))]
+    entries: Annotated[int, Meta(ge=0, le=MAX_QUERY_INT, description=(
+        "how many entries the export holds, as the client counted them"))] | None = None
+
+
 # -- webhooks -----------------------------------------------------------------------------------
 
 
@@ -270,3 +291,13 @@ class GatherQuery(_Body):
     a: Annotated[str, Meta(description="the appointment the call read out (its first 32 "
                                        "characters are read)")] = ""
 
+
+
+# -- admin --------------------------------------------------------------------------------------
+
+
+class StaffInviteBody(_Body):
+    role: Literal["therapist", "admin"]
+    name: Text100
+    phone: Text32 | None = None
+    email: Text254 | None = None

@@ -14,7 +14,9 @@ from typing import Annotated, Any, Literal, NotRequired, TypedDict
 from msgspec import Meta
 
 from secure_msg.errors import SecureMsgError
+from secure_msg.model.access_log import MEMBER_VISIBLE
 from secure_msg.model.appointments import AppointmentStatus, Payer
+from secure_msg.model.booklet_lifecycle import BookletStatus
 from secure_msg.model.channel_policy import Channel
 from secure_msg.model.notice_templates import Language, NoticeKind
 from secure_msg.model.notices import NoticeStatus
@@ -266,11 +268,84 @@ class Notices(TypedDict):
     notices: list[Notice]
 
 
+# -- pending invitations and the admin's page --------------------------------------------------
+
+
+class PendingInvitation(TypedDict):
+    id: Count
+    role: RoleName
+    name: str | None
+    has_phone: bool
+    has_email: bool
+    created_at: Time
+    expires_at: Time
+
+
+class PendingInvitations(TypedDict):
+    invitations: list[PendingInvitation]
+
+
+class StaffInvitation(TypedDict):
+    id: Count
+    link: str
+    expires_at: Time
+
+
+class StaffMember(TypedDict):
+    account_id: Hex
+    role: RoleName
+    name: str | None
+    created_at: Time
+    disabled: bool
+
+
+class Staff(TypedDict):
+    staff: list[StaffMember]
+    pending: list[PendingInvitation]
+
+
+class AuditStatus(TypedDict):
+    ok: bool
+    checked: Count
+    first_broken_seq: int | None
+    reason: str
+
+
 # -- operations and problems --------------------------------------------------------------------
 
 
 class Status(TypedDict):
     status: Literal["ok", "ready"]
+
+
+# -- a booklet's access log (issue 17 item 5) --------------------------------------------------
+
+
+class AccessLogItem(TypedDict):
+    """One audit event about the booklet. seq, prev_hash, hash and the raw fields (at_ms,
+    actor_ref, target, detail) let a client recompute this event's hash (model/audit.py); the
+    links to the events it is not shown cannot be checked (docs/threat-model.md §3.8)."""
+
+    seq: Annotated[int, Meta(ge=1)]
+    at: Time
+    at_ms: int
+    actor: Hex | None  # the member's account id; None for system, operator or an outsider
+    actor_ref: Annotated[str, Meta(description="the chain's actor field as stored")]
+    action: Annotated[str, _enum(*MEMBER_VISIBLE)]
+    target: str
+    detail: dict[str, str | int | bool | None]
+    prev_hash: B64
+    hash: B64
+
+
+class AccessLog(TypedDict):
+    items: list[AccessLogItem]  # newest first
+    next_cursor: Annotated[int, Meta(ge=1)] | None
+
+
+class ExportRecorded(TypedDict):
+    seq: Annotated[int, Meta(ge=1)]  # the event's position in the audit chain
+    at: Time
 
 
 class OpenApiDocument(TypedDict):
@@ -313,3 +388,16 @@ class Problem(TypedDict):
     reason: NotRequired[str]
     kind: NotRequired[str]
     language: NotRequired[str]
+
+
+# -- closing and retention ----------------------------------------------------------------------
+
+
+class Lifecycle(TypedDict):
+    """Where a booklet stands (model/booklet_lifecycle.py): open, or closed and read-only."""
+
+    booklet_id: Hex
+    status: Annotated[str, _enum(*BookletStatus)]
+    closed_at: Time | None
+    purge_after: Time | None  # not deleted before this; members are reminded to export first
+    reminded_at: Time | None

@@ -11,11 +11,15 @@ from collections.abc import Callable
 from aiohttp import web
 
 from secure_msg.web import (
+    api_access_log,
     api_accounts,
+    api_admin,
     api_appointments,
     api_booklets,
     api_client_state,
     api_consent,
+    api_lifecycle,
+    api_notice_retry,
     inbox,
     live,
     ops,
@@ -30,8 +34,12 @@ ROUTE_SETUPS: tuple[RouteSetup, ...] = (
     api_client_state.setup_routes,
     api_booklets.setup_routes,
     api_consent.setup_routes,
+    api_access_log.setup_routes,
     live.setup_routes,
     api_appointments.setup_routes,
+    api_admin.setup_routes,
+    api_notice_retry.setup_routes,
+    api_lifecycle.setup_routes,
     webhooks_twilio.setup_routes,
     inbox.setup_routes,
 )

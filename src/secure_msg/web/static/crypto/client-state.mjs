@@ -90,7 +90,7 @@ const FRACTION = /^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$/;
  * numbers are left for it to refuse.
  * @param {string} text @returns {string}
  */
-function fractionsAsStrings(text) {
+export function fractionsAsStrings(text) {
   let out = '';
   let from = 0;
   for (let i = 0; i < text.length; i++) {

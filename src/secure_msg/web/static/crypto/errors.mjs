@@ -10,6 +10,9 @@ export const CODES = new Set([
   'bundle-decrypt-failed', 'account-mismatch', 'bundle-key-mismatch', 'identity-key-changed',
   'weak-kdf-params', 'recovery-key-malformed', 'recovery-key-checksum', 'invalid-key', 'qr-mismatch',
   'state-decrypt-failed', 'wrong-caregiver', 'caregiver-key-mismatch', 'terms-mismatch', 'wrong-action',
+  // file blobs (§4.7)
+  'file-truncated', 'file-extended', 'file-chunk-order', 'file-chunk-invalid', 'file-wrong-file',
+  'file-hash-mismatch',
 ]);
 
 /** A failed protocol check. Carries a stable `code` and a short text, never secret material. */

@@ -11,3 +11,10 @@ export { CONSENT, keyFingerprint, parseConsent, sealConsent, verifyConsent } fro
 export { openGrant, parseGrant, sealGrant, verifyGrant } from './grant.mjs';
 export { checkQrPayload, encodeQrPayload, fingerprint, groupDigits, parseQrPayload, safetyNumber } from './safety.mjs';
 export { KeyStore, indexedDbBackend, memoryBackend } from './keystore.mjs';
+export {
+  CHUNK_SIZE, FileDecryptor, FileEncryptor, blobLength, decryptFile, encryptFile, parseFileHeader, plaintextLength,
+} from './file-stream.mjs';
+export {
+  ALLOWED_MEDIA_TYPES, INLINE_IMAGE_TYPES, checkAttachment, mediaTypeForName, mediaTypePolicy, normaliseMediaType,
+  sanitiseFilename,
+} from './file-meta.mjs';

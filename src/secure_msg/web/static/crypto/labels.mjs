@@ -10,7 +10,9 @@ export const TYPE = Object.freeze({
   GRANT: 0x20,
   QR: 0x30,
   CLIENT_STATE: 0x40, // sealed to the account's own key, kept on the server (§6.5)
-  CONSENT: 0x50, // a guardian's signed consent to a caregiver (§5.1)
+  FILE_BLOB: 0x50, // a file in chunks, named by a document entry (§4.7)
+  // 0x60-0x6f: reserved for the signed roster
+  CONSENT: 0x70, // a guardian's signed consent to a caregiver (§5.1)
 });
 
 export const LABEL = Object.freeze({
@@ -30,6 +32,7 @@ export const LABEL = Object.freeze({
   SAFETY_NUMBER: 'secure-msg/v1/safety-number',
   CLIENT_STATE_KEY: 'secure-msg/v1/client-state-key',
   CONSENT_SIGNATURE: 'secure-msg/v1/consent-signature',
+  FILE_CHUNK_KEY: 'secure-msg/v1/file-chunk-key',
 });
 
 /**

@@ -1,6 +1,8 @@
 /** Entry kinds and payloads (docs/protocol.md §4.5): the JSON inside an entry's ciphertext. */
+import { fractionsAsStrings } from './client-state.mjs';
 import { utf8 } from './encoding.mjs';
 import { ProtocolError } from './errors.mjs';
+import { checkAttachments } from './file-meta.mjs';
 
 /** Header kind byte → payload kind name. @type {Readonly<Record<number, string>>} */
 export const KIND_NAMES = Object.freeze({
@@ -41,6 +43,7 @@ function check(payload, kind) {
   if (typeof payload !== 'object' || payload === null || Array.isArray(payload) || payload.kind !== name) {
     throw new ProtocolError('bad-payload', 'kind does not match the header');
   }
+  if (name === 'document' && Object.hasOwn(payload, 'attachments')) return checkDocumentV2(payload);
   const { required, optional = {} } = FIELDS[name];
   /** @type {Record<string, unknown>} */
   const out = { kind: name };
@@ -52,6 +55,21 @@ function check(payload, kind) {
     if (!Object.hasOwn(payload, field)) continue;
     if (typeof payload[field] !== type) throw new ProtocolError('bad-payload', `field ${field}`);
     out[field] = payload[field];
+  }
+  return out;
+}
+
+/**
+ * A document's second form (§4.5): files as blobs (§4.7) named in `attachments`; the first
+ * form's inline `name`, `media_type` and `data` are not read beside it.
+ * @param {Record<string, unknown>} payload @returns {Record<string, unknown>}
+ */
+function checkDocumentV2(payload) {
+  /** @type {Record<string, unknown>} */
+  const out = { kind: 'document', attachments: checkAttachments(payload.attachments) };
+  if (Object.hasOwn(payload, 'text')) {
+    if (typeof payload.text !== 'string') throw new ProtocolError('bad-payload', 'field text');
+    out.text = payload.text;
   }
   return out;
 }
@@ -137,6 +155,9 @@ export function decodePayload(kind, plaintext) {
     checkStructure(text);
     // JSON.parse takes RFC 8259 only (no NaN or Infinity, no byte-order mark); any failure is bad-payload.
     payload = JSON.parse(text);
+    // Attachments hold the one integer of the payloads (`size`): read again with fractions and
+    // exponents kept apart, so that 1.0 and 1e0 are refused as Python's reader refuses them.
+    if (payload?.kind === 'document' && Object.hasOwn(payload, 'attachments')) payload = JSON.parse(fractionsAsStrings(text));
   } catch (e) {
     if (e instanceof ProtocolError) throw e;
     throw new ProtocolError('bad-payload', 'not UTF-8 JSON');

@@ -15,6 +15,8 @@ import { historyWarning } from './history.mjs';
 import { membersPanel, therapistTools } from './tools.mjs';
 import { appointmentsPanel } from './appointments.mjs';
 import { caregiverNotice, consentPanel } from './consent.mjs';
+import { accessLogPanel } from './access-log.mjs';
+import { closing } from './closing.mjs';
 
 /**
  * Re-joins already shown in this page (account:booklet:seq): hidden by the user, or shown until
@@ -56,6 +58,7 @@ export function bookletView(main, bookletId) {
   const body = h('div', null);
   const appointments = h('section', { id: 'appointments-hook', class: 'hook appointments', hidden: true, 'data-booklet': bookletId, 'aria-labelledby': 'appts-h' });
   let appointmentsShown = false;
+  const lifecycle = closing(bookletId);
 
   async function refreshMembers() {
     all = await members(bookletId, { all: true });
@@ -63,7 +66,7 @@ export function bookletView(main, bookletId) {
   }
 
   const me = () => all.find((m) => m.id === state.account?.id);
-  const canWrite = () => Boolean(me() && !me().removed && !gone);
+  const canWrite = () => Boolean(me() && !me().removed && !gone && !lifecycle.closed());
 
   function render() {
     const byId = new Map(entries.map((e) => [e.id, e]));
@@ -87,8 +90,12 @@ export function bookletView(main, bookletId) {
     heading.textContent = title ?? t('untitled');
     replace(timeline, entries.length ? entries.map((e) => renderEntry(e, ctx)) : h('li', { class: 'quiet' }, t('empty_booklet')));
     const mine = me();
-    replace(side, consentPanel(bookletId, consentRows, all, { onChange: update }), membersPanel(bookletId, all, entries, { therapist: mine?.role === 'therapist' && canWrite(), onChange: update }),
-      mine?.role === 'therapist' && canWrite() ? therapistTools(bookletId, { onPosted: update }) : null);
+    compose.hidden = lifecycle.closed(); // a closed booklet is read-only: no write box
+    // A closed booklet takes no consents (409 booklet-closed): no consent step either.
+    replace(side, lifecycle.closed() ? null : consentPanel(bookletId, consentRows, all, { onChange: update }),
+      membersPanel(bookletId, all, entries, { therapist: mine?.role === 'therapist' && canWrite(), onChange: update }),
+      mine?.role === 'therapist' && canWrite() ? therapistTools(bookletId, { onPosted: update }) : null,
+      mine?.role === 'therapist' && canWrite() ? lifecycle.action(update, (text) => error.show(text)) : null);
   }
 
   async function markRead() {
@@ -106,6 +113,7 @@ export function bookletView(main, bookletId) {
     try {
       await refreshMembers();
       consentRows = await caregivers(bookletId);
+      await lifecycle.refresh();
       const changed = all.filter((m) => m.changed && !m.removed);
       if (changed.length) return blocked(changed);
       // While the history does not add up, read it all again: a later page that adds up on its
@@ -205,8 +213,8 @@ export function bookletView(main, bookletId) {
     });
   });
 
-  replace(body, h('section', { class: 'entries' }, timeline), compose, side);
-  replace(main, h('p', null, h('a', { href: '#/', class: 'back' }, `← ${t('back')}`)), heading, historyBox, error, appointments, body);
+  replace(body, h('section', { class: 'entries' }, timeline), compose, side, accessLogPanel(bookletId, () => all));
+  replace(main, h('p', null, h('a', { href: '#/', class: 'back' }, `← ${t('back')}`)), heading, lifecycle.banner, historyBox, error, appointments, body);
 
   const stop = onEntry((event) => {
     if (event.booklet_id === bookletId && !gone) update();

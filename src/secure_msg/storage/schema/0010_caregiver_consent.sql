@@ -1,4 +1,4 @@
--- 0011: caregivers (daycare, school) join a booklet for a stated time and only with every
+-- 0010: caregivers (daycare, school) join a booklet for a stated time and only with every
 -- guardian's signed consent (issue 17 item 4; the record is docs/protocol.md §5.1). Nothing here
 -- is clinical: terms, statuses and the signed records, which name accounts and times only.
 
