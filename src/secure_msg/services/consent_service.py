@@ -26,6 +26,7 @@ from secure_msg.errors import (
     ProtocolRejected,
     ValidationFailed,
 )
+from secure_msg.model.access_log import Access
 from secure_msg.model.accounts import Account, Session
 from secure_msg.model.caregiver_terms import (
     PERIOD_END,
@@ -43,6 +44,7 @@ from secure_msg.services.booklet_service import BookletDeps, InvitationHook, req
 from secure_msg.storage import accounts as account_store
 from secure_msg.storage import appointments as appointment_store
 from secure_msg.storage import audit as audit_store
+from secure_msg.storage import booklet_lifecycle as lifecycle_store
 from secure_msg.storage import booklets as booklet_store
 from secure_msg.storage import caregiver_terms as store
 from secure_msg.storage.txn import Txn
@@ -146,6 +148,8 @@ def _sign_txn(conn: Txn, deps: ConsentDeps, session: Session, booklet_id: bytes,
     made (joined, withdrawn) or None."""
     if require_member_txn(conn, booklet_id, session) is not Role.GUARDIAN:
         raise Forbidden("Only the child's guardians can approve or withdraw a caregiver.")
+    # Like every write to a booklet: a closed one takes no consent (409 booklet-closed).
+    lifecycle_store.require_open_txn(conn, booklet_id)
     terms = store.latest_terms_txn(conn, booklet_id, caregiver_id)
     if terms is None:
         raise NotFound("No such caregiver in this booklet.")
@@ -167,7 +171,9 @@ def _sign_txn(conn: Txn, deps: ConsentDeps, session: Session, booklet_id: bytes,
                                                      record, now)):
         raise ConsentRecorded()
     actor, target = f"account:{session.account_id.hex()}", f"booklet:{booklet_id.hex()}"
-    audit_store.append_audit_txn(conn, at_ms=now, actor=actor, action=f"consent.{name}d",
+    # consent.approved or consent.withdrawn, as docs/operations.md and the access log name them.
+    done = Access.CONSENT_APPROVED if name == APPROVE else Access.CONSENT_WITHDRAWN
+    audit_store.append_audit_txn(conn, at_ms=now, actor=actor, action=done.value,
                                  target=target, detail={"caregiver": caregiver_id.hex(),
                                                         "invitation": terms.id})
     change = None
