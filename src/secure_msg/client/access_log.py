@@ -102,6 +102,11 @@ def _what(item: dict[str, Any], names: dict[str, str]) -> str:
     if action in (Access.MEMBER_REMOVED, Access.MEMBER_LEFT):
         verb = "removed" if action == Access.MEMBER_REMOVED else "left"
         return f"{verb}: {_name(str(d.get('member')), names)}"
+    if action in (Access.CONSENT_APPROVED, Access.CONSENT_WITHDRAWN):
+        verb = "approved" if action == Access.CONSENT_APPROVED else "withdrew consent for"
+        return f"{verb}: {_name(str(d.get('caregiver')), names)}"
+    if action == Access.MEMBER_EXPIRED:
+        return f"access ended at its date: {_name(str(d.get('member')), names)}"
     if action == Access.HISTORY_GRANTED:
         grantee = _name(str(d.get("grantee")), names)
         return f"granted {d.get('entries')} earlier entries to {grantee}"

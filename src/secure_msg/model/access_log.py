@@ -34,6 +34,11 @@ class Access(StrEnum):
     SHARE_REVOKED = "share.revoked"
     # A member says they exported the booklet or its access log (item 6).
     EXPORTED = "booklet.exported"
+    # A caregiver's membership (item 4, docs/protocol.md §5.1): each guardian's signed consent
+    # or withdrawal, and the end at the terms' date (actor "system").
+    CONSENT_APPROVED = "consent.approved"
+    CONSENT_WITHDRAWN = "consent.withdrawn"
+    MEMBER_EXPIRED = "member.expired"
 
 
 class Refusal(StrEnum):

@@ -37,6 +37,9 @@ export const TEXTS = {
     share_revoked: 'withdrew a share',
     exported: 'exported the booklet',
     exported_log: 'downloaded the access log',
+    consent_approved: 'approved {member} as a daycare or school member',
+    consent_withdrawn: 'withdrew the consent for {member}',
+    expired: 'ended {member}’s access at its end date',
     csv_done: 'The access log was saved as a CSV file.',
   },
   fi: {
@@ -62,6 +65,9 @@ export const TEXTS = {
     share_revoked: 'perui jaon',
     exported: 'vei vihon',
     exported_log: 'latasi käyttölokin',
+    consent_approved: 'hyväksyi jäsenen {member} päiväkodin tai koulun jäseneksi',
+    consent_withdrawn: 'perui suostumuksen jäsenelle {member}',
+    expired: 'päätti jäsenen {member} pääsyn sen päättymispäivänä',
     csv_done: 'Käyttöloki tallennettiin CSV-tiedostoksi.',
   },
   sv: {
@@ -87,6 +93,9 @@ export const TEXTS = {
     share_revoked: 'drog tillbaka en delning',
     exported: 'exporterade häftet',
     exported_log: 'laddade ner åtkomstloggen',
+    consent_approved: 'godkände {member} som medlem från daghem eller skola',
+    consent_withdrawn: 'återkallade samtycket för {member}',
+    expired: 'avslutade åtkomsten för {member} vid slutdatumet',
     csv_done: 'Åtkomstloggen sparades som en CSV-fil.',
   },
 };
@@ -131,6 +140,9 @@ export function describeAccess(item, nameFor, tr = tx, common = t) {
     'share.opened': () => tr('share_opened'),
     'share.revoked': () => tr('share_revoked'),
     'booklet.exported': () => tr(d.kind === 'access-log' ? 'exported_log' : 'exported'),
+    'consent.approved': () => tr('consent_approved', { member: nameFor(d.caregiver) }),
+    'consent.withdrawn': () => tr('consent_withdrawn', { member: nameFor(d.caregiver) }),
+    'member.expired': () => tr('expired', { member: nameFor(d.member) }),
   };
   return { who, what: what[item.action]?.() ?? item.action };
 }
