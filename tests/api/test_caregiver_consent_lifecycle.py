@@ -50,7 +50,8 @@ async def test_a_closed_booklet_takes_no_consent_and_stores_nothing(world: World
     assert await _problem(world, b.daycare, "GET", f"/api/booklets/{b.id}/entries") == (
         403, "consent-pending")
     actions = [r[0] for r in await _rows(world, "SELECT action FROM audit_events")]
-    assert actions.count("consent.approved") == 1 and "consent.withdrawn" not in actions
+    assert actions.count("consent.approved") == 1
+    assert "consent.withdrawn" not in actions
 
 
 async def test_the_purge_takes_the_caregivers_terms_and_consent_records(world: World) -> None:

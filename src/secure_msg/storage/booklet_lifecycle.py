@@ -39,7 +39,8 @@ BOOKLET_TABLES = ("entry_access", "receipts", "grants", "entries", "members", "a
 # Rows that reach a booklet only through a parent in BOOKLET_TABLES: deleted before it.
 _BY_PARENT = {
     "caregiver_terms": ("DELETE FROM consent_records WHERE terms_id IN"
-                        " (SELECT id FROM caregiver_terms WHERE booklet_id = ?)", "consent_records"),
+                        " (SELECT id FROM caregiver_terms WHERE booklet_id = ?)",
+                        "consent_records"),
 }
 
 
