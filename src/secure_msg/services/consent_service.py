@@ -190,10 +190,14 @@ def _sign_txn(conn: Txn, deps: ConsentDeps, session: Session, booklet_id: bytes,
         if all_approved(set(guardians), approved):
             store.set_status_txn(conn, terms.id, TermsStatus.ACTIVE, now)
             booklet_store.add_member_txn(conn, booklet_id, caregiver_id, Role.CAREGIVER, now)
+            # The caregiver joins (the actor, as for every member.joined: the access log
+            # reads "joined as caregiver, invited by"); the last guardian's record is above.
             audit_store.append_audit_txn(
-                conn, at_ms=now, actor=actor, action="member.joined", target=target,
+                conn, at_ms=now, actor=f"account:{caregiver_id.hex()}", action="member.joined",
+                target=target,
                 detail={"role": Role.CAREGIVER.value, "member": caregiver_id.hex(),
-                        "invitation": terms.id, "consented_by": len(approved)})
+                        "invitation": terms.id, "invited_by": terms.invited_by.hex(),
+                        "consented_by": len(approved)})
             change = "joined"
     fresh = store.get_terms_txn(conn, terms.id)
     assert fresh is not None
