@@ -26,6 +26,7 @@ import aiohttp
 from secure_msg import (
     cli_client_access_log,
     cli_client_appointments,
+    cli_client_consent,
     cli_client_document_requests,
     cli_client_files,
     cli_client_lifecycle,
@@ -114,7 +115,7 @@ async def _list(c: Client, a: argparse.Namespace) -> dict[str, Any]:
 
 async def _invite(c: Client, a: argparse.Namespace) -> dict[str, Any]:
     result = await c.invite(a.booklet, a.role, a.name, a.phone, a.email, send=a.send or (),
-                            language=a.language)
+                            language=a.language, until=a.until, scope=a.scope)
     sent = result.get("queued") or []
     via = f"\nQueued to the invitee by {' and '.join(sent)}." if sent else ""
     return {**result, "text": f"Invitation link (valid until {result['expires_at']}):\n"
@@ -387,6 +388,7 @@ def register(subparsers: Any) -> None:
     cmd(p, _change_password)
     _register_booklet(sub, cmd)
     cli_client_appointments.register(sub, cmd)
+    cli_client_consent.register(sub, cmd, _unlock)
     cli_client_access_log.register(sub, cmd)
     cli_client_lifecycle.register(sub, cmd, _password)
     cli_client_document_requests.register(sub, cmd)
@@ -440,6 +442,11 @@ def _register_booklet(sub: Any, cmd: Callable[[argparse.ArgumentParser, Command]
                    help="also send the link to the invitee (repeatable)")
     p.add_argument("--language", choices=["fi", "sv", "en"],
                    help="language of the sent link's text (default fi)")
+    p.add_argument("--until", metavar="DATE|period-end",
+                   help="caregivers: member until the end of this date, or of the booklet's "
+                        "therapy period (required for a caregiver)")
+    p.add_argument("--scope", choices=["new", "history"],
+                   help="caregivers: read new entries only, or also earlier ones shared later")
     cmd(p, _invite)
     p = bsub.add_parser("members", help="members with fingerprints")
     p.add_argument("booklet")

@@ -17,7 +17,9 @@
     ├── Forbidden                    403 forbidden
     │   ├── WebhookSignatureInvalid  403 webhook-signature-invalid
     │   ├── ShareForbidden           403 share-forbidden
-    │   └── ShareCodeWrong           403 share-code-wrong
+    │   ├── ShareCodeWrong           403 share-code-wrong
+    │   ├── ConsentPending           403 consent-pending
+    │   └── MembershipExpired        403 membership-expired
     ├── NotFound                     404 not-found
     ├── MethodNotAllowed             405 method-not-allowed
     ├── Conflict                     409 conflict
@@ -34,7 +36,9 @@
     │   ├── StillAMember             409 still-a-member
     │   ├── BlobAlreadyAttached      409 blob-already-attached
     │   ├── TooManyOpenRequests      409 too-many-open-requests
-    │   └── ShareExists              409 share-exists
+    │   ├── ShareExists              409 share-exists
+    │   ├── ConsentRecorded          409 consent-recorded
+    │   └── ConsentClosed            409 consent-closed
     ├── Gone                         410 gone
     │   ├── InvitationExpired        410 invitation-expired
     │   ├── InvitationUsed           410 invitation-used
@@ -520,3 +524,35 @@ class ShareUsed(Gone):
 class ShareLocked(Gone):
     code = "share-locked"
     title = "This share is locked after too many wrong codes"
+
+
+# Errors of caregivers' consented, time-limited membership (docs/protocol.md §5.1).
+
+
+class ConsentPending(Forbidden):
+    """A caregiver who joined but whom not every guardian has approved yet: no reads at all."""
+
+    code = "consent-pending"
+    title = "Every guardian of the child must approve you before you can read this booklet"
+
+
+class MembershipExpired(Forbidden):
+    """A caregiver whose membership's end date has passed."""
+
+    code = "membership-expired"
+    title = "Your membership of this booklet has ended"
+
+
+class ConsentRecorded(Conflict):
+    """The guardian has already signed this approval or withdrawal: nothing changes."""
+
+    code = "consent-recorded"
+    title = "You have already signed this"
+
+
+class ConsentClosed(Conflict):
+    """The caregiver's membership was withdrawn or has expired: it cannot be approved again
+    (the therapist invites them anew)."""
+
+    code = "consent-closed"
+    title = "This caregiver's membership has ended"

@@ -119,7 +119,7 @@ async def test_another_booklets_events_never_show(world: World) -> None:
     # Appointment or notice events about the booklet are not access: not listed.
     assert {i["action"] for i in items} <= {
         "booklet.created", "member.joined", "history.granted", "entry.posted",
-        "entries.fetched"}
+        "entries.fetched", "consent.approved"}
 
 
 async def test_paging_walks_the_whole_log_once(world: World) -> None:

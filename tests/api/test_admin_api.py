@@ -112,7 +112,8 @@ async def test_booklet_pending_invitations_for_its_therapist_only(world: World) 
     booklet = await therapist.create_booklet("B")
     await therapist.invite(booklet, "guardian", name="Äiti")
     await therapist.api.call("POST", f"/api/booklets/{booklet}/invitations", {
-        "role": "caregiver", "name": "Päiväkoti", "email": "pk@example.fi"})
+        "role": "caregiver", "name": "Päiväkoti", "email": "pk@example.fi",
+        "until": "2099-12-31", "scope": "new"})
     rows = (await therapist.api.call("GET", f"/api/booklets/{booklet}/invitations"))[
         "invitations"]
     assert [(r["role"], r["name"], r["has_email"]) for r in rows] == [

@@ -145,6 +145,8 @@ async def _check(server: TestServer, base: str, http: aiohttp.ClientSession, pla
                 ("POST", "/invitations", {"role": "guardian"}),
                 ("POST", "/grants", {"grant": "AQABIA"}),
                 ("DELETE", f"/members/{c.profile.account_id}", None),
+                ("GET", "/caregivers", None),
+                ("POST", f"/caregivers/{c.profile.account_id}/consents", {"record": "AQABUA"}),
             ]:
                 status = await _status(c, method, f"/api/booklets/{b}{suffix}", body)
                 assert (who, method, suffix, status) == (who, method, suffix, 404)

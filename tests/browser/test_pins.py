@@ -41,6 +41,11 @@ def _write(page: Page, text: str) -> None:
     page.locator(".compose").get_by_role("button", name="Lähetä").click()
 
 
+def _caregiver_id(world: World) -> str:
+    """The newest caregiver waiting for consent, as the therapist's client lists them."""
+    return str(world.call(world.t.caregivers(world.booklet))[0]["account_id"])
+
+
 def test_a_post_that_would_reach_a_new_unverified_caregiver_asks_first(world: World) -> None:
     """The parent has written before (to the therapist). Once a caregiver joins, the next post
     names her and waits: Cancel sends nothing and keeps the text; Send posts; the post after
@@ -55,6 +60,7 @@ def test_a_post_that_would_reach_a_new_unverified_caregiver_asks_first(world: Wo
     other, page2 = world.page()
     enroll_in_browser(page2, world.invite("Liisa", role="caregiver"), "liisa")
     other.close()
+    world.approve("aiti", _caregiver_id(world))
     page.reload()
     page.locator("main[data-ready='true']").wait_for()
 

@@ -49,12 +49,15 @@ def test_a_guardian_reads_the_access_log(secure_msg_server: ServerProcess,
     booklet = therapist.run("booklet", "create", "--title", "Aino")["id"]
 
     def join(cli: Cli, role: str, name: str) -> str:
-        link = therapist.run("booklet", "invite", booklet, "--role", role, "--name", name)
+        terms = ("--until", "2099-12-31", "--scope", "new") if role == "caregiver" else ()
+        link = therapist.run("booklet", "invite", booklet, "--role", role, "--name", name,
+                             *terms)
         url = server.base_url + link["link"][link["link"].index("/enroll/"):]
         return str(cli.run("enroll", url, "--login", name.lower())["id"])
 
     mum_id = join(mum, "guardian", "Aiti")
     carer_id = join(carer, "caregiver", "Paivakoti")
+    mum.run("consent", "approve", booklet, carer_id)  # the only guardian: a member now
     therapist.run("post", booklet, "--kind", "note", "--text", "Hei", "--confirm-unverified")
     assert [e["seq"] for e in carer.run("read", booklet)["entries"]] == [2]
     outsider_id = outsider.run("enroll", admin_invite(server, "O"), "--login", "muu")["id"]
@@ -78,6 +81,9 @@ def test_a_guardian_reads_the_access_log(secure_msg_server: ServerProcess,
     assert all(i["hash_ok"] for i in items)
     joined = {i["who"]: i["what"] for i in items if i["action"] == "member.joined"}
     assert joined["Aiti"] == "joined as guardian, invited by T"
+    assert joined["Paivakoti"] == "joined as caregiver, invited by T"
+    approved = [i for i in items if i["action"] == "consent.approved"]
+    assert [(i["who"], i["what"]) for i in approved] == [("Aiti", "approved: Paivakoti")]
     assert stat.S_IMODE(csv_path.stat().st_mode) == 0o600
     table = list(csv.DictReader(io.StringIO(csv_path.read_text(encoding="utf-8"))))
     assert ("Paivakoti", "entries.fetched") in {(r["who"], r["action"]) for r in table}

@@ -16,7 +16,7 @@ const common = (key) => ({ role_caregiver: 'caregiver', role_guardian: 'guardian
 const names = { aa: 'Äiti', bb: 'Päiväkoti', cc: 'Tiina' };
 const nameFor = (id) => names[id] ?? 'an unknown account';
 // Every key any action's detail has (services/access_log.py, account_service.py, booklet_service.py).
-const FULL = { role: 'guardian', kind: 'booklet', entries: 2, grantee: 'aa', member: 'bb', invited_by: 'cc', seq: 4, from: 1, to: 2, count: 2, ranges: '1-2', blob: 'x' };
+const FULL = { role: 'guardian', kind: 'booklet', entries: 2, grantee: 'aa', member: 'bb', invited_by: 'cc', seq: 4, from: 1, to: 2, count: 2, ranges: '1-2', blob: 'x', caregiver: 'bb' };
 
 test('fi, sv and en have the same keys and slots', () => {
   const keys = Object.keys(TEXTS.en).sort();
@@ -49,6 +49,10 @@ test('a read, a join, a grant and an outsider read as they happened', () => {
   assert.equal(say({ actor: null, actor_ref: 'anonymous', action: 'share.opened', detail: {} }).who,
     'someone outside the booklet');
   assert.equal(say({ action: 'booklet.exported', detail: { kind: 'access-log' } }).what, 'downloaded the access log');
+  assert.equal(say({ actor: 'aa', action: 'consent.approved', detail: { caregiver: 'bb', invitation: 3 } }).what,
+    'approved Päiväkoti as a daycare or school member');
+  assert.deepEqual(say({ actor: null, actor_ref: 'system', action: 'member.expired', detail: { member: 'bb', invitation: 3 } }),
+    { who: 'the service', what: 'ended Päiväkoti’s access at its end date' });
 });
 
 test('ranges are counted, and a malformed one is not', () => {

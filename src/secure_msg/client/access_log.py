@@ -90,6 +90,16 @@ _SIMPLE = {
 }
 
 
+# Actions about one member: the words, and the detail key naming them.
+_ABOUT_MEMBER = {
+    Access.MEMBER_REMOVED: ("removed", "member"),
+    Access.MEMBER_LEFT: ("left", "member"),
+    Access.CONSENT_APPROVED: ("approved", "caregiver"),
+    Access.CONSENT_WITHDRAWN: ("withdrew consent for", "caregiver"),
+    Access.MEMBER_EXPIRED: ("access ended at its date", "member"),
+}
+
+
 def _what(item: dict[str, Any], names: dict[str, str]) -> str:
     d, action = item["detail"], item["action"]
     if action == Access.ENTRIES_FETCHED:
@@ -102,9 +112,9 @@ def _what(item: dict[str, Any], names: dict[str, str]) -> str:
     if action == Access.MEMBER_JOINED:
         by = d.get("invited_by")
         return f"joined as {d.get('role')}" + (f", invited by {_name(by, names)}" if by else "")
-    if action in (Access.MEMBER_REMOVED, Access.MEMBER_LEFT):
-        verb = "removed" if action == Access.MEMBER_REMOVED else "left"
-        return f"{verb}: {_name(str(d.get('member')), names)}"
+    if action in _ABOUT_MEMBER:
+        verb, key = _ABOUT_MEMBER[action]
+        return f"{verb}: {_name(str(d.get(key)), names)}"
     if action == Access.HISTORY_GRANTED:
         grantee = _name(str(d.get("grantee")), names)
         return f"granted {d.get('entries')} earlier entries to {grantee}"

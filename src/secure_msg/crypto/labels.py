@@ -14,6 +14,7 @@ TYPE_QR = 0x30
 TYPE_CLIENT_STATE = 0x40
 TYPE_FILE_BLOB = 0x50
 TYPE_SHARE = 0x51
+TYPE_CONSENT = 0x70  # 0x60-0x6f: reserved for the signed roster
 
 KEY_STATEMENT = b"secure-msg/v1/key-statement"
 AUTH_KEY = b"secure-msg/v1/auth-key"
@@ -30,6 +31,7 @@ GRANT_SIGNATURE = b"secure-msg/v1/grant-signature"
 FINGERPRINT = b"secure-msg/v1/fingerprint"
 SAFETY_NUMBER = b"secure-msg/v1/safety-number"
 CLIENT_STATE_KEY = b"secure-msg/v1/client-state-key"
+CONSENT_SIGNATURE = b"secure-msg/v1/consent-signature"
 FILE_CHUNK_KEY = b"secure-msg/v1/file-chunk-key"
 SHARE_KEY = b"secure-msg/v1/share-key"
 SHARE_ACCESS = b"secure-msg/v1/share-access"

@@ -39,6 +39,11 @@ class Access(StrEnum):
     DOCUMENT_REQUESTED = "document_request.created"
     DOCUMENT_REQUEST_DONE = "document_request.done"
     DOCUMENT_REQUEST_WITHDRAWN = "document_request.withdrawn"
+    # A caregiver's membership (item 4, docs/protocol.md §5.1): each guardian's signed consent
+    # or withdrawal, and the end at the terms' date (actor "system").
+    CONSENT_APPROVED = "consent.approved"
+    CONSENT_WITHDRAWN = "consent.withdrawn"
+    MEMBER_EXPIRED = "member.expired"
 
 
 class Refusal(StrEnum):

@@ -34,7 +34,7 @@ from secure_msg.model.accounts import (
     normalise_login,
 )
 from secure_msg.model.roles import Role
-from secure_msg.services import invitation_service
+from secure_msg.services import caregiver_membership, invitation_service
 from secure_msg.services.argon2_gate import Argon2Gate
 from secure_msg.services.core import Core
 from secure_msg.services.live import PASSWORD_CHANGED, RECOVERED, Hub
@@ -207,7 +207,10 @@ async def enroll(deps: AccountDeps, token: str, req: EnrollRequest) -> LoginResu
             conn, at_ms=now, actor=actor, action="account.enrolled", target=actor,
             detail={"role": inv.role.value, "invitation": inv.id},
         )
-        if info.booklet_id is not None:
+        if info.booklet_id is not None and not caregiver_membership.join_txn(
+            conn, invitation_id=inv.id, booklet_id=info.booklet_id,
+            account_id=info.account_id, role=inv.role, now_ms=now,
+        ):
             booklet_store.add_member_txn(
                 conn, info.booklet_id, info.account_id, inv.role, now
             )
@@ -460,6 +463,13 @@ async def accept_invitation(deps: AccountDeps, session: Session, token: str) -> 
             raise InvitationUsed()
         # A current member is refused, not moved to the link's role: raising rolls the whole
         # transaction back, so the link stays usable for the person it was meant for.
+        if booklet_store.membership_txn(conn, target.booklet_id, session.account_id):
+            raise AlreadyMember()
+        if caregiver_membership.join_txn(
+            conn, invitation_id=inv.id, booklet_id=target.booklet_id,
+            account_id=session.account_id, role=inv.role, now_ms=now,
+        ):
+            return target.booklet_id
         if not booklet_store.add_member_txn(
             conn, target.booklet_id, session.account_id, inv.role, now
         ):

@@ -23,7 +23,7 @@ from secure_msg.model.accounts import Session
 from secure_msg.model.booklets import BookletSummary, Member, Receipt
 from secure_msg.model.invitations import InvitationRequest, IssuedInvitation, new_token
 from secure_msg.model.roles import Role
-from secure_msg.services import invitation_service
+from secure_msg.services import caregiver_membership, invitation_service
 from secure_msg.services.core import Core
 from secure_msg.services.live import GRANT, Hub, ReaderEvent
 from secure_msg.storage import audit as audit_store
@@ -48,6 +48,8 @@ def require_member_txn(
 ) -> Role:
     role = store.membership_txn(conn, booklet_id, session.account_id)
     if role is None:
+        # A caregiver still waiting for consent, or whose time ran out, is told so (403).
+        caregiver_membership.refuse_non_member_txn(conn, booklet_id, session.account_id)
         raise NotFound("No such booklet.")
     return role
 
@@ -72,6 +74,7 @@ async def create(deps: BookletDeps, session: Session) -> bytes:
 
 
 async def list_mine(deps: BookletDeps, session: Session) -> list[BookletSummary]:
+    await caregiver_membership.expire_if_due(deps, deps.hub)
     return await deps.db.read(
         functools.partial(store.my_booklets_txn, account_id=session.account_id)
     )
@@ -82,6 +85,7 @@ async def members(
 ) -> list[Member]:
     """Current members; with `include_removed` also former ones, whose keys still verify the
     entries they wrote."""
+    await caregiver_membership.expire_if_due(deps, deps.hub)
 
     def txn(conn: Txn) -> list[Member]:
         require_member_txn(conn, booklet_id, session)
@@ -237,6 +241,7 @@ async def grant_history(
     A grant may list thousands of entries: it is parsed and verified on a reader, and stored in
     the writer's thread (inline=False), so neither step stalls the event loop.
     """
+    await caregiver_membership.expire_if_due(deps, deps.hub)
     checked = await deps.db.read(functools.partial(
         _check_grant_txn, session=session, booklet_id=booklet_id, blob=blob))
     granted = await deps.db.write(functools.partial(

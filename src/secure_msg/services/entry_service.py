@@ -27,7 +27,12 @@ from secure_msg.model.accounts import Session
 from secure_msg.model.booklets import THERAPIST_KINDS, StoredEntry
 from secure_msg.model.entry_json import entry_text
 from secure_msg.model.roles import Role
-from secure_msg.services import access_log, blob_service, document_request_service
+from secure_msg.services import (
+    access_log,
+    blob_service,
+    caregiver_membership,
+    document_request_service,
+)
 from secure_msg.services.account_service import Authenticate
 from secure_msg.services.audit_batcher import AuditBatcher
 from secure_msg.services.booklet_service import BookletDeps, require_member_txn
@@ -97,6 +102,7 @@ async def post(deps: EntryDeps, auth: Authenticate, booklet_id: bytes, envelope:
     also attaches the uploads the entry lists (`blob_ids`, services/blob_service.py) and marks
     done the document request it names (`fulfils`, services/document_request_service.py)."""
     db, clock = deps.booklets.db, deps.booklets.clock
+    await caregiver_membership.expire_if_due(deps.booklets, deps.hub)
     ctx = await db.read_now(functools.partial(
         _context_txn, booklet_id=booklet_id, auth=auth, size=len(envelope),
         max_size=deps.max_entry_bytes,
@@ -196,6 +202,7 @@ async def read(
         booklet = store.get_booklet_txn(conn, booklet_id)
         return session, page, booklet.last_seq if booklet else 0
 
+    await caregiver_membership.expire_if_due(deps.booklets, deps.hub)
     # On the event loop's own connection: an indexed page costs the loop ≈ 5.5 µs per entry
     # (≈ 0.3 ms for 50, ≈ 1.1 ms for the largest page of 200), while the round trip to a reader
     # thread cost ≈ 0.6 ms of CPU per page under load in GIL hand-overs, and tail latency
@@ -217,6 +224,7 @@ async def read(
 
 async def head(deps: EntryDeps, session: Session, booklet_id: bytes) -> tuple[int, bytes, int]:
     """(last sequence, last entry hash, members version): what a client needs to seal the next."""
+    await caregiver_membership.expire_if_due(deps.booklets, deps.hub)
 
     def txn(conn: Txn) -> tuple[int, bytes, int]:
         require_member_txn(conn, booklet_id, session)

@@ -52,6 +52,16 @@ PASSWORD_CHANGED = "password-changed"  # noqa: S105 (a close reason, not a passw
 RECOVERED = "recovered"
 SESSION_EXPIRED = "session-expired"
 
+
+@dataclass(frozen=True)
+class MemberEvent:
+    """A caregiver joined (every guardian approved) or left (withdrawn, expired)."""
+
+    booklet_id: bytes
+    account_id: bytes
+    change: str  # joined, withdrawn or expired
+
+
 @dataclass(frozen=True)
 class BookletEvent:
     """A booklet's lifecycle changed (it was closed): open views of it read it again."""
@@ -60,7 +70,7 @@ class BookletEvent:
     status: str
 
 
-Event = EntryEvent | BookletEvent | ReaderEvent
+LiveEvent = EntryEvent | BookletEvent | ReaderEvent | MemberEvent
 
 
 class Subscription:
@@ -71,16 +81,16 @@ class Subscription:
         self.session_key = session_key  # the session token's hash
         self.ended = False
         self.reason = ""
-        self._events: deque[Event] = deque()
+        self._events: deque[LiveEvent] = deque()
         self._wake = asyncio.Event()
 
-    def put(self, event: Event) -> None:
+    def put(self, event: LiveEvent) -> None:
         """A slow client drops events and re-syncs by seq."""
         if not self.ended and len(self._events) < QUEUE_LIMIT:
             self._events.append(event)
             self._wake.set()
 
-    def pop(self) -> Event | None:
+    def pop(self) -> LiveEvent | None:
         """The next event to send, or None when there is none or the subscription ended."""
         if self.ended or not self._events:
             return None
@@ -133,6 +143,12 @@ class Hub:
         """A booklet event for `readers` (no observers: they want entries only)."""
         for reader in readers:
             for subscription in self._subscribers.get(reader, ()):
+                subscription.put(event)
+
+    def announce(self, event: MemberEvent, accounts: list[bytes]) -> None:
+        """A membership change, to the sockets of `accounts` (observers see entries only)."""
+        for account in accounts:
+            for subscription in self._subscribers.get(account, ()):
                 subscription.put(event)
 
     def booklet_changed(self, event: BookletEvent, members: list[bytes]) -> None:

@@ -35,7 +35,14 @@ _COLUMNS = ("booklet_id, status, closed_by, closed_at_ms, purge_after_ms, remind
 # A new table keyed by booklet_id belongs here, or the purge leaves it behind (tests/api/
 # test_booklet_retention.py checks that no table still names a purged booklet).
 BOOKLET_TABLES = ("shares", "blobs", "document_requests", "entry_access", "receipts", "grants",
-                  "entries", "members", "appointments", "periods", "notices", "invitations")
+                  "entries", "members", "appointments", "periods", "notices", "caregiver_terms",
+                  "invitations")
+# Rows that reach a booklet only through a parent in BOOKLET_TABLES: deleted before it.
+_BY_PARENT = {
+    "caregiver_terms": ("DELETE FROM consent_records WHERE terms_id IN"
+                        " (SELECT id FROM caregiver_terms WHERE booklet_id = ?)",
+                        "consent_records"),
+}
 
 
 def _lifecycle(row: tuple[Any, ...]) -> Lifecycle:
@@ -177,6 +184,9 @@ def purge_txn(conn: sqlite3.Connection, booklet_id: bytes, now_ms: int) -> dict[
             return None
         deleted = {}
         for table in BOOKLET_TABLES:
+            if table in _BY_PARENT:
+                child_sql, child = _BY_PARENT[table]
+                deleted[child] = conn.execute(child_sql, (booklet_id,)).rowcount
             deleted[table] = conn.execute(
                 f"DELETE FROM {table} WHERE booklet_id = ?", (booklet_id,)).rowcount  # noqa: S608
         deleted["booklets"] = conn.execute("DELETE FROM booklets WHERE id = ?",

@@ -1,4 +1,4 @@
-"""Shares to outsiders (schema 0011_shares): the only SQL for the `shares` table."""
+"""Shares to outsiders (schema 0012_shares): the only SQL for the `shares` table."""
 
 from __future__ import annotations
 

@@ -12,6 +12,7 @@ from secure_msg.model.invitations import InvitationRequest
 from secure_msg.model.notice_templates import Language
 from secure_msg.model.roles import Role
 from secure_msg.services import booklet_service, entry_service, member_invitation, notice_service
+from secure_msg.web import api_consent
 from secure_msg.web import response_types as out
 from secure_msg.web.auth import require_session, session_check
 from secure_msg.web.json_io import b64, path_id, read_body, read_query
@@ -70,9 +71,11 @@ async def invite_member(request: web.Request) -> web.Response:
     request_ = InvitationRequest(Role(body.role), body.name, body.phone, body.email)
     send = notice_service.parse_send(body.send)
     s = services(request)
+    booklet_id = path_id(request, "booklet_id")
     issued, queued = await member_invitation.invite(
-        s.booklets, s.notices, session, path_id(request, "booklet_id"), request_, send,
-        body.language or Language.FI)
+        s.booklets, s.notices, session, booklet_id, request_, send,
+        body.language or Language.FI,
+        terms_txn=api_consent.terms_hook(request, session, booklet_id, body))
     base = s.config.server.public_base_url
     answer: out.Invitation = {
         "id": issued.invitation.id, "link": issued.link(base),

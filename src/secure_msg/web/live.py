@@ -19,7 +19,8 @@ from secure_msg.services import account_service
 from secure_msg.services.live import (
     SESSION_EXPIRED,
     BookletEvent,
-    Event,
+    LiveEvent,
+    MemberEvent,
     ReaderEvent,
     Subscription,
 )
@@ -119,7 +120,10 @@ async def _drain(ws: web.WebSocketResponse) -> None:
 
 
 @functools.lru_cache(maxsize=64)  # one event goes to every reader's socket: encode it once
-def event_text(event: Event) -> str:
+def event_text(event: LiveEvent) -> str:
+    if isinstance(event, MemberEvent):
+        return json.dumps({"type": "member", "booklet_id": event.booklet_id.hex(),
+                           "account_id": event.account_id.hex(), "change": event.change})
     if isinstance(event, BookletEvent):
         return json.dumps({"type": "booklet", "booklet_id": event.booklet_id.hex(),
                            "status": event.status})
@@ -133,7 +137,8 @@ def setup_routes(app: web.Application) -> None:
     add_route(app, "GET", "/api/live", live, tags=["booklets"],
               summary="WebSocket of new-entry events; first message {\"token\": …}",
               description="Events: {type: entry, booklet_id, seq, kind, author_id}; {type: "
-              "grant | appointments | removed, booklet_id}; {type: booklet, booklet_id, status} "
+              "grant | appointments | removed, booklet_id}; {type: member, booklet_id, account_id, "
+              "change: joined|withdrawn|expired}; {type: booklet, booklet_id, status} "
               "when a booklet is closed. Closes with code 4401 when the session ends, the reason "
               "saying why: logged-out, password-changed, recovered, session-expired or "
               "unauthorized.",

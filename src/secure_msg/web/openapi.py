@@ -11,9 +11,10 @@
 request, query and response types (web/request_types.py, web/response_types.py) are the ones
 the handlers decode and build, so the document says what the code does. Each operation lists
 every status it can answer: its success, the `errors` its services raise, and those its shape
-implies (a JSON body: 400, 408, 413, 415, 422; a bearer token: 401; an id in the path: 404; a
-query: 422). There is no `default` response: a status not listed is a defect, and the contract
-test (secure_msg.testing.contract) fails on one. tests/web/test_openapi.py fails when a route of
+implies (a JSON body: 400, 408, 413, 415, 422; a bearer token: 401; an id in the path: 404,
+and 403 for a booklet's with a session, for a caregiver waiting or expired; a query: 422).
+There is no `default` response: a status not listed is a defect, and the contract test
+(secure_msg.testing.contract) fails on one. tests/web/test_openapi.py fails when a route of
 the app is missing from the document or a handler reads a query parameter not declared here.
 """
 
@@ -103,6 +104,8 @@ class Operation:
             implied.append(401)
         if any(name.endswith("_id") for name in self.path_params):
             implied.append(404)
+        if self.auth and "booklet_id" in self.path_params:
+            implied.append(403)  # a caregiver's consent-pending or membership-expired
         if self.query is not None:
             implied.append(422)
         return tuple(sorted({*self.errors, *implied}))

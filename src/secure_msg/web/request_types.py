@@ -194,6 +194,19 @@ class InviteBody(_Body):
     send: Annotated[list[Annotated[str, Meta(extra_json_schema={"enum": ["email", "sms"]})]],
                     Meta(description="channels to send the link by")] = []
     language: Language | None = None  # fi when absent
+    until: Annotated[str, Meta(
+        pattern=r"^([0-9]{4}-[0-9]{2}-[0-9]{2}|period-end)$", description=(
+            "caregivers (required): membership until the end of this date in the practice's "
+            "time zone, or period-end: the end date of the booklet's current therapy period"))
+    ] | None = None
+    scope: Annotated[Literal["new", "history"], Meta(description=(
+        "caregivers (required): new entries only, or also earlier ones a member grants"))
+    ] | None = None
+
+
+class ConsentBody(_Body):
+    record: Annotated[Sealed, Meta(description=(
+        "a guardian's signed consent record (docs/protocol.md §5.1): approve or withdraw"))]
 
 
 class GrantBody(_Body):

@@ -135,6 +135,29 @@ class Invitation(TypedDict):
     queued: list[Annotated[str, _enum(Channel.SMS, Channel.EMAIL)]]
 
 
+class Consent(TypedDict):
+    guardian_id: Hex
+    action: Annotated[str, _enum("approve", "withdraw")]
+    record: B64  # the signed record (docs/protocol.md §5.1): clients verify it themselves
+    signed_at: Time  # when the server stored it
+
+
+class Caregiver(TypedDict):
+    account_id: Hex
+    name: str | None
+    key_statement: B64
+    fingerprint: Fingerprint
+    until: Time
+    scope: Annotated[str, _enum("new", "history")]
+    status: Annotated[str, _enum("pending_consent", "active", "withdrawn", "expired")]
+    invited_by: Hex
+    consents: list[Consent]
+
+
+class Caregivers(TypedDict):
+    caregivers: list[Caregiver]
+
+
 class Granted(TypedDict):
     entries: Count
 

@@ -44,7 +44,13 @@ from secure_msg.model.notice_templates import (
     default_templates_dir,
 )
 from secure_msg.server_keys import load_vault
-from secure_msg.services import blob_service, notice_service, retention_service, scheduler
+from secure_msg.services import (
+    blob_service,
+    caregiver_membership,
+    notice_service,
+    retention_service,
+    scheduler,
+)
 from secure_msg.services.account_service import AccountDeps
 from secure_msg.services.appointment_service import AppointmentDeps
 from secure_msg.services.argon2_gate import Argon2Gate
@@ -298,6 +304,8 @@ async def _running(s: Services) -> AsyncIterator[None]:
     few = cfg.appointments.period_few_sessions
 
     async def tick() -> int:
+        # Caregivers whose time is up stop being members even if nobody reads meanwhile.
+        await caregiver_membership.expire_if_due(s.booklets, s.booklets.hub)
         try:
             queued = await scheduler.run_once(s.appointments, lead_ms, few)
             return queued + (await retention_service.tick(s.retention)).reminded

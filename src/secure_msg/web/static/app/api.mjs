@@ -43,6 +43,7 @@ export async function api(method, path, body) {
 /** Plain-language text for any error a screen can show. @param {unknown} err @param {Record<string,string>} [overrides] type → i18n key */
 export function describeError(err, overrides = {}) {
   if (err instanceof ProtocolError) return overrides[err.code] ? t(overrides[err.code]) : t('err_protocol', { code: err.code });
+  if (err?.name === 'ConsentRefused') return t(`err_${err.code.replaceAll('-', '_')}`);
   if (err instanceof ApiError) {
     if (overrides[err.type]) return t(overrides[err.type]);
     if (err.status === 0) return t('err_network');

@@ -8,10 +8,11 @@
  * posted first.
  */
 import {
-  KIND, KIND_NAMES, ProtocolError, encodePayload, entryHash, fromBase64url, fromHex, openEntry, openEntryWithKey,
+  CONSENT, KIND, KIND_NAMES, ProtocolError, encodePayload, entryHash, fromBase64url, fromHex, openEntry, openEntryWithKey,
   openGrant, parseEntry, randomBytes, sealEntry, sealGrant, toBase64url, toHex, verifyKeyStatement,
 } from '../crypto/index.mjs';
 import { ApiError, api } from './api.mjs';
+import { requireConsent } from './consent.mjs';
 import { checkHistory } from './history.mjs';
 import { NotConfirmed, keyChanged, newRecipients, observe } from './pins.mjs';
 import { addSealedTo, getCheckpoint, getPin, getSealedTo, putPin, setCheckpoint, state } from './session.mjs';
@@ -260,6 +261,7 @@ export async function post(bookletId, kind, fields, { confirm } = {}) {
     const [head, current] = await Promise.all([api('GET', `/api/booklets/${bookletId}/head`), members(bookletId)]);
     const changed = current.find((m) => m.changed);
     if (changed) throw new ProtocolError('identity-key-changed', changed.id);
+    await requireConsent(bookletId, current); // a caregiver only with every guardian's consent (§5.1)
     const newcomers = newRecipients(current, [...getSealedTo(bookletId), ...confirmed], state.account?.id);
     if (newcomers.length) {
       if (!confirm || !(await confirm(newcomers))) throw new NotConfirmed(newcomers);
@@ -291,10 +293,18 @@ export async function post(bookletId, kind, fields, { confirm } = {}) {
  * @returns {Promise<number>}
  */
 export async function grantHistory(bookletId, member, entries, { confirm } = {}) {
-  const keys = entries.filter((e) => e.contentKey && e.entryHash)
+  let keys = entries.filter((e) => e.contentKey && e.entryHash)
     .map((e) => ({ entryId: fromHex(e.id), entryHash: e.entryHash, contentKey: e.contentKey }));
+  const titles = new Set(entries.filter((e) => e.kind === 'title').map((e) => e.id));
   if (!keys.length) return 0;
   if (member.changed) throw new ProtocolError('identity-key-changed', member.id);
+  // Only this member's consent matters here (a grant reaches no one else).
+  const current = await members(bookletId);
+  const otherCaregivers = current.filter((m) => m.id !== member.id && (m.role === 'caregiver' || m.pinnedRole === 'caregiver'));
+  const consented = (await requireConsent(bookletId, current.filter((m) => !otherCaregivers.includes(m)))).get(member.id);
+  // New entries only (§5.1): the title is the one earlier entry shared, or they could not tell whose booklet it is.
+  if (consented && consented.scope !== CONSENT.SCOPE_HISTORY) keys = keys.filter((k) => titles.has(toHex(k.entryId)));
+  if (!keys.length) return 0;
   if (!member.verified && member.id !== state.account?.id && !(confirm && await confirm([member]))) {
     throw new NotConfirmed([member]);
   }

@@ -17,6 +17,8 @@ let delay = 1000;
 const listeners = new Set();
 /** @type {(reason: string) => void} */
 let sessionEnded = () => {};
+/** @type {Set<(event: any) => void>} */
+const memberListeners = new Set();
 
 /**
  * Every event: `entry` (new entry), `grant` (history granted to me), `appointments` (changed),
@@ -39,6 +41,12 @@ export function onSessionEnded(fn) {
   sessionEnded = fn;
 }
 
+/** A caregiver joined or left a booklet (docs/protocol.md §10.3). @param {(event: any) => void} fn @returns {() => void} unsubscribe */
+export function onMember(fn) {
+  memberListeners.add(fn);
+  return () => memberListeners.delete(fn);
+}
+
 export function connect() {
   wanted = true;
   if (socket || !auth.token) return;
@@ -54,6 +62,7 @@ export function connect() {
       document.documentElement.dataset.live = 'ready';
     }
     if (typeof event.booklet_id === 'string') listeners.forEach((fn) => fn(event));
+    if (event.type === 'member') memberListeners.forEach((fn) => fn(event));
   });
   ws.addEventListener('close', (ev) => {
     if (socket === ws) socket = null;

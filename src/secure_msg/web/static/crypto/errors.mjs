@@ -9,7 +9,7 @@ export const CODES = new Set([
   'grantee-key-mismatch', 'unknown-entry', 'entry-hash-mismatch', 'key-commitment-mismatch', 'wrong-purpose',
   'bundle-decrypt-failed', 'account-mismatch', 'bundle-key-mismatch', 'identity-key-changed',
   'weak-kdf-params', 'recovery-key-malformed', 'recovery-key-checksum', 'invalid-key', 'qr-mismatch',
-  'state-decrypt-failed',
+  'state-decrypt-failed', 'wrong-caregiver', 'caregiver-key-mismatch', 'terms-mismatch', 'wrong-action',
   // file blobs (§4.7)
   'file-truncated', 'file-extended', 'file-chunk-order', 'file-chunk-invalid', 'file-wrong-file',
   'file-hash-mismatch',

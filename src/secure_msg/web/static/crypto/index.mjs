@@ -7,6 +7,7 @@ export { PBKDF2_ITERATIONS, PURPOSE, SALT_LENGTH, derivePasswordKeys, openBundle
 export { deriveRecoveryKeys, formatRecoveryKey, generateRecoverySecret, parseRecoveryKey } from './recovery.mjs';
 export { KIND, KIND_NAMES, decodePayload, encodePayload } from './payload.mjs';
 export { entryHash, headerHash, openEntry, openEntryWithKey, parseEntry, sealEntry, verifyEntry } from './envelope.mjs';
+export { CONSENT, keyFingerprint, parseConsent, sealConsent, verifyConsent } from './consent.mjs';
 export { openGrant, parseGrant, sealGrant, verifyGrant } from './grant.mjs';
 export { checkQrPayload, encodeQrPayload, fingerprint, groupDigits, parseQrPayload, safetyNumber } from './safety.mjs';
 export { KeyStore, indexedDbBackend, memoryBackend } from './keystore.mjs';

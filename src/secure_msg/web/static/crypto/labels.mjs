@@ -12,6 +12,8 @@ export const TYPE = Object.freeze({
   CLIENT_STATE: 0x40, // sealed to the account's own key, kept on the server (§6.5)
   FILE_BLOB: 0x50, // a file in chunks, named by a document entry (§4.7)
   SHARE: 0x51, // a file's key sealed for someone outside the booklet (§4.8)
+  // 0x60-0x6f: reserved for the signed roster
+  CONSENT: 0x70, // a guardian's signed consent to a caregiver (§5.1)
 });
 
 export const LABEL = Object.freeze({
@@ -30,6 +32,7 @@ export const LABEL = Object.freeze({
   FINGERPRINT: 'secure-msg/v1/fingerprint',
   SAFETY_NUMBER: 'secure-msg/v1/safety-number',
   CLIENT_STATE_KEY: 'secure-msg/v1/client-state-key',
+  CONSENT_SIGNATURE: 'secure-msg/v1/consent-signature',
   FILE_CHUNK_KEY: 'secure-msg/v1/file-chunk-key',
   SHARE_KEY: 'secure-msg/v1/share-key',
   SHARE_ACCESS: 'secure-msg/v1/share-access',

@@ -40,6 +40,9 @@ export const TEXTS = {
     doc_requested: 'asked for a document',
     doc_done: 'answered a document request (entry {seq})',
     doc_withdrawn: 'withdrew a document request',
+    consent_approved: 'approved {member} as a daycare or school member',
+    consent_withdrawn: 'withdrew the consent for {member}',
+    expired: 'ended {member}’s access at its end date',
     csv_done: 'The access log was saved as a CSV file.',
   },
   fi: {
@@ -68,6 +71,9 @@ export const TEXTS = {
     doc_requested: 'pyysi asiakirjaa',
     doc_done: 'vastasi asiakirjapyyntöön (merkintä {seq})',
     doc_withdrawn: 'perui asiakirjapyynnön',
+    consent_approved: 'hyväksyi jäsenen {member} päiväkodin tai koulun jäseneksi',
+    consent_withdrawn: 'perui suostumuksen jäsenelle {member}',
+    expired: 'päätti jäsenen {member} pääsyn sen päättymispäivänä',
     csv_done: 'Käyttöloki tallennettiin CSV-tiedostoksi.',
   },
   sv: {
@@ -96,6 +102,9 @@ export const TEXTS = {
     doc_requested: 'bad om ett dokument',
     doc_done: 'besvarade en dokumentbegäran (anteckning {seq})',
     doc_withdrawn: 'drog tillbaka en dokumentbegäran',
+    consent_approved: 'godkände {member} som medlem från daghem eller skola',
+    consent_withdrawn: 'återkallade samtycket för {member}',
+    expired: 'avslutade åtkomsten för {member} vid slutdatumet',
     csv_done: 'Åtkomstloggen sparades som en CSV-fil.',
   },
 };
@@ -143,6 +152,9 @@ export function describeAccess(item, nameFor, tr = tx, common = t) {
     'document_request.created': () => tr('doc_requested'),
     'document_request.done': () => tr('doc_done', { seq: d.seq }),
     'document_request.withdrawn': () => tr('doc_withdrawn'),
+    'consent.approved': () => tr('consent_approved', { member: nameFor(d.caregiver) }),
+    'consent.withdrawn': () => tr('consent_withdrawn', { member: nameFor(d.caregiver) }),
+    'member.expired': () => tr('expired', { member: nameFor(d.member) }),
   };
   return { who, what: what[item.action]?.() ?? item.action };
 }

@@ -10,7 +10,8 @@ import { announce, field, h, replace } from '../dom.mjs';
 import { t } from '../i18n.mjs';
 import { Opener, bookletTitle, members, nameOf, post, readEntries, readNewest } from '../data.mjs';
 import { acceptedCheckpoint } from '../history.mjs';
-import { onEvent } from '../live.mjs';
+import { onEvent, onMember } from '../live.mjs';
+import { caregivers } from '../consent.mjs';
 import { replaceCheckpoint, state } from '../session.mjs';
 import { toHex } from '../../crypto/encoding.mjs';
 import { busy, errorBox } from './common.mjs';
@@ -19,6 +20,7 @@ import { entrySignature, isoDay, renderEntry, weeklyCounts } from './entries.mjs
 import { historyWarning } from './history.mjs';
 import { membersPanel, therapistTools } from './tools.mjs';
 import { appointmentsPanel } from './appointments.mjs';
+import { caregiverNotice, consentPanel } from './consent.mjs';
 import { accessLogPanel } from './access-log.mjs';
 import { closing } from './closing.mjs';
 import { documentRequestsPanel } from './document-requests.mjs';
@@ -79,6 +81,11 @@ export function bookletView(main, bookletId) {
   let all = [];
   let opener = null;
   let receipts = [];
+  /** Caregivers' terms and the guardians' consent records (docs/protocol.md §5.1). */
+  let consentRows = [];
+  /** @type {HTMLElement | null} */
+  let consentBox = null;
+  let consentBoxSig = '';
   let gone = false;
   /** @type {Map<string, {li: HTMLElement, sig: string}>} entry id → its rendered item */
   const rendered = new Map();
@@ -200,6 +207,17 @@ export function bookletView(main, bookletId) {
       closeAction = lifecycle.action(update, (text) => error.show(text));
       side.append(closeAction);
     }
+    // A closed booklet takes no consents (409 booklet-closed): no consent step either. Like the
+    // members panel, drawn again only when what it shows changed and no question is open in it.
+    const consentSig = lifecycle.closed() ? 'closed' : JSON.stringify([membersSig, consentRows]);
+    if (consentSig !== consentBoxSig && !(consentBox && busyWith(consentBox))) {
+      const next = lifecycle.closed() ? null : consentPanel(bookletId, consentRows, all, { onChange: update });
+      if (consentBox && next) consentBox.replaceWith(next);
+      else if (consentBox) consentBox.remove();
+      else if (next) side.prepend(next);
+      consentBox = next;
+      consentBoxSig = consentSig;
+    }
   }
 
   async function markRead() {
@@ -239,6 +257,7 @@ export function bookletView(main, bookletId) {
     if (gone) return;
     try {
       await refreshMembers();
+      consentRows = await caregivers(bookletId);
       await lifecycle.refresh();
       const changed = all.filter((m) => m.changed && !m.removed);
       if (changed.length) return blocked(changed);
@@ -270,6 +289,11 @@ export function bookletView(main, bookletId) {
       await markRead();
     } catch (e) {
       if (e instanceof ApiError && e.status === 404) return showGone();
+      if (e instanceof ApiError && ['consent-pending', 'membership-expired'].includes(e.type)) {
+        gone = true; // a caregiver waiting for the guardians, or whose time ended
+        replace(body, h('p', { class: 'notice', role: 'alert' }, caregiverNotice(e)));
+        return;
+      }
       error.show(describeError(e));
     } finally {
       updateJump();
@@ -440,6 +464,9 @@ export function bookletView(main, bookletId) {
       update();
     }
   });
+  const stopMembers = onMember((event) => {
+    if (event.booklet_id === bookletId && !gone) update();
+  });
   const visible = () => markRead();
   document.addEventListener('visibilitychange', visible);
   window.addEventListener('scroll', onScroll, { passive: true });
@@ -459,6 +486,7 @@ export function bookletView(main, bookletId) {
     stop();
     nearTop?.disconnect();
     resized?.disconnect();
+    stopMembers();
     document.removeEventListener('visibilitychange', visible);
     window.removeEventListener('scroll', onScroll);
   };
