@@ -30,6 +30,7 @@ FINGERPRINT = b"secure-msg/v1/fingerprint"
 SAFETY_NUMBER = b"secure-msg/v1/safety-number"
 CLIENT_STATE_KEY = b"secure-msg/v1/client-state-key"
 FILE_CHUNK_KEY = b"secure-msg/v1/file-chunk-key"
+EXPORT_MANIFEST = b"secure-msg/v1/export-manifest"  # the exporter's signature (§11)
 
 
 def labelled(label: bytes, *parts: bytes) -> bytes:

@@ -30,6 +30,7 @@ export const LABEL = Object.freeze({
   SAFETY_NUMBER: 'secure-msg/v1/safety-number',
   CLIENT_STATE_KEY: 'secure-msg/v1/client-state-key',
   FILE_CHUNK_KEY: 'secure-msg/v1/file-chunk-key',
+  EXPORT_MANIFEST: 'secure-msg/v1/export-manifest', // the exporter's signature over an export (§11)
 });
 
 /**

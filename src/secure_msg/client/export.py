@@ -1,0 +1,212 @@
+"""Export a booklet for the patient record (docs/export.md): one zip with the booklet decrypted
+on this device (booklet.json, a printable booklet.html, the attached files) beside the signed
+envelopes it came from, a manifest of every file's SHA-256 and each entry's content key, and
+the exporter's signature over the manifest. `export_verify.verify` checks it offline.
+
+The archive holds the content keys of the entries it holds in plaintext anyway: with them a
+verifier shows that booklet.json says what each author signed, and they open nothing else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from secure_msg.base64url import decode as b64decode
+from secure_msg.client import access_log
+from secure_msg.client.client import Client, MemberInfo
+from secure_msg.client.http import ClientError
+from secure_msg.clock import ms_to_iso
+from secure_msg.crypto import envelope, labels, safety
+from secure_msg.crypto.attachments import sanitise_filename
+from secure_msg.crypto.envelope import KINDS
+from secure_msg.crypto.errors import ProtocolError
+from secure_msg.crypto.payloads import decode_payload
+from secure_msg.crypto.primitives import sign
+from secure_msg.model.access_log import ExportKind
+
+from . import export_html, export_zip
+
+FORMAT = "secure-msg-export"
+VERSION = 1
+MANIFEST, SIGNATURE, BOOKLET_JSON, BOOKLET_HTML = (
+    "manifest.json", "manifest.sig", "booklet.json", "booklet.html")
+LANGUAGES = ("fi", "sv", "en")
+
+# (booklet id, entry seq, attachment index, attachment) -> the file's plaintext, or None when
+# it cannot be had; the blob download API is not there yet (docs/export.md §4).
+FetchFile = Callable[[str, int, int, dict[str, Any]], Awaitable[bytes | None]]
+
+
+def envelope_path(seq: int) -> str:
+    return f"envelopes/{seq:06d}.bin"
+
+
+def file_path(seq: int, index: int, name: str) -> str:
+    """Unique by entry and position, readable by the sanitised name the author gave."""
+    return f"files/{seq:06d}-{index + 1:02d}-{sanitise_filename(name)}"
+
+
+def plain(value: Any) -> Any:
+    """A decoded payload as JSON writes it: the reader's exact numbers as ints (or floats)."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
+
+
+def dumps(value: Any) -> bytes:
+    return (json.dumps(value, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
+
+
+def sha256_hex(data: bytes) -> str:
+    """Plain SHA-256, not the protocol's labelled hash: `sha256sum` checks an unpacked file."""
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass(frozen=True)
+class Exported:
+    archive: bytes
+    entries: int
+    files: int
+    missing_files: int
+    problems: list[dict[str, Any]]
+
+
+async def _no_files(booklet_id: str, seq: int, index: int, a: dict[str, Any]) -> bytes | None:
+    return None
+
+
+async def _statements(client: Client, booklet_id: str, members: list[MemberInfo]
+                      ) -> dict[str, bytes]:
+    """Each member's key statement as served, once it is the one the members check accepted
+    (the same identity key as pinned): the verifier checks signatures with these."""
+    data = await client.api.call("GET", f"/api/booklets/{booklet_id}/members",
+                                 params={"all": "1"})
+    known = {m.account_id: m for m in members}
+    out: dict[str, bytes] = {}
+    for raw in data["members"]:
+        st = b64decode(raw["key_statement"])
+        m = known.get(raw["account_id"])
+        if m is None or st[20:52] != m.identity_key:
+            raise ClientError(0, "protocol/identity-key-changed",
+                              "A member's key changed while exporting; try again")
+        out[m.account_id] = st
+    return out
+
+
+async def build(client: Client, booklet_id: str, *, language: str = "en",
+                fetch_file: FetchFile = _no_files, now_ms: int | None = None) -> Exported:
+    """Read the whole booklet, record the export in its access log, and build the archive."""
+    me = client._me()
+    members = await client.members(booklet_id, include_removed=True)
+    statements = await _statements(client, booklet_id, members)
+    mine = next((m for m in members if m.account_id == me.account_id.hex()), None)
+    if mine is None:
+        raise ClientError(404, "not-found", "Not a member of this booklet")
+    read = await client._read_checked(booklet_id, 0)
+    problems = [p.to_json() for p in client.history_problems.get(booklet_id, [])]
+
+    entries: list[dict[str, Any]] = []
+    listed: list[dict[str, Any]] = []
+    sealed_out: list[tuple[str, bytes]] = []
+    files: list[tuple[str, bytes]] = []
+    missing = 0
+    for raw, opened in read:
+        sealed = b64decode(raw["envelope"])
+        seq = int(raw["seq"])
+        item: dict[str, Any] = {
+            "seq": seq, "entry_id": raw["entry_id"], "author_id": raw["author_id"],
+            "kind": None, "created_at": raw["created_at"], "payload": None, "error": None,
+            "files": []}
+        key: str | None = None
+        if isinstance(opened, ClientError):
+            item["error"] = opened.code
+        else:
+            item["kind"] = KINDS[opened.header.kind]
+            item["created_at"] = ms_to_iso(opened.header.created_at)
+            try:
+                item["payload"] = plain(decode_payload(opened.header.kind, opened.plaintext))
+                key = opened.content_key.hex()
+            except ProtocolError as exc:
+                item["error"] = f"protocol/{exc.code}"
+        for i, a in enumerate((item["payload"] or {}).get("attachments") or []):
+            data = await fetch_file(booklet_id, seq, i, a)
+            if data is None:
+                missing += 1
+                item["files"].append({"attachment": i, "path": None, "missing": "unavailable"})
+                continue
+            path = file_path(seq, i, a["name"])
+            files.append((path, data))
+            item["files"].append({"attachment": i, "path": path, "missing": None})
+        entries.append(item)
+        path = envelope_path(seq)
+        sealed_out.append((path, sealed))
+        listed.append({"seq": seq, "path": path,
+                       "entry_hash": envelope.entry_hash(sealed).hex(), "content_key": key})
+
+    # Recorded before the log is read, so that the archive shows its own export.
+    await access_log.record_export(client, booklet_id, ExportKind.BOOKLET.value, len(entries))
+    log_items = await access_log.fetch(client, booklet_id)
+    table = access_log.rows(log_items, members)
+
+    title = next((e["payload"]["title"] for e in reversed(entries)
+                  if e["kind"] == "title" and e["payload"]), None)
+    at = ms_to_iso(now_ms if now_ms is not None else client.now_ms())
+    doc = {
+        "format": FORMAT, "version": VERSION, "booklet_id": booklet_id, "title": title,
+        "exported_at": at, "language": language if language in LANGUAGES else "en",
+        "exporter": {"account_id": mine.account_id, "name": mine.name, "role": mine.role,
+                     "fingerprint": mine.fingerprint},
+        "members": [{"account_id": m.account_id, "role": m.pinned_role or m.role,
+                     "name": m.name, "fingerprint": m.fingerprint, "verified": m.verified,
+                     "removed": m.removed, "joined_seq": m.joined_seq} for m in members],
+        "entries": entries,
+        "homework": homework(entries),
+        "access_log": [{**r.item, "who": r.who, "what": r.what, "hash_ok": r.hash_ok}
+                       for r in table],
+        "history_problems": problems,
+    }
+    booklet_json = dumps(doc)
+    html = export_html.render(doc).encode("utf-8")
+    body = [(BOOKLET_JSON, booklet_json), (BOOKLET_HTML, html), *sealed_out, *files]
+    manifest = {
+        "format": FORMAT, "version": VERSION, "booklet_id": booklet_id, "exported_at": at,
+        "exporter": {"account_id": mine.account_id, "identity_key": me.identity_public.hex(),
+                     "fingerprint": safety.fingerprint(me.identity_public)},
+        "joined_seq": mine.joined_seq,
+        "members": [{"account_id": m.account_id, "role": m.pinned_role or m.role,
+                     "key_statement": statements[m.account_id].hex()} for m in members],
+        "envelopes": listed,
+        "files": [{"path": p, "size": len(d), "sha256": sha256_hex(d)} for p, d in body],
+    }
+    manifest_bytes = dumps(manifest)
+    signature = sign(me.identity, labels.EXPORT_MANIFEST, manifest_bytes)
+    archive = export_zip.write([(MANIFEST, manifest_bytes), (SIGNATURE, signature), *body])
+    return Exported(archive, len(entries), len(files), missing, problems)
+
+
+def homework(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each homework with the logs that name it, oldest first."""
+    out: dict[str, dict[str, Any]] = {}
+    for e in entries:
+        p = e["payload"]
+        if e["kind"] == "homework" and p:
+            out[e["entry_id"]] = {"entry_id": e["entry_id"], "seq": e["seq"],
+                                  "task": p["task"], "frequency": p["frequency"],
+                                  "text": p.get("text"), "logs": []}
+    for e in entries:
+        p = e["payload"]
+        if e["kind"] == "homework-log" and p and p["homework"] in out:
+            out[p["homework"]]["logs"].append({
+                "seq": e["seq"], "entry_id": e["entry_id"], "author_id": e["author_id"],
+                "done": p["done"], "how": p["how"], "date": p["date"],
+                "created_at": e["created_at"]})
+    return list(out.values())
