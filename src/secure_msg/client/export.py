@@ -170,8 +170,7 @@ async def build(client: Client, booklet_id: str, *, language: str = "en",
                      "removed": m.removed, "joined_seq": m.joined_seq} for m in members],
         "entries": entries,
         "homework": homework(entries),
-        "access_log": [{**r.item, "who": r.who, "what": r.what, "hash_ok": r.hash_ok}
-                       for r in table],
+        "access_log": [{**r.item, "who": r.who, "what": r.what} for r in table],
         "history_problems": problems,
     }
     booklet_json = dumps(doc)

@@ -14,6 +14,7 @@ import { historyWarning } from './history.mjs';
 import { membersPanel, therapistTools } from './tools.mjs';
 import { appointmentsPanel } from './appointments.mjs';
 import { accessLogPanel } from './access-log.mjs';
+import { exportPanel } from './export.mjs';
 
 /**
  * Re-joins already shown in this page (account:booklet:seq): hidden by the user, or shown until
@@ -196,7 +197,7 @@ export function bookletView(main, bookletId) {
     });
   });
 
-  replace(body, h('section', { class: 'entries' }, timeline), compose, side, accessLogPanel(bookletId, () => all));
+  replace(body, h('section', { class: 'entries' }, timeline), compose, side, accessLogPanel(bookletId, () => all), exportPanel(bookletId));
   replace(main, h('p', null, h('a', { href: '#/', class: 'back' }, `← ${t('back')}`)), heading, historyBox, error, appointments, body);
 
   const stop = onEntry((event) => {
