@@ -4,9 +4,11 @@ kind of change to the archive is found and named."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
+import stat
 import subprocess
 import sys
 from collections.abc import Callable
@@ -21,7 +23,7 @@ from secure_msg.client.export_verify import verify
 from secure_msg.crypto import labels
 from secure_msg.crypto.primitives import sign
 
-from .conftest import People, admin_invite
+from .conftest import PASSWORD, People, admin_invite
 
 pytestmark = pytest.mark.slow
 HOSTILE = "<img src=x onerror=alert(1)> </p><script>alert(2)</script>"
@@ -152,6 +154,36 @@ async def test_export_verifies_offline_and_every_change_is_found(
     assert out["ok"] is False
     assert {"code": "bad-signature", "where": f"entry 3 ({env3})",
             "detail": "not signed by its author"} in out["failures"]
+    await _cli_export(dad, booklet, tmp_path)
+
+
+async def _cli_export(dad: Client, booklet: str, tmp_path: Path) -> None:
+    """`secure-msg client export` with a saved profile: an owner-only file that verifies, in
+    English by the account's language, and a second export in the log."""
+    folder, password = tmp_path / "isa", tmp_path / "password"
+    dad.profile.save(folder)
+    password.write_text(PASSWORD + "\n")
+    out = tmp_path / "isa.zip"
+    run = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "secure_msg", "client", "--profile", str(folder),
+         "--password-file", str(password), "--json", "export", booklet, "--out", str(out),
+         "--language", "sv"], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    answer = json.loads(run.stdout)
+    assert (answer["entries"], answer["files"], answer["path"]) == (7, 0, str(out))
+    assert "1 attached files could not be fetched" in run.stderr
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    report = verify(out.read_bytes())
+    assert report.ok
+    assert report.warnings == ["entry 7 file 0 is not in the archive (unavailable)"]
+    html = _members(out.read_bytes())["booklet.html"].decode()
+    assert "Hemuppgifter" in html
+    assert "Åtkomstlogg" in html
+    exports = [i["actor"] for i in await access_log.fetch(dad, booklet)
+               if i["action"] == "booklet.exported"]
+    assert len(exports) == 2
+    assert exports[0] == dad.profile.account_id
 
 
 def _every_change_is_found(archive: bytes, mum: Client, file_path: str) -> None:
