@@ -69,7 +69,8 @@ def test_a_browser_export_verifies_in_python(world: World, tmp_path: Path) -> No
     assert [(log["how"], log["author_id"]) for log in homework["logs"]] == [
         ("Hyvin meni", dad.profile.account_id)]
     html = files["booklet.html"].decode()
-    assert "<script" not in html.lower() and "<img" not in html.lower()
+    assert "<script" not in html.lower()
+    assert "<img" not in html.lower()
     assert "&lt;img src=x onerror=alert(1)&gt; Ääkköset &amp; &quot;lainaus&quot; " \
            "&#x27;yksi&#x27;" in html
     # Both implementations render one booklet.json to the same page.
@@ -78,6 +79,4 @@ def test_a_browser_export_verifies_in_python(world: World, tmp_path: Path) -> No
     log = world.call(access_log.fetch(world.t, world.booklet))
     exports = [i for i in log if i["action"] == "booklet.exported"]
     assert [(i["detail"]["kind"], i["detail"]["entries"]) for i in exports] == [("booklet", 5)]
-    expect_text = page.locator("section.export")
-    assert expect_text.is_visible()
     context.close()

@@ -21,7 +21,7 @@ from secure_msg.client import access_log
 from secure_msg.client.client import Client, MemberInfo
 from secure_msg.client.http import ClientError
 from secure_msg.clock import ms_to_iso
-from secure_msg.crypto import envelope, labels, safety
+from secure_msg.crypto import envelope, keys, labels, safety
 from secure_msg.crypto.attachments import sanitise_filename
 from secure_msg.crypto.envelope import KINDS
 from secure_msg.crypto.errors import ProtocolError
@@ -115,18 +115,16 @@ async def build(client: Client, booklet_id: str, *, language: str = "en",
     problems = [p.to_json() for p in client.history_problems.get(booklet_id, [])]
 
     entries: list[dict[str, Any]] = []
-    listed: list[dict[str, Any]] = []
-    sealed_out: list[tuple[str, bytes]] = []
+    sealed: list[tuple[int, bytes, bytes | None]] = []
     files: list[tuple[str, bytes]] = []
     missing = 0
     for raw, opened in read:
-        sealed = b64decode(raw["envelope"])
         seq = int(raw["seq"])
         item: dict[str, Any] = {
             "seq": seq, "entry_id": raw["entry_id"], "author_id": raw["author_id"],
             "kind": None, "created_at": raw["created_at"], "payload": None, "error": None,
             "files": []}
-        key: str | None = None
+        key: bytes | None = None
         if isinstance(opened, ClientError):
             item["error"] = opened.code
         else:
@@ -134,7 +132,7 @@ async def build(client: Client, booklet_id: str, *, language: str = "en",
             item["created_at"] = ms_to_iso(opened.header.created_at)
             try:
                 item["payload"] = plain(decode_payload(opened.header.kind, opened.plaintext))
-                key = opened.content_key.hex()
+                key = opened.content_key
             except ProtocolError as exc:
                 item["error"] = f"protocol/{exc.code}"
         for i, a in enumerate((item["payload"] or {}).get("attachments") or []):
@@ -147,49 +145,78 @@ async def build(client: Client, booklet_id: str, *, language: str = "en",
             files.append((path, data))
             item["files"].append({"attachment": i, "path": path, "missing": None})
         entries.append(item)
-        path = envelope_path(seq)
-        sealed_out.append((path, sealed))
-        listed.append({"seq": seq, "path": path,
-                       "entry_hash": envelope.entry_hash(sealed).hex(), "content_key": key})
+        sealed.append((seq, b64decode(raw["envelope"]), key))
 
     # Recorded before the log is read, so that the archive shows its own export.
     await access_log.record_export(client, booklet_id, ExportKind.BOOKLET.value, len(entries))
-    log_items = await access_log.fetch(client, booklet_id)
-    table = access_log.rows(log_items, members)
+    table = access_log.rows(await access_log.fetch(client, booklet_id), members)
+    parts = Parts(
+        booklet_id=booklet_id, language=language,
+        exported_at=ms_to_iso(now_ms if now_ms is not None else client.now_ms()),
+        exporter={"account_id": mine.account_id, "name": mine.name, "role": mine.role,
+                  "fingerprint": mine.fingerprint},
+        joined_seq=mine.joined_seq,
+        members=[{"account_id": m.account_id, "role": m.pinned_role or m.role,
+                  "name": m.name, "fingerprint": m.fingerprint, "verified": m.verified,
+                  "removed": m.removed, "joined_seq": m.joined_seq} for m in members],
+        statements=statements, entries=entries, envelopes=sealed, files=files,
+        access_log=[{**r.item, "who": r.who, "what": r.what} for r in table],
+        history_problems=problems)
+    return Exported(assemble(parts, me), len(entries), len(files), missing, problems)
 
+
+@dataclass(frozen=True)
+class Parts:
+    """Everything an archive holds, gathered and decrypted; `assemble` makes the bytes."""
+
+    booklet_id: str
+    language: str
+    exported_at: str
+    exporter: dict[str, Any]  # booklet.json's: account_id, name, role, fingerprint
+    joined_seq: int
+    members: list[dict[str, Any]]  # booklet.json's
+    statements: dict[str, bytes]  # account id -> key statement
+    entries: list[dict[str, Any]]  # booklet.json's, in sequence order
+    envelopes: list[tuple[int, bytes, bytes | None]]  # (seq, envelope, content key)
+    files: list[tuple[str, bytes]]  # (path under files/, plaintext)
+    access_log: list[dict[str, Any]]
+    history_problems: list[dict[str, Any]]
+
+
+def assemble(parts: Parts, me: keys.AccountKeys) -> bytes:
+    """The archive of `parts`, signed by `me`: no network, no clock (docs/export.md)."""
+    entries = parts.entries
     title = next((e["payload"]["title"] for e in reversed(entries)
                   if e["kind"] == "title" and e["payload"]), None)
-    at = ms_to_iso(now_ms if now_ms is not None else client.now_ms())
     doc = {
-        "format": FORMAT, "version": VERSION, "booklet_id": booklet_id, "title": title,
-        "exported_at": at, "language": language if language in LANGUAGES else "en",
-        "exporter": {"account_id": mine.account_id, "name": mine.name, "role": mine.role,
-                     "fingerprint": mine.fingerprint},
-        "members": [{"account_id": m.account_id, "role": m.pinned_role or m.role,
-                     "name": m.name, "fingerprint": m.fingerprint, "verified": m.verified,
-                     "removed": m.removed, "joined_seq": m.joined_seq} for m in members],
-        "entries": entries,
-        "homework": homework(entries),
-        "access_log": [{**r.item, "who": r.who, "what": r.what} for r in table],
-        "history_problems": problems,
+        "format": FORMAT, "version": VERSION, "booklet_id": parts.booklet_id, "title": title,
+        "exported_at": parts.exported_at,
+        "language": parts.language if parts.language in LANGUAGES else "en",
+        "exporter": parts.exporter, "members": parts.members, "entries": entries,
+        "homework": homework(entries), "access_log": parts.access_log,
+        "history_problems": parts.history_problems,
     }
-    booklet_json = dumps(doc)
-    html = export_html.render(doc).encode("utf-8")
-    body = [(BOOKLET_JSON, booklet_json), (BOOKLET_HTML, html), *sealed_out, *files]
+    sealed = [(envelope_path(seq), data) for seq, data, _ in parts.envelopes]
+    body = [(BOOKLET_JSON, dumps(doc)), (BOOKLET_HTML, export_html.render(doc).encode("utf-8")),
+            *sealed, *parts.files]
     manifest = {
-        "format": FORMAT, "version": VERSION, "booklet_id": booklet_id, "exported_at": at,
-        "exporter": {"account_id": mine.account_id, "identity_key": me.identity_public.hex(),
+        "format": FORMAT, "version": VERSION, "booklet_id": parts.booklet_id,
+        "exported_at": parts.exported_at,
+        "exporter": {"account_id": me.account_id.hex(), "identity_key": me.identity_public.hex(),
                      "fingerprint": safety.fingerprint(me.identity_public)},
-        "joined_seq": mine.joined_seq,
-        "members": [{"account_id": m.account_id, "role": m.pinned_role or m.role,
-                     "key_statement": statements[m.account_id].hex()} for m in members],
-        "envelopes": listed,
+        "joined_seq": parts.joined_seq,
+        "members": [{"account_id": m["account_id"], "role": m["role"],
+                     "key_statement": parts.statements[m["account_id"]].hex()}
+                    for m in parts.members],
+        "envelopes": [{"seq": seq, "path": envelope_path(seq),
+                       "entry_hash": envelope.entry_hash(data).hex(),
+                       "content_key": key.hex() if key is not None else None}
+                      for seq, data, key in parts.envelopes],
         "files": [{"path": p, "size": len(d), "sha256": sha256_hex(d)} for p, d in body],
     }
     manifest_bytes = dumps(manifest)
     signature = sign(me.identity, labels.EXPORT_MANIFEST, manifest_bytes)
-    archive = export_zip.write([(MANIFEST, manifest_bytes), (SIGNATURE, signature), *body])
-    return Exported(archive, len(entries), len(files), missing, problems)
+    return export_zip.write([(MANIFEST, manifest_bytes), (SIGNATURE, signature), *body])
 
 
 def homework(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
