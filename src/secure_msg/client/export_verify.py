@@ -118,9 +118,13 @@ def _manifest(files: dict[str, bytes], report: Report) -> dict[str, Any] | None:
             return None
         exporter = m["exporter"]
         ik = bytes.fromhex(exporter["identity_key"])
-        missing = {"booklet_id", "envelopes", "files", "members"} - set(m)
-        if missing:
-            raise KeyError(", ".join(sorted(missing)))
+        for key in ("envelopes", "files", "members"):
+            if not (isinstance(m.get(key), list)
+                    and all(isinstance(i, dict) for i in m[key])):
+                raise ValueError(f"{key} is not a list of objects")
+        if not isinstance(m.get("booklet_id"), str):
+            raise ValueError("no booklet_id")
+        bytes.fromhex(m["booklet_id"])
     except (UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
         report.fail("manifest-malformed", MANIFEST, str(exc))
         return None
@@ -202,6 +206,7 @@ def _envelopes(files: dict[str, bytes], manifest: dict[str, Any],
     booklet = bytes.fromhex(str(manifest["booklet_id"]))
     items: list[history.Listed] = []
     seqs = []
+    listed_at = {i.get("seq"): i for i in manifest["envelopes"]}
     for item in manifest["envelopes"]:
         path = str(item.get("path"))
         sealed = files.get(path)
@@ -231,7 +236,10 @@ def _envelopes(files: dict[str, bytes], manifest: dict[str, Any],
             report.fail("wrong-booklet", where, "an envelope of another booklet")
         if h.kind in THERAPIST_KINDS and author[1] != "therapist":
             report.fail("wrong-author", where, "only the therapist writes this kind")
-        _content(env, author[0], item, by_seq.get(h.sequence), where, report)
+        # The key listed for this envelope's own sequence: one listed in the wrong place is
+        # named once (envelope-mismatch), not again as a key that does not fit it.
+        listed = listed_at.get(h.sequence, item)
+        _content(env, author[0], listed, by_seq.get(h.sequence), where, report)
     report.entries = len(items)
     if not items:
         return

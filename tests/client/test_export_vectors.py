@@ -1,0 +1,91 @@
+"""tests/vectors/export-v1.json (docs/export.md): the canonical zips, the manifest signature, the
+page, and every change to a whole archive named by `verify-export` exactly as the table says.
+tests/js/export.test.mjs runs the zips, the signature and the pages in the browser's code."""
+
+from __future__ import annotations
+
+import io
+import json
+import runpy
+import zipfile
+import zlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from secure_msg.client import export_html, export_zip
+from secure_msg.client.export_verify import verify
+from secure_msg.crypto import labels
+from secure_msg.crypto.primitives import verify as ed25519_verify
+
+ROOT = Path(__file__).resolve().parents[2]
+FILE = ROOT / "tests" / "vectors" / "export-v1.json"
+V = json.loads(FILE.read_text(encoding="utf-8"))
+
+
+def test_the_generator_makes_the_committed_file() -> None:
+    gen = runpy.run_path(str(ROOT / "tools" / "gen_export_vectors.py"))
+    assert gen["build"]() == FILE.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("case", V["crc32"], ids=lambda c: str(c["crc32"]))
+def test_crc32(case: dict[str, Any]) -> None:
+    assert zlib.crc32(bytes.fromhex(case["data"])) == case["crc32"]
+
+
+@pytest.mark.parametrize("case", V["zips"], ids=lambda c: c["name"])
+def test_zips_are_written_and_read_and_any_unzip_opens_them(case: dict[str, Any]) -> None:
+    members = [(m["name"], bytes.fromhex(m["data"])) for m in case["members"]]
+    data = bytes.fromhex(case["zip"])
+    assert export_zip.write(members) == data
+    assert export_zip.read(data) == members
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        assert z.testzip() is None  # every CRC right
+        assert [(i.filename, z.read(i)) for i in z.infolist()] == members
+        assert {(i.date_time, i.compress_type, i.extra) for i in z.infolist()} <= {
+            ((1980, 1, 1, 0, 0, 0), zipfile.ZIP_STORED, b"")}
+
+
+def test_the_manifest_signature_verifies() -> None:
+    s = V["manifest_signature"]
+    ik, sig, manifest = (bytes.fromhex(s[k]) for k in ("identity_key", "signature", "manifest"))
+    ed25519_verify(ik, sig, labels.EXPORT_MANIFEST, manifest)
+    with pytest.raises(Exception, match="bad-signature"):
+        ed25519_verify(ik, sig, labels.EXPORT_MANIFEST, manifest + b" ")
+
+
+@pytest.mark.parametrize("case", V["html"], ids=lambda c: c["name"])
+def test_the_page(case: dict[str, Any]) -> None:
+    html = export_html.render(case["doc"])
+    assert html == case["html"]
+    assert "<script" not in html
+    assert "<img" not in html
+
+
+def _changed(case: dict[str, Any]) -> bytes:
+    data = bytes.fromhex(V["archive"])
+    if "raw" in case:
+        for op, at in case["raw"]:
+            data = data[:at] + bytes([data[at] ^ 1]) + data[at + 1:] if op == "flip" \
+                else data[:at]
+        return data
+    files = dict(export_zip.read(data))
+    for op, name, *more in case["rezip"]:
+        if op == "flip":
+            at = more[0]
+            files[name] = files[name][:at] + bytes([files[name][at] ^ 1]) + files[name][at + 1:]
+        elif op == "remove":
+            del files[name]
+        elif op == "swap":
+            files[name], files[more[0]] = files[more[0]], files[name]
+        elif op == "add":
+            files[name] = bytes.fromhex(more[0])
+    return export_zip.write(list(files.items()))
+
+
+@pytest.mark.parametrize("case", V["cases"], ids=lambda c: c["name"])
+def test_each_change_to_an_archive_is_named(case: dict[str, Any]) -> None:
+    report = verify(_changed(case))
+    assert sorted([f.code, f.where] for f in report.failures) == sorted(case["failures"])
+    assert report.warnings == []
