@@ -4,8 +4,10 @@ tests/js/export.test.mjs runs the zips, the signature and the pages in the brows
 
 from __future__ import annotations
 
+import copy
 import io
 import json
+import random
 import runpy
 import zipfile
 import zlib
@@ -89,3 +91,30 @@ def test_each_change_to_an_archive_is_named(case: dict[str, Any]) -> None:
     report = verify(_changed(case))
     assert sorted([f.code, f.where] for f in report.failures) == sorted(case["failures"])
     assert report.warnings == []
+
+
+_ODD: list[Any] = [None, 1, -1, 1.5, "x", "zz", [], {}, [[1]], {"seq": [1]}, True, 10**30,
+                  "ab" * 16]
+
+
+def _mutate(value: Any, rnd: random.Random) -> None:
+    """Replace one value somewhere in a JSON document by one of another type."""
+    while isinstance(value, dict | list) and value:
+        key = rnd.choice(list(value)) if isinstance(value, dict) else rnd.randrange(len(value))
+        if rnd.random() < 0.4 or not isinstance(value[key], dict | list):
+            value[key] = copy.deepcopy(rnd.choice(_ODD))
+            return
+        value = value[key]
+
+
+def test_no_change_to_the_json_crashes_the_checker() -> None:
+    """An archive is hostile input: whatever a JSON file holds, each check names a failure."""
+    files = dict(export_zip.read(bytes.fromhex(V["archive"])))
+    rnd = random.Random(17)
+    for _ in range(300):
+        name = rnd.choice(["manifest.json", "booklet.json"])
+        doc = json.loads(files[name])
+        _mutate(doc, rnd)
+        changed = {**files, name: json.dumps(doc).encode()}
+        report = verify(export_zip.write(list(changed.items())))
+        assert not report.ok

@@ -90,7 +90,7 @@ def verify(data: bytes) -> Report:
         return report
     _files(files, manifest, report)
     doc = _booklet_json(files, report)
-    by_seq = {e.get("seq"): e for e in doc.get("entries", [])} if doc else {}
+    by_seq = {e["seq"]: e for e in doc["entries"] if isinstance(e.get("seq"), int)} if doc else {}
     statements = _statements(manifest, report)
     _envelopes(files, manifest, statements, by_seq, report)
     if doc is not None:
@@ -118,13 +118,7 @@ def _manifest(files: dict[str, bytes], report: Report) -> dict[str, Any] | None:
             return None
         exporter = m["exporter"]
         ik = bytes.fromhex(exporter["identity_key"])
-        for key in ("envelopes", "files", "members"):
-            if not (isinstance(m.get(key), list)
-                    and all(isinstance(i, dict) for i in m[key])):
-                raise ValueError(f"{key} is not a list of objects")
-        if not isinstance(m.get("booklet_id"), str):
-            raise ValueError("no booklet_id")
-        bytes.fromhex(m["booklet_id"])
+        _shape(m)
     except (UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
         report.fail("manifest-malformed", MANIFEST, str(exc))
         return None
@@ -140,6 +134,33 @@ def _manifest(files: dict[str, bytes], report: Report) -> dict[str, Any] | None:
             report.fail("bad-manifest-signature", SIGNATURE,
                         f"{exc.code}: the manifest is not what the exporter signed")
     return dict(m)
+
+
+# The manifest's lists: each item's members and their JSON types.
+_FIELDS: dict[str, dict[str, tuple[type, ...]]] = {
+    "envelopes": {"seq": (int,), "path": (str,), "entry_hash": (str,),
+                  "content_key": (str, type(None))},
+    "files": {"path": (str,), "size": (int,), "sha256": (str,)},
+    "members": {"account_id": (str,), "role": (str,), "key_statement": (str,)},
+}
+
+
+def _shape(m: dict[str, Any]) -> None:
+    """ValueError unless the manifest has the members and types every check relies on: a
+    hostile archive is a named failure, never a crash of the checker."""
+    if not (isinstance(m.get("booklet_id"), str) and len(bytes.fromhex(m["booklet_id"])) == 16):
+        raise ValueError("booklet_id is not 32 hex digits")
+    if not isinstance(m.get("joined_seq", 0), int) or not isinstance(m.get("exporter"), dict):
+        raise ValueError("joined_seq or exporter")
+    for key, fields in _FIELDS.items():
+        items = m.get(key)
+        if not isinstance(items, list):
+            raise ValueError(f"{key} is not a list")
+        for i in items:
+            if not (isinstance(i, dict) and all(
+                    isinstance(i.get(f), types) and not isinstance(i.get(f), bool)
+                    for f, types in fields.items())):
+                raise ValueError(f"an item of {key} lacks a member or has the wrong type")
 
 
 def _files(files: dict[str, bytes], manifest: dict[str, Any], report: Report) -> None:
@@ -168,8 +189,16 @@ def _booklet_json(files: dict[str, bytes], report: Report) -> dict[str, Any] | N
         return None  # file-missing already
     try:
         doc = _json(raw)
-        if not isinstance(doc, dict) or not isinstance(doc.get("entries"), list):
-            raise ValueError("no entries")
+        if not isinstance(doc, dict):
+            raise ValueError("not an object")
+        for key in ("entries", "access_log"):
+            if not (isinstance(doc.get(key), list)
+                    and all(isinstance(i, dict) for i in doc[key])):
+                raise ValueError(f"{key} is not a list of objects")
+        for e in doc["entries"]:
+            if not (isinstance(e.get("payload"), dict | None) and isinstance(e.get("files"), list)
+                    and all(isinstance(f, dict) for f in e["files"])):
+                raise ValueError(f"entry {e.get('seq')!r} is malformed")
         return doc
     except (UnicodeDecodeError, ValueError) as exc:
         report.fail("booklet-json-malformed", BOOKLET_JSON, str(exc))
@@ -289,7 +318,8 @@ def _content(env: envelope.Envelope, author_key: bytes, item: dict[str, Any],
 def _attachments(files: dict[str, bytes], doc: dict[str, Any], report: Report) -> None:
     """Each exported file is the one its signed attachment names (by SHA-256 and size)."""
     for e in doc["entries"]:
-        atts = (e.get("payload") or {}).get("attachments") or []
+        atts = (e.get("payload") or {}).get("attachments")
+        atts = atts if isinstance(atts, list) else []  # a changed payload is named elsewhere
         for f in e.get("files") or []:
             path = f.get("path")
             where = f"entry {e.get('seq')} file {f.get('attachment')}"
@@ -301,12 +331,12 @@ def _attachments(files: dict[str, bytes], doc: dict[str, Any], report: Report) -
             if not isinstance(index, int) or not 0 <= index < len(atts) or content is None:
                 report.fail("attachment-mismatch", where, "names no attachment or no file")
                 continue
-            a = atts[index]
+            a = atts[index] if isinstance(atts[index], dict) else {}
             if sha256_hex(content) != a.get("sha256") or len(content) != a.get("size"):
                 report.fail("attachment-mismatch", str(path), "not the file the author attached")
 
 
 def _access_log(doc: dict[str, Any], report: Report) -> None:
-    bad = [i.get("seq") for i in doc.get("access_log") or [] if not access_log.hash_ok(i)]
+    bad = [i.get("seq") for i in doc["access_log"] if not access_log.hash_ok(i)]
     if bad:
         report.warnings.append(f"access-log events {bad} do not match their own hash")
