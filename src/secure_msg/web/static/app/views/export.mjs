@@ -6,7 +6,7 @@
  * is recorded in the booklet's access log before the log is read into the archive.
  * Its texts live here, in fi/sv/en, to keep this panel in one module.
  */
-import { api, describeError } from '../api.mjs';
+import { api, auth, describeError } from '../api.mjs';
 import { announce, h } from '../dom.mjs';
 import { lang, t } from '../i18n.mjs';
 import { Opener, members, nameOf } from '../data.mjs';
@@ -16,8 +16,12 @@ import { renderExportHtml } from '../export-html.mjs';
 import { writeZip } from '../zip.mjs';
 import { describeAccess } from './access-log.mjs';
 import { errorBox } from './common.mjs';
-import { KIND_NAMES, ProtocolError, entryHash, fingerprint, fromBase64url, parseEntry, toHex } from '../../crypto/index.mjs';
+import {
+  KIND_NAMES, ProtocolError, blobLength, decryptFile, entryHash, fingerprint, fromBase64url, fromHex, parseEntry,
+  sanitiseFilename, toHex,
+} from '../../crypto/index.mjs';
 import { equal, utf8 } from '../../crypto/encoding.mjs';
+import { MIN_CHUNK_SIZE } from '../../crypto/file-stream.mjs';
 import { LABEL } from '../../crypto/labels.mjs';
 import { sign } from '../../crypto/primitives.mjs';
 
@@ -90,6 +94,35 @@ async function listing(bookletId) {
   return { raws, lastSeq };
 }
 
+/**
+ * An attachment's file, downloaded and opened with every check of §4.7; or why it is left out:
+ * "unavailable" (the server did not give the blob) or "protocol/<code>" (it failed a check).
+ * @param {string} bookletId @param {Record<string, any>} a the attachment
+ * @returns {Promise<Uint8Array | string>}
+ */
+async function fetchFile(bookletId, a) {
+  let resp;
+  try {
+    resp = await fetch(`/api/booklets/${bookletId}/blobs/${encodeURIComponent(a.blob_id)}`, {
+      headers: auth.token ? { Authorization: `Bearer ${auth.token}` } : {}, cache: 'no-store',
+    });
+  } catch {
+    return 'unavailable';
+  }
+  if (!resp.ok) return 'unavailable';
+  const blob = new Uint8Array(await resp.arrayBuffer());
+  // A server cannot make this device hold more than the file's largest possible blob.
+  if (blob.length > blobLength(a.size, MIN_CHUNK_SIZE)) return 'protocol/file-extended';
+  try {
+    return await decryptFile(blob, {
+      fileKey: fromHex(a.key), bookletId: fromHex(bookletId), fileId: fromHex(a.file_id), size: a.size, sha256: fromHex(a.sha256),
+    });
+  } catch (e) {
+    if (e instanceof ProtocolError) return `protocol/${e.code}`;
+    throw e;
+  }
+}
+
 /** Each homework with the logs that name it. @param {any[]} entries */
 function homeworkOf(entries) {
   /** @type {Map<string, any>} */ const out = new Map();
@@ -124,6 +157,7 @@ export async function buildExport(bookletId, { language = lang(), now = Date.now
   const entries = [];
   const listed = [];
   const sealedFiles = [];
+  /** @type {Array<[string, Uint8Array]>} */ const files = [];
   const items = [];
   for (const raw of raws) {
     const sealed = fromBase64url(raw.envelope);
@@ -143,9 +177,17 @@ export async function buildExport(bookletId, { language = lang(), now = Date.now
       if (!(e instanceof ProtocolError)) throw e;
       item.error = `protocol/${e.code}`;
     }
-    // The blob download is not part of this version yet: files are listed without content.
     const attachments = item.payload && Array.isArray(item.payload.attachments) ? item.payload.attachments : [];
-    item.files = attachments.map((_, i) => ({ attachment: i, path: null, missing: 'unavailable' }));
+    for (const [i, a] of attachments.entries()) {
+      const got = await fetchFile(bookletId, a);
+      if (typeof got === 'string') {
+        item.files.push({ attachment: i, path: null, missing: got });
+        continue;
+      }
+      const path = `files/${pad6(raw.seq)}-${String(i + 1).padStart(2, '0')}-${sanitiseFilename(a.name)}`;
+      files.push([path, got]);
+      item.files.push({ attachment: i, path, missing: null });
+    }
     entries.push(item);
     const path = `envelopes/${pad6(raw.seq)}.bin`;
     sealedFiles.push([path, sealed]);
@@ -183,7 +225,7 @@ export async function buildExport(bookletId, { language = lang(), now = Date.now
     access_log: log.map((i) => ({ ...i, ...describeAccess(i, nameFor) })),
     history_problems: problems,
   };
-  const body = [['booklet.json', jsonBytes(doc)], ['booklet.html', utf8.encode(renderExportHtml(doc))], ...sealedFiles];
+  const body = [['booklet.json', jsonBytes(doc)], ['booklet.html', utf8.encode(renderExportHtml(doc))], ...sealedFiles, ...files];
   const manifest = {
     format: FORMAT, version: 1, booklet_id: bookletId, exported_at: at,
     exporter: { account_id: mine.id, identity_key: toHex(state.keys.identityPublic), fingerprint: await fingerprint(state.keys.identityPublic) },
