@@ -23,6 +23,7 @@
     │   ├── DuplicateEntry           409 duplicate-entry
     │   ├── AlreadyMember            409 already-member
     │   ├── InvalidTransition        409 invalid-transition
+    │   ├── NoticeNotRetryable       409 notice-not-retryable
     │   └── StateVersionConflict     409 state-version-conflict
     ├── Gone                         410 gone
     │   ├── InvitationExpired        410 invitation-expired
@@ -318,6 +319,14 @@ class InvalidTransition(Conflict):
 
     code = "invalid-transition"
     title = "The appointment is no longer in a state that allows this"
+
+
+class NoticeNotRetryable(Conflict):
+    """A notice sent again only from failed, undelivered or expired, once, and never an
+    invitation (its link is not kept: a new invitation replaces it)."""
+
+    code = "notice-not-retryable"
+    title = "This text message cannot be sent again"
 
 
 class WebhookSignatureInvalid(Forbidden):

@@ -39,6 +39,8 @@ FORM = "application/x-www-form-urlencoded"
 PATH_PARAMS: Mapping[str, JsonSchema] = {
     "token": {"type": "string", "description": "the token of an invitation link"},
     "path": {"type": "string", "description": "a file of the web inbox"},
+    "notice": {"type": "string", "pattern": "^[1-9][0-9]{0,17}$",
+               "description": "a notice's number (its `id`); anything else is 404"},
 }
 JSON_BODY_ERRORS = (400, 408, 413, 415, 422)
 FORM_BODY_ERRORS = (400, 408, 413, 415)

@@ -274,3 +274,13 @@ class GatherQuery(_Body):
     a: Annotated[str, Meta(description="the appointment the call read out (its first 32 "
                                        "characters are read)")] = ""
 
+
+
+# -- admin --------------------------------------------------------------------------------------
+
+
+class StaffInviteBody(_Body):
+    role: Literal["therapist", "admin"]
+    name: Text100
+    phone: Text32 | None = None
+    email: Text254 | None = None

@@ -244,6 +244,49 @@ class Notices(TypedDict):
     notices: list[Notice]
 
 
+# -- pending invitations and the admin's page --------------------------------------------------
+
+
+class PendingInvitation(TypedDict):
+    id: Count
+    role: RoleName
+    name: str | None
+    has_phone: bool
+    has_email: bool
+    created_at: Time
+    expires_at: Time
+
+
+class PendingInvitations(TypedDict):
+    invitations: list[PendingInvitation]
+
+
+class StaffInvitation(TypedDict):
+    id: Count
+    link: str
+    expires_at: Time
+
+
+class StaffMember(TypedDict):
+    account_id: Hex
+    role: RoleName
+    name: str | None
+    created_at: Time
+    disabled: bool
+
+
+class Staff(TypedDict):
+    staff: list[StaffMember]
+    pending: list[PendingInvitation]
+
+
+class AuditStatus(TypedDict):
+    ok: bool
+    checked: Count
+    first_broken_seq: int | None
+    reason: str
+
+
 # -- operations and problems --------------------------------------------------------------------
 
 

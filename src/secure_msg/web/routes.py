@@ -13,9 +13,11 @@ from aiohttp import web
 from secure_msg.web import (
     api_access_log,
     api_accounts,
+    api_admin,
     api_appointments,
     api_booklets,
     api_client_state,
+    api_notice_retry,
     inbox,
     live,
     ops,
@@ -32,6 +34,8 @@ ROUTE_SETUPS: tuple[RouteSetup, ...] = (
     api_access_log.setup_routes,
     live.setup_routes,
     api_appointments.setup_routes,
+    api_admin.setup_routes,
+    api_notice_retry.setup_routes,
     webhooks_twilio.setup_routes,
     inbox.setup_routes,
 )

@@ -80,6 +80,10 @@ export async function route() {
     cleanup = bookletView(main, m[1]);
     return undefined;
   }
+  if (session.state.account.role === 'admin') { // no booklets: the admin's page instead
+    cleanup = (await import('./views/admin.mjs')).adminView(main);
+    return undefined;
+  }
   const { inboxView } = await import('./views/inbox.mjs');
   cleanup = inboxView(main);
   return undefined;

@@ -1,11 +1,12 @@
 /** The members panel (verification state, safety numbers) and the therapist's tools. */
 import { api, describeError } from '../api.mjs';
-import { announce, field, h, replace } from '../dom.mjs';
+import { announce, field, h } from '../dom.mjs';
 import { t } from '../i18n.mjs';
 import { grantHistory, nameOf, post } from '../data.mjs';
 import { state } from '../session.mjs';
 import { busy, errorBox } from './common.mjs';
 import { askingBeside, unlessCancelled } from './confirm.mjs';
+import { inviteMemberForm } from './invite-member.mjs';
 
 /**
  * @param {string} bookletId @param {import('../data.mjs').Member[]} all
@@ -71,7 +72,7 @@ export function membersPanel(bookletId, all, entries, { therapist, onChange }) {
     h('ul', { class: 'member-list' }, current.map(row)), status, error);
 }
 
-/** Post homework; invite a guardian or caregiver and show the one-time link. */
+/** Post homework; invite a guardian or caregiver (views/invite-member.mjs). */
 export function therapistTools(bookletId, { onPosted }) {
   const hwError = errorBox();
   const homework = h('form', { class: 'card', 'data-form': 'homework' },
@@ -95,33 +96,6 @@ export function therapistTools(bookletId, { onPosted }) {
     });
   });
 
-  const inviteError = errorBox();
-  const result = h('div', { class: 'invite-result', 'aria-live': 'polite' });
-  const invite = h('form', { class: 'card', 'data-form': 'invite' },
-    h('h3', null, t('invite')),
-    field(t('invite_role'), { name: 'role' }, { tag: 'select', options: [['guardian', t('role_guardian')], ['caregiver', t('role_caregiver')]] }),
-    field(t('invite_name'), { name: 'name', maxlength: 100 }),
-    inviteError,
-    h('button', { type: 'submit', class: 'primary' }, t('make_link')),
-    result);
-  invite.addEventListener('submit', async (ev) => {
-    ev.preventDefault();
-    await busy(invite, inviteError, async () => {
-      const body = { role: invite.elements.namedItem('role').value };
-      const name = invite.elements.namedItem('name').value.trim();
-      if (name) body.name = name;
-      const issued = await api('POST', `/api/booklets/${bookletId}/invitations`, body);
-      invite.reset();
-      const link = h('input', { id: 'invite-link', readonly: true, value: issued.link, class: 'link' });
-      const copied = h('span', { class: 'muted', role: 'status' });
-      replace(result,
-        h('label', { for: 'invite-link' }, t('invite_link')), link,
-        h('button', { type: 'button', class: 'secondary', onclick: async () => {
-          link.select();
-          try { await navigator.clipboard.writeText(issued.link); copied.textContent = t('copied'); } catch { /* selected; copy by hand */ }
-        } }, t('copy')), copied);
-      link.focus();
-    });
-  });
+  const invite = inviteMemberForm(bookletId); // role, name, phone/e-mail, SMS/e-mail, links kept
   return h('details', { class: 'panel tools', open: true }, h('summary', null, t('tools')), homework, invite);
 }
