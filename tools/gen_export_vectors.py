@@ -103,7 +103,7 @@ def html_doc(language: str) -> dict[str, Any]:
              {"blob_id": "y", "file_id": "c4" * 16, "key": "c5" * 32, "name": "kuva.jpg",
               "media_type": "image/jpeg", "size": 4, "sha256": "c6" * 32}]},
          "error": None, "files": [
-             {"attachment": 0, "path": "files/000006-01-a_b'.pdf", "missing": None},
+             {"attachment": 0, "path": "files/000006-01-a_b'#1 (50%)!*~ä.pdf", "missing": None},
              {"attachment": 1, "path": None, "missing": "unavailable"}]},
         {"seq": 7, "entry_id": "b7" * 16, "author_id": t, "kind": "document",
          "created_at": "2026-12-06T09:00:00.000+00:00",

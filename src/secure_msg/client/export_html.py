@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from html import escape
 from typing import Any
+from urllib.parse import quote
 
 TEXTS: dict[str, dict[str, str]] = {
     "en": {
@@ -165,8 +166,9 @@ def _files(e: dict[str, Any], attachments: list[dict[str, Any]], tx: dict[str, s
     for i, a in enumerate(attachments):
         label = f"{_e(a.get('name'))} ({_e(a.get('media_type'))}, {_e(a.get('size'))} B)"
         path = paths.get(i)
-        # A relative link to the file beside this page in the archive: nothing is loaded.
-        items.append(f'<li><a href="{_e(path)}">{label}</a></li>' if path else
+        # A relative link to the file beside this page in the archive: nothing is loaded, and
+        # a name's "#", "?" or "%" is percent-encoded so the link names the file.
+        items.append(f'<li><a href="{_e(quote(path))}">{label}</a></li>' if path else
                      f'<li>{label} <span class="muted">{_e(tx["file_missing"])}</span></li>')
     return f"<p>{_e(tx['files'])}:</p><ul>{''.join(items)}</ul>"
 

@@ -141,12 +141,17 @@ function entry(e, tx, who, byId) {
   return `<div class="entry">${head}${body.join('')}</div>`;
 }
 
+/** A path as Python's urllib.parse.quote(path) writes it: "/" and A–Z a–z 0–9 _ . - ~ kept. @param {string} path */
+export function quote(path) {
+  return path.split('/').map((seg) => encodeURIComponent(seg).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)).join('/');
+}
+
 function files(e, attachments, tx) {
   const paths = new Map((e.files ?? []).map((f) => [f.attachment, f.path]));
   const items = attachments.map((a, i) => {
     const label = `${esc(a.name)} (${esc(a.media_type)}, ${esc(a.size)} B)`;
     const path = paths.get(i);
-    return path ? `<li><a href="${esc(path)}">${label}</a></li>`
+    return path ? `<li><a href="${esc(quote(path))}">${label}</a></li>`
       : `<li>${label} <span class="muted">${esc(tx.file_missing)}</span></li>`;
   });
   return `<p>${esc(tx.files)}:</p><ul>${items.join('')}</ul>`;
