@@ -23,7 +23,12 @@ from typing import Any
 
 import aiohttp
 
-from secure_msg import cli_client_access_log, cli_client_appointments, cli_client_export
+from secure_msg import (
+    cli_client_access_log,
+    cli_client_appointments,
+    cli_client_export,
+    cli_client_lifecycle,
+)
 from secure_msg.client import Client, ClientError, Profile
 from secure_msg.client.client import MemberInfo
 from secure_msg.client.profile import locked
@@ -372,6 +377,7 @@ def register(subparsers: Any) -> None:
     cli_client_appointments.register(sub, cmd)
     cli_client_access_log.register(sub, cmd)
     cli_client_export.register(sub, cmd)
+    cli_client_lifecycle.register(sub, cmd, _password)
     p = sub.add_parser("post", help="post an entry")
     p.add_argument("booklet")
     p.add_argument("--kind", choices=["note", "homework", "homework-log"], default="note")

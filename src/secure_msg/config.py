@@ -221,6 +221,20 @@ class AppointmentsConfig:
 
 
 @dataclass(frozen=True)
+class RetentionConfig:
+    # A closed booklet stays readable (and exportable) this long, then it is purged. The
+    # practice's patient record system is the record of truth (docs/operations.md).
+    closed_booklet_days: int = field(default=365, metadata=_check(_between(1, 3650)))
+    # Members are reminded to export this long before the purge; the purge waits for it.
+    export_reminder_days: int = field(default=30, metadata=_check(_between(1, 365)))
+
+    def __post_init__(self) -> None:
+        if self.export_reminder_days > self.closed_booklet_days:
+            raise ConfigError("retention.export_reminder_days",
+                              "must not exceed retention.closed_booklet_days")
+
+
+@dataclass(frozen=True)
 class EmailConfig:
     enabled: bool = False
     smtp_host: str = "localhost"
@@ -286,6 +300,7 @@ class Config:
     twilio: TwilioConfig = TwilioConfig()
     notices: NoticesConfig = NoticesConfig()
     appointments: AppointmentsConfig = AppointmentsConfig()
+    retention: RetentionConfig = RetentionConfig()
     email: EmailConfig = EmailConfig()
     whatsapp: WhatsappConfig = WhatsappConfig()
     logging: LoggingConfig = LoggingConfig()

@@ -24,7 +24,9 @@
     │   ├── AlreadyMember            409 already-member
     │   ├── InvalidTransition        409 invalid-transition
     │   ├── NoticeNotRetryable       409 notice-not-retryable
-    │   └── StateVersionConflict     409 state-version-conflict
+    │   ├── StateVersionConflict     409 state-version-conflict
+    │   ├── BookletClosed            409 booklet-closed
+    │   └── StillAMember             409 still-a-member
     ├── Gone                         410 gone
     │   ├── InvitationExpired        410 invitation-expired
     │   └── InvitationUsed           410 invitation-used
@@ -348,6 +350,23 @@ class StateVersionConflict(Conflict):
     def __init__(self, current_version: int) -> None:
         super().__init__(f"The stored version is {current_version}.",
                          current_version=current_version)
+
+
+# Errors of closing, retention and account deletion (model/booklet_lifecycle.py).
+
+
+class BookletClosed(Conflict):
+    """The booklet was closed at the end of therapy: it can be read and exported, not changed."""
+
+    code = "booklet-closed"
+    title = "The booklet is closed: it can be read and exported, but not changed"
+
+
+class StillAMember(Conflict):
+    """An account that is still a member of a booklet cannot be deleted."""
+
+    code = "still-a-member"
+    title = "Leave every booklet before deleting the account"
 
 
 # Errors of the server's key files and the at-rest vault: start-up or data, never user-caused.

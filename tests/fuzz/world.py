@@ -166,6 +166,9 @@ async def build_world(server: ServerProcess, http: aiohttp.ClientSession) -> Wor
     to_accept = [link_token((await other.invite(foreign, "guardian", name=f"g{i}"))["link"])
                  for i in range(3)]
     to_enroll = link_token((await therapist.invite(booklet, "caregiver", name="pending"))["link"])
+    # Booklets of their own for closing: a closed booklet refuses every write (409), so the
+    # main one stays open for the rest of the API.
+    closable = [await therapist.create_booklet(f"Suljettava {i}") for i in range(3)]
     ids = [m.profile.account_id for m in family]
     return World(
         base_url=server.base_url,
@@ -177,6 +180,7 @@ async def build_world(server: ServerProcess, http: aiohttp.ClientSession) -> Wor
               "appointment_id": appointments},
         route_path={"/api/enroll/{token}": {"token": [to_enroll]},
                     "/api/invitations/{token}/accept": {"token": to_accept},
+                    "/api/booklets/{booklet_id}/close": {"booklet_id": [*closable, foreign]},
                     "/static/{path}": {"path": ["app.css", "app/api.mjs", "icon.svg"]}},
         body={"member_id": ids, "appointment_id": appointments,
               "login": [f"{name}-login" for _, name, _ in FAMILY]},

@@ -12,7 +12,7 @@ from typing import TypeVar
 
 import pytest
 
-from secure_msg.model import appointments, notices
+from secure_msg.model import appointments, booklet_lifecycle, notices
 from secure_msg.model.lifecycle import edges
 
 DOC = Path(__file__).parents[2] / "docs" / "architecture.md"
@@ -34,6 +34,8 @@ def _drawable(table: Mapping[S, frozenset[S]], initial: S) -> set[tuple[str, str
 TABLES = {
     "appointments": _drawable(appointments.TRANSITIONS, appointments.AppointmentStatus.SCHEDULED),
     "notices": _drawable(notices.TRANSITIONS, notices.NoticeStatus.QUEUED),
+    "booklet_lifecycle": _drawable(booklet_lifecycle.TRANSITIONS,
+                                   booklet_lifecycle.BookletStatus.OPEN),
 }
 
 

@@ -311,6 +311,13 @@ class Client:
         })
         self.profile.bundle, self.profile.kdf_salt = b64e(bundle), b64e(salt)
 
+    async def delete_account(self, password: str) -> None:
+        """Delete this account on the server (it must have left every booklet), proven by the
+        password as a password change is; the local profile's session ends."""
+        current, _ = await self._password_keys(self.profile.login, password)
+        await self.api.call("DELETE", "/api/me", {"current_auth_key": b64e(current.auth_key)})
+        self.profile.token = ""
+
     async def recover(self, server: str, login: str, recovery_key: str, new: str) -> None:
         """Lost password: the recovery key opens the second bundle; a new password is set."""
         self.api = Api(server, self._http)

@@ -383,6 +383,14 @@ async def change_password(
     await _set_password(deps, account, new, keep_token=token, action="password.changed")
 
 
+async def verify_current_password(
+    deps: AccountDeps, account: Account, auth_key: bytes, *, client: str
+) -> None:
+    """The proof a sensitive account change asks for (password change, deletion): the auth
+    key derived from the current password, with login's rate limits and audit."""
+    await _verify_login(deps, account.login, auth_key, recovery=False, client=client)
+
+
 async def _set_password(
     deps: AccountDeps, account: Account, new: PasswordMaterial, *, keep_token: str | None,
     action: str,

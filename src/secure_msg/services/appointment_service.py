@@ -33,6 +33,7 @@ from secure_msg.services.notice_service import (
 )
 from secure_msg.storage import appointments as store
 from secure_msg.storage import audit as audit_store
+from secure_msg.storage import booklet_lifecycle as lifecycle_store
 from secure_msg.storage import notices as notice_store
 from secure_msg.storage.txn import Txn
 
@@ -53,6 +54,7 @@ def _actor(session: Session) -> str:
 def _therapist_txn(conn: Txn, booklet_id: bytes, session: Session) -> None:
     if require_member_txn(conn, booklet_id, session) is not Role.THERAPIST:
         raise Forbidden("Only the booklet's therapist can do this.")
+    lifecycle_store.require_open_txn(conn, booklet_id)  # every caller writes
 
 
 async def schedule(
@@ -134,6 +136,7 @@ async def cancel(deps: AppointmentDeps, session: Session, booklet_id: bytes,
 
     def txn(conn: Txn) -> Appointment:
         role = require_member_txn(conn, booklet_id, session)
+        lifecycle_store.require_open_txn(conn, booklet_id)
         a = _get_txn(conn, booklet_id, appointment_id)
         now = n.clock.now_ms()
         if role is Role.THERAPIST:

@@ -27,6 +27,7 @@ from secure_msg.services import invitation_service
 from secure_msg.services.core import Core
 from secure_msg.services.live import Hub
 from secure_msg.storage import audit as audit_store
+from secure_msg.storage import booklet_lifecycle as lifecycle_store
 from secure_msg.storage import booklets as store
 from secure_msg.storage import enrollment as enrollment_store
 from secure_msg.storage.txn import Txn
@@ -112,6 +113,7 @@ async def invite(
     def txn(conn: Txn) -> IssuedInvitation:
         if require_member_txn(conn, booklet_id, session) is not Role.THERAPIST:
             raise Forbidden("Only the booklet's therapist can invite members.")
+        lifecycle_store.require_open_txn(conn, booklet_id)
         invitation = invitation_service.issue_txn(
             conn, vault=deps.vault, request=normalised, token=token, now_ms=deps.clock.now_ms(),
             lifetime_days=deps.invitation_days, actor=_actor(session),
@@ -138,6 +140,8 @@ async def remove(
         leaving = member_id == session.account_id
         if not leaving and role is not Role.THERAPIST:
             raise Forbidden("Only the booklet's therapist can remove members.")
+        if not leaving:  # leaving a closed booklet is allowed: it only gives up one's access
+            lifecycle_store.require_open_txn(conn, booklet_id)
         now = deps.clock.now_ms()
         if not store.remove_member_txn(conn, booklet_id, member_id, now):
             raise NotFound("No such member.")
@@ -173,6 +177,7 @@ def _check_grant_txn(
     conn: Txn, *, session: Session, booklet_id: bytes, blob: bytes
 ) -> _CheckedGrant:
     require_member_txn(conn, booklet_id, session)  # before parsing: non-members learn nothing
+    lifecycle_store.require_open_txn(conn, booklet_id)
     try:
         parsed = protocol_grant.parse_grant(blob)
     except ProtocolError as exc:
@@ -204,6 +209,7 @@ def _store_grant_txn(
     # Entries never change, so their hashes still hold; memberships, keys and what the granter
     # may read can have changed since the check.
     require_member_txn(conn, booklet_id, session)
+    lifecycle_store.require_open_txn(conn, booklet_id)
     current = store.member_keys_txn(conn, booklet_id)
     grantee = current.get(checked.grantee_id)
     if (grantee is None or grantee[1] != checked.grantee_ek

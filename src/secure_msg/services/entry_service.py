@@ -33,6 +33,7 @@ from secure_msg.services.booklet_service import BookletDeps, require_member_txn
 from secure_msg.services.live import EntryEvent, Hub
 from secure_msg.storage import accounts as account_store
 from secure_msg.storage import audit as audit_store
+from secure_msg.storage import booklet_lifecycle as lifecycle_store
 from secure_msg.storage import booklets as store
 from secure_msg.storage.txn import Txn
 
@@ -77,6 +78,7 @@ def _context_txn(
     if size > max_size:
         raise PayloadTooLarge(f"An entry may be at most {max_size} bytes.")
     role = require_member_txn(conn, booklet_id, session)
+    lifecycle_store.require_open_txn(conn, booklet_id)
     identity = account_store.identity_key_txn(conn, session.account_id)
     version, recipients = store.recipients_txn(conn, booklet_id)
     return _Context(session, role, identity, version, recipients)
@@ -112,6 +114,7 @@ async def post(deps: EntryDeps, auth: Authenticate, booklet_id: bytes, envelope:
         booklet = store.member_booklet_txn(conn, booklet_id, session.account_id)
         if booklet is None:
             raise Forbidden("You are no longer a member of this booklet.")
+        lifecycle_store.require_open_txn(conn, booklet_id)  # closed since the read above
         if booklet.members_version != ctx.members_version:
             raise MembershipChanged()
         if header.sequence != booklet.last_seq + 1 or header.prev_hash != booklet.last_hash:

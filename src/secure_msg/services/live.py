@@ -27,6 +27,17 @@ class EntryEvent:
     author_id: bytes
 
 
+@dataclass(frozen=True)
+class BookletEvent:
+    """A booklet's lifecycle changed (it was closed): open views of it read it again."""
+
+    booklet_id: bytes
+    status: str
+
+
+Event = EntryEvent | BookletEvent
+
+
 class Subscription:
     """One socket's queue of events; `ended` once its session is over."""
 
@@ -34,16 +45,16 @@ class Subscription:
         self.account_id = account_id
         self.session_key = session_key  # the session token's hash
         self.ended = False
-        self._events: deque[EntryEvent] = deque()
+        self._events: deque[Event] = deque()
         self._wake = asyncio.Event()
 
-    def put(self, event: EntryEvent) -> None:
+    def put(self, event: Event) -> None:
         """A slow client drops events and re-syncs by seq."""
         if not self.ended and len(self._events) < QUEUE_LIMIT:
             self._events.append(event)
             self._wake.set()
 
-    def pop(self) -> EntryEvent | None:
+    def pop(self) -> Event | None:
         """The next event to send, or None when there is none or the subscription ended."""
         if self.ended or not self._events:
             return None
@@ -88,6 +99,12 @@ class Hub:
             observer(event, readers)
         for reader in readers:
             for subscription in self._subscribers.get(reader, ()):
+                subscription.put(event)
+
+    def booklet_changed(self, event: BookletEvent, members: list[bytes]) -> None:
+        """Tell the booklet's members' sockets; no observers (nothing to ping about)."""
+        for member in members:
+            for subscription in self._subscribers.get(member, ()):
                 subscription.put(event)
 
     def end_session(self, account_id: bytes, session_key: bytes) -> None:

@@ -189,10 +189,10 @@ def setup_routes(app: web.Application) -> None:
     add_route(app, "POST", f"{base}/invitations", invite_member, tags=t, status=201, auth=True,
               summary="Invite a guardian or caregiver (therapist); returns a one-time link, "
                       "optionally sent to them by SMS and/or e-mail (send)",
-              request=InviteBody, response=out.Invitation, errors=(403,))
+              request=InviteBody, response=out.Invitation, errors=(403, 409))
     add_route(app, "DELETE", f"{base}/members/{{account_id}}", remove_member, tags=t,
               status=204, auth=True, summary="Remove a member (therapist) or leave (yourself)",
-              errors=(403,))
+              errors=(403, 409))
     add_route(app, "POST", f"{base}/grants", post_grant, tags=t, status=201, auth=True,
               summary="Share earlier entries with a member by a signed history grant",
               request=GrantBody, response=out.Granted, errors=(403, 409))

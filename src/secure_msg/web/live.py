@@ -16,7 +16,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from secure_msg.errors import SecureMsgError
 from secure_msg.services import account_service
-from secure_msg.services.live import EntryEvent, Subscription
+from secure_msg.services.live import BookletEvent, Event, Subscription
 from secure_msg.web.auth import well_formed_token
 from secure_msg.web.openapi import add_route
 from secure_msg.web.services import services
@@ -107,7 +107,10 @@ async def _drain(ws: web.WebSocketResponse) -> None:
 
 
 @functools.lru_cache(maxsize=64)  # one event goes to every reader's socket: encode it once
-def event_text(event: EntryEvent) -> str:
+def event_text(event: Event) -> str:
+    if isinstance(event, BookletEvent):
+        return json.dumps({"type": "booklet", "booklet_id": event.booklet_id.hex(),
+                           "status": event.status})
     return json.dumps({"type": "entry", "booklet_id": event.booklet_id.hex(), "seq": event.seq,
                        "kind": event.kind, "author_id": event.author_id.hex()})
 
@@ -115,6 +118,7 @@ def event_text(event: EntryEvent) -> str:
 def setup_routes(app: web.Application) -> None:
     add_route(app, "GET", "/api/live", live, tags=["booklets"],
               summary="WebSocket of new-entry events; first message {\"token\": …}",
-              description="Events: {type: entry, booklet_id, seq, kind, author_id}. Closes "
+              description="Events: {type: entry, booklet_id, seq, kind, author_id}; {type: "
+              "booklet, booklet_id, status} when a booklet is closed. Closes "
               "with code 4401 when the session ends (logout, password change, recovery).",
               status=101, errors=(400,))

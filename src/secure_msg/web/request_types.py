@@ -162,6 +162,10 @@ class PasswordChangeBody(PasswordFields):
     current_auth_key: Key32
 
 
+class AccountDeleteBody(_Body):
+    current_auth_key: Key32  # the proof a password change asks for, too
+
+
 class RecoveryBundleBody(_Body):
     login: Text200
     recovery_auth_key: Key32

@@ -16,6 +16,7 @@ from msgspec import Meta
 from secure_msg.errors import SecureMsgError
 from secure_msg.model.access_log import MEMBER_VISIBLE
 from secure_msg.model.appointments import AppointmentStatus, Payer
+from secure_msg.model.booklet_lifecycle import BookletStatus
 from secure_msg.model.channel_policy import Channel
 from secure_msg.model.notice_templates import Language, NoticeKind
 from secure_msg.model.notices import NoticeStatus
@@ -364,3 +365,16 @@ class Problem(TypedDict):
     reason: NotRequired[str]
     kind: NotRequired[str]
     language: NotRequired[str]
+
+
+# -- closing and retention ----------------------------------------------------------------------
+
+
+class Lifecycle(TypedDict):
+    """Where a booklet stands (model/booklet_lifecycle.py): open, or closed and read-only."""
+
+    booklet_id: Hex
+    status: Annotated[str, _enum(*BookletStatus)]
+    closed_at: Time | None
+    purge_after: Time | None  # not deleted before this; members are reminded to export first
+    reminded_at: Time | None

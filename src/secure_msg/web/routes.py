@@ -17,6 +17,7 @@ from secure_msg.web import (
     api_appointments,
     api_booklets,
     api_client_state,
+    api_lifecycle,
     api_notice_retry,
     inbox,
     live,
@@ -36,6 +37,7 @@ ROUTE_SETUPS: tuple[RouteSetup, ...] = (
     api_appointments.setup_routes,
     api_admin.setup_routes,
     api_notice_retry.setup_routes,
+    api_lifecycle.setup_routes,
     webhooks_twilio.setup_routes,
     inbox.setup_routes,
 )

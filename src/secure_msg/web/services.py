@@ -42,7 +42,7 @@ from secure_msg.model.notice_templates import (
     default_templates_dir,
 )
 from secure_msg.server_keys import load_vault
-from secure_msg.services import notice_service, scheduler
+from secure_msg.services import notice_service, retention_service, scheduler
 from secure_msg.services.account_service import AccountDeps
 from secure_msg.services.appointment_service import AppointmentDeps
 from secure_msg.services.argon2_gate import Argon2Gate
@@ -54,6 +54,7 @@ from secure_msg.services.inbound_service import InboundLimits
 from secure_msg.services.live import EntryEvent, Hub
 from secure_msg.services.login_limits import LoginLimits, LoginLimitSettings
 from secure_msg.services.notice_service import NoticeDeps
+from secure_msg.services.retention_service import RetentionDeps, retention_rule
 from secure_msg.storage.db import Database
 from secure_msg.web.context import CLOCK, CONFIG, RNG
 from secure_msg.web.metrics import Gauge
@@ -83,6 +84,7 @@ class Services:
     replies: ReplyFormat  # how inbound SMS and calls are answered (TwiML)
     hub: Hub
     worker: OutboxWorker
+    retention: RetentionDeps  # closing and the retention tick (services/retention_service.py)
     twilio_auth_token: str = field(repr=False)
 
 
@@ -202,6 +204,7 @@ def build(cfg: Config, db: Database, vault: Vault, clock: Clock, rng: Rng) -> Se
         # processes would need it in the database.
         inbound_limits=InboundLimits(clock), replies=TWIML_REPLIES, hub=hub,
         worker=_worker(cfg, notices, twilio_settings(cfg)),
+        retention=RetentionDeps(notices, retention_rule(cfg.retention), hub=hub),
         twilio_auth_token=cfg.twilio.auth_token.reveal(),
     )
 
@@ -274,7 +277,8 @@ async def _running(s: Services) -> AsyncIterator[None]:
     few = cfg.appointments.period_few_sessions
 
     async def tick() -> int:
-        return await scheduler.run_once(s.appointments, lead_ms, few)
+        queued = await scheduler.run_once(s.appointments, lead_ms, few)
+        return queued + (await retention_service.tick(s.retention)).reminded
 
     task = asyncio.create_task(
         s.worker.run(stop, tick, cfg.notices.scheduler_interval_ms / 1000), name="outbox")

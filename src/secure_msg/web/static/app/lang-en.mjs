@@ -294,4 +294,12 @@ export const en = {
   notice_kind_opt_out_alert: 'texts turned off',
   notice_kind_new_entry_ping: 'new message alert',
   notice_kind_period_ending: 'period ending',
+  notice_kind_booklet_closed: 'booklet closed',
+  notice_kind_export_reminder: 'reminder to save',
+  close_booklet: 'Close booklet',
+  close_booklet_title: 'Close the booklet?',
+  close_booklet_question: 'Nobody can write in it any more, appointments and reminders stop and the family is told. It can be read and saved until it is deleted from the service. This cannot be undone.',
+  close_booklet_yes: 'Yes, close the booklet',
+  booklet_closed_title: 'The booklet is closed',
+  booklet_closed_banner: 'The booklet can only be read. Save it before {date}, when it is deleted from the service.',
 };

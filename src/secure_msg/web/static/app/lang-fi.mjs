@@ -287,4 +287,12 @@ export const fi = {
   notice_kind_opt_out_alert: 'tekstiviestit estetty',
   notice_kind_new_entry_ping: 'uuden viestin ilmoitus',
   notice_kind_period_ending: 'jakso päättymässä',
+  notice_kind_booklet_closed: 'vihko suljettu',
+  notice_kind_export_reminder: 'muistutus tallentaa',
+  close_booklet: 'Sulje vihko',
+  close_booklet_title: 'Suljetaanko vihko?',
+  close_booklet_question: 'Vihkoon ei voi enää kirjoittaa, ajat ja muistutukset loppuvat ja perheelle kerrotaan. Vihkoa voi lukea ja sen voi tallentaa, kunnes se poistetaan palvelusta. Sulkemista ei voi perua.',
+  close_booklet_yes: 'Kyllä, sulje vihko',
+  booklet_closed_title: 'Vihko on suljettu',
+  booklet_closed_banner: 'Vihkoa voi vain lukea. Tallenna se ennen {date}, jolloin se poistetaan palvelusta.',
 };

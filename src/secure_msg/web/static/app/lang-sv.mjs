@@ -287,4 +287,12 @@ export const sv = {
   notice_kind_opt_out_alert: 'sms avstängda',
   notice_kind_new_entry_ping: 'avisering om nytt meddelande',
   notice_kind_period_ending: 'perioden tar slut',
+  notice_kind_booklet_closed: 'häftet stängt',
+  notice_kind_export_reminder: 'påminnelse att spara',
+  close_booklet: 'Stäng häftet',
+  close_booklet_title: 'Stänga häftet?',
+  close_booklet_question: 'Ingen kan längre skriva i häftet, tider och påminnelser upphör och familjen får veta det. Häftet kan läsas och sparas tills det raderas från tjänsten. Det går inte att ångra.',
+  close_booklet_yes: 'Ja, stäng häftet',
+  booklet_closed_title: 'Häftet är stängt',
+  booklet_closed_banner: 'Häftet kan bara läsas. Spara det före {date}, då det raderas från tjänsten.',
 };

@@ -32,7 +32,8 @@ export function connect() {
       delay = 1000;
       document.documentElement.dataset.live = 'ready';
     }
-    if (event.type === 'entry') listeners.forEach((fn) => fn(event));
+    // 'booklet': a booklet was closed; its open view reads it again like after a new entry.
+    if (event.type === 'entry' || event.type === 'booklet') listeners.forEach((fn) => fn(event));
   });
   ws.addEventListener('close', () => {
     socket = null;

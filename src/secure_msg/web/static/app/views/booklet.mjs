@@ -14,6 +14,7 @@ import { historyWarning } from './history.mjs';
 import { membersPanel, therapistTools } from './tools.mjs';
 import { appointmentsPanel } from './appointments.mjs';
 import { accessLogPanel } from './access-log.mjs';
+import { closing } from './closing.mjs';
 import { exportPanel } from './export.mjs';
 
 /**
@@ -54,6 +55,7 @@ export function bookletView(main, bookletId) {
   const body = h('div', null);
   const appointments = h('section', { id: 'appointments-hook', class: 'hook appointments', hidden: true, 'data-booklet': bookletId, 'aria-labelledby': 'appts-h' });
   let appointmentsShown = false;
+  const lifecycle = closing(bookletId);
 
   async function refreshMembers() {
     all = await members(bookletId, { all: true });
@@ -61,7 +63,7 @@ export function bookletView(main, bookletId) {
   }
 
   const me = () => all.find((m) => m.id === state.account?.id);
-  const canWrite = () => Boolean(me() && !me().removed && !gone);
+  const canWrite = () => Boolean(me() && !me().removed && !gone && !lifecycle.closed());
 
   function render() {
     const byId = new Map(entries.map((e) => [e.id, e]));
@@ -85,8 +87,10 @@ export function bookletView(main, bookletId) {
     heading.textContent = title ?? t('untitled');
     replace(timeline, entries.length ? entries.map((e) => renderEntry(e, ctx)) : h('li', { class: 'quiet' }, t('empty_booklet')));
     const mine = me();
+    compose.hidden = lifecycle.closed(); // a closed booklet is read-only: no write box
     replace(side, membersPanel(bookletId, all, entries, { therapist: mine?.role === 'therapist' && canWrite(), onChange: update }),
-      mine?.role === 'therapist' && canWrite() ? therapistTools(bookletId, { onPosted: update }) : null);
+      mine?.role === 'therapist' && canWrite() ? therapistTools(bookletId, { onPosted: update }) : null,
+      mine?.role === 'therapist' && canWrite() ? lifecycle.action(update, (text) => error.show(text)) : null);
   }
 
   async function markRead() {
@@ -103,6 +107,7 @@ export function bookletView(main, bookletId) {
   async function fetchNew() {
     try {
       await refreshMembers();
+      await lifecycle.refresh();
       const changed = all.filter((m) => m.changed && !m.removed);
       if (changed.length) return blocked(changed);
       // While the history does not add up, read it all again: a later page that adds up on its
@@ -198,7 +203,7 @@ export function bookletView(main, bookletId) {
   });
 
   replace(body, h('section', { class: 'entries' }, timeline), compose, side, accessLogPanel(bookletId, () => all), exportPanel(bookletId));
-  replace(main, h('p', null, h('a', { href: '#/', class: 'back' }, `← ${t('back')}`)), heading, historyBox, error, appointments, body);
+  replace(main, h('p', null, h('a', { href: '#/', class: 'back' }, `← ${t('back')}`)), heading, lifecycle.banner, historyBox, error, appointments, body);
 
   const stop = onEntry((event) => {
     if (event.booklet_id === bookletId && !gone) update();

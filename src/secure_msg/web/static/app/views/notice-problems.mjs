@@ -13,7 +13,7 @@ import { errorBox } from './common.mjs';
 export const PROBLEM_STATUSES = ['failed', 'undelivered', 'ambiguous', 'reconciled', 'duplicate_suspected', 'expired'];
 /** The notice kinds a therapist may see here. */
 export const PROBLEM_KINDS = ['invitation', 'reminder', 'cancelled_by_therapist', 'cancellation_confirmed',
-  'family_cancelled_alert', 'opt_out_alert', 'new_entry_ping', 'period_ending'];
+  'family_cancelled_alert', 'opt_out_alert', 'new_entry_ping', 'period_ending', 'booklet_closed', 'export_reminder'];
 
 /**
  * One problem as a line of text in the current language.
