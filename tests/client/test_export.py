@@ -53,9 +53,9 @@ async def _family(people: People) -> tuple[str, Client, Client, Client]:
     return booklet, therapist, mum, dad
 
 
-async def _fetch(booklet: str, seq: int, index: int, a: dict[str, Any]) -> bytes | None:
+async def _fetch(booklet: str, seq: int, index: int, a: dict[str, Any]) -> bytes | str:
     """Stands in for the blob download (not on this branch yet): the file the entry names."""
-    return FILE if a["blob_id"] == "blob-1" else None
+    return FILE if a["blob_id"] == "blob-1" else "unavailable"
 
 
 def _members(archive: bytes) -> dict[str, bytes]:

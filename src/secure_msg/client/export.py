@@ -37,9 +37,9 @@ MANIFEST, SIGNATURE, BOOKLET_JSON, BOOKLET_HTML = (
     "manifest.json", "manifest.sig", "booklet.json", "booklet.html")
 LANGUAGES = ("fi", "sv", "en")
 
-# (booklet id, entry seq, attachment index, attachment) -> the file's plaintext, or None when
-# it cannot be had; the blob download API is not there yet (docs/export.md §4).
-FetchFile = Callable[[str, int, int, dict[str, Any]], Awaitable[bytes | None]]
+# (booklet id, entry seq, attachment index, attachment) -> the file's checked plaintext, or
+# why it is left out: "unavailable" or "protocol/<code>" (docs/export.md §8).
+FetchFile = Callable[[str, int, int, dict[str, Any]], Awaitable[bytes | str]]
 
 
 def envelope_path(seq: int) -> str:
@@ -80,8 +80,8 @@ class Exported:
     problems: list[dict[str, Any]]
 
 
-async def _no_files(booklet_id: str, seq: int, index: int, a: dict[str, Any]) -> bytes | None:
-    return None
+async def _no_files(booklet_id: str, seq: int, index: int, a: dict[str, Any]) -> bytes | str:
+    return "unavailable"
 
 
 async def _statements(client: Client, booklet_id: str, members: list[MemberInfo]
@@ -137,9 +137,9 @@ async def build(client: Client, booklet_id: str, *, language: str = "en",
                 item["error"] = f"protocol/{exc.code}"
         for i, a in enumerate((item["payload"] or {}).get("attachments") or []):
             data = await fetch_file(booklet_id, seq, i, a)
-            if data is None:
+            if isinstance(data, str):
                 missing += 1
-                item["files"].append({"attachment": i, "path": None, "missing": "unavailable"})
+                item["files"].append({"attachment": i, "path": None, "missing": data})
                 continue
             path = file_path(seq, i, a["name"])
             files.append((path, data))
