@@ -109,6 +109,9 @@ async def main() -> None:
             await page.locator(f"[data-booklet='{booklet}'] a").click()
             await page.locator("main[data-ready='true']").wait_for()
             await page.locator("#appointments-hook[data-ready='true']").wait_for()
+            # A booklet opens at its newest entry (issue 16): the appointments are above it.
+            await page.evaluate("window.scrollTo(0, 0)")
+            await page.wait_for_timeout(100)
             await shoot(page, "appointments")
             card = page.locator(".task")
             await card.get_by_role("button", name="Tehty tänään – miten meni?").click()

@@ -9,7 +9,8 @@
     │   ├── InvalidJson              400 invalid-json
     │   └── ValidationFailed         422 validation-failed
     │       ├── InvalidPhoneNumber   422 invalid-phone-number
-    │       └── InvalidEmailAddress  422 invalid-email-address
+    │       ├── InvalidEmailAddress  422 invalid-email-address
+    │       └── BlobUnknown          422 blob-unknown
     ├── Unauthorized                 401 unauthorized
     │   └── InvalidCredentials       401 invalid-credentials
     ├── Forbidden                    403 forbidden
@@ -26,12 +27,15 @@
     │   ├── NoticeNotRetryable       409 notice-not-retryable
     │   ├── StateVersionConflict     409 state-version-conflict
     │   ├── BookletClosed            409 booklet-closed
-    │   └── StillAMember             409 still-a-member
+    │   ├── StillAMember             409 still-a-member
+    │   └── BlobAlreadyAttached      409 blob-already-attached
     ├── Gone                         410 gone
     │   ├── InvitationExpired        410 invitation-expired
     │   └── InvitationUsed           410 invitation-used
     ├── RequestTimeout               408 request-timeout
     ├── PayloadTooLarge              413 payload-too-large
+    │   ├── BlobTooLarge             413 blob-too-large
+    │   └── BookletQuotaExceeded     413 booklet-quota-exceeded
     ├── UnsupportedMediaType         415 unsupported-media-type
     ├── RateLimited                  429 rate-limited
     ├── ServiceUnavailable           503 service-unavailable
@@ -39,7 +43,8 @@
     ├── ProtocolRejected             422 protocol-rejected
     ├── ClinicalContentRefused       422 clinical-content-refused
     ├── ChannelDisabled              422 channel-disabled
-    └── WhatsAppTemplateMissing      422 whatsapp-template-missing
+    ├── WhatsAppTemplateMissing      422 whatsapp-template-missing
+    └── LengthRequired               411 length-required
 
 `code` is the stable problem `type` (a relative URI reference, e.g. "not-found"): clients and
 tests branch on it, so never rename one. `title` is user-facing and the same for every instance
@@ -397,3 +402,44 @@ class InvalidPhoneNumber(ValidationFailed):
 class InvalidEmailAddress(ValidationFailed):
     code = "invalid-email-address"
     title = "The e-mail address is not valid"
+
+
+# Errors of encrypted attachments (blobs; docs/protocol.md, services/blob_service.py).
+
+
+class LengthRequired(SecureMsgError):
+    """An upload without Content-Length: its size must be known before any byte is stored."""
+
+    code = "length-required"
+    status = 411
+    title = "Send the upload with a Content-Length"
+
+
+class BlobTooLarge(PayloadTooLarge):
+    """An attachment larger than [blobs] max_blob_bytes, refused before its body is read."""
+
+    code = "blob-too-large"
+    title = "The attachment is too large"
+
+
+class BookletQuotaExceeded(PayloadTooLarge):
+    """The booklet's attachments would exceed [blobs] booklet_quota_bytes."""
+
+    code = "booklet-quota-exceeded"
+    title = "The booklet has no room left for this attachment"
+
+
+class BlobUnknown(ValidationFailed):
+    """An entry lists a blob that is not an unattached upload of the poster in this booklet.
+    One answer for every case (no such blob, another booklet's, another member's), so that
+    an id says nothing about blobs elsewhere."""
+
+    code = "blob-unknown"
+    title = "An attachment the entry lists is not an upload of yours in this booklet"
+
+
+class BlobAlreadyAttached(Conflict):
+    """An entry lists a blob that an earlier entry already lists."""
+
+    code = "blob-already-attached"
+    title = "An attachment the entry lists belongs to another entry"

@@ -37,7 +37,7 @@ from secure_msg.model.roles import Role
 from secure_msg.services import invitation_service
 from secure_msg.services.argon2_gate import Argon2Gate
 from secure_msg.services.core import Core
-from secure_msg.services.live import Hub
+from secure_msg.services.live import PASSWORD_CHANGED, RECOVERED, Hub
 from secure_msg.services.login_limits import LoginLimits, Purpose
 from secure_msg.storage import accounts as store
 from secure_msg.storage import audit as audit_store
@@ -413,7 +413,8 @@ async def _set_password(
 
     token = await deps.db.write(txn)
     # The new session (recovery) has no socket yet, so ending all but `keep` spares only it.
-    deps.hub.end_account(account.id, keep=keep)
+    deps.hub.end_account(account.id, keep=keep,
+                         reason=RECOVERED if action == "account.recovered" else PASSWORD_CHANGED)
     return token
 
 

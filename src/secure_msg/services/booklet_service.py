@@ -25,7 +25,7 @@ from secure_msg.model.invitations import InvitationRequest, IssuedInvitation, ne
 from secure_msg.model.roles import Role
 from secure_msg.services import invitation_service
 from secure_msg.services.core import Core
-from secure_msg.services.live import Hub
+from secure_msg.services.live import GRANT, Hub, ReaderEvent
 from secure_msg.storage import audit as audit_store
 from secure_msg.storage import booklet_lifecycle as lifecycle_store
 from secure_msg.storage import booklets as store
@@ -239,9 +239,12 @@ async def grant_history(
     """
     checked = await deps.db.read(functools.partial(
         _check_grant_txn, session=session, booklet_id=booklet_id, blob=blob))
-    return await deps.db.write(functools.partial(
+    granted = await deps.db.write(functools.partial(
         _store_grant_txn, deps=deps, session=session, booklet_id=booklet_id, blob=blob,
         checked=checked), inline=False)
+    # The grantee's open page can now read the title and earlier entries: tell it.
+    deps.hub.notify(ReaderEvent(GRANT, booklet_id), [checked.grantee_id])
+    return granted
 
 
 async def my_grants(

@@ -8,6 +8,7 @@ the chain head (sequence and prev_hash) and the entry id.
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from secure_msg.crypto import envelope as protocol_envelope
@@ -26,7 +27,7 @@ from secure_msg.model.accounts import Session
 from secure_msg.model.booklets import THERAPIST_KINDS, StoredEntry
 from secure_msg.model.entry_json import entry_text
 from secure_msg.model.roles import Role
-from secure_msg.services import access_log
+from secure_msg.services import access_log, blob_service
 from secure_msg.services.account_service import Authenticate
 from secure_msg.services.audit_batcher import AuditBatcher
 from secure_msg.services.booklet_service import BookletDeps, require_member_txn
@@ -51,6 +52,7 @@ class EntryDeps:
     hub: Hub
     max_entry_bytes: int
     fetch_audit: AuditBatcher
+    max_blobs_per_entry: int = 20  # [blobs] max_per_entry
 
 
 @dataclass(frozen=True)
@@ -84,14 +86,17 @@ def _context_txn(
     return _Context(session, role, identity, version, recipients)
 
 
-async def post(deps: EntryDeps, auth: Authenticate, booklet_id: bytes, envelope: bytes) -> Posted:
+async def post(deps: EntryDeps, auth: Authenticate, booklet_id: bytes, envelope: bytes,
+               blob_ids: Sequence[bytes] = ()) -> Posted:
     """Authenticate, check membership and read the chain's context in one read round trip,
-    verify outside any transaction, then re-check and insert in the write transaction."""
+    verify outside any transaction, then re-check and insert in the write transaction, which
+    also attaches the uploads the entry lists (`blob_ids`, services/blob_service.py)."""
     db, clock = deps.booklets.db, deps.booklets.clock
     ctx = await db.read_now(functools.partial(
         _context_txn, booklet_id=booklet_id, auth=auth, size=len(envelope),
         max_size=deps.max_entry_bytes,
     ))
+    blob_service.check_list(blob_ids, deps.max_blobs_per_entry)
     session = ctx.session
     try:
         verified = protocol_envelope.verify_entry(
@@ -129,6 +134,7 @@ async def post(deps: EntryDeps, auth: Authenticate, booklet_id: bytes, envelope:
         # Written once here so that no page read writes it again (model/entry_json.py).
         if not store.insert_entry_txn(conn, entry, readers, text=entry_text(entry)):
             raise DuplicateEntry()
+        blob_service.attach_txn(conn, booklet_id, session.account_id, header.sequence, blob_ids)
         audit_store.append_audit_txn(
             conn, at_ms=now, actor=f"account:{session.account_id.hex()}", action="entry.posted",
             target=f"booklet:{booklet_id.hex()}",

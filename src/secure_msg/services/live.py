@@ -6,7 +6,12 @@ normal, access-checked API. One process only; scale-out would use PostgreSQL LIS
 Each socket holds a `Subscription` under its account and session. Services end them as soon as
 their reason to exist does: logout ends the session's, a password change or recovery the
 account's other sessions', and removal from a booklet drops that booklet's queued events (later
-entries are not addressed to a former member: the post re-checks the member list).
+entries are not addressed to a former member: the post re-checks the member list) and tells the
+removed member's open pages at once. An ended subscription keeps why (`reason`), which the socket
+gives as its close reason, so the device that was logged out can say why.
+
+Besides new entries, `ReaderEvent`s say that something else changed in a booklet for one reader:
+history granted to them, its appointments, or their removal. Ids only here too.
 """
 
 from __future__ import annotations
@@ -28,6 +33,26 @@ class EntryEvent:
 
 
 @dataclass(frozen=True)
+class ReaderEvent:
+    """Something changed in a booklet for one reader; `type` is one of READER_EVENTS. The
+    client fetches what changed through the API."""
+
+    type: str
+    booklet_id: bytes
+
+
+GRANT = "grant"  # history was granted to the reader: entries and title it could not open
+APPOINTMENTS = "appointments"  # the booklet's appointments changed (a cancellation)
+REMOVED = "removed"  # the reader is no longer a member
+READER_EVENTS = (GRANT, APPOINTMENTS, REMOVED)
+
+# Why a subscription ended: its socket's close reason (code 4401).
+LOGGED_OUT = "logged-out"
+PASSWORD_CHANGED = "password-changed"  # noqa: S105 (a close reason, not a password)
+RECOVERED = "recovered"
+SESSION_EXPIRED = "session-expired"
+
+@dataclass(frozen=True)
 class BookletEvent:
     """A booklet's lifecycle changed (it was closed): open views of it read it again."""
 
@@ -35,7 +60,7 @@ class BookletEvent:
     status: str
 
 
-Event = EntryEvent | BookletEvent
+Event = EntryEvent | BookletEvent | ReaderEvent
 
 
 class Subscription:
@@ -45,6 +70,7 @@ class Subscription:
         self.account_id = account_id
         self.session_key = session_key  # the session token's hash
         self.ended = False
+        self.reason = ""
         self._events: deque[Event] = deque()
         self._wake = asyncio.Event()
 
@@ -66,7 +92,9 @@ class Subscription:
             self._wake.clear()
             await self._wake.wait()
 
-    def end(self) -> None:
+    def end(self, reason: str = SESSION_EXPIRED) -> None:
+        if not self.ended:
+            self.reason = reason
         self.ended = True
         self._events.clear()
         self._wake.set()
@@ -101,6 +129,12 @@ class Hub:
             for subscription in self._subscribers.get(reader, ()):
                 subscription.put(event)
 
+    def notify(self, event: ReaderEvent, readers: list[bytes]) -> None:
+        """A booklet event for `readers` (no observers: they want entries only)."""
+        for reader in readers:
+            for subscription in self._subscribers.get(reader, ()):
+                subscription.put(event)
+
     def booklet_changed(self, event: BookletEvent, members: list[bytes]) -> None:
         """Tell the booklet's members' sockets; no observers (nothing to ping about)."""
         for member in members:
@@ -111,19 +145,21 @@ class Hub:
         """The session was logged out: its sockets close now."""
         for subscription in self._subscribers.get(account_id, ()):
             if subscription.session_key == session_key:
-                subscription.end()
+                subscription.end(LOGGED_OUT)
 
-    def end_account(self, account_id: bytes, *, keep: bytes | None = None) -> None:
+    def end_account(self, account_id: bytes, *, keep: bytes | None = None,
+                    reason: str = PASSWORD_CHANGED) -> None:
         """Every session of the account but `keep` ended (password change, recovery)."""
         for subscription in self._subscribers.get(account_id, ()):
             if subscription.session_key != keep:
-                subscription.end()
+                subscription.end(reason)
 
     def member_removed(self, account_id: bytes, booklet_id: bytes) -> None:
         """A removed member's sockets stay open for their other booklets; this one's queued
-        events are dropped before they go out."""
+        events are dropped before they go out, and its open pages are told at once."""
         for subscription in self._subscribers.get(account_id, ()):
             subscription.drop_booklet(booklet_id)
+            subscription.put(ReaderEvent(REMOVED, booklet_id))
 
     def connections(self) -> int:
         return sum(len(s) for s in self._subscribers.values())

@@ -131,7 +131,7 @@ async def post_entry(request: web.Request) -> web.Response:
     except Exception:
         await require_session(request)
         raise
-    posted = await entry_service.post(entries, check, booklet_id, body.envelope)
+    posted = await entry_service.post(entries, check, booklet_id, body.envelope, body.blob_ids)
     answer: out.Posted = {"seq": posted.seq, "entry_id": posted.entry_id.hex(),
                           "entry_hash": b64(posted.entry_hash)}
     return web.json_response(answer, status=201)
@@ -202,7 +202,7 @@ def setup_routes(app: web.Application) -> None:
               summary="The chain head to seal the next entry against", response=out.Head)
     add_route(app, "POST", f"{base}/entries", post_entry, tags=t, status=201, auth=True,
               summary="Post a sealed, signed entry envelope", request=EntryBody,
-              response=out.Posted, errors=(403, 409))
+              response=out.Posted, errors=(403, 409))  # blob_ids: 422 blob-unknown, 409
     add_route(app, "GET", f"{base}/entries", list_entries, tags=t, auth=True,
               summary="Entries I hold keys for: ?since=SEQ ascending or ?before=SEQ newest",
               query=EntriesQuery, response=out.EntryPage)

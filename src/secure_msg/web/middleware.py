@@ -22,6 +22,8 @@ log = get_logger("secure_msg.request")
 METRICS = web.AppKey("metrics", Metrics)
 HSTS = web.AppKey("hsts", bool)
 BODY_TIMEOUT = web.AppKey("body_timeout", float)
+# Routes whose bodies may take longer (uploads: [blobs] upload_timeout_seconds), by template.
+LONG_BODY_TIMEOUTS = web.AppKey("long_body_timeouts", dict[str, float])
 # In place of aiohttp's "Python/3.11 aiohttp/3.x": no versions for a scanner to look up.
 SERVER = "secure-msg"
 
@@ -73,7 +75,9 @@ async def body_timeout_middleware(request: web.Request, handler: Handler) -> web
     if not request.body_exists or request.content.is_eof():
         return await handler(request)
     loop = asyncio.get_running_loop()
-    timer = loop.call_later(request.app[BODY_TIMEOUT], _body_too_slow, request)
+    timeout = request.app.get(LONG_BODY_TIMEOUTS, {}).get(
+        route_template(request), request.app[BODY_TIMEOUT])
+    timer = loop.call_later(timeout, _body_too_slow, request)
     try:
         return await handler(request)
     finally:

@@ -202,6 +202,9 @@ class GrantBody(_Body):
 class EntryBody(_Body):
     envelope: Annotated[Blob, Meta(description=(
         "a sealed, signed entry; larger than [limits] max_entry_bytes: 413"))]
+    blob_ids: Annotated[list[HexId], Meta(max_length=1000, description=(
+        "attachments this entry lists: ids of the poster's pending uploads into this booklet "
+        "(POST …/blobs), each at most once; at most [blobs] max_per_entry"))] = []
 
 
 class ReceiptBody(_Body):

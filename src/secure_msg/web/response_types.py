@@ -170,6 +170,12 @@ class Entry(TypedDict):
     envelope: B64
 
 
+class BlobUploaded(TypedDict):
+    id: Hex
+    size: Count
+    sha256: B64
+
+
 class EntryPage(TypedDict):
     entries: list[Entry]
     last_seq: Count
@@ -365,6 +371,9 @@ class Problem(TypedDict):
     reason: NotRequired[str]
     kind: NotRequired[str]
     language: NotRequired[str]
+    max_bytes: NotRequired[Count]  # blob-too-large
+    quota_bytes: NotRequired[Count]  # booklet-quota-exceeded
+    available_bytes: NotRequired[Count]
 
 
 # -- closing and retention ----------------------------------------------------------------------

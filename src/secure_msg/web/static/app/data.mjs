@@ -151,20 +151,39 @@ export async function readEntries(opener, since = 0) {
     if (after >= page.last_seq) break;
   }
   const checked = await checkListing(opener, since, lastSeq, raws);
-  const entries = await Promise.all(raws.map(async (raw) => {
-    try {
-      const opened = await opener.open(raw.author_id, fromBase64url(raw.envelope));
-      return { ...signedFields(raw, opened.header), payload: opened.payload, contentKey: opened.contentKey, entryHash: opened.entryHash };
-    } catch (e) {
-      if (!(e instanceof ProtocolError)) throw e;
-      // Unopened, so only the server's word: shown as an error, never acted on.
-      const claimed = { seq: raw.seq, id: raw.entry_id, authorId: raw.author_id, kind: KIND_NAMES[raw.kind] ?? 'unknown', createdAt: raw.created_at };
-      return { ...claimed, payload: null, error: e.code };
-    }
-  }));
+  const entries = await Promise.all(raws.map((raw) => openListed(opener, raw)));
   // An entry that fails its own checks must not become the reference (§4.6).
   if (checked.checkpoint && entries.every((e) => !e.error)) setCheckpoint(opener.bookletId, checked.checkpoint);
   return { entries, lastSeq, problems: checked.problems };
+}
+
+/** One listed entry opened, or marked as failed with its protocol code. @param {Opener} opener @returns {Promise<Entry>} */
+async function openListed(opener, raw) {
+  try {
+    const opened = await opener.open(raw.author_id, fromBase64url(raw.envelope));
+    return { ...signedFields(raw, opened.header), payload: opened.payload, contentKey: opened.contentKey, entryHash: opened.entryHash };
+  } catch (e) {
+    if (!(e instanceof ProtocolError)) throw e;
+    // Unopened, so only the server's word: shown as an error, never acted on.
+    const claimed = { seq: raw.seq, id: raw.entry_id, authorId: raw.author_id, kind: KIND_NAMES[raw.kind] ?? 'unknown', createdAt: raw.created_at };
+    return { ...claimed, payload: null, error: e.code };
+  }
+}
+
+/** Above any sequence: `before` for the newest page (the API takes up to 18 digits, §10.4). */
+const NEWEST = '999999999999999999';
+
+/**
+ * The newest `limit` entries, opened, from one page of the API (`?before=`), to show a booklet at
+ * once. Not the history check, and no checkpoint: that needs the read of readEntries(), which the
+ * page runs next; each entry is signed on its own, so showing it first is safe.
+ * @param {Opener} opener @param {number} limit at most 200
+ * @returns {Promise<{entries: Entry[], lastSeq: number}>}
+ */
+export async function readNewest(opener, limit) {
+  const page = await api('GET', `/api/booklets/${opener.bookletId}/entries?before=${NEWEST}&limit=${limit}`);
+  const entries = await Promise.all(page.entries.map((raw) => openListed(opener, raw)));
+  return { entries: entries.sort((a, b) => a.seq - b.seq), lastSeq: page.last_seq };
 }
 
 /**
@@ -287,11 +306,11 @@ export async function grantHistory(bookletId, member, entries, { confirm } = {})
   return result.entries;
 }
 
-/** The newest title I can read from a booklet-list row. */
-export async function bookletTitle(row) {
+/** The newest title I can read from a booklet-list row. @param {Opener} [known] the booklet's, when at hand */
+export async function bookletTitle(row, known) {
   if (!row.title_envelope) return null;
   try {
-    const opener = new Opener(row.id, await members(row.id, { all: true }));
+    const opener = known ?? new Opener(row.id, await members(row.id, { all: true }));
     const env = fromBase64url(row.title_envelope);
     const opened = await opener.open(toHex(env.subarray(36, 52)), env);
     // The server picks which envelope is "the title": only a signed title (by the therapist) counts.

@@ -2,12 +2,23 @@
 import { auth } from './api.mjs';
 import { h, replace } from './dom.mjs';
 import { LANGUAGES, hasChosenLanguage, lang, setLang, t } from './i18n.mjs';
-import * as live from './live.mjs';
 import { wantedRoute } from './routes.mjs';
 import * as session from './session.mjs';
-import { enrollView, loginView, recoverView } from './views/auth.mjs';
+import { loginView } from './views/auth.mjs';
 
 const main = /** @type {HTMLElement} */ (document.getElementById('main'));
+/** Live updates load once signed in: the login screen needs none (a smaller first load). */
+let liveModule = null;
+const live = {
+  connect: () => {
+    liveModule ??= import('./live.mjs').then((m) => {
+      m.onSessionEnded(sessionEnded);
+      return m;
+    });
+    liveModule.then((m) => m.connect());
+  },
+  disconnect: () => liveModule?.then((m) => m.disconnect()),
+};
 let cleanup = () => {};
 let loginMessage = '';
 /** A booklet address opened while signed out (an SMS alert's link): shown once signed in. */
@@ -60,11 +71,12 @@ export async function route() {
   document.title = t('app_name');
   header();
   if (session.state.account) enrollToken = null; // already signed in: the invitation is not for this session
-  if (enrollToken) return enrollView(main, enrollToken, loggedIn);
+  // Enrollment and recovery are rare: their screens load on use, so the first load stays small.
+  if (enrollToken) return (await import('./views/enroll.mjs')).enrollView(main, enrollToken, loggedIn);
   const hash = location.hash.startsWith('#/') ? location.hash.slice(1) : '/';
   if (!session.state.account) {
     wanted = wantedRoute(location.hash) ?? wanted; // kept while moving between login and recovery
-    if (hash === '/recover') return recoverView(main, loggedIn);
+    if (hash === '/recover') return (await import('./views/enroll.mjs')).recoverView(main, loggedIn);
     const message = loginMessage;
     loginMessage = '';
     return loginView(main, loggedIn, message);
@@ -96,6 +108,16 @@ session.onLoggedOutElsewhere(() => {
   history.replaceState(null, '', '/#/login');
   route();
 });
+
+/** The server ended this session (live socket closed with 4401): say why on the login screen. */
+const ENDED = { 'password-changed': 'ended_password_changed', recovered: 'ended_recovered', 'logged-out': 'ended_logged_out', 'session-expired': 'ended_expired' };
+function sessionEnded(reason) {
+  if (!session.state.account) return;
+  session.forget();
+  loginMessage = t(Object.hasOwn(ENDED, reason) ? ENDED[reason] : 'err_session');
+  history.replaceState(null, '', '/#/login');
+  route();
+}
 
 auth.onUnauthorized = () => {
   live.disconnect();

@@ -10,7 +10,7 @@ import { inviteMemberForm } from './invite-member.mjs';
 
 /**
  * @param {string} bookletId @param {import('../data.mjs').Member[]} all
- * @param {import('../data.mjs').Entry[]} entries
+ * @param {() => Promise<import('../data.mjs').Entry[]>} entries every entry read, once the page has read them all
  * @param {{therapist: boolean, onChange: () => Promise<void>}} opts
  */
 export function membersPanel(bookletId, all, entries, { therapist, onChange }) {
@@ -30,7 +30,7 @@ export function membersPanel(bookletId, all, entries, { therapist, onChange }) {
         actions.append(h('button', { type: 'button', class: 'secondary', 'data-action': 'share',
           onclick: (ev) => act(ev.currentTarget, async () => {
             let n = 0;
-            if (!await unlessCancelled(async () => { n = await grantHistory(bookletId, m, entries, askingBeside(actions, bookletId, 'share')); })) return;
+            if (!await unlessCancelled(async () => { n = await grantHistory(bookletId, m, await entries(), askingBeside(actions, bookletId, 'share')); })) return;
             status.textContent = n ? t('shared_n', { n, name }) : t('nothing_to_share');
           }) }, t('share_history', { name })));
       }
@@ -41,7 +41,11 @@ export function membersPanel(bookletId, all, entries, { therapist, onChange }) {
             onclick: (ev) => act(ev.currentTarget, async () => {
               await api('DELETE', `/api/booklets/${bookletId}/members/${m.id}`);
               announce(t('removed_ok', { name }));
+              // Answered: the question goes, so the panel is free to show the members as they are now.
+              confirm.remove();
+              cancel.remove();
               await onChange();
+              document.querySelector('[data-panel=members] summary')?.focus();
             }) }, t('confirm_remove', { name }));
           const cancel = h('button', { type: 'button', class: 'secondary', onclick: () => { confirm.remove(); cancel.remove(); remove.hidden = false; remove.focus(); } }, t('cancel'));
           actions.append(confirm, cancel);
@@ -67,7 +71,7 @@ export function membersPanel(bookletId, all, entries, { therapist, onChange }) {
       button.disabled = false;
     }
   }
-  return h('details', { class: 'panel members', open: therapist || undefined },
+  return h('details', { class: 'panel members', open: therapist || undefined, 'data-panel': 'members' },
     h('summary', null, `${t('members')} (${current.length})`),
     h('ul', { class: 'member-list' }, current.map(row)), status, error);
 }
@@ -89,7 +93,7 @@ export function therapistTools(bookletId, { onPosted }) {
     await busy(homework, hwError, async () => {
       const fields = { task: get('task'), frequency: get('frequency') };
       if (get('text')) fields.text = get('text');
-      if (!await unlessCancelled(() => post(bookletId, 'homework', fields, askingBeside(homework, bookletId)))) return;
+      if (!await unlessCancelled(() => post(bookletId, 'homework', fields, askingBeside(homework, bookletId, 'send', 'homework')))) return;
       homework.reset();
       await onPosted();
       announce(t('sent'));
