@@ -11,6 +11,7 @@ import os
 import stat
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ import pytest
 
 from secure_msg.client import Client, access_log, export_zip
 from secure_msg.client import export as booklet_export
+from secure_msg.client.attachments import post_files
 from secure_msg.client.export_verify import verify
 from secure_msg.crypto import labels
 from secure_msg.crypto.primitives import sign
@@ -28,9 +30,9 @@ from .conftest import PASSWORD, People, admin_invite
 pytestmark = pytest.mark.slow
 HOSTILE = "<img src=x onerror=alert(1)> </p><script>alert(2)</script>"
 FILE = b"%PDF-1.4 therapy plan\n" + os.urandom(3000)
-ATTACHMENT = {"blob_id": "blob-1", "file_id": "11" * 16, "key": "22" * 32,
-              "name": "../Suunnitelma\u202egpj.pdf", "media_type": "application/pdf",
-              "size": len(FILE), "sha256": hashlib.sha256(FILE).hexdigest()}
+NAME = "Suunnitelma\u202egpj.pdf"  # a bidi override: shown as "...fdp.jpg" unsanitised
+MISSING = {"blob_id": "00" * 16, "file_id": "11" * 16, "key": "22" * 32, "name": "x.pdf",
+           "media_type": "application/pdf", "size": 3, "sha256": "33" * 32}
 
 
 async def _family(people: People) -> tuple[str, Client, Client, Client]:
@@ -49,13 +51,12 @@ async def _family(people: People) -> tuple[str, Client, Client, Client]:
     await dad.post(booklet, "homework-log", homework=hw["entry_id"], done=False, how="Sataa",
                    date="2026-11-28")
     await dad.post(booklet, "note", text=HOSTILE)
-    await therapist.post(booklet, "document", attachments=[ATTACHMENT], text="Suunnitelma")
+    # A real file, encrypted, uploaded and attached; and one whose blob the server never had.
+    folder = Path(tempfile.mkdtemp())
+    (folder / NAME).write_bytes(FILE)
+    await post_files(therapist, booklet, [folder / NAME], text="Suunnitelma")
+    await therapist.post(booklet, "document", attachments=[MISSING], text="Kadonnut")
     return booklet, therapist, mum, dad
-
-
-async def _fetch(booklet: str, seq: int, index: int, a: dict[str, Any]) -> bytes | str:
-    """Stands in for the blob download (not on this branch yet): the file the entry names."""
-    return FILE if a["blob_id"] == "blob-1" else "unavailable"
 
 
 def _members(archive: bytes) -> dict[str, bytes]:
@@ -94,25 +95,26 @@ def _codes(archive: bytes) -> set[tuple[str, str]]:
 async def test_export_verifies_offline_and_every_change_is_found(
         people: People, tmp_path: Path) -> None:
     booklet, therapist, mum, dad = await _family(people)
-    result = await booklet_export.build(mum, booklet, language="fi", fetch_file=_fetch)
+    result = await booklet_export.build(mum, booklet, language="fi")
     archive = result.archive
     report = verify(archive)
     assert report.failures == []
-    assert report.warnings == []
-    assert (report.entries, report.files, report.booklet_id) == (7, 1, booklet)
+    assert report.warnings == ["entry 8 file 0 is not in the archive (unavailable)"]
+    assert (report.entries, report.files, report.booklet_id) == (8, 1, booklet)
     assert report.exporter == {"account_id": mum.profile.account_id,
                                "fingerprint": next(m.fingerprint for m in
                                                    await mum.members(booklet)
                                                    if m.account_id == mum.profile.account_id)}
     files = _members(archive)
     envelopes = sorted(p for p in files if p.startswith("envelopes/"))
-    assert envelopes == [f"envelopes/{n:06d}.bin" for n in range(1, 8)]
-    file_path = "files/000007-01-_Suunnitelmagpj.pdf"
+    assert envelopes == [f"envelopes/{n:06d}.bin" for n in range(1, 9)]
+    file_path = "files/000007-01-Suunnitelmagpj.pdf"
     assert files[file_path] == FILE  # bidi control gone, no path separator left
 
     doc = json.loads(files["booklet.json"])
     assert [e["kind"] for e in doc["entries"]] == [
-        "title", "note", "homework", "homework-log", "homework-log", "note", "document"]
+        "title", "note", "homework", "homework-log", "homework-log", "note", "document",
+        "document"]
     [hw] = doc["homework"]
     assert [(log["how"], log["done"], log["author_id"]) for log in hw["logs"]] == [
         ("Hyvin", True, mum.profile.account_id), ("Sataa", False, dad.profile.account_id)]
@@ -121,7 +123,7 @@ async def test_export_verifies_offline_and_every_change_is_found(
     # The export is in the log, by the guardian, in the archive and on the server.
     exported = [(i["actor"], i["detail"]) for i in doc["access_log"]
                 if i["action"] == "booklet.exported"]
-    assert exported == [(mum.profile.account_id, {"kind": "booklet", "entries": 7})]
+    assert exported == [(mum.profile.account_id, {"kind": "booklet", "entries": 8})]
     seen_by_dad = await access_log.fetch(dad, booklet)
     assert [(i["actor"], i["detail"]["kind"]) for i in seen_by_dad
             if i["action"] == "booklet.exported"] == [(mum.profile.account_id, "booklet")]
@@ -147,7 +149,7 @@ async def test_export_verifies_offline_and_every_change_is_found(
     bad_path.write_bytes(_rezip(archive, lambda f: f.update({env3: _flip(f[env3], 200)})))
     run = _verify_cli(good)
     assert run.returncode == 0
-    assert "OK: 7 signed entries and 1 files" in run.stdout
+    assert "OK: 8 signed entries and 1 files" in run.stdout
     run = _verify_cli(bad_path, "--json")
     assert run.returncode == 1
     out = json.loads(run.stdout)
@@ -174,12 +176,12 @@ async def _cli_export(dad: Client, booklet: str, tmp_path: Path) -> None:
          "--language", "sv"], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     answer = json.loads(run.stdout)
-    assert (answer["entries"], answer["files"], answer["path"]) == (7, 0, str(out))
+    assert (answer["entries"], answer["files"], answer["path"]) == (8, 1, str(out))
     assert "1 attached files could not be fetched" in run.stderr
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
     report = verify(out.read_bytes())
     assert report.ok
-    assert report.warnings == ["entry 7 file 0 is not in the archive (unavailable)"]
+    assert report.warnings == ["entry 8 file 0 is not in the archive (unavailable)"]
     html = _members(out.read_bytes())["booklet.html"].decode()
     assert "Hemuppgifter" in html
     assert "Åtkomstlogg" in html

@@ -17,14 +17,15 @@ from decimal import Decimal
 from typing import Any
 
 from secure_msg.base64url import decode as b64decode
-from secure_msg.client import access_log
+from secure_msg.client import access_log, blobs
 from secure_msg.client.client import Client, MemberInfo
 from secure_msg.client.http import ClientError
 from secure_msg.clock import ms_to_iso
 from secure_msg.crypto import envelope, keys, labels, safety
-from secure_msg.crypto.attachments import sanitise_filename
+from secure_msg.crypto.attachments import Attachment, sanitise_filename
 from secure_msg.crypto.envelope import KINDS
 from secure_msg.crypto.errors import ProtocolError
+from secure_msg.crypto.file_stream import MIN_CHUNK_SIZE, blob_length
 from secure_msg.crypto.payloads import decode_payload
 from secure_msg.crypto.primitives import sign
 from secure_msg.model.access_log import ExportKind
@@ -80,8 +81,33 @@ class Exported:
     problems: list[dict[str, Any]]
 
 
-async def _no_files(booklet_id: str, seq: int, index: int, a: dict[str, Any]) -> bytes | str:
-    return "unavailable"
+def blob_fetcher(client: Client) -> FetchFile:
+    """Download each attachment's blob and open it with every check of §4.7. The file is held
+    in memory (the archive is built there); a blob longer than the file's largest possible one
+    is refused as it comes, so a server cannot make the client hold more."""
+
+    async def fetch(booklet_id: str, seq: int, index: int, a: dict[str, Any]) -> bytes | str:
+        try:
+            att = Attachment.from_json(a)
+            dec = att.decryptor(bytes.fromhex(booklet_id))
+            out = bytearray()
+            await blobs.download(client.api, booklet_id, att.blob_id,
+                                 lambda data: out.extend(dec.update(data)),
+                                 blob_length(att.size, MIN_CHUNK_SIZE))
+            dec.finish()
+        except ProtocolError as exc:
+            return f"protocol/{exc.code}"
+        except ClientError as exc:
+            if exc.code.startswith("protocol/"):
+                return exc.code
+            if exc.code == "blob-too-large":  # the server sent more than the file can be
+                return "protocol/file-extended"
+            if exc.status == 0 or exc.status >= 500 or exc.status == 401:
+                raise  # the network or the session failed, not this file
+            return "unavailable"
+        return bytes(out)
+
+    return fetch
 
 
 async def _statements(client: Client, booklet_id: str, members: list[MemberInfo]
@@ -103,8 +129,9 @@ async def _statements(client: Client, booklet_id: str, members: list[MemberInfo]
 
 
 async def build(client: Client, booklet_id: str, *, language: str = "en",
-                fetch_file: FetchFile = _no_files, now_ms: int | None = None) -> Exported:
+                fetch_file: FetchFile | None = None, now_ms: int | None = None) -> Exported:
     """Read the whole booklet, record the export in its access log, and build the archive."""
+    fetch_file = fetch_file or blob_fetcher(client)
     me = client._me()
     members = await client.members(booklet_id, include_removed=True)
     statements = await _statements(client, booklet_id, members)
