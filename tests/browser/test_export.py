@@ -12,11 +12,13 @@ from pathlib import Path
 import pytest
 
 from secure_msg.client import Client, Profile, access_log, export_html, export_zip
+from secure_msg.client.attachments import post_files
 from secure_msg.client.export_verify import verify
 
 from .harness import PARENT_PASSWORD, World, enroll_in_browser, local_link, open_booklet
 
 pytestmark = pytest.mark.slow
+FILE = b"%PDF-1.4 lausunto\n" + bytes(range(256)) * 300  # two chunks of the file format
 HOSTILE = "<img src=x onerror=alert(1)> Ääkköset & \"lainaus\" 'yksi'"
 
 
@@ -34,8 +36,9 @@ def test_a_browser_export_verifies_in_python(world: World, tmp_path: Path) -> No
     world.call(dad.post(world.booklet, "homework-log", homework=hw["entry_id"], done=True,
                         how="Hyvin meni", date="2026-11-28"))
     world.call(dad.post(world.booklet, "note", text=HOSTILE))
-    world.call(world.t.post(world.booklet, "document", name="Lausunto.txt",
-                            media_type="text/plain", data="aGVp"))
+    pdf = tmp_path / "Lausunto lääkärille.pdf"
+    pdf.write_bytes(FILE)
+    world.call(post_files(world.t, world.booklet, [pdf], text="Lausunto lääkärille"))
 
     page.reload()
     open_booklet(page, world.booklet)
@@ -49,6 +52,7 @@ def test_a_browser_export_verifies_in_python(world: World, tmp_path: Path) -> No
     report = verify(archive)
     assert report.failures == []
     assert report.warnings == []
+    assert report.files == 1
     assert report.entries == 5
     run = subprocess.run([sys.executable, "-m", "secure_msg", "client", "verify-export",
                           str(saved)], capture_output=True, text=True, timeout=60)
@@ -60,6 +64,7 @@ def test_a_browser_export_verifies_in_python(world: World, tmp_path: Path) -> No
     assert doc["language"] == "fi"
     assert [e["kind"] for e in doc["entries"]] == [
         "title", "homework", "homework-log", "note", "document"]
+    assert files["files/000005-01-Lausunto lääkärille.pdf"] == FILE
     [homework] = doc["homework"]
     assert [(log["how"], log["author_id"]) for log in homework["logs"]] == [
         ("Hyvin meni", dad.profile.account_id)]
