@@ -387,3 +387,18 @@ class Lifecycle(TypedDict):
     closed_at: Time | None
     purge_after: Time | None  # not deleted before this; members are reminded to export first
     reminded_at: Time | None
+
+
+class CaseloadBooklet(BookletSummary):
+    """A row of the therapist's desk: the booklet-list row plus what the server knows in clear."""
+    next_session: Appointment | None
+    period: PeriodSummary | None
+    notice_problems: Count
+    family_cancellations: Count
+
+
+class Caseload(TypedDict):
+    booklets: list[CaseloadBooklet]
+    sessions: list[Appointment]
+    week_from: Time
+    week_to: Time
