@@ -20,9 +20,29 @@ RUN_JS = """async (tags) => {
   const line = (v) => v.id + ': ' + v.nodes.map((n) => n.target.join(' ')
     + (n.failureSummary ? ' (' + n.failureSummary.replace(/\\s+/g, ' ').slice(0, 200) + ')' : ''))
     .join('; ');
-  return { violations: result.violations.map(line),
-           contrastUnsure: result.incomplete.filter((v) => v.id === 'color-contrast')
-             .flatMap((v) => v.nodes.map((n) => n.target.join(' '))) };
+  const violations = result.violations.map(line);
+  const contrastUnsure = [];
+  const reason = (n) => ((n.any[0] || {}).data || {}).messageKey || 'unknown';
+  for (const node of result.incomplete.filter((v) => v.id === 'color-contrast')
+    .flatMap((v) => v.nodes)) {
+    // Text scrolled under the sticky write box or header: axe cannot see its background there.
+    // Bring it to the middle of the screen and ask again about that node alone.
+    const target = node.target.join(' ');
+    const el = document.querySelector(target);
+    if (reason(node) === 'bgOverlap' && el) {
+      el.scrollIntoView({ block: 'center' });
+      const again = await axe.run({ include: [node.target] },
+        { runOnly: { type: 'rule', values: ['color-contrast'] },
+          resultTypes: ['violations', 'incomplete'] });
+      violations.push(...again.violations.map(line));
+      contrastUnsure.push(...again.incomplete.flatMap((v) => v.nodes)
+        .map((n) => n.target.join(' ') + ' [' + reason(n) + ']'));
+    } else {
+      contrastUnsure.push(target + ' [' + reason(node) + ']');
+    }
+  }
+  window.scrollTo(0, 0);
+  return { violations, contrastUnsure };
 }"""
 
 

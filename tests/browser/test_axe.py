@@ -169,6 +169,9 @@ def _guardian(walk: Walk, world: World) -> None:
     walk.check("homework form", ready, homework_form)
     therapist_id = world.t.profile.account_id
     page.goto(f"{world.server.base_url}/#/b/{world.booklet}/safety/{therapist_id}")
+    # Drawn once before the walk switches language: two overlapping draws of the screen (the
+    # address's and the language button's) could leave the one that lost the race on screen.
+    page.locator(".digits").wait_for()
     walk.check("safety number", ".digits")
     _logout(page)
 
