@@ -42,7 +42,8 @@ def test_a_browser_export_verifies_in_python(world: World, tmp_path: Path) -> No
 
     page.reload()
     open_booklet(page, world.booklet)
-    panel = page.locator("section.export")
+    panel = page.locator("details.export")
+    panel.get_by_role("heading", name="Vie tiedostoon").click()
     with page.expect_download() as download:
         panel.get_by_role("button", name="Vie tiedostoon").click()
     saved = tmp_path / "vienti.zip"

@@ -243,8 +243,10 @@ export async function buildExport(bookletId, { language = lang(), now = Date.now
 export function exportPanel(bookletId, onDone = () => {}) {
   const error = errorBox();
   const button = h('button', { type: 'button', class: 'export-button' }, tx('button'));
-  const section = h('section', { class: 'card export', 'aria-labelledby': 'export-h' },
-    h('h2', { id: 'export-h' }, tx('title')), h('p', { class: 'muted' }, tx('intro')), error, h('p', { class: 'actions' }, button));
+  // A disclosure, as the access log is: the booklet's page stays as long as it was.
+  const section = h('details', { class: 'card export' },
+    h('summary', null, h('h2', { id: 'export-h', class: 'inline' }, tx('title'))),
+    h('p', { class: 'muted' }, tx('intro')), error, h('p', { class: 'actions' }, button));
   button.addEventListener('click', async () => {
     error.clear();
     button.disabled = true;
