@@ -21,6 +21,7 @@ import { membersPanel, therapistTools } from './tools.mjs';
 import { appointmentsPanel } from './appointments.mjs';
 import { accessLogPanel } from './access-log.mjs';
 import { closing } from './closing.mjs';
+import { documentRequestsPanel } from './document-requests.mjs';
 import { exportPanel } from './export.mjs';
 
 /**
@@ -413,7 +414,7 @@ export function bookletView(main, bookletId) {
     });
   });
 
-  replace(body, h('section', { class: 'entries' }, earlier, timeline), compose, side, accessLogPanel(bookletId, () => all), exportPanel(bookletId));
+  replace(body, h('section', { class: 'entries' }, earlier, timeline), compose, side, accessLogPanel(bookletId, () => all), documentRequestsPanel(bookletId), exportPanel(bookletId));
   replace(main, h('p', null, h('a', { href: '#/', class: 'back' }, `← ${t('back')}`)), heading, lifecycle.banner, historyBox, error, appointments, body);
 
   /** The appointments again, unless a cancellation is being confirmed there; an open list stays open. */
