@@ -28,6 +28,7 @@ from secure_msg import (
     cli_client_appointments,
     cli_client_consent,
     cli_client_document_requests,
+    cli_client_export,
     cli_client_files,
     cli_client_lifecycle,
     cli_client_shares,
@@ -390,6 +391,7 @@ def register(subparsers: Any) -> None:
     cli_client_appointments.register(sub, cmd)
     cli_client_consent.register(sub, cmd, _unlock)
     cli_client_access_log.register(sub, cmd)
+    cli_client_export.register(sub, cmd)
     cli_client_lifecycle.register(sub, cmd, _password)
     cli_client_document_requests.register(sub, cmd)
     p = sub.add_parser("post", help="post an entry")

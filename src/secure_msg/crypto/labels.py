@@ -36,6 +36,7 @@ FILE_CHUNK_KEY = b"secure-msg/v1/file-chunk-key"
 SHARE_KEY = b"secure-msg/v1/share-key"
 SHARE_ACCESS = b"secure-msg/v1/share-access"
 SHARE_VERIFIER = b"secure-msg/v1/share-verifier"
+EXPORT_MANIFEST = b"secure-msg/v1/export-manifest"  # the exporter's signature (§11)
 
 
 def labelled(label: bytes, *parts: bytes) -> bytes:

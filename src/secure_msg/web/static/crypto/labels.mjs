@@ -37,6 +37,7 @@ export const LABEL = Object.freeze({
   SHARE_KEY: 'secure-msg/v1/share-key',
   SHARE_ACCESS: 'secure-msg/v1/share-access',
   SHARE_VERIFIER: 'secure-msg/v1/share-verifier',
+  EXPORT_MANIFEST: 'secure-msg/v1/export-manifest', // the exporter's signature over an export (§11)
 });
 
 /**

@@ -25,6 +25,7 @@ import { accessLogPanel } from './access-log.mjs';
 import { closing } from './closing.mjs';
 import { documentRequestsPanel } from './document-requests.mjs';
 import { sharesPanel } from './shares.mjs';
+import { exportPanel } from './export.mjs';
 
 /**
  * Re-joins already shown in this page (account:booklet:seq): hidden by the user, or shown until
@@ -439,7 +440,7 @@ export function bookletView(main, bookletId) {
   });
 
   replace(body, h('section', { class: 'entries' }, earlier, timeline), compose, side, accessLogPanel(bookletId, () => all),
-    documentRequestsPanel(bookletId), sharesPanel(bookletId, () => entries, () => me()?.role));
+    documentRequestsPanel(bookletId), sharesPanel(bookletId, () => entries, () => me()?.role), exportPanel(bookletId));
   replace(main, h('p', null, h('a', { href: '#/', class: 'back' }, `← ${t('back')}`)), heading, lifecycle.banner, historyBox, error, appointments, body);
 
   /** The appointments again, unless a cancellation is being confirmed there; an open list stays open. */
