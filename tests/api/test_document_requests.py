@@ -29,10 +29,14 @@ PDF = "JVBERi0xLjQKJeLjz9MK"  # "%PDF-1.4" and a binary comment, base64
 
 
 async def _join(world: World, therapist: Client, booklet: str, name: str, role: str = "guardian",
-                phone: str | None = None) -> Client:
-    link = (await therapist.invite(booklet, role, name=name, phone=phone))["link"]
+                phone: str | None = None, approvers: tuple[Client, ...] = ()) -> Client:
+    """A member; a caregiver comes with terms and every guardian's approval (`approvers`)."""
+    terms = {"until": "2099-12-31", "scope": "new"} if role == "caregiver" else {}
+    link = (await therapist.invite(booklet, role, name=name, phone=phone, **terms))["link"]
     client = world.new_client()
     await client.enroll(world.base + link[link.index("/enroll/"):], name, PASSWORD)
+    for guardian in approvers:
+        await guardian.consent(booklet, client.profile.account_id, "approve")
     return client
 
 
@@ -141,7 +145,8 @@ async def test_every_bad_request_is_a_named_problem_and_changes_nothing(world: W
     therapist = await world.therapist()
     booklet = await therapist.create_booklet("Aino")
     mum = await _join(world, therapist, booklet, "aiti", phone=MUM_PHONE)
-    daycare = await _join(world, therapist, booklet, "paivakoti", role="caregiver")
+    daycare = await _join(world, therapist, booklet, "paivakoti", role="caregiver",
+                          approvers=(mum,))
     stranger = await world.therapist("toinen")
     base = f"/api/booklets/{booklet}/document-requests"
     status, asked = await world.raw("POST", base, mum.profile.token, json={"kind": "statement"})
@@ -340,7 +345,8 @@ async def test_a_guardian_without_a_number_is_told_by_email_in_her_language(
     dad = world.new_client()
     await dad.enroll(world.base + link[link.index("/enroll/"):], "pappa", PASSWORD,
                      language="sv")
-    await _join(world, therapist, booklet, "paivakoti", role="caregiver", phone="+358401114444")
+    await _join(world, therapist, booklet, "paivakoti", role="caregiver", phone="+358401114444",
+                approvers=(dad,))
     status, asked = await world.raw("POST", f"/api/booklets/{booklet}/document-requests",
                                     dad.profile.token, json={"kind": "plan"})
     assert status == 201
