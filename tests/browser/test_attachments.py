@@ -78,7 +78,13 @@ def test_files_posted_in_the_browser_are_read_by_the_python_client(
     """A PDF and a JPEG chosen in the write box (listed with name and size, one removed and
     added back) are encrypted in Chromium, uploaded and posted with a text; the Python client
     saves both byte-identical; the entry shows the image and both names."""
-    page = open_as_therapist(world)
+    _, page = world.page()
+    fetched: list[str] = []
+    page.on("request", lambda r: fetched.append(r.url.rsplit("/", 1)[-1]))
+    login_in_browser(page, world.server.base_url, "tiina", PASSWORD)
+    open_booklet(page, world.booklet)
+    # The file code loads on use: the encryptor and the upload only once something is sent.
+    assert not {"file-stream.mjs", "files-io.mjs"} & set(fetched), fetched
     photo = jpeg(page)
     (tmp_path / "lausunto.pdf").write_bytes(PDF)
     (tmp_path / "kuva.jpg").write_bytes(photo)
@@ -103,6 +109,8 @@ def test_files_posted_in_the_browser_are_read_by_the_python_client(
     assert image.evaluate("(img) => img.naturalWidth") == 40
     expect(chosen).to_be_hidden()
     expect(page.get_by_label("Kirjoita viesti")).to_have_value("")
+
+    assert {"file-stream.mjs", "files-io.mjs"} <= set(fetched)
 
     saved = world.call(save_files(world.t, world.booklet, last_seq(world), tmp_path / "out"))
     by_name = {s.name: s.path.read_bytes() for s in saved}
@@ -278,3 +286,18 @@ def test_a_25_mb_file_round_trips_in_the_browser(world: World, tmp_path: Path) -
     assert saved[0].path.read_bytes() == data
     print(f"\n25 MiB in Chromium: attach+encrypt+upload+post {up:.2f} s, "
           f"download+decrypt+check+save {down:.2f} s")
+
+
+def test_the_login_screen_loads_no_file_code(world: World) -> None:
+    """The first load (login screen, ≤ 100 KB budget) fetches none of the attachment modules,
+    their texts or their styles."""
+    _, page = world.page()
+    fetched: list[str] = []
+    page.on("request", lambda r: fetched.append(r.url.rsplit("/", 1)[-1]))
+    page.goto(world.server.base_url + "/")
+    page.get_by_label("Käyttäjätunnus").wait_for()
+    page.wait_for_load_state("networkidle")
+    files = {"file-stream.mjs", "file-meta.mjs", "files-io.mjs", "files-text.mjs", "attach.mjs",
+             "files.mjs", "files.css"}
+    assert "main.mjs" in fetched
+    assert not files & set(fetched), fetched

@@ -9,6 +9,7 @@ import { describeError } from '../api.mjs';
 import { announce, h, uid } from '../dom.mjs';
 import { formatSize, ft } from '../files-text.mjs';
 import { errorBox } from './common.mjs';
+import { filesStyles } from './files.mjs';
 
 /** One file's limit: the server's [blobs] max_blob_bytes default holds 25 MiB of file (§10.6). */
 export const MAX_FILE_BYTES = 25 * 1024 * 1024;
@@ -39,6 +40,7 @@ export function refusal(file, maxBytes = MAX_FILE_BYTES) {
  * @param {string} bookletId @param {HTMLFormElement} compose @param {() => void} onChange
  */
 export function attachBox(bookletId, compose, onChange) {
+  filesStyles();
   /** @type {{file: File, mediaType: string, uploaded: import('../files-io.mjs').Attachment | null}[]} */
   let chosen = [];
   const listId = uid('files');

@@ -11,6 +11,12 @@ import { describeError } from '../api.mjs';
 import { h } from '../dom.mjs';
 import { formatSize, ft } from '../files-text.mjs';
 
+/** The files' styles, kept out of app.css (the login screen's first load): added once, with this module. */
+export function filesStyles() {
+  if (document.querySelector('link[data-files-css]')) return;
+  document.head.append(h('link', { rel: 'stylesheet', href: '/static/files.css', 'data-files-css': '' }));
+}
+
 /** How long a download's blob URL lives: long enough for any browser to start saving it. */
 const DOWNLOAD_URL_MS = 30_000;
 
@@ -82,6 +88,7 @@ function preview(bookletId, a, name, problem) {
  * @param {string} bookletId @param {any[]} attachments checked by decodePayload (checkAttachments)
  */
 export function attachmentList(bookletId, attachments) {
+  filesStyles();
   return h('ul', { class: 'files' }, attachments.map((a) => {
     const name = sanitiseFilename(a.name);
     const problem = h('p', { class: 'error', role: 'alert', hidden: true });
