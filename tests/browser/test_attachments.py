@@ -69,7 +69,8 @@ def open_as_therapist(world: World) -> Page:
 
 
 def last_seq(world: World) -> int:
-    return int(world.call(world.t.api.call("GET", f"/api/booklets/{world.booklet}/head"))["last_seq"])
+    head = world.call(world.t.api.call("GET", f"/api/booklets/{world.booklet}/head"))
+    return int(head["last_seq"])
 
 
 def test_files_posted_in_the_browser_are_read_by_the_python_client(
@@ -184,15 +185,19 @@ def test_an_oversize_file_dropped_on_the_write_box_is_refused_before_upload(worl
     page = open_as_therapist(world)
     uploads = blob_uploads(page)
     page.evaluate("""() => {
-        const big = new File([new Uint8Array(25 * 1024 * 1024 + 1)], 'iso.pdf', { type: 'application/pdf' });
-        const ok = new File([new Uint8Array(25 * 1024 * 1024)], 'raja.pdf', { type: 'application/pdf' });
+        const MiB = 1024 * 1024, type = 'application/pdf';
+        const big = new File([new Uint8Array(25 * MiB + 1)], 'iso.pdf', { type });
+        const ok = new File([new Uint8Array(25 * MiB)], 'raja.pdf', { type });
         const dt = new DataTransfer(); dt.items.add(big); dt.items.add(ok);
         const box = document.querySelector('.compose');
-        box.dispatchEvent(new DragEvent('dragover', { dataTransfer: dt, bubbles: true, cancelable: true }));
-        box.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+        const init = { dataTransfer: dt, bubbles: true, cancelable: true };
+        const drag = (name) => new DragEvent(name, init);
+        box.dispatchEvent(drag('dragover'));
+        box.dispatchEvent(drag('drop'));
     }""")
     alert = page.locator(".compose .attachments-chosen [role=alert]")
-    expect(alert).to_contain_text("iso.pdf: tiedosto on liian suuri (25 MB). Yksi liite saa olla enintään 25 MB.")
+    expect(alert).to_contain_text(
+        "iso.pdf: tiedosto on liian suuri (25 MB). Yksi liite saa olla enintään 25 MB.")
     chosen = page.get_by_role("list", name="Valitut liitteet")
     expect(chosen.get_by_role("listitem")).to_have_count(1)
     expect(chosen).to_contain_text("raja.pdf")
@@ -208,13 +213,15 @@ def test_a_failed_upload_keeps_the_text_and_the_files(world: World, tmp_path: Pa
 
     def refuse(route: Route) -> None:
         route.fulfill(status=413, content_type="application/problem+json",
-                      body='{"type": "blob-too-large", "title": "Too large", "status": 413, "max_bytes": 1024}')
+                      body='{"type": "blob-too-large", "title": "Too large", "status": 413, '
+                           '"max_bytes": 1024}')
     page.route("**/blobs", refuse)
     choose(page, [tmp_path / "lausunto.pdf"])
     page.get_by_label("Kirjoita viesti").fill("Lausunto liitteenä")
     page.locator(".compose").get_by_role("button", name="Lähetä").click()
     alert = page.locator(".compose .attachments-chosen [role=alert]")
-    expect(alert).to_contain_text("Liitettä lausunto.pdf ei voitu lähettää: palvelin ei ota vastaan näin suurta tiedostoa.")
+    expect(alert).to_contain_text("Liitettä lausunto.pdf ei voitu lähettää: palvelin ei ota "
+                                  "vastaan näin suurta tiedostoa.")
     expect(page.get_by_label("Kirjoita viesti")).to_have_value("Lausunto liitteenä")
     expect(page.get_by_role("list", name="Valitut liitteet")).to_contain_text("lausunto.pdf")
     assert last_seq(world) == before
@@ -248,8 +255,8 @@ def test_a_blob_that_fails_its_check_is_named_and_nothing_is_saved(
     page.route("**/blobs/*", tamper)
     downloads: list[object] = []
     page.on("download", lambda d: downloads.append(d))
-    world.call(post_files(world.t, world.booklet, [tmp_path / "lausunto.pdf", tmp_path / "kuva.jpg"],
-                          text="Muutettu matkalla"))
+    files = [tmp_path / "lausunto.pdf", tmp_path / "kuva.jpg"]
+    world.call(post_files(world.t, world.booklet, files, text="Muutettu matkalla"))
     entry = page.locator(".entry", has_text="Muutettu matkalla")
     expect(entry.get_by_role("alert").filter(has_text="kuva.jpg")).to_contain_text(
         "kuva.jpg: tiedosto ei läpäissyt tarkistusta (file-chunk-invalid). Mitään ei tallennettu.")
@@ -281,7 +288,8 @@ def test_a_25_mb_file_round_trips_in_the_browser(world: World, tmp_path: Path) -
         button.click()
     info.value.save_as(tmp_path / "back")
     down = time.perf_counter() - started
-    assert hashlib.sha256((tmp_path / "back").read_bytes()).digest() == hashlib.sha256(data).digest()
+    back = (tmp_path / "back").read_bytes()
+    assert hashlib.sha256(back).digest() == hashlib.sha256(data).digest()
     saved = world.call(save_files(world.t, world.booklet, last_seq(world), tmp_path / "py"))
     assert saved[0].path.read_bytes() == data
     print(f"\n25 MiB in Chromium: attach+encrypt+upload+post {up:.2f} s, "
