@@ -77,7 +77,7 @@ export function attachBox(bookletId, compose, onChange) {
           chosen.splice(i, 1);
           show();
           (list.querySelector('button') ?? picker).focus();
-        } }, ft('remove_file', { name })));
+        } }, ft('remove'), h('span', { class: 'visually-hidden' }, ` ${name}`)));
     }));
     list.hidden = chosen.length === 0;
     onChange();
