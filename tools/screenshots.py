@@ -20,7 +20,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import aiohttp
-from playwright.async_api import Page, ViewportSize, async_playwright
+from playwright.async_api import FilePayload, Page, ViewportSize, async_playwright
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from secure_msg.client import Client, Profile
@@ -94,10 +94,11 @@ async def attach_document(page: Page) -> None:
     pdf = b"%PDF-1.4\n" + b"Terapiasuunnitelma " * 2000 + b"\n%%EOF\n"
     async with page.expect_file_chooser() as chooser:
         await page.locator(".compose").get_by_role("button", name="Liitä tiedostoja").click()
-    await (await chooser.value).set_files([
+    files: list[FilePayload] = [
         {"name": "Terapiasuunnitelma kevät.pdf", "mimeType": "application/pdf", "buffer": pdf},
         {"name": "Leikkausharjoitus.jpg", "mimeType": "image/jpeg", "buffer": bytes(photo)},
-    ])
+    ]
+    await (await chooser.value).set_files(files)
     await page.get_by_label("Kirjoita viesti").fill("Tässä suunnitelma ja kuva harjoituksesta.")
     await page.locator(".compose").scroll_into_view_if_needed()
     await shoot(page, "attach-document")
