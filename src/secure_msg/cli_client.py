@@ -26,6 +26,7 @@ import aiohttp
 from secure_msg import (
     cli_client_access_log,
     cli_client_appointments,
+    cli_client_document_requests,
     cli_client_files,
     cli_client_lifecycle,
 )
@@ -214,6 +215,9 @@ def _log_date(given: str) -> str:
 async def _post(c: Client, a: argparse.Namespace) -> dict[str, Any]:
     if a.kind == "document":
         return await cli_client_files.post_document(c, a, _unlock, _confirming)
+    if a.fulfils:
+        raise ClientError(0, "bad-arguments", "only a document (--kind document) fulfils a "
+                                              "request")
     fields = _post_fields(a)
     await _unlock(c, a)
     result = await _confirming("Your entry would be sealed for the first time to", c.post(
@@ -384,6 +388,7 @@ def register(subparsers: Any) -> None:
     cli_client_appointments.register(sub, cmd)
     cli_client_access_log.register(sub, cmd)
     cli_client_lifecycle.register(sub, cmd, _password)
+    cli_client_document_requests.register(sub, cmd)
     p = sub.add_parser("post", help="post an entry")
     p.add_argument("booklet")
     p.add_argument("--kind", choices=["note", "homework", "homework-log", "document"],
@@ -393,6 +398,8 @@ def register(subparsers: Any) -> None:
                    help="a file holding the text; document: a file to attach, encrypted on "
                         "this device (repeatable)")
     p.add_argument("--frequency", default="daily", help="homework: how often to practise")
+    p.add_argument("--fulfils", metavar="REQUEST",
+                   help="document: the document request it fulfils (`document-requests`)")
     p.add_argument("--homework", help="homework-log: the homework entry id")
     p.add_argument("--done", choices=["yes", "no"], default="yes")
     p.add_argument("--confirm-unverified", action="store_true",

@@ -36,7 +36,8 @@ async def post_document(c: Client, a: argparse.Namespace, unlock: Unlock,
         raise ClientError(0, "bad-arguments", f"not a file: {', '.join(missing)}")
     await unlock(c, a)
     result = await confirming("Your entry would be sealed for the first time to", post_files(
-        c, a.booklet, paths, text=a.text, allow_unverified=a.confirm_unverified))
+        c, a.booklet, paths, text=a.text, allow_unverified=a.confirm_unverified,
+        fulfils_request=getattr(a, "fulfils", None)))
     return {"id": result["entry_id"], "seq": result["seq"],
             "new_recipients": result["new_recipients"],
             "text": f"Posted #{result['seq']} with {len(paths)} file(s)."}

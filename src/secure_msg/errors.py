@@ -10,7 +10,8 @@
     │   └── ValidationFailed         422 validation-failed
     │       ├── InvalidPhoneNumber   422 invalid-phone-number
     │       ├── InvalidEmailAddress  422 invalid-email-address
-    │       └── BlobUnknown          422 blob-unknown
+    │       ├── BlobUnknown          422 blob-unknown
+    │       └── DocRequestUnknown    422 document-request-unknown
     ├── Unauthorized                 401 unauthorized
     │   └── InvalidCredentials       401 invalid-credentials
     ├── Forbidden                    403 forbidden
@@ -24,11 +25,13 @@
     │   ├── DuplicateEntry           409 duplicate-entry
     │   ├── AlreadyMember            409 already-member
     │   ├── InvalidTransition        409 invalid-transition
+    │   │   └── DocRequestNotOpen    409 document-request-not-open
     │   ├── NoticeNotRetryable       409 notice-not-retryable
     │   ├── StateVersionConflict     409 state-version-conflict
     │   ├── BookletClosed            409 booklet-closed
     │   ├── StillAMember             409 still-a-member
-    │   └── BlobAlreadyAttached      409 blob-already-attached
+    │   ├── BlobAlreadyAttached      409 blob-already-attached
+    │   └── TooManyOpenRequests      409 too-many-open-requests
     ├── Gone                         410 gone
     │   ├── InvitationExpired        410 invitation-expired
     │   └── InvitationUsed           410 invitation-used
@@ -443,3 +446,30 @@ class BlobAlreadyAttached(Conflict):
 
     code = "blob-already-attached"
     title = "An attachment the entry lists belongs to another entry"
+
+
+# Errors of document requests (model/document_requests.py).
+
+
+class DocRequestUnknown(ValidationFailed):
+    """An entry names a request that is no request of this booklet. One answer whether the id
+    is unknown or another booklet's, so that an id says nothing about other booklets."""
+
+    code = "document-request-unknown"
+    title = "The document request the entry names is not a request of this booklet"
+
+
+class DocRequestNotOpen(InvalidTransition):
+    """The request was fulfilled or withdrawn already: each is done once."""
+
+    code = "document-request-not-open"
+    title = "The document request is no longer open"
+
+
+class TooManyOpenRequests(Conflict):
+    """A booklet has as many open document requests as it may (model/document_requests.py
+    MAX_OPEN_PER_BOOKLET): answer or withdraw one first. Keeps one member from filling the
+    therapist's desk."""
+
+    code = "too-many-open-requests"
+    title = "This booklet already has as many open document requests as it may"

@@ -12,7 +12,7 @@ from typing import TypeVar
 
 import pytest
 
-from secure_msg.model import appointments, booklet_lifecycle, notices
+from secure_msg.model import appointments, booklet_lifecycle, document_requests, notices
 from secure_msg.model.lifecycle import edges
 
 DOC = Path(__file__).parents[2] / "docs" / "architecture.md"
@@ -36,6 +36,8 @@ TABLES = {
     "notices": _drawable(notices.TRANSITIONS, notices.NoticeStatus.QUEUED),
     "booklet_lifecycle": _drawable(booklet_lifecycle.TRANSITIONS,
                                    booklet_lifecycle.BookletStatus.OPEN),
+    "document_requests": _drawable(document_requests.TRANSITIONS,
+                                   document_requests.RequestStatus.OPEN),
 }
 
 

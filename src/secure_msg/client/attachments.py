@@ -88,7 +88,8 @@ async def upload_file(client: Client, booklet_id: str, path: Path,
 
 async def post_files(client: Client, booklet_id: str, paths: Sequence[Path], *,
                      text: str | None = None, allow_unverified: bool = True,
-                     allowed: frozenset[str] = ALLOWED_MEDIA_TYPES) -> dict[str, Any]:
+                     allowed: frozenset[str] = ALLOWED_MEDIA_TYPES,
+                     fulfils_request: str | None = None) -> dict[str, Any]:
     """Upload every file, then post one document entry naming them all (and listing their
     blobs, which the server then keeps). Types are checked before anything is sent."""
     for path in paths:
@@ -98,7 +99,8 @@ async def post_files(client: Client, booklet_id: str, paths: Sequence[Path], *,
     if text:
         fields["text"] = text
     return await client.post(booklet_id, "document", allow_unverified=allow_unverified,
-                             blob_ids=[a.blob_id for a in attachments], **fields)
+                             blob_ids=[a.blob_id for a in attachments],
+                             fulfils_request=fulfils_request, **fields)
 
 
 async def attachments_of(client: Client, booklet_id: str, seq: int) -> list[Attachment]:

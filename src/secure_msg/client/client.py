@@ -446,9 +446,11 @@ class Client:
     # -- entries -----------------------------------------------------------------------------
 
     async def post(self, booklet_id: str, kind: str, *, allow_unverified: bool = True,
-                   blob_ids: Sequence[str] = (), **fields: Any) -> dict[str, Any]:
+                   blob_ids: Sequence[str] = (), fulfils_request: str | None = None,
+                   **fields: Any) -> dict[str, Any]:
         """Seal to the current members and post; re-seal when someone else posted first.
         `blob_ids`: uploads (client/blobs.py) this entry lists, which the server attaches.
+        `fulfils_request`: the document request this document entry fulfils (therapist).
         `new_recipients` in the result names the unverified members sealed to here for the
         first time, over every attempt (a server could add someone for one attempt only);
         with `allow_unverified=False` there are none: the post is refused before sealing."""
@@ -472,7 +474,8 @@ class Client:
                 result: dict[str, Any] = await self.api.call(
                     "POST", f"/api/booklets/{booklet_id}/entries",
                     {"envelope": b64e(sealed),
-                     **({"blob_ids": list(blob_ids)} if blob_ids else {})})
+                     **({"blob_ids": list(blob_ids)} if blob_ids else {}),
+                     **({"fulfils_request": fulfils_request} if fulfils_request else {})})
             except ClientError as exc:
                 if exc.code not in ("sequence-conflict", "membership-changed"):
                     raise

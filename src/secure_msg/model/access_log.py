@@ -34,6 +34,11 @@ class Access(StrEnum):
     SHARE_REVOKED = "share.revoked"
     # A member says they exported the booklet or its access log (item 6).
     EXPORTED = "booklet.exported"
+    # A guardian asked for a document; the therapist's document entry fulfilled it, or a
+    # guardian or the therapist withdrew it (item 2; services/document_request_service.py).
+    DOCUMENT_REQUESTED = "document_request.created"
+    DOCUMENT_REQUEST_DONE = "document_request.done"
+    DOCUMENT_REQUEST_WITHDRAWN = "document_request.withdrawn"
 
 
 class Refusal(StrEnum):

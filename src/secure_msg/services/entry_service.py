@@ -27,11 +27,12 @@ from secure_msg.model.accounts import Session
 from secure_msg.model.booklets import THERAPIST_KINDS, StoredEntry
 from secure_msg.model.entry_json import entry_text
 from secure_msg.model.roles import Role
-from secure_msg.services import access_log, blob_service
+from secure_msg.services import access_log, blob_service, document_request_service
 from secure_msg.services.account_service import Authenticate
 from secure_msg.services.audit_batcher import AuditBatcher
 from secure_msg.services.booklet_service import BookletDeps, require_member_txn
 from secure_msg.services.live import EntryEvent, Hub
+from secure_msg.services.notice_service import NoticeDeps
 from secure_msg.storage import accounts as account_store
 from secure_msg.storage import audit as audit_store
 from secure_msg.storage import booklet_lifecycle as lifecycle_store
@@ -53,6 +54,9 @@ class EntryDeps:
     max_entry_bytes: int
     fetch_audit: AuditBatcher
     max_blobs_per_entry: int = 20  # [blobs] max_per_entry
+    # Document requests an entry fulfils (services/document_request_service.py): how the
+    # family's neutral notice is queued. None: `fulfils_request` is refused.
+    requests: NoticeDeps | None = None
 
 
 @dataclass(frozen=True)
@@ -87,10 +91,11 @@ def _context_txn(
 
 
 async def post(deps: EntryDeps, auth: Authenticate, booklet_id: bytes, envelope: bytes,
-               blob_ids: Sequence[bytes] = ()) -> Posted:
+               blob_ids: Sequence[bytes] = (), fulfils: bytes | None = None) -> Posted:
     """Authenticate, check membership and read the chain's context in one read round trip,
     verify outside any transaction, then re-check and insert in the write transaction, which
-    also attaches the uploads the entry lists (`blob_ids`, services/blob_service.py)."""
+    also attaches the uploads the entry lists (`blob_ids`, services/blob_service.py) and marks
+    done the document request it names (`fulfils`, services/document_request_service.py)."""
     db, clock = deps.booklets.db, deps.booklets.clock
     ctx = await db.read_now(functools.partial(
         _context_txn, booklet_id=booklet_id, auth=auth, size=len(envelope),
@@ -109,6 +114,11 @@ async def post(deps: EntryDeps, auth: Authenticate, booklet_id: bytes, envelope:
     header = verified.header
     if header.kind in THERAPIST_KINDS and ctx.role is not Role.THERAPIST:
         raise Forbidden("Only the booklet's therapist can post this kind of entry.")
+    requests = deps.requests
+    if fulfils is not None:
+        if requests is None:
+            raise ValidationFailed("Document requests are not served here.")
+        document_request_service.check_fulfil(ctx.role, header.kind)
     if not CREATED_AT_MIN_MS <= header.created_at <= clock.now_ms() + CREATED_AT_MAX_AHEAD_MS:
         raise ValidationFailed(
             "created_at must be after 2020-01-01 and at most a day ahead of the server's clock.",
@@ -135,6 +145,9 @@ async def post(deps: EntryDeps, auth: Authenticate, booklet_id: bytes, envelope:
         if not store.insert_entry_txn(conn, entry, readers, text=entry_text(entry)):
             raise DuplicateEntry()
         blob_service.attach_txn(conn, booklet_id, session.account_id, header.sequence, blob_ids)
+        if fulfils is not None and requests is not None:
+            document_request_service.fulfil_txn(conn, requests, booklet_id, fulfils,
+                                                session.account_id, header.sequence, readers)
         audit_store.append_audit_txn(
             conn, at_ms=now, actor=f"account:{session.account_id.hex()}", action="entry.posted",
             target=f"booklet:{booklet_id.hex()}",

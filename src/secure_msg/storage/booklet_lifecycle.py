@@ -34,8 +34,8 @@ _COLUMNS = ("booklet_id, status, closed_by, closed_at_ms, purge_after_ms, remind
 # The tables that hold a booklet's rows, children before parents (foreign keys are on).
 # A new table keyed by booklet_id belongs here, or the purge leaves it behind (tests/api/
 # test_booklet_retention.py checks that no table still names a purged booklet).
-BOOKLET_TABLES = ("blobs", "entry_access", "receipts", "grants", "entries", "members",
-                  "appointments", "periods", "notices", "invitations")
+BOOKLET_TABLES = ("blobs", "document_requests", "entry_access", "receipts", "grants", "entries",
+                  "members", "appointments", "periods", "notices", "invitations")
 
 
 def _lifecycle(row: tuple[Any, ...]) -> Lifecycle:

@@ -131,7 +131,8 @@ async def post_entry(request: web.Request) -> web.Response:
     except Exception:
         await require_session(request)
         raise
-    posted = await entry_service.post(entries, check, booklet_id, body.envelope, body.blob_ids)
+    posted = await entry_service.post(entries, check, booklet_id, body.envelope, body.blob_ids,
+                                      body.fulfils_request)
     answer: out.Posted = {"seq": posted.seq, "entry_id": posted.entry_id.hex(),
                           "entry_hash": b64(posted.entry_hash)}
     return web.json_response(answer, status=201)

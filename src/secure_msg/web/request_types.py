@@ -19,6 +19,7 @@ from secure_msg.crypto.keys import PBKDF2_ITERATIONS
 from secure_msg.model.access_log import ExportKind
 from secure_msg.model.appointments import Payer, date_problem
 from secure_msg.model.channel_policy import Channel, ContentClass
+from secure_msg.model.document_requests import RequestKind
 from secure_msg.model.notice_templates import Language, NoticeKind
 from secure_msg.services.entry_service import MAX_PAGE
 from secure_msg.web.typed_json import Base64Url, HexId, JsonField, JsonSchema
@@ -205,6 +206,11 @@ class EntryBody(_Body):
     blob_ids: Annotated[list[HexId], Meta(max_length=1000, description=(
         "attachments this entry lists: ids of the poster's pending uploads into this booklet "
         "(POST …/blobs), each at most once; at most [blobs] max_per_entry"))] = []
+    fulfils_request: Annotated[HexId, Meta(description=(
+        "the open document request of this booklet this document entry fulfils (therapist, "
+        "kind 05 document): it becomes done and the family gets a neutral notice; no such "
+        "request here: 422 document-request-unknown; done or withdrawn: 409 "
+        "document-request-not-open"))] | None = None
 
 
 class ReceiptBody(_Body):
@@ -291,3 +297,20 @@ class StaffInviteBody(_Body):
     name: Text100
     phone: Text32 | None = None
     email: Text254 | None = None
+
+
+# -- document requests (services/document_request_service.py) ----------------------------------
+
+
+class DocumentRequestBody(_Body):
+    kind: RequestKind
+    due: Annotated[Day, Meta(description="the day the family needs it by (optional)")] | None = None
+
+
+class DocumentRequestPatch(_Body):
+    due: Annotated[Day, Meta(description="the new day it is needed by; null: no date")] | None
+
+
+class DocumentRequestsQuery(_Body):
+    all: Annotated[str, Meta(description="1: done and withdrawn requests too; else open only",
+                             examples=["1"])] = "0"

@@ -18,6 +18,7 @@ from secure_msg.model.access_log import MEMBER_VISIBLE
 from secure_msg.model.appointments import AppointmentStatus, Payer
 from secure_msg.model.booklet_lifecycle import BookletStatus
 from secure_msg.model.channel_policy import Channel
+from secure_msg.model.document_requests import RequestKind, RequestStatus
 from secure_msg.model.notice_templates import Language, NoticeKind
 from secure_msg.model.notices import NoticeStatus
 from secure_msg.model.roles import Role
@@ -387,3 +388,36 @@ class Lifecycle(TypedDict):
     closed_at: Time | None
     purge_after: Time | None  # not deleted before this; members are reminded to export first
     reminded_at: Time | None
+
+
+class CaseloadBooklet(BookletSummary):
+    """A row of the therapist's desk: the booklet-list row plus what the server knows in clear."""
+    next_session: Appointment | None
+    period: PeriodSummary | None
+    notice_problems: Count
+    family_cancellations: Count
+
+
+class Caseload(TypedDict):
+    booklets: list[CaseloadBooklet]
+    sessions: list[Appointment]
+    week_from: Time
+    week_to: Time
+# -- document requests --------------------------------------------------------------------------
+
+
+class DocumentRequest(TypedDict):
+    id: Hex
+    booklet_id: Hex
+    requester_id: Hex
+    kind: Annotated[str, _enum(*RequestKind)]
+    status: Annotated[str, _enum(*RequestStatus)]
+    created_at: Time
+    due: DayText | None
+    done_by_seq: Annotated[int, Meta(ge=1)] | None
+    closed_by: Hex | None
+    closed_at: Time | None
+
+
+class DocumentRequests(TypedDict):
+    requests: list[DocumentRequest]

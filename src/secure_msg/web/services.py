@@ -211,7 +211,7 @@ def build(cfg: Config, db: Database, vault: Vault, clock: Clock, rng: Rng) -> Se
     return Services(
         config=cfg, clock=clock, rng=rng, db=db, vault=vault, accounts=accounts, booklets=booklets,
         entries=EntryDeps(booklets, hub, cfg.limits.max_entry_bytes, fetch_audit,
-                          cfg.blobs.max_per_entry),
+                          cfg.blobs.max_per_entry, requests=notices),
         blobs=blobs,
         client_state=ClientStateDeps(db, vault, clock, rng, cfg.limits.client_state_bytes),
         notices=notices,

@@ -6,6 +6,9 @@ import { wantedRoute } from './routes.mjs';
 import * as session from './session.mjs';
 import { loginView } from './views/auth.mjs';
 
+/** The desk's breakpoint (views/desk.mjs WIDE): 64rem, 1024 px at the default font size. */
+const WIDE = '(min-width: 64rem)';
+
 const main = /** @type {HTMLElement} */ (document.getElementById('main'));
 /** Live updates load once signed in: the login screen needs none (a smaller first load). */
 let liveModule = null;
@@ -87,13 +90,22 @@ export async function route() {
   if ((m = hash.match(/^\/b\/([0-9a-f]{32})\/safety\/([0-9a-f]{32})$/))) {
     return (await import('./views/safety.mjs')).safetyView(main, m[1], m[2]);
   }
+  const therapist = session.state.account.role === 'therapist';
   if ((m = hash.match(/^\/b\/([0-9a-f]{32})$/))) {
+    if (therapist && matchMedia(WIDE).matches) { // the desk: the caseload beside the booklet
+      cleanup = (await import('./views/desk.mjs')).deskView(main, { open: m[1], wide: true });
+      return undefined;
+    }
     const { bookletView } = await import('./views/booklet.mjs');
     cleanup = bookletView(main, m[1]);
     return undefined;
   }
   if (session.state.account.role === 'admin') { // no booklets: the admin's page instead
     cleanup = (await import('./views/admin.mjs')).adminView(main);
+    return undefined;
+  }
+  if (therapist) {
+    cleanup = (await import('./views/desk.mjs')).deskView(main, { open: null, wide: matchMedia(WIDE).matches });
     return undefined;
   }
   const { inboxView } = await import('./views/inbox.mjs');
@@ -125,6 +137,11 @@ auth.onUnauthorized = () => {
   loginMessage = t('err_session');
   location.hash = '#/login';
 };
+
+// The therapist's desk changes layout at the breakpoint (list beside the booklet, or not).
+matchMedia(WIDE).addEventListener('change', () => {
+  if (session.state.account?.role === 'therapist') route();
+});
 
 window.addEventListener('hashchange', () => {
   if (location.hash === '#main') return; // the skip link

@@ -37,6 +37,9 @@ export const TEXTS = {
     share_revoked: 'withdrew a share',
     exported: 'exported the booklet',
     exported_log: 'downloaded the access log',
+    doc_requested: 'asked for a document',
+    doc_done: 'answered a document request (entry {seq})',
+    doc_withdrawn: 'withdrew a document request',
     csv_done: 'The access log was saved as a CSV file.',
   },
   fi: {
@@ -62,6 +65,9 @@ export const TEXTS = {
     share_revoked: 'perui jaon',
     exported: 'vei vihon',
     exported_log: 'latasi käyttölokin',
+    doc_requested: 'pyysi asiakirjaa',
+    doc_done: 'vastasi asiakirjapyyntöön (merkintä {seq})',
+    doc_withdrawn: 'perui asiakirjapyynnön',
     csv_done: 'Käyttöloki tallennettiin CSV-tiedostoksi.',
   },
   sv: {
@@ -87,6 +93,9 @@ export const TEXTS = {
     share_revoked: 'drog tillbaka en delning',
     exported: 'exporterade häftet',
     exported_log: 'laddade ner åtkomstloggen',
+    doc_requested: 'bad om ett dokument',
+    doc_done: 'besvarade en dokumentbegäran (anteckning {seq})',
+    doc_withdrawn: 'drog tillbaka en dokumentbegäran',
     csv_done: 'Åtkomstloggen sparades som en CSV-fil.',
   },
 };
@@ -131,6 +140,9 @@ export function describeAccess(item, nameFor, tr = tx, common = t) {
     'share.opened': () => tr('share_opened'),
     'share.revoked': () => tr('share_revoked'),
     'booklet.exported': () => tr(d.kind === 'access-log' ? 'exported_log' : 'exported'),
+    'document_request.created': () => tr('doc_requested'),
+    'document_request.done': () => tr('doc_done', { seq: d.seq }),
+    'document_request.withdrawn': () => tr('doc_withdrawn'),
   };
   return { who, what: what[item.action]?.() ?? item.action };
 }

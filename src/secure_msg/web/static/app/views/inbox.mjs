@@ -75,7 +75,7 @@ function item(b, title) {
 }
 
 /** Therapists open a booklet: create it, then post its (encrypted) title as the first entry. */
-function newBookletForm(reload) {
+export function newBookletForm(reload) {
   const error = errorBox();
   const form = h('form', { class: 'card' },
     h('h2', null, t('new_booklet')),
