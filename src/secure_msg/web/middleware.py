@@ -27,9 +27,11 @@ LONG_BODY_TIMEOUTS = web.AppKey("long_body_timeouts", dict[str, float])
 # In place of aiohttp's "Python/3.11 aiohttp/3.x": no versions for a scanner to look up.
 SERVER = "secure-msg"
 
+# img-src blob:: an attached JPEG/PNG/WebP is previewed from a blob: URL of the bytes the
+# device decrypted and checked (docs/protocol.md §4.7); images only, no other blob: content.
 CSP = (
     "default-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; "
-    "frame-ancestors 'none'"
+    "frame-ancestors 'none'; img-src 'self' blob:"
 )
 _ALWAYS = {
     "Content-Security-Policy": CSP,

@@ -251,9 +251,9 @@ function signedFields(raw, header) {
  * attempt counts (an envelope answered with 409 has left this device): a newcomer in any attempt
  * is confirmed first, and all attempts' recipients are recorded once the post is stored.
  * @param {string} bookletId @param {string} kind @param {Record<string, any>} fields
- * @param {{confirm?: Confirm}} [opts] without it, any newcomer stops the post (NotConfirmed)
+ * @param {{confirm?: Confirm, blobIds?: string[]}} [opts] without `confirm`, any newcomer stops the post (NotConfirmed); `blobIds` the uploads the payload names
  */
-export async function post(bookletId, kind, fields, { confirm } = {}) {
+export async function post(bookletId, kind, fields, { confirm, blobIds } = {}) {
   const plaintext = encodePayload(KIND[kind], fields);
   /** @type {Set<string>} */ const sentTo = new Set();
   /** @type {Set<string>} */ const confirmed = new Set();
@@ -276,7 +276,9 @@ export async function post(bookletId, kind, fields, { confirm } = {}) {
       recipients: current.map((m) => ({ accountId: fromHex(m.id), encryptionKey: m.encryptionKey })),
     });
     try {
-      const result = await api('POST', `/api/booklets/${bookletId}/entries`, { envelope: toBase64url(envelope) });
+      // blob_ids: the uploads the payload's attachments name, which the server then keeps (§10.6).
+      const body = blobIds?.length ? { envelope: toBase64url(envelope), blob_ids: blobIds } : { envelope: toBase64url(envelope) };
+      const result = await api('POST', `/api/booklets/${bookletId}/entries`, body);
       addSealedTo(bookletId, sentTo);
       return result;
     } catch (e) {

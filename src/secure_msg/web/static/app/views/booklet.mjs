@@ -17,6 +17,7 @@ import { toHex } from '../../crypto/encoding.mjs';
 import { busy, errorBox } from './common.mjs';
 import { askingBeside, unlessCancelled } from './confirm.mjs';
 import { entrySignature, isoDay, renderEntry, weeklyCounts } from './entries.mjs';
+import { attachBox } from './attach.mjs';
 import { historyWarning } from './history.mjs';
 import { membersPanel, therapistTools } from './tools.mjs';
 import { appointmentsPanel } from './appointments.mjs';
@@ -135,7 +136,7 @@ export function bookletView(main, bookletId) {
     const byId = new Map(entries.map((e) => [e.id, e]));
     /** @type {import('./entries.mjs').RenderContext} */
     const ctx = {
-      members: new Map(all.map((m) => [m.id, m])), byId, counts: weeklyCounts(entries), receipts, canWrite: canWrite(),
+      bookletId, members: new Map(all.map((m) => [m.id, m])), byId, counts: weeklyCounts(entries), receipts, canWrite: canWrite(),
       canLog: me()?.role !== 'therapist',
       logHomework: async (entry, how, form) => {
         const fields = { homework: entry.id, done: true, how, date: isoDay(new Date()) };
@@ -424,20 +425,42 @@ export function bookletView(main, bookletId) {
     h('div', { class: 'row compose-actions' }, h('button', { type: 'submit', class: 'primary' }, t('send')), jump));
   const composeError = errorBox();
   compose.insertBefore(composeError, compose.lastChild);
+  // Files chosen make the text optional: a document entry may be its files alone.
+  const attach = attachBox(bookletId, compose, () => { compose.elements.namedItem('text').required = !attach.count(); });
+  compose.insertBefore(attach.panel, composeError);
+  compose.lastChild.prepend(...attach.buttons);
   compose.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     const area = compose.elements.namedItem('text');
     const text = area.value.trim();
-    if (!text) return;
-    // A failed send keeps the text and says why (busy shows the error); only a stored one clears it.
+    if (!text && !attach.count()) return;
+    // A failed send keeps the text and the files and says why (busy shows the error); only a stored one clears them.
     await busy(compose, composeError, async () => {
-      if (!await unlessCancelled(() => post(bookletId, 'note', { text }, askingBeside(compose, bookletId)))) return;
+      if (attach.count()) {
+        if (!await sendFiles(text)) return;
+      } else if (!await unlessCancelled(() => post(bookletId, 'note', { text }, askingBeside(compose, bookletId)))) return;
       if (area.value.trim() === text) area.value = '';
       await update();
       scrollToNewest();
       announce(t('sent'));
     });
   });
+
+  /** Upload the chosen files, then post the document entry naming them; false when not sent. @param {string} text */
+  async function sendFiles(text) {
+    const attachments = await attach.upload();
+    if (!attachments) return false;
+    const fields = text ? { attachments, text } : { attachments };
+    try {
+      const opts = { ...askingBeside(compose, bookletId, 'send', 'document'), blobIds: attachments.map((a) => a.blob_id) };
+      if (!await unlessCancelled(() => post(bookletId, 'document', fields, opts))) return false;
+    } catch (e) {
+      if (e instanceof ApiError && e.type === 'blob-unknown') attach.forgetUploads(); // expired: upload again
+      throw e;
+    }
+    attach.clear();
+    return true;
+  }
 
   replace(body, h('section', { class: 'entries' }, earlier, timeline), compose, side, accessLogPanel(bookletId, () => all),
     documentRequestsPanel(bookletId), sharesPanel(bookletId, () => entries, () => me()?.role), exportPanel(bookletId));

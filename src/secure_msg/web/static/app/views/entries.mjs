@@ -6,6 +6,8 @@ import { formatTime, t } from '../i18n.mjs';
 import { nameOf } from '../data.mjs';
 import { state } from '../session.mjs';
 import { errorBox } from './common.mjs';
+import { attachmentList } from './files.mjs';
+import { sanitiseFilename } from '../../crypto/file-meta.mjs';
 
 const DAY_MS = 86400000;
 
@@ -34,6 +36,7 @@ export const weekSummary = (n) => (n === 0 ? t('done_none_week') : n === 1 ? t('
 
 /**
  * @typedef {object} RenderContext
+ * @property {string} bookletId
  * @property {Map<string, import('../data.mjs').Member>} members
  * @property {Map<string, import('../data.mjs').Entry>} byId
  * @property {Map<string, number>} counts
@@ -81,7 +84,10 @@ export function renderEntry(e, ctx) {
           t('log_line', { who, task, how: p.how }), ' · ', time));
     }
     case 'document':
-      return h('li', attrs('note'), h('article', null, meta(t('kind_document')), documentLink(p)));
+      // The second form names files kept as blobs (§4.5); the first carries one file inline.
+      return h('li', attrs('note'), h('article', null, meta(t('kind_document')),
+        p.attachments ? [p.text ? h('p', { class: 'text' }, p.text) : null, attachmentList(ctx.bookletId, p.attachments)] : documentLink(p),
+        readBy(e, ctx)));
     case 'system':
       return h('li', attrs('system'), h('p', { class: 'quiet' }, `${t('kind_system')}: `, p.text, byline()));
     default:
@@ -106,16 +112,6 @@ function readBy(e, ctx) {
 /** How long a download's blob URL lives: long enough for any browser to start saving it. */
 const DOWNLOAD_URL_MS = 30_000;
 
-/**
- * A file name safe to show and to save: no control characters, no bidi overrides or isolates
- * (U+202E can make "x<U+202E>fdp.exe" read as "xexe.pdf"), no path separators.
- * @param {unknown} name
- */
-function safeFileName(name) {
-  const clean = String(name).replace(/[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069/\\]/g, '').trim();
-  return clean.replace(/^\.+/, '') || t('kind_document');
-}
-
 /** Standard or url-safe base64 to bytes, or null. @param {unknown} data */
 function documentBytes(data) {
   try {
@@ -130,7 +126,7 @@ function documentBytes(data) {
  * after, so decrypted files do not pile up in memory with every render.
  */
 function documentLink(p) {
-  const name = safeFileName(p.name);
+  const name = sanitiseFilename(p.name);
   const bytes = documentBytes(p.data);
   if (!bytes) return h('p', { class: 'text' }, name);
   const save = () => {
