@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from secure_msg.crypto import envelope, grant, hpke, keys, labels, recovery, safety
+from secure_msg.crypto import consent, envelope, grant, hpke, keys, labels, recovery, safety
 from secure_msg.crypto.encoding import u16, u32
 from secure_msg.crypto.envelope import KIND_IDS, ZERO_HASH
 from secure_msg.crypto.errors import ProtocolError
@@ -21,6 +21,7 @@ from secure_msg.crypto.primitives import aes_gcm_encrypt, sha256, sign
 from secure_msg.crypto.rng import SeededRng
 
 OUT = Path(__file__).resolve().parent.parent / "tests" / "vectors" / "protocol-v1.json"
+OUT_CONSENT = OUT.with_name("consent-v1.json")
 BOOKLET = bytes.fromhex("b0" * 16)
 CREATED = 1_795_000_000_000  # 2026-11-18, fixed
 PASSWORDS = {
@@ -619,6 +620,90 @@ def safety_vectors(records: dict[str, dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def consent_vectors() -> dict[str, Any]:
+    """Guardian consent records (§5.1): both guardians approve the caregiver, one withdraws; and
+    one bad case for each check of the server's and a client's verify."""
+    names = ["therapist", "guardian1", "guardian2", "caregiver"]
+    accts = {n: keys.AccountKeys.generate(  # the keys make_account draws first, same seeds
+        bytes([i]) * 16, SeededRng(b"secure-msg/v1/vectors/account/" + n.encode()))
+        for i, n in enumerate(["therapist", "guardian1", "guardian2", "caregiver"], start=1)}
+    care = accts["caregiver"]
+    until = CREATED + 90 * 86_400_000
+
+    def record(name: str, guardian: str, action: int, scope: int, at: int) -> dict[str, Any]:
+        g = accts[guardian]
+        blob = consent.seal_consent(
+            g, action=action, booklet_id=BOOKLET, caregiver_id=care.account_id,
+            caregiver_identity_key=care.identity_public, until=until, scope=scope,
+            created_at=at)
+        return {"name": name, "guardian": h(g.account_id), "action": action, "scope": scope,
+                "until": until, "created_at": at, "caregiver_fingerprint":
+                h(consent.key_fingerprint(care.identity_public)), "record": h(blob)}
+
+    records = [
+        record("approve-guardian1", "guardian1", consent.APPROVE, consent.SCOPE_NEW, CREATED + 1),
+        record("approve-guardian2", "guardian2", consent.APPROVE, consent.SCOPE_NEW, CREATED + 2),
+        record("withdraw-guardian1", "guardian1", consent.WITHDRAW, consent.SCOPE_NEW,
+               CREATED + 3),
+        record("approve-history", "guardian2", consent.APPROVE, consent.SCOPE_HISTORY,
+               CREATED + 4),
+    ]
+    blob = bytes.fromhex(records[0]["record"])
+    g1 = accts["guardian1"]
+    ctx = {"guardian_identity_key": h(g1.identity_public), "action": consent.APPROVE,
+           "booklet_id": h(BOOKLET), "guardian_id": h(g1.account_id),
+           "caregiver_id": h(care.account_id), "caregiver_identity_key": h(care.identity_public),
+           "until": until, "scope": consent.SCOPE_NEW}
+
+    def resigned(unsigned: bytes) -> bytes:
+        return unsigned + sign(g1.identity, labels.CONSENT_SIGNATURE, unsigned)
+
+    unsigned = blob[: consent.SIGNED_LENGTH]
+    cases = [
+        ("signature", flip(blob, len(blob) - 1), ctx, "bad-signature"),
+        ("field-flipped", flip(blob, 70), ctx, "bad-signature"),
+        ("other-guardian-key", blob,
+         {**ctx, "guardian_identity_key": h(accts["guardian2"].identity_public)},
+         "bad-signature"),
+        ("identity-point-key", blob[:-64] + forged_under_identity_key(),
+         {**ctx, "guardian_identity_key": h(IDENTITY_POINT)}, "invalid-key"),
+        ("withdrawal-as-approval", bytes.fromhex(records[2]["record"]), ctx, "wrong-action"),
+        ("other-booklet", blob, {**ctx, "booklet_id": "b1" * 16}, "wrong-booklet"),
+        ("other-guardian", bytes.fromhex(records[1]["record"]),
+         {**ctx, "guardian_identity_key": h(accts["guardian2"].identity_public)},
+         "wrong-author"),
+        ("other-caregiver", blob, {**ctx, "caregiver_id": h(accts["therapist"].account_id)},
+         "wrong-caregiver"),
+        ("other-caregiver-key", blob,
+         {**ctx, "caregiver_identity_key": h(accts["therapist"].identity_public)},
+         "caregiver-key-mismatch"),
+        ("other-until", blob, {**ctx, "until": until + 1}, "terms-mismatch"),
+        ("other-scope", blob, {**ctx, "scope": consent.SCOPE_HISTORY}, "terms-mismatch"),
+        ("action-zero", resigned(unsigned[:4] + b"\x00" + unsigned[5:]), ctx, "malformed"),
+        ("scope-three", resigned(unsigned[:77] + b"\x03" + unsigned[78:]), ctx, "malformed"),
+        ("truncated", blob[:-1], ctx, "truncated"),
+        ("trailing", blob + b"\x00", ctx, "trailing-data"),
+        ("grant-type", blob[:3] + bytes([labels.TYPE_GRANT]) + blob[4:], ctx, "wrong-type"),
+        ("version-2", b"\x02" + blob[1:], ctx, "unsupported-version"),
+    ]
+    return {
+        "protocol": "secure-msg", "version": 1, "suite": 1,
+        "generator": "tools/gen_vectors.py",
+        "description": "Guardian consent records (docs/protocol.md §5.1). Byte strings are "
+        "lowercase hex; times are ms since the epoch. Signatures are deterministic Ed25519 but "
+        "must be verified, never compared.",
+        "booklet_id": h(BOOKLET),
+        "accounts": [{"name": n, "account_id": h(accts[n].account_id),
+                      "identity_seed": h(accts[n].identity_seed),
+                      "encryption_secret": h(accts[n].encryption_secret),
+                      "identity_key": h(accts[n].identity_public)} for n in names],
+        "caregiver": h(care.account_id),
+        "records": records,
+        "negative": [{"name": f"consent/{n}", "object": "consent", "check": "verify",
+                      "data": h(d), "context": c, "error": e} for n, d, c, e in cases],
+    }
+
+
 def build() -> dict[str, Any]:
     names = ["therapist", "guardian1", "guardian2", "caregiver", "newcomer"]
     accts: dict[str, keys.AccountKeys] = {}
@@ -684,13 +769,18 @@ def render() -> str:
     return json.dumps(build(), indent=1, ensure_ascii=False) + "\n"
 
 
+def render_consent() -> str:
+    return json.dumps(consent_vectors(), indent=1, ensure_ascii=False) + "\n"
+
+
 def main() -> int:
-    text = render()
+    outputs = {OUT: render(), OUT_CONSENT: render_consent()}
     if "--check" in sys.argv:
-        return 0 if OUT.read_text(encoding="utf-8") == text else 1
+        return 0 if all(p.read_text(encoding="utf-8") == t for p, t in outputs.items()) else 1
     OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(text, encoding="utf-8")
-    print(f"wrote {OUT}")
+    for path, text in outputs.items():
+        path.write_text(text, encoding="utf-8")
+        print(f"wrote {path}")
     return 0
 
 

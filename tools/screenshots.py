@@ -5,7 +5,7 @@
 Starts a throw-away server, enrolls a therapist with the Python client, and a parent in Debian's
 Chromium (headless, driven by Playwright), then photographs: enrollment, the recovery key,
 the inbox, appointments with the period bar, a booklet, a homework card with its "how did it go"
-form, and the safety number.
+form, attaching a document and a photo and the entry they make, and the safety number.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import aiohttp
-from playwright.async_api import Page, ViewportSize, async_playwright
+from playwright.async_api import FilePayload, Page, ViewportSize, async_playwright
+from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from secure_msg.client import Client, Profile
 from secure_msg.testing.server_process import ServerProcess, start_server
@@ -69,6 +70,46 @@ async def schedule_sessions(tiina: Client, booklet: str) -> None:
                              {"start": start.isoformat(), "duration_minutes": 45})
 
 
+async def confirm_if_asked(page: Page) -> None:
+    """The first post to a member not verified in person asks first (docs/protocol.md §6.4)."""
+    question = page.get_by_role("alertdialog")
+    try:
+        await question.wait_for(timeout=3000)
+    except PlaywrightTimeout:
+        return
+    await question.get_by_role("button", name="Lähetä").click()
+
+
+async def attach_document(page: Page) -> None:
+    """The write box with a PDF and a photo chosen (the file chooser the button opens), then
+    the entry they make, the photo previewed."""
+    photo = await page.evaluate("""async () => {
+        const c = document.createElement('canvas'); c.width = 640; c.height = 360;
+        const g = c.getContext('2d'); g.fillStyle = '#e3efe9'; g.fillRect(0, 0, 640, 360);
+        g.strokeStyle = '#2f6b5a'; g.lineWidth = 14; g.beginPath(); g.moveTo(60, 200);
+        g.bezierCurveTo(200, 60, 420, 320, 580, 150); g.stroke();
+        const blob = await new Promise((ok) => c.toBlob(ok, 'image/jpeg', 0.85));
+        return [...new Uint8Array(await blob.arrayBuffer())];
+    }""")
+    pdf = b"%PDF-1.4\n" + b"Terapiasuunnitelma " * 2000 + b"\n%%EOF\n"
+    async with page.expect_file_chooser() as chooser:
+        await page.locator(".compose").get_by_role("button", name="Liitä tiedostoja").click()
+    files: list[FilePayload] = [
+        {"name": "Terapiasuunnitelma kevät.pdf", "mimeType": "application/pdf", "buffer": pdf},
+        {"name": "Leikkausharjoitus.jpg", "mimeType": "image/jpeg", "buffer": bytes(photo)},
+    ]
+    await (await chooser.value).set_files(files)
+    await page.get_by_label("Kirjoita viesti").fill("Tässä suunnitelma ja kuva harjoituksesta.")
+    await page.locator(".compose").scroll_into_view_if_needed()
+    await shoot(page, "attach-document")
+    await page.locator(".compose").get_by_role("button", name="Lähetä", exact=True).click()
+    await confirm_if_asked(page)
+    entry = page.locator(".entry", has_text="Tässä suunnitelma")
+    await entry.get_by_role("img").wait_for()
+    await entry.scroll_into_view_if_needed()
+    await shoot(page, "document")
+
+
 async def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     server = start_server(Path(tempfile.mkdtemp(prefix="screens-")))
@@ -109,11 +150,15 @@ async def main() -> None:
             await page.locator(f"[data-booklet='{booklet}'] a").click()
             await page.locator("main[data-ready='true']").wait_for()
             await page.locator("#appointments-hook[data-ready='true']").wait_for()
+            # A booklet opens at its newest entry (issue 16): the appointments are above it.
+            await page.evaluate("window.scrollTo(0, 0)")
+            await page.wait_for_timeout(100)
             await shoot(page, "appointments")
             card = page.locator(".task")
             await card.get_by_role("button", name="Tehty tänään – miten meni?").click()
             await card.get_by_label("Meni hyvin").check()
             await card.get_by_role("button", name="Tallenna").click()
+            await confirm_if_asked(page)
             await page.locator(".entry-log").wait_for()
             await page.get_by_label("Kirjoita viesti").fill("Kotona harjoiteltiin, meni hyvin!")
             await page.get_by_role("button", name="Lähetä", exact=True).click()
@@ -122,6 +167,8 @@ async def main() -> None:
             await card.get_by_role("button", name="Tehty tänään – miten meni?").click()
             await card.scroll_into_view_if_needed()
             await shoot(page, "homework")
+            await card.get_by_role("button", name="Peruuta").click()
+            await attach_document(page)
             await page.locator(".members summary").click()
             await page.locator(".members a.button").first.click()
             await page.locator(".digits").wait_for()

@@ -12,12 +12,19 @@ import sys
 from collections.abc import Callable, Sequence
 from types import ModuleType
 
-from secure_msg import cli_admin, cli_admin_invite, cli_client, cli_dev, cli_server
+from secure_msg import (
+    cli_admin,
+    cli_admin_invite,
+    cli_admin_retention,
+    cli_client,
+    cli_dev,
+    cli_server,
+)
 from secure_msg.errors import ConfigError
 
 COMMAND_GROUPS: tuple[ModuleType, ...] = (cli_server, cli_admin, cli_client, cli_dev)
 # Imported for its side effect: it appends `admin invite` to cli_admin.ADMIN_SUBCOMMANDS.
-_ADMIN_EXTENSIONS = (cli_admin_invite,)
+_ADMIN_EXTENSIONS = (cli_admin_invite, cli_admin_retention)
 
 Handler = Callable[[argparse.Namespace], int]
 

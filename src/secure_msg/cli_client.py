@@ -23,7 +23,16 @@ from typing import Any
 
 import aiohttp
 
-from secure_msg import cli_client_appointments
+from secure_msg import (
+    cli_client_access_log,
+    cli_client_appointments,
+    cli_client_consent,
+    cli_client_document_requests,
+    cli_client_export,
+    cli_client_files,
+    cli_client_lifecycle,
+    cli_client_shares,
+)
 from secure_msg.client import Client, ClientError, Profile
 from secure_msg.client.client import MemberInfo
 from secure_msg.client.profile import locked
@@ -124,7 +133,8 @@ async def _invite(c: Client, a: argparse.Namespace) -> dict[str, Any]:
     if a.via != "plain":  # the link carries trust: signing it needs my keys (protocol §6.7)
         await _unlock(c, a)
     result = await c.invite(a.booklet, a.role, a.name, a.phone, a.email, send=a.send or (),
-                            language=a.language, via=None if a.via == "plain" else a.via)
+                            language=a.language, until=a.until, scope=a.scope,
+                            via=None if a.via == "plain" else a.via)
     sent = result.get("queued") or []
     via = f"\nQueued to the invitee by {' and '.join(sent)}." if sent else ""
     return {**result, "text": f"Invitation link (valid until {result['expires_at']}):\n"
@@ -189,7 +199,9 @@ async def _grant(c: Client, a: argparse.Namespace) -> dict[str, Any]:
 
 
 def _post_fields(a: argparse.Namespace) -> dict[str, Any]:
-    text = _read_secret(a.file) if a.file else a.text
+    if bool(a.text is not None) == bool(a.file) or len(a.file or []) > 1:
+        raise ClientError(0, "bad-arguments", "give --text or one --file (the text)")
+    text = _read_secret(a.file[0]) if a.file else a.text
     if a.kind == "note":
         return {"text": text}
     if a.kind == "homework":
@@ -222,9 +234,15 @@ def _log_date(given: str) -> str:
 
 
 async def _post(c: Client, a: argparse.Namespace) -> dict[str, Any]:
+    if a.kind == "document":
+        return await cli_client_files.post_document(c, a, _unlock, _confirming)
+    if a.fulfils:
+        raise ClientError(0, "bad-arguments", "only a document (--kind document) fulfils a "
+                                              "request")
+    fields = _post_fields(a)
     await _unlock(c, a)
     result = await _confirming("Your entry would be sealed for the first time to", c.post(
-        a.booklet, a.kind, allow_unverified=a.confirm_unverified, **_post_fields(a)))
+        a.booklet, a.kind, allow_unverified=a.confirm_unverified, **fields))
     return {"id": result["entry_id"], "seq": result["seq"],
             "new_recipients": result["new_recipients"], "text": f"Posted #{result['seq']}."}
 
@@ -235,11 +253,13 @@ async def _read(c: Client, a: argparse.Namespace) -> dict[str, Any]:
     if entries:
         await c.mark_read(a.booklet, entries[-1].seq)
     rows = [{"seq": e.seq, "id": e.entry_id, "author": e.author_id, "kind": e.kind or None,
-             "created_at": e.created_at, "payload": None if e.error else e.payload,
+             "created_at": e.created_at,
+             "payload": None if e.error else cli_client_files.shown(e.payload),
              **({"error": e.error} if e.error else {})} for e in entries]
     text = "\n".join(f"#{e.seq} could not be opened ({e.error})" if e.error else
                      f"#{e.seq} {e.created_at} {e.kind}: "
-                     f"{json.dumps(e.payload, ensure_ascii=False)}" for e in entries)
+                     f"{json.dumps(cli_client_files.shown(e.payload), ensure_ascii=False)}"
+                     for e in entries)
     history = _history(c, a.booklet)
     history["warnings"] += [f"entry #{e.seq} failed its checks ({e.error}) and is not shown"
                             for e in entries if e.error]
@@ -395,13 +415,22 @@ def register(subparsers: Any) -> None:
     cmd(p, _change_password)
     _register_booklet(sub, cmd)
     cli_client_appointments.register(sub, cmd)
+    cli_client_consent.register(sub, cmd, _unlock)
+    cli_client_access_log.register(sub, cmd)
+    cli_client_export.register(sub, cmd)
+    cli_client_lifecycle.register(sub, cmd, _password)
+    cli_client_document_requests.register(sub, cmd)
     p = sub.add_parser("post", help="post an entry")
     p.add_argument("booklet")
-    p.add_argument("--kind", choices=["note", "homework", "homework-log"], default="note")
-    text = p.add_mutually_exclusive_group(required=True)
-    text.add_argument("--text")
-    text.add_argument("--file")
+    p.add_argument("--kind", choices=["note", "homework", "homework-log", "document"],
+                   default="note")
+    p.add_argument("--text", help="the text (document: a caption, optional)")
+    p.add_argument("--file", action="append",
+                   help="a file holding the text; document: a file to attach, encrypted on "
+                        "this device (repeatable)")
     p.add_argument("--frequency", default="daily", help="homework: how often to practise")
+    p.add_argument("--fulfils", metavar="REQUEST",
+                   help="document: the document request it fulfils (`document-requests`)")
     p.add_argument("--homework", help="homework-log: the homework entry id")
     p.add_argument("--done", choices=["yes", "no"], default="yes")
     p.add_argument("--confirm-unverified", action="store_true",
@@ -409,6 +438,8 @@ def register(subparsers: Any) -> None:
                         "the first time (refused otherwise)")
     p.add_argument("--date", default="", help="homework-log: YYYY-MM-DD (default: today)")
     cmd(p, _post)
+    cli_client_files.register(sub, cmd, _unlock)
+    cli_client_shares.register(sub, cmd, _unlock)
     p = sub.add_parser("read", help="decrypt and show entries")
     p.add_argument("booklet")
     p.add_argument("--since", type=int, default=0)
@@ -444,6 +475,11 @@ def _register_booklet(sub: Any, cmd: Callable[[argparse.ArgumentParser, Command]
                         "meeting: verifies me in person), link (any other way: trust on first "
                         "use), plain (no trust or history in the link; SMS/e-mail sent by the "
                         "server never carry it)")
+    p.add_argument("--until", metavar="DATE|period-end",
+                   help="caregivers: member until the end of this date, or of the booklet's "
+                        "therapy period (required for a caregiver)")
+    p.add_argument("--scope", choices=["new", "history"],
+                   help="caregivers: read new entries only, or also earlier ones shared later")
     cmd(p, _invite)
     p = bsub.add_parser("members", help="members with fingerprints")
     p.add_argument("booklet")

@@ -124,6 +124,28 @@ class LimitsConfig:
 
 
 @dataclass(frozen=True)
+class BlobsConfig:
+    """Encrypted attachments (docs/operations.md, "Attachments"): opaque to the server."""
+
+    # Empty = `blobs/` beside the database, so that backing up the database's directory
+    # takes the blobs with it.
+    directory: str = ""
+    # 25 MiB of file plus room for the chunked format's overhead.
+    max_blob_bytes: int = field(default=27_262_976, metadata=_check(_between(1024, 1 << 34)))
+    booklet_quota_bytes: int = field(default=524_288_000,
+                                     metadata=_check(_between(1024, 1 << 44)))
+    # An upload no entry has listed by then is deleted by the scheduler tick.
+    pending_minutes: int = field(default=120, metadata=_check(_between(1, 7 * 24 * 60)))
+    max_per_entry: int = field(default=20, metadata=_check(_between(1, 1000)))
+    # A whole upload must arrive within this (instead of [server] body_timeout_seconds).
+    upload_timeout_seconds: int = field(default=900, metadata=_check(_between(1, 86_400)))
+
+    def path(self, database_path: Path) -> Path:
+        return Path(self.directory).expanduser() if self.directory else (
+            database_path.parent / "blobs")
+
+
+@dataclass(frozen=True)
 class AccountsConfig:
     session_lifetime_hours: int = field(default=12, metadata=_check(_between(1, 24 * 90)))
     invitation_lifetime_days: int = field(default=7, metadata=_check(_between(1, 90)))
@@ -221,6 +243,20 @@ class AppointmentsConfig:
 
 
 @dataclass(frozen=True)
+class RetentionConfig:
+    # A closed booklet stays readable (and exportable) this long, then it is purged. The
+    # practice's patient record system is the record of truth (docs/operations.md).
+    closed_booklet_days: int = field(default=365, metadata=_check(_between(1, 3650)))
+    # Members are reminded to export this long before the purge; the purge waits for it.
+    export_reminder_days: int = field(default=30, metadata=_check(_between(1, 365)))
+
+    def __post_init__(self) -> None:
+        if self.export_reminder_days > self.closed_booklet_days:
+            raise ConfigError("retention.export_reminder_days",
+                              "must not exceed retention.closed_booklet_days")
+
+
+@dataclass(frozen=True)
 class EmailConfig:
     enabled: bool = False
     smtp_host: str = "localhost"
@@ -281,11 +317,13 @@ class Config:
     server: ServerConfig = ServerConfig()
     storage: StorageConfig = StorageConfig()
     limits: LimitsConfig = LimitsConfig()
+    blobs: BlobsConfig = BlobsConfig()
     accounts: AccountsConfig = AccountsConfig()
     argon2: Argon2Config = Argon2Config()
     twilio: TwilioConfig = TwilioConfig()
     notices: NoticesConfig = NoticesConfig()
     appointments: AppointmentsConfig = AppointmentsConfig()
+    retention: RetentionConfig = RetentionConfig()
     email: EmailConfig = EmailConfig()
     whatsapp: WhatsappConfig = WhatsappConfig()
     logging: LoggingConfig = LoggingConfig()
@@ -294,6 +332,8 @@ class Config:
         if self.limits.max_entry_bytes > self.limits.max_request_bytes:
             raise ConfigError("limits.max_entry_bytes", "must not exceed limits.max_request_bytes")
         _check_auth_token(self.twilio)
+        if self.blobs.max_blob_bytes > self.blobs.booklet_quota_bytes:
+            raise ConfigError("blobs.max_blob_bytes", "must not exceed blobs.booklet_quota_bytes")
 
     @property
     def is_https(self) -> bool:

@@ -9,11 +9,17 @@
     │   ├── InvalidJson              400 invalid-json
     │   └── ValidationFailed         422 validation-failed
     │       ├── InvalidPhoneNumber   422 invalid-phone-number
-    │       └── InvalidEmailAddress  422 invalid-email-address
+    │       ├── InvalidEmailAddress  422 invalid-email-address
+    │       ├── BlobUnknown          422 blob-unknown
+    │       └── DocRequestUnknown    422 document-request-unknown
     ├── Unauthorized                 401 unauthorized
     │   └── InvalidCredentials       401 invalid-credentials
     ├── Forbidden                    403 forbidden
-    │   └── WebhookSignatureInvalid  403 webhook-signature-invalid
+    │   ├── WebhookSignatureInvalid  403 webhook-signature-invalid
+    │   ├── ShareForbidden           403 share-forbidden
+    │   ├── ShareCodeWrong           403 share-code-wrong
+    │   ├── ConsentPending           403 consent-pending
+    │   └── MembershipExpired        403 membership-expired
     ├── NotFound                     404 not-found
     ├── MethodNotAllowed             405 method-not-allowed
     ├── Conflict                     409 conflict
@@ -23,13 +29,28 @@
     │   ├── DuplicateEntry           409 duplicate-entry
     │   ├── AlreadyMember            409 already-member
     │   ├── InvalidTransition        409 invalid-transition
+    │   │   └── DocRequestNotOpen    409 document-request-not-open
+    │   ├── NoticeNotRetryable       409 notice-not-retryable
     │   ├── StateVersionConflict     409 state-version-conflict
-    │   └── RosterVersionConflict    409 roster-version-conflict
+    │   ├── RosterVersionConflict    409 roster-version-conflict
+    │   ├── BookletClosed            409 booklet-closed
+    │   ├── StillAMember             409 still-a-member
+    │   ├── BlobAlreadyAttached      409 blob-already-attached
+    │   ├── TooManyOpenRequests      409 too-many-open-requests
+    │   ├── ShareExists              409 share-exists
+    │   ├── ConsentRecorded          409 consent-recorded
+    │   └── ConsentClosed            409 consent-closed
     ├── Gone                         410 gone
     │   ├── InvitationExpired        410 invitation-expired
-    │   └── InvitationUsed           410 invitation-used
+    │   ├── InvitationUsed           410 invitation-used
+    │   ├── ShareExpired             410 share-expired
+    │   ├── ShareRevoked             410 share-revoked
+    │   ├── ShareUsed                410 share-used
+    │   └── ShareLocked              410 share-locked
     ├── RequestTimeout               408 request-timeout
     ├── PayloadTooLarge              413 payload-too-large
+    │   ├── BlobTooLarge             413 blob-too-large
+    │   └── BookletQuotaExceeded     413 booklet-quota-exceeded
     ├── UnsupportedMediaType         415 unsupported-media-type
     ├── RateLimited                  429 rate-limited
     ├── ServiceUnavailable           503 service-unavailable
@@ -37,7 +58,8 @@
     ├── ProtocolRejected             422 protocol-rejected
     ├── ClinicalContentRefused       422 clinical-content-refused
     ├── ChannelDisabled              422 channel-disabled
-    └── WhatsAppTemplateMissing      422 whatsapp-template-missing
+    ├── WhatsAppTemplateMissing      422 whatsapp-template-missing
+    └── LengthRequired               411 length-required
 
 `code` is the stable problem `type` (a relative URI reference, e.g. "not-found"): clients and
 tests branch on it, so never rename one. `title` is user-facing and the same for every instance
@@ -321,6 +343,14 @@ class InvalidTransition(Conflict):
     title = "The appointment is no longer in a state that allows this"
 
 
+class NoticeNotRetryable(Conflict):
+    """A notice sent again only from failed, undelivered or expired, once, and never an
+    invitation (its link is not kept: a new invitation replaces it)."""
+
+    code = "notice-not-retryable"
+    title = "This text message cannot be sent again"
+
+
 class WebhookSignatureInvalid(Forbidden):
     """A Twilio webhook without a valid X-Twilio-Signature over the public URL."""
 
@@ -356,6 +386,23 @@ class RosterVersionConflict(Conflict):
                          current_version=current_version)
 
 
+# Errors of closing, retention and account deletion (model/booklet_lifecycle.py).
+
+
+class BookletClosed(Conflict):
+    """The booklet was closed at the end of therapy: it can be read and exported, not changed."""
+
+    code = "booklet-closed"
+    title = "The booklet is closed: it can be read and exported, but not changed"
+
+
+class StillAMember(Conflict):
+    """An account that is still a member of a booklet cannot be deleted."""
+
+    code = "still-a-member"
+    title = "Leave every booklet before deleting the account"
+
+
 # Errors of the server's key files and the at-rest vault: start-up or data, never user-caused.
 
 
@@ -384,3 +431,143 @@ class InvalidPhoneNumber(ValidationFailed):
 class InvalidEmailAddress(ValidationFailed):
     code = "invalid-email-address"
     title = "The e-mail address is not valid"
+
+
+# Errors of encrypted attachments (blobs; docs/protocol.md, services/blob_service.py).
+
+
+class LengthRequired(SecureMsgError):
+    """An upload without Content-Length: its size must be known before any byte is stored."""
+
+    code = "length-required"
+    status = 411
+    title = "Send the upload with a Content-Length"
+
+
+class BlobTooLarge(PayloadTooLarge):
+    """An attachment larger than [blobs] max_blob_bytes, refused before its body is read."""
+
+    code = "blob-too-large"
+    title = "The attachment is too large"
+
+
+class BookletQuotaExceeded(PayloadTooLarge):
+    """The booklet's attachments would exceed [blobs] booklet_quota_bytes."""
+
+    code = "booklet-quota-exceeded"
+    title = "The booklet has no room left for this attachment"
+
+
+class BlobUnknown(ValidationFailed):
+    """An entry lists a blob that is not an unattached upload of the poster in this booklet.
+    One answer for every case (no such blob, another booklet's, another member's), so that
+    an id says nothing about blobs elsewhere."""
+
+    code = "blob-unknown"
+    title = "An attachment the entry lists is not an upload of yours in this booklet"
+
+
+class BlobAlreadyAttached(Conflict):
+    """An entry lists a blob that an earlier entry already lists."""
+
+    code = "blob-already-attached"
+    title = "An attachment the entry lists belongs to another entry"
+
+
+# Errors of document requests (model/document_requests.py).
+
+
+class DocRequestUnknown(ValidationFailed):
+    """An entry names a request that is no request of this booklet. One answer whether the id
+    is unknown or another booklet's, so that an id says nothing about other booklets."""
+
+    code = "document-request-unknown"
+    title = "The document request the entry names is not a request of this booklet"
+
+
+class DocRequestNotOpen(InvalidTransition):
+    """The request was fulfilled or withdrawn already: each is done once."""
+
+    code = "document-request-not-open"
+    title = "The document request is no longer open"
+
+
+class TooManyOpenRequests(Conflict):
+    """A booklet has as many open document requests as it may (model/document_requests.py
+    MAX_OPEN_PER_BOOKLET): answer or withdraw one first. Keeps one member from filling the
+    therapist's desk."""
+
+    code = "too-many-open-requests"
+    title = "This booklet already has as many open document requests as it may"
+
+
+class ShareForbidden(Forbidden):
+    """Only a booklet's therapists and guardians may share its documents with an outsider."""
+
+    code = "share-forbidden"
+    title = "Only the booklet's therapists and guardians may share its documents"
+
+
+class ShareCodeWrong(Forbidden):
+    """A share was opened with a wrong code (the token did not match). `attempts_left` says how
+    many more tries there are before the share locks."""
+
+    code = "share-code-wrong"
+    title = "The code is not right"
+
+
+class ShareExists(Conflict):
+    code = "share-exists"
+    title = "A share with this id exists"
+
+
+class ShareExpired(Gone):
+    code = "share-expired"
+    title = "This share has expired"
+
+
+class ShareRevoked(Gone):
+    code = "share-revoked"
+    title = "This share was withdrawn"
+
+
+class ShareUsed(Gone):
+    code = "share-used"
+    title = "This share has already been opened"
+
+
+class ShareLocked(Gone):
+    code = "share-locked"
+    title = "This share is locked after too many wrong codes"
+
+
+# Errors of caregivers' consented, time-limited membership (docs/protocol.md §5.1).
+
+
+class ConsentPending(Forbidden):
+    """A caregiver who joined but whom not every guardian has approved yet: no reads at all."""
+
+    code = "consent-pending"
+    title = "Every guardian of the child must approve you before you can read this booklet"
+
+
+class MembershipExpired(Forbidden):
+    """A caregiver whose membership's end date has passed."""
+
+    code = "membership-expired"
+    title = "Your membership of this booklet has ended"
+
+
+class ConsentRecorded(Conflict):
+    """The guardian has already signed this approval or withdrawal: nothing changes."""
+
+    code = "consent-recorded"
+    title = "You have already signed this"
+
+
+class ConsentClosed(Conflict):
+    """The caregiver's membership was withdrawn or has expired: it cannot be approved again
+    (the therapist invites them anew)."""
+
+    code = "consent-closed"
+    title = "This caregiver's membership has ended"

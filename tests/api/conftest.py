@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -25,10 +25,15 @@ PASSWORD = "kaksi kissaa ja koira"
 derive = functools.lru_cache(maxsize=256)(keys.derive_password_keys)
 
 
+CAREGIVER_UNTIL = "2099-12-31"
+
+
 @dataclass
 class World:
     http: TestClient[web.Request, web.Application]
     clock: FixedClock
+    # The guardians `family` enrolled, per booklet: they approve each caregiver it enrolls.
+    guardians: dict[str, list[Client]] = field(default_factory=dict)
 
     @property
     def base(self) -> str:
@@ -55,12 +60,24 @@ class World:
 
     async def family(self, therapist: Client, booklet: str, login: str,
                      role: str = "guardian", *, grant_title: bool = True) -> Client:
-        link = (await therapist.invite(booklet, role, name=login))["link"]
+        """A guardian, or a caregiver (until CAREGIVER_UNTIL, new entries) whom every guardian
+        enrolled here so far approves, as a member of the booklet."""
+        terms = {"until": CAREGIVER_UNTIL, "scope": "new"} if role == "caregiver" else {}
+        link = (await therapist.invite(booklet, role, name=login, **terms))["link"]
         client = self.new_client()
         await client.enroll(self.base + link[link.index("/enroll/"):], login, PASSWORD)
+        if role == "caregiver":
+            await self.consent_all(booklet, client.profile.account_id)
+        else:
+            self.guardians.setdefault(booklet, []).append(client)
         if grant_title:
             await therapist.grant_history(booklet, client.profile.account_id, {"title"})
         return client
+
+    async def consent_all(self, booklet: str, caregiver_id: str) -> None:
+        """Every guardian `family` enrolled in the booklet approves the caregiver."""
+        for guardian in self.guardians.get(booklet, []):
+            await guardian.consent(booklet, caregiver_id, "approve")
 
     async def server_sql(self, sql: str, *params: object) -> None:
         """Edit the server's database behind its back, as an operator with write access could:

@@ -12,7 +12,7 @@ from secure_msg.client import Client, ClientError
 from secure_msg.storage.txn import Txn
 from secure_msg.web.services import SERVICES
 
-from .conftest import PASSWORD, World
+from .conftest import CAREGIVER_UNTIL, PASSWORD, World
 
 
 async def _snapshot(world: World, booklet: str) -> dict[str, Any]:
@@ -52,7 +52,8 @@ async def test_a_current_member_cannot_accept_an_invitation_again(world: World, 
     therapist, booklet, mum = await _booklet_with_guardian(world)
     # a plain link: one that carries trust reads the booklet first (§6.7), and the server's
     # batched read audit could land after the snapshot
-    link = (await therapist.invite(booklet, role, name="isa", via=None))["link"]
+    terms = {"until": CAREGIVER_UNTIL, "scope": "new"} if role == "caregiver" else {}
+    link = (await therapist.invite(booklet, role, name="isa", via=None, **terms))["link"]
     before = await _snapshot(world, booklet)
     with pytest.raises(ClientError) as err:
         await mum.accept(link)
@@ -61,6 +62,8 @@ async def test_a_current_member_cannot_accept_an_invitation_again(world: World, 
     assert await _snapshot(world, booklet) == before
     dad = world.new_client()
     await dad.enroll(world.base + link[link.index("/enroll/"):], "isa", PASSWORD)
+    if role == "caregiver":  # a member once the guardian approves
+        await world.consent_all(booklet, dad.profile.account_id)
     roles = {m.account_id: m.role for m in await therapist.members(booklet)}
     assert roles[mum.profile.account_id] == "guardian"
     assert roles[dad.profile.account_id] == role
@@ -70,9 +73,12 @@ async def test_a_removed_member_can_join_again(world: World) -> None:
     """Re-adding a removed member still works: she is a member again from the current
     sequence, with the new link's role."""
     therapist, booklet, mum = await _booklet_with_guardian(world)
+    dad = await world.family(therapist, booklet, "isa")
     await therapist.remove(booklet, mum.profile.account_id)
-    link = (await therapist.invite(booklet, "caregiver"))["link"]
+    link = (await therapist.invite(booklet, "caregiver", until=CAREGIVER_UNTIL,
+                                   scope="new"))["link"]
     assert await mum.accept(link) == booklet
+    await dad.consent(booklet, mum.profile.account_id, "approve")  # a caregiver needs it
     status, body = await world.raw("GET", f"/api/booklets/{booklet}/members",
                                    therapist.profile.token)
     assert status == 200

@@ -180,7 +180,8 @@ async def test_roles_are_enforced(world: World) -> None:
     with pytest.raises(ClientError) as err:
         await mum.invite(booklet, "guardian")
     assert err.value.status == 403
-    link = (await therapist.invite(booklet, "caregiver"))["link"]
+    link = (await therapist.invite(booklet, "caregiver", until="2099-12-31",
+                                   scope="new"))["link"]
     with pytest.raises(ClientError) as err:
         await therapist.accept(link)
     assert err.value.status == 403

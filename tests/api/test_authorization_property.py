@@ -10,14 +10,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
+import pytest
 from aiohttp.test_utils import TestServer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from secure_msg.client import Client, ClientError, Profile
+from secure_msg.client import Client, ClientError, Profile, blobs
 from secure_msg.clock import FixedClock
 from secure_msg.config import Config, load_config, with_overrides
 from secure_msg.crypto import keys
+from secure_msg.crypto.file_stream import encrypt_file
 from secure_msg.crypto.rng import system_rng
 from secure_msg.model.invitations import InvitationRequest
 from secure_msg.model.roles import Role
@@ -28,6 +30,13 @@ from secure_msg.web.app import create_app
 from secure_msg.web.services import SERVICES
 
 PASSWORD = "salasana"
+
+
+@functools.cache
+def blob_for(booklet: str) -> bytes:
+    """The file's blob for the booklet (the server checks its header, docs/protocol.md §4.7):
+    one per booklet, so that a download can be compared with what was uploaded."""
+    return encrypt_file(b"liite", bytes.fromhex(booklet))[0]
 derive = functools.lru_cache(maxsize=64)(keys.derive_password_keys)
 FAMILIES = 4
 
@@ -103,6 +112,7 @@ async def _check(server: TestServer, base: str, http: aiohttp.ClientSession, pla
             else:
                 families[f] = _client(base, http)
                 await families[f].enroll(link, f"perhe{f}", PASSWORD)
+    blob_ids = await _attach_files(therapists, booklets, plan)
     for b, gone in enumerate(plan.removed):
         if gone is not None:
             await therapists[plan.owners[b]].remove(booklets[b], families[gone].profile.account_id)
@@ -119,9 +129,14 @@ async def _check(server: TestServer, base: str, http: aiohttp.ClientSession, pla
         mine = {r["id"] for r in (await c.api.call("GET", "/api/booklets"))["booklets"]}
         assert mine == {b for i, b in enumerate(booklets) if is_member(who, i)}, who
         for i, b in enumerate(booklets):
+            await _check_files(c, b, blob_ids, [i == j and is_member(who, i)
+                                                for j in range(len(blob_ids))])
             if is_member(who, i):
                 await c.api.call("GET", f"/api/booklets/{b}/entries")
                 continue
+            with pytest.raises(ClientError) as refused:
+                await blobs.upload(c.api, b, blob_for(b), len(blob_for(b)))
+            assert refused.value.status == 404
             for method, suffix, body in [
                 ("GET", "/entries", None), ("GET", "/members", None), ("GET", "/head", None),
                 ("GET", "/receipts", None), ("GET", "/grants", None),
@@ -130,9 +145,42 @@ async def _check(server: TestServer, base: str, http: aiohttp.ClientSession, pla
                 ("POST", "/invitations", {"role": "guardian"}),
                 ("POST", "/grants", {"grant": "AQABIA"}),
                 ("DELETE", f"/members/{c.profile.account_id}", None),
+                ("GET", "/caregivers", None),
+                ("POST", f"/caregivers/{c.profile.account_id}/consents", {"record": "AQABUA"}),
             ]:
                 status = await _status(c, method, f"/api/booklets/{b}{suffix}", body)
                 assert (who, method, suffix, status) == (who, method, suffix, 404)
+
+
+async def _attach_files(therapists: list[Client], booklets: list[str], plan: Plan
+                        ) -> list[str]:
+    """Each booklet's therapist attaches a file to a note (before anyone is removed)."""
+    blob_ids = []
+    for b, owner_index in enumerate(plan.owners):
+        owner = therapists[owner_index]
+        blob = blob_for(booklets[b])
+        blob_id = (await blobs.upload(owner.api, booklets[b], blob, len(blob)))["id"]
+        await owner.post(booklets[b], "note", text="liite", blob_ids=[blob_id])
+        blob_ids.append(blob_id)
+    return blob_ids
+
+
+async def _check_files(c: Client, booklet: str, blob_ids: list[str], allowed: list[bool]
+                       ) -> None:
+    """Each file under this booklet's path: the bytes where allowed, else 404."""
+    for blob_id, ok in zip(blob_ids, allowed, strict=True):
+        got = await _download(c, booklet, blob_id)
+        assert (got == blob_for(booklet)) if ok else got == 404, (booklet, blob_id)
+
+
+async def _download(c: Client, booklet: str, blob_id: str) -> bytes | int:
+    """The blob's bytes, or the error status."""
+    got = bytearray()
+    try:
+        await blobs.download(c.api, booklet, blob_id, got.extend, 1 << 16)
+    except ClientError as exc:
+        return exc.status
+    return bytes(got)
 
 
 async def _status(c: Client, method: str, path: str, body: dict[str, object] | None) -> int:
@@ -147,6 +195,8 @@ async def _status(c: Client, method: str, path: str, body: dict[str, object] | N
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(plan=plans())
 def test_no_cross_booklet_access(tmp_path: Path, plan: Plan) -> None:
-    """Every read, write, list and management call on a booklet by a non-member is 404."""
+    """Every read, write, list and management call on a booklet by a non-member is 404; an
+    attachment is downloaded by its booklet's members only (not former ones), under that
+    booklet only, and a non-member cannot upload into a booklet."""
     workdir = Path(tempfile.mkdtemp(dir=tmp_path))
     asyncio.run(_world(workdir, plan))

@@ -38,6 +38,7 @@ async def test_members_get_live_events_and_a_removed_member_stops(world: World) 
         assert event == {"type": "entry", "booklet_id": booklet, "seq": posted["seq"],
                          "kind": 2, "author_id": therapist.profile.account_id}
     await therapist.remove(booklet, dad.profile.account_id)
+    assert await _next_event(dad_ws) == {"type": "removed", "booklet_id": booklet}
     later = await therapist.post(booklet, "note", text="vain äidille")
     assert (await _next_event(mum_ws))["seq"] == later["seq"]
     try:

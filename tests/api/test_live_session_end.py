@@ -1,6 +1,7 @@
 """Live sockets end with their session (issue 14, defect 7): logout, a password change and
-recovery close them at once instead of at the next minute's check; removal from a booklet stops
-that booklet's events while the socket serves the member's other booklets."""
+recovery close them at once instead of at the next minute's check, saying why in the close
+reason (issue 16); removal from a booklet stops that booklet's events while the socket serves the
+member's other booklets, and tells the removed member's open page at once."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 import aiohttp
 
 from secure_msg.client import Client
-from secure_msg.web.live import SESSION_ENDED
+from secure_msg.web.live import SESSION_ENDED, UNAUTHORIZED
 
 from .conftest import PASSWORD, World
 
@@ -24,11 +25,12 @@ async def _listen(world: World, token: str) -> aiohttp.ClientWebSocketResponse:
     return ws
 
 
-async def _closed(ws: aiohttp.ClientWebSocketResponse) -> None:
-    """The server closes the socket as a session that ended, with no event before it."""
+async def _closed(ws: aiohttp.ClientWebSocketResponse, reason: str) -> None:
+    """The server closes the socket as a session that ended, with no event before it, and says
+    why in the close reason."""
     msg = await ws.receive(timeout=PROMPTLY)
     assert msg.type is aiohttp.WSMsgType.CLOSE, msg
-    assert ws.close_code == SESSION_ENDED
+    assert (ws.close_code, msg.extra) == (SESSION_ENDED, reason)
 
 
 async def _event(ws: aiohttp.ClientWebSocketResponse) -> Any:
@@ -51,7 +53,7 @@ async def test_logout_closes_that_sessions_socket_at_once(world: World) -> None:
     ws, phone_ws = await _listen(world, mum.profile.token), await _listen(world,
                                                                           phone.profile.token)
     await mum.logout()
-    await _closed(ws)
+    await _closed(ws, "logged-out")
     posted = await therapist.post(booklet, "note", text="hei")
     assert (await _event(phone_ws))["seq"] == posted["seq"]
     await phone_ws.close()
@@ -67,7 +69,7 @@ async def test_password_change_closes_the_other_sessions_sockets(world: World) -
     own_ws, phone_ws = await _listen(world, mum.profile.token), await _listen(world,
                                                                               phone.profile.token)
     await mum.change_password(PASSWORD, "uusi salasana 2026")
-    await _closed(phone_ws)
+    await _closed(phone_ws, "password-changed")
     posted = await therapist.post(booklet, "note", text="hei")
     assert (await _event(own_ws))["seq"] == posted["seq"]
     await own_ws.close()
@@ -81,13 +83,18 @@ async def test_recovery_closes_every_socket_of_the_account(world: World) -> None
     sockets = [await _listen(world, c.profile.token) for c in (client, other)]
     await world.new_client().recover(world.base, "unohtaja", recovery_key, "palautettu 2026")
     for ws in sockets:
-        await _closed(ws)
+        await _closed(ws, "recovered")
+    # A socket opened later with an old session's token is refused, and says so.
+    late = await world.http.ws_connect("/api/live")
+    await late.send_json({"token": other.profile.token})
+    assert (await late.receive_json(timeout=PROMPTLY)) == {"type": "error", "error": UNAUTHORIZED}
+    await _closed(late, UNAUTHORIZED)
 
 
 async def test_a_removed_member_gets_no_event_of_that_booklet_after_removal(world: World) -> None:
-    """After removal from one booklet the member's socket stays open for another; the next
-    event it gets is the other booklet's, so nothing of the first came in between (events on
-    one socket keep their order)."""
+    """After removal from one booklet the member's socket stays open for another; it is told of
+    the removal at once, and the next event it gets is the other booklet's, so nothing of the
+    first came in between (events on one socket keep their order)."""
     therapist = await world.therapist()
     first, second = await therapist.create_booklet("A"), await therapist.create_booklet("B")
     dad = await world.family(therapist, first, "isa")
@@ -95,8 +102,29 @@ async def test_a_removed_member_gets_no_event_of_that_booklet_after_removal(worl
     await dad.accept(world.base + link[link.index("/enroll/"):])
     ws = await _listen(world, dad.profile.token)
     await therapist.remove(first, dad.profile.account_id)
+    assert await _event(ws) == {"type": "removed", "booklet_id": first}
     await therapist.post(first, "note", text="ei isälle")
     posted = await therapist.post(second, "note", text="isälle")
     assert await _event(ws) == {"type": "entry", "booklet_id": second, "seq": posted["seq"],
                                 "kind": 2, "author_id": therapist.profile.account_id}
     await ws.close()
+
+
+async def test_a_grant_and_a_cancellation_reach_open_pages(world: World) -> None:
+    """A history grant is told to its grantee only (their open page can now show the title);
+    a guardian's cancellation to every member, so the therapist's open page shows it live."""
+    therapist = await world.therapist()
+    booklet = await therapist.create_booklet("B")
+    mum = await world.family(therapist, booklet, "aiti")
+    dad = await world.family(therapist, booklet, "isa")
+    mum_ws, dad_ws, t_ws = [await _listen(world, c.profile.token) for c in (mum, dad, therapist)]
+    await therapist.grant_history(booklet, mum.profile.account_id)
+    assert await _event(mum_ws) == {"type": "grant", "booklet_id": booklet}
+    start = "2099-01-05T10:00:00+02:00"
+    appt = await therapist.api.call("POST", f"/api/booklets/{booklet}/appointments",
+                                    {"start": start, "duration_minutes": 45})
+    await mum.api.call("POST", f"/api/booklets/{booklet}/appointments/{appt['id']}/cancel")
+    for ws in (t_ws, dad_ws, mum_ws):
+        assert await _event(ws) == {"type": "appointments", "booklet_id": booklet}
+    for ws in (mum_ws, dad_ws, t_ws):
+        await ws.close()

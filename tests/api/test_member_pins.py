@@ -10,7 +10,7 @@ import pytest
 
 from secure_msg.client import ClientError
 
-from .conftest import PASSWORD, World
+from .conftest import CAREGIVER_UNTIL, PASSWORD, World
 
 
 def _ids(result: dict[str, object]) -> list[str]:
@@ -127,9 +127,11 @@ async def test_a_member_first_seen_without_a_name_is_flagged_when_given_one(
     therapist = await world.therapist()
     booklet = await therapist.create_booklet("Aino")
     mum = await world.family(therapist, booklet, "aiti")
-    link = (await therapist.invite(booklet, "caregiver"))["link"]
+    link = (await therapist.invite(booklet, "caregiver", until=CAREGIVER_UNTIL,
+                                   scope="new"))["link"]
     daycare = world.new_client()
     await daycare.enroll(world.base + link[link.index("/enroll/"):], "paivakoti", PASSWORD)
+    await world.consent_all(booklet, daycare.profile.account_id)
     first = {m.account_id: m for m in await mum.members(booklet)}
     assert first[daycare.profile.account_id].name is None
     await world.server_sql("UPDATE accounts SET name_enc = (SELECT name_enc FROM accounts"
@@ -170,7 +172,7 @@ async def test_a_recipient_of_an_attempt_the_server_refused_is_still_named(
     spy = await world.family(therapist, other, "vakoilija")
     spy_id, key = bytes.fromhex(spy.profile.account_id), bytes.fromhex(booklet)
     await world.server_sql("INSERT INTO members (booklet_id, account_id, role, joined_at_ms,"
-                      " joined_seq) SELECT ?, ?, 'caregiver', 0, last_seq FROM booklets"
+                      " joined_seq) SELECT ?, ?, 'guardian', 0, last_seq FROM booklets"
                       " WHERE id = ?", key, spy_id, key)
     real = therapist.api.call
     kept: list[object] = []

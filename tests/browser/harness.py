@@ -105,8 +105,19 @@ class World:
     def invite(self, name: str, role: str = "guardian", via: str | None = "link") -> str:
         """A link as the therapist hands it on: with the trust and history of protocol §6.7,
         or plain (`via=None`, as the server's own SMS sends it)."""
-        issued = self.call(self.t.invite(self.booklet, role, name=name, via=via))
+        terms = {"until": "2099-12-31", "scope": "new"} if role == "caregiver" else {}
+        issued = self.call(self.t.invite(self.booklet, role, name=name, via=via, **terms))
         return local_link(self.server, issued["link"])
+
+    def approve(self, guardian_login: str, caregiver_id: str) -> None:
+        """The guardian approves the caregiver from another device (a Python client), so that
+        the caregiver becomes a member (docs/protocol.md §5.1)."""
+        async def go() -> None:
+            device = Client(Profile(), self.http)
+            await device.login(self.server.base_url, guardian_login, PARENT_PASSWORD)
+            await device.consent(self.booklet, caregiver_id, "approve")
+
+        self.call(go())
 
     def page(self) -> tuple[BrowserContext, Page]:
         """A fresh context (its own storage) at phone size; page errors are collected."""

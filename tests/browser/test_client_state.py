@@ -108,6 +108,7 @@ def test_a_shared_computer_gets_back_its_pins_verifications_and_recipients(world
     context, page = world.page()
     enroll_in_browser(page, world.invite("Äiti"), "aiti")
     context.close()  # enrolled elsewhere: this computer keeps nothing of it
+    world.approve("aiti", caregiver.profile.account_id)  # from her phone
     tiina = _ids(world)["Tiina T"]
 
     first, page = world.page()
@@ -289,12 +290,16 @@ def test_a_state_the_server_refuses_as_too_large_is_reported(small_world: World)
     booklet of four members: the inbox says, in its status line, that her checks were not
     saved there, and the server still holds her earlier copy."""
     world = small_world
+    helpers = []
     for name in ("Liisa", "Mummo"):
         helper = Client(Profile(), world.http)  # type: ignore[arg-type]
         world.call(helper.enroll(world.invite(name, role="caregiver"), name.lower(),
                                  PARENT_PASSWORD))
+        helpers.append(helper.profile.account_id)
     context, page = world.page()
     enroll_in_browser(page, world.invite("Äiti"), "aiti")
+    for helper_id in helpers:  # from her phone: members now, so the booklet has four
+        world.approve("aiti", helper_id)
     before = _stored(world, _ids(world)["Äiti"])
     open_booklet(page, world.booklet)  # pins all four
     page.wait_for_timeout(1500)  # the debounced write and the server's 413

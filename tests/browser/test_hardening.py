@@ -128,11 +128,12 @@ def test_documents_are_saved_from_a_blob_made_on_click_under_a_clean_name(
     expect(page.locator(".entry-note .text").last).to_have_text("Liitteenä ohje")
     assert page.evaluate("window.__blobUrls.size") == 0
 
-    button = page.get_by_role("button", name="kotiohjefdp.exe.pdf", exact=True)
+    # sanitiseFilename (docs/protocol.md §4.7): a path separator becomes "_", the rest is dropped.
+    button = page.get_by_role("button", name="koti_ohjefdp.exe.pdf", exact=True)
     with page.expect_download() as info:
         button.click()
     download = info.value
-    assert download.suggested_filename == "kotiohjefdp.exe.pdf"
+    assert download.suggested_filename == "koti_ohjefdp.exe.pdf"
     saved = tmp_path / "saved"
     download.save_as(saved)
     assert saved.read_bytes() == data

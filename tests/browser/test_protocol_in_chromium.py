@@ -17,9 +17,9 @@ REPO = Path(__file__).resolve().parents[2]
 SHIMS = Path(__file__).parent / "js"
 # vectors and file-vectors: every project vector; the others: round trips, key checks and hardening.
 SUITES = ["vectors.test.mjs", "roundtrip.test.mjs", "keys.test.mjs", "hardening.test.mjs",
-          "file-vectors.test.mjs", "file-stream.test.mjs"]
+          "file-vectors.test.mjs", "file-stream.test.mjs", "share-vectors.test.mjs"]
 JSON_FILES = {"tests/vectors/protocol-v1.json", "tests/vectors/file-v1.json",
-              "tests/js/ed25519-points.json"}
+              "tests/vectors/share-v1.json", "tests/js/ed25519-points.json"}
 
 
 def _rewrite(source: str) -> str:
@@ -72,4 +72,5 @@ def test_protocol_vectors_and_js_tests_pass_inside_chromium(
     assert failed == []
     assert any(n.startswith("account ") for n in names)
     assert sum(n.startswith("file blob ") for n in names) >= 40  # file-v1.json ran too
+    assert sum(n.startswith("share ") for n in names) >= 20  # and share-v1.json
     assert len(names) > 40, len(names)

@@ -29,8 +29,10 @@ async def test_family_booklet_end_to_end(people: People) -> None:
         await therapist.invite(booklet, "guardian", name="Äiti", phone="+358401234567")))
     dad = await people.enroll("isa", people.link(
         await therapist.invite(booklet, "guardian", name="Isä")))
-    daycare = await people.enroll("paivakoti", people.link(
-        await therapist.invite(booklet, "caregiver", name="Päiväkoti")))
+    daycare = await people.enroll("paivakoti", people.link(await therapist.invite(
+        booklet, "caregiver", name="Päiväkoti", until="2099-12-31", scope="new")))
+    for guardian in (mum, dad):  # a caregiver is a member once every guardian approves
+        await guardian.consent(booklet, daycare.profile.account_id, "approve")
 
     for member in (mum, dad, daycare):  # the title was sealed before they joined
         assert await therapist.grant_history(booklet, member.profile.account_id, {"title"}) == 1
@@ -65,8 +67,9 @@ async def test_family_booklet_end_to_end(people: People) -> None:
     assert not [c for c in [*expected, "Äiti"] for _, body in answers if c in body]
 
     # A newcomer (grandmother as caregiver) with a plain link sees only what is granted.
-    granny = await people.enroll("mummo", people.link(
-        await therapist.invite(booklet, "caregiver", name="Mummo", via=None)))
+    granny = await people.enroll("mummo", people.link(await therapist.invite(
+        booklet, "caregiver", name="Mummo", via=None, until="2099-12-31", scope="history")))
+    await mum.consent(booklet, granny.profile.account_id, "approve")
     assert await granny.read(booklet) == []
     granted = await therapist.grant_history(booklet, granny.profile.account_id)
     assert granted == 6

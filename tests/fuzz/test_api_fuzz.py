@@ -42,6 +42,7 @@ MUST_SUCCEED = {
     ("POST", "/api/booklets/{booklet_id}/appointments/{appointment_id}/cancel"),
     ("DELETE", "/api/booklets/{booklet_id}/members/{account_id}"),
     ("GET", "/api/enroll/{token}"), ("POST", "/api/invitations/{token}/accept"),
+    ("POST", "/api/booklets/{booklet_id}/close"),
 }
 
 

@@ -122,8 +122,12 @@ async def _family(server: ServerProcess, http: aiohttp.ClientSession, therapist:
                   booklet: str) -> list[Client]:
     members = []
     for role, name, phone in FAMILY:
-        invite = await therapist.invite(booklet, role, name=name, phone=phone)
+        terms = {"until": "2099-12-31", "scope": "new"} if role == "caregiver" else {}
+        invite = await therapist.invite(booklet, role, name=name, phone=phone, **terms)
         members.append(await enroll(http, local_link(server, invite["link"]), f"{name}-login"))
+        if role == "caregiver":  # a member once the guardians enrolled before approve
+            for guardian in members[:-1]:
+                await guardian.consent(booklet, members[-1].profile.account_id, "approve")
     await members[0].post(booklet, "note", text="Aamulla harjoiteltiin napitusta")
     return members
 
@@ -165,7 +169,11 @@ async def build_world(server: ServerProcess, http: aiohttp.ClientSession) -> Wor
     foreign = await other.create_booklet("Toinen vihko")
     to_accept = [link_token((await other.invite(foreign, "guardian", name=f"g{i}"))["link"])
                  for i in range(3)]
-    to_enroll = link_token((await therapist.invite(booklet, "caregiver", name="pending"))["link"])
+    to_enroll = link_token((await therapist.invite(
+        booklet, "caregiver", name="pending", until="2099-12-31", scope="new"))["link"])
+    # Booklets of their own for closing: a closed booklet refuses every write (409), so the
+    # main one stays open for the rest of the API.
+    closable = [await therapist.create_booklet(f"Suljettava {i}") for i in range(3)]
     ids = [m.profile.account_id for m in family]
     return World(
         base_url=server.base_url,
@@ -177,6 +185,7 @@ async def build_world(server: ServerProcess, http: aiohttp.ClientSession) -> Wor
               "appointment_id": appointments},
         route_path={"/api/enroll/{token}": {"token": [to_enroll]},
                     "/api/invitations/{token}/accept": {"token": to_accept},
+                    "/api/booklets/{booklet_id}/close": {"booklet_id": [*closable, foreign]},
                     "/static/{path}": {"path": ["app.css", "app/api.mjs", "icon.svg"]}},
         body={"member_id": ids, "appointment_id": appointments,
               "login": [f"{name}-login" for _, name, _ in FAMILY]},

@@ -8,9 +8,10 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import {
-  AccountKeys, FileDecryptor, FileEncryptor, KIND, KeyBundle, encodePayload, fromHex, openEntry, randomBytes,
+  AccountKeys, KIND, KeyBundle, encodePayload, fromHex, openEntry, randomBytes,
   sanitiseFilename, sealEntry, toHex, verifyKeyStatement,
 } from '../../src/secure_msg/web/static/crypto/index.mjs';
+import { FileDecryptor, FileEncryptor } from '../../src/secure_msg/web/static/crypto/file-stream.mjs';
 import { repoRoot } from './helpers.mjs';
 
 const python = path.join(repoRoot, '.venv', 'bin', 'python');

@@ -2,7 +2,7 @@
 // decryptor are driven and what they refuse (the Python twin: tests/crypto/test_file_stream.py).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { FileDecryptor, FileEncryptor, blobLength, decryptFile, encryptFile } from '../../src/secure_msg/web/static/crypto/index.mjs';
+import { FileDecryptor, FileEncryptor, blobLength, decryptFile, encryptFile } from '../../src/secure_msg/web/static/crypto/file-stream.mjs';
 import { scriptedRng } from './helpers.mjs';
 
 const BOOKLET = new Uint8Array(16).fill(0xb0);

@@ -4,10 +4,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
-  FileDecryptor, FileEncryptor, KIND, blobLength, decodePayload, encodePayload, fromHex, mediaTypeForName,
-  mediaTypePolicy, parseFileHeader, plaintextLength, sanitiseFilename, toHex,
+  KIND, decodePayload, encodePayload, fromHex, mediaTypeForName, mediaTypePolicy, sanitiseFilename, toHex,
 } from '../../src/secure_msg/web/static/crypto/index.mjs';
-import { chunkKeyBytes } from '../../src/secure_msg/web/static/crypto/file-stream.mjs';
+import {
+  FileDecryptor, FileEncryptor, blobLength, chunkKeyBytes, parseFileHeader, plaintextLength,
+} from '../../src/secure_msg/web/static/crypto/file-stream.mjs';
 import { readJson } from './helpers.mjs';
 
 const V = readJson('tests', 'vectors', 'file-v1.json');

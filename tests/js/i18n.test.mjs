@@ -18,3 +18,40 @@ test('each text has the same {slots} in every language', () => {
     for (const code of ['fi', 'sv']) assert.deepEqual(slots(tables[code][key]), slots(text), `${code}.${key}`);
   }
 });
+
+// Every key the code asks for by name exists, and every key it builds from a value (a role, an
+// appointment status) exists for each value the server can send: else the screen shows the raw
+// key, as `role_admin` once did on an admin's enrollment form.
+const { readdirSync, readFileSync } = await import('node:fs');
+const { repoRoot } = await import('./helpers.mjs');
+const path = await import('node:path');
+const appPath = path.join(repoRoot, 'src', 'secure_msg', 'web', 'static', 'app');
+const sources = [...readdirSync(appPath).map((f) => path.join(appPath, f)), ...readdirSync(path.join(appPath, 'views')).map((f) => path.join(appPath, 'views', f))]
+  .filter((f) => f.endsWith('.mjs') && !path.basename(f).startsWith('lang-'))
+  .map((f) => [path.basename(f), readFileSync(f, 'utf8')]);
+/** The values of a Python StrEnum in src/secure_msg/model. */
+const enumValues = (file, cls) => {
+  const text = readFileSync(path.join(repoRoot, 'src', 'secure_msg', 'model', file), 'utf8');
+  const body = text.slice(text.indexOf(`class ${cls}(`)).split('\n\n')[0];
+  return [...body.matchAll(/^\s+[A-Z_]+ = "([a-z_]+)"/gm)].map((m) => m[1]);
+};
+
+test('every key named in the code is in the tables', () => {
+  const named = new Set();
+  for (const [, text] of sources) {
+    for (const m of text.matchAll(/\bt\('([a-z0-9_]+)'/g)) named.add(m[1]);
+  }
+  assert.ok(named.size > 100, `found ${named.size} keys`);
+  for (const key of named) assert.ok(key in tables.en, `t('${key}') has no text`);
+});
+
+test('keys built from a role or an appointment status exist for every value', () => {
+  const roles = enumValues('roles.py', 'Role');
+  const statuses = enumValues('appointments.py', 'AppointmentStatus');
+  assert.deepEqual(roles.sort(), ['admin', 'caregiver', 'guardian', 'therapist']);
+  assert.ok(statuses.includes('no_show'));
+  for (const code of ['fi', 'sv', 'en']) {
+    for (const r of roles) assert.ok(`role_${r}` in tables[code], `${code}: role_${r}`);
+    for (const s of statuses) assert.ok(`appt_${s}` in tables[code], `${code}: appt_${s}`);
+  }
+});

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
-  AccountKeys, KIND, KeyBundle, encodePayload, randomBytes, sealEntry, toBase64url, toHex, fromHex,
+  AccountKeys, CONSENT, KIND, KeyBundle, encodePayload, randomBytes, sealConsent, sealEntry, toBase64url, toHex, fromHex,
 } from '../../src/secure_msg/web/static/crypto/index.mjs';
 import { NotConfirmed, newRecipients, observe } from '../../src/secure_msg/web/static/app/pins.mjs';
 
@@ -51,6 +51,13 @@ const row = async (keys, role, name) => ({
   account_id: toHex(keys.accountId), role, name, key_statement: toBase64url(await keys.statement(Date.now())), joined_seq: 0,
 });
 let rows = [await row(therapist, 'therapist', 'Tiina'), await row(parent, 'guardian', 'Äiti')];
+// The caregiver who joins here has the parent's (the only guardian's) signed approval (§5.1).
+const approval = await sealConsent(parent, {
+  action: CONSENT.APPROVE, bookletId: fromHex(BOOKLET), caregiverId: caregiver.accountId,
+  caregiverIdentityKey: caregiver.identityPublic, until: Date.now() + 86_400_000, scope: CONSENT.SCOPE_NEW, createdAt: Date.now(),
+});
+const caregivers = [{ account_id: toHex(caregiver.accountId), consents: [
+  { guardian_id: toHex(parent.accountId), action: 'approve', record: toBase64url(approval) }] }];
 /** Posts the server received, and how many more to answer with 409 (calling `onConflict` first). */
 const server = { posted: [], conflicts: 0, onConflict: async () => {}, entries: [] };
 globalThis.fetch = async (path, init = {}) => {
@@ -58,6 +65,7 @@ globalThis.fetch = async (path, init = {}) => {
   if (pathname.endsWith('/members')) return Response.json({ members: rows });
   // No signed roster (a booklet from before rosters, protocol §6.6): §6.4's question applies.
   if (pathname.endsWith('/roster')) return Response.json({ version: 0, roster: null, joins: [] });
+  if (pathname.endsWith('/caregivers')) return Response.json({ caregivers });
   if (pathname.endsWith('/head')) return Response.json({ last_seq: 0, last_hash: toBase64url(new Uint8Array(32)) });
   if (pathname.endsWith('/grants') && init.method === 'POST') return Response.json({ entries: 1 });
   if (pathname.endsWith('/grants')) return Response.json({ grants: [] });
@@ -152,7 +160,7 @@ test('sharing history with an unverified member asks first, and only once', asyn
   fresh();
   rows = [...rows, await row(caregiver, 'caregiver', 'Liisa')];
   const liisa = (await members(BOOKLET)).find((m) => m.name === 'Liisa');
-  const entry = { id: toHex(randomBytes(16)), contentKey: randomBytes(32), entryHash: randomBytes(32) };
+  const entry = { id: toHex(randomBytes(16)), kind: 'title', contentKey: randomBytes(32), entryHash: randomBytes(32) };
   await assert.rejects(grantHistory(BOOKLET, liisa, [entry], asker(false)), NotConfirmed);
   const ask = asker(true);
   assert.ok(!getSealedTo(BOOKLET).includes(liisa.id));

@@ -12,7 +12,13 @@ from typing import TypeVar
 
 import pytest
 
-from secure_msg.model import appointments, notices
+from secure_msg.model import (
+    appointments,
+    booklet_lifecycle,
+    caregiver_terms,
+    document_requests,
+    notices,
+)
 from secure_msg.model.lifecycle import edges
 
 DOC = Path(__file__).parents[2] / "docs" / "architecture.md"
@@ -34,6 +40,12 @@ def _drawable(table: Mapping[S, frozenset[S]], initial: S) -> set[tuple[str, str
 TABLES = {
     "appointments": _drawable(appointments.TRANSITIONS, appointments.AppointmentStatus.SCHEDULED),
     "notices": _drawable(notices.TRANSITIONS, notices.NoticeStatus.QUEUED),
+    "caregiver_terms": _drawable(caregiver_terms.TRANSITIONS,
+                                 caregiver_terms.TermsStatus.INVITED),
+    "booklet_lifecycle": _drawable(booklet_lifecycle.TRANSITIONS,
+                                   booklet_lifecycle.BookletStatus.OPEN),
+    "document_requests": _drawable(document_requests.TRANSITIONS,
+                                   document_requests.RequestStatus.OPEN),
 }
 
 

@@ -129,15 +129,19 @@ def test_default_texts_reveal_nothing(language: Language) -> None:
 
 
 @pytest.mark.parametrize(
-    ("language", "asks_for"),
-    [(Language.FI, "asiakirja"), (Language.SV, "handling"), (Language.EN, "document")],
+    ("language", "asks_for", "where"),
+    [(Language.FI, "asiakirja", "vihossa"), (Language.SV, "handling", "i häftet"),
+     (Language.EN, "document", "in the booklet")],
 )
 def test_period_ending_asks_for_documents_and_names_no_doctor(
-    renderer: NoticeRenderer, language: Language, asks_for: str
+    renderer: NoticeRenderer, language: Language, asks_for: str, where: str
 ) -> None:
-    """The period-ending notice asks for the documents in time, naming no doctor (issue 15)."""
+    """The period-ending notice asks for the documents in time, naming no doctor (issue 15),
+    and says where to ask: in the booklet, where a guardian's request reaches the therapist
+    (issue 17, item 2)."""
     text = renderer.render(NoticeKind.PERIOD_ENDING, language, slots_for(NoticeKind.PERIOD_ENDING))
     assert asks_for in text
+    assert where in text
     assert not any(word in text.casefold() for word in FORBIDDEN), text
 
 

@@ -85,7 +85,8 @@ async def test_sms_invitation_waits_out_quiet_hours_enrolls_and_leaves_no_token(
     quiet, morning = _quiet_morning()
     p.set_now(quiet)
     invite = await p.therapist.invite(p.booklet, "caregiver", name="Mummo",
-                                      phone="040 111 4444", send=["sms"])
+                                      phone="040 111 4444", send=["sms"], until="2099-12-31",
+                                      scope="new")
     assert invite["queued"] == ["sms"]
     # the server sends the plain link: the trust fragment (protocol §6.7) never reaches it
     link, fragment = invite["link"].split("#")
@@ -103,6 +104,8 @@ async def test_sms_invitation_waits_out_quiet_hours_enrolls_and_leaves_no_token(
     assert fragment not in sms.body
     assert "Mummo" not in sms.body
     grandma = await _enroll_from(p, sms.body)
+    for guardian in (p.mum, p.dad):  # a caregiver is a member once both approve
+        await guardian.consent(p.booklet, grandma.profile.account_id, "approve")
     members = await p.therapist.members(p.booklet)
     assert grandma.profile.account_id in {m.account_id for m in members}
     assert _invitation_slots(p) == ['{"link": "[redacted]"}']

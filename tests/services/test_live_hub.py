@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from secure_msg.services.live import EntryEvent, Hub
+from secure_msg.services.live import REMOVED, EntryEvent, Hub, ReaderEvent
 
 
 def test_removal_drops_that_booklets_queued_events_only() -> None:
     """Events already queued for a removed member's socket are dropped for that booklet and
-    kept for the others, in order; a logout drops the rest."""
+    kept for the others, in order, then the removal itself; a logout drops the rest and says
+    why."""
     hub = Hub()
     member, session = b"m" * 16, b"s" * 32
     subscription = hub.subscribe(member, session)
@@ -16,12 +17,13 @@ def test_removal_drops_that_booklets_queued_events_only() -> None:
         for booklet in (a, b):
             hub.publish(EntryEvent(booklet, seq, 2, b"t" * 16), [member])
     hub.member_removed(member, a)
-    assert [(e.booklet_id, e.seq) for e in iter(subscription.pop, None)] == [(b, 1), (b, 2)]
+    assert list(iter(subscription.pop, None)) == [
+        EntryEvent(b, 1, 2, b"t" * 16), EntryEvent(b, 2, 2, b"t" * 16), ReaderEvent(REMOVED, a)]
     hub.publish(EntryEvent(b, 3, 2, b"t" * 16), [member])
     hub.end_session(member, b"another session".ljust(32))
     assert not subscription.ended
     hub.end_session(member, session)
-    assert subscription.ended
+    assert (subscription.ended, subscription.reason) == (True, "logged-out")
     assert subscription.pop() is None
 
 
@@ -33,5 +35,6 @@ def test_ending_an_account_spares_the_kept_session() -> None:
     stranger = hub.subscribe(b"x" * 16, b"o" * 32)
     hub.end_account(member, keep=b"k" * 32)
     assert (kept.ended, other.ended, stranger.ended) == (False, True, False)
+    assert other.reason == "password-changed"
     hub.unsubscribe(other)
     assert hub.connections() == 2

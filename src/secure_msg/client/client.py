@@ -17,11 +17,12 @@ from urllib.parse import urlparse
 
 import aiohttp
 
+from secure_msg.client import consent as consent_check
 from secure_msg.client import history, roster_trust, state_sync
 from secure_msg.client.http import Api, ClientError, b64d, b64e
 from secure_msg.client.profile import Profile
 from secure_msg.clock import ms_to_iso
-from secure_msg.crypto import client_state, envelope, grant, keys, recovery, safety
+from secure_msg.crypto import client_state, consent, envelope, grant, keys, recovery, safety
 from secure_msg.crypto import roster as roster_crypto
 from secure_msg.crypto.client_state import StateCheckpoint, StatePin
 from secure_msg.crypto.envelope import KIND_IDS, KINDS
@@ -404,6 +405,13 @@ class Client:
         })
         self.profile.bundle, self.profile.kdf_salt = b64e(bundle), b64e(salt)
 
+    async def delete_account(self, password: str) -> None:
+        """Delete this account on the server (it must have left every booklet), proven by the
+        password as a password change is; the local profile's session ends."""
+        current, _ = await self._password_keys(self.profile.login, password)
+        await self.api.call("DELETE", "/api/me", {"current_auth_key": b64e(current.auth_key)})
+        self.profile.token = ""
+
     async def recover(self, server: str, login: str, recovery_key: str, new: str) -> None:
         """Lost password: the recovery key opens the second bundle; a new password is set."""
         self.api = Api(server, self._http)
@@ -537,6 +545,8 @@ class Client:
                 await self.api.call("PUT", f"/api/booklets/{booklet_id}/roster",
                                     {"base_version": version - 1, "roster": b64e(blob)})
             except ClientError as exc:
+                if exc.code == "booklet-closed":  # read-only now: the stored roster stands
+                    return view
                 if exc.code != "roster-version-conflict":
                     raise
             view = await self._roster_view(booklet_id, members)
@@ -587,13 +597,16 @@ class Client:
     async def invite(self, booklet_id: str, role: str, name: str | None = None,
                      phone: str | None = None, email: str | None = None,
                      send: Sequence[str] = (), language: str | None = None,
-                     via: str | None = "link") -> dict[str, Any]:
+                     via: str | None = "link", *,
+                     until: str | None = None, scope: str | None = None) -> dict[str, Any]:
         """Invite into a booklet; `send` ("sms", "email") also sends the link to the invitee,
         without the fragment that carries trust (`via`: "qr" when the link will be shown as a
         QR code at a meeting, "link" otherwise, None for a plain link; docs/protocol.md
-        §6.7)."""
+        §6.7). A caregiver's invitation says `until` (a date or "period-end") and `scope`
+        ("new", "history")."""
         body: dict[str, Any] = {k: v for k, v in {
             "role": role, "name": name, "phone": phone, "email": email, "language": language,
+            "until": until, "scope": scope,
         }.items() if v}
         if send:
             body["send"] = list(send)
@@ -629,11 +642,60 @@ class Client:
     async def remove(self, booklet_id: str, account_id: str) -> None:
         await self.api.call("DELETE", f"/api/booklets/{booklet_id}/members/{account_id}")
 
+    # -- caregivers and the guardians' consent (docs/protocol.md §5.1) ------------------------
+
+    async def caregivers(self, booklet_id: str) -> list[dict[str, Any]]:
+        """Caregivers who joined, newest terms first, with the guardians' signed records."""
+        data = await self.api.call("GET", f"/api/booklets/{booklet_id}/caregivers")
+        return list(data["caregivers"])
+
+    async def consent(self, booklet_id: str, caregiver_id: str, action: str
+                      ) -> dict[str, Any]:
+        """Sign and send my approval ("approve") or withdrawal ("withdraw") of a caregiver,
+        for the key the server lists (pinned on first sight, like a member's) and the terms
+        of their invitation."""
+        row = next((c for c in await self.caregivers(booklet_id)
+                    if c["account_id"] == caregiver_id), None)
+        if row is None:
+            raise ClientError(404, "not-found", "No such caregiver in this booklet")
+        caregiver = self._check_member(booklet_id, {**row, "role": "caregiver"})
+        blob = consent.seal_consent(
+            self._me(), action=consent.APPROVE if action == "approve" else consent.WITHDRAW,
+            booklet_id=bytes.fromhex(booklet_id), caregiver_id=bytes.fromhex(caregiver_id),
+            caregiver_identity_key=caregiver.identity_key,
+            until=consent_check.iso_to_ms(row["until"]),
+            scope=consent.SCOPE_NEW if row["scope"] == "new" else consent.SCOPE_HISTORY,
+            created_at=self.now_ms())
+        result: dict[str, Any] = await self.api.call(
+            "POST", f"/api/booklets/{booklet_id}/caregivers/{caregiver_id}/consents",
+            {"record": b64e(blob)})
+        return result
+
+    async def _require_consent(self, booklet_id: str, members: Sequence[MemberInfo],
+                               only: str | None = None) -> dict[str, consent_check.Consented]:
+        """Every caregiver among `members` (or just `only`) must have the consent of every
+        guardian listed or pinned here (client/consent.py); refused before anything is sealed."""
+        caregivers = [m for m in members if "caregiver" in (m.role, m.pinned_role)
+                      and m.account_id != self.profile.account_id
+                      and (only is None or m.account_id == only)]
+        if not caregivers:
+            return {}
+        guardians = {bytes.fromhex(m.account_id): m.identity_key for m in members
+                     if "guardian" in (m.role, m.pinned_role) and m not in caregivers}
+        rows = {c["account_id"]: c for c in reversed(await self.caregivers(booklet_id))}
+        return {m.account_id: consent_check.check_caregiver(
+            booklet_id=bytes.fromhex(booklet_id), caregiver_id=bytes.fromhex(m.account_id),
+            caregiver_ik=m.identity_key, guardians=guardians, listing=rows.get(m.account_id),
+            now_ms=self.now_ms()) for m in caregivers}
+
     # -- entries -----------------------------------------------------------------------------
 
     async def post(self, booklet_id: str, kind: str, *, allow_unverified: bool = True,
+                   blob_ids: Sequence[str] = (), fulfils_request: str | None = None,
                    **fields: Any) -> dict[str, Any]:
         """Seal to the current members and post; re-seal when someone else posted first.
+        `blob_ids`: uploads (client/blobs.py) this entry lists, which the server attaches.
+        `fulfils_request`: the document request this document entry fulfils (therapist).
         `new_recipients` in the result names the unverified members sealed to here for the
         first time, over every attempt (a server could add someone for one attempt only);
         with `allow_unverified=False` there are none: the post is refused before sealing."""
@@ -644,6 +706,9 @@ class Client:
         for _ in range(MAX_POST_RETRIES):
             head = await self.api.call("GET", f"/api/booklets/{booklet_id}/head")
             members = await self.members(booklet_id)
+            # Both apply before sealing: a caregiver needs every guardian's consent (§5.1),
+            # checked first because the roster cannot stand in for it; then the roster (§6.6).
+            await self._require_consent(booklet_id, members)
             confirmed.update((m.account_id, m) for m in await self._roster_confirming(
                 booklet_id, members, allow_unverified))
             new = self.new_recipients(booklet_id, members)
@@ -658,7 +723,10 @@ class Client:
             )
             try:
                 result: dict[str, Any] = await self.api.call(
-                    "POST", f"/api/booklets/{booklet_id}/entries", {"envelope": b64e(sealed)})
+                    "POST", f"/api/booklets/{booklet_id}/entries",
+                    {"envelope": b64e(sealed),
+                     **({"blob_ids": list(blob_ids)} if blob_ids else {}),
+                     **({"fulfils_request": fulfils_request} if fulfils_request else {})})
             except ClientError as exc:
                 if exc.code not in ("sequence-conflict", "membership-changed"):
                     raise
@@ -829,16 +897,22 @@ class Client:
         """Re-wrap the entries I can read (of `kinds`, default all) to a member who joined
         later. A newcomer cannot even read the booklet's title until someone does this. With
         `allow_unverified=False` a member not verified in person is refused before sealing."""
-        member = next((m for m in await self.members(booklet_id) if m.account_id == member_id),
-                      None)
+        members = await self.members(booklet_id)
+        member = next((m for m in members if m.account_id == member_id), None)
         if member is None:
             raise ClientError(404, "not-found", "No such member")
-        await self._roster_confirming(booklet_id, await self.members(booklet_id),
-                                      allow_unverified)
+        # The guardians' consent first, as in post(): the roster cannot stand in for it.
+        consented = await self._require_consent(booklet_id, members, only=member_id)
+        await self._roster_confirming(booklet_id, members, allow_unverified)
         view = self.rosters[booklet_id]
         if not (member.verified or allow_unverified or member_id == self.profile.account_id
                 or member_id in view.vouched):
             raise _unverified([member])
+        if (member_id in consented and consented[member_id].scope != consent.SCOPE_HISTORY
+                and kinds != {"title"}):
+            # The booklet's title is the one earlier entry a caregiver reading new entries
+            # only is given: without it they could not tell which child's booklet it is.
+            raise ClientError(0, "consent-scope", "The guardians consented to new entries only")
         items = [(o.header.entry_id, o.entry_hash, o.content_key)
                  for _, o in await self.read_raw(booklet_id)
                  if kinds is None or KINDS[o.header.kind] in kinds]

@@ -44,11 +44,22 @@ class Api:
                 return None
             data = await resp.json(content_type=None)
             if resp.status >= 400:
-                data = data if isinstance(data, dict) else {}
-                known = {"type", "title", "detail", "status", "instance"}
-                raise ClientError(
-                    resp.status, str(data.get("type", "http-error")),
-                    str(data.get("title", resp.reason)), data.get("detail"),
-                    {k: v for k, v in data.items() if k not in known},
-                )
+                raise problem_error(resp.status, str(resp.reason), data)
             return data
+
+    def auth_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
+    @property
+    def http(self) -> aiohttp.ClientSession:
+        return self._http
+
+
+def problem_error(status: int, reason: str, data: Any) -> ClientError:
+    """The ClientError of a problem+json answer (or of whatever else came with the status)."""
+    data = data if isinstance(data, dict) else {}
+    known = {"type", "title", "detail", "status", "instance"}
+    return ClientError(
+        status, str(data.get("type", "http-error")), str(data.get("title", reason)),
+        data.get("detail"), {k: v for k, v in data.items() if k not in known},
+    )

@@ -39,6 +39,10 @@ CODES = frozenset(
         "invalid-key",
         "qr-mismatch",
         "state-decrypt-failed",
+        "wrong-caregiver",
+        "caregiver-key-mismatch",
+        "terms-mismatch",
+        "wrong-action",
         # file blobs (§4.7)
         "file-truncated",
         "file-extended",
@@ -55,6 +59,10 @@ CODES = frozenset(
         "roster-expired",
         "roster-rolled-back",
         "invitation-mismatch",
+        # shares (§4.8)
+        "share-link-malformed",
+        "share-code-malformed",
+        "share-decrypt-failed",
     }
 )
 

@@ -16,6 +16,8 @@ TYPE_FILE_BLOB = 0x50
 TYPE_ROSTER = 0x60
 TYPE_INVITATION = 0x61
 TYPE_JOIN_PROOF = 0x62
+TYPE_SHARE = 0x51
+TYPE_CONSENT = 0x70
 
 KEY_STATEMENT = b"secure-msg/v1/key-statement"
 AUTH_KEY = b"secure-msg/v1/auth-key"
@@ -32,6 +34,7 @@ GRANT_SIGNATURE = b"secure-msg/v1/grant-signature"
 FINGERPRINT = b"secure-msg/v1/fingerprint"
 SAFETY_NUMBER = b"secure-msg/v1/safety-number"
 CLIENT_STATE_KEY = b"secure-msg/v1/client-state-key"
+CONSENT_SIGNATURE = b"secure-msg/v1/consent-signature"
 FILE_CHUNK_KEY = b"secure-msg/v1/file-chunk-key"
 ROSTER_SIGNATURE = b"secure-msg/v1/roster-signature"
 INVITATION_SIGNATURE = b"secure-msg/v1/invitation-signature"
@@ -39,6 +42,10 @@ JOIN_PROOF_SIGNATURE = b"secure-msg/v1/join-proof-signature"
 INVITATION_IDENTITY = b"secure-msg/v1/invitation-identity"
 INVITATION_ENCRYPTION = b"secure-msg/v1/invitation-encryption"
 INVITATION_ID = b"secure-msg/v1/invitation-id"
+SHARE_KEY = b"secure-msg/v1/share-key"
+SHARE_ACCESS = b"secure-msg/v1/share-access"
+SHARE_VERIFIER = b"secure-msg/v1/share-verifier"
+EXPORT_MANIFEST = b"secure-msg/v1/export-manifest"  # the exporter's signature (§11)
 
 
 def labelled(label: bytes, *parts: bytes) -> bytes:

@@ -42,6 +42,11 @@ class NoticeKind(StrEnum):
     VOICE_CANCELLED = "voice_cancelled"
     VOICE_GOODBYE = "voice_goodbye"
     VOICE_UNKNOWN = "voice_unknown"
+    # Closing and retention (model/booklet_lifecycle.py): the date is the purge date.
+    BOOKLET_CLOSED = "booklet_closed"
+    EXPORT_REMINDER = "export_reminder"
+    # A share to someone outside the booklet (model/shares.py): the code, and until when.
+    SHARE_CODE = "share_code"
 
 
 class Slot(StrEnum):
@@ -69,6 +74,9 @@ SLOTS: Mapping[NoticeKind, frozenset[Slot]] = {
     NoticeKind.VOICE_CANCELLED: frozenset({Slot.DATE, Slot.TIME}),
     NoticeKind.VOICE_GOODBYE: frozenset(),
     NoticeKind.VOICE_UNKNOWN: frozenset(),
+    NoticeKind.BOOKLET_CLOSED: frozenset({Slot.DATE, Slot.LINK}),
+    NoticeKind.EXPORT_REMINDER: frozenset({Slot.DATE, Slot.LINK}),
+    NoticeKind.SHARE_CODE: frozenset({Slot.CODE, Slot.DATE}),
 }
 
 # An answer that must not depend on who asked (the neutral reply, the unknown caller's message)

@@ -90,7 +90,8 @@ VISIBLE_PROBLEMS = (NoticeStatus.FAILED, NoticeStatus.UNDELIVERED, NoticeStatus.
 # it is not urgent, and a spoofed STOP at night should not also wake the therapist.
 QUIET_KINDS = frozenset({NoticeKind.REMINDER, NoticeKind.PERIOD_ENDING,
                          NoticeKind.NEW_ENTRY_PING, NoticeKind.INVITATION,
-                         NoticeKind.OPT_OUT_ALERT})
+                         NoticeKind.OPT_OUT_ALERT, NoticeKind.BOOKLET_CLOSED,
+                         NoticeKind.EXPORT_REMINDER})
 # A reconcile looks for messages created this long before the first claim: the provider's clock
 # and ours may differ a little.
 RECONCILE_SKEW_MS = 60_000

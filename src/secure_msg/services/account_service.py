@@ -34,10 +34,10 @@ from secure_msg.model.accounts import (
     normalise_login,
 )
 from secure_msg.model.roles import Role
-from secure_msg.services import invitation_service
+from secure_msg.services import caregiver_membership, invitation_service
 from secure_msg.services.argon2_gate import Argon2Gate
 from secure_msg.services.core import Core
-from secure_msg.services.live import Hub
+from secure_msg.services.live import PASSWORD_CHANGED, RECOVERED, Hub
 from secure_msg.services.login_limits import LoginLimits, Purpose
 from secure_msg.storage import accounts as store
 from secure_msg.storage import audit as audit_store
@@ -157,6 +157,19 @@ async def enrollment_info(deps: AccountDeps, token: str) -> EnrollmentInfo:
     return await deps.db.read(txn)
 
 
+def _joined_detail(
+    conn: Txn, role: str, invitation_id: int, *, with_invitation: bool
+) -> dict[str, str | int]:
+    """member.joined's detail; invited_by answers "added by whom" in the access log."""
+    detail: dict[str, str | int] = {"role": role}
+    if with_invitation:
+        detail["invitation"] = invitation_id
+    invited_by = enrollment_store.target_txn(conn, invitation_id).invited_by
+    if invited_by is not None:
+        detail["invited_by"] = invited_by.hex()
+    return detail
+
+
 async def enroll(deps: AccountDeps, token: str, req: EnrollRequest) -> LoginResult:
     info = await enrollment_info(deps, token)
     login = normalise_login(req.login)
@@ -194,13 +207,17 @@ async def enroll(deps: AccountDeps, token: str, req: EnrollRequest) -> LoginResu
             conn, at_ms=now, actor=actor, action="account.enrolled", target=actor,
             detail={"role": inv.role.value, "invitation": inv.id},
         )
-        if info.booklet_id is not None:
+        if info.booklet_id is not None and not caregiver_membership.join_txn(
+            conn, invitation_id=inv.id, booklet_id=info.booklet_id,
+            account_id=info.account_id, role=inv.role, now_ms=now,
+        ):
             booklet_store.add_member_txn(
                 conn, info.booklet_id, info.account_id, inv.role, now
             )
             audit_store.append_audit_txn(
                 conn, at_ms=now, actor=actor, action="member.joined",
-                target=f"booklet:{info.booklet_id.hex()}", detail={"role": inv.role.value},
+                target=f"booklet:{info.booklet_id.hex()}",
+                detail=_joined_detail(conn, inv.role.value, inv.id, with_invitation=False),
             )
         session_token = new_session_txn(conn, deps, info.account_id, now)
         account = store.get_account_txn(conn, deps.vault, info.account_id)
@@ -369,6 +386,14 @@ async def change_password(
     await _set_password(deps, account, new, keep_token=token, action="password.changed")
 
 
+async def verify_current_password(
+    deps: AccountDeps, account: Account, auth_key: bytes, *, client: str
+) -> None:
+    """The proof a sensitive account change asks for (password change, deletion): the auth
+    key derived from the current password, with login's rate limits and audit."""
+    await _verify_login(deps, account.login, auth_key, recovery=False, client=client)
+
+
 async def _set_password(
     deps: AccountDeps, account: Account, new: PasswordMaterial, *, keep_token: str | None,
     action: str,
@@ -391,7 +416,8 @@ async def _set_password(
 
     token = await deps.db.write(txn)
     # The new session (recovery) has no socket yet, so ending all but `keep` spares only it.
-    deps.hub.end_account(account.id, keep=keep)
+    deps.hub.end_account(account.id, keep=keep,
+                         reason=RECOVERED if action == "account.recovered" else PASSWORD_CHANGED)
     return token
 
 
@@ -437,6 +463,13 @@ async def accept_invitation(deps: AccountDeps, session: Session, token: str) -> 
             raise InvitationUsed()
         # A current member is refused, not moved to the link's role: raising rolls the whole
         # transaction back, so the link stays usable for the person it was meant for.
+        if booklet_store.membership_txn(conn, target.booklet_id, session.account_id):
+            raise AlreadyMember()
+        if caregiver_membership.join_txn(
+            conn, invitation_id=inv.id, booklet_id=target.booklet_id,
+            account_id=session.account_id, role=inv.role, now_ms=now,
+        ):
+            return target.booklet_id
         if not booklet_store.add_member_txn(
             conn, target.booklet_id, session.account_id, inv.role, now
         ):
@@ -445,7 +478,7 @@ async def accept_invitation(deps: AccountDeps, session: Session, token: str) -> 
         audit_store.append_audit_txn(
             conn, at_ms=now, actor=actor, action="member.joined",
             target=f"booklet:{target.booklet_id.hex()}",
-            detail={"role": inv.role.value, "invitation": inv.id},
+            detail=_joined_detail(conn, inv.role.value, inv.id, with_invitation=True),
         )
         return target.booklet_id
 

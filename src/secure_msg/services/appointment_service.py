@@ -25,6 +25,7 @@ from secure_msg.model.notice_templates import NoticeKind
 from secure_msg.model.notices import SlotValue
 from secure_msg.model.roles import Role
 from secure_msg.services.booklet_service import require_member_txn
+from secure_msg.services.live import APPOINTMENTS, Hub, ReaderEvent
 from secure_msg.services.notice_service import (
     NoticeDeps,
     enqueue_all_txn,
@@ -33,6 +34,8 @@ from secure_msg.services.notice_service import (
 )
 from secure_msg.storage import appointments as store
 from secure_msg.storage import audit as audit_store
+from secure_msg.storage import booklet_lifecycle as lifecycle_store
+from secure_msg.storage import booklets as booklet_store
 from secure_msg.storage import notices as notice_store
 from secure_msg.storage.txn import Txn
 
@@ -44,6 +47,7 @@ class AppointmentDeps:
     notices: NoticeDeps
     late_window_hours: int
     count_late: bool
+    hub: Hub | None = None  # open pages hear of a cancellation at once (none in the CLI)
 
 
 def _actor(session: Session) -> str:
@@ -53,6 +57,7 @@ def _actor(session: Session) -> str:
 def _therapist_txn(conn: Txn, booklet_id: bytes, session: Session) -> None:
     if require_member_txn(conn, booklet_id, session) is not Role.THERAPIST:
         raise Forbidden("Only the booklet's therapist can do this.")
+    lifecycle_store.require_open_txn(conn, booklet_id)  # every caller writes
 
 
 async def schedule(
@@ -132,8 +137,9 @@ async def cancel(deps: AppointmentDeps, session: Session, booklet_id: bytes,
     """The therapist cancels (each guardian gets one SMS) or a guardian cancels (API)."""
     n = deps.notices
 
-    def txn(conn: Txn) -> Appointment:
+    def txn(conn: Txn) -> tuple[Appointment, list[bytes]]:
         role = require_member_txn(conn, booklet_id, session)
+        lifecycle_store.require_open_txn(conn, booklet_id)
         a = _get_txn(conn, booklet_id, appointment_id)
         now = n.clock.now_ms()
         if role is Role.THERAPIST:
@@ -152,9 +158,13 @@ async def cancel(deps: AppointmentDeps, session: Session, booklet_id: bytes,
                               canceller_id=session.account_id, now=now)
         else:
             raise Forbidden("Only the therapist or a guardian can cancel.")
-        return _get_txn(conn, booklet_id, appointment_id)
+        readers = list(booklet_store.member_keys_txn(conn, booklet_id))
+        return _get_txn(conn, booklet_id, appointment_id), readers
 
-    return await n.db.write(txn)
+    cancelled, readers = await n.db.write(txn)
+    if deps.hub is not None:
+        deps.hub.notify(ReaderEvent(APPOINTMENTS, booklet_id), readers)
+    return cancelled
 
 
 async def mark(deps: AppointmentDeps, session: Session, booklet_id: bytes, appointment_id: bytes,

@@ -23,10 +23,11 @@ from secure_msg.model.accounts import Session
 from secure_msg.model.booklets import BookletSummary, Member, Receipt
 from secure_msg.model.invitations import InvitationRequest, IssuedInvitation, new_token
 from secure_msg.model.roles import Role
-from secure_msg.services import invitation_service
+from secure_msg.services import caregiver_membership, invitation_service
 from secure_msg.services.core import Core
-from secure_msg.services.live import Hub
+from secure_msg.services.live import GRANT, Hub, ReaderEvent
 from secure_msg.storage import audit as audit_store
+from secure_msg.storage import booklet_lifecycle as lifecycle_store
 from secure_msg.storage import booklets as store
 from secure_msg.storage import enrollment as enrollment_store
 from secure_msg.storage.txn import Txn
@@ -47,6 +48,8 @@ def require_member_txn(
 ) -> Role:
     role = store.membership_txn(conn, booklet_id, session.account_id)
     if role is None:
+        # A caregiver still waiting for consent, or whose time ran out, is told so (403).
+        caregiver_membership.refuse_non_member_txn(conn, booklet_id, session.account_id)
         raise NotFound("No such booklet.")
     return role
 
@@ -71,6 +74,7 @@ async def create(deps: BookletDeps, session: Session) -> bytes:
 
 
 async def list_mine(deps: BookletDeps, session: Session) -> list[BookletSummary]:
+    await caregiver_membership.expire_if_due(deps, deps.hub)
     return await deps.db.read(
         functools.partial(store.my_booklets_txn, account_id=session.account_id)
     )
@@ -81,6 +85,7 @@ async def members(
 ) -> list[Member]:
     """Current members; with `include_removed` also former ones, whose keys still verify the
     entries they wrote."""
+    await caregiver_membership.expire_if_due(deps, deps.hub)
 
     def txn(conn: Txn) -> list[Member]:
         require_member_txn(conn, booklet_id, session)
@@ -112,6 +117,7 @@ async def invite(
     def txn(conn: Txn) -> IssuedInvitation:
         if require_member_txn(conn, booklet_id, session) is not Role.THERAPIST:
             raise Forbidden("Only the booklet's therapist can invite members.")
+        lifecycle_store.require_open_txn(conn, booklet_id)
         invitation = invitation_service.issue_txn(
             conn, vault=deps.vault, request=normalised, token=token, now_ms=deps.clock.now_ms(),
             lifetime_days=deps.invitation_days, actor=_actor(session),
@@ -138,6 +144,8 @@ async def remove(
         leaving = member_id == session.account_id
         if not leaving and role is not Role.THERAPIST:
             raise Forbidden("Only the booklet's therapist can remove members.")
+        if not leaving:  # leaving a closed booklet is allowed: it only gives up one's access
+            lifecycle_store.require_open_txn(conn, booklet_id)
         now = deps.clock.now_ms()
         if not store.remove_member_txn(conn, booklet_id, member_id, now):
             raise NotFound("No such member.")
@@ -173,6 +181,7 @@ def _check_grant_txn(
     conn: Txn, *, session: Session, booklet_id: bytes, blob: bytes
 ) -> _CheckedGrant:
     require_member_txn(conn, booklet_id, session)  # before parsing: non-members learn nothing
+    lifecycle_store.require_open_txn(conn, booklet_id)
     try:
         parsed = protocol_grant.parse_grant(blob)
     except ProtocolError as exc:
@@ -204,6 +213,7 @@ def _store_grant_txn(
     # Entries never change, so their hashes still hold; memberships, keys and what the granter
     # may read can have changed since the check.
     require_member_txn(conn, booklet_id, session)
+    lifecycle_store.require_open_txn(conn, booklet_id)
     current = store.member_keys_txn(conn, booklet_id)
     grantee = current.get(checked.grantee_id)
     if (grantee is None or grantee[1] != checked.grantee_ek
@@ -231,11 +241,15 @@ async def grant_history(
     A grant may list thousands of entries: it is parsed and verified on a reader, and stored in
     the writer's thread (inline=False), so neither step stalls the event loop.
     """
+    await caregiver_membership.expire_if_due(deps, deps.hub)
     checked = await deps.db.read(functools.partial(
         _check_grant_txn, session=session, booklet_id=booklet_id, blob=blob))
-    return await deps.db.write(functools.partial(
+    granted = await deps.db.write(functools.partial(
         _store_grant_txn, deps=deps, session=session, booklet_id=booklet_id, blob=blob,
         checked=checked), inline=False)
+    # The grantee's open page can now read the title and earlier entries: tell it.
+    deps.hub.notify(ReaderEvent(GRANT, booklet_id), [checked.grantee_id])
+    return granted
 
 
 async def my_grants(

@@ -6,7 +6,12 @@ normal, access-checked API. One process only; scale-out would use PostgreSQL LIS
 Each socket holds a `Subscription` under its account and session. Services end them as soon as
 their reason to exist does: logout ends the session's, a password change or recovery the
 account's other sessions', and removal from a booklet drops that booklet's queued events (later
-entries are not addressed to a former member: the post re-checks the member list).
+entries are not addressed to a former member: the post re-checks the member list) and tells the
+removed member's open pages at once. An ended subscription keeps why (`reason`), which the socket
+gives as its close reason, so the device that was logged out can say why.
+
+Besides new entries, `ReaderEvent`s say that something else changed in a booklet for one reader:
+history granted to them, its appointments, or their removal. Ids only here too.
 """
 
 from __future__ import annotations
@@ -27,6 +32,47 @@ class EntryEvent:
     author_id: bytes
 
 
+@dataclass(frozen=True)
+class ReaderEvent:
+    """Something changed in a booklet for one reader; `type` is one of READER_EVENTS. The
+    client fetches what changed through the API."""
+
+    type: str
+    booklet_id: bytes
+
+
+GRANT = "grant"  # history was granted to the reader: entries and title it could not open
+APPOINTMENTS = "appointments"  # the booklet's appointments changed (a cancellation)
+REMOVED = "removed"  # the reader is no longer a member
+READER_EVENTS = (GRANT, APPOINTMENTS, REMOVED)
+
+# Why a subscription ended: its socket's close reason (code 4401).
+LOGGED_OUT = "logged-out"
+PASSWORD_CHANGED = "password-changed"  # noqa: S105 (a close reason, not a password)
+RECOVERED = "recovered"
+SESSION_EXPIRED = "session-expired"
+
+
+@dataclass(frozen=True)
+class MemberEvent:
+    """A caregiver joined (every guardian approved) or left (withdrawn, expired)."""
+
+    booklet_id: bytes
+    account_id: bytes
+    change: str  # joined, withdrawn or expired
+
+
+@dataclass(frozen=True)
+class BookletEvent:
+    """A booklet's lifecycle changed (it was closed): open views of it read it again."""
+
+    booklet_id: bytes
+    status: str
+
+
+LiveEvent = EntryEvent | BookletEvent | ReaderEvent | MemberEvent
+
+
 class Subscription:
     """One socket's queue of events; `ended` once its session is over."""
 
@@ -34,16 +80,17 @@ class Subscription:
         self.account_id = account_id
         self.session_key = session_key  # the session token's hash
         self.ended = False
-        self._events: deque[EntryEvent] = deque()
+        self.reason = ""
+        self._events: deque[LiveEvent] = deque()
         self._wake = asyncio.Event()
 
-    def put(self, event: EntryEvent) -> None:
+    def put(self, event: LiveEvent) -> None:
         """A slow client drops events and re-syncs by seq."""
         if not self.ended and len(self._events) < QUEUE_LIMIT:
             self._events.append(event)
             self._wake.set()
 
-    def pop(self) -> EntryEvent | None:
+    def pop(self) -> LiveEvent | None:
         """The next event to send, or None when there is none or the subscription ended."""
         if self.ended or not self._events:
             return None
@@ -55,7 +102,9 @@ class Subscription:
             self._wake.clear()
             await self._wake.wait()
 
-    def end(self) -> None:
+    def end(self, reason: str = SESSION_EXPIRED) -> None:
+        if not self.ended:
+            self.reason = reason
         self.ended = True
         self._events.clear()
         self._wake.set()
@@ -90,23 +139,43 @@ class Hub:
             for subscription in self._subscribers.get(reader, ()):
                 subscription.put(event)
 
+    def notify(self, event: ReaderEvent, readers: list[bytes]) -> None:
+        """A booklet event for `readers` (no observers: they want entries only)."""
+        for reader in readers:
+            for subscription in self._subscribers.get(reader, ()):
+                subscription.put(event)
+
+    def announce(self, event: MemberEvent, accounts: list[bytes]) -> None:
+        """A membership change, to the sockets of `accounts` (observers see entries only)."""
+        for account in accounts:
+            for subscription in self._subscribers.get(account, ()):
+                subscription.put(event)
+
+    def booklet_changed(self, event: BookletEvent, members: list[bytes]) -> None:
+        """Tell the booklet's members' sockets; no observers (nothing to ping about)."""
+        for member in members:
+            for subscription in self._subscribers.get(member, ()):
+                subscription.put(event)
+
     def end_session(self, account_id: bytes, session_key: bytes) -> None:
         """The session was logged out: its sockets close now."""
         for subscription in self._subscribers.get(account_id, ()):
             if subscription.session_key == session_key:
-                subscription.end()
+                subscription.end(LOGGED_OUT)
 
-    def end_account(self, account_id: bytes, *, keep: bytes | None = None) -> None:
+    def end_account(self, account_id: bytes, *, keep: bytes | None = None,
+                    reason: str = PASSWORD_CHANGED) -> None:
         """Every session of the account but `keep` ended (password change, recovery)."""
         for subscription in self._subscribers.get(account_id, ()):
             if subscription.session_key != keep:
-                subscription.end()
+                subscription.end(reason)
 
     def member_removed(self, account_id: bytes, booklet_id: bytes) -> None:
         """A removed member's sockets stay open for their other booklets; this one's queued
-        events are dropped before they go out."""
+        events are dropped before they go out, and its open pages are told at once."""
         for subscription in self._subscribers.get(account_id, ()):
             subscription.drop_booklet(booklet_id)
+            subscription.put(ReaderEvent(REMOVED, booklet_id))
 
     def connections(self) -> int:
         return sum(len(s) for s in self._subscribers.values())

@@ -36,6 +36,7 @@ from secure_msg.services.booklet_service import require_member_txn
 from secure_msg.services.core import Core
 from secure_msg.storage import appointments as appointment_store
 from secure_msg.storage import audit as audit_store
+from secure_msg.storage import booklet_lifecycle as lifecycle_store
 from secure_msg.storage import notices as store
 from secure_msg.storage.txn import Txn
 
@@ -250,6 +251,7 @@ async def send_to_member(
 
     def txn(conn: Txn) -> int:
         _require_therapist_txn(conn, booklet_id, session)
+        lifecycle_store.require_open_txn(conn, booklet_id)
         member = next((c for c in store.booklet_contacts_txn(
             conn, deps.vault, booklet_id, ("guardian", "caregiver", "therapist"))
             if c.account_id == req.member_id), None)

@@ -23,6 +23,7 @@ from secure_msg.model.accounts import Session
 from secure_msg.model.roles import Role
 from secure_msg.services.booklet_service import BookletDeps, require_member_txn
 from secure_msg.storage import audit as audit_store
+from secure_msg.storage import booklet_lifecycle as lifecycle_store
 from secure_msg.storage import booklets as booklet_store
 from secure_msg.storage import enrollment as enrollment_store
 from secure_msg.storage import invitations as invitation_store
@@ -62,6 +63,9 @@ async def put(deps: BookletDeps, session: Session, booklet_id: bytes, *, base_ve
 
     def txn(conn: Txn) -> int:
         ik = _therapist_ik_txn(conn, booklet_id, session)
+        # A closed booklet takes no roster: nobody seals to it any more, and readers keep
+        # checking against the roster stored when it closed (409 booklet-closed).
+        lifecycle_store.require_open_txn(conn, booklet_id)
         try:
             ros = protocol_roster.verify_roster(blob, therapist_identity_key=ik,
                                                 booklet_id=booklet_id,
@@ -93,6 +97,7 @@ async def put_trust(deps: BookletDeps, session: Session, booklet_id: bytes, invi
 
     def txn(conn: Txn) -> None:
         ik = _therapist_ik_txn(conn, booklet_id, session)
+        lifecycle_store.require_open_txn(conn, booklet_id)
         inv = invitation_store.get_invitation_txn(conn, deps.vault, invitation_id)
         target = enrollment_store.target_txn(conn, invitation_id)
         if inv is None or target.booklet_id != booklet_id:
@@ -143,6 +148,7 @@ async def join(deps: BookletDeps, session: Session, booklet_id: bytes, proof: by
 
     def txn(conn: Txn) -> tuple[bytes, bytes | None]:
         require_member_txn(conn, booklet_id, session)
+        lifecycle_store.require_open_txn(conn, booklet_id)
         try:
             parsed = protocol_roster.parse_join_proof(proof)
         except ProtocolError as exc:

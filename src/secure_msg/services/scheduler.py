@@ -1,6 +1,8 @@
 """Time-driven notices: appointment reminders and period-ending notices.
 
-`run_once` is one scheduler tick; channels/outbox.py runs it every `scheduler_interval_ms`.
+`run_once` is one scheduler tick; channels/outbox.py runs it every `scheduler_interval_ms`,
+followed by the retention tick (services/retention_service.tick: export reminders and the purge
+of closed booklets), which web/services.py runs in the same tick.
 A tick has two phases. `find_due_txn` runs in a reader thread on one snapshot: it scans the
 open periods (and their session counts) for stages that have become due. The write phase then
 touches only those candidates. The scan used to run inside the write transaction, on the event

@@ -50,7 +50,10 @@ SLOTS = "notices.slots"
 SEALED_PREFIX = "sealed:v1:"
 REDACTED = "[redacted]"
 # Slot values that must never be stored in the clear: the invitation link carries its token.
-SECRET_SLOTS: dict[NoticeKind, frozenset[str]] = {NoticeKind.INVITATION: frozenset({"link"})}
+SECRET_SLOTS: dict[NoticeKind, frozenset[str]] = {
+    NoticeKind.INVITATION: frozenset({"link"}),
+    NoticeKind.SHARE_CODE: frozenset({"code"}),  # half of a share's key (§4.8)
+}
 
 
 def _sql_in(statuses: Iterable[NoticeStatus]) -> str:
@@ -313,7 +316,10 @@ def problems_for_therapist_txn(
         " n.reason, n.error_code, n.attempts, n.updated_at_ms FROM notices n"
         " JOIN members m ON m.booklet_id = n.booklet_id AND m.account_id = ?"
         " AND m.role = 'therapist' AND m.removed_at_ms IS NULL"
-        f" WHERE n.status IN {_sql_in(VISIBLE_PROBLEMS)} ORDER BY n.updated_at_ms DESC LIMIT ?",
+        f" WHERE n.status IN {_sql_in(VISIBLE_PROBLEMS)}"
+        # one sent again (storage/notice_retry.py) is handled: its new attempt is what counts
+        " AND NOT EXISTS (SELECT 1 FROM notices r WHERE r.dedupe_key = 'retry:' || n.id)"
+        " ORDER BY n.updated_at_ms DESC LIMIT ?",
         (account_id, limit),
     ).fetchall()
     return [NoticeView(*r) for r in rows]

@@ -154,7 +154,7 @@ def setup_routes(app: web.Application) -> None:
               response=out.Appointment, errors=(403, 409))
     add_route(app, "POST", f"{b}/period", set_period, tags=t, status=201, auth=True,
               summary="Record the therapy period (start, end, sessions granted, payer)",
-              request=PeriodBody, response=out.PeriodSummary, errors=(403,))
+              request=PeriodBody, response=out.PeriodSummary, errors=(403, 409))
     add_route(app, "GET", f"{b}/period", get_period, tags=t, auth=True,
               summary='"used N of M, period ends D" for the current period',
               response=out.PeriodSummary)
@@ -166,7 +166,7 @@ def setup_routes(app: web.Application) -> None:
                           "whatsapp-template-missing. More than [notices] "
                           "manual_notices_per_member_hour or _day to one member: 429 "
                           "rate-limited with Retry-After, nothing queued.",
-              request=NoticeBody, response=out.NoticeQueued, errors=(403, 429))
+              request=NoticeBody, response=out.NoticeQueued, errors=(403, 409, 429))
     add_route(app, "GET", f"{b}/notices", booklet_notices, tags=["notices"], auth=True,
               summary="Notices of this booklet and their delivery state (therapist)",
               response=out.Notices, errors=(403,))

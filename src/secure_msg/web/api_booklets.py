@@ -12,6 +12,7 @@ from secure_msg.model.invitations import InvitationRequest
 from secure_msg.model.notice_templates import Language
 from secure_msg.model.roles import Role
 from secure_msg.services import booklet_service, entry_service, member_invitation, notice_service
+from secure_msg.web import api_consent
 from secure_msg.web import response_types as out
 from secure_msg.web.auth import require_session, session_check
 from secure_msg.web.json_io import b64, path_id, read_body, read_query
@@ -70,9 +71,11 @@ async def invite_member(request: web.Request) -> web.Response:
     request_ = InvitationRequest(Role(body.role), body.name, body.phone, body.email)
     send = notice_service.parse_send(body.send)
     s = services(request)
+    booklet_id = path_id(request, "booklet_id")
     issued, queued = await member_invitation.invite(
-        s.booklets, s.notices, session, path_id(request, "booklet_id"), request_, send,
-        body.language or Language.FI)
+        s.booklets, s.notices, session, booklet_id, request_, send,
+        body.language or Language.FI,
+        terms_txn=api_consent.terms_hook(request, session, booklet_id, body))
     base = s.config.server.public_base_url
     answer: out.Invitation = {
         "id": issued.invitation.id, "link": issued.link(base),
@@ -131,7 +134,8 @@ async def post_entry(request: web.Request) -> web.Response:
     except Exception:
         await require_session(request)
         raise
-    posted = await entry_service.post(entries, check, booklet_id, body.envelope)
+    posted = await entry_service.post(entries, check, booklet_id, body.envelope, body.blob_ids,
+                                      body.fulfils_request)
     answer: out.Posted = {"seq": posted.seq, "entry_id": posted.entry_id.hex(),
                           "entry_hash": b64(posted.entry_hash)}
     return web.json_response(answer, status=201)
@@ -189,10 +193,10 @@ def setup_routes(app: web.Application) -> None:
     add_route(app, "POST", f"{base}/invitations", invite_member, tags=t, status=201, auth=True,
               summary="Invite a guardian or caregiver (therapist); returns a one-time link, "
                       "optionally sent to them by SMS and/or e-mail (send)",
-              request=InviteBody, response=out.Invitation, errors=(403,))
+              request=InviteBody, response=out.Invitation, errors=(403, 409))
     add_route(app, "DELETE", f"{base}/members/{{account_id}}", remove_member, tags=t,
               status=204, auth=True, summary="Remove a member (therapist) or leave (yourself)",
-              errors=(403,))
+              errors=(403, 409))
     add_route(app, "POST", f"{base}/grants", post_grant, tags=t, status=201, auth=True,
               summary="Share earlier entries with a member by a signed history grant",
               request=GrantBody, response=out.Granted, errors=(403, 409))
@@ -202,7 +206,7 @@ def setup_routes(app: web.Application) -> None:
               summary="The chain head to seal the next entry against", response=out.Head)
     add_route(app, "POST", f"{base}/entries", post_entry, tags=t, status=201, auth=True,
               summary="Post a sealed, signed entry envelope", request=EntryBody,
-              response=out.Posted, errors=(403, 409))
+              response=out.Posted, errors=(403, 409))  # blob_ids: 422 blob-unknown, 409
     add_route(app, "GET", f"{base}/entries", list_entries, tags=t, auth=True,
               summary="Entries I hold keys for: ?since=SEQ ascending or ?before=SEQ newest",
               query=EntriesQuery, response=out.EntryPage)

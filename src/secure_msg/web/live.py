@@ -16,7 +16,14 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from secure_msg.errors import SecureMsgError
 from secure_msg.services import account_service
-from secure_msg.services.live import EntryEvent, Subscription
+from secure_msg.services.live import (
+    SESSION_EXPIRED,
+    BookletEvent,
+    LiveEvent,
+    MemberEvent,
+    ReaderEvent,
+    Subscription,
+)
 from secure_msg.web.auth import well_formed_token
 from secure_msg.web.openapi import add_route
 from secure_msg.web.services import services
@@ -24,6 +31,7 @@ from secure_msg.web.services import services
 AUTH_TIMEOUT_SECONDS = 10.0
 RECHECK_SECONDS = 60.0
 SESSION_ENDED = 4401  # close code: no valid session (never had one, or it ended)
+UNAUTHORIZED = "unauthorized"  # close reason when the first message held no valid session
 
 
 async def _authenticate(ws: web.WebSocketResponse, request: web.Request) -> str | None:
@@ -50,8 +58,8 @@ async def live(request: web.Request) -> web.WebSocketResponse:
         check = account_service.session_check(deps.accounts, token)
         session = await deps.db.read(check)
     except SecureMsgError:
-        await ws.send_json({"type": "error", "error": "unauthorized"})
-        await ws.close(code=SESSION_ENDED)
+        await ws.send_json({"type": "error", "error": UNAUTHORIZED})
+        await ws.close(code=SESSION_ENDED, message=UNAUTHORIZED.encode())
         return ws
     subscription = deps.hub.subscribe(session.account_id, check.token_hash)
     await ws.send_json({"type": "ready"})
@@ -63,7 +71,12 @@ async def live(request: web.Request) -> web.WebSocketResponse:
         reader.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await reader
-        await ws.close(code=SESSION_ENDED if subscription.ended else WSCloseCode.OK)
+        if subscription.ended:
+            # Why, as the close reason: the old device says "your password was changed on
+            # another device" rather than showing the login page with no explanation.
+            await ws.close(code=SESSION_ENDED, message=subscription.reason.encode())
+        else:
+            await ws.close(code=WSCloseCode.OK)
     return ws
 
 
@@ -77,7 +90,7 @@ async def _forward(request: web.Request, ws: web.WebSocketResponse, subscription
     while not ws.closed and not reader.done() and not subscription.ended:
         if loop.time() >= recheck_at:
             if not await _still_valid(request, token):
-                subscription.end()
+                subscription.end(SESSION_EXPIRED)
                 return
             recheck_at = loop.time() + RECHECK_SECONDS
         event = subscription.pop()
@@ -107,7 +120,15 @@ async def _drain(ws: web.WebSocketResponse) -> None:
 
 
 @functools.lru_cache(maxsize=64)  # one event goes to every reader's socket: encode it once
-def event_text(event: EntryEvent) -> str:
+def event_text(event: LiveEvent) -> str:
+    if isinstance(event, MemberEvent):
+        return json.dumps({"type": "member", "booklet_id": event.booklet_id.hex(),
+                           "account_id": event.account_id.hex(), "change": event.change})
+    if isinstance(event, BookletEvent):
+        return json.dumps({"type": "booklet", "booklet_id": event.booklet_id.hex(),
+                           "status": event.status})
+    if isinstance(event, ReaderEvent):
+        return json.dumps({"type": event.type, "booklet_id": event.booklet_id.hex()})
     return json.dumps({"type": "entry", "booklet_id": event.booklet_id.hex(), "seq": event.seq,
                        "kind": event.kind, "author_id": event.author_id.hex()})
 
@@ -115,6 +136,10 @@ def event_text(event: EntryEvent) -> str:
 def setup_routes(app: web.Application) -> None:
     add_route(app, "GET", "/api/live", live, tags=["booklets"],
               summary="WebSocket of new-entry events; first message {\"token\": …}",
-              description="Events: {type: entry, booklet_id, seq, kind, author_id}. Closes "
-              "with code 4401 when the session ends (logout, password change, recovery).",
+              description="Events: {type: entry, booklet_id, seq, kind, author_id}; {type: "
+              "grant | appointments | removed, booklet_id}; {type: member, booklet_id, account_id, "
+              "change: joined|withdrawn|expired}; {type: booklet, booklet_id, status} "
+              "when a booklet is closed. Closes with code 4401 when the session ends, the reason "
+              "saying why: logged-out, password-changed, recovered, session-expired or "
+              "unauthorized.",
               status=101, errors=(400,))

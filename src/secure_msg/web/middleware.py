@@ -22,12 +22,16 @@ log = get_logger("secure_msg.request")
 METRICS = web.AppKey("metrics", Metrics)
 HSTS = web.AppKey("hsts", bool)
 BODY_TIMEOUT = web.AppKey("body_timeout", float)
+# Routes whose bodies may take longer (uploads: [blobs] upload_timeout_seconds), by template.
+LONG_BODY_TIMEOUTS = web.AppKey("long_body_timeouts", dict[str, float])
 # In place of aiohttp's "Python/3.11 aiohttp/3.x": no versions for a scanner to look up.
 SERVER = "secure-msg"
 
+# img-src blob:: an attached JPEG/PNG/WebP is previewed from a blob: URL of the bytes the
+# device decrypted and checked (docs/protocol.md §4.7); images only, no other blob: content.
 CSP = (
     "default-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; "
-    "frame-ancestors 'none'"
+    "frame-ancestors 'none'; img-src 'self' blob:"
 )
 _ALWAYS = {
     "Content-Security-Policy": CSP,
@@ -73,7 +77,9 @@ async def body_timeout_middleware(request: web.Request, handler: Handler) -> web
     if not request.body_exists or request.content.is_eof():
         return await handler(request)
     loop = asyncio.get_running_loop()
-    timer = loop.call_later(request.app[BODY_TIMEOUT], _body_too_slow, request)
+    timeout = request.app.get(LONG_BODY_TIMEOUTS, {}).get(
+        route_template(request), request.app[BODY_TIMEOUT])
+    timer = loop.call_later(timeout, _body_too_slow, request)
     try:
         return await handler(request)
     finally:

@@ -11,9 +11,10 @@
 request, query and response types (web/request_types.py, web/response_types.py) are the ones
 the handlers decode and build, so the document says what the code does. Each operation lists
 every status it can answer: its success, the `errors` its services raise, and those its shape
-implies (a JSON body: 400, 408, 413, 415, 422; a bearer token: 401; an id in the path: 404; a
-query: 422). There is no `default` response: a status not listed is a defect, and the contract
-test (secure_msg.testing.contract) fails on one. tests/web/test_openapi.py fails when a route of
+implies (a JSON body: 400, 408, 413, 415, 422; a bearer token: 401; an id in the path: 404,
+and 403 for a booklet's with a session, for a caregiver waiting or expired; a query: 422).
+There is no `default` response: a status not listed is a defect, and the contract test
+(secure_msg.testing.contract) fails on one. tests/web/test_openapi.py fails when a route of
 the app is missing from the document or a handler reads a query parameter not declared here.
 """
 
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 import http
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +33,7 @@ from secure_msg.web import response_types
 from secure_msg.web.typed_json import REF_TEMPLATE, HexId, JsonSchema, schema_components
 
 TypeOrSchema = type | Mapping[str, Any]
+ExpectHandler = Callable[[web.Request], Awaitable[web.StreamResponse | None]]
 _REGEX_PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(:[^}]*)?\}")
 PROBLEM = "application/problem+json"
 FORM = "application/x-www-form-urlencoded"
@@ -39,9 +41,15 @@ FORM = "application/x-www-form-urlencoded"
 PATH_PARAMS: Mapping[str, JsonSchema] = {
     "token": {"type": "string", "description": "the token of an invitation link"},
     "path": {"type": "string", "description": "a file of the web inbox"},
+    "notice": {"type": "string", "pattern": "^[1-9][0-9]{0,17}$",
+               "description": "a notice's number (its `id`); anything else is 404"},
 }
 JSON_BODY_ERRORS = (400, 408, 413, 415, 422)
 FORM_BODY_ERRORS = (400, 408, 413, 415)
+# A streamed binary body (an encrypted attachment): its length is required and checked first.
+BINARY = "application/octet-stream"
+BINARY_BODY_ERRORS = (400, 408, 411, 413, 415)
+BINARY_SCHEMA: Mapping[str, Any] = {"type": "string", "contentMediaType": BINARY}
 # Answers of aiohttp's file responses (conditional and range requests); they carry no body.
 FILE_STATUSES: Mapping[int, str] = {
     206: "Partial content (a Range request)", 304: "Not modified (a conditional request)",
@@ -72,6 +80,7 @@ class Operation:
     also: Mapping[int, str] = field(default_factory=dict)  # other statuses, without a body
     response_types: tuple[str, ...] = ()  # further media types of the success response
     handler: Handler | None = None
+    binary: bool = False  # a streamed application/octet-stream body
 
     @property
     def openapi_path(self) -> str:
@@ -89,10 +98,14 @@ class Operation:
             implied += JSON_BODY_ERRORS
         if self.form:
             implied += FORM_BODY_ERRORS
+        if self.binary:
+            implied += BINARY_BODY_ERRORS
         if self.auth:
             implied.append(401)
         if any(name.endswith("_id") for name in self.path_params):
             implied.append(404)
+        if self.auth and "booklet_id" in self.path_params:
+            implied.append(403)  # a caregiver's consent-pending or membership-expired
         if self.query is not None:
             implied.append(422)
         return tuple(sorted({*self.errors, *implied}))
@@ -156,6 +169,9 @@ def _operation_object(op: Operation, by_type: Mapping[Any, JsonSchema],
     if op.form:
         out["requestBody"] = {"required": True, "content": {FORM: {"schema": {
             "type": "object", "additionalProperties": {"type": "string"}}}}}
+    if op.binary:
+        out["requestBody"] = {"required": True, "content": {BINARY: {"schema": dict(
+            BINARY_SCHEMA)}}}
     if op.auth:
         out["security"] = [{"bearer": []}]
     for key, value in (("tags", list(op.tags)), ("description", op.description)):
@@ -225,19 +241,22 @@ def add_route(  # noqa: PLR0913 - each keyword is one fact of the document
     response_type: str = "application/json", errors: Sequence[int] = (), auth: bool = False,
     tags: Sequence[str] = (), description: str = "", query: type | None = None,
     form: bool = False, also: Mapping[int, str] | None = None,
-    response_types: Sequence[str] = (),
+    response_types: Sequence[str] = (), binary: bool = False,
+    expect_handler: ExpectHandler | None = None,
 ) -> web.AbstractRoute:
-    """Add a route to the app's router and to the OpenAPI document, in one step."""
+    """Add a route to the app's router and to the OpenAPI document, in one step. `binary`:
+    the body is a stream of bytes (BINARY), read by the handler itself; `expect_handler`
+    answers `Expect: 100-continue` in place of aiohttp's, which says "continue" at once."""
     op = Operation(method.upper(), path, summary, request, response, status, response_type,
                    tuple(errors), auth, tuple(tags), description, query, form, dict(also or {}),
-                   tuple(response_types), handler)
+                   tuple(response_types), handler, binary)
     _check(op)
     app[API_REGISTRY].operations.append(op)
     if op.method == "GET":
         # HEAD as well (RFC 9110 §9.3.2: whatever answers GET answers HEAD), by the same handler;
         # not in the document, where it would double every GET for no information.
         return app.router.add_get(path, handler, allow_head=True)
-    return app.router.add_route(op.method, path, handler)
+    return app.router.add_route(op.method, path, handler, expect_handler=expect_handler)
 
 
 def _check(op: Operation) -> None:
@@ -245,6 +264,8 @@ def _check(op: Operation) -> None:
     unknown = [s for s in op.statuses if s not in http.HTTPStatus.__members__.values()]
     if unknown:
         raise ValueError(f"not an HTTP status: {unknown}")
+    if sum((op.request is not None, op.form, op.binary)) > 1:
+        raise ValueError("one kind of body: request, form or binary")
     bad = [s for s in op.errors if not 400 <= s <= 599]
     if bad:
         raise ValueError(f"errors are 4xx and 5xx statuses: {bad}")

@@ -16,8 +16,10 @@ from msgspec import UNSET, Meta, Struct, UnsetType
 
 from secure_msg.crypto.client_state import MAX_VERSION
 from secure_msg.crypto.keys import PBKDF2_ITERATIONS
+from secure_msg.model.access_log import ExportKind
 from secure_msg.model.appointments import Payer, date_problem
 from secure_msg.model.channel_policy import Channel, ContentClass
+from secure_msg.model.document_requests import RequestKind
 from secure_msg.model.notice_templates import Language, NoticeKind
 from secure_msg.services.entry_service import MAX_PAGE
 from secure_msg.web.typed_json import Base64Url, HexId, JsonField, JsonSchema
@@ -161,6 +163,10 @@ class PasswordChangeBody(PasswordFields):
     current_auth_key: Key32
 
 
+class AccountDeleteBody(_Body):
+    current_auth_key: Key32  # the proof a password change asks for, too
+
+
 class RecoveryBundleBody(_Body):
     login: Text200
     recovery_auth_key: Key32
@@ -188,6 +194,19 @@ class InviteBody(_Body):
     send: Annotated[list[Annotated[str, Meta(extra_json_schema={"enum": ["email", "sms"]})]],
                     Meta(description="channels to send the link by")] = []
     language: Language | None = None  # fi when absent
+    until: Annotated[str, Meta(
+        pattern=r"^([0-9]{4}-[0-9]{2}-[0-9]{2}|period-end)$", description=(
+            "caregivers (required): membership until the end of this date in the practice's "
+            "time zone, or period-end: the end date of the booklet's current therapy period"))
+    ] | None = None
+    scope: Annotated[Literal["new", "history"], Meta(description=(
+        "caregivers (required): new entries only, or also earlier ones a member grants"))
+    ] | None = None
+
+
+class ConsentBody(_Body):
+    record: Annotated[Sealed, Meta(description=(
+        "a guardian's signed consent record (docs/protocol.md §5.1): approve or withdraw"))]
 
 
 class GrantBody(_Body):
@@ -217,6 +236,14 @@ class JoinBody(_Body):
 class EntryBody(_Body):
     envelope: Annotated[Blob, Meta(description=(
         "a sealed, signed entry; larger than [limits] max_entry_bytes: 413"))]
+    blob_ids: Annotated[list[HexId], Meta(max_length=1000, description=(
+        "attachments this entry lists: ids of the poster's pending uploads into this booklet "
+        "(POST …/blobs), each at most once; at most [blobs] max_per_entry"))] = []
+    fulfils_request: Annotated[HexId, Meta(description=(
+        "the open document request of this booklet this document entry fulfils (therapist, "
+        "kind 05 document): it becomes done and the family gets a neutral notice; no such "
+        "request here: 422 document-request-unknown; done or withdrawn: 409 "
+        "document-request-not-open"))] | None = None
 
 
 class ReceiptBody(_Body):
@@ -270,6 +297,22 @@ class NoticeBody(_Body):
         "anything a person wrote: free text, refused on every plain channel"))] | None = None
 
 
+# -- a booklet's access log (issue 17 item 5) --------------------------------------------------
+
+
+class AccessLogQuery(_Body):
+    cursor: Annotated[int, Meta(ge=1, le=MAX_QUERY_INT, description=(
+        "next_cursor of the previous page: events older than it"))] | None = None
+    limit: Annotated[int, Meta(ge=1, le=MAX_PAGE, description="page size")] = 50
+
+
+class ExportBody(_Body):
+    kind: Annotated[ExportKind, Meta(description=(
+        "booklet: the patient-record archive; access-log: this log as CSV or JSON"))]
+    entries: Annotated[int, Meta(ge=0, le=MAX_QUERY_INT, description=(
+        "how many entries the export holds, as the client counted them"))] | None = None
+
+
 # -- webhooks -----------------------------------------------------------------------------------
 
 
@@ -277,3 +320,56 @@ class GatherQuery(_Body):
     a: Annotated[str, Meta(description="the appointment the call read out (its first 32 "
                                        "characters are read)")] = ""
 
+
+
+# -- admin --------------------------------------------------------------------------------------
+
+
+class StaffInviteBody(_Body):
+    role: Literal["therapist", "admin"]
+    name: Text100
+    phone: Text32 | None = None
+    email: Text254 | None = None
+
+
+# -- document requests (services/document_request_service.py) ----------------------------------
+
+
+class DocumentRequestBody(_Body):
+    kind: RequestKind
+    due: Annotated[Day, Meta(description="the day the family needs it by (optional)")] | None = None
+
+
+class DocumentRequestPatch(_Body):
+    due: Annotated[Day, Meta(description="the new day it is needed by; null: no date")] | None
+
+
+class DocumentRequestsQuery(_Body):
+    all: Annotated[str, Meta(description="1: done and withdrawn requests too; else open only",
+                             examples=["1"])] = "0"
+
+
+# -- shares to outsiders (docs/protocol.md §4.8) ------------------------------------------------
+
+
+class SealedShare(Base64Url):
+    max_bytes = 4096
+
+
+class ShareBody(_Body):
+    id: Annotated[HexId, Meta(description="the share id the sharer's device drew (§4.8)")]
+    entry_seq: Annotated[int, Meta(ge=1, le=MAX_QUERY_INT, description="the entry listing it")]
+    blob_id: Annotated[HexId, Meta(description="the file's blob, attached to that entry")]
+    sealed: Annotated[SealedShare, Meta(description="the sealed record, type 0x51 (§4.8)")]
+    verifier: Annotated[Key32, Meta(description="SHA-256 verifier of the access token (§4.8)")]
+    phone: Annotated[str, _text(32, "the recipient's mobile number: the code goes there")]
+    code: Annotated[str, Meta(pattern="^[0-9]{8}$", description=(
+        "the 8-digit code, sent by SMS; half of the key's input, the server never gets the "
+        "other half"))]
+    language: Language = Language.FI
+    days: Annotated[int, Meta(ge=1, le=30, description="open for this many days")] = 14
+    max_opens: Annotated[int, Meta(ge=1, le=5, description="how many opens it allows")] = 1
+
+
+class ShareTokenBody(_Body):
+    token: Annotated[Key32, Meta(description="the access token derived from the link and code")]

@@ -14,8 +14,11 @@ from typing import Annotated, Any, Literal, NotRequired, TypedDict
 from msgspec import Meta
 
 from secure_msg.errors import SecureMsgError
+from secure_msg.model.access_log import MEMBER_VISIBLE
 from secure_msg.model.appointments import AppointmentStatus, Payer
+from secure_msg.model.booklet_lifecycle import BookletStatus
 from secure_msg.model.channel_policy import Channel
+from secure_msg.model.document_requests import RequestKind, RequestStatus
 from secure_msg.model.notice_templates import Language, NoticeKind
 from secure_msg.model.notices import NoticeStatus
 from secure_msg.model.roles import Role
@@ -132,6 +135,29 @@ class Invitation(TypedDict):
     queued: list[Annotated[str, _enum(Channel.SMS, Channel.EMAIL)]]
 
 
+class Consent(TypedDict):
+    guardian_id: Hex
+    action: Annotated[str, _enum("approve", "withdraw")]
+    record: B64  # the signed record (docs/protocol.md §5.1): clients verify it themselves
+    signed_at: Time  # when the server stored it
+
+
+class Caregiver(TypedDict):
+    account_id: Hex
+    name: str | None
+    key_statement: B64
+    fingerprint: Fingerprint
+    until: Time
+    scope: Annotated[str, _enum("new", "history")]
+    status: Annotated[str, _enum("pending_consent", "active", "withdrawn", "expired")]
+    invited_by: Hex
+    consents: list[Consent]
+
+
+class Caregivers(TypedDict):
+    caregivers: list[Caregiver]
+
+
 class Granted(TypedDict):
     entries: Count
 
@@ -187,6 +213,12 @@ class Entry(TypedDict):
     received_at: Time
     entry_hash: B64
     envelope: B64
+
+
+class BlobUploaded(TypedDict):
+    id: Hex
+    size: Count
+    sha256: B64
 
 
 class EntryPage(TypedDict):
@@ -264,11 +296,84 @@ class Notices(TypedDict):
     notices: list[Notice]
 
 
+# -- pending invitations and the admin's page --------------------------------------------------
+
+
+class PendingInvitation(TypedDict):
+    id: Count
+    role: RoleName
+    name: str | None
+    has_phone: bool
+    has_email: bool
+    created_at: Time
+    expires_at: Time
+
+
+class PendingInvitations(TypedDict):
+    invitations: list[PendingInvitation]
+
+
+class StaffInvitation(TypedDict):
+    id: Count
+    link: str
+    expires_at: Time
+
+
+class StaffMember(TypedDict):
+    account_id: Hex
+    role: RoleName
+    name: str | None
+    created_at: Time
+    disabled: bool
+
+
+class Staff(TypedDict):
+    staff: list[StaffMember]
+    pending: list[PendingInvitation]
+
+
+class AuditStatus(TypedDict):
+    ok: bool
+    checked: Count
+    first_broken_seq: int | None
+    reason: str
+
+
 # -- operations and problems --------------------------------------------------------------------
 
 
 class Status(TypedDict):
     status: Literal["ok", "ready"]
+
+
+# -- a booklet's access log (issue 17 item 5) --------------------------------------------------
+
+
+class AccessLogItem(TypedDict):
+    """One audit event about the booklet. seq, prev_hash, hash and the raw fields (at_ms,
+    actor_ref, target, detail) let a client recompute this event's hash (model/audit.py); the
+    links to the events it is not shown cannot be checked (docs/threat-model.md §3.8)."""
+
+    seq: Annotated[int, Meta(ge=1)]
+    at: Time
+    at_ms: int
+    actor: Hex | None  # the member's account id; None for system, operator or an outsider
+    actor_ref: Annotated[str, Meta(description="the chain's actor field as stored")]
+    action: Annotated[str, _enum(*MEMBER_VISIBLE)]
+    target: str
+    detail: dict[str, str | int | bool | None]
+    prev_hash: B64
+    hash: B64
+
+
+class AccessLog(TypedDict):
+    items: list[AccessLogItem]  # newest first
+    next_cursor: Annotated[int, Meta(ge=1)] | None
+
+
+class ExportRecorded(TypedDict):
+    seq: Annotated[int, Meta(ge=1)]  # the event's position in the audit chain
+    at: Time
 
 
 class OpenApiDocument(TypedDict):
@@ -311,3 +416,85 @@ class Problem(TypedDict):
     reason: NotRequired[str]
     kind: NotRequired[str]
     language: NotRequired[str]
+    max_bytes: NotRequired[Count]  # blob-too-large
+    quota_bytes: NotRequired[Count]  # booklet-quota-exceeded
+    available_bytes: NotRequired[Count]
+    attempts_left: NotRequired[Count]  # share-code-wrong
+
+
+# -- closing and retention ----------------------------------------------------------------------
+
+
+class Lifecycle(TypedDict):
+    """Where a booklet stands (model/booklet_lifecycle.py): open, or closed and read-only."""
+
+    booklet_id: Hex
+    status: Annotated[str, _enum(*BookletStatus)]
+    closed_at: Time | None
+    purge_after: Time | None  # not deleted before this; members are reminded to export first
+    reminded_at: Time | None
+
+
+class CaseloadBooklet(BookletSummary):
+    """A row of the therapist's desk: the booklet-list row plus what the server knows in clear."""
+    next_session: Appointment | None
+    period: PeriodSummary | None
+    notice_problems: Count
+    family_cancellations: Count
+
+
+class Caseload(TypedDict):
+    booklets: list[CaseloadBooklet]
+    sessions: list[Appointment]
+    week_from: Time
+    week_to: Time
+# -- document requests --------------------------------------------------------------------------
+
+
+class DocumentRequest(TypedDict):
+    id: Hex
+    booklet_id: Hex
+    requester_id: Hex
+    kind: Annotated[str, _enum(*RequestKind)]
+    status: Annotated[str, _enum(*RequestStatus)]
+    created_at: Time
+    due: DayText | None
+    done_by_seq: Annotated[int, Meta(ge=1)] | None
+    closed_by: Hex | None
+    closed_at: Time | None
+
+
+class DocumentRequests(TypedDict):
+    requests: list[DocumentRequest]
+
+
+# -- shares to outsiders (docs/protocol.md §4.8) ------------------------------------------------
+
+ShareStateName = Annotated[str, _enum("open", "used", "expired", "revoked", "locked")]
+
+
+class ShareItem(TypedDict):
+    id: Hex
+    entry_seq: Count
+    blob_id: Hex
+    sharer: Hex
+    to: Annotated[str, Meta(description="the last 3 digits of the number the code went to")]
+    created_at: Time
+    expires_at: Time
+    max_opens: Count
+    opens: Count
+    failures: Count
+    state: ShareStateName
+    revoked_at: Time | None
+    revoked_by: Hex | None
+
+
+class ShareList(TypedDict):
+    items: list[ShareItem]
+
+
+class ShareOpened(TypedDict):
+    sealed: B64
+    expires_at: Time
+    opens: Count
+    max_opens: Count

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import logging
 import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -31,7 +33,7 @@ from secure_msg.config import Config
 from secure_msg.crypto.rng import Rng
 from secure_msg.crypto.vault import Vault
 from secure_msg.crypto.verifier import Argon2Params
-from secure_msg.logging import get_logger
+from secure_msg.logging import get_logger, log_event
 from secure_msg.model.appointments import QuietHours
 from secure_msg.model.inbound import ReplyFormat
 from secure_msg.model.notice_caps import ManualNoticeCap
@@ -42,11 +44,18 @@ from secure_msg.model.notice_templates import (
     default_templates_dir,
 )
 from secure_msg.server_keys import load_vault
-from secure_msg.services import notice_service, scheduler
+from secure_msg.services import (
+    blob_service,
+    caregiver_membership,
+    notice_service,
+    retention_service,
+    scheduler,
+)
 from secure_msg.services.account_service import AccountDeps
 from secure_msg.services.appointment_service import AppointmentDeps
 from secure_msg.services.argon2_gate import Argon2Gate
 from secure_msg.services.audit_batcher import AuditBatcher
+from secure_msg.services.blob_service import BlobDeps, BlobLimits
 from secure_msg.services.booklet_service import BookletDeps
 from secure_msg.services.client_state_service import ClientStateDeps
 from secure_msg.services.entry_service import EntryDeps
@@ -54,6 +63,7 @@ from secure_msg.services.inbound_service import InboundLimits
 from secure_msg.services.live import EntryEvent, Hub
 from secure_msg.services.login_limits import LoginLimits, LoginLimitSettings
 from secure_msg.services.notice_service import NoticeDeps
+from secure_msg.services.retention_service import RetentionDeps, retention_rule
 from secure_msg.storage.db import Database
 from secure_msg.web.context import CLOCK, CONFIG, RNG
 from secure_msg.web.metrics import Gauge
@@ -76,6 +86,7 @@ class Services:
     accounts: AccountDeps
     booklets: BookletDeps
     entries: EntryDeps
+    blobs: BlobDeps
     client_state: ClientStateDeps
     notices: NoticeDeps
     appointments: AppointmentDeps
@@ -83,6 +94,7 @@ class Services:
     replies: ReplyFormat  # how inbound SMS and calls are answered (TwiML)
     hub: Hub
     worker: OutboxWorker
+    retention: RetentionDeps  # closing and the retention tick (services/retention_service.py)
     twilio_auth_token: str = field(repr=False)
 
 
@@ -186,22 +198,37 @@ def _account_deps(cfg: Config, db: Database, vault: Vault, clock: Clock, rng: Rn
         Argon2Gate(max_running=a.argon2_max_running, max_queued=a.argon2_max_queued), hub)
 
 
+def _blob_deps(cfg: Config, db: Database, clock: Clock, rng: Rng,
+               fetch_audit: AuditBatcher) -> BlobDeps:
+    b = cfg.blobs
+    limits = BlobLimits(b.max_blob_bytes, b.booklet_quota_bytes, b.pending_minutes * 60_000,
+                        b.max_per_entry)
+    return blob_service.make_deps(db, clock, rng, b.path(cfg.storage.database_path), limits,
+                                  fetch_audit)
+
+
 def build(cfg: Config, db: Database, vault: Vault, clock: Clock, rng: Rng) -> Services:
     hub = Hub()
     accounts = _account_deps(cfg, db, vault, clock, rng, hub)
     booklets = BookletDeps(db, vault, clock, rng, cfg.accounts.invitation_lifetime_days, hub)
     notices = _notice_deps(cfg, db, vault, clock, rng)
+    fetch_audit = AuditBatcher(db)
+    blobs = _blob_deps(cfg, db, clock, rng, fetch_audit)
     return Services(
         config=cfg, clock=clock, rng=rng, db=db, vault=vault, accounts=accounts, booklets=booklets,
-        entries=EntryDeps(booklets, hub, cfg.limits.max_entry_bytes, AuditBatcher(db)),
+        entries=EntryDeps(booklets, hub, cfg.limits.max_entry_bytes, fetch_audit,
+                          cfg.blobs.max_per_entry, requests=notices),
+        blobs=blobs,
         client_state=ClientStateDeps(db, vault, clock, rng, cfg.limits.client_state_bytes),
         notices=notices,
         appointments=AppointmentDeps(notices, cfg.appointments.late_cancellation_hours,
-                                     cfg.appointments.count_late_cancellations),
+                                     cfg.appointments.count_late_cancellations, hub),
         # The server is one process, so an in-memory limiter sees every webhook; several
         # processes would need it in the database.
         inbound_limits=InboundLimits(clock), replies=TWIML_REPLIES, hub=hub,
         worker=_worker(cfg, notices, twilio_settings(cfg)),
+        retention=RetentionDeps(notices, retention_rule(cfg.retention), hub=hub,
+                                blobs=functools.partial(blob_service.delete_booklet, blobs)),
         twilio_auth_token=cfg.twilio.auth_token.reveal(),
     )
 
@@ -259,6 +286,9 @@ async def services_ctx(app: web.Application) -> AsyncIterator[None]:
         _register_argon2_metrics(app, s.accounts.gate)
         _register_outbox_metrics(app, s)
         _observe_entries(s)
+        orphans = await blob_service.start(s.blobs)
+        if orphans:
+            log_event(log, logging.WARNING, "blobs.orphans_removed", count=orphans)
         async with _running(s):
             yield
     finally:
@@ -274,7 +304,13 @@ async def _running(s: Services) -> AsyncIterator[None]:
     few = cfg.appointments.period_few_sessions
 
     async def tick() -> int:
-        return await scheduler.run_once(s.appointments, lead_ms, few)
+        # Caregivers whose time is up stop being members even if nobody reads meanwhile.
+        await caregiver_membership.expire_if_due(s.booklets, s.booklets.hub)
+        try:
+            queued = await scheduler.run_once(s.appointments, lead_ms, few)
+            return queued + (await retention_service.tick(s.retention)).reminded
+        finally:  # uploads no entry listed in time: deleted whatever the notices did
+            await blob_service.sweep_pending(s.blobs)
 
     task = asyncio.create_task(
         s.worker.run(stop, tick, cfg.notices.scheduler_interval_ms / 1000), name="outbox")

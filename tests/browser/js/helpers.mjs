@@ -1,5 +1,5 @@
 // tests/js/helpers.mjs for the browser: the JSON files are fetched once from the test's routes.
-const FILES = ['tests/vectors/protocol-v1.json', 'tests/vectors/file-v1.json', 'tests/js/ed25519-points.json'];
+const FILES = ['tests/vectors/protocol-v1.json', 'tests/vectors/file-v1.json', 'tests/vectors/share-v1.json', 'tests/js/ed25519-points.json'];
 const cache = new Map(await Promise.all(FILES.map(async (f) => [f, await (await fetch(`/__js__/repo/${f}`)).json()])));
 
 export function readJson(...parts) {

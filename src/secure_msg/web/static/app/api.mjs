@@ -49,6 +49,7 @@ export function describeError(err, overrides = {}) {
     return t('roster_refused', { code: err.code, names: members.map((m) => m.name ?? t(`role_${m.role}`)).join(', ') });
   }
   if (err instanceof ProtocolError) return overrides[err.code] ? t(overrides[err.code]) : t('err_protocol', { code: err.code });
+  if (err?.name === 'ConsentRefused') return t(`err_${err.code.replaceAll('-', '_')}`);
   if (err instanceof ApiError) {
     if (overrides[err.type]) return t(overrides[err.type]);
     if (err.status === 0) return t('err_network');

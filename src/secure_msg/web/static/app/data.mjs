@@ -8,10 +8,11 @@
  * posted first.
  */
 import {
-  KIND, KIND_NAMES, ProtocolError, encodePayload, entryHash, fromBase64url, fromHex, openEntry, openEntryWithKey,
+  CONSENT, KIND, KIND_NAMES, ProtocolError, encodePayload, entryHash, fromBase64url, fromHex, openEntry, openEntryWithKey,
   openGrant, parseEntry, randomBytes, sealEntry, sealGrant, toBase64url, toHex, verifyKeyStatement,
 } from '../crypto/index.mjs';
 import { ApiError, api } from './api.mjs';
+import { requireConsent } from './consent.mjs';
 import { checkHistory } from './history.mjs';
 import { NotConfirmed, keyChanged, newRecipients, observe } from './pins.mjs';
 import { RosterRefused, rosterCheck } from './roster.mjs';
@@ -152,20 +153,39 @@ export async function readEntries(opener, since = 0) {
     if (after >= page.last_seq) break;
   }
   const checked = await checkListing(opener, since, lastSeq, raws);
-  const entries = await Promise.all(raws.map(async (raw) => {
-    try {
-      const opened = await opener.open(raw.author_id, fromBase64url(raw.envelope));
-      return { ...signedFields(raw, opened.header), payload: opened.payload, contentKey: opened.contentKey, entryHash: opened.entryHash };
-    } catch (e) {
-      if (!(e instanceof ProtocolError)) throw e;
-      // Unopened, so only the server's word: shown as an error, never acted on.
-      const claimed = { seq: raw.seq, id: raw.entry_id, authorId: raw.author_id, kind: KIND_NAMES[raw.kind] ?? 'unknown', createdAt: raw.created_at };
-      return { ...claimed, payload: null, error: e.code };
-    }
-  }));
+  const entries = await Promise.all(raws.map((raw) => openListed(opener, raw)));
   // An entry that fails its own checks must not become the reference (§4.6).
   if (checked.checkpoint && entries.every((e) => !e.error)) setCheckpoint(opener.bookletId, checked.checkpoint);
   return { entries, lastSeq, problems: checked.problems };
+}
+
+/** One listed entry opened, or marked as failed with its protocol code. @param {Opener} opener @returns {Promise<Entry>} */
+async function openListed(opener, raw) {
+  try {
+    const opened = await opener.open(raw.author_id, fromBase64url(raw.envelope));
+    return { ...signedFields(raw, opened.header), payload: opened.payload, contentKey: opened.contentKey, entryHash: opened.entryHash };
+  } catch (e) {
+    if (!(e instanceof ProtocolError)) throw e;
+    // Unopened, so only the server's word: shown as an error, never acted on.
+    const claimed = { seq: raw.seq, id: raw.entry_id, authorId: raw.author_id, kind: KIND_NAMES[raw.kind] ?? 'unknown', createdAt: raw.created_at };
+    return { ...claimed, payload: null, error: e.code };
+  }
+}
+
+/** Above any sequence: `before` for the newest page (the API takes up to 18 digits, §10.4). */
+const NEWEST = '999999999999999999';
+
+/**
+ * The newest `limit` entries, opened, from one page of the API (`?before=`), to show a booklet at
+ * once. Not the history check, and no checkpoint: that needs the read of readEntries(), which the
+ * page runs next; each entry is signed on its own, so showing it first is safe.
+ * @param {Opener} opener @param {number} limit at most 200
+ * @returns {Promise<{entries: Entry[], lastSeq: number}>}
+ */
+export async function readNewest(opener, limit) {
+  const page = await api('GET', `/api/booklets/${opener.bookletId}/entries?before=${NEWEST}&limit=${limit}`);
+  const entries = await Promise.all(page.entries.map((raw) => openListed(opener, raw)));
+  return { entries: entries.sort((a, b) => a.seq - b.seq), lastSeq: page.last_seq };
 }
 
 /**
@@ -232,9 +252,9 @@ function signedFields(raw, header) {
  * attempt counts (an envelope answered with 409 has left this device): a newcomer in any attempt
  * is confirmed first, and all attempts' recipients are recorded once the post is stored.
  * @param {string} bookletId @param {string} kind @param {Record<string, any>} fields
- * @param {{confirm?: Confirm}} [opts] without it, any newcomer stops the post (NotConfirmed)
+ * @param {{confirm?: Confirm, blobIds?: string[]}} [opts] without `confirm`, any newcomer stops the post (NotConfirmed); `blobIds` the uploads the payload names
  */
-export async function post(bookletId, kind, fields, { confirm } = {}) {
+export async function post(bookletId, kind, fields, { confirm, blobIds } = {}) {
   const plaintext = encodePayload(KIND[kind], fields);
   /** @type {Set<string>} */ const sentTo = new Set();
   /** @type {Set<string>} */ const confirmed = new Set();
@@ -242,6 +262,8 @@ export async function post(bookletId, kind, fields, { confirm } = {}) {
     const [head, current] = await Promise.all([api('GET', `/api/booklets/${bookletId}/head`), members(bookletId)]);
     const changed = current.find((m) => m.changed);
     if (changed) throw new ProtocolError('identity-key-changed', changed.id);
+    // Both apply before sealing; the guardians' consent first, as the roster cannot stand in for it.
+    await requireConsent(bookletId, current); // a caregiver only with every guardian's consent (§5.1)
     // The therapist's signed roster (§6.6): vouched-for members are never asked about; members
     // it leaves out are refused, except that the therapist herself is asked about them.
     const roster = await rosterCheck(bookletId, current, confirmed);
@@ -262,7 +284,9 @@ export async function post(bookletId, kind, fields, { confirm } = {}) {
       recipients: current.map((m) => ({ accountId: fromHex(m.id), encryptionKey: m.encryptionKey })),
     });
     try {
-      const result = await api('POST', `/api/booklets/${bookletId}/entries`, { envelope: toBase64url(envelope) });
+      // blob_ids: the uploads the payload's attachments name, which the server then keeps (§10.6).
+      const body = blobIds?.length ? { envelope: toBase64url(envelope), blob_ids: blobIds } : { envelope: toBase64url(envelope) };
+      const result = await api('POST', `/api/booklets/${bookletId}/entries`, body);
       addSealedTo(bookletId, sentTo);
       return result;
     } catch (e) {
@@ -279,10 +303,18 @@ export async function post(bookletId, kind, fields, { confirm } = {}) {
  * @returns {Promise<number>}
  */
 export async function grantHistory(bookletId, member, entries, { confirm } = {}) {
-  const keys = entries.filter((e) => e.contentKey && e.entryHash)
+  let keys = entries.filter((e) => e.contentKey && e.entryHash)
     .map((e) => ({ entryId: fromHex(e.id), entryHash: e.entryHash, contentKey: e.contentKey }));
+  const titles = new Set(entries.filter((e) => e.kind === 'title').map((e) => e.id));
   if (!keys.length) return 0;
   if (member.changed) throw new ProtocolError('identity-key-changed', member.id);
+  // Only this member's consent matters here (a grant reaches no one else).
+  const current = await members(bookletId);
+  const otherCaregivers = current.filter((m) => m.id !== member.id && (m.role === 'caregiver' || m.pinnedRole === 'caregiver'));
+  const consented = (await requireConsent(bookletId, current.filter((m) => !otherCaregivers.includes(m)))).get(member.id);
+  // New entries only (§5.1): the title is the one earlier entry shared, or they could not tell whose booklet it is.
+  if (consented && consented.scope !== CONSENT.SCOPE_HISTORY) keys = keys.filter((k) => titles.has(toHex(k.entryId)));
+  if (!keys.length) return 0;
   if (!member.verified && member.id !== state.account?.id && !(confirm && await confirm([member]))) {
     throw new NotConfirmed([member]);
   }
@@ -294,11 +326,11 @@ export async function grantHistory(bookletId, member, entries, { confirm } = {})
   return result.entries;
 }
 
-/** The newest title I can read from a booklet-list row. */
-export async function bookletTitle(row) {
+/** The newest title I can read from a booklet-list row. @param {Opener} [known] the booklet's, when at hand */
+export async function bookletTitle(row, known) {
   if (!row.title_envelope) return null;
   try {
-    const opener = new Opener(row.id, await members(row.id, { all: true }));
+    const opener = known ?? new Opener(row.id, await members(row.id, { all: true }));
     const env = fromBase64url(row.title_envelope);
     const opened = await opener.open(toHex(env.subarray(36, 52)), env);
     // The server picks which envelope is "the title": only a signed title (by the therapist) counts.

@@ -2,13 +2,27 @@
 import { auth } from './api.mjs';
 import { h, replace } from './dom.mjs';
 import { LANGUAGES, hasChosenLanguage, lang, setLang, t } from './i18n.mjs';
-import * as live from './live.mjs';
 import { wantedRoute } from './routes.mjs';
 import * as session from './session.mjs';
-import { enrollView, loginView, recoverView } from './views/auth.mjs';
+import { loginView } from './views/auth.mjs';
 import { keepFragment } from './roster.mjs';
 
+/** The desk's breakpoint (views/desk.mjs WIDE): 64rem, 1024 px at the default font size. */
+const WIDE = '(min-width: 64rem)';
+
 const main = /** @type {HTMLElement} */ (document.getElementById('main'));
+/** Live updates load once signed in: the login screen needs none (a smaller first load). */
+let liveModule = null;
+const live = {
+  connect: () => {
+    liveModule ??= import('./live.mjs').then((m) => {
+      m.onSessionEnded(sessionEnded);
+      return m;
+    });
+    liveModule.then((m) => m.connect());
+  },
+  disconnect: () => liveModule?.then((m) => m.disconnect()),
+};
 let cleanup = () => {};
 let loginMessage = '';
 /** A booklet address opened while signed out (an SMS alert's link): shown once signed in. */
@@ -62,11 +76,12 @@ export async function route() {
   document.title = t('app_name');
   header();
   if (session.state.account) enrollToken = null; // already signed in: the invitation is not for this session
-  if (enrollToken) return enrollView(main, enrollToken, loggedIn);
+  // Enrollment and recovery are rare: their screens load on use, so the first load stays small.
+  if (enrollToken) return (await import('./views/enroll.mjs')).enrollView(main, enrollToken, loggedIn);
   const hash = location.hash.startsWith('#/') ? location.hash.slice(1) : '/';
   if (!session.state.account) {
     wanted = wantedRoute(location.hash) ?? wanted; // kept while moving between login and recovery
-    if (hash === '/recover') return recoverView(main, loggedIn);
+    if (hash === '/recover') return (await import('./views/enroll.mjs')).recoverView(main, loggedIn);
     const message = loginMessage;
     loginMessage = '';
     return loginView(main, loggedIn, message);
@@ -77,9 +92,22 @@ export async function route() {
   if ((m = hash.match(/^\/b\/([0-9a-f]{32})\/safety\/([0-9a-f]{32})$/))) {
     return (await import('./views/safety.mjs')).safetyView(main, m[1], m[2]);
   }
+  const therapist = session.state.account.role === 'therapist';
   if ((m = hash.match(/^\/b\/([0-9a-f]{32})$/))) {
+    if (therapist && matchMedia(WIDE).matches) { // the desk: the caseload beside the booklet
+      cleanup = (await import('./views/desk.mjs')).deskView(main, { open: m[1], wide: true });
+      return undefined;
+    }
     const { bookletView } = await import('./views/booklet.mjs');
     cleanup = bookletView(main, m[1]);
+    return undefined;
+  }
+  if (session.state.account.role === 'admin') { // no booklets: the admin's page instead
+    cleanup = (await import('./views/admin.mjs')).adminView(main);
+    return undefined;
+  }
+  if (therapist) {
+    cleanup = (await import('./views/desk.mjs')).deskView(main, { open: null, wide: matchMedia(WIDE).matches });
     return undefined;
   }
   const { inboxView } = await import('./views/inbox.mjs');
@@ -95,12 +123,27 @@ session.onLoggedOutElsewhere(() => {
   route();
 });
 
+/** The server ended this session (live socket closed with 4401): say why on the login screen. */
+const ENDED = { 'password-changed': 'ended_password_changed', recovered: 'ended_recovered', 'logged-out': 'ended_logged_out', 'session-expired': 'ended_expired' };
+function sessionEnded(reason) {
+  if (!session.state.account) return;
+  session.forget();
+  loginMessage = t(Object.hasOwn(ENDED, reason) ? ENDED[reason] : 'err_session');
+  history.replaceState(null, '', '/#/login');
+  route();
+}
+
 auth.onUnauthorized = () => {
   live.disconnect();
   session.forget();
   loginMessage = t('err_session');
   location.hash = '#/login';
 };
+
+// The therapist's desk changes layout at the breakpoint (list beside the booklet, or not).
+matchMedia(WIDE).addEventListener('change', () => {
+  if (session.state.account?.role === 'therapist') route();
+});
 
 window.addEventListener('hashchange', () => {
   if (location.hash === '#main') return; // the skip link

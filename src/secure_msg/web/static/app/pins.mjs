@@ -31,15 +31,8 @@ export function observe(pin, { ik, name, role, bookletId }) {
   return { pin: changed ? next : pin, changed };
 }
 
-/**
- * Verified in person: the key is trusted from now on, and a key conflict is settled. The name and
- * roles first seen stay, or a server could relabel someone right after they were verified.
- * @param {Pin | undefined} pin @param {string} ik @param {boolean} verified @returns {Pin}
- */
-export function withKey(pin, ik, verified) {
-  const { keyConflict, ...rest } = pin ?? {};
-  return verified || !keyConflict ? { ...rest, ik, verified } : { ...rest, ik, verified, keyConflict };
-}
+// In its own module: the session (first load) needs only this one.
+export { withKey } from './pin-key.mjs';
 
 /**
  * Whether a listed key must be refused until the person is verified again: it is not the pinned

@@ -168,6 +168,7 @@ async function signNext(bookletId, members, view, answer, confirmed) {
   try {
     await api('PUT', `/api/booklets/${bookletId}/roster`, { base_version: version - 1, roster: toBase64url(roster) });
   } catch (e) {
+    if (e instanceof ApiError && e.type === 'booklet-closed') return false; // read-only: the stored roster stands
     if (!(e instanceof ApiError) || e.type !== 'roster-version-conflict') throw e;
   }
   return true;

@@ -17,10 +17,8 @@ import { ProtocolError } from '../crypto/errors.mjs';
 import { AccountKeys, KeyBundle, verifyKeyStatement } from '../crypto/keys.mjs';
 import { KeyStore } from '../crypto/keystore.mjs';
 import { randomBytes } from '../crypto/primitives.mjs';
-import { deriveRecoveryKeys, formatRecoveryKey, generateRecoverySecret, parseRecoveryKey } from '../crypto/recovery.mjs';
 import { api, auth } from './api.mjs';
-import { withKey } from './pins.mjs';
-import { StateSync, clearStateReport } from './state-sync.mjs';
+import { withKey } from './pin-key.mjs';
 
 const SESSION_KEY = 'secure-msg:session';
 const pinsKey = (id) => `secure-msg:pins:${id}`;
@@ -52,8 +50,15 @@ export const state = {
   /** @type {Set<string>} booklets whose checkpoint another device had at the same sequence with another entry (§6.5) */ checkpointConflicts: new Set(),
 };
 
-/** @type {StateSync | null} the server's sealed copy of the pins, checkpoints and sealedTo of this session */
+/** @type {import('./state-sync.mjs').StateSync | null} the server's sealed copy of the pins, checkpoints and sealedTo of this session */
 let sync = null;
+/**
+ * state-sync.mjs, with the sealed state's format and merge, loads on the first sign-in: the login
+ * screen does not need it, and the first load stays small (docs/performance.md).
+ * @type {Promise<typeof import('./state-sync.mjs')> | null}
+ */
+let syncModule = null;
+const loadSync = () => (syncModule ??= import('./state-sync.mjs'));
 
 const storage = {
   get(key) { try { return JSON.parse(localStorage.getItem(key) ?? 'null'); } catch { return null; } },
@@ -63,8 +68,12 @@ const storage = {
 
 const now = () => Date.now();
 
+/** The recovery key's code, needed by enrollment and recovery only: loaded then, not with the login screen. */
+const recoveryCode = () => import('../crypto/recovery.mjs');
+
 /** Derive, seal and post everything an enrollment needs. @returns {Promise<string>} the recovery key text (show once) */
 export async function enroll(token, accountId, { login, password, language, memoryOnly }) {
+  const { deriveRecoveryKeys, formatRecoveryKey, generateRecoverySecret } = await recoveryCode();
   const bundle = KeyBundle.generate(fromHex(accountId));
   try {
     const keys = await AccountKeys.fromBundle(bundle);
@@ -114,6 +123,7 @@ export async function login(loginName, password, { memoryOnly }) {
 
 /** Lost password: the recovery key opens the second bundle and a new password is set. */
 export async function recover(loginName, recoveryText, newPassword, { memoryOnly }) {
+  const { deriveRecoveryKeys, parseRecoveryKey } = await recoveryCode();
   const rk = await deriveRecoveryKeys(await parseRecoveryKey(recoveryText));
   const body = { login: loginName, recovery_auth_key: toBase64url(rk.authKey) };
   const found = await api('POST', '/api/recovery/bundle', body);
@@ -162,6 +172,8 @@ async function signedIn(result, bundle, keys, memoryOnly) {
  * first seen after it would trust whatever key the server serves.
  */
 async function startSync() {
+  const { StateSync, clearStateReport } = await loadSync();
+  if (!state.account || !state.keys) return; // forgotten while it loaded
   sync?.stop();
   clearStateReport();
   const account = /** @type {Account} */ (state.account);
@@ -266,7 +278,7 @@ export function onLoggedOutElsewhere(then) {
 export function forget() {
   sync?.stop();
   sync = null;
-  clearStateReport();
+  syncModule?.then((m) => m.clearStateReport());
   storage.remove(SESSION_KEY);
   auth.token = null;
   state.account = null;

@@ -6,7 +6,7 @@
  */
 import { Reader, Writer, bytes, equal, utf8 } from './encoding.mjs';
 import { ProtocolError } from './errors.mjs';
-import { LABEL, TYPE, labelled } from './labels.mjs';
+import { TYPE } from './labels.mjs';
 import { aesGcmDecrypt, aesGcmEncrypt, draw, randomBytes } from './primitives.mjs';
 
 /** @typedef {import('./primitives.mjs').Rng} Rng */
@@ -33,17 +33,8 @@ const HASH = /^[0-9a-f]{64}$/;
  * @property {Record<string, string[]>} sealed_to booklet id → sorted account ids
  */
 
-/**
- * `HKDF(identity_seed, "secure-msg/v1/client-state-key")` as a non-extractable AES-256-GCM key.
- * WebCrypto's own HKDF (empty salt, as §2) derives it straight into a CryptoKey.
- * @param {Uint8Array} identitySeed @returns {Promise<CryptoKey>}
- */
-export async function deriveStateKey(identitySeed) {
-  const subtle = globalThis.crypto.subtle;
-  const base = await subtle.importKey('raw', bytes(identitySeed, 32, 'invalid-key'), 'HKDF', false, ['deriveKey']);
-  const params = { name: 'HKDF', hash: 'SHA-256', salt: new Uint8Array(0), info: labelled(LABEL.CLIENT_STATE_KEY) };
-  return subtle.deriveKey(params, base, { name: 'AES-GCM', length: 256 }, false, ['encrypt', 'decrypt']);
-}
+// In its own module: the login screen derives the key (keys.mjs) without loading the rest of this one.
+export { deriveStateKey } from './state-key.mjs';
 
 /**
  * The state as its writer writes it: UTF-8 JSON, keys sorted, no spaces. Checked first, so a

@@ -9,13 +9,15 @@ export const CODES = new Set([
   'grantee-key-mismatch', 'unknown-entry', 'entry-hash-mismatch', 'key-commitment-mismatch', 'wrong-purpose',
   'bundle-decrypt-failed', 'account-mismatch', 'bundle-key-mismatch', 'identity-key-changed',
   'weak-kdf-params', 'recovery-key-malformed', 'recovery-key-checksum', 'invalid-key', 'qr-mismatch',
-  'state-decrypt-failed',
+  'state-decrypt-failed', 'wrong-caregiver', 'caregiver-key-mismatch', 'terms-mismatch', 'wrong-action',
   // file blobs (§4.7)
   'file-truncated', 'file-extended', 'file-chunk-order', 'file-chunk-invalid', 'file-wrong-file',
   'file-hash-mismatch',
   // signed rosters and invitations (§6.6, §6.7)
   'bad-member-count', 'members-not-canonical', 'not-in-roster', 'roster-key-mismatch',
   'roster-role-mismatch', 'roster-expired', 'roster-rolled-back', 'invitation-mismatch',
+  // shares (§4.8)
+  'share-link-malformed', 'share-code-malformed', 'share-decrypt-failed',
 ]);
 
 /** A failed protocol check. Carries a stable `code` and a short text, never secret material. */

@@ -1,6 +1,6 @@
 /** Account keys and signed key statements (docs/protocol.md §3.1, §3.2). */
 import { Reader, Writer, bytes, concat, equal } from './encoding.mjs';
-import { deriveStateKey } from './client-state.mjs';
+import { deriveStateKey } from './state-key.mjs';
 import { ProtocolError } from './errors.mjs';
 import { LABEL, TYPE } from './labels.mjs';
 import { checkX25519Public, draw, importPrivate, randomBytes, sign, verify } from './primitives.mjs';

@@ -14,6 +14,8 @@ export const TYPE = Object.freeze({
   ROSTER: 0x60, // the therapist's signed member list (§6.6)
   INVITATION: 0x61, // the invitation record she signs (§6.7)
   JOIN_PROOF: 0x62, // the joiner's proof of the invitation secret (§6.7)
+  SHARE: 0x51, // a file's key sealed for someone outside the booklet (§4.8)
+  CONSENT: 0x70, // a guardian's signed consent to a caregiver (§5.1)
 });
 
 export const LABEL = Object.freeze({
@@ -32,6 +34,7 @@ export const LABEL = Object.freeze({
   FINGERPRINT: 'secure-msg/v1/fingerprint',
   SAFETY_NUMBER: 'secure-msg/v1/safety-number',
   CLIENT_STATE_KEY: 'secure-msg/v1/client-state-key',
+  CONSENT_SIGNATURE: 'secure-msg/v1/consent-signature',
   FILE_CHUNK_KEY: 'secure-msg/v1/file-chunk-key',
   ROSTER_SIGNATURE: 'secure-msg/v1/roster-signature',
   INVITATION_SIGNATURE: 'secure-msg/v1/invitation-signature',
@@ -39,6 +42,10 @@ export const LABEL = Object.freeze({
   INVITATION_IDENTITY: 'secure-msg/v1/invitation-identity',
   INVITATION_ENCRYPTION: 'secure-msg/v1/invitation-encryption',
   INVITATION_ID: 'secure-msg/v1/invitation-id',
+  SHARE_KEY: 'secure-msg/v1/share-key',
+  SHARE_ACCESS: 'secure-msg/v1/share-access',
+  SHARE_VERIFIER: 'secure-msg/v1/share-verifier',
+  EXPORT_MANIFEST: 'secure-msg/v1/export-manifest', // the exporter's signature over an export (§11)
 });
 
 /**

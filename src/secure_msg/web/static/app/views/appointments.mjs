@@ -8,6 +8,7 @@ import { api, describeError } from '../api.mjs';
 import { announce, h, replace } from '../dom.mjs';
 import { lang, t } from '../i18n.mjs';
 import { errorBox } from './common.mjs';
+import { markButtons, moveStep, periodForm, scheduleForm } from './appointments-edit.mjs';
 
 const ZONE = 'Europe/Helsinki';
 const LOCALES = { fi: 'fi-FI', sv: 'sv-FI', en: 'en-GB' };
@@ -55,20 +56,44 @@ export async function appointmentsPanel(section, bookletId, role) {
   const windowHours = Number(data.late_cancellation_hours ?? 0);
   const canCancel = role === 'guardian' || role === 'therapist';
 
+  const therapist = role === 'therapist';
+  /** After a therapist's change: load the panel again, then say what happened. */
+  const reloaded = async (note) => {
+    const toolsOpen = section.querySelector('.appts-tools')?.open ?? false;
+    await appointmentsPanel(section, bookletId, role);
+    const tools = section.querySelector('.appts-tools');
+    if (tools) tools.open = toolsOpen;
+    const status = section.querySelector('.appts-status');
+    if (!status) return;
+    status.textContent = note;
+    status.setAttribute('tabindex', '-1'); // the button pressed is gone: focus what it did
+    status.focus();
+  };
+
   function render() {
     const now = Date.now();
     const upcoming = all.filter((a) => ends(a) > now);
-    const earlier = all.filter((a) => ends(a) <= now).reverse();
+    const started = (a) => Date.parse(a.start) <= now;
+    // A therapist's past sessions still "booked" wait to be marked attended or no-show.
+    const toMark = therapist ? all.filter((a) => a.status === 'scheduled' && started(a) && ends(a) <= now) : [];
+    const earlier = all.filter((a) => ends(a) <= now && !toMark.includes(a)).reverse();
     const next = upcoming.find((a) => a.status === 'scheduled');
     replace(section,
       h('h2', { id: 'appts-h' }, t('appts_title')),
       error,
+      therapist ? h('p', { class: 'appts-status muted', role: 'status' }) : null,
       period ? periodBar(period) : null,
       h('p', { class: 'next-session' }, next ? t('appts_next', { when: sessionTime(next.start) }) : t('appts_none')),
+      toMark.length ? [h('h3', { id: 'appts-to-mark-h' }, t('appts_to_mark', { n: toMark.length })),
+        h('ul', { class: 'appts appts-to-mark', 'aria-labelledby': 'appts-to-mark-h' }, toMark.map(item))] : null,
       upcoming.length ? h('ul', { class: 'appts', 'aria-label': t('appts_upcoming') }, upcoming.map(item)) : null,
-      role === 'therapist' && earlier.length
+      therapist && earlier.length
         ? h('details', { class: 'appts-earlier' }, h('summary', null, t('appts_earlier', { n: earlier.length })),
           h('ul', { class: 'appts' }, earlier.map(item)))
+        : null,
+      therapist
+        ? h('details', { class: 'panel appts-tools' }, h('summary', null, t('appts_tools')),
+          scheduleForm(bookletId, reloaded), periodForm(bookletId, period, reloaded))
         : null);
     section.hidden = false;
     section.dataset.ready = 'true';
@@ -82,6 +107,8 @@ export async function appointmentsPanel(section, bookletId, role) {
         h('span', { class: 'muted' }, ` · ${t('appts_minutes', { n: a.duration_minutes })}`)),
       h('p', { class: 'appt-status' }, statusText(a)));
     if (a.status === 'scheduled' && canCancel && Date.parse(a.start) > Date.now()) li.append(cancelStep(a));
+    if (a.status === 'scheduled' && therapist && Date.parse(a.start) > Date.now()) li.append(moveStep(bookletId, a, when, reloaded));
+    if (a.status === 'scheduled' && therapist && Date.parse(a.start) <= Date.now()) li.append(markButtons(bookletId, a, when, reloaded, error));
     return li;
   }
 

@@ -1,102 +1,8 @@
-/** Enrollment from an invitation link, the one-time recovery key, login and recovery. */
-import { api, describeError } from '../api.mjs';
-import { announce, checkbox, field, h, replace } from '../dom.mjs';
-import { lang, t } from '../i18n.mjs';
-import { joinIfInvited } from '../roster.mjs';
+/** Login: the one screen of the first load (enrollment and recovery load on use, views/enroll.mjs). */
+import { checkbox, field, h, replace } from '../dom.mjs';
+import { t } from '../i18n.mjs';
 import * as session from '../session.mjs';
-import { busy, errorBox, passwordStrength } from './common.mjs';
-
-const MIN_PASSWORD = 10;
-
-/** A new-password field with a live strength hint. @param {string} label */
-function newPasswordField(label) {
-  const wrap = field(label, { type: 'password', name: 'password', autocomplete: 'new-password', required: true, minlength: MIN_PASSWORD },
-    { hint: t('password_new_hint') });
-  const input = /** @type {HTMLInputElement} */ (wrap.querySelector('input'));
-  const meter = h('meter', { min: 0, max: 4, low: 2, high: 3, optimum: 4, value: 0, 'aria-hidden': 'true' });
-  const text = h('p', { class: 'strength', id: `${input.id}-strength`, 'aria-live': 'polite' }, t('strength_empty'));
-  input.setAttribute('aria-describedby', `${input.getAttribute('aria-describedby')} ${text.id}`);
-  input.addEventListener('input', () => {
-    const score = passwordStrength(input.value);
-    meter.setAttribute('value', String(score));
-    text.textContent = t(['strength_empty', 'strength_short', 'strength_weak', 'strength_fair', 'strength_strong'][score]);
-    wrap.dataset.strength = String(score);
-  });
-  wrap.append(meter, text);
-  return wrap;
-}
-
-/** Same password twice and long enough, else the error text. */
-function checkNewPassword(form) {
-  const pw = form.elements.namedItem('password').value;
-  if (pw.length < MIN_PASSWORD) return t('err_short');
-  if (pw !== form.elements.namedItem('password2').value) return t('err_mismatch');
-  return null;
-}
-
-/** @param {HTMLElement} main @param {string} token @param {() => void} done */
-export async function enrollView(main, token, done) {
-  replace(main, h('p', null, t('loading')));
-  let info;
-  try {
-    info = await api('GET', `/api/enroll/${encodeURIComponent(token)}`);
-  } catch (e) {
-    replace(main, h('h1', null, t('enroll_title')), h('p', { class: 'error', role: 'alert' }, e.status === 404 || e.status === 410 ? t('link_bad') : describeError(e)));
-    return;
-  }
-  const error = errorBox();
-  const form = h('form', { class: 'card', novalidate: true },
-    field(t('login_name'), { name: 'login', autocomplete: 'username', required: true, maxlength: 64, autocapitalize: 'none', spellcheck: 'false' },
-      { hint: t('login_name_hint') }),
-    newPasswordField(t('password')),
-    field(t('password_again'), { type: 'password', name: 'password2', autocomplete: 'new-password', required: true }),
-    checkbox(t('shared_computer'), { name: 'shared' }),
-    error,
-    h('button', { type: 'submit', class: 'primary' }, t('create_account')));
-  form.addEventListener('submit', async (ev) => {
-    ev.preventDefault();
-    const problem = checkNewPassword(form);
-    const loginName = form.elements.namedItem('login').value.trim();
-    if (!loginName) return error.show(t('login_name'));
-    if (problem) return error.show(problem);
-    await busy(form, error, async () => {
-      const text = await session.enroll(token, info.account_id, {
-        login: loginName, password: form.elements.namedItem('password').value, language: lang(),
-        memoryOnly: form.elements.namedItem('shared').checked,
-      });
-      // The child's name and the earlier entries, at once, when the link carried them (§6.7).
-      // The recovery key is shown whatever happens here: it is shown only once.
-      let joinError = null;
-      try {
-        await joinIfInvited(info.booklet_id);
-      } catch (e) {
-        joinError = e;
-      }
-      recoveryKeyView(main, text, done);
-      if (joinError) main.prepend(h('p', { class: 'error', role: 'alert' }, describeError(joinError)));
-    });
-  });
-  replace(main,
-    h('h1', null, t('enroll_title')),
-    h('p', null, t('enroll_intro')),
-    h('p', { class: 'muted' }, t('enroll_invited_as', { role: t(`role_${info.role}`) })),
-    form);
-}
-
-/** Shown once, right after enrollment; Continue only after "I have saved it". */
-export function recoveryKeyView(main, text, done) {
-  const go = h('button', { type: 'button', class: 'primary', disabled: true, onclick: done }, t('continue'));
-  const saved = checkbox(t('recovery_saved'), { name: 'saved', onchange: (ev) => { go.disabled = !ev.target.checked; } });
-  replace(main,
-    h('h1', { tabindex: '-1' }, t('recovery_title')),
-    h('p', null, t('recovery_intro')),
-    h('p', { class: 'recovery-key', id: 'recovery-key' }, text),
-    h('div', { class: 'card' },
-      h('button', { type: 'button', class: 'secondary', onclick: () => window.print() }, t('print')),
-      saved, go));
-  main.querySelector('h1').focus();
-  announce(t('recovery_title'));
-}
+import { busy, errorBox } from './common.mjs';
 
 /** @param {HTMLElement} main @param {() => void} done */
 export function loginView(main, done, message) {
@@ -117,30 +23,4 @@ export function loginView(main, done, message) {
   });
   replace(main, h('h1', null, t('login_title')), message ? h('p', { class: 'notice', role: 'status' }, message) : null,
     form, h('p', null, h('a', { href: '#/recover' }, t('forgot'))));
-}
-
-/** @param {HTMLElement} main @param {() => void} done */
-export function recoverView(main, done) {
-  const error = errorBox();
-  const form = h('form', { class: 'card', novalidate: true },
-    field(t('login_name'), { name: 'login', autocomplete: 'username', required: true, autocapitalize: 'none', spellcheck: 'false' }),
-    field(t('recovery_key'), { name: 'recovery', autocomplete: 'off', required: true, autocapitalize: 'characters', spellcheck: 'false' },
-      { hint: t('recovery_key_hint') }),
-    newPasswordField(t('new_password')),
-    field(t('password_again'), { type: 'password', name: 'password2', autocomplete: 'new-password', required: true }),
-    checkbox(t('shared_computer'), { name: 'shared' }),
-    error,
-    h('button', { type: 'submit', class: 'primary' }, t('set_password')));
-  form.addEventListener('submit', async (ev) => {
-    ev.preventDefault();
-    const problem = checkNewPassword(form);
-    if (problem) return error.show(problem);
-    await busy(form, error, async () => {
-      await session.recover(form.elements.namedItem('login').value.trim(), form.elements.namedItem('recovery').value,
-        form.elements.namedItem('password').value, { memoryOnly: form.elements.namedItem('shared').checked });
-      done();
-    }, { 'recovery-key-malformed': 'err_recovery_key', 'recovery-key-checksum': 'err_recovery_key', 'invalid-credentials': 'err_recovery', 'bundle-decrypt-failed': 'err_recovery' });
-  });
-  replace(main, h('h1', null, t('recover_title')), h('p', null, t('recover_intro')), form,
-    h('p', null, h('a', { href: '#/login' }, t('to_login'))));
 }

@@ -1,4 +1,4 @@
-/** Pieces shared by the screens: error boxes, busy state, password strength. */
+/** Pieces shared by the screens: error boxes and busy state. */
 import { describeError } from '../api.mjs';
 import { announce, h } from '../dom.mjs';
 import { t } from '../i18n.mjs';
@@ -34,23 +34,4 @@ export async function busy(form, error, work, overrides) {
     form.removeAttribute('aria-busy');
     buttons.forEach((b) => { b.disabled = false; });
   }
-}
-
-/**
- * A rough strength score for the hint (0 empty, 1 too short, 2 weak, 3 fair, 4 strong): length and
- * variety, with repeated or very common patterns marked down. A hint only; the real defence is
- * PBKDF2 and the recovery key.
- * @param {string} pw
- */
-export function passwordStrength(pw) {
-  if (!pw) return 0;
-  if (pw.length < 10) return 1;
-  const lower = pw.toLowerCase();
-  if (/^(.)\1+$/.test(pw) || /^(1234|qwert|salasana|password|lösenord|abcd)/.test(lower)) return 2;
-  const classes = [/[a-zåäö]/, /[A-ZÅÄÖ]/, /\d/, /[^\w\såäöÅÄÖ]/].filter((re) => re.test(pw)).length;
-  const words = pw.trim().split(/\s+/).length;
-  const points = pw.length + 3 * classes + 4 * (words - 1);
-  if (points >= 26) return 4;
-  if (points >= 17) return 3;
-  return 2;
 }

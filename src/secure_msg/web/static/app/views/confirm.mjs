@@ -10,6 +10,11 @@ import { NotConfirmed } from '../pins.mjs';
 
 let count = 0;
 
+/** The question per kind sent: "this message" is no name for a homework or its log. */
+const SEND_QUESTION = {
+  note: 'newcomers_send', homework: 'newcomers_send_homework', 'homework-log': 'newcomers_send_log', title: 'newcomers_send_title',
+};
+
 /** "Liisa (caregiver)"; a relabelled member as nameOf says it. @param {import('../data.mjs').Member} m */
 const who = (m) => (m.relabelled || !m.name ? nameOf(m, t) : t('name_role', { name: m.name, role: t(`role_${m.role}`) }));
 
@@ -19,11 +24,13 @@ const who = (m) => (m.relabelled || !m.name ? nameOf(m, t) : t('name_role', { na
  * @param {HTMLElement} anchor the form (or row) the question belongs to
  * @param {string} bookletId @param {import('../data.mjs').Member[]} newcomers
  * @param {'send' | 'share'} what
+ * @param {string} [kind] the entry kind sent, so the question names it (a note, a homework, a log)
  * @returns {Promise<boolean>}
  */
-export function confirmNewcomers(anchor, bookletId, newcomers, what = 'send') {
+export function confirmNewcomers(anchor, bookletId, newcomers, what = 'send', kind = 'note') {
   const id = `newcomers-${++count}`;
   const names = newcomers.map(who).join(', ');
+  const question = what === 'share' ? 'newcomers_share' : SEND_QUESTION[kind] ?? 'newcomers_send';
   // "Working…" would be untrue while the question waits for an answer.
   const working = /** @type {HTMLElement | null} */ (anchor.querySelector('.working'));
   if (working) working.hidden = true;
@@ -43,11 +50,11 @@ export function confirmNewcomers(anchor, bookletId, newcomers, what = 'send') {
       onkeydown: (/** @type {KeyboardEvent} */ ev) => { if (ev.key === 'Escape') done(false); },
     },
     h('h2', { id: `${id}-h` }, t('newcomers_title')),
-    h('p', { id: `${id}-q` }, t(what === 'send' ? 'newcomers_send' : 'newcomers_share', { names })),
+    h('p', { id: `${id}-q` }, t(question, { names })),
     h('p', { class: 'muted' }, t('newcomers_hint')),
+    // Each link names its member in its visible text: identical links said nothing to the eye.
     h('ul', null, newcomers.map((m) => h('li', null,
-      // Named visibly: identical "Compare" links would not say whose number each opens.
-      h('a', { href: `#/b/${bookletId}/safety/${m.id}`, onclick: () => done(false) }, `${t('compare')}: ${who(m)}`)))),
+      h('a', { href: `#/b/${bookletId}/safety/${m.id}`, onclick: () => done(false) }, t('compare_named', { name: who(m) }))))),
     h('div', { class: 'row' },
       h('button', { type: 'button', class: 'primary', 'data-action': 'confirm-newcomers', onclick: () => done(true) },
         t(what === 'send' ? 'send' : 'share')),
@@ -59,10 +66,10 @@ export function confirmNewcomers(anchor, bookletId, newcomers, what = 'send') {
 
 /**
  * Options for post() and grantHistory() that ask beside `anchor`.
- * @param {HTMLElement} anchor @param {string} bookletId @param {'send' | 'share'} [what]
+ * @param {HTMLElement} anchor @param {string} bookletId @param {'send' | 'share'} [what] @param {string} [kind] what is sent
  */
-export const askingBeside = (anchor, bookletId, what = 'send') => ({
-  confirm: (/** @type {import('../data.mjs').Member[]} */ newcomers) => confirmNewcomers(anchor, bookletId, newcomers, what),
+export const askingBeside = (anchor, bookletId, what = 'send', kind = 'note') => ({
+  confirm: (/** @type {import('../data.mjs').Member[]} */ newcomers) => confirmNewcomers(anchor, bookletId, newcomers, what, kind),
 });
 
 /**

@@ -1,9 +1,13 @@
 /** How each kind of entry looks: notes, homework task cards (with logging), logs, titles, documents. */
 import { fromBase64url } from '../../crypto/index.mjs';
+import { describeError } from '../api.mjs';
 import { h } from '../dom.mjs';
 import { formatTime, t } from '../i18n.mjs';
 import { nameOf } from '../data.mjs';
 import { state } from '../session.mjs';
+import { errorBox } from './common.mjs';
+import { attachmentList } from './files.mjs';
+import { sanitiseFilename } from '../../crypto/file-meta.mjs';
 
 const DAY_MS = 86400000;
 
@@ -32,12 +36,28 @@ export const weekSummary = (n) => (n === 0 ? t('done_none_week') : n === 1 ? t('
 
 /**
  * @typedef {object} RenderContext
+ * @property {string} bookletId
  * @property {Map<string, import('../data.mjs').Member>} members
  * @property {Map<string, import('../data.mjs').Entry>} byId
  * @property {Map<string, number>} counts
  * @property {{account_id: string, read_seq: number}[]} receipts
- * @property {(entry: import('../data.mjs').Entry, how: string, form: HTMLElement) => Promise<void>} logHomework the form, to ask beside it
+ * @property {boolean} canWrite
+ * @property {boolean} canLog a family member (the therapist does not log her own homework)
+ * @property {(entry: import('../data.mjs').Entry, how: string, form: HTMLElement) => Promise<boolean>} logHomework
+ *   the form, to ask beside it; false when the writer cancelled; throws when it failed
  */
+
+/**
+ * What an entry's look depends on besides the entry itself: the page re-renders an entry only
+ * when this changes, so an open form in it (and what is typed there) stays.
+ * @param {import('../data.mjs').Entry} e @param {RenderContext} ctx
+ */
+export function entrySignature(e, ctx) {
+  const parts = [e.payload ? 1 : 0, e.error ?? '', nameOf(ctx.members.get(e.authorId), t), readByNames(e, ctx).join(',')];
+  if (e.kind === 'homework') parts.push(ctx.counts.get(e.id) ?? 0, ctx.canLog);
+  if (e.kind === 'homework-log') parts.push(ctx.byId.get(e.payload?.homework)?.payload?.task ?? '');
+  return JSON.stringify(parts);
+}
 
 /** @param {import('../data.mjs').Entry} e @param {RenderContext} ctx */
 export function renderEntry(e, ctx) {
@@ -46,7 +66,7 @@ export function renderEntry(e, ctx) {
   // Every kind names its author, so nothing reads as if it came from the service itself.
   const byline = () => [' · ', h('span', { class: 'author' }, who), ' · ', time];
   const meta = (label) => h('p', { class: 'meta' }, h('span', { class: 'kind' }, label), byline());
-  const attrs = (kind) => ({ class: `entry entry-${kind}`, 'data-seq': e.seq, 'data-kind': e.kind });
+  const attrs = (kind) => ({ class: `entry entry-${kind}`, 'data-seq': e.seq, 'data-kind': e.kind, 'data-entry': e.id });
   if (!e.payload) {
     return h('li', attrs('error'), meta('!'), h('p', { class: 'text' }, t('cannot_open', { code: e.error ?? '' })));
   }
@@ -64,7 +84,10 @@ export function renderEntry(e, ctx) {
           t('log_line', { who, task, how: p.how }), ' · ', time));
     }
     case 'document':
-      return h('li', attrs('note'), h('article', null, meta(t('kind_document')), documentLink(p)));
+      // The second form names files kept as blobs (§4.5); the first carries one file inline.
+      return h('li', attrs('note'), h('article', null, meta(t('kind_document')),
+        p.attachments ? [p.text ? h('p', { class: 'text' }, p.text) : null, attachmentList(ctx.bookletId, p.attachments)] : documentLink(p),
+        readBy(e, ctx)));
     case 'system':
       return h('li', attrs('system'), h('p', { class: 'quiet' }, `${t('kind_system')}: `, p.text, byline()));
     default:
@@ -72,27 +95,22 @@ export function renderEntry(e, ctx) {
   }
 }
 
-/** "Read by …" under my own entries: the other current members whose receipt covers it. */
-function readBy(e, ctx) {
-  if (e.authorId !== state.account?.id) return null;
-  const names = ctx.receipts
+/** The other current members whose receipt covers my own entry. @returns {string[]} */
+function readByNames(e, ctx) {
+  if (e.authorId !== state.account?.id) return [];
+  return ctx.receipts
     .filter((r) => r.account_id !== state.account.id && r.read_seq >= e.seq && ctx.members.get(r.account_id) && !ctx.members.get(r.account_id).removed)
     .map((r) => nameOf(ctx.members.get(r.account_id), t));
+}
+
+/** "Read by …" under my own entries. */
+function readBy(e, ctx) {
+  const names = readByNames(e, ctx);
   return names.length ? h('p', { class: 'receipt' }, t('read_by', { names: names.join(', ') })) : null;
 }
 
 /** How long a download's blob URL lives: long enough for any browser to start saving it. */
 const DOWNLOAD_URL_MS = 30_000;
-
-/**
- * A file name safe to show and to save: no control characters, no bidi overrides or isolates
- * (U+202E can make "x<U+202E>fdp.exe" read as "xexe.pdf"), no path separators.
- * @param {unknown} name
- */
-function safeFileName(name) {
-  const clean = String(name).replace(/[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069/\\]/g, '').trim();
-  return clean.replace(/^\.+/, '') || t('kind_document');
-}
 
 /** Standard or url-safe base64 to bytes, or null. @param {unknown} data */
 function documentBytes(data) {
@@ -108,7 +126,7 @@ function documentBytes(data) {
  * after, so decrypted files do not pile up in memory with every render.
  */
 function documentLink(p) {
-  const name = safeFileName(p.name);
+  const name = sanitiseFilename(p.name);
   const bytes = documentBytes(p.data);
   if (!bytes) return h('p', { class: 'text' }, name);
   const save = () => {
@@ -124,7 +142,8 @@ function taskCard(e, ctx, meta) {
   const p = e.payload;
   const headingId = `task-${e.id}`;
   const n = ctx.counts.get(e.id) ?? 0;
-  const form = h('form', { class: 'log-form', hidden: true },
+  const logError = errorBox();
+  const form = h('form', { class: 'log-form', hidden: true, 'data-form': 'homework-log' },
     h('fieldset', null,
       h('legend', null, t('how_legend')),
       ['how_well', 'how_ok', 'how_hard'].map((key, i) => {
@@ -132,6 +151,7 @@ function taskCard(e, ctx, meta) {
         return h('div', { class: 'check' }, h('input', { type: 'radio', name: 'how', id, value: t(key), checked: i === 0 }), h('label', { for: id }, t(key)));
       })),
     h('div', { class: 'field' }, h('label', { for: `${headingId}-more` }, t('how_more')), h('input', { id: `${headingId}-more`, name: 'more', maxlength: 500 })),
+    logError,
     h('div', { class: 'row' },
       h('button', { type: 'submit', class: 'primary' }, t('save')),
       h('button', { type: 'button', class: 'secondary', onclick: () => { form.hidden = true; open.hidden = false; open.focus(); } }, t('cancel'))));
@@ -141,8 +161,21 @@ function taskCard(e, ctx, meta) {
     ev.preventDefault();
     const choice = form.querySelector('input[name=how]:checked')?.value ?? '';
     const more = form.elements.namedItem('more').value.trim();
-    form.querySelectorAll('button').forEach((b) => { b.disabled = true; });
-    await ctx.logHomework(e, more ? `${choice} – ${more}` : choice, form);
+    const buttons = [...form.querySelectorAll('button')];
+    buttons.forEach((b) => { b.disabled = true; });
+    logError.clear();
+    try {
+      // Cancelled or failed, the form stays open with what was written; failed, it says why.
+      if (await ctx.logHomework(e, more ? `${choice} – ${more}` : choice, form)) {
+        form.reset();
+        form.hidden = true;
+        open.hidden = false;
+      }
+    } catch (err) {
+      logError.show(describeError(err));
+    } finally {
+      buttons.forEach((b) => { b.disabled = false; });
+    }
   });
   return h('article', { class: 'task', 'aria-labelledby': headingId },
     meta,
@@ -150,6 +183,6 @@ function taskCard(e, ctx, meta) {
     h('p', { class: 'frequency' }, t('frequency', { f: p.frequency })),
     p.text ? h('p', { class: 'text' }, p.text) : null,
     h('p', { class: 'summary', 'data-count': n }, weekSummary(n)),
-    ctx.canWrite ? [open, form] : null,
+    ctx.canWrite && ctx.canLog ? [open, form] : null,
     readBy(e, ctx));
 }

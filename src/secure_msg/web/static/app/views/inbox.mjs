@@ -3,7 +3,7 @@ import { api, describeError } from '../api.mjs';
 import { announce, field, h, replace } from '../dom.mjs';
 import { t } from '../i18n.mjs';
 import { bookletTitle, post } from '../data.mjs';
-import { onEntry } from '../live.mjs';
+import { onEntry, onEvent } from '../live.mjs';
 import { state } from '../session.mjs';
 import { busy, errorBox } from './common.mjs';
 import { askingBeside, unlessCancelled } from './confirm.mjs';
@@ -40,6 +40,13 @@ export function inboxView(main) {
     if (b && event.author_id !== state.account?.id) announce(t('new_entries_in', { title: titleOf(b.id) ?? t('untitled') }));
   });
 
+  // A grant can make a title readable without a new entry; a removal takes a booklet away.
+  const stopOthers = onEvent((event) => {
+    if (event.type !== 'grant' && event.type !== 'removed') return;
+    cache.delete(event.booklet_id);
+    load();
+  });
+
   const therapist = state.account?.role === 'therapist';
   const loaded = load();
   replace(main,
@@ -48,7 +55,10 @@ export function inboxView(main) {
     therapist ? noticeProblems(titleOf, loaded) : null,
     therapist ? newBookletForm(load) : null,
     h('section', { id: 'appointments-hook', class: 'hook', hidden: true, 'aria-label': 'appointments' }));
-  return stop;
+  return () => {
+    stop();
+    stopOthers();
+  };
 }
 
 /** One booklet in the list: a link whose accessible name includes the unread count. */
@@ -65,7 +75,7 @@ function item(b, title) {
 }
 
 /** Therapists open a booklet: create it, then post its (encrypted) title as the first entry. */
-function newBookletForm(reload) {
+export function newBookletForm(reload) {
   const error = errorBox();
   const form = h('form', { class: 'card' },
     h('h2', null, t('new_booklet')),
@@ -80,7 +90,7 @@ function newBookletForm(reload) {
       const { id } = await api('POST', '/api/booklets');
       // Only I am a member yet: anyone else the server added is asked about. Cancelled, the
       // booklet stays untitled.
-      if (await unlessCancelled(() => post(id, 'title', { title }, askingBeside(form, id)))) form.reset();
+      if (await unlessCancelled(() => post(id, 'title', { title }, askingBeside(form, id, 'send', 'title')))) form.reset();
       await reload();
       location.hash = `#/b/${id}`;
     });

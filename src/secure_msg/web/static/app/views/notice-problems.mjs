@@ -5,7 +5,7 @@
  * (not colour alone).
  */
 import { api, describeError } from '../api.mjs';
-import { h, replace } from '../dom.mjs';
+import { announce, h, replace } from '../dom.mjs';
 import { formatTime, t } from '../i18n.mjs';
 import { errorBox } from './common.mjs';
 
@@ -13,7 +13,7 @@ import { errorBox } from './common.mjs';
 export const PROBLEM_STATUSES = ['failed', 'undelivered', 'ambiguous', 'reconciled', 'duplicate_suspected', 'expired'];
 /** The notice kinds a therapist may see here. */
 export const PROBLEM_KINDS = ['invitation', 'reminder', 'cancelled_by_therapist', 'cancellation_confirmed',
-  'family_cancelled_alert', 'opt_out_alert', 'new_entry_ping', 'period_ending'];
+  'family_cancelled_alert', 'opt_out_alert', 'new_entry_ping', 'period_ending', 'booklet_closed', 'export_reminder'];
 
 /**
  * One problem as a line of text in the current language.
@@ -42,7 +42,8 @@ export function noticeProblems(titleOf, ready) {
         h('h2', { id: 'notice-problems-h' }, t('notice_problems_title')),
         h('ul', { class: 'notice-problems-list' }, notices.map((n) => h('li', { class: `notice-problem notice-${n.status}` },
           h('span', null, describeProblem(n, t)),
-          n.booklet_id ? [' · ', h('a', { href: `#/b/${n.booklet_id}` }, titleOf(n.booklet_id) ?? t('untitled'))] : null))));
+          n.booklet_id ? [' · ', h('a', { href: `#/b/${n.booklet_id}` }, titleOf(n.booklet_id) ?? t('untitled'))] : null,
+          retryButton(n, titleOf)))));
       section.hidden = false;
     } catch (e) {
       error.show(describeError(e));
@@ -51,4 +52,27 @@ export function noticeProblems(titleOf, ready) {
     }
   })();
   return section;
+}
+
+/** Statuses a therapist can send again (POST /api/notices/{id}/retry); never an invitation. */
+export const RETRYABLE = ['failed', 'undelivered', 'expired'];
+
+/** "Send again" for a retryable notice; the line then says it is queued. */
+function retryButton(n, titleOf) {
+  if (!RETRYABLE.includes(n.status) || n.kind === 'invitation' || !n.booklet_id) return null;
+  const label = t('notice_retry_named', { what: describeProblem(n, t), title: titleOf(n.booklet_id) ?? t('untitled') });
+  const note = h('span', { class: 'muted', role: 'status' });
+  const button = h('button', { type: 'button', class: 'secondary', 'aria-label': label, onclick: async () => {
+    button.disabled = true;
+    try {
+      await api('POST', `/api/notices/${n.id}/retry`);
+      note.textContent = t('notice_retried');
+      button.remove();
+      announce(t('notice_retried'));
+    } catch (e) {
+      button.disabled = false;
+      note.textContent = describeError(e, { 'notice-not-retryable': 'notice_not_retryable' });
+    }
+  } }, t('notice_retry'));
+  return h('div', { class: 'row' }, button, note);
 }

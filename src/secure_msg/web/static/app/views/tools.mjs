@@ -1,16 +1,16 @@
 /** The members panel (verification state, safety numbers) and the therapist's tools. */
 import { api, describeError } from '../api.mjs';
-import { announce, field, h, replace } from '../dom.mjs';
+import { announce, field, h } from '../dom.mjs';
 import { t } from '../i18n.mjs';
 import { grantHistory, nameOf, post } from '../data.mjs';
-import { trustedLink } from '../invite-link.mjs';
 import { state } from '../session.mjs';
 import { busy, errorBox } from './common.mjs';
 import { askingBeside, unlessCancelled } from './confirm.mjs';
+import { inviteMemberForm } from './invite-member.mjs';
 
 /**
  * @param {string} bookletId @param {import('../data.mjs').Member[]} all
- * @param {import('../data.mjs').Entry[]} entries
+ * @param {() => Promise<import('../data.mjs').Entry[]>} entries every entry read, once the page has read them all
  * @param {{therapist: boolean, onChange: () => Promise<void>}} opts
  */
 export function membersPanel(bookletId, all, entries, { therapist, onChange }) {
@@ -30,7 +30,7 @@ export function membersPanel(bookletId, all, entries, { therapist, onChange }) {
         actions.append(h('button', { type: 'button', class: 'secondary', 'data-action': 'share',
           onclick: (ev) => act(ev.currentTarget, async () => {
             let n = 0;
-            if (!await unlessCancelled(async () => { n = await grantHistory(bookletId, m, entries, askingBeside(actions, bookletId, 'share')); })) return;
+            if (!await unlessCancelled(async () => { n = await grantHistory(bookletId, m, await entries(), askingBeside(actions, bookletId, 'share')); })) return;
             status.textContent = n ? t('shared_n', { n, name }) : t('nothing_to_share');
           }) }, t('share_history', { name })));
       }
@@ -41,7 +41,11 @@ export function membersPanel(bookletId, all, entries, { therapist, onChange }) {
             onclick: (ev) => act(ev.currentTarget, async () => {
               await api('DELETE', `/api/booklets/${bookletId}/members/${m.id}`);
               announce(t('removed_ok', { name }));
+              // Answered: the question goes, so the panel is free to show the members as they are now.
+              confirm.remove();
+              cancel.remove();
               await onChange();
+              document.querySelector('[data-panel=members] summary')?.focus();
             }) }, t('confirm_remove', { name }));
           const cancel = h('button', { type: 'button', class: 'secondary', onclick: () => { confirm.remove(); cancel.remove(); remove.hidden = false; remove.focus(); } }, t('cancel'));
           actions.append(confirm, cancel);
@@ -67,12 +71,12 @@ export function membersPanel(bookletId, all, entries, { therapist, onChange }) {
       button.disabled = false;
     }
   }
-  return h('details', { class: 'panel members', open: therapist || undefined },
+  return h('details', { class: 'panel members', open: therapist || undefined, 'data-panel': 'members' },
     h('summary', null, `${t('members')} (${current.length})`),
     h('ul', { class: 'member-list' }, current.map(row)), status, error);
 }
 
-/** Post homework; invite a guardian or caregiver and show the one-time link. */
+/** Post homework; invite a guardian or caregiver (views/invite-member.mjs). */
 export function therapistTools(bookletId, { onPosted }) {
   const hwError = errorBox();
   const homework = h('form', { class: 'card', 'data-form': 'homework' },
@@ -89,41 +93,13 @@ export function therapistTools(bookletId, { onPosted }) {
     await busy(homework, hwError, async () => {
       const fields = { task: get('task'), frequency: get('frequency') };
       if (get('text')) fields.text = get('text');
-      if (!await unlessCancelled(() => post(bookletId, 'homework', fields, askingBeside(homework, bookletId)))) return;
+      if (!await unlessCancelled(() => post(bookletId, 'homework', fields, askingBeside(homework, bookletId, 'send', 'homework')))) return;
       homework.reset();
       await onPosted();
       announce(t('sent'));
     });
   });
 
-  const inviteError = errorBox();
-  const result = h('div', { class: 'invite-result', 'aria-live': 'polite' });
-  const invite = h('form', { class: 'card', 'data-form': 'invite' },
-    h('h3', null, t('invite')),
-    field(t('invite_role'), { name: 'role' }, { tag: 'select', options: [['guardian', t('role_guardian')], ['caregiver', t('role_caregiver')]] }),
-    field(t('invite_name'), { name: 'name', maxlength: 100 }),
-    inviteError,
-    h('button', { type: 'submit', class: 'primary' }, t('make_link')),
-    result);
-  invite.addEventListener('submit', async (ev) => {
-    ev.preventDefault();
-    await busy(invite, inviteError, async () => {
-      const body = { role: invite.elements.namedItem('role').value };
-      const name = invite.elements.namedItem('name').value.trim();
-      if (name) body.name = name;
-      const issued = await api('POST', `/api/booklets/${bookletId}/invitations`, body);
-      issued.link = await trustedLink(bookletId, issued, body.role); // the history goes with it (§6.7)
-      invite.reset();
-      const link = h('input', { id: 'invite-link', readonly: true, value: issued.link, class: 'link' });
-      const copied = h('span', { class: 'muted', role: 'status' });
-      replace(result,
-        h('label', { for: 'invite-link' }, t('invite_link')), link,
-        h('button', { type: 'button', class: 'secondary', onclick: async () => {
-          link.select();
-          try { await navigator.clipboard.writeText(issued.link); copied.textContent = t('copied'); } catch { /* selected; copy by hand */ }
-        } }, t('copy')), copied);
-      link.focus();
-    });
-  });
+  const invite = inviteMemberForm(bookletId); // role, name, phone/e-mail, SMS/e-mail, links kept
   return h('details', { class: 'panel tools', open: true }, h('summary', null, t('tools')), homework, invite);
 }

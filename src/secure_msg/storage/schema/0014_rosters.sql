@@ -1,4 +1,4 @@
--- 0008 (renumbered 0012 at merge): the therapist's signed roster of each booklet (docs/protocol.md
+-- 0014: the therapist's signed roster of each booklet (docs/protocol.md
 -- §6.6), and invitations that carry trust (§6.7): the record she signed and the history grant sealed to the invitation
 -- key, and the join proof each member made with it. All are public-key objects or ciphertext;
 -- the invitation secret never reaches the server.
