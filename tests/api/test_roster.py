@@ -10,7 +10,7 @@ from secure_msg.client.http import ClientError, b64e
 from secure_msg.crypto import roster as roster_crypto
 from secure_msg.web.services import SERVICES
 
-from .conftest import PASSWORD, World
+from .conftest import CAREGIVER_UNTIL, PASSWORD, World
 
 
 async def _join(world: World, therapist: Client, booklet: str, login: str,
@@ -23,6 +23,13 @@ async def _join(world: World, therapist: Client, booklet: str, login: str,
     client = world.new_client()
     await client.enroll(world.base + link[link.index("/enroll/"):], login, PASSWORD)
     return client
+
+
+async def _entry_count(world: World, booklet: str) -> int:
+    db = world.http.app[SERVICES].db
+    row = await db.read(lambda c: c.execute(
+        "SELECT count(*) FROM entries WHERE booklet_id = ?", (bytes.fromhex(booklet),)).fetchone())
+    return int(row[0])
 
 
 async def _roster_row(world: World, booklet: str) -> tuple[int, bytes] | None:
@@ -81,28 +88,53 @@ async def test_a_link_naming_another_therapist_is_refused_before_joining_trust(
 
 async def test_a_parents_first_message_asks_nothing_when_everyone_is_vouched_for(
         world: World) -> None:
-    """Mum, dad and daycare joined with links; mum's first entry is sealed to all of them with
+    """Mum and dad joined with links; mum's first entry is sealed to them with
     `allow_unverified=False` (the CLI without --confirm-unverified), before the therapist's
-    client has even run again (the join proofs vouch until the next roster)."""
+    client has even run again (the join proofs vouch until the next roster). A caregiver's link
+    carries no trust (the guardians' consent decides what she reads, §5.1): she is refused
+    unlisted until every guardian approved, then refused for being outside the roster, until the
+    therapist's client signs her in (the order of the two refusals:
+    tests/js/consent-client.test.mjs); then no parent is asked about anyone."""
     therapist = await world.therapist()
     booklet = await therapist.create_booklet("Eetu")
     mum = await _join(world, therapist, booklet, "aiti")
     dad = await _join(world, therapist, booklet, "isa")
-    daycare = await _join(world, therapist, booklet, "paivakoti", "caregiver")
     version_before = (await _roster_row(world, booklet) or (0, b""))[0]
     posted = await mum.post(booklet, "note", text="Hei kaikille", allow_unverified=False)
     assert posted["new_recipients"] == []
-    assert mum.rosters[booklet].via_invitation == {dad.profile.account_id,
-                                                   daycare.profile.account_id}
+    assert mum.rosters[booklet].via_invitation == {dad.profile.account_id}
     assert (await _roster_row(world, booklet) or (0, b""))[0] == version_before
-    # The therapist's next run signs them in; from then on the roster itself vouches.
-    await therapist.post(booklet, "note", text="Tervetuloa", allow_unverified=False)
+
+    world.clock.advance(1)
+    link = (await therapist.invite(booklet, "caregiver", name="paivakoti",
+                                   until=CAREGIVER_UNTIL, scope="new"))["link"]
+    assert "#" not in link  # no trust and no history sealed to a caregiver's link
+    daycare = world.new_client()
+    await daycare.enroll(world.base + link[link.index("/enroll/"):], "paivakoti", PASSWORD)
+    care_id = daycare.profile.account_id
+    # Not approved yet: not listed as a member, so nothing is sealed to her.
+    assert care_id not in {m.account_id for m in await mum.members(booklet)}
+    await mum.post(booklet, "note", text="Vielä ilman", allow_unverified=False)
+    entries_before = await _entry_count(world, booklet)
+    await mum.consent(booklet, care_id, "approve")
+    await dad.consent(booklet, care_id, "approve")
+    with pytest.raises(ClientError) as refused:  # approved, but the therapist has not signed
+        await mum.post(booklet, "note", text="Ei vielä", allow_unverified=False)
+    assert refused.value.code == "roster-refused"
+    assert refused.value.extra["refused"] == {care_id: "not-in-roster"}
+    assert await _entry_count(world, booklet) == entries_before  # nothing was sealed
+
+    # The therapist's next run signs them all in (she confirms the caregiver, who joined
+    # without trust); from then on the roster itself vouches.
+    await therapist.post(booklet, "note", text="Tervetuloa")
     stored = await _roster_row(world, booklet)
     assert stored is not None
-    assert stored[0] == version_before + 1
+    assert stored[0] > version_before
     listed = {m.account_id.hex() for m in roster_crypto.parse_roster(stored[1]).members}
     assert listed == {therapist.profile.account_id, mum.profile.account_id,
-                      dad.profile.account_id, daycare.profile.account_id}
+                      dad.profile.account_id, care_id}
+    posted = await mum.post(booklet, "note", text="Nyt", allow_unverified=False)
+    assert posted["new_recipients"] == []
     await dad.post(booklet, "note", text="Kiitos", allow_unverified=False)
     assert dad.rosters[booklet].via_invitation == frozenset()
 

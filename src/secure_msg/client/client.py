@@ -612,7 +612,9 @@ class Client:
             body["send"] = list(send)
         result: dict[str, Any] = await self.api.call(
             "POST", f"/api/booklets/{booklet_id}/invitations", body)
-        if self.keys is not None and via is not None:  # the link carries trust (§6.7)
+        # The link carries trust (§6.7), except a caregiver's: the guardians' consent (§5.1)
+        # decides what they may read, so no history may be sealed to their link.
+        if self.keys is not None and via is not None and role != "caregiver":
             result["link"] += "#" + await self._invitation_trust(
                 booklet_id, int(result["id"]), role, via)
         return result

@@ -87,8 +87,9 @@ function build(bookletId) {
       for (const name of ['name', 'phone', 'email']) if (get(name)) body[name] = get(name);
       const issued = await api('POST', `/api/booklets/${bookletId}/invitations`, body);
       // The link shown here carries trust and history in its fragment (§6.7); a link the server
-      // sends by SMS/e-mail never does (it stays plain).
-      issued.link = await trustedLink(bookletId, issued, body.role);
+      // sends by SMS/e-mail never does, nor a caregiver's: the guardians' consent (§5.1)
+      // decides what a caregiver reads, so no history is sealed to their link.
+      if (body.role !== 'caregiver') issued.link = await trustedLink(bookletId, issued, body.role);
       const who = body.name ?? t('invite_unnamed');
       const role = form.elements.namedItem('role').value;
       form.reset();
