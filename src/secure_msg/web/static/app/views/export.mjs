@@ -17,11 +17,10 @@ import { writeZip } from '../zip.mjs';
 import { describeAccess } from './access-log.mjs';
 import { errorBox } from './common.mjs';
 import {
-  KIND_NAMES, ProtocolError, blobLength, decryptFile, entryHash, fingerprint, fromBase64url, fromHex, parseEntry,
-  sanitiseFilename, toHex,
+  KIND_NAMES, ProtocolError, entryHash, fingerprint, fromBase64url, fromHex, parseEntry, sanitiseFilename, toHex,
 } from '../../crypto/index.mjs';
 import { equal, utf8 } from '../../crypto/encoding.mjs';
-import { MIN_CHUNK_SIZE } from '../../crypto/file-stream.mjs';
+import { MIN_CHUNK_SIZE, blobLength, decryptFile } from '../../crypto/file-stream.mjs';
 import { LABEL } from '../../crypto/labels.mjs';
 import { sign } from '../../crypto/primitives.mjs';
 
