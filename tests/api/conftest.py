@@ -68,6 +68,9 @@ class World:
         await client.enroll(self.base + link[link.index("/enroll/"):], login, PASSWORD)
         if role == "caregiver":
             await self.consent_all(booklet, client.profile.account_id)
+            # A caregiver's link carries no trust (§6.7): the therapist confirms her, which
+            # signs her into the roster, or every other member's client refuses her (§6.6).
+            await therapist.roster(booklet, confirm=[client.profile.account_id])
         else:
             self.guardians.setdefault(booklet, []).append(client)
         if grant_title:

@@ -346,6 +346,8 @@ async def test_history_scope_reuses_the_history_grant(world: World) -> None:
     await therapist.post(booklet, "note", text="aiempi")
     daycare = await _caregiver(world, therapist, booklet, scope="history")
     await mother.consent(booklet, daycare.profile.account_id, "approve")
+    # Her link carried no trust: the therapist's client signs her into the roster (§6.6).
+    await therapist.roster(booklet, confirm=[daycare.profile.account_id])
     assert await mother.grant_history(booklet, daycare.profile.account_id, {"note"}) == 1
     assert [e.payload["text"] for e in await daycare.read(booklet, kinds={"note"})
             if not e.error] == ["aiempi"]

@@ -207,6 +207,7 @@ class Client:
         self._synced: client_state.ClientState | None = None
         # What the last roster check of each booklet found (docs/protocol.md §6.6).
         self.rosters: dict[str, roster_trust.RosterView] = {}
+        self._closed: set[str] = set()  # booklets whose server refused a roster: closed
         # What the last join with a link that carried trust did (§6.7): for the user to be told.
         self.last_join: dict[str, Any] | None = None
 
@@ -511,6 +512,9 @@ class Client:
                 raise _unverified([m for m in members if m.account_id in view.refused])
             confirmed = [m for m in members if m.account_id in view.refused]
             view = await self.roster(booklet_id, members, confirm=list(view.refused))
+        if view.blocks and booklet_id in self._closed:  # the real reason nothing is sealed
+            raise ClientError(409, "booklet-closed", "The booklet is closed: it can be read and "
+                              "exported, but not changed")
         if view.blocks:
             raise _refused(view, members)
         return confirmed
@@ -546,6 +550,7 @@ class Client:
                                     {"base_version": version - 1, "roster": b64e(blob)})
             except ClientError as exc:
                 if exc.code == "booklet-closed":  # read-only now: the stored roster stands
+                    self._closed.add(booklet_id)
                     return view
                 if exc.code != "roster-version-conflict":
                     raise
