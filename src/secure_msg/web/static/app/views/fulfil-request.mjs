@@ -14,13 +14,13 @@ const TEXTS = {
   fi: { label: 'Tämä vastaa pyyntöön', none: 'Ei pyyntöä' },
   sv: { label: 'Detta svarar på en begäran', none: 'Ingen begäran' },
 };
-const ft = (/** @type {'label' | 'none'} */ key) => (TEXTS[lang()] ?? TEXTS.en)[key];
+const rt = (/** @type {'label' | 'none'} */ key) => (TEXTS[lang()] ?? TEXTS.en)[key];
 
 /** The choice; hidden until `refresh(true)` finds open requests. @param {string} bookletId */
 export function fulfilChoice(bookletId) {
   const select = /** @type {HTMLSelectElement} */ (h('select', { id: `fulfils-${bookletId}`, name: 'fulfils_request' }));
   const panel = h('p', { class: 'row fulfils-request', hidden: true },
-    h('label', { for: select.id }, ft('label')), ' ', select);
+    h('label', { for: select.id }, rt('label')), ' ', select);
   let asked = 0;
 
   /** Show the open requests when files are chosen; hide otherwise. @param {boolean} wanted */
@@ -38,7 +38,7 @@ export function fulfilChoice(bookletId) {
     }
     if (mine !== asked) return;
     const keep = select.value;
-    replace(select, h('option', { value: '' }, ft('none')),
+    replace(select, h('option', { value: '' }, rt('none')),
       requests.map((/** @type {any} */ r) => h('option', { value: r.id }, describeRequest(r))));
     select.value = requests.some((/** @type {any} */ r) => r.id === keep) ? keep : '';
     panel.hidden = !requests.length;
