@@ -14,42 +14,24 @@ photographed open (access-log.png).
 from __future__ import annotations
 
 import asyncio
-import json
-import subprocess
-import sys
 import tempfile
 from datetime import date
 from pathlib import Path
 
 import aiohttp
-from playwright.async_api import Page, ViewportSize, async_playwright
+from playwright.async_api import Page, async_playwright
 
 from secure_msg.client import Client, Profile
-from secure_msg.testing.server_process import ServerProcess, start_server
+from secure_msg.testing.server_process import start_server
 
-OUT = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-PHONE: ViewportSize = {"width": 390, "height": 844}
+# The same browser, paths and helpers as the main screenshot script (run from tools/).
+from screenshots import ARGS, OUT, PHONE, local, shoot, therapist_link  # isort: skip
+
 PASSWORD = "correct horse battery staple"  # noqa: S105 (a throw-away account)
 
 
-def local(server: ServerProcess, link: str) -> str:
-    return server.base_url + link[link.index("/enroll/"):]
+PASSWORD = "correct horse battery staple"  # noqa: S105 (a throw-away account)
 
-
-def therapist_link(server: ServerProcess) -> str:
-    out = subprocess.run(
-        [sys.executable, "-m", "secure_msg", "admin", "invite", "--config",
-         str(server.config_path), "--role", "therapist", "--name", "Tiina Terapeutti", "--json"],
-        check=True, capture_output=True, text=True, timeout=60)
-    return local(server, json.loads(out.stdout)["link"])
-
-
-async def shoot(page: Page, name: str) -> None:
-    await page.wait_for_timeout(300)
-    await page.screenshot(path=str(OUT / f"{name}.png"))
-    print("wrote", OUT / f"{name}.png")
 
 
 async def enroll_in_browser(page: Page, link: str, login: str) -> None:

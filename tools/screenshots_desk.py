@@ -12,10 +12,7 @@ day's and the week's sessions (desk.png), the desk with a booklet open beside th
 from __future__ import annotations
 
 import asyncio
-import json
 import sqlite3
-import subprocess
-import sys
 import tempfile
 import time
 from contextlib import closing
@@ -24,38 +21,23 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import aiohttp
-from playwright.async_api import Page, ViewportSize, async_playwright
+from playwright.async_api import ViewportSize, async_playwright
 
 from secure_msg.client import Client, Profile
 from secure_msg.testing.server_process import ServerProcess, start_server
 
-OUT = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+# The same browser, paths and helpers as the main screenshot script (run from tools/).
+from screenshots import ARGS, OUT, PHONE, local, shoot, therapist_link  # isort: skip
+
 DESKTOP: ViewportSize = {"width": 1280, "height": 800}
-PHONE: ViewportSize = {"width": 390, "height": 844}
+PASSWORD = "correct horse battery staple"  # noqa: S105 (a throw-away account)
+
+
 PASSWORD = "correct horse battery staple"  # noqa: S105 (a throw-away account)
 ZONE = ZoneInfo("Europe/Helsinki")
 CHILDREN = ["Aino Virtanen", "Eino Korhonen", "Helmi Mäkinen", "Leo Nieminen",
             "Olivia Hämäläinen", "Oskari Laine", "Sofia Heikkinen", "Väinö Koskinen"]
 
-
-def local(server: ServerProcess, link: str) -> str:
-    return server.base_url + link[link.index("/enroll/"):]
-
-
-def therapist_link(server: ServerProcess) -> str:
-    out = subprocess.run(
-        [sys.executable, "-m", "secure_msg", "admin", "invite", "--config",
-         str(server.config_path), "--role", "therapist", "--name", "Tiina Terapeutti", "--json"],
-        check=True, capture_output=True, text=True, timeout=60)
-    return local(server, json.loads(out.stdout)["link"])
-
-
-async def shoot(page: Page, name: str) -> None:
-    await page.wait_for_timeout(300)
-    await page.screenshot(path=str(OUT / f"{name}.png"))
-    print("wrote", OUT / f"{name}.png")
 
 
 async def caseload(server: ServerProcess, http: aiohttp.ClientSession) -> list[str]:

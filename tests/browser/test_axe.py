@@ -8,6 +8,7 @@ opened form, the recovery key) is opened again in each language, by language-neu
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 
@@ -140,8 +141,12 @@ def _signed_out(walk: Walk, world: World) -> None:
         walk.screens += 1
         page.locator("main input[name='saved']").check()
         page.locator("main button.primary").click()
-        page.locator("main .booklets").wait_for()
+        # The inbox has loaded: the guardian sees the booklet; a caregiver waits for the
+        # guardians' consent and sees none yet (docs/protocol.md §5.1).
+        page.locator("main .booklets").wait_for(state="attached")
+        expect(page.locator("main p.muted[role=status]")).not_to_have_text(re.compile("…$"))
         if code == "fi":
+            page.locator("main .booklets li").first.wait_for()
             guardian = next(m.account_id for m in world.call(world.t.members(world.booklet))
                             if m.name == "Isä")
             world.call(world.t.grant_history(world.booklet, guardian))

@@ -18,12 +18,15 @@ export const auth = { token: null, onUnauthorized: () => {} };
 
 /**
  * @param {string} method @param {string} path
- * @param {Record<string, any>} [body] @returns {Promise<any>}
+ * @param {Record<string, any>} [body]
+ * @param {{token?: string}} [opts] a session other than `auth.token` (logout ends a forgotten one)
+ * @returns {Promise<any>}
  */
-export async function api(method, path, body) {
+export async function api(method, path, body, opts = {}) {
   const headers = { Accept: 'application/json' };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
-  if (auth.token) headers.Authorization = `Bearer ${auth.token}`;
+  const token = opts.token ?? auth.token;
+  if (token) headers.Authorization = `Bearer ${token}`;
   let resp;
   try {
     resp = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), cache: 'no-store' });

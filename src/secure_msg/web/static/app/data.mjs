@@ -252,9 +252,9 @@ function signedFields(raw, header) {
  * attempt counts (an envelope answered with 409 has left this device): a newcomer in any attempt
  * is confirmed first, and all attempts' recipients are recorded once the post is stored.
  * @param {string} bookletId @param {string} kind @param {Record<string, any>} fields
- * @param {{confirm?: Confirm, blobIds?: string[]}} [opts] without `confirm`, any newcomer stops the post (NotConfirmed); `blobIds` the uploads the payload names
+ * @param {{confirm?: Confirm, blobIds?: string[], fulfilsRequest?: string}} [opts] without `confirm`, any newcomer stops the post (NotConfirmed); `blobIds` the uploads the payload names; `fulfilsRequest` the open document request a document entry answers
  */
-export async function post(bookletId, kind, fields, { confirm, blobIds } = {}) {
+export async function post(bookletId, kind, fields, { confirm, blobIds, fulfilsRequest } = {}) {
   const plaintext = encodePayload(KIND[kind], fields);
   /** @type {Set<string>} */ const sentTo = new Set();
   /** @type {Set<string>} */ const confirmed = new Set();
@@ -285,7 +285,9 @@ export async function post(bookletId, kind, fields, { confirm, blobIds } = {}) {
     });
     try {
       // blob_ids: the uploads the payload's attachments name, which the server then keeps (§10.6).
-      const body = blobIds?.length ? { envelope: toBase64url(envelope), blob_ids: blobIds } : { envelope: toBase64url(envelope) };
+      /** @type {Record<string, any>} */ const body = { envelope: toBase64url(envelope) };
+      if (blobIds?.length) body.blob_ids = blobIds;
+      if (fulfilsRequest) body.fulfils_request = fulfilsRequest; // the request is done with this entry
       const result = await api('POST', `/api/booklets/${bookletId}/entries`, body);
       addSealedTo(bookletId, sentTo);
       return result;

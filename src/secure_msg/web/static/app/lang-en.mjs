@@ -354,6 +354,7 @@ export const en = {
   desk_period: 'Period {used}/{granted}',
   desk_flag_cancelled: 'Family cancelled a session ({n})',
   desk_flag_notice: 'A notice did not reach the family ({n})',
+  desk_flag_request: 'Document request ({n})',
   desk_today: 'Today',
   desk_week: 'This week',
   desk_no_today: 'No sessions today.',

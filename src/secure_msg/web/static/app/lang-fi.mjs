@@ -347,6 +347,7 @@ export const fi = {
   desk_period: 'Jakso {used}/{granted}',
   desk_flag_cancelled: 'Perhe perui käynnin ({n})',
   desk_flag_notice: 'Ilmoitus ei mennyt perille ({n})',
+  desk_flag_request: 'Asiakirjapyyntö ({n})',
   desk_today: 'Tänään',
   desk_week: 'Tällä viikolla',
   desk_no_today: 'Ei käyntejä tänään.',

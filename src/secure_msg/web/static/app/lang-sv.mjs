@@ -347,6 +347,7 @@ export const sv = {
   desk_period: 'Period {used}/{granted}',
   desk_flag_cancelled: 'Familjen avbokade ett besök ({n})',
   desk_flag_notice: 'Ett meddelande nådde inte fram ({n})',
+  desk_flag_request: 'Begärt dokument ({n})',
   desk_today: 'I dag',
   desk_week: 'Den här veckan',
   desk_no_today: 'Inga besök i dag.',

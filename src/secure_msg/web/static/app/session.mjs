@@ -58,6 +58,12 @@ let sync = null;
  * @type {Promise<typeof import('./state-sync.mjs')> | null}
  */
 let syncModule = null;
+/**
+ * A random name for this session, not derived from its token: kept beside the token in storage, so
+ * the tabs that share the session know it, and a logout can say which session it ended.
+ * @type {string | null}
+ */
+let sessionTag = null;
 const loadSync = () => (syncModule ??= import('./state-sync.mjs'));
 
 const storage = {
@@ -154,10 +160,11 @@ async function signedIn(result, bundle, keys, memoryOnly) {
   state.account = result.account;
   state.keys = keys;
   auth.token = result.token;
+  sessionTag = toHex(randomBytes(8));
   if (!memoryOnly) {
     const store = await KeyStore.open();
     await store.save(bundle);
-    storage.set(SESSION_KEY, { token: result.token, account: result.account });
+    storage.set(SESSION_KEY, { token: result.token, account: result.account, tag: sessionTag });
   }
   state.pins = (memoryOnly ? null : storage.get(pinsKey(result.account.id))) ?? {};
   state.checkpoints = {}; // read from storage when used (getCheckpoint), unless memory-only
@@ -205,6 +212,7 @@ export async function restore() {
     const keys = await store.load(fromHex(saved.account.id));
     if (!keys) return false;
     auth.token = saved.token;
+    sessionTag = typeof saved.tag === 'string' ? saved.tag : toHex(randomBytes(8));
     const account = await api('GET', '/api/me');
     const st = await verifyKeyStatement(fromBase64url(account.key_statement), { accountId: fromHex(account.id), pinnedIdentityKey: keys.identityPublic });
     if (toHex(st.encryptionKey) !== toHex(keys.encryptionPublic)) throw new ProtocolError('bundle-key-mismatch');
@@ -214,6 +222,7 @@ export async function restore() {
     return true;
   } catch {
     auth.token = null;
+    sessionTag = null;
     return false;
   }
 }
@@ -226,26 +235,29 @@ export async function restore() {
 export async function logout() {
   if (sync) await Promise.race([sync.flush(), new Promise((resolve) => { setTimeout(resolve, FLUSH_LIMIT_MS); })]);
   const token = auth.token;
+  const tag = sessionTag;
   const wiped = forget();
-  tellOtherTabs();
+  tellOtherTabs(tag);
   if (token) await endOnServer(token);
   await wiped;
 }
 
-/** @param {string} token */
+/**
+ * End a session this page has already forgotten. `auth.token` stays null meanwhile: a request
+ * the page makes at the same moment must not carry the ending session.
+ * @param {string} token
+ */
 async function endOnServer(token) {
-  const current = auth.token;
-  auth.token = token;
-  try { await api('POST', '/api/logout'); } catch { /* the local part is what matters */ }
-  auth.token = current;
+  try { await api('POST', '/api/logout', undefined, { token }); } catch { /* the local part is what matters */ }
 }
 
-function tellOtherTabs() {
+/** @param {string | null} tag the ended session's tag: tabs sharing it need not end it again */
+function tellOtherTabs(tag) {
   const channel = openChannel();
-  channel?.postMessage({ logout: THIS_TAB }); // queued for the other tabs before it closes
+  channel?.postMessage({ logout: THIS_TAB, session: tag }); // queued for the other tabs before it closes
   channel?.close();
   try {
-    localStorage.setItem(LOGOUT_SIGNAL, `${Date.now()}`);
+    localStorage.setItem(LOGOUT_SIGNAL, `${Date.now()} ${tag ?? ''}`);
     localStorage.removeItem(LOGOUT_SIGNAL);
   } catch { /* private mode: BroadcastChannel only */ }
 }
@@ -257,17 +269,23 @@ function tellOtherTabs() {
  * @param {() => void} then
  */
 export function onLoggedOutElsewhere(then) {
-  const hear = () => {
+  /** @param {string | null} ended the tag of the session the other tab ended */
+  const hear = (ended) => {
     if (!state.account && !auth.token) return;
     const token = auth.token;
+    const shared = ended !== null && ended === sessionTag;
     forget();
     then();
-    if (token) endOnServer(token);
+    // The same session (restored from this browser's storage) is already being ended: a second
+    // logout would race the first and be refused.
+    if (token && !shared) endOnServer(token);
   };
   openChannel()?.addEventListener('message', (ev) => {
-    if (ev.data?.logout && ev.data.logout !== THIS_TAB) hear();
+    if (ev.data?.logout && ev.data.logout !== THIS_TAB) hear(typeof ev.data.session === 'string' ? ev.data.session : null);
   });
-  globalThis.addEventListener?.('storage', (ev) => { if (ev.key === LOGOUT_SIGNAL && ev.newValue) hear(); });
+  globalThis.addEventListener?.('storage', (ev) => {
+    if (ev.key === LOGOUT_SIGNAL && ev.newValue) hear(ev.newValue.split(' ')[1] || null);
+  });
 }
 
 /**
@@ -281,6 +299,7 @@ export function forget() {
   syncModule?.then((m) => m.clearStateReport());
   storage.remove(SESSION_KEY);
   auth.token = null;
+  sessionTag = null;
   state.account = null;
   state.keys = null;
   state.pins = {};

@@ -24,6 +24,7 @@ import { appointmentsPanel } from './appointments.mjs';
 import { caregiverNotice, consentPanel } from './consent.mjs';
 import { accessLogPanel } from './access-log.mjs';
 import { closing } from './closing.mjs';
+import { fulfilChoice } from './fulfil-request.mjs';
 import { documentRequestsPanel } from './document-requests.mjs';
 import { sharesPanel } from './shares.mjs';
 import { exportPanel } from './export.mjs';
@@ -426,8 +427,13 @@ export function bookletView(main, bookletId) {
   const composeError = errorBox();
   compose.insertBefore(composeError, compose.lastChild);
   // Files chosen make the text optional: a document entry may be its files alone.
-  const attach = attachBox(bookletId, compose, () => { compose.elements.namedItem('text').required = !attach.count(); });
+  const attach = attachBox(bookletId, compose, () => {
+    compose.elements.namedItem('text').required = !attach.count();
+    fulfil.refresh(attach.count() > 0 && me()?.role === 'therapist');
+  });
+  const fulfil = fulfilChoice(bookletId);
   compose.insertBefore(attach.panel, composeError);
+  compose.insertBefore(fulfil.panel, composeError);
   compose.lastChild.prepend(...attach.buttons);
   compose.addEventListener('submit', async (ev) => {
     ev.preventDefault();
@@ -452,7 +458,8 @@ export function bookletView(main, bookletId) {
     if (!attachments) return false;
     const fields = text ? { attachments, text } : { attachments };
     try {
-      const opts = { ...askingBeside(compose, bookletId, 'send', 'document'), blobIds: attachments.map((a) => a.blob_id) };
+      const opts = { ...askingBeside(compose, bookletId, 'send', 'document'), blobIds: attachments.map((a) => a.blob_id),
+        fulfilsRequest: fulfil.value() };
       if (!await unlessCancelled(() => post(bookletId, 'document', fields, opts))) return false;
     } catch (e) {
       if (e instanceof ApiError && e.type === 'blob-unknown') attach.forgetUploads(); // expired: upload again

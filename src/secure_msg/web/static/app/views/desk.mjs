@@ -115,7 +115,10 @@ export function deskView(main, { open, wide }) {
   let shown = '';
   async function load() {
     try {
-      const data = await api('GET', '/api/me/caseload');
+      // Open document requests of the whole caseload: one request, counted per booklet.
+      const [data, asked] = await Promise.all([api('GET', '/api/me/caseload'),
+        api('GET', '/api/me/document-requests').catch(() => ({ requests: [] }))]);
+      for (const b of data.booklets) b.open_requests = asked.requests.filter((q) => q.booklet_id === b.id).length;
       const titles = await Promise.all(data.booklets.map(titleOf));
       // The list is loaded again on every live event and once a minute: drawn again only when
       // something changed, and then with the focus kept on the same link.
@@ -220,6 +223,7 @@ function item(r, title, current) {
   const flags = [
     r.family_cancellations > 0 ? h('span', { class: 'flag flag-cancel' }, t('desk_flag_cancelled', { n: r.family_cancellations })) : null,
     r.notice_problems > 0 ? h('span', { class: 'flag flag-notice' }, t('desk_flag_notice', { n: r.notice_problems })) : null,
+    r.open_requests > 0 ? h('span', { class: 'flag flag-request' }, t('desk_flag_request', { n: r.open_requests })) : null,
   ].filter(Boolean);
   return h('li', { class: unread ? 'booklet unread' : 'booklet', 'data-booklet': r.id },
     h('a', { href: `#/b/${r.id}`, class: 'booklet-link', 'aria-current': current ? 'page' : null },

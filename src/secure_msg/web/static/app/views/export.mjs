@@ -20,7 +20,6 @@ import {
   KIND_NAMES, ProtocolError, entryHash, fingerprint, fromBase64url, fromHex, parseEntry, sanitiseFilename, toHex,
 } from '../../crypto/index.mjs';
 import { equal, utf8 } from '../../crypto/encoding.mjs';
-import { MIN_CHUNK_SIZE, blobLength, decryptFile } from '../../crypto/file-stream.mjs';
 import { LABEL } from '../../crypto/labels.mjs';
 import { sign } from '../../crypto/primitives.mjs';
 
@@ -110,6 +109,8 @@ async function fetchFile(bookletId, a) {
   }
   if (!resp.ok) return 'unavailable';
   const blob = new Uint8Array(await resp.arrayBuffer());
+  // Loaded on use, like the write box's file code: opening a booklet fetches none of it.
+  const { MIN_CHUNK_SIZE, blobLength, decryptFile } = await import('../../crypto/file-stream.mjs');
   // A server cannot make this device hold more than the file's largest possible blob.
   if (blob.length > blobLength(a.size, MIN_CHUNK_SIZE)) return 'protocol/file-extended';
   try {
