@@ -5,7 +5,7 @@ import { LANGUAGES, hasChosenLanguage, lang, setLang, t } from './i18n.mjs';
 import { wantedRoute } from './routes.mjs';
 import * as session from './session.mjs';
 import { loginView } from './views/auth.mjs';
-import { keepFragment } from './roster.mjs';
+import { keepLinkFragment } from './link-trust.mjs';
 
 /** The desk's breakpoint (views/desk.mjs WIDE): 64rem, 1024 px at the default font size. */
 const WIDE = '(min-width: 64rem)';
@@ -37,7 +37,7 @@ let enrollToken = takeEnrollToken();
 function takeEnrollToken() {
   const m = location.pathname.match(/^\/enroll\/([^/]+)$/);
   if (!m) return null;
-  keepFragment(location.hash); // the trust the link carries (§6.7), kept in memory only
+  keepLinkFragment(location.hash); // the trust the link carries (§6.7), kept in memory only
   history.replaceState(null, '', '/#/enroll');
   return decodeURIComponent(m[1]);
 }

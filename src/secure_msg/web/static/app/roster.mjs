@@ -11,6 +11,7 @@ import {
   toHex, verifyInvitation, verifyJoinProof, verifyKeyStatement, verifyRoster,
 } from '../crypto/index.mjs';
 import { ApiError, api } from './api.mjs';
+import { takeLinkFragment } from './link-trust.mjs';
 import { getPin, getSealedTo, putPin, setPin, state } from './session.mjs';
 
 /** @typedef {import('./data.mjs').Member} Member */
@@ -24,17 +25,6 @@ import { getPin, getSealedTo, putPin, setPin, state } from './session.mjs';
 
 /** Booklet id → the highest roster version accepted, for this tab's session (§6.6). */
 const highestSeen = new Map();
-/** The trust an invitation link carried, taken from the address before it was replaced. */
-let keptFragment = /** @type {import('../crypto/roster.mjs').Fragment | null} */ (null);
-
-/** Keep an invitation link's fragment (`#i=…&f=…&via=…`) in memory; anything else is ignored. @param {string} hash */
-export function keepFragment(hash) {
-  try {
-    keptFragment = hash && hash.includes('i=') ? parseFragment(hash) : null;
-  } catch {
-    keptFragment = null; // a damaged fragment: the link still enrolls, without trust
-  }
-}
 
 /** Refused to seal: the roster failed, or members it does not vouch for. */
 export class RosterRefused extends ProtocolError {
@@ -197,6 +187,15 @@ export async function inviteTrust(bookletId, invitationId, role, entries, via = 
   return encodeFragment({ secret, therapistFingerprint: await compactFingerprint(state.keys.identityPublic), via });
 }
 
+/** @param {string | null} hash @returns {import('../crypto/roster.mjs').Fragment | null} */
+function parsedFragment(hash) {
+  try {
+    return hash ? parseFragment(hash) : null;
+  } catch {
+    return null; // a damaged fragment: the link still enrolls, without trust
+  }
+}
+
 /**
  * Right after joining with a link that carried trust: pin the therapist the link names (verified
  * when scanned from her screen), prove the secret, open the history sealed to the invitation and
@@ -204,8 +203,7 @@ export async function inviteTrust(bookletId, invitationId, role, entries, via = 
  * @returns {Promise<number>} entries received
  */
 export async function joinIfInvited(bookletId) {
-  const fragment = keptFragment;
-  keptFragment = null;
+  const fragment = parsedFragment(takeLinkFragment());
   if (!fragment || !bookletId) return 0;
   const raw = await api('GET', `/api/booklets/${bookletId}/members`);
   const therapists = raw.members.filter((m) => m.role === 'therapist');
