@@ -109,13 +109,17 @@ class World:
         issued = self.call(self.t.invite(self.booklet, role, name=name, via=via, **terms))
         return local_link(self.server, issued["link"])
 
-    def approve(self, guardian_login: str, caregiver_id: str) -> None:
+    def approve(self, guardian_login: str, caregiver_id: str, roster: bool = True) -> None:
         """The guardian approves the caregiver from another device (a Python client), so that
-        the caregiver becomes a member (docs/protocol.md §5.1)."""
+        the caregiver becomes a member (docs/protocol.md §5.1); her link carried no trust, so
+        the therapist's client then signs her into the roster (§6.6), as the desk does, unless
+        `roster` is False (a booklet without one)."""
         async def go() -> None:
             device = Client(Profile(), self.http)
             await device.login(self.server.base_url, guardian_login, PARENT_PASSWORD)
             await device.consent(self.booklet, caregiver_id, "approve")
+            if roster:
+                await self.t.roster(self.booklet, confirm=[caregiver_id])
 
         self.call(go())
 

@@ -63,7 +63,7 @@ def test_a_post_that_would_reach_a_new_unverified_caregiver_asks_first(world: Wo
     other, page2 = world.page()
     enroll_in_browser(page2, world.invite("Liisa", role="caregiver", via=None), "liisa")
     other.close()
-    world.approve("aiti", _caregiver_id(world))
+    world.approve("aiti", _caregiver_id(world), roster=False)
     page.reload()
     page.locator("main[data-ready='true']").wait_for()
 
