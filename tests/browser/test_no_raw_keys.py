@@ -19,7 +19,8 @@ from .test_appointments import schedule, set_up_period
 pytestmark = pytest.mark.slow
 
 LANG_DIR = Path(__file__).resolve().parents[2] / "src" / "secure_msg" / "web" / "static" / "app"
-KEYS = frozenset(re.findall(r"^  ([a-z0-9_]+):", (LANG_DIR / "lang-en.mjs").read_text(), re.M))
+KEYS = frozenset(re.findall(r"^  ([a-z0-9_]+):", "".join(
+    (LANG_DIR / name).read_text() for name in ("lang-en-start.mjs", "lang-en.mjs")), re.M))
 # Keys built from a value (a role, a status): an unknown value would show as one of these.
 PREFIXES = ("role_", "appt_", "notice_status_", "notice_kind_", "err_", "ended_", "history_",
             "recovery_", "newcomers_")
