@@ -13,7 +13,15 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page
 
-from .harness import PARENT_PASSWORD, PASSWORD, PHONE, World, admin_invite, open_booklet
+from .harness import (
+    PARENT_PASSWORD,
+    PASSWORD,
+    PHONE,
+    World,
+    admin_invite,
+    open_booklet,
+    server_sql,
+)
 from .test_appointments import schedule, set_up_period
 
 pytestmark = pytest.mark.slow
@@ -72,7 +80,7 @@ def _signed_out_screens(world: World, code: str, check: Check) -> None:
     page.goto(admin_invite(world.server, "Ylläpitäjä", role="admin"))
     page.locator("input[name=password2]").wait_for()
     check(page, "admin enrollment")
-    page.goto(world.invite("Äiti"))
+    page.goto(world.invite("Äiti", via=None))  # plain: see the new-readers question below
     page.locator("input[name=login]").fill(f"aiti{code}")
     page.locator("input[name=password]").fill(PARENT_PASSWORD)
     page.locator("input[name=password2]").fill(PARENT_PASSWORD)
@@ -92,6 +100,9 @@ def _signed_out_screens(world: World, code: str, check: Check) -> None:
     check(page, "homework log form")
     page.locator(".members summary").click()
     check(page, "members")
+    # The question remains only in a booklet without the therapist's signed roster (protocol
+    # §6.6): take the roster away so that its texts are checked too.
+    server_sql(world.server, "DELETE FROM booklet_rosters")
     page.locator("form[data-form=note] textarea").fill("Hei")
     page.locator("form[data-form=note] button[type=submit]").click()
     page.locator("[role=alertdialog]").wait_for()

@@ -85,4 +85,4 @@ def setup_routes(app: web.Application) -> None:
               request=InvitationTrustBody, errors=(401, 403, 404, 410, 422))
     add_route(app, "POST", f"{base}/join", post_join, tags=tags, auth=True,
               summary="Prove that I joined with an invitation's secret; get its history grant",
-              request=JoinBody, response=out.JoinedWithInvitation, errors=(401, 404, 410, 422))
+              request=JoinBody, response=out.JoinedWithInvitation, errors=(401, 404, 409, 410, 422))
