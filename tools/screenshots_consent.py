@@ -30,9 +30,6 @@ from screenshots import ARGS, OUT, PHONE, local, shoot, therapist_link  # isort:
 PASSWORD = "correct horse battery staple"  # noqa: S105 (a throw-away account)
 
 
-PASSWORD = "correct horse battery staple"  # noqa: S105 (a throw-away account)
-
-
 
 async def enroll_in_browser(page: Page, link: str, login: str) -> None:
     await page.goto(link)

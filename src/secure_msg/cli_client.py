@@ -66,13 +66,28 @@ async def _enroll(c: Client, a: argparse.Namespace) -> dict[str, Any]:
     rk = await c.enroll(a.url, a.login, _password(a), a.language)
     await c.sync_state()
     return {"id": c.profile.account_id, "login": c.profile.login, "recovery_key": rk,
-            "text": f"Enrolled as {c.profile.login}.\nRecovery key (write it down, it is shown "
-                    f"only now):\n  {rk}"}
+            "joined": c.last_join,
+            "text": f"Enrolled as {c.profile.login}.{_joined_text(c)}\nRecovery key (write it "
+                    f"down, it is shown only now):\n  {rk}"}
+
+
+def _joined_text(c: Client) -> str:
+    """What a link that carried trust gave (protocol §6.7), said plainly."""
+    j = c.last_join
+    if j is None:
+        return ""
+    how = ("verified in person (the QR code of your meeting)" if j["therapist_verified"] else
+           "trusted on first use (the link did not come from a QR code; compare safety numbers "
+           "when you meet)")
+    return f"\nYour therapist's key is {how}. Earlier entries received: {j['entries']}."
 
 
 async def _accept(c: Client, a: argparse.Namespace) -> dict[str, Any]:
+    if "#" in a.url:  # a link that carries trust: joining signs with my keys (§6.7)
+        await _unlock(c, a)
     booklet_id = await c.accept(a.url)
-    return {"id": booklet_id, "text": f"Joined booklet {booklet_id}."}
+    return {"id": booklet_id, "joined": c.last_join,
+            "text": f"Joined booklet {booklet_id}.{_joined_text(c)}"}
 
 
 async def _login(c: Client, a: argparse.Namespace) -> dict[str, Any]:
@@ -115,8 +130,11 @@ async def _list(c: Client, a: argparse.Namespace) -> dict[str, Any]:
 
 
 async def _invite(c: Client, a: argparse.Namespace) -> dict[str, Any]:
+    if a.via != "plain":  # the link carries trust: signing it needs my keys (protocol §6.7)
+        await _unlock(c, a)
     result = await c.invite(a.booklet, a.role, a.name, a.phone, a.email, send=a.send or (),
-                            language=a.language, until=a.until, scope=a.scope)
+                            language=a.language, until=a.until, scope=a.scope,
+                            via=None if a.via == "plain" else a.via)
     sent = result.get("queued") or []
     via = f"\nQueued to the invitee by {' and '.join(sent)}." if sent else ""
     return {**result, "text": f"Invitation link (valid until {result['expires_at']}):\n"
@@ -245,6 +263,14 @@ async def _read(c: Client, a: argparse.Namespace) -> dict[str, Any]:
     history = _history(c, a.booklet)
     history["warnings"] += [f"entry #{e.seq} failed its checks ({e.error}) and is not shown"
                             for e in entries if e.error]
+    roster = c.rosters.get(a.booklet)
+    if roster is not None and roster.problem:
+        history["warnings"].append(f"the therapist's signed member list failed its check "
+                                   f"({roster.problem}): nothing can be sent to this booklet")
+    elif roster is not None:
+        history["warnings"] += [f"{member} is listed by the server but not on the therapist's "
+                                f"signed member list ({code}): nothing is sealed to them"
+                                for member, code in sorted(roster.refused.items())]
     return {"entries": rows, "text": text or "No entries.", **history}
 
 
@@ -444,6 +470,11 @@ def _register_booklet(sub: Any, cmd: Callable[[argparse.ArgumentParser, Command]
                    help="also send the link to the invitee (repeatable)")
     p.add_argument("--language", choices=["fi", "sv", "en"],
                    help="language of the sent link's text (default fi)")
+    p.add_argument("--via", choices=["link", "qr", "plain"], default="link",
+                   help="how the printed link is handed on: qr (shown as a QR code at a "
+                        "meeting: verifies me in person), link (any other way: trust on first "
+                        "use), plain (no trust or history in the link; SMS/e-mail sent by the "
+                        "server never carry it)")
     p.add_argument("--until", metavar="DATE|period-end",
                    help="caregivers: member until the end of this date, or of the booklet's "
                         "therapy period (required for a caregiver)")

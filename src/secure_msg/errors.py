@@ -32,6 +32,7 @@
     │   │   └── DocRequestNotOpen    409 document-request-not-open
     │   ├── NoticeNotRetryable       409 notice-not-retryable
     │   ├── StateVersionConflict     409 state-version-conflict
+    │   ├── RosterVersionConflict    409 roster-version-conflict
     │   ├── BookletClosed            409 booklet-closed
     │   ├── StillAMember             409 still-a-member
     │   ├── BlobAlreadyAttached      409 blob-already-attached
@@ -368,6 +369,20 @@ class StateVersionConflict(Conflict):
 
     def __init__(self, current_version: int) -> None:
         super().__init__(f"The stored version is {current_version}.",
+                         current_version=current_version)
+
+
+# Errors of signed rosters (docs/protocol.md §6.6).
+
+
+class RosterVersionConflict(Conflict):
+    """Another roster was stored first: read it, recompute, sign and store again."""
+
+    code = "roster-version-conflict"
+    title = "The stored roster has changed; read it and try again"
+
+    def __init__(self, current_version: int) -> None:
+        super().__init__(f"The stored roster version is {current_version}.",
                          current_version=current_version)
 
 

@@ -59,15 +59,21 @@ class World:
         return client
 
     async def family(self, therapist: Client, booklet: str, login: str,
-                     role: str = "guardian", *, grant_title: bool = True) -> Client:
+                     role: str = "guardian", *, grant_title: bool = True,
+                     sign_in: bool = True) -> Client:
         """A guardian, or a caregiver (until CAREGIVER_UNTIL, new entries) whom every guardian
-        enrolled here so far approves, as a member of the booklet."""
+        enrolled here so far approves, as a member of the booklet; `sign_in=False` leaves a
+        caregiver out of the therapist's roster until her next post confirms her."""
         terms = {"until": CAREGIVER_UNTIL, "scope": "new"} if role == "caregiver" else {}
         link = (await therapist.invite(booklet, role, name=login, **terms))["link"]
         client = self.new_client()
         await client.enroll(self.base + link[link.index("/enroll/"):], login, PASSWORD)
         if role == "caregiver":
             await self.consent_all(booklet, client.profile.account_id)
+            # A caregiver's link carries no trust (§6.7): the therapist confirms her, which
+            # signs her into the roster, or every other member's client refuses her (§6.6).
+            if sign_in:
+                await therapist.roster(booklet, confirm=[client.profile.account_id])
         else:
             self.guardians.setdefault(booklet, []).append(client)
         if grant_title:

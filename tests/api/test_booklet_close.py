@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from secure_msg.client import Client
-from secure_msg.client.http import ClientError
+from secure_msg.client.http import ClientError, b64e
 from secure_msg.services import scheduler
 from secure_msg.storage.txn import Txn
 from secure_msg.web.services import SERVICES
@@ -41,7 +41,7 @@ async def _snapshot(world: World, booklet: str) -> dict[str, list[tuple[Any, ...
     bid = bytes.fromhex(booklet)
     out = {}
     for table in ("entries", "members", "grants", "appointments", "periods", "notices",
-                  "invitations"):
+                  "invitations", "booklet_rosters", "invitation_trust", "join_proofs"):
         out[table] = await _rows(world, f"SELECT * FROM {table} WHERE booklet_id = ?"  # noqa: S608
                                  " ORDER BY 1", bid)
     out["booklets"] = await _rows(world, "SELECT * FROM booklets WHERE id = ?", bid)
@@ -122,6 +122,12 @@ async def test_every_write_to_a_closed_booklet_is_refused_and_changes_nothing(
             assert "read and exported" in problem["title"], name
     status, problem = await world.raw("DELETE", f"{base}/members/{dad.profile.account_id}", t)
     assert (status, problem["type"]) == (409, "booklet-closed")
+    # No new roster either (§6.6): nobody seals to a closed booklet; the stored one stands.
+    version = (await world.raw("GET", f"{base}/roster", t))[1]["version"]
+    assert version >= 1
+    status, problem = await world.raw("PUT", f"{base}/roster", t, json={
+        "base_version": version, "roster": b64e(b"\x01\x01\x60" + bytes(80))})
+    assert (status, problem["type"]) == (409, "booklet-closed")
 
     # Entries and grants go through the client, which seals and signs them properly.
     writes = (lambda: mum.post(booklet, "note", text="Kiitos"),
@@ -143,6 +149,9 @@ async def test_every_write_to_a_closed_booklet_is_refused_and_changes_nothing(
     status, _ = await world.raw("DELETE", f"{base}/members/{dad.profile.account_id}",
                                 dad.profile.token)
     assert status == 204
+    # The therapist's client would sign a roster without dad on its next read: refused, it
+    # keeps the stored roster and the read goes on.
+    assert [e.kind for e in await therapist.read(booklet)] == ["title", "note"]
 
 
 async def test_closing_stops_appointments_and_reminders_and_tells_the_family(

@@ -313,6 +313,28 @@ async def test_a_client_refuses_to_seal_to_a_caregiver_the_server_added_by_itsel
     assert await _rows(world, "SELECT COUNT(*) FROM entries") == before
 
 
+async def test_the_guardians_consent_does_not_stand_in_for_the_roster(world: World) -> None:
+    """Both checks apply before sealing (protocol §5.1, §6.6). The consent comes first (a
+    caregiver without it is refused as consent-missing even outside the roster: the test
+    above); with both guardians' approval, the caregiver the therapist has not yet signed
+    into the roster is still refused, even with unverified members allowed, and nothing is
+    stored; once the therapist confirms her, the note goes out and she reads it."""
+    b = await _booklet(world)
+    me = b.daycare.profile.account_id
+    await b.mother.consent(b.id, me, "approve")
+    await b.father.consent(b.id, me, "approve")
+    before = await _rows(world, "SELECT COUNT(*) FROM entries")
+    with pytest.raises(ClientError) as err:
+        await b.mother.post(b.id, "note", text="hei", allow_unverified=True)
+    assert err.value.code == "roster-refused"
+    assert me in str(err.value.detail) + str(err.value.extra)
+    assert b.mother.rosters[b.id].refused == {me: "not-in-roster"}
+    assert await _rows(world, "SELECT COUNT(*) FROM entries") == before
+    await b.therapist.roster(b.id, confirm=[me])
+    await b.mother.post(b.id, "note", text="hei", allow_unverified=True)
+    assert [e.payload.get("text") for e in await b.daycare.read(b.id)][-1:] == ["hei"]
+
+
 async def test_a_client_stops_sealing_at_the_consented_end_on_its_own_clock(
     world: World,
 ) -> None:
@@ -346,6 +368,8 @@ async def test_history_scope_reuses_the_history_grant(world: World) -> None:
     await therapist.post(booklet, "note", text="aiempi")
     daycare = await _caregiver(world, therapist, booklet, scope="history")
     await mother.consent(booklet, daycare.profile.account_id, "approve")
+    # Her link carried no trust: the therapist's client signs her into the roster (§6.6).
+    await therapist.roster(booklet, confirm=[daycare.profile.account_id])
     assert await mother.grant_history(booklet, daycare.profile.account_id, {"note"}) == 1
     assert [e.payload["text"] for e in await daycare.read(booklet, kinds={"note"})
             if not e.error] == ["aiempi"]

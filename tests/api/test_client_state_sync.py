@@ -266,7 +266,8 @@ async def test_a_made_up_state_answer_is_reported_and_spends_no_versions(
     assert {p.code for p in problems} <= {"state-rolled-back", "state-not-saved", "malformed"}
     assert therapist.profile.state_version == known
     therapist.api = honest
-    await therapist.read(booklet)  # a checkpoint: a change to write
+    await therapist.post(booklet, "note", text="uusi")
+    await therapist.read(booklet)  # a new checkpoint: a change to write
     assert await therapist.sync_state() == []
     assert therapist.profile.state_version == known + 1 == (await _stored(world, therapist))[0]
 

@@ -37,6 +37,8 @@ async def _join(world: World, therapist: Client, booklet: str, name: str, role: 
     await client.enroll(world.base + link[link.index("/enroll/"):], name, PASSWORD)
     for guardian in approvers:
         await guardian.consent(booklet, client.profile.account_id, "approve")
+    if role == "caregiver" and approvers:  # her plain link: the therapist signs her in (§6.6)
+        await therapist.roster(booklet, confirm=[client.profile.account_id])
     return client
 
 

@@ -248,10 +248,7 @@ async def test_a_page_is_the_same_from_stored_texts_and_from_columns(
     status, stored = await world.raw("GET", path, mum.profile.token)
     assert status == 200
     assert len(stored["entries"]) == 5  # the title and four notes
-    db = world.http.app[SERVICES].db
-    raw = sqlite3.connect(db.path, isolation_level=None)
-    raw.execute("UPDATE entries SET json = NULL WHERE seq % 2 = 0")
-    raw.close()
+    await world.server_sql("UPDATE entries SET json = NULL WHERE seq % 2 = 0")
     _, mixed = await world.raw("GET", path, mum.profile.token)
     assert mixed == stored
     _, newest = await world.raw("GET", path + "?before=100&limit=3", mum.profile.token)
@@ -271,11 +268,10 @@ async def test_the_client_refuses_a_listing_that_disagrees_with_the_signed_entry
     in the plain JSON gets a protocol error from the client, not a mislabelled entry."""
     therapist, mum, _, booklet = family
     await therapist.post(booklet, "note", text="hei")
-    db = world.http.app[SERVICES].db
-    raw = sqlite3.connect(db.path, isolation_level=None)
-    raw.execute("UPDATE entries SET json = json_set(json, ?, ?) WHERE seq = 2",
-                (f"$.{column}", lie))
-    raw.close()
+    # Through the server's own writer: a second connection could wait out its busy timeout
+    # behind the writer on a loaded machine ("database is locked").
+    await world.server_sql("UPDATE entries SET json = json_set(json, ?, ?) WHERE seq = 2",
+                           f"$.{column}", lie)
     shown = await mum.read(booklet)
     assert [e.error for e in shown] == [None, "protocol/malformed"]
     assert shown[1].payload == {}

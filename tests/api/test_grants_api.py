@@ -17,8 +17,8 @@ from .conftest import PASSWORD, World
 
 
 async def _newcomer(world: World, therapist: Client, booklet: str) -> Client:
-    """A member who joined but holds no grant yet."""
-    link = (await therapist.invite(booklet, "guardian", name="uusi"))["link"]
+    """A member who joined but holds no grant yet (a plain link, without the history)."""
+    link = (await therapist.invite(booklet, "guardian", name="uusi", via=None))["link"]
     client = world.new_client()
     await client.enroll(world.base + link[link.index("/enroll/"):], "uusi", PASSWORD)
     return client

@@ -21,7 +21,8 @@ def _ids(result: dict[str, object]) -> list[str]:
 
 async def test_each_unverified_recipient_is_new_once_per_booklet(world: World) -> None:
     """The first entry sealed to an unverified member names them; later ones do not, and a
-    member who joins later is named on the next entry, alone."""
+    member who joins later (a caregiver outside the roster, whom the therapist's post
+    confirms) is named on the next entry, alone."""
     therapist = await world.therapist()
     booklet = await therapist.create_booklet("Aino")
     mum = await world.family(therapist, booklet, "aiti", grant_title=False)
@@ -29,9 +30,10 @@ async def test_each_unverified_recipient_is_new_once_per_booklet(world: World) -
     assert _ids(await therapist.post(booklet, "note", text="eka")) == [mum_id]
     assert _ids(await therapist.post(booklet, "note", text="toka")) == []
     daycare = await world.family(therapist, booklet, "paivakoti", role="caregiver",
-                                 grant_title=False)
+                                 grant_title=False, sign_in=False)
     assert _ids(await therapist.post(booklet, "note", text="kolmas")) == \
         [daycare.profile.account_id]
+    assert _ids(await therapist.post(booklet, "note", text="neljäs")) == []
 
 
 async def test_a_member_granted_history_is_not_new_again(world: World) -> None:

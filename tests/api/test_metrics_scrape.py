@@ -41,7 +41,8 @@ async def test_labels_are_route_templates_never_ids_or_invented_values(world: Wo
     templates = {r.canonical for r in world.http.app.router.resources()} | {"unmatched"}
     requests = families["secure_msg_http_requests"]
     assert {s.labels["route"] for s in requests} <= templates
-    assert {s.labels["method"] for s in requests} <= {"GET", "POST", "other"}
+    # PUT: the therapist's client stores the booklet's signed roster (protocol §6.6)
+    assert {s.labels["method"] for s in requests} <= {"GET", "POST", "PUT", "other"}
     assert all(s.labels["status"].isdigit() and len(s.labels["status"]) == 3 for s in requests)
     assert all(set(s.labels) == {"route", "method", "status"} for s in requests)
 

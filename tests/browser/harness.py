@@ -102,18 +102,24 @@ class World:
     def call(self, coro: Coroutine[Any, Any, T]) -> T:
         return self.bg.run(coro)
 
-    def invite(self, name: str, role: str = "guardian") -> str:
+    def invite(self, name: str, role: str = "guardian", via: str | None = "link") -> str:
+        """A link as the therapist hands it on: with the trust and history of protocol §6.7,
+        or plain (`via=None`, as the server's own SMS sends it)."""
         terms = {"until": "2099-12-31", "scope": "new"} if role == "caregiver" else {}
-        issued = self.call(self.t.invite(self.booklet, role, name=name, **terms))
+        issued = self.call(self.t.invite(self.booklet, role, name=name, via=via, **terms))
         return local_link(self.server, issued["link"])
 
-    def approve(self, guardian_login: str, caregiver_id: str) -> None:
+    def approve(self, guardian_login: str, caregiver_id: str, roster: bool = True) -> None:
         """The guardian approves the caregiver from another device (a Python client), so that
-        the caregiver becomes a member (docs/protocol.md §5.1)."""
+        the caregiver becomes a member (docs/protocol.md §5.1); her link carried no trust, so
+        the therapist's client then signs her into the roster (§6.6), as the desk does, unless
+        `roster` is False (a booklet without one)."""
         async def go() -> None:
             device = Client(Profile(), self.http)
             await device.login(self.server.base_url, guardian_login, PARENT_PASSWORD)
             await device.consent(self.booklet, caregiver_id, "approve")
+            if roster:
+                await self.t.roster(self.booklet, confirm=[caregiver_id])
 
         self.call(go())
 

@@ -70,7 +70,9 @@ def test_every_screen_has_labels_names_and_alt_text(world: World) -> None:
     problems += audit(page, "therapist booklet")
     page.get_by_role("button", name="Luo kutsulinkki").click()
     link = page.get_by_label("Kutsulinkki (anna se henkilölle; toimii kerran)")
-    expect(link).to_have_value(re.compile(r"/enroll/[A-Za-z0-9_-]+$"))
+    # the trust and history the link carries, in the fragment the server never sees (§6.7)
+    expect(link).to_have_value(re.compile(
+        r"/enroll/[A-Za-z0-9_-]+#i=[A-Za-z0-9_-]{43}&f=[0-9a-f]{32}&via=link$"))
     problems += audit(page, "invitation link")
     page.get_by_role("button", name="Poista Isä").click()
     problems += audit(page, "confirm removal")

@@ -6,8 +6,12 @@ Bad input is refused in words with nothing stored or sent."""
 from __future__ import annotations
 
 import re
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
+from contextlib import closing
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -98,7 +102,10 @@ def test_invite_by_text_message_reaches_twilio_and_the_guardian_enrolls(
     form.get_by_role("button", name="Luo kutsulinkki").click()
 
     link = form.get_by_label("Kutsulinkki (anna se henkilölle; toimii kerran): Äiti")
-    expect(link).to_have_value(re.compile(r"/enroll/[A-Za-z0-9_-]{43}$"))
+    # The link on screen carries the trust of protocol §6.7 in its fragment, which never
+    # reaches the server; the server's text message sends the plain part only.
+    expect(link).to_have_value(re.compile(
+        r"/enroll/[A-Za-z0-9_-]{43}#i=[A-Za-z0-9_-]{43}&f=[0-9a-f]{32}&via=link$"))
     expect(link).to_be_focused()
     expect(form).to_contain_text("Lähetetään: tekstiviesti")
     expect(form.get_by_role("button", name="Kopioi linkki: Äiti")).to_be_visible()
@@ -109,28 +116,32 @@ def test_invite_by_text_message_reaches_twilio_and_the_guardian_enrolls(
     expect(form.get_by_label("Matkapuhelinnumero")).to_have_value("")
 
     shown = link.input_value()
-    # the same link as a QR code to scan at the first meeting (app/qr.mjs; tests/js/qr.test.mjs)
+    plain = shown.split("#")[0]
+    # The same link as a QR code to scan at the first meeting (app/qr.mjs; tests/js/qr.test.mjs),
+    # saying via=qr: read from her screen, the fingerprint is verified in person.
     show_qr = form.get_by_role("button", name="Näytä QR-koodi: Äiti")
     expect(show_qr).to_have_attribute("aria-expanded", "false")
     show_qr.click()
     code = form.get_by_role("img", name="QR-koodi, kutsulinkki: Äiti")
     expect(code).to_be_visible()
     expect(show_qr).to_have_attribute("aria-expanded", "true")
-    version = 5 if len(shown.encode()) <= 84 else 6  # level M, byte mode
-    expect(code).to_have_attribute("viewBox", f"0 0 {version * 4 + 17 + 8} {version * 4 + 17 + 8}")
     drawn = page.evaluate("""async (link) => {
         const { encodeQr } = await import('/static/app/qr.mjs');
-        const d = document.querySelector('svg.qr path').getAttribute('d');
-        const dark = encodeQr(link).dark.flatMap((row, y) => row.flatMap(
+        const svg = document.querySelector('svg.qr');
+        const d = svg.querySelector('path').getAttribute('d');
+        const { dark } = encodeQr(link);
+        const path = dark.flatMap((row, y) => row.flatMap(
           (on, x) => (on ? [`M${x + 4} ${y + 4}h1v1h-1z`] : [])));
-        return d === dark.join('');
-    }""", shown)
+        const side = dark.length + 8;
+        return d === path.join('') && svg.getAttribute('viewBox') === `0 0 ${side} ${side}`;
+    }""", shown.replace("&via=link", "&via=qr"))
     assert drawn
     show_qr.click()
     expect(code).to_be_hidden()
 
     [body] = texts_to(twilio, MUM)
-    assert shown in body, body  # the very link on screen, and nothing of the booklet
+    assert plain in body, body  # the very link on screen, and nothing of the booklet
+    assert "#" not in body  # nor the fragment, with its secret
     assert "Aino" not in body
 
     # A second invitation: the first link stays on screen, both are waiting.
@@ -200,3 +211,41 @@ def test_typed_invitation_and_links_survive_live_updates(
     expect(form.get_by_label("Matkapuhelinnumero")).to_have_value("040 111 3333")
     expect(link).to_have_value(shown)
     page.context.close()
+
+
+def test_a_caregivers_terms_are_asked_and_a_bad_end_is_refused(
+    sms_world: tuple[World, RunningTwilioServer],
+) -> None:
+    """The end date and what she sees show for a caregiver only. With no date the membership
+    runs to the end of the therapy period, and with no period set that is refused in words, as
+    is a date already past; nothing is stored. A future date makes the invitation, with the
+    terms the guardians will be asked to approve."""
+    world, _ = sms_world
+    page = therapist_booklet(world, DESKTOP)
+    form = page.locator(".invite-member")
+    until = form.get_by_label("Mukana asti")
+    expect(until).to_be_hidden()
+    form.get_by_label("Rooli").select_option("caregiver")
+    expect(until).to_be_visible()
+    expect(form.get_by_label("Näkee")).to_have_value("new")
+    form.get_by_label("Muille näkyvä nimi").fill("Päiväkoti")
+    refused = ("Päättymispäivä ei kelpaa: anna tuleva päivämäärä tai aseta vihkoon ensin "
+               "terapiajakso.")
+    for day in ("", "2020-01-31"):
+        until.fill(day)
+        form.get_by_role("button", name="Luo kutsulinkki").click()
+        expect(form.get_by_role("alert")).to_have_text(refused)
+    assert pending(world) == []
+    until.fill("2099-03-31")
+    form.get_by_label("Näkee").select_option("history")
+    form.get_by_role("button", name="Luo kutsulinkki").click()
+    link = form.get_by_label("Kutsulinkki (anna se henkilölle; toimii kerran): Päiväkoti")
+    # A caregiver's link stays plain: the guardians' consent decides what she reads (§5.1).
+    expect(link).to_have_value(re.compile(r"/enroll/[A-Za-z0-9_-]{43}$"))
+    expect(until).to_be_visible()  # the form keeps the role for the next caregiver
+    with closing(sqlite3.connect(world.server.db_path)) as db:
+        terms = db.execute("SELECT until_ms, scope FROM caregiver_terms").fetchall()
+    end = datetime(2099, 4, 1, tzinfo=ZoneInfo("Europe/Helsinki"))  # the end of 31.3. there
+    assert terms == [(int(end.timestamp() * 1000), "history")]
+    page.context.close()
+    world.errors[:] = [e for e in world.errors if "422" not in e]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from .harness import World, confirm_newcomers, enroll_in_browser, login_in_browser, open_booklet
+from .harness import World, enroll_in_browser, login_in_browser, open_booklet
 
 pytestmark = pytest.mark.slow
 NOTE = "Harjoiteltiin saksilla leikkaamista. Hienoa työtä!"
@@ -41,7 +41,7 @@ def test_parent_enrolls_reads_logs_homework_replies_and_logs_in_elsewhere(world:
     card.get_by_label("Meni hyvin").check()
     card.get_by_label("Lisättävää? (vapaaehtoinen)").fill("nauroi")
     card.get_by_role("button", name="Tallenna").click()
-    confirm_newcomers(page, "Tiina")  # the first entry this parent seals to the therapist
+    # no question before her first entry: the therapist's signed roster vouches (protocol §6.6)
     expect(page.locator(".task .summary")).to_have_text("Tehty kerran viimeisen 7 päivän aikana")
     page.get_by_label("Kirjoita viesti").fill(REPLY)
     page.get_by_role("button", name="Lähetä", exact=True).click()
@@ -88,7 +88,6 @@ def test_a_phone_with_its_clock_days_ahead_is_told_to_fix_it_and_nothing_is_post
     }""")
     page.get_by_label("Kirjoita viesti").fill("Kello edellä")
     page.get_by_role("button", name="Lähetä", exact=True).click()
-    confirm_newcomers(page, "Tiina")
     expect(page.get_by_role("alert")).to_contain_text("päivämäärä tai kellonaika on väärin")
     assert len(world.call(world.t.read(world.booklet))) == before
     context.close()

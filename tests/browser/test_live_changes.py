@@ -21,10 +21,11 @@ HOUR = 3_600_000
 
 
 def _parent(world: World, login: str) -> Client:
-    """A guardian enrolled with the Python client (her "other device")."""
+    """A guardian enrolled with the Python client (her "other device"), by a plain link (as
+    the server texts it): she sees the title only once the therapist shares it."""
     assert world.http is not None
     parent = Client(Profile(), world.http)
-    world.call(parent.enroll(world.invite(login.title()), login, PARENT_PASSWORD))
+    world.call(parent.enroll(world.invite(login.title(), via=None), login, PARENT_PASSWORD))
     return parent
 
 

@@ -26,6 +26,7 @@ from .harness import (
     confirm_newcomers,
     enroll_in_browser,
     open_booklet,
+    server_sql,
 )
 
 pytestmark = pytest.mark.slow
@@ -49,18 +50,20 @@ def _caregiver_id(world: World) -> str:
 def test_a_post_that_would_reach_a_new_unverified_caregiver_asks_first(world: World) -> None:
     """The parent has written before (to the therapist). Once a caregiver joins, the next post
     names her and waits: Cancel sends nothing and keeps the text; Send posts; the post after
-    that asks nothing."""
+    that asks nothing. A booklet without the therapist's signed roster and plain links: the
+    only place §6.4's question remains for a parent (protocol §6.6)."""
+    server_sql(world.server, "DELETE FROM booklet_rosters")
     context, page = world.page()
-    enroll_in_browser(page, world.invite("Äiti"), "aiti")
+    enroll_in_browser(page, world.invite("Äiti", via=None), "aiti")
     open_booklet(page, world.booklet)
     _write(page, "Eka")
     confirm_newcomers(page, "Tiina T")
     expect(page.locator(".entry-note .text")).to_have_text(["Eka"])
 
     other, page2 = world.page()
-    enroll_in_browser(page2, world.invite("Liisa", role="caregiver"), "liisa")
+    enroll_in_browser(page2, world.invite("Liisa", role="caregiver", via=None), "liisa")
     other.close()
-    world.approve("aiti", _caregiver_id(world))
+    world.approve("aiti", _caregiver_id(world), roster=False)
     page.reload()
     page.locator("main[data-ready='true']").wait_for()
 

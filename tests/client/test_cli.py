@@ -57,7 +57,8 @@ def test_cli_family_flow(secure_msg_server: ServerProcess, tmp_path: Path) -> No
     enrolled = therapist.run("enroll", admin_invite(server, "T"), "--login", "terapeutti")
     assert len(enrolled["recovery_key"]) == 44
     booklet = therapist.run("booklet", "create", "--title", "Aino")["id"]
-    link = therapist.run("booklet", "invite", booklet, "--role", "guardian", "--name", "Äiti")
+    link = therapist.run("booklet", "invite", booklet, "--role", "guardian", "--name", "Äiti",
+                         "--via", "plain")  # the legacy path: no trust or history in the link
     link_url = server.base_url + link["link"][link["link"].index("/enroll/"):]
     parent_id = parent.run("enroll", link_url, "--login", "aiti")["id"]
     homework = ("post", booklet, "--kind", "homework", "--text", "Pyöräily")
@@ -67,10 +68,8 @@ def test_cli_family_flow(secure_msg_server: ServerProcess, tmp_path: Path) -> No
     posted = therapist.run(*homework, "--confirm-unverified")
     assert posted["seq"] == 2
     assert [n["id"] for n in posted["new_recipients"]] == [parent_id]
-    refused = therapist.run("booklet", "grant-history", booklet, parent_id, ok=False)
-    assert refused["error"] == "unverified-recipients"
-    granted = therapist.run("booklet", "grant-history", booklet, parent_id,
-                            "--confirm-unverified")
+    # confirming signed her into the roster (protocol §6.6): sharing asks nothing more
+    granted = therapist.run("booklet", "grant-history", booklet, parent_id)
     assert granted["entries"] == 2  # every entry the therapist reads: the title, the homework
     parent.run("post", booklet, "--kind", "homework-log", "--homework", posted["id"],
                "--text", "Meni hyvin", "--date", "2026-11-27", "--confirm-unverified")
@@ -114,3 +113,28 @@ def test_cli_family_flow(secure_msg_server: ServerProcess, tmp_path: Path) -> No
     with pytest.raises(urllib.error.HTTPError) as err:
         urllib.request.urlopen(request, timeout=30)  # noqa: S310 - our own loopback server
     assert err.value.code == 401
+
+
+def test_cli_invitation_that_carries_trust(secure_msg_server: ServerProcess,
+                                           tmp_path: Path) -> None:
+    """`booklet invite --via qr` prints a link with the trust fragment; enrolling with it says
+    the therapist is verified in person, brings the title and the earlier note at once, and the
+    parent's first post needs no --confirm-unverified (protocol §6.6, §6.7)."""
+    server = secure_msg_server
+    therapist = Cli(tmp_path / "t", "terapeutin salasana")
+    parent = Cli(tmp_path / "p", "vanhemman salasana")
+    therapist.run("enroll", admin_invite(server, "T"), "--login", "terapeutti")
+    booklet = therapist.run("booklet", "create", "--title", "Aino")["id"]
+    therapist.run("post", booklet, "--text", "Ensimmäinen tapaaminen")
+    link = therapist.run("booklet", "invite", booklet, "--role", "guardian", "--name", "Äiti",
+                         "--via", "qr")["link"]
+    assert "#i=" in link
+    assert link.endswith("&via=qr")
+    enrolled = parent.run("enroll", server.base_url + link[link.index("/enroll/"):],
+                          "--login", "aiti")
+    assert enrolled["joined"]["therapist_verified"] is True
+    assert enrolled["joined"]["entries"] == 2
+    read = parent.run("read", booklet)
+    assert [e["kind"] for e in read["entries"]] == ["title", "note"]
+    posted = parent.run("post", booklet, "--text", "Kiitos")
+    assert posted["new_recipients"] == []

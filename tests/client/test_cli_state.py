@@ -55,7 +55,7 @@ def _booklet_with(server: ServerProcess, tmp_path: Path, *names: str
     ids = []
     for name in names:
         link = therapist.run("booklet", "invite", booklet, "--role", "guardian",
-                             "--name", name)["link"]
+                             "--name", name, "--via", "plain")["link"]
         parent = Cli(tmp_path / name, f"{name} salasana")
         ids.append(parent.run("enroll", server.base_url + link[link.index("/enroll/"):],
                               "--login", name)["id"])

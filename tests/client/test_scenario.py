@@ -66,9 +66,9 @@ async def test_family_booklet_end_to_end(people: People) -> None:
     assert {status for status, _ in answers} == {404}
     assert not [c for c in [*expected, "Äiti"] for _, body in answers if c in body]
 
-    # A newcomer (grandmother as caregiver) sees only what is granted.
+    # A newcomer (grandmother as caregiver) with a plain link sees only what is granted.
     granny = await people.enroll("mummo", people.link(await therapist.invite(
-        booklet, "caregiver", name="Mummo", until="2099-12-31", scope="history")))
+        booklet, "caregiver", name="Mummo", via=None, until="2099-12-31", scope="history")))
     await mum.consent(booklet, granny.profile.account_id, "approve")
     assert await granny.read(booklet) == []
     granted = await therapist.grant_history(booklet, granny.profile.account_id)

@@ -128,6 +128,8 @@ async def _family(server: ServerProcess, http: aiohttp.ClientSession, therapist:
         if role == "caregiver":  # a member once the guardians enrolled before approve
             for guardian in members[:-1]:
                 await guardian.consent(booklet, members[-1].profile.account_id, "approve")
+            # Her link carried no trust (§6.7): the therapist signs her into the roster.
+            await therapist.roster(booklet, confirm=[members[-1].profile.account_id])
     await members[0].post(booklet, "note", text="Aamulla harjoiteltiin napitusta")
     return members
 

@@ -4,7 +4,12 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 const appDir = '../../src/secure_msg/web/static/app';
-const tables = Object.fromEntries(await Promise.all(['fi', 'sv', 'en'].map(async (code) => [code, (await import(`${appDir}/lang-${code}.mjs`))[code]])));
+// Each language in two parts (app/i18n.mjs): what the login screen says, and the rest.
+const part = async (code, name) => (await import(`${appDir}/${name}`))[code];
+const tables = Object.fromEntries(await Promise.all(['fi', 'sv', 'en'].map(async (code) => [code, {
+  ...(await part(code, `lang-${code}-start.mjs`)), ...(await part(code, `lang-${code}.mjs`)),
+}])));
+const starts = Object.fromEntries(await Promise.all(['fi', 'sv', 'en'].map(async (code) => [code, await part(code, `lang-${code}-start.mjs`)])));
 const slots = (text) => [...text.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort();
 
 test('fi, sv and en have the same keys', () => {
@@ -53,5 +58,29 @@ test('keys built from a role or an appointment status exist for every value', ()
   for (const code of ['fi', 'sv', 'en']) {
     for (const r of roles) assert.ok(`role_${r}` in tables[code], `${code}: role_${r}`);
     for (const s of statuses) assert.ok(`appt_${s}` in tables[code], `${code}: appt_${s}`);
+  }
+});
+
+// The login screen loads only lang-xx-start.mjs: every text the modules of the first load name
+// must be there (else the login screen shows a key), and no text is in both parts.
+test('the login screen finds every text it names in the start part', () => {
+  const firstLoad = ['main.mjs', 'auth.mjs', 'common.mjs', 'api.mjs', 'session.mjs', 'dom.mjs', 'i18n.mjs', 'routes.mjs'];
+  const named = new Set();
+  for (const [name, text] of sources) {
+    if (!firstLoad.includes(name)) continue;
+    for (const m of text.matchAll(/\bt\('([a-z0-9_]+)'/g)) named.add(m[1]);
+    for (const m of text.matchAll(/'((?:ended|err)_[a-z0-9_]+)'/g)) named.add(m[1]);
+  }
+  assert.ok(named.has('login') && named.has('err_session'), [...named].join(' '));
+  for (const code of ['fi', 'sv', 'en']) {
+    for (const key of named) assert.ok(key in starts[code], `${code}: ${key} is not in lang-${code}-start.mjs`);
+  }
+});
+
+test('no text is in both parts of a language', async () => {
+  for (const code of ['fi', 'sv', 'en']) {
+    const rest = await part(code, `lang-${code}.mjs`);
+    const both = Object.keys(starts[code]).filter((key) => key in rest);
+    assert.deepEqual(both, [], code);
   }
 });

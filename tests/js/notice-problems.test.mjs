@@ -10,7 +10,11 @@ import { repoRoot } from './helpers.mjs';
 const appDir = '../../src/secure_msg/web/static/app';
 globalThis.navigator ??= { language: 'en' }; // i18n.mjs reads it at import (Node 20 has none)
 const { PROBLEM_KINDS, PROBLEM_STATUSES, describeProblem } = await import(`${appDir}/views/notice-problems.mjs`);
-const tables = Object.fromEntries(await Promise.all(['fi', 'sv', 'en'].map(async (code) => [code, (await import(`${appDir}/lang-${code}.mjs`))[code]])));
+// Each language in two parts (app/i18n.mjs): what the login screen says, and the rest.
+const part = async (code, name) => (await import(`${appDir}/${name}`))[code];
+const tables = Object.fromEntries(await Promise.all(['fi', 'sv', 'en'].map(async (code) => [code, {
+  ...(await part(code, `lang-${code}-start.mjs`)), ...(await part(code, `lang-${code}.mjs`)),
+}])));
 
 test('the statuses are the ones the server shows therapists', () => {
   const model = readFileSync(path.join(repoRoot, 'src', 'secure_msg', 'model', 'notices.py'), 'utf8');

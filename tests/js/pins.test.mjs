@@ -63,6 +63,8 @@ const server = { posted: [], conflicts: 0, onConflict: async () => {}, entries: 
 globalThis.fetch = async (path, init = {}) => {
   const { pathname } = new URL(path, 'http://server');
   if (pathname.endsWith('/members')) return Response.json({ members: rows });
+  // No signed roster (a booklet from before rosters, protocol §6.6): §6.4's question applies.
+  if (pathname.endsWith('/roster')) return Response.json({ version: 0, roster: null, joins: [] });
   if (pathname.endsWith('/caregivers')) return Response.json({ caregivers });
   if (pathname.endsWith('/head')) return Response.json({ last_seq: 0, last_hash: toBase64url(new Uint8Array(32)) });
   if (pathname.endsWith('/grants') && init.method === 'POST') return Response.json({ entries: 1 });

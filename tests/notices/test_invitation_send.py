@@ -88,7 +88,10 @@ async def test_sms_invitation_waits_out_quiet_hours_enrolls_and_leaves_no_token(
                                       phone="040 111 4444", send=["sms"], until="2099-12-31",
                                       scope="new")
     assert invite["queued"] == ["sms"]
+    # A caregiver's link is plain (protocol §6.7: the guardians' consent decides what she
+    # reads); the server's text carries the link as it is.
     link = invite["link"]
+    assert "#" not in link
     await _wait_notices(p, ["queued"])
     await asyncio.sleep(0.5)
     assert p.messages(INVITEE_PHONE) == []  # quiet hours
@@ -198,6 +201,8 @@ async def test_cli_invite_send_sms_texts_the_link(practice_factory: Any, tmp_pat
     result = json.loads(ok.stdout.strip().splitlines()[-1])
     assert result["queued"] == ["sms"]
     await p.wait_for(lambda: len(p.messages(INVITEE_PHONE)) == 1)
-    assert result["link"].rsplit("/", 1)[1] in p.messages(INVITEE_PHONE)[0].body
+    plain, fragment = result["link"].split("#")  # the fragment never reaches the server
+    assert plain.rsplit("/", 1)[1] in p.messages(INVITEE_PHONE)[0].body
+    assert fragment not in p.messages(INVITEE_PHONE)[0].body
     assert refused.returncode != 0
     assert json.loads(refused.stdout.strip().splitlines()[-1])["error"] == "validation-failed"

@@ -18,11 +18,12 @@ from urllib.parse import urlparse
 import aiohttp
 
 from secure_msg.client import consent as consent_check
-from secure_msg.client import history, state_sync
+from secure_msg.client import history, roster_trust, state_sync
 from secure_msg.client.http import Api, ClientError, b64d, b64e
 from secure_msg.client.profile import Profile
 from secure_msg.clock import ms_to_iso
 from secure_msg.crypto import client_state, consent, envelope, grant, keys, recovery, safety
+from secure_msg.crypto import roster as roster_crypto
 from secure_msg.crypto.client_state import StateCheckpoint, StatePin
 from secure_msg.crypto.envelope import KIND_IDS, KINDS
 from secure_msg.crypto.errors import ProtocolError
@@ -146,8 +147,31 @@ def _unverified(members: list[MemberInfo]) -> ClientError:
                        {"new_recipients": [m.to_json() for m in members]})
 
 
+def _refused(view: roster_trust.RosterView, members: Sequence[MemberInfo]) -> ClientError:
+    """Refusal to seal in a booklet whose roster failed, or to members the therapist's signed
+    roster does not vouch for (docs/protocol.md §6.6): the server added them, not she."""
+    names = {m.account_id: f"{m.name or m.account_id} ({m.role})" for m in members}
+    if view.problem is not None:
+        detail = f"the therapist's signed member list failed its check ({view.problem})"
+    else:
+        detail = "; ".join(f"{names.get(a, a)}: {code}" for a, code in sorted(view.refused.items()))
+    return ClientError(0, "roster-refused", "Not on the therapist's signed member list", detail,
+                       {"refused": dict(view.refused), "roster_problem": view.problem})
+
+
 def _now_ms() -> int:
     return time.time_ns() // 1_000_000
+
+
+def _fragment(link: str) -> roster_crypto.Fragment | None:
+    """The trust a link carries after `#` (docs/protocol.md §6.7), or None for a plain link."""
+    fragment = urlparse(link).fragment
+    if not fragment:
+        return None
+    try:
+        return roster_crypto.parse_fragment(fragment)
+    except ProtocolError as exc:
+        raise _protocol(exc) from exc
 
 
 def token_from_link(link: str) -> tuple[str, str]:
@@ -181,6 +205,11 @@ class Client:
         # this run; and the state as last synced, to tell whether it changed since.
         self.state_problems: list[state_sync.StateProblem] = []
         self._synced: client_state.ClientState | None = None
+        # What the last roster check of each booklet found (docs/protocol.md §6.6).
+        self.rosters: dict[str, roster_trust.RosterView] = {}
+        self._closed: set[str] = set()  # booklets whose server refused a roster: closed
+        # What the last join with a link that carried trust did (§6.7): for the user to be told.
+        self.last_join: dict[str, Any] | None = None
 
     # -- accounts -----------------------------------------------------------------------------
 
@@ -205,6 +234,9 @@ class Client:
             "language": language,
         })
         self._logged_in(server, result, acct, salt)
+        fragment = _fragment(link)
+        if fragment is not None and info.get("booklet_id"):
+            await self.join(info["booklet_id"], fragment)
         return recovery.format_recovery_key(secret)
 
     def _logged_in(self, server: str, result: dict[str, Any], acct: keys.AccountKeys,
@@ -213,6 +245,7 @@ class Client:
         if self.profile.account_id and self.profile.account_id != account["id"]:
             # pins, verifications and checkpoints are one person's: never another's
             self.profile.pins, self.profile.checkpoints, self.profile.sealed_to = {}, {}, {}
+            self.profile.roster_versions = {}
             self.profile.state_version = 0
         self.profile.server, self.profile.token = server, result["token"]
         self.profile.bundle = result["password_bundle"]
@@ -293,7 +326,68 @@ class Client:
         """Join another booklet with an invitation link, keeping this account."""
         _, token = token_from_link(link)
         result = await self.api.call("POST", f"/api/invitations/{token}/accept")
+        fragment = _fragment(link)
+        if fragment is not None:
+            await self.join(result["booklet_id"], fragment)
         return str(result["booklet_id"])
+
+    async def join(self, booklet_id: str, fragment: roster_crypto.Fragment) -> int:
+        """Right after joining with a link that carries trust (docs/protocol.md §6.7): pin the
+        therapist the link names, prove the invitation secret, open the history sealed to the
+        invitation and re-wrap it to myself. Returns the number of entries received."""
+        me = self._me()
+        raw = await self.api.call("GET", f"/api/booklets/{booklet_id}/members")
+        therapists = [m for m in raw["members"] if m["role"] == "therapist"]
+        try:
+            if len(therapists) != 1:
+                raise ProtocolError("wrong-author", "the booklet lists no single therapist")
+            st = keys.KeyStatement.parse(b64d(therapists[0]["key_statement"]))
+            st.verify()
+            if st.account_id.hex() != therapists[0]["account_id"]:
+                raise ProtocolError("account-mismatch")
+            if safety.fingerprint(st.identity_key).replace(" ", "") != (
+                    fragment.therapist_fingerprint):
+                raise ProtocolError("identity-key-changed",
+                                    "the server lists another therapist than the link names")
+            therapist_id = therapists[0]["account_id"]
+            pin = self.profile.pins.get(therapist_id)
+            if pin is not None and pin.identity_key != st.identity_key.hex():
+                raise ProtocolError("identity-key-changed")
+            if fragment.via == "qr":  # scanned from her screen, in person
+                self._pin_verified(therapist_id, st.identity_key)
+            elif pin is None:  # a link sent another way: trust on first use, said so
+                self.profile.pins[therapist_id] = StatePin(st.identity_key.hex())
+            inv_keys = roster_crypto.invitation_keys(fragment.secret)
+            proof = roster_crypto.sign_join_proof(
+                inv_keys, booklet_id=bytes.fromhex(booklet_id), member_id=me.account_id,
+                member_ik=me.identity_public)
+        except ProtocolError as exc:
+            raise _protocol(exc) from exc
+        joined = await self.api.call("POST", f"/api/booklets/{booklet_id}/join",
+                                     {"proof": b64e(proof)})
+        self.last_join = {"booklet": booklet_id, "therapist": therapist_id,
+                          "therapist_verified": fragment.via == "qr", "entries": 0}
+        try:
+            inv = roster_crypto.verify_invitation(
+                b64d(joined["invitation"]), therapist_identity_key=st.identity_key,
+                booklet_id=bytes.fromhex(booklet_id), therapist_id=st.account_id)
+            roster_crypto.check_invitation_secret(inv, inv_keys)
+            if joined["grant"] is None:
+                return 0
+            granted = grant.open_grant(b64d(joined["grant"]),
+                                       granter_identity_key=st.identity_key, me=inv_keys)
+        except ProtocolError as exc:
+            raise _protocol(exc) from exc
+        # Re-wrap to myself: later sessions and other devices do not have the secret. Each
+        # entry is still opened under its author's pinned key when it is read.
+        blob = grant.seal_grant(
+            me, booklet_id=bytes.fromhex(booklet_id), grantee_id=me.account_id,
+            grantee_ek=me.encryption_public, created_at=self.now_ms(),
+            keys=[(eid, ehash, key) for eid, (ehash, key) in granted.items()])
+        result = await self.api.call("POST", f"/api/booklets/{booklet_id}/grants",
+                                     {"grant": b64e(blob)})
+        self.last_join["entries"] = int(result["entries"])
+        return int(result["entries"])
 
     async def logout(self) -> None:
         await self.api.call("POST", "/api/logout")
@@ -386,6 +480,83 @@ class Client:
         data = await self.api.call("GET", f"/api/booklets/{booklet_id}/members", params=params)
         return [self._check_member(booklet_id, m, verifying) for m in data["members"]]
 
+    async def roster(self, booklet_id: str, members: list[MemberInfo] | None = None,
+                     *, confirm: Iterable[str] = ()) -> roster_trust.RosterView:
+        """Who the booklet's signed roster vouches for (docs/protocol.md §6.6); kept in
+        `rosters`. The therapist's client signs and stores the next roster first when the
+        members changed; `confirm` (hers only) adds members she confirms belong."""
+        if members is None:
+            members = await self.members(booklet_id)
+        view = await self._roster_view(booklet_id, members)
+        if self._is_therapist(booklet_id, members) and view.problem is None:
+            view = await self._sign_roster(booklet_id, members, view, list(confirm))
+        self.rosters[booklet_id] = view
+        return view
+
+    def _is_therapist(self, booklet_id: str, members: Sequence[MemberInfo]) -> bool:
+        mine = roster_trust.therapist_of(members, self.profile.account_id)
+        return (mine is not None and mine.account_id == self.profile.account_id
+                and self.keys is not None)
+
+    async def _roster_confirming(self, booklet_id: str, members: list[MemberInfo],
+                                 allow_unverified: bool) -> list[MemberInfo]:
+        """The roster check before sealing. Only the therapist is asked about a member outside
+        her roster (one who joined without a link that carries trust): confirming signs them
+        in. Everyone else refuses such a member until she has (§6.6). Returns the members
+        confirmed here."""
+        view = await self.roster(booklet_id, members)
+        confirmed: list[MemberInfo] = []
+        if (view.blocks and view.problem is None and self._is_therapist(booklet_id, members)
+                and set(view.refused.values()) == {"not-in-roster"}):
+            if not allow_unverified:
+                raise _unverified([m for m in members if m.account_id in view.refused])
+            confirmed = [m for m in members if m.account_id in view.refused]
+            view = await self.roster(booklet_id, members, confirm=list(view.refused))
+        if view.blocks and booklet_id in self._closed:  # the real reason nothing is sealed
+            raise ClientError(409, "booklet-closed", "The booklet is closed: it can be read and "
+                              "exported, but not changed")
+        if view.blocks:
+            raise _refused(view, members)
+        return confirmed
+
+    async def _roster_view(self, booklet_id: str, members: list[MemberInfo]
+                           ) -> roster_trust.RosterView:
+        answer = await self.api.call("GET", f"/api/booklets/{booklet_id}/roster")
+        view = roster_trust.evaluate(
+            booklet_id, members, answer, me=self.profile.account_id,
+            highest_seen=self.profile.roster_versions.get(booklet_id, 0), now_ms=self.now_ms())
+        if view.roster is not None:
+            self.profile.roster_versions[booklet_id] = view.roster.version
+        return view
+
+    async def _sign_roster(self, booklet_id: str, members: list[MemberInfo],
+                           view: roster_trust.RosterView, confirm: list[str]
+                           ) -> roster_trust.RosterView:
+        """The therapist's side of §6.6 "Writing": sign what the roster should be now."""
+        verified = [a for a, p in self.profile.pins.items() if p.verified] + confirm
+        for _ in range(3):
+            want = roster_trust.next_members(
+                view, members, me=self.profile.account_id, verified=verified,
+                first_roster_extra=self.profile.sealed_to.get(booklet_id, []))
+            if view.roster is not None and list(view.roster.members) == want:
+                return view
+            version = max(view.stored_version,
+                          self.profile.roster_versions.get(booklet_id, 0)) + 1
+            blob = roster_crypto.sign_roster(self._me(), booklet_id=bytes.fromhex(booklet_id),
+                                             version=version, created_at=self.now_ms(),
+                                             members=want)
+            try:
+                await self.api.call("PUT", f"/api/booklets/{booklet_id}/roster",
+                                    {"base_version": version - 1, "roster": b64e(blob)})
+            except ClientError as exc:
+                if exc.code == "booklet-closed":  # read-only now: the stored roster stands
+                    self._closed.add(booklet_id)
+                    return view
+                if exc.code != "roster-version-conflict":
+                    raise
+            view = await self._roster_view(booklet_id, members)
+        return view
+
     def safety_number(self, member: MemberInfo) -> str:
         me = self._me()
         return safety.safety_number(
@@ -410,7 +581,7 @@ class Client:
 
     async def create_booklet(self, title: str) -> str:
         booklet_id = (await self.api.call("POST", "/api/booklets"))["id"]
-        await self.post(booklet_id, "title", title=title)
+        await self.post(booklet_id, "title", title=title)  # signs roster 1 on the way
         return str(booklet_id)
 
     async def booklets(self) -> list[dict[str, Any]]:
@@ -430,11 +601,14 @@ class Client:
 
     async def invite(self, booklet_id: str, role: str, name: str | None = None,
                      phone: str | None = None, email: str | None = None,
-                     send: Sequence[str] = (), language: str | None = None, *,
+                     send: Sequence[str] = (), language: str | None = None,
+                     via: str | None = "link", *,
                      until: str | None = None, scope: str | None = None) -> dict[str, Any]:
-        """Invite into a booklet; `send` ("sms", "email") also sends the link to the invitee.
-        A caregiver's invitation says `until` (a date or "period-end") and `scope` ("new",
-        "history")."""
+        """Invite into a booklet; `send` ("sms", "email") also sends the link to the invitee,
+        without the fragment that carries trust (`via`: "qr" when the link will be shown as a
+        QR code at a meeting, "link" otherwise, None for a plain link; docs/protocol.md
+        §6.7). A caregiver's invitation says `until` (a date or "period-end") and `scope`
+        ("new", "history")."""
         body: dict[str, Any] = {k: v for k, v in {
             "role": role, "name": name, "phone": phone, "email": email, "language": language,
             "until": until, "scope": scope,
@@ -443,7 +617,34 @@ class Client:
             body["send"] = list(send)
         result: dict[str, Any] = await self.api.call(
             "POST", f"/api/booklets/{booklet_id}/invitations", body)
+        # The link carries trust (§6.7), except a caregiver's: the guardians' consent (§5.1)
+        # decides what they may read, so no history may be sealed to their link.
+        if self.keys is not None and via is not None and role != "caregiver":
+            result["link"] += "#" + await self._invitation_trust(
+                booklet_id, int(result["id"]), role, via)
         return result
+
+    async def _invitation_trust(self, booklet_id: str, invitation_id: int, role: str,
+                                via: str) -> str:
+        """Sign the invitation record, seal the history to the invitation key, store both
+        with the invitation; the link's fragment to hand on (never to the server)."""
+        me = self._me()
+        secret = os.urandom(roster_crypto.SECRET_LEN)  # never a test's fixed salt
+        inv_keys = roster_crypto.invitation_keys(secret)
+        booklet = bytes.fromhex(booklet_id)
+        record = roster_crypto.sign_invitation(me, booklet_id=booklet, invitation=inv_keys,
+                                               role=role, created_at=self.now_ms())
+        items = [(o.header.entry_id, o.entry_hash, o.content_key)
+                 for _, o in await self.read_raw(booklet_id)]
+        blob = grant.seal_grant(
+            me, booklet_id=booklet, grantee_id=inv_keys.account_id,
+            grantee_ek=inv_keys.encryption_public, created_at=self.now_ms(), keys=items,
+        ) if items else None
+        await self.api.call(
+            "PUT", f"/api/booklets/{booklet_id}/invitations/{invitation_id}/trust",
+            {"invitation": b64e(record), "grant": b64e(blob) if blob else None})
+        fp = safety.fingerprint(me.identity_public).replace(" ", "")
+        return roster_crypto.Fragment(secret, fp, via).encode()
 
     async def remove(self, booklet_id: str, account_id: str) -> None:
         await self.api.call("DELETE", f"/api/booklets/{booklet_id}/members/{account_id}")
@@ -508,10 +709,15 @@ class Client:
         me = self._me()
         plaintext = encode_payload(kind, **fields)
         sent_to: dict[str, MemberInfo] = {}
+        confirmed: dict[str, MemberInfo] = {}  # signed into the roster by me, just now
         for _ in range(MAX_POST_RETRIES):
             head = await self.api.call("GET", f"/api/booklets/{booklet_id}/head")
             members = await self.members(booklet_id)
+            # Both apply before sealing: a caregiver needs every guardian's consent (§5.1),
+            # checked first because the roster cannot stand in for it; then the roster (§6.6).
             await self._require_consent(booklet_id, members)
+            confirmed.update((m.account_id, m) for m in await self._roster_confirming(
+                booklet_id, members, allow_unverified))
             new = self.new_recipients(booklet_id, members)
             if new and not allow_unverified:
                 raise _unverified(new)
@@ -532,7 +738,10 @@ class Client:
                 if exc.code not in ("sequence-conflict", "membership-changed"):
                     raise
                 continue
-            result["new_recipients"] = self._note_recipients(booklet_id, sent_to.values())
+            noted = self._note_recipients(booklet_id, sent_to.values())
+            result["new_recipients"] = noted + [
+                m.to_json() for m in confirmed.values()
+                if m.account_id not in {n["id"] for n in noted}]
             return result
         raise ClientError(409, "sequence-conflict", "The booklet kept moving; try again")
 
@@ -541,8 +750,10 @@ class Client:
         """Members my entries in this booklet were never sealed to and whom I have not verified
         in person: a server can add an account to a booklet, only people can tell it belongs."""
         before = set(self.profile.sealed_to.get(booklet_id, []))
+        view = self.rosters.get(booklet_id)
+        vouched = view.vouched if view is not None else frozenset()
         return [m for m in members if m.account_id not in before and not m.verified
-                and m.account_id != self.profile.account_id]
+                and m.account_id != self.profile.account_id and m.account_id not in vouched]
 
     def _note_recipients(self, booklet_id: str, members: Iterable[MemberInfo]
                          ) -> list[dict[str, Any]]:
@@ -640,7 +851,11 @@ class Client:
         """The booklet's entries after `since` (of `kinds`, default all), oldest first. An entry
         that fails a check is in its place with `error` set, whatever `kinds` asks for."""
         out = []
-        for raw, opened in await self._read_checked(booklet_id, since):
+        checked = await self._read_checked(booklet_id, since)
+        # The roster's findings for the warnings; the therapist's client signs the next one
+        # here too when the members changed (docs/protocol.md §6.6 "Writing").
+        await self.roster(booklet_id)
+        for raw, opened in checked:
             if isinstance(opened, ClientError):
                 out.append(_unreadable(raw, opened.code))
                 continue
@@ -693,9 +908,13 @@ class Client:
         member = next((m for m in members if m.account_id == member_id), None)
         if member is None:
             raise ClientError(404, "not-found", "No such member")
-        if not (member.verified or allow_unverified or member_id == self.profile.account_id):
-            raise _unverified([member])
+        # The guardians' consent first, as in post(): the roster cannot stand in for it.
         consented = await self._require_consent(booklet_id, members, only=member_id)
+        await self._roster_confirming(booklet_id, members, allow_unverified)
+        view = self.rosters[booklet_id]
+        if not (member.verified or allow_unverified or member_id == self.profile.account_id
+                or member_id in view.vouched):
+            raise _unverified([member])
         if (member_id in consented and consented[member_id].scope != consent.SCOPE_HISTORY
                 and kinds != {"title"}):
             # The booklet's title is the one earlier entry a caregiver reading new entries

@@ -38,6 +38,8 @@ class Profile:
     # The highest version of the sealed client state opened or written: a lower one stored
     # on the server is a rollback (§6.5).
     state_version: int = 0
+    # booklet id → the highest signed roster version accepted (§6.6): a lower one is a rollback
+    roster_versions: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def load(cls, folder: Path) -> Profile:

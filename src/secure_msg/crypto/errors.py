@@ -50,6 +50,15 @@ CODES = frozenset(
         "file-chunk-invalid",
         "file-wrong-file",
         "file-hash-mismatch",
+        # signed rosters and invitations (§6.6, §6.7)
+        "bad-member-count",
+        "members-not-canonical",
+        "not-in-roster",
+        "roster-key-mismatch",
+        "roster-role-mismatch",
+        "roster-expired",
+        "roster-rolled-back",
+        "invitation-mismatch",
         # shares (§4.8)
         "share-link-malformed",
         "share-code-malformed",

@@ -34,8 +34,9 @@ _COLUMNS = ("booklet_id, status, closed_by, closed_at_ms, purge_after_ms, remind
 # The tables that hold a booklet's rows, children before parents (foreign keys are on).
 # A new table keyed by booklet_id belongs here, or the purge leaves it behind (tests/api/
 # test_booklet_retention.py checks that no table still names a purged booklet).
-BOOKLET_TABLES = ("shares", "blobs", "document_requests", "entry_access", "receipts", "grants",
-                  "entries", "members", "appointments", "periods", "notices", "caregiver_terms",
+BOOKLET_TABLES = ("join_proofs", "invitation_trust", "booklet_rosters", "shares", "blobs",
+                  "document_requests", "entry_access", "receipts", "grants", "entries",
+                  "members", "appointments", "periods", "notices", "caregiver_terms",
                   "invitations")
 # Rows that reach a booklet only through a parent in BOOKLET_TABLES: deleted before it.
 _BY_PARENT = {

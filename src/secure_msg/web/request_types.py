@@ -213,6 +213,26 @@ class GrantBody(_Body):
     grant: Blob
 
 
+class RosterBody(_Body):
+    """A signed roster (protocol §6.6), stored if `base_version` is still the stored one."""
+
+    base_version: Annotated[int, Meta(ge=0, le=MAX_VERSION)]
+    roster: Blob
+
+
+class InvitationTrustBody(_Body):
+    """The therapist's invitation record and the grant sealed to the invitation (§6.7)."""
+
+    invitation: Blob
+    grant: Blob | None = None
+
+
+class JoinBody(_Body):
+    """A join proof (protocol §6.7)."""
+
+    proof: Blob
+
+
 class EntryBody(_Body):
     envelope: Annotated[Blob, Meta(description=(
         "a sealed, signed entry; larger than [limits] max_entry_bytes: 413"))]

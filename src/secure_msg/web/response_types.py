@@ -171,6 +171,27 @@ class Grants(TypedDict):
     grants: list[Grant]
 
 
+class RosterJoin(TypedDict):
+    account_id: Hex
+    invitation: B64
+    proof: B64
+
+
+class Roster(TypedDict):
+    version: Count
+    roster: B64 | None
+    joins: list[RosterJoin]
+
+
+class RosterVersion(TypedDict):
+    version: Count
+
+
+class JoinedWithInvitation(TypedDict):
+    invitation: B64
+    grant: B64 | None
+
+
 class Head(TypedDict):
     last_seq: Count
     last_hash: B64

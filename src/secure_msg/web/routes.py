@@ -23,6 +23,7 @@ from secure_msg.web import (
     api_document_requests,
     api_lifecycle,
     api_notice_retry,
+    api_roster,
     api_shares,
     inbox,
     live,
@@ -37,12 +38,11 @@ ROUTE_SETUPS: tuple[RouteSetup, ...] = (
     api_accounts.setup_routes,
     api_client_state.setup_routes,
     api_booklets.setup_routes,
+    api_roster.setup_routes,
     api_consent.setup_routes,
     api_access_log.setup_routes,
     api_blobs.setup_routes,
     api_document_requests.setup_routes,
-
-
     api_shares.setup_routes,
     live.setup_routes,
     api_appointments.setup_routes,

@@ -45,6 +45,12 @@ export async function api(method, path, body, opts = {}) {
 
 /** Plain-language text for any error a screen can show. @param {unknown} err @param {Record<string,string>} [overrides] type → i18n key */
 export function describeError(err, overrides = {}) {
+  // Refused by the therapist's signed roster (§6.6): say whom, and that the server added them.
+  if (err instanceof ProtocolError && Array.isArray(/** @type {any} */ (err).members)) {
+    const { members } = /** @type {any} */ (err);
+    if (!members.length) return t('roster_failed', { code: err.code });
+    return t('roster_refused', { code: err.code, names: members.map((m) => m.name ?? t(`role_${m.role}`)).join(', ') });
+  }
   if (err instanceof ProtocolError) return overrides[err.code] ? t(overrides[err.code]) : t('err_protocol', { code: err.code });
   if (err?.name === 'ConsentRefused') return t(`err_${err.code.replaceAll('-', '_')}`);
   if (err instanceof ApiError) {

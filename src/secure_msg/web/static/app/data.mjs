@@ -15,6 +15,7 @@ import { ApiError, api } from './api.mjs';
 import { requireConsent } from './consent.mjs';
 import { checkHistory } from './history.mjs';
 import { NotConfirmed, keyChanged, newRecipients, observe } from './pins.mjs';
+import { RosterRefused, rosterCheck } from './roster.mjs';
 import { addSealedTo, getCheckpoint, getPin, getSealedTo, putPin, setCheckpoint, state } from './session.mjs';
 
 const MAX_POST_RETRIES = 5;
@@ -257,15 +258,23 @@ export async function post(bookletId, kind, fields, { confirm, blobIds, fulfilsR
   const plaintext = encodePayload(KIND[kind], fields);
   /** @type {Set<string>} */ const sentTo = new Set();
   /** @type {Set<string>} */ const confirmed = new Set();
+  /** @type {Member[]} */ const confirmedMembers = [];
   for (let attempt = 0; attempt < MAX_POST_RETRIES;) {
     const [head, current] = await Promise.all([api('GET', `/api/booklets/${bookletId}/head`), members(bookletId)]);
     const changed = current.find((m) => m.changed);
     if (changed) throw new ProtocolError('identity-key-changed', changed.id);
+    // Both apply before sealing; the guardians' consent first, as the roster cannot stand in for it.
     await requireConsent(bookletId, current); // a caregiver only with every guardian's consent (§5.1)
-    const newcomers = newRecipients(current, [...getSealedTo(bookletId), ...confirmed], state.account?.id);
+    // The therapist's signed roster (§6.6): vouched-for members are never asked about; members
+    // it leaves out are refused, except that the therapist herself is asked about them.
+    const roster = await rosterCheck(bookletId, current, confirmed);
+    if (roster.problem) throw new RosterRefused(roster.problem, []);
+    if (roster.refused.size) throw new RosterRefused('not-in-roster', current.filter((m) => roster.refused.has(m.id)));
+    const unvouched = current.filter((m) => !roster.vouched.has(m.id) || roster.pending.has(m.id));
+    const newcomers = newRecipients(unvouched, [...getSealedTo(bookletId), ...confirmed], state.account?.id);
     if (newcomers.length) {
       if (!confirm || !(await confirm(newcomers))) throw new NotConfirmed(newcomers);
-      newcomers.forEach((m) => confirmed.add(m.id));
+      newcomers.forEach((m) => { confirmed.add(m.id); confirmedMembers.push(m); });
       continue; // the answer may have taken a while: seal against a fresh head and member list
     }
     attempt += 1;
@@ -282,12 +291,32 @@ export async function post(bookletId, kind, fields, { confirm, blobIds, fulfilsR
       if (fulfilsRequest) body.fulfils_request = fulfilsRequest; // the request is done with this entry
       const result = await api('POST', `/api/booklets/${bookletId}/entries`, body);
       addSealedTo(bookletId, sentTo);
+      if (state.account?.role === 'therapist') await shareWithConfirmed(bookletId, confirmedMembers);
       return result;
     } catch (e) {
       if (!(e instanceof ApiError) || !['sequence-conflict', 'membership-changed'].includes(e.type)) throw e;
     }
   }
   throw new ApiError(409, 'sequence-conflict', 'The booklet kept moving; try again');
+}
+
+/**
+ * The therapist has just confirmed members who joined by a link without trust (a caregiver's,
+ * or one the server sent): they get what an invitation with trust gives at once, the booklet's
+ * earlier entries as far as the guardians' consent allows (the title only, for new entries
+ * only), with no further step of hers. The post is stored already: a failed share leaves the
+ * members panel's share button to try again.
+ * @param {string} bookletId @param {Member[]} newcomers
+ */
+async function shareWithConfirmed(bookletId, newcomers) {
+  const later = newcomers.filter((m) => m.joinedSeq > 0);
+  if (!later.length) return;
+  try {
+    const { entries } = await readEntries(new Opener(bookletId, await members(bookletId, { all: true })));
+    for (const m of later) await grantHistory(bookletId, m, entries, { confirm: async () => true });
+  } catch (e) {
+    if (!(e instanceof ApiError) && !(e instanceof ProtocolError)) throw e;
+  }
 }
 
 /**

@@ -1,10 +1,11 @@
 /** The web inbox: boot, header (languages, logout) and a small hash router. */
 import { auth } from './api.mjs';
 import { h, replace } from './dom.mjs';
-import { LANGUAGES, hasChosenLanguage, lang, setLang, t } from './i18n.mjs';
+import { LANGUAGES, allTexts, hasChosenLanguage, lang, setLang, t } from './i18n.mjs';
 import { wantedRoute } from './routes.mjs';
 import * as session from './session.mjs';
 import { loginView } from './views/auth.mjs';
+import { keepLinkFragment } from './link-trust.mjs';
 
 /** The desk's breakpoint (views/desk.mjs WIDE): 64rem, 1024 px at the default font size. */
 const WIDE = '(min-width: 64rem)';
@@ -36,6 +37,7 @@ let enrollToken = takeEnrollToken();
 function takeEnrollToken() {
   const m = location.pathname.match(/^\/enroll\/([^/]+)$/);
   if (!m) return null;
+  keepLinkFragment(location.hash); // the trust the link carries (§6.7), kept in memory only
   history.replaceState(null, '', '/#/enroll');
   return decodeURIComponent(m[1]);
 }
@@ -74,9 +76,11 @@ export async function route() {
   document.title = t('app_name');
   header();
   if (session.state.account) enrollToken = null; // already signed in: the invitation is not for this session
-  // Enrollment and recovery are rare: their screens load on use, so the first load stays small.
-  if (enrollToken) return (await import('./views/enroll.mjs')).enrollView(main, enrollToken, loggedIn);
+  // Enrollment and recovery are rare: their screens (and texts) load on use, so the first load
+  // stays small.
   const hash = location.hash.startsWith('#/') ? location.hash.slice(1) : '/';
+  if (enrollToken || session.state.account || hash === '/recover') await allTexts();
+  if (enrollToken) return (await import('./views/enroll.mjs')).enrollView(main, enrollToken, loggedIn);
   if (!session.state.account) {
     wanted = wantedRoute(location.hash) ?? wanted; // kept while moving between login and recovery
     if (hash === '/recover') return (await import('./views/enroll.mjs')).recoverView(main, loggedIn);

@@ -13,6 +13,9 @@ export const CODES = new Set([
   // file blobs (§4.7)
   'file-truncated', 'file-extended', 'file-chunk-order', 'file-chunk-invalid', 'file-wrong-file',
   'file-hash-mismatch',
+  // signed rosters and invitations (§6.6, §6.7)
+  'bad-member-count', 'members-not-canonical', 'not-in-roster', 'roster-key-mismatch',
+  'roster-role-mismatch', 'roster-expired', 'roster-rolled-back', 'invitation-mismatch',
   // shares (§4.8)
   'share-link-malformed', 'share-code-malformed', 'share-decrypt-failed',
 ]);

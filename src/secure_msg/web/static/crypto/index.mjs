@@ -17,3 +17,7 @@ export {
   ALLOWED_MEDIA_TYPES, INLINE_IMAGE_TYPES, checkAttachment, mediaTypeForName, mediaTypePolicy, normaliseMediaType,
   sanitiseFilename,
 } from './file-meta.mjs';
+export {
+  checkInvitationSecret, checkMember, compactFingerprint, encodeFragment, invitationKeys, parseFragment, parseInvitation,
+  parseRoster, signInvitation, signJoinProof, signRoster, verifyInvitation, verifyJoinProof, verifyRoster,
+} from './roster.mjs';

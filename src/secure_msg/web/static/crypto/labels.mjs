@@ -11,8 +11,10 @@ export const TYPE = Object.freeze({
   QR: 0x30,
   CLIENT_STATE: 0x40, // sealed to the account's own key, kept on the server (§6.5)
   FILE_BLOB: 0x50, // a file in chunks, named by a document entry (§4.7)
+  ROSTER: 0x60, // the therapist's signed member list (§6.6)
+  INVITATION: 0x61, // the invitation record she signs (§6.7)
+  JOIN_PROOF: 0x62, // the joiner's proof of the invitation secret (§6.7)
   SHARE: 0x51, // a file's key sealed for someone outside the booklet (§4.8)
-  // 0x60-0x6f: reserved for the signed roster
   CONSENT: 0x70, // a guardian's signed consent to a caregiver (§5.1)
 });
 
@@ -34,6 +36,12 @@ export const LABEL = Object.freeze({
   CLIENT_STATE_KEY: 'secure-msg/v1/client-state-key',
   CONSENT_SIGNATURE: 'secure-msg/v1/consent-signature',
   FILE_CHUNK_KEY: 'secure-msg/v1/file-chunk-key',
+  ROSTER_SIGNATURE: 'secure-msg/v1/roster-signature',
+  INVITATION_SIGNATURE: 'secure-msg/v1/invitation-signature',
+  JOIN_PROOF_SIGNATURE: 'secure-msg/v1/join-proof-signature',
+  INVITATION_IDENTITY: 'secure-msg/v1/invitation-identity',
+  INVITATION_ENCRYPTION: 'secure-msg/v1/invitation-encryption',
+  INVITATION_ID: 'secure-msg/v1/invitation-id',
   SHARE_KEY: 'secure-msg/v1/share-key',
   SHARE_ACCESS: 'secure-msg/v1/share-access',
   SHARE_VERIFIER: 'secure-msg/v1/share-verifier',

@@ -4,8 +4,9 @@
  * by child name that runs on this device (the server holds titles only as ciphertext); and the
  * day's and the week's sessions across the caseload. At 64rem (1024 px) and wider the list stays
  * beside the open booklet; narrower, the list and a booklet are separate screens as before.
- * A family's cancellation sends no live event (live events are entries only): the flag shows on
- * the next load of the list, which happens on any entry event, on focus and once a minute.
+ * The list loads again on the live events that change a row (an entry, a booklet closed, an
+ * appointment booked or a family's cancellation, a member joining or leaving), on focus and once
+ * a minute.
  */
 import { api, describeError } from '../api.mjs';
 import { field, h, replace } from '../dom.mjs';
@@ -13,7 +14,7 @@ import { lang, t } from '../i18n.mjs';
 import { Opener, bookletTitle } from '../data.mjs';
 import { fromBase64url, toHex } from '../../crypto/encoding.mjs';
 import { ProtocolError } from '../../crypto/errors.mjs';
-import { onEntry } from '../live.mjs';
+import { onEvent } from '../live.mjs';
 import { state } from '../session.mjs';
 import { errorBox } from './common.mjs';
 import { newBookletForm } from './inbox.mjs';
@@ -153,7 +154,8 @@ export function deskView(main, { open, wide }) {
   const extras = () => [today, week, noticeProblems(nameOf, first), newBookletForm(reload)];
 
   /** @type {() => void} */ let closePane = () => {};
-  const stops = [onEntry(() => reload())];
+  const CHANGES_A_ROW = new Set(['entry', 'booklet', 'appointments', 'member']);
+  const stops = [onEvent((event) => { if (CHANGES_A_ROW.has(event.type)) reload(); })];
   const onFocus = () => reload();
   window.addEventListener('focus', onFocus);
   const timer = setInterval(reload, REFRESH_MS);

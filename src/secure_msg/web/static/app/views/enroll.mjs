@@ -2,6 +2,7 @@
 import { api, describeError } from '../api.mjs';
 import { announce, checkbox, field, h, replace } from '../dom.mjs';
 import { lang, t } from '../i18n.mjs';
+import { joinIfInvited } from '../roster.mjs';
 import * as session from '../session.mjs';
 import { busy, errorBox } from './common.mjs';
 
@@ -82,7 +83,16 @@ export async function enrollView(main, token, done) {
         login: loginName, password: form.elements.namedItem('password').value, language: lang(),
         memoryOnly: form.elements.namedItem('shared').checked,
       });
+      // The child's name and the earlier entries, at once, when the link carried them (§6.7).
+      // The recovery key is shown whatever happens here: it is shown only once.
+      let joinError = null;
+      try {
+        await joinIfInvited(info.booklet_id);
+      } catch (e) {
+        joinError = e;
+      }
       recoveryKeyView(main, text, done, loginName);
+      if (joinError) main.prepend(h('p', { class: 'error', role: 'alert' }, describeError(joinError)));
     });
   });
   replace(main,

@@ -10,6 +10,7 @@
  * update) moves the same element back with its typed text and its links.
  */
 import { api } from '../api.mjs';
+import { trustedLink } from '../invite-link.mjs';
 import { announce, checkbox, field, h, replace } from '../dom.mjs';
 import { formatTime, lang, t } from '../i18n.mjs';
 import { state } from '../session.mjs';
@@ -45,12 +46,19 @@ function build(bookletId) {
   const pendingList = h('ul', { class: 'invite-pending-list' });
   const pendingBox = h('section', { class: 'invite-pending', 'aria-labelledby': `pending-h-${bookletId}`, hidden: true },
     h('h4', { id: `pending-h-${bookletId}` }, t('invite_pending')), pendingList);
+  // A caregiver's invitation states until when and what she may read (docs/protocol.md §5.1):
+  // the guardians approve exactly those terms.
+  const terms = h('fieldset', { class: 'invite-terms', hidden: true },
+    h('legend', null, t('invite_caregiver_terms')),
+    field(t('invite_until'), { name: 'until', type: 'date' }, { hint: t('invite_until_hint') }),
+    field(t('invite_scope'), { name: 'scope' }, { tag: 'select', options: [['new', t('consent_scope_new')], ['history', t('consent_scope_history')]] }));
   const form = h('form', { class: 'card', 'data-form': 'invite' },
     h('h3', null, t('invite')),
     field(t('invite_role'), { name: 'role' }, { tag: 'select', options: [['guardian', t('role_guardian')], ['caregiver', t('role_caregiver')]] }),
     field(t('invite_name'), { name: 'name', maxlength: 100, autocomplete: 'off' }),
     field(t('invite_phone'), { name: 'phone', type: 'tel', maxlength: 32, autocomplete: 'off', inputmode: 'tel' }, { hint: t('invite_phone_hint') }),
     field(t('invite_email'), { name: 'email', type: 'email', maxlength: 254, autocomplete: 'off' }),
+    terms,
     h('fieldset', { class: 'invite-send' },
       h('legend', null, t('invite_send')),
       checkbox(t('invite_send_sms'), { name: 'send_sms' }),
@@ -59,6 +67,8 @@ function build(bookletId) {
     error,
     h('button', { type: 'submit', class: 'primary' }, t('make_link')));
   form.elements.namedItem('language').value = lang();
+  const showTerms = () => { terms.hidden = form.elements.namedItem('role').value !== 'caregiver'; };
+  form.elements.namedItem('role').addEventListener('change', showTerms);
 
   async function loadPending() {
     try {
@@ -81,14 +91,27 @@ function build(bookletId) {
     if (checked('send_email')) send.push('email');
     if (checked('send_sms') && !get('phone')) return refuse(t('invite_need_phone'), 'phone');
     if (checked('send_email') && !get('email')) return refuse(t('invite_need_email'), 'email');
+    // The only field the server checks beyond those with their own error types: a caregiver's end.
+    const untilRefused = get('role') === 'caregiver' ? { 'validation-failed': 'invite_until_bad' } : {};
     await busy(form, error, async () => {
       const body = { role: get('role'), send, language: get('language') };
       for (const name of ['name', 'phone', 'email']) if (get(name)) body[name] = get(name);
+      if (body.role === 'caregiver') Object.assign(body, { until: get('until') || 'period-end', scope: get('scope') });
       const issued = await api('POST', `/api/booklets/${bookletId}/invitations`, body);
+      // The link shown here carries trust and history in its fragment (§6.7); a link the server
+      // sends by SMS/e-mail never does, nor a caregiver's: the guardians' consent (§5.1)
+      // decides what a caregiver reads, so no history is sealed to their link.
+      if (body.role !== 'caregiver') {
+        issued.link = await trustedLink(bookletId, issued, body.role);
+        // Scanned from her screen at the meeting, the code's fingerprint is verified in person
+        // (§6.7 via=qr); the copied link may travel any way, so it is trusted on first use.
+        issued.qrLink = issued.link.replace(/&via=link$/, '&via=qr');
+      }
       const who = body.name ?? t('invite_unnamed');
       const role = form.elements.namedItem('role').value;
       form.reset();
       form.elements.namedItem('role').value = role;
+      showTerms();
       form.elements.namedItem('language').value = body.language;
       made.prepend(linkItem(issued, who, issued.queued.length
         ? h('p', { class: 'muted' }, t('invite_sent_by', { channels: issued.queued.map((c) => t(`channel_${c}`)).join(', ') }))
@@ -99,7 +122,7 @@ function build(bookletId) {
       announce(note);
       made.querySelector('input')?.focus();
       await loadPending();
-    }, { 'invalid-phone-number': 'invite_bad_phone', 'invalid-email-address': 'invite_bad_email', 'channel-disabled': 'invite_channel_off' });
+    }, { ...untilRefused, 'invalid-phone-number': 'invite_bad_phone', 'invalid-email-address': 'invite_bad_email', 'channel-disabled': 'invite_channel_off' });
   });
 
   /** @param {string} text @param {string} name the field to fix */

@@ -7,7 +7,8 @@ import { h, uid } from '../dom.mjs';
 import { t } from '../i18n.mjs';
 
 /**
- * @param {{id: number, link: string}} issued @param {string} who the invitee's name
+ * @param {{id: number, link: string, qrLink?: string}} issued `qrLink`: what the QR code says,
+ *   when it differs from the link to copy @param {string} who the invitee's name
  * @param {Node | null} [note] a line under the link (sent by, valid until)
  */
 export function linkItem(issued, who, note = null) {
@@ -22,7 +23,7 @@ export function linkItem(issued, who, note = null) {
       const open = qrButton.getAttribute('aria-expanded') !== 'true';
       if (open && !qrBox.firstChild) {
         const { qrSvg } = await import('../qr.mjs');
-        qrBox.append(qrSvg(issued.link, t('qr_label', { name: who })), h('p', { class: 'hint' }, t('qr_hint')));
+        qrBox.append(qrSvg(issued.qrLink ?? issued.link, t('qr_label', { name: who })), h('p', { class: 'hint' }, t('qr_hint')));
       }
       qrBox.hidden = !open;
       qrButton.setAttribute('aria-expanded', String(open));
