@@ -12,7 +12,8 @@ the same wall time (measured just before), divided by the requests.
    members, joined by invitation); the booklets' chains are sealed with the Python client's
    envelope code (note entries of `--envelope` bytes to the three members, authors in turn) and
    posted through the API. File sizes (database + WAL, after the server stops and the WAL is
-   checkpointed) are read empty, after the booklets are set up, and after the entries.
+   checkpointed) are read empty, after the booklets are set up, after the entries, and after
+   the reads of part 2 (each page read leaves an audit record of the access log).
 2. **CPU per post and per page read at a modest fixed rate** (`--rate`/s, open loop), the load a
    county's peak hour puts on a server, not its ceiling (docs/performance.md has the ceilings):
    posts are the sealed entries above; reads are `GET /api/booklets/{id}/entries?before=…&
@@ -161,12 +162,19 @@ async def size_and_requests(workdir: Path, args: argparse.Namespace) -> dict[str
 
             reads = [read(fixture.chains[i % len(fixture.chains)].booklet_id)
                      for i in range(int(args.rate * 10))]
+            server.stop()
+            full = db_bytes(server)  # before the reads: their audit records come next
+            server.start()
+            assert server.process is not None
+            meter = CpuMeter(server.process.pid)
             out["read_page_of_50"] = await meter.per_op(paced(reads, args.rate), len(reads))
     finally:
         server.stop()
-    full = db_bytes(server)
+    after_reads = db_bytes(server)
+    out["bytes_per_page_read"] = round((after_reads - full) / len(reads), 1)
     entries = args.booklets * args.entries
-    out["db_bytes"] = {"empty": empty, "after_set_up": set_up, "after_entries": full}
+    out["db_bytes"] = {"empty": empty, "after_set_up": set_up, "after_entries": full,
+                       "after_reads": after_reads}
     out["bytes_per_booklet_set_up"] = round((set_up - empty) / args.booklets)
     out["bytes_per_entry"] = round((full - set_up) / entries)
     out["tables"] = table_bytes(server)
