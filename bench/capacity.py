@@ -1,7 +1,7 @@
 """The measured inputs of docs/capacity.md that docs/performance.md does not already give.
 
     .venv/bin/python bench/capacity.py [--booklets 40] [--entries 100] [--envelope 1024]
-                                       [--rate 100] [--logins 12] [--notices 500]
+                                       [--rate 100] [--logins 40] [--notices 2000]
 
 All against the real server (`secure-msg serve`, SQLite, one process) on this machine; CPU is the
 server process's own (user + system over all its threads, /proc), less what it burns idle over
@@ -20,7 +20,8 @@ the same wall time (measured just before), divided by the requests.
    limit=50` (a booklet's newest page) by the therapist.
 3. **CPU per login at the default Argon2 cost** (`[argon2]` t=3, m=64 MiB, which the test config
    lowers): `--logins` logins one after the other through `Client.login` (its PBKDF2 runs in this
-   process, not the server's).
+   process, not the server's), and the database bytes they add (a session row and an audit
+   event each).
 4. **CPU per SMS notice**: bench/outbox.py's backlog server (`--notices` notices queued while it is
    stopped, the local Twilio-compatible server in its own process, send rate 1,000/s): the
    server's CPU from its start until all are handed over, less a server without a backlog over
@@ -197,6 +198,10 @@ async def logins(workdir: Path, count: int) -> dict[str, Any]:
             therapist = Client(Profile(), http)
             await therapist.enroll(ingest.admin_invite(server, "Login Bench"), "login-bench",
                                    ingest.PASSWORD)
+            server.stop()
+            before = db_bytes(server)
+            server.start()
+            assert server.process is not None
             meter = CpuMeter(server.process.pid)
             # The client's own PBKDF2 (≈ 0.3 s) runs between the server's Argon2 runs, so
             # the server is idle for most of the wall time: the idle rate is subtracted.
@@ -208,6 +213,8 @@ async def logins(workdir: Path, count: int) -> dict[str, Any]:
             result = await meter.per_op(all_logins(), count)
     finally:
         server.stop()
+    # Each login stores a session row and its audit event (login.succeeded).
+    result["bytes_per_op"] = round((db_bytes(server) - before) / count, 1)
     return {"argon2": "t=3, m=64 MiB (default)", **result}
 
 
@@ -270,7 +277,7 @@ def main() -> None:
     parser.add_argument("--entries", type=int, default=100, help="entries per booklet")
     parser.add_argument("--envelope", type=int, default=1024, help="sealed entry bytes")
     parser.add_argument("--rate", type=float, default=100.0, help="posts and reads per second")
-    parser.add_argument("--logins", type=int, default=12)
+    parser.add_argument("--logins", type=int, default=40)
     parser.add_argument("--notices", type=int, default=2000)
     parser.add_argument("--parts", default="size,login,notice")
     args = parser.parse_args()
