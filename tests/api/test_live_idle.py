@@ -84,3 +84,35 @@ async def test_an_idle_socket_of_an_expired_session_is_closed_by_the_clock(
     msg = await ws.receive(timeout=5)
     assert msg.type is aiohttp.WSMsgType.CLOSE, msg
     assert (ws.close_code, msg.extra) == (SESSION_ENDED, "session-expired")
+
+
+async def test_a_recheck_that_fails_keeps_the_socket_and_checks_again(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A session check that fails for another reason than the session (the database, for a
+    moment) neither closes the socket nor stops the clock: the next check still ends an
+    expired session."""
+    monkeypatch.setattr(live_module, "RECHECK_SECONDS", 0.2)
+    therapist = await world.therapist()
+    booklet = await therapist.create_booklet("B")
+    mum = await world.family(therapist, booklet, "aiti")
+    ws = await _listen(world, mum.profile.token)
+    real = live_module.account_service.authenticate
+    failures = 0
+
+    async def failing(*args: object, **kwargs: object) -> object:
+        nonlocal failures
+        failures += 1
+        raise RuntimeError("database is locked")
+
+    monkeypatch.setattr(live_module.account_service, "authenticate", failing)
+    await asyncio.sleep(0.5)
+    assert failures >= 1
+    assert not ws.closed
+    monkeypatch.setattr(live_module.account_service, "authenticate", real)
+    posted = await therapist.post(booklet, "note", text="hei")
+    assert (await ws.receive_json(timeout=5))["seq"] == posted["seq"]
+    world.clock.advance(90 * 24 * 3600)
+    msg = await ws.receive(timeout=5)
+    assert msg.type is aiohttp.WSMsgType.CLOSE, msg
+    assert (ws.close_code, msg.extra) == (SESSION_ENDED, "session-expired")

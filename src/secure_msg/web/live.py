@@ -11,10 +11,12 @@ import asyncio
 import contextlib
 import functools
 import json
+import logging
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from secure_msg.errors import SecureMsgError
+from secure_msg.logging import get_logger, log_event
 from secure_msg.services import account_service
 from secure_msg.services.live import (
     SESSION_EXPIRED,
@@ -27,6 +29,8 @@ from secure_msg.services.live import (
 from secure_msg.web.auth import well_formed_token
 from secure_msg.web.openapi import add_route
 from secure_msg.web.services import services
+
+log = get_logger(__name__)
 
 AUTH_TIMEOUT_SECONDS = 10.0
 RECHECK_SECONDS = 60.0
@@ -114,6 +118,10 @@ class _LiveSocket:
         except SecureMsgError:
             self.subscription.end(SESSION_EXPIRED)
             return
+        except Exception as exc:  # no task awaits this one: say so, and try again
+            # A database that failed for a moment must not end the socket, nor leave it
+            # unchecked for good: the next minute checks again.
+            log_event(log, logging.ERROR, "live.recheck_failed", error=type(exc).__name__)
         finally:
             self._check = None
         if not self.ws.closed:
