@@ -143,7 +143,7 @@ class _LiveSocket:
                 # another device" rather than showing the login page with no explanation.
                 await self.ws.close(code=SESSION_ENDED,
                                     message=self.subscription.reason.encode())
-        except (ConnectionError, RuntimeError):
+        except ConnectionError:  # aiohttp's ClientConnectionResetError on a closing transport
             return  # the client went away meanwhile: the reader ends the socket
         finally:
             if self._sender is asyncio.current_task():
