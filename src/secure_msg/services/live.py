@@ -16,7 +16,6 @@ history granted to them, its appointments, or their removal. Ids only here too.
 
 from __future__ import annotations
 
-import asyncio
 from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -74,21 +73,33 @@ LiveEvent = EntryEvent | BookletEvent | ReaderEvent | MemberEvent
 
 
 class Subscription:
-    """One socket's queue of events; `ended` once its session is over."""
+    """One socket's queue of events; `ended` once its session is over.
+
+    `on_change` (set by the socket) is called whenever an event is queued or the subscription
+    ends. A callback rather than an event to wait on: an idle socket then holds no waiting task
+    or future at all, which is most of what ten thousand idle sockets would otherwise cost
+    (docs/performance.md, "Idle live connections"). Slots for the same reason."""
+
+    __slots__ = ("_events", "account_id", "ended", "on_change", "reason", "session_key")
 
     def __init__(self, account_id: bytes, session_key: bytes) -> None:
         self.account_id = account_id
         self.session_key = session_key  # the session token's hash
         self.ended = False
         self.reason = ""
-        self._events: deque[LiveEvent] = deque()
-        self._wake = asyncio.Event()
+        self.on_change: Callable[[], None] | None = None
+        self._events: deque[LiveEvent] | None = None  # made on the first event
 
     def put(self, event: LiveEvent) -> None:
         """A slow client drops events and re-syncs by seq."""
-        if not self.ended and len(self._events) < QUEUE_LIMIT:
+        if self.ended:
+            return
+        if self._events is None:
+            self._events = deque()
+        if len(self._events) < QUEUE_LIMIT:
             self._events.append(event)
-            self._wake.set()
+            if self.on_change is not None:
+                self.on_change()
 
     def pop(self) -> LiveEvent | None:
         """The next event to send, or None when there is none or the subscription ended."""
@@ -96,21 +107,17 @@ class Subscription:
             return None
         return self._events.popleft()
 
-    async def wait(self) -> None:
-        """Until an event is queued or the subscription ends."""
-        while not self._events and not self.ended:
-            self._wake.clear()
-            await self._wake.wait()
-
     def end(self, reason: str = SESSION_EXPIRED) -> None:
         if not self.ended:
             self.reason = reason
         self.ended = True
-        self._events.clear()
-        self._wake.set()
+        self._events = None
+        if self.on_change is not None:
+            self.on_change()
 
     def drop_booklet(self, booklet_id: bytes) -> None:
-        self._events = deque(e for e in self._events if e.booklet_id != booklet_id)
+        if self._events:
+            self._events = deque(e for e in self._events if e.booklet_id != booklet_id)
 
 
 class Hub:
