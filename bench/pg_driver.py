@@ -60,7 +60,10 @@ async def _measure(n: int, one: Callable[[int], Awaitable[None]]) -> tuple[float
     return ((time.perf_counter() - wall) / n * 1e6, (time.process_time() - cpu) / n * 1e6)
 
 
-async def bench_psycopg_thread(dsn: str, n: int, sync_commit: str) -> dict[str, tuple[float, float]]:
+Figures = dict[str, tuple[float, float]]
+
+
+async def bench_psycopg_thread(dsn: str, n: int, sync_commit: str) -> Figures:
     conn = psycopg.connect(dsn, autocommit=True)  # we issue BEGIN/COMMIT, as db.py does
     conn.execute(f"SET synchronous_commit = {sync_commit}")
     thread = ThreadPoolExecutor(max_workers=1)
@@ -104,7 +107,7 @@ async def bench_psycopg_thread(dsn: str, n: int, sync_commit: str) -> dict[str, 
     return out
 
 
-async def bench_psycopg_async(dsn: str, n: int, sync_commit: str) -> dict[str, tuple[float, float]]:
+async def bench_psycopg_async(dsn: str, n: int, sync_commit: str) -> Figures:
     conn = await psycopg.AsyncConnection.connect(dsn, autocommit=True)
     await conn.execute(f"SET synchronous_commit = {sync_commit}")
 
@@ -139,7 +142,7 @@ async def bench_psycopg_async(dsn: str, n: int, sync_commit: str) -> dict[str, t
     return out
 
 
-async def bench_asyncpg(dsn: str, n: int, sync_commit: str) -> dict[str, tuple[float, float]]:
+async def bench_asyncpg(dsn: str, n: int, sync_commit: str) -> Figures:
     conn = await asyncpg.connect(dsn)
     await conn.execute(f"SET synchronous_commit = {sync_commit}")
 

@@ -201,8 +201,8 @@ def purge_txn(conn: Txn, booklet_id: bytes, now_ms: int) -> dict[str, int] | Non
 
 
 def tables_naming_txn(conn: Txn, booklet_id: bytes) -> list[str]:
-    """Tables (other than the lifecycle tombstone) that still have a row of the booklet: for
-    tests and the admin's check after a purge."""
+    """Tables (other than the lifecycle tombstone) that still have a row of the booklet, by
+    name: for tests and the admin's check after a purge."""
     found = []
     for name, columns in _table_columns(conn).items():
         if name == "booklet_lifecycle":
@@ -212,7 +212,7 @@ def tables_naming_txn(conn: Txn, booklet_id: bytes) -> list[str]:
                     f"SELECT 1 FROM {name} WHERE {column} = ? LIMIT 1",  # noqa: S608
                     (booklet_id,)).fetchone():
                 found.append(name)
-    return found
+    return sorted(found)
 
 
 def _table_columns(conn: Txn) -> dict[str, set[str]]:

@@ -70,7 +70,8 @@ class PgCluster:
         return [*prefix, *args]
 
     def _run(self, *args: str) -> None:
-        subprocess.run(self._cmd(*args), check=True, capture_output=True, cwd=self.root)
+        subprocess.run(self._cmd(*args), check=True, capture_output=True,  # noqa: S603
+                       cwd=self.root)
 
     @classmethod
     def start(cls, *, durable: bool = False, bindir: Path | None = None) -> PgCluster:
