@@ -100,11 +100,19 @@ async def client(config: Config, clock: FixedClock, aiohttp_client: AiohttpClien
 
 
 @pytest.fixture
-def server_factory(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
-    """Start real servers (subprocesses) on free ports; all are killed at teardown."""
+def server_factory(tmp_path: Path, backend: str, request: pytest.FixtureRequest,
+                   ) -> Iterator[Callable[..., ServerProcess]]:
+    """Start real servers (subprocesses) on free ports; all are killed at teardown. On the
+    PostgreSQL backend each server gets a fresh database of its own (through the environment,
+    as in production)."""
     started: list[ServerProcess] = []
 
     def factory(name: str = "server", **kwargs: object) -> ServerProcess:
+        if backend == "postgresql":
+            env: dict[str, str] = dict(kwargs.pop("env", None) or {})  # type: ignore[call-overload]
+            env.setdefault("SECURE_MSG_STORAGE_BACKEND", "postgresql")
+            env.setdefault(DATABASE_URL_ENV, request.getfixturevalue("pg_database")())
+            kwargs["env"] = env
         server = start_server(tmp_path / name, **kwargs)  # type: ignore[arg-type]
         started.append(server)
         return server

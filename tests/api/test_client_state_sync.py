@@ -321,6 +321,7 @@ async def test_devices_that_pinned_different_keys_refuse_until_verified(world: W
     await second.post(booklet, "note", text="kolmas", allow_unverified=False)
 
 
+@pytest.mark.sqlite_only("reads the bytes of SQLite's database files")
 async def test_the_database_never_holds_the_states_plaintext(world: World) -> None:
     """Names, keys and hashes in a synced state never reach the database files in the clear."""
     therapist, booklet, mum = await _booklet_with_mum(world)

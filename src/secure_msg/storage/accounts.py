@@ -144,7 +144,7 @@ def revoke_all_sessions_txn(
 ) -> int:
     cursor = conn.execute(
         "UPDATE sessions SET revoked_at_ms = ? WHERE account_id = ? AND revoked_at_ms IS NULL"
-        " AND token_hash IS NOT ?",
+        " AND token_hash IS DISTINCT FROM ?",
         (now_ms, account_id, keep),
     )
     return cursor.rowcount

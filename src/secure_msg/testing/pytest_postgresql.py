@@ -6,7 +6,8 @@
 - `pg_template` (session): a database migrated once; `pg_dsn` gives each test its own fresh
   copy of it (CREATE DATABASE … TEMPLATE: ≈ 20 ms, where migrating would be ≈ 150 ms).
 - `backend`: "sqlite" unless the run says `--backend=postgresql`; the shared `config` and `db`
-  fixtures (tests/conftest.py) follow it, so any folder can run on PostgreSQL. A folder may
+  fixtures (tests/conftest.py) follow it, so any folder can run on PostgreSQL; tests marked
+  `sqlite_only(reason)` are then left out. A folder may
   override `backend` with both (tests/storage does): those items carry the `postgresql` mark.
 """
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -28,6 +29,17 @@ _names = itertools.count(1)
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--backend", choices=BACKENDS, default="sqlite",
                      help="database backend of the config and db fixtures (default sqlite)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """`--backend=postgresql` leaves out tests marked `sqlite_only` (they read SQLite's files);
+    pytest reports them as deselected."""
+    if config.getoption("backend") != "postgresql":
+        return
+    keep = [item for item in items if item.get_closest_marker("sqlite_only") is None]
+    if len(keep) != len(items):
+        config.hook.pytest_deselected(items=[i for i in items if i not in keep])
+        items[:] = keep
 
 
 @pytest.fixture(scope="session")
@@ -55,15 +67,29 @@ def pg_template(pg_cluster: PgCluster) -> str:
 
 
 @pytest.fixture
-def pg_dsn(pg_cluster: PgCluster, pg_template: str) -> Iterator[str]:
-    """A fresh, migrated database of this test's own."""
+def pg_database(pg_cluster: PgCluster, pg_template: str) -> Iterator[Callable[[], str]]:
+    """Make fresh, migrated databases (one per server a test starts); returns their DSNs.
+    All are dropped after the test."""
     import psycopg
 
-    name = f"t{os.getpid()}_{next(_names)}"
-    with psycopg.connect(pg_cluster.dsn(), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"')
-    yield pg_cluster.dsn(name)
-    pg_cluster.drop_database(name)
+    made: list[str] = []
+
+    def make() -> str:
+        name = f"t{os.getpid()}_{next(_names)}"
+        with psycopg.connect(pg_cluster.dsn(), autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"')
+        made.append(name)
+        return pg_cluster.dsn(name)
+
+    yield make
+    for name in made:
+        pg_cluster.drop_database(name)
+
+
+@pytest.fixture
+def pg_dsn(pg_database: Callable[[], str]) -> str:
+    """A fresh, migrated database of this test's own."""
+    return pg_database()
 
 
 @pytest.fixture
