@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test test-fast test-py test-py-fast test-fuzz test-js lint install node chromium vectors bench clean
+.PHONY: run test test-fast test-py test-py-fast test-pg test-fuzz test-js lint install node chromium postgresql vectors bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,19 +24,32 @@ node:
 chromium:
 	@test -x /usr/bin/chromium || { apt-get update -q && apt-get install -y -q chromium; }
 
+# PostgreSQL's server binaries for the tests on that backend: the fixtures start a throwaway
+# cluster in a temporary directory (secure_msg/testing/pg_cluster.py), never a system service;
+# the tests fail, never skip, without them. (Debian's package also sets up a cluster of its own,
+# which the tests do not use.)
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { apt-get update -q && apt-get install -y -q postgresql; }
+
 run: install
 	$(VENV)/bin/secure-msg run
 
-test: install node chromium lint test-py test-js
+test: install node chromium postgresql lint test-py test-pg test-js
 
-test-py: install chromium
+# tests/storage runs on both backends in here (items marked `postgresql`).
+test-py: install chromium postgresql
 	$(PY) -m pytest -q
+
+# The API suite again with PostgreSQL behind the app (--backend); tests marked `sqlite_only`
+# (they read SQLite's files) are left out of this run.
+test-pg: install postgresql
+	$(PY) -m pytest -q --backend=postgresql tests/api
 
 # The check to run before each commit: no browser tests (and so no Chromium) and no tests marked
 # `slow` (servers in subprocesses, long property runs). `make test` stays the one that must pass.
 test-fast: install node lint test-py-fast test-js
 
-test-py-fast: install
+test-py-fast: install postgresql
 	$(PY) -m pytest -q -m "not slow" --ignore=tests/browser
 
 # The API fuzzer alone (also part of `make test`, bounded); to look further, e.g.

@@ -54,6 +54,7 @@ from secure_msg.storage import accounts as account_store
 from secure_msg.storage import audit as audit_store
 from secure_msg.storage import booklets as store
 from secure_msg.storage.db import Database
+from secure_msg.storage.txn import Txn
 
 BOOKLETS = 400
 ENTRIES = 100
@@ -80,7 +81,7 @@ async def build(db: Database, vault: Any) -> list[tuple[bytes, bytes]]:
     therapist = AccountKeys.generate(os.urandom(16))
     pairs = []
 
-    def txn(conn: sqlite3.Connection) -> None:
+    def txn(conn: Txn) -> None:
         account_store.insert_account_txn(
             conn, vault, _account(therapist, Role.THERAPIST, "bench-t", now), now)
         for b in range(BOOKLETS):
@@ -109,7 +110,7 @@ def _counts_only(seqs: list[int]) -> list[dict[str, int | str]]:
     return [{"from": seqs[0], "to": seqs[-1], "count": len(seqs)}] if seqs else []
 
 
-def _as(session: Session, _conn: sqlite3.Connection) -> Session:
+def _as(session: Session, _conn: Txn) -> Session:
     return session
 
 

@@ -35,7 +35,6 @@ import json
 import os
 import shutil
 import signal
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -52,6 +51,7 @@ from ingest_baseline import cpu_seconds, serve_until_sigterm
 from secure_msg.client import Client, Profile
 from secure_msg.crypto.file_stream import blob_length, encrypt_file
 from secure_msg.storage.db import Database
+from secure_msg.storage.txn import Txn
 from secure_msg.testing.server_process import start_server
 
 PIECE = 1 << 16
@@ -131,7 +131,7 @@ async def _serve_sqlite(db_path: Path) -> None:
         response.content_length = count[1]
         await response.prepare(request)
         for n in range(count[0]):
-            def chunk(c: sqlite3.Connection, n: int = n) -> bytes:
+            def chunk(c: Txn, n: int = n) -> bytes:
                 row = c.execute("SELECT data FROM chunks WHERE blob_id = ? AND n = ?",
                                 (blob_id, n)).fetchone()
                 return bytes(row[0])

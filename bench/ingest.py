@@ -45,6 +45,8 @@ from secure_msg.crypto import envelope
 from secure_msg.crypto.envelope import KIND_IDS
 from secure_msg.crypto.keys import AccountKeys
 from secure_msg.crypto.payloads import encode_payload
+from secure_msg.storage.db import DATABASE_URL_ENV
+from secure_msg.testing.pg_cluster import PgCluster
 from secure_msg.testing.server_process import ServerProcess, start_server
 
 PASSWORD = "bench password, not a secret"  # noqa: S105 - throw-away accounts
@@ -56,7 +58,7 @@ def admin_invite(server: ServerProcess, name: str) -> str:
     out = subprocess.run(
         [sys.executable, "-m", "secure_msg", "admin", "invite", "--config",
          str(server.config_path), "--role", "therapist", "--name", name, "--json"],
-        check=True, capture_output=True, text=True, timeout=60,
+        check=True, capture_output=True, text=True, timeout=60, env={**os.environ, **server.env},
     )
     link: str = json.loads(out.stdout)["link"]
     return server.base_url + link[link.index("/enroll/"):]
@@ -215,9 +217,9 @@ def start_profiler(server: ServerProcess, seconds: float, out: Path | None, gil:
 
 
 async def full_stack(workdir: Path, clients: int, seconds: float, warmup: float,
-                     per_booklet: int, profile: Path | None = None, gil: bool = False
-                     ) -> dict[str, Any]:
-    server = start_server(workdir)
+                     per_booklet: int, profile: Path | None = None, gil: bool = False,
+                     env: dict[str, str] | None = None) -> dict[str, Any]:
+    server = start_server(workdir, env=env)
     try:
         connector = aiohttp.TCPConnector(limit=clients + 8)
         async with aiohttp.ClientSession(connector=connector) as http:
@@ -281,6 +283,8 @@ def main() -> None:
                         help="profile only the thread holding the GIL")
     parser.add_argument("--no-baseline", action="store_true",
                         help="skip the ceiling (for profiling only: no ratio is printed)")
+    parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite",
+                        help="postgresql: the server on a throwaway cluster (fsync on)")
     args = parser.parse_args()
     per_booklet = args.per_booklet or int(1200 * (args.seconds + args.warmup) / args.clients) + 1
     baseline = None
@@ -288,10 +292,18 @@ def main() -> None:
         baseline = ingest_baseline.run(args.clients, args.seconds, args.warmup)
         print(json.dumps(baseline), flush=True)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="secure-msg-ingest-"))
+    cluster = PgCluster.start(durable=True) if args.backend == "postgresql" else None
+    env = None
+    if cluster is not None:
+        env = {"SECURE_MSG_STORAGE_BACKEND": "postgresql",
+               DATABASE_URL_ENV: cluster.create_database("ingest")}
     try:
         full = asyncio.run(full_stack(workdir, args.clients, args.seconds, args.warmup,
-                                      per_booklet, args.profile, args.py_spy_gil))
+                                      per_booklet, args.profile, args.py_spy_gil, env))
+        full["backend"] = args.backend
     finally:
+        if cluster is not None:
+            cluster.stop()
         if args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)
     print(json.dumps(full), flush=True)

@@ -15,7 +15,6 @@ import asyncio
 import json
 import os
 import signal
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -28,6 +27,7 @@ import aiohttp
 from aiohttp import web
 
 from secure_msg.storage.db import Database
+from secure_msg.storage.txn import Txn
 
 BODY = os.urandom(2048)
 
@@ -38,10 +38,10 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _insert_txn(body: bytes) -> Callable[[sqlite3.Connection], int]:
-    def txn(conn: sqlite3.Connection) -> int:
-        cursor = conn.execute("INSERT INTO bench (body) VALUES (?)", (body,))
-        return cursor.lastrowid or 0
+def _insert_txn(body: bytes) -> Callable[[Txn], int]:
+    def txn(conn: Txn) -> int:
+        row = conn.execute("INSERT INTO bench (body) VALUES (?) RETURNING id", (body,)).fetchone()
+        return int(row[0])
 
     return txn
 

@@ -42,7 +42,6 @@ import os
 import random
 import shutil
 import signal
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -68,6 +67,7 @@ from secure_msg.server_keys import generate_key_files, key_files_present, load_v
 from secure_msg.storage import accounts as account_store
 from secure_msg.storage import booklets as store
 from secure_msg.storage.db import Database
+from secure_msg.storage.txn import Txn
 from secure_msg.testing.server_process import start_server, write_test_config
 
 WORKDIR = Path(tempfile.gettempdir()) / "secure-msg-bench-read"
@@ -117,7 +117,7 @@ async def build(workdir: Path) -> dict[str, Any]:
         booklet_ids = [os.urandom(16) for _ in range(BOOKLETS_PER_THERAPIST)]
         layout[therapist.account_id.hex()] = [b.hex() for b in booklet_ids]
 
-        def txn(conn: sqlite3.Connection, t: int = t, therapist: AccountKeys = therapist,
+        def txn(conn: Txn, t: int = t, therapist: AccountKeys = therapist,
                 guardians: list[AccountKeys] = guardians,
                 booklet_ids: list[bytes] = booklet_ids) -> None:
             account_store.insert_account_txn(
@@ -164,7 +164,7 @@ async def new_sessions(workdir: Path, therapists: list[str]) -> list[str]:
     tokens = [os.urandom(32).hex() for _ in therapists]
     now = time.time_ns() // 1_000_000
 
-    def txn(conn: sqlite3.Connection) -> None:
+    def txn(conn: Txn) -> None:
         for token, therapist in zip(tokens, therapists, strict=True):
             account_store.insert_session_txn(
                 conn, hash_token(token), bytes.fromhex(therapist), now, now + 3_600_000)

@@ -17,7 +17,7 @@ from secure_msg.config import Config, load_config, with_overrides
 from secure_msg.crypto.rng import system_rng
 from secure_msg.crypto.vault import Vault
 from secure_msg.server_keys import generate_key_files, load_vault
-from secure_msg.storage.db import Database
+from secure_msg.storage.db import DATABASE_URL_ENV, Database, open_database
 from secure_msg.testing.contract import Contract
 from secure_msg.testing.server_process import ServerProcess, start_server
 from secure_msg.web.app import create_app
@@ -25,7 +25,7 @@ from secure_msg.web.app import create_app
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 # The local Twilio server, SDK settings for it and a webhook sink, for any test folder.
-pytest_plugins = ["secure_msg.testing.pytest_twilio"]
+pytest_plugins = ["secure_msg.testing.pytest_twilio", "secure_msg.testing.pytest_postgresql"]
 
 
 @pytest.fixture
@@ -41,18 +41,24 @@ def vault(keys_dir: Path) -> Vault:
 
 
 @pytest.fixture
-def config(tmp_path: Path, keys_dir: Path) -> Config:
-    """Defaults, with the database and keys in this test's temporary directory."""
+def config(tmp_path: Path, keys_dir: Path, backend: str, request: pytest.FixtureRequest,
+           monkeypatch: pytest.MonkeyPatch) -> Config:
+    """Defaults, with the database and keys in this test's temporary directory. On the
+    PostgreSQL backend (`--backend=postgresql`, or a folder's own `backend`) the database is a
+    fresh one of the test's own, named in SECURE_MSG_DATABASE_URL as in production."""
+    if backend == "postgresql":
+        monkeypatch.setenv(DATABASE_URL_ENV, request.getfixturevalue("pg_dsn"))
     return with_overrides(
         load_config(None, env={}),
-        storage={"database_path": tmp_path / "var" / "secure-msg.db", "keys_dir": keys_dir},
+        storage={"database_path": tmp_path / "var" / "secure-msg.db", "keys_dir": keys_dir,
+                 "backend": backend},
         argon2={"opslimit": 2, "memlimit_bytes": 19 * 1024 * 1024},
     )
 
 
 @pytest.fixture
 async def db(config: Config) -> AsyncIterator[Database]:
-    database = await Database.open(config.storage.database_path)
+    database = await open_database(config.storage)
     yield database
     await database.close()
 
@@ -94,11 +100,19 @@ async def client(config: Config, clock: FixedClock, aiohttp_client: AiohttpClien
 
 
 @pytest.fixture
-def server_factory(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
-    """Start real servers (subprocesses) on free ports; all are killed at teardown."""
+def server_factory(tmp_path: Path, backend: str, request: pytest.FixtureRequest,
+                   ) -> Iterator[Callable[..., ServerProcess]]:
+    """Start real servers (subprocesses) on free ports; all are killed at teardown. On the
+    PostgreSQL backend each server gets a fresh database of its own (through the environment,
+    as in production)."""
     started: list[ServerProcess] = []
 
     def factory(name: str = "server", **kwargs: object) -> ServerProcess:
+        if backend == "postgresql":
+            env: dict[str, str] = dict(kwargs.pop("env", None) or {})  # type: ignore[call-overload]
+            env.setdefault("SECURE_MSG_STORAGE_BACKEND", "postgresql")
+            env.setdefault(DATABASE_URL_ENV, request.getfixturevalue("pg_database")())
+            kwargs["env"] = env
         server = start_server(tmp_path / name, **kwargs)  # type: ignore[arg-type]
         started.append(server)
         return server

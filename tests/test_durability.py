@@ -9,14 +9,18 @@ chain is intact.
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable
 
 import aiohttp
+import psycopg
 import pytest
 
+from secure_msg.storage.db import DATABASE_URL_ENV
+from secure_msg.testing.pytest_postgresql import both_backends
 from secure_msg.testing.server_process import WRITE_PROBE, ServerProcess
 
 CLIENTS, PER_CLIENT = 16, 400
@@ -45,19 +49,29 @@ async def _post_until_killed(server: ServerProcess, kill_after: int) -> set[str]
     return acknowledged
 
 
+def _stored_targets(server: ServerProcess, backend: str) -> set[str]:
+    sql = "SELECT target FROM audit_events WHERE action = 'test.write'"
+    if backend == "postgresql":
+        with psycopg.connect(server.env[DATABASE_URL_ENV]) as pg:
+            return {row[0] for row in pg.execute(sql)}
+    conn = sqlite3.connect(server.db_path)
+    stored = {row[0] for row in conn.execute(sql)}
+    conn.close()
+    return stored
+
+
 @pytest.mark.slow
+@pytest.mark.parametrize("backend", both_backends())
 async def test_every_acknowledged_write_survives_kill_9(
-    server_factory: Callable[..., ServerProcess],
+    server_factory: Callable[..., ServerProcess], backend: str,
 ) -> None:
-    """Concurrent group-committed writes, kill -9, restart: no acknowledged row is missing."""
+    """Concurrent group-committed writes, kill -9, restart: no acknowledged row is missing
+    (on PostgreSQL: kill -9 of the app process; the database server goes on)."""
     server = server_factory(module_args=WRITE_PROBE)
     acknowledged = await _post_until_killed(server, kill_after=1500)
     assert len(acknowledged) >= 1500
     server.start()  # same files, new process
-    conn = sqlite3.connect(server.db_path)
-    stored = {row[0] for row in conn.execute(
-        "SELECT target FROM audit_events WHERE action = 'test.write'")}
-    conn.close()
+    stored = _stored_targets(server, backend)
     assert acknowledged <= {t.removeprefix("marker:") for t in stored}
     async with aiohttp.ClientSession() as session, session.get(server.url("/readyz")) as r:
         assert r.status == 200
@@ -69,4 +83,5 @@ async def test_every_acknowledged_write_survives_kill_9(
 def _audit_verify(server: ServerProcess) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "secure_msg", "admin", "audit", "verify",
-         "--config", str(server.config_path)], capture_output=True, text=True, check=False)
+         "--config", str(server.config_path)], capture_output=True, text=True, check=False,
+        env={**os.environ, **server.env})

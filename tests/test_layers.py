@@ -61,7 +61,7 @@ def scan() -> tuple[dict[str, set[str]], list[str]]:
         module = _module_name(path)
         tree = ast.parse(path.read_text(encoding="utf-8"))
         imports[module] = {t for node in ast.walk(tree) for t in _targets(node)
-                           if t.split(".")[0] in {"secure_msg", "sqlite3", "aiosqlite"}}
+                           if t.split(".")[0] in {"secure_msg", "sqlite3", "aiosqlite", "psycopg"}}
         if package_of(module) not in {"storage", *EXEMPT}:
             sql_calls += [f"{module}:{n.lineno} calls .{n.func.attr}()" for n in ast.walk(tree)
                           if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
@@ -78,7 +78,7 @@ def violations(imports: Mapping[str, set[str]]) -> list[str]:
         if src in EXEMPT:
             continue
         for target in sorted(targets):
-            if target.split(".")[0] in {"sqlite3", "aiosqlite"}:
+            if target.split(".")[0] in {"sqlite3", "aiosqlite", "psycopg"}:
                 if src != "storage":
                     found.append(f"{module} imports {target}: only storage/ may")
                 continue

@@ -18,7 +18,7 @@ from secure_msg.clock import ms_to_iso
 from secure_msg.config import load_config
 from secure_msg.model.audit import AuditEvent, ChainReport
 from secure_msg.services import audit_service
-from secure_msg.storage.db import Database
+from secure_msg.storage.db import Database, open_database
 
 T = TypeVar("T")
 # (name, help, add_arguments, handler): other modules append admin subcommands here.
@@ -53,7 +53,7 @@ def with_database(args: argparse.Namespace, work: Callable[[Database], Awaitable
     config = load_config(args.config)
 
     async def run() -> T:
-        database = await Database.open(config.storage.database_path, readers=1)
+        database = await open_database(config.storage, readers=1)
         try:
             return await work(database)
         finally:

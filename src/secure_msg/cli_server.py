@@ -28,7 +28,7 @@ from secure_msg.logging import configure_logging, get_logger, log_event
 from secure_msg.model.invitations import IssuedInvitation
 from secure_msg.server_keys import generate_key_files, key_files_present, load_vault
 from secure_msg.services.invitation_service import ensure_bootstrap_admin
-from secure_msg.storage.db import Database, make_private
+from secure_msg.storage.db import make_private, open_database
 from secure_msg.testing import clock as test_clock
 from secure_msg.testing.twilio_server import (
     DEV_ACCOUNT_SID,
@@ -111,7 +111,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 async def _admin_invitation(config: Config) -> IssuedInvitation | None:
     """Issue the bootstrap admin invitation (a short-lived database handle before serving)."""
     vault = load_vault(config.storage.keys_dir, system_rng)
-    database = await Database.open(config.storage.database_path, readers=1)
+    database = await open_database(config.storage, readers=1)
     try:
         issued = await ensure_bootstrap_admin(
             database, vault, SystemClock(), system_rng,

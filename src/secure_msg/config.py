@@ -109,8 +109,15 @@ class ServerConfig:
     trusted_proxies: str = field(default="127.0.0.1, ::1", metadata=_check(_networks))
 
 
+def _backend(v: str) -> str | None:
+    return None if v in ("sqlite", "postgresql") else "must be sqlite or postgresql"
+
+
 @dataclass(frozen=True)
 class StorageConfig:
+    # sqlite (the default: database_path) or postgresql (the DSN comes from the environment,
+    # SECURE_MSG_DATABASE_URL, never from this file: it may hold a password).
+    backend: str = field(default="sqlite", metadata=_check(_backend))
     database_path: Path = Path("var/secure-msg.db")
     keys_dir: Path = Path("keys")
 

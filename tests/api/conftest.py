@@ -19,6 +19,8 @@ from secure_msg.crypto.rng import system_rng
 from secure_msg.model.invitations import InvitationRequest
 from secure_msg.model.roles import Role
 from secure_msg.services import invitation_service
+from secure_msg.storage.db import database_files
+from secure_msg.storage.txn import Txn
 from secure_msg.web.services import SERVICES
 
 PASSWORD = "kaksi kissaa ja koira"
@@ -94,6 +96,28 @@ class World:
             conn.execute(sql, params)
 
         await db.write(txn)
+
+    async def stored_bytes(self) -> bytes:
+        """Everything the server's database holds, to search for what must never be there:
+        SQLite's files as they are on disk; on PostgreSQL (whose files are the cluster's)
+        every value of every row of every table, bytea as stored and the rest as text."""
+        runtime = self.http.app[SERVICES]
+        storage = runtime.config.storage
+        if storage.backend == "sqlite":
+            return b"".join(f.read_bytes() for f in database_files(storage.database_path)
+                            if f.exists())
+
+        def dump(t: Txn) -> bytes:
+            tables = [r[0] for r in t.execute(
+                "SELECT table_name FROM information_schema.tables"
+                " WHERE table_schema = current_schema()")]
+            return b"\n".join(
+                value if isinstance(value, bytes) else str(value).encode()
+                for table in tables
+                for row in t.execute(f'SELECT * FROM "{table}"')  # noqa: S608
+                for value in row)
+
+        return await runtime.db.read(dump)
 
     async def raw(self, method: str, path: str, token: str | None = None,
                   **kwargs: Any) -> tuple[int, Any]:

@@ -78,6 +78,7 @@ async def test_deletion_needs_the_password_and_a_session(world: World) -> None:
     assert await _account_row(world, mum.profile.account_id) == before
 
 
+@pytest.mark.sqlite_only("reads the bytes of SQLite's database files")
 async def test_deleting_erases_personal_data_and_keeps_a_pseudonym(world: World) -> None:
     therapist, mum, booklet = await _mum(world)
     account_id = mum.profile.account_id

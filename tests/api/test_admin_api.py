@@ -102,7 +102,7 @@ async def test_audit_status_says_verified_up_to_n_and_finds_a_break(world: World
     # A forged event appended behind the server's back breaks the chain at its seq.
     await world.server_sql(
         "INSERT INTO audit_events (seq, at_ms, actor, action, target, detail, prev_hash, hash)"
-        " VALUES (?, 0, 'operator', 'forged', '', '{}', zeroblob(32), zeroblob(32))", events + 1)
+        " VALUES (?, 0, 'operator', 'forged', '', '{}', ?, ?)", events + 1, bytes(32), bytes(32))
     report = await admin.api.call("GET", "/api/admin/audit")
     assert (report["ok"], report["first_broken_seq"]) == (False, events + 1), report
 

@@ -9,6 +9,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from secure_msg.client import Client
 from secure_msg.client.http import b64e
 from secure_msg.services import audit_service, retention_service
@@ -81,6 +83,7 @@ async def _setup(world: World) -> tuple[Client, Client, str, str]:
     return therapist, mum, gone, kept
 
 
+@pytest.mark.sqlite_only("reads the bytes of SQLite's database files")
 async def test_a_closed_booklet_is_purged_after_the_reminder_and_leaves_no_ciphertext(
     world: World,
 ) -> None:

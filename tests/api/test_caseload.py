@@ -31,8 +31,8 @@ async def test_the_caseload_lists_sessions_periods_and_flags(world: World) -> No
     await world.server_sql(
         "INSERT INTO notices (dedupe_key, booklet_id, channel, address_enc, kind, language,"
         " slots, status, reason, not_before_ms, next_attempt_ms, created_at_ms, updated_at_ms)"
-        " VALUES ('t:1', ?, 'sms', x'00', 'reminder', 'fi', '{}', 'failed', 'x', ?, ?, ?, ?)",
-        bytes.fromhex(b), now, now, now, now)
+        " VALUES ('t:1', ?, 'sms', ?, 'reminder', 'fi', '{}', 'failed', 'x', ?, ?, ?, ?)",
+        bytes.fromhex(b), b"\0", now, now, now, now)
     other = await world.therapist("toinen")
     await _schedule(other, await other.create_booklet("C"), "2026-01-01T12:00:00+02:00")
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import functools
+import json
 import os
-import sqlite3
 import threading
 from typing import Any
 
@@ -268,10 +268,11 @@ async def test_the_client_refuses_a_listing_that_disagrees_with_the_signed_entry
     in the plain JSON gets a protocol error from the client, not a mislabelled entry."""
     therapist, mum, _, booklet = family
     await therapist.post(booklet, "note", text="hei")
-    # Through the server's own writer: a second connection could wait out its busy timeout
-    # behind the writer on a loaded machine ("database is locked").
-    await world.server_sql("UPDATE entries SET json = json_set(json, ?, ?) WHERE seq = 2",
-                           f"$.{column}", lie)
+    db = world.http.app[SERVICES].db
+    text = await db.read(lambda t: t.execute("SELECT json FROM entries WHERE seq = 2")
+                         .fetchone()[0])
+    await world.server_sql("UPDATE entries SET json = ? WHERE seq = 2",
+                           json.dumps({**json.loads(text), column: lie}))
     shown = await mum.read(booklet)
     assert [e.error for e in shown] == [None, "protocol/malformed"]
     assert shown[1].payload == {}
@@ -284,19 +285,17 @@ async def test_the_client_refuses_a_notice_signed_by_a_parent(
     """A system notice (like a title or homework) counts only from the booklet's therapist: one
     signed by a parent, which a server let in, is a protocol error for the reader."""
     therapist, mum, _, booklet = family
-    db = world.http.app[SERVICES].db
-    raw = sqlite3.connect(db.path, isolation_level=None)
     promote = "UPDATE members SET role = ? WHERE booklet_id = ? AND account_id = ?"
     who = (bytes.fromhex(booklet), bytes.fromhex(mum.profile.account_id))
-    raw.execute(promote, ("therapist", *who))  # a server that lies about roles, for one post
+    await world.server_sql(promote, "therapist", *who)  # a server that lies about roles
     await mum.post(booklet, "system", text="Vastaanotto on muuttanut: kirjaudu osoitteessa …")
-    raw.execute(promote, ("guardian", *who))
-    raw.close()
+    await world.server_sql(promote, "guardian", *who)
     shown = await therapist.read(booklet)
     assert shown[-1].error == "protocol/wrong-author"
     assert all(e.error is None for e in shown[:-1])
 
 
+@pytest.mark.sqlite_only("SQLite's loop-side reader; PostgreSQL reads in a reader thread")
 async def test_a_page_is_read_on_the_event_loop_not_in_a_reader_thread(
     world: World, family: tuple[Client, Client, Client, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -4,7 +4,6 @@ make a later page read fail."""
 from __future__ import annotations
 
 import os
-import sqlite3
 from typing import Any
 
 from secure_msg.client import Client
@@ -12,7 +11,6 @@ from secure_msg.client.http import b64d, b64e
 from secure_msg.crypto import envelope
 from secure_msg.crypto.envelope import KIND_IDS
 from secure_msg.services.entry_service import CREATED_AT_MAX_AHEAD_MS, CREATED_AT_MIN_MS
-from secure_msg.web.services import SERVICES
 
 from .conftest import World
 
@@ -69,10 +67,7 @@ async def test_a_stored_created_at_beyond_year_9999_still_reads(world: World) ->
     text, reads back as a page (clamped to the last millisecond of 9999), not a 500."""
     therapist = await world.therapist()
     booklet = await therapist.create_booklet("Aino")
-    db = world.http.app[SERVICES].db
-    raw = sqlite3.connect(db.path, isolation_level=None)
-    raw.execute("UPDATE entries SET created_at_ms = ?, json = NULL", (2**63 - 1,))
-    raw.close()
+    await world.server_sql("UPDATE entries SET created_at_ms = ?, json = NULL", 2**63 - 1)
     status, page = await world.raw("GET", f"/api/booklets/{booklet}/entries",
                                    therapist.profile.token)
     assert status == 200

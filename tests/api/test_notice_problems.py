@@ -19,8 +19,8 @@ async def _put(world: World, booklet: str, status: NoticeStatus) -> None:
     await world.server_sql(
         "INSERT INTO notices (dedupe_key, booklet_id, channel, address_enc, kind, language,"
         " slots, status, reason, not_before_ms, next_attempt_ms, created_at_ms, updated_at_ms)"
-        " VALUES (?, ?, 'sms', x'00', 'reminder', 'fi', '{}', ?, ?, ?, ?, ?, ?)",
-        f"test:{booklet}:{status.value}", bytes.fromhex(booklet), status.value,
+        " VALUES (?, ?, 'sms', ?, 'reminder', 'fi', '{}', ?, ?, ?, ?, ?, ?)",
+        f"test:{booklet}:{status.value}", bytes.fromhex(booklet), b"\0", status.value,
         f"why-{status.value}", now, now, now, now)
 
 

@@ -17,9 +17,9 @@ async def _notice(world: World, booklet: str, status: str, kind: str = "reminder
     await world.server_sql(
         "INSERT INTO notices (dedupe_key, booklet_id, channel, address_enc, kind, language,"
         " slots, status, reason, not_before_ms, next_attempt_ms, created_at_ms, updated_at_ms)"
-        " VALUES (?, ?, 'sms', x'00', ?, 'fi', '{\"when\": 1}', ?, 'why', ?, ?, ?, ?)",
-        f"test:{booklet}:{status}:{kind}", bytes.fromhex(booklet), kind, status, now, now, now,
-        now)
+        " VALUES (?, ?, 'sms', ?, ?, 'fi', '{\"when\": 1}', ?, 'why', ?, ?, ?, ?)",
+        f"test:{booklet}:{status}:{kind}", bytes.fromhex(booklet), b"\0", kind, status, now,
+        now, now, now)
 
     def txn(conn: sqlite3.Connection) -> int:
         return int(conn.execute("SELECT max(id) FROM notices").fetchone()[0])

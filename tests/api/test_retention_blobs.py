@@ -73,6 +73,7 @@ async def _document(world: World, therapist: Client, booklet: str, name: str,
     await post_files(therapist, booklet, [path], text="Lausunto")
 
 
+@pytest.mark.sqlite_only("reads the bytes of SQLite's database files")
 async def test_a_purged_booklet_leaves_no_attachment_ciphertext_anywhere(
     world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -113,6 +113,7 @@ async def _marks(db: Database, period: Period) -> str:
     return str(row[0])
 
 
+@pytest.mark.sqlite_only("counts statements with SQLite's trace callback")
 async def test_write_phase_touches_only_due_periods_not_every_open_one(
     db: Database, vault: Vault, deps: AppointmentDeps, monkeypatch: pytest.MonkeyPatch,
 ) -> None:

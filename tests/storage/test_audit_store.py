@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import itertools
-import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -12,6 +12,8 @@ import pytest
 from secure_msg.model.audit import GENESIS_HASH
 from secure_msg.storage import audit as audit_store
 from secure_msg.storage.db import Database
+
+from .conftest import INTEGRITY_ERRORS
 
 
 async def _append(db: Database, n: int) -> None:
@@ -37,35 +39,35 @@ async def test_appends_form_a_chain_that_verifies(db: Database) -> None:
 async def test_the_table_refuses_update_and_delete(db: Database) -> None:
     """Triggers make audit_events append-only even for code holding the writer."""
     await _append(db, 1)
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+    with pytest.raises(INTEGRITY_ERRORS, match="append-only"):
         await db.write(lambda c: c.execute("UPDATE audit_events SET actor = 'system'"))
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+    with pytest.raises(INTEGRITY_ERRORS, match="append-only"):
         await db.write(lambda c: c.execute("DELETE FROM audit_events"))
     assert (await audit_store.verify(db)).ok
 
 
-async def test_tampering_behind_the_triggers_is_found(db: Database) -> None:
+def _drop_trigger(name: str, backend: str) -> str:
+    return f"DROP TRIGGER {name}" + (" ON audit_events" if backend == "postgresql" else "")
+
+
+async def test_tampering_behind_the_triggers_is_found(
+        db: Database, backend: str, behind_the_app: Callable[..., None]) -> None:
     """Someone with the file drops the trigger and edits event 3: verify names event 3."""
     await _append(db, 5)
-    conn = sqlite3.connect(db.path)
-    conn.execute("DROP TRIGGER audit_events_no_update")
-    conn.execute("UPDATE audit_events SET target = 'session:99' WHERE seq = 3")
-    conn.commit()
-    conn.close()
+    behind_the_app(_drop_trigger("audit_events_no_update", backend),
+                   "UPDATE audit_events SET target = 'session:99' WHERE seq = 3")
     report = await audit_store.verify(db)
     assert not report.ok
     assert report.first_broken_seq == 3
     assert report.checked == 2
 
 
-async def test_a_deleted_event_is_found(db: Database) -> None:
+async def test_a_deleted_event_is_found(
+        db: Database, backend: str, behind_the_app: Callable[..., None]) -> None:
     """Removing an event from the middle breaks the chain at that position."""
     await _append(db, 4)
-    conn = sqlite3.connect(db.path)
-    conn.execute("DROP TRIGGER audit_events_no_delete")
-    conn.execute("DELETE FROM audit_events WHERE seq = 2")
-    conn.commit()
-    conn.close()
+    behind_the_app(_drop_trigger("audit_events_no_delete", backend),
+                   "DELETE FROM audit_events WHERE seq = 2")
     report = await audit_store.verify(db)
     assert report.first_broken_seq == 2
 

@@ -12,6 +12,12 @@ import pytest
 
 from secure_msg.storage.db import Database
 
+
+@pytest.fixture
+def backend() -> str:
+    """SQLite's writer, readers and pragmas; PostgreSQL's are tests/storage/test_pg_db.py."""
+    return "sqlite"
+
 CREATE = "CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, v TEXT NOT NULL UNIQUE) STRICT"
 
 

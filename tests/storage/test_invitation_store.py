@@ -32,6 +32,7 @@ async def _issue(db: Database, vault: Vault, clock: FixedClock) -> service.Issue
     )
 
 
+@pytest.mark.parametrize("backend", ["sqlite"])  # reads the database file's bytes
 async def test_issue_stores_hash_and_sealed_pii_only(db: Database, vault: Vault,
                                                      clock: FixedClock) -> None:
     """Neither the token nor the name, phone or e-mail appear in the database file."""

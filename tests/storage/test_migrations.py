@@ -5,10 +5,13 @@ from __future__ import annotations
 import re
 import sqlite3
 from pathlib import Path
+from typing import Any
 
+import psycopg
 import pytest
 
 from secure_msg.storage import migrations
+from secure_msg.testing.pg_cluster import PgCluster
 
 
 def _schema(conn: sqlite3.Connection) -> list[tuple[str, str, str]]:
@@ -72,9 +75,10 @@ def test_a_failing_migration_leaves_the_previous_version(tmp_path: Path) -> None
     assert not conn.in_transaction
 
 
-def test_every_column_in_every_schema_file_has_a_comment() -> None:
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+def test_every_column_in_every_schema_file_has_a_comment(dialect: migrations.Dialect) -> None:
     """Schema files document each column on its own line (`-- why it exists`)."""
-    for migration in migrations.load_migrations():
+    for migration in migrations.load_migrations(dialect=dialect):
         for table, body in re.findall(r"CREATE TABLE (\w+) \((.*?)\n\)", migration.sql, re.S):
             for line in body.strip().splitlines():
                 stripped = line.strip()
@@ -114,3 +118,90 @@ def test_entries_survive_the_rowid_rebuild(tmp_path: Path) -> None:
         conn.execute("INSERT INTO entries (booklet_id, seq, entry_id, author_id, kind,"
                      " created_at_ms, received_at_ms, entry_hash, envelope)"
                      " VALUES (?, 1, ?, ?, 2, 0, 0, x'00', x'00')", (booklet, b"z" * 16, account))
+
+
+# PostgreSQL: the same files, one beside each SQLite file (schema/postgresql/).
+
+def _pg_schema(conn: psycopg.Connection[Any]) -> dict[str, list[tuple[Any, ...]]]:
+    """Everything a migration defines, in a comparable form."""
+    queries = {
+        "columns": "SELECT table_name, column_name, data_type, is_nullable, column_default,"
+                   " is_identity FROM information_schema.columns"
+                   " WHERE table_schema = 'public' ORDER BY 1, 2",
+        "indexes": "SELECT tablename, indexname, indexdef FROM pg_indexes"
+                   " WHERE schemaname = 'public' ORDER BY 1, 2",
+        "constraints": "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid)"
+                       " FROM pg_constraint WHERE connamespace = 'public'::regnamespace"
+                       " ORDER BY 1, 2",
+        "triggers": "SELECT tgname, pg_get_triggerdef(oid) FROM pg_trigger"
+                    " WHERE NOT tgisinternal ORDER BY 1",
+    }
+    return {name: conn.execute(sql).fetchall() for name, sql in queries.items()}
+
+
+@pytest.mark.postgresql
+def test_postgresql_upgrade_from_every_version_equals_fresh_create(pg_cluster: PgCluster) -> None:
+    """For each vN on PostgreSQL: create at vN, upgrade to latest; the catalogue equals a
+    fresh database's (columns, types, defaults, indexes, constraints, triggers)."""
+    latest = len(migrations.load_migrations(dialect="postgresql"))
+    with psycopg.connect(pg_cluster.create_database("fresh"), autocommit=True) as conn:
+        assert migrations.migrate_postgresql(conn) == list(range(1, latest + 1))
+        fresh = _pg_schema(conn)
+    for version in range(1, latest + 1):
+        name = f"upgrade_v{version}"
+        with psycopg.connect(pg_cluster.create_database(name), autocommit=True) as conn:
+            migrations.migrate_postgresql(conn, target=version)
+            assert migrations.current_version_postgresql(conn) == version
+            assert migrations.migrate_postgresql(conn) == list(range(version + 1, latest + 1))
+            assert migrations.current_version_postgresql(conn) == latest
+            assert _pg_schema(conn) == fresh
+        pg_cluster.drop_database(name)
+    pg_cluster.drop_database("fresh")
+
+
+def test_both_dialects_have_the_same_migrations() -> None:
+    """Each SQLite file has its PostgreSQL file: same number, same name."""
+    sqlite = [(m.version, m.name) for m in migrations.load_migrations()]
+    assert [(m.version, m.name) for m in migrations.load_migrations(dialect="postgresql")] \
+        == sqlite
+
+
+_TYPES = {"INTEGER": "bigint", "BLOB": "bytea", "TEXT": "text"}
+
+
+@pytest.mark.postgresql
+def test_both_dialects_end_with_the_same_tables_and_columns(
+        tmp_path: Path, pg_dsn: str) -> None:
+    """After every migration both have the same tables, columns, types (SQLite's INTEGER is
+    bigint, BLOB bytea) and NOT NULLs: the storage SQL reads the same rows from either."""
+    conn = _fresh(tmp_path / "db.sqlite")
+    sqlite = {}
+    for (table,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'"):
+        for _cid, column, typ, notnull, _default, pk in conn.execute(
+                f"PRAGMA table_info({table})"):
+            # a rowid alias (INTEGER PRIMARY KEY) is NOT NULL whatever the pragma says
+            sqlite[(table, column)] = (_TYPES[typ], bool(notnull or pk))
+    with psycopg.connect(pg_dsn) as pg:
+        postgresql = {(t, c): (typ, nullable == "NO") for t, c, typ, nullable in pg.execute(
+            "SELECT table_name, column_name, data_type, is_nullable"
+            " FROM information_schema.columns WHERE table_schema = 'public'")}
+    assert postgresql == sqlite
+
+
+@pytest.mark.postgresql
+def test_a_failing_postgresql_migration_leaves_the_previous_version(
+        tmp_path: Path, pg_dsn: str) -> None:
+    """A broken file rolls back entirely on PostgreSQL too (DDL is transactional there)."""
+    schema, following = _copy_schema(tmp_path)
+    (schema / "postgresql").mkdir()
+    for migration in migrations.load_migrations(dialect="postgresql"):
+        (schema / "postgresql" / f"{migration.version:04d}_{migration.name}.sql").write_text(
+            migration.sql)
+    (schema / "postgresql" / f"{following:04d}_broken.sql").write_text(
+        "CREATE TABLE ok (id BIGINT);\nNOT SQL;\n")
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        before = _pg_schema(conn)
+        with pytest.raises(psycopg.errors.SyntaxError):
+            migrations.migrate_postgresql(conn, schema_dir=schema)
+        assert migrations.current_version_postgresql(conn) == following - 1
+        assert _pg_schema(conn) == before

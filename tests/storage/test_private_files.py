@@ -32,6 +32,7 @@ def _make(path: Path, mode: int) -> None:
     path.chmod(mode)  # past the umask
 
 
+@pytest.mark.parametrize("backend", ["sqlite"])  # SQLite's own files
 def test_the_running_servers_database_files_are_owner_only(
     secure_msg_server: ServerProcess,
 ) -> None:

@@ -16,8 +16,6 @@ account id only.
 
 from __future__ import annotations
 
-import asyncio
-
 from secure_msg.errors import Forbidden, StillAMember
 from secure_msg.model.accounts import Session
 from secure_msg.model.roles import Role
@@ -25,7 +23,6 @@ from secure_msg.services import account_service
 from secure_msg.services.account_service import AccountDeps
 from secure_msg.storage import account_erasure as store
 from secure_msg.storage import audit as audit_store
-from secure_msg.storage.booklet_lifecycle import checkpoint_truncate
 from secure_msg.storage.txn import Txn
 
 
@@ -50,4 +47,4 @@ async def delete_account(deps: AccountDeps, session: Session, auth_key: bytes, *
     await deps.db.write(txn)
     deps.hub.end_account(account.id)
     # The erased values' old pages are still WAL frames until a checkpoint truncates it.
-    await asyncio.to_thread(checkpoint_truncate, deps.db.path)
+    await deps.db.checkpoint_truncate()

@@ -29,7 +29,6 @@ rows with the rest.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 from collections.abc import Awaitable, Callable, Sequence
@@ -205,7 +204,7 @@ async def tick(deps: RetentionDeps) -> TickResult:
             purged.append(row.booklet_id)
     truncated = None
     if purged or deps.wal_dirty[0]:
-        truncated = await asyncio.to_thread(store.checkpoint_truncate, db.path)
+        truncated = await db.checkpoint_truncate()
         deps.wal_dirty[0] = not truncated
         if not truncated:
             log_event(log, logging.WARNING, "retention.wal_not_truncated", purged=len(purged))

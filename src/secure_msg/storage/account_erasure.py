@@ -7,20 +7,19 @@ deleted, with secure_delete on so the old values are zeroed in the pages written
 
 from __future__ import annotations
 
-import sqlite3
-
 from secure_msg.crypto.vault import Vault
 from secure_msg.storage.accounts import LOGIN
 from secure_msg.storage.booklet_lifecycle import secure_delete
+from secure_msg.storage.txn import Txn
 
 
-def current_memberships_txn(conn: sqlite3.Connection, account_id: bytes) -> int:
+def current_memberships_txn(conn: Txn, account_id: bytes) -> int:
     row = conn.execute("SELECT COUNT(*) FROM members WHERE account_id = ?"
                        " AND removed_at_ms IS NULL", (account_id,)).fetchone()
     return int(row[0])
 
 
-def erase_account_txn(conn: sqlite3.Connection, vault: Vault, account_id: bytes,
+def erase_account_txn(conn: Txn, vault: Vault, account_id: bytes,
                       fresh_login_index: bytes, now_ms: int) -> dict[str, int]:
     """Erase the account's personal data; returns counts of what went (for the audit)."""
     with secure_delete(conn):
@@ -49,7 +48,7 @@ def erase_account_txn(conn: sqlite3.Connection, vault: Vault, account_id: bytes,
     return counts
 
 
-def is_deleted_txn(conn: sqlite3.Connection, account_id: bytes) -> bool:
+def is_deleted_txn(conn: Txn, account_id: bytes) -> bool:
     row = conn.execute("SELECT deleted_at_ms FROM accounts WHERE id = ?",
                        (account_id,)).fetchone()
     return bool(row and row[0] is not None)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 from secure_msg.crypto.vault import Vault
 from secure_msg.model.accounts import Account, Credentials, NewAccount, Session
 from secure_msg.model.roles import Role
+from secure_msg.storage.txn import Txn
 
 LOGIN, NAME, PHONE, EMAIL = "accounts.login", "accounts.name", "accounts.phone", "accounts.email"
 _COLUMNS = (
@@ -33,7 +33,7 @@ def _account(vault: Vault, row: tuple[Any, ...]) -> Account:
     )
 
 
-def login_taken_txn(conn: sqlite3.Connection, vault: Vault, login: str) -> bool:
+def login_taken_txn(conn: Txn, vault: Vault, login: str) -> bool:
     row = conn.execute(
         "SELECT 1 FROM accounts WHERE login_index = ?", (vault.blind_index(LOGIN, login),)
     ).fetchone()
@@ -41,7 +41,7 @@ def login_taken_txn(conn: sqlite3.Connection, vault: Vault, login: str) -> bool:
 
 
 def insert_account_txn(
-    conn: sqlite3.Connection, vault: Vault, account: NewAccount, now_ms: int
+    conn: Txn, vault: Vault, account: NewAccount, now_ms: int
 ) -> None:
     conn.execute(
         "INSERT INTO accounts (id, role, login_index, login_enc, name_enc, phone_enc, phone_index,"
@@ -61,14 +61,14 @@ def insert_account_txn(
     )
 
 
-def get_account_txn(conn: sqlite3.Connection, vault: Vault, account_id: bytes) -> Account | None:
+def get_account_txn(conn: Txn, vault: Vault, account_id: bytes) -> Account | None:
     row = conn.execute(
         f"SELECT {_COLUMNS} FROM accounts WHERE id = ?", (account_id,)  # noqa: S608
     ).fetchone()
     return _account(vault, row) if row else None
 
 
-def find_by_login_txn(conn: sqlite3.Connection, vault: Vault, login: str) -> Account | None:
+def find_by_login_txn(conn: Txn, vault: Vault, login: str) -> Account | None:
     row = conn.execute(
         f"SELECT {_COLUMNS} FROM accounts WHERE login_index = ?",  # noqa: S608
         (vault.blind_index(LOGIN, login),),
@@ -76,7 +76,7 @@ def find_by_login_txn(conn: sqlite3.Connection, vault: Vault, login: str) -> Acc
     return _account(vault, row) if row else None
 
 
-def find_by_phone_txn(conn: sqlite3.Connection, vault: Vault, e164: str) -> list[Account]:
+def find_by_phone_txn(conn: Txn, vault: Vault, e164: str) -> list[Account]:
     rows = conn.execute(
         f"SELECT {_COLUMNS} FROM accounts WHERE phone_index = ?",  # noqa: S608
         (vault.blind_index(PHONE, e164),),
@@ -84,12 +84,12 @@ def find_by_phone_txn(conn: sqlite3.Connection, vault: Vault, e164: str) -> list
     return [_account(vault, r) for r in rows]
 
 
-def admin_exists_txn(conn: sqlite3.Connection) -> bool:
+def admin_exists_txn(conn: Txn) -> bool:
     row = conn.execute("SELECT 1 FROM accounts WHERE role = 'admin' LIMIT 1").fetchone()
     return row is not None
 
 
-def credentials_txn(conn: sqlite3.Connection, account_id: bytes) -> Credentials | None:
+def credentials_txn(conn: Txn, account_id: bytes) -> Credentials | None:
     row = conn.execute(
         "SELECT id, auth_verifier, recovery_verifier, password_bundle, recovery_bundle,"
         " disabled_at_ms FROM accounts WHERE id = ?",
@@ -101,7 +101,7 @@ def credentials_txn(conn: sqlite3.Connection, account_id: bytes) -> Credentials 
 
 
 def set_password_txn(
-    conn: sqlite3.Connection, account_id: bytes, *, kdf_salt: bytes, kdf_iterations: int,
+    conn: Txn, account_id: bytes, *, kdf_salt: bytes, kdf_iterations: int,
     auth_verifier: bytes, password_bundle: bytes,
 ) -> None:
     conn.execute(
@@ -112,7 +112,7 @@ def set_password_txn(
 
 
 def insert_session_txn(
-    conn: sqlite3.Connection, token_hash: bytes, account_id: bytes, now_ms: int, expires_ms: int
+    conn: Txn, token_hash: bytes, account_id: bytes, now_ms: int, expires_ms: int
 ) -> None:
     conn.execute(
         "INSERT INTO sessions (token_hash, account_id, created_at_ms, expires_at_ms)"
@@ -121,7 +121,7 @@ def insert_session_txn(
     )
 
 
-def session_txn(conn: sqlite3.Connection, token_hash: bytes, now_ms: int) -> Session | None:
+def session_txn(conn: Txn, token_hash: bytes, now_ms: int) -> Session | None:
     row = conn.execute(
         "SELECT s.account_id, a.role, s.expires_at_ms FROM sessions s"
         " JOIN accounts a ON a.id = s.account_id"
@@ -132,7 +132,7 @@ def session_txn(conn: sqlite3.Connection, token_hash: bytes, now_ms: int) -> Ses
     return Session(row[0], Role(row[1]), row[2]) if row else None
 
 
-def revoke_session_txn(conn: sqlite3.Connection, token_hash: bytes, now_ms: int) -> None:
+def revoke_session_txn(conn: Txn, token_hash: bytes, now_ms: int) -> None:
     conn.execute(
         "UPDATE sessions SET revoked_at_ms = ? WHERE token_hash = ? AND revoked_at_ms IS NULL",
         (now_ms, token_hash),
@@ -140,18 +140,18 @@ def revoke_session_txn(conn: sqlite3.Connection, token_hash: bytes, now_ms: int)
 
 
 def revoke_all_sessions_txn(
-    conn: sqlite3.Connection, account_id: bytes, now_ms: int, keep: bytes | None = None
+    conn: Txn, account_id: bytes, now_ms: int, keep: bytes | None = None
 ) -> int:
     cursor = conn.execute(
         "UPDATE sessions SET revoked_at_ms = ? WHERE account_id = ? AND revoked_at_ms IS NULL"
-        " AND token_hash IS NOT ?",
+        " AND token_hash IS DISTINCT FROM ?",
         (now_ms, account_id, keep),
     )
     return cursor.rowcount
 
 
 def key_statements_txn(
-    conn: sqlite3.Connection, account_ids: list[bytes]
+    conn: Txn, account_ids: list[bytes]
 ) -> dict[bytes, bytes]:
     marks = ",".join("?" * len(account_ids))
     rows = conn.execute(
@@ -161,6 +161,6 @@ def key_statements_txn(
     return {r[0]: r[1] for r in rows}
 
 
-def identity_key_txn(conn: sqlite3.Connection, account_id: bytes) -> bytes:
+def identity_key_txn(conn: Txn, account_id: bytes) -> bytes:
     row = conn.execute("SELECT identity_key FROM accounts WHERE id = ?", (account_id,)).fetchone()
     return bytes(row[0]) if row else b""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from datetime import date
 from typing import Any
@@ -14,6 +13,7 @@ from secure_msg.model.appointments import (
     Period,
     check_transition,
 )
+from secure_msg.storage.txn import Txn
 
 _COLUMNS = ("id, booklet_id, therapist_id, start_ms, duration_min, status, cancel_code, late,"
             " cancelled_via")
@@ -25,7 +25,7 @@ def _appointment(row: tuple[Any, ...]) -> Appointment:
                        bool(late), via)
 
 
-def insert_appointment_txn(conn: sqlite3.Connection, a: Appointment, now_ms: int) -> None:
+def insert_appointment_txn(conn: Txn, a: Appointment, now_ms: int) -> None:
     conn.execute(
         "INSERT INTO appointments (id, booklet_id, therapist_id, start_ms, duration_min, status,"
         " cancel_code, created_at_ms, updated_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -34,21 +34,21 @@ def insert_appointment_txn(conn: sqlite3.Connection, a: Appointment, now_ms: int
     )
 
 
-def code_in_use_txn(conn: sqlite3.Connection, code: str) -> bool:
+def code_in_use_txn(conn: Txn, code: str) -> bool:
     row = conn.execute(
         "SELECT 1 FROM appointments WHERE cancel_code = ? AND status = 'scheduled'", (code,)
     ).fetchone()
     return row is not None
 
 
-def get_appointment_txn(conn: sqlite3.Connection, appointment_id: bytes) -> Appointment | None:
+def get_appointment_txn(conn: Txn, appointment_id: bytes) -> Appointment | None:
     row = conn.execute(
         f"SELECT {_COLUMNS} FROM appointments WHERE id = ?", (appointment_id,)  # noqa: S608
     ).fetchone()
     return _appointment(row) if row else None
 
 
-def appointments_for_booklet_txn(conn: sqlite3.Connection, booklet_id: bytes) -> list[Appointment]:
+def appointments_for_booklet_txn(conn: Txn, booklet_id: bytes) -> list[Appointment]:
     rows = conn.execute(
         f"SELECT {_COLUMNS} FROM appointments WHERE booklet_id = ?"  # noqa: S608
         " ORDER BY start_ms, id", (booklet_id,),
@@ -57,7 +57,7 @@ def appointments_for_booklet_txn(conn: sqlite3.Connection, booklet_id: bytes) ->
 
 
 def upcoming_txn(
-    conn: sqlite3.Connection, booklet_ids: Sequence[bytes], now_ms: int
+    conn: Txn, booklet_ids: Sequence[bytes], now_ms: int
 ) -> list[Appointment]:
     """Scheduled appointments of these booklets that have not started, soonest first."""
     if not booklet_ids:
@@ -72,7 +72,7 @@ def upcoming_txn(
 
 
 def set_status_txn(
-    conn: sqlite3.Connection, appointment_id: bytes, status: AppointmentStatus, *,
+    conn: Txn, appointment_id: bytes, status: AppointmentStatus, *,
     late: bool = False, via: str | None = None, now_ms: int,
 ) -> bool:
     """Move the appointment to `status`; False when there is no such appointment.
@@ -96,7 +96,7 @@ def set_status_txn(
     return cursor.rowcount == 1
 
 
-def due_reminders_txn(conn: sqlite3.Connection, now_ms: int, lead_ms: int) -> list[Appointment]:
+def due_reminders_txn(conn: Txn, now_ms: int, lead_ms: int) -> list[Appointment]:
     """Scheduled, not yet reminded, starting within `lead_ms` from now (and not started)."""
     rows = conn.execute(
         f"SELECT {_COLUMNS} FROM appointments WHERE status = 'scheduled'"  # noqa: S608
@@ -106,7 +106,7 @@ def due_reminders_txn(conn: sqlite3.Connection, now_ms: int, lead_ms: int) -> li
     return [_appointment(r) for r in rows]
 
 
-def mark_reminded_txn(conn: sqlite3.Connection, appointment_id: bytes) -> bool:
+def mark_reminded_txn(conn: Txn, appointment_id: bytes) -> bool:
     """Set the reminder flag; False when it was set already or the appointment is no longer
     scheduled (the scheduler found it in an earlier snapshot: services/scheduler.py)."""
     cursor = conn.execute(
@@ -117,7 +117,7 @@ def mark_reminded_txn(conn: sqlite3.Connection, appointment_id: bytes) -> bool:
     return cursor.rowcount == 1
 
 
-def is_scheduled_txn(conn: sqlite3.Connection, appointment_id: bytes) -> bool:
+def is_scheduled_txn(conn: Txn, appointment_id: bytes) -> bool:
     row = conn.execute(
         "SELECT 1 FROM appointments WHERE id = ? AND status = 'scheduled'", (appointment_id,)
     ).fetchone()
@@ -135,7 +135,7 @@ def _period(row: tuple[Any, ...]) -> Period:
                   Payer(payer))
 
 
-def insert_period_txn(conn: sqlite3.Connection, p: Period, now_ms: int) -> None:
+def insert_period_txn(conn: Txn, p: Period, now_ms: int) -> None:
     conn.execute(
         "INSERT INTO periods (id, booklet_id, start_date, end_date, sessions_granted, payer,"
         " created_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -144,7 +144,7 @@ def insert_period_txn(conn: sqlite3.Connection, p: Period, now_ms: int) -> None:
     )
 
 
-def current_period_txn(conn: sqlite3.Connection, booklet_id: bytes) -> Period | None:
+def current_period_txn(conn: Txn, booklet_id: bytes) -> Period | None:
     """The booklet's most recently started period."""
     row = conn.execute(
         f"SELECT {_PERIOD_COLUMNS} FROM periods WHERE booklet_id = ?"  # noqa: S608
@@ -154,19 +154,19 @@ def current_period_txn(conn: sqlite3.Connection, booklet_id: bytes) -> Period | 
 
 
 def session_counts_txn(
-    conn: sqlite3.Connection, booklet_id: bytes, start_ms: int, end_ms: int
+    conn: Txn, booklet_id: bytes, start_ms: int, end_ms: int
 ) -> tuple[int, int]:
     """(attended, late family cancellations) with a start inside [start_ms, end_ms)."""
     row = conn.execute(
-        "SELECT COALESCE(SUM(status = 'attended'), 0),"
-        " COALESCE(SUM(status = 'cancelled_by_family' AND late = 1), 0)"
+        "SELECT COUNT(*) FILTER (WHERE status = 'attended'),"
+        " COUNT(*) FILTER (WHERE status = 'cancelled_by_family' AND late = 1)"
         " FROM appointments WHERE booklet_id = ? AND start_ms >= ? AND start_ms < ?",
         (booklet_id, start_ms, end_ms),
     ).fetchone()
     return int(row[0]), int(row[1])
 
 
-def open_periods_txn(conn: sqlite3.Connection, today: date) -> list[tuple[Period, str]]:
+def open_periods_txn(conn: Txn, today: date) -> list[tuple[Period, str]]:
     """Periods not yet ended, with the marks of the period-ending notices already queued."""
     rows = conn.execute(
         f"SELECT {_PERIOD_COLUMNS}, notified FROM periods WHERE end_date >= ?"  # noqa: S608
@@ -175,7 +175,7 @@ def open_periods_txn(conn: sqlite3.Connection, today: date) -> list[tuple[Period
     return [(_period(r[:6]), r[6]) for r in rows]
 
 
-def add_period_mark_txn(conn: sqlite3.Connection, period_id: bytes, mark: str) -> bool:
+def add_period_mark_txn(conn: Txn, period_id: bytes, mark: str) -> bool:
     """Record that notice `mark` was queued; False when it already was (exactly once)."""
     row = conn.execute("SELECT notified FROM periods WHERE id = ?", (period_id,)).fetchone()
     marks = set(filter(None, (row[0] if row else "").split(",")))

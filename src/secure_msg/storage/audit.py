@@ -7,7 +7,6 @@ so the change and its audit event commit (or roll back) together.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 
 from secure_msg.model.audit import (
@@ -21,6 +20,7 @@ from secure_msg.model.audit import (
     verify_chain,
 )
 from secure_msg.storage.db import Database
+from secure_msg.storage.txn import Txn
 
 _COLUMNS = "seq, at_ms, actor, action, target, detail, prev_hash, hash"
 
@@ -36,7 +36,7 @@ def _event(row: tuple[int, int, str, str, str, str, bytes, bytes]) -> AuditEvent
 
 
 def append_audit_txn(
-    conn: sqlite3.Connection,
+    conn: Txn,
     *,
     at_ms: int,
     actor: str,
@@ -53,7 +53,7 @@ AuditInput = tuple[int, str, str, str, Mapping[str, DetailValue]]
 
 
 def append_audit_events_txn(
-    conn: sqlite3.Connection, events: Sequence[AuditInput]
+    conn: Txn, events: Sequence[AuditInput]
 ) -> list[AuditEvent]:
     """Add events to the chain in order: the head is read once and the rows go in one
     executemany (a batch of 512 read records was 512 look-ups of the head)."""
@@ -77,7 +77,7 @@ def append_audit_events_txn(
 
 
 def list_events_txn(
-    conn: sqlite3.Connection, *, after_seq: int = 0, limit: int = 100
+    conn: Txn, *, after_seq: int = 0, limit: int = 100
 ) -> list[AuditEvent]:
     rows = conn.execute(
         f"SELECT {_COLUMNS} FROM audit_events WHERE seq > ? ORDER BY seq LIMIT ?",  # noqa: S608
@@ -86,7 +86,7 @@ def list_events_txn(
     return [_event(row) for row in rows]
 
 
-def latest_events_txn(conn: sqlite3.Connection, limit: int = 50) -> list[AuditEvent]:
+def latest_events_txn(conn: Txn, limit: int = 50) -> list[AuditEvent]:
     """The newest `limit` events, oldest first."""
     rows = conn.execute(
         f"SELECT {_COLUMNS} FROM audit_events ORDER BY seq DESC LIMIT ?",  # noqa: S608
@@ -95,13 +95,13 @@ def latest_events_txn(conn: sqlite3.Connection, limit: int = 50) -> list[AuditEv
     return [_event(row) for row in reversed(rows)]
 
 
-def _iter_all(conn: sqlite3.Connection) -> Iterator[AuditEvent]:
+def _iter_all(conn: Txn) -> Iterator[AuditEvent]:
     cursor = conn.execute(f"SELECT {_COLUMNS} FROM audit_events ORDER BY seq")  # noqa: S608
     for row in cursor:
         yield _event(row)
 
 
-def verify_chain_txn(conn: sqlite3.Connection) -> ChainReport:
+def verify_chain_txn(conn: Txn) -> ChainReport:
     """Check the whole chain in one read transaction (one consistent snapshot)."""
     return verify_chain(_iter_all(conn))
 

@@ -27,6 +27,7 @@ from secure_msg.model.lifecycle import sources
 from secure_msg.model.notices import TRANSITIONS as NOTICE_TRANSITIONS
 from secure_msg.model.notices import NoticeStatus
 from secure_msg.storage import appointments as appointment_store
+from secure_msg.storage.txn import Txn, is_sqlite
 
 _COLUMNS = ("booklet_id, status, closed_by, closed_at_ms, purge_after_ms, reminded_at_ms,"
             " purged_at_ms")
@@ -56,26 +57,26 @@ def _guard(new: BookletStatus) -> tuple[str, ...]:
     return tuple(sorted(s.value for s in sources(TRANSITIONS, new)))
 
 
-def lifecycle_txn(conn: sqlite3.Connection, booklet_id: bytes) -> Lifecycle | None:
+def lifecycle_txn(conn: Txn, booklet_id: bytes) -> Lifecycle | None:
     """The booklet's lifecycle row; None while it is open."""
     row = conn.execute(f"SELECT {_COLUMNS} FROM booklet_lifecycle WHERE booklet_id = ?",  # noqa: S608
                        (booklet_id,)).fetchone()
     return _lifecycle(row) if row else None
 
 
-def status_txn(conn: sqlite3.Connection, booklet_id: bytes) -> BookletStatus:
+def status_txn(conn: Txn, booklet_id: bytes) -> BookletStatus:
     row = conn.execute("SELECT status FROM booklet_lifecycle WHERE booklet_id = ?",
                        (booklet_id,)).fetchone()
     return BookletStatus(row[0]) if row else BookletStatus.OPEN
 
 
-def require_open_txn(conn: sqlite3.Connection, booklet_id: bytes) -> None:
+def require_open_txn(conn: Txn, booklet_id: bytes) -> None:
     """Raise BookletClosed (409) unless the booklet takes writes. One indexed look-up: every
     write to a booklet calls it inside its own transaction, so a close cannot slip between."""
     check_writable(status_txn(conn, booklet_id))
 
 
-def close_txn(conn: sqlite3.Connection, booklet_id: bytes, closed_by: bytes, now_ms: int,
+def close_txn(conn: Txn, booklet_id: bytes, closed_by: bytes, now_ms: int,
               purge_after_ms: int) -> bool:
     """open → closed; False when the booklet is not open (already closed or purged)."""
     assert BookletStatus.OPEN in sources(TRANSITIONS, BookletStatus.CLOSED)
@@ -86,7 +87,7 @@ def close_txn(conn: sqlite3.Connection, booklet_id: bytes, closed_by: bytes, now
     return cursor.rowcount == 1
 
 
-def cancel_future_appointments_txn(conn: sqlite3.Connection, booklet_id: bytes,
+def cancel_future_appointments_txn(conn: Txn, booklet_id: bytes,
                                    now_ms: int) -> int:
     """Scheduled appointments from now on become cancelled_by_therapist (via "close"), through
     the appointments store so its lifecycle check applies; their queued reminders are then
@@ -101,17 +102,18 @@ def cancel_future_appointments_txn(conn: sqlite3.Connection, booklet_id: bytes,
     return len(rows)
 
 
-def end_periods_txn(conn: sqlite3.Connection, booklet_id: bytes, today: date) -> int:
+def end_periods_txn(conn: Txn, booklet_id: bytes, today: date) -> int:
     """The therapy period ends today: its end date moves to today (never before its start),
     and every period-ending mark is recorded so that the scheduler queues none of them."""
     cursor = conn.execute(
-        "UPDATE periods SET end_date = MAX(start_date, ?), notified = '1m,2m,few'"
+        "UPDATE periods SET notified = '1m,2m,few',"
+        " end_date = CASE WHEN start_date > ? THEN start_date ELSE ? END"
         " WHERE booklet_id = ? AND end_date >= ?",
-        (today.isoformat(), booklet_id, today.isoformat()))
+        (today.isoformat(), today.isoformat(), booklet_id, today.isoformat()))
     return cursor.rowcount
 
 
-def skip_queued_notices_txn(conn: sqlite3.Connection, booklet_id: bytes, now_ms: int) -> int:
+def skip_queued_notices_txn(conn: Txn, booklet_id: bytes, now_ms: int) -> int:
     """Queued notices about the booklet (reminders, period ends, pings) are skipped, reason
     `booklet-closed`. A notice a worker holds (sending, ambiguous) finishes as it would."""
     assert NoticeStatus.QUEUED in sources(NOTICE_TRANSITIONS, NoticeStatus.SKIPPED)
@@ -121,7 +123,7 @@ def skip_queued_notices_txn(conn: sqlite3.Connection, booklet_id: bytes, now_ms:
     return cursor.rowcount
 
 
-def revoke_invitations_txn(conn: sqlite3.Connection, booklet_id: bytes, now_ms: int) -> int:
+def revoke_invitations_txn(conn: Txn, booklet_id: bytes, now_ms: int) -> int:
     """Unused invitation links into the booklet stop working now (enroll and accept both
     check `expires_at_ms`)."""
     cursor = conn.execute(
@@ -130,7 +132,7 @@ def revoke_invitations_txn(conn: sqlite3.Connection, booklet_id: bytes, now_ms: 
     return cursor.rowcount
 
 
-def reminders_due_txn(conn: sqlite3.Connection, now_ms: int,
+def reminders_due_txn(conn: Txn, now_ms: int,
                       lead_ms: int) -> list[Lifecycle]:
     """Closed booklets whose export reminder is due (`lead_ms` before their purge date)."""
     rows = conn.execute(
@@ -139,7 +141,7 @@ def reminders_due_txn(conn: sqlite3.Connection, now_ms: int,
     return [_lifecycle(r) for r in rows]
 
 
-def purges_due_txn(conn: sqlite3.Connection, now_ms: int) -> list[Lifecycle]:
+def purges_due_txn(conn: Txn, now_ms: int) -> list[Lifecycle]:
     """Booklets whose members were reminded and whose purge date has come."""
     rows = conn.execute(
         f"SELECT {_COLUMNS} FROM booklet_lifecycle WHERE status = 'purge_scheduled'"  # noqa: S608
@@ -147,7 +149,7 @@ def purges_due_txn(conn: sqlite3.Connection, now_ms: int) -> list[Lifecycle]:
     return [_lifecycle(r) for r in rows]
 
 
-def mark_reminded_txn(conn: sqlite3.Connection, booklet_id: bytes, now_ms: int,
+def mark_reminded_txn(conn: Txn, booklet_id: bytes, now_ms: int,
                       purge_after_ms: int) -> bool:
     """closed → purge_scheduled with the purge date the reminder announced; False when another
     tick did it first."""
@@ -160,9 +162,13 @@ def mark_reminded_txn(conn: sqlite3.Connection, booklet_id: bytes, now_ms: int,
 
 
 @contextmanager
-def secure_delete(conn: sqlite3.Connection) -> Iterator[None]:
+def secure_delete(conn: Txn) -> Iterator[None]:
     """Deleted and overwritten content is zeroed in the pages SQLite writes, for this block
-    (the pragma is per connection, and may be set inside a transaction)."""
+    (the pragma is per connection, and may be set inside a transaction). PostgreSQL has no
+    such switch: a deleted row stays in its page until VACUUM reuses the space."""
+    if not is_sqlite(conn):
+        yield
+        return
     conn.execute("PRAGMA secure_delete = ON")
     try:
         yield
@@ -170,7 +176,7 @@ def secure_delete(conn: sqlite3.Connection) -> Iterator[None]:
         conn.execute("PRAGMA secure_delete = OFF")
 
 
-def purge_txn(conn: sqlite3.Connection, booklet_id: bytes, now_ms: int) -> dict[str, int] | None:
+def purge_txn(conn: Txn, booklet_id: bytes, now_ms: int) -> dict[str, int] | None:
     """purge_scheduled → purged: delete every row of the booklet, with secure_delete on, and
     keep the lifecycle row as the tombstone. Returns rows deleted per table, or None when the
     booklet was not due (another tick purged it). The WAL still holds the old pages until a
@@ -195,23 +201,36 @@ def purge_txn(conn: sqlite3.Connection, booklet_id: bytes, now_ms: int) -> dict[
     return deleted
 
 
-def tables_naming_txn(conn: sqlite3.Connection, booklet_id: bytes) -> list[str]:
-    """Tables (other than the lifecycle tombstone) that still have a row of the booklet: for
-    tests and the admin's check after a purge."""
+def tables_naming_txn(conn: Txn, booklet_id: bytes) -> list[str]:
+    """Tables (other than the lifecycle tombstone) that still have a row of the booklet, by
+    name: for tests and the admin's check after a purge."""
     found = []
-    names = [r[0] for r in conn.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name != 'booklet_lifecycle'")]
-    for name in names:
-        columns = {r[1] for r in conn.execute(f"PRAGMA table_info({name})")}
+    for name, columns in _table_columns(conn).items():
+        if name == "booklet_lifecycle":
+            continue
         for column in ("booklet_id", "id") if name == "booklets" else ("booklet_id",):
             if column in columns and conn.execute(
                     f"SELECT 1 FROM {name} WHERE {column} = ? LIMIT 1",  # noqa: S608
                     (booklet_id,)).fetchone():
                 found.append(name)
-    return found
+    return sorted(found)
 
 
-def all_txn(conn: sqlite3.Connection) -> list[Lifecycle]:
+def _table_columns(conn: Txn) -> dict[str, set[str]]:
+    """Every table's column names, from the dialect's catalogue."""
+    if is_sqlite(conn):
+        names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        return {name: {r[1] for r in conn.execute(f"PRAGMA table_info({name})")}
+                for name in names}
+    tables: dict[str, set[str]] = {}
+    for table, column in conn.execute(
+            "SELECT table_name, column_name FROM information_schema.columns"
+            " WHERE table_schema = current_schema()"):
+        tables.setdefault(table, set()).add(column)
+    return tables
+
+
+def all_txn(conn: Txn) -> list[Lifecycle]:
     """Every closed, scheduled and purged booklet, soonest purge first (admin retention)."""
     rows = conn.execute(
         f"SELECT {_COLUMNS} FROM booklet_lifecycle ORDER BY status = 'purged',"  # noqa: S608

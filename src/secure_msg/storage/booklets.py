@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,6 +16,7 @@ from secure_msg.model.booklets import (
 )
 from secure_msg.model.roles import MEMBER_ROLES, Role
 from secure_msg.storage.accounts import NAME
+from secure_msg.storage.txn import Txn
 
 _ENTRY_COLUMNS = (
     "booklet_id, seq, entry_id, author_id, kind, created_at_ms, received_at_ms, entry_hash,"
@@ -25,7 +25,7 @@ _ENTRY_COLUMNS = (
 
 
 def insert_booklet_txn(
-    conn: sqlite3.Connection, booklet_id: bytes, created_by: bytes, now_ms: int
+    conn: Txn, booklet_id: bytes, created_by: bytes, now_ms: int
 ) -> None:
     conn.execute(
         "INSERT INTO booklets (id, created_by, created_at_ms, last_hash) VALUES (?, ?, ?, ?)",
@@ -33,7 +33,7 @@ def insert_booklet_txn(
     )
 
 
-def get_booklet_txn(conn: sqlite3.Connection, booklet_id: bytes) -> Booklet | None:
+def get_booklet_txn(conn: Txn, booklet_id: bytes) -> Booklet | None:
     row = conn.execute(
         "SELECT id, created_by, created_at_ms, last_seq, last_hash, members_version"
         " FROM booklets WHERE id = ?",
@@ -43,7 +43,7 @@ def get_booklet_txn(conn: sqlite3.Connection, booklet_id: bytes) -> Booklet | No
 
 
 def add_member_txn(
-    conn: sqlite3.Connection, booklet_id: bytes, account_id: bytes, role: Role,
+    conn: Txn, booklet_id: bytes, account_id: bytes, role: Role,
     now_ms: int,
 ) -> bool:
     """Add a member, or re-add a removed one, who starts again from the current sequence.
@@ -65,7 +65,7 @@ def add_member_txn(
 
 
 def remove_member_txn(
-    conn: sqlite3.Connection, booklet_id: bytes, account_id: bytes, now_ms: int
+    conn: Txn, booklet_id: bytes, account_id: bytes, now_ms: int
 ) -> bool:
     cursor = conn.execute(
         "UPDATE members SET removed_at_ms = ?"
@@ -77,7 +77,7 @@ def remove_member_txn(
     return cursor.rowcount == 1
 
 
-def _bump_members_version(conn: sqlite3.Connection, booklet_id: bytes) -> None:
+def _bump_members_version(conn: Txn, booklet_id: bytes) -> None:
     conn.execute(
         "UPDATE booklets SET members_version = members_version + 1 WHERE id = ?", (booklet_id,)
     )
@@ -92,7 +92,7 @@ def _member(vault: Vault, row: tuple[Any, ...]) -> Member:
 
 
 def members_txn(
-    conn: sqlite3.Connection, vault: Vault, booklet_id: bytes, *, current_only: bool = True
+    conn: Txn, vault: Vault, booklet_id: bytes, *, current_only: bool = True
 ) -> list[Member]:
     current = " AND m.removed_at_ms IS NULL" if current_only else ""
     sql = (
@@ -106,7 +106,7 @@ def members_txn(
 
 
 def member_keys_txn(
-    conn: sqlite3.Connection, booklet_id: bytes
+    conn: Txn, booklet_id: bytes
 ) -> dict[bytes, tuple[bytes, bytes]]:
     """{account id: (IK, active EK)} of the current members: keys only, no names decrypted."""
     rows = conn.execute(
@@ -118,7 +118,7 @@ def member_keys_txn(
 
 
 def membership_txn(
-    conn: sqlite3.Connection, booklet_id: bytes, account_id: bytes
+    conn: Txn, booklet_id: bytes, account_id: bytes
 ) -> Role | None:
     """The account's role if it is a current member of the booklet, else None."""
     row = conn.execute(
@@ -129,7 +129,7 @@ def membership_txn(
     return Role(row[0]) if row else None
 
 
-def recipients_txn(conn: sqlite3.Connection, booklet_id: bytes) -> tuple[int, dict[bytes, bytes]]:
+def recipients_txn(conn: Txn, booklet_id: bytes) -> tuple[int, dict[bytes, bytes]]:
     """(members_version, {account id: active EK}) of the current members, in one snapshot."""
     version = conn.execute(
         "SELECT members_version FROM booklets WHERE id = ?", (booklet_id,)
@@ -139,7 +139,7 @@ def recipients_txn(conn: sqlite3.Connection, booklet_id: bytes) -> tuple[int, di
 
 
 def member_booklet_txn(
-    conn: sqlite3.Connection, booklet_id: bytes, account_id: bytes
+    conn: Txn, booklet_id: bytes, account_id: bytes
 ) -> Booklet | None:
     """The booklet if the account is a current member of it, else None (one statement: it is
     on the ingest path inside the write transaction)."""
@@ -153,25 +153,23 @@ def member_booklet_txn(
 
 
 def insert_entry_txn(
-    conn: sqlite3.Connection, entry: StoredEntry, readers: list[bytes], *, text: str
+    conn: Txn, entry: StoredEntry, readers: list[bytes], *, text: str
 ) -> bool:
     """Insert the entry with its API JSON `text`, its readers' access rows and the new chain
     head. False, with nothing written, when the entry id is taken: the UNIQUE index answers, no
     look-up first."""
-    try:
-        conn.execute(
-            f"INSERT INTO entries ({_ENTRY_COLUMNS}, json)"  # noqa: S608
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                entry.booklet_id, entry.seq, entry.entry_id, entry.author_id, entry.kind,
-                entry.created_at_ms, entry.received_at_ms, entry.entry_hash, entry.envelope,
-                text,
-            ),
-        )
-    except sqlite3.IntegrityError as exc:
-        if "entries.entry_id" in str(exc):
-            return False
-        raise
+    # Only a repeated entry id is answered False; a taken (booklet, seq) still raises.
+    cursor = conn.execute(
+        f"INSERT INTO entries ({_ENTRY_COLUMNS}, json)"  # noqa: S608
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (entry_id) DO NOTHING",
+        (
+            entry.booklet_id, entry.seq, entry.entry_id, entry.author_id, entry.kind,
+            entry.created_at_ms, entry.received_at_ms, entry.entry_hash, entry.envelope,
+            text,
+        ),
+    )
+    if cursor.rowcount == 0:
+        return False
     conn.executemany(
         "INSERT INTO entry_access (booklet_id, account_id, seq) VALUES (?, ?, ?)",
         [(entry.booklet_id, reader, entry.seq) for reader in readers],
@@ -196,7 +194,7 @@ def _page_sql(columns: str, before: int | None) -> str:
 
 
 def entry_texts_for_txn(
-    conn: sqlite3.Connection, booklet_id: bytes, account_id: bytes, *, after: int = 0,
+    conn: Txn, booklet_id: bytes, account_id: bytes, *, after: int = 0,
     before: int | None = None, limit: int = 50,
 ) -> list[tuple[int, str | None]]:
     """(seq, stored API JSON) of the entries the account holds a key for: ascending after
@@ -208,7 +206,7 @@ def entry_texts_for_txn(
     return rows if before is None else rows[::-1]
 
 
-def _rows_in(conn: sqlite3.Connection, sql: str, booklet_id: bytes, values: Sequence[object]
+def _rows_in(conn: Txn, sql: str, booklet_id: bytes, values: Sequence[object]
              ) -> list[Any]:
     """Rows of `sql`, whose `IN ({marks})` is filled for each chunk of `values`: SQLite caps
     the parameters of one statement (999 before 3.32)."""
@@ -220,7 +218,7 @@ def _rows_in(conn: sqlite3.Connection, sql: str, booklet_id: bytes, values: Sequ
     return rows
 
 
-def entries_at_txn(conn: sqlite3.Connection, booklet_id: bytes, seqs: list[int]
+def entries_at_txn(conn: Txn, booklet_id: bytes, seqs: list[int]
                    ) -> dict[int, StoredEntry]:
     """seq → entry for the given sequences of one booklet."""
     rows = _rows_in(conn, f"SELECT {_ENTRY_COLUMNS} FROM entries"  # noqa: S608
@@ -229,7 +227,7 @@ def entries_at_txn(conn: sqlite3.Connection, booklet_id: bytes, seqs: list[int]
 
 
 def entry_hashes_txn(
-    conn: sqlite3.Connection, booklet_id: bytes, entry_ids: list[bytes]
+    conn: Txn, booklet_id: bytes, entry_ids: list[bytes]
 ) -> dict[bytes, tuple[int, bytes]]:
     """entry id → (seq, entry hash) for the given ids that exist in the booklet."""
     rows = _rows_in(conn, "SELECT entry_id, seq, entry_hash FROM entries"
@@ -238,25 +236,24 @@ def entry_hashes_txn(
 
 
 def insert_grant_txn(
-    conn: sqlite3.Connection, *, booklet_id: bytes, granter_id: bytes, grantee_id: bytes,
+    conn: Txn, *, booklet_id: bytes, granter_id: bytes, grantee_id: bytes,
     blob: bytes, seqs: list[int], now_ms: int,
 ) -> int:
-    cursor = conn.execute(
+    grant_id: int = conn.execute(
         "INSERT INTO grants (booklet_id, granter_id, grantee_id, created_at_ms, blob)"
-        " VALUES (?, ?, ?, ?, ?)",
+        " VALUES (?, ?, ?, ?, ?) RETURNING id",
         (booklet_id, granter_id, grantee_id, now_ms, blob),
-    )
+    ).fetchone()[0]
     conn.executemany(
         "INSERT INTO entry_access (booklet_id, account_id, seq, via_grant) VALUES (?, ?, ?, 1)"
         " ON CONFLICT DO NOTHING",
         [(booklet_id, grantee_id, seq) for seq in seqs],
     )
-    assert cursor.lastrowid is not None
-    return cursor.lastrowid
+    return grant_id
 
 
 def grants_for_txn(
-    conn: sqlite3.Connection, booklet_id: bytes, grantee_id: bytes
+    conn: Txn, booklet_id: bytes, grantee_id: bytes
 ) -> list[tuple[bytes, bytes]]:
     """(granter id, grant blob) of every grant to this member, oldest first."""
     rows = conn.execute(
@@ -267,13 +264,14 @@ def grants_for_txn(
 
 
 def set_receipt_txn(
-    conn: sqlite3.Connection, booklet_id: bytes, account_id: bytes, read_seq: int, now_ms: int
+    conn: Txn, booklet_id: bytes, account_id: bytes, read_seq: int, now_ms: int
 ) -> int:
     """Move the read mark forward (never back); returns the stored mark."""
     conn.execute(
         "INSERT INTO receipts (booklet_id, account_id, read_seq, read_at_ms) VALUES (?, ?, ?, ?)"
         " ON CONFLICT (booklet_id, account_id) DO UPDATE SET"
-        " read_seq = MAX(read_seq, excluded.read_seq), read_at_ms = excluded.read_at_ms",
+        " read_seq = CASE WHEN receipts.read_seq > excluded.read_seq THEN receipts.read_seq"
+        " ELSE excluded.read_seq END, read_at_ms = excluded.read_at_ms",
         (booklet_id, account_id, read_seq, now_ms),
     )
     row = conn.execute(
@@ -283,7 +281,7 @@ def set_receipt_txn(
     return int(row[0])
 
 
-def receipts_txn(conn: sqlite3.Connection, booklet_id: bytes) -> list[Receipt]:
+def receipts_txn(conn: Txn, booklet_id: bytes) -> list[Receipt]:
     rows = conn.execute(
         "SELECT r.account_id, r.read_seq, r.read_at_ms FROM receipts r JOIN members m"
         " ON m.booklet_id = r.booklet_id AND m.account_id = r.account_id"
@@ -293,7 +291,7 @@ def receipts_txn(conn: sqlite3.Connection, booklet_id: bytes) -> list[Receipt]:
     return [Receipt(*r) for r in rows]
 
 
-def my_booklets_txn(conn: sqlite3.Connection, account_id: bytes) -> list[BookletSummary]:
+def my_booklets_txn(conn: Txn, account_id: bytes) -> list[BookletSummary]:
     rows = conn.execute(
         "SELECT b.id, m.role, b.last_seq, COALESCE(r.read_seq, 0),"
         " (SELECT COUNT(*) FROM entry_access x WHERE x.booklet_id = b.id AND x.account_id = ?"
@@ -314,7 +312,7 @@ def my_booklets_txn(conn: sqlite3.Connection, account_id: bytes) -> list[Booklet
     ]
 
 
-def readable_seqs_txn(conn: sqlite3.Connection, booklet_id: bytes, account_id: bytes) -> list[int]:
+def readable_seqs_txn(conn: Txn, booklet_id: bytes, account_id: bytes) -> list[int]:
     rows = conn.execute(
         "SELECT seq FROM entry_access WHERE booklet_id = ? AND account_id = ?",
         (booklet_id, account_id),

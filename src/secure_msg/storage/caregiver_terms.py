@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 from secure_msg.model.caregiver_terms import (
@@ -14,6 +13,7 @@ from secure_msg.model.caregiver_terms import (
     TermsStatus,
 )
 from secure_msg.model.lifecycle import sources
+from secure_msg.storage.txn import Txn
 
 _COLUMNS = ("id, booklet_id, account_id, until_ms, scope, status, invited_by, created_at_ms,"
             " changed_at_ms")
@@ -31,7 +31,7 @@ def _terms(row: tuple[Any, ...]) -> CaregiverTerms:
 
 
 def insert_terms_txn(
-    conn: sqlite3.Connection, *, invitation_id: int, booklet_id: bytes, until_ms: int,
+    conn: Txn, *, invitation_id: int, booklet_id: bytes, until_ms: int,
     scope: Scope, invited_by: bytes, now_ms: int,
 ) -> None:
     conn.execute(
@@ -41,7 +41,7 @@ def insert_terms_txn(
     )
 
 
-def get_terms_txn(conn: sqlite3.Connection, terms_id: int) -> CaregiverTerms | None:
+def get_terms_txn(conn: Txn, terms_id: int) -> CaregiverTerms | None:
     row = conn.execute(
         f"SELECT {_COLUMNS} FROM caregiver_terms WHERE id = ?", (terms_id,)  # noqa: S608
     ).fetchone()
@@ -49,7 +49,7 @@ def get_terms_txn(conn: sqlite3.Connection, terms_id: int) -> CaregiverTerms | N
 
 
 def latest_terms_txn(
-    conn: sqlite3.Connection, booklet_id: bytes, account_id: bytes
+    conn: Txn, booklet_id: bytes, account_id: bytes
 ) -> CaregiverTerms | None:
     """The caregiver's newest terms in the booklet (a re-invitation states new ones)."""
     row = conn.execute(
@@ -60,7 +60,7 @@ def latest_terms_txn(
     return _terms(row) if row else None
 
 
-def booklet_terms_txn(conn: sqlite3.Connection, booklet_id: bytes) -> list[CaregiverTerms]:
+def booklet_terms_txn(conn: Txn, booklet_id: bytes) -> list[CaregiverTerms]:
     """Every caregiver's terms in the booklet once they enrolled, newest first."""
     rows = conn.execute(
         f"SELECT {_COLUMNS} FROM caregiver_terms"  # noqa: S608
@@ -71,7 +71,7 @@ def booklet_terms_txn(conn: sqlite3.Connection, booklet_id: bytes) -> list[Careg
 
 
 def set_status_txn(
-    conn: sqlite3.Connection, terms_id: int, new: TermsStatus, now_ms: int,
+    conn: Txn, terms_id: int, new: TermsStatus, now_ms: int,
     *, account_id: bytes | None = None,
 ) -> bool:
     """Move the terms to `new` from a status the lifecycle allows (and bind the caregiver's
@@ -85,7 +85,7 @@ def set_status_txn(
     return cursor.rowcount == 1
 
 
-def due_txn(conn: sqlite3.Connection, now_ms: int) -> list[CaregiverTerms]:
+def due_txn(conn: Txn, now_ms: int) -> list[CaregiverTerms]:
     """Open terms whose time is up, oldest first."""
     rows = conn.execute(
         f"SELECT {_COLUMNS} FROM caregiver_terms"  # noqa: S608
@@ -95,7 +95,7 @@ def due_txn(conn: sqlite3.Connection, now_ms: int) -> list[CaregiverTerms]:
     return [_terms(r) for r in rows]
 
 
-def any_due_txn(conn: sqlite3.Connection, now_ms: int) -> bool:
+def any_due_txn(conn: Txn, now_ms: int) -> bool:
     """One indexed probe (caregiver_terms_open), cheap enough for every membership read."""
     row = conn.execute(
         f"SELECT 1 FROM caregiver_terms WHERE status IN ({_OPEN})"  # noqa: S608
@@ -105,7 +105,7 @@ def any_due_txn(conn: sqlite3.Connection, now_ms: int) -> bool:
     return row is not None
 
 
-def insert_consent_txn(conn: sqlite3.Connection, row: ConsentRow) -> bool:
+def insert_consent_txn(conn: Txn, row: ConsentRow) -> bool:
     """Store a verified record; False when this guardian already signed this action."""
     cursor = conn.execute(
         "INSERT INTO consent_records (terms_id, guardian_id, action, record, created_at_ms)"
@@ -115,7 +115,7 @@ def insert_consent_txn(conn: sqlite3.Connection, row: ConsentRow) -> bool:
     return cursor.rowcount == 1
 
 
-def consents_txn(conn: sqlite3.Connection, terms_id: int) -> list[ConsentRow]:
+def consents_txn(conn: Txn, terms_id: int) -> list[ConsentRow]:
     rows = conn.execute(
         "SELECT terms_id, guardian_id, action, record, created_at_ms FROM consent_records"
         " WHERE terms_id = ? ORDER BY created_at_ms, guardian_id",
@@ -124,7 +124,7 @@ def consents_txn(conn: sqlite3.Connection, terms_id: int) -> list[ConsentRow]:
     return [ConsentRow(*r) for r in rows]
 
 
-def guardian_keys_txn(conn: sqlite3.Connection, booklet_id: bytes) -> dict[bytes, bytes]:
+def guardian_keys_txn(conn: Txn, booklet_id: bytes) -> dict[bytes, bytes]:
     """{account id: identity key} of the booklet's current guardians."""
     rows = conn.execute(
         "SELECT m.account_id, a.identity_key FROM members m JOIN accounts a ON a.id = m.account_id"

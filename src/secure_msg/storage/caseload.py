@@ -6,13 +6,13 @@ delivery problems; asked per booklet that is 100+ requests for a full caseload.
 
 from __future__ import annotations
 
-import sqlite3
 from collections import Counter
 from collections.abc import Sequence
 
 from secure_msg.model.appointments import Appointment
 from secure_msg.storage.appointments import _COLUMNS, _appointment
 from secure_msg.storage.notices import problems_for_therapist_txn
+from secure_msg.storage.txn import Txn
 
 
 def _marks(ids: Sequence[bytes]) -> str:
@@ -20,7 +20,7 @@ def _marks(ids: Sequence[bytes]) -> str:
 
 
 def next_sessions_txn(
-    conn: sqlite3.Connection, booklet_ids: Sequence[bytes], now_ms: int
+    conn: Txn, booklet_ids: Sequence[bytes], now_ms: int
 ) -> dict[bytes, Appointment]:
     """Each booklet's soonest scheduled session that has not started."""
     if not booklet_ids:
@@ -37,7 +37,7 @@ def next_sessions_txn(
 
 
 def sessions_between_txn(
-    conn: sqlite3.Connection, booklet_ids: Sequence[bytes], from_ms: int, to_ms: int
+    conn: Txn, booklet_ids: Sequence[bytes], from_ms: int, to_ms: int
 ) -> list[Appointment]:
     """Sessions of these booklets (any status) starting in [from_ms, to_ms), soonest first."""
     if not booklet_ids:
@@ -51,7 +51,7 @@ def sessions_between_txn(
 
 
 def family_cancellations_txn(
-    conn: sqlite3.Connection, booklet_ids: Sequence[bytes], since_ms: int
+    conn: Txn, booklet_ids: Sequence[bytes], since_ms: int
 ) -> Counter[bytes]:
     """Per booklet: sessions starting at or after `since_ms` that the family cancelled."""
     if not booklet_ids:
@@ -65,7 +65,7 @@ def family_cancellations_txn(
     return Counter({bytes(r[0]): int(r[1]) for r in rows})
 
 
-def problem_counts_txn(conn: sqlite3.Connection, account_id: bytes) -> Counter[bytes]:
+def problem_counts_txn(conn: Txn, account_id: bytes) -> Counter[bytes]:
     """Per booklet: notices that did not, or may not, reach the family (as the problems list)."""
     views = problems_for_therapist_txn(conn, account_id, limit=10_000)
     return Counter(v.booklet_id for v in views if v.booklet_id is not None)

@@ -6,8 +6,9 @@ devices that merged with the same stored version cannot both succeed.
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
+
+from secure_msg.storage.txn import Txn
 
 
 @dataclass(frozen=True)
@@ -22,7 +23,7 @@ class SwapResult:
     current_version: int  # the version now stored: the new one, or the one that won
 
 
-def get_txn(conn: sqlite3.Connection, account_id: bytes) -> StoredState:
+def get_txn(conn: Txn, account_id: bytes) -> StoredState:
     row = conn.execute(
         "SELECT version, blob FROM client_state WHERE account_id = ?", (account_id,)
     ).fetchone()
@@ -30,7 +31,7 @@ def get_txn(conn: sqlite3.Connection, account_id: bytes) -> StoredState:
 
 
 def compare_and_swap_txn(
-    conn: sqlite3.Connection, account_id: bytes, *, base_version: int, version: int,
+    conn: Txn, account_id: bytes, *, base_version: int, version: int,
     blob: bytes, now_ms: int,
 ) -> SwapResult:
     """Store `blob` as `version` only if the stored version is `base_version` (0: none yet)."""

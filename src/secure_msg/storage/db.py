@@ -1,4 +1,7 @@
-"""SQLite: one group-commit writer with a thread of its own, a small pool of aiosqlite readers,
+"""The database handle (`Database`), and its SQLite implementation (`SqliteDatabase`); the
+PostgreSQL one is storage/pg_db.py, chosen by `open_database` from [storage] backend.
+
+SQLite: one group-commit writer with a thread of its own, a small pool of aiosqlite readers,
 and a query-only connection on the event loop for point look-ups (DESIGN §6).
 
 Writes are plain synchronous functions named `*_txn` that take a `Txn` (storage/txn.py):
@@ -32,12 +35,13 @@ one round trip costs ≈ 60 µs, so do a request's reads in one function, not on
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import functools
 import itertools
 import logging
 import sqlite3
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,9 +49,11 @@ from typing import Any, TypeVar, cast
 
 import aiosqlite
 
+from secure_msg.config import StorageConfig
 from secure_msg.logging import get_logger, log_event
 from secure_msg.private_files import narrow, private_dir, private_file
 from secure_msg.storage import migrations
+from secure_msg.storage.booklet_lifecycle import checkpoint_truncate
 from secure_msg.storage.txn import Txn
 
 log = get_logger(__name__)
@@ -173,8 +179,64 @@ async def _connect(path: Path, pragmas: tuple[str, ...]) -> aiosqlite.Connection
     return conn
 
 
-class Database:
-    """The process's only handle on the database. Open with `Database.open`, then `close`."""
+class Database(abc.ABC):
+    """The process's only handle on the database, whichever the backend. Open with
+    `open_database` (the configured backend) or `Database.open` (SQLite), then `close`.
+    Services see only this API."""
+
+    stats: WriterStats
+
+    @classmethod
+    async def open(
+        cls, path: Path, *, readers: int = 2, max_batch: int = 512,
+        schema_dir: migrations.SchemaDir | None = None,
+    ) -> Database:
+        """Open (creating if needed) and migrate the SQLite database at `path`."""
+        return await SqliteDatabase.open(path, readers=readers, max_batch=max_batch,
+                                         schema_dir=schema_dir)
+
+    @abc.abstractmethod
+    async def write(self, fn: TxnFn[T], *, inline: bool = True) -> T:
+        """Run `fn` in a write transaction; return its result once it is durably committed."""
+
+    @abc.abstractmethod
+    async def read(self, fn: TxnFn[T]) -> T:
+        """Run `fn` inside one read transaction (one snapshot)."""
+
+    @abc.abstractmethod
+    async def read_now(self, fn: TxnFn[T]) -> T:
+        """A bounded, indexed look-up, as cheaply as the backend allows."""
+
+    @abc.abstractmethod
+    async def ping(self) -> bool:
+        """True when the database answers (for /readyz)."""
+
+    @abc.abstractmethod
+    async def checkpoint_truncate(self) -> bool:
+        """Make deleted content leave the write-ahead log now, where the backend can: True
+        when done (SQLite: the WAL truncated to zero bytes)."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Finish queued writes, then close every connection; safe to call again."""
+
+
+DATABASE_URL_ENV = "SECURE_MSG_DATABASE_URL"  # PostgreSQL's DSN: never in the config file
+
+
+async def open_database(storage: StorageConfig, *, readers: int = 2,
+                        env: Mapping[str, str] | None = None) -> Database:
+    """The database [storage] backend names: SQLite at database_path, or PostgreSQL at the
+    DSN in SECURE_MSG_DATABASE_URL."""
+    if storage.backend == "postgresql":
+        from secure_msg.storage import pg_db  # psycopg is needed only for this backend
+
+        return await pg_db.PgDatabase.open_dsn(pg_db.dsn_from_env(env), readers=readers)
+    return await SqliteDatabase.open(storage.database_path, readers=readers)
+
+
+class SqliteDatabase(Database):
+    """SQLite's `Database` (module docstring)."""
 
     def __init__(
         self, path: Path, writer: sqlite3.Connection, writer_thread: ThreadPoolExecutor,
@@ -204,7 +266,7 @@ class Database:
     async def open(
         cls, path: Path, *, readers: int = 2, max_batch: int = 512,
         schema_dir: migrations.SchemaDir | None = None,
-    ) -> Database:
+    ) -> SqliteDatabase:
         """Open (creating if needed) and migrate the database at `path`."""
         make_private(path)
         # The writer is a plain connection with a thread of its own: statements that may wait
@@ -300,6 +362,9 @@ class Database:
         """True when a reader answers `SELECT 1` (for /readyz)."""
         row = await self.read(lambda c: c.execute("SELECT 1").fetchone())
         return bool(row == (1,))
+
+    async def checkpoint_truncate(self) -> bool:
+        return await asyncio.to_thread(checkpoint_truncate, self.path)
 
     async def _writer_loop(self) -> None:
         try:

@@ -6,7 +6,6 @@ target, so a second fulfilment or a withdrawal racing one changes nothing.
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import date
 from typing import Any
 
@@ -16,6 +15,7 @@ from secure_msg.model.document_requests import (
     RequestStatus,
     check_transition,
 )
+from secure_msg.storage.txn import Txn
 
 _COLUMNS = ("r.id, r.booklet_id, r.requester_id, r.kind, r.status, r.created_at_ms, r.due,"
             " r.done_by_seq, r.closed_by, r.closed_at_ms")
@@ -28,7 +28,7 @@ def _request(row: tuple[Any, ...]) -> DocumentRequest:
                            closed_at)
 
 
-def insert_txn(conn: sqlite3.Connection, r: DocumentRequest) -> None:
+def insert_txn(conn: Txn, r: DocumentRequest) -> None:
     conn.execute(
         "INSERT INTO document_requests (id, booklet_id, requester_id, kind, status,"
         " created_at_ms, due) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -36,7 +36,7 @@ def insert_txn(conn: sqlite3.Connection, r: DocumentRequest) -> None:
          r.due.isoformat() if r.due else None))
 
 
-def get_txn(conn: sqlite3.Connection, booklet_id: bytes, request_id: bytes
+def get_txn(conn: Txn, booklet_id: bytes, request_id: bytes
             ) -> DocumentRequest | None:
     """The request if it belongs to this booklet: another booklet's id reads as none."""
     row = conn.execute(
@@ -45,7 +45,7 @@ def get_txn(conn: sqlite3.Connection, booklet_id: bytes, request_id: bytes
     return _request(row) if row else None
 
 
-def for_booklet_txn(conn: sqlite3.Connection, booklet_id: bytes, *, open_only: bool
+def for_booklet_txn(conn: Txn, booklet_id: bytes, *, open_only: bool
                     ) -> list[DocumentRequest]:
     status = " AND r.status = 'open'" if open_only else ""
     rows = conn.execute(
@@ -54,13 +54,13 @@ def for_booklet_txn(conn: sqlite3.Connection, booklet_id: bytes, *, open_only: b
     return [_request(r) for r in rows]
 
 
-def open_count_txn(conn: sqlite3.Connection, booklet_id: bytes) -> int:
+def open_count_txn(conn: Txn, booklet_id: bytes) -> int:
     row = conn.execute("SELECT count(*) FROM document_requests WHERE booklet_id = ?"
                        " AND status = 'open'", (booklet_id,)).fetchone()
     return int(row[0])
 
 
-def open_for_therapist_txn(conn: sqlite3.Connection, therapist_id: bytes
+def open_for_therapist_txn(conn: Txn, therapist_id: bytes
                            ) -> list[DocumentRequest]:
     """Open requests of every booklet the account is a current therapist of, oldest first."""
     rows = conn.execute(
@@ -71,7 +71,7 @@ def open_for_therapist_txn(conn: sqlite3.Connection, therapist_id: bytes
     return [_request(r) for r in rows]
 
 
-def set_due_txn(conn: sqlite3.Connection, booklet_id: bytes, request_id: bytes,
+def set_due_txn(conn: Txn, booklet_id: bytes, request_id: bytes,
                 due: date | None) -> bool:
     """Change an open request's due day; False when it is not open (or not there)."""
     cursor = conn.execute(
@@ -81,7 +81,7 @@ def set_due_txn(conn: sqlite3.Connection, booklet_id: bytes, request_id: bytes,
     return cursor.rowcount == 1
 
 
-def close_txn(conn: sqlite3.Connection, request: DocumentRequest, new: RequestStatus, *,
+def close_txn(conn: Txn, request: DocumentRequest, new: RequestStatus, *,
               by: bytes, now_ms: int, entry_seq: int | None = None) -> None:
     """Move `request` to done or withdrawn. Raises DocRequestNotOpen, changing nothing, when
     the lifecycle forbids the move from the status just read, or the row moved since."""

@@ -3,8 +3,9 @@ id reserved for them (their key statement must name it before they enroll)."""
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
+
+from secure_msg.storage.txn import Txn
 
 
 @dataclass(frozen=True)
@@ -15,7 +16,7 @@ class InvitationTarget:
 
 
 def set_target_txn(
-    conn: sqlite3.Connection, invitation_id: int, *, account_id: bytes,
+    conn: Txn, invitation_id: int, *, account_id: bytes,
     booklet_id: bytes | None, invited_by: bytes | None,
 ) -> None:
     conn.execute(
@@ -24,7 +25,7 @@ def set_target_txn(
     )
 
 
-def target_txn(conn: sqlite3.Connection, invitation_id: int) -> InvitationTarget:
+def target_txn(conn: Txn, invitation_id: int) -> InvitationTarget:
     row = conn.execute(
         "SELECT account_id, booklet_id, invited_by FROM invitations WHERE id = ?",
         (invitation_id,),

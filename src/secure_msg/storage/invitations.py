@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 from secure_msg.crypto.vault import Vault
 from secure_msg.model.invitations import Invitation, InvitationRequest
 from secure_msg.model.roles import Role
+from secure_msg.storage.txn import Txn
 
 _COLUMNS = "id, role, name_enc, phone_enc, email_enc, created_at_ms, expires_at_ms, used_at_ms"
 # Vault purposes: "<table>.<column>" so a blob moved to another column fails to open.
@@ -32,13 +31,14 @@ def _invitation(vault: Vault, row: _Row) -> Invitation:
 
 
 def insert_invitation_txn(
-    conn: sqlite3.Connection, vault: Vault, *, request: InvitationRequest, token_hash: bytes,
+    conn: Txn, vault: Vault, *, request: InvitationRequest, token_hash: bytes,
     created_at_ms: int, expires_at_ms: int,
 ) -> Invitation:
     """Store a new invitation; `request` must already be normalised (E.164, lower-case e-mail)."""
     cursor = conn.execute(
         "INSERT INTO invitations (token_hash, role, name_enc, phone_enc, phone_index, email_enc,"
-        " email_index, created_at_ms, expires_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " email_index, created_at_ms, expires_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " RETURNING id",
         (
             token_hash, request.role.value,
             _seal(vault, NAME, request.name),
@@ -49,15 +49,15 @@ def insert_invitation_txn(
             created_at_ms, expires_at_ms,
         ),
     )
-    assert cursor.lastrowid is not None
+    (invitation_id,) = cursor.fetchone()
     return Invitation(
-        cursor.lastrowid, request.role, request.name, request.phone, request.email,
+        invitation_id, request.role, request.name, request.phone, request.email,
         created_at_ms, expires_at_ms, None,
     )
 
 
 def find_by_token_hash_txn(
-    conn: sqlite3.Connection, vault: Vault, token_hash: bytes
+    conn: Txn, vault: Vault, token_hash: bytes
 ) -> Invitation | None:
     row = conn.execute(
         f"SELECT {_COLUMNS} FROM invitations WHERE token_hash = ?", (token_hash,)  # noqa: S608
@@ -66,7 +66,7 @@ def find_by_token_hash_txn(
 
 
 def get_invitation_txn(
-    conn: sqlite3.Connection, vault: Vault, invitation_id: int
+    conn: Txn, vault: Vault, invitation_id: int
 ) -> Invitation | None:
     row = conn.execute(
         f"SELECT {_COLUMNS} FROM invitations WHERE id = ?", (invitation_id,)  # noqa: S608
@@ -74,7 +74,7 @@ def get_invitation_txn(
     return _invitation(vault, row) if row else None
 
 
-def find_by_phone_txn(conn: sqlite3.Connection, vault: Vault, e164: str) -> list[Invitation]:
+def find_by_phone_txn(conn: Txn, vault: Vault, e164: str) -> list[Invitation]:
     """Invitations for a normalised phone number, via the blind index (no decryption scan)."""
     rows = conn.execute(
         f"SELECT {_COLUMNS} FROM invitations WHERE phone_index = ? ORDER BY id",  # noqa: S608
@@ -83,7 +83,7 @@ def find_by_phone_txn(conn: sqlite3.Connection, vault: Vault, e164: str) -> list
     return [_invitation(vault, row) for row in rows]
 
 
-def mark_used_txn(conn: sqlite3.Connection, invitation_id: int, now_ms: int) -> bool:
+def mark_used_txn(conn: Txn, invitation_id: int, now_ms: int) -> bool:
     """Spend an invitation. False if it was already used or has expired (spend nothing then)."""
     cursor = conn.execute(
         "UPDATE invitations SET used_at_ms = ?"
@@ -93,7 +93,7 @@ def mark_used_txn(conn: sqlite3.Connection, invitation_id: int, now_ms: int) -> 
     return cursor.rowcount == 1
 
 
-def revoke_unused_txn(conn: sqlite3.Connection, *, role: Role, now_ms: int) -> int:
+def revoke_unused_txn(conn: Txn, *, role: Role, now_ms: int) -> int:
     """Expire every unused, still-valid invitation of `role` now; return how many."""
     cursor = conn.execute(
         "UPDATE invitations SET expires_at_ms = ?"

@@ -6,6 +6,13 @@ has a comment, and upgrades a database stepwise from every earlier version and r
 result to equal a fresh create (same sqlite_master).
 
 The applied versions are recorded in `schema_version` (created by 0001).
+
+PostgreSQL's files are in `schema/postgresql/`, one beside each SQLite file with the same number
+and name (tests/storage/test_migrations.py holds that, and that both dialects end with the same
+tables and columns). Per-dialect files rather than one portable body: SQLite's DDL (STRICT,
+WITHOUT ROWID, BLOB, a table rebuilt to change a CHECK, RAISE triggers) has no common subset
+with PostgreSQL's worth the name, and some steps are storage layout that means nothing there
+(0004). A new migration is written twice, usually as near-identical files.
 """
 
 from __future__ import annotations
@@ -17,8 +24,13 @@ from dataclasses import dataclass
 from importlib import resources
 from importlib.abc import Traversable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    import psycopg
 
 SchemaDir = Traversable | Path
+Dialect = Literal["sqlite", "postgresql"]
 _FILE = re.compile(r"(\d{4})_([a-z0-9_]+)\.sql")
 
 
@@ -33,9 +45,13 @@ def default_schema_dir() -> Traversable:
     return resources.files("secure_msg.storage") / "schema"
 
 
-def load_migrations(schema_dir: SchemaDir | None = None) -> list[Migration]:
-    """All schema files, sorted; versions must run 1, 2, 3… without gaps."""
+def load_migrations(
+    schema_dir: SchemaDir | None = None, dialect: Dialect = "sqlite"
+) -> list[Migration]:
+    """All schema files of the dialect, sorted; versions must run 1, 2, 3… without gaps."""
     directory = schema_dir if schema_dir is not None else default_schema_dir()
+    if dialect == "postgresql":
+        directory = directory / "postgresql"
     found = []
     for entry in directory.iterdir():
         match = _FILE.fullmatch(entry.name)
@@ -85,5 +101,41 @@ def migrate(
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
+        applied.append(migration.version)
+    return applied
+
+
+# pg_advisory_xact_lock key: processes starting together migrate one after the other.
+_MIGRATION_LOCK = 0x5EC0_0001
+
+
+def current_version_postgresql(conn: psycopg.Connection[Any]) -> int:
+    row = conn.execute("SELECT to_regclass('schema_version') IS NOT NULL").fetchone()
+    if not row or not row[0]:
+        return 0
+    row = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()
+    return int(row[0]) if row else 0
+
+
+def migrate_postgresql(
+    conn: psycopg.Connection[Any], *, schema_dir: SchemaDir | None = None,
+    target: int | None = None,
+) -> list[int]:
+    """PostgreSQL's `migrate`: each pending file and its schema_version row in one transaction
+    (DDL is transactional there), under an advisory lock so that two processes starting at
+    once apply each file once. `conn` must be in autocommit mode."""
+    applied = []
+    for migration in load_migrations(schema_dir, "postgresql"):
+        if target is not None and migration.version > target:
+            break
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+            if migration.version <= current_version_postgresql(conn):
+                continue
+            # no parameters: psycopg sends the file as one simple query, several statements
+            conn.execute(migration.sql.encode())
+            conn.execute(
+                "INSERT INTO schema_version (version, name, applied_at_ms) VALUES (%s, %s, %s)",
+                (migration.version, migration.name, time.time_ns() // 1_000_000))
         applied.append(migration.version)
     return applied

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import json
-import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -44,6 +43,7 @@ from secure_msg.model.notices import (
     language_of,
 )
 from secure_msg.storage.accounts import EMAIL, PHONE
+from secure_msg.storage.txn import Txn
 
 ADDRESS = "notices.address"
 SLOTS = "notices.slots"
@@ -92,7 +92,7 @@ def _open_slots(vault: Vault, stored: str) -> dict[str, SlotValue]:
     return slots
 
 
-def _redact_slots_txn(conn: sqlite3.Connection, notice_id: int) -> None:
+def _redact_slots_txn(conn: Txn, notice_id: int) -> None:
     """Overwrite secret slots of a notice that will not be sent again (sent, failed, skipped)."""
     row = conn.execute(
         "SELECT kind, slots FROM notices WHERE id = ?"  # noqa: S608
@@ -112,12 +112,13 @@ def _redact_slots_txn(conn: sqlite3.Connection, notice_id: int) -> None:
                  (json.dumps(redacted, sort_keys=True), notice_id))
 
 
-def enqueue_txn(conn: sqlite3.Connection, vault: Vault, n: NewNotice, now_ms: int) -> bool:
+def enqueue_txn(conn: Txn, vault: Vault, n: NewNotice, now_ms: int) -> bool:
     """Queue `n` unless a notice with its dedupe key exists; True when queued."""
     cursor = conn.execute(
-        "INSERT OR IGNORE INTO notices (dedupe_key, recipient_id, booklet_id, channel,"
+        "INSERT INTO notices (dedupe_key, recipient_id, booklet_id, channel,"
         " address_enc, kind, language, slots, status, not_before_ms, next_attempt_ms,"
-        " created_at_ms, updated_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)",
+        " created_at_ms, updated_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)"
+        " ON CONFLICT DO NOTHING",
         (n.dedupe_key, n.recipient_id, n.booklet_id, n.channel.value,
          vault.seal_text(ADDRESS, n.address), n.kind.value, n.language.value,
          _seal_slots(vault, n.kind, n.slots), n.not_before_ms, n.not_before_ms, now_ms,
@@ -126,14 +127,14 @@ def enqueue_txn(conn: sqlite3.Connection, vault: Vault, n: NewNotice, now_ms: in
     return cursor.rowcount == 1
 
 
-def notice_id_txn(conn: sqlite3.Connection, dedupe_key: str) -> int:
+def notice_id_txn(conn: Txn, dedupe_key: str) -> int:
     """The id of the notice queued under `dedupe_key`."""
     row = conn.execute("SELECT id FROM notices WHERE dedupe_key = ?", (dedupe_key,)).fetchone()
     return int(row[0])
 
 
 def claim_due_txn(
-    conn: sqlite3.Connection, vault: Vault, now_ms: int, limit: int, lease_ms: int,
+    conn: Txn, vault: Vault, now_ms: int, limit: int, lease_ms: int,
     channels: Sequence[str], owner: str | None = None,
 ) -> list[ClaimedNotice]:
     """Take up to `limit` due notices for `owner`: queued and ambiguous ones at their next
@@ -166,7 +167,7 @@ def claim_due_txn(
     return claimed
 
 
-def claim_owners_txn(conn: sqlite3.Connection) -> list[str]:
+def claim_owners_txn(conn: Txn) -> list[str]:
     """The processes holding notices now (sending, with an owner recorded)."""
     rows = conn.execute(
         "SELECT DISTINCT claimed_by FROM notices WHERE status = 'sending'"
@@ -174,17 +175,18 @@ def claim_owners_txn(conn: sqlite3.Connection) -> list[str]:
     return [str(r[0]) for r in rows]
 
 
-def release_claims_txn(conn: sqlite3.Connection, owner: str, due_ms: int) -> int:
+def release_claims_txn(conn: Txn, owner: str, due_ms: int) -> int:
     """Make the notices `owner` holds claimable at `due_ms` (or when their lease runs out, if
     sooner): the owner is known to be gone. Returns how many."""
     cursor = conn.execute(
-        "UPDATE notices SET claimed_until_ms = MIN(claimed_until_ms, ?)"
-        " WHERE status = 'sending' AND claimed_by = ?", (due_ms, owner))
+        "UPDATE notices SET claimed_until_ms ="
+        " CASE WHEN claimed_until_ms < ? THEN claimed_until_ms ELSE ? END"
+        " WHERE status = 'sending' AND claimed_by = ?", (due_ms, due_ms, owner))
     return cursor.rowcount
 
 
 def mark_sent_txn(
-    conn: sqlite3.Connection, notice_id: int, sid: str | None, ambiguous: int, now_ms: int
+    conn: Txn, notice_id: int, sid: str | None, ambiguous: int, now_ms: int
 ) -> None:
     """The provider accepted the create request (one more attempt)."""
     conn.execute(
@@ -197,7 +199,7 @@ def mark_sent_txn(
 
 
 def mark_retry_txn(
-    conn: sqlite3.Connection, notice_id: int, next_ms: int, ambiguous: int, reason: str,
+    conn: Txn, notice_id: int, next_ms: int, ambiguous: int, reason: str,
     now_ms: int, *, status: NoticeStatus = NoticeStatus.QUEUED, counted: bool = True,
 ) -> None:
     """Back to `queued` (nothing was created) or `ambiguous` (something may have been), due at
@@ -213,7 +215,7 @@ def mark_retry_txn(
 
 
 def mark_final_txn(
-    conn: sqlite3.Connection, notice_id: int, status: str, reason: str,
+    conn: Txn, notice_id: int, status: str, reason: str,
     error_code: int | None, now_ms: int, *, counted: bool = False,
 ) -> None:
     """`failed`, `skipped` or `expired`, with a stable reason code; `counted` adds the attempt
@@ -230,7 +232,7 @@ def mark_final_txn(
     _redact_slots_txn(conn, notice_id)
 
 
-def sids_of_other_notices_txn(conn: sqlite3.Connection, notice_id: int,
+def sids_of_other_notices_txn(conn: Txn, notice_id: int,
                               sids: Iterable[str]) -> set[str]:
     """Which of `sids` another notice already holds (sent or adopted): a reconcile must not
     take a message that belongs to someone else's notice."""
@@ -244,7 +246,7 @@ def sids_of_other_notices_txn(conn: sqlite3.Connection, notice_id: int,
     return {str(r[0]) for r in rows}
 
 
-def mark_found_txn(conn: sqlite3.Connection, notice_id: int, status: NoticeStatus, sid: str,
+def mark_found_txn(conn: Txn, notice_id: int, status: NoticeStatus, sid: str,
                    now_ms: int) -> None:
     """A reconcile found the message at the provider: adopt its sid as `reconciled`, or as
     `duplicate_suspected` when it found more than one."""
@@ -260,7 +262,7 @@ def mark_found_txn(conn: sqlite3.Connection, notice_id: int, status: NoticeStatu
     _redact_slots_txn(conn, notice_id)
 
 
-def unconfirmed_due_txn(conn: sqlite3.Connection, now_ms: int, quiet_ms: int, since_ms: int,
+def unconfirmed_due_txn(conn: Txn, now_ms: int, quiet_ms: int, since_ms: int,
                         limit: int, channels: Sequence[str]) -> list[tuple[int, str, str]]:
     """(id, channel, sid) of notices on `channels` handed to the provider that have heard
     nothing for `quiet_ms` (no callback, no poll), queued after `since_ms`: the status poll's
@@ -277,12 +279,12 @@ def unconfirmed_due_txn(conn: sqlite3.Connection, now_ms: int, quiet_ms: int, si
     return [(int(r[0]), str(r[1]), str(r[2])) for r in rows]
 
 
-def mark_polled_txn(conn: sqlite3.Connection, notice_id: int, now_ms: int) -> None:
+def mark_polled_txn(conn: Txn, notice_id: int, now_ms: int) -> None:
     conn.execute("UPDATE notices SET polled_at_ms = ? WHERE id = ?", (now_ms, notice_id))
 
 
 def apply_callback_txn(
-    conn: sqlite3.Connection, sid: str, status: str, error_code: int | None, now_ms: int
+    conn: Txn, sid: str, status: str, error_code: int | None, now_ms: int
 ) -> tuple[int, str] | None:
     """Move the notice sent as `sid` forward to `status`: (id, the reported status) when it
     moved, (id, its current status) when the callback changes nothing (late, repeated, or not a
@@ -307,7 +309,7 @@ def apply_callback_txn(
 
 
 def problems_for_therapist_txn(
-    conn: sqlite3.Connection, account_id: bytes, limit: int
+    conn: Txn, account_id: bytes, limit: int
 ) -> list[NoticeView]:
     """Notices of the booklets this account is the therapist of that did not, or may not,
     have reached the family as meant (model/notices.py VISIBLE_PROBLEMS)."""
@@ -325,7 +327,7 @@ def problems_for_therapist_txn(
     return [NoticeView(*r) for r in rows]
 
 
-def notices_for_booklet_txn(conn: sqlite3.Connection, booklet_id: bytes) -> list[NoticeView]:
+def notices_for_booklet_txn(conn: Txn, booklet_id: bytes) -> list[NoticeView]:
     rows = conn.execute(
         "SELECT id, booklet_id, recipient_id, channel, kind, status, reason, error_code, attempts,"
         " updated_at_ms FROM notices WHERE booklet_id = ? ORDER BY id", (booklet_id,),
@@ -333,7 +335,7 @@ def notices_for_booklet_txn(conn: sqlite3.Connection, booklet_id: bytes) -> list
     return [NoticeView(*r) for r in rows]
 
 
-def last_notice_ms_txn(conn: sqlite3.Connection, recipient_id: bytes, kind: NoticeKind) -> int:
+def last_notice_ms_txn(conn: Txn, recipient_id: bytes, kind: NoticeKind) -> int:
     row = conn.execute(
         "SELECT MAX(created_at_ms) FROM notices WHERE recipient_id = ? AND kind = ?",
         (recipient_id, kind.value),
@@ -341,7 +343,7 @@ def last_notice_ms_txn(conn: sqlite3.Connection, recipient_id: bytes, kind: Noti
     return int(row[0]) if row and row[0] is not None else 0
 
 
-def manual_notice_times_txn(conn: sqlite3.Connection, recipient_id: bytes, booklet_id: bytes,
+def manual_notice_times_txn(conn: Txn, recipient_id: bytes, booklet_id: bytes,
                             since_ms: int) -> list[int]:
     """When the notices sent by hand to this member of this booklet after `since_ms` were
     queued, whatever became of them: what the manual-notice cap counts."""
@@ -353,12 +355,12 @@ def manual_notice_times_txn(conn: sqlite3.Connection, recipient_id: bytes, bookl
     return [int(r[0]) for r in rows]
 
 
-def count_by_status_txn(conn: sqlite3.Connection) -> dict[str, int]:
+def count_by_status_txn(conn: Txn) -> dict[str, int]:
     rows = conn.execute("SELECT status, COUNT(*) FROM notices GROUP BY status").fetchall()
     return {str(s): int(c) for s, c in rows}
 
 
-def outbox_figures_txn(conn: sqlite3.Connection, now_ms: int) -> OutboxFigures:
+def outbox_figures_txn(conn: Txn, now_ms: int) -> OutboxFigures:
     """Notices by status, failed ones by reason, and when the longest-waiting notice that is
     due but not yet handed over (queued or ambiguous) first became due."""
     failed = conn.execute(
@@ -383,7 +385,7 @@ def _contact(vault: Vault, row: tuple[Any, ...]) -> Contact:
 
 
 def booklet_contacts_txn(
-    conn: sqlite3.Connection, vault: Vault, booklet_id: bytes, roles: Sequence[str]
+    conn: Txn, vault: Vault, booklet_id: bytes, roles: Sequence[str]
 ) -> list[Contact]:
     """Current members in `roles` with their (opened) phone, e-mail and language."""
     marks = ",".join("?" * len(roles))
@@ -398,7 +400,7 @@ def booklet_contacts_txn(
     return [_contact(vault, r) for r in rows]
 
 
-def account_contact_txn(conn: sqlite3.Connection, vault: Vault, account_id: bytes
+def account_contact_txn(conn: Txn, vault: Vault, account_id: bytes
                         ) -> Contact | None:
     row = conn.execute(
         "SELECT id, role, phone_enc, email_enc, language FROM accounts WHERE id = ?",
@@ -408,7 +410,7 @@ def account_contact_txn(conn: sqlite3.Connection, vault: Vault, account_id: byte
 
 
 def booklets_of_phone_txn(
-    conn: sqlite3.Connection, vault: Vault, e164: str, roles: Sequence[str]
+    conn: Txn, vault: Vault, e164: str, roles: Sequence[str]
 ) -> list[tuple[bytes, bytes, str]]:
     """(account id, booklet id, language) for each current membership in `roles` of this
     number. No default: cancelling asks for guardians only, as the API allows."""
@@ -427,7 +429,7 @@ def booklets_of_phone_txn(
 
 
 def set_consent_txn(
-    conn: sqlite3.Connection, vault: Vault, e164: str, *, opted_out: bool, keyword: str,
+    conn: Txn, vault: Vault, e164: str, *, opted_out: bool, keyword: str,
     now_ms: int,
 ) -> None:
     conn.execute(
@@ -439,7 +441,7 @@ def set_consent_txn(
     )
 
 
-def opted_out_txn(conn: sqlite3.Connection, vault: Vault, e164: str) -> bool:
+def opted_out_txn(conn: Txn, vault: Vault, e164: str) -> bool:
     row = conn.execute(
         "SELECT opted_out FROM sms_consent WHERE phone_index = ?",
         (vault.blind_index(PHONE, e164),),
@@ -447,16 +449,16 @@ def opted_out_txn(conn: sqlite3.Connection, vault: Vault, e164: str) -> bool:
     return bool(row and row[0])
 
 
-def webhook_reply_txn(conn: sqlite3.Connection, sid: str) -> str | None:
+def webhook_reply_txn(conn: Txn, sid: str) -> str | None:
     row = conn.execute("SELECT reply FROM inbound_webhooks WHERE sid = ?", (sid,)).fetchone()
     return str(row[0]) if row else None
 
 
 def record_webhook_txn(
-    conn: sqlite3.Connection, sid: str, kind: str, reply: str, now_ms: int
+    conn: Txn, sid: str, kind: str, reply: str, now_ms: int
 ) -> bool:
     cursor = conn.execute(
-        "INSERT OR IGNORE INTO inbound_webhooks (sid, kind, reply, received_at_ms)"
-        " VALUES (?, ?, ?, ?)", (sid, kind, reply, now_ms),
+        "INSERT INTO inbound_webhooks (sid, kind, reply, received_at_ms)"
+        " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING", (sid, kind, reply, now_ms),
     )
     return cursor.rowcount == 1

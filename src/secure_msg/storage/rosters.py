@@ -4,8 +4,9 @@ Every blob here is a public-key object (signed, never secret) or ciphertext (the
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
+
+from secure_msg.storage.txn import Txn
 
 
 @dataclass(frozen=True)
@@ -28,14 +29,14 @@ class InvitationTrust:
     grant: bytes | None
 
 
-def roster_txn(conn: sqlite3.Connection, booklet_id: bytes) -> StoredRoster:
+def roster_txn(conn: Txn, booklet_id: bytes) -> StoredRoster:
     row = conn.execute(
         "SELECT version, roster FROM booklet_rosters WHERE booklet_id = ?", (booklet_id,)
     ).fetchone()
     return StoredRoster(int(row[0]), bytes(row[1])) if row else StoredRoster(0, None)
 
 
-def swap_roster_txn(conn: sqlite3.Connection, booklet_id: bytes, *, base_version: int,
+def swap_roster_txn(conn: Txn, booklet_id: bytes, *, base_version: int,
                     version: int, roster: bytes, now_ms: int) -> int | None:
     """Store `roster` only if `base_version` is the stored version (0: none); None when it
     stored, else the version that is stored."""
@@ -52,7 +53,7 @@ def swap_roster_txn(conn: sqlite3.Connection, booklet_id: bytes, *, base_version
     return None
 
 
-def insert_trust_txn(conn: sqlite3.Connection, *, invitation_id: int, booklet_id: bytes,
+def insert_trust_txn(conn: Txn, *, invitation_id: int, booklet_id: bytes,
                      invitation_ik: bytes, record: bytes, grant: bytes | None,
                      now_ms: int) -> bool:
     """False when the invitation, or another of this booklet with the same key, has one."""
@@ -64,7 +65,7 @@ def insert_trust_txn(conn: sqlite3.Connection, *, invitation_id: int, booklet_id
     return cursor.rowcount == 1
 
 
-def trust_by_key_txn(conn: sqlite3.Connection, booklet_id: bytes, invitation_ik: bytes
+def trust_by_key_txn(conn: Txn, booklet_id: bytes, invitation_ik: bytes
                      ) -> InvitationTrust | None:
     row = conn.execute(
         "SELECT invitation_id, record, grant_blob FROM invitation_trust"
@@ -73,7 +74,7 @@ def trust_by_key_txn(conn: sqlite3.Connection, booklet_id: bytes, invitation_ik:
     return InvitationTrust(int(row[0]), bytes(row[1]), row[2]) if row else None
 
 
-def invitation_used_by_txn(conn: sqlite3.Connection, invitation_id: int, booklet_id: bytes,
+def invitation_used_by_txn(conn: Txn, invitation_id: int, booklet_id: bytes,
                            account_id: bytes) -> bool:
     """Whether this account joined the booklet with this invitation: enrolling and accepting
     both spend the invitation and add the member in one transaction, at one time."""
@@ -86,7 +87,7 @@ def invitation_used_by_txn(conn: sqlite3.Connection, invitation_id: int, booklet
     return row is not None
 
 
-def insert_join_txn(conn: sqlite3.Connection, *, booklet_id: bytes, account_id: bytes,
+def insert_join_txn(conn: Txn, *, booklet_id: bytes, account_id: bytes,
                     invitation_id: int, proof: bytes, now_ms: int) -> bool:
     """False when this invitation already has a proof (each joins one member)."""
     taken = conn.execute(
@@ -104,7 +105,7 @@ def insert_join_txn(conn: sqlite3.Connection, *, booklet_id: bytes, account_id: 
     return True
 
 
-def joins_txn(conn: sqlite3.Connection, booklet_id: bytes) -> list[Join]:
+def joins_txn(conn: Txn, booklet_id: bytes) -> list[Join]:
     """The join proofs of the booklet's current members, with their invitation records."""
     rows = conn.execute(
         "SELECT j.account_id, t.record, j.proof FROM join_proofs j"
@@ -116,7 +117,7 @@ def joins_txn(conn: sqlite3.Connection, booklet_id: bytes) -> list[Join]:
     return [Join(bytes(r[0]), bytes(r[1]), bytes(r[2])) for r in rows]
 
 
-def grant_access_txn(conn: sqlite3.Connection, booklet_id: bytes, account_id: bytes,
+def grant_access_txn(conn: Txn, booklet_id: bytes, account_id: bytes,
                      seqs: list[int]) -> None:
     """The member holds these entries' keys now (by the invitation's grant, §6.7)."""
     conn.executemany(

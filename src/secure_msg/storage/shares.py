@@ -13,8 +13,8 @@ _COLUMNS = ("id, booklet_id, blob_id, entry_seq, sharer_id, sealed, verifier, ph
 def insert_txn(conn: Txn, s: Share) -> bool:
     """False when a share with this id exists."""
     cursor = conn.execute(
-        f"INSERT OR IGNORE INTO shares ({_COLUMNS})"  # noqa: S608
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        f"INSERT INTO shares ({_COLUMNS})"  # noqa: S608
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
         (s.id, s.booklet_id, s.blob_id, s.entry_seq, s.sharer_id, s.sealed, s.verifier,
          s.phone_hint, s.created_at_ms, s.expires_at_ms, s.max_opens, s.opens, s.failures,
          s.last_open_ms, s.revoked_at_ms, s.revoked_by))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 from secure_msg.crypto.vault import Vault
@@ -11,6 +10,7 @@ from secure_msg.model.roles import Role
 from secure_msg.model.staff import PendingInvitation, StaffMember
 from secure_msg.storage import accounts as account_store
 from secure_msg.storage import invitations as invitation_store
+from secure_msg.storage.txn import Txn
 
 _STAFF = (Role.THERAPIST.value, Role.ADMIN.value)
 _PENDING = ("SELECT id, role, name_enc, phone_enc IS NOT NULL, email_enc IS NOT NULL,"
@@ -18,7 +18,7 @@ _PENDING = ("SELECT id, role, name_enc, phone_enc IS NOT NULL, email_enc IS NOT 
             " WHERE used_at_ms IS NULL AND expires_at_ms > ?")
 
 
-def staff_txn(conn: sqlite3.Connection, vault: Vault) -> list[StaffMember]:
+def staff_txn(conn: Txn, vault: Vault) -> list[StaffMember]:
     rows = conn.execute(
         "SELECT id, role, name_enc, created_at_ms, disabled_at_ms IS NOT NULL FROM accounts"
         " WHERE role IN (?, ?) ORDER BY created_at_ms, id", _STAFF,
@@ -37,7 +37,7 @@ def _pending(vault: Vault, row: tuple[Any, ...]) -> PendingInvitation:
         bool(phone), bool(email), created, expires)
 
 
-def pending_staff_txn(conn: sqlite3.Connection, vault: Vault, now_ms: int
+def pending_staff_txn(conn: Txn, vault: Vault, now_ms: int
                       ) -> list[PendingInvitation]:
     """Unused, unexpired therapist and admin invitations, newest first."""
     rows = conn.execute(
@@ -47,7 +47,7 @@ def pending_staff_txn(conn: sqlite3.Connection, vault: Vault, now_ms: int
     return [_pending(vault, r) for r in rows]
 
 
-def pending_for_booklet_txn(conn: sqlite3.Connection, vault: Vault, booklet_id: bytes,
+def pending_for_booklet_txn(conn: Txn, vault: Vault, booklet_id: bytes,
                             now_ms: int) -> list[PendingInvitation]:
     """Unused, unexpired invitations into one booklet, newest first."""
     rows = conn.execute(
@@ -56,7 +56,7 @@ def pending_for_booklet_txn(conn: sqlite3.Connection, vault: Vault, booklet_id: 
     return [_pending(vault, r) for r in rows]
 
 
-def practice_problems_txn(conn: sqlite3.Connection, limit: int) -> list[NoticeView]:
+def practice_problems_txn(conn: Txn, limit: int) -> list[NoticeView]:
     """Every booklet's notices that did not, or may not, have reached their recipient as meant
     (the admin's view; therapists see only their own booklets')."""
     marks = ", ".join("?" for _ in VISIBLE_PROBLEMS)

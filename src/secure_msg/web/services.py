@@ -64,7 +64,7 @@ from secure_msg.services.live import EntryEvent, Hub
 from secure_msg.services.login_limits import LoginLimits, LoginLimitSettings
 from secure_msg.services.notice_service import NoticeDeps
 from secure_msg.services.retention_service import RetentionDeps, retention_rule
-from secure_msg.storage.db import Database
+from secure_msg.storage.db import Database, open_database
 from secure_msg.web.context import CLOCK, CONFIG, RNG
 from secure_msg.web.metrics import Gauge
 from secure_msg.web.middleware import METRICS
@@ -279,7 +279,7 @@ def _register_argon2_metrics(app: web.Application, gate: Argon2Gate) -> None:
 async def services_ctx(app: web.Application) -> AsyncIterator[None]:
     cfg, clock, rng = app[CONFIG], app[CLOCK], app[RNG]
     vault = load_vault(cfg.storage.keys_dir, rng)  # fails early, naming the file
-    db = await Database.open(cfg.storage.database_path)
+    db = await open_database(cfg.storage)
     try:
         _register_metrics(app, db)
         s = app[SERVICES] = build(cfg, db, vault, clock, rng)
