@@ -133,8 +133,14 @@ class World:
         return context, page
 
     def _console(self, msg: ConsoleMessage) -> None:
-        if msg.type == "error":
-            self.errors.append(f"console: {msg.text}")
+        if msg.type != "error":
+            return
+        # The sealed state's compare-and-swap (protocol §6.5): two tabs or devices writing at
+        # once get 409 and the page reads, merges and writes again. Chromium logs the refused
+        # request as an error; it is the protocol working, not a fault of the page.
+        if "status of 409" in msg.text and msg.location.get("url", "").endswith("/api/me/state"):
+            return
+        self.errors.append(f"console: {msg.text}")
 
     def close(self) -> None:
         if self.http is not None:

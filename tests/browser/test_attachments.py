@@ -184,6 +184,7 @@ def test_an_oversize_file_dropped_on_the_write_box_is_refused_before_upload(worl
     limit; one at the limit is listed (nothing is uploaded until Send)."""
     page = open_as_therapist(world)
     uploads = blob_uploads(page)
+    page.locator(".compose").wait_for()  # the write box comes after the newest entries
     page.evaluate("""() => {
         const MiB = 1024 * 1024, type = 'application/pdf';
         const big = new File([new Uint8Array(25 * MiB + 1)], 'iso.pdf', { type });

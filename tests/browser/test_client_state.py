@@ -51,6 +51,21 @@ def _stored(world: World, account: str) -> tuple[int, bytes] | None:
     return (row[0], row[1]) if row else None
 
 
+def _settled(world: World, account: str, quiet: float = 1.5) -> tuple[int, bytes] | None:
+    """The server's copy once the page stopped writing it: unchanged for `quiet` seconds
+    (three times the page's debounce)."""
+    deadline = time.monotonic() + 20
+    last, since = _stored(world, account), time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.1)
+        now = _stored(world, account)
+        if now != last:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since >= quiet:
+            return now
+    raise AssertionError("the page kept writing its state")
+
+
 def _wait_stored_above(world: World, account: str, version: int) -> int:
     """Wait until the page wrote a version above `version` (writes are debounced)."""
     deadline = time.monotonic() + 15
@@ -305,7 +320,7 @@ def test_a_state_the_server_refuses_as_too_large_is_reported(small_world: World)
     enroll_in_browser(page, world.invite("Äiti"), "aiti")
     for helper_id in helpers:  # from her phone: members now, so the booklet has four
         world.approve("aiti", helper_id)
-    before = _stored(world, _ids(world)["Äiti"])
+    before = _settled(world, _ids(world)["Äiti"])  # her writes since enrolling are done
     open_booklet(page, world.booklet)  # pins all four
     page.wait_for_timeout(1500)  # the debounced write and the server's 413
     page.evaluate("() => { location.hash = '#/'; }")
