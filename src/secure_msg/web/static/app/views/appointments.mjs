@@ -78,10 +78,13 @@ export async function appointmentsPanel(section, bookletId, role) {
     const toMark = therapist ? all.filter((a) => a.status === 'scheduled' && started(a) && ends(a) <= now) : [];
     const earlier = all.filter((a) => ends(a) <= now && !toMark.includes(a)).reverse();
     const next = upcoming.find((a) => a.status === 'scheduled');
+    // What the therapist's last action did stays said when the panel is drawn again (a live
+    // event from that very change can redraw it just after the note was written).
+    const said = section.querySelector('.appts-status')?.textContent ?? '';
     replace(section,
       h('h2', { id: 'appts-h' }, t('appts_title')),
       error,
-      therapist ? h('p', { class: 'appts-status muted', role: 'status' }) : null,
+      therapist ? h('p', { class: 'appts-status muted', role: 'status' }, said) : null,
       period ? periodBar(period) : null,
       h('p', { class: 'next-session' }, next ? t('appts_next', { when: sessionTime(next.start) }) : t('appts_none')),
       toMark.length ? [h('h3', { id: 'appts-to-mark-h' }, t('appts_to_mark', { n: toMark.length })),
