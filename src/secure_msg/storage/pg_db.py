@@ -8,15 +8,15 @@ SQLite's (storage/db.py), on psycopg 3's synchronous connections (docs/performan
   The whole batch (BEGIN, every function, COMMIT) runs in the writer's thread: each statement
   is a round trip to the server, which must not block the event loop. `write` returns after
   the COMMIT, with synchronous_commit on: durable (invariant 5).
-- Several app processes may share one database (docs/operations.md, "Several processes"):
-  every write batch takes one transaction-level advisory lock, `WRITE_LOCK`, right after
-  BEGIN (in the same round trip) and holds it to COMMIT. The chain heads that writes read
-  and extend (the audit hash chain, each booklet's entry chain) are then never read by two
-  processes' open transactions at once: without it both read the same head, and one of them
-  fails on the primary key. One lock, not one per chain: nearly every write appends to the
-  one audit chain, which orders all batches anyway; taken at BEGIN it costs no round trip,
-  no job can forget it, and no lock is taken inside a job's savepoint (rolled back with it)
-  or in two orders (no deadlock between processes).
+- Several app processes may share one database (docs/operations.md, "Several processes on
+  one database"): every write batch takes one transaction-level advisory lock, `WRITE_LOCK`,
+  right after BEGIN (in the same round trip) and holds it to COMMIT. The chain heads that
+  writes read and extend (the audit hash chain, each booklet's entry chain) are then never
+  read by two processes' open transactions at once: without it both read the same head, and
+  one of them fails on the primary key. One lock, not one per chain: nearly every write
+  appends to the one audit chain, which orders all batches anyway; taken at BEGIN it costs no
+  round trip, no job can forget it, and no lock is taken inside a job's savepoint (rolled
+  back with it) or in two orders (no deadlock between processes).
 - A small pool of reader connections, each with its own thread; a read function runs in one
   REPEATABLE READ READ ONLY transaction, so that its SELECTs see one snapshot, as in SQLite.
   `read_now` is `read`: there is no in-process database to look up without a round trip.
