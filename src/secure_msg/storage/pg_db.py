@@ -8,6 +8,15 @@ SQLite's (storage/db.py), on psycopg 3's synchronous connections (docs/performan
   The whole batch (BEGIN, every function, COMMIT) runs in the writer's thread: each statement
   is a round trip to the server, which must not block the event loop. `write` returns after
   the COMMIT, with synchronous_commit on: durable (invariant 5).
+- Several app processes may share one database (docs/operations.md, "Several processes on
+  one database"): every write batch takes one transaction-level advisory lock, `WRITE_LOCK`,
+  right after BEGIN (in the same round trip) and holds it to COMMIT. The chain heads that
+  writes read and extend (the audit hash chain, each booklet's entry chain) are then never
+  read by two processes' open transactions at once: without it both read the same head, and
+  one of them fails on the primary key. One lock, not one per chain: nearly every write
+  appends to the one audit chain, which orders all batches anyway; taken at BEGIN it costs no
+  round trip, no job can forget it, and no lock is taken inside a job's savepoint (rolled
+  back with it) or in two orders (no deadlock between processes).
 - A small pool of reader connections, each with its own thread; a read function runs in one
   REPEATABLE READ READ ONLY transaction, so that its SELECTs see one snapshot, as in SQLite.
   `read_now` is `read`: there is no in-process database to look up without a round trip.
@@ -65,6 +74,13 @@ def _connect(dsn: str) -> psycopg.Connection[Any]:
 
 
 _Outcome = tuple[bool, Any]  # (ok, result or exception)
+
+# pg_advisory_xact_lock key of the writers of all processes (module docstring); the
+# migrations' lock is 0x5EC0_0001 (storage/migrations.py).
+WRITE_LOCK = 0x5EC0_0002
+# No parameters: psycopg sends both as one simple query, one round trip. READ COMMITTED (the
+# default): each statement after the lock sees what the previous holder committed.
+_BEGIN_WRITE = f"BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK})"
 
 
 def _begin(conn: psycopg.Connection[Any], dsn: str, sql: str) -> psycopg.Connection[Any]:
@@ -251,7 +267,7 @@ class PgDatabase(Database):
             raise
 
     def _batch_in_thread(self, fns: list[TxnFn[Any]]) -> list[_Outcome]:
-        self._writer = _begin(self._writer, self._dsn, "BEGIN")
+        self._writer = _begin(self._writer, self._dsn, _BEGIN_WRITE)
         return _run_batch(self._writer, fns)
 
     async def _commit_batch(self, batch: list[_Job]) -> None:

@@ -1,0 +1,141 @@
+"""Two app processes on one PostgreSQL database: writes stay strictly ordered (issue 18).
+
+Two real servers (`secure-msg serve`, separate processes, the same keys and the same database)
+take posts from Python clients at once: several posters into one booklet through both servers,
+and one booklet per server besides. Each process's writer reads a chain head (the audit chain's,
+a booklet's entry chain's) and extends it in its own transaction; without the writers'
+advisory lock (storage/pg_db.py, WRITE_LOCK) two processes read the same head and one post
+fails on the primary key, a 500. With it: no post fails but for the protocol's own
+sequence-conflict (the client re-seals), every acknowledged entry is stored once in an
+unbroken chain, and `secure-msg admin audit verify` passes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from secure_msg.client import Client, ClientError, Profile
+from secure_msg.client.http import b64d
+from secure_msg.crypto import envelope
+from secure_msg.storage.db import DATABASE_URL_ENV
+from secure_msg.testing.server_process import ServerProcess, start_server
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgresql]
+
+PASSWORD = "correct horse battery staple"
+POSTS_EACH = 25
+POSTERS_PER_CLIENT = 2  # per (client, booklet): the same account posting twice at once too
+
+
+def _run_cli(server: ServerProcess, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "secure_msg", *args, "--config", str(server.config_path)],
+        capture_output=True, text=True, timeout=120, check=False,
+        env={**os.environ, **server.env})
+
+
+def _on(server: ServerProcess, link: str) -> str:
+    return server.base_url + link[link.index("/enroll/"):]
+
+
+def _start_pair(tmp_path: Path, dsn: str) -> tuple[ServerProcess, ServerProcess]:
+    """Two processes on one database, with the same server keys (as two hosts behind a proxy
+    share them): a token or an invitation made through one is good on the other."""
+    env = {"SECURE_MSG_STORAGE_BACKEND": "postgresql", DATABASE_URL_ENV: dsn}
+    first = start_server(tmp_path / "a", env=env)
+    try:
+        (tmp_path / "b").mkdir()
+        shutil.copytree(first.keys_dir, tmp_path / "b" / "keys")
+        second = start_server(tmp_path / "b", env=env)
+    except BaseException:
+        first.stop()
+        raise
+    return first, second
+
+
+async def _poster(client: Client, booklet: str, name: str, acked: list[str],
+                  failures: list[str]) -> None:
+    posted = 0
+    while posted < POSTS_EACH:
+        try:
+            result = await client.post(booklet, "note", text=f"{name} {posted}")
+        except ClientError as exc:
+            if exc.code == "sequence-conflict":  # five re-seals all lost the race: again
+                continue
+            failures.append(f"{name}: {exc.status} {exc.code}")
+            posted += 1
+            continue
+        acked.append(result["entry_id"])
+        posted += 1
+
+
+def _chain_ids(entries: list[tuple[dict[str, object], envelope.OpenedEntry]]) -> list[str]:
+    """The entry ids, checking the chain: sequences 1, 2, 3… each naming the one before."""
+    prev, ids = envelope.ZERO_HASH, []
+    for n, (raw, opened) in enumerate(entries, start=1):
+        assert opened.header.sequence == raw["seq"] == n
+        assert opened.header.prev_hash == prev
+        prev = envelope.entry_hash(b64d(str(raw["envelope"])))
+        ids.append(str(raw["entry_id"]))
+    return ids
+
+
+async def test_concurrent_posts_through_two_processes_stay_ordered(
+    tmp_path: Path, pg_database: Callable[[], str],
+) -> None:
+    first, second = _start_pair(tmp_path, pg_database())
+    try:
+        async with aiohttp.ClientSession() as http:
+            invite = _run_cli(first, "admin", "invite", "--role", "therapist", "--name", "T",
+                              "--json")
+            assert invite.returncode == 0, invite.stderr
+            therapist = Client(Profile(), http)
+            await therapist.enroll(_on(first, json.loads(invite.stdout)["link"]), "terapeutti",
+                                   PASSWORD)
+            shared, only_first, only_second = [
+                await therapist.create_booklet(title) for title in ("S", "A", "B")]
+            guardian = Client(Profile(), http)  # lives on the second process
+            link = (await therapist.invite(shared, "guardian"))["link"]
+            await guardian.enroll(_on(second, link), "vanhempi", PASSWORD)
+            for booklet in (only_first, only_second):
+                await guardian.accept((await therapist.invite(booklet, "guardian"))["link"])
+            assert therapist.api.base_url == first.base_url
+            assert guardian.api.base_url == second.base_url
+
+            # Setting up wrote entries of its own (the roster): what was there before counts.
+            acked = [raw["entry_id"] for booklet in (shared, only_first, only_second)
+                     for raw, _ in await therapist.read_raw(booklet)]
+            before = len(acked)
+            failures: list[str] = []
+            jobs = [(therapist, shared, "t-s"), (guardian, shared, "g-s"),
+                    (therapist, only_first, "t-a"), (guardian, only_second, "g-b")]
+            await asyncio.wait_for(asyncio.gather(*(
+                _poster(client, booklet, f"{name}{i}", acked, failures)
+                for client, booklet, name in jobs for i in range(POSTERS_PER_CLIENT))),
+                timeout=300)
+            assert failures == []
+            assert len(acked) == len(jobs) * POSTERS_PER_CLIENT * POSTS_EACH + before
+
+            stored: list[str] = []
+            for booklet in (shared, only_first, only_second):
+                from_first = _chain_ids(await therapist.read_raw(booklet))
+                assert _chain_ids(await guardian.read_raw(booklet)) == from_first
+                assert therapist.history_problems[booklet] == []
+                assert guardian.history_problems[booklet] == []
+                stored += from_first
+            assert sorted(stored) == sorted(acked)  # each acknowledged entry, once
+    finally:
+        first.stop()
+        second.stop()
+    verify = _run_cli(first, "admin", "audit", "verify")
+    assert verify.returncode == 0, verify.stdout + verify.stderr
