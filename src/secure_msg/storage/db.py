@@ -235,7 +235,60 @@ async def open_database(storage: StorageConfig, *, readers: int = 2,
     return await SqliteDatabase.open(storage.database_path, readers=readers)
 
 
-class SqliteDatabase(Database):
+class QueuedDatabase(Database):
+    """What both backends share: one writer task that takes jobs from a queue in batches
+    (group commit), and a close() that finishes them. A backend sets `_queue`, `_max_batch`,
+    `_writer_task`, `_closed` and `_closing`, and commits a batch in `_commit_batch`."""
+
+    _queue: asyncio.Queue[Any]
+    _max_batch: int
+    _writer_task: asyncio.Task[None]
+    _closed: bool
+    _closing: asyncio.Future[None] | None
+
+    @abc.abstractmethod
+    async def _commit_batch(self, batch: list[Any]) -> None:
+        """Run the batch's jobs in one transaction and settle each job's future."""
+
+    @abc.abstractmethod
+    async def _close(self) -> None:
+        """Stop the writer (after its queued batches) and close every connection."""
+
+    async def _writer_loop(self) -> None:
+        try:
+            while True:
+                job = await self._queue.get()
+                if job is None:
+                    return
+                batch = [job]
+                while len(batch) < self._max_batch and not self._queue.empty():
+                    nxt = self._queue.get_nowait()
+                    if nxt is None:  # close() requested: finish this batch, then stop
+                        self._queue.put_nowait(None)
+                        break
+                    batch.append(nxt)
+                await self._commit_batch(batch)
+        except BaseException:
+            # Cancelled at shutdown without close(), or a job raised something no caller owns:
+            # what never began fails; nothing is left hanging and no later write is accepted.
+            self._closed = True
+            while not self._queue.empty():
+                queued = self._queue.get_nowait()
+                if queued is not None and not queued.future.done():
+                    queued.future.set_exception(RuntimeError("database is closed"))
+            raise
+
+    async def close(self) -> None:
+        """Finish queued writes, then close every connection. Safe to call again, or from
+        several tasks; a cancelled close() goes on closing in the background, and a shutdown
+        that cancels every task cannot leave a connection open."""
+        self._closed = True
+        if self._closing is None or self._closing.cancelled():
+            self._closing = asyncio.ensure_future(self._close())
+        await asyncio.shield(self._closing)
+
+
+class SqliteDatabase(QueuedDatabase):
     """SQLite's `Database` (module docstring)."""
 
     def __init__(
@@ -366,30 +419,6 @@ class SqliteDatabase(Database):
     async def checkpoint_truncate(self) -> bool:
         return await asyncio.to_thread(checkpoint_truncate, self.path)
 
-    async def _writer_loop(self) -> None:
-        try:
-            while True:
-                job = await self._queue.get()
-                if job is None:
-                    return
-                batch = [job]
-                while len(batch) < self._max_batch and not self._queue.empty():
-                    nxt = self._queue.get_nowait()
-                    if nxt is None:  # close() requested: finish this batch, then stop
-                        self._queue.put_nowait(None)
-                        break
-                    batch.append(nxt)
-                await self._commit_batch(batch)
-        except BaseException:
-            # Cancelled at shutdown without close(), or a job raised something no caller owns:
-            # what never began fails; nothing is left hanging and no later write is accepted.
-            self._closed = True
-            while not self._queue.empty():
-                queued = self._queue.get_nowait()
-                if queued is not None and not queued.future.done():
-                    queued.future.set_exception(RuntimeError("database is closed"))
-            raise
-
     async def _in_thread(self, fn: Callable[[], T]) -> T:
         """Run `fn` in the writer's thread and wait for it to finish even if cancelled meanwhile:
         the statement runs on regardless, and abandoning it would leave a transaction open or a
@@ -447,15 +476,6 @@ class SqliteDatabase(Database):
         self.stats.record(len(batch), failed)
         if self._cancel_seen:  # the batch is settled truthfully; now let the cancellation go on
             raise asyncio.CancelledError
-
-    async def close(self) -> None:
-        """Finish queued writes, then close every connection. Safe to call again, or from
-        several tasks; a cancelled close() goes on closing in the background, and a shutdown
-        that cancels every task cannot leave a connection open."""
-        self._closed = True
-        if self._closing is None or self._closing.cancelled():
-            self._closing = asyncio.ensure_future(self._close())
-        await asyncio.shield(self._closing)
 
     async def _close(self) -> None:
         if not self._writer_task.done():

@@ -46,7 +46,7 @@ from secure_msg.logging import get_logger, log_event
 from secure_msg.storage import migrations
 from secure_msg.storage.db import (
     DATABASE_URL_ENV,
-    Database,
+    QueuedDatabase,
     TxnFn,
     WriterStats,
     _finish,
@@ -150,7 +150,7 @@ class _Reader:
     thread: ThreadPoolExecutor
 
 
-class PgDatabase(Database):
+class PgDatabase(QueuedDatabase):
     """PostgreSQL's `Database` (module docstring). Open with `open_dsn`, then `close`."""
 
     def __init__(self, dsn: str, writer: psycopg.Connection[Any], writer_thread: ThreadPoolExecutor,
@@ -244,28 +244,6 @@ class PgDatabase(Database):
         VACUUM reclaims deleted rows (docs/operations.md, "Running on PostgreSQL")."""
         return True
 
-    async def _writer_loop(self) -> None:
-        try:
-            while True:
-                job = await self._queue.get()
-                if job is None:
-                    return
-                batch = [job]
-                while len(batch) < self._max_batch and not self._queue.empty():
-                    nxt = self._queue.get_nowait()
-                    if nxt is None:
-                        self._queue.put_nowait(None)
-                        break
-                    batch.append(nxt)
-                await self._commit_batch(batch)
-        except BaseException:
-            self._closed = True
-            while not self._queue.empty():
-                queued = self._queue.get_nowait()
-                if queued is not None and not queued.future.done():
-                    queued.future.set_exception(RuntimeError("database is closed"))
-            raise
-
     def _batch_in_thread(self, fns: list[TxnFn[Any]]) -> list[_Outcome]:
         self._writer = _begin(self._writer, self._dsn, _BEGIN_WRITE)
         return _run_batch(self._writer, fns)
@@ -297,12 +275,6 @@ class PgDatabase(Database):
             self.stats.record(len(batch), failed)
         if cancelled:
             raise asyncio.CancelledError
-
-    async def close(self) -> None:
-        self._closed = True
-        if self._closing is None or self._closing.cancelled():
-            self._closing = asyncio.ensure_future(self._close())
-        await asyncio.shield(self._closing)
 
     async def _close(self) -> None:
         if not self._writer_task.done():
