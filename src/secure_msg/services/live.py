@@ -41,7 +41,7 @@ class ReaderEvent:
 
 
 GRANT = "grant"  # history was granted to the reader: entries and title it could not open
-APPOINTMENTS = "appointments"  # the booklet's appointments changed (a cancellation)
+APPOINTMENTS = "appointments"  # its appointments or period changed (booked, cancelled, marked)
 REMOVED = "removed"  # the reader is no longer a member
 READER_EVENTS = (GRANT, APPOINTMENTS, REMOVED)
 
