@@ -380,3 +380,22 @@ def test_a_running_server_is_refused(site: Site, empty_database: Callable[[], st
         server.stop()
     assert code == 1
     assert "a server is running" in err
+
+
+def test_a_broken_entry_chain_is_not_copied(
+    site: Site, empty_database: Callable[[], str], migrate: Migrate,
+) -> None:
+    """An entry whose stored hash is not its envelope's (a damaged source): the check before
+    COMMIT finds it, names the booklet and entry and that the source has it, and rolls back."""
+    conn = sqlite3.connect(site.db_path, isolation_level=None)
+    booklet, seq = conn.execute(
+        "SELECT booklet_id, seq FROM entries WHERE id = (SELECT MAX(id) FROM entries)").fetchone()
+    conn.execute("UPDATE entries SET entry_hash = randomblob(32) WHERE booklet_id = ? AND seq = ?",
+                 (booklet, seq))
+    conn.close()
+    dsn = empty_database()
+    code, err = migrate(site.config, dsn)
+    assert code == 1
+    assert f"booklet {booklet.hex()}: entry {seq}: the stored hash is not the envelope's" in err
+    assert "the source already has it" in err
+    assert _target_state(dsn) == {}
