@@ -105,7 +105,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     rate = copy.rows / copy.seconds if copy.seconds > 0 else 0.0
     print(f"copied {database} into PostgreSQL (schema version {copy.version}): "
           f"{len(copy.tables)} tables, {copy.rows} rows in {copy.seconds:.1f} s "
-          f"({rate:.0f} rows/s)")
+          f"({rate:.0f} rows/s; of it {copy.check_seconds:.1f} s reading back and checking)")
     for table in copy.tables:
         print(f"  {table.name:<20} {table.rows:>9}")
     if blobs_from.resolve() == blobs_to.resolve():

@@ -30,9 +30,10 @@ from __future__ import annotations
 
 import graphlib
 import hashlib
+import itertools
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,7 +49,7 @@ from secure_msg.storage.audit import verify_chain_txn
 from secure_msg.storage.blob_copy import BlobRef
 from secure_msg.storage.entry_chains import entry_chain_problems_txn
 from secure_msg.storage.pg_db import WRITE_LOCK
-from secure_msg.storage.pg_txn import PgTxn
+from secure_msg.storage.pg_txn import to_pyformat
 
 BATCH_ROWS = 1000
 _DIGEST_MOD = 1 << 256
@@ -99,7 +100,8 @@ class CopyResult:
     blob_rows: int
     audit_events: int
     booklets: int
-    seconds: float
+    seconds: float  # all of it, from the source's lock to the target's COMMIT
+    check_seconds: float  # of which reading back and checking before COMMIT
 
     @property
     def rows(self) -> int:
@@ -160,7 +162,7 @@ def copy_to_postgresql(source: sqlite3.Connection, dsn: str, copy_blobs: BlobCop
                                    f"SECURE_MSG_DATABASE_URL: {redact(str(exc), dsn)}") from None
         try:
             with target:
-                counts, blobs, booklets = _copy_in_one_transaction(
+                counts, blobs, booklets, checking = _copy_in_one_transaction(
                     source, target, tables, version, copy_blobs, batch)
         except psycopg.Error as exc:
             raise MigrationRefused(f"the copy failed and was rolled back, the target is as it "
@@ -170,7 +172,7 @@ def copy_to_postgresql(source: sqlite3.Connection, dsn: str, copy_blobs: BlobCop
         source.execute("ROLLBACK")  # nothing was written to the source
     blob_rows = next(t.rows for t in counts if t.name == "blobs")
     return CopyResult(version, tuple(counts), blobs, blob_rows, audit.checked, booklets,
-                      time.monotonic() - started)
+                      time.monotonic() - started, checking)
 
 
 def _source_version(source: sqlite3.Connection) -> int:
@@ -199,7 +201,7 @@ def _sqlite_columns(source: sqlite3.Connection) -> dict[str, list[tuple[str, str
 def _copy_in_one_transaction(
     source: sqlite3.Connection, target: psycopg.Connection[Any],
     tables: dict[str, list[tuple[str, str]]], version: int, copy_blobs: BlobCopier, batch: int,
-) -> tuple[list[TableCopy], int, int]:
+) -> tuple[list[TableCopy], int, int, float]:
     with target.transaction():
         # App processes already running on the target write only after our COMMIT.
         target.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
@@ -217,9 +219,11 @@ def _copy_in_one_transaction(
         _move_identities(target)
         blobs = copy_blobs([(bytes(r[0]), bytes(r[1]), int(r[2]), bytes(r[3])) for r in
                             source.execute("SELECT booklet_id, id, size, sha256 FROM blobs")])
+        checking = time.monotonic()
         _check_copy(target, plan, counts, digests)
         booklets = _check_chains(source, target)
-    return counts, blobs, booklets
+        checking = time.monotonic() - checking
+    return counts, blobs, booklets, checking
 
 
 def _require_empty(target: psycopg.Connection[Any], names: list[str], version: int) -> None:
@@ -375,14 +379,35 @@ def _check_copy(target: psycopg.Connection[Any], plan: dict[str, list[Column]],
                 f"{table.rows}, or different values): rolled back")
 
 
+_cursor_names = itertools.count(1)
+
+
+class _StreamingTxn:
+    """A `Txn` for reading whole tables back: each SELECT streams from a server-side cursor,
+    where PgTxn would hold all its rows in memory (every envelope, for the entry chains)."""
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self.conn = conn
+
+    def execute(self, statement: str, parameters: Sequence[Any] = (), /) -> Any:
+        # open until the transaction ends: each needs a name of its own
+        cursor = self.conn.cursor(name=f"read_back_{next(_cursor_names)}")
+        cursor.itersize = 2000
+        cursor.execute(to_pyformat(statement), tuple(parameters))
+        return cursor
+
+    def executemany(self, statement: str, parameters: Iterable[Sequence[Any]], /) -> Any:
+        raise NotImplementedError("read only")
+
+
 def _check_chains(source: sqlite3.Connection, target: psycopg.Connection[Any]) -> int:
     """The audit chain and every booklet's entry chain, as the target has them; returns how
     many booklets were checked. A problem names whether the source had it already."""
-    report = verify_chain_txn(PgTxn(target))
+    report = verify_chain_txn(_StreamingTxn(target))
     if not report.ok:
         raise MigrationRefused(f"the copied audit chain does not verify at event "
                                f"{report.first_broken_seq} ({report.reason}): rolled back")
-    booklets, problems = entry_chain_problems_txn(PgTxn(target))
+    booklets, problems = entry_chain_problems_txn(_StreamingTxn(target))
     if problems:
         _, in_source = entry_chain_problems_txn(source)
         where = "the source already has it" if in_source else "the source does not"
