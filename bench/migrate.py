@@ -22,7 +22,6 @@ import asyncio
 import json
 import os
 import shutil
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -92,18 +91,21 @@ def main() -> None:
     parser.add_argument("--booklets", type=int, default=200)
     parser.add_argument("--entries", type=int, default=50)
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    parser.add_argument("--site", type=Path, help="a work directory kept by an earlier run: "
+                        "migrate its installation again instead of making a new one")
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="secure-msg-bench-migrate-"))
+    work = args.site or Path(tempfile.mkdtemp(prefix="secure-msg-bench-migrate-"))
     cluster = PgCluster.start(durable=True)
     try:
-        server = start_server(work / "site")
-        try:
-            asyncio.run(populate(server, args.booklets, args.entries, work))
-        finally:
-            server.stop()
-        conn = sqlite3.connect(server.db_path)
+        if args.site:
+            server = ServerProcess(work / "site", work / "site" / "secure-msg.toml", {})
+        else:
+            server = start_server(work / "site")
+            try:
+                asyncio.run(populate(server, args.booklets, args.entries, work))
+            finally:
+                server.stop()
         size = sum(p.stat().st_size for p in server.db_files())
-        conn.close()
         dsn = cluster.create_database("target")
         started = time.monotonic()
         done = _cli(server, "admin", "migrate-to-postgresql", env={DATABASE_URL_ENV: dsn})
@@ -113,7 +115,7 @@ def main() -> None:
         print(f"the whole command: {wall:.1f} s wall")
     finally:
         cluster.stop()
-        if args.keep:
+        if args.keep or args.site:
             print(f"kept {work}")
         else:
             shutil.rmtree(work, ignore_errors=True)
