@@ -399,3 +399,33 @@ def test_a_broken_entry_chain_is_not_copied(
     assert f"booklet {booklet.hex()}: entry {seq}: the stored hash is not the envelope's" in err
     assert "the source already has it" in err
     assert _target_state(dsn) == {}
+
+
+def test_an_empty_target_at_an_older_schema_is_brought_up_and_filled(
+    site: Site, empty_database: Callable[[], str], migrate: Migrate,
+) -> None:
+    dsn = empty_database()
+    latest = len(migrations.load_migrations())
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        migrations.migrate_postgresql(conn, target=latest - 1)
+    assert migrate(site.config, dsn) == (0, "")
+    with psycopg.connect(dsn) as conn:
+        assert conn.execute("SELECT MAX(version) FROM schema_version").fetchone() == (latest,)
+    assert _target_state(dsn)["audit_events"] == site.counts["audit_events"]
+
+
+def test_a_target_config_with_other_keys_is_refused(
+    site: Site, tmp_path: Path, empty_database: Callable[[], str],
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The copied PII columns open only with the source's keys: a target config whose keys
+    differ is a configuration error, before anything is copied."""
+    pg_config = _pg_config(tmp_path, site)
+    (tmp_path / "pg" / "keys" / "at-rest.key").write_bytes(os.urandom(32))
+    dsn = empty_database()
+    monkeypatch.setenv(DATABASE_URL_ENV, dsn)
+    code = main(["admin", "migrate-to-postgresql", "--config", str(site.config),
+                 "--target-config", str(pg_config)])
+    assert code == 2
+    assert "must be a copy of" in capsys.readouterr().err
+    assert _target_state(dsn) == {}

@@ -164,7 +164,8 @@ def copy_to_postgresql(source: sqlite3.Connection, dsn: str, copy_blobs: BlobCop
             with target:
                 counts, blobs, booklets, checking = _copy_in_one_transaction(
                     source, target, tables, version, copy_blobs, batch)
-        except psycopg.Error as exc:
+        except (psycopg.Error, sqlite3.Error, OSError) as exc:
+            # a value PostgreSQL refuses, a lost connection, an unreadable source or blob file
             raise MigrationRefused(f"the copy failed and was rolled back, the target is as it "
                                    f"was: {type(exc).__name__}: {redact(str(exc), dsn)}"
                                    ) from None
