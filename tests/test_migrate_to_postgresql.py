@@ -429,3 +429,22 @@ def test_a_target_config_with_other_keys_is_refused(
     assert code == 2
     assert "must be a copy of" in capsys.readouterr().err
     assert _target_state(dsn) == {}
+
+
+def test_a_writer_holding_the_source_is_refused(
+    site: Site, empty_database: Callable[[], str], migrate: Migrate,
+) -> None:
+    """Another process in a write transaction on the source (an admin command, a server whose
+    lock file is gone): the copy cannot take SQLite's write lock, so it refuses rather than
+    copy a snapshot that write would leave behind."""
+    writer = sqlite3.connect(site.db_path, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    try:
+        dsn = empty_database()
+        code, err = migrate(site.config, dsn)
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    assert code == 1
+    assert "another process is writing to the SQLite database" in err
+    assert _target_state(dsn) == {}
