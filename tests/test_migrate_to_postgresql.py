@@ -448,3 +448,20 @@ def test_a_writer_holding_the_source_is_refused(
     assert code == 1
     assert "another process is writing to the SQLite database" in err
     assert _target_state(dsn) == {}
+
+
+@pytest.mark.parametrize("damage", ["missing", "altered"])
+def test_a_blob_file_that_is_not_its_row_is_refused(
+    site: Site, empty_database: Callable[[], str], migrate: Migrate, damage: str,
+) -> None:
+    [blob] = [p for p in (site.workdir / "var" / "blobs").rglob("*") if p.is_file()]
+    if damage == "missing":
+        blob.unlink()
+    else:
+        data = blob.read_bytes()
+        blob.write_bytes(data[:-1] + bytes([data[-1] ^ 0xFF]))
+    dsn = empty_database()
+    code, err = migrate(site.config, dsn)
+    assert code == 1
+    assert f"the blob file {blob}" in err
+    assert _target_state(dsn) == {}
