@@ -17,6 +17,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,7 @@ from secure_msg.client import Client, Profile
 from secure_msg.client.attachments import attachments_of, post_files, save_file
 from secure_msg.crypto import keys
 from secure_msg.storage import migrations
+from secure_msg.storage.blob_copy import BlobRef
 from secure_msg.storage.db import DATABASE_URL_ENV
 from secure_msg.testing.pg_cluster import PgCluster
 from secure_msg.testing.server_process import ServerProcess, start_server, write_test_config
@@ -465,3 +467,26 @@ def test_a_blob_file_that_is_not_its_row_is_refused(
     assert code == 1
     assert f"the blob file {blob}" in err
     assert _target_state(dsn) == {}
+
+
+def test_the_roles_idle_timeout_does_not_cut_the_copy_short(
+    site: Site, empty_database: Callable[[], str], migrate: Migrate,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """docs/operations.md suggests idle_in_transaction_session_timeout for the app's role; the
+    copy's one transaction sits idle while blob files are copied (here: slowly), and must not
+    be ended by it."""
+    from secure_msg.services import postgresql_migration
+
+    dsn = empty_database()
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        name = conn.info.dbname
+        conn.execute(f"ALTER DATABASE \"{name}\" SET idle_in_transaction_session_timeout = '1s'")
+    copy = postgresql_migration.copy_blobs
+
+    def slow_copy(source: Path, dest: Path, blobs: list[BlobRef]) -> int:
+        time.sleep(2)
+        return copy(source, dest, blobs)
+
+    monkeypatch.setattr(postgresql_migration, "copy_blobs", slow_copy)
+    assert migrate(site.config, dsn) == (0, "")

@@ -206,6 +206,10 @@ def _copy_in_one_transaction(
     with target.transaction():
         # App processes already running on the target write only after our COMMIT.
         target.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+        # The role's limits are for the app's short transactions (docs/operations.md suggests
+        # idle_in_transaction_session_timeout): this one is long, and idle while blobs copy.
+        target.execute("SET LOCAL statement_timeout = 0")
+        target.execute("SET LOCAL idle_in_transaction_session_timeout = 0")
         _require_empty(target, list(tables), version)
         migrations.migrate_postgresql(target)  # nested: each file a savepoint of ours
         if migrations.current_version_postgresql(target) != version:
