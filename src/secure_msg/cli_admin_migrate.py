@@ -7,8 +7,9 @@ database (docs/operations.md, "Moving from SQLite to PostgreSQL").
 The DSN comes from the environment only (it may hold a password, and a command line is seen by
 every user of the machine in `ps`); it is never printed. The server must be stopped: refused
 while any process holds an outbox owner lock beside the database (channels/claim_owner.py),
-and the copy itself holds SQLite's write lock. Exit 0 once copied and verified, 1 when refused
-or the check failed (the target is then as it was), 2 on a configuration error.
+and the copy itself holds SQLite's write lock. Exit 0 once copied and verified; 1 when refused
+or a check failed (before COMMIT: the target is then as it was; the audit check after COMMIT
+says to drop it); 2 on a configuration error.
 """
 
 from __future__ import annotations
