@@ -21,10 +21,15 @@ the Python client, authors in turn, 2 KiB envelopes), then
    listeners (live events across processes are not on main yet);
 2. read: the same number of connections reading the newest page of 50 entries of a random
    booklet (`GET /api/booklets/{id}/entries?before=…&limit=50`, the therapist's bearer token)
-   of the booklets just written (≈ 150-250 entries each), closed loop.
-Both run by bench/fixed_rate.c in its closed-loop mode (the Python load generator costs the
+   of the booklets just written (≈ 150-250 entries each), closed loop;
+3. paced (`ingest_paced`, `read_paced`): one more booklet's chain posted on one connection at
+   20/s for 5 s, then page reads at 20/s on four connections, through the first process (the
+   other idles), latency from each request's due time; CPU per request less the processes'
+   idle CPU over 2 s just before. What a county's peak hour (< 1 post and ≈ 6 reads a second,
+   docs/capacity.md) costs per request: one write per commit, nothing queued.
+1 and 2 run by bench/fixed_rate.c in its closed-loop mode (the Python load generator costs the
 server a large part of a core on this 2-core machine); with two processes, one instance per
-port. The first `--warmup` seconds are not counted.
+port; the first `--warmup` seconds are not counted. 3 by its open loop.
 
 Measured over the counted window: req/s, p50/p99 (from each request's send), the app processes'
 CPU (/proc, user + system, all threads) per request, the database's CPU per request (PostgreSQL:
@@ -71,6 +76,9 @@ BENCH = Path(__file__).parent
 PAGE = 50
 BARE_BODY = os.urandom(ingest.ENVELOPE_BYTES)
 EXPECTED_PEAK = 1600  # req/s to seal entries for; chains that run out are reported
+PACED_RATE = 20.0  # posts, then reads, per second in the paced phase (one chain: one at a time)
+PACED_S = 5.0
+IDLE_S = 2.0
 
 
 # --- the machine and the database server, from /proc ------------------------------------------
@@ -298,6 +306,53 @@ def closed_loop(binary: Path, loads: list[Load], warmup: float, seconds: float,
     return figures
 
 
+def paced(binary: Path, port: int, connections: int, requests: list[bytes], rate: float,
+          idle: tuple[Snapshot, Snapshot], meters: Meters) -> dict[str, Any]:
+    """fixed_rate.c's open loop at `rate`/s: latency from each request's due time; CPU per
+    request less what the processes burn idle (`idle`: two snapshots with no load between)."""
+    if meters.sampler is not None:
+        meters.sampler.reset()
+    before = meters.snapshot()
+    out = subprocess.run([str(binary), str(port), f"{rate:g}", str(connections)],
+                         input=b"".join(r + b"\x1e\n" for r in requests),
+                         capture_output=True, check=True)
+    after = meters.snapshot()
+    lock_share = meters.sampler.share() if meters.sampler is not None else None
+    lines = out.stdout.decode().splitlines()
+    if not lines or lines[-1] != "done":
+        raise RuntimeError(f"fixed_rate did not finish: {out.stderr.decode()[:300]}")
+    latencies = []
+    for line in lines[:-1]:
+        status, micros = line.split()
+        if not status.startswith("2"):
+            raise RuntimeError(f"a request got {status}")
+        latencies.append(int(micros) / 1e6)
+    wall = after["wall"] - before["wall"]
+    idle_wall = idle[1]["wall"] - idle[0]["wall"]
+    n = len(requests)  # the warm-up requests cost CPU inside the window too
+    q = statistics.quantiles(latencies, n=100)
+
+    def per_request(key: str) -> float:
+        idle_rate = (idle[1][key] - idle[0][key]) / idle_wall
+        return round(1000 * (after[key] - before[key] - idle_rate * wall) / n, 3)
+
+    figures: dict[str, Any] = {
+        "rate": rate, "requests": n, "p50_ms": round(q[49] * 1000, 2),
+        "p99_ms": round(q[98] * 1000, 2), "app_cpu_ms_per_request": per_request("app"),
+        "loadavg_1m": float(Path("/proc/loadavg").read_text().split()[0]),
+    }
+    if "db" in after:
+        figures["db_cpu_ms_per_request"] = per_request("db")
+    commits = after["commits"] - before["commits"]
+    if commits:
+        jobs = after["write_jobs"] - before["write_jobs"]
+        figures |= {"commits": int(commits), "writes_per_commit": round(jobs / commits, 2)}
+        if lock_share is not None:
+            figures |= {"write_lock_held": round(lock_share, 3),
+                        "write_txn_ms": round(1000 * lock_share * wall / commits, 3)}
+    return figures
+
+
 # --- the configurations -----------------------------------------------------------------------
 
 def _start(workdir: Path, processes: int, env: dict[str, str] | None) -> list[ServerProcess]:
@@ -363,7 +418,8 @@ class Run:
 
     @property
     def per_booklet(self) -> int:
-        return int(EXPECTED_PEAK * (self.warmup + self.seconds + 0.5) / self.clients) + 2
+        closed = int(EXPECTED_PEAK * (self.warmup + self.seconds + 0.5) / self.clients) + 2
+        return max(closed, int(PACED_RATE * PACED_S) + 2)
 
     @property
     def reads(self) -> int:
@@ -383,7 +439,10 @@ class Run:
             servers = _start(workdir, processes, env)
             try:
                 started = time.perf_counter()
-                fixture = asyncio.run(_fixture(servers[0], self.clients, self.per_booklet))
+                # One booklet more than connections: its chain is posted at a modest rate
+                # at the end (the per-request costs a county's peak hour sees).
+                fixture = asyncio.run(_fixture(servers[0], self.clients + 1, self.per_booklet))
+                solo = fixture.chains.pop()
                 set_up_s = time.perf_counter() - started
                 if env is not None:
                     sampler = LockSampler(env[DATABASE_URL_ENV])
@@ -406,6 +465,7 @@ class Run:
                 read_figures = closed_loop(
                     self.binary, _read_loads(ports, self.clients, self.reads, path, token),
                     self.warmup, self.seconds, meters)
+                paced_figures = self._paced(servers[0], solo, path, token, meters)
             finally:
                 if sampler is not None:
                     sampler.close()
@@ -422,7 +482,25 @@ class Run:
                   "set_up_s": round(set_up_s, 1)}
         return [{"benchmark": "ingest", **common, "request_body_bytes": fixture.body_bytes,
                  **ingest_figures},
-                {"benchmark": "read", **common, **read_figures}]
+                {"benchmark": "read", **common, **read_figures},
+                {"benchmark": "ingest_paced", **common, **paced_figures[0]},
+                {"benchmark": "read_paced", **common, **paced_figures[1]}]
+
+    def _paced(self, server: ServerProcess, solo: ingest.Chain, path: Any, token: str,
+               meters: Meters) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Posts of one chain on one connection, then page reads on four, at PACED_RATE/s
+        through one process (the other, if any, idles), after IDLE_S of no load."""
+        port = int(server.base_url.rsplit(":", 1)[1])
+        idle0 = meters.snapshot()
+        time.sleep(IDLE_S)
+        idle = (idle0, meters.snapshot())
+        count = int(PACED_RATE * PACED_S)
+        posts = [_post(port, f"/api/booklets/{solo.booklet_id}/entries", *body)
+                 for body in solo.bodies[:count + 1]]
+        posted = paced(self.binary, port, 1, posts, PACED_RATE, idle, meters)
+        reads = [_get(port, path(), token) for _ in range(count + 4)]
+        read = paced(self.binary, port, 4, reads, PACED_RATE, idle, meters)
+        return posted, read
 
     def bare(self, round_no: int) -> list[dict[str, Any]]:
         results = []
