@@ -37,7 +37,9 @@ the cluster's postmaster and every child, user + system, plus the postmaster's r
 less this bench's own lock-sampling backend; SQLite: inside the app process, so none separate),
 writes per commit and commits (the servers' /metrics), the share of time the writers'
 advisory lock (storage/pg_db.py WRITE_LOCK) is held (sampled from pg_locks every 5 ms), and the
-machine's busy and steal share (/proc/stat) and load average.
+machine's busy and steal share (/proc/stat) and load average; on PostgreSQL also the bytes of
+database (pg_database_size) and of WAL (its position) per entry over the ingest window and per
+page read over the read window.
 Configurations run in a different order each round (interleaved), `bare` right after `sqlite`.
 """
 
@@ -154,6 +156,25 @@ class LockSampler:
         self.conn.close()
 
 
+def pg_volume(dsn: str) -> dict[str, int]:
+    """The database's size, the cluster's WAL position (bytes) and the entries stored."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT pg_database_size(current_database()),"
+            " pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint,"
+            " (SELECT count(*) FROM entries), (SELECT count(*) FROM audit_events)").fetchone()
+    assert row is not None
+    return {"db_bytes": int(row[0]), "wal_bytes": int(row[1]), "entries": int(row[2]),
+            "audit_events": int(row[3])}
+
+
+def volume_per(before: dict[str, int], after: dict[str, int], ops: int) -> dict[str, Any]:
+    """Bytes of database and of WAL per operation between two pg_volume readings."""
+    return {"ops_counted": ops,
+            "db_bytes_per_op": round((after["db_bytes"] - before["db_bytes"]) / ops),
+            "wal_bytes_per_op": round((after["wal_bytes"] - before["wal_bytes"]) / ops)}
+
+
 @dataclass
 class Meters:
     app_pids: list[int]
@@ -256,10 +277,12 @@ def _drive(binary: Path, loads: list[Load], warmup: float, seconds: float, meter
     return outputs, before, after, lock_share
 
 
-def _latencies(outputs: list[list[str]], lo_us: float, hi_us: float) -> tuple[list[float], int]:
-    """Latencies of the requests answered in [lo_us, hi_us) after t0; chains that ran out."""
+def _latencies(outputs: list[list[str]], lo_us: float, hi_us: float
+               ) -> tuple[list[float], int, int]:
+    """Latencies of the requests answered in [lo_us, hi_us) after t0; chains that ran out;
+    requests answered in all (warm-up requests not included)."""
     latencies: list[float] = []
-    exhausted = 0
+    exhausted = answered = 0
     for lines in outputs:
         if len(lines) < 2 or lines[-1] != "done":
             raise RuntimeError("fixed_rate did not finish")
@@ -268,16 +291,18 @@ def _latencies(outputs: list[list[str]], lo_us: float, hi_us: float) -> tuple[li
             status, latency_us, at_us = line.split()
             if not status.startswith("2"):
                 raise RuntimeError(f"a request got {status}")
+            answered += 1
             if lo_us <= float(at_us) < hi_us:
                 latencies.append(int(latency_us) / 1e6)
-    return latencies, exhausted
+    return latencies, exhausted, answered
 
 
 def closed_loop(binary: Path, loads: list[Load], warmup: float, seconds: float,
                 meters: Meters) -> dict[str, Any]:
     """Run the loads at once; the figures over [warmup, warmup + seconds]."""
     outputs, before, after, lock_share = _drive(binary, loads, warmup, seconds, meters)
-    latencies, exhausted = _latencies(outputs, warmup * 1e6, (warmup + seconds) * 1e6)
+    latencies, exhausted, answered = _latencies(outputs, warmup * 1e6,
+                                                (warmup + seconds) * 1e6)
     wall = after["wall"] - before["wall"]
     q = statistics.quantiles(latencies, n=100)
     n = len(latencies)
@@ -291,6 +316,7 @@ def closed_loop(binary: Path, loads: list[Load], warmup: float, seconds: float,
         "host_steal": round((after["host_steal"] - before["host_steal"]) / host_total, 3),
         "loadavg_1m": float(Path("/proc/loadavg").read_text().split()[0]),
         "chains_exhausted": exhausted,
+        "answered_with_warmup": answered + sum(load.connections for load in loads),
     }
     if "db" in after:
         db = after["db"] - before["db"]
@@ -428,7 +454,7 @@ class Run:
     def full(self, config: str, round_no: int) -> list[dict[str, Any]]:
         processes = 2 if config == "pg2" else 1
         workdir = Path(tempfile.mkdtemp(prefix=f"secure-msg-bench-{config}-"))
-        env, cluster_cpu, sampler = None, None, None
+        env, cluster_cpu, sampler, dsn = None, None, None, None
         if config != "sqlite":
             assert self.cluster is not None
             dsn = self.cluster.create_database(f"{config}_r{round_no}")
@@ -444,13 +470,18 @@ class Run:
                 fixture = asyncio.run(_fixture(servers[0], self.clients + 1, self.per_booklet))
                 solo = fixture.chains.pop()
                 set_up_s = time.perf_counter() - started
-                if env is not None:
-                    sampler = LockSampler(env[DATABASE_URL_ENV])
+                if dsn is not None:
+                    sampler = LockSampler(dsn)
                 meters = Meters([s.process.pid for s in servers if s.process is not None],
                                 cluster_cpu, sampler, [s.url("/metrics") for s in servers])
+                volume0 = pg_volume(dsn) if dsn else None
                 ingest_figures = closed_loop(
                     self.binary, _ingest_loads(servers, fixture.chains), self.warmup,
                     self.seconds, meters)
+                volume1 = pg_volume(dsn) if dsn else None
+                if volume0 and volume1:
+                    ingest_figures |= volume_per(volume0, volume1,
+                                                 volume1["entries"] - volume0["entries"])
                 token = fixture.people[0].api.token or ""
                 heads = {c.booklet_id: _head(servers[0], c.booklet_id, token)
                          for c in fixture.chains}
@@ -465,6 +496,10 @@ class Run:
                 read_figures = closed_loop(
                     self.binary, _read_loads(ports, self.clients, self.reads, path, token),
                     self.warmup, self.seconds, meters)
+                if dsn and volume1:
+                    time.sleep(1.0)  # the access log's audit batch (0.1 s) is written
+                    read_figures |= volume_per(volume1, pg_volume(dsn),
+                                               read_figures["answered_with_warmup"])
                 paced_figures = self._paced(servers[0], solo, path, token, meters)
             finally:
                 if sampler is not None:
