@@ -546,7 +546,7 @@ class Run:
             try:
                 assert server.stdout is not None
                 port = json.loads(server.stdout.readline())["port"]
-                count = int(3500 * (self.warmup + self.seconds + 0.5)) + self.clients
+                count = int(6000 * (self.warmup + self.seconds + 0.5)) + self.clients
                 load = Load(port, self.clients,
                             [_post(port, "/ingest", None, BARE_BODY) for _ in range(count)])
                 figures = closed_loop(self.binary, [load], self.warmup, self.seconds,
