@@ -97,13 +97,15 @@ class LoginLimits:
         process or another, cannot both pass a full count."""
         slots = self._slots(purpose, login, client)
 
-        def run(logs: Logs) -> list[tuple[_Slot, float]]:
+        def run(logs: Logs) -> list[tuple[_Slot, float]] | int:
             waits = [w for s in slots if (w := s.limiter.retry_after(logs, s.key)) is not None]
-            if waits:
-                raise RateLimited(max(waits),
-                                  "Too many failed attempts. Wait a moment and try again.")
+            if waits:  # returned, not raised: a refusal is no failed write
+                return max(waits)
             return [(s, s.limiter.fail(logs, s.key)) for s in slots]
-        return Attempt(self._book, await self._book.write(run))
+        held = await self._book.write(run)
+        if isinstance(held, int):
+            raise RateLimited(held, "Too many failed attempts. Wait a moment and try again.")
+        return Attempt(self._book, held)
 
     async def recovered(self, login: str, client: str) -> None:
         """A new password was set with the recovery key: the guesses at the old one no longer
