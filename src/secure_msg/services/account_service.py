@@ -441,9 +441,11 @@ async def recover(
     name's password failures (the way in for an owner whose name strangers locked)."""
     account = await _verify_login(deps, raw_login, recovery_auth_key, recovery=True,
                                   client=client)
+    # Before the new password, not after: it is the recovery key that was proven, and the
+    # answer then goes out as soon as the old sessions have ended.
+    await deps.limits.recovered(_limited_login(raw_login), client)
     token = await _set_password(deps, account, new, keep_token=None, action="account.recovered")
     assert token is not None
-    await deps.limits.recovered(_limited_login(raw_login), client)
     session = Session(account.id, account.role, deps.clock.now_ms() + deps.session_hours * HOUR_MS)
     return LoginResult(token, session, account, new.password_bundle)
 
