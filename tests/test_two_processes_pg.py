@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -27,8 +26,8 @@ import pytest
 from secure_msg.client import Client, ClientError, Profile
 from secure_msg.client.http import b64d
 from secure_msg.crypto import envelope
-from secure_msg.storage.db import DATABASE_URL_ENV
-from secure_msg.testing.server_process import ServerProcess, start_server
+from secure_msg.testing.server_pair import start_pair
+from secure_msg.testing.server_process import ServerProcess
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgresql]
 
@@ -46,21 +45,6 @@ def _run_cli(server: ServerProcess, *args: str) -> subprocess.CompletedProcess[s
 
 def _on(server: ServerProcess, link: str) -> str:
     return server.base_url + link[link.index("/enroll/"):]
-
-
-def _start_pair(tmp_path: Path, dsn: str) -> tuple[ServerProcess, ServerProcess]:
-    """Two processes on one database, with the same server keys (as two hosts behind a proxy
-    share them): a token or an invitation made through one is good on the other."""
-    env = {"SECURE_MSG_STORAGE_BACKEND": "postgresql", DATABASE_URL_ENV: dsn}
-    first = start_server(tmp_path / "a", env=env)
-    try:
-        (tmp_path / "b").mkdir()
-        shutil.copytree(first.keys_dir, tmp_path / "b" / "keys")
-        second = start_server(tmp_path / "b", env=env)
-    except BaseException:
-        first.stop()
-        raise
-    return first, second
 
 
 async def _poster(client: Client, booklet: str, name: str, acked: list[str],
@@ -93,7 +77,7 @@ def _chain_ids(entries: list[tuple[dict[str, object], envelope.OpenedEntry]]) ->
 async def test_concurrent_posts_through_two_processes_stay_ordered(
     tmp_path: Path, pg_database: Callable[[], str],
 ) -> None:
-    first, second = _start_pair(tmp_path, pg_database())
+    first, second = start_pair(tmp_path, pg_database())
     try:
         async with aiohttp.ClientSession() as http:
             invite = _run_cli(first, "admin", "invite", "--role", "therapist", "--name", "T",

@@ -63,7 +63,9 @@ from secure_msg.services.inbound_service import InboundLimits
 from secure_msg.services.live import EntryEvent, Hub
 from secure_msg.services.login_limits import LoginLimits, LoginLimitSettings
 from secure_msg.services.notice_service import NoticeDeps
+from secure_msg.services.rate_limit import FailureBook
 from secure_msg.services.retention_service import RetentionDeps, retention_rule
+from secure_msg.services.shared_limits import SharedFailures
 from secure_msg.storage.db import Database, open_database
 from secure_msg.web.context import CLOCK, CONFIG, RNG
 from secure_msg.web.metrics import Gauge
@@ -186,9 +188,9 @@ def _worker(cfg: Config, deps: NoticeDeps, settings: TwilioSettings | None) -> O
 
 
 def _account_deps(cfg: Config, db: Database, vault: Vault, clock: Clock, rng: Rng,
-                  hub: Hub) -> AccountDeps:
+                  hub: Hub, book: FailureBook) -> AccountDeps:
     a = cfg.accounts
-    limits = LoginLimits(clock, LoginLimitSettings(
+    limits = LoginLimits(book, LoginLimitSettings(
         per_name_and_client=a.login_max_failures, per_name=a.login_name_max_failures,
         per_client=a.client_max_failures, window_seconds=a.login_window_seconds))
     return AccountDeps(
@@ -209,7 +211,9 @@ def _blob_deps(cfg: Config, db: Database, clock: Clock, rng: Rng,
 
 def build(cfg: Config, db: Database, vault: Vault, clock: Clock, rng: Rng) -> Services:
     hub = Hub()
-    accounts = _account_deps(cfg, db, vault, clock, rng, hub)
+    # Failed attempts in the database: shared by every process, kept across restarts.
+    book = SharedFailures(db, clock, vault)
+    accounts = _account_deps(cfg, db, vault, clock, rng, hub, book)
     booklets = BookletDeps(db, vault, clock, rng, cfg.accounts.invitation_lifetime_days, hub)
     notices = _notice_deps(cfg, db, vault, clock, rng)
     fetch_audit = AuditBatcher(db)
@@ -223,9 +227,7 @@ def build(cfg: Config, db: Database, vault: Vault, clock: Clock, rng: Rng) -> Se
         notices=notices,
         appointments=AppointmentDeps(notices, cfg.appointments.late_cancellation_hours,
                                      cfg.appointments.count_late_cancellations, hub),
-        # The server is one process, so an in-memory limiter sees every webhook; several
-        # processes would need it in the database.
-        inbound_limits=InboundLimits(clock), replies=TWIML_REPLIES, hub=hub,
+        inbound_limits=InboundLimits(book), replies=TWIML_REPLIES, hub=hub,
         worker=_worker(cfg, notices, twilio_settings(cfg)),
         retention=RetentionDeps(notices, retention_rule(cfg.retention), hub=hub,
                                 blobs=functools.partial(blob_service.delete_booklet, blobs)),
