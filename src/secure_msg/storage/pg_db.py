@@ -53,6 +53,7 @@ from secure_msg.storage.db import (
     _read_outcome,
 )
 from secure_msg.storage.pg_txn import PgTxn, configure
+from secure_msg.storage.session_locks import SessionLocks
 
 log = get_logger(__name__)
 T = TypeVar("T")
@@ -234,6 +235,9 @@ class PgDatabase(QueuedDatabase):
 
     async def read_now(self, fn: TxnFn[T]) -> T:
         return await self.read(fn)
+
+    async def open_session_locks(self) -> SessionLocks:
+        return await SessionLocks.open(self._dsn)
 
     async def ping(self) -> bool:
         row = await self.read(lambda t: t.execute("SELECT 1").fetchone())
