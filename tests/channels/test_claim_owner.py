@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from secure_msg.channels.claim_owner import FileClaimOwner, owners_dir
+from secure_msg.services.process_locks import FileLeader
 
 from .conftest import OwnerProcess
 
@@ -56,3 +57,18 @@ def test_ids_are_checked_and_the_directory_is_private(tmp_path: Path) -> None:
     assert directory.stat().st_mode & 0o777 == 0o700
     assert (directory / f"{A}.lock").stat().st_mode & 0o777 == 0o600
     owner.close_now()
+
+
+async def test_a_file_leader_leads_alone(tmp_path: Path) -> None:
+    """The scheduler's leader among SQLite's processes: a flock beside the database (two open
+    files conflict even in one process, as two processes do); the next takes over on close."""
+    path = owners_dir(tmp_path / "secure-msg.db") / "leader.lock"
+    first, second = FileLeader(path), FileLeader(path)
+    assert await first.lead()
+    assert not await second.lead()
+    assert first.leading
+    assert not second.leading
+    await first.close()
+    assert await second.lead()
+    assert not await first.lead()
+    await second.close()

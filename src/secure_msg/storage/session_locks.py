@@ -75,6 +75,11 @@ class SessionLocks:
             raise
         return cls(dsn, conn, thread)
 
+    @property
+    def backend_pid(self) -> int | None:
+        """The server process of our session now (for operators and tests)."""
+        return self._conn.info.backend_pid if self._conn is not None else None
+
     async def _run(self, fn: Callable[[psycopg.Connection[Any]], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(
             self._thread, self._in_thread, fn)
