@@ -100,7 +100,10 @@ def _once_each(p: Practice, expected: int) -> None:
 async def test_both_send_and_each_notice_goes_once(
     practice_factory: Callable[..., Any], tmp_path: Path,
 ) -> None:
-    p: Practice = await practice_factory(rate=10)
+    # 5/s each: a process holds at most 10 claims (twice its rate), so when the scheduler
+    # queues 20 reminders at once, both processes must take some. A claim waits up to 2 s for
+    # its turn to send: the lease (the practice's 2 s) must outlast that, or it is taken again.
+    p: Practice = await practice_factory(rate=5, notices={"claim_lease_seconds": 30})
     peer = _peer(p, tmp_path)
     try:
         x = _day(7)

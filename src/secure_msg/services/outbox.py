@@ -32,8 +32,10 @@ OPTED_OUT = "opted-out"
 
 async def claim(deps: Core, now_ms: int, limit: int, lease_ms: int,
                 channels: list[str], owner: str | None = None) -> list[ClaimedNotice]:
-    """Lease up to `limit` due notices on the given channels to `owner`."""
-    return await deps.db.write(lambda t: store.claim_due_txn(
+    """Lease up to `limit` due notices on the given channels to `owner`. The claim locks its
+    rows (FOR UPDATE SKIP LOCKED on PostgreSQL): it need not wait for other processes' writes,
+    nor they for it."""
+    return await deps.db.write_row_locked(lambda t: store.claim_due_txn(
         t, deps.vault, now_ms, limit, lease_ms, channels, owner))
 
 

@@ -221,6 +221,12 @@ class Database(abc.ABC):
     async def close(self) -> None:
         """Finish queued writes, then close every connection; safe to call again."""
 
+    async def write_row_locked(self, fn: TxnFn[T]) -> T:
+        """Run `fn` in a write transaction that locks the rows it needs itself (`FOR UPDATE SKIP
+        LOCKED`) and touches no chain head: on PostgreSQL it does not take the writers' lock,
+        so other processes' writes need not wait for it. SQLite has one writer: `write`."""
+        return await self.write(fn)
+
     async def open_session_locks(self) -> SessionLocks | None:
         """A connection of its own for session-level advisory locks (storage/session_locks.py),
         on PostgreSQL; None on SQLite, whose processes share one machine (lock files)."""

@@ -168,6 +168,10 @@ class PgDatabase(QueuedDatabase):
         self.stats = WriterStats()
         self._closed = False
         self._closing: asyncio.Future[None] | None = None
+        # write_row_locked's connection (opened at first use) and thread.
+        self._row_locked: psycopg.Connection[Any] | None = None
+        self._row_locked_thread = ThreadPoolExecutor(max_workers=1,
+                                                     thread_name_prefix="db-row-locked")
         self._writer_task = asyncio.create_task(self._writer_loop(), name="db-writer")
 
     @classmethod
@@ -236,6 +240,22 @@ class PgDatabase(QueuedDatabase):
     async def read_now(self, fn: TxnFn[T]) -> T:
         return await self.read(fn)
 
+    async def write_row_locked(self, fn: TxnFn[T]) -> T:
+        """Its own transaction on a connection of its own (opened at first use), without the
+        writers' lock: `fn` must lock its rows itself and append to no chain (the outbox's
+        claim). Durable when it returns, as `write`."""
+        if self._closed:
+            raise RuntimeError("database is closed")
+
+        def run() -> T:
+            conn = self._row_locked
+            if conn is None:
+                conn = _connect(self._dsn)
+            self._row_locked = conn = _begin(conn, self._dsn, "BEGIN")
+            return _run_read(conn, fn)  # fn, then COMMIT (ROLLBACK if it raises)
+
+        return await asyncio.get_running_loop().run_in_executor(self._row_locked_thread, run)
+
     async def open_session_locks(self) -> SessionLocks:
         return await SessionLocks.open(self._dsn)
 
@@ -290,9 +310,16 @@ class PgDatabase(QueuedDatabase):
         loop = asyncio.get_running_loop()
         closing = [loop.run_in_executor(self._writer_thread, self._writer.close)]
         closing += [loop.run_in_executor(r.thread, r.conn.close) for r in self._readers]
+
+        def close_row_locked() -> None:
+            if self._row_locked is not None:
+                self._row_locked.close()
+
+        closing.append(loop.run_in_executor(self._row_locked_thread, close_row_locked))
         for future in closing:
             cancelled |= await _finish(future)
         self._writer_thread.shutdown(wait=False)
+        self._row_locked_thread.shutdown(wait=False)
         for reader in self._readers:
             reader.thread.shutdown(wait=False)
         if cancelled:
