@@ -17,6 +17,9 @@ SQLite's (storage/db.py), on psycopg 3's synchronous connections (docs/performan
   appends to the one audit chain, which orders all batches anyway; taken at BEGIN it costs no
   round trip, no job can forget it, and no lock is taken inside a job's savepoint (rolled
   back with it) or in two orders (no deadlock between processes).
+- `write_row_locked` (the outbox's claim): a transaction of its own on a connection of its
+  own, without `WRITE_LOCK`, for a function that locks the rows it takes (`FOR UPDATE SKIP
+  LOCKED`) and extends no chain: other processes' batches do not wait for it, nor it for them.
 - A small pool of reader connections, each with its own thread; a read function runs in one
   REPEATABLE READ READ ONLY transaction, so that its SELECTs see one snapshot, as in SQLite.
   `read_now` is `read`: there is no in-process database to look up without a round trip.
