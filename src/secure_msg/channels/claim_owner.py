@@ -48,6 +48,10 @@ class ClaimOwner(Protocol):
         """Forget owners that are gone, once their claims were released."""
         ...
 
+    async def keep_alive(self) -> None:
+        """Make sure our own liveness still holds (take it again if it was lost)."""
+        ...
+
     async def close(self) -> None:
         """Give up our own liveness (at shutdown; safe twice)."""
         ...
@@ -99,6 +103,9 @@ class FileClaimOwner:
         finally:
             os.close(fd)  # releases our lock too, if we took it
         return True
+
+    async def keep_alive(self) -> None:
+        """Nothing to do: a flock lasts as long as the process."""
 
     def sweep(self) -> None:
         """Remove the lock files of owners that are gone. Call it only once their claims were

@@ -212,6 +212,7 @@ class OutboxWorker:
         also forgets gone owners that hold nothing (done at start)."""
         if self.owner is None:
             return 0
+        await self.owner.keep_alive()
         owners = await outbox.claim_owners(self.core)
         gone = [o for o in owners if await self.owner.gone(o)]
         due = self.clock.now_ms() + int(self.settings.retry.reconcile_delay * 1000)

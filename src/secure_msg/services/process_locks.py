@@ -52,6 +52,11 @@ class PgClaimOwner:
     def sweep(self) -> None:
         """Nothing to remove: a gone owner's key is simply free."""
 
+    async def keep_alive(self) -> None:
+        """A round trip on our lock session: if the database dropped it (a restart), reconnect
+        and take our key again, so that peers stop seeing us gone within a second."""
+        await self.locks.check()
+
     async def close(self) -> None:
         await self.locks.close()
 
