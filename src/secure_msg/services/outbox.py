@@ -3,8 +3,8 @@ settle each with what happened. The worker that sends (channels/outbox.py) calls
 holds no SQL and no transaction of its own.
 
 A claim is a lease (`lease_ms`) held by one process (`owner`): if the process dies before
-settling, the lease expires, or a new process on the same machine that can prove the owner gone
-releases it at once (`release_claims`); either way the notice is claimed again and reconciled
+settling, the lease expires, or another process that can prove the owner gone (any machine on
+PostgreSQL, services/process_locks.py) releases it at once (`release_claims`); either way the notice is claimed again and reconciled
 with the provider before it is sent (invariant 5).
 """
 
