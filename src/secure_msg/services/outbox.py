@@ -4,8 +4,8 @@ holds no SQL and no transaction of its own.
 
 A claim is a lease (`lease_ms`) held by one process (`owner`): if the process dies before
 settling, the lease expires, or another process that can prove the owner gone (any machine on
-PostgreSQL, services/process_locks.py) releases it at once (`release_claims`); either way the notice is claimed again and reconciled
-with the provider before it is sent (invariant 5).
+PostgreSQL, services/process_locks.py) releases it at once (`release_claims`); either way
+the notice is claimed again and reconciled with the provider before it is sent (invariant 5).
 """
 
 from __future__ import annotations

@@ -114,12 +114,9 @@ class SessionLocks:
         self._held.add(key)
 
     async def try_lock(self, key: int) -> bool:
-        """Take `key` if free (reentrant: do not take a key twice); it stays ours until
-        `unlock` or until the connection breaks (watch `generation`)."""
+        """Take `key` if free (reentrant: do not take a key twice); it stays ours until the
+        connection closes or breaks (watch `generation`)."""
         return await self._run(lambda c: _try(c, key))
-
-    async def unlock(self, key: int) -> None:
-        await self._run(lambda c: c.execute("SELECT pg_advisory_unlock(%s::bigint)", (key,)))
 
     async def is_free(self, key: int) -> bool:
         """True when no session holds `key` (taken and given back at once to know). Never
