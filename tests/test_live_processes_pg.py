@@ -11,6 +11,7 @@ ended (pg_terminate_backend), and later events arrive.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Callable
@@ -179,7 +180,7 @@ async def test_listeners_connect_again_after_their_connections_are_ended(pair: P
         if len(listening) == 2:
             break
         assert time.monotonic() < deadline, "the listeners did not connect again"
-        time.sleep(0.05)
+        await asyncio.sleep(0.05)
     for n in range(3):  # the sender's first try finds its connection gone and makes a new one
         posted = await pair.therapist.post(pair.booklet, "note", text=f"jälkeen {n}")
         assert (await _event(ws))["seq"] == posted["seq"]

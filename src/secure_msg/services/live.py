@@ -1,7 +1,10 @@
-"""In-process fan-out of "new entry" events to connected members (WebSocket).
+"""Fan-out of "new entry" events to connected members (WebSocket), in every app process.
 
 Only ids and sequence numbers travel here, never envelopes: a client fetches the entry through the
-normal, access-checked API. One process only; scale-out would use PostgreSQL LISTEN/NOTIFY.
+normal, access-checked API. Each fan-out (a `Fanout`) is applied to this process's sockets and,
+when the hub has a `relay` (several processes on one PostgreSQL database), sent to the other
+processes, which `apply` it to theirs (services/live_bus.py, over LISTEN/NOTIFY). Observers (the
+new-entry pings) run in the process that made the change only. On SQLite there is no relay.
 
 Each socket holds a `Subscription` under its account and session. Services end them as soon as
 their reason to exist does: logout ends the session's, a password change or recovery the
