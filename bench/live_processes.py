@@ -10,7 +10,8 @@ LISTEN/NOTIFY (services/live_bus.py), the first's from its own hub.
 
 It then measures the two things a table polled with a cursor would cost instead, on the same
 cluster: LISTEN/NOTIFY alone (a `pg_notify` on one connection until another connection has it:
-the floor of the bus), and one poll that finds nothing new (`SELECT … WHERE id > cursor`
+the floor of the bus; then the same until a callback on an event loop has it, with an async
+listener on the loop and with a thread), and one poll that finds nothing new (`SELECT … WHERE id > cursor`
 on an indexed table of 10,000 events), which a poller pays on every tick whether anything
 happened or not. One JSON line per part.
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import statistics
 import tempfile
@@ -114,6 +116,76 @@ def notify_floor(dsn: str, events: int) -> dict[str, Any]:
             **_ms(latencies[10:])}
 
 
+async def listener_on_loop(dsn: str, events: int, *, threaded: bool) -> list[float]:
+    """`pg_notify` from another thread's connection until a callback on this event loop has
+    it: the listener as psycopg async on the loop (what storage/pg_notify.py does), or as a
+    sync connection in a thread of its own handing over with call_soon_threadsafe."""
+    import threading
+
+    loop = asyncio.get_running_loop()
+    arrived: asyncio.Queue[float] = asyncio.Queue()
+
+    def on_payload(_payload: str) -> None:
+        arrived.put_nowait(time.perf_counter())
+
+    stop = threading.Event()
+    listen_task: asyncio.Task[None] | None = None
+    thread: threading.Thread | None = None
+    aconn: psycopg.AsyncConnection[Any] | None = None
+    if threaded:
+        ready = threading.Event()
+
+        def listen() -> None:
+            with psycopg.connect(dsn, autocommit=True) as conn:
+                conn.execute("LISTEN bench")
+                ready.set()
+                while not stop.is_set():
+                    for n in conn.notifies(timeout=0.5):
+                        loop.call_soon_threadsafe(on_payload, n.payload)
+
+        thread = threading.Thread(target=listen)
+        thread.start()
+        await asyncio.to_thread(ready.wait)
+    else:
+        aconn = await psycopg.AsyncConnection.connect(dsn, autocommit=True)
+        await aconn.execute("LISTEN bench")
+
+        async def listen_async(conn: psycopg.AsyncConnection[Any]) -> None:
+            async for n in conn.notifies():
+                on_payload(n.payload)
+
+        listen_task = asyncio.create_task(listen_async(aconn))
+    sender = psycopg.connect(dsn, autocommit=True)
+    latencies = []
+    try:
+        for n in range(events + 10):
+            started = time.perf_counter()
+            await asyncio.to_thread(sender.execute, "SELECT pg_notify('bench', %s)", (str(n),))
+            latencies.append(await asyncio.wait_for(arrived.get(), 5) - started)
+    finally:
+        sender.close()
+        stop.set()
+        if thread is not None:
+            await asyncio.to_thread(thread.join)
+        if listen_task is not None:
+            listen_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listen_task
+        if aconn is not None:
+            await aconn.close()
+    return latencies[10:]
+
+
+async def listener_variants(dsn: str, events: int) -> dict[str, Any]:
+    """Both listeners, in alternating rounds (the machine's load falls on both alike)."""
+    results: dict[bool, list[float]] = {False: [], True: []}
+    for _ in range(4):
+        for threaded in (False, True):
+            results[threaded] += await listener_on_loop(dsn, events // 4, threaded=threaded)
+    return {"benchmark": "live_processes", "part": "listener_to_loop", "events": events,
+            "async_on_loop": _ms(results[False]), "thread_call_soon_threadsafe": _ms(results[True])}
+
+
 def poll_cost(dsn: str, polls: int) -> dict[str, Any]:
     """One empty poll of an events table by cursor: its round trip, and the server's CPU
     (EXPLAIN ANALYZE's execution time) per poll."""
@@ -152,6 +224,7 @@ def main() -> None:
                   flush=True)
         bare = cluster.create_database("bare")
         print(json.dumps(notify_floor(bare, args.events)), flush=True)
+        print(json.dumps(asyncio.run(listener_variants(bare, args.events))), flush=True)
         print(json.dumps(poll_cost(bare, 2000)), flush=True)
     finally:
         cluster.stop()
