@@ -9,11 +9,11 @@ the guardian has a live socket on each process. Per post it records when the pos
 LISTEN/NOTIFY (services/live_bus.py), the first's from its own hub.
 
 It then measures the two things a table polled with a cursor would cost instead, on the same
-cluster: LISTEN/NOTIFY alone (a `pg_notify` on one connection until another connection has it:
-the floor of the bus; then the same until a callback on an event loop has it, with an async
-listener on the loop and with a thread), and one poll that finds nothing new (`SELECT … WHERE id > cursor`
-on an indexed table of 10,000 events), which a poller pays on every tick whether anything
-happened or not. One JSON line per part.
+cluster: LISTEN/NOTIFY alone (a `pg_notify` on one connection until another connection has
+it: the floor of the bus; then until a callback on an event loop has it, with an async
+listener on the loop and with a thread), and one poll that finds nothing new (`SELECT … WHERE
+id > cursor` on an indexed table of 10,000 events), which a poller pays on every tick whether
+anything happened or not. One JSON line per part.
 """
 
 from __future__ import annotations

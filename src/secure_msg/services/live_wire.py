@@ -1,26 +1,35 @@
-"""The live hub's fan-outs as short text, for the other app processes (services/live_bus.py).
+"""The live hub's fan-outs as short sealed text, for the other app processes
+(services/live_bus.py).
 
-One fan-out is one or more payloads of space-separated fields:
+A fan-out is one or more bodies of space-separated fields, `<op> <fields…>`:
 
-    v1 <origin> <op> <fields…>
-
-- `origin`: the sending process's random id (base64url), so that a process skips its own.
-- `op` and its fields: `e` booklet seq kind author accounts (a new entry); `r` type booklet
-  accounts (grant, appointments, removed); `m` booklet account change accounts (a caregiver
-  joined or left); `b` booklet status accounts (closed); `s` account session (logged out);
-  `a` account keep reason (every session but `keep` ended, `-` for none); `x` account booklet
-  (removed from the booklet).
+- `e` booklet seq kind author accounts (a new entry); `r` type booklet accounts (grant,
+  appointments, removed); `m` booklet account change accounts (a caregiver joined or left); `b`
+  booklet status accounts (closed); `s` account session (logged out); `a` account keep reason
+  (every session but `keep` ended, `-` for none); `x` account booklet (removed from it).
 - Ids are base64url without padding; `accounts` is a comma-separated list (`-` when empty).
   Words (a reader event's type, a change, a status, a reason) come from fixed lists.
 
-Ids and sequence numbers only, as on the socket itself, never content: PostgreSQL shows a
-notification to any session that LISTENs on the channel. The one value beyond the socket's is a
-session's key, the SHA-256 of its token as the sessions table holds it, which does not log
-anybody in. A payload stays under MAX_PAYLOAD (PostgreSQL refuses 8000 bytes or more): a
-fan-out to more accounts than fit is split into several payloads, each with the same event.
+Ids and sequence numbers only, as on the socket itself, never content. Even so each body is
+sealed before it goes out, because PostgreSQL lets any role that may CONNECT to the database
+LISTEN and NOTIFY on any channel (and PUBLIC may CONNECT unless revoked): sealed, a listener
+learns nothing of who is in which booklet or posts when, and a sender without the server's
+keys cannot close someone's sockets or invent events. The payload is
 
-`decode` raises ValueError on anything else (a payload from another version, a bad field);
-the bus logs it and goes on.
+    v1 <origin> <counter> <base64url(AES-256-GCM(key, nonce = origin ‖ counter,
+                                                 "<time ms> <body>", AAD = LABEL))>
+
+- `origin`: the sending process's random 8-byte id (base64url), so that a process skips its
+  own; `counter`: that process's payload number, 4 bytes with the origin making a nonce that is
+  never used twice. A receiver refuses a counter it has seen from the origin (payloads of one
+  sender arrive in order) and a time more than MAX_AGE_MS away from its own: a payload
+  recorded by a listener cannot be played back.
+- The key is derived from the server's blind-index key (`live_key`): every process with the
+  same `keys/` has it.
+- A payload stays under MAX_PAYLOAD (PostgreSQL refuses 8000 bytes or more): a fan-out to more
+  accounts than fit in one body is split into several, each with the same event.
+
+`decode` and `Sealer.open` raise ValueError on anything else; the bus logs it and goes on.
 """
 
 from __future__ import annotations
@@ -28,7 +37,12 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from collections import OrderedDict
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from secure_msg.crypto.vault import Vault
 from secure_msg.model.booklet_lifecycle import BookletStatus
 from secure_msg.services.live import (
     END_REASONS,
@@ -46,8 +60,14 @@ from secure_msg.services.live import (
 
 VERSION = "v1"
 MAX_PAYLOAD = 7900  # bytes; PostgreSQL's limit is 8000, less a margin
+MAX_BODY = 5600  # characters: sealed and in base64url, with the head, under MAX_PAYLOAD
+MAX_AGE_MS = 60_000  # a payload's time may differ from the receiver's by this much
+LABEL = b"secure-msg/live/v1"
+ORIGIN_BYTES = 8
+_ORIGINS_KEPT = 4096  # senders whose last counter a receiver remembers
 MEMBER_CHANGES = ("joined", "withdrawn", "expired")
-_ID = re.compile(r"[A-Za-z0-9_-]{1,88}")  # up to 64 bytes
+_B64 = re.compile(r"[A-Za-z0-9_-]+")
+MAX_ID = 88  # characters: up to 64 bytes
 _INT = re.compile(r"(0|[1-9][0-9]{0,17})")
 
 
@@ -55,8 +75,8 @@ def encode_id(value: bytes) -> str:
     return base64.urlsafe_b64encode(value).rstrip(b"=").decode("ascii")
 
 
-def decode_id(text: str) -> bytes:
-    if not _ID.fullmatch(text):
+def decode_id(text: str, max_chars: int = MAX_ID) -> bytes:
+    if len(text) > max_chars or not _B64.fullmatch(text):
         raise ValueError("bad id")
     try:
         return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
@@ -96,31 +116,30 @@ def _deliver_fields(event: object) -> list[str]:
     raise TypeError(f"not a live event: {type(event).__name__}")
 
 
-def encode(origin: bytes, fanout: Fanout) -> list[str]:
-    """The payloads that carry `fanout` (one unless its accounts do not fit in one)."""
-    head = f"{VERSION} {encode_id(origin)}"
+def encode(fanout: Fanout) -> list[str]:
+    """The bodies that carry `fanout` (one unless its accounts do not fit in one)."""
     if isinstance(fanout, EndSession):
-        return [f"{head} s {encode_id(fanout.account_id)} {encode_id(fanout.session_key)}"]
+        return [f"s {encode_id(fanout.account_id)} {encode_id(fanout.session_key)}"]
     if isinstance(fanout, EndAccount):
         keep = "-" if fanout.keep is None else encode_id(fanout.keep)
-        return [f"{head} a {encode_id(fanout.account_id)} {keep} {fanout.reason}"]
+        return [f"a {encode_id(fanout.account_id)} {keep} {fanout.reason}"]
     if isinstance(fanout, MemberRemoved):
-        return [f"{head} x {encode_id(fanout.account_id)} {encode_id(fanout.booklet_id)}"]
-    prefix = " ".join([head, *_deliver_fields(fanout.event)]) + " "
-    room = MAX_PAYLOAD - len(prefix)
-    payloads: list[str] = []
+        return [f"x {encode_id(fanout.account_id)} {encode_id(fanout.booklet_id)}"]
+    prefix = " ".join(_deliver_fields(fanout.event)) + " "
+    room = MAX_BODY - len(prefix)
+    bodies: list[str] = []
     chunk: list[str] = []
     used = 0
     for account in fanout.accounts:
         text = encode_id(account)
         if chunk and used + 1 + len(text) > room:
-            payloads.append(prefix + ",".join(chunk))
+            bodies.append(prefix + ",".join(chunk))
             chunk, used = [], 0
         used += len(text) + (1 if chunk else 0)
         chunk.append(text)
-    if chunk or not payloads:
-        payloads.append(prefix + (",".join(chunk) or "-"))
-    return payloads
+    if chunk or not bodies:
+        bodies.append(prefix + (",".join(chunk) or "-"))
+    return bodies
 
 
 def origin_prefix(origin: bytes) -> str:
@@ -165,11 +184,63 @@ def _decode_fanout(op: str, f: list[str]) -> Fanout:
     raise ValueError("unknown operation")
 
 
-def decode(payload: str) -> tuple[bytes, Fanout]:
-    """(the sender's origin, the fan-out); ValueError when the payload is not one of ours."""
-    if len(payload) > MAX_PAYLOAD:
+def decode(body: str) -> Fanout:
+    """The fan-out a body says; ValueError when it is not one."""
+    if len(body) > MAX_BODY:
         raise ValueError("too long")
-    fields = payload.split(" ")
-    if len(fields) < 3 or fields[0] != VERSION:
-        raise ValueError("not a v1 payload")
-    return decode_id(fields[1]), _decode_fanout(fields[2], fields[3:])
+    fields = body.split(" ")
+    return _decode_fanout(fields[0], fields[1:])
+
+
+def live_key(vault: Vault) -> bytes:
+    """The payloads' key: HMAC-SHA256 under the blind-index key, as a PRF, of a label of its
+    own (the same in every process with the same keys/, and of no use for anything else)."""
+    return vault.blind_index("live.notify", "aes-256-gcm key v1")
+
+
+class Sealer:
+    """Seals this process's bodies and opens the other processes' payloads."""
+
+    def __init__(self, key: bytes, origin: bytes) -> None:
+        if len(origin) != ORIGIN_BYTES:
+            raise ValueError("an origin is 8 bytes")
+        self._aead = AESGCM(key)
+        self.origin = origin
+        self._counter = 0
+        self._last: OrderedDict[bytes, int] = OrderedDict()  # origin → last counter opened
+
+    def seal(self, body: str, now_ms: int) -> str:
+        self._counter += 1
+        if self._counter >= 1 << 32:  # never: 4 billion payloads from one process
+            raise RuntimeError("live payload counter exhausted; restart the process")
+        nonce = self.origin + self._counter.to_bytes(4, "big")
+        sealed = self._aead.encrypt(nonce, f"{now_ms} {body}".encode("ascii"), LABEL)
+        return f"{VERSION} {encode_id(self.origin)} {self._counter} {encode_id(sealed)}"
+
+    def open(self, payload: str, now_ms: int) -> tuple[bytes, Fanout]:
+        """(the sender's origin, the fan-out); ValueError when the payload is not a fresh one
+        sealed under our key."""
+        if len(payload) > MAX_PAYLOAD:
+            raise ValueError("too long")
+        fields = payload.split(" ")
+        if len(fields) != 4 or fields[0] != VERSION:
+            raise ValueError("not a v1 payload")
+        origin, counter = decode_id(fields[1]), _int(fields[2])
+        if len(origin) != ORIGIN_BYTES or not 0 < counter < 1 << 32:
+            raise ValueError("bad nonce")
+        try:
+            plain = self._aead.decrypt(origin + counter.to_bytes(4, "big"),
+                                       decode_id(fields[3], MAX_PAYLOAD), LABEL)
+        except InvalidTag:
+            raise ValueError("not sealed under our key") from None
+        if counter <= self._last.get(origin, 0):
+            raise ValueError("played back")
+        sent_ms, _, body = plain.decode("ascii").partition(" ")
+        if abs(now_ms - _int(sent_ms)) > MAX_AGE_MS:
+            raise ValueError("too old")
+        fanout = decode(body)
+        self._last[origin] = counter
+        self._last.move_to_end(origin)
+        if len(self._last) > _ORIGINS_KEPT:
+            self._last.popitem(last=False)
+        return origin, fanout

@@ -291,7 +291,7 @@ async def services_ctx(app: web.Application) -> AsyncIterator[None]:
         if orphans:
             log_event(log, logging.WARNING, "blobs.orphans_removed", count=orphans)
         # On PostgreSQL the hub's fan-outs reach the other processes' sockets too.
-        bus = await live_bus.start(s.hub, db, cfg.storage.backend)
+        bus = await live_bus.start(s.hub, db, cfg.storage.backend, vault)
         try:
             async with _running(s):
                 yield
