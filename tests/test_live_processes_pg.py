@@ -5,8 +5,9 @@ the first, a guardian's live socket (/api/live) is connected to the second. What
 process fans out reaches the second's socket through PostgreSQL LISTEN/NOTIFY
 (services/live_bus.py), at once, with the same ids as a socket on the first process gets:
 a new entry, a grant and a removal; a logout through the first closes the session's socket on
-the second (not at its 60 s recheck). The listeners connect again after their connections are
-ended (pg_terminate_backend), and later events arrive.
+the second (not at its 60 s recheck). A notification forged by another role on the database is
+refused. The listeners connect again after their connections are ended (pg_terminate_backend),
+and later events arrive.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import psycopg
 import pytest
 
 from secure_msg.client import Client, Profile
+from secure_msg.services import live_wire
 from secure_msg.testing.server_process import ServerProcess
 from secure_msg.testing.two_processes import on, run_cli, start_pair
 from secure_msg.web.live import SESSION_ENDED
@@ -160,6 +162,29 @@ def _live_backends(dsn: str) -> dict[int, str]:
             " AND application_name = 'secure-msg'"
             " AND (query LIKE 'LISTEN%%' OR query LIKE '%%pg_notify%%')").fetchall()
     return {int(pid): str(query) for pid, query in rows}
+
+
+async def test_a_forged_notification_is_refused(pair: Pair) -> None:
+    """Any role that may connect to the database may NOTIFY on the channel. What it sends
+    without the server's keys — here the clear text of "every session of the guardian ended",
+    and noise — is logged by both processes and changes nothing: her socket stays open and
+    hears the next post."""
+    ws = await pair.listen(pair.second, pair.guardian.profile.token)
+    await pair.settle(ws)
+    guardian = live_wire.encode_id(bytes.fromhex(pair.guardian.profile.account_id))
+    with psycopg.connect(pair.dsn, autocommit=True) as conn:
+        for payload in (f"v1 CQkJCQkJCQk a {guardian} - password-changed",
+                        f"v1 CQkJCQkJCQk 7 {guardian}", "\x01 nonsense"):
+            conn.execute("SELECT pg_notify('secure_msg_live', %s)", (payload,))
+    posted = await pair.therapist.post(pair.booklet, "note", text="hei")
+    assert await _event(ws) == {"type": "entry", "booklet_id": pair.booklet,
+                                "seq": posted["seq"], "kind": 2,
+                                "author_id": pair.therapist.profile.account_id}
+    await ws.close()
+    for server in (pair.first, pair.second):
+        log = server.log_path.read_text(encoding="utf-8")
+        assert log.count('"live.bad_payload"') == 3
+        assert guardian not in log
 
 
 async def test_listeners_connect_again_after_their_connections_are_ended(pair: Pair) -> None:
