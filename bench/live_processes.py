@@ -33,7 +33,8 @@ import psycopg
 
 from secure_msg.client import Client, Profile
 from secure_msg.testing.pg_cluster import PgCluster
-from secure_msg.testing.two_processes import on, run_cli, start_pair
+from secure_msg.testing.server_pair import start_pair
+from secure_msg.testing.two_processes import on, run_cli
 
 PASSWORD = "correct horse battery staple"  # noqa: S105 (a throwaway test account)
 

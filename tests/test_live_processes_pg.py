@@ -26,8 +26,9 @@ import pytest
 
 from secure_msg.client import Client, Profile
 from secure_msg.services import live_wire
+from secure_msg.testing.server_pair import start_pair
 from secure_msg.testing.server_process import ServerProcess
-from secure_msg.testing.two_processes import on, run_cli, start_pair
+from secure_msg.testing.two_processes import on, run_cli
 from secure_msg.web.live import SESSION_ENDED
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgresql]
