@@ -216,6 +216,11 @@ class PgDatabase(QueuedDatabase):
             raise
         return cls(dsn, writer, thread, pool, max_batch)
 
+    @property
+    def dsn(self) -> str:
+        """For the live events' own connections (storage/pg_notify.py); never logged."""
+        return self._dsn
+
     async def write(self, fn: TxnFn[T], *, inline: bool = True) -> T:
         """As SQLite's; `inline` is moot: every function runs in the writer's thread."""
         if self._closed or self._writer_task.done():

@@ -46,6 +46,7 @@ from secure_msg.server_keys import load_vault
 from secure_msg.services import (
     blob_service,
     caregiver_membership,
+    live_bus,
     notice_service,
     retention_service,
     scheduler,
@@ -294,8 +295,14 @@ async def services_ctx(app: web.Application) -> AsyncIterator[None]:
         orphans = await blob_service.start(s.blobs)
         if orphans:
             log_event(log, logging.WARNING, "blobs.orphans_removed", count=orphans)
-        async with _running(s):
-            yield
+        # On PostgreSQL the hub's fan-outs reach the other processes' sockets too.
+        bus = await live_bus.start(s.hub, db, cfg.storage.backend, vault)
+        try:
+            async with _running(s):
+                yield
+        finally:
+            if bus is not None:
+                await bus.aclose()
     finally:
         await db.close()
 
