@@ -183,6 +183,13 @@ class PgBlobs:
         """The whole blob in memory: for tests and checks of small blobs only."""
         return b"".join([piece async for piece in self._stream(blob_id, 0, size)])
 
+    async def held(self) -> list[BlobKey]:
+        """(booklet id, blob id) of every blob with a committed part: for checks and tests."""
+        async with self._reads.connection() as conn:
+            cursor = await conn.execute(
+                "SELECT DISTINCT booklet_id, blob_id FROM blob_chunks ORDER BY 1, 2")
+            return [(r[0], r[1]) for r in await cursor.fetchall()]
+
     async def delete(self, blobs: Collection[BlobKey]) -> None:
         if blobs:
             async with self._reads.connection() as conn:
