@@ -63,6 +63,17 @@ _DELETE_ORPHANS = (
     " SELECT count(DISTINCT blob_id) FROM d")
 
 
+def _take(buffer: bytearray, n: int) -> tuple[bytes | bytearray, bytearray]:
+    """The first `n` bytes of `buffer`, and the rest: at most one copy of them (none when the
+    socket's reads filled the part exactly, as 64 KiB reads fill 1 MiB)."""
+    if len(buffer) == n:
+        return buffer, bytearray()
+    with memoryview(buffer) as view, view[:n] as head:
+        data = bytes(head)
+    del buffer[:n]
+    return data, buffer
+
+
 class BlobPartMissing(RuntimeError):
     """A part of a blob being downloaded is not there (deleted while it streamed)."""
 
@@ -140,9 +151,8 @@ class PgBlobs:
                 digest.update(chunk)
                 buffer += chunk
                 while len(buffer) >= part:
-                    await conn.execute(_INSERT, (blob_id, start, booklet_id, started,
-                                                 bytes(buffer[:part])))
-                    del buffer[:part]
+                    data, buffer = _take(buffer, part)
+                    await conn.execute(_INSERT, (blob_id, start, booklet_id, started, data))
                     start += part
             if buffer:
                 await conn.execute(_INSERT, (blob_id, start, booklet_id, started,
