@@ -526,3 +526,36 @@ async def test_a_purged_booklets_blobs_go_with_its_directory(
     assert await files(world) == [f"{other}/{kept}"]
     assert on_files(world) is False or not (blob_dir(world) / booklet).exists()
     assert await blob_service.delete_booklet(blobs, bytes.fromhex(booklet)) == 0
+
+
+async def test_downloads_answer_ranges_and_conditional_requests_on_either_store(
+        world: World, family: tuple[Client, Client, str]) -> None:
+    """What a FileResponse gives a client (a file on SQLite) the parts streamed from the
+    database give too (web/blob_response.py): a byte range as 206 with its Content-Range, the
+    last bytes, 416 past the end, and 304 for the ETag the first answer gave."""
+    therapist, mum, booklet = family
+    data = sealed(booklet, os.urandom(5000))
+    status, body = await upload(world, mum, booklet, data)
+    assert status == 201
+    blob = str(body["id"])
+    await mum.post(booklet, "note", text="liite", blob_ids=[blob])
+    url = f"/api/booklets/{booklet}/blobs/{blob}"
+    auth = {"Authorization": f"Bearer {therapist.profile.token}"}
+    async with world.http.get(url, headers=auth) as resp:
+        assert (resp.status, await resp.read()) == (200, data)
+        assert resp.headers["Accept-Ranges"] == "bytes"
+        etag = resp.headers["ETag"]
+    cases = [("bytes=10-99", 206, data[10:100], f"bytes 10-99/{len(data)}"),
+             ("bytes=-5", 206, data[-5:], f"bytes {len(data) - 5}-{len(data) - 1}/{len(data)}"),
+             (f"bytes={len(data) - 3}-", 206, data[-3:],
+              f"bytes {len(data) - 3}-{len(data) - 1}/{len(data)}"),
+             (f"bytes={len(data)}-", 416, b"", f"bytes */{len(data)}")]
+    for asked, status, part, content_range in cases:
+        async with world.http.get(url, headers={**auth, "Range": asked}) as resp:
+            got = (resp.status, await resp.read(), resp.headers.get("Content-Range"))
+        assert got == (status, part, content_range), asked
+        if status == 206:
+            assert resp.headers["Content-Type"] == "application/octet-stream"
+            assert resp.headers["Content-Disposition"] == "attachment"
+    async with world.http.get(url, headers={**auth, "If-None-Match": etag}) as resp:
+        assert (resp.status, await resp.read()) == (304, b"")
