@@ -85,10 +85,11 @@ class _Pool:
     """At most `size` connections in use; idle ones are kept. One left broken, in a
     transaction or mid-statement (a use that was cancelled) is closed, not reused."""
 
-    def __init__(self, dsn: str, size: int) -> None:
+    def __init__(self, dsn: str, size: int, settings: dict[str, str] | None = None) -> None:
         self._dsn = dsn
         self._slots = asyncio.Semaphore(size)
         self._idle: list[AsyncConn] = []
+        self._settings = settings or {}
 
     @contextlib.asynccontextmanager
     async def connection(self) -> AsyncIterator[AsyncConn]:
@@ -97,6 +98,8 @@ class _Pool:
             if conn is None or conn.closed or conn.broken:
                 conn = await psycopg.AsyncConnection.connect(
                     self._dsn, autocommit=True, application_name="secure-msg-blobs")
+                for name, value in self._settings.items():
+                    await conn.execute("SELECT set_config(%s, %s, false)", (name, value))
             try:
                 yield conn
             finally:
@@ -122,7 +125,11 @@ class PgBlobs:
         self._clock = clock
         self.orphan_age_ms = orphan_age_ms
         self.part_bytes = part_bytes
-        self._uploads = _Pool(dsn, UPLOAD_CONNECTIONS)
+        # An upload's transaction is idle between parts while a slow client sends: a role's
+        # idle_in_transaction_session_timeout (docs/operations.md suggests one for the writers)
+        # must not end it before the app's own upload timeout does.
+        self._uploads = _Pool(dsn, UPLOAD_CONNECTIONS, {
+            "idle_in_transaction_session_timeout": f"{orphan_age_ms}ms"})
         self._reads = _Pool(dsn, READ_CONNECTIONS)
         self._next_sweep_ms = 0
 
