@@ -200,3 +200,23 @@ async def test_an_upload_in_flight_does_not_hold_up_the_writer(
     assert (await asyncio.wait_for(upload, 10)).size == PART_BYTES + 2
     assert await store.read_all(blob, PART_BYTES + 2) == (await store.read_all(
         blob, PART_BYTES)) + b"xy"
+
+
+async def test_reads_and_deletes_go_on_after_the_database_dropped_the_idle_connections(
+        store: PgBlobs, sql: psycopg.Connection[Any]) -> None:
+    """A database restart (here: its sessions ended) breaks the pools' idle connections; the
+    next download, delete and upload use new ones instead of failing once each."""
+    booklet, blob = os.urandom(16), os.urandom(16)
+    data = os.urandom(PART_BYTES + 5)
+    await store.receive(booklet, blob, pieces(data), len(data))
+    assert await store.read_all(blob, len(data)) == data  # the read pool has connections now
+    ended = sql.execute(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+        " WHERE application_name = 'secure-msg-blobs'").fetchone()
+    assert ended is not None
+    assert ended[0] >= 2  # an upload's and a read's
+    await asyncio.sleep(0.1)
+    assert await store.read_all(blob, len(data)) == data
+    assert await store.delete_booklet(booklet) == 1
+    again = await store.receive(booklet, blob, pieces(data), len(data))  # uploads too
+    assert again.size == len(data)

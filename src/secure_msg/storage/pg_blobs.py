@@ -36,8 +36,8 @@ import asyncio
 import contextlib
 import functools
 import hashlib
-from collections.abc import AsyncIterable, AsyncIterator, Collection
-from typing import Any
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Collection
+from typing import Any, TypeVar
 
 import psycopg
 
@@ -79,6 +79,12 @@ class BlobPartMissing(RuntimeError):
 
 
 AsyncConn = psycopg.AsyncConnection[Any]
+T = TypeVar("T")
+
+
+async def _part_at(conn: AsyncConn, *, blob_id: bytes, pos: int) -> Any:
+    """The part that holds byte `pos` of the blob: (its first byte, its data), or None."""
+    return await (await conn.execute(_PART_AT, (blob_id, pos), binary=True)).fetchone()
 
 
 class _Pool:
@@ -110,6 +116,18 @@ class _Pool:
                     with contextlib.suppress(Exception):
                         await conn.close()
 
+    async def run(self, fn: Callable[[AsyncConn], Awaitable[T]]) -> T:
+        """`fn` on a pooled connection, and once more on a new one if that failed for the
+        connection's sake (the database restarted under the idle ones). Only for statements
+        that may run twice: reads and deletes."""
+        try:
+            async with self.connection() as conn:
+                return await fn(conn)
+        except psycopg.OperationalError:
+            await self.close()  # the other idle ones died with it
+        async with self.connection() as conn:
+            return await fn(conn)
+
     async def close(self) -> None:
         idle, self._idle = self._idle, []
         for conn in idle:
@@ -134,8 +152,10 @@ class PgBlobs:
         self._next_sweep_ms = 0
 
     async def _one(self, sql: str, params: tuple[Any, ...]) -> Any:
-        async with self._reads.connection() as conn:
-            row = await (await conn.execute(sql, params)).fetchone()
+        async def one(conn: AsyncConn) -> Any:
+            return await (await conn.execute(sql, params)).fetchone()
+
+        row = await self._reads.run(one)
         return row[0] if row else None
 
     async def start(self, known: KnownBlobs) -> int:
@@ -150,6 +170,9 @@ class PgBlobs:
         size = start = 0
         buffer = bytearray()
         part = self.part_bytes
+        # Idle connections the database dropped (a restart) are replaced now, before the
+        # first piece is taken from the client: after that there is no trying again.
+        await self._uploads.run(lambda conn: conn.execute("SELECT 1"))
         async with self._uploads.connection() as conn, conn.transaction():
             async for chunk in chunks:
                 size += len(chunk)
@@ -186,9 +209,7 @@ class PgBlobs:
         """Bytes [start, stop) of the blob, a part per query."""
         pos = start
         while pos < stop:
-            async with self._reads.connection() as conn:
-                cursor = await conn.execute(_PART_AT, (blob_id, pos), binary=True)
-                row = await cursor.fetchone()
+            row = await self._reads.run(functools.partial(_part_at, blob_id=blob_id, pos=pos))
             if row is None or row[0] + len(row[1]) <= pos:
                 raise BlobPartMissing("an attachment's part is missing")
             first, data = row[0], row[1]
@@ -202,15 +223,16 @@ class PgBlobs:
 
     async def held(self) -> list[BlobKey]:
         """(booklet id, blob id) of every blob with a committed part: for checks and tests."""
-        async with self._reads.connection() as conn:
-            cursor = await conn.execute(
-                "SELECT DISTINCT booklet_id, blob_id FROM blob_chunks ORDER BY 1, 2")
-            return [(r[0], r[1]) for r in await cursor.fetchall()]
+        async def held(conn: AsyncConn) -> list[Any]:
+            return await (await conn.execute(
+                "SELECT DISTINCT booklet_id, blob_id FROM blob_chunks ORDER BY 1, 2")).fetchall()
+
+        return [(r[0], r[1]) for r in await self._reads.run(held)]
 
     async def delete(self, blobs: Collection[BlobKey]) -> None:
         if blobs:
-            async with self._reads.connection() as conn:
-                await conn.execute(_DELETE, ([blob_id for _, blob_id in blobs],))
+            ids = [blob_id for _, blob_id in blobs]
+            await self._reads.run(lambda conn: conn.execute(_DELETE, (ids,)))
 
     async def delete_booklet(self, booklet_id: bytes) -> int:
         return int(await self._one(_DELETE_BOOKLET, (booklet_id,)) or 0)
