@@ -12,6 +12,7 @@ import pytest
 
 from secure_msg.client import blobs
 from secure_msg.services import retention_service
+from secure_msg.storage import booklet_lifecycle as lifecycle_store
 from secure_msg.storage.pg_blobs import PgBlobs
 from secure_msg.web.services import SERVICES
 
@@ -60,6 +61,8 @@ async def test_a_purge_deletes_the_booklets_parts_and_no_other(
     assert s.retention.blob_retry == set()
 
     assert await store.held() == [(bytes.fromhex(kept), kept_blob)]
+    assert await s.db.read(lambda conn: lifecycle_store.tables_naming_txn(
+        conn, bytes.fromhex(gone))) == []
     dump = await world.stored_bytes()
     assert _in(dump, gone_slices) == []
     assert _in(dump, kept_slices) == kept_slices
