@@ -220,3 +220,24 @@ async def test_reads_and_deletes_go_on_after_the_database_dropped_the_idle_conne
     assert await store.delete_booklet(booklet) == 1
     again = await store.receive(booklet, blob, pieces(data), len(data))  # uploads too
     assert again.size == len(data)
+
+
+async def test_a_slow_upload_outlives_a_short_idle_in_transaction_timeout(
+        store: PgBlobs, sql: psycopg.Connection[Any]) -> None:
+    """docs/operations.md suggests `idle_in_transaction_session_timeout` for the app's role; an
+    upload's transaction is idle whenever the phone is slow to send, and must not be ended by
+    it (the store sets its own, from the upload timeout, on its upload connections)."""
+    sql.execute("SELECT set_config('x.db', current_database(), false)")
+    sql.execute("DO $$ BEGIN EXECUTE format("
+                "'ALTER DATABASE %I SET idle_in_transaction_session_timeout = ''1s''',"
+                " current_setting('x.db')); END $$")
+
+    async def slow() -> AsyncIterator[bytes]:
+        yield os.urandom(PART_BYTES + 1)  # a part inserted: the transaction is open
+        await asyncio.sleep(2.5)
+        yield b"z"
+
+    blob = os.urandom(16)
+    got = await store.receive(os.urandom(16), blob, slow(), 2 * PART_BYTES)
+    assert got.size == PART_BYTES + 2
+    assert len(await store.read_all(blob, got.size)) == got.size

@@ -102,10 +102,7 @@ class _Pool:
         async with self._slots:
             conn = self._idle.pop() if self._idle else None
             if conn is None or conn.closed or conn.broken:
-                conn = await psycopg.AsyncConnection.connect(
-                    self._dsn, autocommit=True, application_name="secure-msg-blobs")
-                for name, value in self._settings.items():
-                    await conn.execute("SELECT set_config(%s, %s, false)", (name, value))
+                conn = await self._connect()
             try:
                 yield conn
             finally:
@@ -115,6 +112,17 @@ class _Pool:
                 else:
                     with contextlib.suppress(Exception):
                         await conn.close()
+
+    async def _connect(self) -> AsyncConn:
+        conn = await psycopg.AsyncConnection.connect(
+            self._dsn, autocommit=True, application_name="secure-msg-blobs")
+        try:
+            for name, value in self._settings.items():
+                await conn.execute("SELECT set_config(%s, %s, false)", (name, value))
+        except BaseException:
+            await conn.close()
+            raise
+        return conn
 
     async def run(self, fn: Callable[[AsyncConn], Awaitable[T]]) -> T:
         """`fn` on a pooled connection, and once more on a new one if that failed for the
