@@ -9,6 +9,7 @@ import asyncio
 import os
 import tracemalloc
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -17,6 +18,7 @@ import pytest
 from secure_msg.clock import FixedClock
 from secure_msg.errors import BlobTooLarge
 from secure_msg.storage import audit as audit_store
+from secure_msg.storage.blob_files import BlobFiles
 from secure_msg.storage.db import Database
 from secure_msg.storage.pg_blobs import PART_BYTES, PgBlobs
 from secure_msg.storage.txn import Txn
@@ -241,3 +243,18 @@ async def test_a_slow_upload_outlives_a_short_idle_in_transaction_timeout(
     got = await store.receive(os.urandom(16), blob, slow(), 2 * PART_BYTES)
     assert got.size == PART_BYTES + 2
     assert len(await store.read_all(blob, got.size)) == got.size
+
+
+async def test_a_blob_directorys_files_copy_in_with_put(
+        store: PgBlobs, tmp_path: Path) -> None:
+    """The entry point of `admin migrate-to-postgresql`: a file of a SQLite installation's blob
+    directory, read a piece at a time, stored whole and byte-identical (the same SHA-256 the
+    `blobs` row holds)."""
+    files = BlobFiles(tmp_path / "blobs")
+    files.prepare()
+    booklet, blob = os.urandom(16), os.urandom(16)
+    data = os.urandom(2 * PART_BYTES + 3)
+    written = await files.put(booklet, blob, pieces(data))
+    copied = await store.put(booklet, blob, files.read_chunks(booklet, blob))
+    assert (copied.size, copied.sha256) == (written.size, written.sha256)
+    assert await store.read_all(blob, copied.size) == data

@@ -26,7 +26,7 @@ import hashlib
 import os
 import re
 import shutil
-from collections.abc import AsyncIterable, Collection
+from collections.abc import AsyncIterable, AsyncIterator, Collection
 from pathlib import Path
 
 from secure_msg.errors import BlobTooLarge
@@ -83,6 +83,14 @@ class BlobFiles:
 
     async def close(self) -> None:
         return None
+
+    async def read_chunks(self, booklet_id: bytes, blob_id: bytes,
+                          piece: int = 1 << 20) -> AsyncIterator[bytes]:
+        """A stored blob's bytes, a piece at a time (a copy into another store:
+        `PgBlobs.put(booklet_id, blob_id, files.read_chunks(booklet_id, blob_id))`)."""
+        with self.path(booklet_id, blob_id).open("rb") as f:
+            while data := await asyncio.to_thread(f.read, piece):
+                yield data
 
     async def receive(self, booklet_id: bytes, blob_id: bytes, chunks: AsyncIterable[bytes],
                       limit: int) -> Received:
