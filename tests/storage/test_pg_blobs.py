@@ -6,6 +6,7 @@ never holding up the writer (the group commit every request waits on)."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import tracemalloc
 from collections.abc import AsyncIterator, Iterator
@@ -20,7 +21,7 @@ from secure_msg.errors import BlobTooLarge
 from secure_msg.storage import audit as audit_store
 from secure_msg.storage.blob_files import BlobFiles
 from secure_msg.storage.db import Database
-from secure_msg.storage.pg_blobs import PART_BYTES, PgBlobs
+from secure_msg.storage.pg_blobs import PART_BYTES, PgBlobs, put_parts
 from secure_msg.storage.txn import Txn
 
 pytestmark = pytest.mark.postgresql
@@ -258,3 +259,25 @@ async def test_a_blob_directorys_files_copy_in_with_put(
     copied = await store.put(booklet, blob, files.read_chunks(booklet, blob))
     assert (copied.size, copied.sha256) == (written.size, written.sha256)
     assert await store.read_all(blob, copied.size) == data
+
+
+def test_put_parts_writes_a_blob_inside_the_callers_transaction(
+        pg_dsn: str, sql: psycopg.Connection[Any]) -> None:
+    """The synchronous entry point for a copy that runs in one transaction of its own: the
+    parts are the caller's to commit or roll back."""
+    booklet, blob = os.urandom(16), os.urandom(16)
+    data = os.urandom(PART_BYTES + 77)
+    pieces_of = [data[i:i + PIECE] for i in range(0, len(data), PIECE)]
+    with psycopg.connect(pg_dsn) as conn:  # not autocommit: one open transaction
+        size, sha256 = put_parts(conn, booklet, blob, iter(pieces_of), 1)
+        conn.rollback()
+    assert parts(sql, blob) == []
+    with psycopg.connect(pg_dsn) as conn:
+        assert put_parts(conn, booklet, blob, iter(pieces_of), 1) == (size, sha256)
+        conn.commit()
+    assert (size, sha256) == (len(data), hashlib.sha256(data).digest())
+    assert parts(sql, blob) == [(0, PART_BYTES), (PART_BYTES, 77)]
+    stored = sql.execute("SELECT string_agg(data, ''::bytea ORDER BY start_byte)"
+                         " FROM blob_chunks WHERE blob_id = %s", (blob,)).fetchone()
+    assert stored is not None
+    assert stored[0] == data

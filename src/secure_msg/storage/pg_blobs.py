@@ -25,6 +25,10 @@ uploaded ciphertext, keyed by (blob id, the byte it starts at).
   connection, after the transaction that deleted the rows has committed (as the file store
   unlinks files then).
 
+Copying in a SQLite installation's blob directory (`admin migrate-to-postgresql`): `put_parts`
+on the copy's own connection, inside its transaction (synchronous, as that copy is), or the
+store's async `put`, which commits by itself; `BlobFiles.read_chunks` reads a file for either.
+
 PART_BYTES = 1 MiB by measurement (bench/blobs.py, docs/performance.md "Attachments"): past
 256 KiB the per-part round trip no longer shows, and 1 MiB keeps the rows of a 25 MiB blob
 at 26. Parts are sent and read in binary (no hex text of twice the size).
@@ -36,7 +40,14 @@ import asyncio
 import contextlib
 import functools
 import hashlib
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Collection
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Collection,
+    Iterable,
+)
 from typing import Any, TypeVar
 
 import psycopg
@@ -72,6 +83,28 @@ def _take(buffer: bytearray, n: int) -> tuple[bytes | bytearray, bytearray]:
         data = bytes(head)
     del buffer[:n]
     return data, buffer
+
+
+def put_parts(conn: psycopg.Connection[Any], booklet_id: bytes, blob_id: bytes,
+              chunks: Iterable[bytes], created_at_ms: int) -> tuple[int, bytes]:
+    """Insert a whole blob's parts on `conn`, in the transaction the caller has open and will
+    commit (`admin migrate-to-postgresql` copies a blob directory inside its copy's
+    transaction: a failure leaves the target empty). Streams: one part in memory at a time.
+    Returns (size, SHA-256) for the caller to check against the `blobs` row it copies."""
+    digest = hashlib.sha256()
+    size = start = 0
+    buffer = bytearray()
+    for chunk in chunks:
+        size += len(chunk)
+        digest.update(chunk)
+        buffer += chunk
+        while len(buffer) >= PART_BYTES:
+            data, buffer = _take(buffer, PART_BYTES)
+            conn.execute(_INSERT, (blob_id, start, booklet_id, created_at_ms, data))
+            start += PART_BYTES
+    if buffer:
+        conn.execute(_INSERT, (blob_id, start, booklet_id, created_at_ms, bytes(buffer)))
+    return size, digest.digest()
 
 
 class BlobPartMissing(RuntimeError):
