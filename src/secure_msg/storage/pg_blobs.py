@@ -1,7 +1,7 @@
 """Attachments' bytes in PostgreSQL (storage.backend = "postgresql"): the `BlobStore` of
 storage/blob_store.py that every app process on the database reaches (issue 18).
 
-A blob is a run of `blob_chunks` rows (schema 0015), each part at most PART_BYTES of the
+A blob is a run of `blob_chunks` rows (schema 0016), each part at most PART_BYTES of the
 uploaded ciphertext, keyed by (blob id, the byte it starts at).
 
 - Uploads stream: each part is inserted as soon as PART_BYTES have arrived, so at most one

@@ -1,5 +1,5 @@
--- 0015: attachments' bytes in the database, for PostgreSQL (issue 18; its twin,
--- postgresql/0015_blob_chunks.sql, says how). On SQLite blobs stay files in the blob
+-- 0016: attachments' bytes in the database, for PostgreSQL (issue 18; its twin,
+-- postgresql/0016_blob_chunks.sql, says how). On SQLite blobs stay files in the blob
 -- directory (storage/blob_files.py) and this table stays empty: it exists so that both
 -- dialects have the same tables and columns (tests/storage/test_migrations.py), and so that
 -- `admin migrate-to-postgresql` may copy every table of one into the other.

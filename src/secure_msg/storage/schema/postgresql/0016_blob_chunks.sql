@@ -1,4 +1,4 @@
--- 0015 (PostgreSQL): attachments' bytes in the database (issue 18), so that every app process
+-- 0016 (PostgreSQL): attachments' bytes in the database (issue 18), so that every app process
 -- on it reads every blob (storage/pg_blobs.py). A blob is stored as consecutive parts of at
 -- most [storage/pg_blobs.py] PART_BYTES each, written in a transaction of their own (not the
 -- writer's) and committed before the `blobs` row that names the blob; parts no row names
