@@ -18,6 +18,7 @@ from secure_msg.clock import ms_to_iso
 from secure_msg.config import load_config
 from secure_msg.model.audit import AuditEvent, ChainReport
 from secure_msg.services import audit_service
+from secure_msg.storage import migrations
 from secure_msg.storage.db import Database, open_database
 
 T = TypeVar("T")
@@ -38,7 +39,11 @@ def register(subparsers: Any) -> None:
     show = audit_sub.add_parser("show", help="list the newest events")
     show.add_argument("--limit", type=int, default=50, help="how many (default: %(default)s)")
     show.add_argument("--json", action="store_true", help="one JSON object per line")
-    for parser, handler in ((verify, cmd_audit_verify), (show, cmd_audit_show)):
+    migrate = admin_sub.add_parser(
+        "migrate", help="bring the database schema up to date and say its version (on "
+                        "PostgreSQL: run it as the schema's owner role)")
+    for parser, handler in ((verify, cmd_audit_verify), (show, cmd_audit_show),
+                            (migrate, cmd_migrate)):
         add_config_argument(parser)
         parser.set_defaults(handler=handler)
     for name, help_text, add_arguments, command in ADMIN_SUBCOMMANDS:
@@ -70,6 +75,17 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     print(f"audit chain BROKEN at event {report.first_broken_seq}: {report.reason} "
           f"({report.checked} events before it are intact)", file=sys.stderr)
     return 1
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    """Opening the database applies what is pending (as every command does); this one exists
+    so that a separate owner role can do it before the app's role, which may not change the
+    schema, starts (docs/operations.md, "Roles")."""
+    async def version(database: Database) -> int:
+        return await database.read(migrations.schema_version_txn)
+
+    print(f"database schema at version {with_database(args, version)}")
+    return 0
 
 
 def _event_dict(event: AuditEvent) -> dict[str, Any]:

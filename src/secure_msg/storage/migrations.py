@@ -26,8 +26,12 @@ from importlib.abc import Traversable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from secure_msg.errors import ConfigError
+
 if TYPE_CHECKING:
     import psycopg
+
+    from secure_msg.storage.txn import Txn
 
 SchemaDir = Traversable | Path
 Dialect = Literal["sqlite", "postgresql"]
@@ -124,18 +128,37 @@ def migrate_postgresql(
     """PostgreSQL's `migrate`: each pending file and its schema_version row in one transaction
     (DDL is transactional there), under an advisory lock so that two processes starting at
     once apply each file once. `conn` must be in autocommit mode."""
+    import psycopg  # an optional extra: only PostgreSQL's path needs it
+
     applied = []
     for migration in load_migrations(schema_dir, "postgresql"):
         if target is not None and migration.version > target:
             break
-        with conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
-            if migration.version <= current_version_postgresql(conn):
-                continue
-            # no parameters: psycopg sends the file as one simple query, several statements
-            conn.execute(migration.sql.encode())
-            conn.execute(
-                "INSERT INTO schema_version (version, name, applied_at_ms) VALUES (%s, %s, %s)",
-                (migration.version, migration.name, time.time_ns() // 1_000_000))
+        try:
+            with conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+                if migration.version <= current_version_postgresql(conn):
+                    continue
+                # no parameters: psycopg sends the file as one simple query, several statements
+                conn.execute(migration.sql.encode())
+                conn.execute(
+                    "INSERT INTO schema_version (version, name, applied_at_ms) "
+                    "VALUES (%s, %s, %s)",
+                    (migration.version, migration.name, time.time_ns() // 1_000_000))
+        except psycopg.errors.InsufficientPrivilege:
+            # A least-privilege app role (docs/operations.md, "Roles") may not change the
+            # schema: the owner role applies new versions first.
+            raise ConfigError(
+                "storage.backend",
+                f"the database schema is at version {current_version_postgresql(conn)} and "
+                f"this version of secure-msg needs {migration.version} or later, but its "
+                "database role may not change the schema: run `secure-msg admin migrate` "
+                "with the schema owner's connection string first") from None
         applied.append(migration.version)
     return applied
+
+
+def schema_version_txn(conn: Txn) -> int:
+    """The newest schema version applied (either backend)."""
+    row = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()
+    return int(row[0]) if row else 0
