@@ -14,10 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import shutil
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -27,8 +23,7 @@ import pytest
 from secure_msg.client import Client, ClientError, Profile
 from secure_msg.client.http import b64d
 from secure_msg.crypto import envelope
-from secure_msg.storage.db import DATABASE_URL_ENV
-from secure_msg.testing.server_process import ServerProcess, start_server
+from secure_msg.testing.server_pair import link_on, run_cli, start_pair
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgresql]
 
@@ -37,30 +32,8 @@ POSTS_EACH = 25
 POSTERS_PER_CLIENT = 2  # per (client, booklet): the same account posting twice at once too
 
 
-def _run_cli(server: ServerProcess, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "secure_msg", *args, "--config", str(server.config_path)],
-        capture_output=True, text=True, timeout=120, check=False,
-        env={**os.environ, **server.env})
-
-
-def _on(server: ServerProcess, link: str) -> str:
-    return server.base_url + link[link.index("/enroll/"):]
-
-
-def _start_pair(tmp_path: Path, dsn: str) -> tuple[ServerProcess, ServerProcess]:
-    """Two processes on one database, with the same server keys (as two hosts behind a proxy
-    share them): a token or an invitation made through one is good on the other."""
-    env = {"SECURE_MSG_STORAGE_BACKEND": "postgresql", DATABASE_URL_ENV: dsn}
-    first = start_server(tmp_path / "a", env=env)
-    try:
-        (tmp_path / "b").mkdir()
-        shutil.copytree(first.keys_dir, tmp_path / "b" / "keys")
-        second = start_server(tmp_path / "b", env=env)
-    except BaseException:
-        first.stop()
-        raise
-    return first, second
+# Shared with the other tests of several processes (secure_msg/testing/server_pair.py).
+_run_cli, _on, _start_pair = run_cli, link_on, start_pair
 
 
 async def _poster(client: Client, booklet: str, name: str, acked: list[str],
