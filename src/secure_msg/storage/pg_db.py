@@ -69,8 +69,24 @@ def dsn_from_env(env: Mapping[str, str] | None = None) -> str:
 def _connect(dsn: str) -> psycopg.Connection[Any]:
     # autocommit: psycopg opens no transaction by itself; we issue BEGIN/COMMIT (as db.py).
     conn = psycopg.connect(dsn, autocommit=True, application_name="secure-msg")
-    configure(conn)
+    try:
+        configure(conn)
+        _durable_commits(conn)
+    except BaseException:
+        conn.close()
+        raise
     return conn
+
+
+def _durable_commits(conn: psycopg.Connection[Any]) -> None:
+    """An acknowledged write survives a crash of the database server (invariant 5) only if
+    COMMIT waits for its WAL record to be written. `synchronous_commit = off` (a server's or a
+    role's default, for speed) answers first, and a kill -9 of the server loses the last
+    commits (tests/test_kill_9_pg.py): this session sets it back to on. Every other value
+    (on, local, remote_write, remote_apply) waits at least for the local WAL and is kept."""
+    if conn.execute("SHOW synchronous_commit").fetchone() == ("off",):
+        conn.execute("SET synchronous_commit = on")
+        log_event(log, logging.INFO, "db.synchronous_commit_set_on")
 
 
 _Outcome = tuple[bool, Any]  # (ok, result or exception)
@@ -236,7 +252,12 @@ class PgDatabase(QueuedDatabase):
         return await self.read(fn)
 
     async def ping(self) -> bool:
-        row = await self.read(lambda t: t.execute("SELECT 1").fetchone())
+        """False while the server cannot be reached (down, restarting, in crash recovery):
+        /readyz then says 503 rather than failing with a 500."""
+        try:
+            row = await self.read(lambda t: t.execute("SELECT 1").fetchone())
+        except psycopg.OperationalError:
+            return False
         return bool(row == (1,))
 
     async def checkpoint_truncate(self) -> bool:
