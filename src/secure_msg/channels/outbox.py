@@ -172,7 +172,11 @@ class OutboxWorker:
                 next_poll = loop.time() + self._poll_every()
                 self._start_poll()
             room = self.settings.concurrency - len(inflight)
-            claimed = await self._claim(room) if room > 0 and self.channels else []
+            try:
+                claimed = await self._claim(room) if room > 0 and self.channels else []
+            except Exception as exc:  # the database is down or restarting: claim again later
+                log_event(log, logging.WARNING, "outbox.claim_failed", error=type(exc).__name__)
+                claimed = []
             for notice in claimed:
                 task = asyncio.create_task(self._process(notice))
                 inflight.add(task)
