@@ -7,6 +7,7 @@ import psycopg
 import pytest
 
 from secure_msg.config import Config
+from secure_msg.errors import DatabaseUnavailable
 from secure_msg.storage.db import open_database
 from secure_msg.storage.pg_db import PgDatabase
 from secure_msg.storage.txn import Txn
@@ -20,17 +21,22 @@ def backend() -> str:
     return "postgresql"
 
 
-async def test_ping_is_false_while_the_database_cannot_be_reached(
+async def test_an_unreachable_database_is_a_503_and_ping_false(
     config: Config, pg_dsn: str, pg_cluster: PgCluster,
 ) -> None:
-    """/readyz asks `ping`: with the database gone (here dropped, as good as a server that
-    refuses connections) it is False, so the answer is 503, not an exception and a 500."""
+    """With the database gone (here dropped: its sessions ended, new ones refused, as when
+    the server is down) a write and a read fail at once with DatabaseUnavailable, which the
+    API answers as 503 service-unavailable, not a 500; /readyz's `ping` is False (503)."""
     db = await open_database(config.storage)
     try:
         assert await db.ping()
         with psycopg.connect(pg_dsn) as conn:
             name = conn.info.dbname
         pg_cluster.drop_database(name)
+        with pytest.raises(DatabaseUnavailable):
+            await db.write(lambda t: t.execute("SELECT 1"))
+        with pytest.raises(DatabaseUnavailable):
+            await db.read(lambda t: t.execute("SELECT 1"))
         assert await db.ping() is False
     finally:
         await db.close()

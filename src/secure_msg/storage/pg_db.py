@@ -23,7 +23,9 @@ SQLite's (storage/db.py), on psycopg 3's synchronous connections (docs/performan
 - A connection the server dropped (it restarted) is replaced when BEGIN finds it broken, and
   the batch or read goes on there (nothing had run). One that breaks later in a batch fails
   the batch for every caller in it, and nothing of it is acknowledged; a COMMIT whose answer
-  was lost is reported as failed though it may have committed (as with any client).
+  was lost is reported as failed though it may have committed (as with any client). While
+  the server cannot be reached (down, restarting) every write and read fails at once with
+  `DatabaseUnavailable` (503 service-unavailable), and the next one connects again.
 
 The DSN comes from SECURE_MSG_DATABASE_URL only (never the config file: it may hold a
 password) and is never logged.
@@ -41,7 +43,7 @@ from typing import Any, TypeVar
 
 import psycopg
 
-from secure_msg.errors import ConfigError
+from secure_msg.errors import ConfigError, DatabaseUnavailable
 from secure_msg.logging import get_logger, log_event
 from secure_msg.storage import migrations
 from secure_msg.storage.db import (
@@ -143,6 +145,12 @@ def _run_batch(conn: psycopg.Connection[Any], fns: list[TxnFn[Any]]) -> list[_Ou
 _BEGIN_READ = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
 
 
+def _gone(conn: psycopg.Connection[Any]) -> bool:
+    """The connection is lost (or could not be made again): the server is down, restarting
+    or ended the session. Its callers get DatabaseUnavailable, a 503, not a 500."""
+    return conn.broken or conn.closed
+
+
 def _run_read(conn: psycopg.Connection[Any], fn: TxnFn[T]) -> T:
     try:
         result = fn(PgTxn(conn))
@@ -240,8 +248,13 @@ class PgDatabase(QueuedDatabase):
         loop = asyncio.get_running_loop()
 
         def run() -> T:
-            reader.conn = _begin(reader.conn, self._dsn, _BEGIN_READ)
-            return _run_read(reader.conn, fn)
+            try:
+                reader.conn = _begin(reader.conn, self._dsn, _BEGIN_READ)
+                return _run_read(reader.conn, fn)
+            except psycopg.OperationalError as exc:
+                if _gone(reader.conn):
+                    raise DatabaseUnavailable from exc
+                raise
 
         future = loop.run_in_executor(reader.thread, run)
         # The connection is idle again only when its thread is done, even if we are cancelled.
@@ -256,7 +269,7 @@ class PgDatabase(QueuedDatabase):
         /readyz then says 503 rather than failing with a 500."""
         try:
             row = await self.read(lambda t: t.execute("SELECT 1").fetchone())
-        except psycopg.OperationalError:
+        except (DatabaseUnavailable, psycopg.OperationalError):
             return False
         return bool(row == (1,))
 
@@ -266,8 +279,13 @@ class PgDatabase(QueuedDatabase):
         return True
 
     def _batch_in_thread(self, fns: list[TxnFn[Any]]) -> list[_Outcome]:
-        self._writer = _begin(self._writer, self._dsn, _BEGIN_WRITE)
-        return _run_batch(self._writer, fns)
+        try:
+            self._writer = _begin(self._writer, self._dsn, _BEGIN_WRITE)
+            return _run_batch(self._writer, fns)
+        except psycopg.OperationalError as exc:
+            if _gone(self._writer):
+                raise DatabaseUnavailable from exc
+            raise
 
     async def _commit_batch(self, batch: list[_Job]) -> None:
         loop = asyncio.get_running_loop()
