@@ -11,8 +11,12 @@ appointment-cancellation SMS (the local Twilio-compatible server sends nothing a
   so the survivor cannot see the dead one's owner lock file.
 - The PostgreSQL server (a throwaway cluster of this test's own, never the session's) is
   killed while posts are in flight, then restarted: nothing acknowledged is lost, each post
-  that was not acknowledged got a 5xx problem (no hang), both processes stayed up, /readyz
-  said 503 while the database was down and 200 after, and posts and notices go on through both.
+  that was not acknowledged got 503 service-unavailable problem+json (no hang, no 500), both
+  processes stayed up, /readyz said 503 while the database was down and 200 after, and posts
+  and notices go on through both. Like every test cluster it runs with synchronous_commit
+  off: without the app setting it on for its sessions (storage/pg_db.py) acknowledged
+  entries are lost here; without the outbox surviving a failed claim no notice queued after
+  the outage is sent.
 """
 
 from __future__ import annotations
