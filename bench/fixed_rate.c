@@ -1,4 +1,5 @@
-/* Open-loop HTTP/1.1 load at a fixed rate, for bench/read.py.
+/* Open-loop HTTP/1.1 load at a fixed rate, for bench/read.py; or a closed loop (RATE 0), for
+ * bench/backends.py.
  *
  * Why C: at 500 requests/s the Python load generator's own scheduling and parsing put its
  * latency floor at p50 ≈ 1.5 ms and p99 ≈ 5-6 ms against a server that returns a static
@@ -11,6 +12,14 @@
  *   timed; request i of the rest is due at t0 + i/RATE and is sent on any idle connection
  *   (queued until one is free). Latency counts from the due time, so waiting counts.
  * Output: one line per timed request, "<status> <latency in microseconds>", then "done".
+ *
+ * Closed loop: fixed_rate PORT 0 CONNECTIONS SECONDS < requests
+ *   After the warm-up, connection c sends requests CONNECTIONS + c, + 2*CONNECTIONS, … in
+ *   order, each as soon as its previous one is answered (so a connection can carry one
+ *   booklet's chain of entries, which must arrive in order), until SECONDS have passed since
+ *   t0 or its requests run out. "go" goes to stderr at t0. Output: one line per answered
+ *   request, "<status> <latency µs from its send> <µs from t0 to its answer>", then
+ *   "exhausted <connections that ran out of requests>" and "done".
  * Responses must carry Content-Length (aiohttp's web.Response does); anything else fails. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -106,16 +115,90 @@ static size_t response_length(const char *buf, size_t len, int *status) {
     exit(2);
 }
 
+/* The closed loop (RATE 0): see the head of this file. */
+static int closed_loop(int ep, struct conn *conns, int n_conns, double seconds) {
+    long timed = n_reqs - n_conns;
+    int64_t *sent = malloc(timed * sizeof *sent);
+    int64_t *latency = malloc(timed * sizeof *latency);
+    int64_t *answered = malloc(timed * sizeof *answered);
+    int *status = malloc(timed * sizeof *status);
+    long *next = malloc(n_conns * sizeof *next);
+    if (!sent || !latency || !answered || !status || !next) die("set-up");
+    int64_t t0 = now_ns(), end = t0 + (int64_t)(seconds * 1e9);
+    fprintf(stderr, "go\n");
+    fflush(stderr);
+    int busy = 0, exhausted = 0;
+    for (int i = 0; i < n_conns; i++) {
+        next[i] = i;
+        if (next[i] >= timed) {
+            exhausted++;
+            continue;
+        }
+        conns[i].req = next[i];
+        sent[next[i]] = now_ns();
+        send_all(conns[i].fd, reqs[n_conns + next[i]], req_len[n_conns + next[i]]);
+        busy++;
+    }
+    struct epoll_event events[256];
+    while (busy > 0) {
+        int n = epoll_wait(ep, events, 256, 5000);
+        if (n < 0 && errno != EINTR) die("epoll_wait");
+        if (n == 0) {
+            fprintf(stderr, "no response for 5 s\n");
+            return 2;
+        }
+        for (int k = 0; k < n; k++) {
+            int i = (int)events[k].data.u32;
+            struct conn *c = &conns[i];
+            ssize_t got = recv(c->fd, c->buf + c->len, BUF_CAP - c->len, 0);
+            if (got <= 0) die("recv");
+            c->len += (size_t)got;
+            int st;
+            size_t want = response_length(c->buf, c->len, &st);
+            if (!want || c->len < want) continue;
+            if (c->len > want || c->req < 0) {
+                fprintf(stderr, "unexpected bytes after a response\n");
+                return 2;
+            }
+            int64_t now = now_ns();
+            latency[c->req] = now - sent[c->req];
+            answered[c->req] = now - t0;
+            status[c->req] = st;
+            c->req = -1;
+            c->len = 0;
+            next[i] += n_conns;
+            if (now >= end) {
+                busy--;
+            } else if (next[i] >= timed) {
+                busy--;
+                exhausted++;
+            } else {
+                c->req = next[i];
+                sent[next[i]] = now_ns();
+                send_all(c->fd, reqs[n_conns + next[i]], req_len[n_conns + next[i]]);
+            }
+        }
+    }
+    for (long r = 0; r < timed; r++) {
+        if (r < next[r % n_conns])  /* connection r % n_conns got past it: answered */
+            printf("%d %lld %lld\n", status[r], (long long)(latency[r] / 1000),
+                   (long long)(answered[r] / 1000));
+    }
+    printf("exhausted %d\ndone\n", exhausted);
+    return 0;
+}
+
 int main(int argc, char **argv) {
-    if (argc != 4) {
-        fprintf(stderr, "usage: fixed_rate PORT RATE CONNECTIONS < requests\n");
+    if (argc != 4 && argc != 5) {
+        fprintf(stderr, "usage: fixed_rate PORT RATE CONNECTIONS [SECONDS] < requests\n");
         return 2;
     }
     int port = atoi(argv[1]), n_conns = atoi(argv[3]);
-    double rate = atof(argv[2]);
+    double rate = atof(argv[2]), seconds = argc == 5 ? atof(argv[4]) : 0;
     read_requests();
-    if (n_conns < 1 || rate <= 0 || n_reqs <= n_conns) {
-        fprintf(stderr, "need RATE > 0, CONNECTIONS >= 1 and more requests than connections\n");
+    if (n_conns < 1 || (rate <= 0) != (seconds > 0) || n_reqs <= n_conns) {
+        fprintf(stderr, "need RATE > 0, or RATE 0 and SECONDS > 0; CONNECTIONS >= 1 and more"
+                " requests than connections\n");
         return 2;
     }
     long timed = n_reqs - n_conns;
@@ -149,7 +232,7 @@ int main(int argc, char **argv) {
             if (n <= 0) die("warm-up recv");
             c->len += (size_t)n;
         }
-        if (st != 200) {
+        if (st / 100 != 2) {
             fprintf(stderr, "warm-up request got %d\n", st);
             return 2;
         }
@@ -157,6 +240,7 @@ int main(int argc, char **argv) {
         struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)i};
         if (epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev) < 0) die("epoll_ctl");
     }
+    if (rate <= 0) return closed_loop(ep, conns, n_conns, seconds);
     int tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK);
     struct epoll_event tev = {.events = EPOLLIN, .data.u32 = UINT32_MAX};
     if (tfd < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, tfd, &tev) < 0) die("timerfd");

@@ -39,9 +39,10 @@ from secure_msg.client import Client, ClientError, Profile
 from secure_msg.client.http import b64d
 from secure_msg.crypto import envelope
 from secure_msg.testing.pg_cluster import PgCluster, find_bindir
-from secure_msg.testing.server_pair import link_on, run_cli, start_pair
+from secure_msg.testing.server_pair import start_pair
 from secure_msg.testing.server_process import ServerProcess
 from secure_msg.testing.twilio_server import RunningTwilioServer, serve_twilio
+from secure_msg.testing.two_processes import on, run_cli
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgresql]
 
@@ -117,19 +118,19 @@ async def twilio() -> AsyncIterator[RunningTwilioServer]:
 async def _practice(tmp_path: Path, dsn: str, twilio: RunningTwilioServer,
                     http: aiohttp.ClientSession) -> Practice:
     first, second = start_pair(tmp_path, dsn, extra_toml=_notices_toml(twilio),
-                               envs=(_own_address(), _own_address()))
+                               each=(_own_address(), _own_address()))
     invite = run_cli(first, "admin", "invite", "--role", "therapist", "--name", "T",
                      "--phone", "+358401110000", "--json")
     assert invite.returncode == 0, invite.stderr
     therapist = Client(Profile(), http)
-    await therapist.enroll(link_on(first, json.loads(invite.stdout)["link"]), "terapeutti",
+    await therapist.enroll(on(first, json.loads(invite.stdout)["link"]), "terapeutti",
                            PASSWORD)
     booklet = await therapist.create_booklet("B")
     family = []
     for name, phone, server in (("mum", MUM, second), ("dad", DAD, first)):
         link = (await therapist.invite(booklet, "guardian", name=name, phone=phone))["link"]
         member = Client(Profile(), http)
-        await member.enroll(link_on(server, link), name, PASSWORD)
+        await member.enroll(on(server, link), name, PASSWORD)
         family.append(member)
     return Practice(first, second, twilio, http, therapist, family[0], family[1], booklet)
 

@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,7 +26,8 @@ import pytest
 from secure_msg.client import Client, ClientError, Profile
 from secure_msg.client.http import b64d
 from secure_msg.crypto import envelope
-from secure_msg.testing.server_pair import link_on, run_cli, start_pair
+from secure_msg.testing.server_pair import start_pair
+from secure_msg.testing.server_process import ServerProcess
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgresql]
 
@@ -32,8 +36,15 @@ POSTS_EACH = 25
 POSTERS_PER_CLIENT = 2  # per (client, booklet): the same account posting twice at once too
 
 
-# Shared with the other tests of several processes (secure_msg/testing/server_pair.py).
-_run_cli, _on, _start_pair = run_cli, link_on, start_pair
+def _run_cli(server: ServerProcess, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "secure_msg", *args, "--config", str(server.config_path)],
+        capture_output=True, text=True, timeout=120, check=False,
+        env={**os.environ, **server.env})
+
+
+def _on(server: ServerProcess, link: str) -> str:
+    return server.base_url + link[link.index("/enroll/"):]
 
 
 async def _poster(client: Client, booklet: str, name: str, acked: list[str],
@@ -66,7 +77,7 @@ def _chain_ids(entries: list[tuple[dict[str, object], envelope.OpenedEntry]]) ->
 async def test_concurrent_posts_through_two_processes_stay_ordered(
     tmp_path: Path, pg_database: Callable[[], str],
 ) -> None:
-    first, second = _start_pair(tmp_path, pg_database())
+    first, second = start_pair(tmp_path, pg_database())
     try:
         async with aiohttp.ClientSession() as http:
             invite = _run_cli(first, "admin", "invite", "--role", "therapist", "--name", "T",

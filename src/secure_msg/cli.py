@@ -15,6 +15,7 @@ from types import ModuleType
 from secure_msg import (
     cli_admin,
     cli_admin_invite,
+    cli_admin_migrate,
     cli_admin_retention,
     cli_client,
     cli_dev,
@@ -24,7 +25,7 @@ from secure_msg.errors import ConfigError
 
 COMMAND_GROUPS: tuple[ModuleType, ...] = (cli_server, cli_admin, cli_client, cli_dev)
 # Imported for its side effect: it appends `admin invite` to cli_admin.ADMIN_SUBCOMMANDS.
-_ADMIN_EXTENSIONS = (cli_admin_invite, cli_admin_retention)
+_ADMIN_EXTENSIONS = (cli_admin_invite, cli_admin_retention, cli_admin_migrate)
 
 Handler = Callable[[argparse.Namespace], int]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import gc
 import logging
 import os
@@ -12,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from secure_msg.cli_workers import check_workers, run_workers
 from secure_msg.clock import SystemClock
 from secure_msg.config import (
     DEFAULT_CONFIG_PATH,
@@ -52,6 +54,11 @@ def register(subparsers: Any) -> None:
         if name == "init":
             parser.add_argument("--example", type=Path, default=EXAMPLE_CONFIG_PATH,
                                 help="example file to copy (default: %(default)s)")
+        if name == "serve":
+            parser.add_argument(
+                "--workers", type=int, default=1,
+                help="processes sharing the port, on one PostgreSQL database (default: 1)")
+            parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
         parser.set_defaults(handler=handler)
 
 
@@ -92,8 +99,12 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     config = load_config(args.config)
+    check_workers(config, args.workers)
     configure_logging(config.logging.level)
-    asyncio.run(_serve(config, bootstrap=False))
+    if args.workers > 1:
+        return run_workers(args.config, config, args.workers,
+                           functools.partial(base_url, config))
+    asyncio.run(_serve(config, bootstrap=False, worker=args.worker))
     return 0
 
 
@@ -122,7 +133,9 @@ async def _admin_invitation(config: Config) -> IssuedInvitation | None:
     return issued
 
 
-async def _serve(config: Config, *, bootstrap: bool) -> None:
+async def _serve(config: Config, *, bootstrap: bool, worker: bool = False) -> None:
+    """`worker`: one of `serve --workers N`'s processes (cli_workers.py): it shares the port
+    (SO_REUSEPORT) and reports itself ready to the parent, which says `listening on`."""
     def on_listening(port: int) -> None:
         # What start-up built (modules, routes, config) lives as long as the process: frozen,
         # the collector no longer walks it, and a full collection stops being a 25-40 ms pause
@@ -131,7 +144,10 @@ async def _serve(config: Config, *, bootstrap: bool) -> None:
         gc.freeze()
         url = base_url(config, port)
         # stdout, not the log: the operator (and the test fixture) reads this line.
-        print(f"secure-msg: listening on {url}", flush=True)
+        if worker:
+            print(f"secure-msg: worker {os.getpid()} ready on {url}", flush=True)
+        else:
+            print(f"secure-msg: listening on {url}", flush=True)
         log_event(log, logging.INFO, "listening", port=port)
         if issued:
             link = issued.link(url)
@@ -156,7 +172,7 @@ async def _serve(config: Config, *, bootstrap: bool) -> None:
                      "not for production")
     try:
         await serve(create_app(config, clock=clock), config.server.host, config.server.port,
-                    on_listening)
+                    on_listening, reuse_port=worker)
     finally:
         if dev_twilio is not None:
             await dev_twilio.close()

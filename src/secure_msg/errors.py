@@ -5,6 +5,7 @@
     │   └── KeysExist                500 config-invalid
     ├── DataIntegrityError           500 data-integrity
     │   └── VaultError               500 data-integrity
+    ├── MigrationRefused             500 migration-refused
     ├── BadRequest                   400 bad-request
     │   ├── InvalidJson              400 invalid-json
     │   └── ValidationFailed         422 validation-failed
@@ -111,6 +112,14 @@ class DataIntegrityError(SecureMsgError):
     """Stored data failed an integrity check (tampered ciphertext, wrong key). Bare 500 to users."""
 
     code = "data-integrity"
+
+
+class MigrationRefused(SecureMsgError):
+    """`secure-msg admin migrate-to-postgresql` will not copy (a non-empty target, a source
+    not fully migrated, a server still running) or its check of the copy failed: the message
+    says which and what to do. Never over HTTP; never names the DSN."""
+
+    code = "migration-refused"
 
 
 class BadRequest(SecureMsgError):

@@ -123,8 +123,33 @@ async def test_a_grant_and_a_cancellation_reach_open_pages(world: World) -> None
     start = "2099-01-05T10:00:00+02:00"
     appt = await therapist.api.call("POST", f"/api/booklets/{booklet}/appointments",
                                     {"start": start, "duration_minutes": 45})
+    for ws in (t_ws, dad_ws, mum_ws):  # the booking first
+        assert await _event(ws) == {"type": "appointments", "booklet_id": booklet}
     await mum.api.call("POST", f"/api/booklets/{booklet}/appointments/{appt['id']}/cancel")
     for ws in (t_ws, dad_ws, mum_ws):
         assert await _event(ws) == {"type": "appointments", "booklet_id": booklet}
     for ws in (mum_ws, dad_ws, t_ws):
+        await ws.close()
+
+
+async def test_a_booking_a_mark_and_a_period_reach_open_pages(world: World) -> None:
+    """What the therapist does on one device shows on her other open desk and on the family's
+    page without a reload: a new appointment, an attendance mark, a therapy period."""
+    therapist = await world.therapist()
+    booklet = await therapist.create_booklet("B")
+    mum = await world.family(therapist, booklet, "aiti")
+    tablet = await _second_session(world, "terapeutti")
+    sockets = [await _listen(world, c.profile.token) for c in (tablet, mum)]
+    base = f"/api/booklets/{booklet}"
+    appt = await therapist.api.call("POST", f"{base}/appointments",
+                                    {"start": "2099-01-05T10:00:00+02:00",
+                                     "duration_minutes": 45})
+    await therapist.api.call("POST", f"{base}/appointments/{appt['id']}/status",
+                             {"status": "attended"})
+    await therapist.api.call("POST", f"{base}/period",
+                             {"start": "2099-01-01", "end": "2099-12-31", "sessions_granted": 30,
+                              "payer": "kela"})
+    for ws in sockets:
+        for _ in range(3):
+            assert await _event(ws) == {"type": "appointments", "booklet_id": booklet}
         await ws.close()

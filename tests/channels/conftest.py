@@ -15,8 +15,8 @@ import pytest
 CHILD = """
 import sys, time
 from pathlib import Path
-from secure_msg.channels.claim_owner import ClaimOwner
-ClaimOwner(Path(sys.argv[1]), sys.argv[2])
+from secure_msg.channels.claim_owner import FileClaimOwner
+FileClaimOwner(Path(sys.argv[1]), sys.argv[2])
 print("ready", flush=True)
 time.sleep(60)
 """

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from secure_msg.channels.claim_owner import ClaimOwner
+from secure_msg.channels.claim_owner import FileClaimOwner
 from secure_msg.channels.outbox import OutboxSettings, OutboxWorker
 from secure_msg.channels.sms import TwilioSettings, TwilioSmsGateway
 from secure_msg.channels.sms_retry import OutboxRetry
@@ -286,7 +286,7 @@ async def test_claims_of_a_killed_process_are_taken_over_at_once(
     owners = tmp_path / "owners"
     dead_id, live_id = "d" * 32, "e" * 32
     kill = owner_process(owners, dead_id)
-    live = ClaimOwner(owners, live_id)
+    live = FileClaimOwner(owners, live_id)
     dead_nid, live_nid = await rig.notice("n1"), await rig.notice("n2")
     lease, at = 60 * SECOND, rig.clock.now_ms()
     [dead_claim] = await rig.db.write(lambda c: store.claim_due_txn(
@@ -300,7 +300,7 @@ async def test_claims_of_a_killed_process_are_taken_over_at_once(
         await gateway.send(TO, "something else")
     kill()
 
-    rig.worker.owner = ClaimOwner(owners, "f" * 32)
+    rig.worker.owner = FileClaimOwner(owners, "f" * 32)
     assert await rig.worker.recover() == 1
     await rig.drain(2)  # the reconcile delay, far less than the 60 s lease
     dead_row, live_row = await rig.row(dead_nid), await rig.row(live_nid)
@@ -308,7 +308,7 @@ async def test_claims_of_a_killed_process_are_taken_over_at_once(
     assert live_row["status"] == "sending"
     assert len([m for m in rig.messages() if m.body == text]) == 1
     assert not (owners / f"{dead_id}.lock").exists()
-    live.close()
+    live.close_now()
 
 
 async def test_a_missed_callback_is_settled_by_polling(rig: Rig) -> None:

@@ -162,7 +162,7 @@ def admin_invite(server: ServerProcess, phone: str) -> str:
         [sys.executable, "-m", "secure_msg", "admin", "invite", "--config",
          str(server.config_path), "--role", "therapist", "--name", "Tiina", "--phone", phone,
          "--json"], check=True, capture_output=True, text=True, timeout=60,
-        env={**os.environ, **server.env},  # the backend and its DSN, on PostgreSQL
+        env={**os.environ, **server.env},  # the server's database (its backend, its DSN)
     )
     link: str = json.loads(out.stdout)["link"]
     return server.base_url + link[link.index("/enroll/"):]

@@ -12,6 +12,7 @@ import pytest
 from secure_msg.clock import FixedClock
 from secure_msg.errors import BadRequest
 from secure_msg.services.inbound_service import InboundLimits
+from secure_msg.services.rate_limit import MemoryFailures
 from secure_msg.testing.twilio_webhooks import (
     inbound_sms_params,
     post_webhook,
@@ -106,35 +107,36 @@ async def test_failed_cancels_are_limited_per_sender(practice_factory: Any) -> N
 
 def test_cancel_limits_per_sender_and_per_appointment_over_a_window() -> None:
     clock = FixedClock()
-    limits = InboundLimits(clock, max_failures=2, window_seconds=100)
-    limits.fail("+358401", [b"a1"])
-    assert not limits.blocked("+358401")
-    limits.fail("+358401", [b"a1", b"a2"])
-    assert limits.blocked("+358401")
-    assert limits.blocked("+358402", [b"a1"])  # the appointment is blocked for everyone
-    assert not limits.blocked("+358402", [b"a2"])  # a2 has failed once only
+    limits = InboundLimits(MemoryFailures(clock), max_failures=2, window_seconds=100)
+    limits.fail(None, "+358401", [b"a1"])
+    assert not limits.blocked(None, "+358401")
+    limits.fail(None, "+358401", [b"a1", b"a2"])
+    assert limits.blocked(None, "+358401")
+    assert limits.blocked(None, "+358402", [b"a1"])  # the appointment is blocked for everyone
+    assert not limits.blocked(None, "+358402", [b"a2"])  # a2 has failed once only
     clock.advance(99)
-    assert limits.blocked("+358401")
+    assert limits.blocked(None, "+358401")
     clock.advance(1)
-    assert not limits.blocked("+358401", [b"a1", b"a2"])
+    assert not limits.blocked(None, "+358401", [b"a1", b"a2"])
 
 
 def test_neutral_replies_are_limited_per_number_and_for_strangers_together() -> None:
     """Ten neutral replies a day to a guardian's number, one to a stranger's, and sixty an hour
     to all strangers together: past that the practice stays silent."""
     clock = FixedClock()
-    limits = InboundLimits(clock)
-    assert [limits.may_reply("+358401", guardian=True) for _ in range(11)] == [True] * 10 + [False]
-    assert limits.may_reply("+8823901", guardian=False)
-    assert not limits.may_reply("+8823901", guardian=False)
-    assert all(limits.may_reply(f"+88239{n:04}", guardian=False) for n in range(59))
-    assert not limits.may_reply("+882399999", guardian=False)  # the hour's 61st stranger
+    limits = InboundLimits(MemoryFailures(clock))
+    replies = [limits.may_reply(None, "+358401", guardian=True) for _ in range(11)]
+    assert replies == [True] * 10 + [False]
+    assert limits.may_reply(None, "+8823901", guardian=False)
+    assert not limits.may_reply(None, "+8823901", guardian=False)
+    assert all(limits.may_reply(None, f"+88239{n:04}", guardian=False) for n in range(59))
+    assert not limits.may_reply(None, "+882399999", guardian=False)  # the hour's 61st stranger
     clock.advance(3600)
-    assert limits.may_reply("+882399999", guardian=False)
-    assert not limits.may_reply("+8823901", guardian=False)  # its day is not over
+    assert limits.may_reply(None, "+882399999", guardian=False)
+    assert not limits.may_reply(None, "+8823901", guardian=False)  # its day is not over
     clock.advance(DAY - 3600)
-    assert limits.may_reply("+8823901", guardian=False)
-    assert limits.may_reply("+358401", guardian=True)
+    assert limits.may_reply(None, "+8823901", guardian=False)
+    assert limits.may_reply(None, "+358401", guardian=True)
 
 
 @pytest.mark.slow

@@ -1,5 +1,10 @@
 """Who holds an outbox claim, and whether that process is provably gone.
 
+`ClaimOwner` is what the outbox worker needs; two implementations hold it. On PostgreSQL
+(services/process_locks.py `PgClaimOwner`) each process holds a session-level advisory lock on
+a key derived from its id, on a connection of its own, so a peer on any machine proves it gone.
+On SQLite, `FileClaimOwner` below, with lock files beside the database:
+
 Each worker process draws a random id at start and holds an exclusive `flock` on
 `<directory>/<id>.lock` for as long as it lives; its claims carry the id (`notices.claimed_by`).
 The kernel drops a flock when its process ends, however it ends (kill -9, a crash, a power cut
@@ -18,6 +23,7 @@ import fcntl
 import os
 import re
 from pathlib import Path
+from typing import Protocol
 
 _ID = re.compile(r"[0-9a-f]{32}")
 
@@ -27,8 +33,32 @@ def owners_dir(database_path: Path) -> Path:
     return database_path.with_name(database_path.name + ".owners")
 
 
-class ClaimOwner:
-    """This process as an owner of outbox claims; `close` at shutdown."""
+class ClaimOwner(Protocol):
+    """This process as an owner of outbox claims (its `id` goes into `notices.claimed_by`)."""
+
+    @property
+    def id(self) -> str: ...
+
+    async def gone(self, owner_id: str) -> bool:
+        """True when `owner_id` is provably no longer running; False for ourselves, a live
+        owner, or one that cannot be judged (its claims then wait for their lease)."""
+        ...
+
+    def sweep(self) -> None:
+        """Forget owners that are gone, once their claims were released."""
+        ...
+
+    async def keep_alive(self) -> None:
+        """Make sure our own liveness still holds (take it again if it was lost)."""
+        ...
+
+    async def close(self) -> None:
+        """Give up our own liveness (at shutdown; safe twice)."""
+        ...
+
+
+class FileClaimOwner:
+    """This process as an owner of outbox claims, by a lock file; `close` at shutdown."""
 
     def __init__(self, directory: Path, owner_id: str) -> None:
         if _ID.fullmatch(owner_id) is None:
@@ -52,7 +82,10 @@ class ClaimOwner:
     def _path(self, owner_id: str) -> Path:
         return self.directory / f"{owner_id}.lock"
 
-    def gone(self, owner_id: str) -> bool:
+    async def gone(self, owner_id: str) -> bool:
+        return self.gone_now(owner_id)
+
+    def gone_now(self, owner_id: str) -> bool:
         """True when `owner_id` is provably no longer running: its lock file exists and no one
         holds it. False for ourselves, a live owner, or one we cannot judge (no lock file, not
         an id we issue)."""
@@ -71,15 +104,21 @@ class ClaimOwner:
             os.close(fd)  # releases our lock too, if we took it
         return True
 
+    async def keep_alive(self) -> None:
+        """Nothing to do: a flock lasts as long as the process."""
+
     def sweep(self) -> None:
         """Remove the lock files of owners that are gone. Call it only once their claims were
         released: without its file an owner can no longer be proved gone."""
         for entry in self.directory.glob("*.lock"):
-            if self.gone(entry.stem):
+            if self.gone_now(entry.stem):
                 with contextlib.suppress(OSError):
                     entry.unlink()
 
-    def close(self) -> None:
+    async def close(self) -> None:
+        self.close_now()
+
+    def close_now(self) -> None:
         """Release our lock (safe to call twice). The file stays: if a stop cut a send short,
         our claims are still out, and the next process must be able to prove us gone; its
         sweep removes the file once it has taken them."""

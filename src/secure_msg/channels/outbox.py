@@ -2,8 +2,10 @@
 
 Durability (invariant 5): a notice exists as a committed row before anyone is told it is queued.
 The worker claims rows with a lease (`claimed_until_ms`, `claimed_by`: this process's
-`ClaimOwner`) in one transaction, sends, then records the outcome. At start it first takes over
-the claims of owners that are provably gone (`recover`); others' wait out their lease.
+`ClaimOwner`) in one transaction, sends, then records the outcome. At start, and every
+`recover_every_seconds` after, it takes over the claims of owners that are provably gone
+(`recover`: a peer killed while this one runs, on any machine on PostgreSQL); others' wait out
+their lease.
 
 What a failed attempt means decides what happens next (channels/sms_retry.py): a 429 waits its
 Retry-After without using an attempt; a failure that created nothing (Twilio unreachable) is
@@ -100,6 +102,7 @@ class OutboxSettings:
     horizon_ms: int = 6 * 3_600_000  # retried this long after it was due, then expired
     status_poll_after_ms: int = 30 * 60_000  # a sent notice this long without news is polled
     status_poll_batch: int = 20
+    recover_every_seconds: float = 1.0  # how soon a dead peer's claims are taken over
 
 
 @dataclass
@@ -112,7 +115,7 @@ class OutboxStats:
     failed: int = 0
     skipped: int = 0
     expired: int = 0
-    released: int = 0  # claims of gone processes taken over at start
+    released: int = 0  # claims of gone processes taken over
     # create requests by what became of them: sent, rate-limited, not-sent, ambiguous, refused
     attempts: Counter[str] = field(default_factory=Counter)
     # reconciles by result: reconciled, duplicate_suspected, not-found, error
@@ -161,7 +164,11 @@ class OutboxWorker:
         inflight: set[asyncio.Task[None]] = set()
         loop = asyncio.get_running_loop()
         next_tick = next_poll = loop.time()
+        next_recover = loop.time() + self.settings.recover_every_seconds
         while not stop.is_set():
+            if self.owner is not None and loop.time() >= next_recover:
+                next_recover = loop.time() + self.settings.recover_every_seconds
+                await self._recover_quietly()
             if tick is not None and loop.time() >= next_tick:
                 next_tick = loop.time() + tick_seconds
                 try:
@@ -172,18 +179,15 @@ class OutboxWorker:
                 next_poll = loop.time() + self._poll_every()
                 self._start_poll()
             room = self.settings.concurrency - len(inflight)
-            try:
-                claimed = await self._claim(room) if room > 0 and self.channels else []
-            except Exception as exc:  # the database is down or restarting: claim again later
-                log_event(log, logging.WARNING, "outbox.claim_failed", error=type(exc).__name__)
-                claimed = []
+            claimed = await self._claim_quietly(room) if room > 0 and self.channels else []
             for notice in claimed:
                 task = asyncio.create_task(self._process(notice))
                 inflight.add(task)
                 task.add_done_callback(inflight.discard)
             if claimed and len(inflight) < self.settings.concurrency:
                 continue
-            wait = min(self.settings.idle_poll_seconds, max(0.0, next_poll - loop.time()))
+            wait = min(self.settings.idle_poll_seconds, max(0.0, next_poll - loop.time()),
+                       max(0.0, next_recover - loop.time()))
             if tick is not None:
                 wait = max(0.0, min(wait, next_tick - loop.time()))
             if inflight:
@@ -196,20 +200,38 @@ class OutboxWorker:
         if self._poll_task is not None:
             await asyncio.gather(self._poll_task, return_exceptions=True)
 
-    async def recover(self) -> int:
+    async def _recover_quietly(self) -> None:
+        try:
+            await self.recover(sweep=False)
+        except Exception:  # the next pass tries again
+            log.exception("outbox: recovering claims failed")
+
+    async def recover(self, *, sweep: bool = True) -> int:
         """Make the claims of processes that are provably gone (crashed, killed) claimable now,
-        after the reconcile delay rather than their whole lease; returns how many."""
+        after the reconcile delay rather than their whole lease; returns how many. `sweep`
+        also forgets gone owners that hold nothing (done at start)."""
         if self.owner is None:
             return 0
+        await self.owner.keep_alive()
         owners = await outbox.claim_owners(self.core)
-        gone = [o for o in owners if self.owner.gone(o)]
+        gone = [o for o in owners if await self.owner.gone(o)]
         due = self.clock.now_ms() + int(self.settings.retry.reconcile_delay * 1000)
         released = await outbox.release_claims(self.core, gone, due)
-        self.owner.sweep()
+        if sweep or gone:
+            self.owner.sweep()
         self.stats.released += released
         if released:
             log_event(log, logging.INFO, "outbox.recovered", claims=released, owners=len(gone))
         return released
+
+    async def _claim_quietly(self, limit: int) -> list[ClaimedNotice]:
+        """`_claim`, or none while the database is down or restarting: the worker claims
+        again after its idle wait rather than ending (and sending nothing more)."""
+        try:
+            return await self._claim(limit)
+        except Exception as exc:
+            log_event(log, logging.WARNING, "outbox.claim_failed", error=type(exc).__name__)
+            return []
 
     async def _claim(self, limit: int) -> list[ClaimedNotice]:
         now = self.clock.now_ms()
@@ -225,7 +247,7 @@ class OutboxWorker:
             if close is not None:
                 await close()
         if self.owner is not None:
-            self.owner.close()
+            await self.owner.close()
 
     async def drain(self) -> None:
         """Process everything due now (tests and benchmarks; wrap in asyncio.timeout)."""

@@ -255,11 +255,12 @@ async def _verify_login(
     (services/login_limits.py), constant-shape failure, audit."""
     _check_secret_len(secret, "auth_key")
     login = _limited_login(raw_login)
-    attempt = deps.limits.begin(Purpose.RECOVERY if recovery else Purpose.LOGIN, login, client)
+    purpose = Purpose.RECOVERY if recovery else Purpose.LOGIN
+    attempt = await deps.limits.begin(purpose, login, client)
     try:
         account, ok = await _check_credentials(deps, login, secret, recovery=recovery)
     except Overloaded:
-        attempt.abandoned()
+        await attempt.abandoned()
         raise
     if account is None or not ok:
         await deps.db.write(functools.partial(
@@ -268,7 +269,7 @@ async def _verify_login(
             action="recovery.failed" if recovery else "login.failed",
         ))
         raise InvalidCredentials()
-    attempt.succeeded()
+    await attempt.succeeded()
     return account
 
 
@@ -440,9 +441,11 @@ async def recover(
     name's password failures (the way in for an owner whose name strangers locked)."""
     account = await _verify_login(deps, raw_login, recovery_auth_key, recovery=True,
                                   client=client)
+    # Before the new password, not after: it is the recovery key that was proven, and the
+    # answer then goes out as soon as the old sessions have ended.
+    await deps.limits.recovered(_limited_login(raw_login), client)
     token = await _set_password(deps, account, new, keep_token=None, action="account.recovered")
     assert token is not None
-    deps.limits.recovered(_limited_login(raw_login), client)
     session = Session(account.id, account.role, deps.clock.now_ms() + deps.session_hours * HOUR_MS)
     return LoginResult(token, session, account, new.password_bundle)
 

@@ -70,7 +70,7 @@ async def schedule(
     appointment_id = n.rng(16)
     codes = [new_cancel_code(n.rng) for _ in range(20)]
 
-    def txn(conn: Txn) -> Appointment:
+    def txn(conn: Txn) -> tuple[Appointment, list[bytes]]:
         _therapist_txn(conn, booklet_id, session)
         code = next((c for c in codes if not store.code_in_use_txn(conn, c)), None)
         if code is None:  # pragma: no cover - 20 collisions in a row among 10 000 codes
@@ -84,9 +84,18 @@ async def schedule(
             target=f"appointment:{appointment_id.hex()}",
             detail={"booklet": booklet_id.hex()},
         )
-        return a
+        return a, list(booklet_store.member_keys_txn(conn, booklet_id))
 
-    return await n.db.write(txn)
+    scheduled, readers = await n.db.write(txn)
+    _tell(deps, booklet_id, readers)
+    return scheduled
+
+
+def _tell(deps: AppointmentDeps, booklet_id: bytes, readers: list[bytes]) -> None:
+    """Open pages of the booklet redraw its appointments: the therapist's other device and the
+    family see a booking, a cancellation or an attendance mark without reloading."""
+    if deps.hub is not None:
+        deps.hub.notify(ReaderEvent(APPOINTMENTS, booklet_id), readers)
 
 
 async def list_for_booklet(deps: AppointmentDeps, session: Session, booklet_id: bytes
@@ -162,8 +171,7 @@ async def cancel(deps: AppointmentDeps, session: Session, booklet_id: bytes,
         return _get_txn(conn, booklet_id, appointment_id), readers
 
     cancelled, readers = await n.db.write(txn)
-    if deps.hub is not None:
-        deps.hub.notify(ReaderEvent(APPOINTMENTS, booklet_id), readers)
+    _tell(deps, booklet_id, readers)
     return cancelled
 
 
@@ -173,7 +181,7 @@ async def mark(deps: AppointmentDeps, session: Session, booklet_id: bytes, appoi
         raise ValidationFailed("status must be attended or no_show", errors=[{"field": "status"}])
     n = deps.notices
 
-    def txn(conn: Txn) -> Appointment:
+    def txn(conn: Txn) -> tuple[Appointment, list[bytes]]:
         _therapist_txn(conn, booklet_id, session)
         a = _get_txn(conn, booklet_id, appointment_id)
         now = n.clock.now_ms()
@@ -182,9 +190,12 @@ async def mark(deps: AppointmentDeps, session: Session, booklet_id: bytes, appoi
         audit_store.append_audit_txn(
             conn, at_ms=now, actor=_actor(session), action=f"appointment.{status.value}",
             target=f"appointment:{a.id.hex()}")
-        return _get_txn(conn, booklet_id, appointment_id)
+        return (_get_txn(conn, booklet_id, appointment_id),
+                list(booklet_store.member_keys_txn(conn, booklet_id)))
 
-    return await n.db.write(txn)
+    marked, readers = await n.db.write(txn)
+    _tell(deps, booklet_id, readers)
+    return marked
 
 
 # -- periods -------------------------------------------------------------------------------------
@@ -198,16 +209,17 @@ async def set_period(deps: AppointmentDeps, session: Session, booklet_id: bytes,
     n = deps.notices
     period = Period(n.rng(16), booklet_id, start, end, granted, payer)
 
-    def txn(conn: Txn) -> Period:
+    def txn(conn: Txn) -> list[bytes]:
         _therapist_txn(conn, booklet_id, session)
         now = n.clock.now_ms()
         store.insert_period_txn(conn, period, now)
         audit_store.append_audit_txn(
             conn, at_ms=now, actor=_actor(session), action="period.set",
             target=f"booklet:{booklet_id.hex()}", detail={"granted": granted})
-        return period
+        return list(booklet_store.member_keys_txn(conn, booklet_id))
 
-    return await n.db.write(txn)
+    _tell(deps, booklet_id, await n.db.write(txn))
+    return period
 
 
 def summary_txn(conn: Txn, deps: AppointmentDeps, period: Period

@@ -30,7 +30,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from secure_msg.clock import Clock
 from secure_msg.contacts import caller_number
 from secure_msg.model.appointments import Appointment
 from secure_msg.model.inbound import IntentKind, ReplyFormat, parse_inbound_sms
@@ -39,7 +38,7 @@ from secure_msg.model.notices import language_of, render_slots
 from secure_msg.model.roles import Role
 from secure_msg.services.appointment_service import AppointmentDeps, family_cancel_txn
 from secure_msg.services.notice_service import opt_out_alerts_txn
-from secure_msg.services.rate_limit import FailureLimiter
+from secure_msg.services.rate_limit import FailureBook, FailureLimiter, Logs
 from secure_msg.storage import appointments as appointment_store
 from secure_msg.storage import audit as audit_store
 from secure_msg.storage import notices as store
@@ -61,46 +60,63 @@ class InboundLimits:
     """Failed SMS/voice cancel attempts per sender number and per appointment, over a window,
     and how many neutral SMS replies go out.
 
-    In memory, like the login limiter: the server is one process, and a restart forgets the
-    counts (which helps only someone who can also restart it). Refused attempts are not
-    counted, so a block ends one window after the failures that caused it.
+    Kept in a FailureBook (services/rate_limit.py): in the database, every process on it shares
+    the counts; in memory, each process counts alone and a restart forgets them. The checks run
+    inside the webhook's own write transaction (`conn`), so a check and its count are one step.
+    Refused attempts are not counted, so a block ends one window after the failures that
+    caused it.
     """
 
-    def __init__(self, clock: Clock, *, max_failures: int = MAX_FAILED_CANCELS,
+    def __init__(self, book: FailureBook, *, max_failures: int = MAX_FAILED_CANCELS,
                  window_seconds: float = DAY_SECONDS) -> None:
-        self._failures = FailureLimiter(clock, max_failures=max_failures,
+        self.book = book
+        self._failures = FailureLimiter("inbound.cancel", max_failures=max_failures,
                                         window_seconds=window_seconds)
         self._guardian_replies = FailureLimiter(
-            clock, max_failures=NEUTRAL_REPLIES_PER_GUARDIAN_DAY, window_seconds=DAY_SECONDS)
+            "inbound.reply_guardian", max_failures=NEUTRAL_REPLIES_PER_GUARDIAN_DAY,
+            window_seconds=DAY_SECONDS)
         self._stranger_replies = FailureLimiter(
-            clock, max_failures=NEUTRAL_REPLIES_PER_STRANGER_DAY, window_seconds=DAY_SECONDS)
+            "inbound.reply_stranger", max_failures=NEUTRAL_REPLIES_PER_STRANGER_DAY,
+            window_seconds=DAY_SECONDS)
         self._all_stranger_replies = FailureLimiter(
-            clock, max_failures=NEUTRAL_REPLIES_TO_STRANGERS_HOUR, window_seconds=3600)
+            "inbound.reply_strangers", max_failures=NEUTRAL_REPLIES_TO_STRANGERS_HOUR,
+            window_seconds=3600)
 
-    def may_reply(self, sender: str, *, guardian: bool) -> bool:
+    def may_reply(self, conn: Txn | None, sender: str, *, guardian: bool) -> bool:
         """Whether a neutral reply may go to `sender` now; if so it is counted. Without a limit
         anyone could make the practice text premium-rate numbers (SMS pumping), or flood a
         parent by spoofing their number."""
+        logs = self.book.logs(conn)
         key = sender.encode()
         counts = ([(self._guardian_replies, key)] if guardian
                   else [(self._stranger_replies, key), (self._all_stranger_replies, b"all")])
-        if any(limit.retry_after(k) is not None for limit, k in counts):
+        if any(limit.retry_after(logs, k) is not None for limit, k in counts):
             return False
         for limit, k in counts:
-            limit.fail(k)
+            limit.fail(logs, k)
         return True
 
     @staticmethod
     def _keys(sender: str, appointment_ids: Iterable[bytes]) -> list[bytes]:
         return [b"sender:" + sender.encode(), *(b"appointment:" + a for a in appointment_ids)]
 
-    def blocked(self, sender: str, appointment_ids: Iterable[bytes] = ()) -> bool:
-        return any(self._failures.retry_after(k) is not None
+    def blocked(self, conn: Txn | None, sender: str,
+                appointment_ids: Iterable[bytes] = ()) -> bool:
+        return self._blocked(self.book.logs(conn), sender, appointment_ids)
+
+    async def blocked_now(self, sender: str, appointment_ids: Iterable[bytes] = ()) -> bool:
+        """`blocked` outside a transaction: a read of its own when the book is shared."""
+        ids = list(appointment_ids)
+        return await self.book.read(lambda logs: self._blocked(logs, sender, ids))
+
+    def _blocked(self, logs: Logs, sender: str, appointment_ids: Iterable[bytes]) -> bool:
+        return any(self._failures.retry_after(logs, k) is not None
                    for k in self._keys(sender, appointment_ids))
 
-    def fail(self, sender: str, appointment_ids: Iterable[bytes] = ()) -> None:
+    def fail(self, conn: Txn | None, sender: str, appointment_ids: Iterable[bytes] = ()) -> None:
+        logs = self.book.logs(conn)
         for key in self._keys(sender, appointment_ids):
-            self._failures.fail(key)
+            self._failures.fail(logs, key)
 
 
 @dataclass(frozen=True)
@@ -190,12 +206,12 @@ def _cancel_sms_txn(conn: Txn, deps: AppointmentDeps, limits: InboundLimits,
     matches, within the limit; None when the answer is the neutral one."""
     matches = [a for a in caller.upcoming if code in (None, a.cancel_code)]
     target = matches[0] if len(matches) == 1 else None
-    if limits.blocked(caller.sender, [target.id] if target else []):
+    if limits.blocked(conn, caller.sender, [target.id] if target else []):
         _refused_txn(conn, caller, via, now)
         return None
     if caller.account_id is None or target is None:
         # A wrong guess may be aimed at any of the caller's appointments: count it against each.
-        limits.fail(caller.sender, caller.upcoming_ids)
+        limits.fail(conn, caller.sender, caller.upcoming_ids)
         return None
     family_cancel_txn(conn, deps, target, actor=_actor(caller), via=via,
                       canceller_id=caller.account_id, now=now)
@@ -228,7 +244,7 @@ def _sms_txn(conn: Txn, deps: AppointmentDeps, limits: InboundLimits,
                      if intent.kind is IntentKind.CANCEL else None)
         if cancelled is not None:
             reply = cancelled
-        elif limits.may_reply(caller.sender, guardian=caller.account_id is not None):
+        elif limits.may_reply(conn, caller.sender, guardian=caller.account_id is not None):
             reply = _neutral(deps, replies)
         else:
             reply = replies.no_reply()  # past the limit of neutral replies: silence
@@ -249,9 +265,8 @@ async def voice_call(deps: AppointmentDeps, limits: InboundLimits, replies: Repl
     """An incoming call: read out the caller's next appointment and offer key 1 to cancel."""
     now = deps.notices.clock.now_ms()
     caller = await deps.notices.db.read(lambda c: _caller_txn(c, deps, from_, now))
-    # Checked here on the loop, not inside the read, which runs in a reader thread.
     if (caller.account_id is None or not caller.upcoming
-            or limits.blocked(caller.sender, caller.upcoming_ids[:1])):
+            or await limits.blocked_now(caller.sender, caller.upcoming_ids[:1])):
         return _no_menu(deps, replies)
     nxt = caller.upcoming[0]
     return replies.gather(
@@ -268,11 +283,11 @@ def _gather_txn(conn: Txn, deps: AppointmentDeps, limits: InboundLimits,
         # declined: not a failed attempt
         return _say(deps, replies, NoticeKind.VOICE_GOODBYE, caller)
     target = next((a for a in caller.upcoming if a.id.hex() == appointment_hex), None)
-    if limits.blocked(caller.sender, [target.id] if target else []):
+    if limits.blocked(conn, caller.sender, [target.id] if target else []):
         _refused_txn(conn, caller, "voice", now)
         return _no_menu(deps, replies)
     if caller.account_id is None or target is None:
-        limits.fail(caller.sender, caller.upcoming_ids)
+        limits.fail(conn, caller.sender, caller.upcoming_ids)
         if caller.account_id is None:
             return _no_menu(deps, replies)
         return _say(deps, replies, NoticeKind.VOICE_GOODBYE, caller)

@@ -1,7 +1,10 @@
-"""In-process fan-out of "new entry" events to connected members (WebSocket).
+"""Fan-out of "new entry" events to connected members (WebSocket), in every app process.
 
 Only ids and sequence numbers travel here, never envelopes: a client fetches the entry through the
-normal, access-checked API. One process only; scale-out would use PostgreSQL LISTEN/NOTIFY.
+normal, access-checked API. Each fan-out (a `Fanout`) is applied to this process's sockets and,
+when the hub has a `relay` (several processes on one PostgreSQL database), sent to the other
+processes, which `apply` it to theirs (services/live_bus.py, over LISTEN/NOTIFY). Observers (the
+new-entry pings) run in the process that made the change only. On SQLite there is no relay.
 
 Each socket holds a `Subscription` under its account and session. Services end them as soon as
 their reason to exist does: logout ends the session's, a password change or recovery the
@@ -41,7 +44,7 @@ class ReaderEvent:
 
 
 GRANT = "grant"  # history was granted to the reader: entries and title it could not open
-APPOINTMENTS = "appointments"  # the booklet's appointments changed (a cancellation)
+APPOINTMENTS = "appointments"  # its appointments or period changed (booked, cancelled, marked)
 REMOVED = "removed"  # the reader is no longer a member
 READER_EVENTS = (GRANT, APPOINTMENTS, REMOVED)
 
@@ -120,11 +123,48 @@ class Subscription:
             self._events = deque(e for e in self._events if e.booklet_id != booklet_id)
 
 
+@dataclass(frozen=True)
+class Deliver:
+    """`event` to the sockets of `accounts` (publish, notify, announce, booklet_changed)."""
+
+    event: LiveEvent
+    accounts: tuple[bytes, ...]
+
+
+@dataclass(frozen=True)
+class EndSession:
+    account_id: bytes
+    session_key: bytes
+
+
+@dataclass(frozen=True)
+class EndAccount:
+    account_id: bytes
+    keep: bytes | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class MemberRemoved:
+    account_id: bytes
+    booklet_id: bytes
+
+
+# One fan-out of the hub, as it travels to the other processes (services/live_wire.py).
+Fanout = Deliver | EndSession | EndAccount | MemberRemoved
+END_REASONS = (LOGGED_OUT, PASSWORD_CHANGED, RECOVERED, SESSION_EXPIRED)
+
+
 class Hub:
     def __init__(self) -> None:
         self._subscribers: dict[bytes, set[Subscription]] = defaultdict(set)
         # Server-side listeners (e.g. new-entry pings); they get ids only, like subscribers.
+        # They run in the process that made the change only, never for a relayed fan-out:
+        # a ping is queued once however many processes there are.
         self.observers: list[Callable[[EntryEvent, list[bytes]], None]] = []
+        # Set by the bus on PostgreSQL (services/live_bus.py): each fan-out made here is also
+        # sent to the other processes, which `apply` it to their own sockets.
+        self.relay: Callable[[Fanout], None] | None = None
 
     def subscribe(self, account_id: bytes, session_key: bytes) -> Subscription:
         subscription = Subscription(account_id, session_key)
@@ -142,47 +182,58 @@ class Hub:
         """Deliver to the entry's readers only."""
         for observer in self.observers:
             observer(event, readers)
-        for reader in readers:
-            for subscription in self._subscribers.get(reader, ()):
-                subscription.put(event)
+        self._fan_out(Deliver(event, tuple(readers)))
 
     def notify(self, event: ReaderEvent, readers: list[bytes]) -> None:
         """A booklet event for `readers` (no observers: they want entries only)."""
-        for reader in readers:
-            for subscription in self._subscribers.get(reader, ()):
-                subscription.put(event)
+        self._fan_out(Deliver(event, tuple(readers)))
 
     def announce(self, event: MemberEvent, accounts: list[bytes]) -> None:
         """A membership change, to the sockets of `accounts` (observers see entries only)."""
-        for account in accounts:
-            for subscription in self._subscribers.get(account, ()):
-                subscription.put(event)
+        self._fan_out(Deliver(event, tuple(accounts)))
 
     def booklet_changed(self, event: BookletEvent, members: list[bytes]) -> None:
         """Tell the booklet's members' sockets; no observers (nothing to ping about)."""
-        for member in members:
-            for subscription in self._subscribers.get(member, ()):
-                subscription.put(event)
+        self._fan_out(Deliver(event, tuple(members)))
 
     def end_session(self, account_id: bytes, session_key: bytes) -> None:
         """The session was logged out: its sockets close now."""
-        for subscription in self._subscribers.get(account_id, ()):
-            if subscription.session_key == session_key:
-                subscription.end(LOGGED_OUT)
+        self._fan_out(EndSession(account_id, session_key))
 
     def end_account(self, account_id: bytes, *, keep: bytes | None = None,
                     reason: str = PASSWORD_CHANGED) -> None:
         """Every session of the account but `keep` ended (password change, recovery)."""
-        for subscription in self._subscribers.get(account_id, ()):
-            if subscription.session_key != keep:
-                subscription.end(reason)
+        self._fan_out(EndAccount(account_id, keep, reason))
 
     def member_removed(self, account_id: bytes, booklet_id: bytes) -> None:
         """A removed member's sockets stay open for their other booklets; this one's queued
         events are dropped before they go out, and its open pages are told at once."""
-        for subscription in self._subscribers.get(account_id, ()):
-            subscription.drop_booklet(booklet_id)
-            subscription.put(ReaderEvent(REMOVED, booklet_id))
+        self._fan_out(MemberRemoved(account_id, booklet_id))
+
+    def _fan_out(self, fanout: Fanout) -> None:
+        self.apply(fanout)
+        if self.relay is not None:
+            self.relay(fanout)
+
+    def apply(self, fanout: Fanout) -> None:
+        """This process's sockets only, and no observers: a fan-out made here, or relayed
+        from another process."""
+        if isinstance(fanout, Deliver):
+            for account in fanout.accounts:
+                for subscription in self._subscribers.get(account, ()):
+                    subscription.put(fanout.event)
+        elif isinstance(fanout, EndSession):
+            for subscription in self._subscribers.get(fanout.account_id, ()):
+                if subscription.session_key == fanout.session_key:
+                    subscription.end(LOGGED_OUT)
+        elif isinstance(fanout, EndAccount):
+            for subscription in self._subscribers.get(fanout.account_id, ()):
+                if subscription.session_key != fanout.keep:
+                    subscription.end(fanout.reason)
+        else:
+            for subscription in self._subscribers.get(fanout.account_id, ()):
+                subscription.drop_booklet(fanout.booklet_id)
+                subscription.put(ReaderEvent(REMOVED, fanout.booklet_id))
 
     def connections(self) -> int:
         return sum(len(s) for s in self._subscribers.values())

@@ -22,9 +22,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from secure_msg.clock import Clock
 from secure_msg.errors import RateLimited
-from secure_msg.services.rate_limit import FailureLimiter
+from secure_msg.services.rate_limit import FailureBook, FailureLimiter, Logs
 
 
 class Purpose(enum.Enum):
@@ -49,29 +48,38 @@ class _Slot:
 class Attempt:
     """The failures reserved for one verification. A failed verification keeps them."""
 
-    def __init__(self, held: list[tuple[_Slot, float]]) -> None:
+    def __init__(self, book: FailureBook, held: list[tuple[_Slot, float]]) -> None:
+        self._book = book
         self._held = held
 
-    def succeeded(self) -> None:
+    def _release(self, logs: Logs) -> None:
+        for slot, stamp in self._held:
+            slot.limiter.release(logs, slot.key, stamp)
+
+    async def succeeded(self) -> None:
         """Un-count this attempt, and forget earlier failures of this name from this address
         (the owner's own typos); the per-name and per-address counts keep theirs."""
-        self.abandoned()
         pair = self._held[0][0]
-        pair.limiter.reset(pair.key)
 
-    def abandoned(self) -> None:
+        def run(logs: Logs) -> None:
+            self._release(logs)
+            pair.limiter.reset(logs, pair.key)
+        await self._book.write(run)
+
+    async def abandoned(self) -> None:
         """The verification never ran (the server was too busy): un-count it."""
-        for slot, stamp in self._held:
-            slot.limiter.release(slot.key, stamp)
+        await self._book.write(self._release)
 
 
 class LoginLimits:
-    def __init__(self, clock: Clock, settings: LoginLimitSettings) -> None:
+    def __init__(self, book: FailureBook, settings: LoginLimitSettings) -> None:
         window = settings.window_seconds
-        self._pair = FailureLimiter(clock, max_failures=settings.per_name_and_client,
+        self._book = book
+        self._pair = FailureLimiter("login.pair", max_failures=settings.per_name_and_client,
                                     window_seconds=window)
-        self._name = FailureLimiter(clock, max_failures=settings.per_name, window_seconds=window)
-        self._client = FailureLimiter(clock, max_failures=settings.per_client,
+        self._name = FailureLimiter("login.name", max_failures=settings.per_name,
+                                    window_seconds=window)
+        self._client = FailureLimiter("login.client", max_failures=settings.per_client,
                                       window_seconds=window)
 
     def _slots(self, purpose: Purpose, login: str, client: str) -> list[_Slot]:
@@ -82,21 +90,31 @@ class LoginLimits:
             slots.append(_Slot(self._name, _key(purpose.value, login)))
         return slots
 
-    def begin(self, purpose: Purpose, login: str, client: str) -> Attempt:
+    async def begin(self, purpose: Purpose, login: str, client: str) -> Attempt:
         """Reserve a failure on every count of this attempt, or raise RateLimited with the
-        longest wait among the counts that are full. Nothing awaits between the check and the
-        reservation, so concurrent attempts on one event loop cannot both pass a full count."""
+        longest wait among the counts that are full. The check and the reservation are one
+        step of the book (one write transaction when shared), so concurrent attempts, on this
+        process or another, cannot both pass a full count."""
         slots = self._slots(purpose, login, client)
-        waits = [w for s in slots if (w := s.limiter.retry_after(s.key)) is not None]
-        if waits:
-            raise RateLimited(max(waits), "Too many failed attempts. Wait a moment and try again.")
-        return Attempt([(s, s.limiter.fail(s.key)) for s in slots])
 
-    def recovered(self, login: str, client: str) -> None:
+        def run(logs: Logs) -> list[tuple[_Slot, float]] | int:
+            waits = [w for s in slots if (w := s.limiter.retry_after(logs, s.key)) is not None]
+            if waits:  # returned, not raised: a refusal is no failed write
+                return max(waits)
+            return [(s, s.limiter.fail(logs, s.key)) for s in slots]
+        held = await self._book.write(run)
+        if isinstance(held, int):
+            raise RateLimited(held, "Too many failed attempts. Wait a moment and try again.")
+        return Attempt(self._book, held)
+
+    async def recovered(self, login: str, client: str) -> None:
         """A new password was set with the recovery key: the guesses at the old one no longer
         matter, so the name's password counts start again."""
-        self._name.reset(_key(Purpose.LOGIN.value, login))
-        self._pair.reset(_key(Purpose.LOGIN.value, login, client))
+
+        def run(logs: Logs) -> None:
+            self._name.reset(logs, _key(Purpose.LOGIN.value, login))
+            self._pair.reset(logs, _key(Purpose.LOGIN.value, login, client))
+        await self._book.write(run)
 
 
 def _key(*parts: str) -> bytes:

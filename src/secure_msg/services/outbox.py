@@ -3,9 +3,9 @@ settle each with what happened. The worker that sends (channels/outbox.py) calls
 holds no SQL and no transaction of its own.
 
 A claim is a lease (`lease_ms`) held by one process (`owner`): if the process dies before
-settling, the lease expires, or a new process on the same machine that can prove the owner gone
-releases it at once (`release_claims`); either way the notice is claimed again and reconciled
-with the provider before it is sent (invariant 5).
+settling, the lease expires, or another process that can prove the owner gone (any machine on
+PostgreSQL, services/process_locks.py) releases it at once (`release_claims`); either way
+the notice is claimed again and reconciled with the provider before it is sent (invariant 5).
 """
 
 from __future__ import annotations
@@ -32,8 +32,10 @@ OPTED_OUT = "opted-out"
 
 async def claim(deps: Core, now_ms: int, limit: int, lease_ms: int,
                 channels: list[str], owner: str | None = None) -> list[ClaimedNotice]:
-    """Lease up to `limit` due notices on the given channels to `owner`."""
-    return await deps.db.write(lambda t: store.claim_due_txn(
+    """Lease up to `limit` due notices on the given channels to `owner`. The claim locks its
+    rows (FOR UPDATE SKIP LOCKED on PostgreSQL): it need not wait for other processes' writes,
+    nor they for it."""
+    return await deps.db.write_row_locked(lambda t: store.claim_due_txn(
         t, deps.vault, now_ms, limit, lease_ms, channels, owner))
 
 

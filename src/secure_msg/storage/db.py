@@ -54,6 +54,7 @@ from secure_msg.logging import get_logger, log_event
 from secure_msg.private_files import narrow, private_dir, private_file
 from secure_msg.storage import migrations
 from secure_msg.storage.booklet_lifecycle import checkpoint_truncate
+from secure_msg.storage.session_locks import SessionLocks
 from secure_msg.storage.txn import Txn
 
 log = get_logger(__name__)
@@ -219,6 +220,17 @@ class Database(abc.ABC):
     @abc.abstractmethod
     async def close(self) -> None:
         """Finish queued writes, then close every connection; safe to call again."""
+
+    async def write_row_locked(self, fn: TxnFn[T]) -> T:
+        """Run `fn` in a write transaction that locks the rows it needs itself (`FOR UPDATE SKIP
+        LOCKED`) and touches no chain head: on PostgreSQL it does not take the writers' lock,
+        so other processes' writes need not wait for it. SQLite has one writer: `write`."""
+        return await self.write(fn)
+
+    async def open_session_locks(self) -> SessionLocks | None:
+        """A connection of its own for session-level advisory locks (storage/session_locks.py),
+        on PostgreSQL; None on SQLite, whose processes share one machine (lock files)."""
+        return None
 
 
 DATABASE_URL_ENV = "SECURE_MSG_DATABASE_URL"  # PostgreSQL's DSN: never in the config file

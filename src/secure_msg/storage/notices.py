@@ -43,7 +43,7 @@ from secure_msg.model.notices import (
     language_of,
 )
 from secure_msg.storage.accounts import EMAIL, PHONE
-from secure_msg.storage.txn import Txn
+from secure_msg.storage.txn import Txn, is_sqlite
 
 ADDRESS = "notices.address"
 SLOTS = "notices.slots"
@@ -138,14 +138,21 @@ def claim_due_txn(
     channels: Sequence[str], owner: str | None = None,
 ) -> list[ClaimedNotice]:
     """Take up to `limit` due notices for `owner`: queued and ambiguous ones at their next
-    attempt, and sending ones whose claim expired (their process is gone)."""
+    attempt, and sending ones whose claim expired (their process is gone).
+
+    PostgreSQL: one statement, its rows locked `FOR UPDATE SKIP LOCKED` (a row another open
+    transaction holds is left to it): one round trip, however many are claimed. SQLite (no
+    FOR UPDATE, no FROM table in RETURNING): a SELECT, then an UPDATE per row, in-process."""
     marks = ",".join("?" * len(channels))
+    due = (f"channel IN ({marks}) AND ({_CLAIM_DUE})", (*channels, *[now_ms] * len(CLAIMABLE)))
+    if not is_sqlite(conn):
+        return _claim_due_pg(conn, vault, now_ms, limit, lease_ms, due, owner)
     sql = (
         "SELECT id, channel, address_enc, kind, language, slots, attempts, ambiguous,"  # noqa: S608
         " dedupe_key, status, not_before_ms, first_claim_ms FROM notices"
-        f" WHERE channel IN ({marks}) AND ({_CLAIM_DUE}) ORDER BY next_attempt_ms, id LIMIT ?"
+        f" WHERE {due[0]} ORDER BY next_attempt_ms, id LIMIT ?"
     )
-    rows = conn.execute(sql, (*channels, *[now_ms] * len(CLAIMABLE), limit)).fetchall()
+    rows = conn.execute(sql, (*due[1], limit)).fetchall()
     claimed = []
     for (id_, channel, address, kind, lang, slots, attempts, ambiguous, key, status,
          not_before, first_claim) in rows:
@@ -158,13 +165,41 @@ def claim_due_txn(
             f" WHERE id = ? AND {_MAY_BECOME[NoticeStatus.SENDING]}",
             (now_ms + lease_ms, owner, first_claim, ambiguous, now_ms, id_),
         )
-        claimed.append(ClaimedNotice(
-            id_, Channel(channel), vault.open_text(ADDRESS, address), NoticeKind(kind),
-            language_of(lang), _open_slots(vault, slots), attempts, ambiguous, key, reclaimed,
-            reconcile=NoticeStatus(status) in MUST_RECONCILE, not_before_ms=int(not_before),
-            first_claim_ms=first_claim,
-        ))
+        claimed.append(_claimed(vault, (id_, channel, address, kind, lang, slots, attempts,
+                                        ambiguous, key, status, not_before, first_claim)))
     return claimed
+
+
+def _claim_due_pg(conn: Txn, vault: Vault, now_ms: int, limit: int, lease_ms: int,
+                  due: tuple[str, tuple[Any, ...]], owner: str | None) -> list[ClaimedNotice]:
+    # In SET and in the CTE, columns are the row before the update; RETURNING gives after.
+    sql = (
+        "WITH due AS (SELECT id, status AS was FROM notices"  # noqa: S608
+        f" WHERE {due[0]} ORDER BY next_attempt_ms, id LIMIT ? FOR UPDATE SKIP LOCKED)"
+        " UPDATE notices SET status = 'sending', claimed_until_ms = ?, claimed_by = ?,"
+        " first_claim_ms = COALESCE(first_claim_ms, ?),"
+        " ambiguous = ambiguous + CASE WHEN status = 'sending' THEN 1 ELSE 0 END,"
+        " updated_at_ms = ?"
+        f" FROM due WHERE notices.id = due.id AND notices.{_MAY_BECOME[NoticeStatus.SENDING]}"
+        " RETURNING notices.id, channel, address_enc, kind, language, slots, attempts,"
+        " ambiguous, dedupe_key, due.was, not_before_ms, first_claim_ms, next_attempt_ms"
+    )
+    rows = conn.execute(sql, (*due[1], limit, now_ms + lease_ms, owner, now_ms,
+                              now_ms)).fetchall()
+    rows.sort(key=lambda r: (r[12], r[0]))  # the order they were due in, as on SQLite
+    return [_claimed(vault, tuple(r[:12])) for r in rows]
+
+
+def _claimed(vault: Vault, row: tuple[Any, ...]) -> ClaimedNotice:
+    """A claimed row (ambiguous and first_claim_ms as they are now claimed; status before)."""
+    (id_, channel, address, kind, lang, slots, attempts, ambiguous, key, status,
+     not_before, first_claim) = row
+    return ClaimedNotice(
+        id_, Channel(channel), vault.open_text(ADDRESS, address), NoticeKind(kind),
+        language_of(lang), _open_slots(vault, slots), attempts, ambiguous, key,
+        status == NoticeStatus.SENDING, reconcile=NoticeStatus(status) in MUST_RECONCILE,
+        not_before_ms=int(not_before), first_claim_ms=int(first_claim),
+    )
 
 
 def claim_owners_txn(conn: Txn) -> list[str]:

@@ -17,6 +17,9 @@ SQLite's (storage/db.py), on psycopg 3's synchronous connections (docs/performan
   appends to the one audit chain, which orders all batches anyway; taken at BEGIN it costs no
   round trip, no job can forget it, and no lock is taken inside a job's savepoint (rolled
   back with it) or in two orders (no deadlock between processes).
+- `write_row_locked` (the outbox's claim): a transaction of its own on a connection of its
+  own, without `WRITE_LOCK`, for a function that locks the rows it takes (`FOR UPDATE SKIP
+  LOCKED`) and extends no chain: other processes' batches do not wait for it, nor it for them.
 - A small pool of reader connections, each with its own thread; a read function runs in one
   REPEATABLE READ READ ONLY transaction, so that its SELECTs see one snapshot, as in SQLite.
   `read_now` is `read`: there is no in-process database to look up without a round trip.
@@ -55,6 +58,7 @@ from secure_msg.storage.db import (
     _read_outcome,
 )
 from secure_msg.storage.pg_txn import PgTxn, configure
+from secure_msg.storage.session_locks import SessionLocks
 
 log = get_logger(__name__)
 T = TypeVar("T")
@@ -191,6 +195,10 @@ class PgDatabase(QueuedDatabase):
         self.stats = WriterStats()
         self._closed = False
         self._closing: asyncio.Future[None] | None = None
+        # write_row_locked's connection (opened at first use) and thread.
+        self._row_locked: psycopg.Connection[Any] | None = None
+        self._row_locked_thread = ThreadPoolExecutor(max_workers=1,
+                                                     thread_name_prefix="db-row-locked")
         self._writer_task = asyncio.create_task(self._writer_loop(), name="db-writer")
 
     @classmethod
@@ -232,6 +240,11 @@ class PgDatabase(QueuedDatabase):
             raise
         return cls(dsn, writer, thread, pool, max_batch)
 
+    @property
+    def dsn(self) -> str:
+        """For the live events' own connections (storage/pg_notify.py); never logged."""
+        return self._dsn
+
     async def write(self, fn: TxnFn[T], *, inline: bool = True) -> T:
         """As SQLite's; `inline` is moot: every function runs in the writer's thread."""
         if self._closed or self._writer_task.done():
@@ -263,6 +276,30 @@ class PgDatabase(QueuedDatabase):
 
     async def read_now(self, fn: TxnFn[T]) -> T:
         return await self.read(fn)
+
+    async def write_row_locked(self, fn: TxnFn[T]) -> T:
+        """Its own transaction on a connection of its own (opened at first use), without the
+        writers' lock: `fn` must lock its rows itself and append to no chain (the outbox's
+        claim). Durable when it returns, as `write`."""
+        if self._closed:
+            raise RuntimeError("database is closed")
+
+        def run() -> T:
+            try:
+                conn = self._row_locked
+                if conn is None:
+                    conn = _connect(self._dsn)
+                self._row_locked = conn = _begin(conn, self._dsn, "BEGIN")
+                return _run_read(conn, fn)  # fn, then COMMIT (ROLLBACK if it raises)
+            except psycopg.OperationalError as exc:
+                if self._row_locked is None or _gone(self._row_locked):
+                    raise DatabaseUnavailable from exc
+                raise
+
+        return await asyncio.get_running_loop().run_in_executor(self._row_locked_thread, run)
+
+    async def open_session_locks(self) -> SessionLocks:
+        return await SessionLocks.open(self._dsn)
 
     async def ping(self) -> bool:
         """False while the server cannot be reached (down, restarting, in crash recovery):
@@ -325,9 +362,16 @@ class PgDatabase(QueuedDatabase):
         loop = asyncio.get_running_loop()
         closing = [loop.run_in_executor(self._writer_thread, self._writer.close)]
         closing += [loop.run_in_executor(r.thread, r.conn.close) for r in self._readers]
+
+        def close_row_locked() -> None:
+            if self._row_locked is not None:
+                self._row_locked.close()
+
+        closing.append(loop.run_in_executor(self._row_locked_thread, close_row_locked))
         for future in closing:
             cancelled |= await _finish(future)
         self._writer_thread.shutdown(wait=False)
+        self._row_locked_thread.shutdown(wait=False)
         for reader in self._readers:
             reader.thread.shutdown(wait=False)
         if cancelled:

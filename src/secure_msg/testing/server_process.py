@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -170,3 +171,21 @@ def start_server(
     server = ServerProcess(workdir, config, dict(env or {}), module_args=module_args)
     server.start(timeout)
     return server
+
+
+def start_peer(server: ServerProcess, workdir: Path, *, env: Mapping[str, str] | None = None,
+               timeout: float = 20.0) -> ServerProcess:
+    """Another process beside `server`, as on a second host behind the proxy: the same config
+    (so the same database, on PostgreSQL) and a copy of its keys, but its own `workdir` (its own
+    files beside `database_path`, which a process on another machine would not share). `env`
+    adds to `server`'s environment (e.g. another port)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    if not key_files_present(workdir / "keys"):
+        shutil.copytree(server.keys_dir, workdir / "keys")
+    config = workdir / server.config_path.name
+    config.write_text(server.config_path.read_text(encoding="utf-8").replace(
+        str(server.workdir), str(workdir)), encoding="utf-8")
+    peer = ServerProcess(workdir, config, {**server.env, **(env or {})},
+                         module_args=server.module_args)
+    peer.start(timeout)
+    return peer

@@ -79,7 +79,7 @@ class OutboxCollector:
         yield _counter("status_polls", "Status polls of sent notices that heard nothing, by "
                        "result (answered, error).", "result", stats.polls)
         yield CounterMetricFamily(f"{PREFIX}_claims_recovered",
-                                  "Claims of a crashed process taken over at start.",
+                                  "Claims of a crashed process taken over.",
                                   value=stats.released)
 
 

@@ -14,9 +14,11 @@ from secure_msg.web.protocol import ConnectionGuard, protocol_factory
 
 
 async def serve(
-    app: web.Application, host: str, port: int, on_listening: Callable[[int], None]
+    app: web.Application, host: str, port: int, on_listening: Callable[[int], None],
+    *, reuse_port: bool = False,
 ) -> None:
     """Serve `app`; call `on_listening(actual_port)` once bound (port 0 picks a free one).
+    `reuse_port`: share the port with other processes (SO_REUSEPORT; `serve --workers`).
 
     The socket is opened here rather than by aiohttp's TCPSite so that each connection gets
     web/protocol.py's handler: `web.Server` constructs aiohttp's own RequestHandler and takes
@@ -34,7 +36,7 @@ async def serve(
         loop = asyncio.get_running_loop()
         listener = await loop.create_server(
             protocol_factory(runner.server, guard, float(settings.keepalive_timeout_seconds)),
-            host, port, backlog=1024)
+            host, port, backlog=1024, reuse_port=reuse_port or None)
         on_listening(int(listener.sockets[0].getsockname()[1]))
         stop = asyncio.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):

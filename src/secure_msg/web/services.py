@@ -15,13 +15,12 @@ import asyncio
 import contextlib
 import functools
 import logging
-import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from secure_msg.channels.claim_owner import ClaimOwner, owners_dir
+from secure_msg.channels.claim_owner import ClaimOwner
 from secure_msg.channels.email import SmtpEmailSender, SmtpSettings
 from secure_msg.channels.inbound import TWIML_REPLIES
 from secure_msg.channels.outbox import OutboxSettings, OutboxWorker
@@ -47,6 +46,7 @@ from secure_msg.server_keys import load_vault
 from secure_msg.services import (
     blob_service,
     caregiver_membership,
+    live_bus,
     notice_service,
     retention_service,
     scheduler,
@@ -63,12 +63,16 @@ from secure_msg.services.inbound_service import InboundLimits
 from secure_msg.services.live import EntryEvent, Hub
 from secure_msg.services.login_limits import LoginLimits, LoginLimitSettings
 from secure_msg.services.notice_service import NoticeDeps
+from secure_msg.services.rate_limit import FailureBook
 from secure_msg.services.retention_service import RetentionDeps, retention_rule
+from secure_msg.services.shared_limits import SharedFailures
 from secure_msg.storage.db import Database, open_database
+from secure_msg.web import process_roles
 from secure_msg.web.context import CLOCK, CONFIG, RNG
 from secure_msg.web.metrics import Gauge
 from secure_msg.web.middleware import METRICS
 from secure_msg.web.outbox_metrics import OutboxCollector
+from secure_msg.web.process_roles import SchedulerRole
 
 log = get_logger(__name__)
 STATUS_PATH = "/webhooks/twilio/status"
@@ -96,6 +100,7 @@ class Services:
     worker: OutboxWorker
     retention: RetentionDeps  # closing and the retention tick (services/retention_service.py)
     twilio_auth_token: str = field(repr=False)
+    scheduler: SchedulerRole  # runs the tick while this process leads (web/process_roles.py)
 
 
 SERVICES = web.AppKey("services", Services)
@@ -171,13 +176,11 @@ def outbox_settings(cfg: Config) -> OutboxSettings:
     )
 
 
-def _worker(cfg: Config, deps: NoticeDeps, settings: TwilioSettings | None) -> OutboxWorker:
+def _worker(cfg: Config, deps: NoticeDeps, settings: TwilioSettings | None,
+            owner: ClaimOwner) -> OutboxWorker:
     e = cfg.email
     email = SmtpEmailSender(SmtpSettings(e.smtp_host, e.smtp_port, e.from_address, e.starttls,
                                          e.username, e.password.reveal())) if e.enabled else None
-    # This process's identity for its claims: a random id (from the OS: it must differ between
-    # processes even when tests seed the service's random source) and a lock beside the database.
-    owner = ClaimOwner(owners_dir(cfg.storage.database_path), os.urandom(16).hex())
     return OutboxWorker(
         deps, deps.renderer, outbox_settings(cfg),  # NoticeDeps is the outbox's Core
         sms=TwilioSmsGateway(settings) if settings else None, email=email,
@@ -186,9 +189,9 @@ def _worker(cfg: Config, deps: NoticeDeps, settings: TwilioSettings | None) -> O
 
 
 def _account_deps(cfg: Config, db: Database, vault: Vault, clock: Clock, rng: Rng,
-                  hub: Hub) -> AccountDeps:
+                  hub: Hub, book: FailureBook) -> AccountDeps:
     a = cfg.accounts
-    limits = LoginLimits(clock, LoginLimitSettings(
+    limits = LoginLimits(book, LoginLimitSettings(
         per_name_and_client=a.login_max_failures, per_name=a.login_name_max_failures,
         per_client=a.client_max_failures, window_seconds=a.login_window_seconds))
     return AccountDeps(
@@ -207,9 +210,12 @@ def _blob_deps(cfg: Config, db: Database, clock: Clock, rng: Rng,
                                   fetch_audit)
 
 
-def build(cfg: Config, db: Database, vault: Vault, clock: Clock, rng: Rng) -> Services:
+def build(cfg: Config, db: Database, vault: Vault, clock: Clock, rng: Rng,
+          owner: ClaimOwner, scheduler: SchedulerRole) -> Services:
     hub = Hub()
-    accounts = _account_deps(cfg, db, vault, clock, rng, hub)
+    # Failed attempts in the database: shared by every process, kept across restarts.
+    book = SharedFailures(db, clock, vault)
+    accounts = _account_deps(cfg, db, vault, clock, rng, hub, book)
     booklets = BookletDeps(db, vault, clock, rng, cfg.accounts.invitation_lifetime_days, hub)
     notices = _notice_deps(cfg, db, vault, clock, rng)
     fetch_audit = AuditBatcher(db)
@@ -223,10 +229,8 @@ def build(cfg: Config, db: Database, vault: Vault, clock: Clock, rng: Rng) -> Se
         notices=notices,
         appointments=AppointmentDeps(notices, cfg.appointments.late_cancellation_hours,
                                      cfg.appointments.count_late_cancellations, hub),
-        # The server is one process, so an in-memory limiter sees every webhook; several
-        # processes would need it in the database.
-        inbound_limits=InboundLimits(clock), replies=TWIML_REPLIES, hub=hub,
-        worker=_worker(cfg, notices, twilio_settings(cfg)),
+        inbound_limits=InboundLimits(book), replies=TWIML_REPLIES, hub=hub,
+        worker=_worker(cfg, notices, twilio_settings(cfg), owner), scheduler=scheduler,
         retention=RetentionDeps(notices, retention_rule(cfg.retention), hub=hub,
                                 blobs=functools.partial(blob_service.delete_booklet, blobs)),
         twilio_auth_token=cfg.twilio.auth_token.reveal(),
@@ -282,15 +286,23 @@ async def services_ctx(app: web.Application) -> AsyncIterator[None]:
     db = await open_database(cfg.storage)
     try:
         _register_metrics(app, db)
-        s = app[SERVICES] = build(cfg, db, vault, clock, rng)
+        owner, scheduler_role = await process_roles.open_roles(cfg, db)
+        s = app[SERVICES] = build(cfg, db, vault, clock, rng, owner, scheduler_role)
+        process_roles.register_metrics(app, scheduler_role)
         _register_argon2_metrics(app, s.accounts.gate)
         _register_outbox_metrics(app, s)
         _observe_entries(s)
         orphans = await blob_service.start(s.blobs)
         if orphans:
             log_event(log, logging.WARNING, "blobs.orphans_removed", count=orphans)
-        async with _running(s):
-            yield
+        # On PostgreSQL the hub's fan-outs reach the other processes' sockets too.
+        bus = await live_bus.start(s.hub, db, cfg.storage.backend, vault)
+        try:
+            async with _running(s):
+                yield
+        finally:
+            if bus is not None:
+                await bus.aclose()
     finally:
         await db.close()
 
@@ -303,6 +315,7 @@ async def _running(s: Services) -> AsyncIterator[None]:
     lead_ms = cfg.notices.reminder_lead_hours * 3_600_000
     few = cfg.appointments.period_few_sessions
 
+    @s.scheduler.led  # one process of the database runs it (web/process_roles.py)
     async def tick() -> int:
         # Caregivers whose time is up stop being members even if nobody reads meanwhile.
         await caregiver_membership.expire_if_due(s.booklets, s.booklets.hub)
@@ -321,4 +334,5 @@ async def _running(s: Services) -> AsyncIterator[None]:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(task, 15)
         await s.worker.aclose()
+        await s.scheduler.leader.close()
         await s.entries.fetch_audit.close()

@@ -80,7 +80,10 @@ export async function appointmentsPanel(section, bookletId, role) {
     const next = upcoming.find((a) => a.status === 'scheduled');
     // What the therapist's last action did stays said when the panel is drawn again (a live
     // event from that very change can redraw it just after the note was written).
-    const said = section.querySelector('.appts-status')?.textContent ?? '';
+    const oldStatus = section.querySelector('.appts-status');
+    const said = oldStatus?.textContent ?? '';
+    const focused = oldStatus !== null && document.activeElement === oldStatus;
+    const toolsOpen = section.querySelector('.appts-tools')?.open ?? false;
     replace(section,
       h('h2', { id: 'appts-h' }, t('appts_title')),
       error,
@@ -98,6 +101,15 @@ export async function appointmentsPanel(section, bookletId, role) {
         ? h('details', { class: 'panel appts-tools' }, h('summary', null, t('appts_tools')),
           scheduleForm(bookletId, reloaded), periodForm(bookletId, period, reloaded))
         : null);
+    // …and so do the open tools and the focus on that note, or the redraw would throw the
+    // therapist's place away.
+    const tools = section.querySelector('.appts-tools');
+    if (tools && toolsOpen) tools.open = true;
+    const status = section.querySelector('.appts-status');
+    if (status && focused) {
+      status.setAttribute('tabindex', '-1');
+      status.focus();
+    }
     section.hidden = false;
     section.dataset.ready = 'true';
   }
