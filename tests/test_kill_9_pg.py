@@ -6,9 +6,9 @@ appointment-cancellation SMS (the local Twilio-compatible server sends nothing a
 
 - One process is killed mid-load: every entry acknowledged by either process before the kill
   is stored and readable through the survivor, chains unbroken, `admin audit verify` passes,
-  and every queued notice is sent by the survivor — those the dead process had claimed once
-  their lease (2 s here) runs out: the processes have different `database_path` directories,
-  so the survivor cannot see the dead one's owner lock file.
+  and every queued notice is sent by the survivor, those the dead process had claimed too:
+  the survivor sees the dead one's session lock gone and takes its claims (the processes have
+  directories of their own, as on two hosts); the short lease (2 s) is only the backstop.
 - The PostgreSQL server (a throwaway cluster of this test's own, never the session's) is
   killed while posts are in flight, then restarted: nothing acknowledged is lost, each post
   that was not acknowledged got 503 service-unavailable problem+json (no hang, no 500), both
@@ -63,7 +63,7 @@ def _free_port() -> int:
 
 def _notices_toml(twilio: RunningTwilioServer) -> str:
     # Slow sending (2 SMS/s per process), so that notices are still queued and claimed when a
-    # process or the database dies; a short lease, so a dead process's claims come back soon.
+    # process or the database dies; a short lease, the backstop for a dead process's claims.
     return (f"[twilio]\naccount_sid = \"{ACCOUNT_SID}\"\nfrom_number = \"{FROM}\"\n"
             f"api_base_url = \"{twilio.url}\"\n"
             "[notices]\nsend_rate_per_second = 2\nscheduler_interval_ms = 100\n"
