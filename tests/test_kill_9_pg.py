@@ -8,7 +8,7 @@ appointment-cancellation SMS (the local Twilio-compatible server sends nothing a
   is stored and readable through the survivor, chains unbroken, `admin audit verify` passes,
   and every queued notice is sent by the survivor, those the dead process had claimed too:
   the survivor sees the dead one's session lock gone and takes its claims (the processes have
-  directories of their own, as on two hosts); the short lease (2 s) is only the backstop.
+  directories of their own, as on two hosts), long before their 60 s lease runs out.
 - The PostgreSQL server (a throwaway cluster of this test's own, never the session's) is
   killed while posts are in flight, then restarted: nothing acknowledged is lost, each post
   that was not acknowledged got 503 service-unavailable problem+json (no hang, no 500), both
@@ -51,7 +51,10 @@ ACCOUNT_SID = "AC" + "c" * 32
 AUTH_TOKEN = "kill-9-auth-token"
 FROM, MUM, DAD = "+358451230000", "+358401112222", "+358401113333"
 DAY_MS = 86_400_000
-LEASE_SECONDS = 2
+# (a) Long: the survivor must take a dead process's claims at once, by its session lock;
+# (b) short: a claim whose outcome could not be stored while the database was away (its
+# owner lives on) comes back after its lease, then is reconciled with Twilio and sent.
+LEASE_ONE_KILLED, LEASE_DB_KILLED = 60, 2
 REQUEST_SECONDS = 20  # a post still unanswered after this is a hang
 
 
@@ -61,13 +64,13 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _notices_toml(twilio: RunningTwilioServer) -> str:
+def _notices_toml(twilio: RunningTwilioServer, lease_seconds: int) -> str:
     # Slow sending (2 SMS/s per process), so that notices are still queued and claimed when a
-    # process or the database dies; a short lease, the backstop for a dead process's claims.
+    # process or the database dies.
     return (f"[twilio]\naccount_sid = \"{ACCOUNT_SID}\"\nfrom_number = \"{FROM}\"\n"
             f"api_base_url = \"{twilio.url}\"\n"
             "[notices]\nsend_rate_per_second = 2\nscheduler_interval_ms = 100\n"
-            f"claim_lease_seconds = {LEASE_SECONDS}\nretry_base_delay_ms = 100\n"
+            f"claim_lease_seconds = {lease_seconds}\nretry_base_delay_ms = 100\n"
             "retry_max_delay_ms = 1000\nreconcile_delay_ms = 200\nrequest_timeout_ms = 1000\n")
 
 
@@ -116,8 +119,8 @@ async def twilio() -> AsyncIterator[RunningTwilioServer]:
 
 
 async def _practice(tmp_path: Path, dsn: str, twilio: RunningTwilioServer,
-                    http: aiohttp.ClientSession) -> Practice:
-    first, second = start_pair(tmp_path, dsn, extra_toml=_notices_toml(twilio),
+                    http: aiohttp.ClientSession, lease_seconds: int) -> Practice:
+    first, second = start_pair(tmp_path, dsn, extra_toml=_notices_toml(twilio, lease_seconds),
                                each=(_own_address(), _own_address()))
     invite = run_cli(first, "admin", "invite", "--role", "therapist", "--name", "T",
                      "--phone", "+358401110000", "--json")
@@ -212,7 +215,7 @@ async def test_kill_9_of_one_of_two_processes_loses_no_entry_and_no_notice(
     tmp_path: Path, pg_database: Callable[[], str], twilio: RunningTwilioServer,
 ) -> None:
     async with aiohttp.ClientSession() as http:
-        p = await _practice(tmp_path, pg_database(), twilio, http)
+        p = await _practice(tmp_path, pg_database(), twilio, http, LEASE_ONE_KILLED)
         load = Load()
         posters = [asyncio.create_task(load.poster(client, p.booklet, f"{name}{i}",
                                                    fail_over=p.second))
@@ -273,7 +276,8 @@ async def test_kill_9_of_the_database_server_loses_nothing_acknowledged(
     tmp_path: Path, own_cluster: PgCluster, twilio: RunningTwilioServer,
 ) -> None:
     async with aiohttp.ClientSession() as http:
-        p = await _practice(tmp_path, own_cluster.create_database("kill9"), twilio, http)
+        p = await _practice(tmp_path, own_cluster.create_database("kill9"), twilio, http,
+                            LEASE_DB_KILLED)
         servers = (p.first, p.second)
         load = Load()
         posters = [asyncio.create_task(load.poster(client, p.booklet, f"{name}{i}"))
