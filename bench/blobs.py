@@ -22,6 +22,16 @@ Three servers, each a subprocess on loopback:
   did to the database files (the WAL takes every byte before the checkpoint copies it into the
   database: written twice), and the free pages a delete leaves.
 
+With --postgresql, a fourth server and a measurement of the part size (issue 18):
+
+- full on PostgreSQL: `secure-msg serve` with storage.backend = "postgresql" on a throwaway
+  cluster with fsync on (secure_msg.testing.pg_cluster, durable=True): the blob streamed into
+  1 MiB bytea parts in a transaction of its own on the blob store's connection, committed
+  before the row (storage/pg_blobs.py), and downloaded a part per query.
+- parts: storage/pg_blobs.PgBlobs alone, in this process, for part sizes of 256 KiB to 4 MiB:
+  upload (64 KiB pieces from memory, one transaction, COMMIT) and download (every part read
+  back) of the same blob, MB/s.
+
 For each: median throughput over --runs in MB/s (10^6 bytes), and the server's peak resident
 memory (VmHWM) minus its resident memory before the first upload. Results: docs/performance.md,
 "Attachments".
@@ -49,9 +59,12 @@ from aiohttp import web
 from ingest_baseline import cpu_seconds, serve_until_sigterm
 
 from secure_msg.client import Client, Profile
+from secure_msg.clock import SystemClock
 from secure_msg.crypto.file_stream import blob_length, encrypt_file
-from secure_msg.storage.db import Database
+from secure_msg.storage.db import DATABASE_URL_ENV, Database
+from secure_msg.storage.pg_blobs import PgBlobs
 from secure_msg.storage.txn import Txn
+from secure_msg.testing.pg_cluster import PgCluster
 from secure_msg.testing.server_process import start_server
 
 PIECE = 1 << 16
@@ -191,13 +204,13 @@ def _subprocess(mode: str, path: Path) -> tuple[subprocess.Popen[str], int]:
     return proc, port
 
 
-async def _full_server(workdir: Path, http: aiohttp.ClientSession
-                       ) -> tuple[Any, str, dict[str, str]]:
-    server = start_server(workdir / "full")
+async def _full_server(workdir: Path, http: aiohttp.ClientSession, name: str = "full",
+                       env: dict[str, str] | None = None) -> tuple[Any, str, dict[str, str]]:
+    server = start_server(workdir / name, env=env)
     out = subprocess.run(  # noqa: ASYNC221 - once, before anything is measured
         [sys.executable, "-m", "secure_msg", "admin", "invite", "--config",
          str(server.config_path), "--role", "therapist", "--name", "T", "--json"],
-        check=True, capture_output=True, text=True)
+        check=True, capture_output=True, text=True, env={**os.environ, **(env or {})})
     link = json.loads(out.stdout)["link"]
     client = Client(Profile(server=server.base_url), http)
     await client.enroll(server.base_url + link[link.index("/enroll/"):], "bench", "b" * 16)
@@ -244,12 +257,43 @@ def _db_sizes(db_path: Path) -> dict[str, int]:
             for suffix in ("", "-wal")}
 
 
-async def main(runs: int, mb: int) -> list[dict[str, Any]]:
-    """The three servers run side by side and take turns, run by run, so that the load of a
-    shared machine falls on all of them alike."""
+async def _parts(dsn: str, data: bytes, runs: int) -> list[dict[str, Any]]:
+    """PgBlobs alone, per part size: MB/s up (streamed, committed) and down (every part)."""
+    results = []
+    for part in (1 << 18, 1 << 19, 1 << 20, 1 << 21, 1 << 22):
+        store = PgBlobs(dsn, SystemClock(), orphan_age_ms=60_000, part_bytes=part)
+        ups, downs = [], []
+        try:
+            for _ in range(runs):
+                booklet, blob = os.urandom(16), os.urandom(16)
+                started = time.perf_counter()
+                await store.receive(booklet, blob, _pieces(data), len(data))
+                ups.append(time.perf_counter() - started)
+                started = time.perf_counter()
+                body = await store.open(booklet, blob, len(data))
+                assert body.stream is not None
+                size = 0
+                async for piece in body.stream(0, len(data)):
+                    size += len(piece)
+                downs.append(time.perf_counter() - started)
+                assert size == len(data)
+                await store.delete_booklet(booklet)
+        finally:
+            await store.close()
+        mb = len(data) / 1e6
+        results.append({"part_kib": part // 1024,
+                        "upload_mb_s": round(mb / statistics.median(ups), 1),
+                        "download_mb_s": round(mb / statistics.median(downs), 1)})
+    return results
+
+
+async def main(runs: int, mb: int, postgresql: bool = False) -> list[dict[str, Any]]:
+    """The servers run side by side and take turns, run by run, so that the load of a shared
+    machine falls on all of them alike."""
     workdir = Path(tempfile.mkdtemp(prefix="secure-msg-bench-blobs-"))
     procs: list[subprocess.Popen[str]] = []
-    server = None
+    server = pg_server = cluster = None
+    parts: list[dict[str, Any]] = []
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=600)) as http:
             (workdir / "bare").mkdir()
@@ -273,7 +317,20 @@ async def main(runs: int, mb: int) -> list[dict[str, Any]]:
             base = f"http://127.0.0.1:{port}"
             targets.append(Target("blobs in SQLite (chunk rows)", lite.pid, f"{base}/upload",
                                   base + "/download/{id}", {}))
+            if postgresql:
+                cluster = PgCluster.start(durable=True)
+                dsn = cluster.create_database("bench_blobs")
+                pg_server, pg_up, pg_headers = await _full_server(
+                    workdir, http, "full-pg",
+                    {"SECURE_MSG_STORAGE_BACKEND": "postgresql", DATABASE_URL_ENV: dsn})
+                assert pg_server.process is not None
+                pg_data = encrypt_file(os.urandom(mb * 1024 * 1024),
+                                       bytes.fromhex(pg_up.split("/")[-2]))[0]
+                pg_target = Target("secure-msg (blobs in PostgreSQL)", pg_server.process.pid,
+                                   pg_up, pg_up + "/{id}", pg_headers)
             for _ in range(runs):
+                if postgresql:
+                    await pg_target.once(http, pg_data)
                 for target in targets:
                     await target.once(http, data)
             results = [t.result(len(data)) for t in targets]
@@ -281,17 +338,23 @@ async def main(runs: int, mb: int) -> list[dict[str, Any]]:
             async with http.post(f"{base}/delete"):
                 pass
             results[2]["files_after_delete"] = _db_sizes(db_path)
+            if postgresql:
+                results.append(pg_target.result(len(pg_data)))
+                parts = await _parts(dsn, pg_data, runs)
     finally:
         for proc in procs:
             proc.send_signal(signal.SIGTERM)
             proc.wait()
-        if server is not None:
-            server.stop()
+        for started in (server, pg_server):
+            if started is not None:
+                started.stop()
+        if cluster is not None:
+            cluster.stop()
         shutil.rmtree(workdir, ignore_errors=True)
     for row in results[1:]:
         row["upload_vs_bare"] = round(row["upload_mb_s"] / results[0]["upload_mb_s"], 2)
         row["download_vs_bare"] = round(row["download_mb_s"] / results[0]["download_mb_s"], 2)
-    return results
+    return results + parts
 
 
 if __name__ == "__main__":
@@ -304,6 +367,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--mb", type=int, default=25, help="file size in MiB before encryption")
+    parser.add_argument("--postgresql", action="store_true",
+                        help="also blobs in PostgreSQL (a throwaway cluster), and part sizes")
     args = parser.parse_args()
-    for result in asyncio.run(main(args.runs, args.mb)):
+    for result in asyncio.run(main(args.runs, args.mb, args.postgresql)):
         print(json.dumps(result))

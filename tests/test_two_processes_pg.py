@@ -23,7 +23,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from secure_msg.client import Client, ClientError, Profile
+from secure_msg.client import Client, ClientError, Profile, blobs
+from secure_msg.client.attachments import attachments_of, post_files, save_files
 from secure_msg.client.http import b64d
 from secure_msg.crypto import envelope
 from secure_msg.testing.server_pair import start_pair
@@ -123,3 +124,44 @@ async def test_concurrent_posts_through_two_processes_stay_ordered(
         second.stop()
     verify = _run_cli(first, "admin", "audit", "verify")
     assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+async def test_a_document_uploaded_through_one_process_downloads_through_the_other(
+    tmp_path: Path, pg_database: Callable[[], str],
+) -> None:
+    """Issue 18, "document blobs in a store every process reaches": the therapist's process
+    takes the upload (several 1 MiB parts in the database, storage/pg_blobs.py), the guardian's
+    process serves it, byte for byte, and the client's checks of the decrypted file pass.
+    With blobs as files in each process's own blob directory the second answers 404."""
+    first, second = start_pair(tmp_path, pg_database())
+    try:
+        async with aiohttp.ClientSession() as http:
+            invite = _run_cli(first, "admin", "invite", "--role", "therapist", "--name", "T",
+                              "--json")
+            assert invite.returncode == 0, invite.stderr
+            therapist = Client(Profile(), http)
+            await therapist.enroll(_on(first, json.loads(invite.stdout)["link"]), "terapeutti",
+                                   PASSWORD)
+            booklet = await therapist.create_booklet("Aino")
+            guardian = Client(Profile(), http)
+            link = (await therapist.invite(booklet, "guardian"))["link"]
+            await guardian.enroll(_on(second, link), "vanhempi", PASSWORD)
+            await therapist.grant_history(booklet, guardian.profile.account_id or "", {"title"})
+            document = tmp_path / "lausunto.pdf"
+            document.write_bytes(b"%PDF-1.7\n" + os.urandom(3 * 1024 * 1024 + 12_345))
+            posted = await post_files(therapist, booklet, [document], text="Lausunto")
+
+            (attachment,) = await attachments_of(guardian, booklet, posted["seq"])
+            through: dict[str, bytes] = {}
+            for name, client in (("first", therapist), ("second", guardian)):
+                got = bytearray()
+                await blobs.download(client.api, booklet, attachment.blob_id, got.extend,
+                                     1 << 30)
+                through[name] = bytes(got)
+            assert through["second"] == through["first"]
+            assert len(through["second"]) > 3 * (1 << 20)  # four parts
+            saved = await save_files(guardian, booklet, posted["seq"], tmp_path / "saved")
+            assert [s.path.read_bytes() for s in saved] == [document.read_bytes()]
+    finally:
+        first.stop()
+        second.stop()

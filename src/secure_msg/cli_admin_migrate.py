@@ -34,8 +34,8 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--target-config", type=Path, default=None,
         help="the config the server will run on PostgreSQL with (backend = postgresql): its "
-             "blob directory receives the attachments and its keys must be the source's "
-             "(default: --config itself, switched to postgresql after the copy; blobs stay)")
+             "keys must be the source's; the attachments go into the database (default: "
+             "--config itself, switched to postgresql after the copy)")
     parser.add_argument("--batch", type=int, default=1000, help=argparse.SUPPRESS)
 
 
@@ -85,19 +85,18 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         raise ConfigError("storage.backend", f"the target PostgreSQL database's DSN goes in "
                           f"the environment, {DATABASE_URL_ENV} (never on the command line: "
                           "it may hold a password)")
-    target = _target(args, source)
+    _target(args, source)  # refuses a target config that is not PostgreSQL's or other keys
     # psycopg is the `postgresql` extra: imported only by the command that needs it
     from secure_msg.services import postgresql_migration
     database = source.storage.database_path
     blobs_from = source.blobs.path(database)
-    blobs_to = target.blobs.path(target.storage.database_path)
     try:
         running = running_owners(owners_dir(database))
         if running:
             raise MigrationRefused(f"a server is running on {database} ({len(running)} "
                                    "process(es) hold an outbox owner lock): stop it first")
         report = asyncio.run(postgresql_migration.migrate(
-            database, dsn, blobs_from=blobs_from, blobs_to=blobs_to, batch=args.batch))
+            database, dsn, blobs_from=blobs_from, batch=args.batch))
     except MigrationRefused as exc:
         print("secure-msg admin migrate-to-postgresql: refused: "
               f"{postgresql_migration.redact(str(exc), dsn)}", file=sys.stderr)
@@ -109,10 +108,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
           f"({rate:.0f} rows/s; of it {copy.check_seconds:.1f} s reading back and checking)")
     for table in copy.tables:
         print(f"  {table.name:<20} {table.rows:>9}")
-    if blobs_from.resolve() == blobs_to.resolve():
-        print(f"blobs: {copy.blob_rows} checked in place in {blobs_to}")
-    else:
-        print(f"blobs: {copy.blobs} copied to {blobs_to} and checked")
+    print(f"blobs: {copy.blobs} copied from {blobs_from} into the database and checked")
     print(f"verified: every table's rows read back equal; audit chain intact "
           f"({report.audit.checked} events); entry chains intact ({report.booklets} booklets)")
     if args.target_config is None:

@@ -1,25 +1,28 @@
 """Encrypted attachments (blobs): upload, attach to an entry, download, expire.
 
-The server stores ciphertext it cannot read, in the blob directory (storage/blob_files.py),
-with a row each (storage/blobs.py). An upload is checked in full before its body is read
-(`admit`: the token, Content-Length against [blobs] max_blob_bytes, membership and the
-booklet's quota), then streamed to disk (`store_upload`), never held whole in memory. The
-server cannot read a blob, but it checks what needs no key (docs/protocol.md §4.7): the
-header, that it names this booklet, and that its length is one a file's blob can have. It stays
-*pending* until the entry that lists it is posted (`attach_txn`, in the entry's transaction);
-the scheduler deletes pending blobs older than [blobs] pending_minutes (`sweep_pending`).
-Whoever holds the key of that entry may download it; a pending one only its uploader.
+The server stores ciphertext it cannot read, in its blob store (storage/blob_store.py: files
+in the blob directory on SQLite, parts in the database on PostgreSQL, so that every process
+reads every blob), with a row each (storage/blobs.py). An upload is checked in full before
+its body is read (`admit`: the token, Content-Length against [blobs] max_blob_bytes,
+membership and the booklet's quota), then streamed into the store (`store_upload`), never
+held whole in memory. The server cannot read a blob, but it checks what needs no key
+(docs/protocol.md §4.7): the header, that it names this booklet, and that its length is one a
+file's blob can have. It stays *pending* until the entry that lists it is posted
+(`attach_txn`, in the entry's transaction); the scheduler deletes pending blobs older than
+[blobs] pending_minutes (`sweep_pending`). Whoever holds the key of that entry may download
+it; a pending one only its uploader.
 """
 
 from __future__ import annotations
 
-import asyncio
 import functools
+import logging
 from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from secure_msg.clock import Clock
+from secure_msg.config import StorageConfig
 from secure_msg.crypto import file_stream
 from secure_msg.crypto.errors import ProtocolError
 from secure_msg.crypto.rng import Rng
@@ -34,6 +37,7 @@ from secure_msg.errors import (
     ProtocolRejected,
     ValidationFailed,
 )
+from secure_msg.logging import get_logger, log_event
 from secure_msg.model.accounts import Session
 from secure_msg.services.account_service import Authenticate
 from secure_msg.services.audit_batcher import AuditBatcher, PendingEvent
@@ -41,9 +45,12 @@ from secure_msg.services.booklet_service import require_member_txn
 from secure_msg.storage import audit as audit_store
 from secure_msg.storage import blobs as store
 from secure_msg.storage import booklet_lifecycle as lifecycle_store
-from secure_msg.storage.blob_files import BlobFiles, TempBlob
+from secure_msg.storage.blob_files import BlobFiles
+from secure_msg.storage.blob_store import BlobBody, BlobStore, Received
 from secure_msg.storage.db import Database
 from secure_msg.storage.txn import Txn
+
+log = get_logger(__name__)
 
 SWEEP_BATCH = 500
 
@@ -61,20 +68,30 @@ class BlobDeps:
     db: Database
     clock: Clock
     rng: Rng
-    files: BlobFiles
+    files: BlobStore
     limits: BlobLimits
     fetch_audit: AuditBatcher
 
 
-@dataclass(frozen=True)
-class Download:
-    path: Path
-    size: int
+Download = BlobBody  # what open_download hands the web layer: a file, or parts to stream
 
 
-def make_deps(db: Database, clock: Clock, rng: Rng, directory: Path, limits: BlobLimits,
+def make_store(storage: StorageConfig, clock: Clock, directory: Path,
+               upload_timeout_s: int) -> BlobStore:
+    """The blob store of the backend: the blob directory for SQLite (one process), the
+    database itself for PostgreSQL (every process reads every blob; orphaned parts expire
+    once no upload can still be under way: its timeout and ten minutes)."""
+    if storage.backend == "postgresql":
+        from secure_msg.storage import pg_blobs, pg_db  # psycopg: only for this backend
+
+        return pg_blobs.PgBlobs(pg_db.dsn_from_env(), clock,
+                                orphan_age_ms=(upload_timeout_s + 600) * 1000)
+    return BlobFiles(directory)
+
+
+def make_deps(db: Database, clock: Clock, rng: Rng, files: BlobStore, limits: BlobLimits,
               fetch_audit: AuditBatcher) -> BlobDeps:
-    return BlobDeps(db, clock, rng, BlobFiles(directory), limits, fetch_audit)
+    return BlobDeps(db, clock, rng, files, limits, fetch_audit)
 
 
 def _actor(session: Session) -> str:
@@ -117,22 +134,24 @@ async def admit(deps: BlobDeps, auth: Authenticate, booklet_id: bytes,
 
 async def store_upload(deps: BlobDeps, session: Session, booklet_id: bytes, declared: int,
                        chunks: AsyncIterable[bytes]) -> store.BlobRow:
-    """Stream the body to disk (never past `declared` bytes), then record the blob, checking
-    membership and the quota again in the write transaction (another upload may have taken
-    the room meanwhile). On any failure nothing remains: no file, no row."""
-    temp = await deps.files.receive(_checked(chunks, booklet_id, declared), declared)
-    if temp.size != declared:
-        deps.files.discard(temp)
-        raise BadRequest("The body is shorter than its Content-Length.")
+    """Stream the body into the blob store (never past `declared` bytes), make it durable,
+    then record the blob, checking membership and the quota again in the write transaction
+    (another upload may have taken the room meanwhile). On any failure nothing remains: no
+    bytes, no row."""
     blob_id = deps.rng(16)
-    await deps.files.commit(temp, booklet_id, blob_id)
+    temp = await deps.files.receive(booklet_id, blob_id,
+                                    _checked(chunks, booklet_id, declared), declared)
+    if temp.size != declared:
+        await deps.files.discard(temp)
+        raise BadRequest("The body is shorter than its Content-Length.")
+    await deps.files.commit(temp)
     try:
         # In the writer's thread: the quota's sum scans the booklet's blobs.
         return await deps.db.write(functools.partial(
             _record_txn, deps=deps, session=session, booklet_id=booklet_id, blob_id=blob_id,
             temp=temp), inline=False)
     except BaseException:
-        await asyncio.to_thread(deps.files.delete, [(booklet_id, blob_id)])
+        await deps.files.discard(temp)
         raise
 
 
@@ -164,7 +183,7 @@ async def _checked(chunks: AsyncIterable[bytes], booklet_id: bytes, declared: in
 
 
 def _record_txn(conn: Txn, deps: BlobDeps, session: Session, booklet_id: bytes,
-                blob_id: bytes, temp: TempBlob) -> store.BlobRow:
+                blob_id: bytes, temp: Received) -> store.BlobRow:
     require_member_txn(conn, booklet_id, session)
     lifecycle_store.require_open_txn(conn, booklet_id)  # closed while the body streamed
     _quota_check(store.used_bytes_txn(conn, booklet_id), temp.size,
@@ -207,7 +226,7 @@ def attach_txn(conn: Txn, booklet_id: bytes, account_id: bytes, seq: int,
 
 async def open_download(deps: BlobDeps, auth: Authenticate, booklet_id: bytes,
                         blob_id: bytes) -> Download:
-    """The file to send: for members who hold the key of the entry that lists the blob (or
+    """The blob to send: for members who hold the key of the entry that lists the blob (or
     its uploader while pending). Anything else is 404, saying nothing of other blobs."""
 
     def txn(conn: Txn) -> tuple[Session, store.BlobRow]:
@@ -227,15 +246,19 @@ async def open_download(deps: BlobDeps, auth: Authenticate, booklet_id: bytes,
             at_ms=deps.clock.now_ms(), actor=_actor(session), action="blob.fetched",
             target=f"booklet:{booklet_id.hex()}",
             detail={"seq": row.entry_seq, "blob": blob_id.hex(), "bytes": row.size}))
-    return Download(deps.files.path(booklet_id, blob_id), row.size)
+    return await deps.files.open(booklet_id, blob_id, row.size)
 
 
 async def sweep_pending(deps: BlobDeps) -> int:
     """Delete uploads no entry listed within [blobs] pending_minutes: rows first (so that no
-    entry can attach one), then the files. A crash between the two leaves files no row names,
-    which start-up removes (`sweep_orphans`)."""
+    entry can attach one), then their bytes. A crash between the two leaves bytes no row
+    names, which the store's `start` (and on PostgreSQL its `sweep`, called here too)
+    removes."""
     cutoff = deps.clock.now_ms() - deps.limits.pending_ms
     total = 0
+    orphans = await deps.files.sweep()
+    if orphans:
+        log_event(log, logging.WARNING, "blobs.orphans_removed", count=orphans)
     while True:
         ids = await deps.db.read(functools.partial(
             store.expired_pending_txn, before_ms=cutoff, limit=SWEEP_BATCH))
@@ -251,23 +274,21 @@ async def sweep_pending(deps: BlobDeps) -> int:
             return deleted
 
         deleted = await deps.db.write(txn)
-        await asyncio.to_thread(deps.files.delete, deleted)
+        await deps.files.delete(deleted)
         total += len(deleted)
         if len(ids) < SWEEP_BATCH:
             return total
 
 
 async def delete_booklet(deps: BlobDeps, booklet_id: bytes) -> int:
-    """The files of a purged booklet, once the purge's transaction (which deletes the rows,
-    `blobs` being one of storage.booklet_lifecycle's BOOKLET_TABLES) has committed: the
-    retention service's `BlobDeleter`. Idempotent; returns how many files went."""
-    return await asyncio.to_thread(deps.files.delete_booklet, booklet_id)
+    """The bytes of a purged booklet's blobs (its directory, or its parts in the database),
+    once the purge's transaction (which deletes the rows, `blobs` being one of
+    storage.booklet_lifecycle's BOOKLET_TABLES) has committed: the retention service's
+    `BlobDeleter`. Idempotent; returns how many blobs went."""
+    return await deps.files.delete_booklet(booklet_id)
 
 
 async def start(deps: BlobDeps) -> int:
-    """At start-up, before serving: the directories, and no file a crash left behind (nor a
-    purged booklet's, whose rows are gone). Returns how many orphaned blob files were
-    removed."""
-    await asyncio.to_thread(deps.files.prepare)
-    known = await deps.db.read(store.all_blob_ids_txn)
-    return await asyncio.to_thread(deps.files.sweep_orphans, known)
+    """At start-up, before serving: the store ready, and no blob a crash left behind (nor a
+    purged booklet's, whose rows are gone). Returns how many orphaned blobs were removed."""
+    return await deps.files.start(functools.partial(deps.db.read, store.all_blob_ids_txn))

@@ -31,7 +31,7 @@ class MigrationReport:
     booklets: int
 
 
-async def migrate(database_path: Path, dsn: str, *, blobs_from: Path, blobs_to: Path,
+async def migrate(database_path: Path, dsn: str, *, blobs_from: Path,
                   batch: int = copier.BATCH_ROWS) -> MigrationReport:
     """Copy the SQLite database at `database_path` (and its blobs) into the empty PostgreSQL
     database at `dsn`, then check the committed copy. MigrationRefused says why not."""
@@ -39,7 +39,7 @@ async def migrate(database_path: Path, dsn: str, *, blobs_from: Path, blobs_to: 
     try:
         result = await asyncio.to_thread(
             copier.copy_to_postgresql, source, dsn,
-            functools.partial(copy_blobs, blobs_from, blobs_to), batch=batch)
+            functools.partial(copy_blobs, blobs_from), batch=batch)
     finally:
         source.close()
     database = await PgDatabase.open_dsn(dsn, readers=1)

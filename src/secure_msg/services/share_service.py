@@ -17,7 +17,6 @@ token within the download window (`open_blob`). Every open and refusal is in the
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from secure_msg.contacts import require_mobile
 from secure_msg.crypto import share as share_crypto
@@ -51,7 +50,7 @@ from secure_msg.storage import audit as audit_store
 from secure_msg.storage import blobs as blob_store
 from secure_msg.storage import notices as notice_store
 from secure_msg.storage import shares as store
-from secure_msg.storage.blob_files import BlobFiles
+from secure_msg.storage.blob_store import BlobBody, BlobStore
 from secure_msg.storage.txn import Txn
 
 LIST_LIMIT = 200
@@ -60,7 +59,7 @@ LIST_LIMIT = 200
 @dataclass(frozen=True)
 class ShareDeps:
     notices: NoticeDeps  # db, vault, clock, rng, quiet hours
-    files: BlobFiles
+    files: BlobStore
 
 
 @dataclass(frozen=True)
@@ -213,7 +212,7 @@ async def open_share(deps: ShareDeps, share_id: bytes, token: bytes) -> Share:
     return result
 
 
-async def open_blob(deps: ShareDeps, share_id: bytes, token: bytes) -> Path:
+async def open_blob(deps: ShareDeps, share_id: bytes, token: bytes) -> BlobBody:
     """The file's blob, for the holder of the right token within DOWNLOAD_WINDOW_MS of an open
     (the same open: not counted again)."""
     n = deps.notices
@@ -240,7 +239,7 @@ async def open_blob(deps: ShareDeps, share_id: bytes, token: bytes) -> Path:
     found = await n.db.read_now(lambda conn: blob_store.get_blob_txn(conn, result.blob_id))
     if found is None:  # the booklet was purged
         raise ShareExpired()
-    return deps.files.path(result.booklet_id, result.blob_id)
+    return await deps.files.open(result.booklet_id, result.blob_id, found.size)
 
 
 async def list_shares(deps: ShareDeps, session: Session, booklet_id: bytes) -> list[Share]:

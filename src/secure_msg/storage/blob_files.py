@@ -1,10 +1,11 @@
-"""The blob directory: encrypted attachments as owner-only files, one per blob.
+"""The blob directory: encrypted attachments as owner-only files, one per blob; the SQLite
+backend's `BlobStore` (storage/blob_store.py).
 
-    files = BlobFiles(Path("var/blobs")); files.prepare()
-    temp = await files.receive(chunks, limit)     # streamed to tmp/, hashed, never whole in memory
-    await files.commit(temp, booklet_id, blob_id) # fsync, atomic rename, fsync the directory
-    files.path(booklet_id, blob_id)               # what a download sends
-    files.delete_booklet(booklet_id)              # a purged booklet's blobs, all at once
+    files = BlobFiles(Path("var/blobs")); await files.start(known)
+    got = await files.receive(booklet_id, blob_id, chunks, limit)  # to tmp/, hashed, streamed
+    await files.commit(got)                  # fsync, atomic rename, fsync the directory
+    (await files.open(booklet_id, blob_id, size)).path   # what a download sends (sendfile)
+    await files.delete_booklet(booklet_id)   # a purged booklet's blobs, all at once
 
 Each booklet's blobs are in a directory of their own, `<booklet id>/<blob id>`, so that a purge
 (services/retention_service.py) deletes them with the directory once its rows are gone.
@@ -25,23 +26,16 @@ import hashlib
 import os
 import re
 import shutil
-from collections.abc import AsyncIterable, Collection
-from dataclasses import dataclass
+from collections.abc import AsyncIterable, AsyncIterator, Collection
 from pathlib import Path
 
 from secure_msg.errors import BlobTooLarge
 from secure_msg.private_files import DIR_MODE, FILE_MODE, private_dir
+from secure_msg.storage.blob_store import BlobBody, BlobKey, KnownBlobs, Received
 
 TMP = "tmp"
 KEY = "blobs.directory"
 _HEX_NAME = re.compile("[0-9a-f]{32}")
-
-
-@dataclass(frozen=True)
-class TempBlob:
-    path: Path
-    size: int
-    sha256: bytes
 
 
 class BlobFiles:
@@ -67,7 +61,39 @@ class BlobFiles:
     def path(self, booklet_id: bytes, blob_id: bytes) -> Path:
         return self.booklet_dir(booklet_id) / blob_id.hex()
 
-    async def receive(self, chunks: AsyncIterable[bytes], limit: int) -> TempBlob:
+    async def start(self, known: KnownBlobs) -> int:
+        """`prepare`, then `sweep_orphans` of the rows' blobs (this process is the only one on
+        the directory, and no upload has begun)."""
+        await asyncio.to_thread(self.prepare)
+        names = await known()
+        return await asyncio.to_thread(self.sweep_orphans, names)
+
+    async def open(self, booklet_id: bytes, blob_id: bytes, size: int) -> BlobBody:
+        return BlobBody(size, path=self.path(booklet_id, blob_id))
+
+    async def sweep(self) -> int:
+        """Nothing while serving: one process, whose start-up swept the directory."""
+        return 0
+
+    async def put(self, booklet_id: bytes, blob_id: bytes,
+                  chunks: AsyncIterable[bytes]) -> Received:
+        received = await self.receive(booklet_id, blob_id, chunks, 1 << 62)
+        await self.commit(received)
+        return received
+
+    async def close(self) -> None:
+        return None
+
+    async def read_chunks(self, booklet_id: bytes, blob_id: bytes,
+                          piece: int = 1 << 20) -> AsyncIterator[bytes]:
+        """A stored blob's bytes, a piece at a time (a copy into another store:
+        `PgBlobs.put(booklet_id, blob_id, files.read_chunks(booklet_id, blob_id))`)."""
+        with self.path(booklet_id, blob_id).open("rb") as f:
+            while data := await asyncio.to_thread(f.read, piece):
+                yield data
+
+    async def receive(self, booklet_id: bytes, blob_id: bytes, chunks: AsyncIterable[bytes],
+                      limit: int) -> Received:
         """Stream `chunks` into a new file in tmp/, at most `limit` bytes (BlobTooLarge past
         it). Any failure (too long, the client gone, a full disk) removes the file.
 
@@ -91,12 +117,14 @@ class BlobFiles:
             path.unlink(missing_ok=True)
             raise
         os.close(fd)
-        return TempBlob(path, size, digest.digest())
+        return Received(booklet_id, blob_id, size, digest.digest(), path)
 
-    async def commit(self, temp: TempBlob, booklet_id: bytes, blob_id: bytes) -> None:
+    async def commit(self, received: Received) -> None:
         """Give the (fsynced) temp file its final name, in its booklet's directory, and make
         the rename durable."""
-        await asyncio.to_thread(self._commit, temp.path, self.path(booklet_id, blob_id))
+        assert received.temp is not None
+        await asyncio.to_thread(self._commit, received.temp,
+                                self.path(received.booklet_id, received.blob_id))
 
     def _commit(self, source: Path, target: Path) -> None:
         try:
@@ -111,10 +139,18 @@ class BlobFiles:
             source.unlink(missing_ok=True)
             raise
 
-    def discard(self, temp: TempBlob) -> None:
-        temp.path.unlink(missing_ok=True)
+    async def discard(self, received: Received) -> None:
+        if received.temp is not None:
+            received.temp.unlink(missing_ok=True)
+        await self.delete([(received.booklet_id, received.blob_id)])
 
-    def delete(self, blobs: Collection[tuple[bytes, bytes]]) -> None:
+    async def delete(self, blobs: Collection[BlobKey]) -> None:
+        await asyncio.to_thread(self.delete_files, blobs)
+
+    async def delete_booklet(self, booklet_id: bytes) -> int:
+        return await asyncio.to_thread(self.delete_booklet_files, booklet_id)
+
+    def delete_files(self, blobs: Collection[BlobKey]) -> None:
         """Delete the files of (booklet id, blob id) pairs."""
         for booklet_id, blob_id in blobs:
             self.path(booklet_id, blob_id).unlink(missing_ok=True)
@@ -122,7 +158,7 @@ class BlobFiles:
             with contextlib.suppress(FileNotFoundError):
                 _fsync_dir(self.booklet_dir(booklet_id))
 
-    def delete_booklet(self, booklet_id: bytes) -> int:
+    def delete_booklet_files(self, booklet_id: bytes) -> int:
         """Delete a booklet's directory and every blob in it (a purged booklet: its rows are
         gone already); returns how many files. Idempotent."""
         folder = self.booklet_dir(booklet_id)
@@ -134,7 +170,7 @@ class BlobFiles:
         _fsync_dir(self.root)
         return len(names)
 
-    def sweep_orphans(self, known: Collection[tuple[bytes, bytes]]) -> int:
+    def sweep_orphans(self, known: Collection[BlobKey]) -> int:
         """Delete blob files no row names (a crash between rename and commit, or after a row's
         delete committed, or a purged booklet's); returns how many. Run at start-up, before any
         upload."""

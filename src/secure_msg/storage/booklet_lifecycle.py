@@ -39,6 +39,9 @@ BOOKLET_TABLES = ("join_proofs", "invitation_trust", "booklet_rosters", "shares"
                   "document_requests", "entry_access", "receipts", "grants", "entries",
                   "members", "appointments", "periods", "notices", "caregiver_terms",
                   "invitations")
+# Not blob_chunks (schema 0016, PostgreSQL's attachment bytes): up to a quota's worth of parts
+# would be deleted under every writer's lock. The retention's blob hook deletes them right
+# after the purge commits (storage/pg_blobs.py), and its orphan sweep any a crash left.
 # Rows that reach a booklet only through a parent in BOOKLET_TABLES: deleted before it.
 _BY_PARENT = {
     "caregiver_terms": ("DELETE FROM consent_records WHERE terms_id IN"

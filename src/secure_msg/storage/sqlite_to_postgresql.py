@@ -96,7 +96,7 @@ class TableCopy:
 class CopyResult:
     version: int  # the schema version of both
     tables: tuple[TableCopy, ...]  # in the order copied
-    blobs: int  # files copied (0 when they stayed in place)
+    blobs: int  # blob files copied into blob_chunks
     blob_rows: int
     audit_events: int
     booklets: int
@@ -108,7 +108,8 @@ class CopyResult:
         return sum(t.rows for t in self.tables)
 
 
-BlobCopier = Callable[[Sequence[BlobRef]], int]
+# Inserts the blobs' bytes on the target's connection, in the copy's transaction.
+BlobCopier = Callable[[psycopg.Connection[Any], Sequence[BlobRef]], int]
 
 
 def open_source(path: Path) -> sqlite3.Connection:
@@ -222,12 +223,15 @@ def _copy_in_one_transaction(
             counts.append(TableCopy(name, rows))
             digests[name] = digest
         _move_identities(target)
-        blobs = copy_blobs([(bytes(r[0]), bytes(r[1]), int(r[2]), bytes(r[3])) for r in
-                            source.execute("SELECT booklet_id, id, size, sha256 FROM blobs")])
         checking = time.monotonic()
-        _check_copy(target, plan, counts, digests)
-        booklets = _check_chains(source, target)
+        _check_copy(target, plan, counts, digests)  # blob_chunks as copied: empty
         checking = time.monotonic() - checking
+        blobs = copy_blobs(target, [
+            (bytes(r[0]), bytes(r[1]), int(r[2]), bytes(r[3]))
+            for r in source.execute("SELECT booklet_id, id, size, sha256 FROM blobs")])
+        started = time.monotonic()
+        booklets = _check_chains(source, target)
+        checking += time.monotonic() - started
     return counts, blobs, booklets, checking
 
 

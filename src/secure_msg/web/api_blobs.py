@@ -18,6 +18,7 @@ from secure_msg.errors import BadRequest, UnsupportedMediaType
 from secure_msg.services import blob_service
 from secure_msg.web import response_types as out
 from secure_msg.web.auth import require_session, session_check
+from secure_msg.web.blob_response import send_blob
 from secure_msg.web.context import CONFIG
 from secure_msg.web.json_io import b64, path_id
 from secure_msg.web.middleware import LONG_BODY_TIMEOUTS
@@ -82,8 +83,8 @@ async def download_blob(request: web.Request) -> web.StreamResponse:
         raise
     found = await blob_service.open_download(services(request).blobs, check, booklet_id,
                                              blob_id)
-    # sendfile from the page cache: the bytes never pass through Python.
-    return web.FileResponse(found.path, chunk_size=READ_CHUNK, headers=_DOWNLOAD_HEADERS)
+    # A file: sendfile from the page cache. Parts in the database: streamed, one at a time.
+    return await send_blob(request, found, _DOWNLOAD_HEADERS)
 
 
 def setup_routes(app: web.Application) -> None:

@@ -19,13 +19,13 @@ from secure_msg.services import share_service
 from secure_msg.services.share_service import NewShareRequest, ShareDeps
 from secure_msg.web import response_types as out
 from secure_msg.web.auth import require_session
+from secure_msg.web.blob_response import send_blob
 from secure_msg.web.inbox import STATIC_DIR
 from secure_msg.web.json_io import b64, path_id, read_body
 from secure_msg.web.openapi import BINARY, BINARY_SCHEMA, FILE_STATUSES, add_route
 from secure_msg.web.request_types import ShareBody, ShareTokenBody
 from secure_msg.web.services import services
 
-READ_CHUNK = 1 << 16
 _NO_STORE = {"Cache-Control": "no-store"}
 SHARE_PAGE = STATIC_DIR / "share" / "index.html"
 
@@ -83,11 +83,11 @@ async def open_share(request: web.Request) -> web.Response:
     return web.json_response(answer, headers=_NO_STORE)
 
 
-async def share_blob(request: web.Request) -> web.FileResponse:
+async def share_blob(request: web.Request) -> web.StreamResponse:
     share_id = path_id(request, "share_id")
     body = await read_body(request, ShareTokenBody)
-    path = await share_service.open_blob(_deps(request), share_id, bytes(body.token))
-    return web.FileResponse(path, chunk_size=READ_CHUNK, headers={
+    found = await share_service.open_blob(_deps(request), share_id, bytes(body.token))
+    return await send_blob(request, found, {
         "Content-Type": BINARY, "Content-Disposition": "attachment",
         "X-Content-Type-Options": "nosniff", **_NO_STORE})
 

@@ -206,8 +206,9 @@ def _blob_deps(cfg: Config, db: Database, clock: Clock, rng: Rng,
     b = cfg.blobs
     limits = BlobLimits(b.max_blob_bytes, b.booklet_quota_bytes, b.pending_minutes * 60_000,
                         b.max_per_entry)
-    return blob_service.make_deps(db, clock, rng, b.path(cfg.storage.database_path), limits,
-                                  fetch_audit)
+    store = blob_service.make_store(cfg.storage, clock, b.path(cfg.storage.database_path),
+                                    b.upload_timeout_seconds)
+    return blob_service.make_deps(db, clock, rng, store, limits, fetch_audit)
 
 
 def build(cfg: Config, db: Database, vault: Vault, clock: Clock, rng: Rng,
@@ -304,6 +305,8 @@ async def services_ctx(app: web.Application) -> AsyncIterator[None]:
             if bus is not None:
                 await bus.aclose()
     finally:
+        if SERVICES in app:
+            await app[SERVICES].blobs.files.close()
         await db.close()
 
 
