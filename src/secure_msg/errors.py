@@ -55,6 +55,7 @@
     ├── UnsupportedMediaType         415 unsupported-media-type
     ├── RateLimited                  429 rate-limited
     ├── ServiceUnavailable           503 service-unavailable
+    │   ├── DatabaseUnavailable      503 service-unavailable
     │   └── Overloaded               503 overloaded
     ├── ProtocolRejected             422 protocol-rejected
     ├── ClinicalContentRefused       422 clinical-content-refused
@@ -234,6 +235,14 @@ class ServiceUnavailable(SecureMsgError):
     code = "service-unavailable"
     status = 503
     title = "The service is temporarily unavailable"
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    """The database server cannot be reached (down, restarting, in crash recovery): nothing of
+    the request was committed, or its COMMIT's answer was lost (storage/pg_db.py)."""
+
+    def __init__(self) -> None:
+        super().__init__("The database does not answer; try again shortly.")
 
 
 # Every HTTP status aiohttp itself may raise that we map, to the class rendered for it.

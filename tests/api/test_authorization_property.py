@@ -25,6 +25,8 @@ from secure_msg.model.invitations import InvitationRequest
 from secure_msg.model.roles import Role
 from secure_msg.server_keys import generate_key_files
 from secure_msg.services import invitation_service
+from secure_msg.storage.db import DATABASE_URL_ENV, SqliteDatabase
+from secure_msg.storage.pg_db import PgDatabase
 from secure_msg.testing.contract import Contract
 from secure_msg.web.app import create_app
 from secure_msg.web.services import SERVICES
@@ -58,12 +60,13 @@ def plans(draw: st.DrawFn) -> Plan:
     return Plan(owners, members, removed)
 
 
-def _config(workdir: Path) -> Config:
+def _config(workdir: Path, backend: str) -> Config:
     keys_dir = workdir / "keys"
     generate_key_files(keys_dir, system_rng)
     return with_overrides(
         load_config(None, env={}),
-        storage={"database_path": workdir / "db.sqlite", "keys_dir": keys_dir},
+        storage={"database_path": workdir / "db.sqlite", "keys_dir": keys_dir,
+                 "backend": backend},
         argon2={"opslimit": 2, "memlimit_bytes": 19 * 1024 * 1024},
     )
 
@@ -76,13 +79,16 @@ def _client(base: str, http: aiohttp.ClientSession) -> Client:
     return client
 
 
-async def _world(workdir: Path, plan: Plan) -> None:
-    app = create_app(_config(workdir), clock=FixedClock())
+async def _world(workdir: Path, plan: Plan, backend: str) -> None:
+    app = create_app(_config(workdir, backend), clock=FixedClock())
     contract = Contract.install(app)
     server = TestServer(app)
     await server.start_server()
     base = str(server.make_url("")).rstrip("/")
     try:
+        # The backend under test, not whatever the config would default to.
+        assert isinstance(server.app[SERVICES].db, PgDatabase if backend == "postgresql"
+                          else SqliteDatabase)
         async with aiohttp.ClientSession() as http:
             await _check(server, base, http, plan)
     finally:
@@ -194,9 +200,13 @@ async def _status(c: Client, method: str, path: str, body: dict[str, object] | N
 @settings(max_examples=12, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(plan=plans())
-def test_no_cross_booklet_access(tmp_path: Path, plan: Plan) -> None:
+def test_no_cross_booklet_access(tmp_path: Path, backend: str, request: pytest.FixtureRequest,
+                                 monkeypatch: pytest.MonkeyPatch, plan: Plan) -> None:
     """Every read, write, list and management call on a booklet by a non-member is 404; an
     attachment is downloaded by its booklet's members only (not former ones), under that
-    booklet only, and a non-member cannot upload into a booklet."""
+    booklet only, and a non-member cannot upload into a booklet. On the run's backend
+    (`make test-pg`: PostgreSQL, a fresh database per example)."""
     workdir = Path(tempfile.mkdtemp(dir=tmp_path))
-    asyncio.run(_world(workdir, plan))
+    if backend == "postgresql":
+        monkeypatch.setenv(DATABASE_URL_ENV, request.getfixturevalue("pg_database")())
+    asyncio.run(_world(workdir, plan, backend))

@@ -23,6 +23,7 @@ from secure_msg.channels.sms_retry import OutboxRetry
 from secure_msg.clock import FixedClock
 from secure_msg.crypto.rng import system_rng
 from secure_msg.crypto.vault import Vault
+from secure_msg.errors import DatabaseUnavailable
 from secure_msg.model.channel_policy import Channel
 from secure_msg.model.notice_templates import Language, NoticeKind, NoticeRenderer
 from secure_msg.model.notices import NewNotice, render_slots
@@ -336,3 +337,35 @@ def _sent_email(conn: sqlite3.Connection, rig: Rig) -> None:
     store.mark_sent_txn(conn, claimed.id, "smtp:250 ok", 0, now_ms)
     assert conn.execute("SELECT status FROM notices WHERE id = ?", (claimed.id,)).fetchone() == (
         "sent",)
+
+
+async def test_claims_that_fail_do_not_end_the_worker(rig: Rig,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The database away for a while (PostgreSQL restarting: each write fails at once with
+    DatabaseUnavailable): the worker claims again after its idle wait instead of ending, and
+    a notice queued before the outage is sent once the database answers again."""
+    await rig.notice("n1")
+    real_write, failed = rig.db.write, 0
+
+    async def write(fn: Any, **kw: Any) -> Any:
+        nonlocal failed
+        if failed < 3:
+            failed += 1
+            raise DatabaseUnavailable
+        return await real_write(fn, **kw)
+
+    monkeypatch.setattr(rig.db, "write", write)
+    rig.worker.settings = replace(rig.worker.settings, idle_poll_seconds=0.01)
+    stop = asyncio.Event()
+    task = asyncio.create_task(rig.worker.run(stop))
+    try:
+        for _ in range(500):  # 10 s at most
+            if rig.messages() or task.done():
+                break
+            rig.clock.advance(0.1)  # a retry comes due if a busy machine made one needed
+            await asyncio.sleep(0.02)
+    finally:
+        stop.set()
+        await task
+    assert failed == 3
+    assert len(rig.messages()) == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable
@@ -24,6 +25,7 @@ def admin_invite(server: ServerProcess, name: str, role: str = "therapist") -> s
         [sys.executable, "-m", "secure_msg", "admin", "invite", "--config",
          str(server.config_path), "--role", role, "--name", name, "--json"],
         check=True, capture_output=True, text=True, timeout=60,
+        env={**os.environ, **server.env},  # the backend and its DSN, on PostgreSQL
     )
     link: str = json.loads(out.stdout)["link"]
     # The config's public URL is the default; the test server listens on an ephemeral port.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 
 import aiohttp
@@ -11,6 +12,7 @@ import pytest
 from secure_msg.client import Client, ClientError
 from secure_msg.client.http import b64d
 from secure_msg.crypto import envelope
+from secure_msg.testing.pytest_postgresql import both_backends
 
 from .conftest import People, admin_invite
 
@@ -31,9 +33,11 @@ async def _poster(client: Client, booklet: str, name: str, acked: list[str],
         i += 1
 
 
-async def test_acknowledged_entries_survive_kill_9(people: People) -> None:
+@pytest.mark.parametrize("backend", both_backends())
+async def test_acknowledged_entries_survive_kill_9(people: People, backend: str) -> None:
     """Entries posted concurrently by four writers into two booklets, kill -9 mid-stream:
-    after restart every acknowledged entry is there, chains are intact, the audit verifies."""
+    after restart every acknowledged entry is there, chains are intact, the audit verifies.
+    On both backends (PostgreSQL: the app process is killed, the database server goes on)."""
     therapist = await people.enroll("terapeutti", admin_invite(people.server, "T"))
     booklets = [await therapist.create_booklet(f"B{i}") for i in range(2)]
     parents = []
@@ -65,6 +69,6 @@ async def test_acknowledged_entries_survive_kill_9(people: People) -> None:
     audit = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "secure_msg", "admin", "audit", "verify", "--config",
         str(people.server.config_path), stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT)
+        stderr=asyncio.subprocess.STDOUT, env={**os.environ, **people.server.env})
     output, _ = await asyncio.wait_for(audit.communicate(), timeout=60)
     assert audit.returncode == 0, output.decode()

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from secure_msg.model.appointments import minus_months
+from secure_msg.testing.pytest_postgresql import both_backends
 
 from .conftest import DAD_PHONE, HELSINKI, MUM_PHONE, local_ms
 
@@ -163,10 +164,12 @@ async def test_500s_are_reconciled_before_each_resend_and_21610_opts_out(
     assert len([x for x in p.twilio.state.attempts if x["to"] == DAD_PHONE]) == dad_attempts
 
 
-async def test_kill_9_with_notices_queued_loses_none(practice_factory: Any) -> None:
+@pytest.mark.parametrize("backend", both_backends())
+async def test_kill_9_with_notices_queued_loses_none(practice_factory: Any, backend: str) -> None:
     """Twelve queued notices, the server killed mid-way: after a restart every one is sent,
     with duplicates bounded by what was in flight at the kill, and every one is known delivered:
-    a delivery callback that came while the server was down is made up for by a status poll."""
+    a delivery callback that came while the server was down is made up for by a status poll.
+    On both backends (PostgreSQL: the app process is killed, the database server goes on)."""
     p = await practice_factory(rate=2, notices={"status_poll_after_seconds": 2})
     for i in range(6):
         await _cancel_new(p, hours=i)

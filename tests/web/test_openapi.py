@@ -83,9 +83,10 @@ def test_operations_carry_schemas_errors_and_path_parameters(config: Config) -> 
     assert op["responses"]["201"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/ThingOut"}
     assert doc["components"]["schemas"]["ThingOut"]["required"] == ["x"]
-    # 409 declared; 400/408/413/415/422 from the JSON body, 401 from auth, 404 from the id.
+    # 409 declared; 400/408/413/415/422 from the JSON body, 401 from auth, 404 from the id,
+    # 503 from any request (too many connections, the database away).
     assert sorted(op["responses"]) == ["201", "400", "401", "404", "408", "409", "413", "415",
-                                       "422"]
+                                       "422", "503"]
     assert op["responses"]["404"]["content"]["application/problem+json"]
     assert op["parameters"][0]["name"] == "thing_id"
     assert op["parameters"][0]["schema"]["pattern"] == "^[0-9a-f]{32}$"

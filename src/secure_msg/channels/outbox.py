@@ -179,7 +179,7 @@ class OutboxWorker:
                 next_poll = loop.time() + self._poll_every()
                 self._start_poll()
             room = self.settings.concurrency - len(inflight)
-            claimed = await self._claim(room) if room > 0 and self.channels else []
+            claimed = await self._claim_quietly(room) if room > 0 and self.channels else []
             for notice in claimed:
                 task = asyncio.create_task(self._process(notice))
                 inflight.add(task)
@@ -223,6 +223,15 @@ class OutboxWorker:
         if released:
             log_event(log, logging.INFO, "outbox.recovered", claims=released, owners=len(gone))
         return released
+
+    async def _claim_quietly(self, limit: int) -> list[ClaimedNotice]:
+        """`_claim`, or none while the database is down or restarting: the worker claims
+        again after its idle wait rather than ending (and sending nothing more)."""
+        try:
+            return await self._claim(limit)
+        except Exception as exc:
+            log_event(log, logging.WARNING, "outbox.claim_failed", error=type(exc).__name__)
+            return []
 
     async def _claim(self, limit: int) -> list[ClaimedNotice]:
         now = self.clock.now_ms()

@@ -26,7 +26,9 @@ SQLite's (storage/db.py), on psycopg 3's synchronous connections (docs/performan
 - A connection the server dropped (it restarted) is replaced when BEGIN finds it broken, and
   the batch or read goes on there (nothing had run). One that breaks later in a batch fails
   the batch for every caller in it, and nothing of it is acknowledged; a COMMIT whose answer
-  was lost is reported as failed though it may have committed (as with any client).
+  was lost is reported as failed though it may have committed (as with any client). While
+  the server cannot be reached (down, restarting) every write and read fails at once with
+  `DatabaseUnavailable` (503 service-unavailable), and the next one connects again.
 
 The DSN comes from SECURE_MSG_DATABASE_URL only (never the config file: it may hold a
 password) and is never logged.
@@ -44,7 +46,7 @@ from typing import Any, TypeVar
 
 import psycopg
 
-from secure_msg.errors import ConfigError
+from secure_msg.errors import ConfigError, DatabaseUnavailable
 from secure_msg.logging import get_logger, log_event
 from secure_msg.storage import migrations
 from secure_msg.storage.db import (
@@ -73,8 +75,24 @@ def dsn_from_env(env: Mapping[str, str] | None = None) -> str:
 def _connect(dsn: str) -> psycopg.Connection[Any]:
     # autocommit: psycopg opens no transaction by itself; we issue BEGIN/COMMIT (as db.py).
     conn = psycopg.connect(dsn, autocommit=True, application_name="secure-msg")
-    configure(conn)
+    try:
+        configure(conn)
+        _durable_commits(conn)
+    except BaseException:
+        conn.close()
+        raise
     return conn
+
+
+def _durable_commits(conn: psycopg.Connection[Any]) -> None:
+    """An acknowledged write survives a crash of the database server (invariant 5) only if
+    COMMIT waits for its WAL record to be written. `synchronous_commit = off` (a server's or a
+    role's default, for speed) answers first, and a kill -9 of the server loses the last
+    commits (tests/test_kill_9_pg.py): this session sets it back to on. Every other value
+    (on, local, remote_write, remote_apply) waits at least for the local WAL and is kept."""
+    if conn.execute("SHOW synchronous_commit").fetchone() == ("off",):
+        conn.execute("SET synchronous_commit = on")
+        log_event(log, logging.INFO, "db.synchronous_commit_set_on")
 
 
 _Outcome = tuple[bool, Any]  # (ok, result or exception)
@@ -129,6 +147,12 @@ def _run_batch(conn: psycopg.Connection[Any], fns: list[TxnFn[Any]]) -> list[_Ou
 
 
 _BEGIN_READ = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+
+
+def _gone(conn: psycopg.Connection[Any]) -> bool:
+    """The connection is lost (or could not be made again): the server is down, restarting
+    or ended the session. Its callers get DatabaseUnavailable, a 503, not a 500."""
+    return conn.broken or conn.closed
 
 
 def _run_read(conn: psycopg.Connection[Any], fn: TxnFn[T]) -> T:
@@ -237,8 +261,13 @@ class PgDatabase(QueuedDatabase):
         loop = asyncio.get_running_loop()
 
         def run() -> T:
-            reader.conn = _begin(reader.conn, self._dsn, _BEGIN_READ)
-            return _run_read(reader.conn, fn)
+            try:
+                reader.conn = _begin(reader.conn, self._dsn, _BEGIN_READ)
+                return _run_read(reader.conn, fn)
+            except psycopg.OperationalError as exc:
+                if _gone(reader.conn):
+                    raise DatabaseUnavailable from exc
+                raise
 
         future = loop.run_in_executor(reader.thread, run)
         # The connection is idle again only when its thread is done, even if we are cancelled.
@@ -256,11 +285,16 @@ class PgDatabase(QueuedDatabase):
             raise RuntimeError("database is closed")
 
         def run() -> T:
-            conn = self._row_locked
-            if conn is None:
-                conn = _connect(self._dsn)
-            self._row_locked = conn = _begin(conn, self._dsn, "BEGIN")
-            return _run_read(conn, fn)  # fn, then COMMIT (ROLLBACK if it raises)
+            try:
+                conn = self._row_locked
+                if conn is None:
+                    conn = _connect(self._dsn)
+                self._row_locked = conn = _begin(conn, self._dsn, "BEGIN")
+                return _run_read(conn, fn)  # fn, then COMMIT (ROLLBACK if it raises)
+            except psycopg.OperationalError as exc:
+                if self._row_locked is None or _gone(self._row_locked):
+                    raise DatabaseUnavailable from exc
+                raise
 
         return await asyncio.get_running_loop().run_in_executor(self._row_locked_thread, run)
 
@@ -268,7 +302,12 @@ class PgDatabase(QueuedDatabase):
         return await SessionLocks.open(self._dsn)
 
     async def ping(self) -> bool:
-        row = await self.read(lambda t: t.execute("SELECT 1").fetchone())
+        """False while the server cannot be reached (down, restarting, in crash recovery):
+        /readyz then says 503 rather than failing with a 500."""
+        try:
+            row = await self.read(lambda t: t.execute("SELECT 1").fetchone())
+        except (DatabaseUnavailable, psycopg.OperationalError):
+            return False
         return bool(row == (1,))
 
     async def checkpoint_truncate(self) -> bool:
@@ -277,8 +316,13 @@ class PgDatabase(QueuedDatabase):
         return True
 
     def _batch_in_thread(self, fns: list[TxnFn[Any]]) -> list[_Outcome]:
-        self._writer = _begin(self._writer, self._dsn, _BEGIN_WRITE)
-        return _run_batch(self._writer, fns)
+        try:
+            self._writer = _begin(self._writer, self._dsn, _BEGIN_WRITE)
+            return _run_batch(self._writer, fns)
+        except psycopg.OperationalError as exc:
+            if _gone(self._writer):
+                raise DatabaseUnavailable from exc
+            raise
 
     async def _commit_batch(self, batch: list[_Job]) -> None:
         loop = asyncio.get_running_loop()

@@ -14,8 +14,10 @@ import glob
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,12 +53,34 @@ def _run_as() -> str | None:
     raise RuntimeError("running as root and neither a postgres nor a nobody user exists")
 
 
+def _alive(pid: int) -> bool:
+    """The process exists and is not a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] != "Z"
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat_path in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            stat = stat_path.read_text()
+        except OSError:
+            continue
+        if int(stat[stat.rindex(")") + 2:].split()[1]) == pid:
+            found.append(int(stat_path.parent.name))
+    return found
+
+
 @dataclass
 class PgCluster:
     root: Path
     bindir: Path
     user: str | None
     port: int = 5432
+    options: str = ""  # the server's command-line settings, kept for `restart`
 
     @property
     def socket_dir(self) -> Path:
@@ -95,12 +119,42 @@ class PgCluster:
             if not durable:
                 options += ["-c fsync=off", "-c full_page_writes=off",
                             "-c synchronous_commit=off"]
-            cluster._run(str(found / "pg_ctl"), "-D", str(data), "-l", str(root / "log"),
-                         "-w", "-o", " ".join(options), "start")
+            cluster.options = " ".join(options)
+            cluster._pg_ctl_start()
         except BaseException:
             shutil.rmtree(root, ignore_errors=True)
             raise
         return cluster
+
+    def _pg_ctl_start(self) -> None:
+        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.root / "data"), "-l",
+                  str(self.root / "log"), "-w", "-o", self.options, "start")
+
+    def postmaster_pid(self) -> int:
+        return int((self.root / "data" / "postmaster.pid").read_text().split()[0])
+
+    def kill(self, timeout: float = 30.0) -> None:
+        """kill -9 of the postmaster: a crash (tests of what the app does then). Returns once
+        it and all its children (which exit when they notice it gone) have ended."""
+        pid = self.postmaster_pid()
+        family = [pid, *_children(pid)]
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + timeout
+        while any(_alive(p) for p in family):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"PostgreSQL processes still running: {family}")
+            time.sleep(0.02)
+
+    def restart(self) -> None:
+        """Start the server again on the same data (after `kill`: crash recovery replays the
+        WAL, as after a power cut)."""
+        # A killed postmaster no one reaps (PID 1 in a container may not) stays a zombie, which
+        # the new one takes for a live server holding its lock files: it is not.
+        for lock in (self.root / "data" / "postmaster.pid",
+                     self.socket_dir / f".s.PGSQL.{self.port}.lock"):
+            if lock.exists() and not _alive(int(lock.read_text().split()[0])):
+                lock.unlink()
+        self._pg_ctl_start()
 
     def create_database(self, name: str) -> str:
         """A new empty database; returns its DSN."""
@@ -118,6 +172,9 @@ class PgCluster:
 
     def stop(self) -> None:
         try:
+            if not (self.root / "data" / "postmaster.pid").exists() or not _alive(
+                    self.postmaster_pid()):
+                return  # killed (and not restarted): nothing to stop
             self._run(str(self.bindir / "pg_ctl"), "-D", str(self.root / "data"),
                       "-m", "immediate", "-w", "stop")
         finally:

@@ -108,6 +108,9 @@ class Operation:
             implied.append(403)  # a caregiver's consent-pending or membership-expired
         if self.query is not None:
             implied.append(422)
+        # Any request: one connection too many (web/protocol.py), or the database does not
+        # answer (errors.DatabaseUnavailable: PostgreSQL down or restarting).
+        implied.append(503)
         return tuple(sorted({*self.errors, *implied}))
 
     @property
