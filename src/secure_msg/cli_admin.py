@@ -18,7 +18,7 @@ from secure_msg.clock import ms_to_iso
 from secure_msg.config import load_config
 from secure_msg.model.audit import AuditEvent, ChainReport
 from secure_msg.services import audit_service
-from secure_msg.storage import migrations
+from secure_msg.services.admin_service import schema_version
 from secure_msg.storage.db import Database, open_database
 
 T = TypeVar("T")
@@ -81,10 +81,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     """Opening the database applies what is pending (as every command does); this one exists
     so that a separate owner role can do it before the app's role, which may not change the
     schema, starts (docs/operations.md, "Roles")."""
-    async def version(database: Database) -> int:
-        return await database.read(migrations.schema_version_txn)
-
-    print(f"database schema at version {with_database(args, version)}")
+    print(f"database schema at version {with_database(args, schema_version)}")
     return 0
 
 

@@ -15,7 +15,9 @@ from secure_msg.model.roles import Role
 from secure_msg.model.staff import PendingInvitation, StaffMember
 from secure_msg.services import audit_service, invitation_service
 from secure_msg.services.booklet_service import BookletDeps
+from secure_msg.storage import migrations
 from secure_msg.storage import staff as store
+from secure_msg.storage.db import Database
 from secure_msg.storage.txn import Txn
 
 
@@ -55,3 +57,8 @@ async def audit_status(deps: BookletDeps, session: Session) -> ChainReport:
     """`secure-msg admin audit verify`, for the admin's page: the whole chain, one snapshot."""
     require_admin(session)
     return await audit_service.verify(deps.db)
+
+
+async def schema_version(db: Database) -> int:
+    """The newest schema version applied (`secure-msg admin migrate` prints it)."""
+    return await db.read(migrations.schema_version_txn)
