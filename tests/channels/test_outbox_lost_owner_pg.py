@@ -28,7 +28,7 @@ from secure_msg.services.core import Core
 from secure_msg.services.process_locks import PgClaimOwner
 from secure_msg.storage import notices as store
 from secure_msg.storage.db import Database
-from secure_msg.storage.session_locks import SessionLocks
+from secure_msg.storage.session_locks import SessionLocks, owner_key
 from secure_msg.storage.txn import Txn
 from secure_msg.testing.twilio_server import RunningTwilioServer
 
@@ -106,4 +106,35 @@ async def test_a_claim_made_before_the_lock_session_dropped_is_not_sent_by_its_o
     row = await db.read(lambda c: c.execute(
         "SELECT status, attempts FROM notices WHERE id = ?", (nid,)).fetchone())
     assert tuple(row) == ("sent", 1)
+    assert (first.stats.sent, second.stats.sent) == (0, 1)
+
+
+async def test_a_claim_made_while_our_key_was_someone_else_s_is_not_sent(
+    db: Database, vault: Vault, pg_dsn: str, twilio_server: RunningTwilioServer,
+    workers: tuple[OutboxWorker, OutboxWorker, FixedClock],
+) -> None:
+    """After the drop, the first one reconnects while a peer's probe (`is_free`) holds its key
+    for a moment: its key is not taken again yet, so peers may judge it gone, and a claim it
+    makes then is not safely its own either."""
+    first, second, clock = workers
+    assert isinstance(first.owner, PgClaimOwner)
+    await _notice(db, vault, clock)
+    _end_session(pg_dsn, first)
+    await asyncio.sleep(0.2)
+    probe = await SessionLocks.open(pg_dsn)
+    try:
+        assert await probe.try_lock(owner_key(A))  # a peer's probe, at the wrong moment
+        await first.owner.keep_alive()  # reconnects; its key stays to take again
+        first._bucket = TokenBucket(1000)
+        [claimed] = await first._claim(1)
+    finally:
+        await probe.close()
+    await asyncio.sleep(0.2)
+
+    assert await second.recover() == 1  # the key is free: the first one looks gone
+    clock.advance(2)
+    async with asyncio.timeout(10):
+        await second.drain()
+        await first._process(claimed)  # takes its key again, then must not send
+    assert len(twilio_server.state.messages) == 1
     assert (first.stats.sent, second.stats.sent) == (0, 1)
