@@ -151,6 +151,7 @@ class OutboxWorker:
         self._poll_task: asyncio.Task[None] | None = None
         # Our owner's generation when each notice in hand was claimed (`_still_owner`).
         self._claimed_in: dict[int, int] = {}
+        self._claim_failures = 0  # claims failed in a row (`_claim_quietly`)
         self.channels = [c.value for c, on in ((Channel.SMS, sms), (Channel.EMAIL, email),
                                                (Channel.WHATSAPP, whatsapp)) if on]
 
@@ -181,7 +182,7 @@ class OutboxWorker:
                 next_poll = loop.time() + self._poll_every()
                 self._start_poll()
             room = self.settings.concurrency - len(inflight)
-            claimed = await self._claim(room) if room > 0 and self.channels else []
+            claimed = await self._claim_quietly(room) if room > 0 and self.channels else []
             for notice in claimed:
                 task = asyncio.create_task(self._process(notice))
                 inflight.add(task)
@@ -201,6 +202,20 @@ class OutboxWorker:
             await asyncio.gather(*inflight, return_exceptions=True)
         if self._poll_task is not None:
             await asyncio.gather(self._poll_task, return_exceptions=True)
+
+    async def _claim_quietly(self, limit: int) -> list[ClaimedNotice]:
+        """A claim that failed (the database restarting, a fail-over) claims nothing: the
+        next poll tries again. Logged at the first failure of a run of them and every 100th."""
+        try:
+            claimed = await self._claim(limit)
+        except Exception as exc:
+            if self._claim_failures % 100 == 0:
+                log_event(log, logging.WARNING, "outbox.claim_failed",
+                          error=type(exc).__name__, failures=self._claim_failures + 1)
+            self._claim_failures += 1
+            return []
+        self._claim_failures = 0
+        return claimed
 
     async def _recover_quietly(self) -> None:
         try:
