@@ -88,9 +88,8 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     target = _target(args, source)
     # psycopg is the `postgresql` extra: imported only by the command that needs it
     from secure_msg.services import postgresql_migration
-    from secure_msg.storage.pg_db import check_dsn
 
-    check_dsn(dsn)  # before any message could quote it
+    postgresql_migration.checked_dsn(dsn)  # before any message could quote it
     database = source.storage.database_path
     blobs_from = source.blobs.path(database)
     blobs_to = target.blobs.path(target.storage.database_path)
