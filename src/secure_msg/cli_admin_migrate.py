@@ -88,6 +88,8 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     _target(args, source)  # refuses a target config that is not PostgreSQL's or other keys
     # psycopg is the `postgresql` extra: imported only by the command that needs it
     from secure_msg.services import postgresql_migration
+
+    postgresql_migration.checked_dsn(dsn)  # before any message could quote it
     database = source.storage.database_path
     blobs_from = source.blobs.path(database)
     try:

@@ -52,6 +52,16 @@ class ClaimOwner(Protocol):
         """Make sure our own liveness still holds (take it again if it was lost)."""
         ...
 
+    @property
+    def generation(self) -> int:
+        """Our liveness as last seen: it changes when it was lost and taken again."""
+        ...
+
+    async def unbroken_since(self, generation: int) -> bool:
+        """Whether our liveness held without a break since `generation` (checked now): if it
+        broke, a peer may have proved us gone meanwhile and taken our claims."""
+        ...
+
     async def close(self) -> None:
         """Give up our own liveness (at shutdown; safe twice)."""
         ...
@@ -106,6 +116,11 @@ class FileClaimOwner:
 
     async def keep_alive(self) -> None:
         """Nothing to do: a flock lasts as long as the process."""
+
+    generation = 0  # a flock is never lost while we live
+
+    async def unbroken_since(self, generation: int) -> bool:
+        return True
 
     def sweep(self) -> None:
         """Remove the lock files of owners that are gone. Call it only once their claims were

@@ -149,6 +149,9 @@ class OutboxWorker:
         self.stats = OutboxStats()
         self._bucket: TokenBucket | None = None
         self._poll_task: asyncio.Task[None] | None = None
+        # Our owner's generation when each notice in hand was claimed (`_still_owner`).
+        self._claimed_in: dict[int, int] = {}
+        self._claim_failures = 0  # claims failed in a row (`_claim_quietly`)
         self.channels = [c.value for c, on in ((Channel.SMS, sms), (Channel.EMAIL, email),
                                                (Channel.WHATSAPP, whatsapp)) if on]
 
@@ -200,6 +203,20 @@ class OutboxWorker:
         if self._poll_task is not None:
             await asyncio.gather(self._poll_task, return_exceptions=True)
 
+    async def _claim_quietly(self, limit: int) -> list[ClaimedNotice]:
+        """A claim that failed (the database restarting, a fail-over) claims nothing: the
+        next poll tries again. Logged at the first failure of a run of them and every 100th."""
+        try:
+            claimed = await self._claim(limit)
+        except Exception as exc:
+            if self._claim_failures % 100 == 0:
+                log_event(log, logging.WARNING, "outbox.claim_failed",
+                          error=type(exc).__name__, failures=self._claim_failures + 1)
+            self._claim_failures += 1
+            return []
+        self._claim_failures = 0
+        return claimed
+
     async def _recover_quietly(self) -> None:
         try:
             await self.recover(sweep=False)
@@ -224,21 +241,32 @@ class OutboxWorker:
             log_event(log, logging.INFO, "outbox.recovered", claims=released, owners=len(gone))
         return released
 
-    async def _claim_quietly(self, limit: int) -> list[ClaimedNotice]:
-        """`_claim`, or none while the database is down or restarting: the worker claims
-        again after its idle wait rather than ending (and sending nothing more)."""
-        try:
-            return await self._claim(limit)
-        except Exception as exc:
-            log_event(log, logging.WARNING, "outbox.claim_failed", error=type(exc).__name__)
-            return []
-
     async def _claim(self, limit: int) -> list[ClaimedNotice]:
         now = self.clock.now_ms()
+        generation = self.owner.generation if self.owner else 0  # before: a break meanwhile
         claimed = await outbox.claim(self.core, now, limit, self.settings.lease_ms,
                                      self.channels, self.owner.id if self.owner else None)
         self.stats.claimed += len(claimed)
+        for notice in claimed:
+            self._claimed_in[notice.id] = generation
         return claimed
+
+    async def _still_owner(self, notice: ClaimedNotice) -> bool:
+        """False when our liveness broke since the claim (the database dropped our lock
+        session: it restarted): a peer may have proved us gone, taken the claim and sent it,
+        so sending it here could text the family twice. The claim is left as it is: a peer
+        that released it sends it after reconciling, or its lease runs out and it is
+        reconciled then."""
+        generation = self._claimed_in.get(notice.id)
+        if self.owner is None or generation is None:
+            return True
+        try:
+            if await self.owner.unbroken_since(generation):
+                return True
+        except Exception:  # the database is unreachable: we cannot know
+            log.exception("outbox: checking our claim owner failed")
+        log_event(log, logging.WARNING, "outbox.claim_left", notice=notice.id)
+        return False
 
     async def aclose(self) -> None:
         """Close the gateways' HTTP sessions (after `run` has returned) and give up our lock."""
@@ -260,6 +288,8 @@ class OutboxWorker:
             await self._process_inner(notice)
         except Exception:  # the lease expires and the notice is reconciled, then retried
             log.exception("outbox: processing a notice failed")
+        finally:
+            self._claimed_in.pop(notice.id, None)
 
     async def _process_inner(self, notice: ClaimedNotice) -> None:
         try:
@@ -276,6 +306,8 @@ class OutboxWorker:
             return
         assert self._bucket is not None
         await self._bucket.acquire()
+        if not await self._still_owner(notice):  # the wait may have been long
+            return
         if notice.channel is Channel.WHATSAPP and self.whatsapp is not None:
             result = await self.whatsapp.send(notice.address, notice.kind, notice.language,
                                               values, self.settings.status_callback_url)

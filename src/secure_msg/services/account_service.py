@@ -416,7 +416,10 @@ async def _set_password(
         return None if keep_token else new_session_txn(conn, deps, account.id, now)
 
     token = await deps.db.write(txn)
-    # The new session (recovery) has no socket yet, so ending all but `keep` spares only it.
+    # Ending all but `keep` spares only it. Recovery's new session has no socket here yet, but
+    # may have one on another process by the time the relayed fan-out arrives: spare it too.
+    if token is not None:
+        keep = hash_token(token)
     deps.hub.end_account(account.id, keep=keep,
                          reason=RECOVERED if action == "account.recovered" else PASSWORD_CHANGED)
     return token

@@ -47,6 +47,9 @@ class LiveBus:
         self.sealer = sealer
         self._now_ms = now_ms
         self._own = live_wire.origin_prefix(sealer.origin)
+        # Made before the channel listens: what was sealed earlier was not sent to us, unless
+        # a listener recorded it to play it back (live_wire's docstring).
+        self._since_ms = now_ms() - live_wire.START_SKEW_MS
         self.channel: PgChannel | None = None
         self.applied = 0  # fan-outs from other processes applied here
         self.rejected = 0  # payloads that did not open or decode
@@ -56,7 +59,7 @@ class LiveBus:
         if payload.startswith(self._own):
             return
         try:
-            _, fanout = self.sealer.open(payload, self._now_ms())
+            _, fanout = self.sealer.open(payload, self._now_ms(), self._since_ms)
         except ValueError as exc:
             self.rejected += 1
             log_event(log, logging.WARNING, "live.bad_payload", reason=str(exc),

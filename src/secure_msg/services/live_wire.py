@@ -23,7 +23,9 @@ keys cannot close someone's sockets or invent events. The payload is
   own; `counter`: that process's payload number, 4 bytes with the origin making a nonce that is
   never used twice. A receiver refuses a counter it has seen from the origin (payloads of one
   sender arrive in order) and a time more than MAX_AGE_MS away from its own: a payload
-  recorded by a listener cannot be played back.
+  recorded by a listener cannot be played back. A process that has just started knows no
+  sender's counter yet, so it also refuses a time before it started listening (less
+  START_SKEW_MS for the hosts' clocks): a payload recorded before cannot be played back to it.
 - The key is derived from the server's blind-index key (`live_key`): every process with the
   same `keys/` has it.
 - A payload stays under MAX_PAYLOAD (PostgreSQL refuses 8000 bytes or more): a fan-out to more
@@ -62,6 +64,7 @@ VERSION = "v1"
 MAX_PAYLOAD = 7900  # bytes; PostgreSQL's limit is 8000, less a margin
 MAX_BODY = 5600  # characters: sealed and in base64url, with the head, under MAX_PAYLOAD
 MAX_AGE_MS = 60_000  # a payload's time may differ from the receiver's by this much
+START_SKEW_MS = 2_000  # a payload sealed this long before a receiver started still counts
 LABEL = b"secure-msg/live/v1"
 ORIGIN_BYTES = 8
 _ORIGINS_KEPT = 4096  # senders whose last counter a receiver remembers
@@ -217,9 +220,9 @@ class Sealer:
         sealed = self._aead.encrypt(nonce, f"{now_ms} {body}".encode("ascii"), LABEL)
         return f"{VERSION} {encode_id(self.origin)} {self._counter} {encode_id(sealed)}"
 
-    def open(self, payload: str, now_ms: int) -> tuple[bytes, Fanout]:
+    def open(self, payload: str, now_ms: int, not_before_ms: int = 0) -> tuple[bytes, Fanout]:
         """(the sender's origin, the fan-out); ValueError when the payload is not a fresh one
-        sealed under our key."""
+        sealed under our key, or was sealed before `not_before_ms` (before we listened)."""
         if len(payload) > MAX_PAYLOAD:
             raise ValueError("too long")
         fields = payload.split(" ")
@@ -236,8 +239,11 @@ class Sealer:
         if counter <= self._last.get(origin, 0):
             raise ValueError("played back")
         sent_ms, _, body = plain.decode("ascii").partition(" ")
-        if abs(now_ms - _int(sent_ms)) > MAX_AGE_MS:
+        sent = _int(sent_ms)
+        if abs(now_ms - sent) > MAX_AGE_MS:
             raise ValueError("too old")
+        if sent < not_before_ms:
+            raise ValueError("sealed before we listened")
         fanout = decode(body)
         self._last[origin] = counter
         self._last.move_to_end(origin)

@@ -19,7 +19,7 @@ from secure_msg.model.audit import ChainReport
 from secure_msg.services import audit_service
 from secure_msg.storage import sqlite_to_postgresql as copier
 from secure_msg.storage.blob_copy import copy_blobs
-from secure_msg.storage.pg_db import PgDatabase
+from secure_msg.storage.pg_db import PgDatabase, check_dsn
 
 CopyResult = copier.CopyResult
 
@@ -53,6 +53,11 @@ async def migrate(database_path: Path, dsn: str, *, blobs_from: Path,
             f"({audit.checked} events, broken at {audit.first_broken_seq}): do not switch to "
             "it; drop the target database and report this")
     return MigrationReport(result, audit, result.booklets)
+
+
+def checked_dsn(dsn: str) -> str:
+    """`dsn`, or ConfigError naming the variable if libpq cannot parse it (never quoting it)."""
+    return check_dsn(dsn)
 
 
 def redact(text: str, dsn: str) -> str:

@@ -57,6 +57,15 @@ class PgClaimOwner:
         and take our key again, so that peers stop seeing us gone within a second."""
         await self.locks.check()
 
+    @property
+    def generation(self) -> int:
+        return self.locks.generation
+
+    async def unbroken_since(self, generation: int) -> bool:
+        """A round trip on our lock session: the database dropped it (and our key with it)
+        since `generation` if it reconnects now or did before."""
+        return await self.locks.check() == generation
+
     async def close(self) -> None:
         await self.locks.close()
 

@@ -69,6 +69,19 @@ def dsn_from_env(env: Mapping[str, str] | None = None) -> str:
     if not dsn.strip():
         raise ConfigError("storage.backend",
                           f"postgresql needs the DSN in the environment: {DATABASE_URL_ENV}")
+    return check_dsn(dsn)
+
+
+def check_dsn(dsn: str) -> str:
+    """`dsn` if libpq can parse it. Its parse errors quote the part they could not parse,
+    which may be the password ("unexpected spaces found in …"): say which variable is wrong,
+    never its text."""
+    try:
+        psycopg.conninfo.conninfo_to_dict(dsn)
+    except psycopg.Error:
+        raise ConfigError(DATABASE_URL_ENV, "not a connection string libpq can parse (not "
+                          "shown: it may hold a password); in a postgresql:// URI, "
+                          "percent-encode spaces and reserved characters") from None
     return dsn
 
 

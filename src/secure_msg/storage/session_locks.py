@@ -16,7 +16,8 @@ storage/pg_db.py): an owner's is derived from its random id, so it meets no fixe
 If the connection breaks (the database restarted, an operator ended the session), every lock on
 it is gone with it. The next call reconnects, counts a new `generation` and takes the keys held
 with `hold` again; a caller that took a lock with `try_lock` (the leader) sees the generation
-move and knows it lost the lock.
+move and knows it lost the lock. A held key that someone else had at that moment (a peer's
+probe) is tried again at each later call; when it is taken, the generation moves once more.
 """
 
 from __future__ import annotations
@@ -93,7 +94,13 @@ class SessionLocks:
         if not (conn.broken or conn.closed):
             try:
                 if self._missing:
-                    self._missing = {key for key in self._missing if not _try(conn, key)}
+                    missing = {key for key in self._missing if not _try(conn, key)}
+                    if missing != self._missing:
+                        # Held again only now: peers may have judged us gone meanwhile,
+                        # so whatever was done while a key was missing is of no generation
+                        # that held it (services/process_locks.py `unbroken_since`).
+                        self.generation += 1
+                    self._missing = missing
                 return fn(conn)
             except psycopg.OperationalError:
                 if not conn.broken:
