@@ -17,12 +17,13 @@ import psycopg
 import pytest
 
 from secure_msg.clock import FixedClock
-from secure_msg.errors import BlobTooLarge
+from secure_msg.errors import BlobTooLarge, DatabaseUnavailable
 from secure_msg.storage import audit as audit_store
 from secure_msg.storage.blob_files import BlobFiles
 from secure_msg.storage.db import Database
 from secure_msg.storage.pg_blobs import PART_BYTES, PgBlobs, put_parts
 from secure_msg.storage.txn import Txn
+from secure_msg.testing.pg_cluster import PgCluster
 
 pytestmark = pytest.mark.postgresql
 
@@ -281,3 +282,19 @@ def test_put_parts_writes_a_blob_inside_the_callers_transaction(
                          " FROM blob_chunks WHERE blob_id = %s", (blob,)).fetchone()
     assert stored is not None
     assert stored[0] == data
+
+
+async def test_the_database_away_is_database_unavailable_not_a_driver_error(
+    store: PgBlobs, pg_dsn: str, pg_cluster: PgCluster,
+) -> None:
+    """An upload or a download while the database is down answers 503 service-unavailable
+    (DatabaseUnavailable), as the writer and readers do, not a 500 with a traceback."""
+    received = await store.receive(os.urandom(16), os.urandom(16), pieces(b"x" * 1000),
+                                   10_000)
+    with psycopg.connect(pg_dsn) as conn:
+        name = conn.info.dbname
+    pg_cluster.drop_database(name)  # its sessions end, new ones are refused
+    with pytest.raises(DatabaseUnavailable):
+        await store.receive(os.urandom(16), os.urandom(16), pieces(b"y" * 1000), 10_000)
+    with pytest.raises(DatabaseUnavailable):
+        await store.read_all(received.blob_id, received.size)

@@ -53,7 +53,7 @@ from typing import Any, TypeVar
 import psycopg
 
 from secure_msg.clock import Clock
-from secure_msg.errors import BlobTooLarge
+from secure_msg.errors import BlobTooLarge, DatabaseUnavailable
 from secure_msg.storage.blob_store import BlobBody, BlobKey, KnownBlobs, Received
 
 PART_BYTES = 1 << 20
@@ -132,19 +132,24 @@ class _Pool:
 
     @contextlib.asynccontextmanager
     async def connection(self) -> AsyncIterator[AsyncConn]:
+        """A connection; the database being away (down, restarting) is DatabaseUnavailable,
+        a 503 as for the writer and readers (storage/pg_db.py), not a driver error's 500."""
         async with self._slots:
             conn = self._idle.pop() if self._idle else None
-            if conn is None or conn.closed or conn.broken:
-                conn = await self._connect()
             try:
-                yield conn
-            finally:
-                if not conn.broken and (conn.info.transaction_status
-                                        == psycopg.pq.TransactionStatus.IDLE):
-                    self._idle.append(conn)  # a rolled-back upload's too: nothing is open
-                else:
-                    with contextlib.suppress(Exception):
-                        await conn.close()
+                if conn is None or conn.closed or conn.broken:
+                    conn = await self._connect()
+                try:
+                    yield conn
+                finally:
+                    if not conn.broken and (conn.info.transaction_status
+                                            == psycopg.pq.TransactionStatus.IDLE):
+                        self._idle.append(conn)  # a rolled-back upload's too: nothing is open
+                    else:
+                        with contextlib.suppress(Exception):
+                            await conn.close()
+            except psycopg.OperationalError as exc:
+                raise DatabaseUnavailable from exc
 
     async def _connect(self) -> AsyncConn:
         conn = await psycopg.AsyncConnection.connect(
@@ -164,7 +169,7 @@ class _Pool:
         try:
             async with self.connection() as conn:
                 return await fn(conn)
-        except psycopg.OperationalError:
+        except DatabaseUnavailable:
             await self.close()  # the other idle ones died with it
         async with self.connection() as conn:
             return await fn(conn)
