@@ -36,6 +36,7 @@ from secure_msg.storage.blob_copy import BlobRef
 from secure_msg.storage.db import DATABASE_URL_ENV
 from secure_msg.testing.pg_cluster import PgCluster
 from secure_msg.testing.server_process import ServerProcess, start_server, write_test_config
+from secure_msg.testing.two_processes import on
 
 pytestmark = [pytest.mark.postgresql, pytest.mark.slow]
 
@@ -108,10 +109,6 @@ def _client(http: aiohttp.ClientSession, profile: Profile | None = None) -> Clie
     return client
 
 
-def _on(server: ServerProcess, link: str) -> str:
-    return server.base_url + link[link.index("/enroll/"):]
-
-
 async def _populate(server: ServerProcess, tmp: Path) -> tuple[list[Person], dict[str, list[str]],
                                                                tuple[str, int]]:
     async with aiohttp.ClientSession() as http:
@@ -119,7 +116,7 @@ async def _populate(server: ServerProcess, tmp: Path) -> tuple[list[Person], dic
                       "T", "--json")
         assert invite.returncode == 0, invite.stderr
         therapist = _client(http)
-        await therapist.enroll(_on(server, json.loads(invite.stdout)["link"]), "terapeutti",
+        await therapist.enroll(on(server, json.loads(invite.stdout)["link"]), "terapeutti",
                                PASSWORD)
         booklets = [await therapist.create_booklet(title) for title in ("Aino", "Eero", "Ilo")]
         members: list[tuple[str, Client, list[str]]] = [("terapeutti", therapist, booklets)]
@@ -127,20 +124,20 @@ async def _populate(server: ServerProcess, tmp: Path) -> tuple[list[Person], dic
         mum = _client(http)
         link = (await therapist.invite(booklets[0], "guardian", name="Äiti",
                                        phone="040-123 4567", send=["sms"]))["link"]
-        await mum.enroll(_on(server, link), "aiti", PASSWORD)
+        await mum.enroll(on(server, link), "aiti", PASSWORD)
         await mum.accept((await therapist.invite(booklets[1], "guardian"))["link"])
         dad = _client(http)
-        await dad.enroll(_on(server, (await therapist.invite(booklets[0], "guardian"))["link"]),
+        await dad.enroll(on(server, (await therapist.invite(booklets[0], "guardian"))["link"]),
                          "isa", PASSWORD)
         third = _client(http)
-        await third.enroll(_on(server, (await therapist.invite(booklets[2], "guardian"))["link"]),
+        await third.enroll(on(server, (await therapist.invite(booklets[2], "guardian"))["link"]),
                            "huoltaja", PASSWORD)
         members += [("aiti", mum, booklets[:2]), ("isa", dad, booklets[:1]),
                     ("huoltaja", third, booklets[2:])]
         daycare = _client(http)
         link = (await therapist.invite(booklets[0], "caregiver", name="Päiväkoti",
                                        until="2099-12-31", scope="new"))["link"]
-        await daycare.enroll(_on(server, link), "paivakoti", PASSWORD)
+        await daycare.enroll(on(server, link), "paivakoti", PASSWORD)
         for guardian in (mum, dad):
             await guardian.consent(booklets[0], daycare.profile.account_id, "approve")
         await therapist.roster(booklets[0], confirm=[daycare.profile.account_id])

@@ -15,8 +15,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -28,24 +26,13 @@ from secure_msg.client.attachments import attachments_of, post_files, save_files
 from secure_msg.client.http import b64d
 from secure_msg.crypto import envelope
 from secure_msg.testing.server_pair import start_pair
-from secure_msg.testing.server_process import ServerProcess
+from secure_msg.testing.two_processes import on, run_cli
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgresql]
 
 PASSWORD = "correct horse battery staple"
 POSTS_EACH = 25
 POSTERS_PER_CLIENT = 2  # per (client, booklet): the same account posting twice at once too
-
-
-def _run_cli(server: ServerProcess, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "secure_msg", *args, "--config", str(server.config_path)],
-        capture_output=True, text=True, timeout=120, check=False,
-        env={**os.environ, **server.env})
-
-
-def _on(server: ServerProcess, link: str) -> str:
-    return server.base_url + link[link.index("/enroll/"):]
 
 
 async def _poster(client: Client, booklet: str, name: str, acked: list[str],
@@ -81,17 +68,17 @@ async def test_concurrent_posts_through_two_processes_stay_ordered(
     first, second = start_pair(tmp_path, pg_database())
     try:
         async with aiohttp.ClientSession() as http:
-            invite = _run_cli(first, "admin", "invite", "--role", "therapist", "--name", "T",
+            invite = run_cli(first, "admin", "invite", "--role", "therapist", "--name", "T",
                               "--json")
             assert invite.returncode == 0, invite.stderr
             therapist = Client(Profile(), http)
-            await therapist.enroll(_on(first, json.loads(invite.stdout)["link"]), "terapeutti",
+            await therapist.enroll(on(first, json.loads(invite.stdout)["link"]), "terapeutti",
                                    PASSWORD)
             shared, only_first, only_second = [
                 await therapist.create_booklet(title) for title in ("S", "A", "B")]
             guardian = Client(Profile(), http)  # lives on the second process
             link = (await therapist.invite(shared, "guardian"))["link"]
-            await guardian.enroll(_on(second, link), "vanhempi", PASSWORD)
+            await guardian.enroll(on(second, link), "vanhempi", PASSWORD)
             for booklet in (only_first, only_second):
                 await guardian.accept((await therapist.invite(booklet, "guardian"))["link"])
             assert therapist.api.base_url == first.base_url
@@ -122,7 +109,7 @@ async def test_concurrent_posts_through_two_processes_stay_ordered(
     finally:
         first.stop()
         second.stop()
-    verify = _run_cli(first, "admin", "audit", "verify")
+    verify = run_cli(first, "admin", "audit", "verify")
     assert verify.returncode == 0, verify.stdout + verify.stderr
 
 
@@ -136,16 +123,16 @@ async def test_a_document_uploaded_through_one_process_downloads_through_the_oth
     first, second = start_pair(tmp_path, pg_database())
     try:
         async with aiohttp.ClientSession() as http:
-            invite = _run_cli(first, "admin", "invite", "--role", "therapist", "--name", "T",
+            invite = run_cli(first, "admin", "invite", "--role", "therapist", "--name", "T",
                               "--json")
             assert invite.returncode == 0, invite.stderr
             therapist = Client(Profile(), http)
-            await therapist.enroll(_on(first, json.loads(invite.stdout)["link"]), "terapeutti",
+            await therapist.enroll(on(first, json.loads(invite.stdout)["link"]), "terapeutti",
                                    PASSWORD)
             booklet = await therapist.create_booklet("Aino")
             guardian = Client(Profile(), http)
             link = (await therapist.invite(booklet, "guardian"))["link"]
-            await guardian.enroll(_on(second, link), "vanhempi", PASSWORD)
+            await guardian.enroll(on(second, link), "vanhempi", PASSWORD)
             await therapist.grant_history(booklet, guardian.profile.account_id or "", {"title"})
             document = tmp_path / "lausunto.pdf"
             document.write_bytes(b"%PDF-1.7\n" + os.urandom(3 * 1024 * 1024 + 12_345))
