@@ -89,9 +89,11 @@ async def test_admin_sees_every_booklets_notice_problems(world: World) -> None:
     await _put(world, one, NoticeStatus.FAILED)
     await _put(world, two, NoticeStatus.EXPIRED)
     await _put(world, two, NoticeStatus.SENT)
+    await _put(world, two, NoticeStatus.SENDING)  # a first attempt under way
+    await _put(world, one, NoticeStatus.SENDING, ambiguous=1)  # tried again, still in doubt
     shown = (await admin.api.call("GET", "/api/admin/notices/problems"))["notices"]
     assert sorted((n["booklet_id"], n["status"]) for n in shown) == sorted(
-        [(one, "failed"), (two, "expired")])
+        [(one, "failed"), (one, "ambiguous"), (two, "expired")])
 
 
 async def test_audit_status_says_verified_up_to_n_and_finds_a_break(world: World) -> None:

@@ -343,17 +343,26 @@ def apply_callback_txn(
     return int(row[0]), status
 
 
+# A notice being sent again after an attempt that may have created it is still in doubt: it
+# stays in the problems as `ambiguous` ("may have been sent, being checked") rather than
+# dropping out of the list for the seconds each retry takes.
+PROBLEM_STATUS_SQL = "CASE WHEN n.status = 'sending' THEN 'ambiguous' ELSE n.status END"
+PROBLEM_WHERE_SQL = (f"(n.status IN {_sql_in(VISIBLE_PROBLEMS)}"
+                     " OR (n.status = 'sending' AND n.ambiguous > 0))")
+
+
 def problems_for_therapist_txn(
     conn: Txn, account_id: bytes, limit: int
 ) -> list[NoticeView]:
     """Notices of the booklets this account is the therapist of that did not, or may not,
     have reached the family as meant (model/notices.py VISIBLE_PROBLEMS)."""
     rows = conn.execute(
-        "SELECT n.id, n.booklet_id, n.recipient_id, n.channel, n.kind, n.status,"  # noqa: S608
-        " n.reason, n.error_code, n.attempts, n.updated_at_ms FROM notices n"
+        "SELECT n.id, n.booklet_id, n.recipient_id, n.channel, n.kind,"  # noqa: S608
+        f" {PROBLEM_STATUS_SQL}, n.reason, n.error_code, n.attempts, n.updated_at_ms"
+        " FROM notices n"
         " JOIN members m ON m.booklet_id = n.booklet_id AND m.account_id = ?"
         " AND m.role = 'therapist' AND m.removed_at_ms IS NULL"
-        f" WHERE n.status IN {_sql_in(VISIBLE_PROBLEMS)}"
+        f" WHERE {PROBLEM_WHERE_SQL}"
         # one sent again (storage/notice_retry.py) is handled: its new attempt is what counts
         " AND NOT EXISTS (SELECT 1 FROM notices r WHERE r.dedupe_key = 'retry:' || n.id)"
         " ORDER BY n.updated_at_ms DESC LIMIT ?",

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from secure_msg.crypto.vault import Vault
-from secure_msg.model.notices import VISIBLE_PROBLEMS, NoticeView
+from secure_msg.model.notices import NoticeView
 from secure_msg.model.roles import Role
 from secure_msg.model.staff import PendingInvitation, StaffMember
 from secure_msg.storage import accounts as account_store
 from secure_msg.storage import invitations as invitation_store
+from secure_msg.storage.notices import PROBLEM_STATUS_SQL, PROBLEM_WHERE_SQL
 from secure_msg.storage.txn import Txn
 
 _STAFF = (Role.THERAPIST.value, Role.ADMIN.value)
@@ -59,12 +60,12 @@ def pending_for_booklet_txn(conn: Txn, vault: Vault, booklet_id: bytes,
 def practice_problems_txn(conn: Txn, limit: int) -> list[NoticeView]:
     """Every booklet's notices that did not, or may not, have reached their recipient as meant
     (the admin's view; therapists see only their own booklets')."""
-    marks = ", ".join("?" for _ in VISIBLE_PROBLEMS)
     rows = conn.execute(
-        "SELECT id, booklet_id, recipient_id, channel, kind, status, reason, error_code,"  # noqa: S608
-        f" attempts, updated_at_ms FROM notices n WHERE status IN ({marks})"
+        "SELECT n.id, n.booklet_id, n.recipient_id, n.channel, n.kind,"  # noqa: S608
+        f" {PROBLEM_STATUS_SQL}, n.reason, n.error_code, n.attempts, n.updated_at_ms"
+        f" FROM notices n WHERE {PROBLEM_WHERE_SQL}"
         " AND NOT EXISTS (SELECT 1 FROM notices r WHERE r.dedupe_key = 'retry:' || n.id)"
-        " ORDER BY updated_at_ms DESC LIMIT ?",
-        (*(s.value for s in VISIBLE_PROBLEMS), limit),
+        " ORDER BY n.updated_at_ms DESC LIMIT ?",
+        (limit,),
     ).fetchall()
     return [NoticeView(*r) for r in rows]
