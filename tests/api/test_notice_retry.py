@@ -66,6 +66,27 @@ async def test_a_failed_notice_is_queued_again_once_and_audited(world: World) ->
     assert detail == f'{{"new":{queued["id"]}}}'
 
 
+async def test_the_answer_says_when_a_retry_waits_out_quiet_hours(world: World) -> None:
+    """Asked at 02:00 in Helsinki, a reminder sent again waits for 08:00 (quiet hours), and the
+    answer says so, as does the row the outbox reads; a cancellation goes at once."""
+    therapist = await world.therapist()
+    booklet = await therapist.create_booklet("B")
+    now = world.clock.now_ms()  # 2026-01-01T00:00Z, 02:00 in Helsinki
+    at_eight = now + 6 * 3_600_000
+    reminder = await _notice(world, booklet, "failed")
+    cancellation = await _notice(world, booklet, "failed", kind="cancelled_by_therapist")
+
+    later = await therapist.api.call("POST", f"/api/notices/{reminder}/retry")
+    at_once = await therapist.api.call("POST", f"/api/notices/{cancellation}/retry")
+    assert (later["send_after_ms"], at_once["send_after_ms"]) == (at_eight, now)
+
+    def due(conn: sqlite3.Connection) -> list[tuple[int, int]]:
+        return conn.execute("SELECT not_before_ms, next_attempt_ms FROM notices WHERE id IN"
+                            " (?, ?) ORDER BY id", (later["id"], at_once["id"])).fetchall()
+
+    assert await world.http.app[SERVICES].db.read(due) == [(at_eight, at_eight), (now, now)]
+
+
 async def test_undelivered_and_expired_are_sent_again_too(world: World) -> None:
     therapist = await world.therapist()
     booklet = await therapist.create_booklet("B")

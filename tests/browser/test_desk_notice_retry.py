@@ -4,8 +4,12 @@ reaches it, and the line says so. An invitation has no such button (its link is 
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import Browser, expect
@@ -18,11 +22,12 @@ from .harness import PASSWORD, LoopThread, World, login_in_browser
 from .test_notice_problems import PHONE, enroll_guardian, failed_notice
 
 pytestmark = pytest.mark.slow
+HELSINKI = ZoneInfo("Europe/Helsinki")
 
 
-@pytest.fixture
-def refusing(server_factory: Callable[..., ServerProcess], bg: LoopThread,
-             browser: Browser) -> Iterator[tuple[World, RunningTwilioServer]]:
+@contextmanager
+def _refusing(server_factory: Callable[..., ServerProcess], bg: LoopThread, browser: Browser,
+              quiet: tuple[str, str]) -> Iterator[tuple[World, RunningTwilioServer]]:
     async def start() -> RunningTwilioServer:
         twilio = await serve_twilio("127.0.0.1", 0, account_sid=ACCOUNT_SID,
                                     auth_token=AUTH_TOKEN, callback_delay=0.01)
@@ -31,11 +36,10 @@ def refusing(server_factory: Callable[..., ServerProcess], bg: LoopThread,
 
     twilio = bg.run(start())
     server = server_factory(
-        # No quiet hours: the new attempt of a new-entry ping waits them out (as any such
-        # notice does), so run at night the test would wait until 08:00.
         extra_toml=(f"[twilio]\naccount_sid = \"{ACCOUNT_SID}\"\n"
                     f"from_number = \"{FROM_NUMBER}\"\napi_base_url = \"{twilio.url}\"\n"
-                    "[notices]\nquiet_hours_start = \"00:00\"\nquiet_hours_end = \"00:00\"\n"),
+                    f"[notices]\nquiet_hours_start = \"{quiet[0]}\"\n"
+                    f"quiet_hours_end = \"{quiet[1]}\"\n"),
         env={"SECURE_MSG_TWILIO_AUTH_TOKEN": AUTH_TOKEN})
     w = World(server, bg, browser)
     try:
@@ -45,6 +49,24 @@ def refusing(server_factory: Callable[..., ServerProcess], bg: LoopThread,
         assert w.errors == [], w.errors
     finally:
         bg.run(twilio.close())
+
+
+@pytest.fixture
+def refusing(server_factory: Callable[..., ServerProcess], bg: LoopThread,
+             browser: Browser) -> Iterator[tuple[World, RunningTwilioServer]]:
+    # No quiet hours: the new attempt of a new-entry ping waits them out (as any such notice
+    # does), so run at night the test would wait until 08:00.
+    with _refusing(server_factory, bg, browser, ("00:00", "00:00")) as running:
+        yield running
+
+
+def _quiet_now() -> tuple[str, str, int]:
+    """Quiet hours from the last full hour before now to two hours after it, in Helsinki, so
+    now is always inside them; and when they end (ms)."""
+    now = datetime.now(HELSINKI)
+    start = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+    end = start + timedelta(hours=3)
+    return f"{start:%H:%M}", f"{end:%H:%M}", int(end.timestamp() * 1000)
 
 
 def test_therapist_sends_a_failed_text_again(refusing: tuple[World, RunningTwilioServer]
@@ -79,3 +101,29 @@ def test_therapist_sends_a_failed_text_again(refusing: tuple[World, RunningTwili
     page.wait_for_load_state("networkidle")
     expect(page.locator("section.notice-problems li.notice-problem")).to_have_count(0)
     context.close()
+
+
+def test_a_text_sent_again_in_quiet_hours_says_when_it_goes(
+        server_factory: Callable[..., ServerProcess], bg: LoopThread, browser: Browser) -> None:
+    """Asked for in quiet hours, the new attempt of a new-entry ping waits for their end: the
+    line says at what time (in the browser's own zone), and nothing reaches Twilio before."""
+    start, end, end_ms = _quiet_now()
+    with _refusing(server_factory, bg, browser, (start, end)) as (world, twilio):
+        notice = failed_notice(world, enroll_guardian(world))  # by hand: sent at once, refused
+        assert notice["status"] == "failed"
+        twilio.state.faults.clear()
+
+        context, page = world.page()
+        login_in_browser(page, world.server.base_url, "tiina", PASSWORD)
+        item = page.locator("section.notice-problems li.notice-problem")
+        item.get_by_role("button", name="Lähetä uudelleen", exact=False).click()
+        note = item.get_by_role("status")
+        expect(note).to_contain_text("kun hiljainen aika päättyy")
+        zone = ZoneInfo(page.evaluate("Intl.DateTimeFormat().resolvedOptions().timeZone"))
+        local = datetime.fromtimestamp(end_ms / 1000, zone)
+        said = note.inner_text()
+        assert re.fullmatch(rf"Lähetetään uudelleen {local.day}\.{local.month}\. klo "
+                            rf"{local:%H}\.{local:%M}, kun hiljainen aika päättyy\.", said), said
+        time.sleep(1.5)  # the outbox polls every 0.1 s: it would have sent by now
+        assert [m for m in twilio.state.messages.values() if m.to == PHONE] == []
+        context.close()

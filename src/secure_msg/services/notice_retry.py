@@ -4,6 +4,8 @@ any notice), audited, at most once per notice."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from secure_msg.errors import NotFound, NoticeNotRetryable
 from secure_msg.model.accounts import Session
 from secure_msg.model.notice_templates import NoticeKind
@@ -16,10 +18,19 @@ from secure_msg.storage.notices import SECRET_SLOTS
 from secure_msg.storage.txn import Txn
 
 
-async def retry(deps: NoticeDeps, session: Session, notice_id: int) -> int:
-    """Queue the notice again; returns the new notice's id."""
+@dataclass(frozen=True)
+class Requeued:
+    """The new attempt, and when the outbox will first try it: now, or at the end of quiet
+    hours for a kind that waits them out (a reminder, a new-entry ping)."""
 
-    def txn(conn: Txn) -> int:
+    id: int
+    send_after_ms: int
+
+
+async def retry(deps: NoticeDeps, session: Session, notice_id: int) -> Requeued:
+    """Queue the notice again as a new attempt."""
+
+    def txn(conn: Txn) -> Requeued:
         found = store.candidate_txn(conn, notice_id)
         # Not found, not a booklet's, or not this therapist's booklet: the same answer.
         if found is None or found.booklet_id is None:
@@ -34,12 +45,13 @@ async def retry(deps: NoticeDeps, session: Session, notice_id: int) -> int:
             raise NoticeNotRetryable("An invitation's link is not kept: make a new "
                                      "invitation instead.")
         now = deps.clock.now_ms()
-        new_id = store.requeue_txn(conn, notice_id, not_before(deps, kind, now), now)
+        send_after = not_before(deps, kind, now)
+        new_id = store.requeue_txn(conn, notice_id, send_after, now)
         if new_id is None:
             raise NoticeNotRetryable("This message was already sent again.")
         audit_store.append_audit_txn(
             conn, at_ms=now, actor=f"account:{session.account_id.hex()}",
             action="notice.retried", target=f"notice:{notice_id}", detail={"new": new_id})
-        return new_id
+        return Requeued(new_id, send_after)
 
     return await deps.db.write(txn)

@@ -21,8 +21,9 @@ async def retry(request: web.Request) -> web.Response:
     value = request.match_info["notice"]
     if not _NOTICE_ID.fullmatch(value):
         raise NotFound()  # a malformed id is simply not found
-    new_id = await notice_retry.retry(services(request).notices, session, int(value))
-    answer: out.NoticeQueued = {"id": new_id, "status": "queued"}
+    queued = await notice_retry.retry(services(request).notices, session, int(value))
+    answer: out.NoticeRequeued = {"id": queued.id, "status": "queued",
+                                  "send_after_ms": queued.send_after_ms}
     return web.json_response(answer, status=202)
 
 
@@ -34,5 +35,7 @@ def setup_routes(app: web.Application) -> None:
               description="409 notice-not-retryable for any other status, an invitation (its "
                           "link is not kept) or a notice already sent again; 404 for a notice "
                           "that is not of one of my booklets. Quiet hours and opt-out apply "
-                          "as to any notice. Audited as notice.retried.",
-              response=out.NoticeQueued, errors=(404, 409))
+                          "as to any notice: send_after_ms says when it will first be tried "
+                          "(the end of quiet hours for a reminder or a new-entry ping asked for "
+                          "at night). Audited as notice.retried.",
+              response=out.NoticeRequeued, errors=(404, 409))

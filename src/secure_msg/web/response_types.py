@@ -279,6 +279,10 @@ class NoticeQueued(TypedDict):
     status: Literal["queued"]
 
 
+class NoticeRequeued(NoticeQueued):
+    send_after_ms: Count  # when the outbox first tries it (quiet hours may delay it)
+
+
 class Notice(TypedDict):
     id: Count
     booklet_id: Hex | None

@@ -266,6 +266,7 @@ export const en = {
   notice_retry: 'Send again',
   notice_retry_named: 'Send again: {what} ({title})',
   notice_retried: 'Being sent again.',
+  notice_retried_at: 'Will be sent again {when}, when quiet hours end.',
   notice_not_retryable: 'This message can no longer be sent again.',
   qr_show: 'Show QR code',
   qr_show_for: 'Show QR code: {name}',

@@ -260,6 +260,7 @@ export const fi = {
   notice_retry: 'Lähetä uudelleen',
   notice_retry_named: 'Lähetä uudelleen: {what} ({title})',
   notice_retried: 'Lähetetään uudelleen.',
+  notice_retried_at: 'Lähetetään uudelleen {when}, kun hiljainen aika päättyy.',
   notice_not_retryable: 'Tätä viestiä ei voi enää lähettää uudelleen.',
   qr_show: 'Näytä QR-koodi',
   qr_show_for: 'Näytä QR-koodi: {name}',

@@ -260,6 +260,7 @@ export const sv = {
   notice_retry: 'Skicka igen',
   notice_retry_named: 'Skicka igen: {what} ({title})',
   notice_retried: 'Skickas igen.',
+  notice_retried_at: 'Skickas igen {when}, när den tysta tiden är slut.',
   notice_not_retryable: 'Det här meddelandet kan inte längre skickas igen.',
   qr_show: 'Visa QR-koden',
   qr_show_for: 'Visa QR-koden: {name}',

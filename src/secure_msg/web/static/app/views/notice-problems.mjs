@@ -26,6 +26,19 @@ export function describeProblem(n, tr) {
 }
 
 /**
+ * What the line says once a notice is queued again: "being sent again", or, when quiet hours
+ * hold it back (a reminder asked for at night), when it will go. A minute's slack keeps the
+ * plain text for one that goes at once whatever the two clocks say.
+ * @param {{send_after_ms?: number}} queued @param {number} nowMs
+ * @param {(key: string, vars?: object) => string} tr
+ */
+export function retriedText(queued, nowMs, tr) {
+  const after = queued.send_after_ms;
+  if (typeof after !== 'number' || after <= nowMs + 60_000) return tr('notice_retried');
+  return tr('notice_retried_at', { when: formatTime(after) });
+}
+
+/**
  * The section, filled once `ready` (the booklet titles) has settled and the list has loaded.
  * @param {(bookletId: string) => string | null} titleOf @param {Promise<unknown>} ready
  * @returns {HTMLElement}
@@ -65,10 +78,10 @@ function retryButton(n, titleOf) {
   const button = h('button', { type: 'button', class: 'secondary', 'aria-label': label, onclick: async () => {
     button.disabled = true;
     try {
-      await api('POST', `/api/notices/${n.id}/retry`);
-      note.textContent = t('notice_retried');
+      const said = retriedText(await api('POST', `/api/notices/${n.id}/retry`), Date.now(), t);
+      note.textContent = said;
       button.remove();
-      announce(t('notice_retried'));
+      announce(said);
     } catch (e) {
       button.disabled = false;
       note.textContent = describeError(e, { 'notice-not-retryable': 'notice_not_retryable' });
