@@ -36,9 +36,10 @@ run: install
 
 test: install node chromium postgresql lint test-py test-pg test-js
 
-# tests/storage runs on both backends in here (items marked `postgresql`).
+# tests/storage runs on both backends in here (items marked `postgresql`). The slowest tests
+# are listed at the end, so a CI log shows where its time goes.
 test-py: install chromium postgresql
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=60
 
 # The API suite again with PostgreSQL behind the app (--backend); tests marked `sqlite_only`
 # (they read SQLite's files) are left out of this run.
