@@ -152,6 +152,13 @@ async def test_the_blob_is_given_only_after_an_open_and_for_a_while(
     assert (status, problem["type"]) == (403, "forbidden")  # open again (a second open left)
 
 
+def _flipped(sealed: bytes, at: int) -> str:
+    """`sealed` with byte `at` inverted, as the API's unpadded base64url."""
+    raw = bytearray(sealed)
+    raw[at] ^= 0xFF
+    return base64.urlsafe_b64encode(bytes(raw)).rstrip(b"=").decode()
+
+
 async def test_bad_shares_are_refused_and_nothing_is_stored(
         world: World, shared: tuple[Client, Client, str, int, bytes]) -> None:
     therapist, mum, booklet, seq, _ = shared
@@ -177,8 +184,11 @@ async def test_bad_shares_are_refused_and_nothing_is_stored(
         (therapist, {**good, "max_opens": 0}, 422, "validation-failed"),
         (therapist, {**good, "verifier": "AAAA"}, 422, "validation-failed"),
         (therapist, {**good, "id": other.share_id.hex()}, 422, "protocol-rejected"),
-        (therapist, {**good, "sealed": "AQABUQ" + good["sealed"][6:]}, 422,
-         "protocol-rejected"),
+        # the sealed record names another share id than `id` (its first byte flipped: the
+        # base64 text rewritten could leave the bytes as they were, 1 time in 16), or is not
+        # of type 0x51
+        (therapist, {**good, "sealed": _flipped(made.sealed, 4)}, 422, "protocol-rejected"),
+        (therapist, {**good, "sealed": _flipped(made.sealed, 3)}, 422, "protocol-rejected"),
     ]
     for who, body, status, code in cases:
         got, problem = await world.raw("POST", f"/api/booklets/{booklet}/shares",
