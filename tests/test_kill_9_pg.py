@@ -222,8 +222,10 @@ async def test_kill_9_of_one_of_two_processes_loses_no_entry_and_no_notice(
                    for client, name in ((p.therapist, "t"), (p.mum, "m"), (p.dad, "d"))
                    for i in range(2)]
         try:
-            await p.cancel(8)  # 16 SMS, through the first process
             await load.until(30)
+            # 16 SMS through the first process, queued last so that the kill (right after the
+            # first two are sent) comes while most are queued or claimed however slow the posts
+            await p.cancel(8)
             await _wait_for(lambda: len(p.sent()) >= 2, 30)
             before_kill = list(load.acked)
             assert len(p.sent()) < 2 * p.cancelled  # some still queued or claimed

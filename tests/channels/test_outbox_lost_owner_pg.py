@@ -71,13 +71,25 @@ async def _notice(db: Database, vault: Vault, clock: FixedClock) -> int:
     return await db.write(txn)
 
 
+def _wait_gone(dsn: str, pid: int) -> None:
+    """Until the backend `pid` has exited: only then has the server freed its locks."""
+    deadline = time.monotonic() + 10
+    with psycopg.connect(dsn, autocommit=True) as admin:
+        while admin.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s",
+                            (pid,)).fetchone() is not None:
+            assert time.monotonic() < deadline, f"backend {pid} did not exit"
+            time.sleep(0.02)
+
+
 def _end_session(dsn: str, worker: OutboxWorker) -> None:
     """What a database restart does to the worker's lock session (the rest reconnect)."""
     assert isinstance(worker.owner, PgClaimOwner)
+    pid = worker.owner.locks.backend_pid
+    assert pid is not None
     with psycopg.connect(dsn, autocommit=True) as admin:
-        row: Any = admin.execute("SELECT pg_terminate_backend(%s)",
-                                 (worker.owner.locks.backend_pid,)).fetchone()
+        row: Any = admin.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone()
         assert row[0] is True
+    _wait_gone(dsn, pid)
 
 
 async def test_a_claim_made_before_the_lock_session_dropped_is_not_sent_by_its_owner(
@@ -88,8 +100,7 @@ async def test_a_claim_made_before_the_lock_session_dropped_is_not_sent_by_its_o
     nid = await _notice(db, vault, clock)
     first._bucket = TokenBucket(1000)  # as `run` makes it
     [claimed] = await first._claim(1)  # then it waits its turn (rate, concurrency)
-    _end_session(pg_dsn, first)
-    await asyncio.sleep(0.2)  # the server frees the session's locks as the backend exits
+    _end_session(pg_dsn, first)  # the server frees the session's locks as the backend exits
 
     # The peer finds the first one's key free, takes its claim and, after reconciling (nothing
     # at Twilio yet), sends it.
@@ -120,8 +131,9 @@ async def test_a_claim_made_while_our_key_was_someone_else_s_is_not_sent(
     assert isinstance(first.owner, PgClaimOwner)
     await _notice(db, vault, clock)
     _end_session(pg_dsn, first)
-    await asyncio.sleep(0.2)
     probe = await SessionLocks.open(pg_dsn)
+    probe_pid = probe.backend_pid
+    assert probe_pid is not None
     try:
         assert await probe.try_lock(owner_key(A))  # a peer's probe, at the wrong moment
         await first.owner.keep_alive()  # reconnects; its key stays to take again
@@ -129,7 +141,7 @@ async def test_a_claim_made_while_our_key_was_someone_else_s_is_not_sent(
         [claimed] = await first._claim(1)
     finally:
         await probe.close()
-    await asyncio.sleep(0.2)
+    _wait_gone(pg_dsn, probe_pid)
 
     assert await second.recover() == 1  # the key is free: the first one looks gone
     clock.advance(2)

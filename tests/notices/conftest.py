@@ -15,7 +15,8 @@ import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
+from datetime import time as dtime
 from email import message_from_bytes
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,18 @@ def free_port() -> int:
 
 def local_ms(year: int, month: int, day: int, hour: int, minute: int = 0) -> int:
     return int(datetime(year, month, day, hour, minute, tzinfo=HELSINKI).timestamp() * 1000)
+
+
+def steady_day(offset_days: int, span: int = 3) -> date:
+    """The first day at least `offset_days` from today (Helsinki) whose next `span` days keep one
+    UTC offset. A reminder is due 24 h (in ms) before its appointment; a test that moves the
+    clock to the same local hour the day before would wait an hour too little across the
+    October change."""
+    day = datetime.now(HELSINKI).date() + timedelta(days=offset_days)
+    while len({datetime.combine(day + timedelta(days=i), dtime(12), HELSINKI).utcoffset()
+                for i in range(span + 1)}) > 1:
+        day += timedelta(days=1)
+    return day
 
 
 def iso(ms: int) -> str:

@@ -14,7 +14,7 @@ import pytest
 from secure_msg.model.appointments import minus_months
 from secure_msg.testing.pytest_postgresql import both_backends
 
-from .conftest import DAD_PHONE, HELSINKI, MUM_PHONE, local_ms
+from .conftest import DAD_PHONE, HELSINKI, MUM_PHONE, local_ms, steady_day
 
 pytestmark = pytest.mark.slow
 DAY = 86_400_000
@@ -38,7 +38,7 @@ async def test_reminders_once_never_in_quiet_hours_none_for_cancelled_across_res
     """One reminder per guardian 24 h before; a reminder due at 07:30 waits for 08:00; a
     cancelled appointment gets none; restarts (clean and kill -9) send nothing twice."""
     p = await practice_factory()
-    x = _day(7)
+    x = steady_day(7)
     a = await p.schedule(_at(x + timedelta(days=1), 15))
     b = await p.schedule(_at(x + timedelta(days=2), 7, 30))
     c = await p.schedule(_at(x + timedelta(days=1), 16))

@@ -29,7 +29,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from secure_msg.storage.db import DATABASE_URL_ENV
 from secure_msg.testing.server_process import ServerProcess, start_peer
 
-from .conftest import HELSINKI, Practice, free_port, local_ms
+from .conftest import HELSINKI, Practice, free_port, local_ms, steady_day
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgresql]
 DAY = 86_400_000
@@ -108,7 +108,7 @@ async def test_both_send_and_each_notice_goes_once(
     p: Practice = await practice_factory(rate=5, notices={"claim_lease_seconds": 30})
     peer = _peer(p, tmp_path)
     try:
-        x = _day(7)
+        x = steady_day(7)
         for i in range(10):  # reminders, queued by the scheduler once their time comes
             await p.schedule(_at(x + timedelta(days=1), 10) + i * 15 * MINUTE)
         await _cancel_appointments(p, 10)  # 20 notices at once
@@ -157,7 +157,7 @@ async def test_a_killed_process_s_claims_are_taken_at_once_and_sent(
                        if r["status"] == "sending" and r["claimed_by"] == owner)
 
         # The peer looks for gone owners each second.
-        await p.wait_for(released, within=2.5)
+        await p.wait_for(released, within=5)  # 1 s, with room for a loaded machine
         # Then claims them again (reconciling each first) as it has room (at 1/s it holds 4).
         await p.wait_for(lambda: not killed_holds_claims(), within=15)
 
@@ -185,7 +185,7 @@ async def test_the_scheduler_leader_killed_the_other_leads_within_an_interval(
         notices={"scheduler_interval_ms": int(interval * 1000)})
     peer = _peer(p, tmp_path)
     try:
-        x = _day(7)
+        x = steady_day(7)
         await p.schedule(_at(x + timedelta(days=1), 15))
         servers = (p.server, peer)
 
@@ -202,7 +202,7 @@ async def test_the_scheduler_leader_killed_the_other_leads_within_an_interval(
         await p.wait_for(lambda: len(p.messages()) == 2, within=10)
         took = time.monotonic() - due_at
         # The next try takes the freed lock (≤ 1 interval), its tick queues, the outbox sends.
-        assert took < interval + 1.5, took
+        assert took < interval + 3.0, took  # ≈ 1 s here; the rest is a loaded machine's
         assert sum("Muistutus" in m.body for m in p.messages()) == 2
         leads, ticks = await _scheduler(p, other)
         assert leads == 1
