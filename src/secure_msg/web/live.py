@@ -36,6 +36,10 @@ AUTH_TIMEOUT_SECONDS = 10.0
 RECHECK_SECONDS = 60.0
 SESSION_ENDED = 4401  # close code: no valid session (never had one, or it ended)
 UNAUTHORIZED = "unauthorized"  # close reason when the first message held no valid session
+GOING_AWAY_REASON = "server-stopping"  # with 1001: the client reconnects, to this or a peer
+# The open sockets, so that a stopping server closes them: aiohttp's shutdown waits for every
+# running handler, and a live socket's runs until the client goes (up to its 60 s timeout).
+_OPEN: web.AppKey[set[web.WebSocketResponse]] = web.AppKey("live_sockets")
 
 
 async def _authenticate(ws: web.WebSocketResponse, request: web.Request) -> str | None:
@@ -56,6 +60,14 @@ async def _authenticate(ws: web.WebSocketResponse, request: web.Request) -> str 
 async def live(request: web.Request) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=4096)
     await ws.prepare(request)
+    request.app[_OPEN].add(ws)
+    try:
+        return await _serve(request, ws)
+    finally:
+        request.app[_OPEN].discard(ws)
+
+
+async def _serve(request: web.Request, ws: web.WebSocketResponse) -> web.WebSocketResponse:
     deps = services(request)
     token = await _authenticate(ws, request)
     try:
@@ -186,7 +198,21 @@ def event_text(event: LiveEvent) -> str:
                        "kind": event.kind, "author_id": event.author_id.hex()})
 
 
+async def _going_away(app: web.Application) -> None:
+    """On shutdown: close every live socket with 1001; each client reconnects with backoff
+    and catches up by sequence number (protocol §10.5)."""
+    opened = app[_OPEN]
+    sockets = list(opened)
+    if sockets:
+        log_event(log, logging.INFO, "live.going_away", sockets=len(sockets))
+    await asyncio.gather(*(ws.close(code=WSCloseCode.GOING_AWAY,
+                                    message=GOING_AWAY_REASON.encode()) for ws in sockets),
+                         return_exceptions=True)
+
+
 def setup_routes(app: web.Application) -> None:
+    app[_OPEN] = set()
+    app.on_shutdown.append(_going_away)
     add_route(app, "GET", "/api/live", live, tags=["booklets"],
               summary="WebSocket of new-entry events; first message {\"token\": …}",
               description="Events: {type: entry, booklet_id, seq, kind, author_id}; {type: "
@@ -194,5 +220,5 @@ def setup_routes(app: web.Application) -> None:
               "change: joined|withdrawn|expired}; {type: booklet, booklet_id, status} "
               "when a booklet is closed. Closes with code 4401 when the session ends, the reason "
               "saying why: logged-out, password-changed, recovered, session-expired or "
-              "unauthorized.",
+              "unauthorized; with 1001 (server-stopping) when the server stops: reconnect.",
               status=101, errors=(400,))
