@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+import random
 
 import pytest
 
@@ -24,7 +24,12 @@ def test_auth_key_and_kek_are_independent() -> None:
     assert pw.auth_key != pw.kek
 
 
-@pytest.mark.parametrize("secret", [os.urandom(20) for _ in range(4)] + [bytes(20), b"\xff" * 20])
+# Fixed "random" secrets: the same in every run (and in every pytest-xdist worker, which must
+# collect the same tests), so a failure can be run again.
+_SECRETS = [random.Random(i).randbytes(20) for i in range(4)] + [bytes(20), b"\xff" * 20]
+
+
+@pytest.mark.parametrize("secret", _SECRETS, ids=[s.hex()[:8] for s in _SECRETS])
 def test_every_single_typo_and_neighbour_swap_of_a_recovery_key_is_caught(secret: bytes) -> None:
     """Any one character changed, or two neighbours swapped, is refused (not a 2^-20 chance)."""
     text = recovery.format_recovery_key(secret).replace("-", "")
