@@ -23,6 +23,7 @@ from typing import Any
 import aiohttp
 import psycopg
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from secure_msg.client import Client, Profile
 from secure_msg.services import live_wire
@@ -96,6 +97,15 @@ async def _event(ws: aiohttp.ClientWebSocketResponse) -> Any:
     return await ws.receive_json(timeout=PROMPTLY)
 
 
+async def _metrics(pair: Pair, server: ServerProcess) -> dict[str, float]:
+    """The unlabelled samples of a process's /metrics, by name."""
+    async with pair.http.get(server.base_url + "/metrics") as response:
+        assert response.status == 200
+        text = await response.text()
+    return {sample.name: sample.value for family in text_string_to_metric_families(text)
+            for sample in family.samples if not sample.labels}
+
+
 async def test_a_post_on_one_process_reaches_a_socket_on_the_other(pair: Pair) -> None:
     """The guardian's socket on the second process gets the entry posted through the first,
     the very event a socket on the first gets: ids and numbers only."""
@@ -115,6 +125,15 @@ async def test_a_post_on_one_process_reaches_a_socket_on_the_other(pair: Pair) -
     assert await _event(therapist_ws) == {
         "type": "entry", "booklet_id": pair.booklet, "seq": posted["seq"], "kind": 2,
         "author_id": pair.guardian.profile.account_id}
+    # /metrics: each relayed what was made on it, and applied the other's; nothing refused
+    first, second = await _metrics(pair, pair.first), await _metrics(pair, pair.second)
+    assert first["secure_msg_live_sockets"] == 2  # on_first and the therapist's
+    assert second["secure_msg_live_sockets"] == 1
+    assert first["secure_msg_live_bus_relayed_total"] >= 3 + 2  # the posts, settle's, …
+    assert second["secure_msg_live_bus_applied_total"] >= 3 + 2
+    assert first["secure_msg_live_bus_applied_total"] >= 1 + 2
+    assert first["secure_msg_live_bus_rejected_total"] == 0
+    assert second["secure_msg_live_bus_rejected_total"] == 0
     for ws in (on_first, on_second, therapist_ws):
         await ws.close()
 
@@ -186,6 +205,7 @@ async def test_a_forged_notification_is_refused(pair: Pair) -> None:
         log = server.log_path.read_text(encoding="utf-8")
         assert log.count('"live.bad_payload"') == 3
         assert guardian not in log
+        assert (await _metrics(pair, server))["secure_msg_live_bus_rejected_total"] == 3
 
 
 async def test_listeners_connect_again_after_their_connections_are_ended(pair: Pair) -> None:
@@ -215,3 +235,4 @@ async def test_listeners_connect_again_after_their_connections_are_ended(pair: P
         log = server.log_path.read_text(encoding="utf-8")
         assert '"live.listener_lost"' in log
         assert '"live.listener_reconnected"' in log
+        assert (await _metrics(pair, server))["secure_msg_live_bus_listener_reconnects_total"] >= 1

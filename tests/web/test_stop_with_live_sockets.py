@@ -34,6 +34,8 @@ async def test_stop_closes_live_sockets_with_1001_and_exits_cleanly(tmp_path: Pa
             await listening.send_str(json.dumps({"token": therapist.profile.token}))
             assert json.loads((await listening.receive(timeout=5)).data)["type"] == "ready"
             waiting = await http.ws_connect(server.url("/api/live"))  # no token sent yet
+            async with http.get(server.url("/metrics")) as response:
+                assert "\nsecure_msg_live_sockets 2.0\n" in await response.text()
 
             started = time.monotonic()
             code = server.stop(timeout=20)

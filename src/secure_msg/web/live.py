@@ -27,6 +27,8 @@ from secure_msg.services.live import (
     Subscription,
 )
 from secure_msg.web.auth import well_formed_token
+from secure_msg.web.metrics import Gauge
+from secure_msg.web.middleware import METRICS
 from secure_msg.web.openapi import add_route
 from secure_msg.web.services import services
 
@@ -211,8 +213,12 @@ async def _going_away(app: web.Application) -> None:
 
 
 def setup_routes(app: web.Application) -> None:
-    app[_OPEN] = set()
+    opened: set[web.WebSocketResponse] = set()
+    app[_OPEN] = opened
     app.on_shutdown.append(_going_away)
+    app[METRICS].register(Gauge(
+        "secure_msg_live_sockets", "Live sockets open on this process now (authenticated or "
+        "not yet).", lambda: len(opened)))
     add_route(app, "GET", "/api/live", live, tags=["booklets"],
               summary="WebSocket of new-entry events; first message {\"token\": …}",
               description="Events: {type: entry, booklet_id, seq, kind, author_id}; {type: "

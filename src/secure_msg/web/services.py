@@ -281,6 +281,26 @@ def _register_argon2_metrics(app: web.Application, gate: Argon2Gate) -> None:
         lambda: gate.in_use))
 
 
+def _register_live_bus_metrics(app: web.Application, bus: live_bus.LiveBus) -> None:
+    """PostgreSQL: what this process relayed to the others and took from them (counters)."""
+    assert bus.channel is not None
+    stats = bus.channel.stats
+    for name, help_text, read in (
+        ("relayed", "Live events sent to the other processes (payloads the database took).",
+         lambda: stats.sent),
+        ("relay_dropped", "Live events not relayed: the database could not be reached.",
+         lambda: stats.dropped),
+        ("applied", "Live events of other processes applied to this one's sockets.",
+         lambda: bus.applied),
+        ("rejected", "Live payloads refused: did not open, too old, replayed or malformed.",
+         lambda: bus.rejected),
+        ("listener_reconnects", "Times the live listener connected again after losing its "
+         "connection.", lambda: stats.reconnects),
+    ):
+        app[METRICS].register(Gauge(f"secure_msg_live_bus_{name}_total",
+                                    f"{help_text} (a counter)", read))
+
+
 async def services_ctx(app: web.Application) -> AsyncIterator[None]:
     cfg, clock, rng = app[CONFIG], app[CLOCK], app[RNG]
     vault = load_vault(cfg.storage.keys_dir, rng)  # fails early, naming the file
@@ -298,6 +318,8 @@ async def services_ctx(app: web.Application) -> AsyncIterator[None]:
             log_event(log, logging.WARNING, "blobs.orphans_removed", count=orphans)
         # On PostgreSQL the hub's fan-outs reach the other processes' sockets too.
         bus = await live_bus.start(s.hub, db, cfg.storage.backend, vault)
+        if bus is not None:
+            _register_live_bus_metrics(app, bus)
         try:
             async with _running(s):
                 yield
